@@ -1,0 +1,3 @@
+//! stub
+pub struct RandomPasswordProvider;
+pub struct RandomIdProvider;

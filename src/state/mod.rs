@@ -1,0 +1,239 @@
+//! The state layer: the only code that touches SQLite (and the key file).
+//! A [`StateStore`] holds one stack's resources, a lock row, pending
+//! operations, an operation history and a serial. Secrets are sealed on write
+//! and unsealed on read with the store's [`Crypter`], so callers see
+//! `$secret` markers and the file only ever holds `$sealed` ciphertext.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{ResourceOptions, Urn};
+use crate::secrets::{Crypter, SecretsError};
+
+pub mod keys;
+pub mod lock;
+pub mod memory;
+pub mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database error: {0}")]
+    Db(String),
+    #[error("{0}")]
+    Locked(Box<LockHeld>),
+    #[error("lock {0} is not held (held by: {1})")]
+    LockMismatch(String, String),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error("state is corrupt: {0}")]
+    Corrupt(String),
+    #[error("no resource {0} in state")]
+    NotFound(String),
+    #[error("state schema version {found} is newer than this morket-stack supports ({supported}); upgrade morket-stack")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("state import refused: {0}")]
+    Import(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a lock could not be taken: the holder, and whether it is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHeld {
+    pub holder: LockInfo,
+    /// The holder's pid is dead on this host.
+    pub stale: bool,
+}
+
+impl std::fmt::Display for LockHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let h = &self.holder;
+        write!(
+            f,
+            "state is locked by {} (pid {}, operation {}, since {}, lock id {})",
+            h.who, h.pid, h.operation, h.started_at, h.id
+        )?;
+        if self.stale {
+            write!(f, "; the holder's process is gone: the lock is stale, release it with `morket-stack lock release {} STACK`", h.id)?;
+        }
+        Ok(())
+    }
+}
+
+pub type Result<T, E = StateError> = std::result::Result<T, E>;
+
+/// One managed resource as recorded in state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub urn: Urn,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The provider's id (e.g. `vpc-0abc`).
+    pub id: String,
+    /// The inputs the resource was last created/updated with.
+    pub inputs: Value,
+    pub outputs: Value,
+    #[serde(default)]
+    pub dependencies: Vec<Urn>,
+    #[serde(default)]
+    pub parent: String,
+    #[serde(default)]
+    pub options: ResourceOptions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Create,
+    Update,
+    Delete,
+    /// The new half of a create-before-delete replacement.
+    CreateReplacement,
+    /// Deleting the old half of a replacement.
+    DeleteReplaced,
+}
+
+impl OpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Create => "create",
+            OpKind::Update => "update",
+            OpKind::Delete => "delete",
+            OpKind::CreateReplacement => "create_replacement",
+            OpKind::DeleteReplaced => "delete_replaced",
+        }
+    }
+}
+
+/// A provider call in flight, committed before the call is made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOp {
+    /// Assigned by the store on `begin_op`.
+    #[serde(default)]
+    pub id: i64,
+    pub urn: Urn,
+    pub kind: OpKind,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Provider id of the resource acted on (empty for creates).
+    pub resource_id: String,
+    /// Inputs of the call (the new inputs for create/update).
+    pub inputs: Value,
+    pub started_at: String,
+}
+
+/// What a finished operation does to state; applied atomically with removing
+/// the pending row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpEffect {
+    /// The call failed or changed nothing: only the pending row goes.
+    Nothing,
+    /// Insert or overwrite the resource row.
+    Upsert(ResourceState),
+    /// Remove the resource row.
+    Remove(Urn),
+    /// Create-before-delete: the new resource replaces the row and the old one
+    /// moves to the condemned list until it is deleted.
+    Replace(ResourceState),
+    /// The condemned old resource with this id is gone.
+    RemoveCondemned { urn: Urn, id: String },
+}
+
+/// Who holds the lock, as shown to a blocked user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    /// `user@host`
+    pub who: String,
+    pub host: String,
+    pub pid: u32,
+    pub operation: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    #[serde(default)]
+    pub id: i64,
+    pub operation: String,
+    pub started_at: String,
+    pub finished_at: String,
+    /// `ok`, `failed`, `cancelled`
+    pub result: String,
+    pub who: String,
+    /// Counts and notes (e.g. `{"created": 3, "failed": 1}`).
+    pub summary: Value,
+    pub serial_before: u64,
+    pub serial_after: u64,
+}
+
+/// A whole state, for `state export` / `state import`. Secrets stay sealed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    pub stack: String,
+    pub serial: u64,
+    pub resources: Vec<ResourceState>,
+    #[serde(default)]
+    pub condemned: Vec<ResourceState>,
+    #[serde(default)]
+    pub pending: Vec<PendingOp>,
+}
+
+/// Everything the engine needs from a state backend. Every implementation
+/// runs the shared conformance suite in `tests/state_conformance.rs`.
+///
+/// Values passed in and returned carry `$secret` markers; implementations seal
+/// them with the configured [`Crypter`] before they reach storage.
+pub trait StateStore: Send {
+    fn stack(&self) -> &str;
+
+    /// Installs the key used to seal and unseal secrets, checking it against
+    /// the key-check token stored with the state (stored on first use).
+    fn set_crypter(&mut self, crypter: Crypter) -> Result<()>;
+
+    /// Store-wide metadata (e.g. the passphrase salt).
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+
+    /// Bumped by every change to resources or condemned rows.
+    fn serial(&self) -> Result<u64>;
+
+    /// All resources, ordered by URN.
+    fn resources(&self) -> Result<Vec<ResourceState>>;
+    fn resource(&self, urn: &Urn) -> Result<Option<ResourceState>>;
+    /// Old halves of replacements still to be deleted.
+    fn condemned(&self) -> Result<Vec<ResourceState>>;
+
+    /// Commits a pending-operation row; returns its id.
+    fn begin_op(&mut self, op: &PendingOp) -> Result<i64>;
+    /// Applies `effect` and removes pending row `pending_id` in one transaction.
+    fn end_op(&mut self, pending_id: i64, effect: &OpEffect) -> Result<()>;
+    fn pending(&self) -> Result<Vec<PendingOp>>;
+
+    /// `state rm`: forgets a resource without touching it.
+    fn remove_resource(&mut self, urn: &Urn) -> Result<()>;
+
+    fn export(&self) -> Result<Snapshot>;
+    /// Replaces the whole state with `snapshot` (its stack must match).
+    fn import(&mut self, snapshot: &Snapshot) -> Result<()>;
+
+    /// Takes the lock atomically, or fails with [`StateError::Locked`].
+    fn try_lock(&mut self, info: &LockInfo) -> Result<()>;
+    /// Releases the lock if `lock_id` holds it.
+    fn unlock(&mut self, lock_id: &str) -> Result<()>;
+    fn lock_status(&self) -> Result<Option<LockInfo>>;
+
+    fn append_history(&mut self, entry: &HistoryEntry) -> Result<()>;
+    /// Most recent first.
+    fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>>;
+}
