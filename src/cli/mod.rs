@@ -1,0 +1,485 @@
+//! Argument parsing, output and exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use morket_stack::engine::{Engine, EngineOptions};
+use morket_stack::exec::{ApplyReport, Cancel};
+use morket_stack::graph::Graph;
+use morket_stack::model::Urn;
+use morket_stack::plan::{Plan, PlanOptions};
+use morket_stack::render::{self, Style};
+use morket_stack::state::keys::{self, KeySource};
+use morket_stack::state::{lock, StateStore};
+use morket_stack::value;
+
+use crate::stacks;
+
+mod progress;
+
+/// Exit code when changes are present and the caller asked to be told.
+const EXIT_CHANGES: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "morket-stack", version, about = "Infrastructure as typed Rust values, with its own SQLite state")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Where state files live (`<dir>/<stack>.db`).
+    #[arg(long, global = true, default_value = "state", env = "MORKET_STACK_STATE_DIR")]
+    state_dir: PathBuf,
+    /// Where stack configurations live (`<dir>/<stack>.toml`).
+    #[arg(long, global = true, default_value = "stacks", env = "MORKET_STACK_STACKS_DIR")]
+    stacks_dir: PathBuf,
+    /// Use this configuration file instead of `<stacks-dir>/<stack>.toml`.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Wait this long for the state lock (e.g. `60s`); default: fail at once.
+    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "0s")]
+    lock_timeout: Duration,
+    /// No colour even on a terminal.
+    #[arg(long, global = true)]
+    no_color: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Show what `up` would do; changes nothing.
+    Preview(PreviewArgs),
+    /// Apply the stack (shows the plan and asks unless --yes).
+    Up(UpArgs),
+    /// Delete every resource of the stack.
+    Destroy(DestroyArgs),
+    /// Inspect or edit state.
+    State {
+        #[command(subcommand)]
+        cmd: StateCmd,
+    },
+    /// Inspect or release the state lock.
+    Lock {
+        #[command(subcommand)]
+        cmd: LockCmd,
+    },
+    /// Print the dependency graph.
+    Graph {
+        stack: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: GraphFormat,
+    },
+    /// Past operations on the stack, most recent first.
+    History {
+        stack: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct PreviewArgs {
+    stack: String,
+    /// Show old and new values of every changed field.
+    #[arg(long)]
+    diff: bool,
+    /// Print the plan as JSON (secrets redacted).
+    #[arg(long)]
+    json: bool,
+    /// Save the plan for `up --plan FILE` (secrets sealed).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Exit 2 when there are changes (for CI and drift jobs).
+    #[arg(long, alias = "detailed-exitcode")]
+    expect_no_changes: bool,
+    /// Only this resource and what it depends on (repeatable).
+    #[arg(long)]
+    target: Vec<String>,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    stack: String,
+    /// Apply without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Provider calls in flight at once.
+    #[arg(long, default_value_t = 10)]
+    parallel: usize,
+    /// Apply a plan saved by `preview --out`.
+    #[arg(long)]
+    plan: Option<PathBuf>,
+    #[arg(long)]
+    target: Vec<String>,
+    #[arg(long)]
+    diff: bool,
+}
+
+#[derive(Args)]
+struct DestroyArgs {
+    stack: String,
+    #[arg(long, short = 'y')]
+    yes: bool,
+    #[arg(long, default_value_t = 10)]
+    parallel: usize,
+}
+
+#[derive(Subcommand)]
+enum StateCmd {
+    /// Managed resources: URN, type, id.
+    List { stack: String },
+    /// One resource's recorded state (secrets redacted).
+    Show { stack: String, urn: String },
+    /// Forget a resource without deleting it.
+    Rm { stack: String, urn: String },
+    /// The whole state as JSON (secrets stay encrypted).
+    Export {
+        stack: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Replace the state with an export.
+    Import { stack: String, file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum LockCmd {
+    /// Who holds the lock, and whether the holder is still alive.
+    Status { stack: String },
+    /// Force-release a lock by its id.
+    Release { stack: String, id: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Text,
+    Dot,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+struct Ctx {
+    color: bool,
+    state_dir: PathBuf,
+    stacks_dir: PathBuf,
+    config: Option<PathBuf>,
+    lock_timeout: Duration,
+}
+
+impl Ctx {
+    fn open_store(&self, stack: &str) -> Result<Box<dyn StateStore>> {
+        let (store, source) = keys::open_sqlite(&self.state_dir, stack)
+            .with_context(|| format!("opening state for stack {stack}"))?;
+        if let KeySource::KeyFile { path, created: true } = source {
+            eprintln!(
+                "Created secret key file {} (mode 0600). Back it up: the secrets in this state cannot be read without it. \
+                 Set MORKET_STACK_SECRET_KEY or MORKET_STACK_PASSPHRASE to use your own.",
+                path.display()
+            );
+        }
+        Ok(Box::new(store))
+    }
+
+    fn load(&self, stack: &str) -> Result<stacks::Loaded> {
+        Ok(stacks::load(&self.stacks_dir, stack, self.config.as_deref())?)
+    }
+
+    fn engine(&self, stack: &str, loaded: &stacks::Loaded, parallel: usize, ops: usize) -> Result<(Engine, Arc<progress::Progress>)> {
+        let store = self.open_store(stack)?;
+        let prog = Arc::new(progress::Progress::new(ops, self.color));
+        let engine = Engine::new(store, loaded.registry.clone())
+            .with_events(prog.clone())
+            .with_options(EngineOptions {
+                parallel,
+                lock_timeout: self.lock_timeout,
+                ..Default::default()
+            });
+        Ok((engine, prog))
+    }
+}
+
+fn style(color: bool, diff: bool) -> Style {
+    Style { color, diff }
+}
+
+fn urns(list: &[String]) -> Result<Vec<Urn>> {
+    list.iter().map(|s| Urn::parse(s).map_err(Into::into)).collect()
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    let color = !cli.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let ctx = Ctx {
+        color,
+        state_dir: cli.state_dir,
+        stacks_dir: cli.stacks_dir,
+        config: cli.config,
+        lock_timeout: cli.lock_timeout,
+    };
+    match cli.cmd {
+        Cmd::Preview(a) => preview(&ctx, a).await,
+        Cmd::Up(a) => up(&ctx, a).await,
+        Cmd::Destroy(a) => destroy(&ctx, a).await,
+        Cmd::State { cmd } => state_cmd(&ctx, cmd),
+        Cmd::Lock { cmd } => lock_cmd(&ctx, cmd),
+        Cmd::Graph { stack, format } => {
+            let loaded = ctx.load(&stack)?;
+            let g = Graph::build(&loaded.stack)?;
+            match format {
+                GraphFormat::Dot => print!("{}", g.to_dot(&loaded.stack)),
+                GraphFormat::Text => {
+                    let res = loaded.stack.resources();
+                    for &i in &g.order {
+                        let deps: Vec<String> = g.dependencies(i).map(|j| res[j].urn.to_string()).collect();
+                        if deps.is_empty() {
+                            println!("{}", res[i].urn);
+                        } else {
+                            println!("{} <- {}", res[i].urn, deps.join(", "));
+                        }
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Cmd::History { stack, limit, json } => {
+            let store = ctx.open_store(&stack)?;
+            let h = store.history(limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&h)?);
+            } else if h.is_empty() {
+                println!("No operations recorded for stack {stack}.");
+            } else {
+                for e in h {
+                    println!(
+                        "#{:<4} {:<8} {:<9} {} .. {}  serial {}->{}  {}  {}",
+                        e.id, e.operation, e.result, e.started_at, e.finished_at, e.serial_before, e.serial_after, e.who, e.summary
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn preview(ctx: &Ctx, a: PreviewArgs) -> Result<u8> {
+    let loaded = ctx.load(&a.stack)?;
+    let (mut engine, _) = ctx.engine(&a.stack, &loaded, 10, 0)?;
+    let opts = PlanOptions {
+        targets: urns(&a.target)?,
+        ..Default::default()
+    };
+    let plan = engine.preview(&loaded.stack, &opts).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&render::plan_json(&plan))?);
+    } else {
+        print!("{}", render::plan_text(&plan, style(ctx.color, a.diff)));
+    }
+    if let Some(out) = &a.out {
+        let sealed = engine.seal_plan(&plan)?;
+        std::fs::write(out, serde_json::to_vec_pretty(&sealed)?).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("Saved the plan to {}; apply it with `morket-stack up {} --plan {}`.", out.display(), a.stack, out.display());
+    }
+    Ok(if a.expect_no_changes && plan.has_changes() { EXIT_CHANGES } else { 0 })
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to apply without confirmation: stdin is not a terminal; pass --yes");
+    }
+    print!("{question} Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+fn ctrl_c_cancels(cancel: &Cancel) {
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nInterrupt: starting nothing new; waiting for in-flight operations to finish and checkpoint...");
+            c.cancel();
+        }
+    });
+}
+
+async fn apply_plan(ctx: &Ctx, engine: &mut Engine, prog: &progress::Progress, loaded: &stacks::Loaded, plan: &Plan) -> Result<u8> {
+    let cancel = Cancel::new();
+    ctrl_c_cancels(&cancel);
+    prog.start(morket_stack::plan::schedule(plan).len());
+    let report = engine.apply(&loaded.stack, plan, &cancel).await;
+    prog.finish();
+    let report: ApplyReport = report?;
+    print!("{}", render::report_text(&report, style(ctx.color, false)));
+    if report.is_success() && !plan.destroy {
+        print_outputs(engine, loaded)?;
+    }
+    Ok(if report.is_success() { 0 } else { 1 })
+}
+
+fn print_outputs(engine: &Engine, loaded: &stacks::Loaded) -> Result<()> {
+    if loaded.outputs.is_empty() {
+        return Ok(());
+    }
+    println!("\nOutputs:");
+    for (name, urn, attr) in &loaded.outputs {
+        let v = engine
+            .store()
+            .resource(urn)?
+            .map(|r| morket_stack::plan::state_attr(&r, attr))
+            .unwrap_or(serde_json::Value::Null);
+        println!("  {name} = {}", value::redact(&v));
+    }
+    Ok(())
+}
+
+async fn up(ctx: &Ctx, a: UpArgs) -> Result<u8> {
+    let loaded = ctx.load(&a.stack)?;
+    let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel, 0)?;
+    let plan = match &a.plan {
+        Some(file) => {
+            let raw: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(file).with_context(|| format!("reading plan {}", file.display()))?,
+            )
+            .with_context(|| format!("{} is not a plan file", file.display()))?;
+            engine.unseal_plan(&raw)?
+        }
+        None => {
+            let opts = PlanOptions {
+                targets: urns(&a.target)?,
+                ..Default::default()
+            };
+            engine.preview(&loaded.stack, &opts).await?
+        }
+    };
+    print!("{}", render::plan_text(&plan, style(ctx.color, a.diff)));
+    if !plan.has_changes() && plan.pending.is_empty() && !plan.steps.iter().any(|s| s.old.is_some()) {
+        print_outputs(&engine, &loaded)?;
+        return Ok(0);
+    }
+    if !a.yes && a.plan.is_none() && !confirm("\nDo you want to apply these changes?")? {
+        println!("Apply cancelled.");
+        return Ok(1);
+    }
+    apply_plan(ctx, &mut engine, &prog, &loaded, &plan).await
+}
+
+async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
+    let loaded = ctx.load(&a.stack)?;
+    let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel, 0)?;
+    let opts = PlanOptions {
+        destroy: true,
+        ..Default::default()
+    };
+    let plan = engine.preview(&loaded.stack, &opts).await?;
+    print!("{}", render::plan_text(&plan, style(ctx.color, false)));
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    if !a.yes && !confirm("\nDo you really want to destroy every resource of this stack?")? {
+        println!("Destroy cancelled.");
+        return Ok(1);
+    }
+    apply_plan(ctx, &mut engine, &prog, &loaded, &plan).await
+}
+
+fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
+    match cmd {
+        StateCmd::List { stack } => {
+            let store = ctx.open_store(&stack)?;
+            let rs = store.resources()?;
+            for r in &rs {
+                println!("{}  {}", r.urn, r.id);
+            }
+            println!("{} resource(s), serial {}.", rs.len(), store.serial()?);
+        }
+        StateCmd::Show { stack, urn } => {
+            let store = ctx.open_store(&stack)?;
+            let u = Urn::parse(&urn)?;
+            let r = store.resource(&u)?.with_context(|| format!("no resource {urn} in state of stack {stack}"))?;
+            let v = value::redact(&serde_json::to_value(&r)?);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        StateCmd::Rm { stack, urn } => {
+            let mut store = ctx.open_store(&stack)?;
+            let u = Urn::parse(&urn)?;
+            with_lock(store.as_mut(), "state rm", |s| Ok(s.remove_resource(&u)?))?;
+            println!("Removed {urn} from state; the resource itself was not touched.");
+        }
+        StateCmd::Export { stack, out } => {
+            let store = ctx.open_store(&stack)?;
+            let snap = serde_json::to_vec_pretty(&store.export()?)?;
+            match out {
+                Some(p) => std::fs::write(&p, snap).with_context(|| format!("writing {}", p.display()))?,
+                None => println!("{}", String::from_utf8_lossy(&snap)),
+            }
+        }
+        StateCmd::Import { stack, file } => {
+            let mut store = ctx.open_store(&stack)?;
+            let snap = serde_json::from_slice(&std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?)
+                .with_context(|| format!("{} is not a state export", file.display()))?;
+            with_lock(store.as_mut(), "state import", |s| Ok(s.import(&snap)?))?;
+            println!("Imported {} into stack {stack}.", file.display());
+        }
+    }
+    Ok(0)
+}
+
+fn with_lock(store: &mut dyn StateStore, op: &str, f: impl FnOnce(&mut dyn StateStore) -> Result<()>) -> Result<()> {
+    let info = lock::new_lock_info(op);
+    store.try_lock(&info)?;
+    let r = f(store);
+    store.unlock(&info.id)?;
+    r
+}
+
+fn lock_cmd(ctx: &Ctx, cmd: LockCmd) -> Result<u8> {
+    match cmd {
+        LockCmd::Status { stack } => {
+            let store = ctx.open_store(&stack)?;
+            match store.lock_status()? {
+                None => println!("Stack {stack} is not locked."),
+                Some(l) => {
+                    let stale = lock::is_stale(&l);
+                    println!(
+                        "Locked by {} (pid {}, operation {}, since {}, morket-stack {})\nLock id: {}{}",
+                        l.who,
+                        l.pid,
+                        l.operation,
+                        l.started_at,
+                        l.version,
+                        l.id,
+                        if stale { "\nSTALE: the holder's process is gone; release it with `morket-stack lock release`." } else { "" }
+                    );
+                }
+            }
+        }
+        LockCmd::Release { stack, id } => {
+            let mut store = ctx.open_store(&stack)?;
+            store.unlock(&id)?;
+            println!("Released lock {id} on stack {stack}.");
+        }
+    }
+    Ok(0)
+}
+
+#[allow(dead_code)]
+fn _path(p: &Path) -> &Path {
+    p
+}

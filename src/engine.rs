@@ -1,0 +1,406 @@
+//! The embedded API: `preview`, `up`, `apply`, `destroy` on a declared stack.
+//! A Rust program calls these in-process and gets typed results; the CLI is a
+//! thin layer over them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::exec::{self, ApplyReport, Cancel, Event, EventSink, ExecError, ExecOptions, NoEvents};
+use crate::model::{Stack, Urn};
+use crate::plan::{self, Plan, PlanError, PlanOptions, StateView};
+use crate::provider::{Ctx, Registry};
+use crate::retry::RetryPolicy;
+use crate::state::{self, HistoryEntry, LockInfo, OpEffect, OpKind, PendingOp, ResourceState, StateError, StateStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error("the plan was made for stack {plan}, not {stack}")]
+    WrongStack { plan: String, stack: String },
+    #[error("state changed since the plan was made (plan serial {plan}, state serial {state}); run preview again")]
+    StalePlan { plan: u64, state: u64 },
+    #[error("plan file version {0} is not supported")]
+    PlanVersion(u32),
+    #[error("pending {kind} of {urn} cannot be resolved: {error}")]
+    Pending { urn: Urn, kind: &'static str, error: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub parallel: usize,
+    pub retry: RetryPolicy,
+    /// How long a mutating command waits for the lock; zero fails at once.
+    pub lock_timeout: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            parallel: 10,
+            retry: RetryPolicy::default(),
+            lock_timeout: Duration::ZERO,
+        }
+    }
+}
+
+pub struct Engine {
+    store: Box<dyn StateStore>,
+    registry: Registry,
+    events: Arc<dyn EventSink>,
+    pub options: EngineOptions,
+}
+
+/// How an interrupted operation was settled.
+struct Resolution {
+    pending_id: i64,
+    effect: OpEffect,
+    urn: Urn,
+    kind: OpKind,
+    outcome: String,
+}
+
+impl Engine {
+    pub fn new(store: Box<dyn StateStore>, registry: Registry) -> Self {
+        Engine {
+            store,
+            registry,
+            events: Arc::new(NoEvents),
+            options: EngineOptions::default(),
+        }
+    }
+
+    pub fn with_events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub fn with_options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn store(&self) -> &dyn StateStore {
+        self.store.as_ref()
+    }
+
+    pub fn store_mut(&mut self) -> &mut dyn StateStore {
+        self.store.as_mut()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn state_view(&self) -> Result<StateView, StateError> {
+        Ok(StateView {
+            serial: self.store.serial()?,
+            resources: self.store.resources()?,
+            condemned: self.store.condemned()?,
+            pending: self.store.pending()?,
+        })
+    }
+
+    /// Plans without changing anything. Pending operations of an interrupted
+    /// run are looked up (read-only) and planned as `up` will settle them.
+    pub async fn preview(&mut self, stack: &Stack, opts: &PlanOptions) -> Result<Plan, EngineError> {
+        let mut view = self.state_view()?;
+        let resolutions = self.resolve_pending(&view.pending, stack).await?;
+        let pending = view.pending.clone();
+        apply_in_memory(&mut view, &resolutions);
+        let mut plan = plan::plan(stack, &view, &self.registry, opts)?;
+        plan.pending = pending;
+        Ok(plan)
+    }
+
+    /// Preview then apply, under one lock.
+    pub async fn up(
+        &mut self,
+        stack: &Stack,
+        opts: &PlanOptions,
+        cancel: &Cancel,
+    ) -> Result<(Plan, ApplyReport), EngineError> {
+        let op = if opts.destroy { "destroy" } else { "up" };
+        let lock = self.lock(op).await?;
+        let result = async {
+            let serial_before = self.store.serial()?;
+            let pending = self.store.pending()?;
+            self.settle_pending(&pending, stack).await?;
+            let view = self.state_view()?;
+            let plan = plan::plan(stack, &view, &self.registry, opts)?;
+            let report = self.execute(&plan, cancel, op, serial_before).await?;
+            Ok((plan, report))
+        }
+        .await;
+        self.unlock(&lock)?;
+        result
+    }
+
+    /// Applies a plan made by `preview` (in this process or loaded from a
+    /// file). Refused when state changed since the plan was made.
+    pub async fn apply(
+        &mut self,
+        stack: &Stack,
+        plan: &Plan,
+        cancel: &Cancel,
+    ) -> Result<ApplyReport, EngineError> {
+        if plan.version != plan::PLAN_VERSION {
+            return Err(EngineError::PlanVersion(plan.version));
+        }
+        if plan.stack != stack.name() {
+            return Err(EngineError::WrongStack {
+                plan: plan.stack.clone(),
+                stack: stack.name().to_string(),
+            });
+        }
+        let op = if plan.destroy { "destroy" } else { "up" };
+        let lock = self.lock(op).await?;
+        let result = async {
+            let serial = self.store.serial()?;
+            if serial != plan.serial {
+                return Err(EngineError::StalePlan {
+                    plan: plan.serial,
+                    state: serial,
+                });
+            }
+            let pending = self.store.pending()?;
+            self.settle_pending(&pending, stack).await?;
+            self.execute(plan, cancel, op, serial).await
+        }
+        .await;
+        self.unlock(&lock)?;
+        result
+    }
+
+    /// Deletes every resource of the stack.
+    pub async fn destroy(&mut self, stack: &Stack, cancel: &Cancel) -> Result<(Plan, ApplyReport), EngineError> {
+        let opts = PlanOptions {
+            destroy: true,
+            ..Default::default()
+        };
+        self.up(stack, &opts, cancel).await
+    }
+
+    async fn execute(
+        &mut self,
+        plan: &Plan,
+        cancel: &Cancel,
+        op: &str,
+        serial_before: u64,
+    ) -> Result<ApplyReport, EngineError> {
+        let started = now();
+        let t0 = Instant::now();
+        let exec_opts = ExecOptions {
+            parallel: self.options.parallel,
+            retry: self.options.retry,
+        };
+        let result = exec::execute(
+            plan,
+            self.store.as_mut(),
+            &self.registry,
+            &exec_opts,
+            cancel,
+            self.events.clone(),
+        )
+        .await;
+        let (label, summary) = match &result {
+            Ok(r) => {
+                let t = r.tally();
+                let label = if r.cancelled {
+                    "cancelled"
+                } else if r.is_success() {
+                    "ok"
+                } else {
+                    "failed"
+                };
+                (label, json!({"done": t.done, "failed": t.failed, "skipped": t.skipped,
+                    "not_started": t.not_started, "counts": plan.counts(),
+                    "elapsed_ms": t0.elapsed().as_millis() as u64}))
+            }
+            Err(e) => ("failed", json!({"error": e.to_string()})),
+        };
+        let entry = HistoryEntry {
+            id: 0,
+            operation: op.to_string(),
+            started_at: started,
+            finished_at: now(),
+            result: label.to_string(),
+            who: state::lock::new_lock_info(op).who,
+            summary,
+            serial_before,
+            serial_after: self.store.serial().unwrap_or(serial_before),
+        };
+        self.store.append_history(&entry)?;
+        Ok(result?)
+    }
+
+    /// Takes the state lock, waiting up to `lock_timeout`. A lock left by a
+    /// process that died on this host is released with a warning event.
+    pub async fn lock(&mut self, operation: &str) -> Result<LockInfo, EngineError> {
+        let info = state::lock::new_lock_info(operation);
+        let deadline = Instant::now() + self.options.lock_timeout;
+        let mut announced = false;
+        loop {
+            match self.store.try_lock(&info) {
+                Ok(()) => return Ok(info),
+                Err(StateError::Locked(held)) if held.stale => {
+                    self.events.event(&Event::StaleLockReleased {
+                        holder: held.to_string(),
+                    });
+                    self.store.unlock(&held.holder.id)?;
+                }
+                Err(StateError::Locked(held)) if Instant::now() < deadline => {
+                    if !announced {
+                        self.events.event(&Event::WaitingForLock {
+                            holder: held.to_string(),
+                        });
+                        announced = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub fn unlock(&mut self, lock: &LockInfo) -> Result<(), EngineError> {
+        Ok(self.store.unlock(&lock.id)?)
+    }
+
+    /// Settles pending operations in state (under the lock).
+    async fn settle_pending(&mut self, pending: &[PendingOp], stack: &Stack) -> Result<(), EngineError> {
+        for r in self.resolve_pending(pending, stack).await? {
+            self.store.end_op(r.pending_id, &r.effect)?;
+            self.events.event(&Event::PendingResolved {
+                urn: r.urn,
+                kind: r.kind,
+                outcome: r.outcome,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decides, through the providers, what each interrupted operation did:
+    /// a create that happened is adopted (found by its URN), a delete that
+    /// happened is recorded; anything else is left for the plan to redo.
+    async fn resolve_pending(&self, pending: &[PendingOp], stack: &Stack) -> Result<Vec<Resolution>, EngineError> {
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            let provider = self.registry.get(&p.type_name).ok_or_else(|| EngineError::Pending {
+                urn: p.urn.clone(),
+                kind: p.kind.as_str(),
+                error: format!("no provider for type {}", p.type_name),
+            })?;
+            let ctx = Ctx {
+                stack: stack.name().to_string(),
+                urn: p.urn.clone(),
+            };
+            let err = |e: crate::provider::ProviderError| EngineError::Pending {
+                urn: p.urn.clone(),
+                kind: p.kind.as_str(),
+                error: e.to_string(),
+            };
+            let (effect, outcome) = match p.kind {
+                OpKind::Create | OpKind::CreateReplacement => {
+                    match provider.find_by_urn(&ctx, &p.inputs).await.map_err(err)? {
+                        Some(found) => {
+                            let decl = stack.get(&p.urn);
+                            let mut outputs = found.outputs;
+                            crate::value::mark_secret_fields(&mut outputs, provider.secret_outputs());
+                            let r = ResourceState {
+                                urn: p.urn.clone(),
+                                type_name: p.type_name.clone(),
+                                id: found.id.clone(),
+                                inputs: p.inputs.clone(),
+                                outputs,
+                                dependencies: decl.map(|d| d.dependencies()).unwrap_or_default(),
+                                parent: decl.map(|d| d.parent.clone()).unwrap_or_default(),
+                                options: decl.map(|d| d.options.clone()).unwrap_or_default(),
+                            };
+                            let outcome = format!("adopted {} found by its URN", found.id);
+                            let in_state = self.store.resource(&p.urn)?.is_some();
+                            if p.kind == OpKind::CreateReplacement && in_state {
+                                (OpEffect::Replace(r), outcome)
+                            } else {
+                                (OpEffect::Upsert(r), outcome)
+                            }
+                        }
+                        None => (OpEffect::Nothing, "not created; will be retried".to_string()),
+                    }
+                }
+                OpKind::Update => (OpEffect::Nothing, "will be re-planned against the recorded inputs".into()),
+                OpKind::Delete | OpKind::DeleteReplaced => {
+                    let old = self
+                        .store
+                        .resources()?
+                        .into_iter()
+                        .chain(self.store.condemned()?)
+                        .find(|r| r.urn == p.urn && r.id == p.resource_id);
+                    let gone = match &old {
+                        Some(o) => provider
+                            .read(&ctx, &o.id, &o.inputs, &o.outputs)
+                            .await
+                            .map_err(err)?
+                            .is_none(),
+                        None => true,
+                    };
+                    let current = self.store.resource(&p.urn)?;
+                    let effect = match (gone, current) {
+                        (false, _) => OpEffect::Nothing,
+                        (true, Some(c)) if c.id == p.resource_id => OpEffect::Remove(p.urn.clone()),
+                        (true, _) => OpEffect::RemoveCondemned {
+                            urn: p.urn.clone(),
+                            id: p.resource_id.clone(),
+                        },
+                    };
+                    let outcome = if gone { "deleted" } else { "still exists; will be retried" };
+                    (effect, outcome.to_string())
+                }
+            };
+            out.push(Resolution {
+                pending_id: p.id,
+                effect,
+                urn: p.urn.clone(),
+                kind: p.kind,
+                outcome,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// What settling would do, applied to an in-memory view (for preview).
+fn apply_in_memory(view: &mut StateView, resolutions: &[Resolution]) {
+    let mut by_urn: HashMap<Urn, ResourceState> = view.resources.drain(..).map(|r| (r.urn.clone(), r)).collect();
+    for r in resolutions {
+        match &r.effect {
+            OpEffect::Nothing => {}
+            OpEffect::Upsert(s) => {
+                by_urn.insert(s.urn.clone(), s.clone());
+            }
+            OpEffect::Replace(s) => {
+                if let Some(old) = by_urn.insert(s.urn.clone(), s.clone()) {
+                    view.condemned.push(old);
+                }
+            }
+            OpEffect::Remove(u) => {
+                by_urn.remove(u);
+            }
+            OpEffect::RemoveCondemned { urn, id } => view.condemned.retain(|c| !(&c.urn == urn && &c.id == id)),
+        }
+    }
+    view.resources = by_urn.into_values().collect();
+    view.resources.sort_by(|a, b| a.urn.cmp(&b.urn));
+    view.pending.retain(|p| !resolutions.iter().any(|r| r.pending_id == p.id));
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

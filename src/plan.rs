@@ -1,0 +1,511 @@
+//! Planning: the diff of a declared stack against state, and the schedule of
+//! provider operations that applies it. Pure: the caller hands in a state view.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::graph::{Graph, GraphError};
+use crate::model::{Declared, ModelError, Stack, Urn};
+use crate::provider::{ProviderError, Registry};
+use crate::state::{OpKind, PendingOp, ResourceState};
+use crate::value::{self, Resolved};
+
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("{urn}: no provider for resource type {type_name}")]
+    UnknownType { urn: Urn, type_name: String },
+    #[error("{} invalid input(s):\n{}", .0.len(), .0.iter().map(|(u, e)| format!("  {u}: {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<(Urn, ProviderError)>),
+    #[error("{}", .0.join("\n"))]
+    Protected(Vec<String>),
+    #[error("--target {0} names no declared or managed resource")]
+    UnknownTarget(Urn),
+}
+
+/// What happens to one resource. Terraform's `plans.Action`, Pulumi's step ops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Same,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    /// The symbol shown in a plan (`delete_before_replace` picks `-/+` over `+/-`).
+    pub fn symbol(self, delete_before_replace: bool) -> &'static str {
+        match self {
+            Action::Same => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace if delete_before_replace => "-/+",
+            Action::Replace => "+/-",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// One resource's planned change: old state and new declaration side by side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub urn: Urn,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_before_replace: bool,
+    /// Deleting the leftover old half of an interrupted replacement.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub condemned: bool,
+    /// State before the step (absent for creates and unchanged resources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<ResourceState>,
+    /// The declaration (absent for deletes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<Declared>,
+    /// Inputs as far as they are known at plan time (unknowns marked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_inputs: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_fields: Vec<String>,
+}
+
+/// A plan: serializable, applied exactly as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub version: u32,
+    pub stack: String,
+    /// State serial the plan was made against; apply refuses another.
+    pub serial: u64,
+    pub destroy: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Urn>,
+    /// Changed resources only, in dependency order (deletes last).
+    pub steps: Vec<Step>,
+    /// Number of unchanged resources.
+    pub unchanged: usize,
+    /// Pending operations of an interrupted run that apply resolves first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingOp>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+}
+
+impl Plan {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for s in &self.steps {
+            match s.action {
+                Action::Create => c.create += 1,
+                Action::Update => c.update += 1,
+                Action::Replace => c.replace += 1,
+                Action::Delete => c.delete += 1,
+                Action::Same => {}
+            }
+        }
+        c
+    }
+
+    /// Steps that change infrastructure (metadata-only steps are `Same`).
+    pub fn changes(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.action != Action::Same)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|s| s.action != Action::Same)
+    }
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+            self.create, self.update, self.replace, self.delete
+        )
+    }
+}
+
+/// The state a plan is made against.
+#[derive(Debug, Clone, Default)]
+pub struct StateView {
+    pub serial: u64,
+    pub resources: Vec<ResourceState>,
+    pub condemned: Vec<ResourceState>,
+    pub pending: Vec<PendingOp>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub destroy: bool,
+    /// Only these resources (and what they depend on); deletes only if named.
+    pub targets: Vec<Urn>,
+}
+
+/// Looks up `attr` of a resource in state: `id` falls back to the provider id.
+pub fn state_attr(r: &ResourceState, attr: &str) -> Value {
+    match r.outputs.get(attr) {
+        Some(v) => v.clone(),
+        None if attr == "id" => Value::String(r.id.clone()),
+        None => Value::Null,
+    }
+}
+
+/// Plans `stack` against `state`.
+pub fn plan(
+    stack: &Stack,
+    state: &StateView,
+    registry: &Registry,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    stack.check_references()?;
+    let graph = Graph::build(stack)?;
+    let decl = stack.resources();
+    let old: HashMap<&Urn, &ResourceState> = state.resources.iter().map(|r| (&r.urn, r)).collect();
+
+    let targeted = target_set(stack, &graph, state, opts)?;
+    let is_targeted = |u: &Urn| targeted.as_ref().is_none_or(|t| t.contains(u));
+
+    let mut actions: HashMap<&Urn, Action> = HashMap::with_capacity(decl.len());
+    let mut steps = Vec::new();
+    let mut unchanged = 0usize;
+    let mut invalid = Vec::new();
+    let mut protected = Vec::new();
+
+    if !opts.destroy {
+        for &i in &graph.order {
+            let d = &decl[i];
+            let Some(provider) = registry.get(&d.type_name) else {
+                return Err(PlanError::UnknownType {
+                    urn: d.urn.clone(),
+                    type_name: d.type_name.clone(),
+                });
+            };
+            let mut inputs = value::resolve(&d.inputs, &mut |u, a| {
+                let u = Urn::parse(u).expect("references were checked");
+                let target_action = actions.get(&u).copied().unwrap_or(Action::Same);
+                let target = old.get(&u);
+                match (target_action, target) {
+                    (Action::Create | Action::Replace, _) | (_, None) => Resolved::Unknown,
+                    (Action::Update, Some(_))
+                        if registry
+                            .get(u.type_name())
+                            .is_some_and(|p| p.outputs_changed_by_update().contains(&a)) =>
+                    {
+                        Resolved::Unknown
+                    }
+                    (_, Some(r)) => Resolved::Known(state_attr(r, a)),
+                }
+            });
+            if let Err(e) = provider.validate(&inputs) {
+                invalid.push((d.urn.clone(), e));
+            }
+            let prior = old.get(&d.urn).copied();
+            let (action, changed, replace_fields) = match prior {
+                None => (Action::Create, Vec::new(), Vec::new()),
+                Some(o) if o.type_name != d.type_name => {
+                    (Action::Replace, vec!["type".to_string()], vec!["type".to_string()])
+                }
+                Some(o) => {
+                    for path in &d.options.ignore_changes {
+                        value::set_path(&mut inputs, path, value::get_path(&o.inputs, path).cloned());
+                    }
+                    let diff = provider.diff(&o.inputs, &inputs);
+                    if diff.is_empty() {
+                        (Action::Same, diff.changed, diff.replace)
+                    } else if diff.replace.is_empty() {
+                        (Action::Update, diff.changed, diff.replace)
+                    } else {
+                        (Action::Replace, diff.changed, diff.replace)
+                    }
+                }
+            };
+            let action = if is_targeted(&d.urn) { action } else { Action::Same };
+            if action == Action::Replace && (d.options.protect || prior.is_some_and(|o| o.options.protect)) {
+                protected.push(format!(
+                    "{} is protected and cannot be replaced (force-new change in: {}); set protect = false and run `up` first",
+                    d.urn,
+                    replace_fields.join(", ")
+                ));
+            }
+            actions.insert(&d.urn, action);
+            if action == Action::Same {
+                unchanged += 1;
+                // Options and dependencies are recorded without a provider call.
+                let meta_changed = prior.is_some_and(|o| {
+                    o.options != d.options || o.parent != d.parent || o.dependencies != d.dependencies()
+                });
+                if !meta_changed {
+                    continue;
+                }
+            }
+            steps.push(Step {
+                urn: d.urn.clone(),
+                type_name: d.type_name.clone(),
+                action,
+                delete_before_replace: d.options.delete_before_replace,
+                condemned: false,
+                old: prior.cloned(),
+                new: Some(d.clone()),
+                planned_inputs: Some(inputs),
+                changed,
+                replace_fields,
+            });
+        }
+    }
+
+    // Deletes: managed but no longer declared (or everything, for destroy).
+    let mut deletes: Vec<&ResourceState> = state
+        .resources
+        .iter()
+        .filter(|r| (opts.destroy || stack.get(&r.urn).is_none()) && is_targeted(&r.urn))
+        .collect();
+    order_deletes(&mut deletes);
+    for r in deletes {
+        if r.options.protect {
+            protected.push(format!(
+                "{} is protected and cannot be deleted; set protect = false and run `up` first",
+                r.urn
+            ));
+        }
+        steps.push(delete_step(r, false));
+    }
+    for r in &state.condemned {
+        steps.push(delete_step(r, true));
+    }
+    if !invalid.is_empty() {
+        return Err(PlanError::Invalid(invalid));
+    }
+    if !protected.is_empty() {
+        return Err(PlanError::Protected(protected));
+    }
+    propagate_delete_before_replace(&mut steps, state);
+    Ok(Plan {
+        version: PLAN_VERSION,
+        stack: stack.name().to_string(),
+        serial: state.serial,
+        destroy: opts.destroy,
+        targets: opts.targets.clone(),
+        steps,
+        unchanged,
+        pending: state.pending.clone(),
+    })
+}
+
+fn delete_step(r: &ResourceState, condemned: bool) -> Step {
+    Step {
+        urn: r.urn.clone(),
+        type_name: r.type_name.clone(),
+        action: Action::Delete,
+        delete_before_replace: false,
+        condemned,
+        old: Some(r.clone()),
+        new: None,
+        planned_inputs: None,
+        changed: Vec::new(),
+        replace_fields: Vec::new(),
+    }
+}
+
+/// Dependents first, so the listing reads in the order deletes run.
+fn order_deletes(deletes: &mut Vec<&ResourceState>) {
+    let set: HashSet<&Urn> = deletes.iter().map(|r| &r.urn).collect();
+    let mut g = petgraph::graph::DiGraph::<usize, ()>::new();
+    let nodes: Vec<_> = (0..deletes.len()).map(|i| g.add_node(i)).collect();
+    let idx: HashMap<&Urn, usize> = deletes.iter().enumerate().map(|(i, r)| (&r.urn, i)).collect();
+    for (i, r) in deletes.iter().enumerate() {
+        for d in r.dependencies.iter().filter(|d| set.contains(d)) {
+            g.add_edge(nodes[i], nodes[idx[d]], ());
+        }
+    }
+    if let Ok(order) = petgraph::algo::toposort(&g, None) {
+        let sorted: Vec<&ResourceState> = order.into_iter().map(|n| deletes[g[n]]).collect();
+        *deletes = sorted;
+    }
+}
+
+/// A resource replaced delete-first takes its replaced dependents with it:
+/// they must go before it and so cannot be created first (as in Pulumi).
+fn propagate_delete_before_replace(steps: &mut [Step], state: &StateView) {
+    let mut dependents: HashMap<&Urn, Vec<&Urn>> = HashMap::new();
+    for r in &state.resources {
+        for d in &r.dependencies {
+            dependents.entry(d).or_default().push(&r.urn);
+        }
+    }
+    let idx: HashMap<Urn, usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.action == Action::Replace)
+        .map(|(i, s)| (s.urn.clone(), i))
+        .collect();
+    let mut work: Vec<Urn> = steps
+        .iter()
+        .filter(|s| s.action == Action::Replace && s.delete_before_replace)
+        .map(|s| s.urn.clone())
+        .collect();
+    let mut forced = Vec::new();
+    while let Some(u) = work.pop() {
+        for dep in dependents.get(&u).into_iter().flatten() {
+            if let Some(&i) = idx.get(*dep) {
+                if !steps[i].delete_before_replace && !forced.contains(&i) {
+                    forced.push(i);
+                    work.push((*dep).clone());
+                }
+            }
+        }
+    }
+    for i in forced {
+        steps[i].delete_before_replace = true;
+    }
+}
+
+/// The resources a targeted plan may touch: the targets and what they depend on.
+fn target_set(
+    stack: &Stack,
+    graph: &Graph,
+    state: &StateView,
+    opts: &PlanOptions,
+) -> Result<Option<HashSet<Urn>>, PlanError> {
+    if opts.targets.is_empty() {
+        return Ok(None);
+    }
+    let idx: HashMap<&Urn, usize> = stack.resources().iter().enumerate().map(|(i, d)| (&d.urn, i)).collect();
+    let mut set = HashSet::new();
+    for t in &opts.targets {
+        match idx.get(t) {
+            Some(&i) => {
+                let mut work = vec![i];
+                while let Some(j) = work.pop() {
+                    if set.insert(stack.resources()[j].urn.clone()) {
+                        work.extend(graph.dependencies(j));
+                    }
+                }
+            }
+            None if state.resources.iter().any(|r| &r.urn == t) => {
+                set.insert(t.clone());
+            }
+            None => return Err(PlanError::UnknownTarget(t.clone())),
+        }
+    }
+    Ok(Some(set))
+}
+
+/// One provider call in the schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    /// Index of the step in `Plan::steps`.
+    pub step: usize,
+    pub kind: OpKind,
+    /// Ops (indices into the schedule) that must finish first.
+    pub deps: Vec<usize>,
+}
+
+/// Expands a plan into provider operations and their ordering:
+/// creates and updates after what they reference; a create-before-delete
+/// replacement deletes its old half after every dependent has moved to the new
+/// one; deletes run after the deletes of everything that depended on them.
+pub fn schedule(plan: &Plan) -> Vec<Op> {
+    let mut ops: Vec<Op> = Vec::with_capacity(plan.steps.len());
+    let mut make: HashMap<&Urn, usize> = HashMap::new(); // op that makes the new version
+    let mut kill: HashMap<&Urn, usize> = HashMap::new(); // op that removes the old version
+    for (i, s) in plan.steps.iter().enumerate() {
+        let mut push = |kind| {
+            ops.push(Op { step: i, kind, deps: Vec::new() });
+            ops.len() - 1
+        };
+        match s.action {
+            Action::Same => {}
+            Action::Create => {
+                make.insert(&s.urn, push(OpKind::Create));
+            }
+            Action::Update => {
+                make.insert(&s.urn, push(OpKind::Update));
+            }
+            Action::Replace => {
+                let c = push(OpKind::CreateReplacement);
+                let d = push(OpKind::DeleteReplaced);
+                make.insert(&s.urn, c);
+                kill.insert(&s.urn, d);
+                let (first, then) = if s.delete_before_replace { (d, c) } else { (c, d) };
+                ops[then].deps.push(first);
+            }
+            Action::Delete if s.condemned => {
+                push(OpKind::DeleteReplaced);
+            }
+            Action::Delete => {
+                kill.insert(&s.urn, push(OpKind::Delete));
+            }
+        }
+    }
+    let dbr = |u: &Urn| {
+        plan.steps
+            .iter()
+            .find(|s| &s.urn == u)
+            .is_some_and(|s| s.action == Action::Replace && s.delete_before_replace)
+    };
+    for s in &plan.steps {
+        // New version after the new versions of what it references.
+        if let (Some(&m), Some(new)) = (make.get(&s.urn), &s.new) {
+            for dep in new.dependencies() {
+                if let Some(&dm) = make.get(&dep) {
+                    ops[m].deps.push(dm);
+                }
+            }
+        }
+        // Old version removed after its old dependents are removed or moved.
+        let Some(old) = &s.old else { continue };
+        if s.condemned {
+            continue;
+        }
+        for dep in &old.dependencies {
+            let Some(&dk) = kill.get(dep) else { continue };
+            if let Some(&k) = kill.get(&s.urn) {
+                ops[dk].deps.push(k);
+            }
+            if !dbr(dep) && s.action != Action::Delete {
+                if let Some(&m) = make.get(&s.urn) {
+                    if !(s.action == Action::Replace && s.delete_before_replace) {
+                        ops[dk].deps.push(m);
+                    }
+                }
+            }
+        }
+    }
+    for op in &mut ops {
+        op.deps.sort_unstable();
+        op.deps.dedup();
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_and_counts_line() {
+        assert_eq!(Action::Replace.symbol(true), "-/+");
+        assert_eq!(Action::Replace.symbol(false), "+/-");
+        let c = Counts { create: 3, update: 1, replace: 0, delete: 0 };
+        assert_eq!(c.to_string(), "Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.");
+    }
+}

@@ -1,0 +1,183 @@
+//! Text and JSON renderings of plans and reports. Pure: returns strings and
+//! values; printing is the CLI's job. Secrets always render as `(sensitive)`.
+
+use serde_json::{json, Value};
+
+use crate::exec::{ApplyReport, OpStatus};
+use crate::plan::{Action, Plan, Step};
+use crate::value::{self, SENSITIVE_TEXT};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+    /// Show every changed field's old and new value.
+    pub diff: bool,
+}
+
+fn paint(on: bool, code: &str, s: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+fn color_of(a: Action) -> &'static str {
+    match a {
+        Action::Create => "32",
+        Action::Update => "33",
+        Action::Replace => "35",
+        Action::Delete => "31",
+        Action::Same => "0",
+    }
+}
+
+fn short(v: &Value) -> String {
+    match value::redact(v) {
+        Value::String(s) if s == SENSITIVE_TEXT || s == value::UNKNOWN_TEXT => s,
+        other => other.to_string(),
+    }
+}
+
+fn field_lines(step: &Step, style: Style, out: &mut String) {
+    let new = step.planned_inputs.as_ref();
+    let old = step.old.as_ref().map(|o| &o.inputs);
+    let null = Value::Null;
+    match step.action {
+        Action::Create if style.diff => {
+            if let Some(Value::Object(m)) = new {
+                for (k, v) in m {
+                    out.push_str(&format!("      + {k} = {}\n", short(v)));
+                }
+            }
+        }
+        Action::Update | Action::Replace => {
+            for f in &step.changed {
+                let forces = if step.replace_fields.contains(f) {
+                    paint(style.color, "35", " # forces replacement")
+                } else {
+                    String::new()
+                };
+                if style.diff || step.action == Action::Replace || step.changed.len() <= 8 {
+                    let o = old.and_then(|o| o.get(f)).unwrap_or(&null);
+                    let n = new.and_then(|n| n.get(f)).unwrap_or(&null);
+                    out.push_str(&format!("      ~ {f}: {} => {}{forces}\n", short(o), short(n)));
+                }
+            }
+        }
+        Action::Delete if style.diff => {
+            if let Some(Value::Object(m)) = old {
+                for (k, v) in m {
+                    out.push_str(&format!("      - {k} = {}\n", short(v)));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The plan as Terraform-like text, ending with the summary line.
+pub fn plan_text(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    if !plan.pending.is_empty() {
+        out.push_str(&format!(
+            "{} pending operation(s) from an interrupted run will be resolved first:\n",
+            plan.pending.len()
+        ));
+        for p in &plan.pending {
+            out.push_str(&format!("  ! {} {}\n", p.kind.as_str(), p.urn));
+        }
+        out.push('\n');
+    }
+    let changes: Vec<&Step> = plan.changes().collect();
+    if changes.is_empty() {
+        out.push_str(&format!(
+            "No changes. Stack {} is up to date ({} resources).\n",
+            plan.stack, plan.unchanged
+        ));
+        return out;
+    }
+    out.push_str(&format!("Stack {}:\n\n", plan.stack));
+    for s in changes {
+        let sym = s.action.symbol(s.delete_before_replace);
+        let label = match (s.action, s.condemned) {
+            (Action::Delete, true) => " (old half of a replacement)",
+            (Action::Replace, _) if s.delete_before_replace => " (delete, then create)",
+            (Action::Replace, _) => " (create replacement, then delete)",
+            _ => "",
+        };
+        out.push_str(&format!(
+            "  {} {}{}\n",
+            paint(style.color, color_of(s.action), &format!("{sym:>3}")),
+            s.urn,
+            label
+        ));
+        field_lines(s, style, &mut out);
+    }
+    out.push('\n');
+    out.push_str(&plan.counts().to_string());
+    out.push('\n');
+    out
+}
+
+/// The plan as JSON for machines; secrets redacted.
+pub fn plan_json(plan: &Plan) -> Value {
+    let steps: Vec<Value> = plan
+        .changes()
+        .map(|s| {
+            json!({
+                "urn": s.urn,
+                "type": s.type_name,
+                "action": s.action,
+                "delete_before_replace": s.delete_before_replace,
+                "changed": s.changed,
+                "replace_fields": s.replace_fields,
+                "before": s.old.as_ref().map(|o| value::redact(&o.inputs)),
+                "after": s.planned_inputs.as_ref().map(value::redact),
+            })
+        })
+        .collect();
+    json!({
+        "stack": plan.stack,
+        "serial": plan.serial,
+        "destroy": plan.destroy,
+        "pending": plan.pending.iter().map(|p| json!({"urn": p.urn, "kind": p.kind})).collect::<Vec<_>>(),
+        "steps": steps,
+        "unchanged": plan.unchanged,
+        "summary": plan.counts(),
+        "has_changes": plan.has_changes(),
+    })
+}
+
+/// The end-of-apply summary: failures with their errors, then counts.
+pub fn report_text(report: &ApplyReport, style: Style) -> String {
+    let mut out = String::new();
+    for o in &report.ops {
+        match &o.status {
+            OpStatus::Failed(e) => out.push_str(&format!(
+                "  {} {} {}: {e}\n",
+                paint(style.color, "31", "failed "),
+                o.kind.as_str(),
+                o.urn
+            )),
+            OpStatus::Skipped(b) => out.push_str(&format!(
+                "  {} {} {} (depends on failed {b})\n",
+                paint(style.color, "33", "skipped"),
+                o.kind.as_str(),
+                o.urn
+            )),
+            _ => {}
+        }
+    }
+    let t = report.tally();
+    out.push_str(&format!(
+        "{}: {} done, {} failed, {} skipped{} in {:.1}s.\n",
+        if report.cancelled { "Cancelled" } else if report.is_success() { "Apply complete" } else { "Apply failed" },
+        t.done,
+        t.failed,
+        t.skipped,
+        if t.not_started > 0 { format!(", {} not started", t.not_started) } else { String::new() },
+        report.elapsed.as_secs_f64()
+    ));
+    out
+}
