@@ -567,7 +567,13 @@ mod tests {
         let mut s = Stack::new("dev").unwrap();
         let mut root = s.root();
         let a = root
-            .resource("a", Thing { name: "x".into(), peer: None })
+            .resource(
+                "a",
+                Thing {
+                    name: "x".into(),
+                    peer: None,
+                },
+            )
             .unwrap();
         let mut net = root.component("test:Net", "net").unwrap();
         let b = net
@@ -583,7 +589,13 @@ mod tests {
         assert_eq!(b.urn().as_str(), "dev::net::test:index/Thing::b");
         assert_eq!(b.urn().component_path(), "net");
         assert_eq!(b.urn().type_name(), "test:index/Thing");
-        let err = root.resource("a", Thing { name: "y".into(), peer: None });
+        let err = root.resource(
+            "a",
+            Thing {
+                name: "y".into(),
+                peer: None,
+            },
+        );
         assert_eq!(
             err.unwrap_err(),
             ModelError::DuplicateUrn("dev::::test:index/Thing::a".into())
@@ -601,7 +613,13 @@ mod tests {
     fn bad_names_are_rejected() {
         assert!(Stack::new("a::b").is_err());
         let mut s = Stack::new("dev").unwrap();
-        let e = s.root().resource("x/y", Thing { name: "x".into(), peer: None });
+        let e = s.root().resource(
+            "x/y",
+            Thing {
+                name: "x".into(),
+                peer: None,
+            },
+        );
         assert!(matches!(e, Err(ModelError::InvalidName { .. })));
     }
 }

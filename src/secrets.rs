@@ -43,8 +43,9 @@ pub fn parse_key(s: &str) -> Result<[u8; 32], SecretsError> {
     let bytes = if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
         hex::decode(s).map_err(|e| SecretsError::BadKey(e.to_string()))?
     } else {
-        B64.decode(s)
-            .map_err(|_| SecretsError::BadKey("expected 64 hex digits or base64 of 32 bytes".into()))?
+        B64.decode(s).map_err(|_| {
+            SecretsError::BadKey("expected 64 hex digits or base64 of 32 bytes".into())
+        })?
     };
     bytes
         .try_into()
@@ -117,7 +118,8 @@ impl Crypter {
     pub fn seal(&self, v: &Value) -> Value {
         value::map(v, &mut |x| {
             value::as_secret(x).map(|inner| {
-                let plain = serde_json::to_vec(&value::reveal(inner)).expect("JSON value serializes");
+                let plain =
+                    serde_json::to_vec(&value::reveal(inner)).expect("JSON value serializes");
                 serde_json::json!({ value::SEALED: self.encrypt(&plain) })
             })
         })
@@ -129,7 +131,8 @@ impl Crypter {
         let out = value::map(v, &mut |x| {
             let sealed = value::as_sealed(x)?;
             match self.decrypt(sealed).and_then(|p| {
-                serde_json::from_slice::<Value>(&p).map_err(|e| SecretsError::Malformed(e.to_string()))
+                serde_json::from_slice::<Value>(&p)
+                    .map_err(|e| SecretsError::Malformed(e.to_string()))
             }) {
                 Ok(inner) => Some(value::secret(inner)),
                 Err(e) => {

@@ -106,7 +106,9 @@ pub fn contains_unknown(v: &Value) -> bool {
 
 pub fn contains_secret(v: &Value) -> bool {
     let mut found = false;
-    walk(v, &mut |x| found |= as_secret(x).is_some() || as_sealed(x).is_some());
+    walk(v, &mut |x| {
+        found |= as_secret(x).is_some() || as_sealed(x).is_some()
+    });
     found
 }
 
@@ -216,7 +218,8 @@ mod tests {
 
     #[test]
     fn redact_hides_secrets_and_unknowns() {
-        let v = json!({"a": secret(json!("pw")), "b": unknown(), "c": [ {"$sealed": "xx"} ], "d": 1});
+        let v =
+            json!({"a": secret(json!("pw")), "b": unknown(), "c": [ {"$sealed": "xx"} ], "d": 1});
         assert_eq!(
             redact(&v),
             json!({"a": SENSITIVE_TEXT, "b": UNKNOWN_TEXT, "c": [SENSITIVE_TEXT], "d": 1})
@@ -247,6 +250,9 @@ mod tests {
         set_path(&mut v, "tags.b", Some(json!("2")));
         set_path(&mut v, "tags.a", None);
         set_path(&mut v, "new.deep", Some(json!(true)));
-        assert_eq!(v, json!({"tags": {"b": "2"}, "l": [1, 2], "new": {"deep": true}}));
+        assert_eq!(
+            v,
+            json!({"tags": {"b": "2"}, "l": [1, 2], "new": {"deep": true}})
+        );
     }
 }

@@ -96,7 +96,10 @@ pub fn field_diff(old: &Value, new: &Value, force_new: &[&str]) -> Diff {
     keys.dedup();
     let mut d = Diff::default();
     for k in keys {
-        let (ov, nv) = (o.get(k).unwrap_or(&Value::Null), n.get(k).unwrap_or(&Value::Null));
+        let (ov, nv) = (
+            o.get(k).unwrap_or(&Value::Null),
+            n.get(k).unwrap_or(&Value::Null),
+        );
         let changed = value::contains_unknown(nv) || !same_value(ov, nv);
         if changed {
             d.changed.push(k.clone());
@@ -197,7 +200,11 @@ pub trait Provider: Send + Sync + 'static {
     /// Finds a resource this stack created for `ctx.urn` (adoption after a crash
     /// between the create call and its checkpoint). `inputs` are the inputs the
     /// interrupted create was given.
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Option<Created>, ProviderError> {
+    async fn find_by_urn(
+        &self,
+        ctx: &Ctx,
+        inputs: &Value,
+    ) -> Result<Option<Created>, ProviderError> {
         let _ = (ctx, inputs);
         Ok(None)
     }
@@ -216,8 +223,11 @@ impl Registry {
 
     /// The providers that ship with the engine: `random`, `local`, `time`.
     pub fn builtin() -> Self {
-        let r = Self::new();
-        // BUILTIN-REGISTRATIONS (helper fills in)
+        let mut r = Self::new();
+        r.register(random::RandomPasswordProvider)
+            .register(random::RandomIdProvider)
+            .register(local::FileProvider)
+            .register(time::SleepProvider);
         r
     }
 
