@@ -237,3 +237,147 @@ pub trait StateStore: Send {
     /// Most recent first.
     fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>>;
 }
+
+impl OpKind {
+    pub fn parse(s: &str) -> Option<OpKind> {
+        [
+            OpKind::Create,
+            OpKind::Update,
+            OpKind::Delete,
+            OpKind::CreateReplacement,
+            OpKind::DeleteReplaced,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Current [`Snapshot::version`].
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+fn has_marker(v: &Value, key: &str) -> bool {
+    let mut found = false;
+    crate::value::walk(v, &mut |x| {
+        found |= matches!(x, Value::Object(m) if m.len() == 1 && m.contains_key(key))
+    });
+    found
+}
+
+/// Seals `$secret`s for storage. Without a key a secret is refused rather
+/// than written in plaintext.
+pub fn seal_for_storage(crypter: Option<&Crypter>, v: &Value) -> Result<Value> {
+    match crypter {
+        Some(c) => Ok(c.seal(v)),
+        None if has_marker(v, crate::value::SECRET) => Err(SecretsError::NoKey.into()),
+        None => Ok(v.clone()),
+    }
+}
+
+/// Turns stored `$sealed` values back into `$secret`s.
+pub fn unseal_from_storage(crypter: Option<&Crypter>, v: &Value) -> Result<Value> {
+    match crypter {
+        Some(c) => Ok(c.unseal(v)?),
+        None if has_marker(v, crate::value::SEALED) => Err(SecretsError::NoKey.into()),
+        None => Ok(v.clone()),
+    }
+}
+
+pub(crate) fn seal_resource(c: Option<&Crypter>, r: &ResourceState) -> Result<ResourceState> {
+    Ok(ResourceState {
+        inputs: seal_for_storage(c, &r.inputs)?,
+        outputs: seal_for_storage(c, &r.outputs)?,
+        ..r.clone()
+    })
+}
+
+/// Checks a snapshot before import (stack, version, duplicates, and that
+/// every sealed value opens with `crypter`) and returns it with any stray
+/// `$secret` sealed. Nothing is changed when this fails.
+pub fn validate_import(
+    stack: &str,
+    crypter: Option<&Crypter>,
+    snap: &Snapshot,
+) -> Result<Snapshot> {
+    if snap.stack != stack {
+        return Err(StateError::Import(format!(
+            "the snapshot is for stack {:?}, this state is stack {stack:?}",
+            snap.stack
+        )));
+    }
+    if snap.version > SNAPSHOT_VERSION {
+        return Err(StateError::Import(format!(
+            "snapshot version {} is newer than supported ({SNAPSHOT_VERSION})",
+            snap.version
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in &snap.resources {
+        if !seen.insert(r.urn.as_str()) {
+            return Err(StateError::Import(format!("duplicate resource {}", r.urn)));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in &snap.condemned {
+        if !seen.insert((r.urn.as_str(), r.id.as_str())) {
+            return Err(StateError::Import(format!(
+                "duplicate condemned resource {} id {}",
+                r.urn, r.id
+            )));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for p in &snap.pending {
+        if p.id != 0 && !seen.insert(p.id) {
+            return Err(StateError::Import(format!(
+                "duplicate pending operation id {}",
+                p.id
+            )));
+        }
+    }
+    let values = snap
+        .resources
+        .iter()
+        .chain(&snap.condemned)
+        .flat_map(|r| [&r.inputs, &r.outputs])
+        .chain(snap.pending.iter().map(|p| &p.inputs));
+    for v in values {
+        unseal_from_storage(crypter, v).map_err(|e| {
+            StateError::Import(format!(
+                "its secrets do not open with this state's key: {e}"
+            ))
+        })?;
+    }
+    let seal_all = |rs: &[ResourceState]| -> Result<Vec<ResourceState>> {
+        rs.iter().map(|r| seal_resource(crypter, r)).collect()
+    };
+    Ok(Snapshot {
+        version: snap.version,
+        stack: snap.stack.clone(),
+        serial: snap.serial,
+        resources: seal_all(&snap.resources)?,
+        condemned: seal_all(&snap.condemned)?,
+        pending: snap
+            .pending
+            .iter()
+            .map(|p| {
+                Ok(PendingOp {
+                    inputs: seal_for_storage(crypter, &p.inputs)?,
+                    ..p.clone()
+                })
+            })
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// RFC 3339 UTC timestamp, seconds precision.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// The holder as named in [`StateError::LockMismatch`].
+pub fn describe_holder(holder: Option<&LockInfo>) -> String {
+    match holder {
+        Some(h) => format!("{} pid {}, lock id {}", h.who, h.pid, h.id),
+        None => "nobody".into(),
+    }
+}
