@@ -852,6 +852,10 @@ mod tests {
         assert!(matches!(e, ProviderError::Fatal(_)));
         assert_eq!(p.cloud().objects().len(), 1);
         assert_eq!(p.cloud().creates(&ctx("my-bad-one").urn), 0);
+        // Deleted out of band: read reports it gone.
+        assert!(p.cloud().remove_object(&c.id));
+        let r = p.read(&ctx("sticky"), &c.id, &args("x"), &c.outputs).await;
+        assert_eq!(r.unwrap(), None);
     }
 
     #[tokio::test]
