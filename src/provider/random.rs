@@ -611,9 +611,12 @@ mod tests {
     }
 
     #[test]
-    fn builtin_registry_has_random_types() {
+    fn builtin_registry_has_all_builtin_types() {
         let r = crate::provider::Registry::builtin();
         assert!(r.get(RandomPassword::TYPE).is_some());
         assert!(r.get(RandomId::TYPE).is_some());
+        assert!(r.get(crate::provider::local::File::TYPE).is_some());
+        assert!(r.get(crate::provider::time::Sleep::TYPE).is_some());
+        assert!(r.get("test:index/Thing").is_none());
     }
 }
