@@ -13,7 +13,10 @@ use crate::model::{Stack, Urn};
 use crate::plan::{self, Plan, PlanError, PlanOptions, StateView};
 use crate::provider::{Ctx, Registry};
 use crate::retry::RetryPolicy;
-use crate::state::{self, HistoryEntry, LockInfo, OpEffect, OpKind, PendingOp, ResourceState, StateError, StateStore};
+use crate::state::{
+    self, HistoryEntry, LockInfo, OpEffect, OpKind, PendingOp, ResourceState, StateError,
+    StateStore,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -29,8 +32,14 @@ pub enum EngineError {
     StalePlan { plan: u64, state: u64 },
     #[error("plan file version {0} is not supported")]
     PlanVersion(u32),
+    #[error("plan file: {0}")]
+    PlanFile(String),
     #[error("pending {kind} of {urn} cannot be resolved: {error}")]
-    Pending { urn: Urn, kind: &'static str, error: String },
+    Pending {
+        urn: Urn,
+        kind: &'static str,
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +108,27 @@ impl Engine {
         &self.registry
     }
 
+    /// The plan as JSON with every secret sealed with the state's key, for
+    /// `preview --out`.
+    pub fn seal_plan(&self, plan: &Plan) -> Result<serde_json::Value, EngineError> {
+        let c = self
+            .store
+            .crypter()
+            .ok_or(StateError::Secrets(crate::secrets::SecretsError::NoKey))?;
+        let v = serde_json::to_value(plan).map_err(|e| EngineError::PlanFile(e.to_string()))?;
+        Ok(c.seal(&v))
+    }
+
+    /// Reads a plan saved by [`Engine::seal_plan`].
+    pub fn unseal_plan(&self, v: &serde_json::Value) -> Result<Plan, EngineError> {
+        let c = self
+            .store
+            .crypter()
+            .ok_or(StateError::Secrets(crate::secrets::SecretsError::NoKey))?;
+        let plain = c.unseal(v).map_err(StateError::from)?;
+        serde_json::from_value(plain).map_err(|e| EngineError::PlanFile(e.to_string()))
+    }
+
     pub fn state_view(&self) -> Result<StateView, StateError> {
         Ok(StateView {
             serial: self.store.serial()?,
@@ -110,7 +140,11 @@ impl Engine {
 
     /// Plans without changing anything. Pending operations of an interrupted
     /// run are looked up (read-only) and planned as `up` will settle them.
-    pub async fn preview(&mut self, stack: &Stack, opts: &PlanOptions) -> Result<Plan, EngineError> {
+    pub async fn preview(
+        &mut self,
+        stack: &Stack,
+        opts: &PlanOptions,
+    ) -> Result<Plan, EngineError> {
         let mut view = self.state_view()?;
         let resolutions = self.resolve_pending(&view.pending, stack).await?;
         let pending = view.pending.clone();
@@ -180,7 +214,11 @@ impl Engine {
     }
 
     /// Deletes every resource of the stack.
-    pub async fn destroy(&mut self, stack: &Stack, cancel: &Cancel) -> Result<(Plan, ApplyReport), EngineError> {
+    pub async fn destroy(
+        &mut self,
+        stack: &Stack,
+        cancel: &Cancel,
+    ) -> Result<(Plan, ApplyReport), EngineError> {
         let opts = PlanOptions {
             destroy: true,
             ..Default::default()
@@ -220,9 +258,12 @@ impl Engine {
                 } else {
                     "failed"
                 };
-                (label, json!({"done": t.done, "failed": t.failed, "skipped": t.skipped,
+                (
+                    label,
+                    json!({"done": t.done, "failed": t.failed, "skipped": t.skipped,
                     "not_started": t.not_started, "counts": plan.counts(),
-                    "elapsed_ms": t0.elapsed().as_millis() as u64}))
+                    "elapsed_ms": t0.elapsed().as_millis() as u64}),
+                )
             }
             Err(e) => ("failed", json!({"error": e.to_string()})),
         };
@@ -275,7 +316,11 @@ impl Engine {
     }
 
     /// Settles pending operations in state (under the lock).
-    async fn settle_pending(&mut self, pending: &[PendingOp], stack: &Stack) -> Result<(), EngineError> {
+    async fn settle_pending(
+        &mut self,
+        pending: &[PendingOp],
+        stack: &Stack,
+    ) -> Result<(), EngineError> {
         for r in self.resolve_pending(pending, stack).await? {
             self.store.end_op(r.pending_id, &r.effect)?;
             self.events.event(&Event::PendingResolved {
@@ -290,14 +335,21 @@ impl Engine {
     /// Decides, through the providers, what each interrupted operation did:
     /// a create that happened is adopted (found by its URN), a delete that
     /// happened is recorded; anything else is left for the plan to redo.
-    async fn resolve_pending(&self, pending: &[PendingOp], stack: &Stack) -> Result<Vec<Resolution>, EngineError> {
+    async fn resolve_pending(
+        &self,
+        pending: &[PendingOp],
+        stack: &Stack,
+    ) -> Result<Vec<Resolution>, EngineError> {
         let mut out = Vec::with_capacity(pending.len());
         for p in pending {
-            let provider = self.registry.get(&p.type_name).ok_or_else(|| EngineError::Pending {
-                urn: p.urn.clone(),
-                kind: p.kind.as_str(),
-                error: format!("no provider for type {}", p.type_name),
-            })?;
+            let provider = self
+                .registry
+                .get(&p.type_name)
+                .ok_or_else(|| EngineError::Pending {
+                    urn: p.urn.clone(),
+                    kind: p.kind.as_str(),
+                    error: format!("no provider for type {}", p.type_name),
+                })?;
             let ctx = Ctx {
                 stack: stack.name().to_string(),
                 urn: p.urn.clone(),
@@ -313,7 +365,10 @@ impl Engine {
                         Some(found) => {
                             let decl = stack.get(&p.urn);
                             let mut outputs = found.outputs;
-                            crate::value::mark_secret_fields(&mut outputs, provider.secret_outputs());
+                            crate::value::mark_secret_fields(
+                                &mut outputs,
+                                provider.secret_outputs(),
+                            );
                             let r = ResourceState {
                                 urn: p.urn.clone(),
                                 type_name: p.type_name.clone(),
@@ -332,10 +387,16 @@ impl Engine {
                                 (OpEffect::Upsert(r), outcome)
                             }
                         }
-                        None => (OpEffect::Nothing, "not created; will be retried".to_string()),
+                        None => (
+                            OpEffect::Nothing,
+                            "not created; will be retried".to_string(),
+                        ),
                     }
                 }
-                OpKind::Update => (OpEffect::Nothing, "will be re-planned against the recorded inputs".into()),
+                OpKind::Update => (
+                    OpEffect::Nothing,
+                    "will be re-planned against the recorded inputs".into(),
+                ),
                 OpKind::Delete | OpKind::DeleteReplaced => {
                     let old = self
                         .store
@@ -360,7 +421,11 @@ impl Engine {
                             id: p.resource_id.clone(),
                         },
                     };
-                    let outcome = if gone { "deleted" } else { "still exists; will be retried" };
+                    let outcome = if gone {
+                        "deleted"
+                    } else {
+                        "still exists; will be retried"
+                    };
                     (effect, outcome.to_string())
                 }
             };
@@ -378,7 +443,11 @@ impl Engine {
 
 /// What settling would do, applied to an in-memory view (for preview).
 fn apply_in_memory(view: &mut StateView, resolutions: &[Resolution]) {
-    let mut by_urn: HashMap<Urn, ResourceState> = view.resources.drain(..).map(|r| (r.urn.clone(), r)).collect();
+    let mut by_urn: HashMap<Urn, ResourceState> = view
+        .resources
+        .drain(..)
+        .map(|r| (r.urn.clone(), r))
+        .collect();
     for r in resolutions {
         match &r.effect {
             OpEffect::Nothing => {}
@@ -393,12 +462,15 @@ fn apply_in_memory(view: &mut StateView, resolutions: &[Resolution]) {
             OpEffect::Remove(u) => {
                 by_urn.remove(u);
             }
-            OpEffect::RemoveCondemned { urn, id } => view.condemned.retain(|c| !(&c.urn == urn && &c.id == id)),
+            OpEffect::RemoveCondemned { urn, id } => {
+                view.condemned.retain(|c| !(&c.urn == urn && &c.id == id))
+            }
         }
     }
     view.resources = by_urn.into_values().collect();
     view.resources.sort_by(|a, b| a.urn.cmp(&b.urn));
-    view.pending.retain(|p| !resolutions.iter().any(|r| r.pending_id == p.id));
+    view.pending
+        .retain(|p| !resolutions.iter().any(|r| r.pending_id == p.id));
 }
 
 fn now() -> String {

@@ -57,14 +57,42 @@ impl Cancel {
 /// What the engine reports while it works; the CLI turns these into output.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    OpStarted { urn: Urn, kind: OpKind },
-    OpRetrying { urn: Urn, kind: OpKind, attempt: u32, error: String },
-    OpFinished { urn: Urn, kind: OpKind, elapsed: Duration },
-    OpFailed { urn: Urn, kind: OpKind, error: String },
-    OpSkipped { urn: Urn, kind: OpKind, because: Urn },
-    PendingResolved { urn: Urn, kind: OpKind, outcome: String },
-    WaitingForLock { holder: String },
-    StaleLockReleased { holder: String },
+    OpStarted {
+        urn: Urn,
+        kind: OpKind,
+    },
+    OpRetrying {
+        urn: Urn,
+        kind: OpKind,
+        attempt: u32,
+        error: String,
+    },
+    OpFinished {
+        urn: Urn,
+        kind: OpKind,
+        elapsed: Duration,
+    },
+    OpFailed {
+        urn: Urn,
+        kind: OpKind,
+        error: String,
+    },
+    OpSkipped {
+        urn: Urn,
+        kind: OpKind,
+        because: Urn,
+    },
+    PendingResolved {
+        urn: Urn,
+        kind: OpKind,
+        outcome: String,
+    },
+    WaitingForLock {
+        holder: String,
+    },
+    StaleLockReleased {
+        holder: String,
+    },
     Cancelling,
 }
 
@@ -179,9 +207,10 @@ async fn run_op(
     let mut attempt = 1;
     loop {
         let r = match kind {
-            OpKind::Create | OpKind::CreateReplacement => {
-                provider.create(&ctx, &new_inputs).await.map(Outcome::Created)
-            }
+            OpKind::Create | OpKind::CreateReplacement => provider
+                .create(&ctx, &new_inputs)
+                .await
+                .map(Outcome::Created),
             OpKind::Update => {
                 let (oi, oo) = old.as_ref().expect("update has old state");
                 provider
@@ -217,18 +246,18 @@ async fn run_op(
 }
 
 /// Resolves a declaration's references against what exists now.
-pub fn resolve_live(
-    inputs: &Value,
-    live: &HashMap<Urn, ResourceState>,
-) -> Result<Value, String> {
+pub fn resolve_live(inputs: &Value, live: &HashMap<Urn, ResourceState>) -> Result<Value, String> {
     let mut missing = None;
-    let v = value::resolve(inputs, &mut |u, a| match Urn::parse(u).ok().and_then(|u| live.get(&u)) {
-        Some(r) => Resolved::Known(plan::state_attr(r, a)),
-        None => {
-            missing.get_or_insert_with(|| u.to_string());
-            Resolved::Unknown
-        }
-    });
+    let v = value::resolve(
+        inputs,
+        &mut |u, a| match Urn::parse(u).ok().and_then(|u| live.get(&u)) {
+            Some(r) => Resolved::Known(plan::state_attr(r, a)),
+            None => {
+                missing.get_or_insert_with(|| u.to_string());
+                Resolved::Unknown
+            }
+        },
+    );
     match missing {
         Some(u) => Err(format!("referenced resource {u} does not exist")),
         None => Ok(v),
@@ -251,8 +280,11 @@ pub async fn execute(
 ) -> Result<ApplyReport, ExecError> {
     let t0 = Instant::now();
     let ops = plan::schedule(plan);
-    let mut live: HashMap<Urn, ResourceState> =
-        store.resources()?.into_iter().map(|r| (r.urn.clone(), r)).collect();
+    let mut live: HashMap<Urn, ResourceState> = store
+        .resources()?
+        .into_iter()
+        .map(|r| (r.urn.clone(), r))
+        .collect();
 
     let mut providers: Vec<Arc<dyn Provider>> = Vec::with_capacity(ops.len());
     for op in &ops {
@@ -322,7 +354,15 @@ pub async fn execute(
                     }
                 }
                 match start_op(
-                    i, &ops[i], plan, &providers[i], &live, store, opts, &events, &mut running,
+                    i,
+                    &ops[i],
+                    plan,
+                    &providers[i],
+                    &live,
+                    store,
+                    opts,
+                    &events,
+                    &mut running,
                 ) {
                     Ok(Started::Spawned(pid)) => {
                         pending_ids.insert(i, pid);
@@ -367,7 +407,9 @@ pub async fn execute(
         if let Some((svc, _)) = providers[i].concurrency() {
             *by_service.entry(svc).or_default() -= 1;
         }
-        let pid = pending_ids.remove(&i).expect("started ops have a pending row");
+        let pid = pending_ids
+            .remove(&i)
+            .expect("started ops have a pending row");
         let step = &plan.steps[ops[i].step];
         match f.result {
             Ok(outcome) => {
@@ -399,7 +441,14 @@ pub async fn execute(
                 if let Err(se) = store.end_op(pid, &OpEffect::Nothing) {
                     fatal.get_or_insert(se);
                 }
-                fail(i, e.to_string(), &ops, &dependents, &mut reports, events.as_ref());
+                fail(
+                    i,
+                    e.to_string(),
+                    &ops,
+                    &dependents,
+                    &mut reports,
+                    events.as_ref(),
+                );
             }
         }
     }
@@ -413,7 +462,12 @@ pub async fn execute(
     })
 }
 
-fn release(i: usize, dependents: &[Vec<usize>], waiting: &mut [usize], ready: &mut VecDeque<usize>) {
+fn release(
+    i: usize,
+    dependents: &[Vec<usize>],
+    waiting: &mut [usize],
+    ready: &mut VecDeque<usize>,
+) {
     for &d in &dependents[i] {
         waiting[d] -= 1;
         if waiting[d] == 0 {
@@ -490,7 +544,10 @@ fn start_op(
     };
     let (id, old, new_inputs) = match op.kind {
         OpKind::Create | OpKind::CreateReplacement | OpKind::Update => {
-            let decl = s.new.as_ref().expect("create and update steps carry the declaration");
+            let decl = s
+                .new
+                .as_ref()
+                .expect("create and update steps carry the declaration");
             let mut inputs = match resolve_live(&decl.inputs, live) {
                 Ok(v) => v,
                 Err(msg) => return Ok(Started::Invalid(msg)),
@@ -513,7 +570,9 @@ fn start_op(
                     Some((o.inputs.clone(), o.outputs.clone())),
                     inputs,
                 ),
-                (OpKind::Update, None) => return Ok(Started::Invalid("resource is not in state".into())),
+                (OpKind::Update, None) => {
+                    return Ok(Started::Invalid("resource is not in state".into()))
+                }
                 _ => (String::new(), None, inputs),
             }
         }
@@ -523,12 +582,16 @@ fn start_op(
             let Some(o) = s.old.as_ref() else {
                 return Ok(Started::Nothing);
             };
-            (o.id.clone(), Some((o.inputs.clone(), o.outputs.clone())), Value::Null)
+            (
+                o.id.clone(),
+                Some((o.inputs.clone(), o.outputs.clone())),
+                Value::Null,
+            )
         }
     };
     let pid = store.begin_op(&pending(s, op.kind, &id, new_inputs.clone()))?;
-    let retain = op.kind == OpKind::Delete
-        && s.old.as_ref().is_some_and(|o| o.options.retain_on_delete);
+    let retain =
+        op.kind == OpKind::Delete && s.old.as_ref().is_some_and(|o| o.options.retain_on_delete);
     if retain {
         // retain_on_delete: forget it, leave the real resource alone.
         running.spawn(async move {
@@ -544,7 +607,11 @@ fn start_op(
     let revealed = new_inputs;
     running.spawn(async move {
         let (result, attempts) = run_op(p, ctx, kind, id, old, revealed, policy, ev).await;
-        Finished { op: i, result, attempts }
+        Finished {
+            op: i,
+            result,
+            attempts,
+        }
     });
     Ok(Started::Spawned(pid))
 }
@@ -558,7 +625,10 @@ fn effect_of(
     live: &HashMap<Urn, ResourceState>,
 ) -> OpEffect {
     let record = |id: String, mut outputs: Value| {
-        let decl = s.new.as_ref().expect("creates and updates carry the declaration");
+        let decl = s
+            .new
+            .as_ref()
+            .expect("creates and updates carry the declaration");
         value::mark_secret_fields(&mut outputs, provider.secret_outputs());
         let mut inputs = resolve_live(&decl.inputs, live).unwrap_or(Value::Null);
         if let Some(o) = live.get(&s.urn) {
@@ -582,7 +652,9 @@ fn effect_of(
         (OpKind::CreateReplacement, Outcome::Created(c)) if s.delete_before_replace => {
             OpEffect::Upsert(record(c.id, c.outputs))
         }
-        (OpKind::CreateReplacement, Outcome::Created(c)) => OpEffect::Replace(record(c.id, c.outputs)),
+        (OpKind::CreateReplacement, Outcome::Created(c)) => {
+            OpEffect::Replace(record(c.id, c.outputs))
+        }
         (OpKind::Update, Outcome::Updated(outputs)) => {
             let id = live.get(&s.urn).map(|o| o.id.clone()).unwrap_or_default();
             OpEffect::Upsert(record(id, outputs))

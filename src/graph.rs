@@ -26,7 +26,8 @@ pub struct Graph {
 impl Graph {
     pub fn build(stack: &Stack) -> Result<Graph, GraphError> {
         let res = stack.resources();
-        let index: HashMap<&Urn, usize> = res.iter().enumerate().map(|(i, d)| (&d.urn, i)).collect();
+        let index: HashMap<&Urn, usize> =
+            res.iter().enumerate().map(|(i, d)| (&d.urn, i)).collect();
         let mut graph = DiGraph::with_capacity(res.len(), res.len() * 2);
         let nodes: Vec<NodeIndex> = (0..res.len()).map(|i| graph.add_node(i)).collect();
         for (i, d) in res.iter().enumerate() {
@@ -40,7 +41,11 @@ impl Graph {
             Ok(o) => o.into_iter().map(|n| graph[n]).collect(),
             Err(_) => return Err(GraphError::Cycle(find_cycle(&graph, stack))),
         };
-        Ok(Graph { graph, nodes, order })
+        Ok(Graph {
+            graph,
+            nodes,
+            order,
+        })
     }
 
     /// Indices of the resources that `i` depends on directly.
@@ -100,7 +105,10 @@ fn find_cycle(graph: &DiGraph<usize, ()>, stack: &Stack) -> Vec<Urn> {
                 .find(|n| members.contains(n))
                 .expect("a strongly connected component has an edge inside it");
             if let Some(&pos) = seen.get(&next) {
-                let mut cyc: Vec<Urn> = path[pos..].iter().map(|&n| res[graph[n]].urn.clone()).collect();
+                let mut cyc: Vec<Urn> = path[pos..]
+                    .iter()
+                    .map(|&n| res[graph[n]].urn.clone())
+                    .collect();
                 cyc.push(res[graph[next]].urn.clone());
                 return cyc;
             }
@@ -121,7 +129,10 @@ mod tests {
     fn decl(stack: &str, name: &str, deps: &[&str]) -> Declared {
         let urn = Urn::new(stack, "", "t:x/T", name);
         let opts = ResourceOptions {
-            depends_on: deps.iter().map(|d| Urn::new(stack, "", "t:x/T", d)).collect(),
+            depends_on: deps
+                .iter()
+                .map(|d| Urn::new(stack, "", "t:x/T", d))
+                .collect(),
             ..Default::default()
         };
         Declared {
@@ -140,9 +151,15 @@ mod tests {
         s.push(decl("s", "b", &["a"])).unwrap();
         s.push(decl("s", "a", &[])).unwrap();
         let g = Graph::build(&s).unwrap();
-        let names: Vec<&str> = g.order.iter().map(|&i| s.resources()[i].urn.name()).collect();
+        let names: Vec<&str> = g
+            .order
+            .iter()
+            .map(|&i| s.resources()[i].urn.name())
+            .collect();
         assert_eq!(names, vec!["a", "b", "c"]);
-        assert!(g.to_dot(&s).contains("\"s::::t:x/T::a\" -> \"s::::t:x/T::b\""));
+        assert!(g
+            .to_dot(&s)
+            .contains("\"s::::t:x/T::a\" -> \"s::::t:x/T::b\""));
     }
 
     #[test]

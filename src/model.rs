@@ -306,6 +306,10 @@ impl<A> Resource<A> {
             _t: PhantomData,
         }
     }
+    pub fn urn_clone(&self) -> Urn {
+        self.urn.clone()
+    }
+
     /// The provider id of the resource.
     pub fn id(&self) -> Output<String> {
         self.output("id")

@@ -221,12 +221,18 @@ pub fn plan(
             let prior = old.get(&d.urn).copied();
             let (action, changed, replace_fields) = match prior {
                 None => (Action::Create, Vec::new(), Vec::new()),
-                Some(o) if o.type_name != d.type_name => {
-                    (Action::Replace, vec!["type".to_string()], vec!["type".to_string()])
-                }
+                Some(o) if o.type_name != d.type_name => (
+                    Action::Replace,
+                    vec!["type".to_string()],
+                    vec!["type".to_string()],
+                ),
                 Some(o) => {
                     for path in &d.options.ignore_changes {
-                        value::set_path(&mut inputs, path, value::get_path(&o.inputs, path).cloned());
+                        value::set_path(
+                            &mut inputs,
+                            path,
+                            value::get_path(&o.inputs, path).cloned(),
+                        );
                     }
                     let diff = provider.diff(&o.inputs, &inputs);
                     if diff.is_empty() {
@@ -238,8 +244,14 @@ pub fn plan(
                     }
                 }
             };
-            let action = if is_targeted(&d.urn) { action } else { Action::Same };
-            if action == Action::Replace && (d.options.protect || prior.is_some_and(|o| o.options.protect)) {
+            let action = if is_targeted(&d.urn) {
+                action
+            } else {
+                Action::Same
+            };
+            if action == Action::Replace
+                && (d.options.protect || prior.is_some_and(|o| o.options.protect))
+            {
                 protected.push(format!(
                     "{} is protected and cannot be replaced (force-new change in: {}); set protect = false and run `up` first",
                     d.urn,
@@ -251,7 +263,9 @@ pub fn plan(
                 unchanged += 1;
                 // Options and dependencies are recorded without a provider call.
                 let meta_changed = prior.is_some_and(|o| {
-                    o.options != d.options || o.parent != d.parent || o.dependencies != d.dependencies()
+                    o.options != d.options
+                        || o.parent != d.parent
+                        || o.dependencies != d.dependencies()
                 });
                 if !meta_changed {
                     continue;
@@ -330,7 +344,11 @@ fn order_deletes(deletes: &mut Vec<&ResourceState>) {
     let set: HashSet<&Urn> = deletes.iter().map(|r| &r.urn).collect();
     let mut g = petgraph::graph::DiGraph::<usize, ()>::new();
     let nodes: Vec<_> = (0..deletes.len()).map(|i| g.add_node(i)).collect();
-    let idx: HashMap<&Urn, usize> = deletes.iter().enumerate().map(|(i, r)| (&r.urn, i)).collect();
+    let idx: HashMap<&Urn, usize> = deletes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (&r.urn, i))
+        .collect();
     for (i, r) in deletes.iter().enumerate() {
         for d in r.dependencies.iter().filter(|d| set.contains(d)) {
             g.add_edge(nodes[i], nodes[idx[d]], ());
@@ -388,7 +406,12 @@ fn target_set(
     if opts.targets.is_empty() {
         return Ok(None);
     }
-    let idx: HashMap<&Urn, usize> = stack.resources().iter().enumerate().map(|(i, d)| (&d.urn, i)).collect();
+    let idx: HashMap<&Urn, usize> = stack
+        .resources()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (&d.urn, i))
+        .collect();
     let mut set = HashSet::new();
     for t in &opts.targets {
         match idx.get(t) {
@@ -429,7 +452,11 @@ pub fn schedule(plan: &Plan) -> Vec<Op> {
     let mut kill: HashMap<&Urn, usize> = HashMap::new(); // op that removes the old version
     for (i, s) in plan.steps.iter().enumerate() {
         let mut push = |kind| {
-            ops.push(Op { step: i, kind, deps: Vec::new() });
+            ops.push(Op {
+                step: i,
+                kind,
+                deps: Vec::new(),
+            });
             ops.len() - 1
         };
         match s.action {
@@ -445,7 +472,11 @@ pub fn schedule(plan: &Plan) -> Vec<Op> {
                 let d = push(OpKind::DeleteReplaced);
                 make.insert(&s.urn, c);
                 kill.insert(&s.urn, d);
-                let (first, then) = if s.delete_before_replace { (d, c) } else { (c, d) };
+                let (first, then) = if s.delete_before_replace {
+                    (d, c)
+                } else {
+                    (c, d)
+                };
                 ops[then].deps.push(first);
             }
             Action::Delete if s.condemned => {
@@ -505,7 +536,15 @@ mod tests {
     fn symbols_and_counts_line() {
         assert_eq!(Action::Replace.symbol(true), "-/+");
         assert_eq!(Action::Replace.symbol(false), "+/-");
-        let c = Counts { create: 3, update: 1, replace: 0, delete: 0 };
-        assert_eq!(c.to_string(), "Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.");
+        let c = Counts {
+            create: 3,
+            update: 1,
+            replace: 0,
+            delete: 0,
+        };
+        assert_eq!(
+            c.to_string(),
+            "Plan: 3 to create, 1 to update, 0 to replace, 0 to delete."
+        );
     }
 }

@@ -61,7 +61,11 @@ fn field_lines(step: &Step, style: Style, out: &mut String) {
                 if style.diff || step.action == Action::Replace || step.changed.len() <= 8 {
                     let o = old.and_then(|o| o.get(f)).unwrap_or(&null);
                     let n = new.and_then(|n| n.get(f)).unwrap_or(&null);
-                    out.push_str(&format!("      ~ {f}: {} => {}{forces}\n", short(o), short(n)));
+                    out.push_str(&format!(
+                        "      ~ {f}: {} => {}{forces}\n",
+                        short(o),
+                        short(n)
+                    ));
                 }
             }
         }
@@ -172,11 +176,21 @@ pub fn report_text(report: &ApplyReport, style: Style) -> String {
     let t = report.tally();
     out.push_str(&format!(
         "{}: {} done, {} failed, {} skipped{} in {:.1}s.\n",
-        if report.cancelled { "Cancelled" } else if report.is_success() { "Apply complete" } else { "Apply failed" },
+        if report.cancelled {
+            "Cancelled"
+        } else if report.is_success() {
+            "Apply complete"
+        } else {
+            "Apply failed"
+        },
         t.done,
         t.failed,
         t.skipped,
-        if t.not_started > 0 { format!(", {} not started", t.not_started) } else { String::new() },
+        if t.not_started > 0 {
+            format!(", {} not started", t.not_started)
+        } else {
+            String::new()
+        },
         report.elapsed.as_secs_f64()
     ));
     out

@@ -79,6 +79,10 @@ impl StateStore for MemoryStore {
         &self.stack
     }
 
+    fn crypter(&self) -> Option<&Crypter> {
+        self.crypter.as_ref()
+    }
+
     fn set_crypter(&mut self, crypter: Crypter) -> Result<()> {
         {
             let mut inner = self.inner();

@@ -201,6 +201,9 @@ pub trait StateStore: Send {
     /// the key-check token stored with the state (stored on first use).
     fn set_crypter(&mut self, crypter: Crypter) -> Result<()>;
 
+    /// The key in use (plan files are sealed with it too).
+    fn crypter(&self) -> Option<&Crypter>;
+
     /// Store-wide metadata (e.g. the passphrase salt).
     fn meta(&self, key: &str) -> Result<Option<String>>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;

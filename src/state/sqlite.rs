@@ -432,6 +432,10 @@ impl StateStore for SqliteStore {
         &self.stack
     }
 
+    fn crypter(&self) -> Option<&Crypter> {
+        self.crypter.as_ref()
+    }
+
     fn set_crypter(&mut self, crypter: Crypter) -> Result<()> {
         let tx = self.write_tx()?;
         match get_meta(&tx, "key_check")? {

@@ -1,0 +1,118 @@
+//! Declared stacks, compiled into the `morket-stack` binary. The engine
+//! library does not depend on this module.
+//!
+//! A stack named `S` is configured by `<stacks-dir>/S.toml`, whose `project`
+//! key picks the program below; the other keys are that program's typed
+//! configuration. Unknown keys and out-of-range values are errors that name
+//! the file, key and value, before any provider call.
+
+use std::path::{Path, PathBuf};
+
+use morket_stack::model::{ModelError, Stack, Urn};
+use morket_stack::provider::Registry;
+
+pub mod demo;
+#[cfg(feature = "test-provider")]
+pub mod testbed;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("{path}: {key} = {value}: {reason}")]
+    Value {
+        path: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{path}: unknown project {project:?} (known: {known})")]
+    UnknownProject {
+        path: PathBuf,
+        project: String,
+        known: String,
+    },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// A built stack, the providers it needs and the outputs it exports
+/// (name, resource, attribute).
+pub struct Loaded {
+    pub stack: Stack,
+    pub registry: Registry,
+    pub outputs: Vec<(String, Urn, String)>,
+}
+
+/// A configuration file, parsed and ready for a project's typed config.
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub table: toml::Table,
+}
+
+impl ConfigFile {
+    /// Deserializes the whole table (minus `project`) into `T`; serde's error
+    /// names the offending key.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, StackError> {
+        let mut t = self.table.clone();
+        t.remove("project");
+        T::deserialize(toml::Value::Table(t)).map_err(|e| StackError::Config {
+            path: self.path.clone(),
+            message: e.to_string().trim().to_string(),
+        })
+    }
+
+    pub fn bad(&self, key: &str, value: impl std::fmt::Display, reason: &str) -> StackError {
+        StackError::Value {
+            path: self.path.clone(),
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+type Program = fn(&str, &ConfigFile) -> Result<Loaded, StackError>;
+
+fn programs() -> Vec<(&'static str, Program)> {
+    #[allow(unused_mut)]
+    let mut v: Vec<(&'static str, Program)> = vec![("demo", demo::build)];
+    #[cfg(feature = "test-provider")]
+    v.push(("testbed", testbed::build));
+    v
+}
+
+pub fn load(stacks_dir: &Path, stack: &str, config: Option<&Path>) -> Result<Loaded, StackError> {
+    let path = config
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| stacks_dir.join(format!("{stack}.toml")));
+    let text = std::fs::read_to_string(&path).map_err(|source| StackError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| StackError::Config {
+        path: path.clone(),
+        message: e.to_string().trim().to_string(),
+    })?;
+    let file = ConfigFile { path, table };
+    let project = match file.table.get("project") {
+        Some(toml::Value::String(p)) => p.clone(),
+        Some(other) => return Err(file.bad("project", other, "must be a string")),
+        None => return Err(file.bad("project", "(missing)", "every stack file names its project")),
+    };
+    let all = programs();
+    let Some((_, build)) = all.iter().find(|(n, _)| *n == project) else {
+        return Err(StackError::UnknownProject {
+            path: file.path.clone(),
+            project,
+            known: all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        });
+    };
+    build(stack, &file)
+}
