@@ -1,5 +1,6 @@
 //! The SQLite state backend: one file per stack, WAL mode, a versioned schema.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -320,6 +321,18 @@ impl SqliteStore {
     pub fn open(path: &Path, stack: &str) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        }
+        // Owner-only from the start: secrets are sealed, but ids and inputs are
+        // not. SQLite gives the -wal and -shm files the database file's mode.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(path, e)),
         }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
