@@ -251,6 +251,27 @@ fn put_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Reads `key`, first storing `init()` if absent. Only the first writer
+/// takes the write lock; `true` when this call stored the value.
+fn meta_or_init(
+    conn: &mut Connection,
+    key: &str,
+    init: impl FnOnce() -> String,
+) -> Result<(String, bool)> {
+    if let Some(v) = get_meta(conn, key)? {
+        return Ok((v, false));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have stored it between the read and the lock.
+    if let Some(v) = get_meta(&tx, key)? {
+        return Ok((v, false));
+    }
+    let v = init();
+    put_meta(&tx, key, &v)?;
+    tx.commit()?;
+    Ok((v, true))
+}
+
 fn read_serial(conn: &Connection) -> Result<u64> {
     match get_meta(conn, "serial")? {
         None => Ok(0),
@@ -351,18 +372,13 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
 
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        match get_meta(&tx, "stack")? {
-            Some(s) if s != stack => {
-                return Err(corrupt(format_args!(
-                    "{} holds the state of stack {s:?}, not {stack:?}",
-                    path.display()
-                )))
-            }
-            Some(_) => {}
-            None => put_meta(&tx, "stack", stack)?,
+        let (owner, _) = meta_or_init(&mut conn, "stack", || stack.to_string())?;
+        if owner != stack {
+            return Err(corrupt(format_args!(
+                "{} holds the state of stack {owner:?}, not {stack:?}",
+                path.display()
+            )));
         }
-        tx.commit()?;
         Ok(SqliteStore {
             conn,
             stack: stack.to_string(),
@@ -446,12 +462,10 @@ impl StateStore for SqliteStore {
     }
 
     fn set_crypter(&mut self, crypter: Crypter) -> Result<()> {
-        let tx = self.write_tx()?;
-        match get_meta(&tx, "key_check")? {
-            Some(check) => crypter.verify(&check)?,
-            None => put_meta(&tx, "key_check", &crypter.key_check())?,
+        let (check, created) = meta_or_init(&mut self.conn, "key_check", || crypter.key_check())?;
+        if !created {
+            crypter.verify(&check)?;
         }
-        tx.commit()?;
         self.crypter = Some(crypter);
         Ok(())
     }
