@@ -658,6 +658,24 @@ fn sqlite_secret_plaintext_never_stored() {
 }
 
 #[test]
+fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let b = sqlite_backend();
+    let mut s = b.factory()();
+    apply(
+        &mut *s,
+        "a",
+        OpKind::Create,
+        OpEffect::Upsert(res("a", "a")),
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", b.path.display());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{p} mode {mode:o}");
+    }
+}
+
+#[test]
 fn sqlite_schema_too_new_refused() {
     let b = sqlite_backend();
     drop(b.raw()());
@@ -786,4 +804,66 @@ fn contend(spec: &str) {
         Err(StateError::Locked(held)) => println!("CONTENDER LOST to {}", held.holder.pid),
         Err(e) => panic!("contender error: {e}"),
     }
+}
+
+const VICTIM_ENV: &str = "MORKET_STATE_TEST_VICTIM";
+
+/// What a process committed survives `kill -9`, and the lock it held shows
+/// as stale (even before the parent reaps it).
+#[test]
+fn sqlite_commit_survives_kill_9() {
+    use std::io::BufRead;
+    if let Ok(db) = std::env::var(VICTIM_ENV) {
+        let mut s = keyed(Box::new(SqliteStore::open(Path::new(&db), STACK).unwrap()));
+        s.try_lock(&new_lock_info("up")).unwrap();
+        let mut r = res("a", "a");
+        r.inputs["pw"] = json!({"$secret": "x"});
+        apply(&mut *s, "a", OpKind::Create, OpEffect::Upsert(r));
+        s.begin_op(&op("b", OpKind::Create, json!({}))).unwrap();
+        println!("VICTIM COMMITTED");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        return;
+    }
+    let b = sqlite_backend();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sqlite_commit_survives_kill_9", "--nocapture"])
+        .env(VICTIM_ENV, &b.path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let committed = out
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("VICTIM COMMITTED"));
+    assert!(committed, "victim did not get to commit");
+    child.kill().unwrap(); // SIGKILL
+
+    let s = b.factory()();
+    // The victim is a zombie until waited for, and already stale (SIGKILL
+    // is asynchronous, so give it a moment to die).
+    let mut stale = false;
+    for _ in 0..500 {
+        let r = b.raw()().try_lock(&new_lock_info("up"));
+        match r {
+            Err(StateError::Locked(held)) => {
+                assert_eq!(held.holder.pid, child.id());
+                stale = held.stale;
+            }
+            r => panic!("expected Locked, got {r:?}"),
+        }
+        if stale {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(stale, "killed holder should be stale");
+    child.wait().unwrap();
+    let a = s
+        .resource(&urn("a"))
+        .unwrap()
+        .expect("committed row survived");
+    assert_eq!(a.inputs["pw"], json!({"$secret": "x"}));
+    assert_eq!(s.pending().unwrap().len(), 1);
+    assert_eq!(s.serial().unwrap(), 1);
 }

@@ -1,5 +1,6 @@
 //! The SQLite state backend: one file per stack, WAL mode, a versioned schema.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -250,6 +251,27 @@ fn put_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Reads `key`, first storing `init()` if absent. Only the first writer
+/// takes the write lock; `true` when this call stored the value.
+fn meta_or_init(
+    conn: &mut Connection,
+    key: &str,
+    init: impl FnOnce() -> String,
+) -> Result<(String, bool)> {
+    if let Some(v) = get_meta(conn, key)? {
+        return Ok((v, false));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have stored it between the read and the lock.
+    if let Some(v) = get_meta(&tx, key)? {
+        return Ok((v, false));
+    }
+    let v = init();
+    put_meta(&tx, key, &v)?;
+    tx.commit()?;
+    Ok((v, true))
+}
+
 fn read_serial(conn: &Connection) -> Result<u64> {
     match get_meta(conn, "serial")? {
         None => Ok(0),
@@ -321,6 +343,18 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         }
+        // Owner-only from the start: secrets are sealed, but ids and inputs are
+        // not. SQLite gives the -wal and -shm files the database file's mode.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(path, e)),
+        }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         // WAL: readers never block the writer. synchronous=NORMAL in WAL mode
@@ -338,18 +372,13 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
 
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        match get_meta(&tx, "stack")? {
-            Some(s) if s != stack => {
-                return Err(corrupt(format_args!(
-                    "{} holds the state of stack {s:?}, not {stack:?}",
-                    path.display()
-                )))
-            }
-            Some(_) => {}
-            None => put_meta(&tx, "stack", stack)?,
+        let (owner, _) = meta_or_init(&mut conn, "stack", || stack.to_string())?;
+        if owner != stack {
+            return Err(corrupt(format_args!(
+                "{} holds the state of stack {owner:?}, not {stack:?}",
+                path.display()
+            )));
         }
-        tx.commit()?;
         Ok(SqliteStore {
             conn,
             stack: stack.to_string(),
@@ -437,12 +466,10 @@ impl StateStore for SqliteStore {
     }
 
     fn set_crypter(&mut self, crypter: Crypter) -> Result<()> {
-        let tx = self.write_tx()?;
-        match get_meta(&tx, "key_check")? {
-            Some(check) => crypter.verify(&check)?,
-            None => put_meta(&tx, "key_check", &crypter.key_check())?,
+        let (check, created) = meta_or_init(&mut self.conn, "key_check", || crypter.key_check())?;
+        if !created {
+            crypter.verify(&check)?;
         }
-        tx.commit()?;
         self.crypter = Some(crypter);
         Ok(())
     }
