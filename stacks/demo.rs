@@ -39,7 +39,11 @@ fn default_settle() -> String {
 pub fn build(name: &str, file: &ConfigFile) -> Result<Loaded, StackError> {
     let cfg: DemoConfig = file.parse()?;
     if !(12..=128).contains(&cfg.password_length) {
-        return Err(file.bad("password_length", cfg.password_length, "must be between 12 and 128"));
+        return Err(file.bad(
+            "password_length",
+            cfg.password_length,
+            "must be between 12 and 128",
+        ));
     }
     if !(1..=1000).contains(&cfg.workers) {
         return Err(file.bad("workers", cfg.workers, "must be between 1 and 1000"));
@@ -79,8 +83,16 @@ pub fn build(name: &str, file: &ConfigFile) -> Result<Loaded, StackError> {
     }
     let outputs = vec![
         ("suffix".to_string(), suffix.urn_clone(), "hex".to_string()),
-        ("db_password".to_string(), password.urn_clone(), "result".to_string()),
-        ("db_password_file".to_string(), secret_file.urn_clone(), "path".to_string()),
+        (
+            "db_password".to_string(),
+            password.urn_clone(),
+            "result".to_string(),
+        ),
+        (
+            "db_password_file".to_string(),
+            secret_file.urn_clone(),
+            "path".to_string(),
+        ),
     ];
     Ok(Loaded {
         stack,

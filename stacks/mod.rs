@@ -96,10 +96,12 @@ pub fn load(stacks_dir: &Path, stack: &str, config: Option<&Path>) -> Result<Loa
         path: path.clone(),
         source,
     })?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| StackError::Config {
-        path: path.clone(),
-        message: e.to_string().trim().to_string(),
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| StackError::Config {
+            path: path.clone(),
+            message: e.to_string().trim().to_string(),
+        })?;
     let file = ConfigFile { path, table };
     let project = match file.table.get("project") {
         Some(toml::Value::String(p)) => p.clone(),

@@ -1,7 +1,7 @@
 //! Argument parsing, output and exit codes.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,15 +26,29 @@ mod progress;
 const EXIT_CHANGES: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "morket-stack", version, about = "Infrastructure as typed Rust values, with its own SQLite state")]
+#[command(
+    name = "morket-stack",
+    version,
+    about = "Infrastructure as typed Rust values, with its own SQLite state"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
     /// Where state files live (`<dir>/<stack>.db`).
-    #[arg(long, global = true, default_value = "state", env = "MORKET_STACK_STATE_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "state",
+        env = "MORKET_STACK_STATE_DIR"
+    )]
     state_dir: PathBuf,
     /// Where stack configurations live (`<dir>/<stack>.toml`).
-    #[arg(long, global = true, default_value = "stacks", env = "MORKET_STACK_STACKS_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "stacks",
+        env = "MORKET_STACK_STACKS_DIR"
+    )]
     stacks_dir: PathBuf,
     /// Use this configuration file instead of `<stacks-dir>/<stack>.toml`.
     #[arg(long, global = true)]
@@ -187,7 +201,11 @@ impl Ctx {
     fn open_store(&self, stack: &str) -> Result<Box<dyn StateStore>> {
         let (store, source) = keys::open_sqlite(&self.state_dir, stack)
             .with_context(|| format!("opening state for stack {stack}"))?;
-        if let KeySource::KeyFile { path, created: true } = source {
+        if let KeySource::KeyFile {
+            path,
+            created: true,
+        } = source
+        {
             eprintln!(
                 "Created secret key file {} (mode 0600). Back it up: the secrets in this state cannot be read without it. \
                  Set MORKET_STACK_SECRET_KEY or MORKET_STACK_PASSPHRASE to use your own.",
@@ -198,10 +216,20 @@ impl Ctx {
     }
 
     fn load(&self, stack: &str) -> Result<stacks::Loaded> {
-        Ok(stacks::load(&self.stacks_dir, stack, self.config.as_deref())?)
+        Ok(stacks::load(
+            &self.stacks_dir,
+            stack,
+            self.config.as_deref(),
+        )?)
     }
 
-    fn engine(&self, stack: &str, loaded: &stacks::Loaded, parallel: usize, ops: usize) -> Result<(Engine, Arc<progress::Progress>)> {
+    fn engine(
+        &self,
+        stack: &str,
+        loaded: &stacks::Loaded,
+        parallel: usize,
+        ops: usize,
+    ) -> Result<(Engine, Arc<progress::Progress>)> {
         let store = self.open_store(stack)?;
         let prog = Arc::new(progress::Progress::new(ops, self.color));
         let engine = Engine::new(store, loaded.registry.clone())
@@ -220,11 +248,14 @@ fn style(color: bool, diff: bool) -> Style {
 }
 
 fn urns(list: &[String]) -> Result<Vec<Urn>> {
-    list.iter().map(|s| Urn::parse(s).map_err(Into::into)).collect()
+    list.iter()
+        .map(|s| Urn::parse(s).map_err(Into::into))
+        .collect()
 }
 
 async fn run(cli: Cli) -> Result<u8> {
-    let color = !cli.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color =
+        !cli.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let ctx = Ctx {
         color,
         state_dir: cli.state_dir,
@@ -246,7 +277,8 @@ async fn run(cli: Cli) -> Result<u8> {
                 GraphFormat::Text => {
                     let res = loaded.stack.resources();
                     for &i in &g.order {
-                        let deps: Vec<String> = g.dependencies(i).map(|j| res[j].urn.to_string()).collect();
+                        let deps: Vec<String> =
+                            g.dependencies(i).map(|j| res[j].urn.to_string()).collect();
                         if deps.is_empty() {
                             println!("{}", res[i].urn);
                         } else {
@@ -268,7 +300,15 @@ async fn run(cli: Cli) -> Result<u8> {
                 for e in h {
                     println!(
                         "#{:<4} {:<8} {:<9} {} .. {}  serial {}->{}  {}  {}",
-                        e.id, e.operation, e.result, e.started_at, e.finished_at, e.serial_before, e.serial_after, e.who, e.summary
+                        e.id,
+                        e.operation,
+                        e.result,
+                        e.started_at,
+                        e.finished_at,
+                        e.serial_before,
+                        e.serial_after,
+                        e.who,
+                        e.summary
                     );
                 }
             }
@@ -286,16 +326,29 @@ async fn preview(ctx: &Ctx, a: PreviewArgs) -> Result<u8> {
     };
     let plan = engine.preview(&loaded.stack, &opts).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&render::plan_json(&plan))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&render::plan_json(&plan))?
+        );
     } else {
         print!("{}", render::plan_text(&plan, style(ctx.color, a.diff)));
     }
     if let Some(out) = &a.out {
         let sealed = engine.seal_plan(&plan)?;
-        std::fs::write(out, serde_json::to_vec_pretty(&sealed)?).with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("Saved the plan to {}; apply it with `morket-stack up {} --plan {}`.", out.display(), a.stack, out.display());
+        std::fs::write(out, serde_json::to_vec_pretty(&sealed)?)
+            .with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "Saved the plan to {}; apply it with `morket-stack up {} --plan {}`.",
+            out.display(),
+            a.stack,
+            out.display()
+        );
     }
-    Ok(if a.expect_no_changes && plan.has_changes() { EXIT_CHANGES } else { 0 })
+    Ok(if a.expect_no_changes && plan.has_changes() {
+        EXIT_CHANGES
+    } else {
+        0
+    })
 }
 
 fn confirm(question: &str) -> Result<bool> {
@@ -319,7 +372,13 @@ fn ctrl_c_cancels(cancel: &Cancel) {
     });
 }
 
-async fn apply_plan(ctx: &Ctx, engine: &mut Engine, prog: &progress::Progress, loaded: &stacks::Loaded, plan: &Plan) -> Result<u8> {
+async fn apply_plan(
+    ctx: &Ctx,
+    engine: &mut Engine,
+    prog: &progress::Progress,
+    loaded: &stacks::Loaded,
+    plan: &Plan,
+) -> Result<u8> {
     let cancel = Cancel::new();
     ctrl_c_cancels(&cancel);
     prog.start(morket_stack::plan::schedule(plan).len());
@@ -369,7 +428,8 @@ async fn up(ctx: &Ctx, a: UpArgs) -> Result<u8> {
         }
     };
     print!("{}", render::plan_text(&plan, style(ctx.color, a.diff)));
-    if !plan.has_changes() && plan.pending.is_empty() && !plan.steps.iter().any(|s| s.old.is_some()) {
+    if !plan.has_changes() && plan.pending.is_empty() && !plan.steps.iter().any(|s| s.old.is_some())
+    {
         print_outputs(&engine, &loaded)?;
         return Ok(0);
     }
@@ -412,7 +472,9 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
         StateCmd::Show { stack, urn } => {
             let store = ctx.open_store(&stack)?;
             let u = Urn::parse(&urn)?;
-            let r = store.resource(&u)?.with_context(|| format!("no resource {urn} in state of stack {stack}"))?;
+            let r = store
+                .resource(&u)?
+                .with_context(|| format!("no resource {urn} in state of stack {stack}"))?;
             let v = value::redact(&serde_json::to_value(&r)?);
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -426,14 +488,18 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
             let store = ctx.open_store(&stack)?;
             let snap = serde_json::to_vec_pretty(&store.export()?)?;
             match out {
-                Some(p) => std::fs::write(&p, snap).with_context(|| format!("writing {}", p.display()))?,
+                Some(p) => {
+                    std::fs::write(&p, snap).with_context(|| format!("writing {}", p.display()))?
+                }
                 None => println!("{}", String::from_utf8_lossy(&snap)),
             }
         }
         StateCmd::Import { stack, file } => {
             let mut store = ctx.open_store(&stack)?;
-            let snap = serde_json::from_slice(&std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?)
-                .with_context(|| format!("{} is not a state export", file.display()))?;
+            let snap = serde_json::from_slice(
+                &std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?,
+            )
+            .with_context(|| format!("{} is not a state export", file.display()))?;
             with_lock(store.as_mut(), "state import", |s| Ok(s.import(&snap)?))?;
             println!("Imported {} into stack {stack}.", file.display());
         }
@@ -441,7 +507,11 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
     Ok(0)
 }
 
-fn with_lock(store: &mut dyn StateStore, op: &str, f: impl FnOnce(&mut dyn StateStore) -> Result<()>) -> Result<()> {
+fn with_lock(
+    store: &mut dyn StateStore,
+    op: &str,
+    f: impl FnOnce(&mut dyn StateStore) -> Result<()>,
+) -> Result<()> {
     let info = lock::new_lock_info(op);
     store.try_lock(&info)?;
     let r = f(store);
@@ -477,9 +547,4 @@ fn lock_cmd(ctx: &Ctx, cmd: LockCmd) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-#[allow(dead_code)]
-fn _path(p: &Path) -> &Path {
-    p
 }

@@ -24,8 +24,10 @@ impl Progress {
         if std::io::stderr().is_terminal() {
             let b = ProgressBar::new(ops as u64);
             b.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                )
+                .expect("valid template"),
             );
             b.enable_steady_tick(std::time::Duration::from_millis(120));
             *self.bar.lock().unwrap() = Some(b);
@@ -70,25 +72,51 @@ impl EventSink for Progress {
                 }
             }
             Event::OpFinished { urn, kind, elapsed } => {
-                self.line(format!("  {} {urn} done ({:.1}s)", kind.as_str(), elapsed.as_secs_f64()));
+                self.line(format!(
+                    "  {} {urn} done ({:.1}s)",
+                    kind.as_str(),
+                    elapsed.as_secs_f64()
+                ));
                 self.tick(urn.to_string());
             }
             Event::OpFailed { urn, kind, error } => {
-                self.line(format!("  {} {} {urn}: {error}", self.red("failed"), kind.as_str()));
+                self.line(format!(
+                    "  {} {} {urn}: {error}",
+                    self.red("failed"),
+                    kind.as_str()
+                ));
                 self.tick(urn.to_string());
             }
             Event::OpSkipped { urn, kind, because } => {
-                self.line(format!("  skipped {} {urn} (depends on failed {because})", kind.as_str()));
+                self.line(format!(
+                    "  skipped {} {urn} (depends on failed {because})",
+                    kind.as_str()
+                ));
                 self.tick(urn.to_string());
             }
-            Event::OpRetrying { urn, kind, attempt, error } => {
-                self.line(format!("  retrying {} {urn} after attempt {attempt}: {error}", kind.as_str()));
+            Event::OpRetrying {
+                urn,
+                kind,
+                attempt,
+                error,
+            } => {
+                self.line(format!(
+                    "  retrying {} {urn} after attempt {attempt}: {error}",
+                    kind.as_str()
+                ));
             }
             Event::PendingResolved { urn, kind, outcome } => {
-                self.line(format!("  interrupted {} of {urn}: {outcome}", kind.as_str()));
+                self.line(format!(
+                    "  interrupted {} of {urn}: {outcome}",
+                    kind.as_str()
+                ));
             }
-            Event::WaitingForLock { holder } => self.line(format!("Waiting for the state lock: {holder}")),
-            Event::StaleLockReleased { holder } => self.line(format!("warning: released a stale lock: {holder}")),
+            Event::WaitingForLock { holder } => {
+                self.line(format!("Waiting for the state lock: {holder}"))
+            }
+            Event::StaleLockReleased { holder } => {
+                self.line(format!("warning: released a stale lock: {holder}"))
+            }
             Event::Cancelling => self.line("Cancelling: no new operations will start.".into()),
         }
     }
