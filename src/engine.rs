@@ -65,6 +65,8 @@ pub struct Engine {
     registry: Registry,
     events: Arc<dyn EventSink>,
     pub options: EngineOptions,
+    /// The lock this engine holds across calls (see [`Engine::lock`]).
+    held: Option<LockInfo>,
 }
 
 /// How an interrupted operation was settled.
@@ -83,6 +85,7 @@ impl Engine {
             registry,
             events: Arc::new(NoEvents),
             options: EngineOptions::default(),
+            held: None,
         }
     }
 
@@ -162,7 +165,7 @@ impl Engine {
         cancel: &Cancel,
     ) -> Result<(Plan, ApplyReport), EngineError> {
         let op = if opts.destroy { "destroy" } else { "up" };
-        let lock = self.lock(op).await?;
+        let lock = self.lock_if_needed(op).await?;
         let result = async {
             let serial_before = self.store.serial()?;
             let pending = self.store.pending()?;
@@ -173,7 +176,9 @@ impl Engine {
             Ok((plan, report))
         }
         .await;
-        self.unlock(&lock)?;
+        if let Some(lock) = lock {
+            self.unlock(&lock)?;
+        }
         result
     }
 
@@ -195,7 +200,7 @@ impl Engine {
             });
         }
         let op = if plan.destroy { "destroy" } else { "up" };
-        let lock = self.lock(op).await?;
+        let lock = self.lock_if_needed(op).await?;
         let result = async {
             let serial = self.store.serial()?;
             if serial != plan.serial {
@@ -209,7 +214,9 @@ impl Engine {
             self.execute(plan, cancel, op, serial).await
         }
         .await;
-        self.unlock(&lock)?;
+        if let Some(lock) = lock {
+            self.unlock(&lock)?;
+        }
         result
     }
 
@@ -282,7 +289,17 @@ impl Engine {
         Ok(result?)
     }
 
-    /// Takes the state lock, waiting up to `lock_timeout`. A lock left by a
+    /// Locks for one call unless the caller already holds the lock through
+    /// [`Engine::lock`] (as the CLI does across preview, prompt and apply).
+    async fn lock_if_needed(&mut self, op: &str) -> Result<Option<LockInfo>, EngineError> {
+        if self.held.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(self.lock(op).await?))
+    }
+
+    /// Takes the state lock, waiting up to `lock_timeout`; held until
+    /// [`Engine::unlock`]. A lock left by a
     /// process that died on this host is released with a warning event.
     pub async fn lock(&mut self, operation: &str) -> Result<LockInfo, EngineError> {
         let info = state::lock::new_lock_info(operation);
@@ -290,7 +307,10 @@ impl Engine {
         let mut announced = false;
         loop {
             match self.store.try_lock(&info) {
-                Ok(()) => return Ok(info),
+                Ok(()) => {
+                    self.held = Some(info.clone());
+                    return Ok(info);
+                }
                 Err(StateError::Locked(held)) if held.stale => {
                     self.events.event(&Event::StaleLockReleased {
                         holder: held.to_string(),
@@ -312,6 +332,9 @@ impl Engine {
     }
 
     pub fn unlock(&mut self, lock: &LockInfo) -> Result<(), EngineError> {
+        if self.held.as_ref().is_some_and(|h| h.id == lock.id) {
+            self.held = None;
+        }
         Ok(self.store.unlock(&lock.id)?)
     }
 

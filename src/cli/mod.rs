@@ -411,6 +411,20 @@ fn print_outputs(engine: &Engine, loaded: &stacks::Loaded) -> Result<()> {
 async fn up(ctx: &Ctx, a: UpArgs) -> Result<u8> {
     let loaded = ctx.load(&a.stack)?;
     let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel, 0)?;
+    // Hold the lock across plan, prompt and apply, so what is shown is applied.
+    let lock = engine.lock("up").await?;
+    let result = up_locked(ctx, &a, &mut engine, &prog, &loaded).await;
+    engine.unlock(&lock)?;
+    result
+}
+
+async fn up_locked(
+    ctx: &Ctx,
+    a: &UpArgs,
+    engine: &mut Engine,
+    prog: &progress::Progress,
+    loaded: &stacks::Loaded,
+) -> Result<u8> {
     let plan = match &a.plan {
         Some(file) => {
             let raw: serde_json::Value = serde_json::from_slice(
@@ -430,33 +444,39 @@ async fn up(ctx: &Ctx, a: UpArgs) -> Result<u8> {
     print!("{}", render::plan_text(&plan, style(ctx.color, a.diff)));
     if !plan.has_changes() && plan.pending.is_empty() && !plan.steps.iter().any(|s| s.old.is_some())
     {
-        print_outputs(&engine, &loaded)?;
+        print_outputs(engine, loaded)?;
         return Ok(0);
     }
     if !a.yes && a.plan.is_none() && !confirm("\nDo you want to apply these changes?")? {
         println!("Apply cancelled.");
         return Ok(1);
     }
-    apply_plan(ctx, &mut engine, &prog, &loaded, &plan).await
+    apply_plan(ctx, engine, prog, loaded, plan).await
 }
 
 async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
     let loaded = ctx.load(&a.stack)?;
     let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel, 0)?;
-    let opts = PlanOptions {
-        destroy: true,
-        ..Default::default()
-    };
-    let plan = engine.preview(&loaded.stack, &opts).await?;
-    print!("{}", render::plan_text(&plan, style(ctx.color, false)));
-    if !plan.has_changes() {
-        return Ok(0);
+    let lock = engine.lock("destroy").await?;
+    let result = async {
+        let opts = PlanOptions {
+            destroy: true,
+            ..Default::default()
+        };
+        let plan = engine.preview(&loaded.stack, &opts).await?;
+        print!("{}", render::plan_text(&plan, style(ctx.color, false)));
+        if !plan.has_changes() {
+            return Ok(0);
+        }
+        if !a.yes && !confirm("\nDo you really want to destroy every resource of this stack?")? {
+            println!("Destroy cancelled.");
+            return Ok(1);
+        }
+        apply_plan(ctx, &mut engine, &prog, &loaded, plan).await
     }
-    if !a.yes && !confirm("\nDo you really want to destroy every resource of this stack?")? {
-        println!("Destroy cancelled.");
-        return Ok(1);
-    }
-    apply_plan(ctx, &mut engine, &prog, &loaded, &plan).await
+    .await;
+    engine.unlock(&lock)?;
+    result
 }
 
 fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
