@@ -451,7 +451,7 @@ async fn up_locked(
         println!("Apply cancelled.");
         return Ok(1);
     }
-    apply_plan(ctx, engine, prog, loaded, plan).await
+    apply_plan(ctx, engine, prog, loaded, &plan).await
 }
 
 async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
@@ -472,7 +472,7 @@ async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
             println!("Destroy cancelled.");
             return Ok(1);
         }
-        apply_plan(ctx, &mut engine, &prog, &loaded, plan).await
+        apply_plan(ctx, &mut engine, &prog, &loaded, &plan).await
     }
     .await;
     engine.unlock(&lock)?;
