@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::model::Urn;
 use crate::value;
 
+pub mod aws;
 pub mod local;
 pub mod random;
 #[cfg(feature = "test-provider")]

@@ -1,0 +1,111 @@
+//! One `SdkConfig` from the standard chain (env, profiles, SSO, IMDS), shared
+//! by every client; retries, timeouts and client-side rate limits.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use tokio::sync::OnceCell;
+
+use super::limits::Limits;
+use super::tags::Tags;
+
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// SDK attempts per call (standard retry mode; the SDK default is 3).
+    pub max_attempts: u32,
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+    /// Tags put on every resource that supports them.
+    pub default_tags: Tags,
+    /// How long waiters poll before giving up.
+    pub wait_timeout: Duration,
+    /// Pause between waiter polls.
+    pub poll_interval: Duration,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            region: None,
+            profile: None,
+            max_attempts: 10,
+            attempt_timeout: Duration::from_secs(60),
+            operation_timeout: Duration::from_secs(300),
+            default_tags: Tags::new(),
+            wait_timeout: Duration::from_secs(3600),
+            poll_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The AWS connection of one engine run. Clients are made on first use, so a
+/// preview that calls nothing needs no credentials.
+#[derive(Debug)]
+pub struct Aws {
+    pub settings: AwsSettings,
+    pub limits: Limits,
+    config: OnceCell<SdkConfig>,
+    ec2: OnceCell<aws_sdk_ec2::Client>,
+}
+
+impl Aws {
+    pub fn new(settings: AwsSettings) -> Self {
+        Aws {
+            settings,
+            limits: Limits::default(),
+            config: OnceCell::new(),
+            ec2: OnceCell::new(),
+        }
+    }
+
+    /// Uses a ready `SdkConfig` (tests point it at a mock or at moto).
+    pub fn with_config(settings: AwsSettings, config: SdkConfig) -> Self {
+        let aws = Self::new(settings);
+        aws.config.set(config).expect("fresh cell");
+        aws
+    }
+
+    /// Uses a ready EC2 client (aws-smithy-mocks tests).
+    pub fn with_ec2(self, client: aws_sdk_ec2::Client) -> Self {
+        self.ec2.set(client).expect("fresh cell");
+        self
+    }
+
+    pub async fn config(&self) -> &SdkConfig {
+        self.config
+            .get_or_init(|| async {
+                let s = &self.settings;
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(s.max_attempts)
+                            .with_initial_backoff(Duration::from_millis(500)),
+                    )
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .operation_attempt_timeout(s.attempt_timeout)
+                            .operation_timeout(s.operation_timeout)
+                            .connect_timeout(Duration::from_secs(10))
+                            .build(),
+                    );
+                if let Some(r) = &s.region {
+                    loader = loader.region(Region::new(r.clone()));
+                }
+                if let Some(p) = &s.profile {
+                    loader = loader.profile_name(p);
+                }
+                loader.load().await
+            })
+            .await
+    }
+
+    pub async fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2
+            .get_or_init(|| async { aws_sdk_ec2::Client::new(self.config().await) })
+            .await
+    }
+}

@@ -1,0 +1,67 @@
+//! EC2 resource types and their shared helpers (tags, filters, limits).
+
+use std::sync::Arc;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+
+use super::error;
+use super::tags::{self, Tags};
+use super::Aws;
+use crate::provider::{Ctx, ProviderError, Registry};
+
+pub mod vpc;
+
+pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
+    registry.register(vpc::VpcProvider::new(aws.clone()));
+}
+
+pub(crate) fn to_tags(t: &Tags) -> Vec<Tag> {
+    t.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub(crate) fn from_tags(t: &[Tag]) -> Tags {
+    t.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect()
+}
+
+/// Tags for the create call itself, so the resource is never untagged.
+pub(crate) fn tag_spec(aws: &Aws, ctx: &Ctx, rt: ResourceType, own: &Tags) -> TagSpecification {
+    let all = tags::merged(&aws.settings.default_tags, own, ctx);
+    TagSpecification::builder().resource_type(rt).set_tags(Some(to_tags(&all))).build()
+}
+
+pub(crate) fn urn_filter(ctx: &Ctx) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{}", tags::URN_TAG))
+        .values(ctx.urn.to_string())
+        .build()
+}
+
+/// Applies a change of the resource's own tags (defaults and engine tags stay).
+pub(crate) async fn update_tags(aws: &Aws, ctx: &Ctx, id: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
+    let defaults = &aws.settings.default_tags;
+    let (old_all, new_all) = (tags::merged(defaults, old, ctx), tags::merged(defaults, new, ctx));
+    let (set, remove) = tags::changes(&old_all, &new_all);
+    let ec2 = aws.ec2().await;
+    if !remove.is_empty() {
+        aws.limits.ec2_mutating.acquire().await;
+        let t: Vec<Tag> = remove.iter().map(|k| Tag::builder().key(k).build()).collect();
+        ec2.delete_tags()
+            .resources(id)
+            .set_tags(Some(t))
+            .send()
+            .await
+            .map_err(|e| error::map(&ctx.urn, "DeleteTags", e))?;
+    }
+    if !set.is_empty() {
+        aws.limits.ec2_mutating.acquire().await;
+        ec2.create_tags()
+            .resources(id)
+            .set_tags(Some(to_tags(&set)))
+            .send()
+            .await
+            .map_err(|e| error::map(&ctx.urn, "CreateTags", e))?;
+    }
+    Ok(())
+}

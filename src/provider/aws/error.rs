@@ -1,0 +1,117 @@
+//! AWS errors → [`ProviderError`], keeping the AWS error code and message.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::model::Urn;
+use crate::provider::ProviderError;
+
+/// Codes AWS uses for throttling; always worth waiting and retrying.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// Codes for transient conflicts that settle on their own (a dependency still
+/// being detached, an instance still starting).
+const TRANSIENT: &[&str] = &["DependencyViolation", "IncorrectState", "InvalidState", "ServiceUnavailable", "InternalError", "InternalFailure"];
+
+const VALIDATION: &[&str] = &[
+    "InvalidParameterValue",
+    "InvalidParameterCombination",
+    "InvalidParameter",
+    "ValidationError",
+    "ValidationException",
+    "MissingParameter",
+    "InvalidParameterException",
+    "InvalidRequest",
+];
+
+pub fn is_not_found_code(code: &str) -> bool {
+    code.ends_with(".NotFound")
+        || code.ends_with("NotFound")
+        || code.ends_with("NotFoundFault")
+        || code.ends_with("NotFoundException")
+        || code == "ResourceNotFoundException"
+}
+
+/// Maps an SDK error from `op` on `urn`.
+pub fn map<E, R>(urn: &Urn, op: &str, e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ProviderError::Retryable(format!("{urn}: {op}: {}", describe(&e)))
+        }
+        _ => {
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let msg = e.message().unwrap_or("").to_string();
+            classify(urn, op, &code, &msg)
+        }
+    }
+}
+
+/// Classifies an AWS error code (pure, for tests and for waiters).
+pub fn classify(urn: &Urn, op: &str, code: &str, msg: &str) -> ProviderError {
+    let text = format!("{urn}: {op}: {code}: {msg}");
+    if THROTTLING.contains(&code) || TRANSIENT.contains(&code) {
+        ProviderError::Retryable(text)
+    } else if is_not_found_code(code) {
+        ProviderError::NotFound(text)
+    } else if VALIDATION.contains(&code) {
+        ProviderError::InvalidInput {
+            field: format!("{op} ({code})"),
+            value: urn.to_string(),
+            reason: msg.to_string(),
+        }
+    } else {
+        ProviderError::Fatal(text)
+    }
+}
+
+fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_the_error_enum() {
+        let u = Urn::new("s", "", "aws:ec2/Vpc", "main");
+        assert!(classify(&u, "CreateVpc", "RequestLimitExceeded", "slow down").is_retryable());
+        assert!(matches!(classify(&u, "DescribeVpcs", "InvalidVpcID.NotFound", ""), ProviderError::NotFound(_)));
+        assert!(matches!(classify(&u, "DescribeDBClusters", "DBClusterNotFoundFault", ""), ProviderError::NotFound(_)));
+        match classify(&u, "CreateVpc", "InvalidParameterValue", "bad cidr") {
+            ProviderError::InvalidInput { value, reason, .. } => {
+                assert_eq!(value, u.to_string());
+                assert_eq!(reason, "bad cidr");
+            }
+            other => panic!("{other:?}"),
+        }
+        let f = classify(&u, "CreateVpc", "UnauthorizedOperation", "no");
+        assert_eq!(f.to_string(), "s::::aws:ec2/Vpc::main: CreateVpc: UnauthorizedOperation: no");
+    }
+}
