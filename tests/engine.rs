@@ -1,0 +1,1113 @@
+//! Engine integration tests: planning, rendering, scheduling, failures,
+//! cancellation, crash recovery, secrets, plan files, targets and locking,
+//! all against the in-process test provider.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use morket_stack::engine::{Engine, EngineError, EngineOptions};
+use morket_stack::exec::{Cancel, Event, EventSink, OpReport, OpStatus, Tally};
+use morket_stack::model::{
+    Declared, HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack, Urn,
+};
+use morket_stack::plan::{Action, Plan, PlanOptions};
+use morket_stack::provider::testing::{self, Op, TestArgs, TestCloud, TestProvider};
+use morket_stack::provider::{Ctx, Provider, Registry};
+use morket_stack::render::{self, Style};
+use morket_stack::retry::RetryPolicy;
+use morket_stack::secrets::{self, Crypter};
+use morket_stack::state::{self, MemoryStore, OpKind, PendingOp, StateStore};
+
+// ---------------------------------------------------------------- helpers
+
+const STACK: &str = "dev";
+const PLAIN: Style = Style {
+    color: false,
+    diff: false,
+};
+
+fn urn(name: &str) -> Urn {
+    Urn::new(STACK, "", TestArgs::TYPE, name)
+}
+
+fn mem_store() -> MemoryStore {
+    let mut s = MemoryStore::new(STACK);
+    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
+    s
+}
+
+fn fast_options() -> EngineOptions {
+    EngineOptions {
+        retry: RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        },
+        ..EngineOptions::default()
+    }
+}
+
+/// An engine over `store` with `provider`; returns the provider's cloud too.
+fn engine_with(
+    store: impl StateStore + 'static,
+    provider: TestProvider,
+) -> (Engine, Arc<TestCloud>) {
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register(provider);
+    (
+        Engine::new(Box::new(store), reg).with_options(fast_options()),
+        cloud,
+    )
+}
+
+fn args(v: &str) -> TestArgs {
+    TestArgs::new(v)
+}
+
+fn refs(v: &str, to: &[&Resource<TestArgs>]) -> TestArgs {
+    let mut a = TestArgs::new(v);
+    a.refs = to.iter().map(|r| r.id().into()).collect();
+    a
+}
+
+fn no_opts() -> PlanOptions {
+    PlanOptions::default()
+}
+
+fn step_action(plan: &Plan, name: &str) -> Option<Action> {
+    plan.steps
+        .iter()
+        .find(|s| s.urn == urn(name))
+        .map(|s| s.action)
+}
+
+fn op<'a>(ops: &'a [OpReport], name: &str) -> &'a OpReport {
+    ops.iter()
+        .find(|o| o.urn == urn(name))
+        .unwrap_or_else(|| panic!("no op for {name} in {ops:?}"))
+}
+
+fn state_names(store: &dyn StateStore) -> Vec<String> {
+    let mut v: Vec<String> = store
+        .resources()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.urn.name().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The single provider event for (name, op); panics if not exactly one.
+fn event(cloud: &TestCloud, name: &str, op: Op) -> testing::Event {
+    let ev: Vec<_> = cloud
+        .events()
+        .into_iter()
+        .filter(|e| e.urn == urn(name) && e.op == op && e.ok)
+        .collect();
+    assert_eq!(ev.len(), 1, "{name} {op:?}: {ev:?}");
+    ev.into_iter().next().unwrap()
+}
+
+fn assert_one_object_per_urn(cloud: &TestCloud) {
+    for (u, n) in cloud.count_by_urn() {
+        assert_eq!(n, 1, "{u} has {n} objects: {:?}", cloud.objects());
+    }
+}
+
+fn assert_text(actual: &str, expected: &str) {
+    assert_eq!(
+        actual, expected,
+        "\n--- actual ---\n{actual}--- expected ---\n{expected}"
+    );
+}
+
+/// Records every engine event.
+#[derive(Default)]
+struct Collect(Mutex<Vec<Event>>);
+impl EventSink for Collect {
+    fn event(&self, e: &Event) {
+        self.0.lock().unwrap().push(e.clone());
+    }
+}
+
+/// Cancels on the first op that starts.
+struct CancelOnFirstStart(Cancel);
+impl EventSink for CancelOnFirstStart {
+    fn event(&self, e: &Event) {
+        if matches!(e, Event::OpStarted { .. }) {
+            self.0.cancel();
+        }
+    }
+}
+
+// ------------------------------------------------------ 1. plan snapshots
+
+struct Shape {
+    subnet_value: &'static str,
+    extra_key: &'static str,
+    extra_dbr: bool,
+    with_extra: bool,
+}
+
+const BASE: Shape = Shape {
+    subnet_value: "10.0.1.0/24",
+    extra_key: "",
+    extra_dbr: false,
+    with_extra: true,
+};
+
+fn snapshot_stack(s: &Shape) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let net = root.resource("net", args("10.0.0.0/16")).unwrap();
+    let subnet = root
+        .resource("subnet", refs(s.subnet_value, &[&net]))
+        .unwrap();
+    let mut app = refs("app-v1", &[&subnet]);
+    app.secret_in = Some(Input::secret("hunter2-db-password"));
+    root.resource("app", app).unwrap();
+    if s.with_extra {
+        let mut extra = args("extra");
+        extra.replace_key = s.extra_key.into();
+        root.resource_with(
+            "extra",
+            extra,
+            ResourceOptions::new().delete_before_replace(s.extra_dbr),
+        )
+        .unwrap();
+    }
+    st
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_text_snapshots_for_every_action() {
+    let (mut eng, _cloud) = engine_with(mem_store(), TestProvider::new());
+    let cancel = Cancel::new();
+
+    // Create against empty state.
+    let st = snapshot_stack(&BASE);
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_text(
+        &render::plan_text(&plan, PLAIN),
+        concat!(
+            "Stack dev:\n\n",
+            "    + dev::::test:index/Thing::extra\n",
+            "    + dev::::test:index/Thing::net\n",
+            "    + dev::::test:index/Thing::subnet\n",
+            "    + dev::::test:index/Thing::app\n",
+            "\nPlan: 4 to create, 0 to update, 0 to replace, 0 to delete.\n",
+        ),
+    );
+
+    // JSON: secrets redacted, references to not-yet-created ids unknown.
+    let j = render::plan_json(&plan);
+    let steps = j["steps"].as_array().unwrap();
+    let find = |n: &str| {
+        steps
+            .iter()
+            .find(|s| s["urn"] == urn(n).as_str())
+            .unwrap_or_else(|| panic!("{n} in {j}"))
+    };
+    assert_eq!(find("app")["after"]["secret_in"], "(sensitive)");
+    assert_eq!(
+        find("subnet")["after"]["refs"],
+        serde_json::json!(["(known after apply)"])
+    );
+    assert_eq!(
+        find("app")["after"]["refs"],
+        serde_json::json!(["(known after apply)"])
+    );
+    assert_eq!(j["summary"]["create"], 4);
+    assert!(!j.to_string().contains("hunter2-db-password"), "{j}");
+
+    eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    let same = eng.preview(&st, &no_opts()).await.unwrap();
+    assert!(!same.has_changes());
+    assert_eq!(
+        render::plan_text(&same, PLAIN),
+        "No changes. Stack dev is up to date (4 resources).\n"
+    );
+
+    // Update in place.
+    let st = snapshot_stack(&Shape {
+        subnet_value: "10.0.2.0/24",
+        ..BASE
+    });
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_text(
+        &render::plan_text(&plan, PLAIN),
+        concat!(
+            "Stack dev:\n\n",
+            "    ~ dev::::test:index/Thing::subnet\n",
+            "      ~ value: \"10.0.1.0/24\" => \"10.0.2.0/24\"\n",
+            "\nPlan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n",
+        ),
+    );
+
+    // Force-new change: create-before-delete replacement.
+    let st = snapshot_stack(&Shape {
+        extra_key: "k2",
+        ..BASE
+    });
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_text(
+        &render::plan_text(&plan, PLAIN),
+        concat!(
+            "Stack dev:\n\n",
+            "  +/- dev::::test:index/Thing::extra (create replacement, then delete)\n",
+            "      ~ replace_key: \"\" => \"k2\" # forces replacement\n",
+            "\nPlan: 0 to create, 0 to update, 1 to replace, 0 to delete.\n",
+        ),
+    );
+
+    // The same with delete_before_replace.
+    let st = snapshot_stack(&Shape {
+        extra_key: "k2",
+        extra_dbr: true,
+        ..BASE
+    });
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_text(
+        &render::plan_text(&plan, PLAIN),
+        concat!(
+            "Stack dev:\n\n",
+            "  -/+ dev::::test:index/Thing::extra (delete, then create)\n",
+            "      ~ replace_key: \"\" => \"k2\" # forces replacement\n",
+            "\nPlan: 0 to create, 0 to update, 1 to replace, 0 to delete.\n",
+        ),
+    );
+
+    // Removed from the declaration.
+    let st = snapshot_stack(&Shape {
+        with_extra: false,
+        ..BASE
+    });
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_text(
+        &render::plan_text(&plan, PLAIN),
+        concat!(
+            "Stack dev:\n\n",
+            "    - dev::::test:index/Thing::extra\n",
+            "\nPlan: 0 to create, 0 to update, 0 to replace, 1 to delete.\n",
+        ),
+    );
+}
+
+// ------------------------------------------------------------- 2. cycles
+
+fn declared(name: &str, depends_on: &[&str]) -> Declared {
+    Declared {
+        urn: urn(name),
+        type_name: TestArgs::TYPE.to_string(),
+        inputs: serde_json::to_value(args(name)).unwrap(),
+        options: ResourceOptions {
+            depends_on: depends_on.iter().map(|d| urn(d)).collect(),
+            ..Default::default()
+        },
+        parent: String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependency_cycle_is_reported_with_its_path() {
+    let (mut eng, cloud) = engine_with(mem_store(), TestProvider::new());
+    let mut st = Stack::new(STACK).unwrap();
+    st.push(declared("a", &["b"])).unwrap();
+    st.push(declared("b", &["c"])).unwrap();
+    st.push(declared("c", &["a"])).unwrap();
+    st.push(declared("free", &[])).unwrap();
+    let err = eng.preview(&st, &no_opts()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("dependency cycle: "), "{msg}");
+    for n in ["a", "b", "c"] {
+        assert!(msg.contains(urn(n).as_str()), "{msg}");
+    }
+    assert!(!msg.contains("::free"), "{msg}");
+    // The path closes on itself: first and last node agree.
+    let path: Vec<&str> = msg["dependency cycle: ".len()..].split(" -> ").collect();
+    assert_eq!(path.len(), 4, "{msg}");
+    assert_eq!(path[0], path[3], "{msg}");
+    // Nothing is applied either.
+    assert!(eng.up(&st, &no_opts(), &Cancel::new()).await.is_err());
+    assert!(cloud.objects().is_empty());
+}
+
+// ------------------------------------------------------------ 3. protect
+
+fn protect_stack(with_p: bool, protect: bool, key: &str) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    if with_p {
+        let mut a = args("precious");
+        a.replace_key = key.into();
+        root.resource_with("p", a, ResourceOptions::new().protect(protect))
+            .unwrap();
+    }
+    root.resource("q", args("plain")).unwrap();
+    st
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_resources_refuse_delete_and_replace_until_unprotected() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&protect_stack(true, true, ""), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(store.resource(&urn("p")).unwrap().unwrap().options.protect);
+
+    let err = eng
+        .preview(&protect_stack(false, true, ""), &no_opts())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("protected") && msg.contains("cannot be deleted"),
+        "{msg}"
+    );
+    assert!(msg.contains(urn("p").as_str()), "{msg}");
+
+    let err = eng
+        .preview(&protect_stack(true, true, "k2"), &no_opts())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("protected") && msg.contains("cannot be replaced"),
+        "{msg}"
+    );
+    assert!(msg.contains("replace_key"), "{msg}");
+    // up refuses as well and touches nothing.
+    assert!(eng
+        .up(&protect_stack(false, true, ""), &no_opts(), &cancel)
+        .await
+        .is_err());
+    assert_eq!(cloud.by_urn(urn("p").as_str()).len(), 1);
+    assert_eq!(cloud.deletes(&urn("p")), 0);
+
+    // Unprotect: a metadata-only change, no provider call.
+    cloud.clear_events();
+    let unprot = protect_stack(true, false, "");
+    let plan = eng.preview(&unprot, &no_opts()).await.unwrap();
+    assert!(!plan.has_changes());
+    assert_eq!(step_action(&plan, "p"), Some(Action::Same));
+    eng.up(&unprot, &no_opts(), &cancel).await.unwrap();
+    assert!(cloud.events().is_empty(), "{:?}", cloud.events());
+    assert!(!store.resource(&urn("p")).unwrap().unwrap().options.protect);
+
+    let gone = protect_stack(false, false, "");
+    let plan = eng.preview(&gone, &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "p"), Some(Action::Delete));
+    eng.up(&gone, &no_opts(), &cancel).await.unwrap();
+    assert!(cloud.by_urn(urn("p").as_str()).is_empty());
+    assert_eq!(state_names(&store), vec!["q"]);
+}
+
+// ------------------------------------------------- 4. replacement order
+
+fn replace_stack(key: &str, dbr: bool) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let mut xa = args("x");
+    xa.replace_key = key.into();
+    let x = root
+        .resource_with("x", xa, ResourceOptions::new().delete_before_replace(dbr))
+        .unwrap();
+    root.resource("y", refs("y", &[&x])).unwrap();
+    st
+}
+
+fn y_refs(store: &MemoryStore) -> serde_json::Value {
+    store.resource(&urn("y")).unwrap().unwrap().inputs["refs"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacement_orders_create_delete_and_dependents() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().latency(Duration::from_millis(20)),
+    );
+    let cancel = Cancel::new();
+    eng.up(&replace_stack("k1", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    let x0 = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert_eq!(y_refs(&store), serde_json::json!([x0]));
+
+    // Create before delete: new x, then y moves to it, then old x goes.
+    cloud.clear_events();
+    let (plan, report) = eng
+        .up(&replace_stack("k2", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(step_action(&plan, "x"), Some(Action::Replace));
+    assert_eq!(step_action(&plan, "y"), Some(Action::Update));
+    let create_x = event(&cloud, "x", Op::Create);
+    let update_y = event(&cloud, "y", Op::Update);
+    let delete_x = event(&cloud, "x", Op::Delete);
+    assert!(create_x.end <= delete_x.start, "{create_x:?} {delete_x:?}");
+    assert!(create_x.end <= update_y.start, "{create_x:?} {update_y:?}");
+    assert!(update_y.end <= delete_x.start, "{update_y:?} {delete_x:?}");
+    let x1 = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert_ne!(x0, x1);
+    assert!(cloud.get(&x0).is_none());
+    assert_eq!(y_refs(&store), serde_json::json!([x1]));
+    assert!(store.condemned().unwrap().is_empty());
+    assert_one_object_per_urn(&cloud);
+    assert_eq!(cloud.count_by_urn().len(), 2);
+
+    // Delete before replace: old x gone before the new one is made.
+    cloud.clear_events();
+    let (plan, report) = eng
+        .up(&replace_stack("k3", true), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(plan
+        .steps
+        .iter()
+        .any(|s| s.urn == urn("x") && s.delete_before_replace));
+    let delete_x = event(&cloud, "x", Op::Delete);
+    let create_x = event(&cloud, "x", Op::Create);
+    let update_y = event(&cloud, "y", Op::Update);
+    assert!(delete_x.end <= create_x.start, "{delete_x:?} {create_x:?}");
+    assert!(create_x.end <= update_y.start, "{create_x:?} {update_y:?}");
+    let x2 = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert!(cloud.get(&x1).is_none());
+    assert_eq!(y_refs(&store), serde_json::json!([x2]));
+    assert_one_object_per_urn(&cloud);
+    assert_eq!(cloud.count_by_urn().len(), 2);
+    assert!(!eng
+        .preview(&replace_stack("k3", true), &no_opts())
+        .await
+        .unwrap()
+        .has_changes());
+}
+
+// --------------------------------------------------------- 5. concurrency
+
+/// Chains `p1 <- p2 <- p3` for each prefix; returns the edges (dependent, dependency).
+fn chains(prefixes: &[&str], len: usize) -> (Stack, Vec<(String, String)>) {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut edges = Vec::new();
+    let mut root = st.root();
+    for p in prefixes {
+        let mut prev: Option<Resource<TestArgs>> = None;
+        for i in 1..=len {
+            let name = format!("{p}{i}");
+            let a = match &prev {
+                Some(r) => {
+                    edges.push((name.clone(), r.urn().name().to_string()));
+                    refs(&name, &[r])
+                }
+                None => args(&name),
+            };
+            prev = Some(root.resource(&name, a).unwrap());
+        }
+    }
+    (st, edges)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn independent_chains_run_concurrently_and_edges_are_respected() {
+    let (mut eng, cloud) = engine_with(
+        mem_store(),
+        TestProvider::new().latency(Duration::from_millis(50)),
+    );
+    eng.options.parallel = 10;
+    let (st, edges) = chains(&["a", "b"], 3);
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    let ev = cloud.events();
+    assert_eq!(ev.len(), 6);
+    let chain_of = |e: &testing::Event| e.urn.name().chars().next().unwrap();
+    assert!(
+        ev.iter().any(|a| ev
+            .iter()
+            .any(|b| chain_of(a) != chain_of(b) && a.overlaps(b))),
+        "no overlap between chains: {ev:?}"
+    );
+    assert_eq!(edges.len(), 4);
+    for (dependent, dependency) in &edges {
+        let d = event(&cloud, dependent, Op::Create);
+        let p = event(&cloud, dependency, Op::Create);
+        assert!(
+            d.start >= p.end,
+            "{dependent} started before {dependency} ended"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_one_runs_one_call_at_a_time() {
+    let (mut eng, cloud) = engine_with(
+        mem_store(),
+        TestProvider::new().latency(Duration::from_millis(20)),
+    );
+    eng.options.parallel = 1;
+    let (st, _) = chains(&["a", "b"], 3);
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    let ev = cloud.events();
+    assert_eq!(ev.len(), 6);
+    for (i, a) in ev.iter().enumerate() {
+        for b in &ev[i + 1..] {
+            assert!(!a.overlaps(b), "{a:?} overlaps {b:?}");
+        }
+    }
+    assert_eq!(cloud.max_in_flight(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_service_concurrency_limit_is_enforced() {
+    let (mut eng, cloud) = engine_with(
+        mem_store(),
+        TestProvider::new()
+            .latency(Duration::from_millis(30))
+            .concurrency_limit("svc", 2),
+    );
+    let (st, _) = chains(&["a", "b", "c", "d", "e", "f"], 1);
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(cloud.objects().len(), 6);
+    assert!(cloud.max_in_flight() <= 2, "{}", cloud.max_in_flight());
+    assert_eq!(cloud.max_in_flight(), 2, "the limit is used, not undercut");
+}
+
+// ------------------------------------------------------------ 6. failure
+
+fn abcd() -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let a = root.resource("a", args("a")).unwrap();
+    let b = root.resource("b", refs("b", &[&a])).unwrap();
+    root.resource("c", refs("c", &[&b])).unwrap();
+    root.resource("d", args("d")).unwrap();
+    st
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_create_skips_dependents_and_next_up_converges() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new().fail_on("b", Op::Create));
+    let st = abcd();
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(!report.is_success());
+    assert_eq!(op(&report.ops, "a").status, OpStatus::Done);
+    assert!(
+        matches!(&op(&report.ops, "b").status, OpStatus::Failed(e) if e.contains("injected failure")),
+        "{report:?}"
+    );
+    assert_eq!(
+        op(&report.ops, "c").status,
+        OpStatus::Skipped(urn("b").to_string())
+    );
+    assert_eq!(op(&report.ops, "d").status, OpStatus::Done);
+    assert_eq!(
+        report.tally(),
+        Tally {
+            done: 2,
+            failed: 1,
+            skipped: 1,
+            not_started: 0
+        }
+    );
+    let text = render::report_text(&report, PLAIN);
+    assert!(
+        text.contains("Apply failed: 2 done, 1 failed, 1 skipped"),
+        "{text}"
+    );
+    assert_eq!(state_names(&store), vec!["a", "d"]);
+    assert!(store.pending().unwrap().is_empty());
+    assert!(cloud.by_urn(urn("b").as_str()).is_empty());
+    assert!(cloud.by_urn(urn("c").as_str()).is_empty());
+    assert_eq!(store.lock_status().unwrap(), None);
+
+    // Same store and cloud, failure gone: only b and c are created.
+    let (mut eng2, _) = engine_with(store.clone(), TestProvider::new().backend(cloud.clone()));
+    let (plan, report) = eng2.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let c = plan.counts();
+    assert_eq!((c.create, c.update, c.replace, c.delete), (2, 0, 0, 0));
+    for n in ["a", "b", "c", "d"] {
+        assert_eq!(cloud.creates(&urn(n)), 1, "{n}");
+    }
+    assert_eq!(state_names(&store), vec!["a", "b", "c", "d"]);
+    assert_one_object_per_urn(&cloud);
+    assert!(!eng2.preview(&st, &no_opts()).await.unwrap().has_changes());
+}
+
+// -------------------------------------------------------------- 7. retry
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_errors_are_retried_until_success() {
+    let sink = Arc::new(Collect::default());
+    let (eng, cloud) = engine_with(mem_store(), TestProvider::new().fail_times("x", 2));
+    let mut eng = eng.with_events(sink.clone());
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("x", args("x")).unwrap();
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    let x = op(&report.ops, "x");
+    assert_eq!(x.status, OpStatus::Done);
+    assert_eq!(x.attempts, 3);
+    assert_eq!(cloud.creates(&urn("x")), 1);
+    let oks: Vec<bool> = cloud.events().iter().map(|e| e.ok).collect();
+    assert_eq!(oks, vec![false, false, true]);
+    let retries = sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::OpRetrying { .. }))
+        .count();
+    assert_eq!(retries, 2);
+
+    // Out of attempts: the op fails after max_attempts.
+    let (mut eng, cloud) = engine_with(mem_store(), TestProvider::new().fail_times("x", 10));
+    eng.options.retry.max_attempts = 3;
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    let x = op(&report.ops, "x");
+    assert!(matches!(x.status, OpStatus::Failed(_)), "{x:?}");
+    assert_eq!(x.attempts, 3);
+    assert!(cloud.objects().is_empty());
+}
+
+// ------------------------------------------------------------- 8. cancel
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_finishes_running_ops_and_starts_nothing_new() {
+    let store = mem_store();
+    let cancel = Cancel::new();
+    let (eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().latency(Duration::from_millis(200)),
+    );
+    let mut eng = eng.with_events(Arc::new(CancelOnFirstStart(cancel.clone())));
+    let (st, _) = chains(&["n"], 5);
+    let (_, report) = eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    assert!(report.cancelled);
+    assert!(!report.is_success());
+    let done: Vec<String> = report
+        .ops
+        .iter()
+        .filter(|o| o.status == OpStatus::Done)
+        .map(|o| o.urn.name().to_string())
+        .collect();
+    assert_eq!(done, vec!["n1"]);
+    let t = report.tally();
+    assert_eq!((t.done, t.not_started, t.failed, t.skipped), (1, 4, 0, 0));
+    assert!(report
+        .ops
+        .iter()
+        .filter(|o| o.urn != urn("n1"))
+        .all(|o| o.status == OpStatus::NotStarted && o.started.is_none()));
+    assert_eq!(state_names(&store), done);
+    assert_eq!(cloud.objects().len(), 1);
+    assert_eq!(store.lock_status().unwrap(), None);
+    assert!(store.pending().unwrap().is_empty());
+    let text = render::report_text(&report, PLAIN);
+    assert!(
+        text.starts_with("Cancelled: 1 done, 0 failed, 0 skipped, 4 not started"),
+        "{text}"
+    );
+}
+
+// --------------------------------------------------- 9. crash recovery
+
+fn pending_create(name: &str, inputs: &serde_json::Value) -> PendingOp {
+    PendingOp {
+        id: 0,
+        urn: urn(name),
+        kind: OpKind::Create,
+        type_name: TestArgs::TYPE.to_string(),
+        resource_id: String::new(),
+        inputs: inputs.clone(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_creates_are_adopted_or_retried() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("x", args("made")).unwrap();
+    st.root().resource("y", args("lost")).unwrap();
+    let xin = serde_json::to_value(args("made")).unwrap();
+    let yin = serde_json::to_value(args("lost")).unwrap();
+
+    // A crash after the provider call for x, and before it for y.
+    store.begin_op(&pending_create("x", &xin)).unwrap();
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: urn("x"),
+    };
+    let made = provider.create(&ctx, &xin).await.unwrap();
+    store.begin_op(&pending_create("y", &yin)).unwrap();
+    assert_eq!(store.pending().unwrap().len(), 2);
+
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(plan.pending.len(), 2);
+    assert_eq!(step_action(&plan, "x"), None, "x is adopted, not created");
+    assert_eq!(step_action(&plan, "y"), Some(Action::Create));
+    let text = render::plan_text(&plan, PLAIN);
+    assert!(
+        text.starts_with(
+            "2 pending operation(s) from an interrupted run will be resolved first:\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  ! create {}\n", urn("x"))),
+        "{text}"
+    );
+    // Preview changes nothing.
+    assert_eq!(store.pending().unwrap().len(), 2);
+    assert!(store.resources().unwrap().is_empty());
+
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(store.resource(&urn("x")).unwrap().unwrap().id, made.id);
+    assert_eq!(cloud.creates(&urn("x")), 1);
+    assert_eq!(cloud.creates(&urn("y")), 1);
+    assert_eq!(cloud.count_by_urn().get(urn("x").as_str()), Some(&1));
+    assert_eq!(cloud.count_by_urn().get(urn("y").as_str()), Some(&1));
+    assert_eq!(state_names(&store), vec!["x", "y"]);
+    assert!(!eng.preview(&st, &no_opts()).await.unwrap().has_changes());
+}
+
+// ----------------------------------------------------------- 10. secrets
+
+const CANARY: &str = "PLAINTEXT-CANARY-9";
+
+fn secret_stack(t_key: &str) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let mut sa = args("s");
+    sa.secret_in = Some(Input::secret(CANARY));
+    let s = root.resource("s", sa).unwrap();
+    let mut ta = TestArgs::new(s.secret_out());
+    ta.replace_key = t_key.into();
+    root.resource("t", ta).unwrap();
+    st
+}
+
+fn dir_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.display().to_string(), std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+fn assert_absent(haystack: &str, secrets: &[&str], what: &str) {
+    for s in secrets {
+        assert!(!haystack.contains(s), "{what} leaks {s}: {haystack}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_disk_renderings_or_plan_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = state::keys::open_sqlite(dir.path(), STACK).unwrap();
+    let (mut eng, cloud) = engine_with(store, TestProvider::new());
+    let cancel = Cancel::new();
+
+    let create = eng.preview(&secret_stack(""), &no_opts()).await.unwrap();
+    let (_, report) = eng
+        .up(&secret_stack(""), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let s_obj = cloud.by_urn(urn("s").as_str()).remove(0);
+    assert_eq!(s_obj.secret_in.as_deref(), Some(CANARY));
+    let secret_out = s_obj.secret_out.clone();
+    let t_obj = cloud.by_urn(urn("t").as_str()).remove(0);
+    assert_eq!(t_obj.value, secret_out, "t got s's secret_out");
+    assert!(
+        t_obj.value_secret,
+        "a secret output stays secret downstream"
+    );
+    let secrets = [CANARY, secret_out.as_str()];
+
+    // Plans that carry both secrets: a replacement of t and a destroy.
+    let replace = eng.preview(&secret_stack("k2"), &no_opts()).await.unwrap();
+    let destroy = eng
+        .preview(
+            &secret_stack(""),
+            &PlanOptions {
+                destroy: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let raw = serde_json::to_string(&destroy).unwrap();
+    assert!(
+        raw.contains(CANARY) && raw.contains(&secret_out),
+        "the test must see the secrets"
+    );
+    assert!(serde_json::to_string(&replace)
+        .unwrap()
+        .contains(&secret_out));
+
+    for (name, plan) in [
+        ("create", &create),
+        ("replace", &replace),
+        ("destroy", &destroy),
+    ] {
+        for style in [
+            PLAIN,
+            Style {
+                color: true,
+                diff: true,
+            },
+        ] {
+            assert_absent(&render::plan_text(plan, style), &secrets, name);
+        }
+        assert_absent(&render::plan_json(plan).to_string(), &secrets, name);
+        let sealed = eng.seal_plan(plan).unwrap();
+        assert_absent(&sealed.to_string(), &secrets, name);
+        assert_eq!(&eng.unseal_plan(&sealed).unwrap(), plan, "{name}");
+    }
+    let diff_text = render::plan_text(
+        &destroy,
+        Style {
+            color: false,
+            diff: true,
+        },
+    );
+    assert!(
+        diff_text.contains("- secret_in = (sensitive)"),
+        "{diff_text}"
+    );
+    assert_absent(&render::report_text(&report, PLAIN), &secrets, "report");
+
+    // The state files, open and after close.
+    let check_files = || {
+        let files = dir_bytes(dir.path());
+        assert!(
+            files.iter().any(|(p, _)| p.ends_with(".db")),
+            "{:?}",
+            files.iter().map(|f| &f.0).collect::<Vec<_>>()
+        );
+        for (path, bytes) in files {
+            for s in &secrets {
+                assert!(
+                    !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                    "{path} holds {s}"
+                );
+            }
+        }
+    };
+    check_files();
+    let (_, report) = eng
+        .up(&secret_stack("k2"), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    check_files();
+    drop(eng);
+    check_files();
+}
+
+// ---------------------------------------------------- 11. up --plan
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plan_is_refused_once_state_moves_on() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    let st = abcd();
+    let old = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(old.serial, store.serial().unwrap());
+    eng.up(&st, &no_opts(), &cancel).await.unwrap();
+
+    let err = eng.apply(&st, &old, &cancel).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::StalePlan { plan, state } if plan == old.serial && state > plan),
+        "{err:?}"
+    );
+    assert_eq!(cloud.objects().len(), 4, "the stale plan created nothing");
+    assert_eq!(store.lock_status().unwrap(), None);
+
+    // A fresh plan applies, and exactly as shown.
+    let mut st2 = Stack::new(STACK).unwrap();
+    {
+        let mut root = st2.root();
+        let a = root.resource("a", args("a2")).unwrap();
+        let b = root.resource("b", refs("b", &[&a])).unwrap();
+        root.resource("c", refs("c", &[&b])).unwrap();
+        root.resource("d", args("d")).unwrap();
+    }
+    let fresh = eng.preview(&st2, &no_opts()).await.unwrap();
+    assert_eq!(fresh.counts().update, 1);
+    let report = eng.apply(&st2, &fresh, &cancel).await.unwrap();
+    assert!(report.is_success());
+    let a_id = store.resource(&urn("a")).unwrap().unwrap().id;
+    assert_eq!(cloud.get(&a_id).unwrap().value, "a2");
+    // And a second apply of the same plan is stale.
+    assert!(matches!(
+        eng.apply(&st2, &fresh, &cancel).await,
+        Err(EngineError::StalePlan { .. })
+    ));
+}
+
+// ------------------------------------------------------------ 12. target
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_creates_only_the_target_and_its_dependencies() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let st = abcd();
+    let opts = PlanOptions {
+        targets: vec![urn("b")],
+        ..Default::default()
+    };
+    let (plan, report) = eng.up(&st, &opts, &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(plan.counts().create, 2);
+    assert_eq!(state_names(&store), vec!["a", "b"]);
+    assert!(cloud.by_urn(urn("c").as_str()).is_empty());
+    assert!(cloud.by_urn(urn("d").as_str()).is_empty());
+    assert_eq!(cloud.objects().len(), 2);
+
+    let bad = PlanOptions {
+        targets: vec![urn("nope")],
+        ..Default::default()
+    };
+    let err = eng.preview(&st, &bad).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("names no declared or managed resource"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------- 13. ignore_changes
+
+fn ignoring(value: &str, key: &str) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut a = args(value);
+    a.replace_key = key.into();
+    st.root()
+        .resource_with("x", a, ResourceOptions::new().ignore_changes("value"))
+        .unwrap();
+    st
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_fields_plan_no_changes() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&ignoring("v1", ""), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    let plan = eng.preview(&ignoring("v2", ""), &no_opts()).await.unwrap();
+    assert!(!plan.has_changes(), "{plan:?}");
+    assert_eq!(
+        render::plan_text(&plan, PLAIN),
+        "No changes. Stack dev is up to date (1 resources).\n"
+    );
+    cloud.clear_events();
+    eng.up(&ignoring("v2", ""), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(cloud.events().is_empty());
+    let id = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert_eq!(cloud.get(&id).unwrap().value, "v1");
+
+    // Fields not ignored are still planned.
+    let plan = eng
+        .preview(&ignoring("v3", "k2"), &no_opts())
+        .await
+        .unwrap();
+    let s = plan.steps.iter().find(|s| s.urn == urn("x")).unwrap();
+    assert_eq!(s.action, Action::Replace);
+    assert_eq!(s.changed, vec!["replace_key"]);
+}
+
+// ---------------------------------------------------------- 14. drift
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_does_not_refresh_out_of_band_changes() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("x", args("v1")).unwrap();
+    eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    let id = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert!(cloud.set_value(&id, "drifted"));
+    cloud.clear_events();
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(
+        render::plan_text(&plan, PLAIN),
+        "No changes. Stack dev is up to date (1 resources).\n"
+    );
+    assert!(cloud.events().is_empty(), "preview made provider calls");
+    assert_eq!(cloud.get(&id).unwrap().value, "drifted");
+}
+
+// ------------------------------------------------------------- 15. lock
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_holder_is_named_and_waiters_get_it_when_released() {
+    let store_a = mem_store();
+    let store_b = store_a.clone();
+    let (mut eng_a, cloud) = engine_with(store_a.clone(), TestProvider::new());
+    let (eng_b, _) = engine_with(store_b, TestProvider::new().backend(cloud.clone()));
+    let sink = Arc::new(Collect::default());
+    let mut eng_b = eng_b.with_events(sink.clone());
+    let st = abcd();
+
+    let held = eng_a.lock("up").await.unwrap();
+    assert_eq!(store_a.lock_status().unwrap().as_ref(), Some(&held));
+    let err = eng_b.up(&st, &no_opts(), &Cancel::new()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("locked by"), "{msg}");
+    assert!(msg.contains(&held.who), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    assert!(msg.contains(&held.id), "{msg}");
+    assert!(cloud.objects().is_empty());
+    assert_eq!(
+        store_a.lock_status().unwrap().as_ref(),
+        Some(&held),
+        "B left A's lock alone"
+    );
+
+    // B waits; A lets go after 300ms.
+    eng_b.options.lock_timeout = Duration::from_secs(2);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        eng_a.unlock(&held).unwrap();
+        eng_a
+    });
+    let (_, report) = eng_b.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    release.await.unwrap();
+    assert_eq!(cloud.objects().len(), 4);
+    assert!(sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Event::WaitingForLock { holder } if holder.contains("pid"))));
+    assert_eq!(store_a.lock_status().unwrap(), None);
+}
