@@ -632,3 +632,64 @@ fn embedded_example_runs() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains("embedded: ok"), "{o:?}");
 }
+
+#[test]
+fn kill_9_mid_destroy_then_destroy_finishes() {
+    let env = Env::new();
+    let count = 16;
+    env.stack("tb", &testbed(count, 4, 0, "v"));
+    env.ok(&["up", "tb", "--yes"]);
+    assert_cloud_matches_state(&env, "tb", count);
+    env.stack("tb", &testbed(count, 4, 300, "v"));
+    let mut child = env.spawn(&["destroy", "tb", "--yes", "--parallel", "4"], "killed");
+    wait_until("some deletes", Duration::from_secs(20), || {
+        env.cloud().len() <= count as usize - 4
+    });
+    child.kill().unwrap();
+    assert!(
+        !child.wait().unwrap().success(),
+        "destroy finished before the kill:\n{}",
+        env.log("killed")
+    );
+    assert!(!env.cloud().is_empty(), "killed too late");
+    let o = env.ok(&["destroy", "tb", "--yes"]);
+    assert!(o.stderr.contains("stale lock"), "{o:?}");
+    assert!(env.cloud().is_empty(), "{:#?}", env.cloud());
+    assert!(env.state_list("tb").is_empty());
+}
+
+#[test]
+fn interrupt_stops_cleanly_and_releases_the_lock() {
+    let env = Env::new();
+    let count = 16;
+    env.stack("tb", &testbed(count, 2, 300, "v"));
+    env.ok(&["state", "list", "tb"]);
+    let mut child = env.spawn(&["up", "tb", "--yes", "--parallel", "2"], "interrupted");
+    wait_until("2 cloud objects", Duration::from_secs(20), || {
+        env.cloud().len() >= 2
+    });
+    // SAFETY: signalling our own child.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let status = child.wait().unwrap();
+    let log = env.log("interrupted");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("Interrupt"), "{log}");
+    let n = env.cloud().len();
+    assert!(n < count as usize, "interrupted too late: {log}");
+    // In-flight operations were checkpointed: state and cloud agree.
+    let state: BTreeSet<(String, String)> = env.state_list("tb").into_iter().collect();
+    let cloud: BTreeSet<(String, String)> = env
+        .cloud()
+        .iter()
+        .map(|(id, u)| (u.clone(), id.clone()))
+        .collect();
+    assert_eq!(state, cloud, "{log}");
+    let st = env.ok(&["lock", "status", "tb"]);
+    assert!(st.stdout.contains("not locked"), "{st:?}");
+    let o = env.ok(&["up", "tb", "--yes"]);
+    assert!(!o.stderr.contains("stale lock"), "{o:?}");
+    assert_cloud_matches_state(&env, "tb", count);
+}
