@@ -1111,3 +1111,301 @@ async fn lock_holder_is_named_and_waiters_get_it_when_released() {
         .any(|e| matches!(e, Event::WaitingForLock { holder } if holder.contains("pid"))));
     assert_eq!(store_a.lock_status().unwrap(), None);
 }
+
+// ------------------------------------------------------------- extras
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_delete_is_recorded_not_repeated() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("x", args("x")).unwrap();
+    st.root().resource("keep", args("keep")).unwrap();
+    eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    let x = store.resource(&urn("x")).unwrap().unwrap();
+
+    // A crash after the provider deleted x, before state recorded it.
+    store
+        .begin_op(&PendingOp {
+            id: 0,
+            urn: urn("x"),
+            kind: OpKind::Delete,
+            type_name: TestArgs::TYPE.into(),
+            resource_id: x.id.clone(),
+            inputs: x.inputs.clone(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+        })
+        .unwrap();
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: urn("x"),
+    };
+    provider
+        .delete(&ctx, &x.id, &x.inputs, &x.outputs)
+        .await
+        .unwrap();
+
+    let mut gone = Stack::new(STACK).unwrap();
+    gone.root().resource("keep", args("keep")).unwrap();
+    let plan = eng.preview(&gone, &no_opts()).await.unwrap();
+    assert_eq!(plan.pending.len(), 1);
+    assert_eq!(step_action(&plan, "x"), None, "{plan:?}");
+    let (_, report) = eng.up(&gone, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(cloud.deletes(&urn("x")), 1, "not deleted twice");
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(state_names(&store), vec!["keep"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_create_replacement_adopts_the_new_object() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    eng.up(&replace_stack("k1", false), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let old = store.resource(&urn("x")).unwrap().unwrap();
+
+    // Crash right after the replacement of x was created.
+    let mut new_args = args("x");
+    new_args.replace_key = "k2".into();
+    let new_inputs = serde_json::to_value(&new_args).unwrap();
+    store
+        .begin_op(&PendingOp {
+            kind: OpKind::CreateReplacement,
+            ..pending_create("x", &new_inputs)
+        })
+        .unwrap();
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: urn("x"),
+    };
+    let made = provider.create(&ctx, &new_inputs).await.unwrap();
+    assert_eq!(cloud.by_urn(urn("x").as_str()).len(), 2);
+
+    let (_, report) = eng
+        .up(&replace_stack("k2", false), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let now = store.resource(&urn("x")).unwrap().unwrap();
+    assert_eq!(
+        now.id, made.id,
+        "the new object is adopted, not the old one"
+    );
+    assert!(cloud.get(&old.id).is_none(), "the old half is deleted");
+    assert!(cloud.get(&made.id).is_some());
+    assert_one_object_per_urn(&cloud);
+    assert!(store.condemned().unwrap().is_empty());
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(y_refs(&store), serde_json::json!([made.id]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_delete_of_replaced_half_is_condemned_and_retried() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&replace_stack("k1", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    let x0 = store.resource(&urn("x")).unwrap().unwrap().id;
+
+    let (mut bad, _) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .backend(cloud.clone())
+            .fail_on("x", Op::Delete),
+    );
+    let (_, report) = bad
+        .up(&replace_stack("k2", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    let del = report
+        .ops
+        .iter()
+        .find(|o| o.kind == OpKind::DeleteReplaced)
+        .unwrap();
+    assert!(matches!(del.status, OpStatus::Failed(_)), "{report:?}");
+    let x1 = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert_ne!(x0, x1);
+    let condemned: Vec<String> = store
+        .condemned()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(condemned, vec![x0.clone()]);
+    assert_eq!(cloud.by_urn(urn("x").as_str()).len(), 2);
+
+    let plan = eng
+        .preview(&replace_stack("k2", false), &no_opts())
+        .await
+        .unwrap();
+    let text = render::plan_text(&plan, PLAIN);
+    assert!(
+        text.contains(&format!("    - {} (old half of a replacement)\n", urn("x"))),
+        "{text}"
+    );
+    let (_, report) = eng
+        .up(&replace_stack("k2", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(store.condemned().unwrap().is_empty());
+    assert!(cloud.get(&x0).is_none());
+    assert_eq!(store.resource(&urn("x")).unwrap().unwrap().id, x1);
+    assert_one_object_per_urn(&cloud);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_replacement_create_keeps_the_old_resource() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&replace_stack("k1", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    let before = store.resource(&urn("x")).unwrap().unwrap();
+    let (mut bad, _) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .backend(cloud.clone())
+            .fail_on("x", Op::Create),
+    );
+    let (_, report) = bad
+        .up(&replace_stack("k2", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    let t = report.tally();
+    // create x failed; y's update and the delete of old x are skipped.
+    assert_eq!((t.done, t.failed, t.skipped), (0, 1, 2), "{report:?}");
+    assert_eq!(store.resource(&urn("x")).unwrap().unwrap(), before);
+    assert!(cloud.get(&before.id).is_some());
+    assert!(store.condemned().unwrap().is_empty());
+    assert_one_object_per_urn(&cloud);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_before_replace_takes_replaced_dependents_first() {
+    fn st(key: &str) -> Stack {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let mut xa = args("x");
+        xa.replace_key = key.into();
+        let x = root
+            .resource_with("x", xa, ResourceOptions::new().delete_before_replace(true))
+            .unwrap();
+        let mut ya = refs("y", &[&x]);
+        ya.replace_key = key.into();
+        root.resource("y", ya).unwrap();
+        st
+    }
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().latency(Duration::from_millis(10)),
+    );
+    let cancel = Cancel::new();
+    eng.up(&st("k1"), &no_opts(), &cancel).await.unwrap();
+    cloud.clear_events();
+    let plan = eng.preview(&st("k2"), &no_opts()).await.unwrap();
+    let text = render::plan_text(&plan, PLAIN);
+    assert!(
+        text.contains(&format!("  -/+ {} (delete, then create)", urn("y"))),
+        "{text}"
+    );
+    let report = eng.apply(&st("k2"), &plan, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let (dy, dx) = (
+        event(&cloud, "y", Op::Delete),
+        event(&cloud, "x", Op::Delete),
+    );
+    let (cx, cy) = (
+        event(&cloud, "x", Op::Create),
+        event(&cloud, "y", Op::Create),
+    );
+    assert!(dy.end <= dx.start, "y goes before x");
+    assert!(dx.end <= cx.start, "old x before new x");
+    assert!(cx.end <= cy.start, "new x before new y");
+    assert_one_object_per_urn(&cloud);
+    let x = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert_eq!(y_refs(&store), serde_json::json!([x]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_deletes_dependents_first_and_retain_on_delete_keeps_objects() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().latency(Duration::from_millis(10)),
+    );
+    let cancel = Cancel::new();
+    let mut st = Stack::new(STACK).unwrap();
+    {
+        let mut root = st.root();
+        let a = root.resource("a", args("a")).unwrap();
+        let b = root.resource("b", refs("b", &[&a])).unwrap();
+        root.resource("c", refs("c", &[&b])).unwrap();
+        root.resource_with(
+            "kept",
+            args("k"),
+            ResourceOptions::new().retain_on_delete(true),
+        )
+        .unwrap();
+    }
+    eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    let kept_id = store.resource(&urn("kept")).unwrap().unwrap().id;
+    cloud.clear_events();
+    let (plan, report) = eng.destroy(&st, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(plan.counts().delete, 4);
+    let (da, db, dc) = (
+        event(&cloud, "a", Op::Delete),
+        event(&cloud, "b", Op::Delete),
+        event(&cloud, "c", Op::Delete),
+    );
+    assert!(dc.end <= db.start && db.end <= da.start);
+    assert!(store.resources().unwrap().is_empty());
+    assert_eq!(cloud.deletes(&urn("kept")), 0);
+    assert_eq!(
+        cloud.objects().into_keys().collect::<Vec<_>>(),
+        vec![kept_id]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_dependent_delete_keeps_its_dependency() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    let st = abcd();
+    eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    let (mut bad, _) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .backend(cloud.clone())
+            .fail_on("c", Op::Delete),
+    );
+    let (_, report) = bad.destroy(&st, &cancel).await.unwrap();
+    assert!(matches!(op(&report.ops, "c").status, OpStatus::Failed(_)));
+    assert_eq!(
+        op(&report.ops, "b").status,
+        OpStatus::Skipped(urn("c").to_string())
+    );
+    assert_eq!(
+        op(&report.ops, "a").status,
+        OpStatus::Skipped(urn("c").to_string())
+    );
+    assert_eq!(op(&report.ops, "d").status, OpStatus::Done);
+    assert_eq!(state_names(&store), vec!["a", "b", "c"]);
+    assert_eq!(cloud.objects().len(), 3);
+}
