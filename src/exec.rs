@@ -631,7 +631,9 @@ fn effect_of(
             .expect("creates and updates carry the declaration");
         value::mark_secret_fields(&mut outputs, provider.secret_outputs());
         let mut inputs = resolve_live(&decl.inputs, live).unwrap_or(Value::Null);
-        if let Some(o) = live.get(&s.urn) {
+        // Ignored fields keep their recorded value only through an update; a
+        // create (or replacement) was made from the declaration as it is.
+        if let Some(o) = live.get(&s.urn).filter(|_| op.kind == OpKind::Update) {
             for path in &decl.options.ignore_changes {
                 value::set_path(&mut inputs, path, value::get_path(&o.inputs, path).cloned());
             }

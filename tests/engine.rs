@@ -1409,3 +1409,270 @@ async fn failed_dependent_delete_keeps_its_dependency() {
     assert_eq!(state_names(&store), vec!["a", "b", "c"]);
     assert_eq!(cloud.objects().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacement_records_what_was_created_despite_ignore_changes() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&ignoring("v1", ""), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    // value is ignored, but a replacement creates from the declaration.
+    let (_, report) = eng
+        .up(&ignoring("v3", "k2"), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let x = store.resource(&urn("x")).unwrap().unwrap();
+    let live = cloud.get(&x.id).unwrap();
+    assert_eq!(live.value, "v3");
+    assert_eq!(x.inputs["value"], "v3", "state records what was created");
+    assert_eq!(x.inputs["replace_key"], "k2");
+    assert!(!eng
+        .preview(&ignoring("v3", "k2"), &no_opts())
+        .await
+        .unwrap()
+        .has_changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_update_leaves_state_as_it_was() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("x", args("v1")).unwrap();
+    eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    let before = store.resource(&urn("x")).unwrap().unwrap();
+    let serial = store.serial().unwrap();
+
+    let (mut bad, _) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .backend(cloud.clone())
+            .fail_on("x", Op::Update),
+    );
+    let mut st2 = Stack::new(STACK).unwrap();
+    st2.root().resource("x", args("v2")).unwrap();
+    let (_, report) = bad.up(&st2, &no_opts(), &cancel).await.unwrap();
+    assert!(matches!(op(&report.ops, "x").status, OpStatus::Failed(_)));
+    assert_eq!(store.resource(&urn("x")).unwrap().unwrap(), before);
+    assert!(store.pending().unwrap().is_empty());
+    assert!(store.serial().unwrap() >= serial);
+    let hist = store.history(10).unwrap();
+    assert!(hist.iter().any(|h| h.result == "failed"), "{hist:?}");
+    // The next up retries the update.
+    let plan = eng.preview(&st2, &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "x"), Some(Action::Update));
+    eng.up(&st2, &no_opts(), &cancel).await.unwrap();
+    assert_eq!(cloud.get(&before.id).unwrap().value, "v2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependents_of_an_update_see_new_outputs_or_stay_unchanged() {
+    fn st(value: &str, latency: Option<u64>) -> Stack {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let mut xa = args(value);
+        xa.latency_ms = latency;
+        let x = root.resource("x", xa).unwrap();
+        root.resource("y", TestArgs::new(x.value())).unwrap();
+        st
+    }
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&st("v1", None), &no_opts(), &cancel).await.unwrap();
+    let y_id = store.resource(&urn("y")).unwrap().unwrap().id;
+    assert_eq!(cloud.get(&y_id).unwrap().value, "v1");
+
+    // x's value changes: y's input is unknown in the plan and follows at apply.
+    let plan = eng.preview(&st("v2", None), &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "y"), Some(Action::Update));
+    let j = render::plan_json(&plan);
+    let y = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["urn"] == urn("y").as_str())
+        .unwrap();
+    assert_eq!(y["after"]["value"], "(known after apply)");
+    eng.apply(&st("v2", None), &plan, &cancel).await.unwrap();
+    assert_eq!(cloud.get(&y_id).unwrap().value, "v2");
+    assert_eq!(
+        store.resource(&urn("y")).unwrap().unwrap().inputs["value"],
+        "v2"
+    );
+
+    // x changes but not its value: y is planned (unknown) yet unchanged at apply.
+    cloud.clear_events();
+    let (plan, report) = eng
+        .up(&st("v2", Some(1)), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert_eq!(step_action(&plan, "y"), Some(Action::Update));
+    assert_eq!(op(&report.ops, "y").status, OpStatus::Unchanged);
+    assert_eq!(op(&report.ops, "x").status, OpStatus::Done);
+    assert!(report.is_success());
+    assert!(cloud.events().iter().all(|e| e.urn != urn("y")));
+    assert!(!eng
+        .preview(&st("v2", Some(1)), &no_opts())
+        .await
+        .unwrap()
+        .has_changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_resource_is_deleted_after_its_dependent_lets_go() {
+    fn st(with_x: bool) -> Stack {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        if with_x {
+            let x = root.resource("x", args("x")).unwrap();
+            root.resource("y", refs("y", &[&x])).unwrap();
+        } else {
+            root.resource("y", args("y")).unwrap();
+        }
+        st
+    }
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().latency(Duration::from_millis(10)),
+    );
+    let cancel = Cancel::new();
+    eng.up(&st(true), &no_opts(), &cancel).await.unwrap();
+    cloud.clear_events();
+    let (plan, report) = eng.up(&st(false), &no_opts(), &cancel).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(step_action(&plan, "y"), Some(Action::Update));
+    assert_eq!(step_action(&plan, "x"), Some(Action::Delete));
+    let (uy, dx) = (
+        event(&cloud, "y", Op::Update),
+        event(&cloud, "x", Op::Delete),
+    );
+    assert!(uy.end <= dx.start, "{uy:?} {dx:?}");
+    assert_eq!(state_names(&store), vec!["y"]);
+    assert!(store
+        .resource(&urn("y"))
+        .unwrap()
+        .unwrap()
+        .dependencies
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_refuses_protected_resources() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    let st = protect_stack(true, true, "");
+    eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    let err = eng.destroy(&st, &cancel).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is protected and cannot be deleted"),
+        "{err}"
+    );
+    assert_eq!(cloud.objects().len(), 2, "nothing deleted, q included");
+    assert_eq!(store.lock_status().unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_lock_of_a_dead_process_is_released() {
+    let mut store = mem_store();
+    let mut dead = state::lock::new_lock_info("up");
+    dead.pid = 999_999_999;
+    store.try_lock(&dead).unwrap();
+    let sink = Arc::new(Collect::default());
+    let (eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let mut eng = eng.with_events(sink.clone());
+    let (_, report) = eng.up(&abcd(), &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(cloud.objects().len(), 4);
+    assert!(sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Event::StaleLockReleased { holder } if holder.contains(&dead.id))));
+    assert_eq!(store.lock_status().unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plan_with_pending_ops_settles_them_on_apply() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let sink = Arc::new(Collect::default());
+    let mut eng = Engine::new(Box::new(store.clone()), reg)
+        .with_options(fast_options())
+        .with_events(sink.clone());
+    let mut st = Stack::new(STACK).unwrap();
+    let x = st.root().resource("x", args("made")).unwrap();
+    st.root().resource("y", refs("y", &[&x])).unwrap();
+    let xin = serde_json::to_value(args("made")).unwrap();
+    store.begin_op(&pending_create("x", &xin)).unwrap();
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: urn("x"),
+    };
+    let made = provider.create(&ctx, &xin).await.unwrap();
+
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "x"), None);
+    assert_eq!(step_action(&plan, "y"), Some(Action::Create));
+    // y's reference to x is known in the preview: x is adopted.
+    assert_eq!(
+        plan.steps[0].planned_inputs.as_ref().unwrap()["refs"],
+        serde_json::json!([made.id])
+    );
+    let sealed = eng.seal_plan(&plan).unwrap();
+    let report = eng
+        .apply(&st, &eng.unseal_plan(&sealed).unwrap(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(cloud.creates(&urn("x")), 1);
+    assert_eq!(y_refs(&store), serde_json::json!([made.id]));
+    assert!(sink.0.lock().unwrap().iter().any(|e| matches!(
+        e,
+        Event::PendingResolved { urn: u, outcome, .. } if *u == urn("x") && outcome.contains("adopted")
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_updates_render_as_sensitive() {
+    fn st(secret: &str) -> Stack {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut a = args("x");
+        a.secret_in = Some(Input::secret(secret));
+        st.root().resource("x", a).unwrap();
+        st
+    }
+    let (mut eng, cloud) = engine_with(mem_store(), TestProvider::new());
+    eng.up(&st("OLD-SECRET-1"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let plan = eng.preview(&st("NEW-SECRET-2"), &no_opts()).await.unwrap();
+    assert_text(
+        &render::plan_text(&plan, PLAIN),
+        concat!(
+            "Stack dev:\n\n",
+            "    ~ dev::::test:index/Thing::x\n",
+            "      ~ secret_in: (sensitive) => (sensitive)\n",
+            "\nPlan: 0 to create, 1 to update, 0 to replace, 0 to delete.\n",
+        ),
+    );
+    let j = render::plan_json(&plan).to_string();
+    assert_absent(&j, &["OLD-SECRET-1", "NEW-SECRET-2"], "plan json");
+    eng.up(&st("NEW-SECRET-2"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let obj = cloud.objects().into_values().next().unwrap();
+    assert_eq!(obj.secret_in.as_deref(), Some("NEW-SECRET-2"));
+}
