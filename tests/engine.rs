@@ -1676,3 +1676,173 @@ async fn secret_updates_render_as_sensitive() {
     let obj = cloud.objects().into_values().next().unwrap();
     assert_eq!(obj.secret_in.as_deref(), Some("NEW-SECRET-2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopted_resource_no_longer_declared_is_deleted() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    let xin = serde_json::to_value(args("orphan")).unwrap();
+    store.begin_op(&pending_create("x", &xin)).unwrap();
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: urn("x"),
+    };
+    provider.create(&ctx, &xin).await.unwrap();
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("other", args("o")).unwrap();
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "x"), Some(Action::Delete));
+    assert_eq!(step_action(&plan, "other"), Some(Action::Create));
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(cloud.by_urn(urn("x").as_str()).is_empty(), "no leak");
+    assert_eq!(state_names(&store), vec!["other"]);
+    assert!(store.pending().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targeted_delete_touches_only_the_named_resource() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&abcd(), &no_opts(), &cancel).await.unwrap();
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("a", args("a")).unwrap();
+    // b, c, d removed; only d is targeted.
+    let opts = PlanOptions {
+        targets: vec![urn("d")],
+        ..Default::default()
+    };
+    let (plan, report) = eng.up(&st, &opts, &cancel).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(plan.counts().delete, 1);
+    assert_eq!(state_names(&store), vec!["a", "b", "c"]);
+    assert!(cloud.by_urn(urn("d").as_str()).is_empty());
+    assert_eq!(cloud.objects().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_inputs_are_reported_without_revealing_secrets() {
+    let (mut eng, cloud) = engine_with(mem_store(), TestProvider::new());
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("plain", args("!invalid plain")).unwrap();
+    st.root()
+        .resource(
+            "hidden",
+            TestArgs::new(Input::secret("!invalid TOP-SECRET-7")),
+        )
+        .unwrap();
+    st.root().resource("fine", args("ok")).unwrap();
+    let err = eng.preview(&st, &no_opts()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("2 invalid input(s):"), "{msg}");
+    assert!(msg.contains(urn("plain").as_str()), "{msg}");
+    assert!(msg.contains(urn("hidden").as_str()), "{msg}");
+    assert!(msg.contains("\"!invalid plain\""), "{msg}");
+    assert!(!msg.contains("TOP-SECRET-7"), "{msg}");
+    assert!(msg.contains("(sensitive)"), "{msg}");
+    assert!(eng.up(&st, &no_opts(), &Cancel::new()).await.is_err());
+    assert!(cloud.objects().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protect_all_in_a_component_is_inherited() {
+    fn st(with_db: bool) -> Stack {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        root.resource("web", args("w")).unwrap();
+        if with_db {
+            let mut data = root
+                .component("app:Data", "data")
+                .unwrap()
+                .protect_all(true);
+            data.resource("db", args("d")).unwrap();
+        }
+        st
+    }
+    let store = mem_store();
+    let (mut eng, _cloud) = engine_with(store.clone(), TestProvider::new());
+    eng.up(&st(true), &no_opts(), &Cancel::new()).await.unwrap();
+    let db = Urn::new(STACK, "data", TestArgs::TYPE, "db");
+    let rec = store.resource(&db).unwrap().unwrap();
+    assert!(rec.options.protect);
+    assert_eq!(rec.parent, "data");
+    let err = eng.preview(&st(false), &no_opts()).await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("{db} is protected")),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_for_another_stack_or_version_are_refused() {
+    let (mut eng, cloud) = engine_with(mem_store(), TestProvider::new());
+    let st = abcd();
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    let other = Stack::new("prod").unwrap();
+    assert!(matches!(
+        eng.apply(&other, &plan, &Cancel::new()).await,
+        Err(EngineError::WrongStack { .. })
+    ));
+    let mut future = plan.clone();
+    future.version += 1;
+    assert!(matches!(
+        eng.apply(&st, &future, &Cancel::new()).await,
+        Err(EngineError::PlanVersion(_))
+    ));
+    assert!(cloud.objects().is_empty());
+    // Unknown type and unknown dependency are plan errors.
+    let mut bad = Stack::new(STACK).unwrap();
+    bad.push(Declared {
+        type_name: "nope:index/Thing".into(),
+        urn: Urn::new(STACK, "", "nope:index/Thing", "n"),
+        ..declared("n", &[])
+    })
+    .unwrap();
+    let err = eng.preview(&bad, &no_opts()).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no provider for resource type nope:index/Thing"),
+        "{err}"
+    );
+    let mut bad = Stack::new(STACK).unwrap();
+    bad.push(declared("a", &["ghost"])).unwrap();
+    let err = eng.preview(&bad, &no_opts()).await.unwrap_err();
+    assert!(
+        err.to_string().contains("not declared in this stack"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_run_is_recorded_in_history_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = state::keys::open_sqlite(dir.path(), STACK).unwrap();
+    let cancel = Cancel::new();
+    let (eng, cloud) = engine_with(
+        store,
+        TestProvider::new().latency(Duration::from_millis(50)),
+    );
+    let mut eng = eng.with_events(Arc::new(CancelOnFirstStart(cancel.clone())));
+    let (st, _) = chains(&["n"], 3);
+    let (_, report) = eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    assert!(report.cancelled);
+    let hist = eng.store().history(10).unwrap();
+    assert_eq!(hist[0].result, "cancelled", "{hist:?}");
+    assert!(eng.store().pending().unwrap().is_empty());
+    assert_eq!(eng.store().lock_status().unwrap(), None);
+    drop(eng);
+
+    // Reopen the state, as the next process would.
+    let (store, _) = state::keys::open_sqlite(dir.path(), STACK).unwrap();
+    let (mut eng, _) = engine_with(store, TestProvider::new().backend(cloud.clone()));
+    let (plan, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(plan.counts().create, 2);
+    assert_eq!(cloud.objects().len(), 3);
+    assert_one_object_per_urn(&cloud);
+}
