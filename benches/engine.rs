@@ -295,6 +295,39 @@ fn bench_critical_path(rt: &tokio::runtime::Runtime) {
         assert!(report.is_success(), "apply failed");
         assert_eq!(report.tally().done, chains * len + leaves);
         ratios.push(wall.as_secs_f64() / (latency.as_secs_f64() * len as f64));
+        // Where the excess goes along the chains: time inside provider calls
+        // (latency + timer slack) versus gaps between a finish and the next start.
+        let (mut call, mut gap) = (Vec::new(), Vec::new());
+        for c in 0..chains {
+            let chain: Vec<_> = (0..len)
+                .map(|k| {
+                    let name = format!("c{c}-{k}");
+                    let o = report
+                        .ops
+                        .iter()
+                        .find(|o| o.urn.name() == name)
+                        .expect("op of chain");
+                    (
+                        o.started.unwrap_or_default(),
+                        o.finished.unwrap_or_default(),
+                    )
+                })
+                .collect();
+            for (k, (s, f)) in chain.iter().enumerate() {
+                call.push(ms(*f - *s));
+                if k > 0 {
+                    gap.push(ms(*s - chain[k - 1].1));
+                }
+            }
+        }
+        eprintln!(
+            "critical path: wall {:.1} ms; per op: call median {:.2} ms max {:.2}; gap finish->next start median {:.3} ms max {:.3}",
+            ms(wall),
+            median(call.clone()),
+            call.iter().copied().fold(0.0, f64::max),
+            median(gap.clone()),
+            gap.iter().copied().fold(0.0, f64::max)
+        );
     }
     eprintln!("critical path ratios: {ratios:.3?}");
     emit("apply_critical_path_ratio", median(ratios), "ratio");
