@@ -209,9 +209,11 @@ fn child_plan10k() {
     let reg = registry(TestProvider::new());
     let stack = layered_stack(10_000);
     let applied = applied_state(&stack);
+    // One plan alive at a time, as in a CLI run.
     let p1 = run_plan(&stack, &StateView::default(), &reg);
-    let p2 = run_plan(&stack, &applied, &reg);
     assert_eq!(p1.counts().create, 10_000);
+    drop(p1);
+    let p2 = run_plan(&stack, &applied, &reg);
     assert!(p2.steps.is_empty());
     eprintln!("child: VmHWM before building {before} kB");
     println!("{}", vm_hwm_kb().expect("VmHWM in /proc/self/status"));
