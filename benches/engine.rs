@@ -268,7 +268,9 @@ fn chains_stack(chains: usize, len: usize, leaves: usize) -> Stack {
 }
 
 fn bench_critical_path(rt: &tokio::runtime::Runtime) {
-    let latency = Duration::from_millis(20);
+    // 100 ms is the order of a real AWS call; tokio's timer adds up to ~1.5 ms
+    // per sleep, which at 20 ms would dominate the figure (about 1.08).
+    let latency = Duration::from_millis(100);
     let (chains, len, leaves) = (10, 10, 100);
     let stack = chains_stack(chains, len, leaves);
     let opts = ExecOptions {
