@@ -1846,3 +1846,58 @@ async fn cancelled_run_is_recorded_in_history_and_resumes() {
     assert_eq!(cloud.objects().len(), 3);
     assert_one_object_per_urn(&cloud);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untargeted_resources_keep_their_recorded_dependencies() {
+    let store = mem_store();
+    let (mut eng, _cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    let mut st = Stack::new(STACK).unwrap();
+    {
+        let mut root = st.root();
+        let x = root.resource("x", args("x")).unwrap();
+        let z = root.resource("z", args("z")).unwrap();
+        root.resource("y", refs("y", &[&x])).unwrap();
+        root.resource_with("w", args("w"), ResourceOptions::new().depends_on(&z))
+            .unwrap();
+    }
+    eng.up(&st, &no_opts(), &cancel).await.unwrap();
+    let before_y = store.resource(&urn("y")).unwrap().unwrap();
+    let before_w = store.resource(&urn("w")).unwrap().unwrap();
+
+    // y moves from x to z and w drops its depends_on, but only z is targeted.
+    let mut st2 = Stack::new(STACK).unwrap();
+    {
+        let mut root = st2.root();
+        root.resource("x", args("x")).unwrap();
+        let z = root.resource("z", args("z2")).unwrap();
+        root.resource("y", refs("y", &[&z])).unwrap();
+        root.resource("w", args("w")).unwrap();
+    }
+    let opts = PlanOptions {
+        targets: vec![urn("z")],
+        ..Default::default()
+    };
+    let (plan, report) = eng.up(&st2, &opts, &cancel).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(step_action(&plan, "z"), Some(Action::Update));
+    assert_eq!(step_action(&plan, "y"), None, "{plan:?}");
+    assert_eq!(step_action(&plan, "w"), None, "{plan:?}");
+    let y = store.resource(&urn("y")).unwrap().unwrap();
+    assert_eq!(y, before_y, "y's dependencies still match its inputs");
+    assert_eq!(store.resource(&urn("w")).unwrap().unwrap(), before_w);
+
+    // A full up then records both.
+    eng.up(&st2, &no_opts(), &cancel).await.unwrap();
+    assert_eq!(
+        store.resource(&urn("y")).unwrap().unwrap().dependencies,
+        vec![urn("z")]
+    );
+    assert!(store
+        .resource(&urn("w"))
+        .unwrap()
+        .unwrap()
+        .options
+        .depends_on
+        .is_empty());
+}
