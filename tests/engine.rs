@@ -12,7 +12,7 @@ use morket_stack::model::{
 };
 use morket_stack::plan::{Action, Plan, PlanOptions};
 use morket_stack::provider::testing::{self, Op, TestArgs, TestCloud, TestProvider};
-use morket_stack::provider::{Ctx, Provider, Registry};
+use morket_stack::provider::{Created, Ctx, Provider, ProviderError, ReadResult, Registry};
 use morket_stack::render::{self, Style};
 use morket_stack::retry::RetryPolicy;
 use morket_stack::secrets::{self, Crypter};
@@ -568,7 +568,7 @@ async fn per_service_concurrency_limit_is_enforced() {
     let (mut eng, cloud) = engine_with(
         mem_store(),
         TestProvider::new()
-            .latency(Duration::from_millis(30))
+            .latency(Duration::from_millis(100))
             .concurrency_limit("svc", 2),
     );
     let (st, _) = chains(&["a", "b", "c", "d", "e", "f"], 1);
@@ -1900,4 +1900,133 @@ async fn untargeted_resources_keep_their_recorded_dependencies() {
         .options
         .depends_on
         .is_empty());
+}
+
+/// A provider whose adoption lookup finds the *old* half of a replacement
+/// (as a provider searching by tag alone may): the engine must not adopt it.
+struct OldHalfFinder(Arc<TestProvider>);
+
+#[async_trait::async_trait]
+impl Provider for OldHalfFinder {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+    fn force_new(&self) -> &'static [&'static str] {
+        self.0.force_new()
+    }
+    fn secret_outputs(&self) -> &'static [&'static str] {
+        self.0.secret_outputs()
+    }
+    fn outputs_changed_by_update(&self) -> &'static [&'static str] {
+        self.0.outputs_changed_by_update()
+    }
+    fn validate(&self, inputs: &serde_json::Value) -> Result<(), ProviderError> {
+        self.0.validate(inputs)
+    }
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        inputs: &serde_json::Value,
+    ) -> Result<Created, ProviderError> {
+        self.0.create(ctx, inputs).await
+    }
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        inputs: &serde_json::Value,
+        outputs: &serde_json::Value,
+    ) -> Result<Option<ReadResult>, ProviderError> {
+        self.0.read(ctx, id, inputs, outputs).await
+    }
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        old_inputs: &serde_json::Value,
+        new_inputs: &serde_json::Value,
+        old_outputs: &serde_json::Value,
+    ) -> Result<serde_json::Value, ProviderError> {
+        self.0
+            .update(ctx, id, old_inputs, new_inputs, old_outputs)
+            .await
+    }
+    async fn delete(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        inputs: &serde_json::Value,
+        outputs: &serde_json::Value,
+    ) -> Result<(), ProviderError> {
+        self.0.delete(ctx, id, inputs, outputs).await
+    }
+    async fn find_by_urn(
+        &self,
+        ctx: &Ctx,
+        inputs: &serde_json::Value,
+    ) -> Result<Option<Created>, ProviderError> {
+        let key = inputs["replace_key"].as_str().unwrap_or("").to_string();
+        let cloud = self.0.cloud();
+        let o = cloud
+            .by_urn(ctx.urn.as_str())
+            .into_iter()
+            .find(|o| o.replace_key != key);
+        match o {
+            Some(o) => {
+                let mut old_inputs = inputs.clone();
+                old_inputs["replace_key"] = o.replace_key.clone().into();
+                self.0.find_by_urn(ctx, &old_inputs).await
+            }
+            None => self.0.find_by_urn(ctx, inputs).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_never_takes_the_live_old_half_of_a_replacement() {
+    let mut store = mem_store();
+    let inner = Arc::new(TestProvider::new());
+    let cloud = inner.cloud();
+    let mut reg = Registry::new();
+    reg.register(OldHalfFinder(inner.clone()));
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    eng.up(&replace_stack("k1", false), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let old = store.resource(&urn("x")).unwrap().unwrap();
+
+    let mut new_args = args("x");
+    new_args.replace_key = "k2".into();
+    let new_inputs = serde_json::to_value(&new_args).unwrap();
+    store
+        .begin_op(&PendingOp {
+            kind: OpKind::CreateReplacement,
+            ..pending_create("x", &new_inputs)
+        })
+        .unwrap();
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: urn("x"),
+    };
+    inner.create(&ctx, &new_inputs).await.unwrap();
+
+    let (_, report) = eng
+        .up(&replace_stack("k2", false), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    // The half made before the crash cannot be told apart and may leak, but
+    // state must point at a live object made from the new inputs.
+    let now = store.resource(&urn("x")).unwrap().unwrap();
+    let live = cloud.get(&now.id).expect("state points at a live object");
+    assert_eq!(live.replace_key, "k2");
+    assert!(cloud.get(&old.id).is_none(), "the old half is gone");
+    assert!(store.condemned().unwrap().is_empty());
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(y_refs(&store), serde_json::json!([now.id]));
+    assert!(!eng
+        .preview(&replace_stack("k2", false), &no_opts())
+        .await
+        .unwrap()
+        .has_changes());
 }
