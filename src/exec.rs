@@ -590,8 +590,9 @@ fn start_op(
         }
     };
     let pid = store.begin_op(&pending(s, op.kind, &id, new_inputs.clone()))?;
-    let retain =
-        op.kind == OpKind::Delete && s.old.as_ref().is_some_and(|o| o.options.retain_on_delete);
+    // As in Pulumi, retain_on_delete also keeps the old half of a replacement.
+    let retain = matches!(op.kind, OpKind::Delete | OpKind::DeleteReplaced)
+        && s.old.as_ref().is_some_and(|o| o.options.retain_on_delete);
     if retain {
         // retain_on_delete: forget it, leave the real resource alone.
         running.spawn(async move {

@@ -268,7 +268,7 @@ pub fn plan(
                     && prior.is_some_and(|o| {
                         o.options != d.options
                             || o.parent != d.parent
-                            || o.dependencies != d.dependencies()
+                            || o.dependencies != stack.dependencies_of(i)
                     });
                 if !meta_changed {
                     continue;

@@ -2030,3 +2030,40 @@ async fn adoption_never_takes_the_live_old_half_of_a_replacement() {
         .unwrap()
         .has_changes());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_on_delete_keeps_the_old_half_of_a_replacement() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    let declare = |key: &str| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut a = args("v");
+        a.replace_key = key.into();
+        st.root()
+            .resource_with("r", a, ResourceOptions::new().retain_on_delete(true))
+            .unwrap();
+        st
+    };
+    eng.up(&declare("one"), &no_opts(), &cancel).await.unwrap();
+    let old_id = store.resource(&urn("r")).unwrap().unwrap().id;
+    let (plan, report) = eng.up(&declare("two"), &no_opts(), &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(plan.counts().replace, 1);
+    let new_id = store.resource(&urn("r")).unwrap().unwrap().id;
+    assert_ne!(old_id, new_id);
+    assert_eq!(
+        cloud.deletes(&urn("r")),
+        0,
+        "the old half is kept, not deleted"
+    );
+    let mut ids: Vec<String> = cloud.objects().into_keys().collect();
+    ids.sort();
+    let mut want = vec![old_id, new_id];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(
+        store.condemned().unwrap().is_empty(),
+        "state forgets the old half"
+    );
+}

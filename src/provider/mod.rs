@@ -115,7 +115,9 @@ pub fn field_diff(old: &Value, new: &Value, force_new: &[&str]) -> Diff {
 /// value as secret that the declaration gives in the open, or the reverse).
 pub fn same_value(a: &Value, b: &Value) -> bool {
     // Cheap path first: planning compares every field of every resource.
-    a == b || ((value::contains_secret(a) || value::contains_secret(b)) && value::reveal(a) == value::reveal(b))
+    a == b
+        || ((value::contains_secret(a) || value::contains_secret(b))
+            && value::reveal(a) == value::reveal(b))
 }
 
 /// Deserializes inputs into a provider's typed struct; a mismatch is an
