@@ -448,7 +448,7 @@ impl Stack {
     /// Checks that every reference and `depends_on` names a declared resource.
     pub fn check_references(&self) -> Result<(), ModelError> {
         for (d, deps) in self.resources.iter().zip(&self.deps) {
-            for u in deps.iter().filter(|u| !self.index.contains_key(*u)) {
+            if let Some(u) = deps.iter().find(|u| !self.index.contains_key(*u)) {
                 let (urn, target) = (d.urn.to_string(), u.to_string());
                 return Err(if d.options.depends_on.contains(u) {
                     ModelError::UnknownDependency { urn, target }
