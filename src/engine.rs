@@ -384,7 +384,23 @@ impl Engine {
             };
             let (effect, outcome) = match p.kind {
                 OpKind::Create | OpKind::CreateReplacement => {
-                    match provider.find_by_urn(&ctx, &p.inputs).await.map_err(err)? {
+                    // The old half of a replacement carries the same URN tag:
+                    // adopting it as the new half would condemn (and delete)
+                    // the live resource. Never adopt an id state already tracks.
+                    let tracked: Vec<String> = self
+                        .store
+                        .resource(&p.urn)?
+                        .into_iter()
+                        .chain(
+                            self.store
+                                .condemned()?
+                                .into_iter()
+                                .filter(|c| c.urn == p.urn),
+                        )
+                        .map(|r| r.id)
+                        .collect();
+                    let found = provider.find_by_urn(&ctx, &p.inputs).await.map_err(err)?;
+                    match found.filter(|f| !tracked.contains(&f.id)) {
                         Some(found) => {
                             let decl = stack.get(&p.urn);
                             let mut outputs = found.outputs;

@@ -590,8 +590,9 @@ fn start_op(
         }
     };
     let pid = store.begin_op(&pending(s, op.kind, &id, new_inputs.clone()))?;
-    let retain =
-        op.kind == OpKind::Delete && s.old.as_ref().is_some_and(|o| o.options.retain_on_delete);
+    // As in Pulumi, retain_on_delete also keeps the old half of a replacement.
+    let retain = matches!(op.kind, OpKind::Delete | OpKind::DeleteReplaced)
+        && s.old.as_ref().is_some_and(|o| o.options.retain_on_delete);
     if retain {
         // retain_on_delete: forget it, leave the real resource alone.
         running.spawn(async move {
@@ -631,7 +632,9 @@ fn effect_of(
             .expect("creates and updates carry the declaration");
         value::mark_secret_fields(&mut outputs, provider.secret_outputs());
         let mut inputs = resolve_live(&decl.inputs, live).unwrap_or(Value::Null);
-        if let Some(o) = live.get(&s.urn) {
+        // Ignored fields keep their recorded value only through an update; a
+        // create (or replacement) was made from the declaration as it is.
+        if let Some(o) = live.get(&s.urn).filter(|_| op.kind == OpKind::Update) {
             for path in &decl.options.ignore_changes {
                 value::set_path(&mut inputs, path, value::get_path(&o.inputs, path).cloned());
             }

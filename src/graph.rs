@@ -30,9 +30,9 @@ impl Graph {
             res.iter().enumerate().map(|(i, d)| (&d.urn, i)).collect();
         let mut graph = DiGraph::with_capacity(res.len(), res.len() * 2);
         let nodes: Vec<NodeIndex> = (0..res.len()).map(|i| graph.add_node(i)).collect();
-        for (i, d) in res.iter().enumerate() {
-            for dep in d.dependencies() {
-                if let Some(&j) = index.get(&dep) {
+        for i in 0..res.len() {
+            for dep in stack.dependencies_of(i) {
+                if let Some(&j) = index.get(dep) {
                     graph.add_edge(nodes[j], nodes[i], ());
                 }
             }

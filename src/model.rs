@@ -371,6 +371,8 @@ pub struct Stack {
     resources: Vec<Declared>,
     components: Vec<ComponentDecl>,
     index: HashMap<Urn, usize>,
+    /// `dependencies()` of each resource, computed once at declaration.
+    deps: Vec<Vec<Urn>>,
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), ModelError> {
@@ -433,28 +435,26 @@ impl Stack {
             return Err(ModelError::DuplicateUrn(d.urn.to_string()));
         }
         self.index.insert(d.urn.clone(), self.resources.len());
+        self.deps.push(d.dependencies());
         self.resources.push(d);
         Ok(())
     }
 
+    /// What resource `i` must come after (references and `depends_on`).
+    pub fn dependencies_of(&self, i: usize) -> &[Urn] {
+        &self.deps[i]
+    }
+
     /// Checks that every reference and `depends_on` names a declared resource.
     pub fn check_references(&self) -> Result<(), ModelError> {
-        for d in &self.resources {
-            for (u, _) in value::refs(&d.inputs) {
-                if !self.index.contains_key(&Urn(u.clone())) {
-                    return Err(ModelError::UnknownReference {
-                        urn: d.urn.to_string(),
-                        target: u,
-                    });
-                }
-            }
-            for u in &d.options.depends_on {
-                if !self.index.contains_key(u) {
-                    return Err(ModelError::UnknownDependency {
-                        urn: d.urn.to_string(),
-                        target: u.to_string(),
-                    });
-                }
+        for (d, deps) in self.resources.iter().zip(&self.deps) {
+            if let Some(u) = deps.iter().find(|u| !self.index.contains_key(*u)) {
+                let (urn, target) = (d.urn.to_string(), u.to_string());
+                return Err(if d.options.depends_on.contains(u) {
+                    ModelError::UnknownDependency { urn, target }
+                } else {
+                    ModelError::UnknownReference { urn, target }
+                });
             }
         }
         Ok(())

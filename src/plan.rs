@@ -261,12 +261,15 @@ pub fn plan(
             actions.insert(&d.urn, action);
             if action == Action::Same {
                 unchanged += 1;
-                // Options and dependencies are recorded without a provider call.
-                let meta_changed = prior.is_some_and(|o| {
-                    o.options != d.options
-                        || o.parent != d.parent
-                        || o.dependencies != d.dependencies()
-                });
+                // Options and dependencies are recorded without a provider call
+                // (not for resources outside --target: their real changes wait,
+                // so new dependencies would disagree with the recorded inputs).
+                let meta_changed = is_targeted(&d.urn)
+                    && prior.is_some_and(|o| {
+                        o.options != d.options
+                            || o.parent != d.parent
+                            || o.dependencies != stack.dependencies_of(i)
+                    });
                 if !meta_changed {
                     continue;
                 }

@@ -98,6 +98,12 @@ pub fn refs(v: &Value) -> Vec<(String, String)> {
     out
 }
 
+pub fn contains_ref(v: &Value) -> bool {
+    let mut found = false;
+    walk(v, &mut |x| found |= as_ref(x).is_some());
+    found
+}
+
 pub fn contains_unknown(v: &Value) -> bool {
     let mut found = false;
     walk(v, &mut |x| found |= is_unknown(x));
@@ -121,6 +127,9 @@ pub enum Resolved {
 /// Replaces every reference with its value (via `lookup`) or with an unknown marker.
 /// A referenced value that is secret stays wrapped as a secret.
 pub fn resolve(v: &Value, lookup: &mut dyn FnMut(&str, &str) -> Resolved) -> Value {
+    if !contains_ref(v) {
+        return v.clone();
+    }
     map(v, &mut |x| {
         as_ref(x).map(|(u, a)| match lookup(u, a) {
             Resolved::Known(val) => val,

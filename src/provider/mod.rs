@@ -115,13 +115,16 @@ pub fn field_diff(old: &Value, new: &Value, force_new: &[&str]) -> Diff {
 /// Equality that treats a secret and its plaintext as equal (state may hold a
 /// value as secret that the declaration gives in the open, or the reverse).
 pub fn same_value(a: &Value, b: &Value) -> bool {
-    value::reveal(a) == value::reveal(b)
+    // Cheap path first: planning compares every field of every resource.
+    a == b
+        || ((value::contains_secret(a) || value::contains_secret(b))
+            && value::reveal(a) == value::reveal(b))
 }
 
 /// Deserializes inputs into a provider's typed struct; a mismatch is an
 /// invalid-input error naming the field.
 pub fn parse<T: DeserializeOwned>(inputs: &Value) -> Result<T, ProviderError> {
-    serde_json::from_value(inputs.clone()).map_err(|e| {
+    T::deserialize(inputs).map_err(|e| {
         let msg = e.to_string();
         let field = msg
             .split('`')

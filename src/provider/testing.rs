@@ -627,10 +627,21 @@ impl Provider for TestProvider {
         ctx: &Ctx,
         inputs: &Value,
     ) -> Result<Option<Created>, ProviderError> {
+        // Only an object made from these inputs: the old half of a
+        // replacement has the same tags but another (force-new) replace_key.
+        let replace_key = inputs
+            .get("replace_key")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         self.call(ctx, Op::FindByUrn, inputs, |cloud| {
             let g = cloud.objects_locked()?;
             Ok(g.values()
-                .find(|o| o.urn_tag == ctx.urn.as_str() && o.stack_tag == ctx.stack)
+                .find(|o| {
+                    o.urn_tag == ctx.urn.as_str()
+                        && o.stack_tag == ctx.stack
+                        && o.replace_key == replace_key
+                })
                 .map(|o| Created {
                     id: o.id.clone(),
                     outputs: o.outputs(),
