@@ -15,11 +15,11 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(vpc::VpcProvider::new(aws.clone()));
 }
 
-pub(crate) fn to_tags(t: &Tags) -> Vec<Tag> {
+pub fn to_tags(t: &Tags) -> Vec<Tag> {
     t.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
-pub(crate) fn from_tags(t: &[Tag]) -> Tags {
+pub fn from_tags(t: &[Tag]) -> Tags {
     t.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
         .collect()

@@ -1,0 +1,148 @@
+//! moto in server mode as the AWS API peer. `.ci/run` starts one and exports
+//! `MORKET_TEST_MOTO_URL`; without it the first test starts `moto_server` from
+//! PATH or `~/.cache/morket-stack/venv` on a free loopback port, and the child
+//! dies with the test process. Tests that use it run one at a time and reset it.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use morket_stack::provider::aws::{Aws, AwsSettings};
+
+struct Server {
+    url: String,
+    _child: Option<Child>,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn find_moto_server() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = dirs_home().join(".cache/morket-stack/venv/bin/moto_server");
+    if venv.exists() {
+        return Some(venv);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("moto_server"))
+            .find(|p| p.exists())
+    })
+}
+
+fn dirs_home() -> PathBuf {
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// One HTTP request on loopback; returns the status code.
+fn http(url: &str, method: &str, path: &str) -> std::io::Result<u16> {
+    let host = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(host)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let head = String::from_utf8_lossy(&buf[..buf.len().min(64)]);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad HTTP response {head:?}")))
+}
+
+fn start() -> Server {
+    if let Ok(url) = std::env::var("MORKET_TEST_MOTO_URL") {
+        return Server { url, _child: None };
+    }
+    let bin = find_moto_server().unwrap_or_else(|| {
+        panic!(
+            "moto_server not found. Run `bash .ci/run`, or install it: \
+             python3 -m venv ~/.cache/morket-stack/venv && ~/.cache/morket-stack/venv/bin/pip install 'moto[server]'"
+        )
+    });
+    let port = free_port();
+    let mut cmd = Command::new(&bin);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // The server must not outlive the test process.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    // PDEATHSIG fires when the spawning *thread* ends, so spawn from a thread
+    // that lives as long as the process.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(cmd.spawn());
+        loop {
+            std::thread::park();
+        }
+    });
+    let child = rx
+        .recv()
+        .expect("spawner thread")
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http(&url, "GET", "/moto-api/").is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start on {url}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server { url, _child: Some(child) }
+}
+
+/// Exclusive use of a freshly reset moto for one test.
+pub struct Moto {
+    pub url: String,
+    _guard: MutexGuard<'static, ()>,
+}
+
+pub fn moto() -> Moto {
+    let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let s = SERVER.get_or_init(start);
+    // Retried: the server can drop a connection while it is busy resetting.
+    let status = (0..5)
+        .find_map(|_| http(&s.url, "POST", "/moto-api/reset").ok().or_else(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            None
+        }))
+        .expect("moto reset");
+    assert_eq!(status, 200, "moto reset");
+    Moto {
+        url: s.url.clone(),
+        _guard: guard,
+    }
+}
+
+impl Moto {
+    /// SDK config pointed at moto with dummy credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.url)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "moto"))
+            .load()
+            .await
+    }
+
+    pub async fn aws(&self, settings: AwsSettings) -> Aws {
+        Aws::with_config(settings, self.sdk_config().await)
+    }
+}
