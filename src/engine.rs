@@ -400,7 +400,7 @@ impl Engine {
                         .map(|r| r.id)
                         .collect();
                     let found = provider.find_by_urn(&ctx, &p.inputs).await.map_err(err)?;
-                    match found.filter(|f| !tracked.contains(&f.id)) {
+                    match found.into_iter().find(|f| !tracked.contains(&f.id)) {
                         Some(found) => {
                             let decl = stack.get(&p.urn);
                             let mut outputs = found.outputs;

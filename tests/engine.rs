@@ -1964,7 +1964,7 @@ impl Provider for OldHalfFinder {
         &self,
         ctx: &Ctx,
         inputs: &serde_json::Value,
-    ) -> Result<Option<Created>, ProviderError> {
+    ) -> Result<Vec<Created>, ProviderError> {
         let key = inputs["replace_key"].as_str().unwrap_or("").to_string();
         let cloud = self.0.cloud();
         let o = cloud

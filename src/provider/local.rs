@@ -270,28 +270,24 @@ impl Provider for FileProvider {
 
     /// Adopts the file only if it already holds exactly the intended content,
     /// so an unrelated file at the same path is never claimed.
-    async fn find_by_urn(
-        &self,
-        _ctx: &Ctx,
-        inputs: &Value,
-    ) -> Result<Option<Created>, ProviderError> {
+    async fn find_by_urn(&self, _ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
         let args: File = parse(inputs)?;
         let Some(content) = args.content.known() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let abs = absolute(&args.path)?;
         let data = match fs::read(&abs) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io_err(abs.display(), e)),
         };
         if sha256_hex(&data) != sha256_hex(content.as_bytes()) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        Ok(Some(Created {
+        Ok(vec![Created {
             id: abs.to_string_lossy().into_owned(),
             outputs: outputs(&abs, &data),
-        }))
+        }])
     }
 }
 
@@ -467,15 +463,13 @@ mod tests {
         let path = dir.path().join("a.txt");
         let p = FileProvider;
         let inputs = serde_json::to_value(File::new(path.to_str().unwrap(), "same")).unwrap();
-        assert_eq!(
-            p.find_by_urn(&ctx(), &inputs).await.unwrap(),
-            None,
+        assert!(
+            p.find_by_urn(&ctx(), &inputs).await.unwrap().is_empty(),
             "missing file"
         );
         fs::write(&path, "different").unwrap();
-        assert_eq!(
-            p.find_by_urn(&ctx(), &inputs).await.unwrap(),
-            None,
+        assert!(
+            p.find_by_urn(&ctx(), &inputs).await.unwrap().is_empty(),
             "other content"
         );
         fs::write(&path, "same").unwrap();
@@ -483,6 +477,7 @@ mod tests {
             .find_by_urn(&ctx(), &inputs)
             .await
             .unwrap()
+            .pop()
             .expect("adopted");
         assert_eq!(found.id, path.to_str().unwrap());
         assert_eq!(found.outputs["sha256"], json!(sha256_hex(b"same")));

@@ -201,16 +201,14 @@ pub trait Provider: Send + Sync + 'static {
         outputs: &Value,
     ) -> Result<(), ProviderError>;
 
-    /// Finds a resource this stack created for `ctx.urn` (adoption after a crash
-    /// between the create call and its checkpoint). `inputs` are the inputs the
-    /// interrupted create was given.
-    async fn find_by_urn(
-        &self,
-        ctx: &Ctx,
-        inputs: &Value,
-    ) -> Result<Option<Created>, ProviderError> {
+    /// Finds the resources this stack created for `ctx.urn` (adoption after a
+    /// crash between the create call and its checkpoint). `inputs` are the
+    /// inputs the interrupted create was given. Every match is returned: the
+    /// old half of a replacement carries the same URN, and only the engine
+    /// knows which ids state already tracks.
+    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
         let _ = (ctx, inputs);
-        Ok(None)
+        Ok(Vec::new())
     }
 }
 

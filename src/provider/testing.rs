@@ -622,11 +622,7 @@ impl Provider for TestProvider {
         .await
     }
 
-    async fn find_by_urn(
-        &self,
-        ctx: &Ctx,
-        inputs: &Value,
-    ) -> Result<Option<Created>, ProviderError> {
+    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
         // Only an object made from these inputs: the old half of a
         // replacement has the same tags but another (force-new) replace_key.
         let replace_key = inputs
@@ -637,7 +633,7 @@ impl Provider for TestProvider {
         self.call(ctx, Op::FindByUrn, inputs, |cloud| {
             let g = cloud.objects_locked()?;
             Ok(g.values()
-                .find(|o| {
+                .filter(|o| {
                     o.urn_tag == ctx.urn.as_str()
                         && o.stack_tag == ctx.stack
                         && o.replace_key == replace_key
@@ -645,7 +641,8 @@ impl Provider for TestProvider {
                 .map(|o| Created {
                     id: o.id.clone(),
                     outputs: o.outputs(),
-                }))
+                })
+                .collect())
         })
         .await
     }
@@ -737,17 +734,23 @@ mod tests {
             .find_by_urn(&ctx("a"), &args("two"))
             .await
             .unwrap()
+            .pop()
             .unwrap();
         assert_eq!(found.id, c.id);
-        assert_eq!(p.find_by_urn(&ctx("b"), &args("two")).await.unwrap(), None);
+        assert!(p
+            .find_by_urn(&ctx("b"), &args("two"))
+            .await
+            .unwrap()
+            .is_empty());
         let other_stack = Ctx {
             stack: "prod".into(),
             urn: ctx("a").urn,
         };
-        assert_eq!(
-            p.find_by_urn(&other_stack, &args("two")).await.unwrap(),
-            None
-        );
+        assert!(p
+            .find_by_urn(&other_stack, &args("two"))
+            .await
+            .unwrap()
+            .is_empty());
 
         p.delete(&ctx("a"), &c.id, &args("two"), &out)
             .await
@@ -915,6 +918,7 @@ mod tests {
             .find_by_urn(&ctx("p"), &args("v1"))
             .await
             .unwrap()
+            .pop()
             .unwrap();
         assert_eq!(
             found,
