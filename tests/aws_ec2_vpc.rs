@@ -32,7 +32,11 @@ fn stack(vpc: Vpc) -> (Stack, Resource<Vpc>) {
 
 fn settings() -> AwsSettings {
     AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string()), ("ManagedBy".to_string(), "morket-stack".to_string())].into(),
+        default_tags: [
+            ("Project".to_string(), "morket".to_string()),
+            ("ManagedBy".to_string(), "morket-stack".to_string()),
+        ]
+        .into(),
         ..Default::default()
     }
 }
@@ -51,7 +55,12 @@ async fn dns_hostnames(ec2: &aws_sdk_ec2::Client, id: &str) -> bool {
 
 async fn our_vpcs(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Vpc> {
     ec2.describe_vpcs()
-        .filters(Filter::builder().name("tag:morket:stack").values(STACK).build())
+        .filters(
+            Filter::builder()
+                .name("tag:morket:stack")
+                .values(STACK)
+                .build(),
+        )
         .send()
         .await
         .unwrap()
@@ -88,7 +97,9 @@ async fn vpc_lifecycle_against_moto() {
     assert_eq!(tags["Project"], "morket");
     assert_eq!(tags["morket:urn"], r.urn().as_str());
     assert!(dns_hostnames(&ec2, &id).await);
-    assert!(rec.outputs["main_route_table_id"].as_str().is_some_and(|s| s.starts_with("rtb-")));
+    assert!(rec.outputs["main_route_table_id"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("rtb-")));
 
     // No-op preview.
     let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
@@ -103,7 +114,10 @@ async fn vpc_lifecycle_against_moto() {
     assert_eq!(plan.steps[0].changed, vec!["enable_dns_hostnames", "tags"]);
     assert!(report.is_success(), "{report:?}");
     assert!(!dns_hostnames(&ec2, &id).await);
-    assert_eq!(aws::ec2::from_tags(our_vpcs(&ec2).await[0].tags())["Name"], "renamed");
+    assert_eq!(
+        aws::ec2::from_tags(our_vpcs(&ec2).await[0].tags())["Name"],
+        "renamed"
+    );
 
     // Out-of-band change, then a read returns the live value.
     ec2.modify_vpc_attribute()
@@ -113,9 +127,16 @@ async fn vpc_lifecycle_against_moto() {
         .await
         .unwrap();
     let provider = reg.get(Vpc::TYPE).unwrap();
-    let ctx = Ctx { stack: STACK.into(), urn: r.urn().clone() };
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: r.urn().clone(),
+    };
     let rec = st.resource(r.urn()).unwrap().unwrap();
-    let read = provider.read(&ctx, &id, &rec.inputs, &rec.outputs).await.unwrap().unwrap();
+    let read = provider
+        .read(&ctx, &id, &rec.inputs, &rec.outputs)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.inputs["enable_dns_hostnames"], serde_json::json!(true));
     assert_eq!(read.inputs["tags"], serde_json::json!({"Name": "renamed"}));
 
@@ -161,11 +182,22 @@ async fn interrupted_vpc_create_is_adopted_by_its_urn_tag() {
         started_at: "2026-11-25T00:00:00Z".into(),
     })
     .unwrap();
-    let ctx = Ctx { stack: STACK.into(), urn: r.urn().clone() };
-    let created = reg.get(Vpc::TYPE).unwrap().create(&ctx, &inputs).await.unwrap();
+    let ctx = Ctx {
+        stack: STACK.into(),
+        urn: r.urn().clone(),
+    };
+    let created = reg
+        .get(Vpc::TYPE)
+        .unwrap()
+        .create(&ctx, &inputs)
+        .await
+        .unwrap();
 
     let mut eng = Engine::new(Box::new(st.clone()), reg);
-    let (plan, report) = eng.up(&s, &PlanOptions::default(), &Cancel::new()).await.unwrap();
+    let (plan, report) = eng
+        .up(&s, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(plan.counts().create, 0, "adopted, not created again");
     assert_eq!(st.resource(r.urn()).unwrap().unwrap().id, created.id);

@@ -102,10 +102,16 @@ fn start() -> Server {
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while http(&url, "GET", "/moto-api/").is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start on {url}");
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on {url}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Server { url, _child: Some(child) }
+    Server {
+        url,
+        _child: Some(child),
+    }
 }
 
 /// Exclusive use of a freshly reset moto for one test.
@@ -119,10 +125,12 @@ pub fn moto() -> Moto {
     let s = SERVER.get_or_init(start);
     // Retried: the server can drop a connection while it is busy resetting.
     let status = (0..5)
-        .find_map(|_| http(&s.url, "POST", "/moto-api/reset").ok().or_else(|| {
-            std::thread::sleep(Duration::from_millis(200));
-            None
-        }))
+        .find_map(|_| {
+            http(&s.url, "POST", "/moto-api/reset").ok().or_else(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                None
+            })
+        })
         .expect("moto reset");
     assert_eq!(status, 200, "moto reset");
     Moto {
@@ -137,7 +145,9 @@ impl Moto {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.url)
             .region(Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "moto"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "moto",
+            ))
             .load()
             .await
     }

@@ -26,7 +26,14 @@ const THROTTLING: &[&str] = &[
 
 /// Codes for transient conflicts that settle on their own (a dependency still
 /// being detached, an instance still starting).
-const TRANSIENT: &[&str] = &["DependencyViolation", "IncorrectState", "InvalidState", "ServiceUnavailable", "InternalError", "InternalFailure"];
+const TRANSIENT: &[&str] = &[
+    "DependencyViolation",
+    "IncorrectState",
+    "InvalidState",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+];
 
 const VALIDATION: &[&str] = &[
     "InvalidParameterValue",
@@ -102,8 +109,14 @@ mod tests {
     fn codes_map_to_the_error_enum() {
         let u = Urn::new("s", "", "aws:ec2/Vpc", "main");
         assert!(classify(&u, "CreateVpc", "RequestLimitExceeded", "slow down").is_retryable());
-        assert!(matches!(classify(&u, "DescribeVpcs", "InvalidVpcID.NotFound", ""), ProviderError::NotFound(_)));
-        assert!(matches!(classify(&u, "DescribeDBClusters", "DBClusterNotFoundFault", ""), ProviderError::NotFound(_)));
+        assert!(matches!(
+            classify(&u, "DescribeVpcs", "InvalidVpcID.NotFound", ""),
+            ProviderError::NotFound(_)
+        ));
+        assert!(matches!(
+            classify(&u, "DescribeDBClusters", "DBClusterNotFoundFault", ""),
+            ProviderError::NotFound(_)
+        ));
         match classify(&u, "CreateVpc", "InvalidParameterValue", "bad cidr") {
             ProviderError::InvalidInput { value, reason, .. } => {
                 assert_eq!(value, u.to_string());
@@ -112,6 +125,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let f = classify(&u, "CreateVpc", "UnauthorizedOperation", "no");
-        assert_eq!(f.to_string(), "s::::aws:ec2/Vpc::main: CreateVpc: UnauthorizedOperation: no");
+        assert_eq!(
+            f.to_string(),
+            "s::::aws:ec2/Vpc::main: CreateVpc: UnauthorizedOperation: no"
+        );
     }
 }

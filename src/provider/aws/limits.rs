@@ -76,11 +76,17 @@ mod tests {
         for _ in 0..10 {
             b.acquire().await;
         }
-        assert!(t0.elapsed() < Duration::from_millis(1), "burst of capacity is free");
+        assert!(
+            t0.elapsed() < Duration::from_millis(1),
+            "burst of capacity is free"
+        );
         for _ in 0..3 {
             b.acquire().await;
         }
         let e = t0.elapsed();
-        assert!(e >= Duration::from_secs(3) && e < Duration::from_millis(3100), "{e:?}");
+        assert!(
+            e >= Duration::from_secs(3) && e < Duration::from_millis(3100),
+            "{e:?}"
+        );
     }
 }

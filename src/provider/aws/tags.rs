@@ -35,24 +35,44 @@ pub fn changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
 /// AWS limits: 50 tags, keys up to 128 characters, values up to 256, no `aws:` prefix.
 pub fn validate(own: &Tags) -> Result<(), ProviderError> {
     if own.len() > 45 {
-        return Err(ProviderError::invalid("tags", own.len(), "at most 45 tags (AWS allows 50; the engine and defaults use the rest)"));
+        return Err(ProviderError::invalid(
+            "tags",
+            own.len(),
+            "at most 45 tags (AWS allows 50; the engine and defaults use the rest)",
+        ));
     }
     for (k, v) in own {
         if k.is_empty() || k.len() > 128 {
-            return Err(ProviderError::invalid("tags", format!("{k:?}"), "tag keys are 1 to 128 characters"));
+            return Err(ProviderError::invalid(
+                "tags",
+                format!("{k:?}"),
+                "tag keys are 1 to 128 characters",
+            ));
         }
         if k.to_ascii_lowercase().starts_with("aws:") || k.starts_with("morket:") {
-            return Err(ProviderError::invalid("tags", format!("{k:?}"), "the aws: and morket: prefixes are reserved"));
+            return Err(ProviderError::invalid(
+                "tags",
+                format!("{k:?}"),
+                "the aws: and morket: prefixes are reserved",
+            ));
         }
         if v.len() > 256 {
-            return Err(ProviderError::invalid(&format!("tags.{k}"), format!("{v:?}"), "tag values are at most 256 characters"));
+            return Err(ProviderError::invalid(
+                &format!("tags.{k}"),
+                format!("{v:?}"),
+                "tag values are at most 256 characters",
+            ));
         }
     }
     Ok(())
@@ -65,9 +85,18 @@ mod tests {
 
     #[test]
     fn merge_view_and_changes() {
-        let ctx = Ctx { stack: "s".into(), urn: Urn::new("s", "", "aws:ec2/Vpc", "v") };
-        let defaults = Tags::from([("Project".into(), "morket".into()), ("Env".into(), "staging".into())]);
-        let own = Tags::from([("Name".into(), "main".into()), ("Env".into(), "override".into())]);
+        let ctx = Ctx {
+            stack: "s".into(),
+            urn: Urn::new("s", "", "aws:ec2/Vpc", "v"),
+        };
+        let defaults = Tags::from([
+            ("Project".into(), "morket".into()),
+            ("Env".into(), "staging".into()),
+        ]);
+        let own = Tags::from([
+            ("Name".into(), "main".into()),
+            ("Env".into(), "override".into()),
+        ]);
         let m = merged(&defaults, &own, &ctx);
         assert_eq!(m["Env"], "override");
         assert_eq!(m[URN_TAG], "s::::aws:ec2/Vpc::v");

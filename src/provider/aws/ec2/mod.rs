@@ -16,7 +16,9 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
-    t.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    t.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub fn from_tags(t: &[Tag]) -> Tags {
@@ -28,7 +30,10 @@ pub fn from_tags(t: &[Tag]) -> Tags {
 /// Tags for the create call itself, so the resource is never untagged.
 pub(crate) fn tag_spec(aws: &Aws, ctx: &Ctx, rt: ResourceType, own: &Tags) -> TagSpecification {
     let all = tags::merged(&aws.settings.default_tags, own, ctx);
-    TagSpecification::builder().resource_type(rt).set_tags(Some(to_tags(&all))).build()
+    TagSpecification::builder()
+        .resource_type(rt)
+        .set_tags(Some(to_tags(&all)))
+        .build()
 }
 
 pub(crate) fn urn_filter(ctx: &Ctx) -> Filter {
@@ -39,14 +44,26 @@ pub(crate) fn urn_filter(ctx: &Ctx) -> Filter {
 }
 
 /// Applies a change of the resource's own tags (defaults and engine tags stay).
-pub(crate) async fn update_tags(aws: &Aws, ctx: &Ctx, id: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
+pub(crate) async fn update_tags(
+    aws: &Aws,
+    ctx: &Ctx,
+    id: &str,
+    old: &Tags,
+    new: &Tags,
+) -> Result<(), ProviderError> {
     let defaults = &aws.settings.default_tags;
-    let (old_all, new_all) = (tags::merged(defaults, old, ctx), tags::merged(defaults, new, ctx));
+    let (old_all, new_all) = (
+        tags::merged(defaults, old, ctx),
+        tags::merged(defaults, new, ctx),
+    );
     let (set, remove) = tags::changes(&old_all, &new_all);
     let ec2 = aws.ec2().await;
     if !remove.is_empty() {
         aws.limits.ec2_mutating.acquire().await;
-        let t: Vec<Tag> = remove.iter().map(|k| Tag::builder().key(k).build()).collect();
+        let t: Vec<Tag> = remove
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
         ec2.delete_tags()
             .resources(id)
             .set_tags(Some(t))

@@ -66,13 +66,24 @@ impl Resource<Vpc> {
 }
 
 /// Parses `a.b.c.d/n` and checks the prefix length is within `min..=max`.
-pub fn check_cidr(field: &str, cidr: &str, min: u8, max: u8) -> Result<(Ipv4Addr, u8), ProviderError> {
+pub fn check_cidr(
+    field: &str,
+    cidr: &str,
+    min: u8,
+    max: u8,
+) -> Result<(Ipv4Addr, u8), ProviderError> {
     let bad = |why: &str| ProviderError::invalid(field, format!("{cidr:?}"), why.to_string());
-    let (addr, len) = cidr.split_once('/').ok_or_else(|| bad("expected an IPv4 CIDR like 10.0.0.0/16"))?;
+    let (addr, len) = cidr
+        .split_once('/')
+        .ok_or_else(|| bad("expected an IPv4 CIDR like 10.0.0.0/16"))?;
     let addr: Ipv4Addr = addr.parse().map_err(|_| bad("not an IPv4 address"))?;
-    let len: u8 = len.parse().map_err(|_| bad("prefix length is not a number"))?;
+    let len: u8 = len
+        .parse()
+        .map_err(|_| bad("prefix length is not a number"))?;
     if len < min || len > max {
-        return Err(bad(&format!("prefix length must be between /{min} and /{max}")));
+        return Err(bad(&format!(
+            "prefix length must be between /{min} and /{max}"
+        )));
     }
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     if u32::from(addr) & !mask != 0 {
@@ -90,9 +101,21 @@ impl VpcProvider {
         VpcProvider { aws }
     }
 
-    async fn describe(&self, ctx: &Ctx, id: &str) -> Result<Option<aws_sdk_ec2::types::Vpc>, ProviderError> {
+    async fn describe(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::Vpc>, ProviderError> {
         self.aws.limits.ec2_describe.acquire().await;
-        match self.aws.ec2().await.describe_vpcs().vpc_ids(id).send().await {
+        match self
+            .aws
+            .ec2()
+            .await
+            .describe_vpcs()
+            .vpc_ids(id)
+            .send()
+            .await
+        {
             Ok(out) => Ok(out.vpcs().first().cloned()),
             Err(e) => match error::map(&ctx.urn, "DescribeVpcs", e) {
                 ProviderError::NotFound(_) => Ok(None),
@@ -101,7 +124,12 @@ impl VpcProvider {
         }
     }
 
-    async fn attribute(&self, ctx: &Ctx, id: &str, name: VpcAttributeName) -> Result<bool, ProviderError> {
+    async fn attribute(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        name: VpcAttributeName,
+    ) -> Result<bool, ProviderError> {
         self.aws.limits.ec2_describe.acquire().await;
         let out = self
             .aws
@@ -120,7 +148,13 @@ impl VpcProvider {
         Ok(v.and_then(AttributeBooleanValue::value).unwrap_or(false))
     }
 
-    async fn set_dns(&self, ctx: &Ctx, id: &str, support: Option<bool>, hostnames: Option<bool>) -> Result<(), ProviderError> {
+    async fn set_dns(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        support: Option<bool>,
+        hostnames: Option<bool>,
+    ) -> Result<(), ProviderError> {
         let ec2 = self.aws.ec2().await;
         // One attribute per call: the API refuses both at once.
         if let Some(v) = support {
@@ -144,22 +178,46 @@ impl VpcProvider {
         Ok(())
     }
 
-    async fn outputs(&self, ctx: &Ctx, vpc: &aws_sdk_ec2::types::Vpc) -> Result<Value, ProviderError> {
+    async fn outputs(
+        &self,
+        ctx: &Ctx,
+        vpc: &aws_sdk_ec2::types::Vpc,
+    ) -> Result<Value, ProviderError> {
         let id = vpc.vpc_id().unwrap_or_default();
         let ec2 = self.aws.ec2().await;
         self.aws.limits.ec2_describe.acquire().await;
         let sg = ec2
             .describe_security_groups()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(id).build())
-            .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("default").build())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(id)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values("default")
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "DescribeSecurityGroups", e))?;
         self.aws.limits.ec2_describe.acquire().await;
         let rt = ec2
             .describe_route_tables()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(id).build())
-            .filters(aws_sdk_ec2::types::Filter::builder().name("association.main").values("true").build())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(id)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("association.main")
+                    .values("true")
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "DescribeRouteTables", e))?;
@@ -191,10 +249,18 @@ impl Provider for VpcProvider {
         let v: Vpc = parse(inputs)?;
         check_cidr("cidr_block", &v.cidr_block, 16, 28)?;
         if !matches!(v.instance_tenancy.as_str(), "default" | "dedicated") {
-            return Err(ProviderError::invalid("instance_tenancy", format!("{:?}", v.instance_tenancy), "must be \"default\" or \"dedicated\""));
+            return Err(ProviderError::invalid(
+                "instance_tenancy",
+                format!("{:?}", v.instance_tenancy),
+                "must be \"default\" or \"dedicated\"",
+            ));
         }
         if v.enable_dns_hostnames && !v.enable_dns_support {
-            return Err(ProviderError::invalid("enable_dns_hostnames", true, "needs enable_dns_support = true"));
+            return Err(ProviderError::invalid(
+                "enable_dns_hostnames",
+                true,
+                "needs enable_dns_support = true",
+            ));
         }
         tags::validate(&v.tags)
     }
@@ -213,24 +279,44 @@ impl Provider for VpcProvider {
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "CreateVpc", e))?;
-        let vpc = out.vpc().ok_or_else(|| ProviderError::Fatal(format!("{}: CreateVpc returned no VPC", ctx.urn)))?;
+        let vpc = out.vpc().ok_or_else(|| {
+            ProviderError::Fatal(format!("{}: CreateVpc returned no VPC", ctx.urn))
+        })?;
         let id = vpc.vpc_id().unwrap_or_default().to_string();
         // New VPCs have DNS support on and hostnames off; change only what differs.
-        self.set_dns(ctx, &id, (!v.enable_dns_support).then_some(false), v.enable_dns_hostnames.then_some(true))
-            .await?;
+        self.set_dns(
+            ctx,
+            &id,
+            (!v.enable_dns_support).then_some(false),
+            v.enable_dns_hostnames.then_some(true),
+        )
+        .await?;
         let outputs = self.outputs(ctx, vpc).await?;
         Ok(Created { id, outputs })
     }
 
-    async fn read(&self, ctx: &Ctx, id: &str, _inputs: &Value, _outputs: &Value) -> Result<Option<ReadResult>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        _inputs: &Value,
+        _outputs: &Value,
+    ) -> Result<Option<ReadResult>, ProviderError> {
         let Some(vpc) = self.describe(ctx, id).await? else {
             return Ok(None);
         };
         let live = Vpc {
             cidr_block: vpc.cidr_block().unwrap_or_default().into(),
-            enable_dns_support: self.attribute(ctx, id, VpcAttributeName::EnableDnsSupport).await?,
-            enable_dns_hostnames: self.attribute(ctx, id, VpcAttributeName::EnableDnsHostnames).await?,
-            instance_tenancy: vpc.instance_tenancy().map(|t| t.as_str().to_string()).unwrap_or_else(default_tenancy),
+            enable_dns_support: self
+                .attribute(ctx, id, VpcAttributeName::EnableDnsSupport)
+                .await?,
+            enable_dns_hostnames: self
+                .attribute(ctx, id, VpcAttributeName::EnableDnsHostnames)
+                .await?,
+            instance_tenancy: vpc
+                .instance_tenancy()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_else(default_tenancy),
             tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(vpc.tags())),
         };
         Ok(Some(ReadResult {
@@ -239,14 +325,22 @@ impl Provider for VpcProvider {
         }))
     }
 
-    async fn update(&self, ctx: &Ctx, id: &str, old_inputs: &Value, new_inputs: &Value, old_outputs: &Value) -> Result<Value, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        old_inputs: &Value,
+        new_inputs: &Value,
+        old_outputs: &Value,
+    ) -> Result<Value, ProviderError> {
         let (o, n): (Vpc, Vpc) = (parse(old_inputs)?, parse(new_inputs)?);
         // Hostnames off before support off, support on before hostnames on.
         if !n.enable_dns_hostnames && o.enable_dns_hostnames {
             self.set_dns(ctx, id, None, Some(false)).await?;
         }
         if n.enable_dns_support != o.enable_dns_support {
-            self.set_dns(ctx, id, Some(n.enable_dns_support), None).await?;
+            self.set_dns(ctx, id, Some(n.enable_dns_support), None)
+                .await?;
         }
         if n.enable_dns_hostnames && !o.enable_dns_hostnames {
             self.set_dns(ctx, id, None, Some(true)).await?;
@@ -255,11 +349,20 @@ impl Provider for VpcProvider {
         let _ = old_outputs;
         match self.describe(ctx, id).await? {
             Some(vpc) => self.outputs(ctx, &vpc).await,
-            None => Err(ProviderError::NotFound(format!("{}: VPC {id} disappeared during update", ctx.urn))),
+            None => Err(ProviderError::NotFound(format!(
+                "{}: VPC {id} disappeared during update",
+                ctx.urn
+            ))),
         }
     }
 
-    async fn delete(&self, ctx: &Ctx, id: &str, _inputs: &Value, _outputs: &Value) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        _inputs: &Value,
+        _outputs: &Value,
+    ) -> Result<(), ProviderError> {
         self.aws.limits.ec2_mutating.acquire().await;
         match self.aws.ec2().await.delete_vpc().vpc_id(id).send().await {
             Ok(_) => Ok(()),
@@ -270,7 +373,7 @@ impl Provider for VpcProvider {
         }
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Option<Created>, ProviderError> {
+    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
         self.aws.limits.ec2_describe.acquire().await;
         let out = self
             .aws
@@ -281,13 +384,14 @@ impl Provider for VpcProvider {
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "DescribeVpcs", e))?;
-        match out.vpcs().first() {
-            Some(vpc) => Ok(Some(Created {
+        let mut found = Vec::new();
+        for vpc in out.vpcs() {
+            found.push(Created {
                 id: vpc.vpc_id().unwrap_or_default().to_string(),
                 outputs: self.outputs(ctx, vpc).await?,
-            })),
-            None => Ok(None),
+            });
         }
+        Ok(found)
     }
 }
 
@@ -299,7 +403,10 @@ mod tests {
     fn cidr_validation_names_field_and_value() {
         assert!(check_cidr("cidr_block", "10.0.0.0/16", 16, 28).is_ok());
         let e = check_cidr("cidr_block", "10.0.0.1/16", 16, 28).unwrap_err();
-        assert!(e.to_string().contains("cidr_block") && e.to_string().contains("10.0.0.1/16"), "{e}");
+        assert!(
+            e.to_string().contains("cidr_block") && e.to_string().contains("10.0.0.1/16"),
+            "{e}"
+        );
         assert!(check_cidr("cidr_block", "10.0.0.0/8", 16, 28).is_err());
         assert!(check_cidr("cidr_block", "nope", 16, 28).is_err());
     }
