@@ -9,7 +9,7 @@ use morket_stack::provider::time::Sleep;
 use morket_stack::provider::Registry;
 use serde::Deserialize;
 
-use super::{ConfigFile, Loaded, StackError};
+use super::{ConfigFile, Loaded, StackEnv, StackError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +36,7 @@ fn default_settle() -> String {
     "0s".into()
 }
 
-pub fn build(name: &str, file: &ConfigFile) -> Result<Loaded, StackError> {
+pub fn build(name: &str, file: &ConfigFile, _env: &StackEnv) -> Result<Loaded, StackError> {
     let cfg: DemoConfig = file.parse()?;
     if !(12..=128).contains(&cfg.password_length) {
         return Err(file.bad(

@@ -9,9 +9,11 @@
 use std::path::{Path, PathBuf};
 
 use morket_stack::model::{ModelError, Stack, Urn};
+use morket_stack::provider::aws::AwsSettings;
 use morket_stack::provider::Registry;
 
 pub mod demo;
+pub mod morket;
 #[cfg(feature = "test-provider")]
 pub mod testbed;
 
@@ -78,17 +80,31 @@ impl ConfigFile {
     }
 }
 
-type Program = fn(&str, &ConfigFile) -> Result<Loaded, StackError>;
+/// What the CLI passes to every stack program.
+#[derive(Debug, Clone, Default)]
+pub struct StackEnv {
+    /// Region, profile, retries and timeouts for AWS clients; a program adds
+    /// its stack-wide default tags.
+    pub aws: AwsSettings,
+}
+
+type Program = fn(&str, &ConfigFile, &StackEnv) -> Result<Loaded, StackError>;
 
 fn programs() -> Vec<(&'static str, Program)> {
     #[allow(unused_mut)]
-    let mut v: Vec<(&'static str, Program)> = vec![("demo", demo::build)];
+    let mut v: Vec<(&'static str, Program)> =
+        vec![("demo", demo::build), ("morket", morket::build)];
     #[cfg(feature = "test-provider")]
     v.push(("testbed", testbed::build));
     v
 }
 
-pub fn load(stacks_dir: &Path, stack: &str, config: Option<&Path>) -> Result<Loaded, StackError> {
+pub fn load(
+    stacks_dir: &Path,
+    stack: &str,
+    config: Option<&Path>,
+    env: &StackEnv,
+) -> Result<Loaded, StackError> {
     let path = config
         .map(Path::to_path_buf)
         .unwrap_or_else(|| stacks_dir.join(format!("{stack}.toml")));
@@ -116,5 +132,5 @@ pub fn load(stacks_dir: &Path, stack: &str, config: Option<&Path>) -> Result<Loa
             known: all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
         });
     };
-    build(stack, &file)
+    build(stack, &file, env)
 }

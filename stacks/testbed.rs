@@ -10,7 +10,7 @@ use morket_stack::provider::testing::{TestArgs, TestCloud, TestProvider};
 use morket_stack::provider::Registry;
 use serde::Deserialize;
 
-use super::{ConfigFile, Loaded, StackError};
+use super::{ConfigFile, Loaded, StackEnv, StackError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +31,7 @@ fn one() -> u32 {
     1
 }
 
-pub fn build(name: &str, file: &ConfigFile) -> Result<Loaded, StackError> {
+pub fn build(name: &str, file: &ConfigFile, _env: &StackEnv) -> Result<Loaded, StackError> {
     let cfg: TestbedConfig = file.parse()?;
     if cfg.chains == 0 {
         return Err(file.bad("chains", 0, "must be at least 1"));

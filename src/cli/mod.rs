@@ -13,6 +13,7 @@ use morket_stack::exec::{ApplyReport, Cancel};
 use morket_stack::graph::Graph;
 use morket_stack::model::Urn;
 use morket_stack::plan::{Plan, PlanOptions};
+use morket_stack::provider::aws::AwsSettings;
 use morket_stack::render::{self, Style};
 use morket_stack::state::keys::{self, KeySource};
 use morket_stack::state::{lock, StateStore};
@@ -59,6 +60,12 @@ struct Cli {
     /// No colour even on a terminal.
     #[arg(long, global = true)]
     no_color: bool,
+    /// AWS region (default: the SDK's chain: AWS_REGION, profile, IMDS).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// AWS profile from the shared config files.
+    #[arg(long, global = true)]
+    profile: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -195,6 +202,7 @@ struct Ctx {
     stacks_dir: PathBuf,
     config: Option<PathBuf>,
     lock_timeout: Duration,
+    env: stacks::StackEnv,
 }
 
 impl Ctx {
@@ -220,6 +228,7 @@ impl Ctx {
             &self.stacks_dir,
             stack,
             self.config.as_deref(),
+            &self.env,
         )?)
     }
 
@@ -262,6 +271,13 @@ async fn run(cli: Cli) -> Result<u8> {
         stacks_dir: cli.stacks_dir,
         config: cli.config,
         lock_timeout: cli.lock_timeout,
+        env: stacks::StackEnv {
+            aws: AwsSettings {
+                region: cli.region,
+                profile: cli.profile,
+                ..Default::default()
+            },
+        },
     };
     match cli.cmd {
         Cmd::Preview(a) => preview(&ctx, a).await,

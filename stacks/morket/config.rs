@@ -1,0 +1,322 @@
+//! Per-environment configuration of the Morket stack (seed 000 R19.1, R19.4,
+//! R19.5), parsed from `stacks/<env>.toml` into typed structs. Unknown keys
+//! and out-of-range values are errors naming the file, key and value.
+// Some fields are validated here before the component that reads them lands.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::stacks::{ConfigFile, StackError};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MorketConfig {
+    /// `staging` or `production`.
+    pub environment: String,
+    pub region: String,
+    pub domain_name: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub network: NetworkConfig,
+    pub ecs: EcsConfig,
+    pub aurora: AuroraConfig,
+    pub redis: RedisConfig,
+    pub clickhouse: ClickhouseConfig,
+    pub rabbitmq: RabbitmqConfig,
+    pub opensearch: OpensearchConfig,
+    #[serde(default = "default_log_retention")]
+    pub log_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    #[serde(default = "default_vpc_cidr")]
+    pub vpc_cidr: String,
+    /// Exactly two (R2.1).
+    pub availability_zones: Vec<String>,
+    /// One per AZ in production, one in staging (R2.3 / task 3.1).
+    pub nat_gateways: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub cpu: u32,
+    pub memory: u32,
+    pub desired_count: u32,
+    #[serde(default)]
+    pub max_count: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsConfig {
+    pub backend: Service,
+    pub scraper: Service,
+    pub temporal_worker: Service,
+    pub temporal_server: Service,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuroraConfig {
+    pub engine_version: String,
+    pub instance_class: String,
+    pub reader_count: u32,
+    pub backup_retention_days: u32,
+    pub preferred_backup_window: String,
+    pub deletion_protection: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub engine_version: String,
+    pub node_type: String,
+    pub num_cache_clusters: u32,
+    pub snapshot_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickhouseConfig {
+    pub instance_type: String,
+    pub ami: String,
+    pub volume_size_gb: u32,
+    pub volume_iops: u32,
+    pub max_memory_usage: u64,
+    pub max_threads: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RabbitmqConfig {
+    pub engine_version: String,
+    pub instance_type: String,
+    /// `SINGLE_INSTANCE` or `CLUSTER_MULTI_AZ`.
+    pub deployment_mode: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpensearchConfig {
+    pub engine_version: String,
+    pub instance_type: String,
+    pub instance_count: u32,
+    pub volume_size_gb: u32,
+    pub snapshot_hour: u32,
+}
+
+fn default_vpc_cidr() -> String {
+    "10.0.0.0/16".into()
+}
+fn default_log_retention() -> u32 {
+    30
+}
+
+/// CloudWatch Logs accepts only these retention periods.
+const LOG_RETENTION: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+fn range(file: &ConfigFile, key: &str, v: u32, lo: u32, hi: u32) -> Result<(), StackError> {
+    if v < lo || v > hi {
+        return Err(file.bad(key, v, &format!("must be between {lo} and {hi}")));
+    }
+    Ok(())
+}
+
+fn one_of(file: &ConfigFile, key: &str, v: &str, allowed: &[&str]) -> Result<(), StackError> {
+    if !allowed.contains(&v) {
+        return Err(file.bad(
+            key,
+            format!("{v:?}"),
+            &format!("must be one of {}", allowed.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Fargate's valid CPU/memory pairs.
+fn fargate(file: &ConfigFile, key: &str, s: &Service) -> Result<(), StackError> {
+    let ok = match s.cpu {
+        256 => [512, 1024, 2048].contains(&s.memory),
+        512 => (1024..=4096).contains(&s.memory) && s.memory % 1024 == 0,
+        1024 => (2048..=8192).contains(&s.memory) && s.memory % 1024 == 0,
+        2048 => (4096..=16384).contains(&s.memory) && s.memory % 1024 == 0,
+        4096 => (8192..=30720).contains(&s.memory) && s.memory % 1024 == 0,
+        _ => {
+            return Err(file.bad(
+                &format!("{key}.cpu"),
+                s.cpu,
+                "Fargate CPU must be 256, 512, 1024, 2048 or 4096",
+            ))
+        }
+    };
+    if !ok {
+        return Err(file.bad(
+            &format!("{key}.memory"),
+            s.memory,
+            &format!("not a valid Fargate memory size for cpu = {}", s.cpu),
+        ));
+    }
+    range(
+        file,
+        &format!("{key}.desired_count"),
+        s.desired_count,
+        0,
+        100,
+    )?;
+    if let Some(max) = s.max_count {
+        if max < s.desired_count {
+            return Err(file.bad(
+                &format!("{key}.max_count"),
+                max,
+                "must be at least desired_count",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl MorketConfig {
+    pub fn load(file: &ConfigFile) -> Result<MorketConfig, StackError> {
+        let c: MorketConfig = file.parse()?;
+        one_of(
+            file,
+            "environment",
+            &c.environment,
+            &["staging", "production"],
+        )?;
+        let n = &c.network;
+        if n.availability_zones.len() != 2 {
+            return Err(file.bad(
+                "network.availability_zones",
+                format!("{:?}", n.availability_zones),
+                "exactly two AZs (R2.1)",
+            ));
+        }
+        range(file, "network.nat_gateways", n.nat_gateways, 1, 2)?;
+        if let Err(e) = morket_stack::provider::aws::ec2::vpc::check_cidr(
+            "network.vpc_cidr",
+            &n.vpc_cidr,
+            16,
+            20,
+        ) {
+            return Err(file.bad(
+                "network.vpc_cidr",
+                format!("{:?}", n.vpc_cidr),
+                &e.to_string(),
+            ));
+        }
+        fargate(file, "ecs.backend", &c.ecs.backend)?;
+        fargate(file, "ecs.scraper", &c.ecs.scraper)?;
+        fargate(file, "ecs.temporal_worker", &c.ecs.temporal_worker)?;
+        fargate(file, "ecs.temporal_server", &c.ecs.temporal_server)?;
+        range(file, "aurora.reader_count", c.aurora.reader_count, 0, 15)?;
+        range(
+            file,
+            "aurora.backup_retention_days",
+            c.aurora.backup_retention_days,
+            1,
+            35,
+        )?;
+        if !c.aurora.engine_version.starts_with("15.") {
+            return Err(file.bad(
+                "aurora.engine_version",
+                format!("{:?}", c.aurora.engine_version),
+                "Aurora PostgreSQL 15.x (R5.1)",
+            ));
+        }
+        range(
+            file,
+            "redis.num_cache_clusters",
+            c.redis.num_cache_clusters,
+            1,
+            6,
+        )?;
+        range(
+            file,
+            "redis.snapshot_retention_days",
+            c.redis.snapshot_retention_days,
+            0,
+            35,
+        )?;
+        if !c.redis.engine_version.starts_with("7.") {
+            return Err(file.bad(
+                "redis.engine_version",
+                format!("{:?}", c.redis.engine_version),
+                "Redis 7.x (R7.1)",
+            ));
+        }
+        range(
+            file,
+            "clickhouse.volume_size_gb",
+            c.clickhouse.volume_size_gb,
+            1,
+            16384,
+        )?;
+        range(
+            file,
+            "clickhouse.volume_iops",
+            c.clickhouse.volume_iops,
+            3000,
+            16000,
+        )?;
+        one_of(
+            file,
+            "rabbitmq.deployment_mode",
+            &c.rabbitmq.deployment_mode,
+            &["SINGLE_INSTANCE", "CLUSTER_MULTI_AZ"],
+        )?;
+        range(
+            file,
+            "opensearch.instance_count",
+            c.opensearch.instance_count,
+            1,
+            80,
+        )?;
+        range(
+            file,
+            "opensearch.volume_size_gb",
+            c.opensearch.volume_size_gb,
+            10,
+            16384,
+        )?;
+        range(
+            file,
+            "opensearch.snapshot_hour",
+            c.opensearch.snapshot_hour,
+            0,
+            23,
+        )?;
+        if !LOG_RETENTION.contains(&c.log_retention_days) {
+            return Err(file.bad(
+                "log_retention_days",
+                c.log_retention_days,
+                "not a CloudWatch Logs retention period (1, 3, 5, 7, 14, 30, 60, 90, ...)",
+            ));
+        }
+        Ok(c)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    /// Stack-wide tags (R2.6): Project, Environment, Module, ManagedBy, plus the file's.
+    pub fn default_tags(&self) -> BTreeMap<String, String> {
+        let mut t = BTreeMap::from([
+            ("Project".to_string(), "morket".to_string()),
+            ("Environment".to_string(), self.environment.clone()),
+            ("Module".to_string(), "infrastructure".to_string()),
+            ("ManagedBy".to_string(), "morket-stack".to_string()),
+        ]);
+        t.extend(self.tags.clone());
+        t
+    }
+}
