@@ -1,0 +1,146 @@
+//! The Morket stack's configuration and planned properties, per criterion of
+//! seed 000, checked on the plan from an empty state (no AWS calls).
+
+#[path = "../stacks/mod.rs"]
+#[allow(dead_code)]
+mod stacks;
+
+use std::path::Path;
+
+use morket_stack::engine::Engine;
+use morket_stack::plan::{Action, Plan, PlanOptions};
+use morket_stack::secrets::{self, Crypter};
+use morket_stack::state::{MemoryStore, StateStore};
+use serde_json::Value;
+
+fn stacks_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/stacks"))
+}
+
+fn load(name: &str) -> stacks::Loaded {
+    stacks::load(stacks_dir(), name, None, &stacks::StackEnv::default())
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// Loads `name` with one line of its file replaced.
+fn load_edited(name: &str, from: &str, to: &str) -> Result<stacks::Loaded, String> {
+    let text = std::fs::read_to_string(stacks_dir().join(format!("{name}.toml"))).unwrap();
+    assert!(text.contains(from), "{from:?} not in {name}.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{name}.toml"));
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    stacks::load(
+        stacks_dir(),
+        name,
+        Some(&path),
+        &stacks::StackEnv::default(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn preview(loaded: &stacks::Loaded) -> Plan {
+    let mut store = MemoryStore::new(loaded.stack.name());
+    store
+        .set_crypter(Crypter::new(&secrets::random_key()))
+        .unwrap();
+    let mut eng = Engine::new(Box::new(store), loaded.registry.clone());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(eng.preview(&loaded.stack, &PlanOptions::default()))
+        .unwrap()
+}
+
+fn step_inputs<'a>(plan: &'a Plan, urn_suffix: &str) -> &'a Value {
+    let s = plan
+        .steps
+        .iter()
+        .find(|s| s.urn.as_str().ends_with(urn_suffix))
+        .unwrap_or_else(|| panic!("no step ending in {urn_suffix}"));
+    assert_eq!(s.action, Action::Create);
+    s.planned_inputs.as_ref().unwrap()
+}
+
+#[test]
+fn both_environments_load_and_plan_from_empty_state() {
+    for env in ["staging", "production"] {
+        let loaded = load(env);
+        let plan = preview(&loaded);
+        assert!(plan.counts().create > 0, "{env}");
+        assert_eq!(
+            plan.counts().create,
+            loaded.stack.resources().len(),
+            "{env}: everything is created"
+        );
+    }
+}
+
+#[test]
+fn r2_1_vpc_cidr_and_r2_6_tags() {
+    let plan = preview(&load("staging"));
+    let vpc = step_inputs(&plan, "network::aws:ec2/Vpc::vpc");
+    assert_eq!(vpc["cidr_block"], "10.0.0.0/16");
+    assert_eq!(vpc["tags"]["Name"], "morket-staging");
+    let cfg = stacks::morket::config::MorketConfig::load(&stacks::ConfigFile {
+        path: stacks_dir().join("staging.toml"),
+        table: std::fs::read_to_string(stacks_dir().join("staging.toml"))
+            .unwrap()
+            .parse()
+            .unwrap(),
+    })
+    .unwrap();
+    let tags = cfg.default_tags();
+    assert_eq!(tags["Project"], "morket");
+    assert_eq!(tags["Environment"], "staging");
+    assert_eq!(tags["Module"], "infrastructure");
+}
+
+#[test]
+fn r19_config_errors_name_file_key_and_value() {
+    let cases = [
+        (
+            "nat_gateways = 1",
+            "nat_gateways = 3",
+            "network.nat_gateways = 3",
+        ),
+        ("memory = 512", "memory = 700", "ecs.backend.memory = 700"),
+        (
+            "engine_version = \"15.4\"",
+            "engine_version = \"14.9\"",
+            "aurora.engine_version = \"14.9\"",
+        ),
+        (
+            "log_retention_days = 30",
+            "log_retention_days = 31",
+            "log_retention_days = 31",
+        ),
+        (
+            "deployment_mode = \"SINGLE_INSTANCE\"",
+            "deployment_mode = \"ACTIVE_STANDBY_MULTI_AZ\"",
+            "rabbitmq.deployment_mode",
+        ),
+        (
+            "snapshot_hour = 2",
+            "snapshot_hour = 24",
+            "opensearch.snapshot_hour = 24",
+        ),
+        (
+            "vpc_cidr = \"10.0.0.0/16\"",
+            "vpc_cidr = \"10.0.0.1/16\"",
+            "network.vpc_cidr",
+        ),
+        (
+            "region = \"us-east-1\"",
+            "region = \"us-east-1\"\nbogus_key = 1",
+            "bogus_key",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let err = load_edited("staging", from, to)
+            .err()
+            .unwrap_or_else(|| panic!("{to:?} was accepted"));
+        assert!(err.contains("staging.toml"), "{err}");
+        assert!(err.contains(want), "{to:?}: {err}");
+    }
+}
