@@ -50,6 +50,11 @@ pub struct Aws {
     pub limits: Limits,
     config: OnceCell<SdkConfig>,
     ec2: OnceCell<aws_sdk_ec2::Client>,
+    rds: OnceCell<aws_sdk_rds::Client>,
+    elasticache: OnceCell<aws_sdk_elasticache::Client>,
+    mq: OnceCell<aws_sdk_mq::Client>,
+    opensearch: OnceCell<aws_sdk_opensearch::Client>,
+    ecs: OnceCell<aws_sdk_ecs::Client>,
 }
 
 impl Aws {
@@ -59,6 +64,11 @@ impl Aws {
             limits: Limits::default(),
             config: OnceCell::new(),
             ec2: OnceCell::new(),
+            rds: OnceCell::new(),
+            elasticache: OnceCell::new(),
+            mq: OnceCell::new(),
+            opensearch: OnceCell::new(),
+            ecs: OnceCell::new(),
         }
     }
 
@@ -72,6 +82,32 @@ impl Aws {
     /// Uses a ready EC2 client (aws-smithy-mocks tests).
     pub fn with_ec2(self, client: aws_sdk_ec2::Client) -> Self {
         self.ec2.set(client).expect("fresh cell");
+        self
+    }
+
+    /// Uses a ready RDS client (aws-smithy-mocks tests).
+    pub fn with_rds(self, client: aws_sdk_rds::Client) -> Self {
+        self.rds.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_elasticache(self, client: aws_sdk_elasticache::Client) -> Self {
+        self.elasticache.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_mq(self, client: aws_sdk_mq::Client) -> Self {
+        self.mq.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_opensearch(self, client: aws_sdk_opensearch::Client) -> Self {
+        self.opensearch.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_ecs(self, client: aws_sdk_ecs::Client) -> Self {
+        self.ecs.set(client).expect("fresh cell");
         self
     }
 
@@ -106,6 +142,36 @@ impl Aws {
     pub async fn ec2(&self) -> &aws_sdk_ec2::Client {
         self.ec2
             .get_or_init(|| async { aws_sdk_ec2::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn rds(&self) -> &aws_sdk_rds::Client {
+        self.rds
+            .get_or_init(|| async { aws_sdk_rds::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn elasticache(&self) -> &aws_sdk_elasticache::Client {
+        self.elasticache
+            .get_or_init(|| async { aws_sdk_elasticache::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn mq(&self) -> &aws_sdk_mq::Client {
+        self.mq
+            .get_or_init(|| async { aws_sdk_mq::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn opensearch(&self) -> &aws_sdk_opensearch::Client {
+        self.opensearch
+            .get_or_init(|| async { aws_sdk_opensearch::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn ecs(&self) -> &aws_sdk_ecs::Client {
+        self.ecs
+            .get_or_init(|| async { aws_sdk_ecs::Client::new(self.config().await) })
             .await
     }
 }

@@ -43,15 +43,20 @@ impl TokenBucket {
     }
 }
 
-/// The buckets of one account and region, after the EC2 API throttling
-/// documentation (mutating 50 / 5 per s, describes 100 / 20 per s,
-/// CreateNatGateway 10 / 1 per s). Other services get a conservative bucket.
+/// The buckets of one account and region. EC2's follow its documented API
+/// throttling (mutating 50 / 5 per s, describes 100 / 20 per s,
+/// CreateNatGateway 10 / 1 per s); the other services publish no figures, so
+/// each gets a conservative bucket of its own.
 #[derive(Debug)]
 pub struct Limits {
     pub ec2_mutating: TokenBucket,
     pub ec2_describe: TokenBucket,
     pub ec2_nat: TokenBucket,
-    pub other: TokenBucket,
+    pub rds: TokenBucket,
+    pub elasticache: TokenBucket,
+    pub mq: TokenBucket,
+    pub opensearch: TokenBucket,
+    pub ecs: TokenBucket,
 }
 
 impl Default for Limits {
@@ -60,7 +65,11 @@ impl Default for Limits {
             ec2_mutating: TokenBucket::new(50, 5.0),
             ec2_describe: TokenBucket::new(100, 20.0),
             ec2_nat: TokenBucket::new(10, 1.0),
-            other: TokenBucket::new(40, 10.0),
+            rds: TokenBucket::new(40, 10.0),
+            elasticache: TokenBucket::new(40, 10.0),
+            mq: TokenBucket::new(20, 5.0),
+            opensearch: TokenBucket::new(20, 5.0),
+            ecs: TokenBucket::new(40, 20.0),
         }
     }
 }
