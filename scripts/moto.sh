@@ -1,0 +1,33 @@
+# Sourced by .ci/run and scripts/local-up: installs moto (PyPI moto[server])
+# into a venv kept between runs and starts it on a free loopback port.
+# After `start_moto`, MOTO_URL and MOTO_PID are set; `stop_moto` ends it.
+
+start_moto() {
+  local venv="${MORKET_STACK_VENV:-$HOME/.cache/morket-stack/venv}"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    echo "Installing moto[server] into $venv ..." >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.*'
+  fi
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  local log="${MOTO_LOG:-/dev/null}"
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  MOTO_URL="http://127.0.0.1:$port"
+  local _
+  for _ in $(seq 1 150); do
+    if python3 -c "import urllib.request as u; u.urlopen('$MOTO_URL/moto-api/', timeout=2)" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "moto_server did not start on $MOTO_URL" >&2
+  return 1
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+  fi
+}
