@@ -161,7 +161,8 @@ impl NatGatewayProvider {
                         n.failure_message().unwrap_or("")
                     )))
                 }
-                (Some(_), Some(NatGatewayState::Deleting | NatGatewayState::Deleted)) | (None, _) => {
+                (Some(_), Some(NatGatewayState::Deleting | NatGatewayState::Deleted))
+                | (None, _) => {
                     return Err(ProviderError::Fatal(format!(
                         "{}: NAT gateway {id} is {} while waiting for it to become available",
                         ctx.urn,
@@ -279,10 +280,7 @@ impl Provider for NatGatewayProvider {
             .nat_gateway()
             .and_then(|g| g.nat_gateway_id())
             .ok_or_else(|| {
-                ProviderError::Fatal(format!(
-                    "{}: CreateNatGateway returned no gateway",
-                    ctx.urn
-                ))
+                ProviderError::Fatal(format!("{}: CreateNatGateway returned no gateway", ctx.urn))
             })?
             .to_string();
         let gw = self.wait_available(ctx, &id).await?;

@@ -73,10 +73,7 @@ pub(crate) fn known<'a>(
     v: &'a Input<String>,
 ) -> Result<&'a str, ProviderError> {
     v.known().map(String::as_str).ok_or_else(|| {
-        ProviderError::Fatal(format!(
-            "{}: {field} is not known at apply time",
-            ctx.urn
-        ))
+        ProviderError::Fatal(format!("{}: {field} is not known at apply time", ctx.urn))
     })
 }
 
