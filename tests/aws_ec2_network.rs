@@ -513,6 +513,10 @@ async fn network_lifecycle_against_moto() {
     assert_eq!(n.len(), 1);
     assert_ne!(n[0].nat_gateway_id(), Some(old_nat.as_str()));
     assert_eq!(n[0].subnet_id(), Some(w.id(&h.alt).as_str()));
+    assert_eq!(
+        n[0].nat_gateway_addresses()[0].allocation_id(),
+        Some(w.id(&h.eip3).as_str())
+    );
     // NAT connectivity_type (private: no Elastic IP).
     let old_nat = w.id(&h.nat);
     c.nat_private = true;
