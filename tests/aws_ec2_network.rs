@@ -289,6 +289,23 @@ impl World {
         self.st.resource(r.urn()).unwrap().unwrap().outputs[attr].clone()
     }
 
+    async fn find<A: ResourceArgs>(&self, r: &Resource<A>) -> Vec<String> {
+        let rec = self.st.resource(r.urn()).unwrap().unwrap();
+        let ctx = Ctx {
+            stack: STACK.into(),
+            urn: r.urn().clone(),
+        };
+        self.reg
+            .get(A::TYPE)
+            .unwrap()
+            .find_by_urn(&ctx, &rec.inputs)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+    }
+
     async fn read<A: ResourceArgs>(&self, r: &Resource<A>) -> serde_json::Value {
         let rec = self.st.resource(r.urn()).unwrap().unwrap();
         let ctx = Ctx {
@@ -580,6 +597,14 @@ async fn network_lifecycle_against_moto() {
     assert_eq!(r["tags"], json!({"Name": "hand-edited"}));
     assert_eq!(r["connectivity_type"], json!("private"));
     assert_eq!(r["subnet_id"], json!(w.id(&h.alt)));
+
+    // ---- Adoption lookup: each URN tag finds exactly the live resource
+    // (the three deleted NAT gateways, still listed, carry the same URN).
+    assert_eq!(w.find(&h.public).await, vec![w.id(&h.public)]);
+    assert_eq!(w.find(&h.alt).await, vec![w.id(&h.alt)]);
+    assert_eq!(w.find(&h.igw).await, vec![w.id(&h.igw)]);
+    assert_eq!(w.find(&h.eip2).await, vec![w.id(&h.eip2)]);
+    assert_eq!(w.find(&h.nat).await, vec![w.id(&h.nat)]);
 
     // ---- Destroy: the IGW is detached first, the NAT waited for.
     let (s, _) = net(&c);
