@@ -9,10 +9,18 @@ use super::tags::{self, Tags};
 use super::Aws;
 use crate::provider::{Ctx, ProviderError, Registry};
 
+pub mod eip;
+pub mod internet_gateway;
+pub mod nat_gateway;
+pub mod subnet;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(vpc::VpcProvider::new(aws.clone()));
+    registry.register(subnet::SubnetProvider::new(aws.clone()));
+    registry.register(internet_gateway::InternetGatewayProvider::new(aws.clone()));
+    registry.register(eip::EipProvider::new(aws.clone()));
+    registry.register(nat_gateway::NatGatewayProvider::new(aws.clone()));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {

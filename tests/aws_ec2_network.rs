@@ -1,0 +1,735 @@
+//! aws:ec2/{Subnet, InternetGateway, Eip, NatGateway} through the engine
+//! against moto: create with tags, update in place, replace on every
+//! force-new field, out-of-band drift read, no-op preview, destroy; and
+//! validation errors from a preview before any API call.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, NatGatewayState, Tag};
+use morket_stack::engine::Engine;
+use morket_stack::exec::Cancel;
+use morket_stack::model::{HasUrn, Resource, ResourceArgs, ResourceOptions, Stack};
+use morket_stack::plan::{Action, Plan, PlanOptions};
+use morket_stack::provider::aws::ec2::eip::Eip;
+use morket_stack::provider::aws::ec2::internet_gateway::InternetGateway;
+use morket_stack::provider::aws::ec2::nat_gateway::NatGateway;
+use morket_stack::provider::aws::ec2::subnet::Subnet;
+use morket_stack::provider::aws::ec2::vpc::Vpc;
+use morket_stack::provider::aws::{self, Aws, AwsSettings};
+use morket_stack::provider::{Ctx, Registry};
+use morket_stack::secrets::{self, Crypter};
+use morket_stack::state::{MemoryStore, StateStore};
+use serde_json::json;
+
+const STACK: &str = "staging";
+
+fn store() -> MemoryStore {
+    let mut s = MemoryStore::new(STACK);
+    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
+    s
+}
+
+fn settings() -> AwsSettings {
+    AwsSettings {
+        default_tags: [("Project".to_string(), "morket".to_string())].into(),
+        poll_interval: Duration::from_millis(20),
+        wait_timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+/// What varies between the runs of the lifecycle test.
+#[derive(Clone)]
+struct Cfg {
+    map_public: bool,
+    public_name: &'static str,
+    alt_az: &'static str,
+    alt_cidr: &'static str,
+    alt_in_other: bool,
+    /// None: detached; Some(false): main VPC; Some(true): other VPC.
+    igw_in_other: Option<bool>,
+    eip_env: &'static str,
+    /// Which Elastic IP the NAT gateway uses: 0 eip, 1 eip2, 2 eip3.
+    nat_eip: usize,
+    nat_in_alt: bool,
+    nat_private: bool,
+    nat_name: &'static str,
+}
+
+impl Default for Cfg {
+    fn default() -> Self {
+        Cfg {
+            map_public: false,
+            public_name: "public-a",
+            alt_az: "us-east-1a",
+            alt_cidr: "10.0.2.0/24",
+            alt_in_other: false,
+            igw_in_other: Some(false),
+            eip_env: "staging",
+            nat_eip: 0,
+            nat_in_alt: false,
+            nat_private: false,
+            nat_name: "nat-a",
+        }
+    }
+}
+
+struct H {
+    main: Resource<Vpc>,
+    other: Resource<Vpc>,
+    public: Resource<Subnet>,
+    alt: Resource<Subnet>,
+    igw: Resource<InternetGateway>,
+    eip: Resource<Eip>,
+    eip2: Resource<Eip>,
+    eip3: Resource<Eip>,
+    nat: Resource<NatGateway>,
+}
+
+fn net(c: &Cfg) -> (Stack, H) {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let main = root.resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let other = root.resource("other", Vpc::new("10.1.0.0/16")).unwrap();
+
+    let mut s = Subnet::new(main.id(), "10.0.1.0/24");
+    s.availability_zone = Some("us-east-1a".into());
+    s.map_public_ip_on_launch = c.map_public;
+    s.tags.insert("Name".into(), c.public_name.into());
+    let public = root.resource("public", s).unwrap();
+
+    let mut s = Subnet::new(
+        if c.alt_in_other {
+            other.id()
+        } else {
+            main.id()
+        },
+        c.alt_cidr,
+    );
+    s.availability_zone = Some(c.alt_az.into());
+    // A replacement that keeps the CIDR conflicts with the old subnet (in AWS
+    // and moto alike): delete first.
+    let alt = root
+        .resource_with("alt", s, ResourceOptions::new().delete_before_replace(true))
+        .unwrap();
+
+    let mut g = match c.igw_in_other {
+        None => InternetGateway::new(),
+        Some(false) => InternetGateway::attached_to(main.id()),
+        Some(true) => InternetGateway::attached_to(other.id()),
+    };
+    g.tags.insert("Name".into(), "igw".into());
+    let igw = root.resource("igw", g).unwrap();
+
+    let mut e = Eip::new();
+    e.tags.insert("Env".into(), c.eip_env.into());
+    let eip = root.resource("eip", e).unwrap();
+    let eip2 = root.resource("eip2", Eip::new()).unwrap();
+    let eip3 = root.resource("eip3", Eip::new()).unwrap();
+
+    let subnet = if c.nat_in_alt { alt.id() } else { public.id() };
+    let mut n = if c.nat_private {
+        NatGateway::private(subnet)
+    } else {
+        let a = [&eip, &eip2, &eip3][c.nat_eip].allocation_id();
+        NatGateway::new(a, subnet)
+    };
+    n.tags.insert("Name".into(), c.nat_name.into());
+    // In AWS an Elastic IP serves one NAT gateway at a time, so a replacement
+    // that keeps the address must delete the old gateway first.
+    let nat = root
+        .resource_with("nat", n, ResourceOptions::new().delete_before_replace(true))
+        .unwrap();
+    (
+        st,
+        H {
+            main,
+            other,
+            public,
+            alt,
+            igw,
+            eip,
+            eip2,
+            eip3,
+            nat,
+        },
+    )
+}
+
+fn step<A>(plan: &Plan, r: &Resource<A>) -> (Action, Vec<String>, Vec<String>) {
+    let s = plan
+        .steps
+        .iter()
+        .find(|s| &s.urn == r.urn())
+        .unwrap_or_else(|| panic!("no step for {}", r.urn()));
+    (s.action, s.changed.clone(), s.replace_fields.clone())
+}
+
+fn ours() -> Filter {
+    Filter::builder()
+        .name("tag:morket:stack")
+        .values(STACK)
+        .build()
+}
+
+fn urn_of(tags: &[Tag]) -> String {
+    aws::ec2::from_tags(tags)
+        .get("morket:urn")
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn subnets(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Subnet> {
+    ec2.describe_subnets()
+        .filters(ours())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .to_vec()
+}
+
+async fn subnets_of<A>(
+    ec2: &aws_sdk_ec2::Client,
+    r: &Resource<A>,
+) -> Vec<aws_sdk_ec2::types::Subnet> {
+    subnets(ec2)
+        .await
+        .into_iter()
+        .filter(|s| urn_of(s.tags()) == r.urn().as_str())
+        .collect()
+}
+
+async fn igws(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::InternetGateway> {
+    ec2.describe_internet_gateways()
+        .filters(ours())
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+        .to_vec()
+}
+
+async fn eips(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Address> {
+    ec2.describe_addresses()
+        .filters(ours())
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+        .to_vec()
+}
+
+/// NAT gateways of the stack that are not deleted (moto, like AWS, keeps
+/// listing deleted ones for a while).
+async fn nats(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::NatGateway> {
+    ec2.describe_nat_gateways()
+        .filter(ours())
+        .send()
+        .await
+        .unwrap()
+        .nat_gateways()
+        .iter()
+        .filter(|n| {
+            !matches!(
+                n.state(),
+                Some(NatGatewayState::Deleted | NatGatewayState::Deleting)
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+struct World {
+    ec2: aws_sdk_ec2::Client,
+    reg: Registry,
+    st: MemoryStore,
+    eng: Engine,
+    cancel: Cancel,
+}
+
+impl World {
+    async fn new(moto: &support::moto::Moto) -> World {
+        let conn = Arc::new(moto.aws(settings()).await);
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+        let mut reg = Registry::new();
+        aws::register(&mut reg, conn);
+        let st = store();
+        let eng = Engine::new(Box::new(st.clone()), reg.clone());
+        World {
+            ec2,
+            reg,
+            st,
+            eng,
+            cancel: Cancel::new(),
+        }
+    }
+
+    async fn up(&mut self, c: &Cfg) -> (Plan, H) {
+        let (s, h) = net(c);
+        let (plan, report) = self
+            .eng
+            .up(&s, &PlanOptions::default(), &self.cancel)
+            .await
+            .unwrap();
+        assert!(report.is_success(), "{report:?}");
+        let p = self.eng.preview(&s, &PlanOptions::default()).await.unwrap();
+        assert!(!p.has_changes(), "second preview: {:?}", p.steps);
+        (plan, h)
+    }
+
+    fn id<A>(&self, r: &Resource<A>) -> String {
+        self.st.resource(r.urn()).unwrap().unwrap().id
+    }
+
+    fn out<A>(&self, r: &Resource<A>, attr: &str) -> serde_json::Value {
+        self.st.resource(r.urn()).unwrap().unwrap().outputs[attr].clone()
+    }
+
+    async fn find<A: ResourceArgs>(&self, r: &Resource<A>) -> Vec<String> {
+        let rec = self.st.resource(r.urn()).unwrap().unwrap();
+        let ctx = Ctx {
+            stack: STACK.into(),
+            urn: r.urn().clone(),
+        };
+        self.reg
+            .get(A::TYPE)
+            .unwrap()
+            .find_by_urn(&ctx, &rec.inputs)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+    }
+
+    async fn read<A: ResourceArgs>(&self, r: &Resource<A>) -> serde_json::Value {
+        let rec = self.st.resource(r.urn()).unwrap().unwrap();
+        let ctx = Ctx {
+            stack: STACK.into(),
+            urn: r.urn().clone(),
+        };
+        self.reg
+            .get(A::TYPE)
+            .unwrap()
+            .read(&ctx, &rec.id, &rec.inputs, &rec.outputs)
+            .await
+            .unwrap()
+            .expect("still exists")
+            .inputs
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_lifecycle_against_moto() {
+    let moto = support::moto::moto();
+    let mut w = World::new(&moto).await;
+    let ec2 = w.ec2.clone();
+
+    // ---- Create.
+    let mut c = Cfg::default();
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(plan.counts().create, 9);
+    let (main_id, other_id) = (w.id(&h.main), w.id(&h.other));
+
+    let public = subnets_of(&ec2, &h.public).await;
+    assert_eq!(public.len(), 1);
+    let p = &public[0];
+    assert_eq!(p.subnet_id(), Some(w.id(&h.public).as_str()));
+    assert_eq!(p.vpc_id(), Some(main_id.as_str()));
+    assert_eq!(p.cidr_block(), Some("10.0.1.0/24"));
+    assert_eq!(p.availability_zone(), Some("us-east-1a"));
+    assert_eq!(p.map_public_ip_on_launch(), Some(false));
+    let t = aws::ec2::from_tags(p.tags());
+    assert_eq!(t["Name"], "public-a");
+    assert_eq!(t["Project"], "morket");
+    assert_eq!(t["morket:urn"], h.public.urn().as_str());
+    assert_eq!(w.out(&h.public, "availability_zone"), json!("us-east-1a"));
+    assert_eq!(w.out(&h.public, "vpc_id"), json!(main_id));
+
+    let g = igws(&ec2).await;
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].internet_gateway_id(), Some(w.id(&h.igw).as_str()));
+    assert_eq!(g[0].attachments().len(), 1);
+    assert_eq!(g[0].attachments()[0].vpc_id(), Some(main_id.as_str()));
+    let t = aws::ec2::from_tags(g[0].tags());
+    assert_eq!(
+        (
+            t["Name"].as_str(),
+            t["Project"].as_str(),
+            t["morket:urn"].as_str()
+        ),
+        ("igw", "morket", h.igw.urn().as_str())
+    );
+
+    let a = eips(&ec2).await;
+    assert_eq!(a.len(), 3);
+    let e1 = a
+        .iter()
+        .find(|a| urn_of(a.tags()) == h.eip.urn().as_str())
+        .unwrap();
+    assert_eq!(e1.allocation_id(), Some(w.id(&h.eip).as_str()));
+    assert_eq!(e1.domain().map(|d| d.as_str()), Some("vpc"));
+    assert_eq!(w.out(&h.eip, "public_ip"), json!(e1.public_ip().unwrap()));
+    assert_eq!(w.out(&h.eip, "allocation_id"), json!(w.id(&h.eip)));
+    let t = aws::ec2::from_tags(e1.tags());
+    assert_eq!(
+        (t["Env"].as_str(), t["Project"].as_str()),
+        ("staging", "morket")
+    );
+
+    let n = nats(&ec2).await;
+    assert_eq!(n.len(), 1);
+    let nat_id = w.id(&h.nat);
+    assert_eq!(n[0].nat_gateway_id(), Some(nat_id.as_str()));
+    assert_eq!(n[0].state(), Some(&NatGatewayState::Available));
+    assert_eq!(n[0].subnet_id(), Some(w.id(&h.public).as_str()));
+    assert_eq!(
+        n[0].nat_gateway_addresses()[0].allocation_id(),
+        Some(w.id(&h.eip).as_str())
+    );
+    let t = aws::ec2::from_tags(n[0].tags());
+    assert_eq!(
+        (
+            t["Name"].as_str(),
+            t["Project"].as_str(),
+            t["morket:urn"].as_str()
+        ),
+        ("nat-a", "morket", h.nat.urn().as_str())
+    );
+    assert_eq!(w.out(&h.nat, "public_ip"), w.out(&h.eip, "public_ip"));
+    assert_eq!(w.out(&h.nat, "vpc_id"), json!(main_id));
+
+    // ---- Update in place: subnet attribute and tags, IGW moved to the other
+    // VPC, EIP and NAT tags.
+    let igw_id = w.id(&h.igw);
+    let eip_id = w.id(&h.eip);
+    c.map_public = true;
+    c.public_name = "public-b";
+    c.igw_in_other = Some(true);
+    c.eip_env = "prod";
+    c.nat_name = "nat-b";
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(
+        step(&plan, &h.public),
+        (
+            Action::Update,
+            vec!["map_public_ip_on_launch".into(), "tags".into()],
+            vec![]
+        )
+    );
+    assert_eq!(step(&plan, &h.igw).0, Action::Update);
+    assert_eq!(step(&plan, &h.eip).0, Action::Update);
+    assert_eq!(step(&plan, &h.nat).0, Action::Update);
+    assert!(plan
+        .steps
+        .iter()
+        .all(|s| &s.urn != h.alt.urn() || s.action == Action::Same));
+    let p = &subnets_of(&ec2, &h.public).await[0];
+    assert_eq!(p.map_public_ip_on_launch(), Some(true));
+    assert_eq!(aws::ec2::from_tags(p.tags())["Name"], "public-b");
+    let g = igws(&ec2).await;
+    assert_eq!(g[0].internet_gateway_id(), Some(igw_id.as_str()));
+    let attached: Vec<_> = g[0].attachments().iter().map(|a| a.vpc_id()).collect();
+    assert_eq!(attached, vec![Some(other_id.as_str())]);
+    let a = eips(&ec2).await;
+    let e1 = a
+        .iter()
+        .find(|a| a.allocation_id() == Some(&eip_id))
+        .unwrap();
+    assert_eq!(aws::ec2::from_tags(e1.tags())["Env"], "prod");
+    let n = nats(&ec2).await;
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].nat_gateway_id(), Some(nat_id.as_str()), "not replaced");
+    assert_eq!(aws::ec2::from_tags(n[0].tags())["Name"], "nat-b");
+
+    // Detaching the IGW in place.
+    c.igw_in_other = None;
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(step(&plan, &h.igw).0, Action::Update);
+    assert!(igws(&ec2).await[0].attachments().is_empty());
+    c.igw_in_other = Some(false);
+    let (_, h) = w.up(&c).await;
+    assert_eq!(
+        igws(&ec2).await[0].attachments()[0].vpc_id(),
+        Some(main_id.as_str())
+    );
+
+    // ---- Replacements, one force-new field at a time.
+    // Subnet availability_zone.
+    let old_alt = w.id(&h.alt);
+    c.alt_az = "us-east-1b";
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(
+        step(&plan, &h.alt),
+        (
+            Action::Replace,
+            vec!["availability_zone".into()],
+            vec!["availability_zone".into()]
+        )
+    );
+    let alt = subnets_of(&ec2, &h.alt).await;
+    assert_eq!(alt.len(), 1, "old subnet deleted");
+    assert_ne!(alt[0].subnet_id(), Some(old_alt.as_str()));
+    assert_eq!(alt[0].availability_zone(), Some("us-east-1b"));
+    // Subnet cidr_block.
+    let old_alt = w.id(&h.alt);
+    c.alt_cidr = "10.0.4.0/24";
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(step(&plan, &h.alt).2, vec!["cidr_block".to_string()]);
+    let alt = subnets_of(&ec2, &h.alt).await;
+    assert_eq!(alt.len(), 1);
+    assert_ne!(alt[0].subnet_id(), Some(old_alt.as_str()));
+    assert_eq!(alt[0].cidr_block(), Some("10.0.4.0/24"));
+    // Subnet vpc_id (the CIDR must move into the other VPC too).
+    let old_alt = w.id(&h.alt);
+    c.alt_in_other = true;
+    c.alt_cidr = "10.1.4.0/24";
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(step(&plan, &h.alt).0, Action::Replace);
+    assert!(step(&plan, &h.alt).2.contains(&"vpc_id".to_string()));
+    let alt = subnets_of(&ec2, &h.alt).await;
+    assert_eq!(alt.len(), 1);
+    assert_ne!(alt[0].subnet_id(), Some(old_alt.as_str()));
+    assert_eq!(alt[0].vpc_id(), Some(other_id.as_str()));
+    c.alt_in_other = false;
+    c.alt_cidr = "10.0.4.0/24";
+    let (_, h) = w.up(&c).await;
+
+    // NAT allocation_id.
+    let old_nat = w.id(&h.nat);
+    c.nat_eip = 1;
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(
+        step(&plan, &h.nat),
+        (
+            Action::Replace,
+            vec!["allocation_id".into()],
+            vec!["allocation_id".into()]
+        )
+    );
+    let n = nats(&ec2).await;
+    assert_eq!(n.len(), 1, "old NAT gateway deleted");
+    assert_ne!(n[0].nat_gateway_id(), Some(old_nat.as_str()));
+    assert_eq!(
+        n[0].nat_gateway_addresses()[0].allocation_id(),
+        Some(w.id(&h.eip2).as_str())
+    );
+    // NAT subnet_id. moto gap: DeleteNatGateway leaves the Elastic IP
+    // associated (AWS disassociates it), so the new gateway takes a fresh one.
+    let old_nat = w.id(&h.nat);
+    c.nat_in_alt = true;
+    c.nat_eip = 2;
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(step(&plan, &h.nat).0, Action::Replace);
+    assert!(step(&plan, &h.nat).2.contains(&"subnet_id".to_string()));
+    let n = nats(&ec2).await;
+    assert_eq!(n.len(), 1);
+    assert_ne!(n[0].nat_gateway_id(), Some(old_nat.as_str()));
+    assert_eq!(n[0].subnet_id(), Some(w.id(&h.alt).as_str()));
+    assert_eq!(
+        n[0].nat_gateway_addresses()[0].allocation_id(),
+        Some(w.id(&h.eip3).as_str())
+    );
+    // NAT connectivity_type (private: no Elastic IP).
+    let old_nat = w.id(&h.nat);
+    c.nat_private = true;
+    let (plan, h) = w.up(&c).await;
+    assert_eq!(step(&plan, &h.nat).0, Action::Replace);
+    assert!(step(&plan, &h.nat)
+        .2
+        .contains(&"connectivity_type".to_string()));
+    let n = nats(&ec2).await;
+    assert_eq!(n.len(), 1);
+    assert_ne!(n[0].nat_gateway_id(), Some(old_nat.as_str()));
+    assert_eq!(
+        n[0].connectivity_type().map(|c| c.as_str()),
+        Some("private")
+    );
+
+    // ---- Out-of-band changes; read returns the live values.
+    let public_id = w.id(&h.public);
+    ec2.modify_subnet_attribute()
+        .subnet_id(&public_id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(false).build())
+        .send()
+        .await
+        .unwrap();
+    let r = w.read(&h.public).await;
+    assert_eq!(r["map_public_ip_on_launch"], json!(false));
+    assert_eq!(r["vpc_id"], json!(main_id));
+    assert_eq!(r["availability_zone"], json!("us-east-1a"));
+    assert_eq!(r["tags"], json!({"Name": "public-b"}));
+
+    ec2.detach_internet_gateway()
+        .internet_gateway_id(&igw_id)
+        .vpc_id(&main_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        w.read(&h.igw).await,
+        json!({"vpc_id": null, "tags": {"Name": "igw"}})
+    );
+
+    ec2.create_tags()
+        .resources(&eip_id)
+        .tags(Tag::builder().key("Owner").value("ops").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        w.read(&h.eip).await,
+        json!({"domain": "vpc", "tags": {"Env": "prod", "Owner": "ops"}})
+    );
+
+    let nat_id = w.id(&h.nat);
+    ec2.create_tags()
+        .resources(&nat_id)
+        .tags(Tag::builder().key("Name").value("hand-edited").build())
+        .send()
+        .await
+        .unwrap();
+    let r = w.read(&h.nat).await;
+    assert_eq!(r["tags"], json!({"Name": "hand-edited"}));
+    assert_eq!(r["connectivity_type"], json!("private"));
+    assert_eq!(r["subnet_id"], json!(w.id(&h.alt)));
+
+    // ---- Adoption lookup: each URN tag finds exactly the live resource
+    // (the three deleted NAT gateways, still listed, carry the same URN).
+    assert_eq!(w.find(&h.public).await, vec![w.id(&h.public)]);
+    assert_eq!(w.find(&h.alt).await, vec![w.id(&h.alt)]);
+    assert_eq!(w.find(&h.igw).await, vec![w.id(&h.igw)]);
+    assert_eq!(w.find(&h.eip2).await, vec![w.id(&h.eip2)]);
+    assert_eq!(w.find(&h.nat).await, vec![w.id(&h.nat)]);
+
+    // ---- Destroy: the IGW is detached first, the NAT waited for.
+    let (s, _) = net(&c);
+    let (_, report) = w.eng.destroy(&s, &w.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(subnets(&ec2).await.is_empty());
+    assert!(igws(&ec2).await.is_empty());
+    assert!(eips(&ec2).await.is_empty());
+    assert!(nats(&ec2).await.is_empty());
+    assert!(w.st.resources().unwrap().is_empty());
+}
+
+/// A preview with bad inputs fails on validation, naming field and value. The
+/// AWS connection has no endpoint or credentials: any API call would fail
+/// differently.
+#[tokio::test]
+async fn invalid_inputs_fail_the_preview() {
+    let mut reg = Registry::new();
+    aws::register(&mut reg, Arc::new(Aws::new(AwsSettings::default())));
+    let mut eng = Engine::new(Box::new(store()), reg);
+    async fn err<A: ResourceArgs>(eng: &mut Engine, args: A) -> String {
+        let mut st = Stack::new(STACK).unwrap();
+        st.root().resource("x", args).unwrap();
+        let e = eng
+            .preview(&st, &PlanOptions::default())
+            .await
+            .expect_err("invalid");
+        format!("{e:#}")
+    }
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            err(&mut eng, Subnet::new("vpc-0abc", "10.0.1.1/24")).await,
+            "cidr_block",
+            "10.0.1.1/24",
+        ),
+        (
+            err(&mut eng, Subnet::new("vpc-0abc", "10.0.0.0/29")).await,
+            "cidr_block",
+            "10.0.0.0/29",
+        ),
+        (
+            err(&mut eng, Subnet::new("subnet-0abc", "10.0.1.0/24")).await,
+            "vpc_id",
+            "subnet-0abc",
+        ),
+        (
+            err(&mut eng, {
+                let mut s = Subnet::new("vpc-0abc", "10.0.1.0/24");
+                s.availability_zone = Some("US-EAST-1A".into());
+                s
+            })
+            .await,
+            "availability_zone",
+            "US-EAST-1A",
+        ),
+        (
+            err(&mut eng, InternetGateway::attached_to("igw-0abc")).await,
+            "vpc_id",
+            "igw-0abc",
+        ),
+        (
+            err(&mut eng, {
+                let mut e = Eip::new();
+                e.domain = "standard".into();
+                e
+            })
+            .await,
+            "domain",
+            "standard",
+        ),
+        (
+            err(&mut eng, {
+                let mut e = Eip::new();
+                e.tags.insert("aws:owner".into(), "x".into());
+                e
+            })
+            .await,
+            "tags",
+            "aws:owner",
+        ),
+        (
+            err(&mut eng, {
+                let mut n = NatGateway::new("eipalloc-0abc", "subnet-0abc");
+                n.connectivity_type = "pubic".into();
+                n
+            })
+            .await,
+            "connectivity_type",
+            "pubic",
+        ),
+        (
+            err(&mut eng, NatGateway::new("eipalloc-0abc", "vpc-0abc")).await,
+            "subnet_id",
+            "vpc-0abc",
+        ),
+        (
+            err(&mut eng, NatGateway::new("0abc", "subnet-0abc")).await,
+            "allocation_id",
+            "0abc",
+        ),
+        (
+            err(&mut eng, {
+                let mut n = NatGateway::private("subnet-0abc");
+                n.connectivity_type = "public".into();
+                n
+            })
+            .await,
+            "allocation_id",
+            "null",
+        ),
+        (
+            err(&mut eng, {
+                let mut n = NatGateway::new("eipalloc-0abc", "subnet-0abc");
+                n.connectivity_type = "private".into();
+                n
+            })
+            .await,
+            "allocation_id",
+            "eipalloc-0abc",
+        ),
+    ];
+    for (msg, field, value) in cases {
+        assert!(
+            msg.contains(field) && msg.contains(value),
+            "{msg:?} should name {field} and {value}"
+        );
+    }
+}
