@@ -144,3 +144,55 @@ fn r19_config_errors_name_file_key_and_value() {
         assert!(err.contains(want), "{to:?}: {err}");
     }
 }
+
+fn count_type(plan: &Plan, type_name: &str) -> usize {
+    plan.steps
+        .iter()
+        .filter(|s| s.type_name == type_name)
+        .count()
+}
+
+#[test]
+fn r2_2_public_and_private_subnets_per_az_and_r2_3_nat_per_environment() {
+    for (env, nats) in [("staging", 1), ("production", 2)] {
+        let plan = preview(&load(env));
+        let mut azs_public = Vec::new();
+        let mut azs_private = Vec::new();
+        for s in plan
+            .steps
+            .iter()
+            .filter(|s| s.type_name == "aws:ec2/Subnet")
+        {
+            let i = s.planned_inputs.as_ref().unwrap();
+            let az = i["availability_zone"].as_str().unwrap().to_string();
+            match i["tags"]["Tier"].as_str().unwrap() {
+                "public" => {
+                    assert_eq!(i["map_public_ip_on_launch"], true, "{}", s.urn);
+                    azs_public.push(az)
+                }
+                "private" => {
+                    assert_eq!(i["map_public_ip_on_launch"], false, "{}", s.urn);
+                    azs_private.push(az)
+                }
+                t => panic!("tier {t}"),
+            }
+        }
+        assert_eq!(azs_public, vec!["us-east-1a", "us-east-1b"], "{env}");
+        assert_eq!(azs_private, vec!["us-east-1a", "us-east-1b"], "{env}");
+        assert_eq!(count_type(&plan, "aws:ec2/InternetGateway"), 1, "{env}");
+        assert_eq!(count_type(&plan, "aws:ec2/NatGateway"), nats, "{env}");
+        assert_eq!(count_type(&plan, "aws:ec2/Eip"), nats, "{env}");
+        // Every NAT gateway sits in a public subnet.
+        for s in plan
+            .steps
+            .iter()
+            .filter(|s| s.type_name == "aws:ec2/NatGateway")
+        {
+            let subnet_ref = &s.new.as_ref().unwrap().inputs["subnet_id"]["$ref"]["urn"];
+            assert!(
+                subnet_ref.as_str().unwrap().contains("::public-"),
+                "{subnet_ref}"
+            );
+        }
+    }
+}
