@@ -9,10 +9,19 @@ use super::tags::{self, Tags};
 use super::Aws;
 use crate::provider::{Ctx, ProviderError, Registry};
 
+pub mod flow_log;
+pub mod route;
+pub mod route_table;
+pub mod route_table_association;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(vpc::VpcProvider::new(aws.clone()));
+    registry
+        .register(route_table::RouteTableProvider::new(aws.clone()))
+        .register(route::RouteProvider::new(aws.clone()))
+        .register(route_table_association::RouteTableAssociationProvider::new(aws.clone()))
+        .register(flow_log::FlowLogProvider::new(aws.clone()));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
