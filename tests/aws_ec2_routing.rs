@@ -222,10 +222,7 @@ fn tags_of(t: &[Tag]) -> std::collections::BTreeMap<String, String> {
 }
 
 /// The route of `table` to `cidr`.
-fn route_in(
-    t: &aws_sdk_ec2::types::RouteTable,
-    cidr: &str,
-) -> Option<aws_sdk_ec2::types::Route> {
+fn route_in(t: &aws_sdk_ec2::types::RouteTable, cidr: &str) -> Option<aws_sdk_ec2::types::Route> {
     t.routes()
         .iter()
         .find(|r| r.destination_cidr_block() == Some(cidr))
@@ -263,14 +260,19 @@ async fn route_table_lifecycle_against_moto() {
     assert_eq!(out["vpc_id"], json!(e.id(a.urn())));
     assert_eq!(
         out["arn"],
-        json!(format!("arn:aws:ec2:us-east-1:123456789012:route-table/{id}"))
+        json!(format!(
+            "arn:aws:ec2:us-east-1:123456789012:route-table/{id}"
+        ))
     );
 
     // Tags update in place.
     let (s2, ..) = decl("a", "renamed");
     let plan = e.up(&s2).await;
     assert_eq!(action(&plan, r.urn()), Action::Update);
-    assert_eq!(tags_of(e.table(&id).await.unwrap().tags())["Name"], "renamed");
+    assert_eq!(
+        tags_of(e.table(&id).await.unwrap().tags())["Name"],
+        "renamed"
+    );
 
     // Out-of-band tag change is what read reports.
     e.ec2
@@ -373,8 +375,10 @@ async fn routes_and_associations_against_moto() {
     assert!(t
         .associations()
         .iter()
-        .any(|x| x.route_table_association_id() == Some(e.id(&edge).as_str())
-            && x.gateway_id() == Some(igw.as_str())));
+        .any(
+            |x| x.route_table_association_id() == Some(e.id(&edge).as_str())
+                && x.gateway_id() == Some(igw.as_str())
+        ));
 
     // Target change: ReplaceRoute in place.
     x.route = Some(Route::via_nat_gateway(a.id(), "0.0.0.0/0", nat.as_str()));
@@ -408,7 +412,11 @@ async fn routes_and_associations_against_moto() {
         .unwrap();
 
     // Destination forces a replacement.
-    x.route = Some(Route::via_nat_gateway(a.id(), "192.168.0.0/16", nat.as_str()));
+    x.route = Some(Route::via_nat_gateway(
+        a.id(),
+        "192.168.0.0/16",
+        nat.as_str(),
+    ));
     let (s3, ..) = decl(&x);
     let plan = e.up(&s3).await;
     assert_eq!(action(&plan, &route), Action::Replace);
@@ -420,7 +428,11 @@ async fn routes_and_associations_against_moto() {
     );
 
     // Route table forces a replacement.
-    x.route = Some(Route::via_nat_gateway(b.id(), "192.168.0.0/16", nat.as_str()));
+    x.route = Some(Route::via_nat_gateway(
+        b.id(),
+        "192.168.0.0/16",
+        nat.as_str(),
+    ));
     let (s4, ..) = decl(&x);
     let plan = e.up(&s4).await;
     assert_eq!(action(&plan, &route), Action::Replace);
@@ -559,13 +571,18 @@ async fn flow_log_lifecycle_against_moto() {
     assert_eq!(tags["morket:urn"], fl.as_str());
     assert_eq!(
         e.outputs(&fl)["arn"],
-        json!(format!("arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/{id}"))
+        json!(format!(
+            "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/{id}"
+        ))
     );
 
     // Tags update in place.
-    let (s2, ..) = decl(&|f| {
-        f.tags.insert("Team".into(), "net".into());
-    }, false);
+    let (s2, ..) = decl(
+        &|f| {
+            f.tags.insert("Team".into(), "net".into());
+        },
+        false,
+    );
     let plan = e.up(&s2).await;
     assert_eq!(action(&plan, &fl), Action::Update);
     assert_eq!(tags_of(e.flow_logs().await[0].tags())["Team"], "net");
@@ -584,9 +601,12 @@ async fn flow_log_lifecycle_against_moto() {
     assert!(read.get("log_destination").is_none(), "{read}");
 
     // Every other field forces a replacement. A new log group: create before delete.
-    let (s3, ..) = decl(&|f| {
-        f.log_group_name = Some("/vpc/flow2".into());
-    }, false);
+    let (s3, ..) = decl(
+        &|f| {
+            f.log_group_name = Some("/vpc/flow2".into());
+        },
+        false,
+    );
     let plan = e.up(&s3).await;
     assert_eq!(action(&plan, &fl), Action::Replace);
     let live = e.flow_logs().await;
@@ -625,11 +645,14 @@ async fn flow_log_lifecycle_against_moto() {
     assert_eq!(live[0].max_aggregation_interval(), Some(60));
 
     // Destroy.
-    let (s_last, ..) = decl(&|f| {
-        f.log_group_name = Some("/vpc/flow2".into());
-        f.traffic_type = "REJECT".into();
-        f.max_aggregation_interval = 60;
-    }, true);
+    let (s_last, ..) = decl(
+        &|f| {
+            f.log_group_name = Some("/vpc/flow2".into());
+            f.traffic_type = "REJECT".into();
+            f.max_aggregation_interval = 60;
+        },
+        true,
+    );
     let (_, report) = e.eng.destroy(&s_last, &Cancel::new()).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(e.flow_logs().await.is_empty());
@@ -729,10 +752,7 @@ async fn bad_inputs_fail_in_preview_naming_field_and_value() {
             .await
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains(field) && err.contains(value),
-            "{field}: {err}"
-        );
+        assert!(err.contains(field) && err.contains(value), "{field}: {err}");
     }
     // A reference not yet known validates (the preview of a fresh stack).
     let mut st = Stack::new(STACK).unwrap();
@@ -751,7 +771,10 @@ async fn bad_inputs_fail_in_preview_naming_field_and_value() {
 async fn interrupted_creates_are_adopted() {
     let mut e = env().await;
     let mut st0 = Stack::new(STACK).unwrap();
-    let vpc = st0.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let vpc = st0
+        .root()
+        .resource("main", Vpc::new("10.0.0.0/16"))
+        .unwrap();
     let (_, report) = e
         .eng
         .up(&st0, &PlanOptions::default(), &Cancel::new())
@@ -767,10 +790,16 @@ async fn interrupted_creates_are_adopted() {
 
     let mut st = Stack::new(STACK).unwrap();
     let vpc2 = st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
-    let rt = st.root().resource("rt", RouteTable::new(vpc2.id())).unwrap();
+    let rt = st
+        .root()
+        .resource("rt", RouteTable::new(vpc2.id()))
+        .unwrap();
     let route = st
         .root()
-        .resource("r", Route::via_gateway(main_rt.as_str(), "0.0.0.0/0", igw.as_str()))
+        .resource(
+            "r",
+            Route::via_gateway(main_rt.as_str(), "0.0.0.0/0", igw.as_str()),
+        )
         .unwrap();
     let fl = st
         .root()

@@ -525,7 +525,10 @@ mod tests {
         let e = err(json!({"traffic_type": "SOME"}));
         assert!(e.contains("traffic_type") && e.contains("SOME"), "{e}");
         let e = err(json!({"max_aggregation_interval": 300}));
-        assert!(e.contains("max_aggregation_interval") && e.contains("300"), "{e}");
+        assert!(
+            e.contains("max_aggregation_interval") && e.contains("300"),
+            "{e}"
+        );
         let e = err(json!({"deliver_logs_permission_arn": null}));
         assert!(e.contains("deliver_logs_permission_arn"), "{e}");
         let e = err(json!({"deliver_logs_permission_arn": "arn:aws:iam::1:user/x"}));

@@ -20,7 +20,9 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
         .register(route_table::RouteTableProvider::new(aws.clone()))
         .register(route::RouteProvider::new(aws.clone()))
-        .register(route_table_association::RouteTableAssociationProvider::new(aws.clone()))
+        .register(route_table_association::RouteTableAssociationProvider::new(
+            aws.clone(),
+        ))
         .register(flow_log::FlowLogProvider::new(aws.clone()));
 }
 

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::route_table::{check_id, describe_route_table, known};
-use crate::model::{Input, Output, Resource, ResourceArgs};
 use super::vpc::check_cidr;
+use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::{error, Aws};
 use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
 
@@ -82,7 +82,13 @@ impl Route {
     }
 
     /// (field, value, accepted id prefixes) of every target.
-    fn targets(&self) -> [(&'static str, &Option<Input<String>>, &'static [&'static str]); 8] {
+    fn targets(
+        &self,
+    ) -> [(
+        &'static str,
+        &Option<Input<String>>,
+        &'static [&'static str],
+    ); 8] {
         [
             ("gateway_id", &self.gateway_id, &["igw-", "vgw-"]),
             ("nat_gateway_id", &self.nat_gateway_id, &["nat-"]),
@@ -294,7 +300,9 @@ impl Provider for RouteProvider {
         outputs: &Value,
     ) -> Result<Option<ReadResult>, ProviderError> {
         let table = outputs["route_table_id"].as_str().map(str::to_string);
-        let cidr = outputs["destination_cidr_block"].as_str().map(str::to_string);
+        let cidr = outputs["destination_cidr_block"]
+            .as_str()
+            .map(str::to_string);
         let (table, cidr) = match (table, cidr) {
             (Some(t), Some(c)) => (t, c),
             _ => {
@@ -417,7 +425,10 @@ mod tests {
         let two = json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0",
             "gateway_id": "igw-1", "nat_gateway_id": "nat-1"});
         let e = p().validate(&two).unwrap_err().to_string();
-        assert!(e.contains("gateway_id") && e.contains("nat_gateway_id"), "{e}");
+        assert!(
+            e.contains("gateway_id") && e.contains("nat_gateway_id"),
+            "{e}"
+        );
         let one = json!({"route_table_id": {"$unknown": true},
             "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": {"$unknown": true}});
         assert!(p().validate(&one).is_ok());

@@ -55,7 +55,10 @@ pub(crate) fn check_id(
     prefixes: &[&str],
 ) -> Result<(), ProviderError> {
     if let Some(s) = v.known() {
-        if !prefixes.iter().any(|p| s.starts_with(p) && s.len() > p.len()) {
+        if !prefixes
+            .iter()
+            .any(|p| s.starts_with(p) && s.len() > p.len())
+        {
             return Err(ProviderError::invalid(
                 field,
                 format!("{s:?}"),

@@ -361,7 +361,10 @@ impl Provider for RouteTableAssociationProvider {
                     )
             })
             .map(|x| Created {
-                id: x.route_table_association_id().unwrap_or_default().to_string(),
+                id: x
+                    .route_table_association_id()
+                    .unwrap_or_default()
+                    .to_string(),
                 outputs: Self::outputs(x),
             })
             .collect())
@@ -375,7 +378,8 @@ mod tests {
     #[test]
     fn exactly_one_of_subnet_and_gateway() {
         let p = RouteTableAssociationProvider::new(Arc::new(Aws::new(Default::default())));
-        let both = json!({"route_table_id": "rtb-1", "subnet_id": "subnet-1", "gateway_id": "igw-1"});
+        let both =
+            json!({"route_table_id": "rtb-1", "subnet_id": "subnet-1", "gateway_id": "igw-1"});
         let e = p.validate(&both).unwrap_err().to_string();
         assert!(e.contains("subnet_id") && e.contains("gateway_id"), "{e}");
         assert!(p.validate(&json!({"route_table_id": "rtb-1"})).is_err());
