@@ -13,6 +13,10 @@ pub mod eip;
 pub mod internet_gateway;
 pub mod nat_gateway;
 pub mod subnet;
+pub mod flow_log;
+pub mod route;
+pub mod route_table;
+pub mod route_table_association;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
@@ -21,6 +25,13 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(internet_gateway::InternetGatewayProvider::new(aws.clone()));
     registry.register(eip::EipProvider::new(aws.clone()));
     registry.register(nat_gateway::NatGatewayProvider::new(aws.clone()));
+    registry
+        .register(route_table::RouteTableProvider::new(aws.clone()))
+        .register(route::RouteProvider::new(aws.clone()))
+        .register(route_table_association::RouteTableAssociationProvider::new(
+            aws.clone(),
+        ))
+        .register(flow_log::FlowLogProvider::new(aws.clone()));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {

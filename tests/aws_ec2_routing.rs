@@ -1,0 +1,865 @@
+//! aws:ec2/{RouteTable, Route, RouteTableAssociation, FlowLog} through the
+//! engine against moto: create, update in place, replace, out-of-band drift
+//! read, no-op preview, delete; validation in preview; adoption.
+//! Subnets, internet and NAT gateways are test fixtures made with the SDK.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{DomainType, Filter, Tag};
+use morket_stack::engine::Engine;
+use morket_stack::exec::Cancel;
+use morket_stack::model::{HasUrn, ResourceArgs, ResourceOptions, Stack, Urn};
+use morket_stack::plan::{Action, Plan, PlanOptions};
+use morket_stack::provider::aws::ec2::flow_log::FlowLog;
+use morket_stack::provider::aws::ec2::route::Route;
+use morket_stack::provider::aws::ec2::route_table::RouteTable;
+use morket_stack::provider::aws::ec2::route_table_association::RouteTableAssociation;
+use morket_stack::provider::aws::ec2::vpc::Vpc;
+use morket_stack::provider::aws::{self, AwsSettings};
+use morket_stack::provider::{Ctx, Registry};
+use morket_stack::secrets::{self, Crypter};
+use morket_stack::state::{MemoryStore, OpKind, PendingOp, StateStore};
+use serde_json::json;
+
+const STACK: &str = "staging";
+const ROLE: &str = "arn:aws:iam::123456789012:role/flow-logs";
+
+fn store() -> MemoryStore {
+    let mut s = MemoryStore::new(STACK);
+    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
+    s
+}
+
+fn settings() -> AwsSettings {
+    AwsSettings {
+        default_tags: [("Project".to_string(), "morket".to_string())].into(),
+        poll_interval: Duration::from_millis(20),
+        wait_timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+struct Env {
+    _moto: support::moto::Moto,
+    ec2: aws_sdk_ec2::Client,
+    reg: Registry,
+    st: MemoryStore,
+    eng: Engine,
+}
+
+async fn env() -> Env {
+    let moto = support::moto::moto();
+    let aws_conn = Arc::new(moto.aws(settings()).await);
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+    let mut reg = Registry::new();
+    aws::register(&mut reg, aws_conn);
+    let st = store();
+    let eng = Engine::new(Box::new(st.clone()), reg.clone());
+    Env {
+        _moto: moto,
+        ec2,
+        reg,
+        st,
+        eng,
+    }
+}
+
+impl Env {
+    async fn up(&mut self, s: &Stack) -> Plan {
+        let (plan, report) = self
+            .eng
+            .up(s, &PlanOptions::default(), &Cancel::new())
+            .await
+            .unwrap();
+        assert!(report.is_success(), "{report:?}");
+        let p = self.eng.preview(s, &PlanOptions::default()).await.unwrap();
+        assert!(!p.has_changes(), "second preview: {:?}", p.steps);
+        plan
+    }
+
+    fn id(&self, urn: &Urn) -> String {
+        self.st.resource(urn).unwrap().unwrap().id
+    }
+
+    fn outputs(&self, urn: &Urn) -> serde_json::Value {
+        self.st.resource(urn).unwrap().unwrap().outputs
+    }
+
+    async fn read(&self, type_name: &str, urn: &Urn) -> Option<serde_json::Value> {
+        let rec = self.st.resource(urn).unwrap().unwrap();
+        let ctx = Ctx {
+            stack: STACK.into(),
+            urn: urn.clone(),
+        };
+        self.reg
+            .get(type_name)
+            .unwrap()
+            .read(&ctx, &rec.id, &rec.inputs, &rec.outputs)
+            .await
+            .unwrap()
+            .map(|r| r.inputs)
+    }
+
+    async fn route_tables(&self) -> Vec<aws_sdk_ec2::types::RouteTable> {
+        self.ec2
+            .describe_route_tables()
+            .filters(stack_filter())
+            .send()
+            .await
+            .unwrap()
+            .route_tables()
+            .to_vec()
+    }
+
+    async fn table(&self, id: &str) -> Option<aws_sdk_ec2::types::RouteTable> {
+        match self
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(id)
+            .send()
+            .await
+        {
+            Ok(o) => o.route_tables().first().cloned(),
+            Err(e) => {
+                let code = aws_sdk_ec2::error::ProvideErrorMetadata::code(&e).unwrap_or("");
+                assert_eq!(code, "InvalidRouteTableID.NotFound", "{e:?}");
+                None
+            }
+        }
+    }
+
+    async fn flow_logs(&self) -> Vec<aws_sdk_ec2::types::FlowLog> {
+        self.ec2
+            .describe_flow_logs()
+            .filter(stack_filter())
+            .send()
+            .await
+            .unwrap()
+            .flow_logs()
+            .to_vec()
+    }
+
+    async fn subnet(&self, vpc: &str, cidr: &str) -> String {
+        self.ec2
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap()
+            .subnet()
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn igw(&self, vpc: &str) -> String {
+        let igw = self
+            .ec2
+            .create_internet_gateway()
+            .send()
+            .await
+            .unwrap()
+            .internet_gateway()
+            .unwrap()
+            .internet_gateway_id()
+            .unwrap()
+            .to_string();
+        self.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&igw)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .unwrap();
+        igw
+    }
+
+    async fn nat(&self, subnet: &str) -> String {
+        let eip = self
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .send()
+            .await
+            .unwrap();
+        self.ec2
+            .create_nat_gateway()
+            .subnet_id(subnet)
+            .allocation_id(eip.allocation_id().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .nat_gateway()
+            .unwrap()
+            .nat_gateway_id()
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn stack_filter() -> Filter {
+    Filter::builder()
+        .name("tag:morket:stack")
+        .values(STACK)
+        .build()
+}
+
+fn action(plan: &Plan, urn: &Urn) -> Action {
+    plan.steps
+        .iter()
+        .find(|s| &s.urn == urn)
+        .unwrap_or_else(|| panic!("no step for {urn}"))
+        .action
+}
+
+fn tags_of(t: &[Tag]) -> std::collections::BTreeMap<String, String> {
+    aws::ec2::from_tags(t)
+}
+
+/// The route of `table` to `cidr`.
+fn route_in(t: &aws_sdk_ec2::types::RouteTable, cidr: &str) -> Option<aws_sdk_ec2::types::Route> {
+    t.routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some(cidr))
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_table_lifecycle_against_moto() {
+    let mut e = env().await;
+    let decl = |rt_vpc: &str, name: &str| {
+        let mut st = Stack::new(STACK).unwrap();
+        let a = st.root().resource("a", Vpc::new("10.0.0.0/16")).unwrap();
+        let b = st.root().resource("b", Vpc::new("10.1.0.0/16")).unwrap();
+        let vpc = if rt_vpc == "a" { a.id() } else { b.id() };
+        let mut rt = RouteTable::new(vpc);
+        rt.tags.insert("Name".into(), name.into());
+        let r = st.root().resource("public", rt).unwrap();
+        (st, r, a, b)
+    };
+
+    // Create: tags in the create call, outputs.
+    let (s1, r, a, b) = decl("a", "public");
+    let plan = e.up(&s1).await;
+    assert_eq!(plan.counts().create, 3);
+    let id = e.id(r.urn());
+    let live = e.route_tables().await;
+    assert_eq!(live.len(), 1, "only our table carries the stack tag");
+    assert_eq!(live[0].route_table_id(), Some(id.as_str()));
+    assert_eq!(live[0].vpc_id(), Some(e.id(a.urn()).as_str()));
+    let tags = tags_of(live[0].tags());
+    assert_eq!(tags["Name"], "public");
+    assert_eq!(tags["Project"], "morket");
+    assert_eq!(tags["morket:urn"], r.urn().as_str());
+    let out = e.outputs(r.urn());
+    assert_eq!(out["vpc_id"], json!(e.id(a.urn())));
+    assert_eq!(
+        out["arn"],
+        json!(format!(
+            "arn:aws:ec2:us-east-1:123456789012:route-table/{id}"
+        ))
+    );
+
+    // Tags update in place.
+    let (s2, ..) = decl("a", "renamed");
+    let plan = e.up(&s2).await;
+    assert_eq!(action(&plan, r.urn()), Action::Update);
+    assert_eq!(
+        tags_of(e.table(&id).await.unwrap().tags())["Name"],
+        "renamed"
+    );
+
+    // Out-of-band tag change is what read reports.
+    e.ec2
+        .create_tags()
+        .resources(&id)
+        .tags(Tag::builder().key("Name").value("by-hand").build())
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(RouteTable::TYPE, r.urn()).await.unwrap();
+    assert_eq!(read["tags"], json!({"Name": "by-hand"}));
+    assert_eq!(read["vpc_id"], json!(e.id(a.urn())));
+
+    // vpc_id forces a replacement.
+    let (s3, ..) = decl("b", "renamed");
+    let plan = e.up(&s3).await;
+    assert_eq!(action(&plan, r.urn()), Action::Replace);
+    assert!(e.table(&id).await.is_none(), "old route table deleted");
+    let live = e.route_tables().await;
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0].route_table_id(), Some(id.as_str()));
+    assert_eq!(live[0].vpc_id(), Some(e.id(b.urn()).as_str()));
+
+    // Destroy.
+    let (_, report) = e.eng.destroy(&s3, &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.route_tables().await.is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+/// What the routing test declares on top of the VPC and its two tables.
+#[derive(Clone)]
+struct Routing {
+    route: Option<Route>,
+    assoc: Option<RouteTableAssociation>,
+    edge: Option<RouteTableAssociation>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_associations_against_moto() {
+    let mut e = env().await;
+    let decl = |x: &Routing| {
+        let mut st = Stack::new(STACK).unwrap();
+        let vpc = st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+        let a = st.root().resource("a", RouteTable::new(vpc.id())).unwrap();
+        let b = st.root().resource("b", RouteTable::new(vpc.id())).unwrap();
+        let urns = (
+            x.route.clone().map(|r| {
+                let r = st.root().resource("default", r).unwrap();
+                r.urn().clone()
+            }),
+            x.assoc.clone().map(|r| {
+                let r = st.root().resource("private", r).unwrap();
+                r.urn().clone()
+            }),
+            x.edge.clone().map(|r| {
+                let r = st.root().resource("edge", r).unwrap();
+                r.urn().clone()
+            }),
+        );
+        (st, vpc, a, b, urns)
+    };
+    let none = Routing {
+        route: None,
+        assoc: None,
+        edge: None,
+    };
+    let (s0, vpc, a, b, _) = decl(&none);
+    e.up(&s0).await;
+    let vpc_id = e.id(vpc.urn());
+    let (rta, rtb) = (e.id(a.urn()), e.id(b.urn()));
+    let subnet1 = e.subnet(&vpc_id, "10.0.1.0/24").await;
+    let subnet2 = e.subnet(&vpc_id, "10.0.2.0/24").await;
+    let igw = e.igw(&vpc_id).await;
+    let nat = e.nat(&subnet1).await;
+
+    // Create: a default route through the IGW, subnet1 on table a, an edge association.
+    let mut x = Routing {
+        route: Some(Route::via_gateway(a.id(), "0.0.0.0/0", igw.as_str())),
+        assoc: Some(RouteTableAssociation::new(a.id(), subnet1.as_str())),
+        edge: Some(RouteTableAssociation::gateway(b.id(), igw.as_str())),
+    };
+    let (s1, _, _, _, (route, assoc, edge)) = decl(&x);
+    let (route, assoc, edge) = (route.unwrap(), assoc.unwrap(), edge.unwrap());
+    let plan = e.up(&s1).await;
+    assert_eq!(plan.counts().create, 3);
+    assert_eq!(e.id(&route), format!("{rta}_0.0.0.0/0"));
+    let t = e.table(&rta).await.unwrap();
+    let r = route_in(&t, "0.0.0.0/0").unwrap();
+    assert_eq!(r.gateway_id(), Some(igw.as_str()));
+    assert_eq!(e.outputs(&route)["state"], json!("active"));
+    let assoc_id = e.id(&assoc);
+    let live = t
+        .associations()
+        .iter()
+        .find(|x| x.route_table_association_id() == Some(assoc_id.as_str()))
+        .expect("subnet association on table a");
+    assert_eq!(live.subnet_id(), Some(subnet1.as_str()));
+    let t = e.table(&rtb).await.unwrap();
+    assert!(t
+        .associations()
+        .iter()
+        .any(
+            |x| x.route_table_association_id() == Some(e.id(&edge).as_str())
+                && x.gateway_id() == Some(igw.as_str())
+        ));
+
+    // Target change: ReplaceRoute in place.
+    x.route = Some(Route::via_nat_gateway(a.id(), "0.0.0.0/0", nat.as_str()));
+    let (s2, ..) = decl(&x);
+    let plan = e.up(&s2).await;
+    assert_eq!(action(&plan, &route), Action::Update);
+    let r = route_in(&e.table(&rta).await.unwrap(), "0.0.0.0/0").unwrap();
+    assert_eq!(r.nat_gateway_id(), Some(nat.as_str()));
+    assert_eq!(r.gateway_id(), None);
+
+    // Out-of-band target change: read reports the live target.
+    e.ec2
+        .replace_route()
+        .route_table_id(&rta)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(Route::TYPE, &route).await.unwrap();
+    assert_eq!(read["gateway_id"], json!(igw));
+    assert!(read.get("nat_gateway_id").is_none(), "{read}");
+    // Put it back so the state matches again.
+    e.ec2
+        .replace_route()
+        .route_table_id(&rta)
+        .destination_cidr_block("0.0.0.0/0")
+        .nat_gateway_id(&nat)
+        .send()
+        .await
+        .unwrap();
+
+    // Destination forces a replacement.
+    x.route = Some(Route::via_nat_gateway(
+        a.id(),
+        "192.168.0.0/16",
+        nat.as_str(),
+    ));
+    let (s3, ..) = decl(&x);
+    let plan = e.up(&s3).await;
+    assert_eq!(action(&plan, &route), Action::Replace);
+    let t = e.table(&rta).await.unwrap();
+    assert!(route_in(&t, "0.0.0.0/0").is_none(), "old route deleted");
+    assert_eq!(
+        route_in(&t, "192.168.0.0/16").unwrap().nat_gateway_id(),
+        Some(nat.as_str())
+    );
+
+    // Route table forces a replacement.
+    x.route = Some(Route::via_nat_gateway(
+        b.id(),
+        "192.168.0.0/16",
+        nat.as_str(),
+    ));
+    let (s4, ..) = decl(&x);
+    let plan = e.up(&s4).await;
+    assert_eq!(action(&plan, &route), Action::Replace);
+    assert!(route_in(&e.table(&rta).await.unwrap(), "192.168.0.0/16").is_none());
+    assert!(route_in(&e.table(&rtb).await.unwrap(), "192.168.0.0/16").is_some());
+    assert_eq!(e.id(&route), format!("{rtb}_192.168.0.0/16"));
+
+    // Association moves to table b in place (ReplaceRouteTableAssociation).
+    x.assoc = Some(RouteTableAssociation::new(b.id(), subnet1.as_str()));
+    let (s5, ..) = decl(&x);
+    let plan = e.up(&s5).await;
+    assert_eq!(action(&plan, &assoc), Action::Update);
+    let current = e.outputs(&assoc)["id"].as_str().unwrap().to_string();
+    let on_b = e.table(&rtb).await.unwrap();
+    let live = on_b
+        .associations()
+        .iter()
+        .find(|x| x.subnet_id() == Some(subnet1.as_str()))
+        .expect("subnet1 now on table b");
+    assert_eq!(live.route_table_association_id(), Some(current.as_str()));
+    assert!(!e
+        .table(&rta)
+        .await
+        .unwrap()
+        .associations()
+        .iter()
+        .any(|x| x.subnet_id() == Some(subnet1.as_str())));
+    let read = e.read(RouteTableAssociation::TYPE, &assoc).await.unwrap();
+    assert_eq!(read["route_table_id"], json!(rtb));
+    assert_eq!(read["subnet_id"], json!(subnet1));
+
+    // subnet_id forces a replacement.
+    x.assoc = Some(RouteTableAssociation::new(b.id(), subnet2.as_str()));
+    let (s6, ..) = decl(&x);
+    let plan = e.up(&s6).await;
+    assert_eq!(action(&plan, &assoc), Action::Replace);
+    let subnets: Vec<Option<String>> = e
+        .table(&rtb)
+        .await
+        .unwrap()
+        .associations()
+        .iter()
+        .filter(|x| x.subnet_id().is_some())
+        .map(|x| x.subnet_id().map(str::to_string))
+        .collect();
+    assert_eq!(subnets, vec![Some(subnet2.clone())]);
+
+    // Out-of-band disassociation: read reports it gone.
+    e.ec2
+        .disassociate_route_table()
+        .association_id(e.outputs(&assoc)["id"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(e.read(RouteTableAssociation::TYPE, &assoc).await.is_none());
+
+    // Removing the declarations deletes routes and associations.
+    let (_, report) = e
+        .eng
+        .up(&s0, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    for t in [&rta, &rtb] {
+        let t = e.table(t).await.unwrap();
+        assert!(t.associations().is_empty(), "{t:?}");
+        assert_eq!(t.routes().len(), 1, "only the local route: {t:?}");
+    }
+
+    // Fixtures out of the way, then destroy.
+    e.ec2
+        .delete_nat_gateway()
+        .nat_gateway_id(&nat)
+        .send()
+        .await
+        .unwrap();
+    e.ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap();
+    e.ec2
+        .delete_internet_gateway()
+        .internet_gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    for s in [&subnet1, &subnet2] {
+        e.ec2.delete_subnet().subnet_id(s).send().await.unwrap();
+    }
+    let (_, report) = e.eng.destroy(&s0, &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.route_tables().await.is_empty());
+    assert!(e.table(&rta).await.is_none());
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_log_lifecycle_against_moto() {
+    let mut e = env().await;
+    let decl = |f: &dyn Fn(&mut FlowLog), dbr: bool| {
+        let mut st = Stack::new(STACK).unwrap();
+        let vpc = st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+        let mut fl = FlowLog::new(vpc.id(), "/vpc/flow", ROLE);
+        fl.tags.insert("Name".into(), "flow".into());
+        f(&mut fl);
+        let r = st
+            .root()
+            .resource_with(
+                "flow",
+                fl,
+                ResourceOptions::new().delete_before_replace(dbr),
+            )
+            .unwrap();
+        (st, vpc, r.urn().clone())
+    };
+
+    let (s1, vpc, fl) = decl(&|_| {}, false);
+    let plan = e.up(&s1).await;
+    assert_eq!(plan.counts().create, 2);
+    let id = e.id(&fl);
+    let live = e.flow_logs().await;
+    assert_eq!(live.len(), 1);
+    let f = &live[0];
+    assert_eq!(f.flow_log_id(), Some(id.as_str()));
+    assert_eq!(f.resource_id(), Some(e.id(vpc.urn()).as_str()));
+    assert_eq!(f.traffic_type().map(|t| t.as_str()), Some("ALL"));
+    assert_eq!(f.log_group_name(), Some("/vpc/flow"));
+    assert_eq!(f.deliver_logs_permission_arn(), Some(ROLE));
+    assert_eq!(f.max_aggregation_interval(), Some(600));
+    let tags = tags_of(f.tags());
+    assert_eq!(tags["Name"], "flow");
+    assert_eq!(tags["Project"], "morket");
+    assert_eq!(tags["morket:urn"], fl.as_str());
+    assert_eq!(
+        e.outputs(&fl)["arn"],
+        json!(format!(
+            "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/{id}"
+        ))
+    );
+
+    // Tags update in place.
+    let (s2, ..) = decl(
+        &|f| {
+            f.tags.insert("Team".into(), "net".into());
+        },
+        false,
+    );
+    let plan = e.up(&s2).await;
+    assert_eq!(action(&plan, &fl), Action::Update);
+    assert_eq!(tags_of(e.flow_logs().await[0].tags())["Team"], "net");
+
+    // Out-of-band tag removal: read reports it.
+    e.ec2
+        .delete_tags()
+        .resources(&id)
+        .tags(Tag::builder().key("Team").build())
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(FlowLog::TYPE, &fl).await.unwrap();
+    assert_eq!(read["tags"], json!({"Name": "flow"}));
+    assert_eq!(read["log_group_name"], json!("/vpc/flow"));
+    assert!(read.get("log_destination").is_none(), "{read}");
+
+    // Every other field forces a replacement. A new log group: create before delete.
+    let (s3, ..) = decl(
+        &|f| {
+            f.log_group_name = Some("/vpc/flow2".into());
+        },
+        false,
+    );
+    let plan = e.up(&s3).await;
+    assert_eq!(action(&plan, &fl), Action::Replace);
+    let live = e.flow_logs().await;
+    assert_eq!(live.len(), 1, "old flow log deleted");
+    assert_ne!(live[0].flow_log_id(), Some(id.as_str()));
+    assert_eq!(live[0].log_group_name(), Some("/vpc/flow2"));
+    // Same destination: moto refuses a second flow log for the same VPC and
+    // log group (FlowLogAlreadyExists), so these replace delete-first.
+    for (f, check) in [
+        (
+            (|f: &mut FlowLog| {
+                f.log_group_name = Some("/vpc/flow2".into());
+                f.traffic_type = "REJECT".into();
+            }) as fn(&mut FlowLog),
+            "traffic_type",
+        ),
+        (
+            |f: &mut FlowLog| {
+                f.log_group_name = Some("/vpc/flow2".into());
+                f.traffic_type = "REJECT".into();
+                f.max_aggregation_interval = 60;
+            },
+            "max_aggregation_interval",
+        ),
+    ] {
+        let before = e.id(&fl);
+        let (s, ..) = decl(&f, true);
+        let plan = e.up(&s).await;
+        assert_eq!(action(&plan, &fl), Action::Replace, "{check}");
+        let live = e.flow_logs().await;
+        assert_eq!(live.len(), 1, "{check}");
+        assert_ne!(live[0].flow_log_id(), Some(before.as_str()), "{check}");
+    }
+    let live = e.flow_logs().await;
+    assert_eq!(live[0].traffic_type().map(|t| t.as_str()), Some("REJECT"));
+    assert_eq!(live[0].max_aggregation_interval(), Some(60));
+
+    // Destroy.
+    let (s_last, ..) = decl(
+        &|f| {
+            f.log_group_name = Some("/vpc/flow2".into());
+            f.traffic_type = "REJECT".into();
+            f.max_aggregation_interval = 60;
+        },
+        true,
+    );
+    let (_, report) = e.eng.destroy(&s_last, &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.flow_logs().await.is_empty());
+    assert!(e
+        .ec2
+        .describe_flow_logs()
+        .send()
+        .await
+        .unwrap()
+        .flow_logs()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_fail_in_preview_naming_field_and_value() {
+    let mut e = env().await;
+    let cases: Vec<(Box<dyn Fn(&mut Stack)>, &str, &str)> = vec![
+        (
+            Box::new(|st| {
+                st.root()
+                    .resource("rt", RouteTable::new("subnet-123"))
+                    .unwrap();
+            }),
+            "vpc_id",
+            "subnet-123",
+        ),
+        (
+            Box::new(|st| {
+                st.root()
+                    .resource("r", Route::via_gateway("rtb-1", "10.0.0.1/16", "igw-1"))
+                    .unwrap();
+            }),
+            "destination_cidr_block",
+            "10.0.0.1/16",
+        ),
+        (
+            Box::new(|st| {
+                st.root()
+                    .resource("r", Route::via_nat_gateway("rtb-1", "0.0.0.0/0", "igw-1"))
+                    .unwrap();
+            }),
+            "nat_gateway_id",
+            "igw-1",
+        ),
+        (
+            Box::new(|st| {
+                let mut r = Route::via_gateway("rtb-1", "0.0.0.0/0", "igw-1");
+                r.nat_gateway_id = Some("nat-1".into());
+                st.root().resource("r", r).unwrap();
+            }),
+            "gateway_id",
+            "nat_gateway_id",
+        ),
+        (
+            Box::new(|st| {
+                let mut a = RouteTableAssociation::new("rtb-1", "subnet-1");
+                a.gateway_id = Some("igw-1".into());
+                st.root().resource("a", a).unwrap();
+            }),
+            "subnet_id",
+            "gateway_id set",
+        ),
+        (
+            Box::new(|st| {
+                let mut f = FlowLog::new("vpc-1", "/vpc/flow", ROLE);
+                f.traffic_type = "EVERYTHING".into();
+                st.root().resource("f", f).unwrap();
+            }),
+            "traffic_type",
+            "EVERYTHING",
+        ),
+        (
+            Box::new(|st| {
+                let mut f = FlowLog::new("vpc-1", "/vpc/flow", ROLE);
+                f.max_aggregation_interval = 120;
+                st.root().resource("f", f).unwrap();
+            }),
+            "max_aggregation_interval",
+            "120",
+        ),
+        (
+            Box::new(|st| {
+                st.root()
+                    .resource("f", FlowLog::new("vpc-1", "/vpc/flow", "not-an-arn"))
+                    .unwrap();
+            }),
+            "deliver_logs_permission_arn",
+            "not-an-arn",
+        ),
+    ];
+    for (declare, field, value) in cases {
+        let mut st = Stack::new(STACK).unwrap();
+        declare(&mut st);
+        let err = e
+            .eng
+            .preview(&st, &PlanOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(field) && err.contains(value), "{field}: {err}");
+    }
+    // A reference not yet known validates (the preview of a fresh stack).
+    let mut st = Stack::new(STACK).unwrap();
+    let vpc = st.root().resource("v", Vpc::new("10.0.0.0/16")).unwrap();
+    let rt = st.root().resource("rt", RouteTable::new(vpc.id())).unwrap();
+    st.root()
+        .resource("r", Route::via_gateway(rt.id(), "0.0.0.0/0", "igw-1"))
+        .unwrap();
+    let plan = e.eng.preview(&st, &PlanOptions::default()).await.unwrap();
+    assert_eq!(plan.counts().create, 3);
+    // Nothing reached moto.
+    assert!(e.route_tables().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_creates_are_adopted() {
+    let mut e = env().await;
+    let mut st0 = Stack::new(STACK).unwrap();
+    let vpc = st0
+        .root()
+        .resource("main", Vpc::new("10.0.0.0/16"))
+        .unwrap();
+    let (_, report) = e
+        .eng
+        .up(&st0, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success());
+    let vpc_id = e.id(vpc.urn());
+    let igw = e.igw(&vpc_id).await;
+    let main_rt = e.outputs(vpc.urn())["main_route_table_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut st = Stack::new(STACK).unwrap();
+    let vpc2 = st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let rt = st
+        .root()
+        .resource("rt", RouteTable::new(vpc2.id()))
+        .unwrap();
+    let route = st
+        .root()
+        .resource(
+            "r",
+            Route::via_gateway(main_rt.as_str(), "0.0.0.0/0", igw.as_str()),
+        )
+        .unwrap();
+    let fl = st
+        .root()
+        .resource("f", FlowLog::new(vpc_id.as_str(), "/vpc/flow", ROLE))
+        .unwrap();
+    // Each create "returned" but the process died before its checkpoint.
+    let mut created = Vec::new();
+    for (urn, type_name, inputs) in [
+        (
+            rt.urn().clone(),
+            RouteTable::TYPE,
+            json!({"vpc_id": vpc_id, "tags": {}}),
+        ),
+        (
+            route.urn().clone(),
+            Route::TYPE,
+            st.get(route.urn()).unwrap().inputs.clone(),
+        ),
+        (
+            fl.urn().clone(),
+            FlowLog::TYPE,
+            st.get(fl.urn()).unwrap().inputs.clone(),
+        ),
+    ] {
+        let mut store = e.st.clone();
+        store
+            .begin_op(&PendingOp {
+                id: 0,
+                urn: urn.clone(),
+                kind: OpKind::Create,
+                type_name: type_name.into(),
+                resource_id: String::new(),
+                inputs: inputs.clone(),
+                started_at: "2026-11-25T00:00:00Z".into(),
+            })
+            .unwrap();
+        let ctx = Ctx {
+            stack: STACK.into(),
+            urn: urn.clone(),
+        };
+        let c = e
+            .reg
+            .get(type_name)
+            .unwrap()
+            .create(&ctx, &inputs)
+            .await
+            .unwrap();
+        created.push((urn, c.id));
+    }
+    let (plan, report) = e
+        .eng
+        .up(&st, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(plan.counts().create, 0, "adopted, not created again");
+    for (urn, id) in &created {
+        assert_eq!(&e.id(urn), id, "{urn}");
+    }
+    assert_eq!(e.route_tables().await.len(), 1, "no duplicate route table");
+    assert_eq!(e.flow_logs().await.len(), 1, "no duplicate flow log");
+    assert!(e.st.pending().unwrap().is_empty());
+}
