@@ -9,10 +9,20 @@ use super::tags::{self, Tags};
 use super::Aws;
 use crate::provider::{Ctx, ProviderError, Registry};
 
+pub mod instance;
+pub mod launch_template;
+pub mod volume;
+pub mod volume_attachment;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(vpc::VpcProvider::new(aws.clone()));
+    registry.register(launch_template::LaunchTemplateProvider::new(aws.clone()));
+    registry.register(instance::InstanceProvider::new(aws.clone()));
+    registry.register(volume::VolumeProvider::new(aws.clone()));
+    registry.register(volume_attachment::VolumeAttachmentProvider::new(
+        aws.clone(),
+    ));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
