@@ -17,6 +17,10 @@ pub mod flow_log;
 pub mod route;
 pub mod route_table;
 pub mod route_table_association;
+pub mod instance;
+pub mod launch_template;
+pub mod volume;
+pub mod volume_attachment;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
@@ -32,6 +36,12 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
             aws.clone(),
         ))
         .register(flow_log::FlowLogProvider::new(aws.clone()));
+    registry.register(launch_template::LaunchTemplateProvider::new(aws.clone()));
+    registry.register(instance::InstanceProvider::new(aws.clone()));
+    registry.register(volume::VolumeProvider::new(aws.clone()));
+    registry.register(volume_attachment::VolumeAttachmentProvider::new(
+        aws.clone(),
+    ));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
