@@ -1,7 +1,8 @@
 //! Network component (R2): a VPC over two AZs with a public and a private
 //! subnet per AZ, an internet gateway, NAT gateways (one per AZ in production,
-//! one in staging) with their Elastic IPs. Routes, security groups and flow
-//! logs join as their resource types land.
+//! one in staging) with their Elastic IPs, a public route table through the
+//! internet gateway and a private one per AZ through its NAT gateway.
+//! Security groups and flow logs join as their resource types land.
 
 use std::net::Ipv4Addr;
 
@@ -9,6 +10,9 @@ use morket_stack::model::{ModelError, Resource, Scope};
 use morket_stack::provider::aws::ec2::eip::Eip;
 use morket_stack::provider::aws::ec2::internet_gateway::InternetGateway;
 use morket_stack::provider::aws::ec2::nat_gateway::NatGateway;
+use morket_stack::provider::aws::ec2::route::Route;
+use morket_stack::provider::aws::ec2::route_table::RouteTable;
+use morket_stack::provider::aws::ec2::route_table_association::RouteTableAssociation;
 use morket_stack::provider::aws::ec2::subnet::Subnet;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::tags::Tags;
@@ -86,6 +90,36 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
             .delete_before_replace(true)
             .depends_on(&internet_gateway);
         nat_gateways.push(net.resource_with(&format!("nat-{az}"), nat, opts)?);
+    }
+
+    // Public subnets route to the internet gateway.
+    let mut public_rt = RouteTable::new(vpc.id());
+    public_rt.tags = name(cfg, "public");
+    let public_rt = net.resource("public-rt", public_rt)?;
+    net.resource(
+        "public-default",
+        Route::via_gateway(public_rt.id(), "0.0.0.0/0", internet_gateway.id()),
+    )?;
+    for (subnet, az) in public_subnets.iter().zip(&n.availability_zones) {
+        net.resource(
+            &format!("public-rta-{az}"),
+            RouteTableAssociation::new(public_rt.id(), subnet.id()),
+        )?;
+    }
+    // Private subnets route through their AZ's NAT gateway, or the only one.
+    for (i, (subnet, az)) in private_subnets.iter().zip(&n.availability_zones).enumerate() {
+        let nat = &nat_gateways[i.min(nat_gateways.len() - 1)];
+        let mut rt = RouteTable::new(vpc.id());
+        rt.tags = name(cfg, &format!("private-{az}"));
+        let rt = net.resource(&format!("private-rt-{az}"), rt)?;
+        net.resource(
+            &format!("private-default-{az}"),
+            Route::via_nat_gateway(rt.id(), "0.0.0.0/0", nat.id()),
+        )?;
+        net.resource(
+            &format!("private-rta-{az}"),
+            RouteTableAssociation::new(rt.id(), subnet.id()),
+        )?;
     }
 
     Ok(Network {
