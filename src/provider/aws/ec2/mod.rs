@@ -9,10 +9,14 @@ use super::tags::{self, Tags};
 use super::Aws;
 use crate::provider::{Ctx, ProviderError, Registry};
 
+pub mod security_group;
+pub mod security_group_rule;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(vpc::VpcProvider::new(aws.clone()));
+    registry.register(security_group::SecurityGroupProvider::new(aws.clone()));
+    registry.register(security_group_rule::SecurityGroupRuleProvider::new(aws.clone()));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
