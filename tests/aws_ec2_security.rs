@@ -201,7 +201,11 @@ async fn security_group_lifecycle_against_moto() {
     assert_eq!(rec.outputs["owner_id"], json!(g.owner_id().unwrap()));
     let rules = rules_of(&ec2, &id).await;
     assert!(rules.iter().any(is_allow_all_egress), "{rules:?}");
-    assert_eq!(ingress_of(&ec2, &id).await.len(), 1, "only the declared rule");
+    assert_eq!(
+        ingress_of(&ec2, &id).await.len(),
+        1,
+        "only the declared rule"
+    );
 
     let p = eng.preview(&s1.stack, &opts).await.unwrap();
     assert!(!p.has_changes(), "{:?}", p.steps);
@@ -293,7 +297,11 @@ async fn security_group_lifecycle_against_moto() {
     assert_eq!(live.len(), 1, "old group deleted: {live:?}");
     let id2 = live[0].group_id().unwrap().to_string();
     assert_ne!(id2, id);
-    let other_vpc = st.resource(&s3.stack.resources()[1].urn).unwrap().unwrap().id;
+    let other_vpc = st
+        .resource(&s3.stack.resources()[1].urn)
+        .unwrap()
+        .unwrap()
+        .id;
     assert_eq!(live[0].vpc_id(), Some(other_vpc.as_str()));
     assert!(rules_of(&ec2, &id).await.is_empty(), "old rules gone");
     let ingress = ingress_of(&ec2, &id2).await;
@@ -471,7 +479,10 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert_eq!(ecs_egress, vec![(443, 443, "0.0.0.0/0".to_string())]);
     // The resource id is the AWS rule id.
     let alb_rule_id = id(&m.alb_https);
-    assert_eq!(alb_in[0].security_group_rule_id(), Some(alb_rule_id.as_str()));
+    assert_eq!(
+        alb_in[0].security_group_rule_id(),
+        Some(alb_rule_id.as_str())
+    );
     assert_eq!(
         st.resource(m.ecs_from_alb.urn()).unwrap().unwrap().outputs["security_group_id"],
         json!(ecs)
@@ -496,7 +507,10 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert_eq!(plan.counts().update, 1);
     let alb_in = ingress_of(&ec2, &alb).await;
     assert_eq!(alb_in.len(), 1);
-    assert_eq!(alb_in[0].security_group_rule_id(), Some(alb_rule_id.as_str()));
+    assert_eq!(
+        alb_in[0].security_group_rule_id(),
+        Some(alb_rule_id.as_str())
+    );
     assert_eq!(alb_in[0].description(), Some("HTTPS from anywhere"));
     assert_eq!(aws::ec2::from_tags(alb_in[0].tags())["Name"], "alb-https");
 
@@ -534,7 +548,12 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     // The group-sourced rule reads back its source group.
     let rec = st.resource(m2.aurora_from_ecs.urn()).unwrap().unwrap();
     let read = provider
-        .read(&ctx(&m2.aurora_from_ecs), &rec.id, &rec.inputs, &rec.outputs)
+        .read(
+            &ctx(&m2.aurora_from_ecs),
+            &rec.id,
+            &rec.inputs,
+            &rec.outputs,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -558,7 +577,10 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert_eq!(plan.counts().replace, 1);
     let alb_in = ingress_of(&ec2, &alb).await;
     assert_eq!(alb_in.len(), 1, "old rule revoked: {alb_in:?}");
-    assert_ne!(alb_in[0].security_group_rule_id(), Some(alb_rule_id.as_str()));
+    assert_ne!(
+        alb_in[0].security_group_rule_id(),
+        Some(alb_rule_id.as_str())
+    );
     assert_eq!(alb_in[0].from_port(), Some(8443));
 
     let m4 = morket(|r| {
@@ -571,7 +593,10 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     });
     let (plan, report) = eng.up(&m4.stack, &opts, &cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
-    assert_eq!(step(&plan, &m4.alb_https).replace_fields, vec!["cidr_blocks"]);
+    assert_eq!(
+        step(&plan, &m4.alb_https).replace_fields,
+        vec!["cidr_blocks"]
+    );
     let rec = st.resource(m4.alb_https.urn()).unwrap().unwrap();
     let ids: Vec<&str> = rec.id.split(',').collect();
     assert_eq!(ids.len(), 2, "{}", rec.id);
@@ -697,7 +722,11 @@ async fn interrupted_rule_create_is_adopted_by_its_urn_tag() {
     adopted.sort();
     want.sort();
     assert_eq!(adopted, want);
-    assert_eq!(ingress_of(&ec2, &group).await.len(), 2, "no duplicate rules");
+    assert_eq!(
+        ingress_of(&ec2, &group).await.len(),
+        2,
+        "no duplicate rules"
+    );
     assert!(st.pending().unwrap().is_empty());
 }
 

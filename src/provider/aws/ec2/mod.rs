@@ -16,7 +16,9 @@ pub mod vpc;
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(vpc::VpcProvider::new(aws.clone()));
     registry.register(security_group::SecurityGroupProvider::new(aws.clone()));
-    registry.register(security_group_rule::SecurityGroupRuleProvider::new(aws.clone()));
+    registry.register(security_group_rule::SecurityGroupRuleProvider::new(
+        aws.clone(),
+    ));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {

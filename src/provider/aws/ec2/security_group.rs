@@ -448,13 +448,21 @@ mod tests {
         p.validate(&unknown).unwrap();
         for (field, value, inputs) in [
             ("name", "sg-x", json!({"name": "sg-x", "vpc_id": "vpc-1"})),
-            ("name", "default", json!({"name": "default", "vpc_id": "vpc-1"})),
+            (
+                "name",
+                "default",
+                json!({"name": "default", "vpc_id": "vpc-1"}),
+            ),
             (
                 "description",
                 "caf\u{e9}",
                 json!({"name": "a", "description": "caf\u{e9}", "vpc_id": "vpc-1"}),
             ),
-            ("vpc_id", "subnet-1", json!({"name": "a", "vpc_id": "subnet-1"})),
+            (
+                "vpc_id",
+                "subnet-1",
+                json!({"name": "a", "vpc_id": "subnet-1"}),
+            ),
         ] {
             let e = p.validate(&inputs).unwrap_err().to_string();
             assert!(e.contains(field) && e.contains(value), "{e}");

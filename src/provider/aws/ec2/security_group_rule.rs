@@ -137,7 +137,11 @@ pub fn check_ipv6_cidr(field: &str, cidr: &str) -> Result<(), ProviderError> {
     if len > 128 {
         return Err(bad("prefix length must be at most /128"));
     }
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
     if u128::from(addr) & !mask != 0 {
         return Err(bad("host bits are set; use the network address"));
     }
@@ -778,9 +782,15 @@ mod tests {
         let e = err(all);
         assert!(e.contains("from_port") && e.contains("0..65535"), "{e}");
         let e = err(with("cidr_blocks", json!(["10.0.0.1/8"])));
-        assert!(e.contains("cidr_blocks[0]") && e.contains("10.0.0.1/8"), "{e}");
+        assert!(
+            e.contains("cidr_blocks[0]") && e.contains("10.0.0.1/8"),
+            "{e}"
+        );
         let e = err(with("cidr_blocks", json!([])));
-        assert!(e.contains("cidr_blocks") && e.contains("exactly one"), "{e}");
+        assert!(
+            e.contains("cidr_blocks") && e.contains("exactly one"),
+            "{e}"
+        );
         let e = err(with("source_security_group_id", json!("sg-2")));
         assert!(
             e.contains("cidr_blocks + source_security_group_id") && e.contains("sg-2"),
