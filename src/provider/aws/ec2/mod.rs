@@ -21,6 +21,8 @@ pub mod instance;
 pub mod launch_template;
 pub mod volume;
 pub mod volume_attachment;
+pub mod security_group;
+pub mod security_group_rule;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
@@ -40,6 +42,8 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(instance::InstanceProvider::new(aws.clone()));
     registry.register(volume::VolumeProvider::new(aws.clone()));
     registry.register(volume_attachment::VolumeAttachmentProvider::new(
+    registry.register(security_group::SecurityGroupProvider::new(aws.clone()));
+    registry.register(security_group_rule::SecurityGroupRuleProvider::new(
         aws.clone(),
     ));
 }
