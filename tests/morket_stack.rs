@@ -207,17 +207,39 @@ fn r2_3_private_subnets_route_through_a_nat_and_public_through_the_igw() {
             .filter(|s| s.type_name == "aws:ec2/Route")
             .map(|s| &s.new.as_ref().unwrap().inputs)
             .collect();
-        assert_eq!(routes.len(), 3, "{env}: one public and one per private table");
-        let via_igw = routes.iter().filter(|r| r["gateway_id"]["$ref"]["urn"].as_str().is_some_and(|u| u.ends_with("::igw"))).count();
+        assert_eq!(
+            routes.len(),
+            3,
+            "{env}: one public and one per private table"
+        );
+        let via_igw = routes
+            .iter()
+            .filter(|r| {
+                r["gateway_id"]["$ref"]["urn"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("::igw"))
+            })
+            .count();
         assert_eq!(via_igw, 1, "{env}");
-        let mut nat_targets: Vec<&str> = routes.iter().filter_map(|r| r["nat_gateway_id"]["$ref"]["urn"].as_str()).collect();
+        let mut nat_targets: Vec<&str> = routes
+            .iter()
+            .filter_map(|r| r["nat_gateway_id"]["$ref"]["urn"].as_str())
+            .collect();
         assert_eq!(nat_targets.len(), 2, "{env}");
         nat_targets.sort();
         nat_targets.dedup();
-        assert_eq!(nat_targets.len(), nats, "{env}: private tables share the NAT in staging");
+        assert_eq!(
+            nat_targets.len(),
+            nats,
+            "{env}: private tables share the NAT in staging"
+        );
         for r in &routes {
             assert_eq!(r["destination_cidr_block"], "0.0.0.0/0");
         }
-        assert_eq!(count_type(&plan, "aws:ec2/RouteTableAssociation"), 4, "{env}");
+        assert_eq!(
+            count_type(&plan, "aws:ec2/RouteTableAssociation"),
+            4,
+            "{env}"
+        );
     }
 }

@@ -107,7 +107,11 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         )?;
     }
     // Private subnets route through their AZ's NAT gateway, or the only one.
-    for (i, (subnet, az)) in private_subnets.iter().zip(&n.availability_zones).enumerate() {
+    for (i, (subnet, az)) in private_subnets
+        .iter()
+        .zip(&n.availability_zones)
+        .enumerate()
+    {
         let nat = &nat_gateways[i.min(nat_gateways.len() - 1)];
         let mut rt = RouteTable::new(vpc.id());
         rt.tags = name(cfg, &format!("private-{az}"));

@@ -10,42 +10,42 @@ use super::Aws;
 use crate::provider::{Ctx, ProviderError, Registry};
 
 pub mod eip;
-pub mod internet_gateway;
-pub mod nat_gateway;
-pub mod subnet;
 pub mod flow_log;
+pub mod instance;
+pub mod internet_gateway;
+pub mod launch_template;
+pub mod nat_gateway;
 pub mod route;
 pub mod route_table;
 pub mod route_table_association;
-pub mod instance;
-pub mod launch_template;
-pub mod volume;
-pub mod volume_attachment;
 pub mod security_group;
 pub mod security_group_rule;
+pub mod subnet;
+pub mod volume;
+pub mod volume_attachment;
 pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    registry.register(vpc::VpcProvider::new(aws.clone()));
-    registry.register(subnet::SubnetProvider::new(aws.clone()));
-    registry.register(internet_gateway::InternetGatewayProvider::new(aws.clone()));
-    registry.register(eip::EipProvider::new(aws.clone()));
-    registry.register(nat_gateway::NatGatewayProvider::new(aws.clone()));
     registry
+        .register(vpc::VpcProvider::new(aws.clone()))
+        .register(subnet::SubnetProvider::new(aws.clone()))
+        .register(internet_gateway::InternetGatewayProvider::new(aws.clone()))
+        .register(eip::EipProvider::new(aws.clone()))
+        .register(nat_gateway::NatGatewayProvider::new(aws.clone()))
         .register(route_table::RouteTableProvider::new(aws.clone()))
         .register(route::RouteProvider::new(aws.clone()))
         .register(route_table_association::RouteTableAssociationProvider::new(
             aws.clone(),
         ))
-        .register(flow_log::FlowLogProvider::new(aws.clone()));
-    registry.register(launch_template::LaunchTemplateProvider::new(aws.clone()));
-    registry.register(instance::InstanceProvider::new(aws.clone()));
-    registry.register(volume::VolumeProvider::new(aws.clone()));
-    registry.register(volume_attachment::VolumeAttachmentProvider::new(
-    registry.register(security_group::SecurityGroupProvider::new(aws.clone()));
-    registry.register(security_group_rule::SecurityGroupRuleProvider::new(
-        aws.clone(),
-    ));
+        .register(flow_log::FlowLogProvider::new(aws.clone()))
+        .register(security_group::SecurityGroupProvider::new(aws.clone()))
+        .register(security_group_rule::SecurityGroupRuleProvider::new(
+            aws.clone(),
+        ))
+        .register(launch_template::LaunchTemplateProvider::new(aws.clone()))
+        .register(instance::InstanceProvider::new(aws.clone()))
+        .register(volume::VolumeProvider::new(aws.clone()))
+        .register(volume_attachment::VolumeAttachmentProvider::new(aws));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
