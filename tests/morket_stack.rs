@@ -81,7 +81,7 @@ fn r2_1_vpc_cidr_and_r2_6_tags() {
     let plan = preview(&load("staging"));
     let vpc = step_inputs(&plan, "network::aws:ec2/Vpc::vpc");
     assert_eq!(vpc["cidr_block"], "10.0.0.0/16");
-    assert_eq!(vpc["tags"]["Name"], "morket-staging");
+    assert_eq!(vpc["tags"]["Name"], "morket-staging-vpc");
     let cfg = stacks::morket::config::MorketConfig::load(&stacks::ConfigFile {
         path: stacks_dir().join("staging.toml"),
         table: std::fs::read_to_string(stacks_dir().join("staging.toml"))
@@ -177,6 +177,8 @@ fn r2_2_public_and_private_subnets_per_az_and_r2_3_nat_per_environment() {
                 t => panic!("tier {t}"),
             }
         }
+        azs_public.sort();
+        azs_private.sort();
         assert_eq!(azs_public, vec!["us-east-1a", "us-east-1b"], "{env}");
         assert_eq!(azs_private, vec!["us-east-1a", "us-east-1b"], "{env}");
         assert_eq!(count_type(&plan, "aws:ec2/InternetGateway"), 1, "{env}");
@@ -242,4 +244,60 @@ fn r2_3_private_subnets_route_through_a_nat_and_public_through_the_igw() {
             "{env}"
         );
     }
+}
+
+/// The name part of the URN a `$ref` input points at.
+fn ref_name(v: &Value) -> String {
+    v["$ref"]["urn"]
+        .as_str()
+        .map(|u| u.rsplit("::").next().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn r2_4_security_groups_admit_exactly_the_listed_ingress() {
+    let plan = preview(&load("staging"));
+    let mut rules: Vec<(String, i64, String)> = plan
+        .steps
+        .iter()
+        .filter(|s| s.type_name == "aws:ec2/SecurityGroupRule")
+        .map(|s| {
+            let i = &s.new.as_ref().unwrap().inputs;
+            assert_eq!(i["type"], "ingress", "{}", s.urn);
+            assert_eq!(i["protocol"], "tcp", "{}", s.urn);
+            assert_eq!(i["from_port"], i["to_port"], "{}", s.urn);
+            let source = match i["cidr_blocks"].as_array().filter(|a| !a.is_empty()) {
+                Some(c) => c
+                    .iter()
+                    .map(|c| c.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                None => ref_name(&i["source_security_group_id"]),
+            };
+            (
+                ref_name(&i["security_group_id"]),
+                i["from_port"].as_i64().unwrap(),
+                source,
+            )
+        })
+        .collect();
+    rules.sort();
+    let mut want: Vec<(String, i64, String)> = [
+        ("sg-alb", 443, "0.0.0.0/0"),
+        ("sg-ecs", 3000, "sg-alb"),
+        ("sg-ecs", 8001, "sg-alb"),
+        ("sg-aurora", 5432, "sg-ecs"),
+        ("sg-redis", 6379, "sg-ecs"),
+        ("sg-rabbitmq", 5671, "sg-ecs"),
+        ("sg-opensearch", 443, "sg-ecs"),
+        ("sg-clickhouse", 8123, "sg-ecs"),
+        ("sg-clickhouse", 9000, "sg-ecs"),
+        ("sg-temporal", 7233, "sg-ecs"),
+    ]
+    .iter()
+    .map(|(g, p, s)| (g.to_string(), *p, s.to_string()))
+    .collect();
+    want.sort();
+    assert_eq!(rules, want);
+    assert_eq!(count_type(&plan, "aws:ec2/SecurityGroup"), 8);
 }

@@ -25,11 +25,35 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     let mut stack = Stack::new(name)?;
     let mut root = stack.root();
     let net = network::declare(&mut root, &cfg)?;
-    let outputs = vec![(
+    let mut outputs = vec![(
         "vpc_id".to_string(),
         net.vpc.urn().clone(),
         "id".to_string(),
     )];
+    for (i, nat) in net.nat_gateways.iter().enumerate() {
+        outputs.push((
+            format!("nat_public_ip_{i}"),
+            nat.urn().clone(),
+            "public_ip".to_string(),
+        ));
+    }
+    for (kind, subnets) in [
+        ("public", &net.public_subnets),
+        ("private", &net.private_subnets),
+    ] {
+        for (i, s) in subnets.iter().enumerate() {
+            outputs.push((
+                format!("{kind}_subnet_{i}"),
+                s.urn().clone(),
+                "id".to_string(),
+            ));
+        }
+    }
+    outputs.push((
+        "internet_gateway_id".into(),
+        net.internet_gateway.urn().clone(),
+        "id".into(),
+    ));
     Ok(Loaded {
         stack,
         registry,

@@ -1,8 +1,9 @@
 //! Network component (R2): a VPC over two AZs with a public and a private
 //! subnet per AZ, an internet gateway, NAT gateways (one per AZ in production,
 //! one in staging) with their Elastic IPs, a public route table through the
-//! internet gateway and a private one per AZ through its NAT gateway.
-//! Security groups and flow logs join as their resource types land.
+//! internet gateway and a private one per AZ through its NAT gateway, and the
+//! security groups of R2.4 with exactly the ingress rules listed there. Flow
+//! logs (R2.5) join with the IAM role and log group types they need.
 
 use std::net::Ipv4Addr;
 
@@ -13,6 +14,8 @@ use morket_stack::provider::aws::ec2::nat_gateway::NatGateway;
 use morket_stack::provider::aws::ec2::route::Route;
 use morket_stack::provider::aws::ec2::route_table::RouteTable;
 use morket_stack::provider::aws::ec2::route_table_association::RouteTableAssociation;
+use morket_stack::provider::aws::ec2::security_group::SecurityGroup;
+use morket_stack::provider::aws::ec2::security_group_rule::SecurityGroupRule;
 use morket_stack::provider::aws::ec2::subnet::Subnet;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::tags::Tags;
@@ -25,7 +28,23 @@ pub struct Network {
     pub private_subnets: Vec<Resource<Subnet>>,
     pub internet_gateway: Resource<InternetGateway>,
     pub nat_gateways: Vec<Resource<NatGateway>>,
+    pub security_groups: SecurityGroups,
 }
+
+/// One group per tier (R2.4).
+pub struct SecurityGroups {
+    pub alb: Resource<SecurityGroup>,
+    pub ecs: Resource<SecurityGroup>,
+    pub aurora: Resource<SecurityGroup>,
+    pub redis: Resource<SecurityGroup>,
+    pub rabbitmq: Resource<SecurityGroup>,
+    pub opensearch: Resource<SecurityGroup>,
+    pub clickhouse: Resource<SecurityGroup>,
+    pub temporal: Resource<SecurityGroup>,
+}
+
+/// Ports the ECS services listen on behind the ALB (backend API, scraper).
+pub const SERVICE_PORTS: &[u16] = &[3000, 8001];
 
 /// The `index`-th /24 inside the VPC's CIDR (validated at config load).
 pub fn subnet_cidr(vpc_cidr: &str, index: u32) -> String {
@@ -126,13 +145,72 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         )?;
     }
 
+    let security_groups = security_groups(&mut net, cfg, &vpc)?;
+
     Ok(Network {
         vpc,
         public_subnets,
         private_subnets,
         internet_gateway,
         nat_gateways,
+        security_groups,
     })
+}
+
+fn security_groups(
+    net: &mut Scope<'_>,
+    cfg: &MorketConfig,
+    vpc: &Resource<Vpc>,
+) -> Result<SecurityGroups, ModelError> {
+    let mut group = |tier: &str, description: &str| {
+        let mut g = SecurityGroup::new(&format!("morket-{}-{tier}", cfg.environment), vpc.id());
+        g.description = description.into();
+        g.tags = name(cfg, tier);
+        net.resource(&format!("sg-{tier}"), g)
+    };
+    let sgs = SecurityGroups {
+        alb: group("alb", "Morket ALB: HTTPS from anywhere")?,
+        ecs: group("ecs", "Morket ECS tasks: service ports from the ALB")?,
+        aurora: group("aurora", "Morket Aurora: PostgreSQL from ECS")?,
+        redis: group("redis", "Morket Redis: 6379 from ECS")?,
+        rabbitmq: group("rabbitmq", "Morket RabbitMQ: AMQPS from ECS")?,
+        opensearch: group("opensearch", "Morket OpenSearch: HTTPS from ECS")?,
+        clickhouse: group("clickhouse", "Morket ClickHouse: HTTP and native from ECS")?,
+        temporal: group("temporal", "Morket Temporal: gRPC from ECS")?,
+    };
+    net.resource(
+        "alb-https-in",
+        SecurityGroupRule::ingress(sgs.alb.id(), "tcp", 443, 443)
+            .with_cidr_blocks(&["0.0.0.0/0"])
+            .with_description("HTTPS from anywhere"),
+    )?;
+    for port in SERVICE_PORTS {
+        net.resource(
+            &format!("ecs-{port}-from-alb"),
+            SecurityGroupRule::ingress(sgs.ecs.id(), "tcp", *port as i32, *port as i32)
+                .with_source_security_group_id(sgs.alb.id())
+                .with_description("service port from the ALB"),
+        )?;
+    }
+    let from_ecs: [(&str, &Resource<SecurityGroup>, &[u16]); 6] = [
+        ("aurora", &sgs.aurora, &[5432]),
+        ("redis", &sgs.redis, &[6379]),
+        ("rabbitmq", &sgs.rabbitmq, &[5671]),
+        ("opensearch", &sgs.opensearch, &[443]),
+        ("clickhouse", &sgs.clickhouse, &[8123, 9000]),
+        ("temporal", &sgs.temporal, &[7233]),
+    ];
+    for (tier, sg, ports) in from_ecs {
+        for port in ports {
+            net.resource(
+                &format!("{tier}-{port}-from-ecs"),
+                SecurityGroupRule::ingress(sg.id(), "tcp", *port as i32, *port as i32)
+                    .with_source_security_group_id(sgs.ecs.id())
+                    .with_description("from ECS tasks"),
+            )?;
+        }
+    }
+    Ok(sgs)
 }
 
 #[cfg(test)]
