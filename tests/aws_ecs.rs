@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
-    ClusterField, ClusterSetting, ClusterSettingName, Deployment, DeploymentRolloutState, ServiceField,
-    TaskDefinitionField,
+    ClusterField, ClusterSetting, ClusterSettingName, Deployment, DeploymentRolloutState,
+    ServiceField, TaskDefinitionField,
 };
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use morket_stack::engine::Engine;
@@ -72,7 +72,13 @@ async fn clusters(ecs: &aws_sdk_ecs::Client, name: &str) -> Vec<aws_sdk_ecs::typ
 }
 
 async fn active_clusters(ecs: &aws_sdk_ecs::Client) -> Vec<aws_sdk_ecs::types::Cluster> {
-    let arns = ecs.list_clusters().send().await.unwrap().cluster_arns().to_vec();
+    let arns = ecs
+        .list_clusters()
+        .send()
+        .await
+        .unwrap()
+        .cluster_arns()
+        .to_vec();
     if arns.is_empty() {
         return Vec::new();
     }
@@ -157,7 +163,11 @@ async fn cluster_lifecycle_against_moto() {
     assert_eq!(plan.steps[0].action, Action::Update);
     assert_eq!(
         plan.steps[0].changed,
-        vec!["container_insights", "default_capacity_provider_strategy", "tags"]
+        vec![
+            "container_insights",
+            "default_capacity_provider_strategy",
+            "tags"
+        ]
     );
     assert!(report.is_success(), "{report:?}");
     let live = clusters(&ecs, "apps").await;
@@ -190,7 +200,10 @@ async fn cluster_lifecycle_against_moto() {
         .unwrap();
     assert_eq!(read.inputs["container_insights"], json!("enabled"));
     assert_eq!(read.inputs["tags"], json!({"Name": "renamed"}));
-    assert_eq!(read.inputs["capacity_providers"], json!(["FARGATE", "FARGATE_SPOT"]));
+    assert_eq!(
+        read.inputs["capacity_providers"],
+        json!(["FARGATE", "FARGATE_SPOT"])
+    );
     // Put it back as declared for the rest of the test.
     ecs.update_cluster()
         .cluster(&arn)
@@ -256,7 +269,10 @@ fn web_container(image: &str) -> Container {
         ]),
     });
     c.health_check = Some(Health {
-        command: vec!["CMD-SHELL".into(), "curl -f http://localhost:8080/ || exit 1".into()],
+        command: vec![
+            "CMD-SHELL".into(),
+            "curl -f http://localhost:8080/ || exit 1".into(),
+        ],
         interval: 30,
         timeout: 5,
         retries: 3,
@@ -272,7 +288,10 @@ fn task_def(image: &str) -> TaskDefinition {
     t
 }
 
-async fn revisions(ecs: &aws_sdk_ecs::Client, status: aws_sdk_ecs::types::TaskDefinitionStatus) -> Vec<String> {
+async fn revisions(
+    ecs: &aws_sdk_ecs::Client,
+    status: aws_sdk_ecs::types::TaskDefinitionStatus,
+) -> Vec<String> {
     ecs.list_task_definitions()
         .family_prefix("web")
         .status(status)
@@ -323,9 +342,15 @@ async fn task_definition_revisions_against_moto() {
     let c = &td.container_definitions()[0];
     assert_eq!(c.image(), Some("nginx:1.27"));
     assert_eq!(c.environment()[0].value(), Some("production"));
-    assert_eq!(c.secrets()[0].value_from(), "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf");
+    assert_eq!(
+        c.secrets()[0].value_from(),
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+    );
     assert_eq!(c.port_mappings()[0].container_port(), Some(8080));
-    assert_eq!(c.log_configuration().unwrap().options().unwrap()["awslogs-group"], "/ecs/web");
+    assert_eq!(
+        c.log_configuration().unwrap().options().unwrap()["awslogs-group"],
+        "/ecs/web"
+    );
     assert_eq!(c.health_check().unwrap().start_period(), Some(10));
     let tags = aws::ecs::from_tags(out.tags());
     assert_eq!(tags["Name"], "web");
@@ -349,7 +374,12 @@ async fn task_definition_revisions_against_moto() {
     assert!(arn2.ends_with("task-definition/web:2"), "{arn2}");
     assert_eq!(rec.outputs["id"], json!(arn2));
     assert_eq!(rec.outputs["revision"], json!(2));
-    let td2 = ecs.describe_task_definition().task_definition(&arn2).send().await.unwrap();
+    let td2 = ecs
+        .describe_task_definition()
+        .task_definition(&arn2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         td2.task_definition().unwrap().container_definitions()[0].image(),
         Some("nginx:1.28")
@@ -362,7 +392,12 @@ async fn task_definition_revisions_against_moto() {
     // Out of band: a tag added to the revision; a read sees it.
     ecs.tag_resource()
         .resource_arn(&arn2)
-        .tags(aws_sdk_ecs::types::Tag::builder().key("Owner").value("ops").build())
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("Owner")
+                .value("ops")
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -375,8 +410,14 @@ async fn task_definition_revisions_against_moto() {
         .unwrap();
     assert_eq!(read.inputs["tags"], json!({"Name": "web", "Owner": "ops"}));
     assert_eq!(read.outputs["revision"], json!(2));
-    assert_eq!(read.inputs["container_definitions"][0]["image"], json!("nginx:1.28"));
-    assert_eq!(read.inputs["container_definitions"][0]["environment"][0]["value"], json!("production"));
+    assert_eq!(
+        read.inputs["container_definitions"][0]["image"],
+        json!("nginx:1.28")
+    );
+    assert_eq!(
+        read.inputs["container_definitions"][0]["environment"][0]["value"],
+        json!("production")
+    );
 
     // Adoption: both revisions carry the URN.
     let found = reg
@@ -399,7 +440,12 @@ async fn task_definition_revisions_against_moto() {
 /// EC2 types live in other modules); services need existing ones.
 async fn network(moto: &support::moto::Moto) -> (String, String, String) {
     let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
-    let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
     let subnet = ec2
         .create_subnet()
@@ -431,7 +477,11 @@ async fn network(moto: &support::moto::Moto) -> (String, String, String) {
     )
 }
 
-async fn services(ecs: &aws_sdk_ecs::Client, cluster: &str, names: &[&str]) -> Vec<aws_sdk_ecs::types::Service> {
+async fn services(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    names: &[&str],
+) -> Vec<aws_sdk_ecs::types::Service> {
     ecs.describe_services()
         .cluster(cluster)
         .set_services(Some(names.iter().map(|s| s.to_string()).collect()))
@@ -490,8 +540,15 @@ async fn service_lifecycle_against_moto() {
     let live = services(&ecs, "apps", &["web"]).await;
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].desired_count(), 1);
-    assert!(live[0].task_definition().unwrap().ends_with("task-definition/web:1"));
-    let vpc = live[0].network_configuration().unwrap().awsvpc_configuration().unwrap();
+    assert!(live[0]
+        .task_definition()
+        .unwrap()
+        .ends_with("task-definition/web:1"));
+    let vpc = live[0]
+        .network_configuration()
+        .unwrap()
+        .awsvpc_configuration()
+        .unwrap();
     assert_eq!(vpc.subnets(), [subnet.clone()]);
     assert_eq!(vpc.security_groups(), [sg_a.clone()]);
     let tags = aws::ecs::from_tags(live[0].tags());
@@ -505,24 +562,38 @@ async fn service_lifecycle_against_moto() {
     // In place: desired count, security groups, a tag.
     let (s2, _) = build(&|v| {
         v.desired_count = 2;
-        v.network_configuration.as_mut().unwrap().security_groups = vec![sg_a.clone().into(), sg_b.clone().into()];
+        v.network_configuration.as_mut().unwrap().security_groups =
+            vec![sg_a.clone().into(), sg_b.clone().into()];
         v.tags.insert("Tier".into(), "front".into());
     });
     let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
     let step = plan.steps.iter().find(|s| &s.urn == r.urn()).unwrap();
     assert_eq!(step.action, Action::Update);
-    assert_eq!(step.changed, vec!["desired_count", "network_configuration", "tags"]);
+    assert_eq!(
+        step.changed,
+        vec!["desired_count", "network_configuration", "tags"]
+    );
     assert!(report.is_success(), "{report:?}");
     let live = services(&ecs, "apps", &["web"]).await;
     assert_eq!(live[0].desired_count(), 2);
-    let vpc = live[0].network_configuration().unwrap().awsvpc_configuration().unwrap();
+    let vpc = live[0]
+        .network_configuration()
+        .unwrap()
+        .awsvpc_configuration()
+        .unwrap();
     assert_eq!(vpc.security_groups(), [sg_a.clone(), sg_b.clone()]);
     assert_eq!(aws::ecs::from_tags(live[0].tags())["Tier"], "front");
     let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
     assert!(!p.has_changes(), "{:?}", p.steps);
 
     // Out of band: scaled to 3; a read sees it.
-    ecs.update_service().cluster("apps").service("web").desired_count(3).send().await.unwrap();
+    ecs.update_service()
+        .cluster("apps")
+        .service("web")
+        .desired_count(3)
+        .send()
+        .await
+        .unwrap();
     let rec = st.resource(r.urn()).unwrap().unwrap();
     let read = reg
         .get(Service::TYPE)
@@ -533,12 +604,19 @@ async fn service_lifecycle_against_moto() {
         .unwrap();
     assert_eq!(read.inputs["desired_count"], json!(3));
     assert_eq!(read.inputs["tags"], json!({"Name": "web", "Tier": "front"}));
-    ecs.update_service().cluster("apps").service("web").desired_count(2).send().await.unwrap();
+    ecs.update_service()
+        .cluster("apps")
+        .service("web")
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
 
     // Force-new: the name.
     let (s3, _) = build(&|v| {
         v.desired_count = 2;
-        v.network_configuration.as_mut().unwrap().security_groups = vec![sg_a.clone().into(), sg_b.clone().into()];
+        v.network_configuration.as_mut().unwrap().security_groups =
+            vec![sg_a.clone().into(), sg_b.clone().into()];
         v.tags.insert("Tier".into(), "front".into());
         v.name = "web2".into();
     });
@@ -549,12 +627,23 @@ async fn service_lifecycle_against_moto() {
     assert!(report.is_success(), "{report:?}");
     let old = services(&ecs, "apps", &["web"]).await;
     assert_eq!(old[0].status(), Some("INACTIVE"), "old service deleted");
-    let active: Vec<String> = ecs.list_services().cluster("apps").send().await.unwrap().service_arns().to_vec();
-    let live: Vec<_> = services(&ecs, "apps", &active.iter().map(String::as_str).collect::<Vec<_>>())
+    let active: Vec<String> = ecs
+        .list_services()
+        .cluster("apps")
+        .send()
         .await
-        .into_iter()
-        .filter(|s| s.status() == Some("ACTIVE"))
-        .collect();
+        .unwrap()
+        .service_arns()
+        .to_vec();
+    let live: Vec<_> = services(
+        &ecs,
+        "apps",
+        &active.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await
+    .into_iter()
+    .filter(|s| s.status() == Some("ACTIVE"))
+    .collect();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].service_name(), Some("web2"));
     let p = eng.preview(&s3, &PlanOptions::default()).await.unwrap();
@@ -563,13 +652,21 @@ async fn service_lifecycle_against_moto() {
     // Adoption by tag within the cluster.
     let mut inputs = s3.get(r.urn()).unwrap().inputs.clone();
     inputs["cluster"] = json!(cluster_arn);
-    let found = reg.get(Service::TYPE).unwrap().find_by_urn(&ctx(r.urn()), &inputs).await.unwrap();
+    let found = reg
+        .get(Service::TYPE)
+        .unwrap()
+        .find_by_urn(&ctx(r.urn()), &inputs)
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].outputs["name"], json!("web2"));
 
     let (_, report) = eng.destroy(&s3, &cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
-    assert_eq!(services(&ecs, "apps", &["web2"]).await[0].status(), Some("INACTIVE"));
+    assert_eq!(
+        services(&ecs, "apps", &["web2"]).await[0].status(),
+        Some("INACTIVE")
+    );
     assert!(active_clusters(&ecs).await.is_empty());
     assert!(st.resources().unwrap().is_empty());
 }
@@ -582,7 +679,10 @@ async fn bad_inputs_fail_preview_naming_field_and_value() {
         (
             Box::new(|s| {
                 s.root()
-                    .resource("t", TaskDefinition::new("web", "256", "4096", vec![web_container("nginx")]))
+                    .resource(
+                        "t",
+                        TaskDefinition::new("web", "256", "4096", vec![web_container("nginx")]),
+                    )
                     .unwrap();
             }),
             "memory",
@@ -639,7 +739,11 @@ async fn bad_inputs_fail_preview_naming_field_and_value() {
         let mut s = Stack::new(STACK).unwrap();
         declare(&mut s);
         let mut eng = Engine::new(Box::new(store()), reg.clone());
-        let e = eng.preview(&s, &PlanOptions::default()).await.unwrap_err().to_string();
+        let e = eng
+            .preview(&s, &PlanOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(field) && e.contains(value), "{field}: {e}");
     }
 }
@@ -651,7 +755,11 @@ const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/apps/web";
 const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
 
-fn mocked_service(state: DeploymentRolloutState, deployment: &str, running: i32) -> aws_sdk_ecs::types::Service {
+fn mocked_service(
+    state: DeploymentRolloutState,
+    deployment: &str,
+    running: i32,
+) -> aws_sdk_ecs::types::Service {
     aws_sdk_ecs::types::Service::builder()
         .service_arn(SERVICE_ARN)
         .service_name("web")
@@ -692,9 +800,15 @@ fn rollout_mock(
     let calls = Arc::new(AtomicUsize::new(0));
     let u = updates.clone();
     let update = mock!(aws_sdk_ecs::Client::update_service).then_compute_output(move |req| {
-        u.lock().unwrap().push(req.task_definition().unwrap_or_default().to_string());
+        u.lock()
+            .unwrap()
+            .push(req.task_definition().unwrap_or_default().to_string());
         aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder()
-            .service(mocked_service(DeploymentRolloutState::InProgress, "ecs-svc/x", 0))
+            .service(mocked_service(
+                DeploymentRolloutState::InProgress,
+                "ecs-svc/x",
+                0,
+            ))
             .build()
     });
     let u = updates.clone();
@@ -737,7 +851,11 @@ async fn service_update_waits_for_the_rollout_to_complete() {
         .await
         .unwrap();
     assert_eq!(out["id"], json!(SERVICE_ARN));
-    assert_eq!(*updates.lock().unwrap(), vec![NEW_TD.to_string()], "no rollback");
+    assert_eq!(
+        *updates.lock().unwrap(),
+        vec![NEW_TD.to_string()],
+        "no rollback"
+    );
 }
 
 #[tokio::test]
@@ -765,7 +883,10 @@ async fn failed_rollout_is_rolled_back_to_the_previous_task_definition() {
         panic!("{e:?}")
     };
     assert!(msg.contains("deployment ecs-svc/2 FAILED"), "{msg}");
-    assert!(msg.contains("rolled back to the previous task definition"), "{msg}");
+    assert!(
+        msg.contains("rolled back to the previous task definition"),
+        "{msg}"
+    );
     assert!(msg.contains(OLD_TD), "{msg}");
     assert_eq!(
         *updates.lock().unwrap(),
@@ -805,8 +926,14 @@ async fn rollout_past_the_timeout_is_rolled_back() {
         msg.contains("deployment ecs-svc/2 still IN_PROGRESS with 1/2 tasks running after 200ms"),
         "{msg}"
     );
-    assert!(msg.contains("rolled back to the previous task definition"), "{msg}");
-    assert_eq!(*updates.lock().unwrap(), vec![NEW_TD.to_string(), OLD_TD.to_string()]);
+    assert!(
+        msg.contains("rolled back to the previous task definition"),
+        "{msg}"
+    );
+    assert_eq!(
+        *updates.lock().unwrap(),
+        vec![NEW_TD.to_string(), OLD_TD.to_string()]
+    );
 }
 
 const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
@@ -829,17 +956,23 @@ async fn throttled_call_is_retried_by_the_sdk() {
                 .build()
         })
         .build();
-    let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, &[&describe], |c| c.retry_config(
-        aws_sdk_ecs::config::retry::RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_millis(1))
-    ));
+    let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, &[&describe], |c| c
+        .retry_config(
+            aws_sdk_ecs::config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
     let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
     let urn = Urn::new(STACK, "", Cluster::TYPE, "apps");
     let read = reg
         .get(Cluster::TYPE)
         .unwrap()
-        .read(&ctx(&urn), CLUSTER_ARN, &serde_json::to_value(Cluster::new("apps")).unwrap(), &json!({}))
+        .read(
+            &ctx(&urn),
+            CLUSTER_ARN,
+            &serde_json::to_value(Cluster::new("apps")).unwrap(),
+            &json!({}),
+        )
         .await
         .unwrap()
         .expect("found after the retry");
@@ -875,7 +1008,10 @@ async fn throttling_maps_to_retryable_and_the_engine_retries() {
     let st = store();
     let mut eng = Engine::new(Box::new(st.clone()), reg);
     let (s, r) = cluster_stack(Cluster::new("apps"));
-    let (_, report) = eng.up(&s, &PlanOptions::default(), &Cancel::new()).await.unwrap();
+    let (_, report) = eng
+        .up(&s, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(create.num_calls(), 2, "throttled once, then created");
     assert_eq!(st.resource(r.urn()).unwrap().unwrap().id, CLUSTER_ARN);

@@ -86,12 +86,3 @@ pub(crate) async fn update_tags(
     }
     Ok(())
 }
-
-/// `NotFound` → `None`, other errors pass.
-pub(crate) fn not_found_none<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(ProviderError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
