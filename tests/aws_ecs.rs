@@ -549,8 +549,8 @@ async fn service_lifecycle_against_moto() {
         .unwrap()
         .awsvpc_configuration()
         .unwrap();
-    assert_eq!(vpc.subnets(), [subnet.clone()]);
-    assert_eq!(vpc.security_groups(), [sg_a.clone()]);
+    assert_eq!(vpc.subnets(), std::slice::from_ref(&subnet));
+    assert_eq!(vpc.security_groups(), std::slice::from_ref(&sg_a));
     let tags = aws::ecs::from_tags(live[0].tags());
     assert_eq!(tags["Name"], "web");
     assert_eq!(tags["Project"], "morket");
@@ -675,7 +675,8 @@ async fn service_lifecycle_against_moto() {
 async fn bad_inputs_fail_preview_naming_field_and_value() {
     // No moto: validation happens before any call (no endpoint is configured).
     let reg = registry(Arc::new(Aws::new(settings())));
-    let cases: Vec<(Box<dyn Fn(&mut Stack)>, &str, &str)> = vec![
+    type Declare = Box<dyn Fn(&mut Stack)>;
+    let cases: Vec<(Declare, &str, &str)> = vec![
         (
             Box::new(|s| {
                 s.root()
