@@ -1,0 +1,1020 @@
+//! aws:ecs/{Cluster, TaskDefinition, Service} through the engine against moto,
+//! and the service rollout waits (steady state, rollback) and throttling with
+//! aws-smithy-mocks, where moto cannot play the part.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{
+    ClusterField, ClusterSetting, ClusterSettingName, Deployment, DeploymentRolloutState,
+    ServiceField, TaskDefinitionField,
+};
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use morket_stack::engine::Engine;
+use morket_stack::exec::Cancel;
+use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, Stack, Urn};
+use morket_stack::plan::{Action, PlanOptions};
+use morket_stack::provider::aws::ecs::cluster::{CapacityProviderStrategy, Cluster};
+use morket_stack::provider::aws::ecs::service::{Network, Service};
+use morket_stack::provider::aws::ecs::task_definition::{
+    Container, EnvVar, Health, LogConfig, PortMap, SecretRef, TaskDefinition,
+};
+use morket_stack::provider::aws::{self, Aws, AwsSettings};
+use morket_stack::provider::{Ctx, ProviderError, Registry};
+use morket_stack::secrets::{self, Crypter};
+use morket_stack::state::{MemoryStore, StateStore};
+use serde_json::{json, Value};
+
+const STACK: &str = "staging";
+
+fn store() -> MemoryStore {
+    let mut s = MemoryStore::new(STACK);
+    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
+    s
+}
+
+fn settings() -> AwsSettings {
+    AwsSettings {
+        default_tags: [("Project".to_string(), "morket".to_string())].into(),
+        poll_interval: Duration::from_millis(20),
+        wait_timeout: Duration::from_secs(30),
+        ..Default::default()
+    }
+}
+
+fn ctx(urn: &Urn) -> Ctx {
+    Ctx {
+        stack: STACK.into(),
+        urn: urn.clone(),
+    }
+}
+
+fn registry(aws_conn: Arc<Aws>) -> Registry {
+    let mut reg = Registry::new();
+    aws::register(&mut reg, aws_conn);
+    reg
+}
+
+async fn clusters(ecs: &aws_sdk_ecs::Client, name: &str) -> Vec<aws_sdk_ecs::types::Cluster> {
+    ecs.describe_clusters()
+        .clusters(name)
+        .include(ClusterField::Tags)
+        .include(ClusterField::Settings)
+        .send()
+        .await
+        .unwrap()
+        .clusters()
+        .to_vec()
+}
+
+async fn active_clusters(ecs: &aws_sdk_ecs::Client) -> Vec<aws_sdk_ecs::types::Cluster> {
+    let arns = ecs
+        .list_clusters()
+        .send()
+        .await
+        .unwrap()
+        .cluster_arns()
+        .to_vec();
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    ecs.describe_clusters()
+        .set_clusters(Some(arns))
+        .include(ClusterField::Tags)
+        .send()
+        .await
+        .unwrap()
+        .clusters()
+        .iter()
+        .filter(|c| c.status() == Some("ACTIVE"))
+        .cloned()
+        .collect()
+}
+
+fn cluster_stack(c: Cluster) -> (Stack, Resource<Cluster>) {
+    let mut st = Stack::new(STACK).unwrap();
+    let r = st.root().resource("apps", c).unwrap();
+    (st, r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_lifecycle_against_moto() {
+    let moto = support::moto::moto();
+    let aws_conn = Arc::new(moto.aws(settings()).await);
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+    let reg = registry(aws_conn);
+    let st = store();
+    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
+    let cancel = Cancel::new();
+
+    // Create with capacity providers, a strategy, insights and tags.
+    let mut c = Cluster::new("apps");
+    c.capacity_providers = vec!["FARGATE".into(), "FARGATE_SPOT".into()];
+    c.default_capacity_provider_strategy = vec![CapacityProviderStrategy {
+        capacity_provider: "FARGATE".into(),
+        weight: 1,
+        base: 1,
+    }];
+    c.container_insights = "enabled".into();
+    c.tags.insert("Name".into(), "apps".into());
+    let (s1, r) = cluster_stack(c.clone());
+    let (plan, report) = eng.up(&s1, &PlanOptions::default(), &cancel).await.unwrap();
+    assert_eq!(plan.counts().create, 1);
+    assert!(report.is_success(), "{report:?}");
+    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let arn = rec.id.clone();
+    assert!(arn.ends_with(":cluster/apps"), "{arn}");
+    assert_eq!(rec.outputs["arn"], json!(arn));
+    assert_eq!(rec.outputs["name"], json!("apps"));
+    let live = clusters(&ecs, "apps").await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].capacity_providers(), ["FARGATE", "FARGATE_SPOT"]);
+    assert_eq!(live[0].default_capacity_provider_strategy()[0].base(), 1);
+    assert_eq!(live[0].settings()[0].value(), Some("enabled"));
+    let tags = aws::ecs::from_tags(live[0].tags());
+    assert_eq!(tags["Name"], "apps");
+    assert_eq!(tags["Project"], "morket");
+    assert_eq!(tags["morket:urn"], r.urn().as_str());
+
+    let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes(), "{:?}", p.steps);
+
+    // In place: insights off, another strategy, a tag changed.
+    c.container_insights = "disabled".into();
+    c.default_capacity_provider_strategy = vec![
+        CapacityProviderStrategy {
+            capacity_provider: "FARGATE".into(),
+            weight: 1,
+            base: 0,
+        },
+        CapacityProviderStrategy {
+            capacity_provider: "FARGATE_SPOT".into(),
+            weight: 3,
+            base: 0,
+        },
+    ];
+    c.tags.insert("Name".into(), "renamed".into());
+    let (s2, _) = cluster_stack(c.clone());
+    let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
+    assert_eq!(plan.steps[0].action, Action::Update);
+    assert_eq!(
+        plan.steps[0].changed,
+        vec![
+            "container_insights",
+            "default_capacity_provider_strategy",
+            "tags"
+        ]
+    );
+    assert!(report.is_success(), "{report:?}");
+    let live = clusters(&ecs, "apps").await;
+    assert_eq!(live[0].settings()[0].value(), Some("disabled"));
+    assert_eq!(live[0].default_capacity_provider_strategy().len(), 2);
+    assert_eq!(live[0].default_capacity_provider_strategy()[1].weight(), 3);
+    assert_eq!(aws::ecs::from_tags(live[0].tags())["Name"], "renamed");
+    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes(), "{:?}", p.steps);
+
+    // Out of band: insights back on; a read sees it.
+    ecs.update_cluster()
+        .cluster(&arn)
+        .settings(
+            ClusterSetting::builder()
+                .name(ClusterSettingName::ContainerInsights)
+                .value("enabled")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let read = reg
+        .get(Cluster::TYPE)
+        .unwrap()
+        .read(&ctx(r.urn()), &arn, &rec.inputs, &rec.outputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs["container_insights"], json!("enabled"));
+    assert_eq!(read.inputs["tags"], json!({"Name": "renamed"}));
+    assert_eq!(
+        read.inputs["capacity_providers"],
+        json!(["FARGATE", "FARGATE_SPOT"])
+    );
+    // Put it back as declared for the rest of the test.
+    ecs.update_cluster()
+        .cluster(&arn)
+        .settings(
+            ClusterSetting::builder()
+                .name(ClusterSettingName::ContainerInsights)
+                .value("disabled")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // Force-new: the name.
+    c.name = "apps2".into();
+    let (s3, _) = cluster_stack(c.clone());
+    let (plan, report) = eng.up(&s3, &PlanOptions::default(), &cancel).await.unwrap();
+    assert_eq!(plan.steps[0].action, Action::Replace);
+    assert_eq!(plan.steps[0].replace_fields, vec!["name"]);
+    assert!(report.is_success(), "{report:?}");
+    let live = active_clusters(&ecs).await;
+    assert_eq!(live.len(), 1, "old cluster deleted");
+    assert_eq!(live[0].cluster_name(), Some("apps2"));
+    assert_eq!(clusters(&ecs, "apps").await[0].status(), Some("INACTIVE"));
+
+    // Adoption finds it by its URN tag.
+    let found = reg
+        .get(Cluster::TYPE)
+        .unwrap()
+        .find_by_urn(&ctx(r.urn()), &s3.resources()[0].inputs)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].id.ends_with("/apps2"));
+
+    let (_, report) = eng.destroy(&s3, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(active_clusters(&ecs).await.is_empty());
+    assert!(st.resources().unwrap().is_empty());
+}
+
+fn web_container(image: &str) -> Container {
+    let mut c = Container::new("web", image);
+    c.port_mappings = vec![PortMap {
+        container_port: 8080,
+        protocol: "tcp".into(),
+    }];
+    c.environment = vec![EnvVar {
+        name: "MODE".into(),
+        value: Input::secret("production"),
+    }];
+    c.secrets = vec![SecretRef {
+        name: "DB_PASSWORD".into(),
+        value_from: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf".into(),
+    }];
+    c.command = vec!["serve".into(), "--port=8080".into()];
+    c.log_configuration = Some(LogConfig {
+        log_driver: "awslogs".into(),
+        options: BTreeMap::from([
+            ("awslogs-group".to_string(), Input::from("/ecs/web")),
+            ("awslogs-region".to_string(), Input::from("us-east-1")),
+            ("awslogs-stream-prefix".to_string(), Input::from("web")),
+        ]),
+    });
+    c.health_check = Some(Health {
+        command: vec![
+            "CMD-SHELL".into(),
+            "curl -f http://localhost:8080/ || exit 1".into(),
+        ],
+        interval: 30,
+        timeout: 5,
+        retries: 3,
+        start_period: 10,
+    });
+    c
+}
+
+fn task_def(image: &str) -> TaskDefinition {
+    let mut t = TaskDefinition::new("web", "256", "512", vec![web_container(image)]);
+    t.execution_role_arn = Some("arn:aws:iam::123456789012:role/ecsTaskExecutionRole".into());
+    t.tags.insert("Name".into(), "web".into());
+    t
+}
+
+async fn revisions(
+    ecs: &aws_sdk_ecs::Client,
+    status: aws_sdk_ecs::types::TaskDefinitionStatus,
+) -> Vec<String> {
+    ecs.list_task_definitions()
+        .family_prefix("web")
+        .status(status)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_definition_revisions_against_moto() {
+    use aws_sdk_ecs::types::TaskDefinitionStatus::{Active, Inactive};
+    let moto = support::moto::moto();
+    let aws_conn = Arc::new(moto.aws(settings()).await);
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+    let reg = registry(aws_conn);
+    let st = store();
+    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
+    let cancel = Cancel::new();
+    let stack = |t: TaskDefinition| {
+        let mut s = Stack::new(STACK).unwrap();
+        let r = s.root().resource("web", t).unwrap();
+        (s, r)
+    };
+
+    let mut t = task_def("nginx:1.27");
+    let (s1, r) = stack(t.clone());
+    let (plan, report) = eng.up(&s1, &PlanOptions::default(), &cancel).await.unwrap();
+    assert_eq!(plan.counts().create, 1);
+    assert!(report.is_success(), "{report:?}");
+    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let arn1 = rec.id.clone();
+    assert!(arn1.ends_with("task-definition/web:1"), "{arn1}");
+    assert_eq!(rec.outputs["revision"], json!(1));
+    assert_eq!(rec.outputs["family"], json!("web"));
+    let out = ecs
+        .describe_task_definition()
+        .task_definition(&arn1)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let td = out.task_definition().unwrap();
+    assert_eq!(td.cpu(), Some("256"));
+    assert_eq!(td.memory(), Some("512"));
+    assert_eq!(td.network_mode().map(|m| m.as_str()), Some("awsvpc"));
+    let c = &td.container_definitions()[0];
+    assert_eq!(c.image(), Some("nginx:1.27"));
+    assert_eq!(c.environment()[0].value(), Some("production"));
+    assert_eq!(
+        c.secrets()[0].value_from(),
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+    );
+    assert_eq!(c.port_mappings()[0].container_port(), Some(8080));
+    assert_eq!(
+        c.log_configuration().unwrap().options().unwrap()["awslogs-group"],
+        "/ecs/web"
+    );
+    assert_eq!(c.health_check().unwrap().start_period(), Some(10));
+    let tags = aws::ecs::from_tags(out.tags());
+    assert_eq!(tags["Name"], "web");
+    assert_eq!(tags["Project"], "morket");
+    assert_eq!(tags["morket:urn"], r.urn().as_str());
+
+    let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes(), "{:?}", p.steps);
+
+    // Any change registers a new revision: an update whose arn is unknown in preview.
+    t.container_definitions[0].image = "nginx:1.28".into();
+    let (s2, _) = stack(t.clone());
+    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
+    assert_eq!(p.steps[0].action, Action::Update);
+    let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
+    assert_eq!(plan.steps[0].action, Action::Update);
+    assert_eq!(plan.steps[0].changed, vec!["container_definitions"]);
+    assert!(report.is_success(), "{report:?}");
+    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let arn2 = rec.outputs["arn"].as_str().unwrap().to_string();
+    assert!(arn2.ends_with("task-definition/web:2"), "{arn2}");
+    assert_eq!(rec.outputs["id"], json!(arn2));
+    assert_eq!(rec.outputs["revision"], json!(2));
+    let td2 = ecs
+        .describe_task_definition()
+        .task_definition(&arn2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        td2.task_definition().unwrap().container_definitions()[0].image(),
+        Some("nginx:1.28")
+    );
+    // The previous revision stays ACTIVE for a service rollback.
+    assert_eq!(revisions(&ecs, Active).await.len(), 2);
+    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes(), "{:?}", p.steps);
+
+    // Out of band: a tag added to the revision; a read sees it.
+    ecs.tag_resource()
+        .resource_arn(&arn2)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("Owner")
+                .value("ops")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let read = reg
+        .get(TaskDefinition::TYPE)
+        .unwrap()
+        .read(&ctx(r.urn()), &rec.id, &rec.inputs, &rec.outputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs["tags"], json!({"Name": "web", "Owner": "ops"}));
+    assert_eq!(read.outputs["revision"], json!(2));
+    assert_eq!(
+        read.inputs["container_definitions"][0]["image"],
+        json!("nginx:1.28")
+    );
+    assert_eq!(
+        read.inputs["container_definitions"][0]["environment"][0]["value"],
+        json!("production")
+    );
+
+    // Adoption: both revisions carry the URN.
+    let found = reg
+        .get(TaskDefinition::TYPE)
+        .unwrap()
+        .find_by_urn(&ctx(r.urn()), &s2.resources()[0].inputs)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+
+    // Destroy deregisters the current and the earlier revision.
+    let (_, report) = eng.destroy(&s2, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(revisions(&ecs, Active).await.is_empty());
+    assert_eq!(revisions(&ecs, Inactive).await.len(), 2);
+    assert!(st.resources().unwrap().is_empty());
+}
+
+/// A VPC, a subnet and two security groups made directly in moto's EC2 (the
+/// EC2 types live in other modules); services need existing ones.
+async fn network(moto: &support::moto::Moto) -> (String, String, String) {
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.9.1.0/24")
+        .send()
+        .await
+        .unwrap();
+    let sg = |name: &'static str| {
+        let ec2 = ec2.clone();
+        let vpc_id = vpc_id.clone();
+        async move {
+            ec2.create_security_group()
+                .group_name(name)
+                .description(name)
+                .vpc_id(vpc_id)
+                .send()
+                .await
+                .unwrap()
+                .group_id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    (
+        subnet.subnet().unwrap().subnet_id().unwrap().to_string(),
+        sg("web-a").await,
+        sg("web-b").await,
+    )
+}
+
+async fn services(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    names: &[&str],
+) -> Vec<aws_sdk_ecs::types::Service> {
+    ecs.describe_services()
+        .cluster(cluster)
+        .set_services(Some(names.iter().map(|s| s.to_string()).collect()))
+        .include(ServiceField::Tags)
+        .send()
+        .await
+        .unwrap()
+        .services()
+        .to_vec()
+}
+
+// moto never runs a service's tasks (the rollout stays IN_PROGRESS), so the
+// lifecycle here runs with wait_for_steady_state = false; the waits are
+// covered with mocked responses below.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_lifecycle_against_moto() {
+    let moto = support::moto::moto();
+    let aws_conn = Arc::new(moto.aws(settings()).await);
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+    let (subnet, sg_a, sg_b) = network(&moto).await;
+    let reg = registry(aws_conn);
+    let st = store();
+    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
+    let cancel = Cancel::new();
+
+    let build = |svc: &dyn Fn(&mut Service)| {
+        let mut s = Stack::new(STACK).unwrap();
+        let mut root = s.root();
+        let c = root.resource("apps", Cluster::new("apps")).unwrap();
+        let t = root.resource("web-td", task_def("nginx:1.27")).unwrap();
+        let mut v = Service::new("web", c.arn(), t.arn());
+        v.desired_count = 1;
+        v.wait_for_steady_state = false;
+        v.network_configuration = Some(Network {
+            subnets: vec![subnet.clone().into()],
+            security_groups: vec![sg_a.clone().into()],
+            assign_public_ip: false,
+        });
+        v.tags.insert("Name".into(), "web".into());
+        svc(&mut v);
+        let r = root.resource("web", v).unwrap();
+        drop(root);
+        (s, r)
+    };
+
+    let (s1, r) = build(&|_| {});
+    let (plan, report) = eng.up(&s1, &PlanOptions::default(), &cancel).await.unwrap();
+    assert_eq!(plan.counts().create, 3);
+    assert!(report.is_success(), "{report:?}");
+    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let arn = rec.id.clone();
+    assert!(arn.contains(":service/"), "{arn}");
+    assert_eq!(rec.outputs["name"], json!("web"));
+    let cluster_arn = rec.outputs["cluster"].as_str().unwrap().to_string();
+    assert!(cluster_arn.ends_with(":cluster/apps"));
+    let live = services(&ecs, "apps", &["web"]).await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].desired_count(), 1);
+    assert!(live[0]
+        .task_definition()
+        .unwrap()
+        .ends_with("task-definition/web:1"));
+    let vpc = live[0]
+        .network_configuration()
+        .unwrap()
+        .awsvpc_configuration()
+        .unwrap();
+    assert_eq!(vpc.subnets(), std::slice::from_ref(&subnet));
+    assert_eq!(vpc.security_groups(), std::slice::from_ref(&sg_a));
+    let tags = aws::ecs::from_tags(live[0].tags());
+    assert_eq!(tags["Name"], "web");
+    assert_eq!(tags["Project"], "morket");
+    assert_eq!(tags["morket:urn"], r.urn().as_str());
+
+    let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes(), "{:?}", p.steps);
+
+    // In place: desired count, security groups, a tag.
+    let (s2, _) = build(&|v| {
+        v.desired_count = 2;
+        v.network_configuration.as_mut().unwrap().security_groups =
+            vec![sg_a.clone().into(), sg_b.clone().into()];
+        v.tags.insert("Tier".into(), "front".into());
+    });
+    let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
+    let step = plan.steps.iter().find(|s| &s.urn == r.urn()).unwrap();
+    assert_eq!(step.action, Action::Update);
+    assert_eq!(
+        step.changed,
+        vec!["desired_count", "network_configuration", "tags"]
+    );
+    assert!(report.is_success(), "{report:?}");
+    let live = services(&ecs, "apps", &["web"]).await;
+    assert_eq!(live[0].desired_count(), 2);
+    let vpc = live[0]
+        .network_configuration()
+        .unwrap()
+        .awsvpc_configuration()
+        .unwrap();
+    assert_eq!(vpc.security_groups(), [sg_a.clone(), sg_b.clone()]);
+    assert_eq!(aws::ecs::from_tags(live[0].tags())["Tier"], "front");
+    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes(), "{:?}", p.steps);
+
+    // Out of band: scaled to 3; a read sees it.
+    ecs.update_service()
+        .cluster("apps")
+        .service("web")
+        .desired_count(3)
+        .send()
+        .await
+        .unwrap();
+    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let read = reg
+        .get(Service::TYPE)
+        .unwrap()
+        .read(&ctx(r.urn()), &arn, &rec.inputs, &rec.outputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs["desired_count"], json!(3));
+    assert_eq!(read.inputs["tags"], json!({"Name": "web", "Tier": "front"}));
+    ecs.update_service()
+        .cluster("apps")
+        .service("web")
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
+
+    // Force-new: the name.
+    let (s3, _) = build(&|v| {
+        v.desired_count = 2;
+        v.network_configuration.as_mut().unwrap().security_groups =
+            vec![sg_a.clone().into(), sg_b.clone().into()];
+        v.tags.insert("Tier".into(), "front".into());
+        v.name = "web2".into();
+    });
+    let (plan, report) = eng.up(&s3, &PlanOptions::default(), &cancel).await.unwrap();
+    let step = plan.steps.iter().find(|s| &s.urn == r.urn()).unwrap();
+    assert_eq!(step.action, Action::Replace);
+    assert_eq!(step.replace_fields, vec!["name"]);
+    assert!(report.is_success(), "{report:?}");
+    let old = services(&ecs, "apps", &["web"]).await;
+    assert_eq!(old[0].status(), Some("INACTIVE"), "old service deleted");
+    let active: Vec<String> = ecs
+        .list_services()
+        .cluster("apps")
+        .send()
+        .await
+        .unwrap()
+        .service_arns()
+        .to_vec();
+    let live: Vec<_> = services(
+        &ecs,
+        "apps",
+        &active.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await
+    .into_iter()
+    .filter(|s| s.status() == Some("ACTIVE"))
+    .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].service_name(), Some("web2"));
+    let p = eng.preview(&s3, &PlanOptions::default()).await.unwrap();
+    assert!(!p.has_changes(), "{:?}", p.steps);
+
+    // Adoption by tag within the cluster.
+    let mut inputs = s3.get(r.urn()).unwrap().inputs.clone();
+    inputs["cluster"] = json!(cluster_arn);
+    let found = reg
+        .get(Service::TYPE)
+        .unwrap()
+        .find_by_urn(&ctx(r.urn()), &inputs)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].outputs["name"], json!("web2"));
+
+    let (_, report) = eng.destroy(&s3, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        services(&ecs, "apps", &["web2"]).await[0].status(),
+        Some("INACTIVE")
+    );
+    assert!(active_clusters(&ecs).await.is_empty());
+    assert!(st.resources().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_inputs_fail_preview_naming_field_and_value() {
+    // No moto: validation happens before any call (no endpoint is configured).
+    let reg = registry(Arc::new(Aws::new(settings())));
+    type Declare = Box<dyn Fn(&mut Stack)>;
+    let cases: Vec<(Declare, &str, &str)> = vec![
+        (
+            Box::new(|s| {
+                s.root()
+                    .resource(
+                        "t",
+                        TaskDefinition::new("web", "256", "4096", vec![web_container("nginx")]),
+                    )
+                    .unwrap();
+            }),
+            "memory",
+            "cpu 256 / memory 4096",
+        ),
+        (
+            Box::new(|s| {
+                let mut c = Cluster::new("apps");
+                c.container_insights = "on".into();
+                s.root().resource("c", c).unwrap();
+            }),
+            "container_insights",
+            "\"on\"",
+        ),
+        (
+            Box::new(|s| {
+                let mut t = TaskDefinition::new("web", "256", "512", vec![web_container("nginx")]);
+                t.container_definitions[0].port_mappings[0].container_port = 70000;
+                s.root().resource("t", t).unwrap();
+            }),
+            "container_definitions.web.port_mappings.container_port",
+            "70000",
+        ),
+        (
+            Box::new(|s| {
+                let mut v = Service::new("web", "apps", "arn:td");
+                v.network_configuration = Some(Network {
+                    subnets: vec!["subnet-1".into()],
+                    security_groups: vec![],
+                    assign_public_ip: false,
+                });
+                v.deployment_minimum_healthy_percent = 150;
+                s.root().resource("s", v).unwrap();
+            }),
+            "deployment_minimum_healthy_percent",
+            "150",
+        ),
+        (
+            Box::new(|s| {
+                let mut v = Service::new("web", "apps", "arn:td");
+                v.network_configuration = Some(Network {
+                    subnets: vec!["subnet-1".into()],
+                    security_groups: vec![],
+                    assign_public_ip: false,
+                });
+                v.steady_state_timeout = "soon".into();
+                s.root().resource("s", v).unwrap();
+            }),
+            "steady_state_timeout",
+            "soon",
+        ),
+    ];
+    for (declare, field, value) in cases {
+        let mut s = Stack::new(STACK).unwrap();
+        declare(&mut s);
+        let mut eng = Engine::new(Box::new(store()), reg.clone());
+        let e = eng
+            .preview(&s, &PlanOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains(value), "{field}: {e}");
+    }
+}
+
+// ---- aws-smithy-mocks: what moto cannot do ----
+
+const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/apps";
+const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/apps/web";
+const OLD_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
+const NEW_TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
+
+fn mocked_service(
+    state: DeploymentRolloutState,
+    deployment: &str,
+    running: i32,
+) -> aws_sdk_ecs::types::Service {
+    aws_sdk_ecs::types::Service::builder()
+        .service_arn(SERVICE_ARN)
+        .service_name("web")
+        .cluster_arn(CLUSTER_ARN)
+        .status("ACTIVE")
+        .desired_count(2)
+        .deployments(
+            Deployment::builder()
+                .id(deployment)
+                .status("PRIMARY")
+                .rollout_state(state)
+                .rollout_state_reason("tasks failed to start")
+                .desired_count(2)
+                .running_count(running)
+                .build(),
+        )
+        .build()
+}
+
+fn service_inputs(td: &str, desired: i32, timeout: &str) -> Value {
+    let mut v = Service::new("web", CLUSTER_ARN, td);
+    v.desired_count = desired;
+    v.steady_state_timeout = timeout.into();
+    v.network_configuration = Some(Network {
+        subnets: vec!["subnet-1".into()],
+        security_groups: vec!["sg-1".into()],
+        assign_public_ip: false,
+    });
+    serde_json::to_value(v).unwrap()
+}
+
+/// A mocked ECS where UpdateService records the task definition it was given
+/// and DescribeServices answers with `rollout(describe call number, rolled back?)`.
+fn rollout_mock(
+    rollout: impl Fn(usize, bool) -> (DeploymentRolloutState, &'static str, i32) + Send + Sync + 'static,
+) -> (aws_sdk_ecs::Client, Arc<Mutex<Vec<String>>>) {
+    let updates = Arc::new(Mutex::new(Vec::<String>::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let u = updates.clone();
+    let update = mock!(aws_sdk_ecs::Client::update_service).then_compute_output(move |req| {
+        u.lock()
+            .unwrap()
+            .push(req.task_definition().unwrap_or_default().to_string());
+        aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder()
+            .service(mocked_service(
+                DeploymentRolloutState::InProgress,
+                "ecs-svc/x",
+                0,
+            ))
+            .build()
+    });
+    let u = updates.clone();
+    let describe = mock!(aws_sdk_ecs::Client::describe_services).then_compute_output(move |_| {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        let rolled_back = u.lock().unwrap().len() > 1;
+        let (state, id, running) = rollout(n, rolled_back);
+        aws_sdk_ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(mocked_service(state, id, running))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&update, &describe]);
+    (client, updates)
+}
+
+fn service_ctx() -> Ctx {
+    ctx(&Urn::new(STACK, "", Service::TYPE, "web"))
+}
+
+#[tokio::test]
+async fn service_update_waits_for_the_rollout_to_complete() {
+    // Not against moto: its services never run tasks, so a rollout never completes.
+    use DeploymentRolloutState::*;
+    let (client, updates) = rollout_mock(|n, _| match n {
+        0 | 1 => (InProgress, "ecs-svc/2", 1),
+        // COMPLETED but not all tasks running yet: still waiting.
+        2 => (Completed, "ecs-svc/2", 1),
+        _ => (Completed, "ecs-svc/2", 2),
+    });
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let p = reg.get(Service::TYPE).unwrap();
+    let out = p
+        .update(
+            &service_ctx(),
+            SERVICE_ARN,
+            &service_inputs(OLD_TD, 1, "5s"),
+            &service_inputs(NEW_TD, 2, "5s"),
+            &json!({"cluster": CLUSTER_ARN}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["id"], json!(SERVICE_ARN));
+    assert_eq!(
+        *updates.lock().unwrap(),
+        vec![NEW_TD.to_string()],
+        "no rollback"
+    );
+}
+
+#[tokio::test]
+async fn failed_rollout_is_rolled_back_to_the_previous_task_definition() {
+    // Not against moto: its rollouts stay IN_PROGRESS and never reach FAILED.
+    use DeploymentRolloutState::*;
+    let (client, updates) = rollout_mock(|n, rolled_back| match (n, rolled_back) {
+        (_, true) => (Completed, "ecs-svc/3", 2),
+        (0, false) => (InProgress, "ecs-svc/2", 0),
+        (_, false) => (Failed, "ecs-svc/2", 0),
+    });
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let p = reg.get(Service::TYPE).unwrap();
+    let e = p
+        .update(
+            &service_ctx(),
+            SERVICE_ARN,
+            &service_inputs(OLD_TD, 2, "5s"),
+            &service_inputs(NEW_TD, 2, "5s"),
+            &json!({"cluster": CLUSTER_ARN}),
+        )
+        .await
+        .unwrap_err();
+    let ProviderError::Fatal(msg) = &e else {
+        panic!("{e:?}")
+    };
+    assert!(msg.contains("deployment ecs-svc/2 FAILED"), "{msg}");
+    assert!(
+        msg.contains("rolled back to the previous task definition"),
+        "{msg}"
+    );
+    assert!(msg.contains(OLD_TD), "{msg}");
+    assert_eq!(
+        *updates.lock().unwrap(),
+        vec![NEW_TD.to_string(), OLD_TD.to_string()],
+        "the rollback UpdateService carried the previous task definition"
+    );
+}
+
+#[tokio::test]
+async fn rollout_past_the_timeout_is_rolled_back() {
+    // Not against moto: there a rollout never settles either way, so the
+    // rollback could not be seen to complete.
+    use DeploymentRolloutState::*;
+    let (client, updates) = rollout_mock(|_, rolled_back| {
+        if rolled_back {
+            (Completed, "ecs-svc/3", 2)
+        } else {
+            (InProgress, "ecs-svc/2", 1)
+        }
+    });
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let p = reg.get(Service::TYPE).unwrap();
+    let started = std::time::Instant::now();
+    let e = p
+        .update(
+            &service_ctx(),
+            SERVICE_ARN,
+            &service_inputs(OLD_TD, 2, "200ms"),
+            &service_inputs(NEW_TD, 2, "200ms"),
+            &json!({"cluster": CLUSTER_ARN}),
+        )
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("deployment ecs-svc/2 still IN_PROGRESS with 1/2 tasks running after 200ms"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("rolled back to the previous task definition"),
+        "{msg}"
+    );
+    assert_eq!(
+        *updates.lock().unwrap(),
+        vec![NEW_TD.to_string(), OLD_TD.to_string()]
+    );
+}
+
+const THROTTLED: &str = r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+
+#[tokio::test]
+async fn throttled_call_is_retried_by_the_sdk() {
+    // Not against moto: it never throttles.
+    let describe = mock!(aws_sdk_ecs::Client::describe_clusters)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .output(|| {
+            aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput::builder()
+                .clusters(
+                    aws_sdk_ecs::types::Cluster::builder()
+                        .cluster_arn(CLUSTER_ARN)
+                        .cluster_name("apps")
+                        .status("ACTIVE")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, &[&describe], |c| c
+        .retry_config(
+            aws_sdk_ecs::config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let urn = Urn::new(STACK, "", Cluster::TYPE, "apps");
+    let read = reg
+        .get(Cluster::TYPE)
+        .unwrap()
+        .read(
+            &ctx(&urn),
+            CLUSTER_ARN,
+            &serde_json::to_value(Cluster::new("apps")).unwrap(),
+            &json!({}),
+        )
+        .await
+        .unwrap()
+        .expect("found after the retry");
+    assert_eq!(read.outputs["name"], json!("apps"));
+    assert_eq!(describe.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn throttling_maps_to_retryable_and_the_engine_retries() {
+    // Not against moto: it never throttles. SDK retries are off here, so the
+    // second attempt is the engine's.
+    let create = mock!(aws_sdk_ecs::Client::create_cluster)
+        .sequence()
+        .http_status(400, Some(THROTTLED.into()))
+        .output(|| {
+            aws_sdk_ecs::operation::create_cluster::CreateClusterOutput::builder()
+                .cluster(
+                    aws_sdk_ecs::types::Cluster::builder()
+                        .cluster_arn(CLUSTER_ARN)
+                        .cluster_name("apps")
+                        .status("ACTIVE")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, &[&create], |c| c
+        .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()));
+    let aws_conn = Arc::new(Aws::new(settings()).with_ecs(client));
+    let reg = registry(aws_conn);
+    // The mapping itself.
+    let urn = Urn::new(STACK, "", Cluster::TYPE, "apps");
+    let st = store();
+    let mut eng = Engine::new(Box::new(st.clone()), reg);
+    let (s, r) = cluster_stack(Cluster::new("apps"));
+    let (_, report) = eng
+        .up(&s, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(create.num_calls(), 2, "throttled once, then created");
+    assert_eq!(st.resource(r.urn()).unwrap().unwrap().id, CLUSTER_ARN);
+    assert_eq!(r.urn(), &urn);
+}
