@@ -10,11 +10,13 @@ pub mod client;
 pub mod ec2;
 pub mod error;
 pub mod limits;
+pub mod rds;
 pub mod tags;
 
 pub use client::{Aws, AwsSettings};
 
 /// Registers every AWS type, sharing one client set.
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    ec2::register(registry, aws);
+    ec2::register(registry, aws.clone());
+    rds::register(registry, aws);
 }
