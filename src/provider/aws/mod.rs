@@ -11,6 +11,7 @@ pub mod ec2;
 pub mod ecs;
 pub mod error;
 pub mod limits;
+pub mod rds;
 pub mod tags;
 
 pub use client::{Aws, AwsSettings};
@@ -18,5 +19,6 @@ pub use client::{Aws, AwsSettings};
 /// Registers every AWS type, sharing one client set.
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     ec2::register(registry, aws.clone());
-    ecs::register(registry, aws);
+    ecs::register(registry, aws.clone());
+    rds::register(registry, aws);
 }
