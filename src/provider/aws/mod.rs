@@ -8,6 +8,7 @@ use crate::provider::Registry;
 
 pub mod client;
 pub mod ec2;
+pub mod elasticache;
 pub mod error;
 pub mod limits;
 pub mod tags;
@@ -16,5 +17,6 @@ pub use client::{Aws, AwsSettings};
 
 /// Registers every AWS type, sharing one client set.
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    ec2::register(registry, aws);
+    ec2::register(registry, aws.clone());
+    elasticache::register(registry, aws);
 }
