@@ -9,8 +9,11 @@ use crate::provider::Registry;
 pub mod client;
 pub mod ec2;
 pub mod ecs;
+pub mod elasticache;
 pub mod error;
 pub mod limits;
+pub mod mq;
+pub mod opensearch;
 pub mod rds;
 pub mod tags;
 
@@ -20,5 +23,8 @@ pub use client::{Aws, AwsSettings};
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     ec2::register(registry, aws.clone());
     ecs::register(registry, aws.clone());
+    elasticache::register(registry, aws.clone());
+    mq::register(registry, aws.clone());
+    opensearch::register(registry, aws.clone());
     rds::register(registry, aws);
 }
