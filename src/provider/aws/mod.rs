@@ -10,11 +10,15 @@ pub mod client;
 pub mod ec2;
 pub mod error;
 pub mod limits;
+pub mod mq;
+pub mod opensearch;
 pub mod tags;
 
 pub use client::{Aws, AwsSettings};
 
 /// Registers every AWS type, sharing one client set.
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    ec2::register(registry, aws);
+    ec2::register(registry, aws.clone());
+    mq::register(registry, aws.clone());
+    opensearch::register(registry, aws);
 }
