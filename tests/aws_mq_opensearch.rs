@@ -22,7 +22,7 @@ use morket_stack::provider::aws::opensearch::domain::{
 };
 use morket_stack::provider::aws::{self, Aws, AwsSettings};
 use morket_stack::provider::random::RandomPassword;
-use morket_stack::provider::{Ctx, Provider, Registry};
+use morket_stack::provider::{Ctx, Registry};
 use morket_stack::render::{self, Style};
 use morket_stack::secrets::{self, Crypter};
 use morket_stack::state::{MemoryStore, StateStore};
@@ -125,7 +125,13 @@ async fn broker_lifecycle_against_moto() {
     assert!(report.is_success(), "{report:?}");
     let rec = st.resource(r.urn()).unwrap().unwrap();
     let id = rec.id.clone();
-    let subnet_id = st.resources().unwrap().into_iter().find(|x| x.urn.name() == "subnet-0").unwrap().id;
+    let subnet_id = st
+        .resources()
+        .unwrap()
+        .into_iter()
+        .find(|x| x.urn.name() == "subnet-0")
+        .unwrap()
+        .id;
     let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
     assert_eq!(live.broker_name(), Some("orders"));
     assert_eq!(live.engine_type().unwrap().as_str(), "RABBITMQ");
@@ -190,7 +196,8 @@ async fn broker_lifecycle_against_moto() {
     assert_eq!(live.auto_minor_version_upgrade(), Some(false));
     assert_eq!(live.logs().and_then(|l| l.general()), Some(true));
     assert_eq!(
-        live.maintenance_window_start_time().and_then(|w| w.time_of_day()),
+        live.maintenance_window_start_time()
+            .and_then(|w| w.time_of_day()),
         Some("03:00")
     );
     assert_eq!(live.tags().unwrap()["Name"], "orders-2");
@@ -321,11 +328,17 @@ async fn domain_lifecycle_against_moto() {
         Some(true)
     );
     assert_eq!(
-        live.domain_endpoint_options().and_then(|o| o.enforce_https()),
+        live.domain_endpoint_options()
+            .and_then(|o| o.enforce_https()),
         Some(true)
     );
     let tags = aws::opensearch::from_tags(
-        os.list_tags().arn(live.arn()).send().await.unwrap().tag_list(),
+        os.list_tags()
+            .arn(live.arn())
+            .send()
+            .await
+            .unwrap()
+            .tag_list(),
     );
     assert_eq!(tags["Name"], "logs");
     assert_eq!(tags["Project"], "morket");
@@ -344,7 +357,10 @@ async fn domain_lifecycle_against_moto() {
     let pol: serde_json::Value =
         serde_json::from_str(d.access_policies.as_ref().unwrap().known().unwrap()).unwrap();
     reformatted.access_policies = Some(Input::Value(serde_json::to_string_pretty(&pol).unwrap()));
-    let p = eng.preview(&domain_stack(reformatted).0, &opts).await.unwrap();
+    let p = eng
+        .preview(&domain_stack(reformatted).0, &opts)
+        .await
+        .unwrap();
     assert!(!p.has_changes(), "{:?}", p.steps);
 
     // Update in place: only instance_count and zone awareness change in the
@@ -388,7 +404,8 @@ async fn domain_lifecycle_against_moto() {
     assert_eq!(c.instance_count(), Some(2));
     assert_eq!(c.zone_awareness_enabled(), Some(true));
     assert_eq!(
-        c.zone_awareness_config().and_then(|z| z.availability_zone_count()),
+        c.zone_awareness_config()
+            .and_then(|z| z.availability_zone_count()),
         Some(2)
     );
     let e = live.ebs_options().unwrap();
@@ -396,7 +413,8 @@ async fn domain_lifecycle_against_moto() {
     assert_eq!(e.volume_type().unwrap().as_str(), "gp3");
     assert_eq!(e.throughput(), Some(250));
     assert_eq!(
-        live.snapshot_options().and_then(|s| s.automated_snapshot_start_hour()),
+        live.snapshot_options()
+            .and_then(|s| s.automated_snapshot_start_hour()),
         Some(3)
     );
     assert_eq!(
@@ -410,7 +428,12 @@ async fn domain_lifecycle_against_moto() {
         Some(r#"{"Version":"2012-10-17","Statement":[]}"#)
     );
     let tags = aws::opensearch::from_tags(
-        os.list_tags().arn(live.arn()).send().await.unwrap().tag_list(),
+        os.list_tags()
+            .arn(live.arn())
+            .send()
+            .await
+            .unwrap()
+            .tag_list(),
     );
     assert_eq!(tags["Name"], "logs-2");
     let p = eng.preview(&s2, &opts).await.unwrap();
@@ -497,7 +520,10 @@ async fn random_password_feeds_both_services_and_stays_secret() {
     pw.min_numeric = 1;
     pw.min_special = 1;
     let pw = st_decl.root().resource("admin-password", pw).unwrap();
-    let vpc = st_decl.root().resource("vpc", Vpc::new("10.0.0.0/16")).unwrap();
+    let vpc = st_decl
+        .root()
+        .resource("vpc", Vpc::new("10.0.0.0/16"))
+        .unwrap();
     let subnet = st_decl
         .root()
         .resource("subnet", Subnet::new(vpc.id(), "10.0.1.0/24"))
@@ -531,15 +557,31 @@ async fn random_password_feeds_both_services_and_stays_secret() {
     assert_eq!(secret.len(), 24);
 
     // The plan text, plain and with every field's diff.
-    for style in [Style::default(), Style { color: false, diff: true }] {
+    for style in [
+        Style::default(),
+        Style {
+            color: false,
+            diff: true,
+        },
+    ] {
         let text = render::plan_text(&plan, style);
         assert!(text.contains("aws:mq/Broker"), "{text}");
-        assert!(!text.contains(&secret), "plaintext in the plan text:\n{text}");
+        assert!(
+            !text.contains(&secret),
+            "plaintext in the plan text:\n{text}"
+        );
     }
     // A change of the domain's policy: the diff shows neither password.
     let p = eng.preview(&st_decl, &opts).await.unwrap();
     assert!(!p.has_changes(), "{:?}", p.steps);
-    assert!(!render::plan_text(&p, Style { color: false, diff: true }).contains(&secret));
+    assert!(!render::plan_text(
+        &p,
+        Style {
+            color: false,
+            diff: true
+        }
+    )
+    .contains(&secret));
 
     // The state export holds sealed values only.
     let snap = serde_json::to_string(&st.export().unwrap()).unwrap();
@@ -576,7 +618,10 @@ async fn invalid_inputs_fail_the_preview_naming_field_and_value() {
 
     let cases: Vec<(Broker, &str, &str)> = vec![
         (
-            Broker { deployment_mode: "ACTIVE_STANDBY_MULTI_AZ".into(), ..base() },
+            Broker {
+                deployment_mode: "ACTIVE_STANDBY_MULTI_AZ".into(),
+                ..base()
+            },
             "deployment_mode",
             "ACTIVE_STANDBY_MULTI_AZ",
         ),
@@ -588,9 +633,30 @@ async fn invalid_inputs_fail_the_preview_naming_field_and_value() {
             "subnet_ids",
             "1",
         ),
-        (Broker { broker_name: "bad name!".into(), ..base() }, "broker_name", "bad name!"),
-        (Broker { engine_type: "ACTIVEMQ".into(), ..base() }, "engine_type", "ACTIVEMQ"),
-        (Broker { engine_version: "latest".into(), ..base() }, "engine_version", "latest"),
+        (
+            Broker {
+                broker_name: "bad name!".into(),
+                ..base()
+            },
+            "broker_name",
+            "bad name!",
+        ),
+        (
+            Broker {
+                engine_type: "ACTIVEMQ".into(),
+                ..base()
+            },
+            "engine_type",
+            "ACTIVEMQ",
+        ),
+        (
+            Broker {
+                engine_version: "latest".into(),
+                ..base()
+            },
+            "engine_version",
+            "latest",
+        ),
         (
             {
                 let mut b = base();
@@ -713,7 +779,11 @@ async fn broker_update_reboots_only_when_the_change_needs_it() {
         })
         .repeatedly()
         .build();
-    let client = mock_client!(aws_sdk_mq, RuleMode::MatchAny, [&update, &reboot, &describe]);
+    let client = mock_client!(
+        aws_sdk_mq,
+        RuleMode::MatchAny,
+        [&update, &reboot, &describe]
+    );
     let aws_conn = Arc::new(Aws::new(settings()).with_mq(client));
     let reg = registry(aws_conn);
     let p = reg.get(Broker::TYPE).unwrap();
@@ -776,7 +846,11 @@ async fn domain_engine_version_change_upgrades_and_waits() {
             .domain_id("123456789012/logs")
             .domain_name("logs")
             .arn("arn:aws:es:us-east-1:123456789012:domain/logs")
-            .engine_version(if upgrading { "OpenSearch_2.11" } else { "OpenSearch_2.13" })
+            .engine_version(if upgrading {
+                "OpenSearch_2.11"
+            } else {
+                "OpenSearch_2.13"
+            })
             .processing(false)
             .upgrade_processing(upgrading)
             .endpoint("logs.us-east-1.es.amazonaws.com")
@@ -787,7 +861,7 @@ async fn domain_engine_version_change_upgrades_and_waits() {
         .match_requests(|r| r.target_version() == Some("OpenSearch_2.13"))
         .then_output(|| UpgradeDomainOutput::builder().build());
     let config = mock!(aws_sdk_opensearch::Client::update_domain_config)
-        .then_output(|| UpdateDomainConfigOutput::builder().build().unwrap());
+        .then_output(|| UpdateDomainConfigOutput::builder().build());
     let describe = mock!(aws_sdk_opensearch::Client::describe_domain)
         .sequence()
         .output(move || {

@@ -229,7 +229,11 @@ impl BrokerProvider {
     }
 
     /// Polls until the broker is RUNNING; fails on CREATION_FAILED or timeout.
-    async fn wait_running(&self, ctx: &Ctx, id: &str) -> Result<DescribeBrokerOutput, ProviderError> {
+    async fn wait_running(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+    ) -> Result<DescribeBrokerOutput, ProviderError> {
         let s = &self.aws.settings;
         let start = Instant::now();
         loop {
@@ -305,14 +309,16 @@ impl BrokerProvider {
         }
         users.sort_by(|a, b| a.username.cmp(&b.username));
         let window = match declared.and_then(|d| d.maintenance_window_start_time.as_ref()) {
-            Some(_) => b.maintenance_window_start_time().map(|w| MaintenanceWindow {
-                day_of_week: w
-                    .day_of_week()
-                    .map(|d| d.as_str().to_ascii_uppercase())
-                    .unwrap_or_default(),
-                time_of_day: w.time_of_day().unwrap_or_default().into(),
-                time_zone: w.time_zone().unwrap_or("UTC").into(),
-            }),
+            Some(_) => b
+                .maintenance_window_start_time()
+                .map(|w| MaintenanceWindow {
+                    day_of_week: w
+                        .day_of_week()
+                        .map(|d| d.as_str().to_ascii_uppercase())
+                        .unwrap_or_default(),
+                    time_of_day: w.time_of_day().unwrap_or_default().into(),
+                    time_zone: w.time_zone().unwrap_or("UTC").into(),
+                }),
             None => None,
         };
         Ok(Broker {
@@ -327,7 +333,11 @@ impl BrokerProvider {
                 .deployment_mode()
                 .map(|d| d.as_str().to_string())
                 .unwrap_or_else(single_instance),
-            subnet_ids: b.subnet_ids().iter().map(|s| Input::Value(s.clone())).collect(),
+            subnet_ids: b
+                .subnet_ids()
+                .iter()
+                .map(|s| Input::Value(s.clone()))
+                .collect(),
             security_groups: b
                 .security_groups()
                 .iter()
@@ -567,9 +577,7 @@ impl Provider for BrokerProvider {
             .host_instance_type(&b.host_instance_type)
             .deployment_mode(DeploymentMode::from(b.deployment_mode.as_str()))
             .set_subnet_ids(Some(known(&b.subnet_ids)))
-            .set_security_groups(
-                (!b.security_groups.is_empty()).then(|| known(&b.security_groups)),
-            )
+            .set_security_groups((!b.security_groups.is_empty()).then(|| known(&b.security_groups)))
             .publicly_accessible(b.publicly_accessible)
             .auto_minor_version_upgrade(b.auto_minor_version_upgrade)
             .logs(logs(&b.logs))
@@ -691,7 +699,15 @@ impl Provider for BrokerProvider {
         _outputs: &Value,
     ) -> Result<(), ProviderError> {
         self.aws.limits.mq.acquire().await;
-        if let Err(e) = self.aws.mq().await.delete_broker().broker_id(id).send().await {
+        if let Err(e) = self
+            .aws
+            .mq()
+            .await
+            .delete_broker()
+            .broker_id(id)
+            .send()
+            .await
+        {
             match error::map(&ctx.urn, "DeleteBroker", e) {
                 ProviderError::NotFound(_) => return Ok(()),
                 other => return Err(other),
@@ -701,7 +717,15 @@ impl Provider for BrokerProvider {
         let start = Instant::now();
         loop {
             self.aws.limits.mq.acquire().await;
-            let state = match self.aws.mq().await.describe_broker().broker_id(id).send().await {
+            let state = match self
+                .aws
+                .mq()
+                .await
+                .describe_broker()
+                .broker_id(id)
+                .send()
+                .await
+            {
                 Ok(b) => b.broker_state().cloned(),
                 Err(e) => match error::map(&ctx.urn, "DescribeBroker", e) {
                     ProviderError::NotFound(_) => break,

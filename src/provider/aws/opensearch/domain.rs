@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_opensearch::types::{
-    AdvancedSecurityOptionsInput, ClusterConfig as SdkClusterConfig, DomainEndpointOptions as SdkEndpoint,
-    DomainStatus, EbsOptions as SdkEbs, EncryptionAtRestOptions, MasterUserOptions,
-    NodeToNodeEncryptionOptions, OpenSearchPartitionInstanceType, SnapshotOptions as SdkSnapshot,
-    TlsSecurityPolicy, VolumeType, VpcOptions as SdkVpc, ZoneAwarenessConfig,
+    AdvancedSecurityOptionsInput, ClusterConfig as SdkClusterConfig,
+    DomainEndpointOptions as SdkEndpoint, DomainStatus, EbsOptions as SdkEbs,
+    EncryptionAtRestOptions, MasterUserOptions, NodeToNodeEncryptionOptions,
+    OpenSearchPartitionInstanceType, SnapshotOptions as SdkSnapshot, TlsSecurityPolicy, VolumeType,
+    VpcOptions as SdkVpc, ZoneAwarenessConfig,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -271,7 +272,9 @@ fn known(v: &[Input<String>]) -> Vec<String> {
 
 fn sdk_cluster(c: &ClusterConfig) -> SdkClusterConfig {
     let mut b = SdkClusterConfig::builder()
-        .instance_type(OpenSearchPartitionInstanceType::from(c.instance_type.as_str()))
+        .instance_type(OpenSearchPartitionInstanceType::from(
+            c.instance_type.as_str(),
+        ))
         .instance_count(c.instance_count)
         .zone_awareness_enabled(c.zone_awareness_enabled)
         .dedicated_master_enabled(c.dedicated_master_enabled);
@@ -365,7 +368,10 @@ impl DomainProvider {
             .send()
             .await
         {
-            Ok(out) => Ok(out.domain_status().filter(|d| d.deleted() != Some(true)).cloned()),
+            Ok(out) => Ok(out
+                .domain_status()
+                .filter(|d| d.deleted() != Some(true))
+                .cloned()),
             Err(e) => match error::map(&ctx.urn, "DescribeDomain", e) {
                 ProviderError::NotFound(_) => Ok(None),
                 other => Err(other),
@@ -414,7 +420,9 @@ impl DomainProvider {
     fn live_inputs(&self, d: &DomainStatus, declared: Option<&Domain>, live_tags: &Tags) -> Domain {
         let c = d.cluster_config();
         let zone_awareness = c.and_then(|c| c.zone_awareness_enabled()).unwrap_or(false);
-        let dedicated = c.and_then(|c| c.dedicated_master_enabled()).unwrap_or(false);
+        let dedicated = c
+            .and_then(|c| c.dedicated_master_enabled())
+            .unwrap_or(false);
         let cluster_config = ClusterConfig {
             instance_type: c
                 .and_then(|c| c.instance_type())
@@ -460,7 +468,11 @@ impl DomainProvider {
         };
         let ep = d.domain_endpoint_options();
         let vpc_options = d.vpc_options().map(|v| VpcOptions {
-            subnet_ids: v.subnet_ids().iter().map(|s| Input::Value(s.clone())).collect(),
+            subnet_ids: v
+                .subnet_ids()
+                .iter()
+                .map(|s| Input::Value(s.clone()))
+                .collect(),
             security_group_ids: v
                 .security_group_ids()
                 .iter()
@@ -533,8 +545,7 @@ fn validate_domain(d: &Domain) -> Result<(), ProviderError> {
     let n = &d.domain_name;
     let name_ok = (3..=28).contains(&n.len())
         && n.starts_with(|c: char| c.is_ascii_lowercase())
-        && n
-            .chars()
+        && n.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !name_ok {
         return Err(ProviderError::invalid(
@@ -549,7 +560,8 @@ fn validate_domain(d: &Domain) -> Result<(), ProviderError> {
         .or_else(|| v.strip_prefix("Elasticsearch_"))
         .is_some_and(|x| {
             x.split('.').count() == 2
-                && x.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+                && x.split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
         });
     if !version_ok {
         return Err(ProviderError::invalid(
@@ -697,7 +709,9 @@ fn validate_domain(d: &Domain) -> Result<(), ProviderError> {
             return Err(ProviderError::invalid(
                 "vpc_options.subnet_ids",
                 v.subnet_ids.len(),
-                format!("this cluster layout takes exactly {want} subnet(s), one per availability zone"),
+                format!(
+                    "this cluster layout takes exactly {want} subnet(s), one per availability zone"
+                ),
             ));
         }
     }
@@ -721,8 +735,14 @@ fn validate_domain(d: &Domain) -> Result<(), ProviderError> {
     let a = &d.advanced_security_options;
     if a.enabled {
         for (field, on) in [
-            ("domain_endpoint_options.enforce_https", d.domain_endpoint_options.enforce_https),
-            ("node_to_node_encryption.enabled", d.node_to_node_encryption.enabled),
+            (
+                "domain_endpoint_options.enforce_https",
+                d.domain_endpoint_options.enforce_https,
+            ),
+            (
+                "node_to_node_encryption.enabled",
+                d.node_to_node_encryption.enabled,
+            ),
             ("encrypt_at_rest.enabled", d.encrypt_at_rest.enabled),
         ] {
             if !on {
@@ -835,11 +855,7 @@ impl Provider for DomainProvider {
             .domain_endpoint_options(sdk_endpoint(&d.domain_endpoint_options))
             .set_vpc_options(d.vpc_options.as_ref().map(sdk_vpc))
             .snapshot_options(sdk_snapshot(&d.snapshot_options))
-            .set_access_policies(
-                d.access_policies
-                    .as_ref()
-                    .and_then(|p| p.known().cloned()),
-            )
+            .set_access_policies(d.access_policies.as_ref().and_then(|p| p.known().cloned()))
             .advanced_security_options(sdk_security(&d.advanced_security_options))
             .set_tag_list(Some(create_tags(&self.aws, ctx, &d.tags)))
             .send()
@@ -901,7 +917,11 @@ impl Provider for DomainProvider {
             req = req.domain_endpoint_options(sdk_endpoint(&n.domain_endpoint_options));
             any = true;
         }
-        if let Some(v) = n.vpc_options.as_ref().filter(|_| o.vpc_options != n.vpc_options) {
+        if let Some(v) = n
+            .vpc_options
+            .as_ref()
+            .filter(|_| o.vpc_options != n.vpc_options)
+        {
             req = req.vpc_options(sdk_vpc(v));
             any = true;
         }
@@ -930,7 +950,9 @@ impl Provider for DomainProvider {
                 a.enabled,
                 a.internal_user_database_enabled,
                 a.master_user_name.clone(),
-                a.master_user_password.as_ref().and_then(|p| p.known().cloned()),
+                a.master_user_password
+                    .as_ref()
+                    .and_then(|p| p.known().cloned()),
             )
         };
         if sec(&o) != sec(&n) {
@@ -1049,7 +1071,9 @@ mod tests {
     fn policy_formatting_is_no_change() {
         let p = DomainProvider::new(Arc::new(Aws::new(Default::default())));
         let mut a = Domain::new("logs");
-        a.access_policies = Some(Input::Value(r#"{"Version":"2012-10-17","Statement":[]}"#.into()));
+        a.access_policies = Some(Input::Value(
+            r#"{"Version":"2012-10-17","Statement":[]}"#.into(),
+        ));
         let mut b = a.clone();
         b.access_policies = Some(Input::Value(
             "{ \"Statement\": [],\n  \"Version\": \"2012-10-17\" }".into(),
@@ -1059,7 +1083,9 @@ mod tests {
             &serde_json::to_value(&b).unwrap(),
         );
         assert!(d.is_empty(), "{d:?}");
-        b.access_policies = Some(Input::Value(r#"{"Version":"2012-10-17","Statement":[{}]}"#.into()));
+        b.access_policies = Some(Input::Value(
+            r#"{"Version":"2012-10-17","Statement":[{}]}"#.into(),
+        ));
         let d = p.diff(
             &serde_json::to_value(&a).unwrap(),
             &serde_json::to_value(&b).unwrap(),
@@ -1073,7 +1099,10 @@ mod tests {
         d.cluster_config.zone_awareness_enabled = true;
         d.cluster_config.instance_count = 3;
         let e = validate_domain(&d).unwrap_err().to_string();
-        assert!(e.contains("cluster_config.instance_count") && e.contains('3'), "{e}");
+        assert!(
+            e.contains("cluster_config.instance_count") && e.contains('3'),
+            "{e}"
+        );
         d.cluster_config.instance_count = 4;
         assert!(validate_domain(&d).is_ok());
         d.advanced_security_options = AdvancedSecurityOptions {
@@ -1083,6 +1112,9 @@ mod tests {
             master_user_password: Some(Input::secret("alllowercase1!")),
         };
         let e = validate_domain(&d).unwrap_err().to_string();
-        assert!(e.contains("master_user_password") && !e.contains("alllowercase1!"), "{e}");
+        assert!(
+            e.contains("master_user_password") && !e.contains("alllowercase1!"),
+            "{e}"
+        );
     }
 }
