@@ -138,7 +138,7 @@ async fn broker_lifecycle_against_moto() {
     assert_eq!(live.engine_version(), Some("3.11.20"));
     assert_eq!(live.host_instance_type(), Some("mq.m5.large"));
     assert_eq!(live.deployment_mode().unwrap().as_str(), "SINGLE_INSTANCE");
-    assert_eq!(live.subnet_ids(), [subnet_id.clone()]);
+    assert_eq!(live.subnet_ids(), std::slice::from_ref(&subnet_id));
     assert_eq!(live.publicly_accessible(), Some(false));
     assert_eq!(live.users()[0].username(), Some("admin"));
     let tags = live.tags().unwrap();
