@@ -584,8 +584,21 @@ impl Provider for BrokerProvider {
             .set_users(Some(users))
             .set_maintenance_window_start_time(b.maintenance_window_start_time.as_ref().map(window))
             .set_tags(Some(create_tags(&self.aws, ctx, &b.tags)))
-            // Idempotent retries of the create call itself.
-            .creator_request_id(format!("{:x}", md5ish(ctx.urn.as_str())))
+            // Idempotent retries of the create call itself; a replacement (same
+            // URN, other force-new fields) gets a token of its own. No secret
+            // goes into the token.
+            .creator_request_id(format!(
+                "{:016x}",
+                fnv1a(&format!(
+                    "{}|{}|{}|{}|{:?}|{}",
+                    ctx.urn,
+                    b.broker_name,
+                    b.engine_type,
+                    b.deployment_mode,
+                    known(&b.subnet_ids),
+                    b.publicly_accessible
+                ))
+            ))
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "CreateBroker", e))?;
@@ -787,7 +800,7 @@ impl Provider for BrokerProvider {
 }
 
 /// A stable, short token from the URN (FNV-1a), for CreatorRequestId.
-fn md5ish(s: &str) -> u64 {
+fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     })
