@@ -903,3 +903,55 @@ async fn domain_engine_version_change_upgrades_and_waits() {
     assert!(describe.num_calls() >= 2, "waited for the upgrade");
     assert_eq!(out["endpoint"], json!("logs.us-east-1.es.amazonaws.com"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_broker_create_is_adopted_by_its_urn_tag() {
+    use morket_stack::state::{OpKind, PendingOp};
+    let moto = support::moto::moto();
+    let aws_conn = Arc::new(moto.aws(settings()).await);
+    let mq = aws_sdk_mq::Client::new(&moto.sdk_config().await);
+    let reg = registry(aws_conn);
+    let mut st = store();
+    let mut s = Stack::new(STACK).unwrap();
+    let r = s
+        .root()
+        .resource(
+            "broker",
+            Broker::new(
+                "adopted",
+                "3.13",
+                "mq.m5.large",
+                "subnet-0123456789abcdef0",
+                BrokerUser::new("admin", Input::secret("Good-password-1")),
+            ),
+        )
+        .unwrap();
+    let inputs = s.resources()[0].inputs.clone();
+    // The process "died" after CreateBroker returned, before the checkpoint.
+    st.begin_op(&PendingOp {
+        id: 0,
+        urn: r.urn().clone(),
+        kind: OpKind::Create,
+        type_name: Broker::TYPE.into(),
+        resource_id: String::new(),
+        inputs: inputs.clone(),
+        started_at: "2026-11-25T00:00:00Z".into(),
+    })
+    .unwrap();
+    let created = reg
+        .get(Broker::TYPE)
+        .unwrap()
+        .create(&ctx(r.urn()), &inputs)
+        .await
+        .unwrap();
+    let mut eng = Engine::new(Box::new(st.clone()), reg);
+    let (plan, report) = eng
+        .up(&s, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(plan.counts().create, 0, "adopted, not created again");
+    assert_eq!(st.resource(r.urn()).unwrap().unwrap().id, created.id);
+    assert_eq!(our_brokers(&mq).await, vec![created.id.clone()]);
+    assert!(st.pending().unwrap().is_empty());
+}
