@@ -315,7 +315,7 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
     let d = default_version(&e.ec2, &lt_rec.id).await;
     assert_eq!(decode(d.user_data().unwrap()), SCRIPT_V1);
     assert_eq!(d.image_id(), Some(AMI_A));
-    assert_eq!(d.security_group_ids(), [fx.sg_a.clone()]);
+    assert_eq!(d.security_group_ids(), std::slice::from_ref(&fx.sg_a));
     assert_eq!(
         d.metadata_options()
             .and_then(|m| m.http_tokens())

@@ -669,7 +669,8 @@ async fn flow_log_lifecycle_against_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_fail_in_preview_naming_field_and_value() {
     let mut e = env().await;
-    let cases: Vec<(Box<dyn Fn(&mut Stack)>, &str, &str)> = vec![
+    type Case<'a> = (Box<dyn Fn(&mut Stack)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             Box::new(|st| {
                 st.root()

@@ -54,6 +54,19 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
         net.internet_gateway.urn().clone(),
         "id".into(),
     ));
+    let sg = &net.security_groups;
+    for (tier, g) in [
+        ("alb", &sg.alb),
+        ("ecs", &sg.ecs),
+        ("aurora", &sg.aurora),
+        ("redis", &sg.redis),
+    ] {
+        outputs.push((
+            format!("{tier}_security_group_id"),
+            g.urn().clone(),
+            "id".into(),
+        ));
+    }
     Ok(Loaded {
         stack,
         registry,

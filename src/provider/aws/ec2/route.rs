@@ -41,6 +41,13 @@ pub struct Route {
     pub carrier_gateway_id: Option<Input<String>>,
 }
 
+/// A route target: field name, its value, the id prefixes it accepts.
+type Target<'a> = (
+    &'static str,
+    &'a Option<Input<String>>,
+    &'static [&'static str],
+);
+
 impl Route {
     fn bare(route_table_id: Input<String>, destination_cidr_block: &str) -> Self {
         Route {
@@ -82,13 +89,7 @@ impl Route {
     }
 
     /// (field, value, accepted id prefixes) of every target.
-    fn targets(
-        &self,
-    ) -> [(
-        &'static str,
-        &Option<Input<String>>,
-        &'static [&'static str],
-    ); 8] {
+    fn targets(&self) -> [Target<'_>; 8] {
         [
             ("gateway_id", &self.gateway_id, &["igw-", "vgw-"]),
             ("nat_gateway_id", &self.nat_gateway_id, &["nat-"]),

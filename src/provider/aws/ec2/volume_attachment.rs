@@ -195,7 +195,7 @@ impl Provider for VolumeAttachmentProvider {
         .await?;
         Ok(Created {
             id: attachment_id(&k.device, &k.volume, &k.instance),
-            outputs: Self::outputs(&k, &device),
+            outputs: Self::outputs(k, &device),
         })
     }
 
