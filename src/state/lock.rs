@@ -10,9 +10,10 @@ pub fn new_lock_info(operation: &str) -> LockInfo {
     let mut id = [0u8; 8];
     rand::thread_rng().fill_bytes(&mut id);
     let host = this_host();
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .or_else(login_name)
         .unwrap_or_else(|| "unknown".into());
     LockInfo {
         id: hex::encode(id),
@@ -22,6 +23,23 @@ pub fn new_lock_info(operation: &str) -> LockInfo {
         operation: operation.to_string(),
         started_at: super::now_rfc3339(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// The account name of this process's uid (cron and CI often set no $USER).
+fn login_name() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or NULL; the name
+    // is copied out before any other call could overwrite it.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
     }
 }
 
