@@ -190,6 +190,8 @@ struct Finished {
     op: usize,
     result: Result<Outcome, ProviderError>,
     attempts: u32,
+    /// The inputs the provider was called with: what state records.
+    inputs: Value,
 }
 
 /// Calls the provider for one op, retrying retryable errors per `policy`.
@@ -413,7 +415,7 @@ pub async fn execute(
         let step = &plan.steps[ops[i].step];
         match f.result {
             Ok(outcome) => {
-                let effect = effect_of(&ops[i], step, outcome, &providers[i], &live);
+                let effect = effect_of(&ops[i], step, outcome, f.inputs, &providers[i], &live);
                 if let Err(e) = store.end_op(pid, &effect) {
                     fatal.get_or_insert(e);
                     reports[i].status = OpStatus::Failed("checkpoint failed".into());
@@ -600,18 +602,20 @@ fn start_op(
                 op: i,
                 result: Ok(Outcome::Deleted),
                 attempts: 0,
+                inputs: Value::Null,
             }
         });
         return Ok(Started::Spawned(pid));
     }
     let (p, policy, ev, kind) = (provider.clone(), opts.retry, events.clone(), op.kind);
-    let revealed = new_inputs;
     running.spawn(async move {
-        let (result, attempts) = run_op(p, ctx, kind, id, old, revealed, policy, ev).await;
+        let (result, attempts) =
+            run_op(p, ctx, kind, id, old, new_inputs.clone(), policy, ev).await;
         Finished {
             op: i,
             result,
             attempts,
+            inputs: new_inputs,
         }
     });
     Ok(Started::Spawned(pid))
@@ -622,23 +626,18 @@ fn effect_of(
     op: &Op,
     s: &Step,
     outcome: Outcome,
+    inputs: Value,
     provider: &Arc<dyn Provider>,
     live: &HashMap<Urn, ResourceState>,
 ) -> OpEffect {
+    // `inputs` were resolved (and `ignore_changes` applied to an update) when
+    // the op started; they are what the resource now has.
     let record = |id: String, mut outputs: Value| {
         let decl = s
             .new
             .as_ref()
             .expect("creates and updates carry the declaration");
         value::mark_secret_fields(&mut outputs, provider.secret_outputs());
-        let mut inputs = resolve_live(&decl.inputs, live).unwrap_or(Value::Null);
-        // Ignored fields keep their recorded value only through an update; a
-        // create (or replacement) was made from the declaration as it is.
-        if let Some(o) = live.get(&s.urn).filter(|_| op.kind == OpKind::Update) {
-            for path in &decl.options.ignore_changes {
-                value::set_path(&mut inputs, path, value::get_path(&o.inputs, path).cloned());
-            }
-        }
         ResourceState {
             urn: s.urn.clone(),
             type_name: s.type_name.clone(),

@@ -237,10 +237,9 @@ impl Ctx {
         stack: &str,
         loaded: &stacks::Loaded,
         parallel: usize,
-        ops: usize,
     ) -> Result<(Engine, Arc<progress::Progress>)> {
         let store = self.open_store(stack)?;
-        let prog = Arc::new(progress::Progress::new(ops, self.color));
+        let prog = Arc::new(progress::Progress::new(self.color));
         let engine = Engine::new(store, loaded.registry.clone())
             .with_events(prog.clone())
             .with_options(EngineOptions {
@@ -335,7 +334,7 @@ async fn run(cli: Cli) -> Result<u8> {
 
 async fn preview(ctx: &Ctx, a: PreviewArgs) -> Result<u8> {
     let loaded = ctx.load(&a.stack)?;
-    let (mut engine, _) = ctx.engine(&a.stack, &loaded, 10, 0)?;
+    let (mut engine, _) = ctx.engine(&a.stack, &loaded, 10)?;
     let opts = PlanOptions {
         targets: urns(&a.target)?,
         ..Default::default()
@@ -426,7 +425,7 @@ fn print_outputs(engine: &Engine, loaded: &stacks::Loaded) -> Result<()> {
 
 async fn up(ctx: &Ctx, a: UpArgs) -> Result<u8> {
     let loaded = ctx.load(&a.stack)?;
-    let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel, 0)?;
+    let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel)?;
     // Hold the lock across plan, prompt and apply, so what is shown is applied.
     let lock = engine.lock("up").await?;
     let result = up_locked(ctx, &a, &mut engine, &prog, &loaded).await;
@@ -472,7 +471,7 @@ async fn up_locked(
 
 async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
     let loaded = ctx.load(&a.stack)?;
-    let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel, 0)?;
+    let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel)?;
     let lock = engine.lock("destroy").await?;
     let result = async {
         let opts = PlanOptions {

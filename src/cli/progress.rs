@@ -12,7 +12,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(_ops: usize, color: bool) -> Self {
+    pub fn new(color: bool) -> Self {
         Progress {
             color,
             bar: Mutex::new(None),
