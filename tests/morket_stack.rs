@@ -301,3 +301,347 @@ fn r2_4_security_groups_admit_exactly_the_listed_ingress() {
     assert_eq!(rules, want);
     assert_eq!(count_type(&plan, "aws:ec2/SecurityGroup"), 8);
 }
+
+/// The declared inputs (with `$ref`s) of the one step of `type_name` whose
+/// URN ends with `suffix`.
+fn declared<'a>(plan: &'a Plan, suffix: &str) -> &'a Value {
+    &plan
+        .steps
+        .iter()
+        .find(|s| s.urn.as_str().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no step ending in {suffix}"))
+        .new
+        .as_ref()
+        .unwrap()
+        .inputs
+}
+
+fn of_type<'a>(plan: &'a Plan, type_name: &str) -> Vec<&'a Value> {
+    plan.steps
+        .iter()
+        .filter(|s| s.type_name == type_name)
+        .map(|s| &s.new.as_ref().unwrap().inputs)
+        .collect()
+}
+
+fn ref_names(v: &Value) -> Vec<String> {
+    let mut names: Vec<String> = v.as_array().unwrap().iter().map(ref_name).collect();
+    names.sort();
+    names
+}
+
+const PRIVATE: [&str; 2] = ["private-us-east-1a", "private-us-east-1b"];
+
+#[test]
+fn r3_1_ecs_cluster_has_fargate_capacity_and_container_insights() {
+    let plan = preview(&load("staging"));
+    let c = declared(&plan, "ecs::aws:ecs/Cluster::cluster");
+    assert_eq!(
+        c["capacity_providers"],
+        serde_json::json!(["FARGATE", "FARGATE_SPOT"])
+    );
+    assert_eq!(
+        c["default_capacity_provider_strategy"][0]["capacity_provider"],
+        "FARGATE"
+    );
+    assert_eq!(c["container_insights"], "enabled");
+}
+
+#[test]
+fn r5_aurora_cluster_instances_and_parameters() {
+    for (env, protection, class) in [
+        ("staging", false, "db.r6g.medium"),
+        ("production", true, "db.r6g.large"),
+    ] {
+        let plan = preview(&load(env));
+        let c = declared(&plan, "aurora::aws:rds/DbCluster::cluster");
+        // R5.1, 5.2
+        assert_eq!(c["engine"], "aurora-postgresql", "{env}");
+        assert!(
+            c["engine_version"].as_str().unwrap().starts_with("15."),
+            "{env}"
+        );
+        assert_eq!(c["storage_encrypted"], true, "{env}");
+        assert!(c["kms_key_id"].is_null(), "{env}: the default AWS KMS key");
+        assert_eq!(c["deletion_protection"], protection, "{env}");
+        // R5.3
+        assert_eq!(c["backup_retention_period"], 7, "{env}");
+        assert_eq!(c["preferred_backup_window"], "03:00-04:00", "{env}");
+        // R5.7: RDS keeps the master password in Secrets Manager.
+        assert_eq!(c["manage_master_user_password"], true, "{env}");
+        assert!(c["master_password"].is_null(), "{env}");
+        // R5.6
+        assert_eq!(
+            ref_names(&c["vpc_security_group_ids"]),
+            vec!["sg-aurora"],
+            "{env}"
+        );
+        assert_eq!(
+            ref_name(&c["db_subnet_group_name"]),
+            "subnet-group",
+            "{env}"
+        );
+        let sng = declared(&plan, "aurora::aws:rds/DbSubnetGroup::subnet-group");
+        assert_eq!(ref_names(&sng["subnet_ids"]), PRIVATE, "{env}");
+        // R5.5
+        assert_eq!(
+            ref_name(&c["db_cluster_parameter_group_name"]),
+            "cluster-parameter-group"
+        );
+        let pg = declared(
+            &plan,
+            "aurora::aws:rds/DbClusterParameterGroup::cluster-parameter-group",
+        );
+        assert_eq!(pg["family"], "aurora-postgresql15");
+        let params: Vec<(String, String)> = pg["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().into(),
+                    p["value"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert!(params.contains(&(
+            "shared_preload_libraries".into(),
+            "pg_stat_statements".into()
+        )));
+        assert!(params.contains(&("log_min_duration_statement".into(), "1000".into())));
+        // R5.1: a writer and a reader in different AZs.
+        let instances = of_type(&plan, "aws:rds/DbClusterInstance");
+        assert_eq!(instances.len(), 2, "{env}");
+        let mut azs: Vec<&str> = instances
+            .iter()
+            .map(|i| i["availability_zone"].as_str().unwrap())
+            .collect();
+        azs.sort();
+        azs.dedup();
+        assert_eq!(azs.len(), 2, "{env}: {azs:?}");
+        for i in &instances {
+            assert_eq!(i["instance_class"], class, "{env}");
+            assert_eq!(ref_name(&i["cluster_identifier"]), "cluster", "{env}");
+            assert_eq!(i["publicly_accessible"], false, "{env}");
+        }
+    }
+}
+
+#[test]
+fn r6_clickhouse_instance_volume_and_user_data() {
+    for (env, size, ty) in [
+        ("staging", 100, "m6i.large"),
+        ("production", 500, "m6i.xlarge"),
+    ] {
+        let plan = preview(&load(env));
+        let lt = declared(&plan, "clickhouse::aws:ec2/LaunchTemplate::launch-template");
+        assert_eq!(lt["instance_type"], ty, "{env}");
+        assert_eq!(
+            ref_names(&lt["vpc_security_group_ids"]),
+            vec!["sg-clickhouse"]
+        );
+        let ud = lt["user_data"].as_str().unwrap();
+        assert!(
+            ud.contains("https://packages.clickhouse.com/deb stable main"),
+            "R6.1/6.4"
+        );
+        assert!(ud.contains("apt-get install -yq clickhouse-server"));
+        assert!(ud.contains("/var/lib/clickhouse xfs"), "R6.2");
+        assert!(
+            ud.contains("<http_port>8123</http_port>") && ud.contains("<tcp_port>9000</tcp_port>")
+        );
+        assert!(ud.contains("systemctl restart clickhouse-server"));
+        let cfg_mem = if env == "staging" {
+            "6000000000"
+        } else {
+            "12000000000"
+        };
+        assert!(
+            ud.contains(&format!("<max_memory_usage>{cfg_mem}</max_memory_usage>")),
+            "{env}"
+        );
+        // The script is valid bash.
+        let check = std::process::Command::new("bash")
+            .args(["-n", "-c", ud])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+
+        let inst = declared(&plan, "clickhouse::aws:ec2/Instance::instance");
+        assert_eq!(ref_name(&inst["launch_template_id"]), "launch-template");
+        assert_eq!(
+            ref_name(&inst["subnet_id"]),
+            "private-us-east-1a",
+            "R6.1 private subnet"
+        );
+        let vol = declared(&plan, "clickhouse::aws:ec2/Volume::data");
+        assert_eq!(vol["type"], "gp3", "{env}");
+        assert_eq!(vol["size"], size, "{env}");
+        assert_eq!(vol["iops"], 3000, "{env}");
+        assert_eq!(
+            vol["availability_zone"], "us-east-1a",
+            "same AZ as the instance"
+        );
+        let att = declared(
+            &plan,
+            "clickhouse::aws:ec2/VolumeAttachment::data-attachment",
+        );
+        assert_eq!(ref_name(&att["volume_id"]), "data");
+        assert_eq!(ref_name(&att["instance_id"]), "instance");
+    }
+}
+
+#[test]
+fn r7_redis_replication_group_per_environment() {
+    for (env, nodes, failover) in [("staging", 1, false), ("production", 2, true)] {
+        let plan = preview(&load(env));
+        let rg = declared(
+            &plan,
+            "redis::aws:elasticache/ReplicationGroup::replication-group",
+        );
+        assert!(
+            rg["engine_version"].as_str().unwrap().starts_with("7."),
+            "{env}"
+        );
+        assert_eq!(rg["num_cache_clusters"], nodes, "{env}");
+        assert_eq!(rg["automatic_failover_enabled"], failover, "{env}");
+        assert_eq!(rg["multi_az_enabled"], failover, "{env}");
+        // R7.2
+        assert_eq!(ref_names(&rg["security_group_ids"]), vec!["sg-redis"]);
+        let sng = declared(&plan, "redis::aws:elasticache/SubnetGroup::subnet-group");
+        assert_eq!(ref_names(&sng["subnet_ids"]), PRIVATE);
+        // R7.3
+        assert_eq!(rg["at_rest_encryption_enabled"], true);
+        assert_eq!(rg["transit_encryption_enabled"], true);
+        // R7.4
+        let pg = declared(
+            &plan,
+            "redis::aws:elasticache/ParameterGroup::parameter-group",
+        );
+        assert_eq!(pg["family"], "redis7");
+        assert_eq!(
+            pg["parameters"],
+            serde_json::json!([{"name": "maxmemory-policy", "value": "allkeys-lru"}])
+        );
+        assert_eq!(ref_name(&rg["parameter_group_name"]), "parameter-group");
+        // R7.5
+        assert_eq!(rg["snapshot_retention_limit"], 3);
+        // R7.6: the AUTH token is generated and referenced, never written here.
+        assert_eq!(ref_name(&rg["auth_token"]), "auth-token");
+        assert_eq!(rg["auth_token"]["$ref"]["attr"], "result");
+    }
+}
+
+#[test]
+fn r8_rabbitmq_broker_per_environment() {
+    for (env, mode, subnets) in [
+        ("staging", "SINGLE_INSTANCE", 1),
+        ("production", "CLUSTER_MULTI_AZ", 2),
+    ] {
+        let plan = preview(&load(env));
+        let b = declared(&plan, "rabbitmq::aws:mq/Broker::broker");
+        assert_eq!(b["engine_type"], "RABBITMQ");
+        assert!(
+            b["engine_version"].as_str().unwrap().starts_with("3.11."),
+            "{env}"
+        );
+        assert_eq!(b["host_instance_type"], "mq.m5.large");
+        assert_eq!(b["deployment_mode"], mode, "{env}");
+        assert_eq!(b["subnet_ids"].as_array().unwrap().len(), subnets, "{env}");
+        for s in ref_names(&b["subnet_ids"]) {
+            assert!(s.starts_with("private-"), "{env}: {s}");
+        }
+        assert_eq!(ref_names(&b["security_groups"]), vec!["sg-rabbitmq"]);
+        assert_eq!(b["publicly_accessible"], false);
+        assert_eq!(b["logs"]["general"], true, "R8.3");
+        assert_eq!(ref_name(&b["users"][0]["password"]), "admin-password");
+    }
+}
+
+#[test]
+fn r9_opensearch_domain_per_environment() {
+    for (env, count, zones) in [("staging", 1, false), ("production", 2, true)] {
+        let plan = preview(&load(env));
+        let d = declared(&plan, "opensearch::aws:opensearch/Domain::domain");
+        assert!(d["engine_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("OpenSearch_2."));
+        assert_eq!(d["cluster_config"]["instance_count"], count, "{env}");
+        assert_eq!(
+            d["cluster_config"]["zone_awareness_enabled"], zones,
+            "{env}"
+        );
+        // R9.2, 9.3
+        assert_eq!(d["ebs_options"]["volume_type"], "gp3");
+        assert_eq!(d["encrypt_at_rest"]["enabled"], true);
+        assert_eq!(d["node_to_node_encryption"]["enabled"], true);
+        assert_eq!(d["domain_endpoint_options"]["enforce_https"], true);
+        // R9.4: in the VPC, reachable only through the OpenSearch group.
+        assert_eq!(
+            ref_names(&d["vpc_options"]["security_group_ids"]),
+            vec!["sg-opensearch"]
+        );
+        assert_eq!(
+            d["vpc_options"]["subnet_ids"].as_array().unwrap().len(),
+            count as usize
+        );
+        let policy: Value = serde_json::from_str(d["access_policies"].as_str().unwrap()).unwrap();
+        assert_eq!(policy["Statement"][0]["Effect"], "Allow");
+        // R9.5
+        assert_eq!(d["snapshot_options"]["automated_snapshot_start_hour"], 2);
+        // R9.6: master user with a generated password.
+        assert_eq!(d["advanced_security_options"]["enabled"], true);
+        assert_eq!(
+            ref_name(&d["advanced_security_options"]["master_user_password"]),
+            "master-password"
+        );
+    }
+}
+
+#[test]
+fn production_data_stores_are_protected_and_staging_ones_are_not() {
+    for (env, protected) in [("staging", false), ("production", true)] {
+        let plan = preview(&load(env));
+        let mut seen = 0;
+        for s in &plan.steps {
+            let component = s.urn.component_path();
+            if ["aurora", "redis", "rabbitmq", "opensearch", "clickhouse"].contains(&component) {
+                seen += 1;
+                assert_eq!(
+                    s.new.as_ref().unwrap().options.protect,
+                    protected,
+                    "{env}: {}",
+                    s.urn
+                );
+            }
+        }
+        assert!(seen >= 15, "{env}: {seen}");
+        // The network stays unprotected so that a change can still replace it.
+        let vpc = plan
+            .steps
+            .iter()
+            .find(|s| s.type_name == "aws:ec2/Vpc")
+            .unwrap();
+        assert!(!vpc.new.as_ref().unwrap().options.protect);
+    }
+}
+
+#[test]
+fn no_secret_is_written_into_the_declaration() {
+    for env in ["staging", "production"] {
+        let loaded = load(env);
+        let text = serde_json::to_string(&preview(&loaded)).unwrap();
+        for needle in [
+            "\"password\":\"",
+            "\"auth_token\":\"",
+            "\"master_user_password\":\"",
+        ] {
+            assert!(!text.contains(needle), "{env}: {needle}");
+        }
+    }
+}

@@ -76,6 +76,14 @@ enum Cmd {
     Up(UpArgs),
     /// Delete every resource of the stack.
     Destroy(DestroyArgs),
+    /// Print the stack outputs recorded in state (endpoints, ids).
+    Output {
+        stack: String,
+        /// One output's value only.
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect or edit state.
     State {
         #[command(subcommand)]
@@ -283,6 +291,7 @@ async fn run(cli: Cli) -> Result<u8> {
         Cmd::Up(a) => up(&ctx, a).await,
         Cmd::Destroy(a) => destroy(&ctx, a).await,
         Cmd::State { cmd } => state_cmd(&ctx, cmd),
+        Cmd::Output { stack, name, json } => output_cmd(&ctx, &stack, name.as_deref(), json),
         Cmd::Lock { cmd } => lock_cmd(&ctx, cmd),
         Cmd::Graph { stack, format } => {
             let loaded = ctx.load(&stack)?;
@@ -407,20 +416,55 @@ async fn apply_plan(
     Ok(if report.is_success() { 0 } else { 1 })
 }
 
+/// The stack's outputs as recorded in state, secrets redacted.
+fn outputs(
+    store: &dyn StateStore,
+    loaded: &stacks::Loaded,
+) -> Result<Vec<(String, serde_json::Value)>> {
+    let mut out = Vec::new();
+    for (name, urn, attr) in &loaded.outputs {
+        let v = store
+            .resource(urn)?
+            .map(|r| morket_stack::plan::state_attr(&r, attr))
+            .unwrap_or(serde_json::Value::Null);
+        out.push((name.clone(), value::redact(&v)));
+    }
+    Ok(out)
+}
+
 fn print_outputs(engine: &Engine, loaded: &stacks::Loaded) -> Result<()> {
     if loaded.outputs.is_empty() {
         return Ok(());
     }
     println!("\nOutputs:");
-    for (name, urn, attr) in &loaded.outputs {
-        let v = engine
-            .store()
-            .resource(urn)?
-            .map(|r| morket_stack::plan::state_attr(&r, attr))
-            .unwrap_or(serde_json::Value::Null);
-        println!("  {name} = {}", value::redact(&v));
+    for (name, v) in outputs(engine.store(), loaded)? {
+        println!("  {name} = {v}");
     }
     Ok(())
+}
+
+fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> Result<u8> {
+    let loaded = ctx.load(stack)?;
+    let store = ctx.open_store(stack)?;
+    let all = outputs(store.as_ref(), &loaded)?;
+    if let Some(n) = name {
+        let (_, v) = all
+            .iter()
+            .find(|(k, _)| k == n)
+            .with_context(|| format!("stack {stack} has no output {n:?}"))?;
+        match v {
+            serde_json::Value::String(s) if !json => println!("{s}"),
+            v => println!("{v}"),
+        }
+    } else if json {
+        let map: serde_json::Map<String, serde_json::Value> = all.into_iter().collect();
+        println!("{}", serde_json::to_string_pretty(&map)?);
+    } else {
+        for (k, v) in all {
+            println!("{k} = {v}");
+        }
+    }
+    Ok(0)
 }
 
 async fn up(ctx: &Ctx, a: UpArgs) -> Result<u8> {

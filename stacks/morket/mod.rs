@@ -3,16 +3,32 @@
 
 use std::sync::Arc;
 
-use morket_stack::model::{HasUrn, Stack};
+use morket_stack::model::{HasUrn, Stack, Urn};
 use morket_stack::provider::aws::{self, Aws};
 use morket_stack::provider::Registry;
 
 use super::{ConfigFile, Loaded, StackEnv, StackError};
 
+pub mod aurora;
+pub mod clickhouse;
 pub mod config;
+pub mod ecs;
 pub mod network;
+pub mod opensearch;
+pub mod rabbitmq;
+pub mod redis;
 
 use config::MorketConfig;
+
+/// Stack outputs: (name, resource, attribute).
+#[derive(Default)]
+struct Outputs(Vec<(String, Urn, String)>);
+
+impl Outputs {
+    fn add(&mut self, name: impl Into<String>, r: &impl HasUrn, attr: &str) {
+        self.0.push((name.into(), r.urn().clone(), attr.into()));
+    }
+}
 
 pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, StackError> {
     let cfg = MorketConfig::load(file)?;
@@ -25,51 +41,59 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     let mut stack = Stack::new(name)?;
     let mut root = stack.root();
     let net = network::declare(&mut root, &cfg)?;
-    let mut outputs = vec![(
-        "vpc_id".to_string(),
-        net.vpc.urn().clone(),
-        "id".to_string(),
-    )];
-    for (i, nat) in net.nat_gateways.iter().enumerate() {
-        outputs.push((
-            format!("nat_public_ip_{i}"),
-            nat.urn().clone(),
-            "public_ip".to_string(),
-        ));
-    }
+    let ecs = ecs::declare(&mut root, &cfg)?;
+    let aurora = aurora::declare(&mut root, &cfg, &net)?;
+    let clickhouse = clickhouse::declare(&mut root, &cfg, &net)?;
+    let redis = redis::declare(&mut root, &cfg, &net)?;
+    let rabbitmq = rabbitmq::declare(&mut root, &cfg, &net)?;
+    let opensearch = opensearch::declare(&mut root, &cfg, &net)?;
+
+    let mut out = Outputs::default();
+    out.add("vpc_id", &net.vpc, "id");
     for (kind, subnets) in [
         ("public", &net.public_subnets),
         ("private", &net.private_subnets),
     ] {
         for (i, s) in subnets.iter().enumerate() {
-            outputs.push((
-                format!("{kind}_subnet_{i}"),
-                s.urn().clone(),
-                "id".to_string(),
-            ));
+            out.add(format!("{kind}_subnet_{i}"), s, "id");
         }
     }
-    outputs.push((
-        "internet_gateway_id".into(),
-        net.internet_gateway.urn().clone(),
-        "id".into(),
-    ));
-    let sg = &net.security_groups;
-    for (tier, g) in [
-        ("alb", &sg.alb),
-        ("ecs", &sg.ecs),
-        ("aurora", &sg.aurora),
-        ("redis", &sg.redis),
-    ] {
-        outputs.push((
-            format!("{tier}_security_group_id"),
-            g.urn().clone(),
-            "id".into(),
-        ));
+    for (i, nat) in net.nat_gateways.iter().enumerate() {
+        out.add(format!("nat_public_ip_{i}"), nat, "public_ip");
     }
+    let sg = &net.security_groups;
+    out.add("internet_gateway_id", &net.internet_gateway, "id");
+    out.add("alb_security_group_id", &sg.alb, "id");
+    out.add("ecs_security_group_id", &sg.ecs, "id");
+    out.add("ecs_cluster_arn", &ecs, "arn");
+    // R5.7
+    out.add("aurora_endpoint", &aurora.cluster, "endpoint");
+    out.add("aurora_reader_endpoint", &aurora.cluster, "reader_endpoint");
+    out.add(
+        "aurora_secret_arn",
+        &aurora.cluster,
+        "master_user_secret_arn",
+    );
+    // R6.7 (ports: 8123 HTTP, 9000 native)
+    out.add("clickhouse_private_ip", &clickhouse.instance, "private_ip");
+    // R7.7
+    out.add(
+        "redis_primary_endpoint",
+        &redis.replication_group,
+        "primary_endpoint_address",
+    );
+    out.add("redis_port", &redis.replication_group, "port");
+    // R8.5
+    out.add(
+        "rabbitmq_amqps_endpoint",
+        &rabbitmq.broker,
+        "amqps_endpoint",
+    );
+    // R9.7
+    out.add("opensearch_endpoint", &opensearch.domain, "endpoint");
     Ok(Loaded {
         stack,
         registry,
-        outputs,
+        outputs: out.0,
     })
 }

@@ -56,7 +56,7 @@ pub fn subnet_cidr(vpc_cidr: &str, index: u32) -> String {
     format!("{}/24", Ipv4Addr::from(u32::from(base) + index * 256))
 }
 
-fn name(cfg: &MorketConfig, what: &str) -> Tags {
+pub fn name_tag(cfg: &MorketConfig, what: &str) -> Tags {
     Tags::from([(
         "Name".to_string(),
         format!("morket-{}-{what}", cfg.environment),
@@ -67,7 +67,7 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
     let mut net = scope.component("morket:Network", "network")?;
     let n = &cfg.network;
     let mut vpc = Vpc::new(&n.vpc_cidr);
-    vpc.tags = name(cfg, "vpc");
+    vpc.tags = name_tag(cfg, "vpc");
     let vpc = net.resource("vpc", vpc)?;
 
     let mut public_subnets = Vec::new();
@@ -77,19 +77,19 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         let mut public = Subnet::new(vpc.id(), &subnet_cidr(&n.vpc_cidr, i));
         public.availability_zone = Some(az.clone());
         public.map_public_ip_on_launch = true;
-        public.tags = name(cfg, &format!("public-{az}"));
+        public.tags = name_tag(cfg, &format!("public-{az}"));
         public.tags.insert("Tier".into(), "public".into());
         public_subnets.push(net.resource(&format!("public-{az}"), public)?);
 
         let mut private = Subnet::new(vpc.id(), &subnet_cidr(&n.vpc_cidr, 10 + i));
         private.availability_zone = Some(az.clone());
-        private.tags = name(cfg, &format!("private-{az}"));
+        private.tags = name_tag(cfg, &format!("private-{az}"));
         private.tags.insert("Tier".into(), "private".into());
         private_subnets.push(net.resource(&format!("private-{az}"), private)?);
     }
 
     let mut igw = InternetGateway::attached_to(vpc.id());
-    igw.tags = name(cfg, "igw");
+    igw.tags = name_tag(cfg, "igw");
     let internet_gateway = net.resource("igw", igw)?;
 
     let mut nat_gateways = Vec::new();
@@ -100,10 +100,10 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
     {
         let az = &n.availability_zones[i];
         let mut eip = Eip::new();
-        eip.tags = name(cfg, &format!("nat-{az}"));
+        eip.tags = name_tag(cfg, &format!("nat-{az}"));
         let eip = net.resource(&format!("nat-eip-{az}"), eip)?;
         let mut nat = NatGateway::new(eip.allocation_id(), subnet.id());
-        nat.tags = name(cfg, &format!("nat-{az}"));
+        nat.tags = name_tag(cfg, &format!("nat-{az}"));
         // A NAT gateway keeps its Elastic IP: a replacement must go first.
         let opts = morket_stack::model::ResourceOptions::new()
             .delete_before_replace(true)
@@ -113,7 +113,7 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
 
     // Public subnets route to the internet gateway.
     let mut public_rt = RouteTable::new(vpc.id());
-    public_rt.tags = name(cfg, "public");
+    public_rt.tags = name_tag(cfg, "public");
     let public_rt = net.resource("public-rt", public_rt)?;
     net.resource(
         "public-default",
@@ -133,7 +133,7 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
     {
         let nat = &nat_gateways[i.min(nat_gateways.len() - 1)];
         let mut rt = RouteTable::new(vpc.id());
-        rt.tags = name(cfg, &format!("private-{az}"));
+        rt.tags = name_tag(cfg, &format!("private-{az}"));
         let rt = net.resource(&format!("private-rt-{az}"), rt)?;
         net.resource(
             &format!("private-default-{az}"),
@@ -165,7 +165,7 @@ fn security_groups(
     let mut group = |tier: &str, description: &str| {
         let mut g = SecurityGroup::new(&format!("morket-{}-{tier}", cfg.environment), vpc.id());
         g.description = description.into();
-        g.tags = name(cfg, tier);
+        g.tags = name_tag(cfg, tier);
         net.resource(&format!("sg-{tier}"), g)
     };
     let sgs = SecurityGroups {

@@ -1,0 +1,131 @@
+//! ClickHouse component (R6.1–6.4, 6.7): an EC2 instance in the first private
+//! subnet, launched from a launch template whose user data installs
+//! ClickHouse from the official repository, writes the server settings
+//! (`max_memory_usage`, `max_threads`), mounts the gp3 data volume at
+//! /var/lib/clickhouse and starts the service. The security group admits
+//! 8123 and 9000 from ECS only (network component). Outputs: private IP and
+//! ports (R6.7).
+
+use morket_stack::model::{ModelError, Resource, Scope};
+use morket_stack::provider::aws::ec2::instance::Instance;
+use morket_stack::provider::aws::ec2::launch_template::{BlockDeviceMapping, LaunchTemplate};
+use morket_stack::provider::aws::ec2::volume::Volume;
+use morket_stack::provider::aws::ec2::volume_attachment::VolumeAttachment;
+
+use super::config::{ClickhouseConfig, MorketConfig};
+use super::network::{name_tag, Network};
+
+pub const HTTP_PORT: u16 = 8123;
+pub const NATIVE_PORT: u16 = 9000;
+/// Where the data volume is attached; Nitro instances show it as NVMe.
+pub const DATA_DEVICE: &str = "/dev/sdf";
+
+pub struct Clickhouse {
+    pub instance: Resource<Instance>,
+}
+
+/// The instance's user data. The data volume is attached after launch, so
+/// the script waits for a second disk before it mounts and starts anything.
+pub fn user_data(c: &ClickhouseConfig) -> String {
+    format!(
+        r#"#!/bin/bash
+# Installs and configures ClickHouse (morket-stack, R6.4).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+# 1. The gp3 data volume: the one disk that is not the root disk.
+root_disk=$(lsblk -no PKNAME "$(findmnt -no SOURCE /)")
+dev=""
+for _ in $(seq 1 120); do
+  for d in $(lsblk -dno NAME,TYPE | awk '$2 == "disk" {{print $1}}'); do
+    if [ "$d" != "$root_disk" ]; then dev="/dev/$d"; fi
+  done
+  if [ -n "$dev" ]; then break; fi
+  sleep 5
+done
+if [ -z "$dev" ]; then echo "data volume never appeared" >&2; exit 1; fi
+blkid "$dev" >/dev/null || mkfs.xfs -q "$dev"
+mkdir -p /var/lib/clickhouse
+uuid=$(blkid -s UUID -o value "$dev")
+grep -q "$uuid" /etc/fstab || echo "UUID=$uuid /var/lib/clickhouse xfs defaults,nofail 0 2" >> /etc/fstab
+mount -a
+
+# 2. ClickHouse from the official repository.
+apt-get update -q
+apt-get install -yq apt-transport-https ca-certificates curl gnupg
+curl -fsSL https://packages.clickhouse.com/rpm/lts/repodata/repomd.xml.key \
+  | gpg --batch --yes --dearmor -o /usr/share/keyrings/clickhouse-keyring.gpg
+echo "deb [signed-by=/usr/share/keyrings/clickhouse-keyring.gpg] https://packages.clickhouse.com/deb stable main" \
+  > /etc/apt/sources.list.d/clickhouse.list
+apt-get update -q
+apt-get install -yq clickhouse-server clickhouse-client
+
+# 3. Server settings.
+cat > /etc/clickhouse-server/config.d/morket.xml <<'XML'
+<clickhouse>
+  <listen_host>0.0.0.0</listen_host>
+  <http_port>{http}</http_port>
+  <tcp_port>{native}</tcp_port>
+</clickhouse>
+XML
+cat > /etc/clickhouse-server/users.d/morket.xml <<'XML'
+<clickhouse>
+  <profiles>
+    <default>
+      <max_memory_usage>{mem}</max_memory_usage>
+      <max_threads>{threads}</max_threads>
+    </default>
+  </profiles>
+</clickhouse>
+XML
+chown -R clickhouse:clickhouse /var/lib/clickhouse
+
+# 4. Start it.
+systemctl enable clickhouse-server
+systemctl restart clickhouse-server
+"#,
+        http = HTTP_PORT,
+        native = NATIVE_PORT,
+        mem = c.max_memory_usage,
+        threads = c.max_threads,
+    )
+}
+
+pub fn declare(
+    scope: &mut Scope<'_>,
+    cfg: &MorketConfig,
+    net: &Network,
+) -> Result<Clickhouse, ModelError> {
+    let mut c = scope
+        .component("morket:Clickhouse", "clickhouse")?
+        .protect_all(cfg.is_production());
+    let ch = &cfg.clickhouse;
+    let name = format!("morket-{}-clickhouse", cfg.environment);
+
+    let mut lt = LaunchTemplate::new(&name, &ch.ami, &ch.instance_type);
+    lt.vpc_security_group_ids = vec![net.security_groups.clickhouse.id().into()];
+    lt.user_data = Some(user_data(ch).into());
+    lt.block_device_mappings = vec![BlockDeviceMapping::new("/dev/sda1", 30)];
+    lt.tags = name_tag(cfg, "clickhouse");
+    let lt = c.resource("launch-template", lt)?;
+
+    let mut instance = Instance::from_launch_template(lt.id(), net.private_subnets[0].id());
+    instance.tags = name_tag(cfg, "clickhouse");
+    let instance = c.resource("instance", instance)?;
+
+    // A volume of its own, so the data outlives instance replacements.
+    let mut volume = Volume::new(
+        cfg.network.availability_zones[0].clone(),
+        ch.volume_size_gb as i32,
+    );
+    volume.volume_type = "gp3".into();
+    volume.iops = Some(ch.volume_iops as i32);
+    volume.encrypted = true;
+    volume.tags = name_tag(cfg, "clickhouse-data");
+    let volume = c.resource("data", volume)?;
+    c.resource(
+        "data-attachment",
+        VolumeAttachment::new(DATA_DEVICE, volume.id(), instance.id()),
+    )?;
+    Ok(Clickhouse { instance })
+}

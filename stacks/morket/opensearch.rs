@@ -1,0 +1,85 @@
+//! OpenSearch component (R9): an OpenSearch 2.x domain inside the VPC behind
+//! the OpenSearch security group (443 from ECS only), gp3 EBS per node,
+//! encryption at rest and node to node, HTTPS enforced, automated snapshots
+//! at `snapshot_hour` UTC, zone awareness when there is more than one node,
+//! and a fine-grained master user whose password comes from `random`.
+
+use morket_stack::model::{ModelError, Resource, Scope};
+use morket_stack::provider::aws::opensearch::domain::{Domain, VpcOptions};
+use morket_stack::provider::random::RandomPassword;
+
+use super::config::MorketConfig;
+use super::network::{name_tag, Network};
+
+pub struct Opensearch {
+    pub domain: Resource<Domain>,
+}
+
+pub const MASTER_USER: &str = "morket_admin";
+
+/// Any principal may call the domain's HTTP API: a VPC domain is reachable
+/// only through its security group, which admits the ECS tasks alone (R9.4).
+pub fn access_policy(region: &str, domain: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "es:ESHttp*",
+            "Resource": format!("arn:aws:es:{region}:*:domain/{domain}/*"),
+        }]
+    })
+    .to_string()
+}
+
+pub fn declare(
+    scope: &mut Scope<'_>,
+    cfg: &MorketConfig,
+    net: &Network,
+) -> Result<Opensearch, ModelError> {
+    let mut c = scope
+        .component("morket:Opensearch", "opensearch")?
+        .protect_all(cfg.is_production());
+    let o = &cfg.opensearch;
+    let name = format!("morket-{}", cfg.environment);
+
+    // Fine-grained access control wants every character class.
+    let mut password = RandomPassword::new(32);
+    password.min_upper = 1;
+    password.min_lower = 1;
+    password.min_numeric = 1;
+    password.min_special = 1;
+    let master_password = c.resource("master-password", password)?;
+
+    let mut d = Domain::new(&name);
+    d.engine_version = o.engine_version.clone();
+    d.cluster_config.instance_type = o.instance_type.clone();
+    d.cluster_config.instance_count = o.instance_count as i32;
+    let zones = (o.instance_count as usize).min(net.private_subnets.len());
+    d.cluster_config.zone_awareness_enabled = zones > 1;
+    d.cluster_config.availability_zone_count = (zones > 1).then_some(zones as i32);
+    d.ebs_options.ebs_enabled = true;
+    d.ebs_options.volume_type = "gp3".into();
+    d.ebs_options.volume_size = o.volume_size_gb as i32;
+    d.encrypt_at_rest.enabled = true;
+    d.node_to_node_encryption.enabled = true;
+    d.domain_endpoint_options.enforce_https = true;
+    d.vpc_options = Some(VpcOptions {
+        subnet_ids: net
+            .private_subnets
+            .iter()
+            .take(zones)
+            .map(|s| s.id().into())
+            .collect(),
+        security_group_ids: vec![net.security_groups.opensearch.id().into()],
+    });
+    d.snapshot_options.automated_snapshot_start_hour = o.snapshot_hour as i32;
+    d.access_policies = Some(access_policy(&cfg.region, &name).into());
+    d.advanced_security_options.enabled = true;
+    d.advanced_security_options.internal_user_database_enabled = true;
+    d.advanced_security_options.master_user_name = Some(MASTER_USER.into());
+    d.advanced_security_options.master_user_password = Some(master_password.result().into());
+    d.tags = name_tag(cfg, "opensearch");
+    let domain = c.resource("domain", d)?;
+    Ok(Opensearch { domain })
+}

@@ -1,0 +1,325 @@
+//! The Morket stack end to end through the real `morket-stack` binary against
+//! moto: `up staging`, a no-change preview, a one-value config change that
+//! plans exactly that change, `destroy staging` removing everything, and
+//! `destroy production` refused while its data stores are protected.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_morket-stack");
+
+fn stacks_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks")
+}
+
+struct Run {
+    code: i32,
+    text: String,
+}
+
+fn run(moto: &support::moto::Moto, state: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(BIN)
+        .arg("--no-color")
+        .arg("--stacks-dir")
+        .arg(stacks_dir())
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        text: format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn ok(moto: &support::moto::Moto, state: &Path, args: &[&str]) -> String {
+    let r = run(moto, state, args);
+    assert_eq!(r.code, 0, "{args:?}:\n{}", r.text);
+    r.text
+}
+
+fn state_urns(moto: &support::moto::Moto, state: &Path, stack: &str) -> Vec<String> {
+    ok(moto, state, &["state", "list", stack])
+        .lines()
+        .filter(|l| l.contains("::"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Resources in moto carrying `morket:stack = stack`, by service.
+fn tagged_in_moto(moto: &support::moto::Moto, stack: &str) -> (usize, usize, usize) {
+    rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:morket:stack")
+                    .values(stack)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .len();
+        let rds = aws_sdk_rds::Client::new(&conf);
+        let clusters = rds
+            .describe_db_clusters()
+            .send()
+            .await
+            .unwrap()
+            .db_clusters()
+            .iter()
+            .filter(|c| {
+                c.tag_list()
+                    .iter()
+                    .any(|t| t.key() == Some("morket:stack") && t.value() == Some(stack))
+            })
+            .count();
+        let ecs = aws_sdk_ecs::Client::new(&conf);
+        let ecs_clusters = ecs
+            .list_clusters()
+            .send()
+            .await
+            .unwrap()
+            .cluster_arns()
+            .iter()
+            .filter(|a| a.ends_with(&format!("/morket-{stack}")))
+            .count();
+        (vpcs, clusters, ecs_clusters)
+    })
+}
+
+#[test]
+fn staging_up_no_change_preview_one_value_change_and_destroy() {
+    let moto = support::moto::moto();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+
+    let up = ok(&moto, &state, &["up", "staging", "--yes"]);
+    for output in [
+        "vpc_id",
+        "aurora_endpoint",
+        "aurora_secret_arn",
+        "clickhouse_private_ip",
+        "redis_primary_endpoint",
+        "rabbitmq_amqps_endpoint",
+        "opensearch_endpoint",
+        "ecs_cluster_arn",
+    ] {
+        assert!(up.contains(output), "{output} missing from:\n{up}");
+    }
+    let outputs: Value =
+        serde_json::from_str(&ok(&moto, &state, &["output", "staging", "--json"])).unwrap();
+    assert!(
+        outputs["vpc_id"].as_str().unwrap().starts_with("vpc-"),
+        "{outputs:#}"
+    );
+    assert!(
+        outputs["ecs_cluster_arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:ecs:"),
+        "{outputs:#}"
+    );
+    for name in [
+        "aurora_endpoint",
+        "redis_primary_endpoint",
+        "opensearch_endpoint",
+        "clickhouse_private_ip",
+    ] {
+        assert!(
+            outputs[name].as_str().is_some_and(|s| !s.is_empty()),
+            "{name}: {outputs:#}"
+        );
+    }
+    let one = ok(&moto, &state, &["output", "staging", "vpc_id"]);
+    assert_eq!(one.trim(), outputs["vpc_id"].as_str().unwrap());
+    let created = state_urns(&moto, &state, "staging");
+    assert!(created.len() > 60, "{}", created.len());
+    assert_eq!(tagged_in_moto(&moto, "staging"), (1, 1, 1));
+
+    ok(
+        &moto,
+        &state,
+        &["preview", "staging", "--expect-no-changes"],
+    );
+
+    // One value in the file changes; the plan holds exactly that change.
+    let text = std::fs::read_to_string(stacks_dir().join("staging.toml")).unwrap();
+    let edited = dir.path().join("staging.toml");
+    let from = "snapshot_retention_days = 3";
+    assert!(text.contains(from));
+    std::fs::write(
+        &edited,
+        text.replacen(from, "snapshot_retention_days = 5", 1),
+    )
+    .unwrap();
+    let edited = edited.to_str().unwrap();
+    let plan_file = dir.path().join("plan.json");
+    let r = run(
+        &moto,
+        &state,
+        &[
+            "--config",
+            edited,
+            "preview",
+            "staging",
+            "--expect-no-changes",
+            "--out",
+            plan_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "changes are exit code 2:\n{}", r.text);
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let changes: Vec<&Value> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "same")
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["action"], "update");
+    assert!(changes[0]["urn"]
+        .as_str()
+        .unwrap()
+        .ends_with("redis::aws:elasticache/ReplicationGroup::replication-group"));
+    assert_eq!(
+        changes[0]["changed"],
+        serde_json::json!(["snapshot_retention_limit"])
+    );
+    ok(
+        &moto,
+        &state,
+        &[
+            "--config",
+            edited,
+            "up",
+            "staging",
+            "--plan",
+            plan_file.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    ok(
+        &moto,
+        &state,
+        &[
+            "--config",
+            edited,
+            "preview",
+            "staging",
+            "--expect-no-changes",
+        ],
+    );
+
+    ok(
+        &moto,
+        &state,
+        &["--config", edited, "destroy", "staging", "--yes"],
+    );
+    assert!(state_urns(&moto, &state, "staging").is_empty());
+    assert_eq!(tagged_in_moto(&moto, "staging"), (0, 0, 0));
+}
+
+#[test]
+fn destroying_production_is_refused_while_protected() {
+    let moto = support::moto::moto();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    ok(&moto, &state, &["up", "production", "--yes"]);
+    let before = state_urns(&moto, &state, "production");
+
+    let r = run(&moto, &state, &["destroy", "production", "--yes"]);
+    assert_ne!(r.code, 0, "{}", r.text);
+    assert!(
+        r.text.contains("is protected and cannot be deleted"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("aurora::aws:rds/DbCluster::cluster"),
+        "{}",
+        r.text
+    );
+    // Nothing was deleted: the refusal comes from the plan, before any call.
+    assert_eq!(state_urns(&moto, &state, "production"), before);
+    assert_eq!(tagged_in_moto(&moto, "production"), (1, 1, 1));
+    ok(
+        &moto,
+        &state,
+        &["preview", "production", "--expect-no-changes"],
+    );
+}
+
+/// A fresh clone with no AWS credentials at all previews the whole stack:
+/// planning from an empty state makes no AWS call.
+#[test]
+fn preview_staging_needs_no_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir.path())
+        .arg("--no-color")
+        .arg("--stacks-dir")
+        .arg(stacks_dir())
+        .args(["preview", "staging"])
+        .env("HOME", dir.path())
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") && !k.ends_with("_FILE") && k != "AWS_EC2_METADATA_DISABLED" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "aws:ec2/Vpc",
+        "aws:rds/DbCluster",
+        "aws:ec2/LaunchTemplate",
+        "aws:elasticache/ReplicationGroup",
+        "aws:mq/Broker",
+        "aws:opensearch/Domain",
+        "aws:ecs/Cluster",
+        "random:index/RandomPassword",
+        "(known after apply)",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let summary = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("to create"))
+        .unwrap();
+    assert!(!summary.contains(" 0 to create"), "{summary}");
+}
