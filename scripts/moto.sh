@@ -1,5 +1,6 @@
 # Sourced by .ci/run and scripts/local-up: installs moto (PyPI moto[server])
-# into a venv kept between runs and starts it on a free loopback port.
+# into a venv kept between runs and starts it on a free loopback port, through
+# scripts/moto_server.py (moto plus the ElastiCache calls it lacks).
 # After `start_moto`, MOTO_URL and MOTO_PID are set; `stop_moto` ends it.
 
 start_moto() {
@@ -12,7 +13,9 @@ start_moto() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   local log="${MOTO_LOG:-/dev/null}"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  local script
+  script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/moto_server.py"
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true "$venv/bin/python" "$script" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   MOTO_URL="http://127.0.0.1:$port"
   local _

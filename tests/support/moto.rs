@@ -1,6 +1,6 @@
 //! moto in server mode as the AWS API peer. `.ci/run` starts one and exports
-//! `MORKET_TEST_MOTO_URL`; without it the first test starts `moto_server` from
-//! PATH or `~/.cache/morket-stack/venv` on a free loopback port, and the child
+//! `MORKET_TEST_MOTO_URL`; without it the first test starts
+//! `scripts/moto_server.py` with the venv's Python on a free loopback port, and the child
 //! dies with the test process. Tests that use it run one at a time and reset it.
 
 use std::io::{Read, Write};
@@ -21,18 +21,17 @@ struct Server {
 static SERVER: OnceLock<Server> = OnceLock::new();
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn find_moto_server() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("MOTO_SERVER") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = dirs_home().join(".cache/morket-stack/venv/bin/moto_server");
-    if venv.exists() {
-        return Some(venv);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("moto_server"))
-            .find(|p| p.exists())
+/// `scripts/moto_server.py` (moto_server plus the ElastiCache calls moto
+/// lacks) under the venv's Python, or `MOTO_PYTHON`.
+fn moto_command() -> Option<Command> {
+    let python = std::env::var_os("MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs_home().join(".cache/morket-stack/venv/bin/python"));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/moto_server.py");
+    python.exists().then(|| {
+        let mut c = Command::new(python);
+        c.arg(script);
+        c
     })
 }
 
@@ -66,14 +65,13 @@ fn start() -> Server {
     if let Ok(url) = std::env::var("MORKET_TEST_MOTO_URL") {
         return Server { url, _child: None };
     }
-    let bin = find_moto_server().unwrap_or_else(|| {
+    let mut cmd = moto_command().unwrap_or_else(|| {
         panic!(
-            "moto_server not found. Run `bash .ci/run`, or install it: \
-             python3 -m venv ~/.cache/morket-stack/venv && ~/.cache/morket-stack/venv/bin/pip install 'moto[server]'"
+            "moto not found. Run `scripts/test`, or install it: \
+             python3 -m venv ~/.cache/morket-stack/venv && ~/.cache/morket-stack/venv/bin/pip install 'moto[server]==5.*'"
         )
     });
     let port = free_port();
-    let mut cmd = Command::new(&bin);
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .stdout(Stdio::null())
@@ -98,7 +96,7 @@ fn start() -> Server {
     let child = rx
         .recv()
         .expect("spawner thread")
-        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        .unwrap_or_else(|e| panic!("starting moto: {e}"));
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while http(&url, "GET", "/moto-api/").is_err() {
