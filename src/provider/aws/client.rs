@@ -55,6 +55,8 @@ pub struct Aws {
     mq: OnceCell<aws_sdk_mq::Client>,
     opensearch: OnceCell<aws_sdk_opensearch::Client>,
     ecs: OnceCell<aws_sdk_ecs::Client>,
+    iam: OnceCell<aws_sdk_iam::Client>,
+    logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
 }
 
 impl Aws {
@@ -69,6 +71,8 @@ impl Aws {
             mq: OnceCell::new(),
             opensearch: OnceCell::new(),
             ecs: OnceCell::new(),
+            iam: OnceCell::new(),
+            logs: OnceCell::new(),
         }
     }
 
@@ -108,6 +112,16 @@ impl Aws {
 
     pub fn with_ecs(self, client: aws_sdk_ecs::Client) -> Self {
         self.ecs.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_iam(self, client: aws_sdk_iam::Client) -> Self {
+        self.iam.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_logs(self, client: aws_sdk_cloudwatchlogs::Client) -> Self {
+        self.logs.set(client).expect("fresh cell");
         self
     }
 
@@ -172,6 +186,19 @@ impl Aws {
     pub async fn ecs(&self) -> &aws_sdk_ecs::Client {
         self.ecs
             .get_or_init(|| async { aws_sdk_ecs::Client::new(self.config().await) })
+            .await
+    }
+
+    /// IAM is global: the SDK resolves its one endpoint from any region.
+    pub async fn iam(&self) -> &aws_sdk_iam::Client {
+        self.iam
+            .get_or_init(|| async { aws_sdk_iam::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
+        self.logs
+            .get_or_init(|| async { aws_sdk_cloudwatchlogs::Client::new(self.config().await) })
             .await
     }
 }

@@ -33,6 +33,12 @@ const TRANSIENT: &[&str] = &[
     "ServiceUnavailable",
     "InternalError",
     "InternalFailure",
+    // IAM and CloudWatch Logs: another call is changing the same entity, or a
+    // transient failure of the service.
+    "ConcurrentModification",
+    "OperationAbortedException",
+    "ServiceFailure",
+    "ServiceUnavailableException",
 ];
 
 const VALIDATION: &[&str] = &[
@@ -44,6 +50,9 @@ const VALIDATION: &[&str] = &[
     "MissingParameter",
     "InvalidParameterException",
     "InvalidRequest",
+    // IAM.
+    "InvalidInput",
+    "MalformedPolicyDocument",
 ];
 
 pub fn is_not_found_code(code: &str) -> bool {
@@ -52,6 +61,17 @@ pub fn is_not_found_code(code: &str) -> bool {
         || code.ends_with("NotFoundFault")
         || code.ends_with("NotFoundException")
         || code == "ResourceNotFoundException"
+        // IAM's code for a missing role, policy or attachment.
+        || code == "NoSuchEntity"
+}
+
+/// Maps a not-found error to `Ok(None)`: the resource is gone.
+pub fn none_if_gone<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(ProviderError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Maps an SDK error from `op` on `urn`.
@@ -116,6 +136,19 @@ mod tests {
         assert!(matches!(
             classify(&u, "DescribeDBClusters", "DBClusterNotFoundFault", ""),
             ProviderError::NotFound(_)
+        ));
+        assert!(matches!(
+            classify(&u, "GetRole", "NoSuchEntity", ""),
+            ProviderError::NotFound(_)
+        ));
+        assert!(matches!(
+            classify(&u, "DescribeLogGroups", "ResourceNotFoundException", ""),
+            ProviderError::NotFound(_)
+        ));
+        assert!(classify(&u, "PutRolePolicy", "ConcurrentModification", "").is_retryable());
+        assert!(matches!(
+            classify(&u, "PutRolePolicy", "MalformedPolicyDocument", "bad"),
+            ProviderError::InvalidInput { .. }
         ));
         match classify(&u, "CreateVpc", "InvalidParameterValue", "bad cidr") {
             ProviderError::InvalidInput { value, reason, .. } => {

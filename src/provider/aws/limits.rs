@@ -46,7 +46,9 @@ impl TokenBucket {
 /// The buckets of one account and region. EC2's follow its documented API
 /// throttling (mutating 50 / 5 per s, describes 100 / 20 per s,
 /// CreateNatGateway 10 / 1 per s); the other services publish no figures, so
-/// each gets a conservative bucket of its own.
+/// each gets a conservative bucket of its own. IAM is global, so its bucket
+/// is shared by every region of the account; CloudWatch Logs documents 5
+/// transactions per second for its log-group calls.
 #[derive(Debug)]
 pub struct Limits {
     pub ec2_mutating: TokenBucket,
@@ -57,6 +59,8 @@ pub struct Limits {
     pub mq: TokenBucket,
     pub opensearch: TokenBucket,
     pub ecs: TokenBucket,
+    pub iam: TokenBucket,
+    pub logs: TokenBucket,
 }
 
 impl Default for Limits {
@@ -70,6 +74,8 @@ impl Default for Limits {
             mq: TokenBucket::new(20, 5.0),
             opensearch: TokenBucket::new(20, 5.0),
             ecs: TokenBucket::new(40, 20.0),
+            iam: TokenBucket::new(20, 5.0),
+            logs: TokenBucket::new(5, 5.0),
         }
     }
 }

@@ -4,14 +4,16 @@
 
 use std::sync::Arc;
 
-use crate::provider::Registry;
+use crate::provider::{ProviderError, Registry};
 
 pub mod client;
 pub mod ec2;
 pub mod ecs;
 pub mod elasticache;
 pub mod error;
+pub mod iam;
 pub mod limits;
+pub mod logs;
 pub mod mq;
 pub mod opensearch;
 pub mod rds;
@@ -24,7 +26,29 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     ec2::register(registry, aws.clone());
     ecs::register(registry, aws.clone());
     elasticache::register(registry, aws.clone());
+    iam::register(registry, aws.clone());
+    logs::register(registry, aws.clone());
     mq::register(registry, aws.clone());
     opensearch::register(registry, aws.clone());
     rds::register(registry, aws);
+}
+
+/// Checks that `arn` is `arn:<partition>:<service>:<region>:<account>:<resource_prefix>…`;
+/// `expected` says what was wanted, for the error.
+pub(crate) fn check_arn(
+    field: &str,
+    arn: &str,
+    service: &str,
+    resource_prefix: &str,
+    expected: &str,
+) -> Result<(), ProviderError> {
+    let p: Vec<&str> = arn.splitn(6, ':').collect();
+    if p.len() != 6 || p[0] != "arn" || p[2] != service || !p[5].starts_with(resource_prefix) {
+        return Err(ProviderError::invalid(
+            field,
+            format!("{arn:?}"),
+            format!("expected {expected}"),
+        ));
+    }
+    Ok(())
 }

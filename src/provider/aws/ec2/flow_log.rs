@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::route_table::{check_id, ec2_arn, filter, known};
 use super::{from_tags, tag_spec, update_tags, urn_filter};
 use crate::model::{Input, Output, Resource, ResourceArgs};
+use crate::provider::aws::logs::check_log_group_name;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::{error, Aws};
 use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
@@ -26,9 +27,10 @@ pub struct FlowLog {
     /// `cloud-watch-logs`, `s3` or `kinesis-data-firehose`.
     #[serde(default = "cwl")]
     pub log_destination_type: String,
-    /// CloudWatch Logs group name (cloud-watch-logs only; or give `log_destination`).
+    /// CloudWatch Logs group name (cloud-watch-logs only; or give
+    /// `log_destination`). A `LogGroup`'s `name()` orders the group first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_group_name: Option<String>,
+    pub log_group_name: Option<Input<String>>,
     /// ARN of the log group, bucket or delivery stream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_destination: Option<Input<String>>,
@@ -57,7 +59,7 @@ impl FlowLog {
     /// published by the IAM role `deliver_logs_permission_arn`.
     pub fn new(
         vpc_id: impl Into<Input<String>>,
-        log_group_name: &str,
+        log_group_name: impl Into<Input<String>>,
         deliver_logs_permission_arn: impl Into<Input<String>>,
     ) -> Self {
         FlowLog {
@@ -197,7 +199,7 @@ impl FlowLogProvider {
             log_group_name: if by_arn {
                 None
             } else {
-                f.log_group_name().map(str::to_string)
+                f.log_group_name().map(|s| Input::Value(s.to_string()))
             },
             log_destination: if by_arn {
                 f.log_destination().map(|s| Input::Value(s.to_string()))
@@ -263,33 +265,30 @@ impl Provider for FlowLogProvider {
                 "must be 60 or 600 (seconds)",
             ));
         }
-        if let Some(g) = &f.log_group_name {
+        let group = f.log_group_name.as_ref().map(|g| match g.known() {
+            Some(g) => format!("{g:?}"),
+            None => "(known after apply)".to_string(),
+        });
+        if let Some(g) = &group {
             if !cwl {
                 return Err(ProviderError::invalid(
                     "log_group_name",
-                    format!("{g:?}"),
+                    g,
                     format!(
                         "only for log_destination_type cloud-watch-logs, not {}",
                         f.log_destination_type
                     ),
                 ));
             }
-            let ok = (1..=512).contains(&g.len())
-                && g.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
-            if !ok {
-                return Err(ProviderError::invalid(
-                    "log_group_name",
-                    format!("{g:?}"),
-                    "1 to 512 characters of a-z, A-Z, 0-9, '.', '_', '-', '/', '#'",
-                ));
-            }
         }
-        match (&f.log_group_name, &f.log_destination) {
+        if let Some(g) = f.log_group_name.as_ref().and_then(Input::known) {
+            check_log_group_name("log_group_name", g)?;
+        }
+        match (&group, &f.log_destination) {
             (Some(g), Some(_)) => {
                 return Err(ProviderError::invalid(
                     "log_group_name",
-                    format!("{g:?}"),
+                    g,
                     "give log_group_name or log_destination, not both",
                 ))
             }
@@ -343,6 +342,11 @@ impl Provider for FlowLogProvider {
     async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
         let f: FlowLog = parse(inputs)?;
         let vpc = known(ctx, "vpc_id", &f.vpc_id)?;
+        let group = f
+            .log_group_name
+            .as_ref()
+            .map(|g| known(ctx, "log_group_name", g))
+            .transpose()?;
         let dest = f
             .log_destination
             .as_ref()
@@ -363,7 +367,7 @@ impl Provider for FlowLogProvider {
             .resource_ids(vpc)
             .traffic_type(TrafficType::from(f.traffic_type.as_str()))
             .log_destination_type(LogDestinationType::from(f.log_destination_type.as_str()))
-            .set_log_group_name(f.log_group_name.clone())
+            .set_log_group_name(group.map(str::to_string))
             .set_log_destination(dest.map(str::to_string))
             .set_deliver_logs_permission_arn(role.map(str::to_string))
             .max_aggregation_interval(f.max_aggregation_interval)
@@ -539,6 +543,19 @@ mod tests {
         assert!(e.contains("not both"), "{e}");
         let e = err(json!({"log_destination_type": "s3"}));
         assert!(e.contains("log_group_name"), "{e}");
+        // A reference to a LogGroup's name is checked once known.
+        assert!(p()
+            .validate(&{
+                let mut v = ok();
+                v["log_group_name"] = crate::value::unknown();
+                v
+            })
+            .is_ok());
+        let e = err(json!({"log_group_name": "bad name"}));
+        assert!(
+            e.contains("log_group_name") && e.contains("bad name"),
+            "{e}"
+        );
         let e = err(json!({"log_destination_type": "kafka"}));
         assert!(e.contains("kafka"), "{e}");
     }

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::{create_tags, list_tags, update_tags};
 use crate::model::{Input, Output, Resource, ResourceArgs};
+use crate::provider::aws::iam::normal_policy;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::{error, Aws};
 use crate::provider::{field_diff, parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult};
@@ -235,11 +236,6 @@ impl Resource<Domain> {
     pub fn domain_name(&self) -> Output<String> {
         self.output("domain_name")
     }
-}
-
-/// Normalised JSON of a policy document, or the text itself if not JSON.
-fn normal_policy(s: &str) -> Value {
-    serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.to_string()))
 }
 
 fn check_master_password(p: &Input<String>) -> Result<(), ProviderError> {

@@ -1,0 +1,809 @@
+//! aws:iam/Role and aws:logs/LogGroup through the engine against moto:
+//! create (tags in the create call), update each updatable field in place,
+//! replace, out-of-band drift read, no-op preview, delete; validation before
+//! any call; adoption; a VPC flow log publishing to a log group through a
+//! role. What moto lacks (AssociateKmsKey, DisassociateKmsKey) runs against
+//! aws-smithy-mocks.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use morket_stack::model::{HasUrn, ResourceArgs, Stack, Urn};
+use morket_stack::plan::Action;
+use morket_stack::provider::aws::ec2::flow_log::FlowLog;
+use morket_stack::provider::aws::ec2::vpc::Vpc;
+use morket_stack::provider::aws::iam::role::{service_trust_policy, Role};
+use morket_stack::provider::aws::logs::log_group::LogGroup;
+use morket_stack::provider::aws::{self, iam, Aws};
+use morket_stack::provider::Registry;
+use morket_stack::state::StateStore;
+use serde_json::{json, Value};
+use support::engine::{ctx, harness, preview_error, settings, step, Harness, STACK};
+
+const ACCOUNT: &str = "123456789012";
+
+/// The shared harness plus the SDK clients these tests check moto with.
+struct Env {
+    h: Harness,
+    iam: aws_sdk_iam::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    ec2: aws_sdk_ec2::Client,
+}
+
+impl Deref for Env {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
+}
+
+impl DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.h
+    }
+}
+
+async fn env() -> Env {
+    let h = harness().await;
+    Env {
+        iam: aws_sdk_iam::Client::new(&h.conf),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&h.conf),
+        ec2: aws_sdk_ec2::Client::new(&h.conf),
+        h,
+    }
+}
+
+impl Env {
+    /// A customer-managed policy to attach (a fixture, made with the SDK).
+    async fn policy(&self, name: &str) -> String {
+        let doc = allow(&["s3:GetObject"], "*");
+        self.iam
+            .create_policy()
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn role(&self, name: &str) -> Option<aws_sdk_iam::types::Role> {
+        self.iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.role().cloned())
+    }
+
+    async fn attached(&self, name: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Inline policies, decoded and parsed.
+    async fn inline(&self, name: &str) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        let names = self
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap();
+        for p in names.policy_names() {
+            let doc = self
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(p)
+                .send()
+                .await
+                .unwrap();
+            out.insert(
+                p.clone(),
+                serde_json::from_str(&iam::url_decode(doc.policy_document())).unwrap(),
+            );
+        }
+        out
+    }
+
+    async fn log_groups(&self) -> Vec<aws_sdk_cloudwatchlogs::types::LogGroup> {
+        self.logs
+            .describe_log_groups()
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .to_vec()
+    }
+
+    async fn flow_logs(&self) -> Vec<aws_sdk_ec2::types::FlowLog> {
+        self.ec2
+            .describe_flow_logs()
+            .send()
+            .await
+            .unwrap()
+            .flow_logs()
+            .to_vec()
+    }
+
+    async fn log_group_tags(&self, arn: &str) -> BTreeMap<String, String> {
+        self.logs
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .tags()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+}
+
+fn allow(actions: &[&str], resource: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}],
+    })
+    .to_string()
+}
+
+fn parsed(s: &str) -> Value {
+    serde_json::from_str(s).unwrap()
+}
+
+/// The same document, pretty-printed (as a hand-written declaration would be).
+fn pretty(s: &str) -> String {
+    serde_json::to_string_pretty(&parsed(s)).unwrap()
+}
+
+fn one(r: Role) -> (Stack, Urn) {
+    let mut st = Stack::new(STACK).unwrap();
+    let u = st.root().resource("flow-logs", r).unwrap().urn().clone();
+    (st, u)
+}
+
+// ---------------------------------------------------------------- Role
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_lifecycle() {
+    let mut e = env().await;
+    let (p1, p2, p3) = (
+        e.policy("p1").await,
+        e.policy("p2").await,
+        e.policy("p3").await,
+    );
+    let logs_doc = allow(&["logs:PutLogEvents"], "*");
+
+    let mut r = Role::for_service("morket-flow-logs", "vpc-flow-logs.amazonaws.com");
+    r.description = Some("flow logs".into());
+    r.managed_policy_arns = vec![p1.clone().into()];
+    r.inline_policies.insert("logs".into(), logs_doc.clone());
+    r.tags.insert("Name".into(), "flow-logs".into());
+
+    // Create, with every tag in the create call.
+    let (s1, u) = one(r.clone());
+    let plan = e.up(&s1).await;
+    assert_eq!(plan.counts().create, 1);
+    let live = e.role("morket-flow-logs").await.expect("role");
+    assert_eq!(live.description(), Some("flow logs"));
+    assert_eq!(live.max_session_duration(), Some(3600));
+    assert_eq!(
+        parsed(&iam::url_decode(
+            live.assume_role_policy_document().unwrap()
+        )),
+        parsed(&service_trust_policy("vpc-flow-logs.amazonaws.com"))
+    );
+    let t = iam::from_tags(live.tags());
+    assert_eq!(t["Name"], "flow-logs");
+    assert_eq!(t["Project"], "morket");
+    assert_eq!(t["morket:urn"], u.as_str());
+    assert_eq!(t["morket:stack"], STACK);
+    assert_eq!(e.attached("morket-flow-logs").await, vec![p1.clone()]);
+    assert_eq!(
+        e.inline("morket-flow-logs").await,
+        BTreeMap::from([("logs".to_string(), parsed(&logs_doc))])
+    );
+    let out = e.outputs(&u);
+    assert_eq!(out["id"], "morket-flow-logs");
+    assert_eq!(out["name"], "morket-flow-logs");
+    assert_eq!(
+        out["arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/morket-flow-logs")
+    );
+    assert_eq!(out["unique_id"].as_str(), Some(live.role_id()));
+
+    // The same documents, formatted differently, and the ARNs in another
+    // order: no change.
+    let mut same = r.clone();
+    same.assume_role_policy = pretty(&r.assume_role_policy);
+    same.inline_policies
+        .insert("logs".into(), pretty(&logs_doc));
+    e.no_changes(&one(same).0).await;
+
+    // Update each field in place: trust policy, description, session length,
+    // managed policies (attach two, detach one), inline policies (change one,
+    // add one), tags.
+    let trust2 = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": ["vpc-flow-logs.amazonaws.com", "ec2.amazonaws.com"]},
+            "Action": "sts:AssumeRole",
+        }],
+    })
+    .to_string();
+    let logs_doc2 = allow(&["logs:PutLogEvents", "logs:CreateLogStream"], "*");
+    let extra_doc = allow(&["ec2:DescribeVpcs"], "*");
+    r.assume_role_policy = trust2.clone();
+    r.description = Some("flow logs, v2".into());
+    r.max_session_duration = 7200;
+    r.managed_policy_arns = vec![p3.clone().into(), p2.clone().into()];
+    r.inline_policies.insert("logs".into(), logs_doc2.clone());
+    r.inline_policies.insert("extra".into(), extra_doc.clone());
+    r.tags.insert("Team".into(), "net".into());
+    let (s2, _) = one(r.clone());
+    let plan = e.up(&s2).await;
+    let st2 = step(&plan, &u);
+    assert_eq!(st2.action, Action::Update);
+    assert_eq!(
+        st2.changed,
+        vec![
+            "assume_role_policy",
+            "description",
+            "inline_policies",
+            "managed_policy_arns",
+            "max_session_duration",
+            "tags"
+        ]
+    );
+    let live = e.role("morket-flow-logs").await.unwrap();
+    assert_eq!(live.description(), Some("flow logs, v2"));
+    assert_eq!(live.max_session_duration(), Some(7200));
+    assert_eq!(
+        parsed(&iam::url_decode(
+            live.assume_role_policy_document().unwrap()
+        )),
+        parsed(&trust2)
+    );
+    assert_eq!(iam::from_tags(live.tags())["Team"], "net");
+    let mut want = vec![p2.clone(), p3.clone()];
+    want.sort();
+    assert_eq!(e.attached("morket-flow-logs").await, want);
+    assert_eq!(
+        e.inline("morket-flow-logs").await,
+        BTreeMap::from([
+            ("extra".to_string(), parsed(&extra_doc)),
+            ("logs".to_string(), parsed(&logs_doc2)),
+        ])
+    );
+    assert_eq!(e.outputs(&u)["unique_id"].as_str(), Some(live.role_id()));
+
+    // Each updatable field alone is an in-place update of that field.
+    r.inline_policies.remove("extra");
+    let plan = e.up(&one(r.clone()).0).await;
+    assert_eq!(step(&plan, &u).changed, vec!["inline_policies"]);
+    assert_eq!(
+        e.inline("morket-flow-logs")
+            .await
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["logs"]
+    );
+    r.description = None;
+    let plan = e.up(&one(r.clone()).0).await;
+    assert_eq!(step(&plan, &u).changed, vec!["description"]);
+    let d = e.role("morket-flow-logs").await.unwrap();
+    assert!(d.description().unwrap_or("").is_empty(), "{d:?}");
+
+    // Out-of-band changes, then a read returns the live values.
+    e.iam
+        .update_role()
+        .role_name("morket-flow-logs")
+        .description("changed by hand")
+        .max_session_duration(3600)
+        .send()
+        .await
+        .unwrap();
+    e.iam
+        .put_role_policy()
+        .role_name("morket-flow-logs")
+        .policy_name("rogue")
+        .policy_document(allow(&["s3:*"], "*"))
+        .send()
+        .await
+        .unwrap();
+    e.iam
+        .attach_role_policy()
+        .role_name("morket-flow-logs")
+        .policy_arn(&p1)
+        .send()
+        .await
+        .unwrap();
+    e.iam
+        .untag_role()
+        .role_name("morket-flow-logs")
+        .tag_keys("Team")
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(Role::TYPE, &u).await;
+    assert_eq!(read["description"], "changed by hand");
+    assert_eq!(read["max_session_duration"], 3600);
+    assert_eq!(read["tags"], json!({"Name": "flow-logs"}));
+    assert_eq!(read["inline_policies"]["logs"], json!(logs_doc2));
+    assert_eq!(
+        parsed(read["inline_policies"]["rogue"].as_str().unwrap()),
+        parsed(&allow(&["s3:*"], "*"))
+    );
+    let mut arns: Vec<String> =
+        serde_json::from_value(read["managed_policy_arns"].clone()).unwrap();
+    arns.sort();
+    let mut want = vec![p1.clone(), p2.clone(), p3.clone()];
+    want.sort();
+    assert_eq!(arns, want);
+    // The trust policy comes back decoded; the declared text is kept as it means the same.
+    assert_eq!(read["assume_role_policy"], json!(trust2));
+    // The live view differs from the declaration exactly where it drifted.
+    let d = e
+        .reg
+        .get(Role::TYPE)
+        .unwrap()
+        .diff(&read, &serde_json::to_value(&r).unwrap());
+    assert_eq!(
+        d.changed,
+        vec![
+            "description",
+            "inline_policies",
+            "managed_policy_arns",
+            "max_session_duration",
+            "tags"
+        ]
+    );
+
+    // Import by id: a read with nothing but the name gives the whole role.
+    let imported = e
+        .reg
+        .get(Role::TYPE)
+        .unwrap()
+        .read(&ctx(&u), "morket-flow-logs", &Value::Null, &Value::Null)
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!(imported.inputs["name"], "morket-flow-logs");
+    assert_eq!(
+        parsed(imported.inputs["assume_role_policy"].as_str().unwrap()),
+        parsed(&trust2)
+    );
+    assert_eq!(imported.outputs, e.outputs(&u));
+
+    // Force-new: a new name replaces the role (create before delete). The old
+    // role still has the out-of-band policies; delete removes them all first.
+    r.name = "morket-flow-logs-2".into();
+    let (s3, _) = one(r.clone());
+    let plan = e.up(&s3).await;
+    assert_eq!(step(&plan, &u).action, Action::Replace);
+    assert_eq!(step(&plan, &u).replace_fields, vec!["name"]);
+    assert!(e.role("morket-flow-logs").await.is_none(), "old role gone");
+    assert!(e.role("morket-flow-logs-2").await.is_some());
+    assert_eq!(e.attached("morket-flow-logs-2").await, want[1..].to_vec());
+    assert_eq!(
+        e.outputs(&u)["arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/morket-flow-logs-2")
+    );
+
+    // Delete.
+    let (_, report) = e.h.eng.destroy(&s3, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.role("morket-flow-logs-2").await.is_none());
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------- LogGroup
+
+fn group_stack(g: &LogGroup) -> (Stack, Urn) {
+    let mut st = Stack::new(STACK).unwrap();
+    let u = st.root().resource("flow", g.clone()).unwrap().urn().clone();
+    (st, u)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_group_lifecycle() {
+    let mut e = env().await;
+    let mut g = LogGroup::new("/morket/vpc-flow");
+    g.retention_in_days = Some(30);
+    g.tags.insert("Name".into(), "flow".into());
+
+    // Create, with every tag in the create call; the ARN without ":*".
+    let (s1, u) = group_stack(&g);
+    let plan = e.up(&s1).await;
+    assert_eq!(plan.counts().create, 1);
+    let live = e.log_groups().await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].log_group_name(), Some("/morket/vpc-flow"));
+    assert_eq!(live[0].retention_in_days(), Some(30));
+    let arn = format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/morket/vpc-flow");
+    assert_eq!(live[0].arn(), Some(format!("{arn}:*").as_str()));
+    let out = e.outputs(&u);
+    assert_eq!(out["arn"], arn);
+    assert_eq!(out["name"], "/morket/vpc-flow");
+    assert_eq!(out["id"], "/morket/vpc-flow");
+    let t = e.log_group_tags(&arn).await;
+    assert_eq!(t["Name"], "flow");
+    assert_eq!(t["Project"], "morket");
+    assert_eq!(t["morket:urn"], u.as_str());
+    assert_eq!(t["morket:stack"], STACK);
+
+    // Update in place: retention, tags; then no retention (never expire).
+    g.retention_in_days = Some(90);
+    g.tags.insert("Team".into(), "net".into());
+    let plan = e.up(&group_stack(&g).0).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(step(&plan, &u).changed, vec!["retention_in_days", "tags"]);
+    assert_eq!(e.log_groups().await[0].retention_in_days(), Some(90));
+    assert_eq!(e.log_group_tags(&arn).await["Team"], "net");
+    g.retention_in_days = None;
+    g.tags.remove("Team");
+    let plan = e.up(&group_stack(&g).0).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(e.log_groups().await[0].retention_in_days(), None);
+    assert!(!e.log_group_tags(&arn).await.contains_key("Team"));
+    g.retention_in_days = Some(14);
+    let (s2, _) = group_stack(&g);
+    e.up(&s2).await;
+    assert_eq!(e.log_groups().await[0].retention_in_days(), Some(14));
+
+    // Out-of-band change, then a read returns the live value.
+    e.logs
+        .put_retention_policy()
+        .log_group_name("/morket/vpc-flow")
+        .retention_in_days(365)
+        .send()
+        .await
+        .unwrap();
+    e.logs
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags("Owner", "ops")
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(LogGroup::TYPE, &u).await;
+    assert_eq!(read["retention_in_days"], 365);
+    assert_eq!(read["tags"], json!({"Name": "flow", "Owner": "ops"}));
+    assert_eq!(read["name"], "/morket/vpc-flow");
+
+    // Force-new: a new name replaces the group.
+    g.name = "/morket/vpc-flow-2".into();
+    let (s3, _) = group_stack(&g);
+    let plan = e.up(&s3).await;
+    assert_eq!(step(&plan, &u).action, Action::Replace);
+    assert_eq!(step(&plan, &u).replace_fields, vec!["name"]);
+    let names: Vec<String> = e
+        .log_groups()
+        .await
+        .iter()
+        .filter_map(|g| g.log_group_name().map(str::to_string))
+        .collect();
+    assert_eq!(names, vec!["/morket/vpc-flow-2"], "old group deleted");
+    assert_eq!(e.log_groups().await[0].retention_in_days(), Some(14));
+
+    // Delete.
+    let (_, report) = e.h.eng.destroy(&s3, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.log_groups().await.is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_group_lookup_is_by_exact_name() {
+    // DescribeLogGroups filters by prefix: a longer name must not stand in.
+    let e = env().await;
+    e.logs
+        .create_log_group()
+        .log_group_name("/morket/app-other")
+        .send()
+        .await
+        .unwrap();
+    let (st, u) = group_stack(&LogGroup::new("/morket/app"));
+    let p = e.reg.get(LogGroup::TYPE).unwrap();
+    let c = ctx(&u);
+    assert!(p
+        .read(&c, "/morket/app", &Value::Null, &Value::Null)
+        .await
+        .unwrap()
+        .is_none());
+    let inputs = st.resources()[0].inputs.clone();
+    assert!(p.find_by_urn(&c, &inputs).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------- flow log
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_log_publishes_to_log_group_through_role() {
+    let mut e = env().await;
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let vpc = root.resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let mut g = LogGroup::new("/morket/staging/vpc-flow");
+    g.retention_in_days = Some(30);
+    let group = root.resource("flow", g).unwrap();
+    let mut r = Role::for_service("morket-staging-flow-logs", "vpc-flow-logs.amazonaws.com");
+    r.inline_policies.insert(
+        "publish".into(),
+        allow(
+            &[
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+            ],
+            "*",
+        ),
+    );
+    let role = root.resource("flow-logs", r).unwrap();
+    let fl = root
+        .resource("flow", FlowLog::new(vpc.id(), group.name(), role.arn()))
+        .unwrap();
+    let fl_urn = fl.urn().clone();
+
+    let plan = e.up(&st).await;
+    assert_eq!(plan.counts().create, 4);
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/morket-staging-flow-logs");
+    assert_eq!(e.outputs(role.urn())["arn"], role_arn);
+    let flows = e.flow_logs().await;
+    assert_eq!(flows.len(), 1);
+    let f = &flows[0];
+    assert_eq!(
+        f.resource_id(),
+        Some(e.outputs(vpc.urn())["id"].as_str().unwrap())
+    );
+    assert_eq!(f.log_group_name(), Some("/morket/staging/vpc-flow"));
+    assert_eq!(
+        f.log_destination_type().map(|t| t.as_str()),
+        Some("cloud-watch-logs")
+    );
+    assert_eq!(f.deliver_logs_permission_arn(), Some(role_arn.as_str()));
+    // moto marks delivery FAILED when the group does not exist at creation:
+    // SUCCESS shows the log group was made first (the reference orders it).
+    assert_eq!(
+        f.deliver_logs_status(),
+        Some("SUCCESS"),
+        "{:?}",
+        f.deliver_logs_error_message()
+    );
+    assert_eq!(e.outputs(&fl_urn)["deliver_logs_status"], "SUCCESS");
+
+    let (_, report) = e.h.eng.destroy(&st, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.flow_logs().await.is_empty());
+    assert!(e.log_groups().await.is_empty());
+    assert!(e.role("morket-staging-flow-logs").await.is_none());
+}
+
+// ---------------------------------------------------------------- adoption
+
+/// `find_by_urn` finds the resource only under its own URN, and a retried
+/// create (after `interrupted` undoes part of the first) adopts it; the same
+/// name under another URN is refused with `conflict`.
+async fn adopts_only_its_own(
+    e: &Env,
+    st: &Stack,
+    u: &Urn,
+    conflict: &str,
+    interrupted: impl std::future::Future<Output = ()>,
+) {
+    let d = &st.resources()[0];
+    let (inputs, id) = (&d.inputs, d.inputs["name"].as_str().unwrap());
+    let p = e.reg.get(u.type_name()).unwrap();
+    let c = ctx(u);
+    assert!(p.find_by_urn(&c, inputs).await.unwrap().is_empty());
+    let created = p.create(&c, inputs).await.unwrap();
+    let found = p.find_by_urn(&c, inputs).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, id);
+    assert_eq!(found[0].outputs, created.outputs);
+    interrupted.await;
+    assert_eq!(p.create(&c, inputs).await.unwrap(), created);
+    let other = ctx(&Urn::new(STACK, "", u.type_name(), "other"));
+    assert!(p.find_by_urn(&other, inputs).await.unwrap().is_empty());
+    let err = p.create(&other, inputs).await.unwrap_err();
+    assert!(err.to_string().contains(conflict), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_by_urn_and_a_retried_create_adopt_only_our_own() {
+    let e = env().await;
+    let mut r = Role::for_service("adopt-me", "ec2.amazonaws.com");
+    r.inline_policies
+        .insert("logs".into(), allow(&["logs:PutLogEvents"], "*"));
+    let (st, u) = one(r);
+    // As if CreateRole went through and PutRolePolicy did not: the retry carries on.
+    let lost_policy = async {
+        e.iam
+            .delete_role_policy()
+            .role_name("adopt-me")
+            .policy_name("logs")
+            .send()
+            .await
+            .unwrap();
+    };
+    adopts_only_its_own(&e, &st, &u, "EntityAlreadyExists", lost_policy).await;
+    assert_eq!(e.inline("adopt-me").await.len(), 1);
+
+    let mut g = LogGroup::new("/adopt/me");
+    g.retention_in_days = Some(7);
+    let (st, u) = group_stack(&g);
+    // As if CreateLogGroup went through and PutRetentionPolicy did not.
+    let lost_retention = async {
+        e.logs
+            .delete_retention_policy()
+            .log_group_name("/adopt/me")
+            .send()
+            .await
+            .unwrap();
+    };
+    adopts_only_its_own(&e, &st, &u, "ResourceAlreadyExists", lost_retention).await;
+    assert_eq!(e.log_groups().await[0].retention_in_days(), Some(7));
+}
+
+// ---------------------------------------------------------------- validation
+
+#[tokio::test]
+async fn validation_names_field_and_value_before_any_call() {
+    let trust = service_trust_policy("vpc-flow-logs.amazonaws.com");
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            {
+                let mut g = LogGroup::new("/vpc/flow");
+                g.retention_in_days = Some(45);
+                preview_error(g).await
+            },
+            "retention_in_days",
+            "45",
+        ),
+        (
+            preview_error(LogGroup::new("bad name!")).await,
+            "name",
+            "bad name!",
+        ),
+        (
+            preview_error(Role::new("r", "{\"Statement\": [")).await,
+            "assume_role_policy",
+            "{\\\"Statement\\\": [",
+        ),
+        (
+            {
+                let mut r = Role::new("r", &trust);
+                r.inline_policies.insert("logs".into(), "not json".into());
+                preview_error(r).await
+            },
+            "inline_policies.logs",
+            "not json",
+        ),
+        (
+            {
+                let mut r = Role::new("r", &trust);
+                r.max_session_duration = 60;
+                preview_error(r).await
+            },
+            "max_session_duration",
+            "60",
+        ),
+        (
+            preview_error(Role::new("no spaces allowed", &trust)).await,
+            "name",
+            "no spaces allowed",
+        ),
+        (
+            {
+                let mut r = Role::new("r", &trust);
+                r.managed_policy_arns = vec!["ReadOnlyAccess".into()];
+                preview_error(r).await
+            },
+            "managed_policy_arns[0]",
+            "ReadOnlyAccess",
+        ),
+    ];
+    for (msg, field, value) in cases {
+        assert!(
+            msg.contains(field) && msg.contains(value),
+            "{field}/{value}: {msg}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- mocks
+
+// moto implements neither AssociateKmsKey nor DisassociateKmsKey (no handler
+// in moto/logs/responses.py), so a KMS key change runs against
+// aws-smithy-mocks.
+mod mocked {
+    use super::*;
+    use aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyOutput;
+    use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
+    use aws_sdk_cloudwatchlogs::operation::disassociate_kms_key::DisassociateKmsKeyOutput;
+    use aws_sdk_cloudwatchlogs::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[tokio::test]
+    async fn kms_key_change_associates_and_disassociates() {
+        let describe = mock!(Client::describe_log_groups).then_output(|| {
+            DescribeLogGroupsOutput::builder()
+                .log_groups(
+                    aws_sdk_cloudwatchlogs::types::LogGroup::builder()
+                        .log_group_name("/vpc/flow")
+                        .arn("arn:aws:logs:us-east-1:123456789012:log-group:/vpc/flow:*")
+                        .build(),
+                )
+                .build()
+        });
+        let associate = mock!(Client::associate_kms_key)
+            .match_requests(|r| {
+                r.log_group_name() == Some("/vpc/flow") && r.kms_key_id() == Some(KEY)
+            })
+            .then_output(|| AssociateKmsKeyOutput::builder().build());
+        let disassociate = mock!(Client::disassociate_kms_key)
+            .match_requests(|r| r.log_group_name() == Some("/vpc/flow"))
+            .then_output(|| DisassociateKmsKeyOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_cloudwatchlogs,
+            RuleMode::MatchAny,
+            &[&describe, &associate, &disassociate]
+        );
+        let aws_conn = Arc::new(Aws::new(settings()).with_logs(client));
+        let mut reg = Registry::new();
+        aws::register(&mut reg, aws_conn);
+        let p = reg.get(LogGroup::TYPE).unwrap();
+        let c = ctx(&Urn::new(STACK, "", LogGroup::TYPE, "flow"));
+        let plain = LogGroup::new("/vpc/flow");
+        let mut keyed = plain.clone();
+        keyed.kms_key_id = Some(KEY.into());
+        let (plain, keyed) = (
+            serde_json::to_value(&plain).unwrap(),
+            serde_json::to_value(&keyed).unwrap(),
+        );
+        let d = p.diff(&plain, &keyed);
+        assert_eq!(
+            (d.changed.clone(), d.replace.len()),
+            (vec!["kms_key_id".to_string()], 0)
+        );
+        let out = p
+            .update(&c, "/vpc/flow", &plain, &keyed, &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(
+            out["arn"],
+            "arn:aws:logs:us-east-1:123456789012:log-group:/vpc/flow"
+        );
+        assert_eq!((associate.num_calls(), disassociate.num_calls()), (1, 0));
+        p.update(&c, "/vpc/flow", &keyed, &plain, &json!({}))
+            .await
+            .unwrap();
+        assert_eq!((associate.num_calls(), disassociate.num_calls()), (1, 1));
+    }
+}
