@@ -645,3 +645,46 @@ fn no_secret_is_written_into_the_declaration() {
         }
     }
 }
+
+#[test]
+fn r2_5_vpc_flow_logs_to_cloudwatch_through_a_role() {
+    for (env, retention) in [("staging", 30), ("production", 90)] {
+        let plan = preview(&load(env));
+        let flow = declared(&plan, "network::aws:ec2/FlowLog::flow-log");
+        assert_eq!(ref_name(&flow["vpc_id"]), "vpc");
+        assert_eq!(flow["traffic_type"], "ALL");
+        assert_eq!(flow["log_destination_type"], "cloud-watch-logs");
+        assert_eq!(ref_name(&flow["log_group_name"]), "flow-log-group");
+        assert_eq!(
+            ref_name(&flow["deliver_logs_permission_arn"]),
+            "flow-log-role"
+        );
+        assert_eq!(flow["deliver_logs_permission_arn"]["$ref"]["attr"], "arn");
+        let group = declared(&plan, "network::aws:logs/LogGroup::flow-log-group");
+        assert_eq!(group["retention_in_days"], retention, "{env}");
+        let role = declared(&plan, "network::aws:iam/Role::flow-log-role");
+        assert_eq!(role["name"], format!("morket-{env}-vpc-flow-logs"));
+        let trust: Value =
+            serde_json::from_str(role["assume_role_policy"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            trust["Statement"][0]["Principal"]["Service"],
+            "vpc-flow-logs.amazonaws.com"
+        );
+        let policy: Value = serde_json::from_str(
+            role["inline_policies"]["publish-flow-logs"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let actions = policy["Statement"][0]["Action"].as_array().unwrap();
+        assert!(actions.contains(&Value::from("logs:PutLogEvents")));
+        for r in policy["Statement"][0]["Resource"].as_array().unwrap() {
+            assert!(
+                r.as_str()
+                    .unwrap()
+                    .contains(&format!("/morket/{env}/vpc-flow-logs")),
+                "{r}"
+            );
+        }
+    }
+}

@@ -2,13 +2,14 @@
 //! subnet per AZ, an internet gateway, NAT gateways (one per AZ in production,
 //! one in staging) with their Elastic IPs, a public route table through the
 //! internet gateway and a private one per AZ through its NAT gateway, and the
-//! security groups of R2.4 with exactly the ingress rules listed there. Flow
-//! logs (R2.5) join with the IAM role and log group types they need.
+//! security groups of R2.4 with exactly the ingress rules listed there, and
+//! VPC flow logs to a CloudWatch log group through an IAM role (R2.5).
 
 use std::net::Ipv4Addr;
 
 use morket_stack::model::{ModelError, Resource, Scope};
 use morket_stack::provider::aws::ec2::eip::Eip;
+use morket_stack::provider::aws::ec2::flow_log::FlowLog;
 use morket_stack::provider::aws::ec2::internet_gateway::InternetGateway;
 use morket_stack::provider::aws::ec2::nat_gateway::NatGateway;
 use morket_stack::provider::aws::ec2::route::Route;
@@ -18,6 +19,8 @@ use morket_stack::provider::aws::ec2::security_group::SecurityGroup;
 use morket_stack::provider::aws::ec2::security_group_rule::SecurityGroupRule;
 use morket_stack::provider::aws::ec2::subnet::Subnet;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
+use morket_stack::provider::aws::iam::role::Role;
+use morket_stack::provider::aws::logs::log_group::LogGroup;
 use morket_stack::provider::aws::tags::Tags;
 
 use super::config::MorketConfig;
@@ -146,6 +149,7 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
     }
 
     let security_groups = security_groups(&mut net, cfg, &vpc)?;
+    flow_logs(&mut net, cfg, &vpc)?;
 
     Ok(Network {
         vpc,
@@ -155,6 +159,55 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         nat_gateways,
         security_groups,
     })
+}
+
+/// All traffic of the VPC to a log group kept `log_retention_days` (R2.5).
+fn flow_logs(
+    net: &mut Scope<'_>,
+    cfg: &MorketConfig,
+    vpc: &Resource<Vpc>,
+) -> Result<(), ModelError> {
+    let group_name = format!("/morket/{}/vpc-flow-logs", cfg.environment);
+    let mut group = LogGroup::new(&group_name);
+    group.retention_in_days = Some(cfg.log_retention_days as i32);
+    group.tags = name_tag(cfg, "vpc-flow-logs");
+    let group = net.resource("flow-log-group", group)?;
+
+    // Role names are account-wide: the environment keeps staging and
+    // production apart in one account.
+    let mut role = Role::for_service(
+        &format!("morket-{}-vpc-flow-logs", cfg.environment),
+        "vpc-flow-logs.amazonaws.com",
+    );
+    role.description = Some("Publishes the Morket VPC flow logs to CloudWatch Logs".into());
+    role.inline_policies.insert(
+        "publish-flow-logs".into(),
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams"
+                ],
+                "Resource": [
+                    format!("arn:aws:logs:{}:*:log-group:{group_name}", cfg.region),
+                    format!("arn:aws:logs:{}:*:log-group:{group_name}:*", cfg.region)
+                ]
+            }]
+        })
+        .to_string(),
+    );
+    role.tags = name_tag(cfg, "vpc-flow-logs");
+    let role = net.resource("flow-log-role", role)?;
+
+    let mut flow = FlowLog::new(vpc.id(), group.name(), role.arn());
+    flow.traffic_type = "ALL".into();
+    flow.tags = name_tag(cfg, "vpc-flow-logs");
+    net.resource("flow-log", flow)?;
+    Ok(())
 }
 
 fn security_groups(
