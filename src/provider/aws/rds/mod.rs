@@ -18,6 +18,7 @@ pub mod cluster_parameter_group;
 mod db;
 pub mod instance;
 pub mod parameter_group;
+mod parameter_groups;
 pub mod subnet_group;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
