@@ -43,6 +43,12 @@ pub fn changes(old: &Tags, new: &Tags) -> (Tags, Vec<String>) {
     (set, remove)
 }
 
+/// Tags to set and keys to remove when a resource's own tags go from `old` to
+/// `new` (defaults and engine tags stay as they are).
+pub fn own_changes(defaults: &Tags, old: &Tags, new: &Tags, ctx: &Ctx) -> (Tags, Vec<String>) {
+    changes(&merged(defaults, old, ctx), &merged(defaults, new, ctx))
+}
+
 /// AWS limits: 50 tags, keys up to 128 characters, values up to 256, no `aws:` prefix.
 pub fn validate(own: &Tags) -> Result<(), ProviderError> {
     if own.len() > 45 {
