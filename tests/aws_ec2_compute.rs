@@ -22,8 +22,8 @@ use morket_stack::provider::aws::{self, Aws, AwsSettings};
 use morket_stack::state::StateStore;
 use serde_json::json;
 use support::aws::{
-    create_security_group, create_subnet, create_vpc, ctx, failures, pending_create, registry,
-    stack_filter, step, store, Env, STACK,
+    create_security_group, create_subnet, create_vpc, ctx, failures, registry, stack_filter, step,
+    store, Env, STACK,
 };
 
 const AMI_A: &str = "ami-12c6146b";
@@ -651,14 +651,13 @@ async fn template_rename_and_volume_zone_replace_type_updates() {
 /// instance: find_by_urn must return both, and the engine adopts one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_instance_create_is_adopted_by_its_urn_tag() {
-    let e = env().await;
+    let mut e = env().await;
     let fx = fixtures(&e.ec2).await;
     let (s, r) = inst_stack(Instance::new(AMI_A, "t3.micro", fx.subnet_a.as_str()));
     let inputs = s.resources()[0].inputs.clone();
-    let mut st = e.st.clone();
-    pending_create(&mut st, &r, &inputs);
+    let st = e.st.clone();
+    let created = e.interrupted_create(&r, &inputs).await;
     let p = e.reg.get(Instance::TYPE).unwrap();
-    let created = p.create(&ctx(r.urn()), &inputs).await.unwrap();
     let found = p.find_by_urn(&ctx(r.urn()), &inputs).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, created.id);

@@ -7,7 +7,7 @@ mod support;
 
 use aws_sdk_ec2::types::{DomainType, Tag};
 use morket_stack::exec::Cancel;
-use morket_stack::model::{HasUrn, ResourceArgs, ResourceOptions, Stack, Urn};
+use morket_stack::model::{HasUrn, ResourceOptions, Stack, Urn};
 use morket_stack::plan::{Action, Plan, PlanOptions};
 use morket_stack::provider::aws;
 use morket_stack::provider::aws::ec2::flow_log::FlowLog;
@@ -17,7 +17,7 @@ use morket_stack::provider::aws::ec2::route_table_association::RouteTableAssocia
 use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::state::StateStore;
 use serde_json::json;
-use support::aws::{create_subnet, ctx, pending_create, settings, stack_filter, step, Env, STACK};
+use support::aws::{create_subnet, settings, stack_filter, step, Env, STACK};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/flow-logs";
 
@@ -719,31 +719,15 @@ async fn interrupted_creates_are_adopted() {
         .unwrap();
     // Each create "returned" but the process died before its checkpoint.
     let mut created = Vec::new();
-    for (urn, type_name, inputs) in [
-        (
-            rt.urn().clone(),
-            RouteTable::TYPE,
-            json!({"vpc_id": vpc_id, "tags": {}}),
-        ),
+    for (urn, inputs) in [
+        (rt.urn().clone(), json!({"vpc_id": vpc_id, "tags": {}})),
         (
             route.urn().clone(),
-            Route::TYPE,
             st.get(route.urn()).unwrap().inputs.clone(),
         ),
-        (
-            fl.urn().clone(),
-            FlowLog::TYPE,
-            st.get(fl.urn()).unwrap().inputs.clone(),
-        ),
+        (fl.urn().clone(), st.get(fl.urn()).unwrap().inputs.clone()),
     ] {
-        pending_create(&mut e.st.clone(), &urn, &inputs);
-        let c = e
-            .reg
-            .get(type_name)
-            .unwrap()
-            .create(&ctx(&urn), &inputs)
-            .await
-            .unwrap();
+        let c = e.interrupted_create(&urn, &inputs).await;
         created.push((urn, c.id));
     }
     let (plan, report) = e

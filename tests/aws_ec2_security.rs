@@ -18,7 +18,7 @@ use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::{self, AwsSettings};
 use morket_stack::state::StateStore;
 use serde_json::json;
-use support::aws::{ctx, pending_create, registry, stack_filter, step, store, Env, STACK};
+use support::aws::{ctx, registry, stack_filter, step, store, Env, STACK};
 
 fn settings() -> AwsSettings {
     AwsSettings {
@@ -617,14 +617,7 @@ async fn interrupted_rule_create_is_adopted_by_its_urn_tag() {
     let mut inputs = stack.resources()[2].inputs.clone();
     inputs["security_group_id"] = json!(group);
     // The process "died" after AuthorizeSecurityGroupIngress returned.
-    pending_create(&mut e.st, &rule, &inputs);
-    let created = e
-        .reg
-        .get(SecurityGroupRule::TYPE)
-        .unwrap()
-        .create(&ctx(&rule), &inputs)
-        .await
-        .unwrap();
+    let created = e.interrupted_create(&rule, &inputs).await;
     assert_eq!(created.id.split(',').count(), 2);
 
     let plan = e.up(&stack).await;

@@ -11,7 +11,7 @@ use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::{self, AwsSettings};
 use morket_stack::state::StateStore;
-use support::aws::{ctx, pending_create, stack_filter, Env, STACK};
+use support::aws::{ctx, stack_filter, Env, STACK};
 
 fn stack(vpc: Vpc) -> (Stack, Resource<Vpc>) {
     let mut st = Stack::new(STACK).unwrap();
@@ -137,14 +137,7 @@ async fn interrupted_vpc_create_is_adopted_by_its_urn_tag() {
     let (s, r) = stack(Vpc::new("10.2.0.0/16"));
     let inputs = s.resources()[0].inputs.clone();
     // The process "died" after CreateVpc returned, before the checkpoint.
-    pending_create(&mut e.st, &r, &inputs);
-    let created = e
-        .reg
-        .get(Vpc::TYPE)
-        .unwrap()
-        .create(&ctx(&r), &inputs)
-        .await
-        .unwrap();
+    let created = e.interrupted_create(&r, &inputs).await;
 
     let mut eng = Engine::new(Box::new(e.st.clone()), e.reg);
     let (plan, report) = eng

@@ -26,7 +26,7 @@ use morket_stack::render::{self, Style};
 use morket_stack::state::StateStore;
 use morket_stack::value;
 use serde_json::json;
-use support::aws::{ctx, offline_engine, pending_create, registry, Env, STACK};
+use support::aws::{ctx, offline_engine, registry, Env, STACK};
 
 fn settings() -> AwsSettings {
     AwsSettings {
@@ -878,14 +878,7 @@ async fn interrupted_broker_create_is_adopted_by_its_urn_tag() {
         .unwrap();
     let inputs = s.resources()[0].inputs.clone();
     // The process "died" after CreateBroker returned, before the checkpoint.
-    pending_create(&mut e.st, &r, &inputs);
-    let created = e
-        .reg
-        .get(Broker::TYPE)
-        .unwrap()
-        .create(&ctx(r.urn()), &inputs)
-        .await
-        .unwrap();
+    let created = e.interrupted_create(&r, &inputs).await;
     let mut eng = Engine::new(Box::new(e.st.clone()), e.reg);
     let (plan, report) = eng
         .up(&s, &PlanOptions::default(), &Cancel::new())

@@ -1,7 +1,7 @@
 //! What the AWS tests share: the stack name, a store, settings, the registry
 //! of every AWS type, an engine over a freshly reset moto ([`Env`]), and the
 //! small look-ups they all make (steps of a plan, failures of an apply, the
-//! stack's tag filter, the pending create an interrupted run leaves behind).
+//! stack's tag filter, the create of an interrupted run, SDK fixtures).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use morket_stack::exec::{ApplyReport, Cancel, OpStatus};
 use morket_stack::model::{HasUrn, Resource, ResourceArgs, Stack, Urn};
 use morket_stack::plan::{Plan, PlanOptions, Step};
 use morket_stack::provider::aws::{self, Aws, AwsSettings};
-use morket_stack::provider::{Ctx, Registry};
+use morket_stack::provider::{Created, Ctx, Registry};
 use morket_stack::secrets::{self, Crypter};
 use morket_stack::state::{MemoryStore, OpKind, PendingOp, StateStore};
 use serde_json::Value;
@@ -116,22 +116,6 @@ pub fn stack_filter() -> aws_sdk_ec2::types::Filter {
         .build()
 }
 
-/// Records the pending create a run killed during the create call of `r`
-/// leaves behind (with the inputs it was given).
-pub fn pending_create(st: &mut impl StateStore, r: &impl AsUrn, inputs: &Value) {
-    let urn = r.as_urn();
-    st.begin_op(&PendingOp {
-        id: 0,
-        urn: urn.clone(),
-        kind: OpKind::Create,
-        type_name: urn.type_name().into(),
-        resource_id: String::new(),
-        inputs: inputs.clone(),
-        started_at: "2026-11-25T00:00:00Z".into(),
-    })
-    .unwrap();
-}
-
 /// A freshly reset moto, every AWS type registered against it, an empty store
 /// and an engine over both. It holds moto for the whole test: when
 /// destructuring, bind `moto` (`moto: _moto`), or the next test takes it over.
@@ -207,6 +191,30 @@ impl Env {
     /// The outputs of `r` in state.
     pub fn outputs(&self, r: &impl AsUrn) -> Value {
         self.st.resource(r.as_urn()).unwrap().unwrap().outputs
+    }
+
+    /// A create of `r` that returned in a run killed before its checkpoint:
+    /// the pending create (with the inputs it was given) is in the store and
+    /// the resource exists, but state does not know it.
+    pub async fn interrupted_create(&mut self, r: &impl AsUrn, inputs: &Value) -> Created {
+        let urn = r.as_urn();
+        self.st
+            .begin_op(&PendingOp {
+                id: 0,
+                urn: urn.clone(),
+                kind: OpKind::Create,
+                type_name: urn.type_name().into(),
+                resource_id: String::new(),
+                inputs: inputs.clone(),
+                started_at: "2026-11-25T00:00:00Z".into(),
+            })
+            .unwrap();
+        self.reg
+            .get(urn.type_name())
+            .unwrap()
+            .create(&ctx(urn), inputs)
+            .await
+            .unwrap()
     }
 
     /// Reads `r` through its provider: its live inputs, `None` when it is gone.
