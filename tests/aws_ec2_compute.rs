@@ -9,66 +9,37 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::Filter;
 use base64::Engine as _;
 use morket_stack::engine::{Engine, EngineError};
-use morket_stack::exec::{ApplyReport, Cancel, OpStatus};
-use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack, Urn};
-use morket_stack::plan::{Action, Plan, PlanError, PlanOptions, Step};
+use morket_stack::exec::Cancel;
+use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack};
+use morket_stack::plan::{Action, PlanError, PlanOptions};
 use morket_stack::provider::aws::ec2::instance::Instance;
 use morket_stack::provider::aws::ec2::launch_template::{BlockDeviceMapping, LaunchTemplate};
 use morket_stack::provider::aws::ec2::volume::Volume;
 use morket_stack::provider::aws::ec2::volume_attachment::VolumeAttachment;
 use morket_stack::provider::aws::{self, Aws, AwsSettings};
-use morket_stack::provider::{Ctx, Registry};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, OpKind, PendingOp, StateStore};
+use morket_stack::state::StateStore;
 use serde_json::json;
+use support::aws::{
+    create_security_group, create_subnet, create_vpc, ctx, failures, registry, stack_filter, step,
+    store, Env, STACK,
+};
 
-const STACK: &str = "staging";
 const AMI_A: &str = "ami-12c6146b";
 const AMI_B: &str = "ami-03cf127a";
 const SCRIPT_V1: &str = "#!/bin/bash\nset -euo pipefail\nmkfs.xfs /dev/nvme1n1 || true\nmkdir -p /var/lib/clickhouse\nmount /dev/nvme1n1 /var/lib/clickhouse\nyum install -y clickhouse-server\nsystemctl enable --now clickhouse-server\n";
 const SCRIPT_V2: &str = "#!/bin/bash\nset -euo pipefail\necho 'max_memory_usage: 10000000000' > /etc/clickhouse-server/users.d/mem.yaml\nsystemctl restart clickhouse-server\n";
 
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
-
 fn settings() -> AwsSettings {
     AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string())].into(),
-        poll_interval: Duration::from_millis(20),
         wait_timeout: Duration::from_secs(30),
-        ..Default::default()
+        ..support::aws::settings()
     }
-}
-
-struct Env {
-    _moto: support::moto::Moto,
-    ec2: aws_sdk_ec2::Client,
-    reg: Registry,
-    st: MemoryStore,
-    eng: Engine,
 }
 
 async fn env() -> Env {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
-    let mut reg = Registry::new();
-    aws::register(&mut reg, aws_conn);
-    let st = store();
-    let eng = Engine::new(Box::new(st.clone()), reg.clone());
-    Env {
-        _moto: moto,
-        ec2,
-        reg,
-        st,
-        eng,
-    }
+    Env::new(settings()).await
 }
 
 struct Fx {
@@ -80,62 +51,15 @@ struct Fx {
 
 /// A VPC with two subnets in us-east-1a and two security groups.
 async fn fixtures(ec2: &aws_sdk_ec2::Client) -> Fx {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.20.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc()
-        .unwrap()
-        .vpc_id()
-        .unwrap()
-        .to_string();
-    let subnet = |cidr: &'static str| {
-        let vpc = vpc.clone();
-        async move {
-            ec2.create_subnet()
-                .vpc_id(vpc)
-                .cidr_block(cidr)
-                .availability_zone("us-east-1a")
-                .send()
-                .await
-                .unwrap()
-                .subnet()
-                .unwrap()
-                .subnet_id()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let sg = |name: &'static str| {
-        let vpc = vpc.clone();
-        async move {
-            ec2.create_security_group()
-                .group_name(name)
-                .description(name)
-                .vpc_id(vpc)
-                .send()
-                .await
-                .unwrap()
-                .group_id()
-                .unwrap()
-                .to_string()
-        }
-    };
+    let vpc = create_vpc(ec2, "10.20.0.0/16").await;
+    let subnet = |cidr: &'static str| create_subnet(ec2, &vpc, cidr, Some("us-east-1a"));
+    let sg = |name: &'static str| create_security_group(ec2, name, name, Some(vpc.as_str()));
     Fx {
         subnet_a: subnet("10.20.1.0/24").await,
         subnet_b: subnet("10.20.2.0/24").await,
         sg_a: sg("clickhouse").await,
         sg_b: sg("clickhouse-2").await,
     }
-}
-
-fn stack_filter() -> Filter {
-    Filter::builder()
-        .name("tag:morket:stack")
-        .values(STACK)
-        .build()
 }
 
 async fn our_instances(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Instance> {
@@ -194,31 +118,6 @@ fn decode(b64: &str) -> String {
             .unwrap(),
     )
     .unwrap()
-}
-
-fn step<'p>(plan: &'p Plan, urn: &Urn) -> &'p Step {
-    plan.steps
-        .iter()
-        .find(|s| &s.urn == urn)
-        .unwrap_or_else(|| panic!("no step for {urn}: {:?}", plan.steps))
-}
-
-fn ctx(urn: &Urn) -> Ctx {
-    Ctx {
-        stack: STACK.into(),
-        urn: urn.clone(),
-    }
-}
-
-fn failures(report: &ApplyReport) -> Vec<String> {
-    report
-        .ops
-        .iter()
-        .filter_map(|o| match &o.status {
-            OpStatus::Failed(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn tags_of(t: &[aws_sdk_ec2::types::Tag]) -> std::collections::BTreeMap<String, String> {
@@ -295,13 +194,8 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
 
     // Create.
     let s1 = ch_stack(&fx, &c);
-    let (plan, report) = e
-        .eng
-        .up(&s1.stack, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
+    let plan = e.up(&s1.stack).await;
     assert_eq!(plan.counts().create, 4);
-    assert!(report.is_success(), "{report:?}");
 
     let lt_rec = e.st.resource(s1.lt.urn()).unwrap().unwrap();
     let lts = our_templates(&e.ec2).await;
@@ -392,12 +286,7 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
     c.throughput = 250;
     c.name = "clickhouse-renamed";
     let s2 = ch_stack(&fx, &c);
-    let (plan, report) = e
-        .eng
-        .up(&s2.stack, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s2.stack).await;
     assert_eq!(step(&plan, s2.lt.urn()).action, Action::Update);
     assert_eq!(step(&plan, s2.lt.urn()).changed, vec!["user_data"]);
     assert_eq!(step(&plan, s2.vol.urn()).action, Action::Update);
@@ -534,12 +423,7 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
     // Force-new on the attachment: another device (detach, then attach).
     c.device = "/dev/sdg";
     let s4 = ch_stack(&fx, &c);
-    let (plan, report) = e
-        .eng
-        .up(&s4.stack, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s4.stack).await;
     assert_eq!(step(&plan, s4.att.urn()).action, Action::Replace);
     assert_eq!(
         step(&plan, s4.att.urn()).replace_fields,
@@ -583,12 +467,7 @@ async fn instance_type_change_stops_modifies_starts_and_force_new_replaces() {
     i.vpc_security_group_ids = vec![fx.sg_a.as_str().into()];
     i.tags.insert("Name".into(), "web".into());
     let (s, r) = inst_stack(i.clone());
-    let (_, report) = e
-        .eng
-        .up(&s, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    e.up(&s).await;
     let id = e.st.resource(r.urn()).unwrap().unwrap().id;
     let live = our_instances(&e.ec2).await;
     assert_eq!(live.len(), 1);
@@ -602,12 +481,7 @@ async fn instance_type_change_stops_modifies_starts_and_force_new_replaces() {
     i.instance_type = Some("t3.small".into());
     i.vpc_security_group_ids = vec![fx.sg_b.as_str().into()];
     let (s, _) = inst_stack(i.clone());
-    let (plan, report) = e
-        .eng
-        .up(&s, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s).await;
     assert_eq!(plan.steps[0].action, Action::Update);
     assert_eq!(
         plan.steps[0].changed,
@@ -626,8 +500,7 @@ async fn instance_type_change_stops_modifies_starts_and_force_new_replaces() {
     assert_eq!(groups, vec![fx.sg_b.as_str()]);
     let rec = e.st.resource(r.urn()).unwrap().unwrap();
     assert_eq!(rec.outputs["instance_type"], json!("t3.small"));
-    let p = e.eng.preview(&s, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s).await;
 
     // Out-of-band type change (stop/modify/start by hand), then a read.
     e.ec2
@@ -667,12 +540,7 @@ async fn instance_type_change_stops_modifies_starts_and_force_new_replaces() {
     // Force-new: another subnet.
     i.subnet_id = Some(fx.subnet_b.as_str().into());
     let (s, _) = inst_stack(i.clone());
-    let (plan, report) = e
-        .eng
-        .up(&s, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s).await;
     assert_eq!(plan.steps[0].action, Action::Replace);
     assert_eq!(plan.steps[0].replace_fields, vec!["subnet_id"]);
     let live = our_instances(&e.ec2).await;
@@ -684,12 +552,7 @@ async fn instance_type_change_stops_modifies_starts_and_force_new_replaces() {
     // Force-new: another AMI.
     i.image_id = Some(AMI_B.into());
     let (s, _) = inst_stack(i.clone());
-    let (plan, report) = e
-        .eng
-        .up(&s, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s).await;
     assert_eq!(plan.steps[0].replace_fields, vec!["image_id"]);
     let live = our_instances(&e.ec2).await;
     assert_eq!(live.len(), 1);
@@ -719,12 +582,7 @@ async fn template_rename_and_volume_zone_replace_type_updates() {
         (st, lt, v)
     };
     let (s, lt, vol) = build("tpl-a", "us-east-1a", "gp3");
-    let (_, report) = e
-        .eng
-        .up(&s, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    e.up(&s).await;
     let lt_id = e.st.resource(lt.urn()).unwrap().unwrap().id;
     let vol_id = e.st.resource(vol.urn()).unwrap().unwrap().id;
     let v = &our_volumes(&e.ec2).await[0];
@@ -752,12 +610,7 @@ async fn template_rename_and_volume_zone_replace_type_updates() {
 
     // Type gp3 → gp2 in place.
     let (s, _, _) = build("tpl-a", "us-east-1a", "gp2");
-    let (plan, report) = e
-        .eng
-        .up(&s, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s).await;
     assert_eq!(step(&plan, vol.urn()).action, Action::Update);
     assert_eq!(
         our_volumes(&e.ec2).await[0].volume_type().unwrap().as_str(),
@@ -766,12 +619,7 @@ async fn template_rename_and_volume_zone_replace_type_updates() {
 
     // Rename the template and move the volume: both replaced.
     let (s, _, _) = build("tpl-b", "us-east-1b", "gp2");
-    let (plan, report) = e
-        .eng
-        .up(&s, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s).await;
     assert_eq!(step(&plan, lt.urn()).action, Action::Replace);
     assert_eq!(step(&plan, lt.urn()).replace_fields, vec!["name"]);
     assert_eq!(step(&plan, vol.urn()).action, Action::Replace);
@@ -803,23 +651,13 @@ async fn template_rename_and_volume_zone_replace_type_updates() {
 /// instance: find_by_urn must return both, and the engine adopts one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_instance_create_is_adopted_by_its_urn_tag() {
-    let e = env().await;
+    let mut e = env().await;
     let fx = fixtures(&e.ec2).await;
     let (s, r) = inst_stack(Instance::new(AMI_A, "t3.micro", fx.subnet_a.as_str()));
     let inputs = s.resources()[0].inputs.clone();
-    let mut st = e.st.clone();
-    st.begin_op(&PendingOp {
-        id: 0,
-        urn: r.urn().clone(),
-        kind: OpKind::Create,
-        type_name: Instance::TYPE.into(),
-        resource_id: String::new(),
-        inputs: inputs.clone(),
-        started_at: "2026-11-25T00:00:00Z".into(),
-    })
-    .unwrap();
+    let st = e.st.clone();
+    let created = e.interrupted_create(&r, &inputs).await;
     let p = e.reg.get(Instance::TYPE).unwrap();
-    let created = p.create(&ctx(r.urn()), &inputs).await.unwrap();
     let found = p.find_by_urn(&ctx(r.urn()), &inputs).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, created.id);
@@ -856,11 +694,7 @@ async fn bad_inputs_are_refused_before_any_call() {
         .region(aws_config::Region::new("us-east-1"))
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
-    let mut reg = Registry::new();
-    aws::register(
-        &mut reg,
-        Arc::new(Aws::with_config(AwsSettings::default(), conf)),
-    );
+    let reg = registry(Arc::new(Aws::with_config(AwsSettings::default(), conf)));
     let mut eng = Engine::new(Box::new(store()), reg);
 
     async fn expect_invalid<A: ResourceArgs>(eng: &mut Engine, args: A, field: &str, value: &str) {

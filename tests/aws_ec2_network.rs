@@ -5,41 +5,18 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, NatGatewayState, Tag};
-use morket_stack::engine::Engine;
-use morket_stack::exec::Cancel;
-use morket_stack::model::{HasUrn, Resource, ResourceArgs, ResourceOptions, Stack};
-use morket_stack::plan::{Action, Plan, PlanOptions};
+use aws_sdk_ec2::types::{AttributeBooleanValue, NatGatewayState, Tag};
+use morket_stack::model::{HasUrn, Resource, ResourceOptions, Stack};
+use morket_stack::plan::{Action, Plan};
 use morket_stack::provider::aws::ec2::eip::Eip;
 use morket_stack::provider::aws::ec2::internet_gateway::InternetGateway;
 use morket_stack::provider::aws::ec2::nat_gateway::NatGateway;
 use morket_stack::provider::aws::ec2::subnet::Subnet;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
-use morket_stack::provider::aws::{self, Aws, AwsSettings};
-use morket_stack::provider::{Ctx, Registry};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, StateStore};
+use morket_stack::provider::aws::{self, AwsSettings};
+use morket_stack::state::StateStore;
 use serde_json::json;
-
-const STACK: &str = "staging";
-
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
-
-fn settings() -> AwsSettings {
-    AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string())].into(),
-        poll_interval: Duration::from_millis(20),
-        wait_timeout: Duration::from_secs(20),
-        ..Default::default()
-    }
-}
+use support::aws::{offline_engine, preview_error, settings, stack_filter, Env, STACK};
 
 /// What varies between the runs of the lifecycle test.
 #[derive(Clone)]
@@ -160,19 +137,8 @@ fn net(c: &Cfg) -> (Stack, H) {
 }
 
 fn step<A>(plan: &Plan, r: &Resource<A>) -> (Action, Vec<String>, Vec<String>) {
-    let s = plan
-        .steps
-        .iter()
-        .find(|s| &s.urn == r.urn())
-        .unwrap_or_else(|| panic!("no step for {}", r.urn()));
+    let s = support::aws::step(plan, r);
     (s.action, s.changed.clone(), s.replace_fields.clone())
-}
-
-fn ours() -> Filter {
-    Filter::builder()
-        .name("tag:morket:stack")
-        .values(STACK)
-        .build()
 }
 
 fn urn_of(tags: &[Tag]) -> String {
@@ -184,7 +150,7 @@ fn urn_of(tags: &[Tag]) -> String {
 
 async fn subnets(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Subnet> {
     ec2.describe_subnets()
-        .filters(ours())
+        .filters(stack_filter())
         .send()
         .await
         .unwrap()
@@ -205,7 +171,7 @@ async fn subnets_of<A>(
 
 async fn igws(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::InternetGateway> {
     ec2.describe_internet_gateways()
-        .filters(ours())
+        .filters(stack_filter())
         .send()
         .await
         .unwrap()
@@ -215,7 +181,7 @@ async fn igws(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::InternetGate
 
 async fn eips(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Address> {
     ec2.describe_addresses()
-        .filters(ours())
+        .filters(stack_filter())
         .send()
         .await
         .unwrap()
@@ -227,7 +193,7 @@ async fn eips(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Address> {
 /// listing deleted ones for a while).
 async fn nats(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::NatGateway> {
     ec2.describe_nat_gateways()
-        .filter(ours())
+        .filter(stack_filter())
         .send()
         .await
         .unwrap()
@@ -243,95 +209,33 @@ async fn nats(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::NatGateway> 
         .collect()
 }
 
-struct World {
-    ec2: aws_sdk_ec2::Client,
-    reg: Registry,
-    st: MemoryStore,
-    eng: Engine,
-    cancel: Cancel,
+/// The look-ups of the lifecycle test on top of the shared set-up.
+trait World {
+    /// Applies the network of `c`; a second preview shows no changes.
+    async fn apply(&mut self, c: &Cfg) -> (Plan, H);
+    /// An output of `r` in state.
+    fn out<A>(&self, r: &Resource<A>, attr: &str) -> serde_json::Value;
 }
 
-impl World {
-    async fn new(moto: &support::moto::Moto) -> World {
-        let conn = Arc::new(moto.aws(settings()).await);
-        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
-        let mut reg = Registry::new();
-        aws::register(&mut reg, conn);
-        let st = store();
-        let eng = Engine::new(Box::new(st.clone()), reg.clone());
-        World {
-            ec2,
-            reg,
-            st,
-            eng,
-            cancel: Cancel::new(),
-        }
-    }
-
-    async fn up(&mut self, c: &Cfg) -> (Plan, H) {
+impl World for Env {
+    async fn apply(&mut self, c: &Cfg) -> (Plan, H) {
         let (s, h) = net(c);
-        let (plan, report) = self
-            .eng
-            .up(&s, &PlanOptions::default(), &self.cancel)
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report:?}");
-        let p = self.eng.preview(&s, &PlanOptions::default()).await.unwrap();
-        assert!(!p.has_changes(), "second preview: {:?}", p.steps);
-        (plan, h)
-    }
-
-    fn id<A>(&self, r: &Resource<A>) -> String {
-        self.st.resource(r.urn()).unwrap().unwrap().id
+        (self.up_stable(&s).await, h)
     }
 
     fn out<A>(&self, r: &Resource<A>, attr: &str) -> serde_json::Value {
-        self.st.resource(r.urn()).unwrap().unwrap().outputs[attr].clone()
-    }
-
-    async fn find<A: ResourceArgs>(&self, r: &Resource<A>) -> Vec<String> {
-        let rec = self.st.resource(r.urn()).unwrap().unwrap();
-        let ctx = Ctx {
-            stack: STACK.into(),
-            urn: r.urn().clone(),
-        };
-        self.reg
-            .get(A::TYPE)
-            .unwrap()
-            .find_by_urn(&ctx, &rec.inputs)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.id)
-            .collect()
-    }
-
-    async fn read<A: ResourceArgs>(&self, r: &Resource<A>) -> serde_json::Value {
-        let rec = self.st.resource(r.urn()).unwrap().unwrap();
-        let ctx = Ctx {
-            stack: STACK.into(),
-            urn: r.urn().clone(),
-        };
-        self.reg
-            .get(A::TYPE)
-            .unwrap()
-            .read(&ctx, &rec.id, &rec.inputs, &rec.outputs)
-            .await
-            .unwrap()
-            .expect("still exists")
-            .inputs
+        self.outputs(r)[attr].clone()
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_lifecycle_against_moto() {
-    let moto = support::moto::moto();
-    let mut w = World::new(&moto).await;
+    let mut w = Env::new(settings()).await;
     let ec2 = w.ec2.clone();
 
     // ---- Create.
     let mut c = Cfg::default();
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(plan.counts().create, 9);
     let (main_id, other_id) = (w.id(&h.main), w.id(&h.other));
 
@@ -412,7 +316,7 @@ async fn network_lifecycle_against_moto() {
     c.igw_in_other = Some(true);
     c.eip_env = "prod";
     c.nat_name = "nat-b";
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(
         step(&plan, &h.public),
         (
@@ -448,11 +352,11 @@ async fn network_lifecycle_against_moto() {
 
     // Detaching the IGW in place.
     c.igw_in_other = None;
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(step(&plan, &h.igw).0, Action::Update);
     assert!(igws(&ec2).await[0].attachments().is_empty());
     c.igw_in_other = Some(false);
-    let (_, h) = w.up(&c).await;
+    let (_, h) = w.apply(&c).await;
     assert_eq!(
         igws(&ec2).await[0].attachments()[0].vpc_id(),
         Some(main_id.as_str())
@@ -462,7 +366,7 @@ async fn network_lifecycle_against_moto() {
     // Subnet availability_zone.
     let old_alt = w.id(&h.alt);
     c.alt_az = "us-east-1b";
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(
         step(&plan, &h.alt),
         (
@@ -478,7 +382,7 @@ async fn network_lifecycle_against_moto() {
     // Subnet cidr_block.
     let old_alt = w.id(&h.alt);
     c.alt_cidr = "10.0.4.0/24";
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(step(&plan, &h.alt).2, vec!["cidr_block".to_string()]);
     let alt = subnets_of(&ec2, &h.alt).await;
     assert_eq!(alt.len(), 1);
@@ -488,7 +392,7 @@ async fn network_lifecycle_against_moto() {
     let old_alt = w.id(&h.alt);
     c.alt_in_other = true;
     c.alt_cidr = "10.1.4.0/24";
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(step(&plan, &h.alt).0, Action::Replace);
     assert!(step(&plan, &h.alt).2.contains(&"vpc_id".to_string()));
     let alt = subnets_of(&ec2, &h.alt).await;
@@ -497,12 +401,12 @@ async fn network_lifecycle_against_moto() {
     assert_eq!(alt[0].vpc_id(), Some(other_id.as_str()));
     c.alt_in_other = false;
     c.alt_cidr = "10.0.4.0/24";
-    let (_, h) = w.up(&c).await;
+    let (_, h) = w.apply(&c).await;
 
     // NAT allocation_id.
     let old_nat = w.id(&h.nat);
     c.nat_eip = 1;
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(
         step(&plan, &h.nat),
         (
@@ -523,7 +427,7 @@ async fn network_lifecycle_against_moto() {
     let old_nat = w.id(&h.nat);
     c.nat_in_alt = true;
     c.nat_eip = 2;
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(step(&plan, &h.nat).0, Action::Replace);
     assert!(step(&plan, &h.nat).2.contains(&"subnet_id".to_string()));
     let n = nats(&ec2).await;
@@ -537,7 +441,7 @@ async fn network_lifecycle_against_moto() {
     // NAT connectivity_type (private: no Elastic IP).
     let old_nat = w.id(&h.nat);
     c.nat_private = true;
-    let (plan, h) = w.up(&c).await;
+    let (plan, h) = w.apply(&c).await;
     assert_eq!(step(&plan, &h.nat).0, Action::Replace);
     assert!(step(&plan, &h.nat)
         .2
@@ -558,7 +462,7 @@ async fn network_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let r = w.read(&h.public).await;
+    let r = w.read(&h.public).await.expect("still exists");
     assert_eq!(r["map_public_ip_on_launch"], json!(false));
     assert_eq!(r["vpc_id"], json!(main_id));
     assert_eq!(r["availability_zone"], json!("us-east-1a"));
@@ -571,7 +475,7 @@ async fn network_lifecycle_against_moto() {
         .await
         .unwrap();
     assert_eq!(
-        w.read(&h.igw).await,
+        w.read(&h.igw).await.expect("still exists"),
         json!({"vpc_id": null, "tags": {"Name": "igw"}})
     );
 
@@ -582,7 +486,7 @@ async fn network_lifecycle_against_moto() {
         .await
         .unwrap();
     assert_eq!(
-        w.read(&h.eip).await,
+        w.read(&h.eip).await.expect("still exists"),
         json!({"domain": "vpc", "tags": {"Env": "prod", "Owner": "ops"}})
     );
 
@@ -593,7 +497,7 @@ async fn network_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let r = w.read(&h.nat).await;
+    let r = w.read(&h.nat).await.expect("still exists");
     assert_eq!(r["tags"], json!({"Name": "hand-edited"}));
     assert_eq!(r["connectivity_type"], json!("private"));
     assert_eq!(r["subnet_id"], json!(w.id(&h.alt)));
@@ -622,36 +526,25 @@ async fn network_lifecycle_against_moto() {
 /// differently.
 #[tokio::test]
 async fn invalid_inputs_fail_the_preview() {
-    let mut reg = Registry::new();
-    aws::register(&mut reg, Arc::new(Aws::new(AwsSettings::default())));
-    let mut eng = Engine::new(Box::new(store()), reg);
-    async fn err<A: ResourceArgs>(eng: &mut Engine, args: A) -> String {
-        let mut st = Stack::new(STACK).unwrap();
-        st.root().resource("x", args).unwrap();
-        let e = eng
-            .preview(&st, &PlanOptions::default())
-            .await
-            .expect_err("invalid");
-        format!("{e:#}")
-    }
+    let mut eng = offline_engine(AwsSettings::default());
     let cases: Vec<(String, &str, &str)> = vec![
         (
-            err(&mut eng, Subnet::new("vpc-0abc", "10.0.1.1/24")).await,
+            preview_error(&mut eng, Subnet::new("vpc-0abc", "10.0.1.1/24")).await,
             "cidr_block",
             "10.0.1.1/24",
         ),
         (
-            err(&mut eng, Subnet::new("vpc-0abc", "10.0.0.0/29")).await,
+            preview_error(&mut eng, Subnet::new("vpc-0abc", "10.0.0.0/29")).await,
             "cidr_block",
             "10.0.0.0/29",
         ),
         (
-            err(&mut eng, Subnet::new("subnet-0abc", "10.0.1.0/24")).await,
+            preview_error(&mut eng, Subnet::new("subnet-0abc", "10.0.1.0/24")).await,
             "vpc_id",
             "subnet-0abc",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut s = Subnet::new("vpc-0abc", "10.0.1.0/24");
                 s.availability_zone = Some("US-EAST-1A".into());
                 s
@@ -661,12 +554,12 @@ async fn invalid_inputs_fail_the_preview() {
             "US-EAST-1A",
         ),
         (
-            err(&mut eng, InternetGateway::attached_to("igw-0abc")).await,
+            preview_error(&mut eng, InternetGateway::attached_to("igw-0abc")).await,
             "vpc_id",
             "igw-0abc",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut e = Eip::new();
                 e.domain = "standard".into();
                 e
@@ -676,7 +569,7 @@ async fn invalid_inputs_fail_the_preview() {
             "standard",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut e = Eip::new();
                 e.tags.insert("aws:owner".into(), "x".into());
                 e
@@ -686,7 +579,7 @@ async fn invalid_inputs_fail_the_preview() {
             "aws:owner",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut n = NatGateway::new("eipalloc-0abc", "subnet-0abc");
                 n.connectivity_type = "pubic".into();
                 n
@@ -696,17 +589,17 @@ async fn invalid_inputs_fail_the_preview() {
             "pubic",
         ),
         (
-            err(&mut eng, NatGateway::new("eipalloc-0abc", "vpc-0abc")).await,
+            preview_error(&mut eng, NatGateway::new("eipalloc-0abc", "vpc-0abc")).await,
             "subnet_id",
             "vpc-0abc",
         ),
         (
-            err(&mut eng, NatGateway::new("0abc", "subnet-0abc")).await,
+            preview_error(&mut eng, NatGateway::new("0abc", "subnet-0abc")).await,
             "allocation_id",
             "0abc",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut n = NatGateway::private("subnet-0abc");
                 n.connectivity_type = "public".into();
                 n
@@ -716,7 +609,7 @@ async fn invalid_inputs_fail_the_preview() {
             "null",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut n = NatGateway::new("eipalloc-0abc", "subnet-0abc");
                 n.connectivity_type = "private".into();
                 n

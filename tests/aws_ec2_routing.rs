@@ -5,104 +5,37 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use aws_sdk_ec2::types::{DomainType, Filter, Tag};
-use morket_stack::engine::Engine;
+use aws_sdk_ec2::types::{DomainType, Tag};
 use morket_stack::exec::Cancel;
-use morket_stack::model::{HasUrn, ResourceArgs, ResourceOptions, Stack, Urn};
+use morket_stack::model::{HasUrn, ResourceOptions, Stack, Urn};
 use morket_stack::plan::{Action, Plan, PlanOptions};
+use morket_stack::provider::aws;
 use morket_stack::provider::aws::ec2::flow_log::FlowLog;
 use morket_stack::provider::aws::ec2::route::Route;
 use morket_stack::provider::aws::ec2::route_table::RouteTable;
 use morket_stack::provider::aws::ec2::route_table_association::RouteTableAssociation;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
-use morket_stack::provider::aws::{self, AwsSettings};
-use morket_stack::provider::{Ctx, Registry};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, OpKind, PendingOp, StateStore};
+use morket_stack::state::StateStore;
 use serde_json::json;
+use support::aws::{create_subnet, settings, stack_filter, step, Env, STACK};
 
-const STACK: &str = "staging";
 const ROLE: &str = "arn:aws:iam::123456789012:role/flow-logs";
 
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
-
-fn settings() -> AwsSettings {
-    AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string())].into(),
-        poll_interval: Duration::from_millis(20),
-        wait_timeout: Duration::from_secs(20),
-        ..Default::default()
-    }
-}
-
-struct Env {
-    _moto: support::moto::Moto,
-    ec2: aws_sdk_ec2::Client,
-    reg: Registry,
-    st: MemoryStore,
-    eng: Engine,
-}
-
 async fn env() -> Env {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
-    let mut reg = Registry::new();
-    aws::register(&mut reg, aws_conn);
-    let st = store();
-    let eng = Engine::new(Box::new(st.clone()), reg.clone());
-    Env {
-        _moto: moto,
-        ec2,
-        reg,
-        st,
-        eng,
-    }
+    Env::new(settings()).await
 }
 
-impl Env {
-    async fn up(&mut self, s: &Stack) -> Plan {
-        let (plan, report) = self
-            .eng
-            .up(s, &PlanOptions::default(), &Cancel::new())
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report:?}");
-        let p = self.eng.preview(s, &PlanOptions::default()).await.unwrap();
-        assert!(!p.has_changes(), "second preview: {:?}", p.steps);
-        plan
-    }
+/// The EC2 look-ups and fixtures of these tests, on top of the shared set-up.
+trait Ec2Env {
+    async fn route_tables(&self) -> Vec<aws_sdk_ec2::types::RouteTable>;
+    async fn table(&self, id: &str) -> Option<aws_sdk_ec2::types::RouteTable>;
+    async fn flow_logs(&self) -> Vec<aws_sdk_ec2::types::FlowLog>;
+    async fn subnet(&self, vpc: &str, cidr: &str) -> String;
+    async fn igw(&self, vpc: &str) -> String;
+    async fn nat(&self, subnet: &str) -> String;
+}
 
-    fn id(&self, urn: &Urn) -> String {
-        self.st.resource(urn).unwrap().unwrap().id
-    }
-
-    fn outputs(&self, urn: &Urn) -> serde_json::Value {
-        self.st.resource(urn).unwrap().unwrap().outputs
-    }
-
-    async fn read(&self, type_name: &str, urn: &Urn) -> Option<serde_json::Value> {
-        let rec = self.st.resource(urn).unwrap().unwrap();
-        let ctx = Ctx {
-            stack: STACK.into(),
-            urn: urn.clone(),
-        };
-        self.reg
-            .get(type_name)
-            .unwrap()
-            .read(&ctx, &rec.id, &rec.inputs, &rec.outputs)
-            .await
-            .unwrap()
-            .map(|r| r.inputs)
-    }
-
+impl Ec2Env for Env {
     async fn route_tables(&self) -> Vec<aws_sdk_ec2::types::RouteTable> {
         self.ec2
             .describe_route_tables()
@@ -143,18 +76,7 @@ impl Env {
     }
 
     async fn subnet(&self, vpc: &str, cidr: &str) -> String {
-        self.ec2
-            .create_subnet()
-            .vpc_id(vpc)
-            .cidr_block(cidr)
-            .send()
-            .await
-            .unwrap()
-            .subnet()
-            .unwrap()
-            .subnet_id()
-            .unwrap()
-            .to_string()
+        create_subnet(&self.ec2, vpc, cidr, None).await
     }
 
     async fn igw(&self, vpc: &str) -> String {
@@ -202,19 +124,8 @@ impl Env {
     }
 }
 
-fn stack_filter() -> Filter {
-    Filter::builder()
-        .name("tag:morket:stack")
-        .values(STACK)
-        .build()
-}
-
 fn action(plan: &Plan, urn: &Urn) -> Action {
-    plan.steps
-        .iter()
-        .find(|s| &s.urn == urn)
-        .unwrap_or_else(|| panic!("no step for {urn}"))
-        .action
+    step(plan, urn).action
 }
 
 fn tags_of(t: &[Tag]) -> std::collections::BTreeMap<String, String> {
@@ -245,7 +156,7 @@ async fn route_table_lifecycle_against_moto() {
 
     // Create: tags in the create call, outputs.
     let (s1, r, a, b) = decl("a", "public");
-    let plan = e.up(&s1).await;
+    let plan = e.up_stable(&s1).await;
     assert_eq!(plan.counts().create, 3);
     let id = e.id(r.urn());
     let live = e.route_tables().await;
@@ -267,7 +178,7 @@ async fn route_table_lifecycle_against_moto() {
 
     // Tags update in place.
     let (s2, ..) = decl("a", "renamed");
-    let plan = e.up(&s2).await;
+    let plan = e.up_stable(&s2).await;
     assert_eq!(action(&plan, r.urn()), Action::Update);
     assert_eq!(
         tags_of(e.table(&id).await.unwrap().tags())["Name"],
@@ -282,13 +193,13 @@ async fn route_table_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let read = e.read(RouteTable::TYPE, r.urn()).await.unwrap();
+    let read = e.read(r.urn()).await.unwrap();
     assert_eq!(read["tags"], json!({"Name": "by-hand"}));
     assert_eq!(read["vpc_id"], json!(e.id(a.urn())));
 
     // vpc_id forces a replacement.
     let (s3, ..) = decl("b", "renamed");
-    let plan = e.up(&s3).await;
+    let plan = e.up_stable(&s3).await;
     assert_eq!(action(&plan, r.urn()), Action::Replace);
     assert!(e.table(&id).await.is_none(), "old route table deleted");
     let live = e.route_tables().await;
@@ -341,7 +252,7 @@ async fn routes_and_associations_against_moto() {
         edge: None,
     };
     let (s0, vpc, a, b, _) = decl(&none);
-    e.up(&s0).await;
+    e.up_stable(&s0).await;
     let vpc_id = e.id(vpc.urn());
     let (rta, rtb) = (e.id(a.urn()), e.id(b.urn()));
     let subnet1 = e.subnet(&vpc_id, "10.0.1.0/24").await;
@@ -357,7 +268,7 @@ async fn routes_and_associations_against_moto() {
     };
     let (s1, _, _, _, (route, assoc, edge)) = decl(&x);
     let (route, assoc, edge) = (route.unwrap(), assoc.unwrap(), edge.unwrap());
-    let plan = e.up(&s1).await;
+    let plan = e.up_stable(&s1).await;
     assert_eq!(plan.counts().create, 3);
     assert_eq!(e.id(&route), format!("{rta}_0.0.0.0/0"));
     let t = e.table(&rta).await.unwrap();
@@ -383,7 +294,7 @@ async fn routes_and_associations_against_moto() {
     // Target change: ReplaceRoute in place.
     x.route = Some(Route::via_nat_gateway(a.id(), "0.0.0.0/0", nat.as_str()));
     let (s2, ..) = decl(&x);
-    let plan = e.up(&s2).await;
+    let plan = e.up_stable(&s2).await;
     assert_eq!(action(&plan, &route), Action::Update);
     let r = route_in(&e.table(&rta).await.unwrap(), "0.0.0.0/0").unwrap();
     assert_eq!(r.nat_gateway_id(), Some(nat.as_str()));
@@ -398,7 +309,7 @@ async fn routes_and_associations_against_moto() {
         .send()
         .await
         .unwrap();
-    let read = e.read(Route::TYPE, &route).await.unwrap();
+    let read = e.read(&route).await.unwrap();
     assert_eq!(read["gateway_id"], json!(igw));
     assert!(read.get("nat_gateway_id").is_none(), "{read}");
     // Put it back so the state matches again.
@@ -418,7 +329,7 @@ async fn routes_and_associations_against_moto() {
         nat.as_str(),
     ));
     let (s3, ..) = decl(&x);
-    let plan = e.up(&s3).await;
+    let plan = e.up_stable(&s3).await;
     assert_eq!(action(&plan, &route), Action::Replace);
     let t = e.table(&rta).await.unwrap();
     assert!(route_in(&t, "0.0.0.0/0").is_none(), "old route deleted");
@@ -434,7 +345,7 @@ async fn routes_and_associations_against_moto() {
         nat.as_str(),
     ));
     let (s4, ..) = decl(&x);
-    let plan = e.up(&s4).await;
+    let plan = e.up_stable(&s4).await;
     assert_eq!(action(&plan, &route), Action::Replace);
     assert!(route_in(&e.table(&rta).await.unwrap(), "192.168.0.0/16").is_none());
     assert!(route_in(&e.table(&rtb).await.unwrap(), "192.168.0.0/16").is_some());
@@ -443,7 +354,7 @@ async fn routes_and_associations_against_moto() {
     // Association moves to table b in place (ReplaceRouteTableAssociation).
     x.assoc = Some(RouteTableAssociation::new(b.id(), subnet1.as_str()));
     let (s5, ..) = decl(&x);
-    let plan = e.up(&s5).await;
+    let plan = e.up_stable(&s5).await;
     assert_eq!(action(&plan, &assoc), Action::Update);
     let current = e.outputs(&assoc)["id"].as_str().unwrap().to_string();
     let on_b = e.table(&rtb).await.unwrap();
@@ -460,14 +371,14 @@ async fn routes_and_associations_against_moto() {
         .associations()
         .iter()
         .any(|x| x.subnet_id() == Some(subnet1.as_str())));
-    let read = e.read(RouteTableAssociation::TYPE, &assoc).await.unwrap();
+    let read = e.read(&assoc).await.unwrap();
     assert_eq!(read["route_table_id"], json!(rtb));
     assert_eq!(read["subnet_id"], json!(subnet1));
 
     // subnet_id forces a replacement.
     x.assoc = Some(RouteTableAssociation::new(b.id(), subnet2.as_str()));
     let (s6, ..) = decl(&x);
-    let plan = e.up(&s6).await;
+    let plan = e.up_stable(&s6).await;
     assert_eq!(action(&plan, &assoc), Action::Replace);
     let subnets: Vec<Option<String>> = e
         .table(&rtb)
@@ -487,7 +398,7 @@ async fn routes_and_associations_against_moto() {
         .send()
         .await
         .unwrap();
-    assert!(e.read(RouteTableAssociation::TYPE, &assoc).await.is_none());
+    assert!(e.read(&assoc).await.is_none());
 
     // Removing the declarations deletes routes and associations.
     let (_, report) = e
@@ -553,7 +464,7 @@ async fn flow_log_lifecycle_against_moto() {
     };
 
     let (s1, vpc, fl) = decl(&|_| {}, false);
-    let plan = e.up(&s1).await;
+    let plan = e.up_stable(&s1).await;
     assert_eq!(plan.counts().create, 2);
     let id = e.id(&fl);
     let live = e.flow_logs().await;
@@ -583,7 +494,7 @@ async fn flow_log_lifecycle_against_moto() {
         },
         false,
     );
-    let plan = e.up(&s2).await;
+    let plan = e.up_stable(&s2).await;
     assert_eq!(action(&plan, &fl), Action::Update);
     assert_eq!(tags_of(e.flow_logs().await[0].tags())["Team"], "net");
 
@@ -595,7 +506,7 @@ async fn flow_log_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let read = e.read(FlowLog::TYPE, &fl).await.unwrap();
+    let read = e.read(&fl).await.unwrap();
     assert_eq!(read["tags"], json!({"Name": "flow"}));
     assert_eq!(read["log_group_name"], json!("/vpc/flow"));
     assert!(read.get("log_destination").is_none(), "{read}");
@@ -607,7 +518,7 @@ async fn flow_log_lifecycle_against_moto() {
         },
         false,
     );
-    let plan = e.up(&s3).await;
+    let plan = e.up_stable(&s3).await;
     assert_eq!(action(&plan, &fl), Action::Replace);
     let live = e.flow_logs().await;
     assert_eq!(live.len(), 1, "old flow log deleted");
@@ -634,7 +545,7 @@ async fn flow_log_lifecycle_against_moto() {
     ] {
         let before = e.id(&fl);
         let (s, ..) = decl(&f, true);
-        let plan = e.up(&s).await;
+        let plan = e.up_stable(&s).await;
         assert_eq!(action(&plan, &fl), Action::Replace, "{check}");
         let live = e.flow_logs().await;
         assert_eq!(live.len(), 1, "{check}");
@@ -808,46 +719,15 @@ async fn interrupted_creates_are_adopted() {
         .unwrap();
     // Each create "returned" but the process died before its checkpoint.
     let mut created = Vec::new();
-    for (urn, type_name, inputs) in [
-        (
-            rt.urn().clone(),
-            RouteTable::TYPE,
-            json!({"vpc_id": vpc_id, "tags": {}}),
-        ),
+    for (urn, inputs) in [
+        (rt.urn().clone(), json!({"vpc_id": vpc_id, "tags": {}})),
         (
             route.urn().clone(),
-            Route::TYPE,
             st.get(route.urn()).unwrap().inputs.clone(),
         ),
-        (
-            fl.urn().clone(),
-            FlowLog::TYPE,
-            st.get(fl.urn()).unwrap().inputs.clone(),
-        ),
+        (fl.urn().clone(), st.get(fl.urn()).unwrap().inputs.clone()),
     ] {
-        let mut store = e.st.clone();
-        store
-            .begin_op(&PendingOp {
-                id: 0,
-                urn: urn.clone(),
-                kind: OpKind::Create,
-                type_name: type_name.into(),
-                resource_id: String::new(),
-                inputs: inputs.clone(),
-                started_at: "2026-11-25T00:00:00Z".into(),
-            })
-            .unwrap();
-        let ctx = Ctx {
-            stack: STACK.into(),
-            urn: urn.clone(),
-        };
-        let c = e
-            .reg
-            .get(type_name)
-            .unwrap()
-            .create(&ctx, &inputs)
-            .await
-            .unwrap();
+        let c = e.interrupted_create(&urn, &inputs).await;
         created.push((urn, c.id));
     }
     let (plan, report) = e

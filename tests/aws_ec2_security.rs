@@ -11,23 +11,14 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
 use morket_stack::engine::Engine;
 use morket_stack::exec::Cancel;
 use morket_stack::model::{HasUrn, Resource, ResourceArgs, ResourceOptions, Stack};
-use morket_stack::plan::{Action, Plan, PlanOptions, Step};
+use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::ec2::security_group::SecurityGroup;
 use morket_stack::provider::aws::ec2::security_group_rule::SecurityGroupRule;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::{self, AwsSettings};
-use morket_stack::provider::{Ctx, Registry};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, OpKind, PendingOp, StateStore};
+use morket_stack::state::StateStore;
 use serde_json::json;
-
-const STACK: &str = "staging";
-
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
+use support::aws::{ctx, registry, stack_filter, step, store, Env, STACK};
 
 fn settings() -> AwsSettings {
     AwsSettings {
@@ -41,43 +32,8 @@ fn settings() -> AwsSettings {
     }
 }
 
-struct Env {
-    moto: support::moto::Moto,
-    ec2: aws_sdk_ec2::Client,
-    reg: Registry,
-    st: MemoryStore,
-    eng: Engine,
-}
-
 async fn env() -> Env {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
-    let mut reg = Registry::new();
-    aws::register(&mut reg, aws_conn);
-    let st = store();
-    let eng = Engine::new(Box::new(st.clone()), reg.clone());
-    Env {
-        moto,
-        ec2,
-        reg,
-        st,
-        eng,
-    }
-}
-
-fn step<'a>(plan: &'a Plan, r: &impl HasUrn) -> &'a Step {
-    plan.steps
-        .iter()
-        .find(|s| &s.urn == r.urn())
-        .unwrap_or_else(|| panic!("no step for {}", r.urn()))
-}
-
-fn ctx(r: &impl HasUrn) -> Ctx {
-    Ctx {
-        stack: STACK.into(),
-        urn: r.urn().clone(),
-    }
+    Env::new(settings()).await
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -87,7 +43,7 @@ fn filter(name: &str, value: &str) -> Filter {
 /// The stack's security groups (the VPC default group carries no stack tag).
 async fn our_groups(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::SecurityGroup> {
     ec2.describe_security_groups()
-        .filters(filter("tag:morket:stack", STACK))
+        .filters(stack_filter())
         .send()
         .await
         .unwrap()
@@ -166,25 +122,17 @@ fn app_group(vpc: &Resource<Vpc>) -> SecurityGroup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_group_lifecycle_against_moto() {
-    let Env {
-        moto: _moto,
-        ec2,
-        reg,
-        st,
-        mut eng,
-    } = env().await;
+    let mut e = env().await;
     let cancel = Cancel::new();
-    let opts = PlanOptions::default();
 
     // Create: no inline rules, AWS's allow-all egress kept, tags in the create call.
     let s1 = app_stack(|v, _| app_group(v), ResourceOptions::new());
-    let (plan, report) = eng.up(&s1.stack, &opts, &cancel).await.unwrap();
+    let plan = e.up(&s1.stack).await;
     assert_eq!(plan.counts().create, 4);
-    assert!(report.is_success(), "{report:?}");
-    let rec = st.resource(s1.sg.urn()).unwrap().unwrap();
+    let rec = e.st.resource(s1.sg.urn()).unwrap().unwrap();
     let id = rec.id.clone();
-    let vpc_id = st.resource(s1.vpc.urn()).unwrap().unwrap().id;
-    let live = our_groups(&ec2).await;
+    let vpc_id = e.st.resource(s1.vpc.urn()).unwrap().unwrap().id;
+    let live = our_groups(&e.ec2).await;
     assert_eq!(live.len(), 1);
     let g = &live[0];
     assert_eq!(g.group_id(), Some(id.as_str()));
@@ -199,16 +147,15 @@ async fn security_group_lifecycle_against_moto() {
         .as_str()
         .is_some_and(|a| a.starts_with("arn:aws:ec2:") && a.ends_with(&format!("/{id}"))));
     assert_eq!(rec.outputs["owner_id"], json!(g.owner_id().unwrap()));
-    let rules = rules_of(&ec2, &id).await;
+    let rules = rules_of(&e.ec2, &id).await;
     assert!(rules.iter().any(is_allow_all_egress), "{rules:?}");
     assert_eq!(
-        ingress_of(&ec2, &id).await.len(),
+        ingress_of(&e.ec2, &id).await.len(),
         1,
         "only the declared rule"
     );
 
-    let p = eng.preview(&s1.stack, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s1.stack).await;
 
     // Update in place: revoke the default egress, rename a tag.
     let s2 = app_stack(
@@ -220,8 +167,7 @@ async fn security_group_lifecycle_against_moto() {
         },
         ResourceOptions::new(),
     );
-    let (plan, report) = eng.up(&s2.stack, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s2.stack).await;
     let st_step = step(&plan, &s2.sg);
     assert_eq!(st_step.action, Action::Update);
     assert_eq!(st_step.changed, vec!["revoke_default_egress", "tags"]);
@@ -230,14 +176,15 @@ async fn security_group_lifecycle_against_moto() {
         .steps
         .iter()
         .all(|s| &s.urn != s2.rule.urn() || s.action == Action::Same));
-    assert!(!rules_of(&ec2, &id).await.iter().any(is_allow_all_egress));
+    assert!(!rules_of(&e.ec2, &id).await.iter().any(is_allow_all_egress));
     assert_eq!(
-        aws::ec2::from_tags(our_groups(&ec2).await[0].tags())["Name"],
+        aws::ec2::from_tags(our_groups(&e.ec2).await[0].tags())["Name"],
         "app-renamed"
     );
 
     // Out-of-band: someone re-adds allow-all egress and a tag; read sees both.
-    ec2.authorize_security_group_egress()
+    e.ec2
+        .authorize_security_group_egress()
         .group_id(&id)
         .ip_permissions(
             IpPermission::builder()
@@ -248,7 +195,8 @@ async fn security_group_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    ec2.create_tags()
+    e.ec2
+        .create_tags()
         .resources(&id)
         .tags(
             aws_sdk_ec2::types::Tag::builder()
@@ -259,8 +207,8 @@ async fn security_group_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let provider = reg.get(SecurityGroup::TYPE).unwrap();
-    let rec = st.resource(s2.sg.urn()).unwrap().unwrap();
+    let provider = e.reg.get(SecurityGroup::TYPE).unwrap();
+    let rec = e.st.resource(s2.sg.urn()).unwrap().unwrap();
     let read = provider
         .read(&ctx(&s2.sg), &id, &rec.inputs, &rec.outputs)
         .await
@@ -279,7 +227,7 @@ async fn security_group_lifecycle_against_moto() {
         .await
         .unwrap();
     assert_eq!(restore["id"], json!(id));
-    assert!(!rules_of(&ec2, &id).await.iter().any(is_allow_all_egress));
+    assert!(!rules_of(&e.ec2, &id).await.iter().any(is_allow_all_egress));
 
     // Force-new vpc_id: a new group in the other VPC (create before delete),
     // and the rule follows it.
@@ -292,26 +240,25 @@ async fn security_group_lifecycle_against_moto() {
         },
         ResourceOptions::new(),
     );
-    let (plan, report) = eng.up(&s3.stack, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s3.stack).await;
     assert_eq!(step(&plan, &s3.sg).action, Action::Replace);
     assert_eq!(step(&plan, &s3.sg).replace_fields, vec!["vpc_id"]);
     assert_eq!(step(&plan, &s3.rule).action, Action::Replace);
-    let live = our_groups(&ec2).await;
+    let live = our_groups(&e.ec2).await;
     assert_eq!(live.len(), 1, "old group deleted: {live:?}");
     let id2 = live[0].group_id().unwrap().to_string();
     assert_ne!(id2, id);
-    let other_vpc = st
-        .resource(&s3.stack.resources()[1].urn)
-        .unwrap()
-        .unwrap()
-        .id;
+    let other_vpc =
+        e.st.resource(&s3.stack.resources()[1].urn)
+            .unwrap()
+            .unwrap()
+            .id;
     assert_eq!(live[0].vpc_id(), Some(other_vpc.as_str()));
-    assert!(rules_of(&ec2, &id).await.is_empty(), "old rules gone");
-    let ingress = ingress_of(&ec2, &id2).await;
+    assert!(rules_of(&e.ec2, &id).await.is_empty(), "old rules gone");
+    let ingress = ingress_of(&e.ec2, &id2).await;
     assert_eq!(ingress.len(), 1);
     assert_eq!(ingress[0].from_port(), Some(443));
-    assert!(!rules_of(&ec2, &id2).await.iter().any(is_allow_all_egress));
+    assert!(!rules_of(&e.ec2, &id2).await.iter().any(is_allow_all_egress));
 
     // Force-new description with the same name: AWS refuses two groups of one
     // name in a VPC, so this replacement deletes first.
@@ -325,25 +272,23 @@ async fn security_group_lifecycle_against_moto() {
         },
         ResourceOptions::new().delete_before_replace(true),
     );
-    let (plan, report) = eng.up(&s4.stack, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s4.stack).await;
     assert_eq!(step(&plan, &s4.sg).action, Action::Replace);
     assert_eq!(step(&plan, &s4.sg).replace_fields, vec!["description"]);
-    let live = our_groups(&ec2).await;
+    let live = our_groups(&e.ec2).await;
     assert_eq!(live.len(), 1, "{live:?}");
     let id3 = live[0].group_id().unwrap().to_string();
     assert_ne!(id3, id2);
     assert_eq!(live[0].description(), Some("application servers"));
-    assert_eq!(ingress_of(&ec2, &id3).await.len(), 1);
-    let p = eng.preview(&s4.stack, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    assert_eq!(ingress_of(&e.ec2, &id3).await.len(), 1);
+    e.no_changes(&s4.stack).await;
 
     // Destroy.
-    let (_, report) = eng.destroy(&s4.stack, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&s4.stack, &cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
-    assert!(our_groups(&ec2).await.is_empty());
-    assert!(rules_of(&ec2, &id3).await.is_empty());
-    assert!(st.resources().unwrap().is_empty());
+    assert!(our_groups(&e.ec2).await.is_empty());
+    assert!(rules_of(&e.ec2, &id3).await.is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }
 
 struct Morket {
@@ -430,25 +375,17 @@ fn ports_and_source(r: &aws_sdk_ec2::types::SecurityGroupRule) -> (i32, i32, Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn morket_alb_ecs_aurora_rules_against_moto() {
-    let Env {
-        moto: _moto,
-        ec2,
-        reg,
-        st,
-        mut eng,
-    } = env().await;
+    let mut e = env().await;
     let cancel = Cancel::new();
-    let opts = PlanOptions::default();
 
     let m = morket(|r| r);
-    let (plan, report) = eng.up(&m.stack, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&m.stack).await;
     assert_eq!(plan.counts().create, 8);
-    let id = |r: &dyn HasUrn| st.resource(r.urn()).unwrap().unwrap().id;
+    let id = |r: &dyn HasUrn| e.st.resource(r.urn()).unwrap().unwrap().id;
     let (alb, ecs, aurora) = (id(&m.alb), id(&m.ecs), id(&m.aurora));
 
     // Exactly the declared ingress rules, each from exactly its source.
-    let alb_in = ingress_of(&ec2, &alb).await;
+    let alb_in = ingress_of(&e.ec2, &alb).await;
     assert_eq!(
         alb_in.iter().map(ports_and_source).collect::<Vec<_>>(),
         vec![(443, 443, "0.0.0.0/0".to_string())]
@@ -459,7 +396,7 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert_eq!(rule_tags["morket:urn"], m.alb_https.urn().as_str());
     assert_eq!(rule_tags["Project"], "morket");
     assert_eq!(
-        ingress_of(&ec2, &ecs)
+        ingress_of(&e.ec2, &ecs)
             .await
             .iter()
             .map(ports_and_source)
@@ -467,14 +404,14 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         vec![(8080, 8080, alb.clone())]
     );
     assert_eq!(
-        ingress_of(&ec2, &aurora)
+        ingress_of(&e.ec2, &aurora)
             .await
             .iter()
             .map(ports_and_source)
             .collect::<Vec<_>>(),
         vec![(5432, 5432, ecs.clone())]
     );
-    let ecs_egress: Vec<_> = rules_of(&ec2, &ecs)
+    let ecs_egress: Vec<_> = rules_of(&e.ec2, &ecs)
         .await
         .into_iter()
         .filter(|r| r.is_egress() == Some(true) && !is_allow_all_egress(r))
@@ -488,14 +425,16 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         Some(alb_rule_id.as_str())
     );
     assert_eq!(
-        st.resource(m.ecs_from_alb.urn()).unwrap().unwrap().outputs["security_group_id"],
+        e.st.resource(m.ecs_from_alb.urn())
+            .unwrap()
+            .unwrap()
+            .outputs["security_group_id"],
         json!(ecs)
     );
     assert!(id(&m.aurora_from_ecs).starts_with("sgr-"));
     assert!(id(&m.ecs_out).starts_with("sgr-"));
 
-    let p = eng.preview(&m.stack, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&m.stack).await;
 
     // Update in place: the description and a tag of the ALB rule.
     let m2 = morket(|r| {
@@ -503,13 +442,12 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         r.tags.insert("Name".into(), "alb-https".into());
         r
     });
-    let (plan, report) = eng.up(&m2.stack, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&m2.stack).await;
     let s = step(&plan, &m2.alb_https);
     assert_eq!(s.action, Action::Update);
     assert_eq!(s.changed, vec!["description", "tags"]);
     assert_eq!(plan.counts().update, 1);
-    let alb_in = ingress_of(&ec2, &alb).await;
+    let alb_in = ingress_of(&e.ec2, &alb).await;
     assert_eq!(alb_in.len(), 1);
     assert_eq!(
         alb_in[0].security_group_rule_id(),
@@ -519,7 +457,8 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert_eq!(aws::ec2::from_tags(alb_in[0].tags())["Name"], "alb-https");
 
     // Out-of-band: the description is edited by hand; read returns it.
-    ec2.update_security_group_rule_descriptions_ingress()
+    e.ec2
+        .update_security_group_rule_descriptions_ingress()
         .group_id(&alb)
         .ip_permissions(
             IpPermission::builder()
@@ -537,8 +476,8 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         .send()
         .await
         .unwrap();
-    let provider = reg.get(SecurityGroupRule::TYPE).unwrap();
-    let rec = st.resource(m2.alb_https.urn()).unwrap().unwrap();
+    let provider = e.reg.get(SecurityGroupRule::TYPE).unwrap().clone();
+    let rec = e.st.resource(m2.alb_https.urn()).unwrap().unwrap();
     let read = provider
         .read(&ctx(&m2.alb_https), &rec.id, &rec.inputs, &rec.outputs)
         .await
@@ -550,7 +489,7 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert_eq!(read.inputs["from_port"], json!(443));
     assert_eq!(read.inputs["tags"], json!({"Name": "alb-https"}));
     // The group-sourced rule reads back its source group.
-    let rec = st.resource(m2.aurora_from_ecs.urn()).unwrap().unwrap();
+    let rec = e.st.resource(m2.aurora_from_ecs.urn()).unwrap().unwrap();
     let read = provider
         .read(
             &ctx(&m2.aurora_from_ecs),
@@ -573,13 +512,12 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         r.to_port = 8443;
         r
     });
-    let (plan, report) = eng.up(&m3.stack, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&m3.stack).await;
     let s = step(&plan, &m3.alb_https);
     assert_eq!(s.action, Action::Replace);
     assert_eq!(s.replace_fields, vec!["from_port", "to_port"]);
     assert_eq!(plan.counts().replace, 1);
-    let alb_in = ingress_of(&ec2, &alb).await;
+    let alb_in = ingress_of(&e.ec2, &alb).await;
     assert_eq!(alb_in.len(), 1, "old rule revoked: {alb_in:?}");
     assert_ne!(
         alb_in[0].security_group_rule_id(),
@@ -595,28 +533,27 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         r.cidr_blocks = vec!["10.0.0.0/8".into(), "192.168.0.0/16".into()];
         r
     });
-    let (plan, report) = eng.up(&m4.stack, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&m4.stack).await;
     assert_eq!(
         step(&plan, &m4.alb_https).replace_fields,
         vec!["cidr_blocks"]
     );
-    let rec = st.resource(m4.alb_https.urn()).unwrap().unwrap();
+    let rec = e.st.resource(m4.alb_https.urn()).unwrap().unwrap();
     let ids: Vec<&str> = rec.id.split(',').collect();
     assert_eq!(ids.len(), 2, "{}", rec.id);
-    let alb_in = ingress_of(&ec2, &alb).await;
+    let alb_in = ingress_of(&e.ec2, &alb).await;
     let mut cidrs: Vec<_> = alb_in.iter().map(|r| r.cidr_ipv4().unwrap()).collect();
     cidrs.sort();
     assert_eq!(cidrs, vec!["10.0.0.0/8", "192.168.0.0/16"]);
     assert!(alb_in
         .iter()
         .all(|r| ids.contains(&r.security_group_rule_id().unwrap())));
-    let p = eng.preview(&m4.stack, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&m4.stack).await;
 
     // Out-of-band: one of the two AWS rules is revoked (read shows the rest),
     // then the other (read says gone).
-    ec2.revoke_security_group_ingress()
+    e.ec2
+        .revoke_security_group_ingress()
         .group_id(&alb)
         .security_group_rule_ids(ids[0])
         .send()
@@ -628,7 +565,8 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         .unwrap()
         .unwrap();
     assert_eq!(read.inputs["cidr_blocks"].as_array().unwrap().len(), 1);
-    ec2.revoke_security_group_ingress()
+    e.ec2
+        .revoke_security_group_ingress()
         .group_id(&alb)
         .security_group_rule_ids(ids[1])
         .send()
@@ -646,25 +584,18 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
         .unwrap();
 
     // Destroy everything.
-    let (_, report) = eng.destroy(&m4.stack, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&m4.stack, &cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
-    assert!(our_groups(&ec2).await.is_empty());
+    assert!(our_groups(&e.ec2).await.is_empty());
     for g in [&alb, &ecs, &aurora] {
-        assert!(rules_of(&ec2, g).await.is_empty(), "{g}");
+        assert!(rules_of(&e.ec2, g).await.is_empty(), "{g}");
     }
-    assert!(st.resources().unwrap().is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_rule_create_is_adopted_by_its_urn_tag() {
-    let Env {
-        moto: _moto,
-        ec2,
-        reg,
-        mut st,
-        mut eng,
-    } = env().await;
-    let cancel = Cancel::new();
+    let mut e = env().await;
     let mut stack = Stack::new(STACK).unwrap();
     let mut root = stack.root();
     let vpc = root.resource("main", Vpc::new("10.0.0.0/16")).unwrap();
@@ -672,12 +603,8 @@ async fn interrupted_rule_create_is_adopted_by_its_urn_tag() {
         .resource("web", SecurityGroup::new("web", vpc.id()))
         .unwrap();
     drop(root);
-    let (_, report) = eng
-        .up(&stack, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
-    let group = st.resource(sg.urn()).unwrap().unwrap().id;
+    e.up(&stack).await;
+    let group = e.st.resource(sg.urn()).unwrap().unwrap().id;
 
     let rule = stack
         .root()
@@ -690,61 +617,38 @@ async fn interrupted_rule_create_is_adopted_by_its_urn_tag() {
     let mut inputs = stack.resources()[2].inputs.clone();
     inputs["security_group_id"] = json!(group);
     // The process "died" after AuthorizeSecurityGroupIngress returned.
-    st.begin_op(&PendingOp {
-        id: 0,
-        urn: rule.urn().clone(),
-        kind: OpKind::Create,
-        type_name: SecurityGroupRule::TYPE.into(),
-        resource_id: String::new(),
-        inputs: inputs.clone(),
-        started_at: "2026-11-25T00:00:00Z".into(),
-    })
-    .unwrap();
-    let created = reg
-        .get(SecurityGroupRule::TYPE)
-        .unwrap()
-        .create(&ctx(&rule), &inputs)
-        .await
-        .unwrap();
+    let created = e.interrupted_create(&rule, &inputs).await;
     assert_eq!(created.id.split(',').count(), 2);
 
-    let (plan, report) = eng
-        .up(&stack, &PlanOptions::default(), &cancel)
-        .await
-        .unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&stack).await;
     assert_eq!(plan.counts().create, 0, "adopted, not created again");
-    let mut adopted: Vec<String> = st
-        .resource(rule.urn())
-        .unwrap()
-        .unwrap()
-        .id
-        .split(',')
-        .map(str::to_string)
-        .collect();
+    let mut adopted: Vec<String> =
+        e.st.resource(rule.urn())
+            .unwrap()
+            .unwrap()
+            .id
+            .split(',')
+            .map(str::to_string)
+            .collect();
     let mut want: Vec<String> = created.id.split(',').map(str::to_string).collect();
     adopted.sort();
     want.sort();
     assert_eq!(adopted, want);
     assert_eq!(
-        ingress_of(&ec2, &group).await.len(),
+        ingress_of(&e.ec2, &group).await.len(),
         2,
         "no duplicate rules"
     );
-    assert!(st.pending().unwrap().is_empty());
+    assert!(e.st.pending().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_fail_the_preview_before_any_call() {
     // No moto: a preview that validates must not need AWS at all.
-    let mut reg = Registry::new();
-    aws::register(
-        &mut reg,
-        Arc::new(aws::Aws::new(AwsSettings {
-            region: Some("us-east-1".into()),
-            ..Default::default()
-        })),
-    );
+    let reg = registry(Arc::new(aws::Aws::new(AwsSettings {
+        region: Some("us-east-1".into()),
+        ..Default::default()
+    })));
     let cases: Vec<(SecurityGroupRule, &str, &str)> = vec![
         (
             SecurityGroupRule::ingress("sg-1", "tcp", 0, 70000).with_cidr_blocks(&["0.0.0.0/0"]),

@@ -24,39 +24,18 @@ use morket_stack::provider::aws::ecs::task_definition::{
     Container, EnvVar, Health, LogConfig, PortMap, SecretRef, TaskDefinition,
 };
 use morket_stack::provider::aws::{self, Aws, AwsSettings};
-use morket_stack::provider::{Ctx, ProviderError, Registry};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, StateStore};
+use morket_stack::provider::{Ctx, ProviderError};
+use morket_stack::state::StateStore;
 use serde_json::{json, Value};
-
-const STACK: &str = "staging";
-
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
+use support::aws::{
+    create_security_group, create_subnet, create_vpc, ctx, registry, store, Env, STACK,
+};
 
 fn settings() -> AwsSettings {
     AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string())].into(),
-        poll_interval: Duration::from_millis(20),
         wait_timeout: Duration::from_secs(30),
-        ..Default::default()
+        ..support::aws::settings()
     }
-}
-
-fn ctx(urn: &Urn) -> Ctx {
-    Ctx {
-        stack: STACK.into(),
-        urn: urn.clone(),
-    }
-}
-
-fn registry(aws_conn: Arc<Aws>) -> Registry {
-    let mut reg = Registry::new();
-    aws::register(&mut reg, aws_conn);
-    reg
 }
 
 async fn clusters(ecs: &aws_sdk_ecs::Client, name: &str) -> Vec<aws_sdk_ecs::types::Cluster> {
@@ -103,13 +82,8 @@ fn cluster_stack(c: Cluster) -> (Stack, Resource<Cluster>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_lifecycle_against_moto() {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    let reg = registry(aws_conn);
-    let st = store();
-    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
-    let cancel = Cancel::new();
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
 
     // Create with capacity providers, a strategy, insights and tags.
     let mut c = Cluster::new("apps");
@@ -122,10 +96,9 @@ async fn cluster_lifecycle_against_moto() {
     c.container_insights = "enabled".into();
     c.tags.insert("Name".into(), "apps".into());
     let (s1, r) = cluster_stack(c.clone());
-    let (plan, report) = eng.up(&s1, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s1).await;
     assert_eq!(plan.counts().create, 1);
-    assert!(report.is_success(), "{report:?}");
-    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
     let arn = rec.id.clone();
     assert!(arn.ends_with(":cluster/apps"), "{arn}");
     assert_eq!(rec.outputs["arn"], json!(arn));
@@ -140,8 +113,7 @@ async fn cluster_lifecycle_against_moto() {
     assert_eq!(tags["Project"], "morket");
     assert_eq!(tags["morket:urn"], r.urn().as_str());
 
-    let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s1).await;
 
     // In place: insights off, another strategy, a tag changed.
     c.container_insights = "disabled".into();
@@ -159,7 +131,7 @@ async fn cluster_lifecycle_against_moto() {
     ];
     c.tags.insert("Name".into(), "renamed".into());
     let (s2, _) = cluster_stack(c.clone());
-    let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s2).await;
     assert_eq!(plan.steps[0].action, Action::Update);
     assert_eq!(
         plan.steps[0].changed,
@@ -169,14 +141,12 @@ async fn cluster_lifecycle_against_moto() {
             "tags"
         ]
     );
-    assert!(report.is_success(), "{report:?}");
     let live = clusters(&ecs, "apps").await;
     assert_eq!(live[0].settings()[0].value(), Some("disabled"));
     assert_eq!(live[0].default_capacity_provider_strategy().len(), 2);
     assert_eq!(live[0].default_capacity_provider_strategy()[1].weight(), 3);
     assert_eq!(aws::ecs::from_tags(live[0].tags())["Name"], "renamed");
-    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s2).await;
 
     // Out of band: insights back on; a read sees it.
     ecs.update_cluster()
@@ -190,8 +160,9 @@ async fn cluster_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let rec = st.resource(r.urn()).unwrap().unwrap();
-    let read = reg
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
+    let read = e
+        .reg
         .get(Cluster::TYPE)
         .unwrap()
         .read(&ctx(r.urn()), &arn, &rec.inputs, &rec.outputs)
@@ -220,17 +191,17 @@ async fn cluster_lifecycle_against_moto() {
     // Force-new: the name.
     c.name = "apps2".into();
     let (s3, _) = cluster_stack(c.clone());
-    let (plan, report) = eng.up(&s3, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s3).await;
     assert_eq!(plan.steps[0].action, Action::Replace);
     assert_eq!(plan.steps[0].replace_fields, vec!["name"]);
-    assert!(report.is_success(), "{report:?}");
     let live = active_clusters(&ecs).await;
     assert_eq!(live.len(), 1, "old cluster deleted");
     assert_eq!(live[0].cluster_name(), Some("apps2"));
     assert_eq!(clusters(&ecs, "apps").await[0].status(), Some("INACTIVE"));
 
     // Adoption finds it by its URN tag.
-    let found = reg
+    let found = e
+        .reg
         .get(Cluster::TYPE)
         .unwrap()
         .find_by_urn(&ctx(r.urn()), &s3.resources()[0].inputs)
@@ -239,10 +210,10 @@ async fn cluster_lifecycle_against_moto() {
     assert_eq!(found.len(), 1);
     assert!(found[0].id.ends_with("/apps2"));
 
-    let (_, report) = eng.destroy(&s3, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&s3, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(active_clusters(&ecs).await.is_empty());
-    assert!(st.resources().unwrap().is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }
 
 fn web_container(image: &str) -> Container {
@@ -305,13 +276,8 @@ async fn revisions(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_definition_revisions_against_moto() {
     use aws_sdk_ecs::types::TaskDefinitionStatus::{Active, Inactive};
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    let reg = registry(aws_conn);
-    let st = store();
-    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
-    let cancel = Cancel::new();
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
     let stack = |t: TaskDefinition| {
         let mut s = Stack::new(STACK).unwrap();
         let r = s.root().resource("web", t).unwrap();
@@ -320,10 +286,9 @@ async fn task_definition_revisions_against_moto() {
 
     let mut t = task_def("nginx:1.27");
     let (s1, r) = stack(t.clone());
-    let (plan, report) = eng.up(&s1, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s1).await;
     assert_eq!(plan.counts().create, 1);
-    assert!(report.is_success(), "{report:?}");
-    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
     let arn1 = rec.id.clone();
     assert!(arn1.ends_with("task-definition/web:1"), "{arn1}");
     assert_eq!(rec.outputs["revision"], json!(1));
@@ -357,19 +322,17 @@ async fn task_definition_revisions_against_moto() {
     assert_eq!(tags["Project"], "morket");
     assert_eq!(tags["morket:urn"], r.urn().as_str());
 
-    let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s1).await;
 
     // Any change registers a new revision: an update whose arn is unknown in preview.
     t.container_definitions[0].image = "nginx:1.28".into();
     let (s2, _) = stack(t.clone());
-    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
+    let p = e.eng.preview(&s2, &PlanOptions::default()).await.unwrap();
     assert_eq!(p.steps[0].action, Action::Update);
-    let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s2).await;
     assert_eq!(plan.steps[0].action, Action::Update);
     assert_eq!(plan.steps[0].changed, vec!["container_definitions"]);
-    assert!(report.is_success(), "{report:?}");
-    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
     let arn2 = rec.outputs["arn"].as_str().unwrap().to_string();
     assert!(arn2.ends_with("task-definition/web:2"), "{arn2}");
     assert_eq!(rec.outputs["id"], json!(arn2));
@@ -386,8 +349,7 @@ async fn task_definition_revisions_against_moto() {
     );
     // The previous revision stays ACTIVE for a service rollback.
     assert_eq!(revisions(&ecs, Active).await.len(), 2);
-    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s2).await;
 
     // Out of band: a tag added to the revision; a read sees it.
     ecs.tag_resource()
@@ -401,7 +363,8 @@ async fn task_definition_revisions_against_moto() {
         .send()
         .await
         .unwrap();
-    let read = reg
+    let read = e
+        .reg
         .get(TaskDefinition::TYPE)
         .unwrap()
         .read(&ctx(r.urn()), &rec.id, &rec.inputs, &rec.outputs)
@@ -420,7 +383,8 @@ async fn task_definition_revisions_against_moto() {
     );
 
     // Adoption: both revisions carry the URN.
-    let found = reg
+    let found = e
+        .reg
         .get(TaskDefinition::TYPE)
         .unwrap()
         .find_by_urn(&ctx(r.urn()), &s2.resources()[0].inputs)
@@ -429,52 +393,20 @@ async fn task_definition_revisions_against_moto() {
     assert_eq!(found.len(), 2);
 
     // Destroy deregisters the current and the earlier revision.
-    let (_, report) = eng.destroy(&s2, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&s2, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(revisions(&ecs, Active).await.is_empty());
     assert_eq!(revisions(&ecs, Inactive).await.len(), 2);
-    assert!(st.resources().unwrap().is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }
 
 /// A VPC, a subnet and two security groups made directly in moto's EC2 (the
 /// EC2 types live in other modules); services need existing ones.
-async fn network(moto: &support::moto::Moto) -> (String, String, String) {
-    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.9.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc_id)
-        .cidr_block("10.9.1.0/24")
-        .send()
-        .await
-        .unwrap();
-    let sg = |name: &'static str| {
-        let ec2 = ec2.clone();
-        let vpc_id = vpc_id.clone();
-        async move {
-            ec2.create_security_group()
-                .group_name(name)
-                .description(name)
-                .vpc_id(vpc_id)
-                .send()
-                .await
-                .unwrap()
-                .group_id()
-                .unwrap()
-                .to_string()
-        }
-    };
-    (
-        subnet.subnet().unwrap().subnet_id().unwrap().to_string(),
-        sg("web-a").await,
-        sg("web-b").await,
-    )
+async fn network(ec2: &aws_sdk_ec2::Client) -> (String, String, String) {
+    let vpc = create_vpc(ec2, "10.9.0.0/16").await;
+    let subnet = create_subnet(ec2, &vpc, "10.9.1.0/24", None).await;
+    let sg = |name: &'static str| create_security_group(ec2, name, name, Some(vpc.as_str()));
+    (subnet, sg("web-a").await, sg("web-b").await)
 }
 
 async fn services(
@@ -498,14 +430,9 @@ async fn services(
 // covered with mocked responses below.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_lifecycle_against_moto() {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    let (subnet, sg_a, sg_b) = network(&moto).await;
-    let reg = registry(aws_conn);
-    let st = store();
-    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
-    let cancel = Cancel::new();
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let (subnet, sg_a, sg_b) = network(&e.ec2).await;
 
     let build = |svc: &dyn Fn(&mut Service)| {
         let mut s = Stack::new(STACK).unwrap();
@@ -528,10 +455,9 @@ async fn service_lifecycle_against_moto() {
     };
 
     let (s1, r) = build(&|_| {});
-    let (plan, report) = eng.up(&s1, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s1).await;
     assert_eq!(plan.counts().create, 3);
-    assert!(report.is_success(), "{report:?}");
-    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
     let arn = rec.id.clone();
     assert!(arn.contains(":service/"), "{arn}");
     assert_eq!(rec.outputs["name"], json!("web"));
@@ -556,8 +482,7 @@ async fn service_lifecycle_against_moto() {
     assert_eq!(tags["Project"], "morket");
     assert_eq!(tags["morket:urn"], r.urn().as_str());
 
-    let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s1).await;
 
     // In place: desired count, security groups, a tag.
     let (s2, _) = build(&|v| {
@@ -566,14 +491,13 @@ async fn service_lifecycle_against_moto() {
             vec![sg_a.clone().into(), sg_b.clone().into()];
         v.tags.insert("Tier".into(), "front".into());
     });
-    let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s2).await;
     let step = plan.steps.iter().find(|s| &s.urn == r.urn()).unwrap();
     assert_eq!(step.action, Action::Update);
     assert_eq!(
         step.changed,
         vec!["desired_count", "network_configuration", "tags"]
     );
-    assert!(report.is_success(), "{report:?}");
     let live = services(&ecs, "apps", &["web"]).await;
     assert_eq!(live[0].desired_count(), 2);
     let vpc = live[0]
@@ -583,8 +507,7 @@ async fn service_lifecycle_against_moto() {
         .unwrap();
     assert_eq!(vpc.security_groups(), [sg_a.clone(), sg_b.clone()]);
     assert_eq!(aws::ecs::from_tags(live[0].tags())["Tier"], "front");
-    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s2).await;
 
     // Out of band: scaled to 3; a read sees it.
     ecs.update_service()
@@ -594,8 +517,9 @@ async fn service_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let rec = st.resource(r.urn()).unwrap().unwrap();
-    let read = reg
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
+    let read = e
+        .reg
         .get(Service::TYPE)
         .unwrap()
         .read(&ctx(r.urn()), &arn, &rec.inputs, &rec.outputs)
@@ -620,11 +544,10 @@ async fn service_lifecycle_against_moto() {
         v.tags.insert("Tier".into(), "front".into());
         v.name = "web2".into();
     });
-    let (plan, report) = eng.up(&s3, &PlanOptions::default(), &cancel).await.unwrap();
+    let plan = e.up(&s3).await;
     let step = plan.steps.iter().find(|s| &s.urn == r.urn()).unwrap();
     assert_eq!(step.action, Action::Replace);
     assert_eq!(step.replace_fields, vec!["name"]);
-    assert!(report.is_success(), "{report:?}");
     let old = services(&ecs, "apps", &["web"]).await;
     assert_eq!(old[0].status(), Some("INACTIVE"), "old service deleted");
     let active: Vec<String> = ecs
@@ -646,13 +569,13 @@ async fn service_lifecycle_against_moto() {
     .collect();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].service_name(), Some("web2"));
-    let p = eng.preview(&s3, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s3).await;
 
     // Adoption by tag within the cluster.
     let mut inputs = s3.get(r.urn()).unwrap().inputs.clone();
     inputs["cluster"] = json!(cluster_arn);
-    let found = reg
+    let found = e
+        .reg
         .get(Service::TYPE)
         .unwrap()
         .find_by_urn(&ctx(r.urn()), &inputs)
@@ -661,14 +584,14 @@ async fn service_lifecycle_against_moto() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].outputs["name"], json!("web2"));
 
-    let (_, report) = eng.destroy(&s3, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&s3, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(
         services(&ecs, "apps", &["web2"]).await[0].status(),
         Some("INACTIVE")
     );
     assert!(active_clusters(&ecs).await.is_empty());
-    assert!(st.resources().unwrap().is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }
 
 #[tokio::test]

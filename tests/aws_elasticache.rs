@@ -60,41 +60,17 @@ use morket_stack::provider::aws::elasticache::parameter_group::ParameterGroup;
 use morket_stack::provider::aws::elasticache::replication_group::ReplicationGroup;
 use morket_stack::provider::aws::elasticache::subnet_group::SubnetGroup;
 use morket_stack::provider::aws::elasticache::{self as ec};
-use morket_stack::provider::aws::{self, Aws, AwsSettings};
+use morket_stack::provider::aws::{Aws, AwsSettings};
 use morket_stack::provider::random::RandomPassword;
-use morket_stack::provider::{Ctx, Provider, ProviderError, Registry};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, StateStore};
+use morket_stack::provider::{Provider, ProviderError};
+use morket_stack::state::StateStore;
 use serde_json::json;
-
-const STACK: &str = "staging";
-
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
+use support::aws::{ctx, offline_engine, preview_error, registry, step, store, Env, STACK};
 
 fn settings() -> AwsSettings {
     AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string())].into(),
-        poll_interval: Duration::from_millis(20),
         wait_timeout: Duration::from_secs(5),
-        ..Default::default()
-    }
-}
-
-/// Built-in providers (`random`) plus every AWS type.
-fn registry(aws_conn: Arc<Aws>) -> Registry {
-    let mut reg = Registry::builtin();
-    aws::register(&mut reg, aws_conn);
-    reg
-}
-
-fn ctx(urn: &morket_stack::model::Urn) -> Ctx {
-    Ctx {
-        stack: STACK.into(),
-        urn: urn.clone(),
+        ..support::aws::settings()
     }
 }
 
@@ -189,36 +165,23 @@ async fn live_rg(ec: &EcClient, id: &str) -> aws_sdk_elasticache::types::Replica
         .clone()
 }
 
-fn step<'a>(
-    plan: &'a morket_stack::plan::Plan,
-    urn: &morket_stack::model::Urn,
-) -> &'a morket_stack::plan::Step {
-    plan.steps.iter().find(|s| &s.urn == urn).expect("step")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subnet_group_and_replication_group_against_moto() {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let ec = EcClient::new(&moto.sdk_config().await);
-    let reg = registry(aws_conn);
-    let st = store();
-    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
-    let cancel = Cancel::new();
+    let mut e = Env::new(settings()).await;
+    let ec = EcClient::new(&e.conf);
 
     // Create: subnet group from two subnets, replication group with the
     // password as AUTH token, every tag in the create calls.
     let mut k = knobs();
     let (s1, h) = stack(&k);
-    let (plan, report) = eng.up(&s1, &PlanOptions::default(), &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s1).await;
     assert_eq!(plan.counts().create, 6);
     let subnet_ids: Vec<String> = h
         .subnets
         .iter()
-        .map(|s| st.resource(s.urn()).unwrap().unwrap().id)
+        .map(|s| e.st.resource(s.urn()).unwrap().unwrap().id)
         .collect();
-    let sg_rec = st.resource(h.sg.urn()).unwrap().unwrap();
+    let sg_rec = e.st.resource(h.sg.urn()).unwrap().unwrap();
     assert_eq!(sg_rec.id, "morket-cache");
     let live_sg = ec
         .describe_cache_subnet_groups()
@@ -243,7 +206,7 @@ async fn subnet_group_and_replication_group_against_moto() {
     assert_eq!(t["Project"], "morket");
     assert_eq!(t["morket:urn"], h.sg.urn().as_str());
 
-    let rg_rec = st.resource(h.rg.urn()).unwrap().unwrap();
+    let rg_rec = e.st.resource(h.rg.urn()).unwrap().unwrap();
     assert_eq!(rg_rec.id, "morket-redis");
     let rg = live_rg(&ec, "morket-redis").await;
     assert_eq!(rg.status(), Some("available"));
@@ -274,8 +237,7 @@ async fn subnet_group_and_replication_group_against_moto() {
     assert_eq!(t["morket:urn"], h.rg.urn().as_str());
 
     // No-op preview.
-    let p = eng.preview(&s1, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s1).await;
 
     // Update in place: description, node type, snapshots, Multi-AZ, tags.
     k.rg.description = "sessions and queues".into();
@@ -285,8 +247,7 @@ async fn subnet_group_and_replication_group_against_moto() {
     k.rg.tags.insert("Tier".into(), "cache".into());
     k.sg_tag = "renamed".into();
     let (s2, _) = stack(&k);
-    let (plan, report) = eng.up(&s2, &PlanOptions::default(), &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s2).await;
     let rs = step(&plan, h.rg.urn());
     assert_eq!(rs.action, Action::Update);
     assert_eq!(
@@ -310,21 +271,19 @@ async fn subnet_group_and_replication_group_against_moto() {
         tags_of(&ec, live_sg.arn().unwrap()).await["Name"],
         "renamed"
     );
-    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s2).await;
 
     // A new password rotates the token in place (ROTATE; asserted with mocks,
     // moto only records that a token is set).
     k.pw_length = 40;
     let (s3, _) = stack(&k);
-    let (plan, report) = eng.up(&s3, &PlanOptions::default(), &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
+    let plan = e.up(&s3).await;
     assert_eq!(step(&plan, h.pw.urn()).action, Action::Replace);
     let rs = step(&plan, h.rg.urn());
     assert_eq!(rs.action, Action::Update);
     assert_eq!(rs.changed, vec!["auth_token"]);
     assert_eq!(
-        st.resource(h.rg.urn()).unwrap().unwrap().id,
+        e.st.resource(h.rg.urn()).unwrap().unwrap().id,
         "morket-redis",
         "same group, not replaced"
     );
@@ -343,8 +302,8 @@ async fn subnet_group_and_replication_group_against_moto() {
         .send()
         .await
         .unwrap();
-    let rec = st.resource(h.rg.urn()).unwrap().unwrap();
-    let provider = reg.get(ReplicationGroup::TYPE).unwrap();
+    let rec = e.st.resource(h.rg.urn()).unwrap().unwrap();
+    let provider = e.reg.get(ReplicationGroup::TYPE).unwrap();
     let read = provider
         .read(&ctx(h.rg.urn()), &rec.id, &rec.inputs, &rec.outputs)
         .await
@@ -359,7 +318,8 @@ async fn subnet_group_and_replication_group_against_moto() {
     );
     assert!(read.inputs.get("auth_token").is_none(), "{}", read.inputs);
     assert!(read.outputs.get("auth_token").is_none());
-    let sg_read = reg
+    let sg_read = e
+        .reg
         .get(SubnetGroup::TYPE)
         .unwrap()
         .read(&ctx(h.sg.urn()), "morket-cache", &json!({}), &json!({}))
@@ -378,7 +338,8 @@ async fn subnet_group_and_replication_group_against_moto() {
         found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         vec!["morket-redis"]
     );
-    let found = reg
+    let found = e
+        .reg
         .get(SubnetGroup::TYPE)
         .unwrap()
         .find_by_urn(&ctx(h.sg.urn()), &json!({}))
@@ -400,7 +361,7 @@ async fn subnet_group_and_replication_group_against_moto() {
     k2.rg.at_rest_encryption_enabled = false;
     k2.sg_name = "morket-cache-2".into();
     let (s4, _) = stack(&k2);
-    let p = eng.preview(&s4, &PlanOptions::default()).await.unwrap();
+    let p = e.eng.preview(&s4, &PlanOptions::default()).await.unwrap();
     assert_eq!(step(&p, h.sg.urn()).action, Action::Replace);
     assert_eq!(step(&p, h.sg.urn()).replace_fields, vec!["name"]);
     let rs = step(&p, h.rg.urn());
@@ -1075,23 +1036,12 @@ async fn replication_group_delete_times_out_naming_the_state() {
 
 #[tokio::test]
 async fn invalid_inputs_fail_the_preview() {
-    let mut reg = Registry::builtin();
-    aws::register(&mut reg, Arc::new(Aws::new(AwsSettings::default())));
-    let mut eng = Engine::new(Box::new(store()), reg);
-    async fn err<A: ResourceArgs>(eng: &mut Engine, args: A) -> String {
-        let mut st = Stack::new(STACK).unwrap();
-        st.root().resource("x", args).unwrap();
-        let e = eng
-            .preview(&st, &PlanOptions::default())
-            .await
-            .expect_err("invalid");
-        format!("{e:#}")
-    }
+    let mut eng = offline_engine(AwsSettings::default());
     let rg = || ReplicationGroup::new("morket-redis", "d", "cache.t4g.micro");
     let long = "a".repeat(41);
     let cases: Vec<(String, &str, &str)> = vec![
         (
-            err(
+            preview_error(
                 &mut eng,
                 ReplicationGroup::new("Morket", "d", "cache.t4g.micro"),
             )
@@ -1100,7 +1050,7 @@ async fn invalid_inputs_fail_the_preview() {
             "Morket",
         ),
         (
-            err(
+            preview_error(
                 &mut eng,
                 ReplicationGroup::new(&long, "d", "cache.t4g.micro"),
             )
@@ -1109,7 +1059,7 @@ async fn invalid_inputs_fail_the_preview() {
             long.as_str(),
         ),
         (
-            err(
+            preview_error(
                 &mut eng,
                 ReplicationGroup::new("1redis", "d", "cache.t4g.micro"),
             )
@@ -1118,7 +1068,7 @@ async fn invalid_inputs_fail_the_preview() {
             "1redis",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut g = rg();
                 g.automatic_failover_enabled = true;
                 g
@@ -1128,7 +1078,7 @@ async fn invalid_inputs_fail_the_preview() {
             "num_cache_clusters >= 2",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut g = rg();
                 g.snapshot_retention_limit = 36;
                 g
@@ -1138,7 +1088,7 @@ async fn invalid_inputs_fail_the_preview() {
             "36",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut g = rg();
                 g.transit_encryption_enabled = true;
                 g.auth_token = Some(Input::secret("short"));
@@ -1149,7 +1099,7 @@ async fn invalid_inputs_fail_the_preview() {
             "16 to 128",
         ),
         (
-            err(&mut eng, {
+            preview_error(&mut eng, {
                 let mut g = rg();
                 g.transit_encryption_enabled = true;
                 g.auth_token = Some(Input::secret("has-an-@-in-it-0123456789"));
@@ -1160,12 +1110,12 @@ async fn invalid_inputs_fail_the_preview() {
             "without @",
         ),
         (
-            err(&mut eng, ParameterGroup::new("morket-pg", "redis99")).await,
+            preview_error(&mut eng, ParameterGroup::new("morket-pg", "redis99")).await,
             "family",
             "redis99",
         ),
         (
-            err(
+            preview_error(
                 &mut eng,
                 SubnetGroup::new("morket-cache", vec!["sg-123".into()]),
             )
@@ -1174,7 +1124,7 @@ async fn invalid_inputs_fail_the_preview() {
             "sg-123",
         ),
         (
-            err(
+            preview_error(
                 &mut eng,
                 SubnetGroup::new("Bad_Name", vec!["subnet-1".into()]),
             )
@@ -1190,7 +1140,7 @@ async fn invalid_inputs_fail_the_preview() {
         );
     }
     // A secret token is never echoed in the error.
-    let msg = err(&mut eng, {
+    let msg = preview_error(&mut eng, {
         let mut g = rg();
         g.transit_encryption_enabled = true;
         g.auth_token = Some(Input::secret("short-secret"));

@@ -22,41 +22,18 @@ use morket_stack::provider::aws::opensearch::domain::{
 };
 use morket_stack::provider::aws::{self, Aws, AwsSettings};
 use morket_stack::provider::random::RandomPassword;
-use morket_stack::provider::{Ctx, Registry};
 use morket_stack::render::{self, Style};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, StateStore};
+use morket_stack::state::StateStore;
 use morket_stack::value;
 use serde_json::json;
-
-const STACK: &str = "staging";
-
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
+use support::aws::{ctx, offline_engine, registry, Env, STACK};
 
 fn settings() -> AwsSettings {
     AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string())].into(),
         poll_interval: Duration::from_millis(10),
         wait_timeout: Duration::from_secs(30),
         max_attempts: 2,
-        ..Default::default()
-    }
-}
-
-fn registry(aws_conn: Arc<Aws>) -> Registry {
-    let mut reg = Registry::builtin();
-    aws::register(&mut reg, aws_conn);
-    reg
-}
-
-fn ctx(urn: &morket_stack::model::Urn) -> Ctx {
-    Ctx {
-        stack: STACK.into(),
-        urn: urn.clone(),
+        ..support::aws::settings()
     }
 }
 
@@ -103,14 +80,8 @@ async fn our_brokers(mq: &aws_sdk_mq::Client) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_lifecycle_against_moto() {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let mq = aws_sdk_mq::Client::new(&moto.sdk_config().await);
-    let reg = registry(aws_conn);
-    let st = store();
-    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
-    let cancel = Cancel::new();
-    let opts = PlanOptions::default();
+    let mut e = Env::new(settings()).await;
+    let mq = aws_sdk_mq::Client::new(&e.conf);
 
     // Create: tags in the create call, subnet from a Subnet resource.
     let mut decl = None;
@@ -120,18 +91,17 @@ async fn broker_lifecycle_against_moto() {
         b
     });
     let mut b = decl.unwrap();
-    let (plan, report) = eng.up(&s1, &opts, &cancel).await.unwrap();
+    let plan = e.up(&s1).await;
     assert_eq!(plan.counts().create, 3);
-    assert!(report.is_success(), "{report:?}");
-    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
     let id = rec.id.clone();
-    let subnet_id = st
-        .resources()
-        .unwrap()
-        .into_iter()
-        .find(|x| x.urn.name() == "subnet-0")
-        .unwrap()
-        .id;
+    let subnet_id =
+        e.st.resources()
+            .unwrap()
+            .into_iter()
+            .find(|x| x.urn.name() == "subnet-0")
+            .unwrap()
+            .id;
     let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
     assert_eq!(live.broker_name(), Some("orders"));
     assert_eq!(live.engine_type().unwrap().as_str(), "RABBITMQ");
@@ -153,8 +123,7 @@ async fn broker_lifecycle_against_moto() {
         .as_str()
         .is_some_and(|e| e.starts_with("https://")));
 
-    let p = eng.preview(&s1, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s1).await;
 
     // Update in place: every updatable field, and the admin password.
     b.engine_version = "3.13".into();
@@ -172,7 +141,7 @@ async fn broker_lifecycle_against_moto() {
     b.tags.insert("Name".into(), "orders-2".into());
     let b2 = b.clone();
     let (s2, _) = net_stack(&["us-east-1a"], move |_| b2);
-    let (plan, report) = eng.up(&s2, &opts, &cancel).await.unwrap();
+    let plan = e.up(&s2).await;
     let step = plan.steps.iter().find(|s| s.urn == *r.urn()).unwrap();
     assert_eq!(step.action, Action::Update);
     assert_eq!(
@@ -188,7 +157,6 @@ async fn broker_lifecycle_against_moto() {
             "users"
         ]
     );
-    assert!(report.is_success(), "{report:?}");
     let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
     assert_eq!(live.engine_version(), Some("3.13"));
     assert_eq!(live.host_instance_type(), Some("mq.m5.xlarge"));
@@ -209,8 +177,7 @@ async fn broker_lifecycle_against_moto() {
         .await
         .unwrap();
     assert_eq!(user.console_access(), Some(true), "UpdateUser was called");
-    let p = eng.preview(&s2, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s2).await;
 
     // Out-of-band change: read returns the live value.
     mq.update_broker()
@@ -219,8 +186,9 @@ async fn broker_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let rec = st.resource(r.urn()).unwrap().unwrap();
-    let read = reg
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
+    let read = e
+        .reg
         .get(Broker::TYPE)
         .unwrap()
         .read(&ctx(r.urn()), &id, &rec.inputs, &rec.outputs)
@@ -235,20 +203,19 @@ async fn broker_lifecycle_against_moto() {
     b.broker_name = "orders-v2".into();
     let b3 = b.clone();
     let (s3, _) = net_stack(&["us-east-1a"], move |_| b3);
-    let (plan, report) = eng.up(&s3, &opts, &cancel).await.unwrap();
+    let plan = e.up(&s3).await;
     let step = plan.steps.iter().find(|s| s.urn == *r.urn()).unwrap();
     assert_eq!(step.action, Action::Replace);
     assert_eq!(step.replace_fields, vec!["broker_name"]);
-    assert!(report.is_success(), "{report:?}");
     let ids = our_brokers(&mq).await;
     assert_eq!(ids.len(), 1, "old broker deleted: {ids:?}");
     assert_ne!(ids[0], id);
-    let p = eng.preview(&s3, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s3).await;
 
     // Adoption: find_by_urn finds exactly the live broker.
-    let rec = st.resource(r.urn()).unwrap().unwrap();
-    let found = reg
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
+    let found = e
+        .reg
         .get(Broker::TYPE)
         .unwrap()
         .find_by_urn(&ctx(r.urn()), &rec.inputs)
@@ -258,10 +225,10 @@ async fn broker_lifecycle_against_moto() {
     assert_eq!(found[0].id, ids[0]);
 
     // Delete.
-    let (_, report) = eng.destroy(&s3, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&s3, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(our_brokers(&mq).await.is_empty());
-    assert!(st.resources().unwrap().is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }
 
 fn domain() -> Domain {
@@ -292,21 +259,16 @@ async fn our_domains(os: &aws_sdk_opensearch::Client) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn domain_lifecycle_against_moto() {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let os = aws_sdk_opensearch::Client::new(&moto.sdk_config().await);
-    let reg = registry(aws_conn);
-    let st = store();
-    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
+    let mut e = Env::new(settings()).await;
+    let os = aws_sdk_opensearch::Client::new(&e.conf);
     let cancel = Cancel::new();
     let opts = PlanOptions::default();
 
     let mut d = domain();
     let (s1, r) = domain_stack(d.clone());
-    let (plan, report) = eng.up(&s1, &opts, &cancel).await.unwrap();
+    let plan = e.up(&s1).await;
     assert_eq!(plan.counts().create, 1);
-    assert!(report.is_success(), "{report:?}");
-    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
     assert_eq!(rec.id, "logs-staging");
     let live = os
         .describe_domain()
@@ -320,9 +282,9 @@ async fn domain_lifecycle_against_moto() {
     let c = live.cluster_config().unwrap();
     assert_eq!(c.instance_type().unwrap().as_str(), "t3.small.search");
     assert_eq!(c.instance_count(), Some(1));
-    let e = live.ebs_options().unwrap();
-    assert_eq!(e.volume_type().unwrap().as_str(), "gp3");
-    assert_eq!(e.volume_size(), Some(10));
+    let ebs = live.ebs_options().unwrap();
+    assert_eq!(ebs.volume_type().unwrap().as_str(), "gp3");
+    assert_eq!(ebs.volume_size(), Some(10));
     assert_eq!(
         live.encryption_at_rest_options().and_then(|o| o.enabled()),
         Some(true)
@@ -350,14 +312,14 @@ async fn domain_lifecycle_against_moto() {
         Some("logs-staging.us-east-1.es.amazonaws.com")
     );
 
-    let p = eng.preview(&s1, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s1).await;
     // The same policy, formatted differently, is no change.
     let mut reformatted = d.clone();
     let pol: serde_json::Value =
         serde_json::from_str(d.access_policies.as_ref().unwrap().known().unwrap()).unwrap();
     reformatted.access_policies = Some(Input::Value(serde_json::to_string_pretty(&pol).unwrap()));
-    let p = eng
+    let p = e
+        .eng
         .preview(&domain_stack(reformatted).0, &opts)
         .await
         .unwrap();
@@ -377,7 +339,7 @@ async fn domain_lifecycle_against_moto() {
     ));
     d.tags.insert("Name".into(), "logs-2".into());
     let (s2, _) = domain_stack(d.clone());
-    let (plan, report) = eng.up(&s2, &opts, &cancel).await.unwrap();
+    let plan = e.up(&s2).await;
     assert_eq!(plan.steps[0].action, Action::Update);
     assert_eq!(
         plan.steps[0].changed,
@@ -390,7 +352,6 @@ async fn domain_lifecycle_against_moto() {
             "tags"
         ]
     );
-    assert!(report.is_success(), "{report:?}");
     let live = os
         .describe_domain()
         .domain_name("logs-staging")
@@ -408,10 +369,10 @@ async fn domain_lifecycle_against_moto() {
             .and_then(|z| z.availability_zone_count()),
         Some(2)
     );
-    let e = live.ebs_options().unwrap();
-    assert_eq!(e.volume_size(), Some(20));
-    assert_eq!(e.volume_type().unwrap().as_str(), "gp3");
-    assert_eq!(e.throughput(), Some(250));
+    let ebs = live.ebs_options().unwrap();
+    assert_eq!(ebs.volume_size(), Some(20));
+    assert_eq!(ebs.volume_type().unwrap().as_str(), "gp3");
+    assert_eq!(ebs.throughput(), Some(250));
     assert_eq!(
         live.snapshot_options()
             .and_then(|s| s.automated_snapshot_start_hour()),
@@ -436,8 +397,7 @@ async fn domain_lifecycle_against_moto() {
             .tag_list(),
     );
     assert_eq!(tags["Name"], "logs-2");
-    let p = eng.preview(&s2, &opts).await.unwrap();
-    assert!(!p.has_changes(), "{:?}", p.steps);
+    e.no_changes(&s2).await;
 
     // Out-of-band change, then read returns the live value.
     os.update_domain_config()
@@ -450,8 +410,9 @@ async fn domain_lifecycle_against_moto() {
         .send()
         .await
         .unwrap();
-    let rec = st.resource(r.urn()).unwrap().unwrap();
-    let read = reg
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
+    let read = e
+        .reg
         .get(Domain::TYPE)
         .unwrap()
         .read(&ctx(r.urn()), &rec.id, &rec.inputs, &rec.outputs)
@@ -468,22 +429,22 @@ async fn domain_lifecycle_against_moto() {
     // Force-new: a new name (create the new domain, then delete the old one).
     d.domain_name = "logs-staging-2".into();
     let (s3, _) = domain_stack(d.clone());
-    let (plan, report) = eng.up(&s3, &opts, &cancel).await.unwrap();
+    let plan = e.up(&s3).await;
     assert_eq!(plan.steps[0].action, Action::Replace);
     assert_eq!(plan.steps[0].replace_fields, vec!["domain_name"]);
-    assert!(report.is_success(), "{report:?}");
     assert_eq!(our_domains(&os).await, vec!["logs-staging-2".to_string()]);
 
     // Force-new: node-to-node encryption off.
     d.node_to_node_encryption = Enabled { enabled: false };
     let (s4, _) = domain_stack(d.clone());
-    let p = eng.preview(&s4, &opts).await.unwrap();
+    let p = e.eng.preview(&s4, &opts).await.unwrap();
     assert_eq!(p.steps[0].action, Action::Replace);
     assert_eq!(p.steps[0].replace_fields, vec!["node_to_node_encryption"]);
 
     // Adoption finds exactly the live domain.
-    let rec = st.resource(r.urn()).unwrap().unwrap();
-    let found = reg
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
+    let found = e
+        .reg
         .get(Domain::TYPE)
         .unwrap()
         .find_by_urn(&ctx(r.urn()), &rec.inputs)
@@ -492,10 +453,10 @@ async fn domain_lifecycle_against_moto() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, "logs-staging-2");
 
-    let (_, report) = eng.destroy(&s3, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&s3, &cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(our_domains(&os).await.is_empty());
-    assert!(st.resources().unwrap().is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }
 
 /// A RandomPassword feeds the broker's admin password and the OpenSearch
@@ -503,12 +464,7 @@ async fn domain_lifecycle_against_moto() {
 /// text nor in the exported state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_password_feeds_both_services_and_stays_secret() {
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let reg = registry(aws_conn);
-    let st = store();
-    let mut eng = Engine::new(Box::new(st.clone()), reg);
-    let cancel = Cancel::new();
+    let mut e = Env::new(settings()).await;
     let opts = PlanOptions::default();
 
     let mut st_decl = Stack::new(STACK).unwrap();
@@ -549,9 +505,8 @@ async fn random_password_feeds_both_services_and_stays_secret() {
     };
     let dom = st_decl.root().resource("search", d).unwrap();
 
-    let (plan, report) = eng.up(&st_decl, &opts, &cancel).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
-    let secret = st.resource(pw.urn()).unwrap().unwrap().outputs["result"].clone();
+    let plan = e.up(&st_decl).await;
+    let secret = e.st.resource(pw.urn()).unwrap().unwrap().outputs["result"].clone();
     let secret = value::reveal(&secret);
     let secret = secret.as_str().expect("plaintext password").to_string();
     assert_eq!(secret.len(), 24);
@@ -572,7 +527,7 @@ async fn random_password_feeds_both_services_and_stays_secret() {
         );
     }
     // A change of the domain's policy: the diff shows neither password.
-    let p = eng.preview(&st_decl, &opts).await.unwrap();
+    let p = e.eng.preview(&st_decl, &opts).await.unwrap();
     assert!(!p.has_changes(), "{:?}", p.steps);
     assert!(!render::plan_text(
         &p,
@@ -584,15 +539,15 @@ async fn random_password_feeds_both_services_and_stays_secret() {
     .contains(&secret));
 
     // The state export holds sealed values only.
-    let snap = serde_json::to_string(&st.export().unwrap()).unwrap();
+    let snap = serde_json::to_string(&e.st.export().unwrap()).unwrap();
     assert!(!snap.contains(&secret), "plaintext in the exported state");
-    let broker_state = st.resource(broker.urn()).unwrap().unwrap();
+    let broker_state = e.st.resource(broker.urn()).unwrap().unwrap();
     assert_eq!(
         value::reveal(&broker_state.inputs["users"][0]["password"]),
         json!(secret),
         "the broker got the generated password"
     );
-    let dom_state = st.resource(dom.urn()).unwrap().unwrap();
+    let dom_state = e.st.resource(dom.urn()).unwrap().unwrap();
     assert_eq!(
         value::reveal(&dom_state.inputs["advanced_security_options"]["master_user_password"]),
         json!(secret)
@@ -603,15 +558,14 @@ async fn random_password_feeds_both_services_and_stays_secret() {
         json!("search-secure.us-east-1.es.amazonaws.com")
     );
 
-    let (_, report) = eng.destroy(&st_decl, &cancel).await.unwrap();
+    let (_, report) = e.eng.destroy(&st_decl, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_inputs_fail_the_preview_naming_field_and_value() {
     // No moto: validation runs before any call, so no endpoint is needed.
-    let aws_conn = Arc::new(Aws::new(settings()));
-    let mut eng = Engine::new(Box::new(store()), registry(aws_conn));
+    let mut eng = offline_engine(settings());
     let opts = PlanOptions::default();
     let user = || BrokerUser::new("admin", Input::secret("Good-password-1"));
     let base = || Broker::new("orders", "3.13", "mq.m5.large", "subnet-1", user());
@@ -906,12 +860,8 @@ async fn domain_engine_version_change_upgrades_and_waits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_broker_create_is_adopted_by_its_urn_tag() {
-    use morket_stack::state::{OpKind, PendingOp};
-    let moto = support::moto::moto();
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let mq = aws_sdk_mq::Client::new(&moto.sdk_config().await);
-    let reg = registry(aws_conn);
-    let mut st = store();
+    let mut e = Env::new(settings()).await;
+    let mq = aws_sdk_mq::Client::new(&e.conf);
     let mut s = Stack::new(STACK).unwrap();
     let r = s
         .root()
@@ -928,30 +878,15 @@ async fn interrupted_broker_create_is_adopted_by_its_urn_tag() {
         .unwrap();
     let inputs = s.resources()[0].inputs.clone();
     // The process "died" after CreateBroker returned, before the checkpoint.
-    st.begin_op(&PendingOp {
-        id: 0,
-        urn: r.urn().clone(),
-        kind: OpKind::Create,
-        type_name: Broker::TYPE.into(),
-        resource_id: String::new(),
-        inputs: inputs.clone(),
-        started_at: "2026-11-25T00:00:00Z".into(),
-    })
-    .unwrap();
-    let created = reg
-        .get(Broker::TYPE)
-        .unwrap()
-        .create(&ctx(r.urn()), &inputs)
-        .await
-        .unwrap();
-    let mut eng = Engine::new(Box::new(st.clone()), reg);
+    let created = e.interrupted_create(&r, &inputs).await;
+    let mut eng = Engine::new(Box::new(e.st.clone()), e.reg);
     let (plan, report) = eng
         .up(&s, &PlanOptions::default(), &Cancel::new())
         .await
         .unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(plan.counts().create, 0, "adopted, not created again");
-    assert_eq!(st.resource(r.urn()).unwrap().unwrap().id, created.id);
+    assert_eq!(e.st.resource(r.urn()).unwrap().unwrap().id, created.id);
     assert_eq!(our_brokers(&mq).await, vec![created.id.clone()]);
-    assert!(st.pending().unwrap().is_empty());
+    assert!(e.st.pending().unwrap().is_empty());
 }

@@ -7,12 +7,9 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use morket_stack::engine::Engine;
-use morket_stack::exec::{Cancel, OpStatus};
 use morket_stack::model::{HasUrn, Input, ResourceArgs, ResourceOptions, Stack, Urn};
-use morket_stack::plan::{Action, Plan, PlanOptions, Step};
+use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::rds::cluster::DbCluster;
 use morket_stack::provider::aws::rds::cluster_instance::DbClusterInstance;
 use morket_stack::provider::aws::rds::cluster_parameter_group::DbClusterParameterGroup;
@@ -20,166 +17,58 @@ use morket_stack::provider::aws::rds::instance::DbInstance;
 use morket_stack::provider::aws::rds::parameter_group::DbParameterGroup;
 use morket_stack::provider::aws::rds::subnet_group::DbSubnetGroup;
 use morket_stack::provider::aws::rds::{self as rds, Parameter};
-use morket_stack::provider::aws::{self, Aws, AwsSettings};
-use morket_stack::provider::{Ctx, ProviderError, Registry};
-use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{MemoryStore, StateStore};
+use morket_stack::provider::aws::{self, Aws};
+use morket_stack::provider::{Ctx, ProviderError};
+use morket_stack::state::StateStore;
 use serde_json::json;
-
-const STACK: &str = "staging";
-
-fn store() -> MemoryStore {
-    let mut s = MemoryStore::new(STACK);
-    s.set_crypter(Crypter::new(&secrets::random_key())).unwrap();
-    s
-}
-
-fn settings() -> AwsSettings {
-    AwsSettings {
-        default_tags: [("Project".to_string(), "morket".to_string())].into(),
-        poll_interval: Duration::from_millis(20),
-        wait_timeout: Duration::from_secs(20),
-        ..Default::default()
-    }
-}
-
-struct Env {
-    _moto: support::moto::Moto,
-    rds: aws_sdk_rds::Client,
-    ec2: aws_sdk_ec2::Client,
-    reg: Registry,
-    st: MemoryStore,
-    eng: Engine,
-    cancel: Cancel,
-}
+use support::aws::{
+    create_security_group, create_subnet, create_vpc, ctx, offline_engine, registry, settings,
+    step, Env, STACK,
+};
 
 async fn env() -> Env {
-    let moto = support::moto::moto();
-    let conf = moto.sdk_config().await;
-    let aws_conn = Arc::new(moto.aws(settings()).await);
-    let mut reg = Registry::new();
-    aws::register(&mut reg, aws_conn);
-    let st = store();
-    let eng = Engine::new(Box::new(st.clone()), reg.clone());
-    Env {
-        rds: aws_sdk_rds::Client::new(&conf),
-        ec2: aws_sdk_ec2::Client::new(&conf),
-        _moto: moto,
-        reg,
-        st,
-        eng,
-        cancel: Cancel::new(),
-    }
+    Env::new(settings()).await
 }
 
-impl Env {
-    async fn up(&mut self, s: &Stack) -> Plan {
-        let (plan, report) = self
-            .eng
-            .up(s, &PlanOptions::default(), &self.cancel)
-            .await
-            .unwrap();
-        assert!(report.is_success(), "{report:?}");
-        plan
-    }
-
-    /// Applies and expects a failure; returns the failure messages.
-    async fn up_failing(&mut self, s: &Stack) -> String {
-        let (_, report) = self
-            .eng
-            .up(s, &PlanOptions::default(), &self.cancel)
-            .await
-            .unwrap();
-        assert!(!report.is_success(), "{report:?}");
-        report
-            .ops
-            .iter()
-            .filter_map(|o| match &o.status {
-                OpStatus::Failed(m) => Some(m.clone()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    async fn no_changes(&mut self, s: &Stack) {
-        let p = self.eng.preview(s, &PlanOptions::default()).await.unwrap();
-        assert!(!p.has_changes(), "{:?}", p.steps);
-    }
-
-    fn id(&self, urn: &Urn) -> String {
-        self.st.resource(urn).unwrap().unwrap().id
-    }
-
-    fn outputs(&self, urn: &Urn) -> serde_json::Value {
-        self.st.resource(urn).unwrap().unwrap().outputs
-    }
-
-    async fn read(&self, type_name: &str, urn: &Urn) -> serde_json::Value {
-        let rec = self.st.resource(urn).unwrap().unwrap();
-        let ctx = Ctx {
-            stack: STACK.into(),
-            urn: urn.clone(),
-        };
-        self.reg
-            .get(type_name)
-            .unwrap()
-            .read(&ctx, &rec.id, &rec.inputs, &rec.outputs)
-            .await
-            .unwrap()
-            .expect("live")
-            .inputs
-    }
-
+/// What these tests look up in moto beyond the shared set-up.
+trait RdsEnv {
+    fn rds(&self) -> aws_sdk_rds::Client;
     /// A VPC with three subnets in three zones.
+    async fn subnets(&self) -> Vec<String>;
+    async fn security_group(&self, name: &str) -> String;
+    async fn tags(&self, arn: &str) -> aws::tags::Tags;
+    async fn cluster(&self, id: &str) -> Option<aws_sdk_rds::types::DbCluster>;
+    async fn instance(&self, id: &str) -> Option<aws_sdk_rds::types::DbInstance>;
+    /// The user-set parameters of a cluster parameter group, sorted.
+    async fn cluster_params(&self, group: &str) -> Vec<(String, String)>;
+    /// The user-set parameters of a parameter group, sorted.
+    async fn instance_params(&self, group: &str) -> Vec<(String, String)>;
+}
+
+impl RdsEnv for Env {
+    fn rds(&self) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.conf)
+    }
+
     async fn subnets(&self) -> Vec<String> {
-        let vpc = self
-            .ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .unwrap()
-            .vpc()
-            .unwrap()
-            .vpc_id()
-            .unwrap()
-            .to_string();
+        let vpc = create_vpc(&self.ec2, "10.0.0.0/16").await;
         let mut out = Vec::new();
         for (i, az) in ["us-east-1a", "us-east-1b", "us-east-1c"]
             .iter()
             .enumerate()
         {
-            let s = self
-                .ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("10.0.{i}.0/24"))
-                .availability_zone(*az)
-                .send()
-                .await
-                .unwrap();
-            out.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+            out.push(create_subnet(&self.ec2, &vpc, &format!("10.0.{i}.0/24"), Some(az)).await);
         }
         out
     }
 
     async fn security_group(&self, name: &str) -> String {
-        self.ec2
-            .create_security_group()
-            .group_name(name)
-            .description("db")
-            .send()
-            .await
-            .unwrap()
-            .group_id()
-            .unwrap()
-            .to_string()
+        create_security_group(&self.ec2, name, "db", None).await
     }
 
     async fn tags(&self, arn: &str) -> aws::tags::Tags {
         rds::from_tags(
-            self.rds
+            self.rds()
                 .list_tags_for_resource()
                 .resource_name(arn)
                 .send()
@@ -190,7 +79,7 @@ impl Env {
     }
 
     async fn cluster(&self, id: &str) -> Option<aws_sdk_rds::types::DbCluster> {
-        self.rds
+        self.rds()
             .describe_db_clusters()
             .db_cluster_identifier(id)
             .send()
@@ -200,7 +89,7 @@ impl Env {
     }
 
     async fn instance(&self, id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
-        self.rds
+        self.rds()
             .describe_db_instances()
             .db_instance_identifier(id)
             .send()
@@ -211,56 +100,41 @@ impl Env {
 
     async fn cluster_params(&self, group: &str) -> Vec<(String, String)> {
         let out = self
-            .rds
+            .rds()
             .describe_db_cluster_parameters()
             .db_cluster_parameter_group_name(group)
             .source("user")
             .send()
             .await
             .unwrap();
-        let mut v: Vec<(String, String)> = out
-            .parameters()
-            .iter()
-            .map(|p| {
-                (
-                    p.parameter_name().unwrap().to_string(),
-                    p.parameter_value().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
+        name_values(out.parameters())
     }
 
     async fn instance_params(&self, group: &str) -> Vec<(String, String)> {
         let out = self
-            .rds
+            .rds()
             .describe_db_parameters()
             .db_parameter_group_name(group)
             .source("user")
             .send()
             .await
             .unwrap();
-        let mut v: Vec<(String, String)> = out
-            .parameters()
-            .iter()
-            .map(|p| {
-                (
-                    p.parameter_name().unwrap().to_string(),
-                    p.parameter_value().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
+        name_values(out.parameters())
     }
 }
 
-fn step<'p>(plan: &'p Plan, urn: &Urn) -> &'p Step {
-    plan.steps
+fn name_values(ps: &[aws_sdk_rds::types::Parameter]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = ps
         .iter()
-        .find(|s| &s.urn == urn)
-        .unwrap_or_else(|| panic!("no step for {urn}: {:?}", plan.steps))
+        .map(|p| {
+            (
+                p.parameter_name().unwrap().to_string(),
+                p.parameter_value().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 fn pv(items: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -321,7 +195,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
     let out = e.outputs(&u_sng);
     assert_eq!(out["name"], "morket-db");
     let live = e
-        .rds
+        .rds()
         .describe_db_subnet_groups()
         .db_subnet_group_name("morket-db")
         .send()
@@ -397,7 +271,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
     e.no_changes(&s2).await;
 
     // Out-of-band change, then a read returns the live value.
-    e.rds
+    e.rds()
         .modify_db_cluster_parameter_group()
         .db_cluster_parameter_group_name("morket-cluster")
         .parameters(
@@ -410,7 +284,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
         .send()
         .await
         .unwrap();
-    e.rds
+    e.rds()
         .add_tags_to_resource()
         .resource_name(e.outputs(&u_pg)["arn"].as_str().unwrap())
         .tags(
@@ -422,7 +296,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
         .send()
         .await
         .unwrap();
-    let read = e.read(DbClusterParameterGroup::TYPE, &u_cpg).await;
+    let read = e.read(&u_cpg).await.expect("live");
     assert_eq!(
         read["parameters"],
         json!([
@@ -430,7 +304,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
             {"name": "log_connections", "value": "0", "apply_method": "immediate"},
         ])
     );
-    let read = e.read(DbParameterGroup::TYPE, &u_pg).await;
+    let read = e.read(&u_pg).await.expect("live");
     assert_eq!(read["tags"], json!({"Owner": "ops", "Tier": "db"}));
     assert_eq!(read["family"], "postgres15");
 
@@ -448,7 +322,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
     assert_eq!(step(&plan, &u_pg).action, Action::Replace);
     assert_eq!(step(&plan, &u_pg).replace_fields, vec!["family"]);
     let names: Vec<String> = e
-        .rds
+        .rds()
         .describe_db_subnet_groups()
         .send()
         .await
@@ -459,14 +333,14 @@ async fn subnet_and_parameter_groups_lifecycle() {
         .collect();
     assert_eq!(names, vec!["morket-db-2"], "old group deleted, one new");
     assert!(e
-        .rds
+        .rds()
         .describe_db_cluster_parameter_groups()
         .db_cluster_parameter_group_name("morket-cluster")
         .send()
         .await
         .is_err());
     let cpgs = e
-        .rds
+        .rds()
         .describe_db_cluster_parameter_groups()
         .db_cluster_parameter_group_name("morket-cluster-2")
         .send()
@@ -474,7 +348,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
         .unwrap();
     assert_eq!(cpgs.db_cluster_parameter_groups().len(), 1);
     let pgs = e
-        .rds
+        .rds()
         .describe_db_parameter_groups()
         .db_parameter_group_name("morket-pg")
         .send()
@@ -494,7 +368,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
     let (_, report) = e.eng.destroy(&s3, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(e
-        .rds
+        .rds()
         .describe_db_subnet_groups()
         .send()
         .await
@@ -503,7 +377,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
         .is_empty());
     for name in ["morket-cluster-2"] {
         assert!(e
-            .rds
+            .rds()
             .describe_db_cluster_parameter_groups()
             .db_cluster_parameter_group_name(name)
             .send()
@@ -512,7 +386,7 @@ async fn subnet_and_parameter_groups_lifecycle() {
     }
     // moto answers an unknown name with an empty list, AWS with DBParameterGroupNotFound.
     assert!(e
-        .rds
+        .rds()
         .describe_db_parameter_groups()
         .db_parameter_group_name("morket-pg")
         .send()
@@ -702,7 +576,7 @@ async fn aurora_cluster_with_writer_and_reader() {
     e.no_changes(&s2).await;
 
     // Out-of-band change, then a read returns the live value.
-    e.rds
+    e.rds()
         .modify_db_cluster()
         .db_cluster_identifier("morket-aurora")
         .backup_retention_period(21)
@@ -710,7 +584,7 @@ async fn aurora_cluster_with_writer_and_reader() {
         .send()
         .await
         .unwrap();
-    e.rds
+    e.rds()
         .modify_db_instance()
         .db_instance_identifier("morket-aurora-1")
         .db_instance_class("db.r6g.2xlarge")
@@ -718,11 +592,11 @@ async fn aurora_cluster_with_writer_and_reader() {
         .send()
         .await
         .unwrap();
-    let read = e.read(DbCluster::TYPE, &u.cluster).await;
+    let read = e.read(&u.cluster).await.expect("live");
     assert_eq!(read["backup_retention_period"], 21);
     assert_eq!(read["engine_version"], "16.1");
     assert_eq!(read["tags"], json!({"Name": "renamed"}));
-    let read = e.read(DbClusterInstance::TYPE, &u.writer).await;
+    let read = e.read(&u.writer).await.expect("live");
     assert_eq!(read["instance_class"], "db.r6g.2xlarge");
     assert_eq!(read["cluster_identifier"], "morket-aurora");
 
@@ -753,7 +627,7 @@ async fn aurora_cluster_with_writer_and_reader() {
     assert!(report.is_success(), "{report:?}");
     assert!(e.cluster("morket-aurora").await.is_none());
     assert!(e
-        .rds
+        .rds()
         .describe_db_instances()
         .send()
         .await
@@ -807,7 +681,12 @@ async fn cluster_deletion_protection_and_replacement() {
     assert_eq!(e.id(&u), "morket-b");
     assert!(e.cluster("morket-a").await.is_none(), "old cluster gone");
     assert!(e.cluster("morket-b").await.is_some());
-    let snaps = e.rds.describe_db_cluster_snapshots().send().await.unwrap();
+    let snaps = e
+        .rds()
+        .describe_db_cluster_snapshots()
+        .send()
+        .await
+        .unwrap();
     assert!(snaps
         .db_cluster_snapshots()
         .iter()
@@ -826,7 +705,7 @@ async fn cluster_deletion_protection_and_replacement() {
     let c2 = DbCluster::new("morket-c", "morket_admin");
     let (s5, u5) = cluster_stack(&c2, ResourceOptions::new());
     e.up(&s5).await;
-    e.rds
+    e.rds()
         .modify_db_cluster()
         .db_cluster_identifier("morket-c")
         .deletion_protection(true)
@@ -834,15 +713,11 @@ async fn cluster_deletion_protection_and_replacement() {
         .await
         .unwrap();
     let rec = e.st.resource(&u5).unwrap().unwrap();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: u5.clone(),
-    };
     let err = e
         .reg
         .get(DbCluster::TYPE)
         .unwrap()
-        .delete(&ctx, &rec.id, &rec.inputs, &rec.outputs)
+        .delete(&ctx(&u5), &rec.id, &rec.inputs, &rec.outputs)
         .await
         .unwrap_err();
     assert!(
@@ -971,7 +846,7 @@ async fn postgres_instance_lifecycle() {
     e.no_changes(&s2).await;
 
     // Out-of-band change, then a read returns the live value.
-    e.rds
+    e.rds()
         .modify_db_instance()
         .db_instance_identifier("morket-pg")
         .backup_retention_period(3)
@@ -979,7 +854,7 @@ async fn postgres_instance_lifecycle() {
         .send()
         .await
         .unwrap();
-    let read = e.read(DbInstance::TYPE, &u).await;
+    let read = e.read(&u).await.expect("live");
     assert_eq!(read["backup_retention_period"], 3);
     assert_eq!(read["allocated_storage"], 40);
     assert_eq!(read["db_subnet_group_name"], "pg-db");
@@ -1000,7 +875,7 @@ async fn postgres_instance_lifecycle() {
     let (_, report) = e.eng.destroy(&s3, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(e
-        .rds
+        .rds()
         .describe_db_instances()
         .send()
         .await
@@ -1018,14 +893,11 @@ async fn find_by_urn_returns_every_tagged_resource() {
     let c = DbCluster::new("morket-find", "morket_admin");
     let (s, u) = cluster_stack(&c, ResourceOptions::new());
     let inputs = s.resources()[0].inputs.clone();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: u.clone(),
-    };
+    let ctx = ctx(&u);
     let p = e.reg.get(DbCluster::TYPE).unwrap();
     let created = p.create(&ctx, &inputs).await.unwrap();
     // An untagged cluster of another stack is not ours.
-    e.rds
+    e.rds()
         .create_db_cluster()
         .db_cluster_identifier("someone-else")
         .engine("aurora-postgresql")
@@ -1046,10 +918,7 @@ async fn find_by_urn_returns_every_tagged_resource() {
     let subnets = e.subnets().await;
     let mut ginputs_live = ginputs.clone();
     ginputs_live["subnet_ids"] = json!([subnets[0], subnets[1]]);
-    let gctx = Ctx {
-        stack: STACK.into(),
-        urn: gu,
-    };
+    let gctx = support::aws::ctx(&gu);
     let gp = e.reg.get(DbSubnetGroup::TYPE).unwrap();
     assert!(gp
         .find_by_urn(&gctx, &ginputs_live)
@@ -1061,10 +930,7 @@ async fn find_by_urn_returns_every_tagged_resource() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, "find-db");
     // Same name, another URN: not adopted.
-    let other = Ctx {
-        stack: STACK.into(),
-        urn: Urn::new(STACK, "", DbSubnetGroup::TYPE, "other"),
-    };
+    let other = support::aws::ctx(&Urn::new(STACK, "", DbSubnetGroup::TYPE, "other"));
     assert!(gp
         .find_by_urn(&other, &ginputs_live)
         .await
@@ -1076,16 +942,7 @@ async fn find_by_urn_returns_every_tagged_resource() {
 
 async fn preview_error(d: impl ResourceArgs) -> String {
     // No moto: validation happens before any call.
-    let aws_conn = Arc::new(Aws::new(settings()));
-    let mut reg = Registry::new();
-    aws::register(&mut reg, aws_conn);
-    let mut eng = Engine::new(Box::new(store()), reg);
-    let mut st = Stack::new(STACK).unwrap();
-    st.root().resource("x", d).unwrap();
-    eng.preview(&st, &PlanOptions::default())
-        .await
-        .unwrap_err()
-        .to_string()
+    support::aws::preview_error(&mut offline_engine(settings()), d).await
 }
 
 #[tokio::test]
@@ -1273,18 +1130,14 @@ mod mocked {
     use aws_sdk_rds::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
+    use morket_stack::provider::Registry;
+
     fn ctx(t: &str) -> Ctx {
-        Ctx {
-            stack: STACK.into(),
-            urn: Urn::new(STACK, "", t, "x"),
-        }
+        support::aws::ctx(&Urn::new(STACK, "", t, "x"))
     }
 
     fn provider_with(client: Client) -> Registry {
-        let aws_conn = Arc::new(Aws::new(settings()).with_rds(client));
-        let mut reg = Registry::new();
-        aws::register(&mut reg, aws_conn);
-        reg
+        registry(Arc::new(Aws::new(settings()).with_rds(client)))
     }
 
     #[tokio::test]

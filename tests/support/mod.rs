@@ -1,5 +1,6 @@
-//! Shared test support: the moto AWS peer, and the engine driven over it.
+//! Shared test support: the moto AWS peer and the set-up of the AWS tests.
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod engine;
 pub mod moto;

@@ -60,11 +60,7 @@ pub(crate) async fn update_tags(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    let defaults = &aws.settings.default_tags;
-    let (set, remove) = tags::changes(
-        &tags::merged(defaults, old, ctx),
-        &tags::merged(defaults, new, ctx),
-    );
+    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
     let ecs = aws.ecs().await;
     if !remove.is_empty() {
         aws.limits.ecs.acquire().await;

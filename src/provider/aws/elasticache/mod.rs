@@ -67,12 +67,7 @@ pub(crate) async fn update_tags(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    let defaults = &aws.settings.default_tags;
-    let (old_all, new_all) = (
-        tags::merged(defaults, old, ctx),
-        tags::merged(defaults, new, ctx),
-    );
-    let (set, remove) = tags::changes(&old_all, &new_all);
+    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
     let client = aws.elasticache().await;
     if !remove.is_empty() {
         aws.limits.elasticache.acquire().await;

@@ -7,10 +7,10 @@ use aws_sdk_rds::types::DbCluster as RdsCluster;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::db::{self, describe_live, find_tagged, wait_available, Deletion};
 use super::{
     check_backup_window, check_identifier, check_identifier_input, check_maintenance_window,
-    create_tags, from_tags, has_urn, input_vec, known, known_opt, known_vec, none_if_gone,
-    same_set, update_tags, wait_for, Want,
+    create_tags, from_tags, input_vec, known, known_opt, known_vec, same_set, update_tags,
 };
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::tags::{self, Tags};
@@ -225,6 +225,48 @@ pub(crate) fn major(v: &str) -> String {
     }
 }
 
+/// Whether a change of `engine_version` to `new` is a major upgrade (the
+/// modify call then needs `AllowMajorVersionUpgrade`); refused unless
+/// `allowed`. The version upgraded from is the live one from the outputs, or
+/// else the declared one.
+pub(crate) fn major_upgrade(
+    old_outputs: &Value,
+    old: &Option<String>,
+    new: &str,
+    allowed: bool,
+) -> Result<bool, ProviderError> {
+    let from = old_outputs["engine_version"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| old.clone());
+    let Some(from) = from else {
+        return Ok(false);
+    };
+    if major(&from) == major(new) {
+        return Ok(false);
+    }
+    if !allowed {
+        return Err(ProviderError::invalid(
+            "engine_version",
+            format!("{new:?}"),
+            format!("a major version upgrade from {from} needs allow_major_version_upgrade = true"),
+        ));
+    }
+    Ok(true)
+}
+
+/// The new master password to send, when it is known and differs from the old one.
+pub(crate) fn new_password<'a>(
+    old: &Option<Input<String>>,
+    new: &'a Option<Input<String>>,
+) -> Option<&'a str> {
+    let old = old.as_ref().and_then(|p| p.known());
+    new.as_ref()
+        .and_then(|p| p.known())
+        .filter(|p| old != Some(*p))
+        .map(String::as_str)
+}
+
 pub(crate) fn final_snapshot_name(id: &str, given: &Option<String>) -> String {
     given.clone().unwrap_or_else(|| {
         let secs = std::time::SystemTime::now()
@@ -255,37 +297,6 @@ pub struct DbClusterProvider {
 impl DbClusterProvider {
     pub fn new(aws: Arc<Aws>) -> Self {
         DbClusterProvider { aws }
-    }
-
-    async fn describe(&self, ctx: &Ctx, id: &str) -> Result<Option<RdsCluster>, ProviderError> {
-        self.aws.limits.rds.acquire().await;
-        let r = self
-            .aws
-            .rds()
-            .await
-            .describe_db_clusters()
-            .db_cluster_identifier(id)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeDBClusters", e));
-        Ok(none_if_gone(r)?.and_then(|o| o.db_clusters().first().cloned()))
-    }
-
-    async fn wait(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        want: Want,
-    ) -> Result<Option<RdsCluster>, ProviderError> {
-        wait_for(
-            &self.aws,
-            ctx,
-            &format!("DB cluster {id}"),
-            want,
-            |c: &RdsCluster| c.status().unwrap_or("unknown").to_string(),
-            || self.describe(ctx, id),
-        )
-        .await
     }
 
     fn outputs(c: &RdsCluster) -> Value {
@@ -457,10 +468,7 @@ impl Provider for DbClusterProvider {
         req.send()
             .await
             .map_err(|e| error::map(&ctx.urn, "CreateDBCluster", e))?;
-        let live = self
-            .wait(ctx, &c.cluster_identifier, Want::Available)
-            .await?
-            .ok_or_else(|| ProviderError::Fatal(format!("{}: cluster vanished", ctx.urn)))?;
+        let live: RdsCluster = wait_available(&self.aws, ctx, &c.cluster_identifier).await?;
         Ok(Created {
             id: c.cluster_identifier.clone(),
             outputs: Self::outputs(&live),
@@ -474,12 +482,9 @@ impl Provider for DbClusterProvider {
         inputs: &Value,
         _outputs: &Value,
     ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(c) = self.describe(ctx, id).await? else {
+        let Some(c) = describe_live::<RdsCluster>(&self.aws, ctx, id).await? else {
             return Ok(None);
         };
-        if c.status() == Some("deleting") {
-            return Ok(None);
-        }
         let d: DbCluster = parse(inputs)?;
         let sgs: Vec<String> = c
             .vpc_security_groups()
@@ -550,23 +555,13 @@ impl Provider for DbClusterProvider {
         let mut any = false;
         if n.engine_version != o.engine_version {
             if let Some(v) = &n.engine_version {
-                let from = old_outputs["engine_version"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| o.engine_version.clone());
-                if let Some(from) = from {
-                    if major(&from) != major(v) {
-                        if !n.allow_major_version_upgrade {
-                            return Err(ProviderError::invalid(
-                                "engine_version",
-                                format!("{v:?}"),
-                                format!(
-                                    "a major version upgrade from {from} needs allow_major_version_upgrade = true"
-                                ),
-                            ));
-                        }
-                        req = req.allow_major_version_upgrade(true);
-                    }
+                if major_upgrade(
+                    old_outputs,
+                    &o.engine_version,
+                    v,
+                    n.allow_major_version_upgrade,
+                )? {
+                    req = req.allow_major_version_upgrade(true);
                 }
                 req = req.engine_version(v);
                 any = true;
@@ -610,15 +605,9 @@ impl Provider for DbClusterProvider {
             req = req.manage_master_user_password(n.manage_master_user_password);
             any = true;
         }
-        let (op, np) = (
-            o.master_password.as_ref().and_then(|p| p.known()),
-            n.master_password.as_ref().and_then(|p| p.known()),
-        );
-        if let Some(p) = np {
-            if op != Some(p) {
-                req = req.master_user_password(p);
-                any = true;
-            }
+        if let Some(p) = new_password(&o.master_password, &n.master_password) {
+            req = req.master_user_password(p);
+            any = true;
         }
         if any {
             self.aws.limits.rds.acquire().await;
@@ -630,12 +619,7 @@ impl Provider for DbClusterProvider {
             let arn = old_outputs["arn"].as_str().unwrap_or_default();
             update_tags(&self.aws, ctx, arn, &o.tags, &n.tags).await?;
         }
-        let live = self.wait(ctx, id, Want::Available).await?.ok_or_else(|| {
-            ProviderError::NotFound(format!(
-                "{}: cluster {id} disappeared during update",
-                ctx.urn
-            ))
-        })?;
+        let live: RdsCluster = wait_available(&self.aws, ctx, id).await?;
         Ok(Self::outputs(&live))
     }
 
@@ -647,67 +631,28 @@ impl Provider for DbClusterProvider {
         _outputs: &Value,
     ) -> Result<(), ProviderError> {
         let c: DbCluster = parse(inputs)?;
-        if c.deletion_protection {
-            return Err(ProviderError::Fatal(format!(
-                "{}: cannot delete DB cluster {id}: deletion_protection = true; set it to false and apply before deleting",
-                ctx.urn
-            )));
-        }
-        let mut req = self
-            .aws
-            .rds()
-            .await
-            .delete_db_cluster()
-            .db_cluster_identifier(id)
-            .skip_final_snapshot(c.skip_final_snapshot);
-        if !c.skip_final_snapshot {
-            req = req.final_db_snapshot_identifier(final_snapshot_name(
-                id,
-                &c.final_snapshot_identifier,
-            ));
-        }
-        self.aws.limits.rds.acquire().await;
-        let r = req
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteDBCluster", e));
-        if none_if_gone(r)
-            .map_err(|e| protected_error(ctx, &format!("DB cluster {id}"), e))?
-            .is_none()
-        {
-            return Ok(());
-        }
-        self.wait(ctx, id, Want::Gone).await.map(|_| ())
+        db::delete::<RdsCluster>(
+            &self.aws,
+            ctx,
+            id,
+            Some(Deletion {
+                deletion_protection: c.deletion_protection,
+                skip_final_snapshot: c.skip_final_snapshot,
+                final_snapshot_identifier: &c.final_snapshot_identifier,
+            }),
+        )
+        .await
     }
 
     async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let mut found = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            self.aws.limits.rds.acquire().await;
-            let out = self
-                .aws
-                .rds()
-                .await
-                .describe_db_clusters()
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "DescribeDBClusters", e))?;
-            for c in out.db_clusters() {
-                if has_urn(ctx, c.tag_list()) && c.status() != Some("deleting") {
-                    found.push(Created {
-                        id: c.db_cluster_identifier().unwrap_or_default().to_string(),
-                        outputs: Self::outputs(c),
-                    });
-                }
-            }
-            marker = out.marker().map(str::to_string);
-            if marker.is_none() {
-                break;
-            }
-        }
-        Ok(found)
+        Ok(find_tagged::<RdsCluster>(&self.aws, ctx)
+            .await?
+            .iter()
+            .map(|c| Created {
+                id: c.db_cluster_identifier().unwrap_or_default().to_string(),
+                outputs: Self::outputs(c),
+            })
+            .collect())
     }
 }
 

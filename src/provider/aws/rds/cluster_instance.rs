@@ -9,10 +9,11 @@ use aws_sdk_rds::types::DbInstance as RdsInstance;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::instance::{check_instance_class, describe_instance, find_instances, wait_instance};
+use super::db::{self, describe_live, find_tagged, wait_available};
+use super::instance::check_instance_class;
 use super::{
     check_identifier, check_identifier_input, create_tags, from_tags, known, known_opt,
-    none_if_gone, update_tags, Want,
+    none_if_gone, update_tags,
 };
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::tags::{self, Tags};
@@ -212,9 +213,7 @@ impl Provider for DbClusterInstanceProvider {
         req.send()
             .await
             .map_err(|e| error::map(&ctx.urn, "CreateDBInstance", e))?;
-        let live = wait_instance(&self.aws, ctx, &d.identifier, Want::Available)
-            .await?
-            .ok_or_else(|| ProviderError::Fatal(format!("{}: instance vanished", ctx.urn)))?;
+        let live: RdsInstance = wait_available(&self.aws, ctx, &d.identifier).await?;
         Ok(Created {
             id: d.identifier.clone(),
             outputs: self.outputs(ctx, &live).await?,
@@ -228,12 +227,9 @@ impl Provider for DbClusterInstanceProvider {
         inputs: &Value,
         _outputs: &Value,
     ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(i) = describe_instance(&self.aws, ctx, id).await? else {
+        let Some(i) = describe_live::<RdsInstance>(&self.aws, ctx, id).await? else {
             return Ok(None);
         };
-        if i.db_instance_status() == Some("deleting") {
-            return Ok(None);
-        }
         let d: DbClusterInstance = parse(inputs)?;
         let live = DbClusterInstance {
             identifier: id.to_string(),
@@ -309,14 +305,7 @@ impl Provider for DbClusterInstanceProvider {
             let arn = old_outputs["arn"].as_str().unwrap_or_default();
             update_tags(&self.aws, ctx, arn, &o.tags, &n.tags).await?;
         }
-        let live = wait_instance(&self.aws, ctx, id, Want::Available)
-            .await?
-            .ok_or_else(|| {
-                ProviderError::NotFound(format!(
-                    "{}: instance {id} disappeared during update",
-                    ctx.urn
-                ))
-            })?;
+        let live: RdsInstance = wait_available(&self.aws, ctx, id).await?;
         self.outputs(ctx, &live).await
     }
 
@@ -327,28 +316,13 @@ impl Provider for DbClusterInstanceProvider {
         _inputs: &Value,
         _outputs: &Value,
     ) -> Result<(), ProviderError> {
-        self.aws.limits.rds.acquire().await;
         // Aurora instances take no final snapshot (the cluster's backups cover them).
-        let r = self
-            .aws
-            .rds()
-            .await
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteDBInstance", e));
-        if none_if_gone(r)?.is_none() {
-            return Ok(());
-        }
-        wait_instance(&self.aws, ctx, id, Want::Gone)
-            .await
-            .map(|_| ())
+        db::delete::<RdsInstance>(&self.aws, ctx, id, None).await
     }
 
     async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
         let mut out = Vec::new();
-        for i in find_instances(&self.aws, ctx).await? {
+        for i in find_tagged::<RdsInstance>(&self.aws, ctx).await? {
             out.push(Created {
                 id: i.db_instance_identifier().unwrap_or_default().to_string(),
                 outputs: self.outputs(ctx, &i).await?,

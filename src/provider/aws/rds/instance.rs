@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::cluster::{
-    check_db_name, check_password, check_sg_ids, check_username, final_snapshot_name, major,
-    protected_error, yes,
+    check_db_name, check_password, check_sg_ids, check_username, major_upgrade, new_password, yes,
 };
+use super::db::{self, describe_live, find_tagged, wait_available, Deletion};
 use super::{
-    check_identifier, check_identifier_input, create_tags, from_tags, has_urn, input_vec, known,
-    known_opt, known_vec, none_if_gone, same_set, update_tags, wait_for, Want,
+    check_identifier, check_identifier_input, create_tags, from_tags, input_vec, known, known_opt,
+    known_vec, same_set, update_tags,
 };
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::tags::{self, Tags};
@@ -162,75 +162,6 @@ pub(crate) fn check_instance_class(field: &str, c: &str) -> Result<(), ProviderE
         ));
     }
     Ok(())
-}
-
-/// DescribeDBInstances by identifier; `None` when gone.
-pub(crate) async fn describe_instance(
-    aws: &Aws,
-    ctx: &Ctx,
-    id: &str,
-) -> Result<Option<RdsInstance>, ProviderError> {
-    aws.limits.rds.acquire().await;
-    let r = aws
-        .rds()
-        .await
-        .describe_db_instances()
-        .db_instance_identifier(id)
-        .send()
-        .await
-        .map_err(|e| error::map(&ctx.urn, "DescribeDBInstances", e));
-    Ok(none_if_gone(r)?.and_then(|o| o.db_instances().first().cloned()))
-}
-
-/// Waits for an instance to be available (returning it) or gone.
-pub(crate) async fn wait_instance(
-    aws: &Aws,
-    ctx: &Ctx,
-    id: &str,
-    want: Want,
-) -> Result<Option<RdsInstance>, ProviderError> {
-    wait_for(
-        aws,
-        ctx,
-        &format!("DB instance {id}"),
-        want,
-        |i: &RdsInstance| i.db_instance_status().unwrap_or("unknown").to_string(),
-        || describe_instance(aws, ctx, id),
-    )
-    .await
-}
-
-/// Instances carrying our URN tag (all pages), excluding deleting ones.
-pub(crate) async fn find_instances(
-    aws: &Aws,
-    ctx: &Ctx,
-) -> Result<Vec<RdsInstance>, ProviderError> {
-    let mut found = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        aws.limits.rds.acquire().await;
-        let out = aws
-            .rds()
-            .await
-            .describe_db_instances()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeDBInstances", e))?;
-        found.extend(
-            out.db_instances()
-                .iter()
-                .filter(|i| {
-                    has_urn(ctx, i.tag_list()) && i.db_instance_status() != Some("deleting")
-                })
-                .cloned(),
-        );
-        marker = out.marker().map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
-    Ok(found)
 }
 
 pub struct DbInstanceProvider {
@@ -417,9 +348,7 @@ impl Provider for DbInstanceProvider {
         req.send()
             .await
             .map_err(|e| error::map(&ctx.urn, "CreateDBInstance", e))?;
-        let live = wait_instance(&self.aws, ctx, &d.identifier, Want::Available)
-            .await?
-            .ok_or_else(|| ProviderError::Fatal(format!("{}: instance vanished", ctx.urn)))?;
+        let live: RdsInstance = wait_available(&self.aws, ctx, &d.identifier).await?;
         Ok(Created {
             id: d.identifier.clone(),
             outputs: Self::outputs(&live),
@@ -433,12 +362,9 @@ impl Provider for DbInstanceProvider {
         inputs: &Value,
         _outputs: &Value,
     ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(i) = describe_instance(&self.aws, ctx, id).await? else {
+        let Some(i) = describe_live::<RdsInstance>(&self.aws, ctx, id).await? else {
             return Ok(None);
         };
-        if i.db_instance_status() == Some("deleting") {
-            return Ok(None);
-        }
         let d: DbInstance = parse(inputs)?;
         let sgs: Vec<String> = i
             .vpc_security_groups()
@@ -522,21 +448,13 @@ impl Provider for DbInstanceProvider {
         let mut any = false;
         if n.engine_version != o.engine_version {
             if let Some(v) = &n.engine_version {
-                let from = old_outputs["engine_version"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| o.engine_version.clone());
-                if let Some(from) = from {
-                    if major(&from) != major(v) {
-                        if !n.allow_major_version_upgrade {
-                            return Err(ProviderError::invalid(
-                                "engine_version",
-                                format!("{v:?}"),
-                                format!("a major version upgrade from {from} needs allow_major_version_upgrade = true"),
-                            ));
-                        }
-                        req = req.allow_major_version_upgrade(true);
-                    }
+                if major_upgrade(
+                    old_outputs,
+                    &o.engine_version,
+                    v,
+                    n.allow_major_version_upgrade,
+                )? {
+                    req = req.allow_major_version_upgrade(true);
                 }
                 req = req.engine_version(v);
                 any = true;
@@ -554,15 +472,9 @@ impl Provider for DbInstanceProvider {
             req = req.storage_type(&n.storage_type);
             any = true;
         }
-        let (op, np) = (
-            o.password.as_ref().and_then(|p| p.known()),
-            n.password.as_ref().and_then(|p| p.known()),
-        );
-        if let Some(p) = np {
-            if op != Some(p) {
-                req = req.master_user_password(p);
-                any = true;
-            }
+        if let Some(p) = new_password(&o.password, &n.password) {
+            req = req.master_user_password(p);
+            any = true;
         }
         if n.manage_master_user_password != o.manage_master_user_password {
             req = req.manage_master_user_password(n.manage_master_user_password);
@@ -614,14 +526,7 @@ impl Provider for DbInstanceProvider {
             let arn = old_outputs["arn"].as_str().unwrap_or_default();
             update_tags(&self.aws, ctx, arn, &o.tags, &n.tags).await?;
         }
-        let live = wait_instance(&self.aws, ctx, id, Want::Available)
-            .await?
-            .ok_or_else(|| {
-                ProviderError::NotFound(format!(
-                    "{}: instance {id} disappeared during update",
-                    ctx.urn
-                ))
-            })?;
+        let live: RdsInstance = wait_available(&self.aws, ctx, id).await?;
         Ok(Self::outputs(&live))
     }
 
@@ -633,43 +538,21 @@ impl Provider for DbInstanceProvider {
         _outputs: &Value,
     ) -> Result<(), ProviderError> {
         let d: DbInstance = parse(inputs)?;
-        if d.deletion_protection {
-            return Err(ProviderError::Fatal(format!(
-                "{}: cannot delete DB instance {id}: deletion_protection = true; set it to false and apply before deleting",
-                ctx.urn
-            )));
-        }
-        let mut req = self
-            .aws
-            .rds()
-            .await
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .skip_final_snapshot(d.skip_final_snapshot);
-        if !d.skip_final_snapshot {
-            req = req.final_db_snapshot_identifier(final_snapshot_name(
-                id,
-                &d.final_snapshot_identifier,
-            ));
-        }
-        self.aws.limits.rds.acquire().await;
-        let r = req
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteDBInstance", e));
-        if none_if_gone(r)
-            .map_err(|e| protected_error(ctx, &format!("DB instance {id}"), e))?
-            .is_none()
-        {
-            return Ok(());
-        }
-        wait_instance(&self.aws, ctx, id, Want::Gone)
-            .await
-            .map(|_| ())
+        db::delete::<RdsInstance>(
+            &self.aws,
+            ctx,
+            id,
+            Some(Deletion {
+                deletion_protection: d.deletion_protection,
+                skip_final_snapshot: d.skip_final_snapshot,
+                final_snapshot_identifier: &d.final_snapshot_identifier,
+            }),
+        )
+        .await
     }
 
     async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        Ok(find_instances(&self.aws, ctx)
+        Ok(find_tagged::<RdsInstance>(&self.aws, ctx)
             .await?
             .iter()
             .map(|i| Created {

@@ -2,7 +2,6 @@
 //! PostgreSQL instances, subnet and parameter groups) and their shared helpers.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use aws_sdk_rds::types::{ApplyMethod, Parameter as RdsParameter, Tag};
 use serde::{Deserialize, Serialize};
@@ -16,8 +15,10 @@ use crate::provider::{Ctx, ProviderError, Registry};
 pub mod cluster;
 pub mod cluster_instance;
 pub mod cluster_parameter_group;
+mod db;
 pub mod instance;
 pub mod parameter_group;
+mod parameter_groups;
 pub mod subnet_group;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
@@ -77,12 +78,7 @@ pub(crate) async fn update_tags(
     old: &Tags,
     new: &Tags,
 ) -> Result<(), ProviderError> {
-    let defaults = &aws.settings.default_tags;
-    let (old_all, new_all) = (
-        tags::merged(defaults, old, ctx),
-        tags::merged(defaults, new, ctx),
-    );
-    let (set, remove) = tags::changes(&old_all, &new_all);
+    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
     let rds = aws.rds().await;
     if !remove.is_empty() {
         aws.limits.rds.acquire().await;
@@ -352,74 +348,6 @@ pub(crate) fn order_like(live: Vec<Parameter>, declared: &[Parameter]) -> Vec<Pa
 
 /// Modify and reset accept at most 20 parameters per call.
 pub(crate) const PARAMETERS_PER_CALL: usize = 20;
-
-/// Polls `probe` until it reports a final state. `probe` returns `Ok(None)` when
-/// the resource is gone; `status` gives the state of what it found. Returns
-/// the last thing found (`None` once gone).
-pub(crate) async fn wait_for<T, F, Fut>(
-    aws: &Aws,
-    ctx: &Ctx,
-    what: &str,
-    want: Want,
-    status: fn(&T) -> String,
-    mut probe: F,
-) -> Result<Option<T>, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
-{
-    let start = Instant::now();
-    loop {
-        let item = probe().await?;
-        let state = item.as_ref().map(status);
-        match (&want, state.as_deref()) {
-            (Want::Gone, None) => return Ok(None),
-            (Want::Available, None) => {
-                return Err(ProviderError::NotFound(format!(
-                    "{}: {what} disappeared while waiting for it to become available",
-                    ctx.urn
-                )))
-            }
-            (Want::Available, Some("available")) => return Ok(item),
-            (
-                Want::Available,
-                Some(
-                    s @ ("failed"
-                    | "incompatible-parameters"
-                    | "incompatible-network"
-                    | "incompatible-restore"
-                    | "inaccessible-encryption-credentials"
-                    | "storage-full"),
-                ),
-            ) => {
-                return Err(ProviderError::Fatal(format!(
-                    "{}: {what} is in state {s:?}, not available",
-                    ctx.urn
-                )))
-            }
-            _ => {}
-        }
-        if start.elapsed() >= aws.settings.wait_timeout {
-            let target = match want {
-                Want::Available => "available",
-                Want::Gone => "deleted",
-            };
-            return Err(ProviderError::Fatal(format!(
-                "{}: timed out after {:?} waiting for {what} to be {target}; last state {:?}",
-                ctx.urn,
-                aws.settings.wait_timeout,
-                state.as_deref().unwrap_or("deleted")
-            )));
-        }
-        tokio::time::sleep(aws.settings.poll_interval).await;
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Want {
-    Available,
-    Gone,
-}
 
 /// Maps an error to `Ok(None)` when it says the resource is gone.
 pub(crate) fn none_if_gone<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
