@@ -274,11 +274,21 @@ pub fn plan(
                     continue;
                 }
             }
+            // A replacement that keeps the unique name cannot exist beside
+            // the old resource: delete first, as Terraform does by default.
+            let name_kept = action == Action::Replace
+                && !provider.unique_name().is_empty()
+                && prior.is_some_and(|o| {
+                    provider
+                        .unique_name()
+                        .iter()
+                        .all(|f| o.inputs.get(*f) == inputs.get(*f))
+                });
             steps.push(Step {
                 urn: d.urn.clone(),
                 type_name: d.type_name.clone(),
                 action,
-                delete_before_replace: d.options.delete_before_replace,
+                delete_before_replace: d.options.delete_before_replace || name_kept,
                 condemned: false,
                 old: prior.cloned(),
                 new: Some(d.clone()),
@@ -549,5 +559,49 @@ mod tests {
             c.to_string(),
             "Plan: 3 to create, 1 to update, 0 to replace, 0 to delete."
         );
+    }
+
+    /// A replacement that keeps a unique name deletes first; one that renames
+    /// creates the new resource first.
+    #[test]
+    fn keeping_a_unique_name_makes_a_replacement_delete_first() {
+        use crate::provider::aws::ec2::security_group::SecurityGroup;
+        use crate::provider::aws::{self, Aws, AwsSettings};
+        use std::sync::Arc;
+
+        let mut registry = Registry::builtin();
+        aws::register(&mut registry, Arc::new(Aws::new(AwsSettings::default())));
+        let declare = |name: &str, description: &str| {
+            let mut st = Stack::new("dev").unwrap();
+            let mut g = SecurityGroup::new(name, "vpc-1");
+            g.description = description.into();
+            st.root().resource("sg", g).unwrap();
+            st
+        };
+        let old = declare("app", "old");
+        let state = StateView {
+            resources: vec![ResourceState {
+                urn: old.resources()[0].urn.clone(),
+                type_name: old.resources()[0].type_name.clone(),
+                id: "sg-1".into(),
+                inputs: old.resources()[0].inputs.clone(),
+                outputs: serde_json::json!({"id": "sg-1"}),
+                dependencies: Vec::new(),
+                parent: String::new(),
+                options: Default::default(),
+            }],
+            ..Default::default()
+        };
+        for (name, delete_first) in [("app", true), ("app-2", false)] {
+            let p = plan(
+                &declare(name, "new"),
+                &state,
+                &registry,
+                &PlanOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(p.steps[0].action, Action::Replace, "{name}");
+            assert_eq!(p.steps[0].delete_before_replace, delete_first, "{name}");
+        }
     }
 }

@@ -261,7 +261,8 @@ async fn security_group_lifecycle_against_moto() {
     assert!(!rules_of(&e.ec2, &id2).await.iter().any(is_allow_all_egress));
 
     // Force-new description with the same name: AWS refuses two groups of one
-    // name in a VPC, so this replacement deletes first.
+    // name in a VPC, so the planner makes this replacement delete first
+    // without being told.
     let s4 = app_stack(
         |_, other| {
             let mut g = app_group(other);
@@ -270,11 +271,12 @@ async fn security_group_lifecycle_against_moto() {
             g.description = "application servers".into();
             g
         },
-        ResourceOptions::new().delete_before_replace(true),
+        ResourceOptions::new(),
     );
     let plan = e.up(&s4.stack).await;
     assert_eq!(step(&plan, &s4.sg).action, Action::Replace);
     assert_eq!(step(&plan, &s4.sg).replace_fields, vec!["description"]);
+    assert!(step(&plan, &s4.sg).delete_before_replace);
     let live = our_groups(&e.ec2).await;
     assert_eq!(live.len(), 1, "{live:?}");
     let id3 = live[0].group_id().unwrap().to_string();

@@ -171,6 +171,14 @@ pub trait Provider: Send + Sync + 'static {
         field_diff(old, new, self.force_new())
     }
 
+    /// Input fields that together name the resource uniquely in its account
+    /// (or parent). A replacement that keeps them must delete the old
+    /// resource first: AWS would refuse a second one of that name, or (ECS)
+    /// hand back the old one.
+    fn unique_name(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError>;
 
     /// Reads the live resource; `None` when it no longer exists.

@@ -257,6 +257,10 @@ impl Provider for SecurityGroupProvider {
         &["name", "description", "vpc_id"]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["name", "vpc_id"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("ec2", 20))
     }

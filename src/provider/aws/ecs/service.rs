@@ -378,6 +378,10 @@ impl Provider for ServiceProvider {
         &["name", "cluster", "launch_type", "load_balancers"]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["name", "cluster"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("ecs", 10))
     }

@@ -216,6 +216,10 @@ impl Provider for ParameterGroupProvider {
         &["name", "family", "description"]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("elasticache", 10))
     }

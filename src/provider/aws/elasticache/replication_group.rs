@@ -394,6 +394,10 @@ impl Provider for ReplicationGroupProvider {
         ]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["replication_group_id"]
+    }
+
     fn outputs_changed_by_update(&self) -> &'static [&'static str] {
         &["member_clusters", "reader_endpoint_address"]
     }

@@ -385,6 +385,10 @@ impl Provider for BrokerProvider {
         ]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["broker_name"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("mq", 10))
     }

@@ -795,6 +795,10 @@ impl Provider for DomainProvider {
         &["domain_name", "encrypt_at_rest", "node_to_node_encryption"]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["domain_name"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("opensearch", 10))
     }

@@ -334,6 +334,10 @@ impl Provider for DbClusterProvider {
         ]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["cluster_identifier"]
+    }
+
     fn outputs_changed_by_update(&self) -> &'static [&'static str] {
         &["engine_version", "master_user_secret_arn"]
     }

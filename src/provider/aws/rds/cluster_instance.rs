@@ -161,6 +161,10 @@ impl Provider for DbClusterInstanceProvider {
         ]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["identifier"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("rds", 10))
     }

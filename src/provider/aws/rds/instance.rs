@@ -212,6 +212,10 @@ impl Provider for DbInstanceProvider {
         ]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["identifier"]
+    }
+
     fn outputs_changed_by_update(&self) -> &'static [&'static str] {
         &[
             "engine_version",

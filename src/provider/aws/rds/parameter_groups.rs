@@ -372,6 +372,10 @@ impl<A: GroupArgs> Provider for ParameterGroupProvider<A> {
         &["name", "family", "description"]
     }
 
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["name"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("rds", 10))
     }
