@@ -626,3 +626,85 @@ async fn invalid_inputs_fail_the_preview() {
         );
     }
 }
+
+/// NAT gateway waits on recorded responses: moto makes a gateway `available`
+/// at once, so `pending` polling and a `failed` gateway never happen there.
+mod nat_waits {
+    use std::sync::Arc;
+
+    use aws_sdk_ec2::operation::create_nat_gateway::CreateNatGatewayOutput;
+    use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
+    use aws_sdk_ec2::types::{NatGateway as SdkNat, NatGatewayState};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use morket_stack::model::{ResourceArgs, Urn};
+    use morket_stack::provider::aws::ec2::nat_gateway::NatGateway;
+    use morket_stack::provider::aws::Aws;
+    use morket_stack::provider::ProviderError;
+
+    use super::support::aws::{ctx, registry, settings, STACK};
+
+    fn gateway(state: NatGatewayState) -> SdkNat {
+        let b = SdkNat::builder()
+            .nat_gateway_id("nat-0abc")
+            .subnet_id("subnet-1")
+            .vpc_id("vpc-1")
+            .state(state.clone());
+        match state {
+            NatGatewayState::Failed => b
+                .failure_code("InsufficientFreeAddressesInSubnet")
+                .failure_message("Subnet has insufficient free addresses")
+                .build(),
+            _ => b.build(),
+        }
+    }
+
+    async fn create_with(states: Vec<NatGatewayState>) -> (Result<String, ProviderError>, usize) {
+        let create = mock!(aws_sdk_ec2::Client::create_nat_gateway).then_output(|| {
+            CreateNatGatewayOutput::builder()
+                .nat_gateway(gateway(NatGatewayState::Pending))
+                .build()
+        });
+        let mut describe = mock!(aws_sdk_ec2::Client::describe_nat_gateways).sequence();
+        for s in states {
+            describe = describe.output(move || {
+                DescribeNatGatewaysOutput::builder()
+                    .nat_gateways(gateway(s.clone()))
+                    .build()
+            });
+        }
+        let describe = describe.build();
+        let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&create, &describe]);
+        let reg = registry(Arc::new(Aws::new(settings()).with_ec2(client)));
+        let urn = Urn::new(STACK, "", NatGateway::TYPE, "nat");
+        let inputs = serde_json::to_value(NatGateway::new("eipalloc-1", "subnet-1")).unwrap();
+        let r = reg
+            .get(NatGateway::TYPE)
+            .unwrap()
+            .create(&ctx(&urn), &inputs)
+            .await
+            .map(|c| c.id);
+        (r, describe.num_calls())
+    }
+
+    #[tokio::test]
+    async fn create_polls_pending_until_available() {
+        let (r, describes) = create_with(vec![
+            NatGatewayState::Pending,
+            NatGatewayState::Pending,
+            NatGatewayState::Available,
+        ])
+        .await;
+        assert_eq!(r.unwrap(), "nat-0abc");
+        assert_eq!(describes, 3, "polled until available");
+    }
+
+    #[tokio::test]
+    async fn a_failed_gateway_fails_the_create_with_its_reason() {
+        let (r, describes) =
+            create_with(vec![NatGatewayState::Pending, NatGatewayState::Failed]).await;
+        let e = r.expect_err("failed gateway").to_string();
+        assert!(e.contains("nat-0abc is in state failed"), "{e}");
+        assert!(e.contains("InsufficientFreeAddressesInSubnet"), "{e}");
+        assert_eq!(describes, 2, "no polling after a final state");
+    }
+}
