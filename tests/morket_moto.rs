@@ -331,3 +331,117 @@ fn preview_staging_needs_no_credentials() {
         .unwrap();
     assert!(!summary.contains(" 0 to create"), "{summary}");
 }
+
+/// EC2 resources of `stack` that moto holds: (subnets, security groups,
+/// NAT gateways not deleted, instances not terminated, volumes).
+fn ec2_counts(moto: &support::moto::Moto, stack: &str) -> (usize, usize, usize, usize, usize) {
+    use aws_sdk_ec2::types::Filter;
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+        let ours = || {
+            Filter::builder()
+                .name("tag:morket:stack")
+                .values(stack)
+                .build()
+        };
+        let subnets = ec2.describe_subnets().filters(ours()).send().await.unwrap();
+        let sgs = ec2
+            .describe_security_groups()
+            .filters(ours())
+            .send()
+            .await
+            .unwrap();
+        let nats = ec2
+            .describe_nat_gateways()
+            .filter(ours())
+            .send()
+            .await
+            .unwrap();
+        let live_nats = nats
+            .nat_gateways()
+            .iter()
+            .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+            .count();
+        let instances = ec2
+            .describe_instances()
+            .filters(ours())
+            .send()
+            .await
+            .unwrap();
+        let live_instances = instances
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| {
+                i.state()
+                    .and_then(|s| s.name())
+                    .is_some_and(|n| n.as_str() != "terminated")
+            })
+            .count();
+        let volumes = ec2.describe_volumes().filters(ours()).send().await.unwrap();
+        (
+            subnets.subnets().len(),
+            sgs.security_groups().len(),
+            live_nats,
+            live_instances,
+            volumes.volumes().len(),
+        )
+    })
+}
+
+/// `kill -9` in the middle of `up staging`: the next `up` releases the stale
+/// lock, adopts what the killed run created (by its `morket:urn` tag) and
+/// creates the rest, with no duplicate in moto.
+#[test]
+fn killed_mid_up_then_up_again_converges_without_duplicates() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let moto = support::moto::moto();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut child = Command::new(BIN)
+        .arg("--no-color")
+        .arg("--stacks-dir")
+        .arg(stacks_dir())
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["up", "staging", "--yes", "--parallel", "2"])
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Progress lines go to stderr.
+    let mut done = 0;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        if line.unwrap().contains(" done (") {
+            done += 1;
+            if done == 15 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(done, 15, "the run was killed part-way");
+    let partial = state_urns(&moto, &state, "staging").len();
+    assert!(
+        (15..57).contains(&partial),
+        "{partial} resources checkpointed"
+    );
+
+    let again = ok(&moto, &state, &["up", "staging", "--yes"]);
+    assert!(again.contains("Apply complete"), "{again}");
+    ok(
+        &moto,
+        &state,
+        &["preview", "staging", "--expect-no-changes"],
+    );
+    assert_eq!(tagged_in_moto(&moto, "staging"), (1, 1, 1));
+    assert_eq!(ec2_counts(&moto, "staging"), (4, 8, 1, 1, 1));
+}
