@@ -21,39 +21,42 @@ use morket_stack::provider::aws::{self, iam, Aws};
 use morket_stack::provider::Registry;
 use morket_stack::state::StateStore;
 use serde_json::{json, Value};
-use support::engine::{ctx, harness, preview_error, settings, step, Harness, STACK};
+use support::aws::{self as shared, ctx, offline_engine, settings, step, STACK};
 
 const ACCOUNT: &str = "123456789012";
 
-/// The shared harness plus the SDK clients these tests check moto with.
+/// The shared environment plus the SDK clients these tests check moto with.
 struct Env {
-    h: Harness,
+    h: shared::Env,
     iam: aws_sdk_iam::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
-    ec2: aws_sdk_ec2::Client,
 }
 
 impl Deref for Env {
-    type Target = Harness;
-    fn deref(&self) -> &Harness {
+    type Target = shared::Env;
+    fn deref(&self) -> &shared::Env {
         &self.h
     }
 }
 
 impl DerefMut for Env {
-    fn deref_mut(&mut self) -> &mut Harness {
+    fn deref_mut(&mut self) -> &mut shared::Env {
         &mut self.h
     }
 }
 
 async fn env() -> Env {
-    let h = harness().await;
+    let h = shared::Env::new(settings()).await;
     Env {
         iam: aws_sdk_iam::Client::new(&h.conf),
         logs: aws_sdk_cloudwatchlogs::Client::new(&h.conf),
-        ec2: aws_sdk_ec2::Client::new(&h.conf),
         h,
     }
+}
+
+/// The preview error of a stack of one resource, with no AWS behind it.
+async fn preview_error(d: impl morket_stack::model::ResourceArgs) -> String {
+    shared::preview_error(&mut offline_engine(settings()), d).await
 }
 
 impl Env {
@@ -205,7 +208,7 @@ async fn role_lifecycle() {
 
     // Create, with every tag in the create call.
     let (s1, u) = one(r.clone());
-    let plan = e.up(&s1).await;
+    let plan = e.up_stable(&s1).await;
     assert_eq!(plan.counts().create, 1);
     let live = e.role("morket-flow-logs").await.expect("role");
     assert_eq!(live.description(), Some("flow logs"));
@@ -265,7 +268,7 @@ async fn role_lifecycle() {
     r.inline_policies.insert("extra".into(), extra_doc.clone());
     r.tags.insert("Team".into(), "net".into());
     let (s2, _) = one(r.clone());
-    let plan = e.up(&s2).await;
+    let plan = e.up_stable(&s2).await;
     let st2 = step(&plan, &u);
     assert_eq!(st2.action, Action::Update);
     assert_eq!(
@@ -303,7 +306,7 @@ async fn role_lifecycle() {
 
     // Each updatable field alone is an in-place update of that field.
     r.inline_policies.remove("extra");
-    let plan = e.up(&one(r.clone()).0).await;
+    let plan = e.up_stable(&one(r.clone()).0).await;
     assert_eq!(step(&plan, &u).changed, vec!["inline_policies"]);
     assert_eq!(
         e.inline("morket-flow-logs")
@@ -313,7 +316,7 @@ async fn role_lifecycle() {
         vec!["logs"]
     );
     r.description = None;
-    let plan = e.up(&one(r.clone()).0).await;
+    let plan = e.up_stable(&one(r.clone()).0).await;
     assert_eq!(step(&plan, &u).changed, vec!["description"]);
     let d = e.role("morket-flow-logs").await.unwrap();
     assert!(d.description().unwrap_or("").is_empty(), "{d:?}");
@@ -349,7 +352,7 @@ async fn role_lifecycle() {
         .send()
         .await
         .unwrap();
-    let read = e.read(Role::TYPE, &u).await;
+    let read = e.read(&u).await.expect("live");
     assert_eq!(read["description"], "changed by hand");
     assert_eq!(read["max_session_duration"], 3600);
     assert_eq!(read["tags"], json!({"Name": "flow-logs"}));
@@ -403,7 +406,7 @@ async fn role_lifecycle() {
     // role still has the out-of-band policies; delete removes them all first.
     r.name = "morket-flow-logs-2".into();
     let (s3, _) = one(r.clone());
-    let plan = e.up(&s3).await;
+    let plan = e.up_stable(&s3).await;
     assert_eq!(step(&plan, &u).action, Action::Replace);
     assert_eq!(step(&plan, &u).replace_fields, vec!["name"]);
     assert!(e.role("morket-flow-logs").await.is_none(), "old role gone");
@@ -438,7 +441,7 @@ async fn log_group_lifecycle() {
 
     // Create, with every tag in the create call; the ARN without ":*".
     let (s1, u) = group_stack(&g);
-    let plan = e.up(&s1).await;
+    let plan = e.up_stable(&s1).await;
     assert_eq!(plan.counts().create, 1);
     let live = e.log_groups().await;
     assert_eq!(live.len(), 1);
@@ -459,20 +462,20 @@ async fn log_group_lifecycle() {
     // Update in place: retention, tags; then no retention (never expire).
     g.retention_in_days = Some(90);
     g.tags.insert("Team".into(), "net".into());
-    let plan = e.up(&group_stack(&g).0).await;
+    let plan = e.up_stable(&group_stack(&g).0).await;
     assert_eq!(step(&plan, &u).action, Action::Update);
     assert_eq!(step(&plan, &u).changed, vec!["retention_in_days", "tags"]);
     assert_eq!(e.log_groups().await[0].retention_in_days(), Some(90));
     assert_eq!(e.log_group_tags(&arn).await["Team"], "net");
     g.retention_in_days = None;
     g.tags.remove("Team");
-    let plan = e.up(&group_stack(&g).0).await;
+    let plan = e.up_stable(&group_stack(&g).0).await;
     assert_eq!(step(&plan, &u).action, Action::Update);
     assert_eq!(e.log_groups().await[0].retention_in_days(), None);
     assert!(!e.log_group_tags(&arn).await.contains_key("Team"));
     g.retention_in_days = Some(14);
     let (s2, _) = group_stack(&g);
-    e.up(&s2).await;
+    e.up_stable(&s2).await;
     assert_eq!(e.log_groups().await[0].retention_in_days(), Some(14));
 
     // Out-of-band change, then a read returns the live value.
@@ -490,7 +493,7 @@ async fn log_group_lifecycle() {
         .send()
         .await
         .unwrap();
-    let read = e.read(LogGroup::TYPE, &u).await;
+    let read = e.read(&u).await.expect("live");
     assert_eq!(read["retention_in_days"], 365);
     assert_eq!(read["tags"], json!({"Name": "flow", "Owner": "ops"}));
     assert_eq!(read["name"], "/morket/vpc-flow");
@@ -498,7 +501,7 @@ async fn log_group_lifecycle() {
     // Force-new: a new name replaces the group.
     g.name = "/morket/vpc-flow-2".into();
     let (s3, _) = group_stack(&g);
-    let plan = e.up(&s3).await;
+    let plan = e.up_stable(&s3).await;
     assert_eq!(step(&plan, &u).action, Action::Replace);
     assert_eq!(step(&plan, &u).replace_fields, vec!["name"]);
     let names: Vec<String> = e
@@ -569,7 +572,7 @@ async fn flow_log_publishes_to_log_group_through_role() {
         .unwrap();
     let fl_urn = fl.urn().clone();
 
-    let plan = e.up(&st).await;
+    let plan = e.up_stable(&st).await;
     assert_eq!(plan.counts().create, 4);
     let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/morket-staging-flow-logs");
     assert_eq!(e.outputs(role.urn())["arn"], role_arn);

@@ -2,5 +2,4 @@
 #![allow(dead_code)]
 
 pub mod aws;
-pub mod engine;
 pub mod moto;
