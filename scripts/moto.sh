@@ -5,10 +5,11 @@
 
 start_moto() {
   local venv="${MORKET_STACK_VENV:-$HOME/.cache/morket-stack/venv}"
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    echo "Installing moto[server] into $venv ..." >&2
+  # moto_server.py patches moto 5.2 internals: keep the version pinned.
+  if ! "$venv/bin/python" -c 'import moto, sys; sys.exit(moto.__version__ != "5.2.5")' 2>/dev/null; then
+    echo "Installing moto[server]==5.2.5 into $venv ..." >&2
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.*'
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
   fi
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

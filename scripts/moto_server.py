@@ -12,11 +12,29 @@ lets the rest of the stack run end to end. Usage: python moto_server.py -H HOST 
 import re
 import sys
 
+import moto
 from moto.core.responses import ActionResult, EmptyResult, PaginatedResult
 from moto.elasticache.exceptions import ElastiCacheException
 from moto.elasticache.responses import ElastiCacheResponse
 from moto.elasticache.exceptions import CacheSubnetGroupNotFound
 from moto.elasticache.models import ElastiCacheBackend
+
+
+# Built against moto 5.2 internals (scripts/moto.sh pins the version).
+if not moto.__version__.startswith("5.2."):
+    sys.exit(f"moto_server.py expects moto 5.2.x, found {moto.__version__}")
+
+
+class InvalidState(ElastiCacheException):
+    def __init__(self, code, message):
+        self.code = code
+        super().__init__(message)
+
+
+def _users(backend, attr, name):
+    """Replication groups and cache clusters that use the named group, as AWS checks."""
+    things = list(backend.replication_groups.values()) + list(backend.cache_clusters.values())
+    return [t for t in things if getattr(t, attr, None) == name and getattr(t, "status", "") != "deleting"]
 
 
 class CacheParameterGroupNotFound(ElastiCacheException):
@@ -122,6 +140,11 @@ def reset_cache_parameter_group(self):
 def delete_cache_parameter_group(self):
     name = self._get_param("CacheParameterGroupName")
     _group(self, name)
+    if _users(self.elasticache_backend, "cache_parameter_group_name", name):
+        raise InvalidState(
+            "InvalidCacheParameterGroupState",
+            f"Cache parameter group {name} is in use.",
+        )
     del _groups(self.elasticache_backend)[name]
     return EmptyResult()
 
@@ -131,6 +154,8 @@ def delete_cache_subnet_group(self):
     groups = self.elasticache_backend.cache_subnet_groups
     if name not in groups:
         raise CacheSubnetGroupNotFound(name)
+    if _users(self.elasticache_backend, "cache_subnet_group_name", name):
+        raise InvalidState("CacheSubnetGroupInUse", f"Cache subnet group {name} is in use.")
     del groups[name]
     return EmptyResult()
 

@@ -26,6 +26,8 @@ pub enum PlanError {
     Invalid(Vec<(Urn, ProviderError)>),
     #[error("{}", .0.join("\n"))]
     Protected(Vec<String>),
+    #[error("{}", .0.join("\n"))]
+    InUse(Vec<String>),
     #[error("--target {0} names no declared or managed resource")]
     UnknownTarget(Urn),
 }
@@ -189,6 +191,7 @@ pub fn plan(
     let mut unchanged = 0usize;
     let mut invalid = Vec::new();
     let mut protected = Vec::new();
+    let mut kept_names: Vec<(Urn, &'static [&'static str])> = Vec::new();
 
     if !opts.destroy {
         for &i in &graph.order {
@@ -279,11 +282,15 @@ pub fn plan(
             let name_kept = action == Action::Replace
                 && !provider.unique_name().is_empty()
                 && prior.is_some_and(|o| {
-                    provider
-                        .unique_name()
-                        .iter()
-                        .all(|f| o.inputs.get(*f) == inputs.get(*f))
+                    o.type_name == d.type_name
+                        && provider
+                            .unique_name()
+                            .iter()
+                            .all(|f| o.inputs.get(*f) == inputs.get(*f))
                 });
+            if name_kept {
+                kept_names.push((d.urn.clone(), provider.unique_name()));
+            }
             steps.push(Step {
                 urn: d.urn.clone(),
                 type_name: d.type_name.clone(),
@@ -325,6 +332,10 @@ pub fn plan(
         return Err(PlanError::Protected(protected));
     }
     propagate_delete_before_replace(&mut steps, state);
+    let in_use = delete_first_in_use(&steps, state, &kept_names);
+    if !in_use.is_empty() {
+        return Err(PlanError::InUse(in_use));
+    }
     Ok(Plan {
         version: PLAN_VERSION,
         stack: stack.name().to_string(),
@@ -375,6 +386,38 @@ fn order_deletes(deletes: &mut Vec<&ResourceState>) {
 
 /// A resource replaced delete-first takes its replaced dependents with it:
 /// they must go before it and so cannot be created first (as in Pulumi).
+/// Replacements that must delete first because they keep their unique name,
+/// while resources that stay (updated or unchanged) still use them: the
+/// delete would fail on AWS's dependency check, or cut those resources off
+/// after their dependents were already deleted. Refused at plan time.
+fn delete_first_in_use(
+    steps: &[Step],
+    state: &StateView,
+    kept: &[(Urn, &'static [&'static str])],
+) -> Vec<String> {
+    let action: HashMap<&Urn, Action> = steps.iter().map(|s| (&s.urn, s.action)).collect();
+    let mut errors = Vec::new();
+    for (urn, fields) in kept {
+        let staying: Vec<&str> = state
+            .resources
+            .iter()
+            .filter(|r| r.dependencies.contains(urn))
+            .filter(|r| !matches!(action.get(&r.urn), Some(Action::Replace | Action::Delete)))
+            .map(|r| r.urn.as_str())
+            .collect();
+        if !staying.is_empty() {
+            errors.push(format!(
+                "{urn} must be replaced and keeps its {}, so the old one would have to be deleted first, \
+                 but {} still use(s) it and would not be replaced; give it a new {} (the new one is then created first)",
+                fields.join(" / "),
+                staying.join(", "),
+                fields.join(" / "),
+            ));
+        }
+    }
+    errors
+}
+
 fn propagate_delete_before_replace(steps: &mut [Step], state: &StateView) {
     let mut dependents: HashMap<&Urn, Vec<&Urn>> = HashMap::new();
     for r in &state.resources {
@@ -562,39 +605,67 @@ mod tests {
     }
 
     /// A replacement that keeps a unique name deletes first; one that renames
-    /// creates the new resource first.
+    /// creates the new resource first; one still used by a resource that
+    /// stays is refused.
     #[test]
     fn keeping_a_unique_name_makes_a_replacement_delete_first() {
+        use crate::provider::aws::ec2::launch_template::LaunchTemplate;
         use crate::provider::aws::ec2::security_group::SecurityGroup;
         use crate::provider::aws::{self, Aws, AwsSettings};
         use std::sync::Arc;
 
         let mut registry = Registry::builtin();
         aws::register(&mut registry, Arc::new(Aws::new(AwsSettings::default())));
-        let declare = |name: &str, description: &str| {
+        let declare = |name: &str, description: &str, with_user: bool| {
             let mut st = Stack::new("dev").unwrap();
+            let mut root = st.root();
             let mut g = SecurityGroup::new(name, "vpc-1");
             g.description = description.into();
-            st.root().resource("sg", g).unwrap();
+            let g = root.resource("sg", g).unwrap();
+            if with_user {
+                let mut lt = LaunchTemplate::new("app-lt", "ami-1", "t3.micro");
+                lt.vpc_security_group_ids = vec![g.id().into()];
+                root.resource("lt", lt).unwrap();
+            }
             st
         };
-        let old = declare("app", "old");
-        let state = StateView {
-            resources: vec![ResourceState {
-                urn: old.resources()[0].urn.clone(),
-                type_name: old.resources()[0].type_name.clone(),
-                id: "sg-1".into(),
-                inputs: old.resources()[0].inputs.clone(),
-                outputs: serde_json::json!({"id": "sg-1"}),
-                dependencies: Vec::new(),
+        let state_of = |with_user: bool| {
+            let old = declare("app", "old", with_user);
+            let recorded = |i: usize, id: &str, inputs: Value, deps: Vec<Urn>| ResourceState {
+                urn: old.resources()[i].urn.clone(),
+                type_name: old.resources()[i].type_name.clone(),
+                id: id.into(),
+                inputs,
+                outputs: serde_json::json!({"id": id}),
+                dependencies: deps,
                 parent: String::new(),
                 options: Default::default(),
-            }],
-            ..Default::default()
+            };
+            let mut resources = vec![recorded(
+                0,
+                "sg-1",
+                old.resources()[0].inputs.clone(),
+                vec![],
+            )];
+            if with_user {
+                let mut lt = old.resources()[1].inputs.clone();
+                lt["vpc_security_group_ids"] = serde_json::json!(["sg-1"]);
+                resources.push(recorded(
+                    1,
+                    "lt-1",
+                    lt,
+                    vec![old.resources()[0].urn.clone()],
+                ));
+            }
+            StateView {
+                resources,
+                ..Default::default()
+            }
         };
+        let state = state_of(false);
         for (name, delete_first) in [("app", true), ("app-2", false)] {
             let p = plan(
-                &declare(name, "new"),
+                &declare(name, "new", false),
                 &state,
                 &registry,
                 &PlanOptions::default(),
@@ -603,5 +674,38 @@ mod tests {
             assert_eq!(p.steps[0].action, Action::Replace, "{name}");
             assert_eq!(p.steps[0].delete_before_replace, delete_first, "{name}");
         }
+        // The launch template is only updated (new group id): the old group
+        // cannot be deleted under it.
+        let e = plan(
+            &declare("app", "new", true),
+            &state_of(true),
+            &registry,
+            &PlanOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(
+                "dev::::aws:ec2/SecurityGroup::sg must be replaced and keeps its name / vpc_id"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("dev::::aws:ec2/LaunchTemplate::lt still use(s) it"),
+            "{e}"
+        );
+        // Renamed, the new group is created first and the template moves to it.
+        let p = plan(
+            &declare("app-2", "new", true),
+            &state_of(true),
+            &registry,
+            &PlanOptions::default(),
+        )
+        .unwrap();
+        assert!(
+            !p.steps.iter().any(|s| s.delete_before_replace),
+            "{:?}",
+            p.steps
+        );
     }
 }

@@ -25,7 +25,8 @@ pub struct Clickhouse {
 }
 
 /// The instance's user data. The data volume is attached after launch, so
-/// the script waits for a second disk before it mounts and starts anything.
+/// the script installs first, then waits for the EBS data disk, mounts it
+/// over /var/lib/clickhouse and only then starts the server.
 pub fn user_data(c: &ClickhouseConfig) -> String {
     format!(
         r#"#!/bin/bash
@@ -33,32 +34,43 @@ pub fn user_data(c: &ClickhouseConfig) -> String {
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-# 1. The gp3 data volume: the one disk that is not the root disk.
-root_disk=$(lsblk -no PKNAME "$(findmnt -no SOURCE /)")
-dev=""
-for _ in $(seq 1 120); do
-  for d in $(lsblk -dno NAME,TYPE | awk '$2 == "disk" {{print $1}}'); do
-    if [ "$d" != "$root_disk" ]; then dev="/dev/$d"; fi
-  done
-  if [ -n "$dev" ]; then break; fi
-  sleep 5
-done
-if [ -z "$dev" ]; then echo "data volume never appeared" >&2; exit 1; fi
-blkid "$dev" >/dev/null || mkfs.xfs -q "$dev"
-mkdir -p /var/lib/clickhouse
-uuid=$(blkid -s UUID -o value "$dev")
-grep -q "$uuid" /etc/fstab || echo "UUID=$uuid /var/lib/clickhouse xfs defaults,nofail 0 2" >> /etc/fstab
-mount -a
-
-# 2. ClickHouse from the official repository.
+# 1. Packages: xfsprogs for the data volume, ClickHouse from the official repository.
 apt-get update -q
-apt-get install -yq apt-transport-https ca-certificates curl gnupg
+apt-get install -yq apt-transport-https ca-certificates curl gnupg xfsprogs
 curl -fsSL https://packages.clickhouse.com/rpm/lts/repodata/repomd.xml.key \
   | gpg --batch --yes --dearmor -o /usr/share/keyrings/clickhouse-keyring.gpg
 echo "deb [signed-by=/usr/share/keyrings/clickhouse-keyring.gpg] https://packages.clickhouse.com/deb stable main" \
   > /etc/apt/sources.list.d/clickhouse.list
 apt-get update -q
 apt-get install -yq clickhouse-server clickhouse-client
+systemctl stop clickhouse-server || true
+
+# 2. The gp3 data volume: the EBS disk that is not the root disk (instance
+#    store disks, on types that have them, are not EBS).
+root_disk=$(lsblk -no PKNAME "$(findmnt -no SOURCE /)")
+dev=""
+for _ in $(seq 1 120); do
+  for d in $(lsblk -dno NAME,TYPE | awk '$2 == "disk" {{print $1}}'); do
+    model=$(cat "/sys/block/$d/device/model" 2>/dev/null || true)
+    if [ "$d" != "$root_disk" ] && [[ "$model" == *"Elastic Block Store"* ]]; then dev="/dev/$d"; fi
+  done
+  if [ -n "$dev" ]; then break; fi
+  sleep 5
+done
+if [ -z "$dev" ]; then echo "data volume never appeared" >&2; exit 1; fi
+blkid "$dev" >/dev/null || mkfs.xfs -q "$dev"
+uuid=$(blkid -s UUID -o value "$dev")
+grep -q "$uuid" /etc/fstab || echo "UUID=$uuid /var/lib/clickhouse xfs defaults,nofail 0 2" >> /etc/fstab
+if ! mountpoint -q /var/lib/clickhouse; then
+  # Keep what the package put there, on the data volume.
+  if [ -d /var/lib/clickhouse ]; then mv /var/lib/clickhouse /var/lib/clickhouse.install; fi
+  mkdir -p /var/lib/clickhouse
+  mount /var/lib/clickhouse
+  if [ -d /var/lib/clickhouse.install ]; then
+    cp -an /var/lib/clickhouse.install/. /var/lib/clickhouse/
+    rm -rf /var/lib/clickhouse.install
+  fi
+fi
 
 # 3. Server settings.
 cat > /etc/clickhouse-server/config.d/morket.xml <<'XML'

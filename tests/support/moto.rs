@@ -68,7 +68,7 @@ fn start() -> Server {
     let mut cmd = moto_command().unwrap_or_else(|| {
         panic!(
             "moto not found. Run `scripts/test`, or install it: \
-             python3 -m venv ~/.cache/morket-stack/venv && ~/.cache/morket-stack/venv/bin/pip install 'moto[server]==5.*'"
+             python3 -m venv ~/.cache/morket-stack/venv && ~/.cache/morket-stack/venv/bin/pip install 'moto[server]==5.2.5'"
         )
     });
     let port = free_port();

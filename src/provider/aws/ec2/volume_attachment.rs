@@ -128,6 +128,11 @@ impl Provider for VolumeAttachmentProvider {
         &["device_name", "volume_id", "instance_id"]
     }
 
+    /// A volume attaches to one instance at a time: moving it detaches first.
+    fn unique_name(&self) -> &'static [&'static str] {
+        &["volume_id"]
+    }
+
     fn concurrency(&self) -> Option<(&'static str, usize)> {
         Some(("ec2", 20))
     }
