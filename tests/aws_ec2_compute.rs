@@ -774,3 +774,77 @@ async fn bad_inputs_are_refused_before_any_call() {
     )
     .await;
 }
+
+/// An instance launched with the template's `version` output is replaced
+/// when the template changes (user data runs at first boot only), and the
+/// data volume moves to the new instance: detached first, never replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_pinned_to_the_template_version_is_replaced_by_a_template_change() {
+    let mut e = env().await;
+    let fx = fixtures(&e.ec2).await;
+    let declare = |script: &str| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let mut lt = LaunchTemplate::new("clickhouse", AMI_A, "t3.large");
+        lt.user_data = Some(script.into());
+        let lt = root.resource("lt", lt).unwrap();
+        let mut inst = Instance::from_launch_template(lt.id(), fx.subnet_a.as_str());
+        inst.launch_template_version = Some(lt.version().into());
+        let inst = root.resource("server", inst).unwrap();
+        let vol = root
+            .resource("data", Volume::new("us-east-1a", 100))
+            .unwrap();
+        let att = root
+            .resource(
+                "data",
+                VolumeAttachment::new("/dev/sdf", vol.id(), inst.id()),
+            )
+            .unwrap();
+        (st, lt, inst, vol, att)
+    };
+    let (s1, lt, inst, vol, att) = declare(SCRIPT_V1);
+    e.up_stable(&s1).await;
+    assert_eq!(e.outputs(&lt)["version"], json!("1"));
+    let first = e.id(&inst);
+    let volume = e.id(&vol);
+
+    let (s2, ..) = declare(SCRIPT_V2);
+    let plan = e.up_stable(&s2).await;
+    assert_eq!(step(&plan, &lt).action, Action::Update);
+    assert_eq!(step(&plan, &inst).action, Action::Replace);
+    assert_eq!(
+        step(&plan, &inst).replace_fields,
+        vec!["launch_template_version"]
+    );
+    assert!(
+        !step(&plan, &inst).delete_before_replace,
+        "new instance first"
+    );
+    assert_eq!(step(&plan, &att).action, Action::Replace);
+    assert!(
+        step(&plan, &att).delete_before_replace,
+        "detach, then attach"
+    );
+    assert!(
+        plan.steps.iter().all(|s| s.urn != *vol.urn()),
+        "the volume stays"
+    );
+
+    assert_eq!(e.outputs(&lt)["version"], json!("2"));
+    let live = our_instances(&e.ec2).await;
+    let running: Vec<_> = live
+        .iter()
+        .filter(|i| {
+            i.state()
+                .and_then(|s| s.name())
+                .is_some_and(|n| n.as_str() == "running")
+        })
+        .collect();
+    assert_eq!(running.len(), 1, "{live:?}");
+    let second = running[0].instance_id().unwrap();
+    assert_ne!(second, first);
+    assert_eq!(e.id(&vol), volume);
+    let v = &our_volumes(&e.ec2).await[0];
+    assert_eq!(v.attachments().len(), 1);
+    assert_eq!(v.attachments()[0].instance_id(), Some(second));
+}

@@ -473,6 +473,12 @@ fn r6_clickhouse_instance_volume_and_user_data() {
 
         let inst = declared(&plan, "clickhouse::aws:ec2/Instance::instance");
         assert_eq!(ref_name(&inst["launch_template_id"]), "launch-template");
+        // A template change replaces the instance (user data runs once).
+        assert_eq!(
+            ref_name(&inst["launch_template_version"]),
+            "launch-template"
+        );
+        assert_eq!(inst["launch_template_version"]["$ref"]["attr"], "version");
         assert_eq!(
             ref_name(&inst["subnet_id"]),
             "private-us-east-1a",

@@ -122,6 +122,9 @@ pub fn declare(
     let lt = c.resource("launch-template", lt)?;
 
     let mut instance = Instance::from_launch_template(lt.id(), net.private_subnets[0].id());
+    // User data runs at first boot only: a template change replaces the
+    // instance (the data volume moves over; it is never replaced with it).
+    instance.launch_template_version = Some(lt.version().into());
     instance.tags = name_tag(cfg, "clickhouse");
     let instance = c.resource("instance", instance)?;
 

@@ -31,7 +31,7 @@ pub struct Instance {
     /// A version number, `$Default` or `$Latest`; only with `launch_template_id`
     /// (default `$Default`).
     #[serde(default)]
-    pub launch_template_version: Option<String>,
+    pub launch_template_version: Option<Input<String>>,
     /// Required without a launch template.
     #[serde(default)]
     pub image_id: Option<String>,
@@ -331,7 +331,8 @@ impl Provider for InstanceProvider {
             if let Some(ver) = &v.launch_template_version {
                 return Err(ProviderError::invalid(
                     "launch_template_version",
-                    format!("{ver:?}"),
+                    ver.known()
+                        .map_or("(a reference)".to_string(), |v| format!("{v:?}")),
                     "needs launch_template_id",
                 ));
             }
@@ -345,7 +346,7 @@ impl Provider for InstanceProvider {
                 ));
             }
         }
-        if let Some(ver) = &v.launch_template_version {
+        if let Some(Input::Value(ver) | Input::Secret(ver)) = &v.launch_template_version {
             if !(ver == "$Default" || ver == "$Latest" || ver.parse::<u64>().is_ok_and(|n| n > 0)) {
                 return Err(ProviderError::invalid(
                     "launch_template_version",
@@ -400,11 +401,13 @@ impl Provider for InstanceProvider {
             req = req.launch_template(
                 LaunchTemplateSpecification::builder()
                     .launch_template_id(lt)
-                    .version(
-                        v.launch_template_version
-                            .clone()
-                            .unwrap_or_else(|| "$Default".into()),
-                    )
+                    .version(match &v.launch_template_version {
+                        Some(ver) => {
+                            known_all("launch_template_version", std::slice::from_ref(ver))?
+                                .remove(0)
+                        }
+                        None => "$Default".into(),
+                    })
                     .build(),
             );
         }

@@ -141,6 +141,11 @@ impl Resource<LaunchTemplate> {
     pub fn latest_version(&self) -> Output<i64> {
         self.output("latest_version")
     }
+    /// The latest version as text. An instance launched from it with this
+    /// version is replaced when the template changes.
+    pub fn version(&self) -> Output<String> {
+        self.output("version")
+    }
     pub fn default_version(&self) -> Output<i64> {
         self.output("default_version")
     }
@@ -345,6 +350,8 @@ impl LaunchTemplateProvider {
             "arn": format!("arn:{partition}:ec2:{region}:{account}:launch-template/{id}"),
             "name": lt.launch_template_name(),
             "latest_version": lt.latest_version_number(),
+            // The same, as text: what an Instance's launch_template_version takes.
+            "version": lt.latest_version_number().map(|n| n.to_string()),
             "default_version": lt.default_version_number(),
         })
     }
@@ -361,7 +368,7 @@ impl Provider for LaunchTemplateProvider {
     }
 
     fn outputs_changed_by_update(&self) -> &'static [&'static str] {
-        &["latest_version", "default_version"]
+        &["latest_version", "default_version", "version"]
     }
 
     fn concurrency(&self) -> Option<(&'static str, usize)> {
