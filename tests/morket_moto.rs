@@ -21,9 +21,10 @@ struct Run {
     text: String,
 }
 
-fn run(moto: &support::moto::Moto, state: &Path, args: &[&str]) -> Run {
-    let out: Output = Command::new(BIN)
-        .arg("--no-color")
+/// The binary with the repository's stacks, `state` and moto as AWS.
+fn command(moto: &support::moto::Moto, state: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--no-color")
         .arg("--stacks-dir")
         .arg(stacks_dir())
         .arg("--state-dir")
@@ -34,9 +35,12 @@ fn run(moto: &support::moto::Moto, state: &Path, args: &[&str]) -> Run {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
+        .env_remove("AWS_PROFILE");
+    c
+}
+
+fn run(moto: &support::moto::Moto, state: &Path, args: &[&str]) -> Run {
+    let out: Output = command(moto, state, args).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         text: format!(
@@ -422,22 +426,15 @@ fn killed_mid_up_then_up_again_converges_without_duplicates() {
     let moto = support::moto::moto();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut child = Command::new(BIN)
-        .arg("--no-color")
-        .arg("--stacks-dir")
-        .arg(stacks_dir())
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["up", "staging", "--yes", "--parallel", "2"])
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command(
+        &moto,
+        &state,
+        &["up", "staging", "--yes", "--parallel", "2"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     // Progress lines go to stderr.
     let mut done = 0;
     for line in BufReader::new(child.stderr.take().unwrap()).lines() {

@@ -27,7 +27,7 @@ pub fn declare(
         .component("morket:Aurora", "aurora")?
         .protect_all(cfg.is_production());
     let a = &cfg.aurora;
-    let id = format!("morket-{}", cfg.environment);
+    let id = cfg.name("");
 
     let mut subnets = DbSubnetGroup::new(
         &format!("{id}-aurora"),

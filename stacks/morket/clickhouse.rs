@@ -112,7 +112,7 @@ pub fn declare(
         .component("morket:Clickhouse", "clickhouse")?
         .protect_all(cfg.is_production());
     let ch = &cfg.clickhouse;
-    let name = format!("morket-{}-clickhouse", cfg.environment);
+    let name = cfg.name("clickhouse");
 
     let mut lt = LaunchTemplate::new(&name, &ch.ami, &ch.instance_type);
     lt.vpc_security_group_ids = vec![net.security_groups.clickhouse.id().into()];

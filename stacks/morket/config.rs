@@ -308,6 +308,15 @@ impl MorketConfig {
         self.environment == "production"
     }
 
+    /// `morket-<env>`, or `morket-<env>-<what>`: AWS names of this environment.
+    pub fn name(&self, what: &str) -> String {
+        if what.is_empty() {
+            format!("morket-{}", self.environment)
+        } else {
+            format!("morket-{}-{what}", self.environment)
+        }
+    }
+
     /// Stack-wide tags (R2.6): Project, Environment, Module, ManagedBy, plus the file's.
     pub fn default_tags(&self) -> BTreeMap<String, String> {
         let mut t = BTreeMap::from([

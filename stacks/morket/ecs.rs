@@ -10,7 +10,7 @@ use super::network::name_tag;
 
 pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Resource<Cluster>, ModelError> {
     let mut c = scope.component("morket:Ecs", "ecs")?;
-    let mut cluster = Cluster::new(&format!("morket-{}", cfg.environment));
+    let mut cluster = Cluster::new(&cfg.name(""));
     cluster.capacity_providers = vec!["FARGATE".into(), "FARGATE_SPOT".into()];
     cluster.default_capacity_provider_strategy = vec![CapacityProviderStrategy {
         capacity_provider: "FARGATE".into(),

@@ -60,10 +60,7 @@ pub fn subnet_cidr(vpc_cidr: &str, index: u32) -> String {
 }
 
 pub fn name_tag(cfg: &MorketConfig, what: &str) -> Tags {
-    Tags::from([(
-        "Name".to_string(),
-        format!("morket-{}-{what}", cfg.environment),
-    )])
+    Tags::from([("Name".to_string(), cfg.name(what))])
 }
 
 pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, ModelError> {
@@ -175,10 +172,7 @@ fn flow_logs(
 
     // Role names are account-wide: the environment keeps staging and
     // production apart in one account.
-    let mut role = Role::for_service(
-        &format!("morket-{}-vpc-flow-logs", cfg.environment),
-        "vpc-flow-logs.amazonaws.com",
-    );
+    let mut role = Role::for_service(&cfg.name("vpc-flow-logs"), "vpc-flow-logs.amazonaws.com");
     role.description = Some("Publishes the Morket VPC flow logs to CloudWatch Logs".into());
     role.inline_policies.insert(
         "publish-flow-logs".into(),
@@ -216,7 +210,7 @@ fn security_groups(
     vpc: &Resource<Vpc>,
 ) -> Result<SecurityGroups, ModelError> {
     let mut group = |tier: &str, description: &str| {
-        let mut g = SecurityGroup::new(&format!("morket-{}-{tier}", cfg.environment), vpc.id());
+        let mut g = SecurityGroup::new(&cfg.name(tier), vpc.id());
         g.description = description.into();
         g.tags = name_tag(cfg, tier);
         net.resource(&format!("sg-{tier}"), g)

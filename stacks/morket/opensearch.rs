@@ -41,7 +41,7 @@ pub fn declare(
         .component("morket:Opensearch", "opensearch")?
         .protect_all(cfg.is_production());
     let o = &cfg.opensearch;
-    let name = format!("morket-{}", cfg.environment);
+    let name = cfg.name("");
 
     // Fine-grained access control wants every character class.
     let mut password = RandomPassword::new(32);

@@ -35,7 +35,7 @@ pub fn declare(
     let admin_password = c.resource("admin-password", password)?;
 
     let mut broker = Broker::new(
-        &format!("morket-{}", cfg.environment),
+        &cfg.name(""),
         &r.engine_version,
         &r.instance_type,
         net.private_subnets[0].id(),

@@ -27,7 +27,7 @@ pub fn declare(
         .component("morket:Redis", "redis")?
         .protect_all(cfg.is_production());
     let r = &cfg.redis;
-    let id = format!("morket-{}", cfg.environment);
+    let id = cfg.name("");
 
     let mut subnets = SubnetGroup::new(
         &format!("{id}-redis"),
