@@ -126,6 +126,7 @@ fn applied_state(stack: &Stack) -> StateView {
                 dependencies: d.dependencies(),
                 parent: d.parent.clone(),
                 options: d.options.clone(),
+                tainted: false,
             }
         })
         .collect();

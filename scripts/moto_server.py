@@ -7,10 +7,34 @@ ModifyCacheSubnetGroup, and never removes a deleted replication group. This adds
 code for these calls is tested separately against recorded AWS-shaped
 responses (aws-smithy-mocks, tests/aws_elasticache.rs); this emulation only
 lets the rest of the stack run end to end. Usage: python moto_server.py -H HOST -p PORT
+
+It also has a fault switch, so tests can make one AWS call fail after the
+calls before it succeeded (CreateVpc then ModifyVpcAttribute answering
+InvalidVpcID.NotFound, as EC2 does under eventual consistency):
+
+    POST   /morket-api/faults  {"action": "ModifyVpcAttribute", "code": "InvalidVpcID.NotFound",
+                                "message": "...", "status": 400, "times": 1, "after": 0,
+                                "service": "ec2"}
+    GET    /morket-api/faults  {"faults": [{..., "seen": N, "fired": N}]}
+    DELETE /morket-api/faults  (POST /moto-api/reset clears them too)
+
+"action" is the operation name (query protocols: the Action parameter; JSON
+protocols: X-Amz-Target after the dot; REST services are never matched);
+"code" is required, the rest optional. Each fault counts the matching requests
+since it was armed, lets the first "after" (default 0) through, then fails the
+next "times" (default 1); "service" (the SigV4 signing name) narrows the
+match. A faulted request never reaches moto. See scripts/check_faults.py.
 """
 
+import io
+import json
 import re
 import sys
+import threading
+import uuid
+from http import HTTPStatus
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 import moto
 from moto.core.responses import ActionResult, EmptyResult, PaginatedResult
@@ -218,7 +242,194 @@ for f in [
     if not hasattr(ElastiCacheResponse, f.__name__):
         setattr(ElastiCacheResponse, f.__name__, f)
 
-if __name__ == "__main__":
-    from moto.server import main
 
-    main(sys.argv[1:])
+class FaultSwitch:
+    """WSGI middleware in front of moto's dispatcher: the fault switch above."""
+
+    PATH = "/morket-api/faults"
+    FIELDS = {"action", "code", "message", "status", "times", "after", "service"}
+
+    def __init__(self, app):
+        self.app = app
+        # werkzeug serves each request on its own thread.
+        self.lock = threading.Lock()
+        self.faults = []
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.rstrip("/") == self.PATH:
+            return self.control(environ, method, start_response)
+        if path.rstrip("/") == "/moto-api/reset" and method == "POST":
+            self.clear()
+        elif self.faults:
+            # Nothing is read or parsed while no fault is armed.
+            fault = self.match(environ)
+            if fault is not None:
+                return self.fail(environ, fault, start_response)
+        return self.app(environ, start_response)
+
+    def clear(self):
+        with self.lock:
+            self.faults.clear()
+
+    def control(self, environ, method, start_response):
+        if method == "GET":
+            return self.answer(start_response, 200, self.listing())
+        if method == "DELETE":
+            self.clear()
+            return self.answer(start_response, 200, self.listing())
+        if method != "POST":
+            return self.answer(start_response, 405, {"error": f"{method} not allowed"})
+        try:
+            body = json.loads(_body(environ) or b"null")
+            armed = [self.parse(f) for f in (body if isinstance(body, list) else [body])]
+        except ValueError as e:
+            return self.answer(start_response, 400, {"error": str(e)})
+        with self.lock:
+            self.faults.extend(armed)
+        return self.answer(start_response, 200, self.listing())
+
+    def parse(self, f):
+        # Strict, so a misspelt field fails the test that arms it, not later.
+        if not isinstance(f, dict):
+            raise ValueError("a fault is a JSON object")
+        unknown = set(f) - self.FIELDS
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}")
+        for key in ("action", "code"):
+            if not isinstance(f.get(key), str) or not f[key]:
+                raise ValueError(f'"{key}" must be a non-empty string')
+
+        def number(key, default, low, high):
+            v = f.get(key, default)
+            if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+                raise ValueError(f'"{key}" must be an integer in {low}..{high}')
+            return v
+
+        return {
+            "action": f["action"],
+            "service": f["service"].lower() if f.get("service") else None,
+            "code": f["code"],
+            "message": str(f.get("message") or f"{f['action']} failed (fault injected by moto_server.py)"),
+            "status": number("status", 400, 400, 599),
+            "times": number("times", 1, 1, 1_000_000),
+            "after": number("after", 0, 0, 1_000_000),
+            "seen": 0,
+            "fired": 0,
+        }
+
+    def listing(self):
+        with self.lock:
+            return {"faults": [dict(f) for f in self.faults]}
+
+    def match(self, environ):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            action = target.rpartition(".")[2]
+        else:
+            action = _query_params(environ).get("Action")
+        if not action:
+            return None
+        service = _signing_service(environ)
+        fired = None
+        with self.lock:
+            for f in self.faults:
+                if f["action"] != action or f["service"] not in (None, service):
+                    continue
+                # Every armed fault counts the request; the oldest one due fires.
+                f["seen"] += 1
+                if fired is None and f["seen"] > f["after"] and f["fired"] < f["times"]:
+                    f["fired"] += 1
+                    fired = dict(f)
+        return fired
+
+    def fail(self, environ, fault, start_response):
+        """The error as the service's protocol shapes it, so the SDK parses the code."""
+        print(f"moto_server.py: fault {fault['action']} -> {fault['code']}", file=sys.stderr, flush=True)
+        request_id = str(uuid.uuid4())
+        code, message = fault["code"], fault["message"]
+        headers = [("x-amzn-RequestId", request_id)]
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            content_type = environ.get("CONTENT_TYPE", "")
+            if not content_type.startswith("application/x-amz-json"):
+                content_type = "application/x-amz-json-1.1"
+            headers += [("Content-Type", content_type), ("x-amzn-ErrorType", code)]
+            body = json.dumps({"__type": code, "message": message})
+        elif _signing_service(environ) == "ec2" or _query_params(environ).get("Version") == "2016-11-15":
+            headers.append(("Content-Type", "text/xml"))
+            body = (
+                f"<Response><Errors><Error><Code>{escape(code)}</Code>"
+                f"<Message>{escape(message)}</Message></Error></Errors>"
+                f"<RequestID>{request_id}</RequestID></Response>"
+            )
+        else:
+            headers.append(("Content-Type", "text/xml"))
+            kind = "Sender" if fault["status"] < 500 else "Receiver"
+            body = (
+                f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
+                f"<Message>{escape(message)}</Message></Error>"
+                f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+        return _respond(start_response, fault["status"], headers, body)
+
+    def answer(self, start_response, status, doc):
+        return _respond(start_response, status, [("Content-Type", "application/json")], json.dumps(doc))
+
+
+def _respond(start_response, status, headers, body):
+    data = body.encode("utf-8")
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    start_response(f"{status} {reason}", headers + [("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _body(environ):
+    """The request body, put back as a fresh stream so moto can read it again."""
+    if "morket.body" in environ:
+        return environ["morket.body"]
+    stream = environ["wsgi.input"]
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        data = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        # Chunked: werkzeug ends the stream at the last chunk.
+        data = stream.read()
+    else:
+        data = b""
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["morket.body"] = data
+    return data
+
+
+def _query_params(environ):
+    """Query-protocol parameters: the query string, then a form-encoded body."""
+    params = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(_body(environ).decode("utf-8", "replace"))
+        params.update({k: v[0] for k, v in form.items()})
+    return params
+
+
+def _signing_service(environ):
+    # AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ...
+    m = re.search(r"Credential=[^/,]*/[^/,]*/[^/,]*/([^/,]*)/", environ.get("HTTP_AUTHORIZATION", ""))
+    return m.group(1).lower() if m else None
+
+
+if __name__ == "__main__":
+    import moto.server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    # moto.server.main builds its app from this name at call time: serve the
+    # dispatcher behind the fault switch.
+    moto.server.DomainDispatcherApplication = lambda create_app: FaultSwitch(
+        DomainDispatcherApplication(create_app)
+    )
+    moto.server.main(sys.argv[1:])

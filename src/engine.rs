@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::adopt::{self, Lookup};
 use crate::exec::{self, ApplyReport, Cancel, Event, EventSink, ExecError, ExecOptions, NoEvents};
 use crate::model::{Stack, Urn};
 use crate::plan::{self, Plan, PlanError, PlanOptions, StateView};
-use crate::provider::{Ctx, Registry};
+use crate::provider::{Ctx, ReadResult, Registry};
 use crate::retry::RetryPolicy;
 use crate::state::{
     self, HistoryEntry, LockInfo, OpEffect, OpKind, PendingOp, ResourceState, StateError,
@@ -40,6 +41,16 @@ pub enum EngineError {
         kind: &'static str,
         error: String,
     },
+    #[error("the plan was made against another state of stack {stack} (lineage {plan}, this state is {state}); run preview against this state")]
+    WrongLineage {
+        stack: String,
+        plan: String,
+        state: String,
+    },
+    #[error(
+        "the plan no longer matches the interrupted operations it saw: {0}; run preview again"
+    )]
+    PendingChanged(String),
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +146,7 @@ impl Engine {
     pub fn state_view(&self) -> Result<StateView, StateError> {
         Ok(StateView {
             serial: self.store.serial()?,
+            lineage: self.store.lineage()?,
             resources: self.store.resources()?,
             condemned: self.store.condemned()?,
             pending: self.store.pending()?,
@@ -154,6 +166,13 @@ impl Engine {
         apply_in_memory(&mut view, &resolutions);
         let mut plan = plan::plan(stack, &view, &self.registry, opts)?;
         plan.pending = pending;
+        plan.settled = resolutions
+            .iter()
+            .map(|r| plan::Settled {
+                pending_id: r.pending_id,
+                outcome: fingerprint(&r.effect),
+            })
+            .collect();
         Ok(plan)
     }
 
@@ -169,17 +188,29 @@ impl Engine {
         let result = async {
             let serial_before = self.store.serial()?;
             let pending = self.store.pending()?;
-            self.settle_pending(&pending, stack).await?;
+            let resolutions = self.resolve_pending(&pending, stack).await?;
+            self.settle(resolutions)?;
             let view = self.state_view()?;
             let plan = plan::plan(stack, &view, &self.registry, opts)?;
             let report = self.execute(&plan, cancel, op, serial_before).await?;
             Ok((plan, report))
         }
         .await;
-        if let Some(lock) = lock {
-            self.unlock(&lock)?;
-        }
-        result
+        self.unlock_after(lock, result)
+    }
+
+    /// Releases a lock taken for one call; an unlock error never hides the
+    /// call's own error.
+    fn unlock_after<T>(
+        &mut self,
+        lock: Option<LockInfo>,
+        result: Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let Some(lock) = lock else { return result };
+        let unlocked = self.unlock(&lock);
+        let value = result?;
+        unlocked?;
+        Ok(value)
     }
 
     /// Applies a plan made by `preview` (in this process or loaded from a
@@ -202,6 +233,14 @@ impl Engine {
         let op = if plan.destroy { "destroy" } else { "up" };
         let lock = self.lock_if_needed(op).await?;
         let result = async {
+            let lineage = self.store.lineage()?;
+            if plan.lineage != lineage {
+                return Err(EngineError::WrongLineage {
+                    stack: plan.stack.clone(),
+                    plan: plan.lineage.clone(),
+                    state: lineage,
+                });
+            }
             let serial = self.store.serial()?;
             if serial != plan.serial {
                 return Err(EngineError::StalePlan {
@@ -210,14 +249,38 @@ impl Engine {
                 });
             }
             let pending = self.store.pending()?;
-            self.settle_pending(&pending, stack).await?;
+            let seen: Vec<i64> = plan.pending.iter().map(|p| p.id).collect();
+            let now: Vec<i64> = pending.iter().map(|p| p.id).collect();
+            if seen != now {
+                return Err(EngineError::PendingChanged(format!(
+                    "the plan saw pending operations {seen:?}, state has {now:?}"
+                )));
+            }
+            // Settle again, for real, and only if the answer is the one the
+            // plan was made with (lookups are eventually consistent).
+            let resolutions = self.resolve_pending(&pending, stack).await?;
+            for r in &resolutions {
+                let now = fingerprint(&r.effect);
+                let then = plan
+                    .settled
+                    .iter()
+                    .find(|s| s.pending_id == r.pending_id)
+                    .map(|s| s.outcome.as_str());
+                if then != Some(now.as_str()) {
+                    return Err(EngineError::PendingChanged(format!(
+                        "the pending {} of {} settles as {now} now, the plan assumed {}",
+                        r.kind.as_str(),
+                        r.urn,
+                        then.unwrap_or("nothing")
+                    )));
+                }
+            }
+            self.settle(resolutions)?;
+            let serial = self.store.serial()?;
             self.execute(plan, cancel, op, serial).await
         }
         .await;
-        if let Some(lock) = lock {
-            self.unlock(&lock)?;
-        }
-        result
+        self.unlock_after(lock, result)
     }
 
     /// Deletes every resource of the stack.
@@ -299,31 +362,44 @@ impl Engine {
     }
 
     /// Takes the state lock, waiting up to `lock_timeout`; held until
-    /// [`Engine::unlock`]. A lock left by a
-    /// process that died on this host is released with a warning event.
+    /// [`Engine::unlock`]. Every pending-operation write made while it is
+    /// held checks that it still is (a forced release stops the run). A lock
+    /// whose holder is certainly dead (same host, boot and pid namespace, and
+    /// its process gone) is released with a warning event; any other is
+    /// reported, never released.
     pub async fn lock(&mut self, operation: &str) -> Result<LockInfo, EngineError> {
         let info = state::lock::new_lock_info(operation);
         let deadline = Instant::now() + self.options.lock_timeout;
         let mut announced = false;
         loop {
+            let waiting = Instant::now() < deadline;
             match self.store.try_lock(&info) {
                 Ok(()) => {
                     self.held = Some(info.clone());
+                    self.store.set_fence(Some(info.id.clone()));
                     return Ok(info);
                 }
                 Err(StateError::Locked(held)) if held.stale => {
                     self.events.event(&Event::StaleLockReleased {
                         holder: held.to_string(),
                     });
-                    self.store.unlock(&held.holder.id)?;
+                    match self.store.unlock(&held.holder.id) {
+                        // Another waiter released it first: race for it again.
+                        Ok(()) | Err(StateError::LockMismatch(..)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
-                Err(StateError::Locked(held)) if Instant::now() < deadline => {
+                Err(StateError::Locked(held)) if waiting => {
                     if !announced {
                         self.events.event(&Event::WaitingForLock {
                             holder: held.to_string(),
                         });
                         announced = true;
                     }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                // SQLITE_BUSY past busy_timeout: still waiting for the lock.
+                Err(StateError::Db(_)) if waiting => {
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
                 Err(e) => return Err(e.into()),
@@ -334,17 +410,14 @@ impl Engine {
     pub fn unlock(&mut self, lock: &LockInfo) -> Result<(), EngineError> {
         if self.held.as_ref().is_some_and(|h| h.id == lock.id) {
             self.held = None;
+            self.store.set_fence(None);
         }
         Ok(self.store.unlock(&lock.id)?)
     }
 
-    /// Settles pending operations in state (under the lock).
-    async fn settle_pending(
-        &mut self,
-        pending: &[PendingOp],
-        stack: &Stack,
-    ) -> Result<(), EngineError> {
-        for r in self.resolve_pending(pending, stack).await? {
+    /// Writes the settlement of pending operations (under the lock).
+    fn settle(&mut self, resolutions: Vec<Resolution>) -> Result<(), EngineError> {
+        for r in resolutions {
             self.store.end_op(r.pending_id, &r.effect)?;
             self.events.event(&Event::PendingResolved {
                 urn: r.urn,
@@ -355,14 +428,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Decides, through the providers, what each interrupted operation did:
-    /// a create that happened is adopted (found by its URN), a delete that
-    /// happened is recorded; anything else is left for the plan to redo.
+    /// Decides, through the providers, what each interrupted operation did,
+    /// reading only. A create that happened is adopted as it is live (found
+    /// by its URN, then read: an interrupted multi-call create is recorded
+    /// half-done and the next plan finishes it); an update is recorded as it
+    /// is live; a delete that happened is recorded. An empty lookup counts
+    /// only once the provider's lookup lag has passed since the call began.
     async fn resolve_pending(
         &self,
         pending: &[PendingOp],
         stack: &Stack,
     ) -> Result<Vec<Resolution>, EngineError> {
+        let lineage = self.store.lineage()?;
         let mut out = Vec::with_capacity(pending.len());
         for p in pending {
             let provider = self
@@ -374,23 +451,42 @@ impl Engine {
                     error: format!("no provider for type {}", p.type_name),
                 })?;
             let ctx = Ctx {
-                stack: stack.name().to_string(),
-                urn: p.urn.clone(),
+                lineage: lineage.clone(),
+                ..Ctx::new(stack.name(), p.urn.clone())
             };
             let err = |e: crate::provider::ProviderError| EngineError::Pending {
                 urn: p.urn.clone(),
                 kind: p.kind.as_str(),
                 error: e.to_string(),
             };
+            let current = self.store.resource(&p.urn)?;
+            let decl = stack.get(&p.urn);
+            let record = |id: String, read: Option<ReadResult>| {
+                let tainted = read.is_none();
+                let (inputs, mut outputs) = match read {
+                    Some(r) => (r.inputs, r.outputs),
+                    None => (p.inputs.clone(), json!({ "id": id })),
+                };
+                crate::value::mark_secret_fields(&mut outputs, provider.secret_outputs());
+                ResourceState {
+                    urn: p.urn.clone(),
+                    type_name: p.type_name.clone(),
+                    id,
+                    inputs,
+                    outputs,
+                    dependencies: decl.map(|d| d.dependencies()).unwrap_or_default(),
+                    parent: decl.map(|d| d.parent.clone()).unwrap_or_default(),
+                    options: decl.map(|d| d.options.clone()).unwrap_or_default(),
+                    tainted,
+                }
+            };
             let (effect, outcome) = match p.kind {
                 OpKind::Create | OpKind::CreateReplacement => {
-                    // The old half of a replacement carries the same URN tag:
-                    // adopting it as the new half would condemn (and delete)
-                    // the live resource. Never adopt an id state already tracks.
-                    let tracked: Vec<String> = self
-                        .store
-                        .resource(&p.urn)?
-                        .into_iter()
+                    // Never adopt an id state already tracks: the old half
+                    // of a replacement carries the same URN tag.
+                    let tracked: Vec<String> = current
+                        .iter()
+                        .cloned()
                         .chain(
                             self.store
                                 .condemned()?
@@ -399,43 +495,83 @@ impl Engine {
                         )
                         .map(|r| r.id)
                         .collect();
-                    let found = provider.find_by_urn(&ctx, &p.inputs).await.map_err(err)?;
-                    match found.into_iter().find(|f| !tracked.contains(&f.id)) {
-                        Some(found) => {
-                            let decl = stack.get(&p.urn);
-                            let mut outputs = found.outputs;
-                            crate::value::mark_secret_fields(
-                                &mut outputs,
-                                provider.secret_outputs(),
-                            );
-                            let r = ResourceState {
-                                urn: p.urn.clone(),
-                                type_name: p.type_name.clone(),
-                                id: found.id.clone(),
-                                inputs: p.inputs.clone(),
-                                outputs,
-                                dependencies: decl.map(|d| d.dependencies()).unwrap_or_default(),
-                                parent: decl.map(|d| d.parent.clone()).unwrap_or_default(),
-                                options: decl.map(|d| d.options.clone()).unwrap_or_default(),
+                    let began = humantime::parse_rfc3339(&p.started_at)
+                        .map(|t| t + Duration::from_secs(1))
+                        .unwrap_or_else(|_| std::time::SystemTime::now());
+                    let found = adopt::look_up_settled(
+                        provider.as_ref(),
+                        &ctx,
+                        &p.inputs,
+                        &tracked,
+                        began,
+                        None,
+                        &self.events,
+                    )
+                    .await
+                    .map_err(err)?
+                    .unwrap_or(Lookup::Absent);
+                    match found {
+                        Lookup::Found(found) => {
+                            let read = adopt::read_back(
+                                provider.as_ref(),
+                                &ctx,
+                                &found.id,
+                                &p.inputs,
+                                &found.outputs,
+                            )
+                            .await;
+                            let outcome = match &read {
+                                Some(_) => format!("adopted {} found by its URN, as it is live", found.id),
+                                None => format!(
+                                    "adopted {} found by its URN; it could not be read, so it is tainted and will be replaced",
+                                    found.id
+                                ),
                             };
-                            let outcome = format!("adopted {} found by its URN", found.id);
-                            let in_state = self.store.resource(&p.urn)?.is_some();
-                            if p.kind == OpKind::CreateReplacement && in_state {
+                            let r = record(found.id, read);
+                            if p.kind == OpKind::CreateReplacement && current.is_some() {
                                 (OpEffect::Replace(r), outcome)
                             } else {
                                 (OpEffect::Upsert(r), outcome)
                             }
                         }
-                        None => (
+                        Lookup::Absent => (
                             OpEffect::Nothing,
                             "not created; will be retried".to_string(),
                         ),
+                        Lookup::Ambiguous(ids) => {
+                            return Err(err(Lookup::ambiguity(&ctx, &ids)));
+                        }
                     }
                 }
-                OpKind::Update => (
-                    OpEffect::Nothing,
-                    "will be re-planned against the recorded inputs".into(),
-                ),
+                OpKind::Update => match current.filter(|c| c.id == p.resource_id) {
+                    // Part of the update may have happened: what is live is
+                    // recorded, so the next plan converges on the declaration
+                    // even if it was reverted meanwhile.
+                    Some(c) => match provider
+                        .read(&ctx, &c.id, &c.inputs, &c.outputs)
+                        .await
+                        .map_err(err)?
+                    {
+                        Some(live) => {
+                            let mut outputs = live.outputs;
+                            crate::value::mark_secret_fields(
+                                &mut outputs,
+                                provider.secret_outputs(),
+                            );
+                            let r = ResourceState {
+                                inputs: live.inputs,
+                                outputs,
+                                ..c
+                            };
+                            (OpEffect::Upsert(r), "recorded as it is live".into())
+                        }
+                        None => (
+                            OpEffect::Remove(p.urn.clone()),
+                            "gone; will be created again".into(),
+                        ),
+                    },
+                    None => (OpEffect::Nothing, "nothing to record".into()),
+                },
                 OpKind::Delete | OpKind::DeleteReplaced => {
                     let old = self
                         .store
@@ -451,7 +587,6 @@ impl Engine {
                             .is_none(),
                         None => true,
                     };
-                    let current = self.store.resource(&p.urn)?;
                     let effect = match (gone, current) {
                         (false, _) => OpEffect::Nothing,
                         (true, Some(c)) if c.id == p.resource_id => OpEffect::Remove(p.urn.clone()),
@@ -480,6 +615,24 @@ impl Engine {
     }
 }
 
+/// A short, comparable account of what settling does: ids and a digest of
+/// what is recorded (no plaintext, as plan files carry it).
+fn fingerprint(e: &OpEffect) -> String {
+    let digest = |r: &ResourceState| {
+        use sha2::Digest;
+        let body = serde_json::to_vec(&(&r.inputs, &r.outputs, r.tainted)).unwrap_or_default();
+        hex::encode(&sha2::Sha256::digest(body)[..8])
+    };
+    match e {
+        OpEffect::Nothing => "nothing".into(),
+        OpEffect::Upsert(r) => format!("record {} ({})", r.id, digest(r)),
+        OpEffect::Replace(r) => format!("record {} as the replacement ({})", r.id, digest(r)),
+        OpEffect::Remove(u) => format!("remove {u}"),
+        OpEffect::RemoveCondemned { id, .. } => format!("remove old {id}"),
+        OpEffect::Rename { from, to } => format!("rename {from} to {}", to.urn),
+    }
+}
+
 /// What settling would do, applied to an in-memory view (for preview).
 fn apply_in_memory(view: &mut StateView, resolutions: &[Resolution]) {
     let mut by_urn: HashMap<Urn, ResourceState> = view
@@ -503,6 +656,10 @@ fn apply_in_memory(view: &mut StateView, resolutions: &[Resolution]) {
             }
             OpEffect::RemoveCondemned { urn, id } => {
                 view.condemned.retain(|c| !(&c.urn == urn && &c.id == id))
+            }
+            OpEffect::Rename { from, to } => {
+                by_urn.remove(from);
+                by_urn.insert(to.urn.clone(), to.clone());
             }
         }
     }

@@ -6,16 +6,17 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use crate::adopt::{self, Lookup};
 use crate::model::Urn;
 use crate::plan::{self, Action, Op, Plan, Step};
-use crate::provider::{Created, Ctx, Provider, ProviderError, Registry};
+use crate::provider::{Created, Ctx, Provider, ProviderError, ReadResult, Registry};
 use crate::retry::RetryPolicy;
 use crate::state::{OpEffect, OpKind, PendingOp, ResourceState, StateError, StateStore};
 use crate::value::{self, Resolved};
@@ -92,6 +93,12 @@ pub enum Event {
     },
     StaleLockReleased {
         holder: String,
+    },
+    /// A lookup by URN found nothing yet; absence is proven only after the
+    /// provider's lookup lag, so the engine waits this long and looks again.
+    WaitingForLookup {
+        urn: Urn,
+        wait: Duration,
     },
     Cancelling,
 }
@@ -186,64 +193,245 @@ enum Outcome {
     Deleted,
 }
 
+/// What a failed op left in the cloud.
+enum Left {
+    /// Nothing, or nothing that state does not already say: the pending row goes.
+    Nothing,
+    /// An object that must be tracked: a create that failed after its first
+    /// side effect (or was found by its URN after failing), or a resource
+    /// after a failed update. `read` is its live state; `None` taints it.
+    Exists {
+        id: String,
+        read: Option<ReadResult>,
+    },
+    /// The resource of a failed update is gone.
+    Gone,
+    /// Cannot tell now (the lookup failed, was ambiguous or was cancelled):
+    /// the pending row stays for the next run to settle.
+    Unsettled,
+}
+
+struct Failure {
+    error: ProviderError,
+    left: Left,
+}
+
 struct Finished {
     op: usize,
-    result: Result<Outcome, ProviderError>,
+    result: Result<Outcome, Failure>,
     attempts: u32,
     /// The inputs the provider was called with: what state records.
     inputs: Value,
 }
 
-/// Calls the provider for one op, retrying retryable errors per `policy`.
-#[allow(clippy::too_many_arguments)]
-async fn run_op(
+/// One op's provider call, with what it needs to settle a failure.
+struct Call {
     provider: Arc<dyn Provider>,
     ctx: Ctx,
     kind: OpKind,
     id: String,
     old: Option<(Value, Value)>,
     new_inputs: Value,
+    /// Ids state tracks under this URN (never adopted as a new object).
+    tracked: Vec<String>,
     policy: RetryPolicy,
     events: Arc<dyn EventSink>,
-) -> (Result<Outcome, ProviderError>, u32) {
-    let mut attempt = 1;
-    loop {
-        let r = match kind {
-            OpKind::Create | OpKind::CreateReplacement => provider
-                .create(&ctx, &new_inputs)
-                .await
-                .map(Outcome::Created),
-            OpKind::Update => {
-                let (oi, oo) = old.as_ref().expect("update has old state");
-                provider
-                    .update(&ctx, &id, oi, &new_inputs, oo)
-                    .await
-                    .map(Outcome::Updated)
+    cancel: Cancel,
+}
+
+impl Call {
+    fn retrying(&self, attempt: u32, e: &ProviderError) {
+        self.events.event(&Event::OpRetrying {
+            urn: self.ctx.urn.clone(),
+            kind: self.kind,
+            attempt,
+            error: e.to_string(),
+        });
+    }
+
+    /// Sleeps before the next attempt; false when cancelled meanwhile.
+    async fn backoff(&self, wait: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = self.cancel.cancelled() => false,
+        }
+    }
+
+    /// Calls the provider, retrying retryable errors per the policy.
+    async fn run(self) -> (Result<Outcome, Failure>, u32) {
+        match self.kind {
+            OpKind::Create | OpKind::CreateReplacement => self.create().await,
+            OpKind::Update | OpKind::Delete | OpKind::DeleteReplaced => self.change().await,
+        }
+    }
+
+    /// A create is never issued again before the object is looked up: the
+    /// failed call may have made it.
+    async fn create(self) -> (Result<Outcome, Failure>, u32) {
+        let p = self.provider.as_ref();
+        let mut attempt = 1;
+        loop {
+            let e = match p.create(&self.ctx, &self.new_inputs).await {
+                Ok(c) => return (Ok(Outcome::Created(c)), attempt),
+                Err(e) => e,
+            };
+            let called = SystemTime::now();
+            if let ProviderError::Partial { id, .. } = &e {
+                let id = id.clone();
+                let read =
+                    adopt::read_back(p, &self.ctx, &id, &self.new_inputs, &Value::Null).await;
+                return (self.exists(e, id, read), attempt);
             }
-            OpKind::Delete | OpKind::DeleteReplaced => {
-                let (oi, oo) = old.as_ref().expect("delete has old state");
-                match provider.delete(&ctx, &id, oi, oo).await {
-                    Ok(()) | Err(ProviderError::NotFound(_)) => Ok(Outcome::Deleted),
-                    Err(e) => Err(e),
+            // An unambiguous error made nothing; one lookup still catches an
+            // object that already existed (AlreadyExists after a lost run).
+            let lookup = if e.is_ambiguous() {
+                adopt::look_up_settled(
+                    p,
+                    &self.ctx,
+                    &self.new_inputs,
+                    &self.tracked,
+                    called,
+                    Some(&self.cancel),
+                    &self.events,
+                )
+                .await
+            } else {
+                adopt::look_up(p, &self.ctx, &self.new_inputs, &self.tracked)
+                    .await
+                    .map(Some)
+            };
+            let left = |l| Failure {
+                error: e.clone(),
+                left: l,
+            };
+            match lookup {
+                Ok(Some(Lookup::Found(c))) => {
+                    let read =
+                        adopt::read_back(p, &self.ctx, &c.id, &self.new_inputs, &c.outputs).await;
+                    return (self.exists(e, c.id, read), attempt);
+                }
+                Ok(Some(Lookup::Absent)) => {}
+                Ok(Some(Lookup::Ambiguous(ids))) => {
+                    let error = Lookup::ambiguity(&self.ctx, &ids);
+                    return (
+                        Err(Failure {
+                            error,
+                            left: Left::Unsettled,
+                        }),
+                        attempt,
+                    );
+                }
+                Ok(None) => return (Err(left(Left::Unsettled)), attempt),
+                Err(le) => {
+                    let error =
+                        ProviderError::Fatal(format!("{e}; and looking it up by URN failed: {le}"));
+                    let left = if e.is_ambiguous() {
+                        Left::Unsettled
+                    } else {
+                        Left::Nothing
+                    };
+                    return (Err(Failure { error, left }), attempt);
                 }
             }
-        };
-        match r {
-            Err(e) if e.is_retryable() => match policy.backoff(attempt) {
+            // Proven absent: safe to create again.
+            match policy_backoff(&self.policy, &e, attempt) {
                 Some(wait) => {
-                    events.event(&Event::OpRetrying {
-                        urn: ctx.urn.clone(),
-                        kind,
-                        attempt,
-                        error: e.to_string(),
-                    });
-                    tokio::time::sleep(wait).await;
+                    self.retrying(attempt, &e);
+                    if !self.backoff(wait).await {
+                        return (Err(left(Left::Nothing)), attempt);
+                    }
                     attempt += 1;
                 }
-                None => return (Err(e), attempt),
-            },
-            other => return (other, attempt),
+                None => return (Err(left(Left::Nothing)), attempt),
+            }
         }
+    }
+
+    /// A create that failed with the object in place: recorded as read. If
+    /// what was read is what was declared, the create did finish.
+    fn exists(
+        &self,
+        error: ProviderError,
+        id: String,
+        read: Option<ReadResult>,
+    ) -> Result<Outcome, Failure> {
+        match read {
+            Some(r) if self.provider.diff(&r.inputs, &self.new_inputs).is_empty() => {
+                Ok(Outcome::Created(Created {
+                    id,
+                    outputs: r.outputs,
+                }))
+            }
+            read => Err(Failure {
+                error,
+                left: Left::Exists { id, read },
+            }),
+        }
+    }
+
+    async fn change(self) -> (Result<Outcome, Failure>, u32) {
+        let p = self.provider.as_ref();
+        let (oi, oo) = self
+            .old
+            .as_ref()
+            .expect("updates and deletes have old state");
+        let mut attempt = 1;
+        loop {
+            let r = match self.kind {
+                OpKind::Update => p
+                    .update(&self.ctx, &self.id, oi, &self.new_inputs, oo)
+                    .await
+                    .map(Outcome::Updated),
+                _ => match p.delete(&self.ctx, &self.id, oi, oo).await {
+                    Ok(()) | Err(ProviderError::NotFound(_)) => Ok(Outcome::Deleted),
+                    Err(e) => Err(e),
+                },
+            };
+            let e = match r {
+                Ok(o) => return (Ok(o), attempt),
+                Err(e) => e,
+            };
+            match policy_backoff(&self.policy, &e, attempt) {
+                Some(wait) => {
+                    self.retrying(attempt, &e);
+                    if self.backoff(wait).await {
+                        attempt += 1;
+                        continue;
+                    }
+                }
+                None => {}
+            }
+            if self.kind != OpKind::Update {
+                return (
+                    Err(Failure {
+                        error: e,
+                        left: Left::Nothing,
+                    }),
+                    attempt,
+                );
+            }
+            // A failed update may have changed part of the resource: record
+            // what it is now, so a reverted declaration still converges. Read
+            // with the old inputs: a write-only value is not known to be set.
+            let left = match p.read(&self.ctx, &self.id, oi, oo).await {
+                Ok(Some(r)) => Left::Exists {
+                    id: self.id.clone(),
+                    read: Some(r),
+                },
+                Ok(None) => Left::Gone,
+                Err(_) => Left::Unsettled,
+            };
+            return (Err(Failure { error: e, left }), attempt);
+        }
+    }
+}
+
+/// The wait before another attempt after `e`, if it is worth one.
+fn policy_backoff(policy: &RetryPolicy, e: &ProviderError, attempt: u32) -> Option<Duration> {
+    if e.is_retryable() {
+        policy.backoff(attempt)
+    } else {
+        None
     }
 }
 
@@ -322,15 +510,40 @@ pub async fn execute(
     let mut fatal: Option<StateError> = None;
     let mut cancelled = false;
 
-    // Metadata-only changes (options, dependencies) need no provider call.
-    for s in plan.steps.iter().filter(|s| s.action == Action::Same) {
-        if let (Some(old), Some(new)) = (&s.old, &s.new) {
-            let mut r = old.clone();
-            r.dependencies = new.dependencies();
-            r.options = new.options.clone();
-            r.parent = new.parent.clone();
-            let pid = store.begin_op(&pending(s, OpKind::Update, &r.id, r.inputs.clone()))?;
-            store.end_op(pid, &OpEffect::Upsert(r.clone()))?;
+    // Renames (aliases) come first: every later op finds the resource under
+    // its new URN. Metadata-only changes (options, dependencies) need no
+    // provider call either.
+    for s in &plan.steps {
+        let (Some(old), Some(new)) = (&s.old, &s.new) else {
+            continue;
+        };
+        let effect = match &s.renamed_from {
+            Some(from) => {
+                let mut r = old.clone();
+                r.urn = s.urn.clone();
+                if s.action == Action::Same {
+                    r.dependencies = new.dependencies();
+                    r.options = new.options.clone();
+                    r.parent = new.parent.clone();
+                }
+                live.remove(from);
+                OpEffect::Rename {
+                    from: from.clone(),
+                    to: r,
+                }
+            }
+            None if s.action == Action::Same => {
+                let mut r = old.clone();
+                r.dependencies = new.dependencies();
+                r.options = new.options.clone();
+                r.parent = new.parent.clone();
+                OpEffect::Upsert(r)
+            }
+            None => continue,
+        };
+        let pid = store.begin_op(&pending(s, OpKind::Update, &old.id, old.inputs.clone()))?;
+        store.end_op(pid, &effect)?;
+        if let OpEffect::Upsert(r) | OpEffect::Rename { to: r, .. } = effect {
             live.insert(r.urn.clone(), r);
         }
     }
@@ -340,10 +553,18 @@ pub async fn execute(
             cancelled = true;
             events.event(&Event::Cancelling);
         }
-        // Start whatever fits.
-        if !cancelled && fatal.is_none() {
+        // Start whatever fits. Once cancelled, only the create half of a
+        // delete-first replacement whose delete is done still starts: a
+        // cancel must not leave a resource deleted and never recreated.
+        if fatal.is_none() {
             let mut deferred = VecDeque::new();
             while let Some(i) = ready.pop_front() {
+                let must_finish = ops[i].kind == OpKind::CreateReplacement
+                    && plan.steps[ops[i].step].delete_before_replace;
+                if cancelled && !must_finish {
+                    deferred.push_back(i);
+                    continue;
+                }
                 if running.len() >= opts.parallel.max(1) {
                     deferred.push_back(i);
                     continue;
@@ -364,6 +585,7 @@ pub async fn execute(
                     store,
                     opts,
                     &events,
+                    cancel,
                     &mut running,
                 ) {
                     Ok(Started::Spawned(pid)) => {
@@ -395,7 +617,10 @@ pub async fn execute(
             ready.extend(deferred);
         }
         if running.is_empty() {
-            break;
+            if cancelled || fatal.is_some() || ready.is_empty() {
+                break;
+            }
+            continue;
         }
         let done = tokio::select! {
             d = running.join_next() => d,
@@ -439,13 +664,34 @@ pub async fn execute(
                 });
                 release(i, &dependents, &mut waiting, &mut ready);
             }
-            Err(e) => {
-                if let Err(se) = store.end_op(pid, &OpEffect::Nothing) {
-                    fatal.get_or_insert(se);
+            Err(Failure { error, left }) => {
+                let effect = match left {
+                    Left::Nothing => Some(OpEffect::Nothing),
+                    Left::Unsettled => None,
+                    Left::Gone => Some(OpEffect::Remove(step.urn.clone())),
+                    Left::Exists { id, read } => Some(left_effect(
+                        &ops[i],
+                        step,
+                        id,
+                        read,
+                        f.inputs,
+                        &providers[i],
+                        &live,
+                    )),
+                };
+                // Unsettled: the pending row stays for the next run.
+                if let Some(effect) = effect {
+                    if let Err(se) = store.end_op(pid, &effect) {
+                        fatal.get_or_insert(se);
+                    } else if let OpEffect::Upsert(r) | OpEffect::Replace(r) = &effect {
+                        live.insert(r.urn.clone(), r.clone());
+                    } else if let OpEffect::Remove(u) = &effect {
+                        live.remove(u);
+                    }
                 }
                 fail(
                     i,
-                    e.to_string(),
+                    error.to_string(),
                     &ops,
                     &dependents,
                     &mut reports,
@@ -537,13 +783,22 @@ fn start_op(
     store: &mut dyn StateStore,
     opts: &ExecOptions,
     events: &Arc<dyn EventSink>,
+    cancel: &Cancel,
     running: &mut JoinSet<Finished>,
 ) -> Result<Started, StateError> {
     let s = &plan.steps[op.step];
     let ctx = Ctx {
-        stack: plan.stack.clone(),
-        urn: s.urn.clone(),
+        lineage: plan.lineage.clone(),
+        ..Ctx::new(plan.stack.clone(), s.urn.clone())
     };
+    if op.kind == OpKind::Create && live.contains_key(&s.urn) {
+        // Settled into state after the plan was made: creating it again
+        // would orphan the object state has.
+        return Ok(Started::Invalid(format!(
+            "{} is already in state (an interrupted create was settled since the plan was made); run preview again",
+            s.urn
+        )));
+    }
     let (id, old, new_inputs) = match op.kind {
         OpKind::Create | OpKind::CreateReplacement | OpKind::Update => {
             let decl = s
@@ -607,10 +862,26 @@ fn start_op(
         });
         return Ok(Started::Spawned(pid));
     }
-    let (p, policy, ev, kind) = (provider.clone(), opts.retry, events.clone(), op.kind);
+    let tracked = live
+        .get(&s.urn)
+        .map(|r| r.id.clone())
+        .into_iter()
+        .chain(s.old.as_ref().map(|o| o.id.clone()))
+        .collect();
+    let call = Call {
+        provider: provider.clone(),
+        ctx,
+        kind: op.kind,
+        id,
+        old,
+        new_inputs: new_inputs.clone(),
+        tracked,
+        policy: opts.retry,
+        events: events.clone(),
+        cancel: cancel.clone(),
+    };
     running.spawn(async move {
-        let (result, attempts) =
-            run_op(p, ctx, kind, id, old, new_inputs.clone(), policy, ev).await;
+        let (result, attempts) = call.run().await;
         Finished {
             op: i,
             result,
@@ -647,6 +918,7 @@ fn effect_of(
             dependencies: decl.dependencies(),
             parent: decl.parent.clone(),
             options: decl.options.clone(),
+            tainted: false,
         }
     };
     match (op.kind, outcome) {
@@ -671,5 +943,39 @@ fn effect_of(
         }
         (OpKind::DeleteReplaced, _) => OpEffect::Remove(s.urn.clone()),
         (_, _) => OpEffect::Nothing,
+    }
+}
+
+/// The state change of a failed op that left an object: recorded as read
+/// (its live inputs, so the next plan finishes the job), or tainted when it
+/// could not be read (the next plan replaces it).
+fn left_effect(
+    op: &Op,
+    s: &Step,
+    id: String,
+    read: Option<ReadResult>,
+    inputs: Value,
+    provider: &Arc<dyn Provider>,
+    live: &HashMap<Urn, ResourceState>,
+) -> OpEffect {
+    let tainted = read.is_none();
+    let (inputs, outputs) = match read {
+        Some(r) => (r.inputs, r.outputs),
+        None => (inputs, serde_json::json!({ "id": id })),
+    };
+    let outcome = match op.kind {
+        OpKind::Update => Outcome::Updated(outputs),
+        _ => Outcome::Created(Created { id, outputs }),
+    };
+    match effect_of(op, s, outcome, inputs, provider, live) {
+        OpEffect::Upsert(mut r) => {
+            r.tainted = tainted;
+            OpEffect::Upsert(r)
+        }
+        OpEffect::Replace(mut r) => {
+            r.tainted = tainted;
+            OpEffect::Replace(r)
+        }
+        other => other,
     }
 }

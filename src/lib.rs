@@ -3,6 +3,7 @@
 //! Declare a [`model::Stack`] of typed resources, then call the [`engine`]
 //! API (`preview`, `up`, `destroy`) in-process. See DESIGN.md for the map.
 
+pub mod adopt;
 pub mod engine;
 pub mod exec;
 pub mod graph;

@@ -244,6 +244,10 @@ pub struct ResourceOptions {
     /// Input paths (dotted) whose changes are not planned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_changes: Vec<String>,
+    /// URNs this resource had before (Pulumi's `aliases`): a resource in
+    /// state under one of them is renamed in state, not deleted and created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<Urn>,
 }
 
 impl ResourceOptions {
@@ -268,6 +272,12 @@ impl ResourceOptions {
     }
     pub fn ignore_changes(mut self, path: impl Into<String>) -> Self {
         self.ignore_changes.push(path.into());
+        self
+    }
+    /// A URN the resource had before (renamed, or moved into or out of a
+    /// component).
+    pub fn alias(mut self, urn: Urn) -> Self {
+        self.aliases.push(urn);
         self
     }
 }

@@ -82,6 +82,19 @@ pub struct Step {
     pub changed: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace_fields: Vec<String>,
+    /// The URN the resource is recorded under now (an alias): renamed in
+    /// state before anything else runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<Urn>,
+}
+
+/// How preview settled one pending operation of an interrupted run; apply
+/// settles again and refuses the plan if the answer differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settled {
+    pub pending_id: i64,
+    /// What settling does to state, in short (ids and a digest of inputs).
+    pub outcome: String,
 }
 
 /// A plan: serializable, applied exactly as shown.
@@ -91,6 +104,10 @@ pub struct Plan {
     pub stack: String,
     /// State serial the plan was made against; apply refuses another.
     pub serial: u64,
+    /// Lineage of the state the plan was made against; apply refuses a plan
+    /// made against another state of the same stack name.
+    #[serde(default)]
+    pub lineage: String,
     pub destroy: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Urn>,
@@ -101,6 +118,9 @@ pub struct Plan {
     /// Pending operations of an interrupted run that apply resolves first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingOp>,
+    /// How preview settled them (apply must find the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settled: Vec<Settled>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +170,7 @@ impl std::fmt::Display for Counts {
 #[derive(Debug, Clone, Default)]
 pub struct StateView {
     pub serial: u64,
+    pub lineage: String,
     pub resources: Vec<ResourceState>,
     pub condemned: Vec<ResourceState>,
     pub pending: Vec<PendingOp>,
@@ -181,7 +202,34 @@ pub fn plan(
     stack.check_references()?;
     let graph = Graph::build(stack)?;
     let decl = stack.resources();
-    let old: HashMap<&Urn, &ResourceState> = state.resources.iter().map(|r| (&r.urn, r)).collect();
+    let mut old: HashMap<&Urn, &ResourceState> =
+        state.resources.iter().map(|r| (&r.urn, r)).collect();
+    // Aliases: a declared resource with no row of its own takes over the row
+    // of a URN it had before (unless that URN is itself declared).
+    let mut renamed: HashMap<&Urn, &Urn> = HashMap::new();
+    for d in decl {
+        if old.contains_key(&d.urn) {
+            continue;
+        }
+        let from = d.options.aliases.iter().find(|a| {
+            old.contains_key(a) && stack.get(a).is_none() && !renamed.values().any(|f| f == a)
+        });
+        if let Some(a) = from {
+            renamed.insert(&d.urn, a);
+        }
+    }
+    let renamed_rows: HashMap<&Urn, ResourceState> = renamed
+        .iter()
+        .map(|(to, from)| {
+            let mut r = old[*from].clone();
+            r.urn = (*to).clone();
+            (*to, r)
+        })
+        .collect();
+    for (to, r) in &renamed_rows {
+        old.insert(to, r);
+    }
+    let aliased: HashSet<&Urn> = renamed.values().copied().collect();
 
     let targeted = target_set(stack, &graph, state, opts)?;
     let is_targeted = |u: &Urn| targeted.as_ref().is_none_or(|t| t.contains(u));
@@ -191,7 +239,7 @@ pub fn plan(
     let mut unchanged = 0usize;
     let mut invalid = Vec::new();
     let mut protected = Vec::new();
-    let mut kept_names: Vec<(Urn, &'static [&'static str])> = Vec::new();
+    let mut kept_names: Vec<(Urn, Option<&'static [&'static str]>)> = Vec::new();
 
     if !opts.destroy {
         for &i in &graph.order {
@@ -224,6 +272,13 @@ pub fn plan(
             let prior = old.get(&d.urn).copied();
             let (action, changed, replace_fields) = match prior {
                 None => (Action::Create, Vec::new(), Vec::new()),
+                // Not known to be what was declared: replaced, as Terraform
+                // replaces a tainted resource.
+                Some(o) if o.tainted => (
+                    Action::Replace,
+                    vec!["(tainted)".to_string()],
+                    vec!["(tainted)".to_string()],
+                ),
                 Some(o) if o.type_name != d.type_name => (
                     Action::Replace,
                     vec!["type".to_string()],
@@ -272,7 +327,8 @@ pub fn plan(
                         o.options != d.options
                             || o.parent != d.parent
                             || o.dependencies != stack.dependencies_of(i)
-                    });
+                    })
+                    || renamed.contains_key(&d.urn);
                 if !meta_changed {
                     continue;
                 }
@@ -289,7 +345,9 @@ pub fn plan(
                             .all(|f| o.inputs.get(*f) == inputs.get(*f))
                 });
             if name_kept {
-                kept_names.push((d.urn.clone(), provider.unique_name()));
+                kept_names.push((d.urn.clone(), Some(provider.unique_name())));
+            } else if action == Action::Replace && d.options.delete_before_replace {
+                kept_names.push((d.urn.clone(), None));
             }
             steps.push(Step {
                 urn: d.urn.clone(),
@@ -302,6 +360,7 @@ pub fn plan(
                 planned_inputs: Some(inputs),
                 changed,
                 replace_fields,
+                renamed_from: renamed.get(&d.urn).map(|u| (*u).clone()),
             });
         }
     }
@@ -310,7 +369,10 @@ pub fn plan(
     let mut deletes: Vec<&ResourceState> = state
         .resources
         .iter()
-        .filter(|r| (opts.destroy || stack.get(&r.urn).is_none()) && is_targeted(&r.urn))
+        .filter(|r| {
+            (opts.destroy || (stack.get(&r.urn).is_none() && !aliased.contains(&r.urn)))
+                && is_targeted(&r.urn)
+        })
         .collect();
     order_deletes(&mut deletes);
     for r in deletes {
@@ -322,7 +384,7 @@ pub fn plan(
         }
         steps.push(delete_step(r, false));
     }
-    for r in &state.condemned {
+    for r in state.condemned.iter().filter(|r| is_targeted(&r.urn)) {
         steps.push(delete_step(r, true));
     }
     if !invalid.is_empty() {
@@ -340,11 +402,13 @@ pub fn plan(
         version: PLAN_VERSION,
         stack: stack.name().to_string(),
         serial: state.serial,
+        lineage: state.lineage.clone(),
         destroy: opts.destroy,
         targets: opts.targets.clone(),
         steps,
         unchanged,
         pending: state.pending.clone(),
+        settled: Vec::new(),
     })
 }
 
@@ -360,6 +424,7 @@ fn delete_step(r: &ResourceState, condemned: bool) -> Step {
         planned_inputs: None,
         changed: Vec::new(),
         replace_fields: Vec::new(),
+        renamed_from: None,
     }
 }
 
@@ -393,7 +458,7 @@ fn order_deletes(deletes: &mut Vec<&ResourceState>) {
 fn delete_first_in_use(
     steps: &[Step],
     state: &StateView,
-    kept: &[(Urn, &'static [&'static str])],
+    kept: &[(Urn, Option<&'static [&'static str]>)],
 ) -> Vec<String> {
     let action: HashMap<&Urn, Action> = steps.iter().map(|s| (&s.urn, s.action)).collect();
     let mut errors = Vec::new();
@@ -405,14 +470,24 @@ fn delete_first_in_use(
             .filter(|r| !matches!(action.get(&r.urn), Some(Action::Replace | Action::Delete)))
             .map(|r| r.urn.as_str())
             .collect();
-        if !staying.is_empty() {
-            errors.push(format!(
+        if staying.is_empty() {
+            continue;
+        }
+        match fields {
+            Some(fields) => errors.push(format!(
                 "{urn} must be replaced and keeps its {}, so the old one would have to be deleted first, \
                  but {} still use(s) it and would not be replaced; give it a new {} (the new one is then created first)",
                 fields.join(" / "),
                 staying.join(", "),
                 fields.join(" / "),
-            ));
+            )),
+            None => errors.push(format!(
+                "{urn} must be replaced with delete_before_replace, so the old one would be deleted first, \
+                 but {} still use(s) it and would not be replaced; drop delete_before_replace \
+                 (the new one is then created first) or change {} so it is replaced too",
+                staying.join(", "),
+                staying.join(", "),
+            )),
         }
     }
     errors
@@ -452,7 +527,8 @@ fn propagate_delete_before_replace(steps: &mut [Step], state: &StateView) {
     }
 }
 
-/// The resources a targeted plan may touch: the targets and what they depend on.
+/// The resources a targeted plan may touch: the targets and what they depend
+/// on; for a target that is only in state (a delete), what depends on it.
 fn target_set(
     stack: &Stack,
     graph: &Graph,
@@ -479,8 +555,21 @@ fn target_set(
                     }
                 }
             }
+            // A delete takes what depends on it along (as Terraform's
+            // destroy targeting does): it cannot go from under them.
             None if state.resources.iter().any(|r| &r.urn == t) => {
-                set.insert(t.clone());
+                let mut work = vec![t.clone()];
+                while let Some(u) = work.pop() {
+                    if set.insert(u.clone()) {
+                        work.extend(
+                            state
+                                .resources
+                                .iter()
+                                .filter(|r| r.dependencies.contains(&u))
+                                .map(|r| r.urn.clone()),
+                        );
+                    }
+                }
             }
             None => return Err(PlanError::UnknownTarget(t.clone())),
         }
@@ -543,12 +632,46 @@ pub fn schedule(plan: &Plan) -> Vec<Op> {
             }
         }
     }
-    let dbr = |u: &Urn| {
-        plan.steps
+    let dbr_set: HashSet<&Urn> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Replace && s.delete_before_replace)
+        .map(|s| &s.urn)
+        .collect();
+    let dbr = |u: &Urn| dbr_set.contains(u);
+    // A condemned old half goes after every resource that still used it has
+    // moved (its make op) or gone (its kill op).
+    let condemned: Vec<(usize, &Urn)> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.condemned)
+        .map(|(i, s)| (i, &s.urn))
+        .collect();
+    if !condemned.is_empty() {
+        let cond_ops: Vec<(usize, &Urn)> = condemned
             .iter()
-            .find(|s| &s.urn == u)
-            .is_some_and(|s| s.action == Action::Replace && s.delete_before_replace)
-    };
+            .filter_map(|(st, u)| {
+                ops.iter()
+                    .position(|o| o.step == *st && o.kind == OpKind::DeleteReplaced)
+                    .map(|o| (o, *u))
+            })
+            .collect();
+        for s in plan.steps.iter().filter(|s| !s.condemned) {
+            let uses = |u: &Urn| {
+                s.old.as_ref().is_some_and(|o| o.dependencies.contains(u))
+                    || s.new.as_ref().is_some_and(|n| n.dependencies().contains(u))
+            };
+            for &(c, u) in &cond_ops {
+                if &s.urn == u || !uses(u) {
+                    continue;
+                }
+                for m in [make.get(&s.urn), kill.get(&s.urn)].into_iter().flatten() {
+                    ops[c].deps.push(*m);
+                }
+            }
+        }
+    }
     for s in &plan.steps {
         // New version after the new versions of what it references.
         if let (Some(&m), Some(new)) = (make.get(&s.urn), &s.new) {
@@ -640,6 +763,7 @@ mod tests {
                 dependencies: deps,
                 parent: String::new(),
                 options: Default::default(),
+                tainted: false,
             };
             let mut resources = vec![recorded(
                 0,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use morket_stack::model::{Input, Stack};
-use morket_stack::provider::testing::{TestArgs, TestCloud, TestProvider};
+use morket_stack::provider::testing::{Op, TestArgs, TestCloud, TestProvider};
 use morket_stack::provider::Registry;
 use serde::Deserialize;
 
@@ -25,6 +25,18 @@ pub struct TestbedConfig {
     /// The `value` every resource gets (change it to plan updates).
     #[serde(default)]
     pub value: String,
+    /// Creates in two calls (see `TestProvider::two_step`).
+    #[serde(default)]
+    pub two_step: bool,
+    /// Two-step creates wait between their steps for `<dir>/<name>.go`.
+    #[serde(default)]
+    pub barrier_dir: Option<String>,
+    /// Resources whose second create step fails (a partial create).
+    #[serde(default)]
+    pub fail_configure: Vec<String>,
+    /// Resources whose create succeeds, then reports a failure.
+    #[serde(default)]
+    pub fail_after_create: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -38,9 +50,21 @@ pub fn build(name: &str, file: &ConfigFile, _env: &StackEnv) -> Result<Loaded, S
     }
     let cloud = TestCloud::persistent(&cfg.cloud_dir)
         .map_err(|e| file.bad("cloud_dir", &cfg.cloud_dir, &e.to_string()))?;
-    let provider = TestProvider::new()
+    let mut provider = TestProvider::new()
         .latency(Duration::from_millis(cfg.latency_ms))
         .backend(Arc::new(cloud));
+    if cfg.two_step {
+        provider = provider.two_step();
+    }
+    if let Some(dir) = &cfg.barrier_dir {
+        provider = provider.barrier(dir);
+    }
+    for name in &cfg.fail_configure {
+        provider = provider.fail_on(name, Op::Configure);
+    }
+    for name in &cfg.fail_after_create {
+        provider = provider.fail_after(name, Op::Create);
+    }
     let mut registry = Registry::builtin();
     registry.register(provider);
 

@@ -128,7 +128,8 @@ impl Env {
         )
     }
 
-    /// `urn_tag` of every object of the persisted test cloud, by object id.
+    /// The URN in the `morket:urn` tag (lineage cut off) of every object of
+    /// the persisted test cloud, by object id.
     fn cloud(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         let Ok(rd) = fs::read_dir(self.path("cloud")) else {
@@ -143,7 +144,13 @@ impl Env {
             let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
             m.insert(
                 v["id"].as_str().unwrap().to_string(),
-                v["urn_tag"].as_str().unwrap().to_string(),
+                v["urn_tag"]
+                    .as_str()
+                    .unwrap()
+                    .split('#')
+                    .next()
+                    .unwrap()
+                    .to_string(),
             );
         }
         m

@@ -409,6 +409,11 @@ async fn protected_resources_refuse_delete_and_replace_until_unprotected() {
 // ------------------------------------------------- 4. replacement order
 
 fn replace_stack(key: &str, dbr: bool) -> Stack {
+    replace_stack_y(key, dbr, "")
+}
+
+/// As `replace_stack`, with y's force-new key.
+fn replace_stack_y(key: &str, dbr: bool, y_key: &str) -> Stack {
     let mut st = Stack::new(STACK).unwrap();
     let mut root = st.root();
     let mut xa = args("x");
@@ -416,7 +421,9 @@ fn replace_stack(key: &str, dbr: bool) -> Stack {
     let x = root
         .resource_with("x", xa, ResourceOptions::new().delete_before_replace(dbr))
         .unwrap();
-    root.resource("y", refs("y", &[&x])).unwrap();
+    let mut ya = refs("y", &[&x]);
+    ya.replace_key = y_key.into();
+    root.resource("y", ya).unwrap();
     st
 }
 
@@ -461,29 +468,46 @@ async fn replacement_orders_create_delete_and_dependents() {
     assert_one_object_per_urn(&cloud);
     assert_eq!(cloud.count_by_urn().len(), 2);
 
-    // Delete before replace: old x gone before the new one is made.
+    // Delete before replace under y, which would only be updated: x would
+    // be deleted from under it, so the plan is refused, naming both.
+    let serial = store.serial().unwrap();
+    let err = eng
+        .up(&replace_stack("k3", true), &no_opts(), &cancel)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("x must be replaced with delete_before_replace")
+            && err.contains("test:index/Thing::y still use(s) it"),
+        "{err}"
+    );
+    assert_eq!(store.serial().unwrap(), serial, "nothing was written");
+
+    // With y replaced too, both go first (dependent first), then come back.
     cloud.clear_events();
     let (plan, report) = eng
-        .up(&replace_stack("k3", true), &no_opts(), &cancel)
+        .up(&replace_stack_y("k3", true, "y2"), &no_opts(), &cancel)
         .await
         .unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(plan
         .steps
         .iter()
-        .any(|s| s.urn == urn("x") && s.delete_before_replace));
+        .all(|s| s.action == Action::Replace && s.delete_before_replace));
     let delete_x = event(&cloud, "x", Op::Delete);
     let create_x = event(&cloud, "x", Op::Create);
-    let update_y = event(&cloud, "y", Op::Update);
+    let delete_y = event(&cloud, "y", Op::Delete);
+    let create_y = event(&cloud, "y", Op::Create);
+    assert!(delete_y.end <= delete_x.start, "{delete_y:?} {delete_x:?}");
     assert!(delete_x.end <= create_x.start, "{delete_x:?} {create_x:?}");
-    assert!(create_x.end <= update_y.start, "{create_x:?} {update_y:?}");
+    assert!(create_x.end <= create_y.start, "{create_x:?} {create_y:?}");
     let x2 = store.resource(&urn("x")).unwrap().unwrap().id;
     assert!(cloud.get(&x1).is_none());
     assert_eq!(y_refs(&store), serde_json::json!([x2]));
     assert_one_object_per_urn(&cloud);
     assert_eq!(cloud.count_by_urn().len(), 2);
     assert!(!eng
-        .preview(&replace_stack("k3", true), &no_opts())
+        .preview(&replace_stack_y("k3", true, "y2"), &no_opts())
         .await
         .unwrap()
         .has_changes());
@@ -656,8 +680,18 @@ async fn retryable_errors_are_retried_until_success() {
     assert_eq!(x.status, OpStatus::Done);
     assert_eq!(x.attempts, 3);
     assert_eq!(cloud.creates(&urn("x")), 1);
-    let oks: Vec<bool> = cloud.events().iter().map(|e| e.ok).collect();
-    assert_eq!(oks, vec![false, false, true]);
+    // Before each create is issued again, the engine looks it up by URN.
+    let calls: Vec<(Op, bool)> = cloud.events().iter().map(|e| (e.op, e.ok)).collect();
+    assert_eq!(
+        calls,
+        vec![
+            (Op::Create, false),
+            (Op::FindByUrn, true),
+            (Op::Create, false),
+            (Op::FindByUrn, true),
+            (Op::Create, true)
+        ]
+    );
     let retries = sink
         .0
         .lock()
@@ -748,10 +782,7 @@ async fn interrupted_creates_are_adopted_or_retried() {
 
     // A crash after the provider call for x, and before it for y.
     store.begin_op(&pending_create("x", &xin)).unwrap();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: urn("x"),
-    };
+    let ctx = Ctx::new(STACK, urn("x"));
     let made = provider.create(&ctx, &xin).await.unwrap();
     store.begin_op(&pending_create("y", &yin)).unwrap();
     assert_eq!(store.pending().unwrap().len(), 2);
@@ -1140,10 +1171,7 @@ async fn interrupted_delete_is_recorded_not_repeated() {
             started_at: "2026-01-01T00:00:00Z".into(),
         })
         .unwrap();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: urn("x"),
-    };
+    let ctx = Ctx::new(STACK, urn("x"));
     provider
         .delete(&ctx, &x.id, &x.inputs, &x.outputs)
         .await
@@ -1184,10 +1212,7 @@ async fn interrupted_create_replacement_adopts_the_new_object() {
             ..pending_create("x", &new_inputs)
         })
         .unwrap();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: urn("x"),
-    };
+    let ctx = Ctx::new(STACK, urn("x"));
     let made = provider.create(&ctx, &new_inputs).await.unwrap();
     assert_eq!(cloud.by_urn(urn("x").as_str()).len(), 2);
 
@@ -1616,10 +1641,7 @@ async fn saved_plan_with_pending_ops_settles_them_on_apply() {
     st.root().resource("y", refs("y", &[&x])).unwrap();
     let xin = serde_json::to_value(args("made")).unwrap();
     store.begin_op(&pending_create("x", &xin)).unwrap();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: urn("x"),
-    };
+    let ctx = Ctx::new(STACK, urn("x"));
     let made = provider.create(&ctx, &xin).await.unwrap();
 
     let plan = eng.preview(&st, &no_opts()).await.unwrap();
@@ -1687,10 +1709,7 @@ async fn adopted_resource_no_longer_declared_is_deleted() {
     let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
     let xin = serde_json::to_value(args("orphan")).unwrap();
     store.begin_op(&pending_create("x", &xin)).unwrap();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: urn("x"),
-    };
+    let ctx = Ctx::new(STACK, urn("x"));
     provider.create(&ctx, &xin).await.unwrap();
     let mut st = Stack::new(STACK).unwrap();
     st.root().resource("other", args("o")).unwrap();
@@ -2004,10 +2023,7 @@ async fn adoption_never_takes_the_live_old_half_of_a_replacement() {
             ..pending_create("x", &new_inputs)
         })
         .unwrap();
-    let ctx = Ctx {
-        stack: STACK.into(),
-        urn: urn("x"),
-    };
+    let ctx = Ctx::new(STACK, urn("x"));
     inner.create(&ctx, &new_inputs).await.unwrap();
 
     let (_, report) = eng

@@ -39,6 +39,7 @@ fn res(name: &str, id: &str) -> ResourceState {
         dependencies: vec![],
         parent: String::new(),
         options: ResourceOptions::new().protect(name == "protected"),
+        tainted: false,
     }
 }
 
@@ -77,7 +78,8 @@ fn ops_and_serial(new: Factory) {
     let mut s = new();
     let reader = new();
 
-    // Pending row is committed and visible to another handle before end_op.
+    // Pending row is committed and visible to another handle before end_op;
+    // it moves the serial, so a plan made before it is stale.
     let mut a = res("a", "id-a1");
     let pid = s
         .begin_op(&op("a", OpKind::Create, a.inputs.clone()))
@@ -88,21 +90,21 @@ fn ops_and_serial(new: Factory) {
     assert_eq!(pend[0].kind, OpKind::Create);
     assert_eq!(pend[0].urn, urn("a"));
     assert_eq!(pend[0].inputs, a.inputs);
-    assert_eq!(reader.serial().unwrap(), 0);
+    assert_eq!(reader.serial().unwrap(), 1);
     s.end_op(pid, &OpEffect::Upsert(a.clone())).unwrap();
     assert!(reader.pending().unwrap().is_empty());
-    assert_eq!(reader.serial().unwrap(), 1);
+    assert_eq!(reader.serial().unwrap(), 2);
     assert_eq!(reader.resource(&urn("a")).unwrap(), Some(a.clone()));
 
     // Nothing: only the pending row goes.
     apply(&mut *s, "a", OpKind::Update, OpEffect::Nothing);
-    assert_eq!(reader.serial().unwrap(), 1);
+    assert_eq!(reader.serial().unwrap(), 3);
     assert!(reader.pending().unwrap().is_empty());
 
     // Upsert overwrites.
     a.outputs = json!({"arn": "changed"});
     apply(&mut *s, "a", OpKind::Update, OpEffect::Upsert(a.clone()));
-    assert_eq!(reader.serial().unwrap(), 2);
+    assert_eq!(reader.serial().unwrap(), 5);
     assert_eq!(reader.resource(&urn("a")).unwrap(), Some(a.clone()));
 
     // Replace moves the old row to condemned.
@@ -113,14 +115,14 @@ fn ops_and_serial(new: Factory) {
         OpKind::CreateReplacement,
         OpEffect::Replace(a2.clone()),
     );
-    assert_eq!(reader.serial().unwrap(), 3);
+    assert_eq!(reader.serial().unwrap(), 7);
     assert_eq!(reader.resource(&urn("a")).unwrap(), Some(a2.clone()));
     assert_eq!(reader.condemned().unwrap(), vec![a.clone()]);
 
     // Replace of something not in state condemns nothing.
     let b = res("b", "id-b");
     apply(&mut *s, "b", OpKind::Create, OpEffect::Replace(b.clone()));
-    assert_eq!(reader.serial().unwrap(), 4);
+    assert_eq!(reader.serial().unwrap(), 9);
     assert_eq!(reader.condemned().unwrap().len(), 1);
 
     // RemoveCondemned with the wrong id changes nothing; the right one removes.
@@ -133,7 +135,7 @@ fn ops_and_serial(new: Factory) {
             id: "nope".into(),
         },
     );
-    assert_eq!(reader.serial().unwrap(), 4);
+    assert_eq!(reader.serial().unwrap(), 10);
     apply(
         &mut *s,
         "a",
@@ -143,23 +145,23 @@ fn ops_and_serial(new: Factory) {
             id: "id-a1".into(),
         },
     );
-    assert_eq!(reader.serial().unwrap(), 5);
+    assert_eq!(reader.serial().unwrap(), 12);
     assert!(reader.condemned().unwrap().is_empty());
 
     // Remove.
     apply(&mut *s, "b", OpKind::Delete, OpEffect::Remove(urn("b")));
-    assert_eq!(reader.serial().unwrap(), 6);
+    assert_eq!(reader.serial().unwrap(), 14);
     assert!(reader.resource(&urn("b")).unwrap().is_none());
     assert_eq!(reader.resources().unwrap(), vec![a2]);
 
     // state rm.
     s.remove_resource(&urn("a")).unwrap();
-    assert_eq!(reader.serial().unwrap(), 7);
+    assert_eq!(reader.serial().unwrap(), 15);
     assert!(matches!(
         s.remove_resource(&urn("a")),
         Err(StateError::NotFound(_))
     ));
-    assert_eq!(reader.serial().unwrap(), 7);
+    assert_eq!(reader.serial().unwrap(), 15);
 
     // Ending an unknown pending op fails and changes nothing.
     assert!(s.end_op(9999, &OpEffect::Upsert(res("z", "z"))).is_err());
@@ -709,7 +711,8 @@ fn sqlite_schema_is_current_and_reopen_keeps_data() {
     drop(s);
     let s = b.factory()();
     assert_eq!(s.resources().unwrap().len(), 1);
-    assert_eq!(s.serial().unwrap(), 1);
+    // One for the pending row, one for its result.
+    assert_eq!(s.serial().unwrap(), 2);
 }
 
 #[test]
@@ -865,5 +868,6 @@ fn sqlite_commit_survives_kill_9() {
         .expect("committed row survived");
     assert_eq!(a.inputs["pw"], json!({"$secret": "x"}));
     assert_eq!(s.pending().unwrap().len(), 1);
-    assert_eq!(s.serial().unwrap(), 1);
+    // a's pending row and result, then b's pending row.
+    assert_eq!(s.serial().unwrap(), 3);
 }

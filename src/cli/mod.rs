@@ -22,6 +22,7 @@ use morket_stack::value;
 use crate::stacks;
 
 mod progress;
+mod signals;
 
 /// Exit code when changes are present and the caller asked to be told.
 const EXIT_CHANGES: u8 = 2;
@@ -66,6 +67,10 @@ struct Cli {
     /// AWS profile from the shared config files.
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// How long a lookup by URN tag may miss a just-created AWS object
+    /// (eventual consistency); an interrupted create is settled only after it.
+    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "60s", env = "MORKET_STACK_AWS_LOOKUP_LAG")]
+    lookup_lag: Duration,
 }
 
 #[derive(Subcommand)]
@@ -231,6 +236,11 @@ impl Ctx {
         Ok(Box::new(store))
     }
 
+    fn signals(&self, stack: &str) -> Result<signals::Signals> {
+        signals::Signals::install(keys::state_path(&self.state_dir, stack), stack.to_string())
+            .context("installing signal handlers")
+    }
+
     fn load(&self, stack: &str) -> Result<stacks::Loaded> {
         Ok(stacks::load(
             &self.stacks_dir,
@@ -282,6 +292,7 @@ async fn run(cli: Cli) -> Result<u8> {
             aws: AwsSettings {
                 region: cli.region,
                 profile: cli.profile,
+                lookup_lag: cli.lookup_lag,
                 ..Default::default()
             },
         },
@@ -386,27 +397,19 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(line.trim() == "yes")
 }
 
-fn ctrl_c_cancels(cancel: &Cancel) {
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nInterrupt: starting nothing new; waiting for in-flight operations to finish and checkpoint...");
-            c.cancel();
-        }
-    });
-}
-
 async fn apply_plan(
     ctx: &Ctx,
     engine: &mut Engine,
     prog: &progress::Progress,
     loaded: &stacks::Loaded,
     plan: &Plan,
+    signals: &signals::Signals,
 ) -> Result<u8> {
     let cancel = Cancel::new();
-    ctrl_c_cancels(&cancel);
+    signals.applying(&cancel);
     prog.start(morket_stack::plan::schedule(plan).len());
     let report = engine.apply(&loaded.stack, plan, &cancel).await;
+    signals.applied();
     prog.finish();
     let report: ApplyReport = report?;
     print!("{}", render::report_text(&report, style(ctx.color, false)));
@@ -470,11 +473,16 @@ fn output_cmd(ctx: &Ctx, stack: &str, name: Option<&str>, json: bool) -> Result<
 async fn up(ctx: &Ctx, a: UpArgs) -> Result<u8> {
     let loaded = ctx.load(&a.stack)?;
     let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel)?;
+    let signals = ctx.signals(&a.stack)?;
     // Hold the lock across plan, prompt and apply, so what is shown is applied.
     let lock = engine.lock("up").await?;
-    let result = up_locked(ctx, &a, &mut engine, &prog, &loaded).await;
-    engine.unlock(&lock)?;
-    result
+    signals.holding(Some(lock.id.clone()));
+    let result = up_locked(ctx, &a, &mut engine, &prog, &loaded, &signals).await;
+    signals.holding(None);
+    let unlocked = engine.unlock(&lock);
+    let code = result?;
+    unlocked?;
+    Ok(code)
 }
 
 async fn up_locked(
@@ -483,6 +491,7 @@ async fn up_locked(
     engine: &mut Engine,
     prog: &progress::Progress,
     loaded: &stacks::Loaded,
+    signals: &signals::Signals,
 ) -> Result<u8> {
     let plan = match &a.plan {
         Some(file) => {
@@ -510,13 +519,15 @@ async fn up_locked(
         println!("Apply cancelled.");
         return Ok(1);
     }
-    apply_plan(ctx, engine, prog, loaded, &plan).await
+    apply_plan(ctx, engine, prog, loaded, &plan, signals).await
 }
 
 async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
     let loaded = ctx.load(&a.stack)?;
     let (mut engine, prog) = ctx.engine(&a.stack, &loaded, a.parallel)?;
+    let signals = ctx.signals(&a.stack)?;
     let lock = engine.lock("destroy").await?;
+    signals.holding(Some(lock.id.clone()));
     let result = async {
         let opts = PlanOptions {
             destroy: true,
@@ -531,11 +542,14 @@ async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
             println!("Destroy cancelled.");
             return Ok(1);
         }
-        apply_plan(ctx, &mut engine, &prog, &loaded, &plan).await
+        apply_plan(ctx, &mut engine, &prog, &loaded, &plan, &signals).await
     }
     .await;
-    engine.unlock(&lock)?;
-    result
+    signals.holding(None);
+    let unlocked = engine.unlock(&lock);
+    let code = result?;
+    unlocked?;
+    Ok(code)
 }
 
 fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
@@ -605,16 +619,26 @@ fn lock_cmd(ctx: &Ctx, cmd: LockCmd) -> Result<u8> {
             match store.lock_status()? {
                 None => println!("Stack {stack} is not locked."),
                 Some(l) => {
-                    let stale = lock::is_stale(&l);
+                    let judged = match lock::liveness(&l) {
+                        lock::Liveness::Alive => "\nThe holder is running.".to_string(),
+                        lock::Liveness::Dead => "\nSTALE: the holder's process is gone (same host, boot and pid namespace); the next `up` releases it, or run `morket-stack lock release`.".to_string(),
+                        lock::Liveness::Unknown(why) => format!(
+                            "\nCannot tell whether the holder still runs: {why}. If it died (a runner killed elsewhere), release it with `morket-stack lock release {stack} {}`.",
+                            l.id
+                        ),
+                    };
                     println!(
-                        "Locked by {} (pid {}, operation {}, since {}, morket-stack {})\nLock id: {}{}",
+                        "Locked by {} on host {} (pid {}, operation {}, since {}{}, morket-stack {})\nLock id: {}{judged}",
                         l.who,
+                        l.host,
                         l.pid,
                         l.operation,
                         l.started_at,
+                        lock::age(&l.started_at)
+                            .map(|a| format!(", {a} ago"))
+                            .unwrap_or_default(),
                         l.version,
                         l.id,
-                        if stale { "\nSTALE: the holder's process is gone; release it with `morket-stack lock release`." } else { "" }
                     );
                 }
             }

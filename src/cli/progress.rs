@@ -117,6 +117,10 @@ impl EventSink for Progress {
             Event::StaleLockReleased { holder } => {
                 self.line(format!("warning: released a stale lock: {holder}"))
             }
+            Event::WaitingForLookup { urn, wait } => self.line(format!(
+                "{urn}: not found by its URN tag yet; lookups lag on the provider, looking again in {}",
+                humantime::format_duration(*wait)
+            )),
             Event::Cancelling => self.line("Cancelling: no new operations will start.".into()),
         }
     }

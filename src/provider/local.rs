@@ -297,10 +297,7 @@ mod tests {
     use crate::model::Urn;
 
     fn ctx() -> Ctx {
-        Ctx {
-            stack: "dev".into(),
-            urn: Urn::new("dev", "", File::TYPE, "f"),
-        }
+        Ctx::new("dev", Urn::new("dev", "", File::TYPE, "f"))
     }
 
     fn mode_of(p: &Path) -> u32 {

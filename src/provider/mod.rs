@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -35,6 +36,13 @@ pub enum ProviderError {
     },
     #[error("{0}")]
     Fatal(String),
+    /// A create made `id` and then failed (a later call of a multi-call
+    /// create): the object exists and the engine must track it.
+    #[error("{error} (after creating {id})")]
+    Partial {
+        id: String,
+        error: Box<ProviderError>,
+    },
 }
 
 impl ProviderError {
@@ -48,6 +56,36 @@ impl ProviderError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, ProviderError::Retryable(_))
     }
+
+    /// Wraps an error that followed the create of `id`.
+    pub fn partial(id: impl Into<String>, error: ProviderError) -> Self {
+        match error {
+            // The id of the first object is the one to track.
+            p @ ProviderError::Partial { .. } => p,
+            e => ProviderError::Partial {
+                id: id.into(),
+                error: Box::new(e),
+            },
+        }
+    }
+
+    /// Whether a failed create may have created something anyway: a timeout
+    /// or a 5xx can hide a request that ran.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Retryable(_) | ProviderError::Partial { .. }
+        )
+    }
+}
+
+/// Runs the rest of a multi-call create: an error becomes a partial create
+/// of `id`, so the engine records the object instead of forgetting it.
+pub async fn finish_create<T>(
+    id: &str,
+    rest: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    rest.await.map_err(|e| ProviderError::partial(id, e))
 }
 
 /// Context of one provider call.
@@ -55,6 +93,50 @@ impl ProviderError {
 pub struct Ctx {
     pub stack: String,
     pub urn: Urn,
+    /// The state's lineage (a random id made with the state); carried in the
+    /// URN tag so two states of one stack name never adopt each other's
+    /// objects. Empty: untagged by lineage.
+    pub lineage: String,
+}
+
+impl Ctx {
+    pub fn new(stack: impl Into<String>, urn: Urn) -> Self {
+        Ctx {
+            stack: stack.into(),
+            urn,
+            lineage: String::new(),
+        }
+    }
+
+    /// The value of the `morket:urn` tag for objects made in this context.
+    pub fn urn_tag(&self) -> String {
+        if self.lineage.is_empty() {
+            self.urn.to_string()
+        } else {
+            format!("{}#{}", self.urn, self.lineage)
+        }
+    }
+
+    /// Whether a `morket:urn` tag value names this resource of this state.
+    /// Objects tagged before lineage existed (the bare URN) match too.
+    pub fn urn_tag_matches(&self, tag: &str) -> bool {
+        match tag.split_once('#') {
+            None => tag == self.urn.as_str(),
+            Some((urn, lineage)) => {
+                urn == self.urn.as_str() && (self.lineage.is_empty() || lineage == self.lineage)
+            }
+        }
+    }
+
+    /// Values for an exact-match tag filter that finds this resource's
+    /// objects: lineage-tagged and older bare-URN ones.
+    pub fn urn_tag_values(&self) -> Vec<String> {
+        let mut v = vec![self.urn.to_string()];
+        if !self.lineage.is_empty() {
+            v.push(self.urn_tag());
+        }
+        v
+    }
 }
 
 /// What a create (or an adoption) produced.
@@ -218,6 +300,93 @@ pub trait Provider: Send + Sync + 'static {
         let _ = (ctx, inputs);
         Ok(Vec::new())
     }
+
+    /// How long after a create [`Provider::find_by_urn`] may still miss the
+    /// object (tag-filtered describes lag on AWS). An empty lookup proves
+    /// absence only once this long has passed since the create call.
+    fn lookup_lag(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// A provider whose lookups lag by `lag` (AWS types, through their
+/// settings): everything else is the inner provider's.
+pub struct Lagging {
+    inner: Arc<dyn Provider>,
+    lag: Duration,
+}
+
+impl Lagging {
+    pub fn new(inner: Arc<dyn Provider>, lag: Duration) -> Self {
+        Lagging { inner, lag }
+    }
+}
+
+#[async_trait]
+impl Provider for Lagging {
+    fn type_name(&self) -> &'static str {
+        self.inner.type_name()
+    }
+    fn force_new(&self) -> &'static [&'static str] {
+        self.inner.force_new()
+    }
+    fn secret_outputs(&self) -> &'static [&'static str] {
+        self.inner.secret_outputs()
+    }
+    fn outputs_changed_by_update(&self) -> &'static [&'static str] {
+        self.inner.outputs_changed_by_update()
+    }
+    fn concurrency(&self) -> Option<(&'static str, usize)> {
+        self.inner.concurrency()
+    }
+    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
+        self.inner.validate(inputs)
+    }
+    fn diff(&self, old: &Value, new: &Value) -> Diff {
+        self.inner.diff(old, new)
+    }
+    fn unique_name(&self) -> &'static [&'static str] {
+        self.inner.unique_name()
+    }
+    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
+        self.inner.create(ctx, inputs).await
+    }
+    async fn read(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        inputs: &Value,
+        outputs: &Value,
+    ) -> Result<Option<ReadResult>, ProviderError> {
+        self.inner.read(ctx, id, inputs, outputs).await
+    }
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        old_inputs: &Value,
+        new_inputs: &Value,
+        old_outputs: &Value,
+    ) -> Result<Value, ProviderError> {
+        self.inner
+            .update(ctx, id, old_inputs, new_inputs, old_outputs)
+            .await
+    }
+    async fn delete(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        inputs: &Value,
+        outputs: &Value,
+    ) -> Result<(), ProviderError> {
+        self.inner.delete(ctx, id, inputs, outputs).await
+    }
+    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
+        self.inner.find_by_urn(ctx, inputs).await
+    }
+    fn lookup_lag(&self) -> Duration {
+        self.lag
+    }
 }
 
 /// Providers by type name.
@@ -253,6 +422,10 @@ impl Registry {
 
     pub fn get(&self, type_name: &str) -> Option<&Arc<dyn Provider>> {
         self.by_type.get(type_name)
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.by_type.values()
     }
 }
 

@@ -426,10 +426,7 @@ mod tests {
     use crate::value;
 
     fn ctx(name: &str) -> Ctx {
-        Ctx {
-            stack: "dev".into(),
-            urn: Urn::new("dev", "", RandomPassword::TYPE, name),
-        }
+        Ctx::new("dev", Urn::new("dev", "", RandomPassword::TYPE, name))
     }
 
     fn invalid_field(e: ProviderError) -> (String, String) {

@@ -77,11 +77,17 @@ impl Resource<TestArgs> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Op {
     Create,
+    /// The second call of a two-step create (as `ModifyVpcAttribute` after
+    /// `CreateVpc`).
+    Configure,
     Read,
     Update,
     Delete,
     FindByUrn,
 }
+
+/// What a two-step create leaves as `value` between its steps.
+pub const UNCONFIGURED: &str = "<unconfigured>";
 
 /// One provider call, from entry to return (latency included).
 #[derive(Debug, Clone)]
@@ -116,9 +122,24 @@ pub struct CloudObject {
     #[serde(default)]
     pub secret_in: Option<String>,
     pub secret_out: String,
+    /// Milliseconds since the epoch at create (for lagging lookups).
+    #[serde(default)]
+    pub created_ms: u64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl CloudObject {
+    /// The URN in the `morket:urn` tag, without the state lineage.
+    pub fn urn(&self) -> &str {
+        self.urn_tag.split('#').next().unwrap_or("")
+    }
+
     pub fn arn(&self) -> String {
         format!("arn:test:::{}", self.id)
     }
@@ -246,19 +267,19 @@ impl TestCloud {
         self.objects().remove(id)
     }
 
-    /// Live objects whose `morket:urn` tag is `urn`.
+    /// Live objects whose `morket:urn` tag names `urn` (any lineage).
     pub fn by_urn(&self, urn: &str) -> Vec<CloudObject> {
         self.objects()
             .into_values()
-            .filter(|o| o.urn_tag == urn)
+            .filter(|o| o.urn() == urn)
             .collect()
     }
 
-    /// Number of live objects per `morket:urn` tag (more than one means a leak).
+    /// Number of live objects per URN (more than one means a leak).
     pub fn count_by_urn(&self) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();
         for o in self.objects().into_values() {
-            *out.entry(o.urn_tag).or_insert(0) += 1;
+            *out.entry(o.urn().to_string()).or_insert(0) += 1;
         }
         out
     }
@@ -331,6 +352,10 @@ pub struct TestProvider {
     cloud: Arc<TestCloud>,
     latency: Duration,
     fail_on: Vec<(String, Op)>,
+    fail_after: Vec<(String, Op)>,
+    two_step: bool,
+    barrier: Option<PathBuf>,
+    lookup_lag: Duration,
     fail_times: Vec<(String, u32)>,
     /// Calls seen per (fail_times entry, urn).
     attempts: Mutex<HashMap<(usize, Urn), u32>>,
@@ -350,6 +375,10 @@ impl TestProvider {
             cloud: Arc::new(TestCloud::new()),
             latency: Duration::ZERO,
             fail_on: Vec::new(),
+            fail_after: Vec::new(),
+            two_step: false,
+            barrier: None,
+            lookup_lag: Duration::ZERO,
             fail_times: Vec::new(),
             attempts: Mutex::new(HashMap::new()),
             concurrency: None,
@@ -365,6 +394,37 @@ impl TestProvider {
     /// Fails `op` with a fatal error for resources whose name contains `name`.
     pub fn fail_on(mut self, name: &str, op: Op) -> Self {
         self.fail_on.push((name.to_string(), op));
+        self
+    }
+
+    /// Makes the change, then fails `op` with a fatal error, for resources
+    /// whose name contains `name`: a call that half-succeeded, with no word
+    /// of what it made.
+    pub fn fail_after(mut self, name: &str, op: Op) -> Self {
+        self.fail_after.push((name.to_string(), op));
+        self
+    }
+
+    /// Creates in two calls: the object first (with value [`UNCONFIGURED`]),
+    /// then its value ([`Op::Configure`]). A failure of the second call is a
+    /// partial create.
+    pub fn two_step(mut self) -> Self {
+        self.two_step = true;
+        self
+    }
+
+    /// Between the two steps of a create, writes `<dir>/<name>.reached` and
+    /// waits until `<dir>/<name>.go` exists, so a test can kill the process
+    /// exactly there.
+    pub fn barrier(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.barrier = Some(dir.into());
+        self
+    }
+
+    /// `find_by_urn` misses objects younger than `lag`, as AWS's
+    /// tag-filtered describes do; reported through `Provider::lookup_lag`.
+    pub fn lookup_lag(mut self, lag: Duration) -> Self {
+        self.lookup_lag = lag;
         self
     }
 
@@ -411,7 +471,10 @@ impl TestProvider {
             }
             match self.injected(ctx, op) {
                 Some(e) => Err(e),
-                None => f(&self.cloud),
+                None => f(&self.cloud).and_then(|v| match self.injected_after(ctx, op) {
+                    Some(e) => Err(e),
+                    None => Ok(v),
+                }),
             }
         };
         lock(&self.cloud.events).push(Event {
@@ -422,6 +485,33 @@ impl TestProvider {
             ok: res.is_ok(),
         });
         res
+    }
+
+    fn injected_after(&self, ctx: &Ctx, op: Op) -> Option<ProviderError> {
+        let name = ctx.urn.name();
+        self.fail_after
+            .iter()
+            .any(|(n, o)| *o == op && name.contains(n.as_str()))
+            .then(|| {
+                ProviderError::Fatal(format!(
+                    "injected failure after the change: {op:?} {}",
+                    ctx.urn
+                ))
+            })
+    }
+
+    /// Waits at the barrier between the two steps of a create.
+    async fn wait_at_barrier(&self, ctx: &Ctx) -> Result<(), ProviderError> {
+        let Some(dir) = &self.barrier else {
+            return Ok(());
+        };
+        let name = ctx.urn.name();
+        fs::write(dir.join(format!("{name}.reached")), b"").map_err(|e| fatal(dir.display(), e))?;
+        let go = dir.join(format!("{name}.go"));
+        while !go.exists() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
     }
 
     fn injected(&self, ctx: &Ctx, op: Op) -> Option<ProviderError> {
@@ -497,6 +587,10 @@ impl Provider for TestProvider {
         self.concurrency
     }
 
+    fn lookup_lag(&self) -> Duration {
+        self.lookup_lag
+    }
+
     /// Rejects a `value` starting with `!invalid` (a hook for validation
     /// tests) and latencies over ten minutes.
     fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
@@ -535,27 +629,59 @@ impl Provider for TestProvider {
             .as_ref()
             .map(|s| known("secret_in", s))
             .transpose()?;
-        self.call(ctx, Op::Create, inputs, |cloud| {
+        let (first, value_secret) = if self.two_step {
+            (UNCONFIGURED.to_string(), false)
+        } else {
+            (v.clone(), a.value.is_secret())
+        };
+        let created = self
+            .call(ctx, Op::Create, inputs, |cloud| {
+                let mut g = cloud.objects_locked()?;
+                let o = CloudObject {
+                    id: format!("t-{}", random_hex(6)),
+                    urn_tag: ctx.urn_tag(),
+                    stack_tag: ctx.stack.clone(),
+                    value: first,
+                    value_secret,
+                    created_ms: now_ms(),
+                    replace_key: a.replace_key.clone(),
+                    secret_in,
+                    secret_out: random_hex(16),
+                };
+                let created = Created {
+                    id: o.id.clone(),
+                    outputs: o.outputs(),
+                };
+                cloud.put(&mut g, o)?;
+                *lock(&cloud.creates).entry(ctx.urn.clone()).or_insert(0) += 1;
+                Ok(created)
+            })
+            .await?;
+        if !self.two_step {
+            return Ok(created);
+        }
+        self.wait_at_barrier(ctx)
+            .await
+            .map_err(|e| ProviderError::partial(&created.id, e))?;
+        let id = created.id.clone();
+        let secret = a.value.is_secret();
+        self.call(ctx, Op::Configure, inputs, |cloud| {
             let mut g = cloud.objects_locked()?;
-            let o = CloudObject {
-                id: format!("t-{}", random_hex(6)),
-                urn_tag: ctx.urn.to_string(),
-                stack_tag: ctx.stack.clone(),
-                value: v,
-                value_secret: a.value.is_secret(),
-                replace_key: a.replace_key.clone(),
-                secret_in,
-                secret_out: random_hex(16),
-            };
-            let created = Created {
+            let mut o = g
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| ProviderError::NotFound(format!("test object {id}")))?;
+            o.value = v;
+            o.value_secret = secret;
+            let out = Created {
                 id: o.id.clone(),
                 outputs: o.outputs(),
             };
             cloud.put(&mut g, o)?;
-            *lock(&cloud.creates).entry(ctx.urn.clone()).or_insert(0) += 1;
-            Ok(created)
+            Ok(out)
         })
         .await
+        .map_err(|e| ProviderError::partial(&created.id, e))
     }
 
     async fn read(
@@ -630,11 +756,14 @@ impl Provider for TestProvider {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let lag = self.lookup_lag.as_millis() as u64;
+        let now = now_ms();
         self.call(ctx, Op::FindByUrn, inputs, |cloud| {
             let g = cloud.objects_locked()?;
             Ok(g.values()
                 .filter(|o| {
-                    o.urn_tag == ctx.urn.as_str()
+                    ctx.urn_tag_matches(&o.urn_tag)
+                        && o.created_ms + lag <= now
                         && o.stack_tag == ctx.stack
                         && o.replace_key == replace_key
                 })
@@ -653,10 +782,7 @@ mod tests {
     use super::*;
 
     fn ctx(name: &str) -> Ctx {
-        Ctx {
-            stack: "dev".into(),
-            urn: Urn::new("dev", "", TestArgs::TYPE, name),
-        }
+        Ctx::new("dev", Urn::new("dev", "", TestArgs::TYPE, name))
     }
 
     fn args(v: &str) -> Value {
@@ -742,10 +868,7 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
-        let other_stack = Ctx {
-            stack: "prod".into(),
-            urn: ctx("a").urn,
-        };
+        let other_stack = Ctx::new("prod", ctx("a").urn);
         assert!(p
             .find_by_urn(&other_stack, &args("two"))
             .await

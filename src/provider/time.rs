@@ -130,10 +130,7 @@ mod tests {
     use tokio::time::Instant;
 
     fn ctx() -> Ctx {
-        Ctx {
-            stack: "dev".into(),
-            urn: Urn::new("dev", "", Sleep::TYPE, "wait"),
-        }
+        Ctx::new("dev", Urn::new("dev", "", Sleep::TYPE, "wait"))
     }
 
     #[test]

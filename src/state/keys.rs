@@ -68,16 +68,12 @@ pub fn configure_secrets_with(
         })?;
         (Crypter::new(&key), KeySource::Env)
     } else if let Some(pass) = var(PASSPHRASE_ENV) {
-        let salt = match store.meta(PASSPHRASE_SALT_META)? {
-            Some(hex_salt) => hex::decode(hex_salt.trim()).map_err(|e| {
-                StateError::Corrupt(format!("meta {PASSPHRASE_SALT_META} is not hex: {e}"))
-            })?,
-            None => {
-                let salt = random_salt();
-                store.set_meta(PASSPHRASE_SALT_META, &hex::encode(salt))?;
-                salt.to_vec()
-            }
-        };
+        // Atomic: two processes opening a fresh state must agree on one salt,
+        // or the loser's key can never open what the winner sealed.
+        let hex_salt = store.init_meta(PASSPHRASE_SALT_META, &hex::encode(random_salt()))?;
+        let salt = hex::decode(hex_salt.trim()).map_err(|e| {
+            StateError::Corrupt(format!("meta {PASSPHRASE_SALT_META} is not hex: {e}"))
+        })?;
         (
             Crypter::from_passphrase(&pass, &salt),
             KeySource::Passphrase,

@@ -1,5 +1,11 @@
-//! Lock metadata: who is taking the lock, and whether a held lock is stale
-//! (its process is gone from this host).
+//! Lock metadata: who is taking the lock, and whether a held lock is stale.
+//!
+//! A holder is identified by host name, boot id, pid namespace, pid and the
+//! process's start time. A pid only means something on the same boot and in
+//! the same pid namespace: a container that shares the host's name (or a
+//! cloned VM) would otherwise see a live holder as dead. A lock is stale only
+//! when all of these match and the process is gone (or the pid now belongs to
+//! a process started later); anything else is reported, never released.
 
 use rand::RngCore;
 
@@ -23,7 +29,84 @@ pub fn new_lock_info(operation: &str) -> LockInfo {
         operation: operation.to_string(),
         started_at: super::now_rfc3339(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        boot_id: boot_id(),
+        pid_ns: pid_namespace(),
+        start_time: process_start_time(std::process::id()).unwrap_or(0),
     }
+}
+
+/// This machine's boot id (a new random id at every boot).
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// This process's pid namespace, as `pid:[inode]`.
+pub fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks
+/// after boot. `None` when there is no such process.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) S ...`: comm may hold spaces and parens, so split at the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After comm: state is field 3, starttime is field 22.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// What can be told of a lock holder from this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    Alive,
+    /// Same host, boot and pid namespace, and the process is gone.
+    Dead,
+    /// Cannot be told from here (the reason).
+    Unknown(String),
+}
+
+/// Judges the holder of `l` against this process's host, boot and namespace.
+pub fn liveness(l: &LockInfo) -> Liveness {
+    let me = new_lock_info("");
+    if l.host != me.host {
+        return Liveness::Unknown(format!("it runs on another host ({})", l.host));
+    }
+    if l.boot_id.is_empty() || l.pid_ns.is_empty() {
+        return Liveness::Unknown(
+            "it was taken by an older morket-stack that did not record its boot and pid namespace"
+                .into(),
+        );
+    }
+    if l.boot_id != me.boot_id {
+        return Liveness::Unknown(
+            "it was taken on another boot or machine of the same host name".into(),
+        );
+    }
+    if l.pid_ns != me.pid_ns {
+        return Liveness::Unknown(format!(
+            "it was taken in another pid namespace ({}, e.g. a container)",
+            l.pid_ns
+        ));
+    }
+    if !pid_alive(l.pid) {
+        return Liveness::Dead;
+    }
+    match process_start_time(l.pid) {
+        // The pid was reused by a process that started after the holder.
+        Some(t) if l.start_time != 0 && t != l.start_time => Liveness::Dead,
+        _ => Liveness::Alive,
+    }
+}
+
+/// How long ago `started_at` (RFC 3339) was, rounded to seconds.
+pub fn age(started_at: &str) -> Option<String> {
+    let t = humantime::parse_rfc3339(started_at).ok()?;
+    let d = std::time::SystemTime::now().duration_since(t).ok()?;
+    Some(humantime::format_duration(std::time::Duration::from_secs(d.as_secs())).to_string())
 }
 
 /// The account name of this process's uid (cron and CI often set no $USER).
@@ -81,9 +164,23 @@ fn is_zombie(pid: u32) -> bool {
         .is_some_and(|s| s == 'Z' || s == 'X')
 }
 
-/// The holder ran on this host and its process is gone.
+/// The holder is certainly dead: safe to release without asking.
 pub fn is_stale(l: &LockInfo) -> bool {
-    l.host == this_host() && !pid_alive(l.pid)
+    liveness(l) == Liveness::Dead
+}
+
+/// The [`super::LockHeld`] error for a lock held by `holder`.
+pub fn held(holder: LockInfo) -> super::StateError {
+    let (stale, unknown) = match liveness(&holder) {
+        Liveness::Dead => (true, None),
+        Liveness::Alive => (false, None),
+        Liveness::Unknown(why) => (false, Some(why)),
+    };
+    super::StateError::Locked(Box::new(super::LockHeld {
+        holder,
+        stale,
+        unknown,
+    }))
 }
 
 #[cfg(test)]
@@ -131,5 +228,60 @@ mod tests {
             ..new_lock_info("up")
         };
         assert!(!is_stale(&other_host), "cannot judge another host's pids");
+    }
+
+    /// A holder in another pid namespace (a container sharing the host name)
+    /// whose pid is dead here is not stale: its pid means another process.
+    #[test]
+    fn a_holder_in_another_pid_namespace_or_boot_is_never_stale() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        assert!(!pid_alive(dead));
+        let here = LockInfo {
+            pid: dead,
+            ..new_lock_info("up")
+        };
+        assert!(!here.boot_id.is_empty() && here.pid_ns.starts_with("pid:["));
+        assert_eq!(liveness(&here), Liveness::Dead);
+        assert!(is_stale(&here));
+        let other_ns = LockInfo {
+            pid_ns: "pid:[4026599999]".into(),
+            ..here.clone()
+        };
+        assert!(
+            matches!(liveness(&other_ns), Liveness::Unknown(ref w) if w.contains("pid namespace")),
+            "{:?}",
+            liveness(&other_ns)
+        );
+        assert!(!is_stale(&other_ns));
+        let other_boot = LockInfo {
+            boot_id: "00000000-0000-0000-0000-000000000000".into(),
+            ..here.clone()
+        };
+        assert!(!is_stale(&other_boot));
+        let old = LockInfo {
+            boot_id: String::new(),
+            pid_ns: String::new(),
+            ..here.clone()
+        };
+        assert!(
+            !is_stale(&old),
+            "an old lock without identity is not judged"
+        );
+        // A live pid whose start time differs is a reused pid: the holder is gone.
+        let reused = LockInfo {
+            pid: std::process::id(),
+            start_time: 1,
+            ..here.clone()
+        };
+        assert_eq!(liveness(&reused), Liveness::Dead);
+        let me = new_lock_info("up");
+        assert_eq!(liveness(&me), Liveness::Alive);
+        let text = held(other_ns).to_string();
+        assert!(
+            text.contains("another pid namespace") && text.contains("lock release"),
+            "{text}"
+        );
     }
 }

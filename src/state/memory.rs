@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     describe_holder, lock, seal_for_storage, seal_resource, unseal_from_storage, validate_import,
-    HistoryEntry, LockHeld, LockInfo, OpEffect, PendingOp, ResourceState, Result, Snapshot,
-    StateError, StateStore, SNAPSHOT_VERSION,
+    HistoryEntry, LockInfo, OpEffect, PendingOp, ResourceState, Result, Snapshot, StateError,
+    StateStore, SNAPSHOT_VERSION,
 };
 use crate::model::Urn;
 use crate::secrets::Crypter;
@@ -26,6 +26,7 @@ struct Inner {
     last_pending_id: i64,
     lock: Option<LockInfo>,
     history: Vec<HistoryEntry>,
+    lineage: String,
 }
 
 #[derive(Clone)]
@@ -33,6 +34,7 @@ pub struct MemoryStore {
     stack: String,
     inner: Arc<Mutex<Inner>>,
     crypter: Option<Crypter>,
+    fence: Option<String>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -47,8 +49,12 @@ impl MemoryStore {
     pub fn new(stack: &str) -> MemoryStore {
         MemoryStore {
             stack: stack.to_string(),
-            inner: Arc::default(),
+            inner: Arc::new(Mutex::new(Inner {
+                lineage: super::sqlite::new_lineage(),
+                ..Inner::default()
+            })),
             crypter: None,
+            fence: None,
         }
     }
 
@@ -65,6 +71,17 @@ impl MemoryStore {
             outputs: unseal_from_storage(c, &r.outputs)?,
             ..r.clone()
         })
+    }
+}
+
+fn check_fence(inner: &Inner, fence: Option<&str>) -> Result<()> {
+    let Some(id) = fence else { return Ok(()) };
+    match &inner.lock {
+        Some(h) if h.id == id => Ok(()),
+        other => Err(StateError::LockLost {
+            held: id.to_string(),
+            now: describe_holder(other.as_ref()),
+        }),
     }
 }
 
@@ -106,6 +123,23 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        Ok(self
+            .inner()
+            .meta
+            .entry(key.into())
+            .or_insert_with(|| value.into())
+            .clone())
+    }
+
+    fn lineage(&self) -> Result<String> {
+        Ok(self.inner().lineage.clone())
+    }
+
+    fn set_fence(&mut self, lock_id: Option<String>) {
+        self.fence = lock_id;
+    }
+
     fn serial(&self) -> Result<u64> {
         Ok(self.inner().serial)
     }
@@ -131,6 +165,8 @@ impl StateStore for MemoryStore {
     fn begin_op(&mut self, op: &PendingOp) -> Result<i64> {
         let inputs = seal_for_storage(self.crypter.as_ref(), &op.inputs)?;
         let mut inner = self.inner();
+        check_fence(&inner, self.fence.as_deref())?;
+        inner.serial += 1;
         inner.last_pending_id += 1;
         let id = inner.last_pending_id;
         inner.pending.insert(
@@ -146,12 +182,13 @@ impl StateStore for MemoryStore {
 
     fn end_op(&mut self, pending_id: i64, effect: &OpEffect) -> Result<()> {
         let sealed = match effect {
-            OpEffect::Upsert(r) | OpEffect::Replace(r) => {
+            OpEffect::Upsert(r) | OpEffect::Replace(r) | OpEffect::Rename { to: r, .. } => {
                 Some(seal_resource(self.crypter.as_ref(), r)?)
             }
             _ => None,
         };
         let mut inner = self.inner();
+        check_fence(&inner, self.fence.as_deref())?;
         if inner.pending.remove(&pending_id).is_none() {
             return Err(StateError::Db(format!(
                 "end_op: no pending operation {pending_id}"
@@ -168,6 +205,14 @@ impl StateStore for MemoryStore {
                         .condemned
                         .retain(|c| !(c.urn == old.urn && c.id == old.id));
                     inner.condemned.push(old);
+                }
+                inner.resources.insert(r.urn.clone(), r);
+                true
+            }
+            (OpEffect::Rename { from, .. }, Some(r)) => {
+                inner.resources.remove(from);
+                for c in inner.condemned.iter_mut().filter(|c| &c.urn == from) {
+                    c.urn = r.urn.clone();
                 }
                 inner.resources.insert(r.urn.clone(), r);
                 true
@@ -215,6 +260,7 @@ impl StateStore for MemoryStore {
             version: SNAPSHOT_VERSION,
             stack: self.stack.clone(),
             serial: inner.serial,
+            lineage: inner.lineage.clone(),
             resources: inner.resources.values().cloned().collect(),
             condemned: sorted_condemned(&inner.condemned)
                 .into_iter()
@@ -247,17 +293,16 @@ impl StateStore for MemoryStore {
         inner.pending = pending;
         inner.last_pending_id = next;
         inner.serial = inner.serial.max(snap.serial) + 1;
+        if !snap.lineage.is_empty() {
+            inner.lineage = snap.lineage;
+        }
         Ok(())
     }
 
     fn try_lock(&mut self, info: &LockInfo) -> Result<()> {
         let mut inner = self.inner();
         if let Some(holder) = &inner.lock {
-            let stale = lock::is_stale(holder);
-            return Err(StateError::Locked(Box::new(LockHeld {
-                holder: holder.clone(),
-                stale,
-            })));
+            return Err(lock::held(holder.clone()));
         }
         inner.lock = Some(info.clone());
         Ok(())

@@ -26,6 +26,10 @@ pub enum StateError {
     Locked(Box<LockHeld>),
     #[error("lock {0} is not held (held by: {1})")]
     LockMismatch(String, String),
+    /// This run's lock was released (forced) while it worked: it must not
+    /// write again, another run may hold the state now.
+    #[error("this run no longer holds the state lock {held} (now held by: {now}); stopped before writing")]
+    LockLost { held: String, now: String },
     #[error(transparent)]
     Secrets(#[from] SecretsError),
     #[error("state is corrupt: {0}")]
@@ -44,12 +48,15 @@ pub enum StateError {
     },
 }
 
-/// Why a lock could not be taken: the holder, and whether it is stale.
+/// Why a lock could not be taken: the holder, and what is known of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHeld {
     pub holder: LockInfo,
-    /// The holder's pid is dead on this host.
+    /// The holder is certainly dead (same host, boot and pid namespace, and
+    /// its process is gone or is another process): safe to release.
     pub stale: bool,
+    /// Why liveness could not be judged (another host, boot or namespace).
+    pub unknown: Option<String>,
 }
 
 impl std::fmt::Display for LockHeld {
@@ -57,11 +64,26 @@ impl std::fmt::Display for LockHeld {
         let h = &self.holder;
         write!(
             f,
-            "state is locked by {} (pid {}, operation {}, since {}, lock id {})",
-            h.who, h.pid, h.operation, h.started_at, h.id
+            "state is locked by {} on host {} (pid {}, operation {}, since {}{}, lock id {})",
+            h.who,
+            h.host,
+            h.pid,
+            h.operation,
+            h.started_at,
+            lock::age(&h.started_at)
+                .map(|a| format!(", {a} ago"))
+                .unwrap_or_default(),
+            h.id
         )?;
         if self.stale {
-            write!(f, "; the holder's process is gone: the lock is stale, release it with `morket-stack lock release {} STACK`", h.id)?;
+            write!(f, "; the holder's process is gone: the lock is stale")?;
+        } else if let Some(why) = &self.unknown {
+            write!(
+                f,
+                "; {why}, so whether it still runs cannot be told from here: if it is dead, \
+                 release the lock with `morket-stack lock release STACK {}`",
+                h.id
+            )?;
         }
         Ok(())
     }
@@ -86,6 +108,10 @@ pub struct ResourceState {
     pub parent: String,
     #[serde(default)]
     pub options: ResourceOptions,
+    /// Exists but is not known to be what was declared (a create that
+    /// failed part way and could not be read back): the next plan replaces it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tainted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +170,9 @@ pub enum OpEffect {
     Replace(ResourceState),
     /// The condemned old resource with this id is gone.
     RemoveCondemned { urn: Urn, id: String },
+    /// The resource at `from` is now `to` (an alias: renamed or moved into a
+    /// component); nothing changes in the cloud.
+    Rename { from: Urn, to: ResourceState },
 }
 
 /// Who holds the lock, as shown to a blocked user.
@@ -158,6 +187,17 @@ pub struct LockInfo {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub version: String,
+    /// `/proc/sys/kernel/random/boot_id` of the holder's machine.
+    #[serde(default)]
+    pub boot_id: String,
+    /// The inode of the holder's pid namespace (`/proc/self/ns/pid`): pids
+    /// mean nothing across namespaces (containers).
+    #[serde(default)]
+    pub pid_ns: String,
+    /// The holder process's start time (clock ticks after boot), so a
+    /// reused pid is not taken for the holder.
+    #[serde(default)]
+    pub start_time: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +222,9 @@ pub struct Snapshot {
     pub version: u32,
     pub stack: String,
     pub serial: u64,
+    /// The lineage of the state it was exported from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lineage: String,
     pub resources: Vec<ResourceState>,
     #[serde(default)]
     pub condemned: Vec<ResourceState>,
@@ -207,9 +250,22 @@ pub trait StateStore: Send {
     /// Store-wide metadata (e.g. the passphrase salt).
     fn meta(&self, key: &str) -> Result<Option<String>>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Stores `value` under `key` unless a value is there already, atomically
+    /// across processes; returns the value that is stored.
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String>;
 
-    /// Bumped by every change to resources or condemned rows.
+    /// A random id made with the state: a plan or a URN tag from another
+    /// state of the same stack name is told apart by it.
+    fn lineage(&self) -> Result<String>;
+
+    /// Bumped by every change to resources or condemned rows, and by every
+    /// new pending operation.
     fn serial(&self) -> Result<u64>;
+
+    /// From now on every write of a pending operation or its result first
+    /// checks, in its transaction, that lock `lock_id` is still held
+    /// ([`StateError::LockLost`] otherwise). `None` stops checking.
+    fn set_fence(&mut self, lock_id: Option<String>);
 
     /// All resources, ordered by URN.
     fn resources(&self) -> Result<Vec<ResourceState>>;
@@ -357,6 +413,7 @@ pub fn validate_import(
         version: snap.version,
         stack: snap.stack.clone(),
         serial: snap.serial,
+        lineage: snap.lineage.clone(),
         resources: seal_all(&snap.resources)?,
         condemned: seal_all(&snap.condemned)?,
         pending: snap

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     lock, now_rfc3339, seal_for_storage, seal_resource, unseal_from_storage, validate_import,
-    HistoryEntry, LockHeld, LockInfo, OpEffect, OpKind, PendingOp, ResourceState, Result, Snapshot,
+    HistoryEntry, LockInfo, OpEffect, OpKind, PendingOp, ResourceState, Result, Snapshot,
     StateError, StateStore, SNAPSHOT_VERSION,
 };
 use crate::model::Urn;
@@ -23,7 +23,8 @@ impl From<rusqlite::Error> for StateError {
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how
 /// many have run. Append only: never edit a released entry.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE resources (
     urn TEXT PRIMARY KEY,
@@ -77,7 +78,15 @@ CREATE TABLE history (
     serial_before INTEGER NOT NULL,
     serial_after INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE resources ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE condemned ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE lock ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE lock ADD COLUMN pid_ns TEXT NOT NULL DEFAULT '';
+ALTER TABLE lock ADD COLUMN start_time INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -87,6 +96,8 @@ pub struct SqliteStore {
     stack: String,
     path: PathBuf,
     crypter: Option<Crypter>,
+    lineage: String,
+    fence: Option<String>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -131,9 +142,10 @@ struct RawResource {
     dependencies: String,
     parent: String,
     options: String,
+    tainted: bool,
 }
 
-const RES_COLS: &str = "urn, type, id, inputs, outputs, dependencies, parent, options";
+const RES_COLS: &str = "urn, type, id, inputs, outputs, dependencies, parent, options, tainted";
 
 impl RawResource {
     fn from_row(r: &Row) -> rusqlite::Result<Self> {
@@ -146,6 +158,7 @@ impl RawResource {
             dependencies: r.get(5)?,
             parent: r.get(6)?,
             options: r.get(7)?,
+            tainted: r.get(8)?,
         })
     }
 
@@ -167,6 +180,7 @@ impl RawResource {
             inputs,
             outputs,
             parent: self.parent,
+            tainted: self.tainted,
         })
     }
 }
@@ -188,11 +202,12 @@ fn encode_resource(r: &ResourceState) -> Result<[String; 8]> {
 fn insert_resource(tx: &Connection, r: &ResourceState) -> Result<()> {
     let c = encode_resource(r)?;
     tx.prepare_cached(&format!(
-        "INSERT INTO resources ({RES_COLS}, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO resources ({RES_COLS}, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(urn) DO UPDATE SET type = excluded.type, id = excluded.id,
            inputs = excluded.inputs, outputs = excluded.outputs,
            dependencies = excluded.dependencies, parent = excluded.parent,
-           options = excluded.options, updated_at = excluded.updated_at"
+           options = excluded.options, tainted = excluded.tainted,
+           updated_at = excluded.updated_at"
     ))?
     .execute(params![
         c[0],
@@ -203,6 +218,7 @@ fn insert_resource(tx: &Connection, r: &ResourceState) -> Result<()> {
         c[5],
         c[6],
         c[7],
+        r.tainted,
         now_rfc3339()
     ])?;
     Ok(())
@@ -211,9 +227,11 @@ fn insert_resource(tx: &Connection, r: &ResourceState) -> Result<()> {
 fn insert_condemned(tx: &Connection, r: &ResourceState) -> Result<()> {
     let c = encode_resource(r)?;
     tx.prepare_cached(&format!(
-        "INSERT INTO condemned ({RES_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        "INSERT INTO condemned ({RES_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))?
-    .execute(params![c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])?;
+    .execute(params![
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], r.tainted
+    ])?;
     Ok(())
 }
 
@@ -288,7 +306,8 @@ fn bump_serial(conn: &Connection) -> Result<u64> {
 fn read_lock(conn: &Connection) -> Result<Option<LockInfo>> {
     let row = conn
         .prepare_cached(
-            "SELECT id, who, host, pid, operation, started_at, version FROM lock WHERE singleton = 1",
+            "SELECT id, who, host, pid, operation, started_at, version, boot_id, pid_ns, start_time
+             FROM lock WHERE singleton = 1",
         )?
         .query_row([], |r| {
             Ok(LockInfo {
@@ -299,10 +318,33 @@ fn read_lock(conn: &Connection) -> Result<Option<LockInfo>> {
                 operation: r.get(4)?,
                 started_at: r.get(5)?,
                 version: r.get(6)?,
+                boot_id: r.get(7)?,
+                pid_ns: r.get(8)?,
+                start_time: r.get::<_, i64>(9)? as u64,
             })
         })
         .optional()?;
     Ok(row)
+}
+
+/// A fresh random lineage id.
+pub fn new_lineage() -> String {
+    let mut b = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut b);
+    hex::encode(b)
+}
+
+/// Fails unless lock `fence` (when set) is the lock row, in `tx`.
+fn check_fence(tx: &Connection, fence: Option<&str>) -> Result<()> {
+    let Some(id) = fence else { return Ok(()) };
+    let holder = read_lock(tx)?;
+    if holder.as_ref().is_some_and(|h| h.id == id) {
+        return Ok(());
+    }
+    Err(StateError::LockLost {
+        held: id.to_string(),
+        now: super::describe_holder(holder.as_ref()),
+    })
 }
 
 /// Runs the migrations this file has not seen yet.
@@ -361,6 +403,7 @@ impl SqliteStore {
         // syncs only at checkpoints, but every commit is write(2)n to the WAL
         // before COMMIT returns, so it survives kill -9 of this process; only
         // an OS crash or power loss can drop the latest commits (never corrupt).
+        // `begin_op` alone commits with FULL (see there).
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StateError::Db(format!(
@@ -379,11 +422,14 @@ impl SqliteStore {
                 path.display()
             )));
         }
+        let (lineage, _) = meta_or_init(&mut conn, "lineage", new_lineage)?;
         Ok(SqliteStore {
             conn,
             stack: stack.to_string(),
             path: path.to_path_buf(),
             crypter: None,
+            lineage,
+            fence: None,
         })
     }
 
@@ -482,6 +528,18 @@ impl StateStore for SqliteStore {
         put_meta(&self.conn, key, value)
     }
 
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        Ok(meta_or_init(&mut self.conn, key, || value.to_string())?.0)
+    }
+
+    fn lineage(&self) -> Result<String> {
+        Ok(self.lineage.clone())
+    }
+
+    fn set_fence(&mut self, lock_id: Option<String>) {
+        self.fence = lock_id;
+    }
+
     fn serial(&self) -> Result<u64> {
         read_serial(&self.conn)
     }
@@ -515,20 +573,38 @@ impl StateStore for SqliteStore {
             inputs: seal_for_storage(self.crypter.as_ref(), &op.inputs)?,
             ..op.clone()
         };
-        let tx = self.write_tx()?;
-        let id = insert_pending(&tx, &sealed, false)?;
-        tx.commit()?;
-        Ok(id)
+        // The provider call follows: the row must survive power loss, not
+        // just kill -9, so this commit alone is fsynced. Results stay NORMAL:
+        // a lost result leaves this row, which the next run settles by
+        // looking the object up; WAL frames are replayed in order, so a
+        // later synced commit also makes every earlier one durable.
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let fence = self.fence.clone();
+        let r = (|| {
+            let tx = self.write_tx()?;
+            check_fence(&tx, fence.as_deref())?;
+            let id = insert_pending(&tx, &sealed, false)?;
+            // A plan made before this operation is stale now.
+            bump_serial(&tx)?;
+            tx.commit()?;
+            Ok(id)
+        })();
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        r
     }
 
     fn end_op(&mut self, pending_id: i64, effect: &OpEffect) -> Result<()> {
         // Seal before the transaction so a missing key changes nothing.
         let c = self.crypter.clone();
         let sealed = match effect {
-            OpEffect::Upsert(r) | OpEffect::Replace(r) => Some(seal_resource(c.as_ref(), r)?),
+            OpEffect::Upsert(r) | OpEffect::Replace(r) | OpEffect::Rename { to: r, .. } => {
+                Some(seal_resource(c.as_ref(), r)?)
+            }
             _ => None,
         };
+        let fence = self.fence.clone();
         let tx = self.write_tx()?;
+        check_fence(&tx, fence.as_deref())?;
         let gone = tx
             .prepare_cached("DELETE FROM pending_ops WHERE id = ?1")?
             .execute([pending_id])?;
@@ -562,7 +638,17 @@ impl StateStore for SqliteStore {
                     .execute([urn.as_str(), id.as_str()])?
                     > 0
             }
-            (OpEffect::Upsert(_) | OpEffect::Replace(_), None) => unreachable!("sealed above"),
+            (OpEffect::Rename { from, .. }, Some(r)) => {
+                tx.prepare_cached("DELETE FROM resources WHERE urn = ?1")?
+                    .execute([from.as_str()])?;
+                tx.prepare_cached("UPDATE condemned SET urn = ?2 WHERE urn = ?1")?
+                    .execute([from.as_str(), r.urn.as_str()])?;
+                insert_resource(&tx, &r)?;
+                true
+            }
+            (OpEffect::Upsert(_) | OpEffect::Replace(_) | OpEffect::Rename { .. }, None) => {
+                unreachable!("sealed above")
+            }
         };
         if changed {
             bump_serial(&tx)?;
@@ -596,6 +682,7 @@ impl StateStore for SqliteStore {
                 version: SNAPSHOT_VERSION,
                 stack: self.stack.clone(),
                 serial: read_serial(&self.conn)?,
+                lineage: self.lineage.clone(),
                 resources: self.query_resources(
                     &format!("SELECT {RES_COLS} FROM resources ORDER BY urn"),
                     false,
@@ -627,19 +714,26 @@ impl StateStore for SqliteStore {
         // Past both histories, so no earlier export can look newer.
         let serial = read_serial(&tx)?.max(snap.serial) + 1;
         put_meta(&tx, "serial", &serial.to_string())?;
+        // Its objects carry the lineage they were made under.
+        if !snap.lineage.is_empty() {
+            put_meta(&tx, "lineage", &snap.lineage)?;
+        }
         tx.commit()?;
+        if !snap.lineage.is_empty() {
+            self.lineage = snap.lineage.clone();
+        }
         Ok(())
     }
 
     fn try_lock(&mut self, info: &LockInfo) -> Result<()> {
         let tx = self.write_tx()?;
         if let Some(holder) = read_lock(&tx)? {
-            let stale = lock::is_stale(&holder);
-            return Err(StateError::Locked(Box::new(LockHeld { holder, stale })));
+            return Err(lock::held(holder));
         }
         tx.prepare_cached(
-            "INSERT INTO lock (singleton, id, who, host, pid, operation, started_at, version)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO lock (singleton, id, who, host, pid, operation, started_at, version,
+               boot_id, pid_ns, start_time)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             info.id,
@@ -648,7 +742,10 @@ impl StateStore for SqliteStore {
             info.pid,
             info.operation,
             info.started_at,
-            info.version
+            info.version,
+            info.boot_id,
+            info.pid_ns,
+            info.start_time as i64
         ])?;
         tx.commit()?;
         Ok(())

@@ -34,6 +34,8 @@ pub fn settings() -> AwsSettings {
         default_tags: [("Project".to_string(), "morket".to_string())].into(),
         poll_interval: Duration::from_millis(20),
         wait_timeout: Duration::from_secs(20),
+        // moto is always consistent: a lookup that misses proves absence.
+        lookup_lag: Duration::ZERO,
         ..Default::default()
     }
 }
@@ -81,10 +83,7 @@ impl<A> AsUrn for Resource<A> {
 
 /// The context of a provider call for `r`.
 pub fn ctx(r: &impl AsUrn) -> Ctx {
-    Ctx {
-        stack: STACK.into(),
-        urn: r.as_urn().clone(),
-    }
+    Ctx::new(STACK, r.as_urn().clone())
 }
 
 /// The step of `plan` for `r`.

@@ -48,17 +48,40 @@ fn free_port() -> u16 {
 
 /// One HTTP request on loopback; returns the status code.
 fn http(url: &str, method: &str, path: &str) -> std::io::Result<u16> {
+    http_body(url, method, path, "").map(|(status, _)| status)
+}
+
+/// One HTTP request on loopback with a JSON `body` (none if empty); returns
+/// the status code and the response body. The server closes the connection
+/// after each answer, and the fault endpoint sends a Content-Length (no
+/// chunking), so the body is what follows the head.
+fn http_body(url: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     let host = url.trim_start_matches("http://");
     let mut s = TcpStream::connect(host)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{content_type}Content-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+        len = body.len()
+    )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
-    let head = String::from_utf8_lossy(&buf[..buf.len().min(64)]);
-    head.split_whitespace()
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, answer) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    let status = head
+        .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad HTTP response {head:?}")))
+        .ok_or_else(|| {
+            let start: String = head.chars().take(64).collect();
+            std::io::Error::other(format!("bad HTTP response {start:?}"))
+        })?;
+    Ok((status, answer.to_string()))
 }
 
 fn start() -> Server {
@@ -152,5 +175,35 @@ impl Moto {
 
     pub async fn aws(&self, settings: AwsSettings) -> Aws {
         Aws::with_config(settings, self.sdk_config().await)
+    }
+
+    /// Makes the next `times` calls of `action` (the AWS operation name, e.g.
+    /// `ModifyVpcAttribute`) fail with `code` and HTTP `status` (400..=599)
+    /// without reaching moto; later calls behave normally. Query (EC2, IAM,
+    /// RDS, ElastiCache) and JSON (ECS, Logs) services only. The SDK retries
+    /// 5xx and throttling codes, so those faults need `times` beyond the
+    /// retries to surface. The next test's reset clears them; see
+    /// `scripts/moto_server.py` for `after` and the other options.
+    pub fn fail(&self, action: &str, code: &str, status: u16, times: u32) {
+        let fault = serde_json::json!({
+            "action": action,
+            "code": code,
+            "status": status,
+            "times": times,
+        });
+        let (got, answer) = http_body(&self.url, "POST", "/morket-api/faults", &fault.to_string())
+            .unwrap_or_else(|e| panic!("arming fault {fault}: {e}"));
+        assert_eq!(got, 200, "arming fault {fault}: {answer}");
+    }
+
+    /// The armed faults with, for each, the matching requests it has `seen`
+    /// and how many it `fired`:
+    /// `{"faults": [{"action": "ModifyVpcAttribute", "code": .., "times": 1, "seen": 2, "fired": 1, ..}]}`.
+    pub fn faults_fired(&self) -> serde_json::Value {
+        let (status, answer) = http_body(&self.url, "GET", "/morket-api/faults", "")
+            .unwrap_or_else(|e| panic!("GET /morket-api/faults: {e}"));
+        assert_eq!(status, 200, "GET /morket-api/faults: {answer}");
+        serde_json::from_str(&answer)
+            .unwrap_or_else(|e| panic!("GET /morket-api/faults: {e}: {answer}"))
     }
 }

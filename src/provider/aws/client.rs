@@ -25,6 +25,9 @@ pub struct AwsSettings {
     pub wait_timeout: Duration,
     /// Pause between waiter polls.
     pub poll_interval: Duration,
+    /// How long a tag-filtered describe may miss a just-created object
+    /// (see `Provider::lookup_lag`).
+    pub lookup_lag: Duration,
 }
 
 impl Default for AwsSettings {
@@ -38,6 +41,7 @@ impl Default for AwsSettings {
             default_tags: Tags::new(),
             wait_timeout: Duration::from_secs(3600),
             poll_interval: Duration::from_secs(10),
+            lookup_lag: Duration::from_secs(60),
         }
     }
 }

@@ -15,7 +15,7 @@ pub fn merged(defaults: &Tags, own: &Tags, ctx: &Ctx) -> Tags {
     let mut t = defaults.clone();
     t.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     t.insert(STACK_TAG.into(), ctx.stack.clone());
-    t.insert(URN_TAG.into(), ctx.urn.to_string());
+    t.insert(URN_TAG.into(), ctx.urn_tag());
     t
 }
 
@@ -91,10 +91,7 @@ mod tests {
 
     #[test]
     fn merge_view_and_changes() {
-        let ctx = Ctx {
-            stack: "s".into(),
-            urn: Urn::new("s", "", "aws:ec2/Vpc", "v"),
-        };
+        let ctx = Ctx::new("s", Urn::new("s", "", "aws:ec2/Vpc", "v"));
         let defaults = Tags::from([
             ("Project".into(), "morket".into()),
             ("Env".into(), "staging".into()),

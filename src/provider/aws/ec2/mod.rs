@@ -72,7 +72,7 @@ pub(crate) fn tag_spec(aws: &Aws, ctx: &Ctx, rt: ResourceType, own: &Tags) -> Ta
 pub(crate) fn urn_filter(ctx: &Ctx) -> Filter {
     Filter::builder()
         .name(format!("tag:{}", tags::URN_TAG))
-        .values(ctx.urn.to_string())
+        .set_values(Some(ctx.urn_tag_values()))
         .build()
 }
 

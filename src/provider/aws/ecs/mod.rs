@@ -41,8 +41,9 @@ pub(crate) fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
 
 /// True when the live tags carry this resource's URN.
 pub(crate) fn has_urn(live: &[Tag], ctx: &Ctx) -> bool {
-    live.iter()
-        .any(|t| t.key() == Some(tags::URN_TAG) && t.value() == Some(ctx.urn.as_str()))
+    live.iter().any(|t| {
+        t.key() == Some(tags::URN_TAG) && t.value().is_some_and(|v| ctx.urn_tag_matches(v))
+    })
 }
 
 /// The value of an input that must be known at apply time.

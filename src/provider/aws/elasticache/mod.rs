@@ -53,7 +53,7 @@ pub(crate) async fn list_tags(aws: &Aws, ctx: &Ctx, arn: &str) -> Result<Tags, P
 /// Whether the live resource with this ARN carries `morket:urn` = ctx.urn.
 pub(crate) async fn has_urn_tag(aws: &Aws, ctx: &Ctx, arn: &str) -> Result<bool, ProviderError> {
     match list_tags(aws, ctx, arn).await {
-        Ok(t) => Ok(t.get(tags::URN_TAG).map(String::as_str) == Some(ctx.urn.as_str())),
+        Ok(t) => Ok(t.get(tags::URN_TAG).is_some_and(|v| ctx.urn_tag_matches(v))),
         Err(ProviderError::NotFound(_)) => Ok(false),
         Err(e) => Err(e),
     }

@@ -35,7 +35,7 @@ pub(crate) fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
 
 pub(crate) fn has_urn(ctx: &Ctx, t: &[Tag]) -> bool {
     t.iter()
-        .any(|t| t.key() == tags::URN_TAG && t.value() == ctx.urn.as_str())
+        .any(|t| t.key() == tags::URN_TAG && ctx.urn_tag_matches(t.value()))
 }
 
 /// Applies a change of a role's own tags (defaults and engine tags stay).

@@ -61,7 +61,7 @@ pub(crate) async fn list_tags(aws: &Aws, ctx: &Ctx, arn: &str) -> Result<Tags, P
 }
 
 pub(crate) fn has_urn(ctx: &Ctx, t: &Tags) -> bool {
-    t.get(tags::URN_TAG).map(String::as_str) == Some(ctx.urn.as_str())
+    t.get(tags::URN_TAG).is_some_and(|v| ctx.urn_tag_matches(v))
 }
 
 /// Applies a change of the resource's own tags (defaults and engine tags stay).

@@ -789,8 +789,9 @@ impl Provider for BrokerProvider {
         let mut found = Vec::new();
         for id in ids {
             if let Some(b) = self.describe(ctx, &id).await? {
-                if from_tags(b.tags()).get(tags::URN_TAG).map(String::as_str)
-                    == Some(ctx.urn.as_str())
+                if from_tags(b.tags())
+                    .get(tags::URN_TAG)
+                    .is_some_and(|v| ctx.urn_tag_matches(v))
                 {
                     found.push(Created {
                         id,

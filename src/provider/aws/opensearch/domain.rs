@@ -1052,7 +1052,7 @@ impl Provider for DomainProvider {
                 continue;
             };
             let t = list_tags(&self.aws, ctx, d.arn()).await?;
-            if t.get(tags::URN_TAG).map(String::as_str) == Some(ctx.urn.as_str()) {
+            if t.get(tags::URN_TAG).is_some_and(|v| ctx.urn_tag_matches(v)) {
                 found.push(Created {
                     id: name.to_string(),
                     outputs: Self::outputs(&d),

@@ -52,8 +52,9 @@ pub(crate) fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
 
 /// Whether a live tag list carries this resource's URN.
 pub(crate) fn has_urn(ctx: &Ctx, t: &[Tag]) -> bool {
-    t.iter()
-        .any(|t| t.key() == Some(tags::URN_TAG) && t.value() == Some(ctx.urn.as_str()))
+    t.iter().any(|t| {
+        t.key() == Some(tags::URN_TAG) && t.value().is_some_and(|v| ctx.urn_tag_matches(v))
+    })
 }
 
 /// The tags of an RDS resource by ARN (groups do not carry `TagList`).
