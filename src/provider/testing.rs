@@ -397,9 +397,9 @@ impl TestProvider {
         self
     }
 
-    /// Makes the change, then fails `op` with a fatal error, for resources
-    /// whose name contains `name`: a call that half-succeeded, with no word
-    /// of what it made.
+    /// Makes the change, then fails `op` for resources whose name contains
+    /// `name` with a retryable error, as a timeout whose request ran: the
+    /// caller cannot tell whether anything changed.
     pub fn fail_after(mut self, name: &str, op: Op) -> Self {
         self.fail_after.push((name.to_string(), op));
         self
@@ -493,8 +493,8 @@ impl TestProvider {
             .iter()
             .any(|(n, o)| *o == op && name.contains(n.as_str()))
             .then(|| {
-                ProviderError::Fatal(format!(
-                    "injected failure after the change: {op:?} {}",
+                ProviderError::Retryable(format!(
+                    "injected timeout after the change: {op:?} {}",
                     ctx.urn
                 ))
             })
