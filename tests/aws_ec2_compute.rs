@@ -23,7 +23,7 @@ use morket_stack::state::StateStore;
 use serde_json::json;
 use support::aws::{
     create_security_group, create_subnet, create_vpc, ctx, failures, registry, stack_filter, step,
-    store, Env, STACK,
+    store, tag_urn, Env, STACK,
 };
 
 const AMI_A: &str = "ami-12c6146b";
@@ -205,7 +205,7 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
     let t = tags_of(lts[0].tags());
     assert_eq!(t["Name"], "clickhouse");
     assert_eq!(t["Project"], "morket");
-    assert_eq!(t["morket:urn"], s1.lt.urn().as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), s1.lt.urn().as_str());
     let d = default_version(&e.ec2, &lt_rec.id).await;
     assert_eq!(decode(d.user_data().unwrap()), SCRIPT_V1);
     assert_eq!(d.image_id(), Some(AMI_A));
@@ -236,7 +236,7 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
     assert_eq!(i.instance_type().unwrap().as_str(), "t3.large");
     let t = tags_of(i.tags());
     assert_eq!(t["Name"], "clickhouse-1");
-    assert_eq!(t["morket:urn"], s1.inst.urn().as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), s1.inst.urn().as_str());
     assert_eq!(
         inst_rec.outputs["private_ip"].as_str(),
         i.private_ip_address()
@@ -259,7 +259,7 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
     assert_eq!(v.availability_zone(), Some("us-east-1a"));
     let t = tags_of(v.tags());
     assert_eq!(t["Name"], "clickhouse-data");
-    assert_eq!(t["morket:urn"], s1.vol.urn().as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), s1.vol.urn().as_str());
     let a = &v.attachments()[0];
     assert_eq!(a.instance_id(), Some(inst_rec.id.as_str()));
     assert_eq!(a.device(), Some("/dev/sdf"));

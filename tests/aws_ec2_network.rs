@@ -16,7 +16,7 @@ use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::{self, AwsSettings};
 use morket_stack::state::StateStore;
 use serde_json::json;
-use support::aws::{offline_engine, preview_error, settings, stack_filter, Env, STACK};
+use support::aws::{offline_engine, preview_error, settings, stack_filter, tag_urn, Env, STACK};
 
 /// What varies between the runs of the lifecycle test.
 #[derive(Clone)]
@@ -144,7 +144,7 @@ fn step<A>(plan: &Plan, r: &Resource<A>) -> (Action, Vec<String>, Vec<String>) {
 fn urn_of(tags: &[Tag]) -> String {
     aws::ec2::from_tags(tags)
         .get("morket:urn")
-        .cloned()
+        .map(|v| tag_urn(v).to_string())
         .unwrap_or_default()
 }
 
@@ -250,7 +250,7 @@ async fn network_lifecycle_against_moto() {
     let t = aws::ec2::from_tags(p.tags());
     assert_eq!(t["Name"], "public-a");
     assert_eq!(t["Project"], "morket");
-    assert_eq!(t["morket:urn"], h.public.urn().as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), h.public.urn().as_str());
     assert_eq!(w.out(&h.public, "availability_zone"), json!("us-east-1a"));
     assert_eq!(w.out(&h.public, "vpc_id"), json!(main_id));
 
@@ -264,7 +264,7 @@ async fn network_lifecycle_against_moto() {
         (
             t["Name"].as_str(),
             t["Project"].as_str(),
-            t["morket:urn"].as_str()
+            tag_urn(&t["morket:urn"])
         ),
         ("igw", "morket", h.igw.urn().as_str())
     );
@@ -300,7 +300,7 @@ async fn network_lifecycle_against_moto() {
         (
             t["Name"].as_str(),
             t["Project"].as_str(),
-            t["morket:urn"].as_str()
+            tag_urn(&t["morket:urn"])
         ),
         ("nat-a", "morket", h.nat.urn().as_str())
     );

@@ -18,7 +18,7 @@ use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::{self, AwsSettings};
 use morket_stack::state::StateStore;
 use serde_json::json;
-use support::aws::{ctx, registry, stack_filter, step, store, Env, STACK};
+use support::aws::{ctx, registry, stack_filter, step, store, tag_urn, Env, STACK};
 
 fn settings() -> AwsSettings {
     AwsSettings {
@@ -142,7 +142,7 @@ async fn security_group_lifecycle_against_moto() {
     let tags = aws::ec2::from_tags(g.tags());
     assert_eq!(tags["Name"], "app");
     assert_eq!(tags["Project"], "morket");
-    assert_eq!(tags["morket:urn"], s1.sg.urn().as_str());
+    assert_eq!(tag_urn(&tags["morket:urn"]), s1.sg.urn().as_str());
     assert!(rec.outputs["arn"]
         .as_str()
         .is_some_and(|a| a.starts_with("arn:aws:ec2:") && a.ends_with(&format!("/{id}"))));
@@ -395,7 +395,10 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert_eq!(alb_in[0].ip_protocol(), Some("tcp"));
     assert_eq!(alb_in[0].description(), Some("HTTPS from the internet"));
     let rule_tags = aws::ec2::from_tags(alb_in[0].tags());
-    assert_eq!(rule_tags["morket:urn"], m.alb_https.urn().as_str());
+    assert_eq!(
+        tag_urn(&rule_tags["morket:urn"]),
+        m.alb_https.urn().as_str()
+    );
     assert_eq!(rule_tags["Project"], "morket");
     assert_eq!(
         ingress_of(&e.ec2, &ecs)

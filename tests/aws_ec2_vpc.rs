@@ -11,7 +11,7 @@ use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::{self, AwsSettings};
 use morket_stack::state::StateStore;
-use support::aws::{ctx, stack_filter, Env, STACK};
+use support::aws::{ctx, stack_filter, tag_urn, Env, STACK};
 
 fn stack(vpc: Vpc) -> (Stack, Resource<Vpc>) {
     let mut st = Stack::new(STACK).unwrap();
@@ -26,6 +26,8 @@ fn settings() -> AwsSettings {
             ("ManagedBy".to_string(), "morket-stack".to_string()),
         ]
         .into(),
+        // moto is always consistent: a lookup that misses proves absence.
+        lookup_lag: std::time::Duration::ZERO,
         ..Default::default()
     }
 }
@@ -71,7 +73,7 @@ async fn vpc_lifecycle_against_moto() {
     let tags = aws::ec2::from_tags(live[0].tags());
     assert_eq!(tags["Name"], "morket-staging");
     assert_eq!(tags["Project"], "morket");
-    assert_eq!(tags["morket:urn"], r.urn().as_str());
+    assert_eq!(tag_urn(&tags["morket:urn"]), r.urn().as_str());
     assert!(dns_hostnames(&e.ec2, &id).await);
     assert!(rec.outputs["main_route_table_id"]
         .as_str()
@@ -149,4 +151,50 @@ async fn interrupted_vpc_create_is_adopted_by_its_urn_tag() {
     assert_eq!(e.st.resource(r.urn()).unwrap().unwrap().id, created.id);
     assert_eq!(our_vpcs(&e.ec2).await.len(), 1, "no duplicate VPC");
     assert!(e.st.pending().unwrap().is_empty());
+}
+
+/// `CreateVpc` succeeds and the following `ModifyVpcAttribute` fails, as it
+/// does on EC2 while the new VPC is not yet visible to every endpoint. The
+/// VPC is recorded as it is live (hostnames off), so the next `up` finishes
+/// it with an update: exactly one VPC, with the declared attributes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpc_whose_attribute_call_fails_is_recorded_and_finished() {
+    let mut e = Env::new(settings()).await;
+    let (s, r) = stack(Vpc::new("10.3.0.0/16"));
+    e.moto
+        .fail("ModifyVpcAttribute", "InvalidVpcID.NotFound", 400, 1);
+    let failed = e.up_failing(&s).await;
+    assert!(failed.contains("InvalidVpcID.NotFound"), "{failed}");
+    assert_eq!(e.moto.faults_fired()["faults"][0]["fired"], 1);
+    let live = our_vpcs(&e.ec2).await;
+    assert_eq!(live.len(), 1);
+    let id = live[0].vpc_id().unwrap().to_string();
+    let rec =
+        e.st.resource(r.urn())
+            .unwrap()
+            .expect("the VPC is in state");
+    assert_eq!(rec.id, id);
+    assert!(!rec.tainted);
+    assert_eq!(
+        rec.inputs["enable_dns_hostnames"],
+        serde_json::json!(false),
+        "recorded as live, not as declared"
+    );
+    assert!(e.st.pending().unwrap().is_empty());
+    assert!(!dns_hostnames(&e.ec2, &id).await);
+    // The URN tag carries the state's lineage.
+    let tags = aws::ec2::from_tags(live[0].tags());
+    assert_eq!(
+        tags["morket:urn"],
+        format!("{}#{}", r.urn(), e.st.lineage().unwrap())
+    );
+
+    let plan = e.up_stable(&s).await;
+    assert_eq!(plan.counts().create, 0);
+    assert_eq!(plan.steps[0].action, Action::Update);
+    assert_eq!(plan.steps[0].changed, vec!["enable_dns_hostnames"]);
+    let live = our_vpcs(&e.ec2).await;
+    assert_eq!(live.len(), 1, "no second VPC");
+    assert_eq!(live[0].vpc_id(), Some(id.as_str()));
+    assert!(dns_hostnames(&e.ec2, &id).await);
 }

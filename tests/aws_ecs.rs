@@ -28,7 +28,7 @@ use morket_stack::provider::{Ctx, ProviderError};
 use morket_stack::state::StateStore;
 use serde_json::{json, Value};
 use support::aws::{
-    create_security_group, create_subnet, create_vpc, ctx, registry, store, Env, STACK,
+    create_security_group, create_subnet, create_vpc, ctx, registry, store, tag_urn, Env, STACK,
 };
 
 fn settings() -> AwsSettings {
@@ -111,7 +111,7 @@ async fn cluster_lifecycle_against_moto() {
     let tags = aws::ecs::from_tags(live[0].tags());
     assert_eq!(tags["Name"], "apps");
     assert_eq!(tags["Project"], "morket");
-    assert_eq!(tags["morket:urn"], r.urn().as_str());
+    assert_eq!(tag_urn(&tags["morket:urn"]), r.urn().as_str());
 
     e.no_changes(&s1).await;
 
@@ -320,7 +320,7 @@ async fn task_definition_revisions_against_moto() {
     let tags = aws::ecs::from_tags(out.tags());
     assert_eq!(tags["Name"], "web");
     assert_eq!(tags["Project"], "morket");
-    assert_eq!(tags["morket:urn"], r.urn().as_str());
+    assert_eq!(tag_urn(&tags["morket:urn"]), r.urn().as_str());
 
     e.no_changes(&s1).await;
 
@@ -480,7 +480,7 @@ async fn service_lifecycle_against_moto() {
     let tags = aws::ecs::from_tags(live[0].tags());
     assert_eq!(tags["Name"], "web");
     assert_eq!(tags["Project"], "morket");
-    assert_eq!(tags["morket:urn"], r.urn().as_str());
+    assert_eq!(tag_urn(&tags["morket:urn"]), r.urn().as_str());
 
     e.no_changes(&s1).await;
 

@@ -21,7 +21,7 @@ use morket_stack::provider::aws::{self, iam, Aws};
 use morket_stack::provider::Registry;
 use morket_stack::state::StateStore;
 use serde_json::{json, Value};
-use support::aws::{self as shared, ctx, offline_engine, settings, step, STACK};
+use support::aws::{self as shared, ctx, offline_engine, settings, step, tag_urn, STACK};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -222,7 +222,7 @@ async fn role_lifecycle() {
     let t = iam::from_tags(live.tags());
     assert_eq!(t["Name"], "flow-logs");
     assert_eq!(t["Project"], "morket");
-    assert_eq!(t["morket:urn"], u.as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), u.as_str());
     assert_eq!(t["morket:stack"], STACK);
     assert_eq!(e.attached("morket-flow-logs").await, vec![p1.clone()]);
     assert_eq!(
@@ -456,7 +456,7 @@ async fn log_group_lifecycle() {
     let t = e.log_group_tags(&arn).await;
     assert_eq!(t["Name"], "flow");
     assert_eq!(t["Project"], "morket");
-    assert_eq!(t["morket:urn"], u.as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), u.as_str());
     assert_eq!(t["morket:stack"], STACK);
 
     // Update in place: retention, tags; then no retention (never expire).
@@ -809,4 +809,44 @@ mod mocked {
             .unwrap();
         assert_eq!((associate.num_calls(), disassociate.num_calls()), (1, 1));
     }
+}
+
+/// `CreateRole` succeeds and the first policy call fails: the role is
+/// recorded as it is live (no policies yet), and the next `up` attaches
+/// them: one role, with every declared policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_whose_policy_call_fails_is_recorded_and_finished() {
+    let mut e = env().await;
+    let p1 = e.policy("p1").await;
+    let logs_doc = allow(&["logs:PutLogEvents"], "*");
+    let mut r = Role::for_service("morket-task", "ecs-tasks.amazonaws.com");
+    r.managed_policy_arns = vec![p1.clone().into()];
+    r.inline_policies.insert("logs".into(), logs_doc.clone());
+    let (s, u) = one(r);
+    e.moto.fail("PutRolePolicy", "ServiceFailure", 400, 1);
+    let failed = e.up_failing(&s).await;
+    assert!(failed.contains("ServiceFailure"), "{failed}");
+    assert!(e.role("morket-task").await.is_some());
+    let rec = e.st.resource(&u).unwrap().expect("the role is in state");
+    assert_eq!(rec.id, "morket-task");
+    assert!(!rec.tainted);
+    assert!(e.inline("morket-task").await.is_empty());
+    assert_eq!(e.moto.faults_fired()["faults"][0]["fired"], 1);
+    let plan = e.up_stable(&s).await;
+    assert_eq!(plan.counts().create, 0);
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(e.attached("morket-task").await, vec![p1]);
+    assert_eq!(
+        e.inline("morket-task").await,
+        BTreeMap::from([("logs".to_string(), parsed(&logs_doc))])
+    );
+    let roles = e.iam.list_roles().send().await.unwrap();
+    assert_eq!(
+        roles
+            .roles()
+            .iter()
+            .filter(|r| r.role_name() == "morket-task")
+            .count(),
+        1
+    );
 }

@@ -23,7 +23,7 @@ use morket_stack::state::StateStore;
 use serde_json::json;
 use support::aws::{
     create_security_group, create_subnet, create_vpc, ctx, offline_engine, registry, settings,
-    step, Env, STACK,
+    step, tag_urn, Env, STACK,
 };
 
 async fn env() -> Env {
@@ -215,12 +215,12 @@ async fn subnet_and_parameter_groups_lifecycle() {
     let t = e.tags(out["arn"].as_str().unwrap()).await;
     assert_eq!(t["Name"], "morket-db");
     assert_eq!(t["Project"], "morket");
-    assert_eq!(t["morket:urn"], u_sng.as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), u_sng.as_str());
     assert_eq!(t["morket:stack"], STACK);
     let t = e.tags(e.outputs(&u_cpg)["arn"].as_str().unwrap()).await;
-    assert_eq!(t["morket:urn"], u_cpg.as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), u_cpg.as_str());
     let t = e.tags(e.outputs(&u_pg)["arn"].as_str().unwrap()).await;
-    assert_eq!(t["morket:urn"], u_pg.as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), u_pg.as_str());
     assert_eq!(
         e.cluster_params("morket-cluster").await,
         pv(&[("log_min_duration_statement", "500")])
@@ -490,7 +490,7 @@ async fn aurora_cluster_with_writer_and_reader() {
     let t = rds::from_tags(c.tag_list());
     assert_eq!(t["Name"], "morket-aurora");
     assert_eq!(t["Project"], "morket");
-    assert_eq!(t["morket:urn"], u.cluster.as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), u.cluster.as_str());
     let out = e.outputs(&u.cluster);
     let secret = c.master_user_secret().and_then(|s| s.secret_arn()).unwrap();
     assert_eq!(out["master_user_secret_arn"], secret);
@@ -780,7 +780,7 @@ async fn postgres_instance_lifecycle() {
     );
     let t = rds::from_tags(i.tag_list());
     assert_eq!(t["Name"], "morket-pg");
-    assert_eq!(t["morket:urn"], u.as_str());
+    assert_eq!(tag_urn(&t["morket:urn"]), u.as_str());
     let rec = e.st.resource(&u).unwrap().unwrap();
     let address = i.endpoint().unwrap().address().unwrap();
     assert_eq!(rec.outputs["address"], address);

@@ -40,6 +40,11 @@ pub fn settings() -> AwsSettings {
     }
 }
 
+/// The URN in a `morket:urn` tag value (`URN#lineage`).
+pub fn tag_urn(v: &str) -> &str {
+    v.split('#').next().unwrap_or(v)
+}
+
 /// The built-in providers (`random` and so on) and every AWS type over `aws`.
 pub fn registry(aws: Arc<Aws>) -> Registry {
     let mut reg = Registry::builtin();

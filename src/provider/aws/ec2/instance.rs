@@ -431,7 +431,10 @@ impl Provider for InstanceProvider {
                 ProviderError::Fatal(format!("{}: RunInstances returned no instance", ctx.urn))
             })?
             .to_string();
-        let (inst, owner) = self.wait_state(ctx, &id, "running").await?;
+        let (inst, owner) = self
+            .wait_state(ctx, &id, "running")
+            .await
+            .map_err(|e| ProviderError::partial(&id, e))?;
         let outputs = self.outputs(&inst, &owner).await;
         Ok(Created { id, outputs })
     }

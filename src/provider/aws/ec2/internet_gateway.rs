@@ -195,7 +195,9 @@ impl Provider for InternetGatewayProvider {
         })?;
         let id = igw.internet_gateway_id().unwrap_or_default().to_string();
         if let Some(vpc) = vpc_id {
-            self.attach(ctx, &id, vpc).await?;
+            self.attach(ctx, &id, vpc)
+                .await
+                .map_err(|e| ProviderError::partial(&id, e))?;
         }
         Ok(Created {
             outputs: self.outputs(igw).await,

@@ -283,7 +283,10 @@ impl Provider for NatGatewayProvider {
                 ProviderError::Fatal(format!("{}: CreateNatGateway returned no gateway", ctx.urn))
             })?
             .to_string();
-        let gw = self.wait_available(ctx, &id).await?;
+        let gw = self
+            .wait_available(ctx, &id)
+            .await
+            .map_err(|e| ProviderError::partial(&id, e))?;
         Ok(Created {
             id,
             outputs: outputs(&gw),

@@ -337,9 +337,14 @@ impl Provider for SecurityGroupProvider {
             })?
             .to_string();
         if g.revoke_default_egress {
-            self.revoke_default_egress(ctx, &id).await?;
+            self.revoke_default_egress(ctx, &id)
+                .await
+                .map_err(|e| ProviderError::partial(&id, e))?;
         }
-        let outputs = self.described(ctx, &id, "create").await?;
+        let outputs = self
+            .described(ctx, &id, "create")
+            .await
+            .map_err(|e| ProviderError::partial(&id, e))?;
         Ok(Created { id, outputs })
     }
 

@@ -219,7 +219,9 @@ impl Provider for SubnetProvider {
         })?;
         let id = sub.subnet_id().unwrap_or_default().to_string();
         if s.map_public_ip_on_launch {
-            self.set_map_public_ip(ctx, &id, true).await?;
+            self.set_map_public_ip(ctx, &id, true)
+                .await
+                .map_err(|e| ProviderError::partial(&id, e))?;
         }
         Ok(Created {
             id,

@@ -12,7 +12,7 @@ use super::{from_tags, tag_spec, update_tags, urn_filter};
 use crate::model::{Output, Resource, ResourceArgs};
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::{finish_create, parse, Created, Ctx, Provider, ProviderError, ReadResult};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,16 +283,24 @@ impl Provider for VpcProvider {
             ProviderError::Fatal(format!("{}: CreateVpc returned no VPC", ctx.urn))
         })?;
         let id = vpc.vpc_id().unwrap_or_default().to_string();
-        // New VPCs have DNS support on and hostnames off; change only what differs.
-        self.set_dns(
-            ctx,
-            &id,
-            (!v.enable_dns_support).then_some(false),
-            v.enable_dns_hostnames.then_some(true),
-        )
-        .await?;
-        let outputs = self.outputs(ctx, vpc).await?;
-        Ok(Created { id, outputs })
+        // The VPC exists from here on: a failure is a partial create, so the
+        // engine records the VPC as it is and finishes it later.
+        finish_create(&id, async {
+            // New VPCs have DNS support on and hostnames off; change only what differs.
+            self.set_dns(
+                ctx,
+                &id,
+                (!v.enable_dns_support).then_some(false),
+                v.enable_dns_hostnames.then_some(true),
+            )
+            .await?;
+            let outputs = self.outputs(ctx, vpc).await?;
+            Ok(Created {
+                id: id.clone(),
+                outputs,
+            })
+        })
+        .await
     }
 
     async fn read(

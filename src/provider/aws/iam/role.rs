@@ -17,7 +17,9 @@ use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::error::{self, none_if_gone};
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::{check_arn, Aws};
-use crate::provider::{field_diff, parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult};
+use crate::provider::{
+    field_diff, finish_create, parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -505,17 +507,22 @@ impl Provider for RoleProvider {
             }
             Err(e) => return Err(error::map(&ctx.urn, "CreateRole", e)),
         };
-        self.reconcile(ctx, &from, &r).await?;
-        let live = self.get(ctx, &r.name).await?.ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: role {} not found after CreateRole",
-                ctx.urn, r.name
-            ))
-        })?;
-        Ok(Created {
-            id: r.name.clone(),
-            outputs: Self::outputs(&live),
+        // The role exists from here on: a failure is a partial create, so
+        // the engine records the role as it is and finishes it later.
+        finish_create(&r.name, async {
+            self.reconcile(ctx, &from, &r).await?;
+            let live = self.get(ctx, &r.name).await?.ok_or_else(|| {
+                ProviderError::Fatal(format!(
+                    "{}: role {} not found after CreateRole",
+                    ctx.urn, r.name
+                ))
+            })?;
+            Ok(Created {
+                id: r.name.clone(),
+                outputs: Self::outputs(&live),
+            })
         })
+        .await
     }
 
     async fn read(
