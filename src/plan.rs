@@ -311,7 +311,7 @@ pub fn plan(
                 && (d.options.protect || prior.is_some_and(|o| o.options.protect))
             {
                 protected.push(format!(
-                    "{} is protected and cannot be replaced (force-new change in: {}); set protect = false and run `up` first",
+                    "{} is protected and cannot be replaced (force-new change in: {}); to replace it, first set only protect = false (keep those inputs as they were) and run `up`, then make the change",
                     d.urn,
                     replace_fields.join(", ")
                 ));

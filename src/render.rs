@@ -93,7 +93,12 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
         }
         out.push('\n');
     }
-    let changes: Vec<&Step> = plan.changes().collect();
+    // Renames change no infrastructure, but the user must see them.
+    let changes: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Same || s.renamed_from.is_some())
+        .collect();
     if changes.is_empty() {
         out.push_str(&format!(
             "No changes. Stack {} is up to date ({} resources).\n",
@@ -103,13 +108,22 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     }
     out.push_str(&format!("Stack {}:\n\n", plan.stack));
     for s in changes {
-        let sym = s.action.symbol(s.delete_before_replace);
-        let label = match (s.action, s.condemned) {
-            (Action::Delete, true) => " (old half of a replacement)",
-            (Action::Replace, _) if s.delete_before_replace => " (delete, then create)",
-            (Action::Replace, _) => " (create replacement, then delete)",
-            _ => "",
+        let sym = match s.action {
+            Action::Same => ">",
+            a => a.symbol(s.delete_before_replace),
         };
+        let mut label = match (s.action, s.condemned) {
+            (Action::Delete, true) => " (old half of a replacement)".to_string(),
+            (Action::Replace, _) if s.delete_before_replace => " (delete, then create)".into(),
+            (Action::Replace, _) => " (create replacement, then delete)".into(),
+            _ => String::new(),
+        };
+        if s.old.as_ref().is_some_and(|o| o.tainted) && s.action == Action::Replace {
+            label.push_str(" (tainted: a create failed part way and it could not be read back)");
+        }
+        if let Some(from) = &s.renamed_from {
+            label.push_str(&format!(" (renamed from {from})"));
+        }
         out.push_str(&format!(
             "  {} {}{}\n",
             paint(style.color, color_of(s.action), &format!("{sym:>3}")),
@@ -127,12 +141,16 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
 /// The plan as JSON for machines; secrets redacted.
 pub fn plan_json(plan: &Plan) -> Value {
     let steps: Vec<Value> = plan
-        .changes()
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Same || s.renamed_from.is_some())
         .map(|s| {
             json!({
                 "urn": s.urn,
                 "type": s.type_name,
                 "action": s.action,
+                "renamed_from": s.renamed_from,
+                "tainted": s.old.as_ref().is_some_and(|o| o.tainted),
                 "delete_before_replace": s.delete_before_replace,
                 "changed": s.changed,
                 "replace_fields": s.replace_fields,

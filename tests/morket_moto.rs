@@ -35,6 +35,8 @@ fn command(moto: &support::moto::Moto, state: &Path, args: &[&str]) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // moto is always consistent: a lookup that misses proves absence.
+        .env("MORKET_STACK_AWS_LOOKUP_LAG", "0s")
         .env_remove("AWS_PROFILE");
     c
 }
