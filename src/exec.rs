@@ -213,7 +213,7 @@ enum Left {
 
 struct Failure {
     error: ProviderError,
-    left: Left,
+    left: Box<Left>,
 }
 
 struct Finished {
@@ -302,7 +302,7 @@ impl Call {
             };
             let left = |l| Failure {
                 error: e.clone(),
-                left: l,
+                left: Box::new(l),
             };
             match lookup {
                 Ok(Some(Lookup::Found(c))) => {
@@ -316,7 +316,7 @@ impl Call {
                     return (
                         Err(Failure {
                             error,
-                            left: Left::Unsettled,
+                            left: Box::new(Left::Unsettled),
                         }),
                         attempt,
                     );
@@ -330,7 +330,13 @@ impl Call {
                     } else {
                         Left::Nothing
                     };
-                    return (Err(Failure { error, left }), attempt);
+                    return (
+                        Err(Failure {
+                            error,
+                            left: Box::new(left),
+                        }),
+                        attempt,
+                    );
                 }
             }
             // Proven absent: safe to create again.
@@ -364,7 +370,7 @@ impl Call {
             }
             read => Err(Failure {
                 error,
-                left: Left::Exists { id, read },
+                left: Box::new(Left::Exists { id, read }),
             }),
         }
     }
@@ -391,21 +397,18 @@ impl Call {
                 Ok(o) => return (Ok(o), attempt),
                 Err(e) => e,
             };
-            match policy_backoff(&self.policy, &e, attempt) {
-                Some(wait) => {
-                    self.retrying(attempt, &e);
-                    if self.backoff(wait).await {
-                        attempt += 1;
-                        continue;
-                    }
+            if let Some(wait) = policy_backoff(&self.policy, &e, attempt) {
+                self.retrying(attempt, &e);
+                if self.backoff(wait).await {
+                    attempt += 1;
+                    continue;
                 }
-                None => {}
             }
             if self.kind != OpKind::Update {
                 return (
                     Err(Failure {
                         error: e,
-                        left: Left::Nothing,
+                        left: Box::new(Left::Nothing),
                     }),
                     attempt,
                 );
@@ -421,7 +424,13 @@ impl Call {
                 Ok(None) => Left::Gone,
                 Err(_) => Left::Unsettled,
             };
-            return (Err(Failure { error: e, left }), attempt);
+            return (
+                Err(Failure {
+                    error: e,
+                    left: Box::new(left),
+                }),
+                attempt,
+            );
         }
     }
 }
@@ -665,7 +674,7 @@ pub async fn execute(
                 release(i, &dependents, &mut waiting, &mut ready);
             }
             Err(Failure { error, left }) => {
-                let effect = match left {
+                let effect = match *left {
                     Left::Nothing => Some(OpEffect::Nothing),
                     Left::Unsettled => None,
                     Left::Gone => Some(OpEffect::Remove(step.urn.clone())),
