@@ -567,6 +567,7 @@ pub async fn execute(
         // cancel must not leave a resource deleted and never recreated.
         if fatal.is_none() {
             let mut deferred = VecDeque::new();
+            let mut batch: Vec<(usize, Box<Ready>)> = Vec::new();
             while let Some(i) = ready.pop_front() {
                 let must_finish = ops[i].kind == OpKind::CreateReplacement
                     && plan.steps[ops[i].step].delete_before_replace;
@@ -574,7 +575,7 @@ pub async fn execute(
                     deferred.push_back(i);
                     continue;
                 }
-                if running.len() >= opts.parallel.max(1) {
+                if running.len() + batch.len() >= opts.parallel.max(1) {
                     deferred.push_back(i);
                     continue;
                 }
@@ -585,41 +586,48 @@ pub async fn execute(
                         continue;
                     }
                 }
-                match start_op(
-                    i,
-                    &ops[i],
-                    plan,
-                    &providers[i],
-                    &live,
-                    store,
-                    opts,
-                    &events,
-                    cancel,
-                    &mut running,
-                ) {
-                    Ok(Started::Spawned(pid)) => {
-                        pending_ids.insert(i, pid);
+                match prepare_op(&ops[i], plan, &providers[i], &live, opts, &events, cancel) {
+                    Started::Ready(r) => {
                         if let Some((svc, _)) = limit {
                             *by_service.entry(svc).or_default() += 1;
                         }
-                        reports[i].started = Some(t0.elapsed());
-                        events.event(&Event::OpStarted {
-                            urn: reports[i].urn.clone(),
-                            kind: ops[i].kind,
-                        });
+                        batch.push((i, r));
                     }
-                    Ok(Started::Nothing) => {
+                    Started::Nothing => {
                         reports[i].status = OpStatus::Unchanged;
                         reports[i].started = Some(t0.elapsed());
                         reports[i].finished = reports[i].started;
                         release(i, &dependents, &mut waiting, &mut ready);
                     }
-                    Ok(Started::Invalid(msg)) => {
+                    Started::Invalid(msg) => {
                         fail(i, msg, &ops, &dependents, &mut reports, events.as_ref());
                     }
+                }
+            }
+            // Group commit: one fsynced transaction for every pending row of
+            // this round, then the calls.
+            if !batch.is_empty() {
+                let rows: Vec<PendingOp> = batch.iter().map(|(_, r)| r.pending.clone()).collect();
+                match store.begin_ops(&rows) {
+                    Ok(pids) => {
+                        for ((i, r), pid) in batch.drain(..).zip(pids) {
+                            pending_ids.insert(i, pid);
+                            reports[i].started = Some(t0.elapsed());
+                            // Before the spawn: the call's own events (retries, lookups) follow it.
+                            events.event(&Event::OpStarted {
+                                urn: reports[i].urn.clone(),
+                                kind: ops[i].kind,
+                            });
+                            r.spawn(i, &mut running);
+                        }
+                    }
                     Err(e) => {
+                        for (i, _) in batch.drain(..) {
+                            if let Some((svc, _)) = providers[i].concurrency() {
+                                *by_service.entry(svc).or_default() -= 1;
+                            }
+                        }
                         fatal = Some(e);
-                        break;
                     }
                 }
             }
@@ -636,76 +644,84 @@ pub async fn execute(
             _ = cancel.cancelled(), if !cancelled => continue,
         };
         let Some(done) = done else { break };
-        let f = done.expect("provider tasks do not panic");
-        let i = f.op;
-        reports[i].attempts = f.attempts;
-        reports[i].finished = Some(t0.elapsed());
-        if let Some((svc, _)) = providers[i].concurrency() {
-            *by_service.entry(svc).or_default() -= 1;
+        // Everything that finished meanwhile, so the next round starts (and
+        // commits) their dependents together.
+        let mut finished = vec![done];
+        while let Some(d) = running.try_join_next() {
+            finished.push(d);
         }
-        let pid = pending_ids
-            .remove(&i)
-            .expect("started ops have a pending row");
-        let step = &plan.steps[ops[i].step];
-        match f.result {
-            Ok(outcome) => {
-                let effect = effect_of(&ops[i], step, outcome, f.inputs, &providers[i], &live);
-                if let Err(e) = store.end_op(pid, &effect) {
-                    fatal.get_or_insert(e);
-                    reports[i].status = OpStatus::Failed("checkpoint failed".into());
-                    continue;
-                }
-                match &effect {
-                    OpEffect::Upsert(r) | OpEffect::Replace(r) => {
-                        live.insert(r.urn.clone(), r.clone());
-                    }
-                    OpEffect::Remove(u) => {
-                        live.remove(u);
-                    }
-                    _ => {}
-                }
-                reports[i].status = OpStatus::Done;
-                events.event(&Event::OpFinished {
-                    urn: step.urn.clone(),
-                    kind: ops[i].kind,
-                    elapsed: reports[i].finished.unwrap_or_default()
-                        - reports[i].started.unwrap_or_default(),
-                });
-                release(i, &dependents, &mut waiting, &mut ready);
+        for done in finished {
+            let f = done.expect("provider tasks do not panic");
+            let i = f.op;
+            reports[i].attempts = f.attempts;
+            reports[i].finished = Some(t0.elapsed());
+            if let Some((svc, _)) = providers[i].concurrency() {
+                *by_service.entry(svc).or_default() -= 1;
             }
-            Err(Failure { error, left }) => {
-                let effect = match *left {
-                    Left::Nothing => Some(OpEffect::Nothing),
-                    Left::Unsettled => None,
-                    Left::Gone => Some(OpEffect::Remove(step.urn.clone())),
-                    Left::Exists { id, read } => Some(left_effect(
-                        &ops[i],
-                        step,
-                        id,
-                        read,
-                        f.inputs,
-                        &providers[i],
-                        &live,
-                    )),
-                };
-                // Unsettled: the pending row stays for the next run.
-                if let Some(effect) = effect {
-                    if let Err(se) = store.end_op(pid, &effect) {
-                        fatal.get_or_insert(se);
-                    } else if let OpEffect::Upsert(r) | OpEffect::Replace(r) = &effect {
-                        live.insert(r.urn.clone(), r.clone());
-                    } else if let OpEffect::Remove(u) = &effect {
-                        live.remove(u);
+            let pid = pending_ids
+                .remove(&i)
+                .expect("started ops have a pending row");
+            let step = &plan.steps[ops[i].step];
+            match f.result {
+                Ok(outcome) => {
+                    let effect = effect_of(&ops[i], step, outcome, f.inputs, &providers[i], &live);
+                    if let Err(e) = store.end_op(pid, &effect) {
+                        fatal.get_or_insert(e);
+                        reports[i].status = OpStatus::Failed("checkpoint failed".into());
+                        continue;
                     }
+                    match &effect {
+                        OpEffect::Upsert(r) | OpEffect::Replace(r) => {
+                            live.insert(r.urn.clone(), r.clone());
+                        }
+                        OpEffect::Remove(u) => {
+                            live.remove(u);
+                        }
+                        _ => {}
+                    }
+                    reports[i].status = OpStatus::Done;
+                    events.event(&Event::OpFinished {
+                        urn: step.urn.clone(),
+                        kind: ops[i].kind,
+                        elapsed: reports[i].finished.unwrap_or_default()
+                            - reports[i].started.unwrap_or_default(),
+                    });
+                    release(i, &dependents, &mut waiting, &mut ready);
                 }
-                fail(
-                    i,
-                    error.to_string(),
-                    &ops,
-                    &dependents,
-                    &mut reports,
-                    events.as_ref(),
-                );
+                Err(Failure { error, left }) => {
+                    let effect = match *left {
+                        Left::Nothing => Some(OpEffect::Nothing),
+                        Left::Unsettled => None,
+                        Left::Gone => Some(OpEffect::Remove(step.urn.clone())),
+                        Left::Exists { id, read } => Some(left_effect(
+                            &ops[i],
+                            step,
+                            id,
+                            read,
+                            f.inputs,
+                            &providers[i],
+                            &live,
+                        )),
+                    };
+                    // Unsettled: the pending row stays for the next run.
+                    if let Some(effect) = effect {
+                        if let Err(se) = store.end_op(pid, &effect) {
+                            fatal.get_or_insert(se);
+                        } else if let OpEffect::Upsert(r) | OpEffect::Replace(r) = &effect {
+                            live.insert(r.urn.clone(), r.clone());
+                        } else if let OpEffect::Remove(u) = &effect {
+                            live.remove(u);
+                        }
+                    }
+                    fail(
+                        i,
+                        error.to_string(),
+                        &ops,
+                        &dependents,
+                        &mut reports,
+                        events.as_ref(),
+                    );
+                }
             }
         }
     }
@@ -776,25 +792,50 @@ fn pending(s: &Step, kind: OpKind, id: &str, inputs: Value) -> PendingOp {
 }
 
 enum Started {
-    Spawned(i64),
+    /// Ready to run once its pending row is committed.
+    Ready(Box<Ready>),
     Nothing,
     Invalid(String),
 }
 
-/// Resolves inputs, commits the pending row, then spawns the provider call.
+/// A provider call whose pending row is still to be committed.
+struct Ready {
+    pending: PendingOp,
+    /// `None`: retain_on_delete, nothing to call.
+    call: Option<Call>,
+    inputs: Value,
+}
+
+impl Ready {
+    fn spawn(self, i: usize, running: &mut JoinSet<Finished>) {
+        let inputs = self.inputs;
+        running.spawn(async move {
+            let (result, attempts) = match self.call {
+                Some(call) => call.run().await,
+                None => (Ok(Outcome::Deleted), 0),
+            };
+            Finished {
+                op: i,
+                result,
+                attempts,
+                inputs,
+            }
+        });
+    }
+}
+
+/// Resolves and checks an op's inputs and builds its call; the caller
+/// commits the pending row, then spawns it.
 #[allow(clippy::too_many_arguments)]
-fn start_op(
-    i: usize,
+fn prepare_op(
     op: &Op,
     plan: &Plan,
     provider: &Arc<dyn Provider>,
     live: &HashMap<Urn, ResourceState>,
-    store: &mut dyn StateStore,
     opts: &ExecOptions,
     events: &Arc<dyn EventSink>,
     cancel: &Cancel,
-    running: &mut JoinSet<Finished>,
-) -> Result<Started, StateError> {
+) -> Started {
     let s = &plan.steps[op.step];
     let ctx = Ctx {
         lineage: plan.lineage.clone(),
@@ -803,10 +844,10 @@ fn start_op(
     if op.kind == OpKind::Create && live.contains_key(&s.urn) {
         // Settled into state after the plan was made: creating it again
         // would orphan the object state has.
-        return Ok(Started::Invalid(format!(
+        return Started::Invalid(format!(
             "{} is already in state (an interrupted create was settled since the plan was made); run preview again",
             s.urn
-        )));
+        ));
     }
     let (id, old, new_inputs) = match op.kind {
         OpKind::Create | OpKind::CreateReplacement | OpKind::Update => {
@@ -816,7 +857,7 @@ fn start_op(
                 .expect("create and update steps carry the declaration");
             let mut inputs = match resolve_live(&decl.inputs, live) {
                 Ok(v) => v,
-                Err(msg) => return Ok(Started::Invalid(msg)),
+                Err(msg) => return Started::Invalid(msg),
             };
             let current = live.get(&s.urn);
             if let Some(o) = current.filter(|_| op.kind == OpKind::Update) {
@@ -824,11 +865,11 @@ fn start_op(
                     value::set_path(&mut inputs, path, value::get_path(&o.inputs, path).cloned());
                 }
                 if provider.diff(&o.inputs, &inputs).is_empty() {
-                    return Ok(Started::Nothing);
+                    return Started::Nothing;
                 }
             }
             if let Err(e) = provider.validate(&inputs) {
-                return Ok(Started::Invalid(e.to_string()));
+                return Started::Invalid(e.to_string());
             }
             match (op.kind, current) {
                 (OpKind::Update, Some(o)) => (
@@ -837,7 +878,7 @@ fn start_op(
                     inputs,
                 ),
                 (OpKind::Update, None) => {
-                    return Ok(Started::Invalid("resource is not in state".into()))
+                    return Started::Invalid("resource is not in state".into())
                 }
                 _ => (String::new(), None, inputs),
             }
@@ -846,7 +887,7 @@ fn start_op(
             // The plan's old state is the state at apply time (serial checked);
             // `live` already holds the new half of a replacement.
             let Some(o) = s.old.as_ref() else {
-                return Ok(Started::Nothing);
+                return Started::Nothing;
             };
             (
                 o.id.clone(),
@@ -855,21 +896,17 @@ fn start_op(
             )
         }
     };
-    let pid = store.begin_op(&pending(s, op.kind, &id, new_inputs.clone()))?;
+    let pending = pending(s, op.kind, &id, new_inputs.clone());
     // As in Pulumi, retain_on_delete also keeps the old half of a replacement.
     let retain = matches!(op.kind, OpKind::Delete | OpKind::DeleteReplaced)
         && s.old.as_ref().is_some_and(|o| o.options.retain_on_delete);
     if retain {
         // retain_on_delete: forget it, leave the real resource alone.
-        running.spawn(async move {
-            Finished {
-                op: i,
-                result: Ok(Outcome::Deleted),
-                attempts: 0,
-                inputs: Value::Null,
-            }
-        });
-        return Ok(Started::Spawned(pid));
+        return Started::Ready(Box::new(Ready {
+            pending,
+            call: None,
+            inputs: Value::Null,
+        }));
     }
     let tracked = live
         .get(&s.urn)
@@ -889,16 +926,11 @@ fn start_op(
         events: events.clone(),
         cancel: cancel.clone(),
     };
-    running.spawn(async move {
-        let (result, attempts) = call.run().await;
-        Finished {
-            op: i,
-            result,
-            attempts,
-            inputs: new_inputs,
-        }
-    });
-    Ok(Started::Spawned(pid))
+    Started::Ready(Box::new(Ready {
+        pending,
+        call: Some(call),
+        inputs: new_inputs,
+    }))
 }
 
 /// The state change a successful op makes.

@@ -275,6 +275,11 @@ pub trait StateStore: Send {
 
     /// Commits a pending-operation row; returns its id.
     fn begin_op(&mut self, op: &PendingOp) -> Result<i64>;
+    /// Commits several pending rows at once (group commit: one durable
+    /// transaction); returns their ids in order.
+    fn begin_ops(&mut self, ops: &[PendingOp]) -> Result<Vec<i64>> {
+        ops.iter().map(|op| self.begin_op(op)).collect()
+    }
     /// Applies `effect` and removes pending row `pending_id` in one transaction.
     fn end_op(&mut self, pending_id: i64, effect: &OpEffect) -> Result<()>;
     fn pending(&self) -> Result<Vec<PendingOp>>;

@@ -569,13 +569,22 @@ impl StateStore for SqliteStore {
     }
 
     fn begin_op(&mut self, op: &PendingOp) -> Result<i64> {
-        let sealed = PendingOp {
-            inputs: seal_for_storage(self.crypter.as_ref(), &op.inputs)?,
-            ..op.clone()
-        };
-        // The provider call follows: the row must survive power loss, not
+        Ok(self.begin_ops(std::slice::from_ref(op))?[0])
+    }
+
+    fn begin_ops(&mut self, ops: &[PendingOp]) -> Result<Vec<i64>> {
+        let sealed = ops
+            .iter()
+            .map(|op| {
+                Ok(PendingOp {
+                    inputs: seal_for_storage(self.crypter.as_ref(), &op.inputs)?,
+                    ..op.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The provider calls follow: the rows must survive power loss, not
         // just kill -9, so this commit alone is fsynced. Results stay NORMAL:
-        // a lost result leaves this row, which the next run settles by
+        // a lost result leaves its row, which the next run settles by
         // looking the object up; WAL frames are replayed in order, so a
         // later synced commit also makes every earlier one durable.
         self.conn.pragma_update(None, "synchronous", "FULL")?;
@@ -583,11 +592,14 @@ impl StateStore for SqliteStore {
         let r = (|| {
             let tx = self.write_tx()?;
             check_fence(&tx, fence.as_deref())?;
-            let id = insert_pending(&tx, &sealed, false)?;
-            // A plan made before this operation is stale now.
+            let mut ids = Vec::with_capacity(sealed.len());
+            for p in &sealed {
+                ids.push(insert_pending(&tx, p, false)?);
+            }
+            // A plan made before these operations is stale now.
             bump_serial(&tx)?;
             tx.commit()?;
-            Ok(id)
+            Ok(ids)
         })();
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         r
