@@ -616,11 +616,12 @@ impl Engine {
 }
 
 /// A short, comparable account of what settling does: ids and a digest of
-/// what is recorded (no plaintext, as plan files carry it).
+/// the recorded inputs (no plaintext, as plan files carry it). Outputs are
+/// left out: status-like attributes move between preview and apply.
 fn fingerprint(e: &OpEffect) -> String {
     let digest = |r: &ResourceState| {
         use sha2::Digest;
-        let body = serde_json::to_vec(&(&r.inputs, &r.outputs, r.tainted)).unwrap_or_default();
+        let body = serde_json::to_vec(&(&r.inputs, r.tainted)).unwrap_or_default();
         hex::encode(&sha2::Sha256::digest(body)[..8])
     };
     match e {
