@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use morket_stack::engine::{Engine, EngineError, EngineOptions};
-use morket_stack::exec::{Cancel, Event, EventSink, OpReport, OpStatus, Tally};
+use morket_stack::exec::{Cancel, Event, EventSink, ExecError, OpReport, OpStatus, Tally};
 use morket_stack::model::{
     Declared, HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack, Urn,
 };
@@ -16,7 +16,7 @@ use morket_stack::provider::{Created, Ctx, Provider, ProviderError, ReadResult, 
 use morket_stack::render::{self, Style};
 use morket_stack::retry::RetryPolicy;
 use morket_stack::secrets::{self, Crypter};
-use morket_stack::state::{self, MemoryStore, OpKind, PendingOp, StateStore};
+use morket_stack::state::{self, MemoryStore, OpKind, PendingOp, StateError, StateStore};
 
 // ---------------------------------------------------------------- helpers
 
@@ -1484,7 +1484,9 @@ async fn failed_update_leaves_state_as_it_was() {
     assert!(matches!(op(&report.ops, "x").status, OpStatus::Failed(_)));
     assert_eq!(store.resource(&urn("x")).unwrap().unwrap(), before);
     assert!(store.pending().unwrap().is_empty());
-    assert!(store.serial().unwrap() >= serial);
+    // One step for the pending row, one for recording x as read live after
+    // the failure (unchanged, as the update failed before changing it).
+    assert_eq!(store.serial().unwrap(), serial + 2);
     let hist = store.history(10).unwrap();
     assert!(hist.iter().any(|h| h.result == "failed"), "{hist:?}");
     // The next up retries the update.
@@ -2082,4 +2084,926 @@ async fn retain_on_delete_keeps_the_old_half_of_a_replacement() {
         store.condemned().unwrap().is_empty(),
         "state forgets the old half"
     );
+}
+
+// ------------------------------------- 16. never lose track (issue 7)
+
+/// The context the engine gives a provider for `name` in `store`: the
+/// state's lineage is part of the URN tag.
+fn ctx_in(store: &dyn StateStore, name: &str) -> Ctx {
+    Ctx {
+        lineage: store.lineage().unwrap(),
+        ..Ctx::new(STACK, urn(name))
+    }
+}
+
+fn inputs_of(a: &TestArgs) -> serde_json::Value {
+    serde_json::to_value(a).unwrap()
+}
+
+/// `x` with `value`, and `y` referencing x's id.
+fn x_then_y(value: &str) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let x = root.resource("x", args(value)).unwrap();
+    root.resource("y", refs("y", &[&x])).unwrap();
+    st
+}
+
+/// Only `x`, with `value`.
+fn only_x(value: &str) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("x", args(value)).unwrap();
+    st
+}
+
+/// Calls made for `name`, in order, with whether they succeeded.
+fn calls(cloud: &TestCloud, name: &str) -> Vec<(Op, bool)> {
+    cloud
+        .events()
+        .iter()
+        .filter(|e| e.urn == urn(name))
+        .map(|e| (e.op, e.ok))
+        .collect()
+}
+
+fn position(events: &[Event], what: impl Fn(&Event) -> bool) -> usize {
+    events
+        .iter()
+        .position(what)
+        .unwrap_or_else(|| panic!("no such event in {events:?}"))
+}
+
+/// A create that timed out after it ran is looked up by its URN and
+/// recorded, never issued again: one object, state tracks it, the next plan
+/// has no changes. With a lagging lookup the first miss proves nothing: the
+/// engine says it waits, waits out the lag and finds the object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_that_times_out_after_it_ran_is_found_not_repeated() {
+    for lag in [Duration::ZERO, Duration::from_millis(300)] {
+        let store = mem_store();
+        let sink = Arc::new(Collect::default());
+        let (eng, cloud) = engine_with(
+            store.clone(),
+            TestProvider::new()
+                .fail_after("x", Op::Create)
+                .lookup_lag(lag),
+        );
+        let mut eng = eng.with_events(sink.clone());
+        let st = x_then_y("v");
+        let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+        assert!(report.is_success(), "{lag:?}: {report:?}");
+        assert_eq!(op(&report.ops, "x").attempts, 1, "{lag:?}");
+        assert_eq!(cloud.creates(&urn("x")), 1, "{lag:?}");
+        assert_one_object_per_urn(&cloud);
+        let x = store.resource(&urn("x")).unwrap().unwrap();
+        assert_eq!(cloud.by_urn(urn("x").as_str())[0].id, x.id);
+        assert_eq!(x.inputs["value"], "v");
+        assert!(!x.tainted);
+        assert_eq!(y_refs(&store), serde_json::json!([x.id]));
+        assert!(store.pending().unwrap().is_empty());
+
+        // Looked up (twice when the first lookup fell inside the lag), read
+        // back, never created again.
+        let mut want = vec![(Op::Create, false), (Op::FindByUrn, true)];
+        if !lag.is_zero() {
+            want.push((Op::FindByUrn, true));
+        }
+        want.push((Op::Read, true));
+        assert_eq!(calls(&cloud, "x"), want, "{lag:?}");
+        let events = sink.0.lock().unwrap().clone();
+        let waits = events
+            .iter()
+            .filter(|e| matches!(e, Event::WaitingForLookup { urn: u, .. } if *u == urn("x")))
+            .count();
+        assert_eq!(waits, usize::from(!lag.is_zero()), "{events:?}");
+        if !lag.is_zero() {
+            let started = position(
+                &events,
+                |e| matches!(e, Event::OpStarted { urn: u, .. } if *u == urn("x")),
+            );
+            let waiting = position(&events, |e| matches!(e, Event::WaitingForLookup { .. }));
+            let finished = position(
+                &events,
+                |e| matches!(e, Event::OpFinished { urn: u, .. } if *u == urn("x")),
+            );
+            assert!(started < waiting && waiting < finished, "{events:?}");
+        }
+
+        let (plan, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+        assert!(!plan.has_changes(), "{lag:?}: {plan:?}");
+        assert!(report.ops.is_empty());
+        assert_eq!(cloud.creates(&urn("x")), 1);
+    }
+}
+
+/// A two-step create whose second step fails leaves an object: it is
+/// recorded as it is live (unconfigured), its dependents are skipped, the
+/// next plan finishes it with an update, not a second create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_step_create_failing_its_second_step_is_recorded_and_finished() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().two_step().fail_on("x", Op::Configure),
+    );
+    let st = x_then_y("v");
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    let x = store.resource(&urn("x")).unwrap().unwrap();
+    assert!(
+        matches!(&op(&report.ops, "x").status, OpStatus::Failed(e)
+            if e.contains("injected failure") && e.contains(&x.id)),
+        "{report:?}"
+    );
+    assert_eq!(
+        op(&report.ops, "y").status,
+        OpStatus::Skipped(urn("x").to_string())
+    );
+    assert_eq!(x.inputs["value"], testing::UNCONFIGURED, "recorded live");
+    assert!(!x.tainted);
+    let objects = cloud.by_urn(urn("x").as_str());
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert_eq!(objects[0].id, x.id);
+    assert_eq!(objects[0].value, testing::UNCONFIGURED);
+    assert!(cloud.by_urn(urn("y").as_str()).is_empty());
+    assert!(store.pending().unwrap().is_empty());
+
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    let step = plan.steps.iter().find(|s| s.urn == urn("x")).unwrap();
+    assert_eq!(step.action, Action::Update, "{plan:?}");
+    assert_eq!(step.changed, vec!["value"]);
+    assert_eq!(step_action(&plan, "y"), Some(Action::Create));
+
+    // A new run (a fresh provider on the same cloud) converges.
+    let (mut fresh, _) = engine_with(
+        store.clone(),
+        TestProvider::new().two_step().backend(cloud.clone()),
+    );
+    let (_, report) = fresh.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(op(&report.ops, "x").kind, OpKind::Update);
+    assert_eq!(cloud.get(&x.id).unwrap().value, "v");
+    let now = store.resource(&urn("x")).unwrap().unwrap();
+    assert_eq!(
+        (now.id.as_str(), &now.inputs["value"]),
+        (x.id.as_str(), &serde_json::json!("v"))
+    );
+    assert_eq!(cloud.creates(&urn("x")), 1);
+    assert_eq!(cloud.deletes(&urn("x")), 0);
+    assert_one_object_per_urn(&cloud);
+    assert_eq!(y_refs(&store), serde_json::json!([x.id]));
+    assert!(!fresh.preview(&st, &no_opts()).await.unwrap().has_changes());
+}
+
+/// The same, where the object cannot even be read back: the row is tainted
+/// and the next plan replaces it, so exactly one object ends up alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_partial_create_is_tainted_and_replaced() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .two_step()
+            .fail_on("x", Op::Configure)
+            .fail_on("x", Op::Read),
+    );
+    let st = x_then_y("v");
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(
+        matches!(op(&report.ops, "x").status, OpStatus::Failed(_)),
+        "{report:?}"
+    );
+    assert_eq!(
+        op(&report.ops, "y").status,
+        OpStatus::Skipped(urn("x").to_string())
+    );
+    let tainted = store.resource(&urn("x")).unwrap().unwrap();
+    assert!(tainted.tainted, "{tainted:?}");
+    let objects = cloud.by_urn(urn("x").as_str());
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0].id, tainted.id, "state tracks the object made");
+    assert!(store.pending().unwrap().is_empty());
+
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    let step = plan.steps.iter().find(|s| s.urn == urn("x")).unwrap();
+    assert_eq!(step.action, Action::Replace, "{plan:?}");
+    assert_eq!(step.changed, vec!["(tainted)"]);
+    assert!(
+        render::plan_text(&plan, PLAIN).contains(&format!(
+            "{} (create replacement, then delete) (tainted",
+            urn("x")
+        )),
+        "{}",
+        render::plan_text(&plan, PLAIN)
+    );
+
+    let (mut fresh, _) = engine_with(
+        store.clone(),
+        TestProvider::new().two_step().backend(cloud.clone()),
+    );
+    let (_, report) = fresh.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let x = store.resource(&urn("x")).unwrap().unwrap();
+    assert!(!x.tainted);
+    assert_ne!(x.id, tainted.id);
+    assert!(
+        cloud.get(&tainted.id).is_none(),
+        "the tainted object is deleted"
+    );
+    assert_eq!(cloud.get(&x.id).unwrap().value, "v");
+    assert_eq!(cloud.creates(&urn("x")), 2);
+    assert_eq!(cloud.deletes(&urn("x")), 1);
+    assert_one_object_per_urn(&cloud);
+    assert!(store.condemned().unwrap().is_empty());
+    assert_eq!(y_refs(&store), serde_json::json!([x.id]));
+    assert!(!fresh.preview(&st, &no_opts()).await.unwrap().has_changes());
+}
+
+/// An update interrupted after its call ran, then the declaration reverted:
+/// the pending update is settled by reading the resource live, so the plan
+/// updates it back (recording the declared value would plan `Same` and
+/// leave the cloud on the value the user reverted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_update_then_revert_converges() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    eng.up(&only_x("A"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let x = store.resource(&urn("x")).unwrap().unwrap();
+
+    // A crash right after the provider updated x to B.
+    let b = inputs_of(&args("B"));
+    store
+        .begin_op(&PendingOp {
+            kind: OpKind::Update,
+            resource_id: x.id.clone(),
+            ..pending_create("x", &b)
+        })
+        .unwrap();
+    provider
+        .update(&ctx_in(&store, "x"), &x.id, &x.inputs, &b, &x.outputs)
+        .await
+        .unwrap();
+    assert_eq!(cloud.get(&x.id).unwrap().value, "B");
+
+    // Declared A again.
+    let plan = eng.preview(&only_x("A"), &no_opts()).await.unwrap();
+    let step = plan.steps.iter().find(|s| s.urn == urn("x"));
+    assert_eq!(step.map(|s| s.action), Some(Action::Update), "{plan:?}");
+    assert_eq!(step.unwrap().changed, vec!["value"]);
+    let (_, report) = eng
+        .up(&only_x("A"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(cloud.get(&x.id).unwrap().value, "A");
+    let now = store.resource(&urn("x")).unwrap().unwrap();
+    assert_eq!(
+        (now.id.as_str(), &now.inputs["value"]),
+        (x.id.as_str(), &serde_json::json!("A"))
+    );
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(cloud.objects().len(), 1);
+    assert!(!eng
+        .preview(&only_x("A"), &no_opts())
+        .await
+        .unwrap()
+        .has_changes());
+}
+
+/// A failed update whose call ran (a timeout after the change) is recorded
+/// as read live, so reverting the declaration converges too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_update_then_revert_converges() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    eng.up(&only_x("A"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let id = store.resource(&urn("x")).unwrap().unwrap().id;
+
+    let (mut bad, _) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .backend(cloud.clone())
+            .fail_after("x", Op::Update),
+    );
+    bad.options.retry.max_attempts = 1;
+    let (_, report) = bad
+        .up(&only_x("B"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let x = op(&report.ops, "x");
+    assert!(
+        matches!(&x.status, OpStatus::Failed(e) if e.contains("injected timeout")),
+        "{report:?}"
+    );
+    assert_eq!(x.attempts, 1);
+    assert_eq!(cloud.get(&id).unwrap().value, "B", "the update ran");
+    assert_eq!(
+        store.resource(&urn("x")).unwrap().unwrap().inputs["value"],
+        "B",
+        "state records what is live"
+    );
+    assert!(store.pending().unwrap().is_empty());
+
+    let plan = eng.preview(&only_x("A"), &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "x"), Some(Action::Update), "{plan:?}");
+    let (_, report) = eng
+        .up(&only_x("A"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(cloud.get(&id).unwrap().value, "A");
+    assert_eq!(store.resource(&urn("x")).unwrap().unwrap().id, id);
+    assert_eq!(cloud.objects().len(), 1);
+    assert!(!eng
+        .preview(&only_x("A"), &no_opts())
+        .await
+        .unwrap()
+        .has_changes());
+}
+
+/// A saved plan to create x, applied after another run committed a pending
+/// create of x, made the object and died: refused (the pending row moved
+/// the serial), and nothing is created twice. A fresh preview adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plan_is_refused_after_another_run_crashed_mid_create() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    let cancel = Cancel::new();
+    let st = only_x("v");
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "x"), Some(Action::Create));
+    assert!(plan.pending.is_empty());
+
+    // The other run.
+    let xin = inputs_of(&args("v"));
+    store.begin_op(&pending_create("x", &xin)).unwrap();
+    let made = provider.create(&ctx_in(&store, "x"), &xin).await.unwrap();
+
+    let err = eng.apply(&st, &plan, &cancel).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EngineError::StalePlan { .. } | EngineError::PendingChanged(_)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(cloud.creates(&urn("x")), 1, "nothing created twice");
+    assert_eq!(cloud.objects().len(), 1);
+    assert!(store.resources().unwrap().is_empty(), "nothing settled");
+    assert_eq!(store.pending().unwrap().len(), 1);
+    assert_eq!(store.lock_status().unwrap(), None);
+
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "x"), None, "adopted: {plan:?}");
+    let report = eng.apply(&st, &plan, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(store.resource(&urn("x")).unwrap().unwrap().id, made.id);
+    assert_eq!(cloud.creates(&urn("x")), 1);
+    assert!(store.pending().unwrap().is_empty());
+}
+
+/// A plan made against one state is refused by another state of the same
+/// stack name, even at the same serial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_for_another_state_of_the_same_stack_is_refused() {
+    let a = mem_store();
+    let b = mem_store();
+    let (la, lb) = (a.lineage().unwrap(), b.lineage().unwrap());
+    assert!(!la.is_empty() && la != lb);
+    let (mut eng_a, cloud) = engine_with(a.clone(), TestProvider::new());
+    let (mut eng_b, _) = engine_with(b.clone(), TestProvider::new().backend(cloud.clone()));
+    let st = abcd();
+    let plan = eng_a.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(plan.lineage, la);
+    assert_eq!(plan.serial, b.serial().unwrap(), "only the lineage differs");
+    let err = eng_b.apply(&st, &plan, &Cancel::new()).await.unwrap_err();
+    match &err {
+        EngineError::WrongLineage { stack, plan, state } => {
+            assert_eq!((stack.as_str(), plan, state), (STACK, &la, &lb));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(cloud.objects().is_empty());
+    assert!(b.resources().unwrap().is_empty());
+    assert_eq!(b.lock_status().unwrap(), None);
+    // The state it was made for takes it.
+    let report = eng_a.apply(&st, &plan, &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(cloud.objects().len(), 4);
+}
+
+/// Preview settles a pending create as "not created" (the object is not
+/// there yet); at apply the object is there. The plan was made on the
+/// other answer: refused, naming the resource, and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_is_refused_when_a_pending_create_settles_differently_at_apply() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    let cancel = Cancel::new();
+    let st = only_x("v");
+    let xin = inputs_of(&args("v"));
+    let pid = store.begin_op(&pending_create("x", &xin)).unwrap();
+
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(plan.pending.len(), 1);
+    assert_eq!(
+        plan.settled,
+        vec![morket_stack::plan::Settled {
+            pending_id: pid,
+            outcome: "nothing".into()
+        }]
+    );
+    assert_eq!(step_action(&plan, "x"), Some(Action::Create));
+
+    // The interrupted create lands (or a lagging lookup catches up).
+    let made = provider.create(&ctx_in(&store, "x"), &xin).await.unwrap();
+    let serial = store.serial().unwrap();
+    assert_eq!(serial, plan.serial);
+    let err = eng.apply(&st, &plan, &cancel).await.unwrap_err();
+    match &err {
+        EngineError::PendingChanged(why) => {
+            assert!(why.contains(urn("x").as_str()), "{why}");
+            assert!(why.contains("assumed nothing"), "{why}");
+            assert!(why.contains(&made.id), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cloud.creates(&urn("x")), 1);
+    assert_eq!(cloud.objects().len(), 1);
+    assert!(store.resources().unwrap().is_empty());
+    assert_eq!(store.pending().unwrap().len(), 1);
+    assert_eq!(store.serial().unwrap(), serial, "nothing was written");
+    assert_eq!(store.lock_status().unwrap(), None);
+
+    // Previewed again, it is adopted.
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    let report = eng.apply(&st, &plan, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(store.resource(&urn("x")).unwrap().unwrap().id, made.id);
+    assert_eq!(cloud.creates(&urn("x")), 1);
+}
+
+/// x is replaced create-before-delete while y, which uses x, fails its
+/// update: x's old half stays condemned. The next run deletes it only after
+/// y has moved to the new x.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn condemned_old_half_is_deleted_after_its_dependent_moves() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    eng.up(&replace_stack("k1", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    let x0 = store.resource(&urn("x")).unwrap().unwrap().id;
+
+    let (mut bad, _) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .backend(cloud.clone())
+            .fail_on("y", Op::Update),
+    );
+    let (_, report) = bad
+        .up(&replace_stack("k2", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(
+        matches!(op(&report.ops, "y").status, OpStatus::Failed(_)),
+        "{report:?}"
+    );
+    let x1 = store.resource(&urn("x")).unwrap().unwrap().id;
+    assert_ne!(x0, x1);
+    let condemned: Vec<String> = store
+        .condemned()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(condemned, vec![x0.clone()]);
+    assert_eq!(
+        y_refs(&store),
+        serde_json::json!([x0]),
+        "y still uses old x"
+    );
+
+    // Same latency for both: run together, the delete would start before
+    // the update ends.
+    let (mut next, _) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .backend(cloud.clone())
+            .latency(Duration::from_millis(30)),
+    );
+    cloud.clear_events();
+    let (plan, report) = next
+        .up(&replace_stack("k2", false), &no_opts(), &cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(step_action(&plan, "y"), Some(Action::Update));
+    assert!(plan
+        .steps
+        .iter()
+        .any(|s| s.urn == urn("x") && s.condemned && s.action == Action::Delete));
+    let update_y = event(&cloud, "y", Op::Update);
+    let delete_x = event(&cloud, "x", Op::Delete);
+    assert!(update_y.end <= delete_x.start, "{update_y:?} {delete_x:?}");
+    let (uy, dx) = (
+        op(&report.ops, "y"),
+        report
+            .ops
+            .iter()
+            .find(|o| o.kind == OpKind::DeleteReplaced)
+            .unwrap(),
+    );
+    assert!(uy.finished.unwrap() <= dx.started.unwrap(), "{report:?}");
+    assert!(cloud.get(&x0).is_none());
+    assert!(store.condemned().unwrap().is_empty());
+    assert_eq!(y_refs(&store), serde_json::json!([x1]));
+    assert_one_object_per_urn(&cloud);
+}
+
+/// `--target b` where b and its dependent c are both removed: c goes too,
+/// and before b; resources outside the target are left alone, even with a
+/// pending change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targeted_delete_takes_its_dependents_along() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().latency(Duration::from_millis(10)),
+    );
+    let cancel = Cancel::new();
+    eng.up(&abcd(), &no_opts(), &cancel).await.unwrap();
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("a", args("a2")).unwrap();
+    st.root().resource("d", args("d")).unwrap();
+    let opts = PlanOptions {
+        targets: vec![urn("b")],
+        ..Default::default()
+    };
+    cloud.clear_events();
+    let (plan, report) = eng.up(&st, &opts, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(step_action(&plan, "b"), Some(Action::Delete));
+    assert_eq!(step_action(&plan, "c"), Some(Action::Delete));
+    assert_eq!(step_action(&plan, "a"), None, "a is not targeted: {plan:?}");
+    assert_eq!(plan.counts().delete, 2);
+    let (dc, db) = (
+        event(&cloud, "c", Op::Delete),
+        event(&cloud, "b", Op::Delete),
+    );
+    assert!(dc.end <= db.start, "{dc:?} {db:?}");
+    assert_eq!(state_names(&store), vec!["a", "d"]);
+    assert!(cloud
+        .events()
+        .iter()
+        .all(|e| e.urn != urn("a") && e.urn != urn("d")));
+    assert_eq!(cloud.objects().len(), 2);
+    let a = store.resource(&urn("a")).unwrap().unwrap();
+    assert_eq!(cloud.get(&a.id).unwrap().value, "a");
+}
+
+/// A resource renamed (or moved into a component) with an alias keeps its
+/// object: renamed in state, never deleted and created again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliased_resource_is_renamed_in_state_not_recreated() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(store.clone(), TestProvider::new());
+    let cancel = Cancel::new();
+    let mut v1 = Stack::new(STACK).unwrap();
+    {
+        let mut root = v1.root();
+        let old = root.resource("old", args("v")).unwrap();
+        root.resource("user", refs("u", &[&old])).unwrap();
+    }
+    eng.up(&v1, &no_opts(), &cancel).await.unwrap();
+    let id = store.resource(&urn("old")).unwrap().unwrap().id;
+
+    // Renamed.
+    let mut v2 = Stack::new(STACK).unwrap();
+    {
+        let mut root = v2.root();
+        let new = root
+            .resource_with("new", args("v"), ResourceOptions::new().alias(urn("old")))
+            .unwrap();
+        root.resource("user", refs("u", &[&new])).unwrap();
+    }
+    let plan = eng.preview(&v2, &no_opts()).await.unwrap();
+    assert!(!plan.has_changes(), "{plan:?}");
+    let step = plan.steps.iter().find(|s| s.urn == urn("new")).unwrap();
+    assert_eq!(step.action, Action::Same);
+    assert_eq!(step.renamed_from, Some(urn("old")));
+    assert_eq!(step_action(&plan, "old"), None, "no delete: {plan:?}");
+    let text = render::plan_text(&plan, PLAIN);
+    assert!(
+        text.contains(&format!("{} (renamed from {})", urn("new"), urn("old"))),
+        "{text}"
+    );
+    cloud.clear_events();
+    let report = eng.apply(&v2, &plan, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(cloud.events().is_empty(), "{:?}", cloud.events());
+    assert_eq!(state_names(&store), vec!["new", "user"]);
+    let new = store.resource(&urn("new")).unwrap().unwrap();
+    assert_eq!(new.id, id);
+    let user = store.resource(&urn("user")).unwrap().unwrap();
+    assert_eq!(user.dependencies, vec![urn("new")]);
+    assert_eq!(user.inputs["refs"], serde_json::json!([id]));
+    assert_eq!(cloud.creates(&urn("old")), 1);
+    assert_eq!(cloud.creates(&urn("new")), 0);
+    assert_eq!(cloud.deletes(&urn("old")) + cloud.deletes(&urn("new")), 0);
+    assert_eq!(cloud.get(&id).unwrap().value, "v");
+    let again = eng.preview(&v2, &no_opts()).await.unwrap();
+    assert!(again.steps.is_empty(), "{again:?}");
+
+    // Moved into a component, with a changed value: an update in place.
+    let moved = Urn::new(STACK, "grp", TestArgs::TYPE, "new");
+    let mut v3 = Stack::new(STACK).unwrap();
+    {
+        let mut root = v3.root();
+        let new = root
+            .component("app:Group", "grp")
+            .unwrap()
+            .resource_with("new", args("v2"), ResourceOptions::new().alias(urn("new")))
+            .unwrap();
+        root.resource("user", refs("u", &[&new])).unwrap();
+    }
+    let plan = eng.preview(&v3, &no_opts()).await.unwrap();
+    let step = plan.steps.iter().find(|s| s.urn == moved).unwrap();
+    assert_eq!(step.action, Action::Update, "{plan:?}");
+    assert_eq!(step.renamed_from, Some(urn("new")));
+    let c = plan.counts();
+    assert_eq!((c.create, c.update, c.replace, c.delete), (0, 1, 0, 0));
+    cloud.clear_events();
+    let report = eng.apply(&v3, &plan, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let ops: Vec<Op> = cloud
+        .events()
+        .iter()
+        .filter(|e| e.urn == moved)
+        .map(|e| e.op)
+        .collect();
+    assert_eq!(ops, vec![Op::Update]);
+    let row = store.resource(&moved).unwrap().unwrap();
+    assert_eq!(row.id, id);
+    assert_eq!(row.parent, "grp");
+    assert!(store.resource(&urn("new")).unwrap().is_none());
+    assert_eq!(cloud.get(&id).unwrap().value, "v2");
+    assert_eq!(cloud.objects().len(), 2);
+    assert_eq!(cloud.creates(&moved), 0);
+    assert_eq!(cloud.deletes(&moved) + cloud.deletes(&urn("new")), 0);
+    let again = eng.preview(&v3, &no_opts()).await.unwrap();
+    assert!(again.steps.is_empty(), "{again:?}");
+}
+
+/// Two untracked objects carry x's URN (leftovers of earlier failures) and
+/// a pending create of x is to be settled: adopting either could take a
+/// stale orphan. The run fails naming both, adopting and creating nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_untracked_objects_with_one_urn_are_refused_not_adopted() {
+    let mut store = mem_store();
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register_arc(provider.clone());
+    let mut eng = Engine::new(Box::new(store.clone()), reg).with_options(fast_options());
+    let xin = inputs_of(&args("v"));
+    let ctx = ctx_in(&store, "x");
+    let one = provider.create(&ctx, &xin).await.unwrap();
+    let two = provider.create(&ctx, &xin).await.unwrap();
+    store.begin_op(&pending_create("x", &xin)).unwrap();
+    let st = x_then_y("v");
+    let serial = store.serial().unwrap();
+
+    let preview = eng.preview(&st, &no_opts()).await.unwrap_err().to_string();
+    let err = eng
+        .up(&st, &no_opts(), &Cancel::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    for msg in [&preview, &err] {
+        assert!(msg.contains(urn("x").as_str()), "{msg}");
+        assert!(msg.contains(&one.id) && msg.contains(&two.id), "{msg}");
+    }
+    assert!(store.resources().unwrap().is_empty(), "nothing adopted");
+    assert_eq!(store.pending().unwrap().len(), 1);
+    assert_eq!(store.serial().unwrap(), serial);
+    assert_eq!(cloud.creates(&urn("x")), 2, "nothing created");
+    assert_eq!(cloud.creates(&urn("y")), 0);
+    assert_eq!(cloud.objects().len(), 2);
+    assert_eq!(store.lock_status().unwrap(), None);
+}
+
+/// Two states of one stack name share an account: B's pending create of x
+/// never adopts the object A made for x (B creates its own), while an
+/// object tagged with the bare URN (made before lineage existed) is adopted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adoption_is_limited_to_this_states_lineage() {
+    let provider = Arc::new(TestProvider::new());
+    let cloud = provider.cloud();
+    let xin = inputs_of(&args("v"));
+    let st = only_x("v");
+    let engine_on = |store: &MemoryStore| {
+        let mut reg = Registry::new();
+        reg.register_arc(provider.clone());
+        Engine::new(Box::new(store.clone()), reg).with_options(fast_options())
+    };
+
+    let a = mem_store();
+    let theirs = provider.create(&ctx_in(&a, "x"), &xin).await.unwrap();
+    let mut b = mem_store();
+    b.begin_op(&pending_create("x", &xin)).unwrap();
+    let mut eng_b = engine_on(&b);
+    let plan = eng_b.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(step_action(&plan, "x"), Some(Action::Create), "{plan:?}");
+    let (_, report) = eng_b.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let ours = store_id(&b, "x");
+    assert_ne!(ours, theirs.id, "A's object is not adopted");
+    assert!(cloud.get(&theirs.id).is_some(), "and left alone");
+    assert_eq!(
+        cloud.get(&ours).unwrap().urn_tag,
+        format!("{}#{}", urn("x"), b.lineage().unwrap())
+    );
+    assert_eq!(cloud.creates(&urn("x")), 2);
+    assert!(b.pending().unwrap().is_empty());
+
+    // An object from before lineage: the bare URN tag, adopted.
+    let old = provider
+        .create(&Ctx::new(STACK, urn("x")), &xin)
+        .await
+        .unwrap();
+    assert_eq!(cloud.get(&old.id).unwrap().urn_tag, urn("x").as_str());
+    let mut c = mem_store();
+    c.begin_op(&pending_create("x", &xin)).unwrap();
+    let mut eng_c = engine_on(&c);
+    let (plan, report) = eng_c.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(step_action(&plan, "x"), None, "adopted: {plan:?}");
+    assert_eq!(store_id(&c, "x"), old.id);
+    assert_eq!(cloud.creates(&urn("x")), 3, "C created nothing");
+}
+
+fn store_id(store: &dyn StateStore, name: &str) -> String {
+    store.resource(&urn(name)).unwrap().unwrap().id
+}
+
+/// Cancels when the delete half of x's delete-first replacement starts.
+struct CancelOnDeleteReplaced(Cancel);
+impl EventSink for CancelOnDeleteReplaced {
+    fn event(&self, e: &Event) {
+        if matches!(e, Event::OpStarted { urn: u, kind: OpKind::DeleteReplaced } if *u == urn("x"))
+        {
+            self.0.cancel();
+        }
+    }
+}
+
+/// A cancel that arrives while the delete half of a delete-first
+/// replacement runs still lets its create half run: x is not left deleted.
+/// Everything else that had not started stays not started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_does_not_split_a_delete_before_replace() {
+    fn st(key: &str, with_n: bool) -> Stack {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let mut xa = args("x");
+        xa.replace_key = key.into();
+        let x = root
+            .resource_with("x", xa, ResourceOptions::new().delete_before_replace(true))
+            .unwrap();
+        if with_n {
+            root.resource("n", refs("n", &[&x])).unwrap();
+        }
+        st
+    }
+    let store = mem_store();
+    let cancel = Cancel::new();
+    let (eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new().latency(Duration::from_millis(20)),
+    );
+    let mut eng = eng.with_events(Arc::new(CancelOnDeleteReplaced(cancel.clone())));
+    eng.up(&st("k1", false), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    let x0 = store_id(&store, "x");
+
+    let (plan, report) = eng.up(&st("k2", true), &no_opts(), &cancel).await.unwrap();
+    assert!(plan
+        .steps
+        .iter()
+        .any(|s| s.urn == urn("x") && s.action == Action::Replace && s.delete_before_replace));
+    assert!(cancel.is_cancelled());
+    assert!(report.cancelled, "{report:?}");
+    let status = |kind: OpKind| {
+        report
+            .ops
+            .iter()
+            .find(|o| o.urn == urn("x") && o.kind == kind)
+            .unwrap()
+            .status
+            .clone()
+    };
+    assert_eq!(status(OpKind::DeleteReplaced), OpStatus::Done);
+    assert_eq!(status(OpKind::CreateReplacement), OpStatus::Done);
+    assert_eq!(op(&report.ops, "n").status, OpStatus::NotStarted);
+    let x1 = store_id(&store, "x");
+    assert_ne!(x0, x1);
+    assert!(cloud.get(&x0).is_none());
+    assert_eq!(cloud.get(&x1).unwrap().replace_key, "k2");
+    assert!(cloud.by_urn(urn("n").as_str()).is_empty());
+    assert_eq!(state_names(&store), vec!["x"]);
+    assert!(store.pending().unwrap().is_empty());
+}
+
+/// Forces the state lock away (as `lock release` from another shell) when
+/// the first op finishes, through another handle on the same state, and
+/// lets another run take it.
+struct StealLockOnFirstFinish {
+    other: Mutex<Option<Box<dyn StateStore>>>,
+    thief: state::LockInfo,
+}
+impl EventSink for StealLockOnFirstFinish {
+    fn event(&self, e: &Event) {
+        if !matches!(e, Event::OpFinished { .. }) {
+            return;
+        }
+        if let Some(mut s) = self.other.lock().unwrap().take() {
+            let held = s.lock_status().unwrap().expect("the apply holds the lock");
+            s.unlock(&held.id).unwrap();
+            s.try_lock(&self.thief).unwrap();
+        }
+    }
+}
+
+/// A forced release of the lock during an apply stops the apply at its next
+/// state write: nothing after that is started, and the new holder keeps
+/// the lock. For both stores (the fence is checked in the write itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_lock_release_stops_the_apply_at_its_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = mem_store();
+    let sqlite = || -> Box<dyn StateStore> {
+        Box::new(state::keys::open_sqlite(dir.path(), STACK).unwrap().0)
+    };
+    let mem = || -> Box<dyn StateStore> { Box::new(memory.clone()) };
+    // Per store: the apply's handle, and another (the other shell's).
+    for (kind, mine, other) in [("memory", mem(), mem()), ("sqlite", sqlite(), sqlite())] {
+        let thief = state::lock::new_lock_info("up");
+        let provider = TestProvider::new();
+        let cloud = provider.cloud();
+        let mut reg = Registry::new();
+        reg.register(provider);
+        let mut eng = Engine::new(mine, reg)
+            .with_options(fast_options())
+            .with_events(Arc::new(StealLockOnFirstFinish {
+                other: Mutex::new(Some(other)),
+                thief: thief.clone(),
+            }));
+        let (st, _) = chains(&["n"], 3);
+        let err = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap_err();
+        match &err {
+            EngineError::Exec(ExecError::State(StateError::LockLost { now, .. })) => {
+                assert!(now.contains(&thief.id), "{kind}: {err}")
+            }
+            other => panic!("{kind}: {other:?}"),
+        }
+        assert_eq!(state_names(eng.store()), vec!["n1"], "{kind}");
+        assert!(
+            eng.store().pending().unwrap().is_empty(),
+            "{kind}: n2 was never begun"
+        );
+        let called: Vec<String> = cloud
+            .events()
+            .iter()
+            .map(|e| e.urn.name().to_string())
+            .collect();
+        assert_eq!(
+            called,
+            vec!["n1"],
+            "{kind}: nothing started after the release"
+        );
+        assert_eq!(
+            eng.store().lock_status().unwrap(),
+            Some(thief),
+            "{kind}: the new holder keeps it"
+        );
+    }
 }
