@@ -128,14 +128,17 @@ impl Ctx {
         }
     }
 
-    /// Values for an exact-match tag filter that finds this resource's
-    /// objects: lineage-tagged and older bare-URN ones.
+    /// Values for a tag filter (EC2's, where `*` is a wildcard) that finds
+    /// this resource's objects: lineage-tagged and older bare-URN ones; with
+    /// no lineage, those of any lineage (as [`Ctx::urn_tag_matches`]).
     pub fn urn_tag_values(&self) -> Vec<String> {
-        let mut v = vec![self.urn.to_string()];
-        if !self.lineage.is_empty() {
-            v.push(self.urn_tag());
-        }
-        v
+        let any = format!("{}#*", self.urn);
+        let own = if self.lineage.is_empty() {
+            any
+        } else {
+            self.urn_tag()
+        };
+        vec![self.urn.to_string(), own]
     }
 }
 
