@@ -516,6 +516,7 @@ pub async fn execute(
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut by_service: HashMap<&'static str, usize> = HashMap::new();
     let mut pending_ids: HashMap<usize, i64> = HashMap::new();
+    let mut task_op: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut fatal: Option<StateError> = None;
     let mut cancelled = false;
 
@@ -618,7 +619,7 @@ pub async fn execute(
                                 urn: reports[i].urn.clone(),
                                 kind: ops[i].kind,
                             });
-                            r.spawn(i, &mut running);
+                            task_op.insert(r.spawn(i, &mut running), i);
                         }
                     }
                     Err(e) => {
@@ -640,18 +641,48 @@ pub async fn execute(
             continue;
         }
         let done = tokio::select! {
-            d = running.join_next() => d,
+            d = running.join_next_with_id() => d,
             _ = cancel.cancelled(), if !cancelled => continue,
         };
         let Some(done) = done else { break };
         // Everything that finished meanwhile, so the next round starts (and
         // commits) their dependents together.
         let mut finished = vec![done];
-        while let Some(d) = running.try_join_next() {
+        while let Some(d) = running.try_join_next_with_id() {
             finished.push(d);
         }
         for done in finished {
-            let f = done.expect("provider tasks do not panic");
+            // A provider that panicked: its op fails and its pending row
+            // stays (what the call did is unknown); the others run on.
+            let f = match done {
+                Ok((id, f)) => {
+                    task_op.remove(&id);
+                    f
+                }
+                Err(e) => {
+                    let Some(i) = task_op.remove(&e.id()) else {
+                        continue;
+                    };
+                    reports[i].finished = Some(t0.elapsed());
+                    if let Some((svc, _)) = providers[i].concurrency() {
+                        *by_service.entry(svc).or_default() -= 1;
+                    }
+                    pending_ids.remove(&i);
+                    let msg = match e.try_into_panic() {
+                        Ok(p) => p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default(),
+                        Err(e) => e.to_string(),
+                    };
+                    let msg = format!(
+                        "the provider panicked: {msg}; left pending for the next run to settle"
+                    );
+                    fail(i, msg, &ops, &dependents, &mut reports, events.as_ref());
+                    continue;
+                }
+            };
             let i = f.op;
             reports[i].attempts = f.attempts;
             reports[i].finished = Some(t0.elapsed());
@@ -807,20 +838,22 @@ struct Ready {
 }
 
 impl Ready {
-    fn spawn(self, i: usize, running: &mut JoinSet<Finished>) {
+    fn spawn(self, i: usize, running: &mut JoinSet<Finished>) -> tokio::task::Id {
         let inputs = self.inputs;
-        running.spawn(async move {
-            let (result, attempts) = match self.call {
-                Some(call) => call.run().await,
-                None => (Ok(Outcome::Deleted), 0),
-            };
-            Finished {
-                op: i,
-                result,
-                attempts,
-                inputs,
-            }
-        });
+        running
+            .spawn(async move {
+                let (result, attempts) = match self.call {
+                    Some(call) => call.run().await,
+                    None => (Ok(Outcome::Deleted), 0),
+                };
+                Finished {
+                    op: i,
+                    result,
+                    attempts,
+                    inputs,
+                }
+            })
+            .id()
     }
 }
 

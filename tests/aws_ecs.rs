@@ -923,7 +923,11 @@ async fn throttling_maps_to_retryable_and_the_engine_retries() {
                 .build()
         })
         .build();
-    let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, &[&create], |c| c
+    // Before the create is issued again the engine looks it up: none yet.
+    let list = mock!(aws_sdk_ecs::Client::list_clusters).then_output(|| {
+        aws_sdk_ecs::operation::list_clusters::ListClustersOutput::builder().build()
+    });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&create, &list], |c| c
         .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()));
     let aws_conn = Arc::new(Aws::new(settings()).with_ecs(client));
     let reg = registry(aws_conn);
@@ -938,6 +942,7 @@ async fn throttling_maps_to_retryable_and_the_engine_retries() {
         .unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(create.num_calls(), 2, "throttled once, then created");
+    assert_eq!(list.num_calls(), 1, "looked up before creating again");
     assert_eq!(st.resource(r.urn()).unwrap().unwrap().id, CLUSTER_ARN);
     assert_eq!(r.urn(), &urn);
 }

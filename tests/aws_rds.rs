@@ -515,7 +515,7 @@ async fn aurora_cluster_with_writer_and_reader() {
     let wi = e.instance("morket-aurora-1").await.unwrap();
     assert_eq!(wi.db_cluster_identifier(), Some("morket-aurora"));
     assert_eq!(
-        rds::from_tags(wi.tag_list())["morket:urn"],
+        tag_urn(&rds::from_tags(wi.tag_list())["morket:urn"]),
         u.writer.as_str()
     );
     assert_eq!(wi.publicly_accessible(), Some(false));
