@@ -17,6 +17,8 @@ use tokio::signal::unix::{signal, SignalKind};
 struct Shared {
     lock_id: Option<String>,
     cancel: Option<Cancel>,
+    /// The apply was cancelled: calls may be in flight.
+    cancelled: bool,
 }
 
 pub struct Signals {
@@ -41,10 +43,13 @@ impl Signals {
                     Some(c) => {
                         eprintln!("\nInterrupt: starting nothing new; waiting for in-flight operations to finish and checkpoint (signal again to abandon them)...");
                         c.cancel();
+                        g.cancelled = true;
                     }
                     None => {
-                        if g.lock_id.is_some() {
+                        if g.cancelled && g.lock_id.is_some() {
                             eprintln!("\nInterrupt: abandoning; operations in flight are recorded as pending and the next run settles them.");
+                        } else {
+                            eprintln!("\nInterrupt: nothing was applied.");
                         }
                         if let Some(id) = g.lock_id.take() {
                             release(&db, &stack, &id);

@@ -170,7 +170,7 @@ pub fn is_stale(l: &LockInfo) -> bool {
 }
 
 /// The [`super::LockHeld`] error for a lock held by `holder`.
-pub fn held(holder: LockInfo) -> super::StateError {
+pub fn held(holder: LockInfo, stack: &str) -> super::StateError {
     let (stale, unknown) = match liveness(&holder) {
         Liveness::Dead => (true, None),
         Liveness::Alive => (false, None),
@@ -180,6 +180,7 @@ pub fn held(holder: LockInfo) -> super::StateError {
         holder,
         stale,
         unknown,
+        stack: stack.to_string(),
     }))
 }
 
@@ -278,9 +279,9 @@ mod tests {
         assert_eq!(liveness(&reused), Liveness::Dead);
         let me = new_lock_info("up");
         assert_eq!(liveness(&me), Liveness::Alive);
-        let text = held(other_ns).to_string();
+        let text = held(other_ns, "staging").to_string();
         assert!(
-            text.contains("another pid namespace") && text.contains("lock release"),
+            text.contains("another pid namespace") && text.contains("lock release staging "),
             "{text}"
         );
     }

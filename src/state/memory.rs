@@ -302,7 +302,7 @@ impl StateStore for MemoryStore {
     fn try_lock(&mut self, info: &LockInfo) -> Result<()> {
         let mut inner = self.inner();
         if let Some(holder) = &inner.lock {
-            return Err(lock::held(holder.clone()));
+            return Err(lock::held(holder.clone(), &self.stack));
         }
         inner.lock = Some(info.clone());
         Ok(())

@@ -57,6 +57,8 @@ pub struct LockHeld {
     pub stale: bool,
     /// Why liveness could not be judged (another host, boot or namespace).
     pub unknown: Option<String>,
+    /// The stack whose lock it is (for the `lock release` command shown).
+    pub stack: String,
 }
 
 impl std::fmt::Display for LockHeld {
@@ -81,8 +83,8 @@ impl std::fmt::Display for LockHeld {
             write!(
                 f,
                 "; {why}, so whether it still runs cannot be told from here: if it is dead, \
-                 release the lock with `morket-stack lock release STACK {}`",
-                h.id
+                 release the lock with `morket-stack lock release {} {}`",
+                self.stack, h.id
             )?;
         }
         Ok(())

@@ -404,7 +404,20 @@ impl SqliteStore {
         // before COMMIT returns, so it survives kill -9 of this process; only
         // an OS crash or power loss can drop the latest commits (never corrupt).
         // `begin_op` alone commits with FULL (see there).
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        // Switching a new file to WAL answers SQLITE_BUSY at once, without
+        // the busy timeout, while another process opens it too: retry.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mode: String = loop {
+            match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                r => break r?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StateError::Db(format!(
                 "{}: cannot enable WAL journaling (got {mode})",
@@ -738,9 +751,10 @@ impl StateStore for SqliteStore {
     }
 
     fn try_lock(&mut self, info: &LockInfo) -> Result<()> {
+        let stack = self.stack.clone();
         let tx = self.write_tx()?;
         if let Some(holder) = read_lock(&tx)? {
-            return Err(lock::held(holder));
+            return Err(lock::held(holder, &stack));
         }
         tx.prepare_cached(
             "INSERT INTO lock (singleton, id, who, host, pid, operation, started_at, version,
