@@ -417,6 +417,18 @@ fn assert_state_is_cloud(env: &Env, stack: &str, log: &str) {
     assert_eq!(state, cloud, "state and cloud differ; {log}");
 }
 
+/// After a drained stop: state is what the cloud has, nothing is pending and
+/// the lock is free; with every barrier open, the next `up` converges.
+fn assert_checkpointed_then_converges(env: &Env, count: u32, log: &str) {
+    assert_state_is_cloud(env, "tb", log);
+    assert!(env.pending("tb").is_empty(), "{log}");
+    env.assert_unlocked("tb");
+    env.go_all(count);
+    let o = env.ok(&["up", "tb", "--yes"]);
+    assert!(!o.stderr.contains("stale lock"), "{o:?}");
+    assert_converged(env, "tb", count, "v");
+}
+
 /// Where every recovery must end: one object per `thing-i` and no other,
 /// state and cloud agree, every object holds the declared `value`, nothing
 /// is pending, nothing is left to do and nobody holds the lock.
@@ -892,13 +904,7 @@ fn interrupt_stops_cleanly_and_releases_the_lock() {
     let values = env.cloud_values();
     assert_eq!(values.len(), 4, "{values:#?}\n{log}");
     assert!(values.values().all(|v| v == &["v"]), "{values:#?}");
-    assert_state_is_cloud(&env, "tb", &log);
-    assert!(env.pending("tb").is_empty(), "{log}");
-    env.assert_unlocked("tb");
-    env.go_all(count);
-    let o = env.ok(&["up", "tb", "--yes"]);
-    assert!(!o.stderr.contains("stale lock"), "{o:?}");
-    assert_converged(&env, "tb", count, "v");
+    assert_checkpointed_then_converges(&env, count, &log);
 }
 
 // ---------------------------------------------------------------------------
@@ -1021,14 +1027,7 @@ fn sigterm_mid_apply_drains_checkpoints_and_releases_the_lock() {
     let values = env.cloud_values();
     assert_eq!(values.len(), 3, "{values:#?}\n{log}");
     assert_eq!(values[&thing("tb", 2)], ["v"], "{log}");
-    assert_state_is_cloud(&env, "tb", &log);
-    assert!(env.pending("tb").is_empty(), "{log}");
-    env.assert_unlocked("tb");
-
-    env.go_all(count);
-    let o = env.ok(&["up", "tb", "--yes"]);
-    assert!(!o.stderr.contains("stale lock"), "{o:?}");
-    assert_converged(&env, "tb", count, "v");
+    assert_checkpointed_then_converges(&env, count, &log);
 }
 
 /// A second SIGTERM while an op can never finish (blocked at the barrier):

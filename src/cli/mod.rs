@@ -628,15 +628,8 @@ fn lock_cmd(ctx: &Ctx, cmd: LockCmd) -> Result<u8> {
                         ),
                     };
                     println!(
-                        "Locked by {} on host {} (pid {}, operation {}, since {}{}, morket-stack {})\nLock id: {}{judged}",
-                        l.who,
-                        l.host,
-                        l.pid,
-                        l.operation,
-                        l.started_at,
-                        lock::age(&l.started_at)
-                            .map(|a| format!(", {a} ago"))
-                            .unwrap_or_default(),
+                        "Locked by {}, morket-stack {}\nLock id: {}{judged}",
+                        l.describe(),
                         l.version,
                         l.id,
                     );

@@ -64,19 +64,7 @@ pub struct LockHeld {
 impl std::fmt::Display for LockHeld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let h = &self.holder;
-        write!(
-            f,
-            "state is locked by {} on host {} (pid {}, operation {}, since {}{}, lock id {})",
-            h.who,
-            h.host,
-            h.pid,
-            h.operation,
-            h.started_at,
-            lock::age(&h.started_at)
-                .map(|a| format!(", {a} ago"))
-                .unwrap_or_default(),
-            h.id
-        )?;
+        write!(f, "state is locked by {}, lock id {}", h.describe(), h.id)?;
         if self.stale {
             write!(f, "; the holder's process is gone: the lock is stale")?;
         } else if let Some(why) = &self.unknown {
@@ -200,6 +188,24 @@ pub struct LockInfo {
     /// reused pid is not taken for the holder.
     #[serde(default)]
     pub start_time: u64,
+}
+
+impl LockInfo {
+    /// Who, where, what and since when: `ann@ci-1 on host ci-1, pid 42,
+    /// operation up, since 2026-12-05T10:00:00Z (5m ago)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} on host {}, pid {}, operation {}, since {}{}",
+            self.who,
+            self.host,
+            self.pid,
+            self.operation,
+            self.started_at,
+            lock::age(&self.started_at)
+                .map(|a| format!(" ({a} ago)"))
+                .unwrap_or_default(),
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
