@@ -144,12 +144,13 @@ impl Engine {
     }
 
     pub fn state_view(&self) -> Result<StateView, StateError> {
+        let v = self.store.view()?;
         Ok(StateView {
-            serial: self.store.serial()?,
+            serial: v.serial,
             lineage: self.store.lineage()?,
-            resources: self.store.resources()?,
-            condemned: self.store.condemned()?,
-            pending: self.store.pending()?,
+            resources: v.resources,
+            condemned: v.condemned,
+            pending: v.pending,
         })
     }
 

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::ops::{Deref, DerefMut};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -603,11 +604,7 @@ fn demo_end_to_end_keeps_the_secret_out_of_everything() {
     let up = env.ok(&["up", "demo", "--yes"]);
     assert!(up.stderr.contains("Created secret key file"), "{up:?}");
     let key = env.path("state/demo.key");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(&key).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "key file mode {mode:o}");
-    }
+    assert_eq!(mode(&key), 0o600, "key file mode");
     assert!(
         up.stdout.contains("db_password = \"(sensitive)\""),
         "{up:?}"
@@ -716,8 +713,16 @@ fn config_errors_name_the_file_key_and_value_and_write_nothing() {
 fn saved_plan_applies_keeps_secrets_sealed_and_goes_stale() {
     let env = Env::new();
     env.stack("demo", DEMO);
+    // An older, world-readable file of that name is narrowed too.
+    fs::write(env.path("p1.json"), "old").unwrap();
+    fs::set_permissions(env.path("p1.json"), fs::Permissions::from_mode(0o644)).unwrap();
     let o = env.ok(&["preview", "demo", "--out", "p1.json"]);
     assert!(o.stderr.contains("p1.json"), "{o:?}");
+    assert_eq!(
+        mode(&env.path("p1.json")),
+        0o600,
+        "plan files are owner-only"
+    );
     assert!(!env.path("out/demo/db-password").exists());
     let o = env.ok(&["up", "demo", "--plan", "p1.json"]);
     assert!(o.stdout.contains("db_password = \"(sensitive)\""), "{o:?}");
@@ -802,6 +807,11 @@ fn state_rm_and_export_import_round_trip() {
     assert_eq!(env.cloud().len(), 3);
 
     env.ok(&["state", "export", "tb", "--out", "export.json"]);
+    assert_eq!(
+        mode(&env.path("export.json")),
+        0o600,
+        "exports are owner-only"
+    );
     fs::create_dir_all(env.path("state2")).unwrap();
     fs::copy(env.path("state/tb.key"), env.path("state2/tb.key")).unwrap();
     let o = env.run_in("state2", &["state", "import", "tb", "export.json"]);
@@ -1338,4 +1348,9 @@ fn concurrent_first_opens_with_a_passphrase_agree_on_one_salt() {
 #[test]
 fn concurrent_first_opens_of_a_new_state_both_succeed() {
     passphrase_race(4, true);
+}
+
+/// The permission bits of a file.
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o777
 }

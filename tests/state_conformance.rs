@@ -492,6 +492,74 @@ fn secret_roundtrip(new: Factory) {
     assert!(!text.contains(CANARY), "{text}");
 }
 
+fn view_agrees_with_its_parts(new: Factory) {
+    let mut s = new();
+    apply(
+        &mut *s,
+        "a",
+        OpKind::Create,
+        OpEffect::Upsert(res("a", "a1")),
+    );
+    apply(
+        &mut *s,
+        "a",
+        OpKind::CreateReplacement,
+        OpEffect::Replace(res("a", "a2")),
+    );
+    s.begin_op(&op("b", OpKind::Create, json!({}))).unwrap();
+    let reader = new();
+    let v = reader.view().unwrap();
+    assert_eq!(v.serial, reader.serial().unwrap());
+    assert_eq!(v.resources, reader.resources().unwrap());
+    assert_eq!(v.condemned, vec![res("a", "a1")]);
+    assert_eq!(v.resources, vec![res("a", "a2")]);
+    assert_eq!(v.pending.len(), 1);
+    assert_eq!(v.pending[0].urn, urn("b"));
+}
+
+fn lineage_init_meta_and_fence(new: Factory) {
+    let mut s = new();
+    let lineage = s.lineage().unwrap();
+    assert_eq!(lineage.len(), 16, "{lineage}");
+    assert_eq!(new().lineage().unwrap(), lineage, "one lineage per state");
+    // The first value stays; a second init returns it.
+    assert_eq!(s.init_meta("salt", "first").unwrap(), "first");
+    assert_eq!(new().init_meta("salt", "second").unwrap(), "first");
+    assert_eq!(s.meta("salt").unwrap().as_deref(), Some("first"));
+
+    // Fenced by a lock this handle no longer holds: writes are refused and
+    // change nothing.
+    let mine = new_lock_info("up");
+    s.try_lock(&mine).unwrap();
+    s.set_fence(Some(mine.id.clone()));
+    let pid = s.begin_op(&op("a", OpKind::Create, json!({}))).unwrap();
+    let mut other = new();
+    other.unlock(&mine.id).unwrap();
+    let theirs = new_lock_info("up");
+    other.try_lock(&theirs).unwrap();
+    let serial = other.serial().unwrap();
+    match s.end_op(pid, &OpEffect::Upsert(res("a", "a1"))) {
+        Err(StateError::LockLost { held, now }) => {
+            assert_eq!(held, mine.id);
+            assert!(now.contains(&theirs.id), "{now}");
+        }
+        r => panic!("expected LockLost, got {r:?}"),
+    }
+    assert!(matches!(
+        s.begin_op(&op("b", OpKind::Create, json!({}))),
+        Err(StateError::LockLost { .. })
+    ));
+    assert_eq!(other.serial().unwrap(), serial);
+    assert!(other.resources().unwrap().is_empty());
+    assert_eq!(
+        other.pending().unwrap().len(),
+        1,
+        "a's row stays for settling"
+    );
+    s.set_fence(None);
+    other.unlock(&theirs.id).unwrap();
+}
+
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
@@ -515,6 +583,8 @@ conformance!(
     history_order_and_limit,
     import_refusals,
     secret_roundtrip,
+    view_agrees_with_its_parts,
+    lineage_init_meta_and_fence,
 );
 
 // ---- backends ----

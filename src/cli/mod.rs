@@ -370,7 +370,7 @@ async fn preview(ctx: &Ctx, a: PreviewArgs) -> Result<u8> {
     }
     if let Some(out) = &a.out {
         let sealed = engine.seal_plan(&plan)?;
-        std::fs::write(out, serde_json::to_vec_pretty(&sealed)?)
+        write_private(out, &serde_json::to_vec_pretty(&sealed)?)
             .with_context(|| format!("writing {}", out.display()))?;
         eprintln!(
             "Saved the plan to {}; apply it with `morket-stack up {} --plan {}`.",
@@ -384,6 +384,21 @@ async fn preview(ctx: &Ctx, a: PreviewArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// Writes a plan or state export owner-only: secrets are sealed, but ids,
+/// inputs and the stack's layout are not for everyone on the machine.
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode on open: narrow it too.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(data)
 }
 
 fn confirm(question: &str) -> Result<bool> {
@@ -582,7 +597,7 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
             let snap = serde_json::to_vec_pretty(&store.export()?)?;
             match out {
                 Some(p) => {
-                    std::fs::write(&p, snap).with_context(|| format!("writing {}", p.display()))?
+                    write_private(&p, &snap).with_context(|| format!("writing {}", p.display()))?
                 }
                 None => println!("{}", String::from_utf8_lossy(&snap)),
             }

@@ -224,6 +224,15 @@ pub struct HistoryEntry {
     pub serial_after: u64,
 }
 
+/// What a plan is made against, read at one moment ([`StateStore::view`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct View {
+    pub serial: u64,
+    pub resources: Vec<ResourceState>,
+    pub condemned: Vec<ResourceState>,
+    pub pending: Vec<PendingOp>,
+}
+
 /// A whole state, for `state export` / `state import`. Secrets stay sealed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -294,6 +303,17 @@ pub trait StateStore: Send {
 
     /// `state rm`: forgets a resource without touching it.
     fn remove_resource(&mut self, urn: &Urn) -> Result<()>;
+
+    /// Serial, resources, condemned rows and pending operations as of one
+    /// moment (a preview overlapping a running `up` must not mix two states).
+    fn view(&self) -> Result<View> {
+        Ok(View {
+            serial: self.serial()?,
+            resources: self.resources()?,
+            condemned: self.condemned()?,
+            pending: self.pending()?,
+        })
+    }
 
     fn export(&self) -> Result<Snapshot>;
     /// Replaces the whole state with `snapshot` (its stack must match).

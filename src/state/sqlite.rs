@@ -699,6 +699,21 @@ impl StateStore for SqliteStore {
         Ok(())
     }
 
+    fn view(&self) -> Result<super::View> {
+        // One read transaction: the parts agree with each other.
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let view = (|| {
+            Ok(super::View {
+                serial: read_serial(&self.conn)?,
+                resources: self.resources()?,
+                condemned: self.condemned()?,
+                pending: self.pending()?,
+            })
+        })();
+        self.conn.execute_batch("COMMIT")?;
+        view
+    }
+
     fn export(&self) -> Result<Snapshot> {
         // One read transaction so the parts agree with each other.
         self.conn.execute_batch("BEGIN DEFERRED")?;
