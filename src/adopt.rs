@@ -35,8 +35,8 @@ impl Lookup {
     }
 }
 
-/// One lookup; ids in `tracked` (the row and condemned old halves of this
-/// URN) are not candidates: adopting the old half of a replacement as the
+/// One lookup; ids in `tracked` (the row, the old half being replaced and the
+/// condemned old halves of this URN) are not candidates: adopting the old half of a replacement as the
 /// new one would delete the live resource.
 pub async fn look_up(
     provider: &dyn Provider,

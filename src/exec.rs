@@ -485,6 +485,11 @@ pub async fn execute(
         .map(|r| (r.urn.clone(), r))
         .collect();
 
+    let mut condemned: HashMap<Urn, Vec<String>> = HashMap::new();
+    for c in store.condemned()? {
+        condemned.entry(c.urn).or_default().push(c.id);
+    }
+
     let mut providers: Vec<Arc<dyn Provider>> = Vec::with_capacity(ops.len());
     for op in &ops {
         let s = &plan.steps[op.step];
@@ -587,7 +592,16 @@ pub async fn execute(
                         continue;
                     }
                 }
-                match prepare_op(&ops[i], plan, &providers[i], &live, opts, &events, cancel) {
+                match prepare_op(
+                    &ops[i],
+                    &condemned,
+                    plan,
+                    &providers[i],
+                    &live,
+                    opts,
+                    &events,
+                    cancel,
+                ) {
                     Started::Ready(r) => {
                         if let Some((svc, _)) = limit {
                             *by_service.entry(svc).or_default() += 1;
@@ -862,6 +876,7 @@ impl Ready {
 #[allow(clippy::too_many_arguments)]
 fn prepare_op(
     op: &Op,
+    condemned: &HashMap<Urn, Vec<String>>,
     plan: &Plan,
     provider: &Arc<dyn Provider>,
     live: &HashMap<Urn, ResourceState>,
@@ -941,11 +956,15 @@ fn prepare_op(
             inputs: Value::Null,
         }));
     }
+    // Every id state tracks under this URN, old halves awaiting deletion
+    // included: adopting one of those as the new object would point state
+    // at something this very plan deletes.
     let tracked = live
         .get(&s.urn)
         .map(|r| r.id.clone())
         .into_iter()
         .chain(s.old.as_ref().map(|o| o.id.clone()))
+        .chain(condemned.get(&s.urn).into_iter().flatten().cloned())
         .collect();
     let call = Call {
         provider: provider.clone(),

@@ -200,36 +200,78 @@ pub fn plan(
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
     stack.check_references()?;
-    let graph = Graph::build(stack)?;
-    let decl = stack.resources();
-    let mut old: HashMap<&Urn, &ResourceState> =
-        state.resources.iter().map(|r| (&r.urn, r)).collect();
     // Aliases: a declared resource with no row of its own takes over the row
     // of a URN it had before (unless that URN is itself declared).
-    let mut renamed: HashMap<&Urn, &Urn> = HashMap::new();
-    for d in decl {
-        if old.contains_key(&d.urn) {
+    let rows: HashSet<&Urn> = state.resources.iter().map(|r| &r.urn).collect();
+    let mut renamed: HashMap<Urn, Urn> = HashMap::new();
+    for d in stack.resources() {
+        if rows.contains(&d.urn) {
             continue;
         }
         let from = d.options.aliases.iter().find(|a| {
-            old.contains_key(a) && stack.get(a).is_none() && !renamed.values().any(|f| f == a)
+            rows.contains(a) && stack.get(a).is_none() && !renamed.values().any(|f| f == *a)
         });
         if let Some(a) = from {
-            renamed.insert(&d.urn, a);
+            renamed.insert(d.urn.clone(), a.clone());
         }
     }
-    let renamed_rows: HashMap<&Urn, ResourceState> = renamed
+    // A destroy deletes rows under the URNs state has them.
+    if renamed.is_empty() || opts.destroy {
+        return plan_view(
+            stack,
+            state,
+            registry,
+            opts,
+            &HashMap::new(),
+            &HashSet::new(),
+        );
+    }
+    // Plan against state as it will be after the renames: rows, old halves
+    // and every recorded dependency under the new URNs, so ordering and the
+    // in-use checks see who uses what.
+    let to: HashMap<&Urn, &Urn> = renamed.iter().map(|(t, f)| (f, t)).collect();
+    let moved = |r: &ResourceState| {
+        let mut r = r.clone();
+        if let Some(t) = to.get(&r.urn) {
+            r.urn = (*t).clone();
+        }
+        for d in &mut r.dependencies {
+            if let Some(t) = to.get(d) {
+                *d = (*t).clone();
+            }
+        }
+        r
+    };
+    let remapped = StateView {
+        resources: state.resources.iter().map(moved).collect(),
+        condemned: state.condemned.iter().map(moved).collect(),
+        ..state.clone()
+    };
+    // Rows whose recorded dependencies name a renamed URN: state must learn
+    // the new names too (a metadata step).
+    let deps_moved: HashSet<Urn> = state
+        .resources
         .iter()
-        .map(|(to, from)| {
-            let mut r = old[*from].clone();
-            r.urn = (*to).clone();
-            (*to, r)
+        .filter(|r| r.dependencies.iter().any(|d| to.contains_key(d)))
+        .map(|r| {
+            to.get(&r.urn)
+                .map_or_else(|| r.urn.clone(), |t| (*t).clone())
         })
         .collect();
-    for (to, r) in &renamed_rows {
-        old.insert(to, r);
-    }
-    let aliased: HashSet<&Urn> = renamed.values().copied().collect();
+    plan_view(stack, &remapped, registry, opts, &renamed, &deps_moved)
+}
+
+fn plan_view(
+    stack: &Stack,
+    state: &StateView,
+    registry: &Registry,
+    opts: &PlanOptions,
+    renamed: &HashMap<Urn, Urn>,
+    deps_moved: &HashSet<Urn>,
+) -> Result<Plan, PlanError> {
+    let graph = Graph::build(stack)?;
+    let decl = stack.resources();
+    let old: HashMap<&Urn, &ResourceState> = state.resources.iter().map(|r| (&r.urn, r)).collect();
 
     let targeted = target_set(stack, &graph, state, opts)?;
     let is_targeted = |u: &Urn| targeted.as_ref().is_none_or(|t| t.contains(u));
@@ -328,7 +370,8 @@ pub fn plan(
                             || o.parent != d.parent
                             || o.dependencies != stack.dependencies_of(i)
                     })
-                    || renamed.contains_key(&d.urn);
+                    || renamed.contains_key(&d.urn)
+                    || deps_moved.contains(&d.urn);
                 if !meta_changed {
                     continue;
                 }
@@ -360,7 +403,7 @@ pub fn plan(
                 planned_inputs: Some(inputs),
                 changed,
                 replace_fields,
-                renamed_from: renamed.get(&d.urn).map(|u| (*u).clone()),
+                renamed_from: renamed.get(&d.urn).cloned(),
             });
         }
     }
@@ -369,10 +412,7 @@ pub fn plan(
     let mut deletes: Vec<&ResourceState> = state
         .resources
         .iter()
-        .filter(|r| {
-            (opts.destroy || (stack.get(&r.urn).is_none() && !aliased.contains(&r.urn)))
-                && is_targeted(&r.urn)
-        })
+        .filter(|r| (opts.destroy || stack.get(&r.urn).is_none()) && is_targeted(&r.urn))
         .collect();
     order_deletes(&mut deletes);
     for r in deletes {

@@ -120,12 +120,11 @@ impl Ctx {
     /// Whether a `morket:urn` tag value names this resource of this state.
     /// Objects tagged before lineage existed (the bare URN) match too.
     pub fn urn_tag_matches(&self, tag: &str) -> bool {
-        match tag.split_once('#') {
-            None => tag == self.urn.as_str(),
-            Some((urn, lineage)) => {
+        // A name may hold `#`; the lineage (hex) never does.
+        tag == self.urn.as_str()
+            || tag.rsplit_once('#').is_some_and(|(urn, lineage)| {
                 urn == self.urn.as_str() && (self.lineage.is_empty() || lineage == self.lineage)
-            }
-        }
+            })
     }
 
     /// Values for a tag filter (EC2's, where `*` is a wildcard) that finds

@@ -137,7 +137,9 @@ fn now_ms() -> u64 {
 impl CloudObject {
     /// The URN in the `morket:urn` tag, without the state lineage.
     pub fn urn(&self) -> &str {
-        self.urn_tag.split('#').next().unwrap_or("")
+        self.urn_tag
+            .rsplit_once('#')
+            .map_or(self.urn_tag.as_str(), |(u, _)| u)
     }
 
     pub fn arn(&self) -> String {
