@@ -169,6 +169,12 @@ async fn vpc_whose_attribute_call_fails_is_recorded_and_finished() {
     let live = our_vpcs(&e.ec2).await;
     assert_eq!(live.len(), 1);
     let id = live[0].vpc_id().unwrap().to_string();
+    // Reported by the provider as a partial create of that VPC, not found
+    // again by a lookup after the fact.
+    assert!(
+        failed.contains(&format!("(after creating {id})")),
+        "{failed}"
+    );
     let rec =
         e.st.resource(r.urn())
             .unwrap()

@@ -25,9 +25,13 @@ pub mod time;
 pub enum ProviderError {
     #[error("not found: {0}")]
     NotFound(String),
-    /// Worth another attempt (throttling, transient network errors).
+    /// Worth another attempt (transient network errors, timeouts, 5xx):
+    /// the request may have run.
     #[error("retryable: {0}")]
     Retryable(String),
+    /// Refused by a rate limit: worth another attempt, and nothing ran.
+    #[error("throttled: {0}")]
+    Throttled(String),
     #[error("invalid input {field} = {value}: {reason}")]
     InvalidInput {
         field: String,
@@ -54,7 +58,10 @@ impl ProviderError {
         }
     }
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProviderError::Retryable(_))
+        matches!(
+            self,
+            ProviderError::Retryable(_) | ProviderError::Throttled(_)
+        )
     }
 
     /// Wraps an error that followed the create of `id`.

@@ -42,7 +42,7 @@ pub fn settings() -> AwsSettings {
 
 /// The URN in a `morket:urn` tag value (`URN#lineage`).
 pub fn tag_urn(v: &str) -> &str {
-    v.split('#').next().unwrap_or(v)
+    v.rsplit_once('#').map_or(v, |(u, _)| u)
 }
 
 /// The built-in providers (`random` and so on) and every AWS type over `aws`.

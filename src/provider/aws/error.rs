@@ -95,7 +95,9 @@ where
 /// Classifies an AWS error code (pure, for tests and for waiters).
 pub fn classify(urn: &Urn, op: &str, code: &str, msg: &str) -> ProviderError {
     let text = format!("{urn}: {op}: {code}: {msg}");
-    if THROTTLING.contains(&code) || TRANSIENT.contains(&code) {
+    if THROTTLING.contains(&code) {
+        ProviderError::Throttled(text)
+    } else if TRANSIENT.contains(&code) {
         ProviderError::Retryable(text)
     } else if is_not_found_code(code) {
         ProviderError::NotFound(text)

@@ -142,6 +142,8 @@ impl Provider for EipProvider {
             .allocate_address()
             .domain(DomainType::from(e.domain.as_str()))
             .tag_specifications(tag_spec(&self.aws, ctx, ResourceType::ElasticIp, &e.tags))
+            .customize()
+            .config_override(super::once())
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "AllocateAddress", e))?;

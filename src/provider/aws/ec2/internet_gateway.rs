@@ -184,6 +184,8 @@ impl Provider for InternetGatewayProvider {
                 ResourceType::InternetGateway,
                 &g.tags,
             ))
+            .customize()
+            .config_override(super::once())
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "CreateInternetGateway", e))?;

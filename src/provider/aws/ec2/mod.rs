@@ -69,6 +69,15 @@ pub(crate) fn tag_spec(aws: &Aws, ctx: &Ctx, rt: ResourceType, own: &Tags) -> Ta
         .build()
 }
 
+/// For creates that carry no idempotency token (`CreateVpc`,
+/// `CreateInternetGateway`, `AllocateAddress`): the SDK must not send them
+/// again on a timeout or a 5xx, which could make a second object. The
+/// engine retries instead, after looking the first one up by its URN tag.
+pub(crate) fn once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default()
+        .retry_config(aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(1))
+}
+
 pub(crate) fn urn_filter(ctx: &Ctx) -> Filter {
     Filter::builder()
         .name(format!("tag:{}", tags::URN_TAG))

@@ -336,7 +336,10 @@ impl Provider for VolumeProvider {
                 ProviderError::Fatal(format!("{}: CreateVolume returned no volume id", ctx.urn))
             })?
             .to_string();
-        let vol = self.wait_available(ctx, &id).await?;
+        let vol = self
+            .wait_available(ctx, &id)
+            .await
+            .map_err(|e| ProviderError::partial(&id, e))?;
         Ok(Created {
             id,
             outputs: self.outputs(&vol).await,

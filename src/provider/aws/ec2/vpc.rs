@@ -276,6 +276,8 @@ impl Provider for VpcProvider {
             .cidr_block(&v.cidr_block)
             .instance_tenancy(Tenancy::from(v.instance_tenancy.as_str()))
             .tag_specifications(tag_spec(&self.aws, ctx, ResourceType::Vpc, &v.tags))
+            .customize()
+            .config_override(super::once())
             .send()
             .await
             .map_err(|e| error::map(&ctx.urn, "CreateVpc", e))?;
