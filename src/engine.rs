@@ -78,6 +78,9 @@ pub struct Engine {
     pub options: EngineOptions,
     /// The lock this engine holds across calls (see [`Engine::lock`]).
     held: Option<LockInfo>,
+    /// When this process first looked up each pending create: the lookup
+    /// lag runs from there (see `resolve_pending`).
+    first_looked: std::sync::Mutex<HashMap<i64, std::time::SystemTime>>,
 }
 
 /// How an interrupted operation was settled.
@@ -97,6 +100,7 @@ impl Engine {
             events: Arc::new(NoEvents),
             options: EngineOptions::default(),
             held: None,
+            first_looked: Default::default(),
         }
     }
 
@@ -496,9 +500,16 @@ impl Engine {
                         )
                         .map(|r| r.id)
                         .collect();
-                    let began = humantime::parse_rfc3339(&p.started_at)
-                        .map(|t| t + Duration::from_secs(1))
-                        .unwrap_or_else(|_| std::time::SystemTime::now());
+                    // When the killed run last sent the create is unknown (a
+                    // retry may have followed the row's start by minutes), so
+                    // the lag runs from this process's first lookup: an
+                    // absent object is proven absent only a full lag later.
+                    let began = *self
+                        .first_looked
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(p.id)
+                        .or_insert_with(std::time::SystemTime::now);
                     let found = adopt::look_up_settled(
                         provider.as_ref(),
                         &ctx,
