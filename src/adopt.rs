@@ -57,7 +57,8 @@ pub async fn look_up(
     })
 }
 
-/// Looks up; if nothing is found before `created + lookup_lag`, waits until
+/// Looks up; if nothing is found before `created + lag` (the type's lookup
+/// lag, `Registry::lookup_lag`), waits until
 /// then and looks once more, so that `Absent` is proof. `None` when
 /// cancelled during the wait (nothing is proven).
 #[allow(clippy::too_many_arguments)]
@@ -67,6 +68,7 @@ pub async fn look_up_settled(
     inputs: &Value,
     tracked: &[String],
     created: SystemTime,
+    lag: Duration,
     cancel: Option<&Cancel>,
     events: &Arc<dyn EventSink>,
 ) -> Result<Option<Lookup>, ProviderError> {
@@ -74,7 +76,7 @@ pub async fn look_up_settled(
     if first != Lookup::Absent {
         return Ok(Some(first));
     }
-    let settled_at = created + provider.lookup_lag();
+    let settled_at = created + lag;
     let Ok(wait) = settled_at.duration_since(SystemTime::now()) else {
         return Ok(Some(first));
     };

@@ -516,6 +516,7 @@ impl Engine {
                         &p.inputs,
                         &tracked,
                         began,
+                        self.registry.lookup_lag(&p.type_name),
                         None,
                         &self.events,
                     )

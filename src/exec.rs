@@ -234,6 +234,8 @@ struct Call {
     new_inputs: Value,
     /// Ids state tracks under this URN (never adopted as a new object).
     tracked: Vec<String>,
+    /// The type's lookup lag.
+    lag: Duration,
     policy: RetryPolicy,
     events: Arc<dyn EventSink>,
     cancel: Cancel,
@@ -291,6 +293,7 @@ impl Call {
                     &self.new_inputs,
                     &self.tracked,
                     called,
+                    self.lag,
                     Some(&self.cancel),
                     &self.events,
                 )
@@ -594,6 +597,7 @@ pub async fn execute(
                 }
                 match prepare_op(
                     &ops[i],
+                    registry,
                     &condemned,
                     plan,
                     &providers[i],
@@ -876,6 +880,7 @@ impl Ready {
 #[allow(clippy::too_many_arguments)]
 fn prepare_op(
     op: &Op,
+    registry: &Registry,
     condemned: &HashMap<Urn, Vec<String>>,
     plan: &Plan,
     provider: &Arc<dyn Provider>,
@@ -974,6 +979,7 @@ fn prepare_op(
         old,
         new_inputs: new_inputs.clone(),
         tracked,
+        lag: registry.lookup_lag(&s.type_name),
         policy: opts.retry,
         events: events.clone(),
         cancel: cancel.clone(),

@@ -318,90 +318,12 @@ pub trait Provider: Send + Sync + 'static {
     }
 }
 
-/// A provider whose lookups lag by `lag` (AWS types, through their
-/// settings): everything else is the inner provider's.
-pub struct Lagging {
-    inner: Arc<dyn Provider>,
-    lag: Duration,
-}
-
-impl Lagging {
-    pub fn new(inner: Arc<dyn Provider>, lag: Duration) -> Self {
-        Lagging { inner, lag }
-    }
-}
-
-#[async_trait]
-impl Provider for Lagging {
-    fn type_name(&self) -> &'static str {
-        self.inner.type_name()
-    }
-    fn force_new(&self) -> &'static [&'static str] {
-        self.inner.force_new()
-    }
-    fn secret_outputs(&self) -> &'static [&'static str] {
-        self.inner.secret_outputs()
-    }
-    fn outputs_changed_by_update(&self) -> &'static [&'static str] {
-        self.inner.outputs_changed_by_update()
-    }
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        self.inner.concurrency()
-    }
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        self.inner.validate(inputs)
-    }
-    fn diff(&self, old: &Value, new: &Value) -> Diff {
-        self.inner.diff(old, new)
-    }
-    fn unique_name(&self) -> &'static [&'static str] {
-        self.inner.unique_name()
-    }
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        self.inner.create(ctx, inputs).await
-    }
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        self.inner.read(ctx, id, inputs, outputs).await
-    }
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        self.inner
-            .update(ctx, id, old_inputs, new_inputs, old_outputs)
-            .await
-    }
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.inner.delete(ctx, id, inputs, outputs).await
-    }
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.inner.find_by_urn(ctx, inputs).await
-    }
-    fn lookup_lag(&self) -> Duration {
-        self.lag
-    }
-}
-
 /// Providers by type name.
 #[derive(Clone, Default)]
 pub struct Registry {
     by_type: HashMap<&'static str, Arc<dyn Provider>>,
+    /// Lookup lags set for types from outside (AWS types, by their settings).
+    lags: HashMap<&'static str, Duration>,
 }
 
 impl Registry {
@@ -433,8 +355,23 @@ impl Registry {
         self.by_type.get(type_name)
     }
 
-    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
-        self.by_type.values()
+    /// Sets the lookup lag of every registered type whose name starts with
+    /// `prefix` (e.g. `aws:`), in place of the provider's own.
+    pub fn set_lookup_lag(&mut self, prefix: &str, lag: Duration) -> &mut Self {
+        for t in self.by_type.keys().filter(|t| t.starts_with(prefix)) {
+            self.lags.insert(t, lag);
+        }
+        self
+    }
+
+    /// How long a lookup by URN of `type_name` may miss a just-created object
+    /// (see [`Provider::lookup_lag`]).
+    pub fn lookup_lag(&self, type_name: &str) -> Duration {
+        match (self.lags.get(type_name), self.by_type.get(type_name)) {
+            (Some(lag), _) => *lag,
+            (None, Some(p)) => p.lookup_lag(),
+            (None, None) => Duration::ZERO,
+        }
     }
 }
 
@@ -442,6 +379,30 @@ impl Registry {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// AWS types lag by their settings; the others by their own provider.
+    #[test]
+    fn lookup_lag_of_aws_types_comes_from_the_settings() {
+        let mut r = Registry::builtin();
+        let settings = aws::AwsSettings {
+            lookup_lag: std::time::Duration::from_secs(7),
+            ..Default::default()
+        };
+        aws::register(&mut r, Arc::new(aws::Aws::new(settings)));
+        assert_eq!(
+            r.lookup_lag("aws:ec2/Vpc"),
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(
+            r.lookup_lag("aws:iam/Role"),
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(
+            r.lookup_lag("random:index/RandomId"),
+            std::time::Duration::ZERO
+        );
+        assert_eq!(r.lookup_lag("no:such/Type"), std::time::Duration::ZERO);
+    }
 
     #[test]
     fn field_diff_marks_force_new_and_unknowns() {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::provider::{Lagging, ProviderError, Registry};
+use crate::provider::{ProviderError, Registry};
 
 pub mod client;
 pub mod ec2;
@@ -24,19 +24,16 @@ pub use client::{Aws, AwsSettings};
 /// Registers every AWS type, sharing one client set.
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     let lag = aws.settings.lookup_lag;
-    let mut own = Registry::new();
-    ec2::register(&mut own, aws.clone());
-    ecs::register(&mut own, aws.clone());
-    elasticache::register(&mut own, aws.clone());
-    iam::register(&mut own, aws.clone());
-    logs::register(&mut own, aws.clone());
-    mq::register(&mut own, aws.clone());
-    opensearch::register(&mut own, aws.clone());
-    rds::register(&mut own, aws);
+    ec2::register(registry, aws.clone());
+    ecs::register(registry, aws.clone());
+    elasticache::register(registry, aws.clone());
+    iam::register(registry, aws.clone());
+    logs::register(registry, aws.clone());
+    mq::register(registry, aws.clone());
+    opensearch::register(registry, aws.clone());
+    rds::register(registry, aws);
     // Tag-filtered describes are eventually consistent on AWS.
-    for p in own.providers() {
-        registry.register_arc(Arc::new(Lagging::new(p.clone(), lag)));
-    }
+    registry.set_lookup_lag("aws:", lag);
 }
 
 /// Checks that `arn` is `arn:<partition>:<service>:<region>:<account>:<resource_prefix>…`;
