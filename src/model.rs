@@ -33,6 +33,10 @@ pub enum ModelError {
     UnknownReference { urn: String, target: String },
     #[error("invalid URN {0:?}: expected stack::component-path::type::name")]
     BadUrn(String),
+    /// An input read at apply time that is still a reference or unknown:
+    /// the engine resolves every input before it calls a provider.
+    #[error("{0} is not known at apply time")]
+    NotKnown(String),
 }
 
 /// `stack::component-path::type::name`. The component path is the chain of
@@ -146,6 +150,12 @@ impl<T> Input<T> {
 
     pub fn is_secret(&self) -> bool {
         matches!(self, Input::Secret(_))
+    }
+
+    /// The concrete value of input `field` at apply time.
+    pub fn require(&self, field: &str) -> Result<&T, ModelError> {
+        self.known()
+            .ok_or_else(|| ModelError::NotKnown(field.to_string()))
     }
 }
 

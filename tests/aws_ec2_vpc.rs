@@ -153,18 +153,35 @@ async fn interrupted_vpc_create_is_adopted_by_its_urn_tag() {
     assert!(e.st.pending().unwrap().is_empty());
 }
 
-/// `CreateVpc` succeeds and the following `ModifyVpcAttribute` fails, as it
-/// does on EC2 while the new VPC is not yet visible to every endpoint. The
-/// VPC is recorded as it is live (hostnames off), so the next `up` finishes
-/// it with an update: exactly one VPC, with the declared attributes.
+/// `CreateVpc` succeeds and the following `ModifyVpcAttribute` answers
+/// `InvalidVpcID.NotFound`, as EC2 does while a new VPC is not yet visible to
+/// every endpoint: the call is retried within the new-object grace, and the
+/// one `up` succeeds with one VPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpc_not_yet_visible_to_modify_is_retried_in_the_same_up() {
+    let mut e = Env::new(settings()).await;
+    let (s, _r) = stack(Vpc::new("10.4.0.0/16"));
+    e.moto
+        .fail("ModifyVpcAttribute", "InvalidVpcID.NotFound", 400, 3);
+    e.up_stable(&s).await;
+    assert_eq!(e.moto.faults_fired()["faults"][0]["fired"], 3);
+    let live = our_vpcs(&e.ec2).await;
+    assert_eq!(live.len(), 1, "one VPC");
+    assert!(dns_hostnames(&e.ec2, live[0].vpc_id().unwrap()).await);
+}
+
+/// `CreateVpc` succeeds and the following `ModifyVpcAttribute` is refused
+/// for good. The VPC is recorded as it is live (hostnames off), so the next
+/// `up` finishes it with an update: exactly one VPC, with the declared
+/// attributes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vpc_whose_attribute_call_fails_is_recorded_and_finished() {
     let mut e = Env::new(settings()).await;
     let (s, r) = stack(Vpc::new("10.3.0.0/16"));
     e.moto
-        .fail("ModifyVpcAttribute", "InvalidVpcID.NotFound", 400, 1);
+        .fail("ModifyVpcAttribute", "UnauthorizedOperation", 403, 1);
     let failed = e.up_failing(&s).await;
-    assert!(failed.contains("InvalidVpcID.NotFound"), "{failed}");
+    assert!(failed.contains("UnauthorizedOperation"), "{failed}");
     assert_eq!(e.moto.faults_fired()["faults"][0]["fired"], 1);
     let live = our_vpcs(&e.ec2).await;
     assert_eq!(live.len(), 1);

@@ -17,6 +17,7 @@ use crate::value;
 pub mod aws;
 pub mod local;
 pub mod random;
+pub mod schema;
 #[cfg(feature = "test-provider")]
 pub mod testing;
 pub mod time;
@@ -83,6 +84,12 @@ impl ProviderError {
             self,
             ProviderError::Retryable(_) | ProviderError::Partial { .. }
         )
+    }
+}
+
+impl From<crate::model::ModelError> for ProviderError {
+    fn from(e: crate::model::ModelError) -> Self {
+        ProviderError::Fatal(e.to_string())
     }
 }
 
@@ -161,6 +168,23 @@ pub struct Created {
 pub struct ReadResult {
     pub inputs: Value,
     pub outputs: Value,
+}
+
+/// One object of a batched read ([`Provider::read_many`]).
+#[derive(Debug, Clone)]
+pub struct ReadItem {
+    pub ctx: Ctx,
+    pub id: String,
+    pub inputs: Value,
+    pub outputs: Value,
+}
+
+/// A type's schema table and its input field names (for the checks of the
+/// table against the struct and against Terraform's schema).
+#[derive(Debug, Clone)]
+pub struct TypeSchema {
+    pub schema: schema::Schema,
+    pub fields: Vec<String>,
 }
 
 /// Fields that differ between old and new inputs, and those of them that force
@@ -308,6 +332,24 @@ pub trait Provider: Send + Sync + 'static {
     async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
         let _ = (ctx, inputs);
         Ok(Vec::new())
+    }
+
+    /// Reads many objects of this type; one answer per item, in order. Types
+    /// whose API describes many ids per page read them in few calls.
+    async fn read_many(
+        &self,
+        items: &[ReadItem],
+    ) -> Result<Vec<Option<ReadResult>>, ProviderError> {
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            out.push(self.read(&i.ctx, &i.id, &i.inputs, &i.outputs).await?);
+        }
+        Ok(out)
+    }
+
+    /// The schema table of a schema-driven type (`None` for the others).
+    fn schema(&self) -> Option<TypeSchema> {
+        None
     }
 
     /// How long after a create [`Provider::find_by_urn`] may still miss the

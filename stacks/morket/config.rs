@@ -201,11 +201,10 @@ impl MorketConfig {
             ));
         }
         range(file, "network.nat_gateways", n.nat_gateways, 1, 2)?;
-        if let Err(e) = morket_stack::provider::aws::ec2::vpc::check_cidr(
+        if let Err(e) = morket_stack::provider::aws::validate::check_cidr(
             "network.vpc_cidr",
             &n.vpc_cidr,
-            16,
-            20,
+            16..=20,
         ) {
             return Err(file.bad(
                 "network.vpc_cidr",

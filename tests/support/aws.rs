@@ -21,6 +21,9 @@ use super::moto::{self, Moto};
 
 pub const STACK: &str = "staging";
 
+/// AWS time in tests, for the provider and the AWS-like peer alike.
+pub const TIME_SCALE: f64 = 0.01;
+
 /// An empty memory store for [`STACK`] with a fresh secrets key.
 pub fn store() -> MemoryStore {
     let mut s = MemoryStore::new(STACK);
@@ -28,12 +31,14 @@ pub fn store() -> MemoryStore {
     s
 }
 
-/// The `Project = morket` default tag, a poll every 20 ms, waits of at most 20 s.
+/// The `Project = morket` default tag, a poll every 20 ms, waits of at most
+/// 20 s, and AWS delays and budgets at 1/100 (as the AWS-like peer's).
 pub fn settings() -> AwsSettings {
     AwsSettings {
         default_tags: [("Project".to_string(), "morket".to_string())].into(),
         poll_interval: Duration::from_millis(20),
         wait_timeout: Duration::from_secs(20),
+        time_scale: TIME_SCALE,
         // moto is always consistent: a lookup that misses proves absence.
         lookup_lag: Duration::ZERO,
         ..Default::default()

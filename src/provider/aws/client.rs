@@ -28,6 +28,21 @@ pub struct AwsSettings {
     /// How long a tag-filtered describe may miss a just-created object
     /// (see `Provider::lookup_lag`).
     pub lookup_lag: Duration,
+    /// How long a delete keeps retrying `DependencyViolation` while AWS
+    /// releases the network interfaces of deleted data stores and tasks
+    /// (Terraform: 15 min for security groups, 20 for subnets).
+    pub delete_timeout: Duration,
+    /// Multiplies every AWS delay and budget the provider assumes (first-poll
+    /// delays, not-found grace, propagation and conflict budgets,
+    /// `delete_timeout`): 1 on AWS; tests against the AWS-like peer shrink it.
+    pub time_scale: f64,
+}
+
+impl AwsSettings {
+    /// An AWS duration under [`AwsSettings::time_scale`].
+    pub fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.time_scale.max(0.0))
+    }
 }
 
 impl Default for AwsSettings {
@@ -42,6 +57,8 @@ impl Default for AwsSettings {
             wait_timeout: Duration::from_secs(3600),
             poll_interval: Duration::from_secs(10),
             lookup_lag: Duration::from_secs(60),
+            delete_timeout: Duration::from_secs(20 * 60),
+            time_scale: 1.0,
         }
     }
 }

@@ -17,7 +17,6 @@ const THROTTLING: &[&str] = &[
     "TransactionInProgressException",
     "RequestLimitExceeded",
     "BandwidthLimitExceeded",
-    "LimitExceededException",
     "RequestThrottled",
     "SlowDown",
     "PriorRequestNotComplete",
@@ -39,6 +38,15 @@ const TRANSIENT: &[&str] = &[
     "OperationAbortedException",
     "ServiceFailure",
     "ServiceUnavailableException",
+    // A resource busy with another change; it settles on its own. Type files
+    // retry these for longer where AWS is known to hold them (`call::Retry`).
+    "IncorrectInstanceState",
+    "InvalidDBClusterStateFault",
+    "InvalidDBInstanceState",
+    "InvalidDBParameterGroupState",
+    "InvalidReplicationGroupState",
+    "InvalidCacheClusterState",
+    "InvalidCacheParameterGroupState",
 ];
 
 const VALIDATION: &[&str] = &[
@@ -74,27 +82,58 @@ pub fn none_if_gone<T>(r: Result<T, ProviderError>) -> Result<Option<T>, Provide
     }
 }
 
-/// Maps an SDK error from `op` on `urn`.
+/// Maps an SDK error from `op` on `urn` (types not yet on `call::Call`,
+/// which put the URN in the message).
 pub fn map<E, R>(urn: &Urn, op: &str, e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    prefixed(urn, map_op(op, e))
+}
+
+/// Maps an SDK error from `op`. The message names the operation, the AWS
+/// code and message, not the URN: whoever reports the error prints it once.
+pub fn map_op<E, R>(op: &str, e: SdkError<E, R>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
     match &e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            ProviderError::Retryable(format!("{urn}: {op}: {}", describe(&e)))
+            ProviderError::Retryable(format!("{op}: {}", describe(&e)))
         }
         _ => {
             let code = e.code().unwrap_or("Unknown").to_string();
             let msg = e.message().unwrap_or("").to_string();
-            classify(urn, op, &code, &msg)
+            classify_op(op, &code, &msg)
         }
+    }
+}
+
+fn prefixed(urn: &Urn, e: ProviderError) -> ProviderError {
+    match e {
+        ProviderError::NotFound(t) => ProviderError::NotFound(format!("{urn}: {t}")),
+        ProviderError::Retryable(t) => ProviderError::Retryable(format!("{urn}: {t}")),
+        ProviderError::Throttled(t) => ProviderError::Throttled(format!("{urn}: {t}")),
+        ProviderError::Fatal(t) => ProviderError::Fatal(format!("{urn}: {t}")),
+        ProviderError::InvalidInput { field, reason, .. } => ProviderError::InvalidInput {
+            field,
+            value: urn.to_string(),
+            reason,
+        },
+        p @ ProviderError::Partial { .. } => p,
     }
 }
 
 /// Classifies an AWS error code (pure, for tests and for waiters).
 pub fn classify(urn: &Urn, op: &str, code: &str, msg: &str) -> ProviderError {
-    let text = format!("{urn}: {op}: {code}: {msg}");
+    prefixed(urn, classify_op(op, code, msg))
+}
+
+/// Classifies an AWS error code of `op`, without naming the resource.
+pub fn classify_op(op: &str, code: &str, msg: &str) -> ProviderError {
+    let text = format!("{op}: {code}: {msg}");
     if THROTTLING.contains(&code) {
         ProviderError::Throttled(text)
     } else if TRANSIENT.contains(&code) {
@@ -104,7 +143,7 @@ pub fn classify(urn: &Urn, op: &str, code: &str, msg: &str) -> ProviderError {
     } else if VALIDATION.contains(&code) {
         ProviderError::InvalidInput {
             field: format!("{op} ({code})"),
-            value: urn.to_string(),
+            value: "(refused by AWS)".into(),
             reason: msg.to_string(),
         }
     } else {

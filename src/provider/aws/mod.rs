@@ -1,11 +1,15 @@
-//! AWS resource types over the AWS SDK for Rust. One file per type, each with
-//! the same shape: typed inputs, validation, force-new fields, create (with
-//! tags in the create call), read, update, delete, find by `morket:urn` tag.
+//! AWS resource types over the AWS SDK for Rust. One file per type. A type
+//! implements [`resource::AwsResource`] (typed inputs, a schema table, check,
+//! create, read, update, delete, find by `morket:urn` tag) and is registered
+//! as [`resource::Typed`]; every request goes through [`call::Call`] and every
+//! wait through [`wait::Wait`]. Types not yet moved implement `Provider`
+//! directly.
 
 use std::sync::Arc;
 
 use crate::provider::{ProviderError, Registry};
 
+pub mod call;
 pub mod client;
 pub mod ec2;
 pub mod ecs;
@@ -17,7 +21,11 @@ pub mod logs;
 pub mod mq;
 pub mod opensearch;
 pub mod rds;
+pub mod resource;
+pub mod service;
 pub mod tags;
+pub mod validate;
+pub mod wait;
 
 pub use client::{Aws, AwsSettings};
 

@@ -2,12 +2,98 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
+use super::call::Call;
 use super::error;
+use super::limits::TokenBucket;
+use super::resource::Typed;
+use super::service::Service;
 use super::tags::{self, Tags};
 use super::Aws;
 use crate::provider::{Ctx, ProviderError, Registry};
+
+/// EC2 as the call helper sees it.
+pub struct Ec2;
+
+#[async_trait]
+impl Service for Ec2 {
+    type Client = aws_sdk_ec2::Client;
+    const NAME: &'static str = "ec2";
+    const CONCURRENCY: usize = 20;
+
+    async fn client(aws: &Aws) -> &aws_sdk_ec2::Client {
+        aws.ec2().await
+    }
+
+    // EC2's documented buckets: describes, mutating calls, and NAT creates.
+    fn bucket<'a>(aws: &'a Aws, op: &str) -> &'a TokenBucket {
+        if op.starts_with("Describe") || op.starts_with("Get") {
+            &aws.limits.ec2_describe
+        } else if op == "CreateNatGateway" {
+            &aws.limits.ec2_nat
+        } else {
+            &aws.limits.ec2_mutating
+        }
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        key: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        // A tag call right after a create may not see the new id yet.
+        let retry = [super::call::Retry::NEW_OBJECT];
+        if !remove.is_empty() {
+            let keys: Vec<Tag> = remove
+                .iter()
+                .map(|k| Tag::builder().key(k).build())
+                .collect();
+            cx.send_retrying("DeleteTags", &retry, |c| {
+                c.delete_tags()
+                    .resources(key)
+                    .set_tags(Some(keys.clone()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send_retrying("CreateTags", &retry, |c| {
+                c.create_tags()
+                    .resources(key)
+                    .set_tags(Some(to_tags(set)))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Call<'_, Ec2> {
+    /// Tags for the create call itself, so the object is never untagged.
+    pub fn tag_spec(&self, rt: ResourceType, own: &Tags) -> TagSpecification {
+        TagSpecification::builder()
+            .resource_type(rt)
+            .set_tags(Some(to_tags(&self.all_tags(own))))
+            .build()
+    }
+
+    /// The filter that finds this resource's objects by URN tag.
+    pub fn urn_filter(&self) -> Filter {
+        urn_filter(self.ctx)
+    }
+}
+
+/// An EC2 filter `name = values`.
+pub fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().map(Into::into).collect()))
+        .build()
+}
 
 pub mod eip;
 pub mod flow_log;
@@ -27,7 +113,7 @@ pub mod vpc;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
-        .register(vpc::VpcProvider::new(aws.clone()))
+        .register(Typed::<vpc::Vpc>::new(aws.clone()))
         .register(subnet::SubnetProvider::new(aws.clone()))
         .register(internet_gateway::InternetGatewayProvider::new(aws.clone()))
         .register(eip::EipProvider::new(aws.clone()))

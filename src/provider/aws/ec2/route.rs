@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::route_table::{check_id, describe_route_table, known};
-use super::vpc::check_cidr;
 use crate::model::{Input, Output, Resource, ResourceArgs};
+use crate::provider::aws::validate::check_cidr;
 use crate::provider::aws::{error, Aws};
 use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
 
@@ -235,7 +235,7 @@ impl Provider for RouteProvider {
     fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
         let r: Route = parse(inputs)?;
         check_id("route_table_id", &r.route_table_id, &["rtb-"])?;
-        check_cidr("destination_cidr_block", &r.destination_cidr_block, 0, 32)?;
+        check_cidr("destination_cidr_block", &r.destination_cidr_block, 0..=32)?;
         let set: Vec<&str> = r
             .targets()
             .iter()

@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use super::security_group::check_sg_text;
 use super::{from_tags, tag_spec, update_tags, urn_filter};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::ec2::vpc::check_cidr;
 use crate::provider::aws::tags::{self, Tags};
+use crate::provider::aws::validate::check_cidr;
 use crate::provider::aws::{error, Aws};
 use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
 
@@ -273,7 +273,7 @@ fn check(r: &SecurityGroupRule) -> Result<(), ProviderError> {
         }
     }
     for (i, c) in r.cidr_blocks.iter().enumerate() {
-        check_cidr(&format!("cidr_blocks[{i}]"), c, 0, 32)?;
+        check_cidr(&format!("cidr_blocks[{i}]"), c, 0..=32)?;
         if r.cidr_blocks[..i].contains(c) {
             return Err(ProviderError::invalid(
                 &format!("cidr_blocks[{i}]"),

@@ -7,10 +7,10 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::vpc::check_cidr;
 use super::{from_tags, tag_spec, update_tags, urn_filter};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::tags::{self, Tags};
+use crate::provider::aws::validate::check_cidr;
 use crate::provider::aws::{error, Aws};
 use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
 
@@ -191,7 +191,7 @@ impl Provider for SubnetProvider {
     fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
         let s: Subnet = parse(inputs)?;
         check_id("vpc_id", &s.vpc_id, "vpc")?;
-        check_cidr("cidr_block", &s.cidr_block, 16, 28)?;
+        check_cidr("cidr_block", &s.cidr_block, 16..=28)?;
         if let Some(az) = &s.availability_zone {
             check_az(az)?;
         }

@@ -1,50 +1,49 @@
 //! `aws:ec2/Vpc` (Terraform `aws_vpc`).
 
-use std::net::Ipv4Addr;
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, VpcAttributeName};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{from_tags, tag_spec, update_tags, urn_filter};
+use super::{filter, from_tags, Ec2};
 use crate::model::{Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{finish_create, parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::{check_cidr, one_of, requires};
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Vpc {
     /// IPv4 CIDR, /16 to /28.
     pub cidr_block: String,
-    #[serde(default = "yes")]
     pub enable_dns_support: bool,
-    #[serde(default)]
     pub enable_dns_hostnames: bool,
     /// `default` or `dedicated`.
-    #[serde(default = "default_tenancy")]
     pub instance_tenancy: String,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn yes() -> bool {
-    true
-}
-fn default_tenancy() -> String {
-    "default".into()
+impl Default for Vpc {
+    fn default() -> Self {
+        Vpc {
+            cidr_block: String::new(),
+            enable_dns_support: true,
+            enable_dns_hostnames: true,
+            instance_tenancy: "default".into(),
+            tags: Tags::new(),
+        }
+    }
 }
 
 impl Vpc {
     pub fn new(cidr_block: &str) -> Self {
         Vpc {
             cidr_block: cidr_block.into(),
-            enable_dns_support: true,
-            enable_dns_hostnames: true,
-            instance_tenancy: default_tenancy(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -65,359 +64,253 @@ impl Resource<Vpc> {
     }
 }
 
-/// Parses `a.b.c.d/n` and checks the prefix length is within `min..=max`.
-pub fn check_cidr(
-    field: &str,
-    cidr: &str,
-    min: u8,
-    max: u8,
-) -> Result<(Ipv4Addr, u8), ProviderError> {
-    let bad = |why: &str| ProviderError::invalid(field, format!("{cidr:?}"), why.to_string());
-    let (addr, len) = cidr
-        .split_once('/')
-        .ok_or_else(|| bad("expected an IPv4 CIDR like 10.0.0.0/16"))?;
-    let addr: Ipv4Addr = addr.parse().map_err(|_| bad("not an IPv4 address"))?;
-    let len: u8 = len
-        .parse()
-        .map_err(|_| bad("prefix length is not a number"))?;
-    if len < min || len > max {
-        return Err(bad(&format!(
-            "prefix length must be between /{min} and /{max}"
-        )));
-    }
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    if u32::from(addr) & !mask != 0 {
-        return Err(bad("host bits are set; use the network address"));
-    }
-    Ok((addr, len))
-}
-
-pub struct VpcProvider {
-    aws: Arc<Aws>,
-}
-
-impl VpcProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        VpcProvider { aws }
-    }
-
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::Vpc>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .describe_vpcs()
-            .vpc_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.vpcs().first().cloned()),
-            Err(e) => match error::map(&ctx.urn, "DescribeVpcs", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn attribute(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        name: VpcAttributeName,
-    ) -> Result<bool, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_vpc_attribute()
-            .vpc_id(id)
-            .attribute(name.clone())
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeVpcAttribute", e))?;
-        let v = match name {
-            VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
-            _ => out.enable_dns_support(),
-        };
-        Ok(v.and_then(AttributeBooleanValue::value).unwrap_or(false))
-    }
-
-    async fn set_dns(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        support: Option<bool>,
-        hostnames: Option<bool>,
-    ) -> Result<(), ProviderError> {
-        let ec2 = self.aws.ec2().await;
-        // One attribute per call: the API refuses both at once.
-        if let Some(v) = support {
-            self.aws.limits.ec2_mutating.acquire().await;
-            ec2.modify_vpc_attribute()
-                .vpc_id(id)
-                .enable_dns_support(AttributeBooleanValue::builder().value(v).build())
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ModifyVpcAttribute", e))?;
-        }
-        if let Some(v) = hostnames {
-            self.aws.limits.ec2_mutating.acquire().await;
-            ec2.modify_vpc_attribute()
-                .vpc_id(id)
-                .enable_dns_hostnames(AttributeBooleanValue::builder().value(v).build())
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ModifyVpcAttribute", e))?;
-        }
-        Ok(())
-    }
-
-    async fn outputs(
-        &self,
-        ctx: &Ctx,
-        vpc: &aws_sdk_ec2::types::Vpc,
-    ) -> Result<Value, ProviderError> {
-        let id = vpc.vpc_id().unwrap_or_default();
-        let ec2 = self.aws.ec2().await;
-        self.aws.limits.ec2_describe.acquire().await;
-        let sg = ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(id)
-                    .build(),
-            )
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("group-name")
-                    .values("default")
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeSecurityGroups", e))?;
-        self.aws.limits.ec2_describe.acquire().await;
-        let rt = ec2
-            .describe_route_tables()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(id)
-                    .build(),
-            )
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("association.main")
-                    .values("true")
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeRouteTables", e))?;
-        Ok(json!({
-            "id": id,
-            "cidr_block": vpc.cidr_block(),
-            "owner_id": vpc.owner_id(),
-            "default_security_group_id": sg.security_groups().first().and_then(|g| g.group_id()),
-            "main_route_table_id": rt.route_tables().first().and_then(|t| t.route_table_id()),
-        }))
-    }
-}
-
 #[async_trait]
-impl Provider for VpcProvider {
-    fn type_name(&self) -> &'static str {
-        Vpc::TYPE
+impl AwsResource for Vpc {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &["cidr_block"],
+        terraform: &[Tf {
+            resource: "aws_vpc",
+            args: &[
+                ("cidr_block", "cidr_block"),
+                ("enable_dns_support", "enable_dns_support"),
+                ("enable_dns_hostnames", "enable_dns_hostnames"),
+                ("instance_tenancy", "instance_tenancy"),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
+
+    fn check(&self) -> Result<(), ProviderError> {
+        check_cidr("cidr_block", &self.cidr_block, 16..=28)?;
+        one_of(
+            "instance_tenancy",
+            &self.instance_tenancy,
+            &["default", "dedicated"],
+        )?;
+        requires(
+            ("enable_dns_hostnames", self.enable_dns_hostnames),
+            ("enable_dns_support", self.enable_dns_support),
+        )
     }
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["cidr_block", "instance_tenancy"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let v: Vpc = parse(inputs)?;
-        check_cidr("cidr_block", &v.cidr_block, 16, 28)?;
-        if !matches!(v.instance_tenancy.as_str(), "default" | "dedicated") {
-            return Err(ProviderError::invalid(
-                "instance_tenancy",
-                format!("{:?}", v.instance_tenancy),
-                "must be \"default\" or \"dedicated\"",
-            ));
+    // Tenancy goes dedicated -> default in place (ModifyVpcTenancy); the
+    // reverse needs a new VPC, as Terraform's CustomizeDiff says.
+    fn diff(old: &serde_json::Value, new: &serde_json::Value) -> crate::provider::Diff {
+        let mut d = crate::provider::field_diff(old, new, Self::SCHEMA.force_new);
+        if d.changed.iter().any(|f| f == "instance_tenancy")
+            && new.get("instance_tenancy").and_then(|v| v.as_str()) != Some("default")
+        {
+            d.replace.push("instance_tenancy".into());
         }
-        if v.enable_dns_hostnames && !v.enable_dns_support {
-            return Err(ProviderError::invalid(
-                "enable_dns_hostnames",
-                true,
-                "needs enable_dns_support = true",
-            ));
-        }
-        tags::validate(&v.tags)
+        d
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let v: Vpc = parse(inputs)?;
-        self.aws.limits.ec2_mutating.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .create_vpc()
-            .cidr_block(&v.cidr_block)
-            .instance_tenancy(Tenancy::from(v.instance_tenancy.as_str()))
-            .tag_specifications(tag_spec(&self.aws, ctx, ResourceType::Vpc, &v.tags))
-            .customize()
-            .config_override(super::once())
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateVpc", e))?;
-        let vpc = out.vpc().ok_or_else(|| {
-            ProviderError::Fatal(format!("{}: CreateVpc returned no VPC", ctx.urn))
-        })?;
-        let id = vpc.vpc_id().unwrap_or_default().to_string();
-        // The VPC exists from here on: a failure is a partial create, so the
-        // engine records the VPC as it is and finishes it later.
-        finish_create(&id, async {
-            // New VPCs have DNS support on and hostnames off; change only what differs.
-            self.set_dns(
-                ctx,
-                &id,
-                (!v.enable_dns_support).then_some(false),
-                v.enable_dns_hostnames.then_some(true),
-            )
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        // Sent once by the SDK: CreateVpc has no idempotency token, so the
+        // engine retries after a lookup by URN tag instead.
+        let out = cx
+            .send("CreateVpc", |c| {
+                c.create_vpc()
+                    .cidr_block(&self.cidr_block)
+                    .instance_tenancy(Tenancy::from(self.instance_tenancy.as_str()))
+                    .tag_specifications(cx.tag_spec(ResourceType::Vpc, &self.tags))
+                    .customize()
+                    .config_override(super::once())
+                    .send()
+            })
             .await?;
-            let outputs = self.outputs(ctx, vpc).await?;
-            Ok(Created {
-                id: id.clone(),
-                outputs,
+        out.vpc()
+            .and_then(|v| v.vpc_id())
+            .map(str::to_string)
+            .ok_or_else(|| cx.fatal("CreateVpc returned no VPC id"))
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        // A new VPC has DNS support on and hostnames off.
+        let fresh = Vpc {
+            enable_dns_support: true,
+            enable_dns_hostnames: false,
+            ..self.clone()
+        };
+        self.update(&fresh, cx, id).await?;
+        // Its default security group and main route table are outputs; AWS
+        // makes them with the VPC, but they show up a moment later.
+        Wait::new(
+            "the VPC's default security group and main route table",
+            &[],
+            &["visible"],
+        )
+        .after_create()
+        .until(cx.settings(), || async {
+            Ok(match defaults(cx, id).await? {
+                (Some(_), Some(_)) => Seen::State("visible".into(), ()),
+                _ => Seen::Gone,
             })
         })
         .await
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Ec2>,
         id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(vpc) = self.describe(ctx, id).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(out) = cx
+            .find("DescribeVpcs", |c| c.describe_vpcs().vpc_ids(id).send())
+            .await?
+        else {
             return Ok(None);
         };
-        let live = Vpc {
-            cidr_block: vpc.cidr_block().unwrap_or_default().into(),
-            enable_dns_support: self
-                .attribute(ctx, id, VpcAttributeName::EnableDnsSupport)
-                .await?,
-            enable_dns_hostnames: self
-                .attribute(ctx, id, VpcAttributeName::EnableDnsHostnames)
-                .await?,
-            instance_tenancy: vpc
-                .instance_tenancy()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_else(default_tenancy),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(vpc.tags())),
+        let Some(v) = out.vpcs().first() else {
+            return Ok(None);
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: self.outputs(ctx, &vpc).await?,
-        }))
+        let args = Vpc {
+            cidr_block: v.cidr_block().unwrap_or_default().into(),
+            enable_dns_support: attribute(cx, id, VpcAttributeName::EnableDnsSupport).await?,
+            enable_dns_hostnames: attribute(cx, id, VpcAttributeName::EnableDnsHostnames).await?,
+            instance_tenancy: v
+                .instance_tenancy()
+                .map_or("default", |t| t.as_str())
+                .into(),
+            tags: cx.own_tags(&from_tags(v.tags())),
+        };
+        let (sg, rt) = defaults(cx, id).await?;
+        let outputs = json!({
+            "id": id,
+            "arn": cx.arn("ec2", v.owner_id().unwrap_or_default(), &format!("vpc/{id}")).await,
+            "cidr_block": v.cidr_block(),
+            "owner_id": v.owner_id(),
+            "default_security_group_id": sg,
+            "main_route_table_id": rt,
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (Vpc, Vpc) = (parse(old_inputs)?, parse(new_inputs)?);
-        // Hostnames off before support off, support on before hostnames on.
-        if !n.enable_dns_hostnames && o.enable_dns_hostnames {
-            self.set_dns(ctx, id, None, Some(false)).await?;
+    async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        // One attribute per call (the API refuses both at once): hostnames
+        // off before support off, support on before hostnames on.
+        if old.enable_dns_hostnames && !self.enable_dns_hostnames {
+            set_dns(cx, id, VpcAttributeName::EnableDnsHostnames, false).await?;
         }
-        if n.enable_dns_support != o.enable_dns_support {
-            self.set_dns(ctx, id, Some(n.enable_dns_support), None)
-                .await?;
+        if old.enable_dns_support != self.enable_dns_support {
+            set_dns(
+                cx,
+                id,
+                VpcAttributeName::EnableDnsSupport,
+                self.enable_dns_support,
+            )
+            .await?;
         }
-        if n.enable_dns_hostnames && !o.enable_dns_hostnames {
-            self.set_dns(ctx, id, None, Some(true)).await?;
+        if !old.enable_dns_hostnames && self.enable_dns_hostnames {
+            set_dns(cx, id, VpcAttributeName::EnableDnsHostnames, true).await?;
         }
-        update_tags(&self.aws, ctx, id, &o.tags, &n.tags).await?;
-        let _ = old_outputs;
-        match self.describe(ctx, id).await? {
-            Some(vpc) => self.outputs(ctx, &vpc).await,
-            None => Err(ProviderError::NotFound(format!(
-                "{}: VPC {id} disappeared during update",
-                ctx.urn
-            ))),
+        if old.instance_tenancy != self.instance_tenancy {
+            cx.send_retrying("ModifyVpcTenancy", &[Retry::NEW_OBJECT], |c| {
+                c.modify_vpc_tenancy()
+                    .vpc_id(id)
+                    .instance_tenancy(self.instance_tenancy.as_str().into())
+                    .send()
+            })
+            .await?;
         }
+        cx.update_tags(id, &old.tags, &self.tags).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self.aws.ec2().await.delete_vpc().vpc_id(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => match error::map(&ctx.urn, "DeleteVpc", e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        // Network interfaces of deleted data stores and tasks linger.
+        cx.send_retrying("DeleteVpc", &[Retry::dependency(cx.settings())], |c| {
+            c.delete_vpc().vpc_id(id).send()
+        })
+        .await
+        .map(drop)
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_vpcs()
-            .filters(urn_filter(ctx))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeVpcs", e))?;
-        let mut found = Vec::new();
-        for vpc in out.vpcs() {
-            found.push(Created {
-                id: vpc.vpc_id().unwrap_or_default().to_string(),
-                outputs: self.outputs(ctx, vpc).await?,
-            });
-        }
-        Ok(found)
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        let out = cx
+            .send("DescribeVpcs", |c| {
+                c.describe_vpcs().filters(cx.urn_filter()).send()
+            })
+            .await?;
+        Ok(out
+            .vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(str::to_string))
+            .collect())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+async fn attribute(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    name: VpcAttributeName,
+) -> Result<bool, ProviderError> {
+    let out = cx
+        .send("DescribeVpcAttribute", |c| {
+            c.describe_vpc_attribute()
+                .vpc_id(id)
+                .attribute(name.clone())
+                .send()
+        })
+        .await?;
+    let v = match name {
+        VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
+        _ => out.enable_dns_support(),
+    };
+    Ok(v.and_then(AttributeBooleanValue::value).unwrap_or(false))
+}
 
-    #[test]
-    fn cidr_validation_names_field_and_value() {
-        assert!(check_cidr("cidr_block", "10.0.0.0/16", 16, 28).is_ok());
-        let e = check_cidr("cidr_block", "10.0.0.1/16", 16, 28).unwrap_err();
-        assert!(
-            e.to_string().contains("cidr_block") && e.to_string().contains("10.0.0.1/16"),
-            "{e}"
-        );
-        assert!(check_cidr("cidr_block", "10.0.0.0/8", 16, 28).is_err());
-        assert!(check_cidr("cidr_block", "nope", 16, 28).is_err());
-    }
+async fn set_dns(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    name: VpcAttributeName,
+    on: bool,
+) -> Result<(), ProviderError> {
+    let value = AttributeBooleanValue::builder().value(on).build();
+    // Right after CreateVpc the id may not be visible to this call yet.
+    cx.send_retrying("ModifyVpcAttribute", &[Retry::NEW_OBJECT], |c| {
+        let call = c.modify_vpc_attribute().vpc_id(id);
+        match name {
+            VpcAttributeName::EnableDnsHostnames => call.enable_dns_hostnames(value.clone()),
+            _ => call.enable_dns_support(value.clone()),
+        }
+        .send()
+    })
+    .await
+    .map(drop)
+}
+
+/// The default security group and main route table AWS made with the VPC.
+async fn defaults(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+) -> Result<(Option<String>, Option<String>), ProviderError> {
+    let sg = cx
+        .send("DescribeSecurityGroups", |c| {
+            c.describe_security_groups()
+                .filters(filter("vpc-id", [id]))
+                .filters(filter("group-name", ["default"]))
+                .send()
+        })
+        .await?;
+    let rt = cx
+        .send("DescribeRouteTables", |c| {
+            c.describe_route_tables()
+                .filters(filter("vpc-id", [id]))
+                .filters(filter("association.main", ["true"]))
+                .send()
+        })
+        .await?;
+    Ok((
+        sg.security_groups()
+            .first()
+            .and_then(|g| g.group_id())
+            .map(str::to_string),
+        rt.route_tables()
+            .first()
+            .and_then(|t| t.route_table_id())
+            .map(str::to_string),
+    ))
 }

@@ -1,0 +1,196 @@
+//! A type's schema table: Terraform's per-field flags (ForceNew, Computed,
+//! Sensitive, DiffSuppressFunc) as data, and the Terraform resources the type
+//! becomes. The diff, the read contract, drift and the Terraform export all
+//! read it; type code never repeats it. Pure data and pure functions.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    /// Inputs whose change forces a replacement (Terraform's ForceNew).
+    pub force_new: &'static [&'static str],
+    /// Inputs that together name the object in its account: a replacement
+    /// that keeps them deletes first.
+    pub unique_name: &'static [&'static str],
+    /// Outputs an in-place update may change (unknown in a preview).
+    pub computed_on_update: &'static [&'static str],
+    /// Optional inputs AWS fills in when left out (Optional + Computed):
+    /// read reports them only when declared.
+    pub optional_computed: &'static [&'static str],
+    /// Inputs AWS never returns (passwords, request-only flags): read keeps
+    /// the declared value.
+    pub write_only: &'static [&'static str],
+    /// Outputs sealed in state.
+    pub secret_outputs: &'static [&'static str],
+    /// How a live value that means the declared one is recognised.
+    pub normalize: &'static [(&'static str, Norm)],
+    /// The Terraform resources this type becomes, in export order.
+    pub terraform: &'static [Tf],
+}
+
+impl Schema {
+    pub const NONE: Schema = Schema {
+        force_new: &[],
+        unique_name: &[],
+        computed_on_update: &[],
+        optional_computed: &[],
+        write_only: &[],
+        secret_outputs: &[],
+        normalize: &[],
+        terraform: &[],
+    };
+
+    /// Every input field name the table mentions (for the schema test).
+    pub fn input_fields(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self
+            .force_new
+            .iter()
+            .chain(self.unique_name)
+            .chain(self.optional_computed)
+            .chain(self.write_only)
+            .copied()
+            .chain(self.normalize.iter().map(|(f, _)| *f))
+            .chain(
+                self.terraform
+                    .iter()
+                    .flat_map(|t| t.args.iter().map(|(f, _)| *f))
+                    .filter(|f| !f.starts_with('$')),
+            )
+            .map(|f| f.split('.').next().unwrap_or(f))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// A live value that equals the declared one under this rule is the declared
+/// one (Terraform's DiffSuppressFunc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// AWS completes versions: declared `7.1` is live `7.1.0` or `7.1.4`.
+    VersionPrefix,
+    /// A list whose order AWS does not keep.
+    Set,
+    /// A JSON document in a string (policies): compared parsed.
+    Json,
+    /// AWS changes the case (`gp3` / `GP3`).
+    IgnoreCase,
+}
+
+impl Norm {
+    pub fn same(self, declared: &Value, live: &Value) -> bool {
+        if declared == live {
+            return true;
+        }
+        match (self, declared, live) {
+            (Norm::VersionPrefix, Value::String(d), Value::String(l)) => l
+                .strip_prefix(d.as_str())
+                .is_some_and(|r| r.starts_with('.')),
+            (Norm::Set, Value::Array(d), Value::Array(l)) => {
+                let key = |v: &Vec<Value>| {
+                    let mut k: Vec<String> = v.iter().map(Value::to_string).collect();
+                    k.sort_unstable();
+                    k
+                };
+                key(d) == key(l)
+            }
+            (Norm::Json, Value::String(d), Value::String(l)) => {
+                match (
+                    serde_json::from_str::<Value>(d),
+                    serde_json::from_str::<Value>(l),
+                ) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => false,
+                }
+            }
+            (Norm::IgnoreCase, Value::String(d), Value::String(l)) => d.eq_ignore_ascii_case(l),
+            _ => false,
+        }
+    }
+}
+
+/// One Terraform resource a type becomes.
+#[derive(Debug, Clone, Copy)]
+pub struct Tf {
+    /// `aws_vpc`.
+    pub resource: &'static str,
+    /// (input field, Terraform argument) pairs; a `.` in the argument enters a
+    /// nested block. The field `$id` is this resource's own id (a bucket's
+    /// versioning resource names its bucket).
+    pub args: &'static [(&'static str, &'static str)],
+    /// `terraform import` id: `{id}` or input fields in braces.
+    pub import_id: &'static str,
+}
+
+fn get<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+fn get_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    path.split('.').try_fold(v, |v, k| v.get_mut(k))
+}
+
+/// The read contract, applied to a live read: write-only fields keep their
+/// declared value, optional+computed fields left out stay out, and a live
+/// value that a normaliser says means the declared one becomes it.
+pub fn normalize(schema: &Schema, declared: &Value, live: &mut Value) {
+    let absent = |v: Option<&Value>| v.is_none_or(Value::is_null);
+    for f in schema.write_only {
+        if let (Some(d), Some(l)) = (get(declared, f), get_mut(live, f)) {
+            *l = d.clone();
+        }
+    }
+    for f in schema.optional_computed {
+        if absent(get(declared, f)) {
+            if let Some(l) = get_mut(live, f) {
+                *l = Value::Null;
+            }
+        }
+    }
+    for (f, norm) in schema.normalize {
+        if let (Some(d), Some(l)) = (get(declared, f), get_mut(live, f)) {
+            if norm.same(d, l) {
+                *l = d.clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn read_contract() {
+        let s = Schema {
+            write_only: &["password"],
+            optional_computed: &["subnet_group", "port"],
+            normalize: &[
+                ("engine_version", Norm::VersionPrefix),
+                ("zones", Norm::Set),
+                ("policy", Norm::Json),
+                ("nested.kind", Norm::IgnoreCase),
+            ],
+            ..Schema::NONE
+        };
+        let declared = json!({"password": {"$secret": "pw"}, "subnet_group": null, "port": 6380,
+            "engine_version": "7.1", "zones": ["b", "a"], "policy": "{\"a\": 1}",
+            "nested": {"kind": "gp3"}});
+        let mut live = json!({"password": null, "subnet_group": "default", "port": 6379,
+            "engine_version": "7.1.0", "zones": ["a", "b"], "policy": "{\"a\":1}",
+            "nested": {"kind": "GP3"}});
+        normalize(&s, &declared, &mut live);
+        assert_eq!(
+            live,
+            json!({"password": {"$secret": "pw"}, "subnet_group": null, "port": 6379,
+            "engine_version": "7.1", "zones": ["b", "a"], "policy": "{\"a\": 1}",
+            "nested": {"kind": "gp3"}})
+        );
+        // A real difference stays.
+        let mut live = json!({"engine_version": "7.10", "zones": ["a"]});
+        normalize(&s, &declared, &mut live);
+        assert_eq!(live, json!({"engine_version": "7.10", "zones": ["a"]}));
+    }
+}
