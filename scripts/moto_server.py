@@ -6,7 +6,8 @@ ModifyCacheSubnetGroup, and never removes a deleted replication group. This adds
 `scripts/local-up` and the stack tests can apply the whole stack. The provider
 code for these calls is tested separately against recorded AWS-shaped
 responses (aws-smithy-mocks, tests/aws_elasticache.rs); this emulation only
-lets the rest of the stack run end to end. Usage: python moto_server.py -H HOST -p PORT
+lets the rest of the stack run end to end. It also gives moto's ENIs the
+private DNS name ECS RunTask (awsvpc) needs. Usage: python moto_server.py -H HOST -p PORT
 
 It also has a fault switch, so tests can make one AWS call fail after the
 calls before it succeeded (CreateVpc then ModifyVpcAttribute answering
@@ -24,6 +25,12 @@ protocols: X-Amz-Target after the dot; REST services are never matched);
 since it was armed, lets the first "after" (default 0) through, then fails the
 next "times" (default 1); "service" (the SigV4 signing name) narrows the
 match. A faulted request never reaches moto. See scripts/check_faults.py.
+
+Behind the fault switch sits an AWS-like mode (scripts/aws_like.py), off
+unless a test asks for it: eventual consistency, IAM propagation,
+service-linked roles, lingering network interfaces, state transitions and
+conflicts, throttling bursts. POST/GET/DELETE /morket-api/aws-like; see
+aws_like.py for the behaviours and scripts/check_aws_like.py.
 """
 
 import io
@@ -42,11 +49,14 @@ from moto.elasticache.exceptions import ElastiCacheException
 from moto.elasticache.responses import ElastiCacheResponse
 from moto.elasticache.exceptions import CacheSubnetGroupNotFound
 from moto.elasticache.models import ElastiCacheBackend
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
 
 # Built against moto 5.2 internals (scripts/moto.sh pins the version).
 if not moto.__version__.startswith("5.2."):
     sys.exit(f"moto_server.py expects moto 5.2.x, found {moto.__version__}")
+
+import aws_like  # noqa: E402 (patches moto 5.2 internals too)
 
 
 class InvalidState(ElastiCacheException):
@@ -221,13 +231,25 @@ _describe_replication_groups = ElastiCacheBackend.describe_replication_groups
 def _describe_replication_groups_forgetting_deleted(self, *args, **kwargs):
     # moto leaves a deleted group "deleting" for ever; AWS removes it. The
     # DeleteReplicationGroup answer still says "deleting", the next describe
-    # finds nothing.
-    for rg_id in [k for k, rg in self.replication_groups.items() if rg.status == "deleting"]:
+    # finds nothing (unless the AWS-like mode keeps it "deleting" a while).
+    gone = [
+        k for k, rg in self.replication_groups.items() if rg.status == "deleting" and not aws_like.lingers(rg)
+    ]
+    for rg_id in gone:
         del self.replication_groups[rg_id]
     return _describe_replication_groups(self, *args, **kwargs)
 
 
 ElastiCacheBackend.describe_replication_groups = _describe_replication_groups_forgetting_deleted
+
+# moto 5.2's ECS RunTask (awsvpc) reads the ENI's private DNS name, which only
+# some of moto's ENIs have, and answers 500: default it as EC2 names it.
+if not hasattr(NetworkInterface, "private_dns_name"):
+    NetworkInterface.private_dns_name = property(
+        lambda eni: eni.__dict__.get("_morket_dns")
+        or f"ip-{(eni.private_ip_address or '').replace('.', '-')}.ec2.internal",
+        lambda eni, name: eni.__dict__.__setitem__("_morket_dns", name),
+    )
 
 for f in [
     create_cache_parameter_group,
@@ -345,36 +367,48 @@ class FaultSwitch:
         return fired
 
     def fail(self, environ, fault, start_response):
-        """The error as the service's protocol shapes it, so the SDK parses the code."""
-        print(f"moto_server.py: fault {fault['action']} -> {fault['code']}", file=sys.stderr, flush=True)
-        request_id = str(uuid.uuid4())
-        code, message = fault["code"], fault["message"]
-        headers = [("x-amzn-RequestId", request_id)]
-        if environ.get("HTTP_X_AMZ_TARGET"):
-            content_type = environ.get("CONTENT_TYPE", "")
-            if not content_type.startswith("application/x-amz-json"):
-                content_type = "application/x-amz-json-1.1"
-            headers += [("Content-Type", content_type), ("x-amzn-ErrorType", code)]
-            body = json.dumps({"__type": code, "message": message})
-        elif _signing_service(environ) == "ec2" or _query_params(environ).get("Version") == "2016-11-15":
-            headers.append(("Content-Type", "text/xml"))
-            body = (
-                f"<Response><Errors><Error><Code>{escape(code)}</Code>"
-                f"<Message>{escape(message)}</Message></Error></Errors>"
-                f"<RequestID>{request_id}</RequestID></Response>"
-            )
-        else:
-            headers.append(("Content-Type", "text/xml"))
-            kind = "Sender" if fault["status"] < 500 else "Receiver"
-            body = (
-                f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
-                f"<Message>{escape(message)}</Message></Error>"
-                f"<RequestId>{request_id}</RequestId></ErrorResponse>"
-            )
-        return _respond(start_response, fault["status"], headers, body)
+        return fail(environ, fault, start_response)
 
     def answer(self, start_response, status, doc):
         return _respond(start_response, status, [("Content-Type", "application/json")], json.dumps(doc))
+
+
+def fail(environ, fault, start_response):
+    """The error as the service's protocol shapes it, so the SDK parses the code.
+
+    fault: "action", "code", "message", "status"; the AWS-like mode adds
+    "source" (for the log line) and "rest" (a REST-JSON service: MQ, OpenSearch).
+    """
+    print(f"moto_server.py: {fault.get('source', 'fault')} {fault['action']} -> {fault['code']}",
+          file=sys.stderr, flush=True)
+    request_id = str(uuid.uuid4())
+    code, message = fault["code"], fault["message"]
+    headers = [("x-amzn-RequestId", request_id)]
+    if fault.get("rest"):
+        headers += [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)]
+        body = json.dumps({"__type": code, "message": message})
+    elif environ.get("HTTP_X_AMZ_TARGET"):
+        content_type = environ.get("CONTENT_TYPE", "")
+        if not content_type.startswith("application/x-amz-json"):
+            content_type = "application/x-amz-json-1.1"
+        headers += [("Content-Type", content_type), ("x-amzn-ErrorType", code)]
+        body = json.dumps({"__type": code, "message": message})
+    elif _signing_service(environ) == "ec2" or _query_params(environ).get("Version") == "2016-11-15":
+        headers.append(("Content-Type", "text/xml"))
+        body = (
+            f"<Response><Errors><Error><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        )
+    else:
+        headers.append(("Content-Type", "text/xml"))
+        kind = "Sender" if fault["status"] < 500 else "Receiver"
+        body = (
+            f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+    return _respond(start_response, fault["status"], headers, body)
 
 
 def _respond(start_response, status, headers, body):
@@ -428,8 +462,15 @@ if __name__ == "__main__":
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     # moto.server.main builds its app from this name at call time: serve the
-    # dispatcher behind the fault switch.
+    # dispatcher behind the AWS-like mode, behind the fault switch (an armed
+    # fault answers first; a reset clears both).
     moto.server.DomainDispatcherApplication = lambda create_app: FaultSwitch(
-        DomainDispatcherApplication(create_app)
+        aws_like.AwsLike(
+            DomainDispatcherApplication(create_app),
+            fail=fail,
+            body=_body,
+            params=_query_params,
+            service=_signing_service,
+        )
     )
     moto.server.main(sys.argv[1:])

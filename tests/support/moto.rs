@@ -206,4 +206,32 @@ impl Moto {
         serde_json::from_str(&answer)
             .unwrap_or_else(|e| panic!("GET /morket-api/faults: {e}: {answer}"))
     }
+
+    /// Makes moto answer like AWS: `{"on": ["consistency", "iam", "slr",
+    /// "eni", "transitions", "conflicts", "throttle"], "scale": 0.01}` (any
+    /// subset, or `"on": "all"`; `scale` multiplies every AWS delay, default
+    /// 1.0; `"on": []` switches it off). The behaviours, their error codes and
+    /// windows are in `scripts/aws_like.py`. Replaces the previous setting;
+    /// the next test's reset switches it off.
+    pub fn aws_like(&self, config: serde_json::Value) {
+        let (got, answer) = http_body(
+            &self.url,
+            "POST",
+            "/morket-api/aws-like",
+            &config.to_string(),
+        )
+        .unwrap_or_else(|e| panic!("POST /morket-api/aws-like {config}: {e}"));
+        assert_eq!(got, 200, "POST /morket-api/aws-like {config}: {answer}");
+    }
+
+    /// The AWS-like setting and, per behaviour and operation, how many
+    /// requests it answered differently from moto:
+    /// `{"on": ["consistency"], "scale": 0.01, "fired": {"consistency": {"DescribeVpcs": 3}}}`.
+    pub fn aws_like_fired(&self) -> serde_json::Value {
+        let (status, answer) = http_body(&self.url, "GET", "/morket-api/aws-like", "")
+            .unwrap_or_else(|e| panic!("GET /morket-api/aws-like: {e}"));
+        assert_eq!(status, 200, "GET /morket-api/aws-like: {answer}");
+        serde_json::from_str(&answer)
+            .unwrap_or_else(|e| panic!("GET /morket-api/aws-like: {e}: {answer}"))
+    }
 }
