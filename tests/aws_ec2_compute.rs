@@ -12,7 +12,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use morket_stack::engine::{Engine, EngineError};
 use morket_stack::exec::Cancel;
-use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack};
+use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack, Urn};
 use morket_stack::plan::{Action, PlanError, PlanOptions};
 use morket_stack::provider::aws::ec2::instance::Instance;
 use morket_stack::provider::aws::ec2::launch_template::{BlockDeviceMapping, LaunchTemplate};
@@ -420,7 +420,8 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
         .unwrap();
     assert!(!p.has_changes(), "a preview compares with state, not live");
 
-    // Force-new on the attachment: another device (detach, then attach).
+    // Force-new on the attachment: another device (stop, detach, then
+    // attach; the instance stays stopped, as in Terraform).
     c.device = "/dev/sdg";
     let s4 = ch_stack(&fx, &c);
     let plan = e.up(&s4.stack).await;
@@ -432,6 +433,7 @@ async fn clickhouse_pattern_lifecycle_against_moto() {
     let v = &our_volumes(&e.ec2).await[0];
     assert_eq!(v.attachments().len(), 1);
     assert_eq!(v.attachments()[0].device(), Some("/dev/sdg"));
+    assert_eq!(instance_state(&e.ec2, &inst_rec.id).await, "stopped");
     assert_eq!(
         e.st.resource(s4.att.urn()).unwrap().unwrap().id,
         format!("vai-sdg-{}-{}", vol_rec.id, inst_rec.id)
@@ -831,6 +833,13 @@ async fn instance_pinned_to_the_template_version_is_replaced_by_a_template_chang
     );
 
     assert_eq!(e.outputs(&lt)["version"], json!("2"));
+    // Read back from the tags AWS puts on it; what the template supplies
+    // is not reported as the instance's own.
+    let read = e.read(&inst).await.unwrap();
+    assert_eq!(read["launch_template_version"], json!("2"));
+    assert_eq!(read["launch_template_id"], json!(e.id(&lt)));
+    assert_eq!(read["image_id"], serde_json::Value::Null);
+    assert_eq!(read["tags"], json!({}));
     let live = our_instances(&e.ec2).await;
     let running: Vec<_> = live
         .iter()
@@ -847,4 +856,275 @@ async fn instance_pinned_to_the_template_version_is_replaced_by_a_template_chang
     let v = &our_volumes(&e.ec2).await[0];
     assert_eq!(v.attachments().len(), 1);
     assert_eq!(v.attachments()[0].instance_id(), Some(second));
+}
+
+async fn instance_state(ec2: &aws_sdk_ec2::Client, id: &str) -> String {
+    let out = ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let i = &out.reservations()[0].instances()[0];
+    i.state().unwrap().name().unwrap().as_str().to_string()
+}
+
+async fn attachments_of(
+    ec2: &aws_sdk_ec2::Client,
+    volume: &str,
+) -> Vec<aws_sdk_ec2::types::VolumeAttachment> {
+    let out = ec2
+        .describe_volumes()
+        .volume_ids(volume)
+        .send()
+        .await
+        .unwrap();
+    out.volumes()[0].attachments().to_vec()
+}
+
+/// Applies `s`, which must succeed; returns the engine's attempts at each
+/// operation on `urn` (a retry inside the provider is not an engine attempt).
+async fn up_attempts(e: &mut Env, s: &Stack, urn: &Urn) -> Vec<u32> {
+    let (_, report) = e
+        .eng
+        .up(s, &PlanOptions::default(), &e.cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    attempts(&report, urn)
+}
+
+fn attempts(report: &morket_stack::exec::ApplyReport, urn: &Urn) -> Vec<u32> {
+    report
+        .ops
+        .iter()
+        .filter(|o| &o.urn == urn)
+        .map(|o| o.attempts)
+        .collect()
+}
+
+fn fired(e: &Env, i: usize) -> serde_json::Value {
+    e.moto.faults_fired()["faults"][i]["fired"].clone()
+}
+
+/// RunInstances succeeds and DescribeInstances answers
+/// InvalidInstanceID.NotFound for a while (AWS's own example of eventual
+/// consistency): the wait for `running` sits it out within the one create,
+/// and exactly one instance is launched and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_not_yet_visible_after_run_instances_is_waited_out() {
+    let mut e = env().await;
+    let fx = fixtures(&e.ec2).await;
+    let (s, r) = inst_stack(Instance::new(AMI_A, "t3.micro", fx.subnet_a.as_str()));
+    e.moto
+        .fail("DescribeInstances", "InvalidInstanceID.NotFound", 400, 3);
+    assert_eq!(up_attempts(&mut e, &s, r.urn()).await, vec![1]);
+    assert_eq!(fired(&e, 0), 3);
+    let live = our_instances(&e.ec2).await;
+    assert_eq!(live.len(), 1, "one instance: {live:?}");
+    assert_eq!(live[0].instance_id(), Some(e.id(&r).as_str()));
+    assert_eq!(instance_state(&e.ec2, &e.id(&r)).await, "running");
+    assert_eq!(e.outputs(&r)["availability_zone"], json!("us-east-1a"));
+    e.no_changes(&s).await;
+}
+
+/// A type change stops the instance; StopInstances refused once with
+/// IncorrectInstanceState (the instance still pending) is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_stop_refused_while_busy_is_retried() {
+    let mut e = env().await;
+    let fx = fixtures(&e.ec2).await;
+    let mut i = Instance::new(AMI_A, "t3.micro", fx.subnet_a.as_str());
+    let (s, r) = inst_stack(i.clone());
+    e.up(&s).await;
+    i.instance_type = Some("t3.small".into());
+    let (s, _) = inst_stack(i);
+    e.moto
+        .fail("StopInstances", "IncorrectInstanceState", 400, 1);
+    assert_eq!(up_attempts(&mut e, &s, r.urn()).await, vec![1]);
+    assert_eq!(fired(&e, 0), 1);
+    let live = our_instances(&e.ec2).await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].instance_type().unwrap().as_str(), "t3.small");
+    assert_eq!(instance_state(&e.ec2, &e.id(&r)).await, "running");
+}
+
+/// CreateVolume then DescribeVolumes answering InvalidVolume.NotFound: the
+/// first wait sits it out, one volume. Deleted just after its detach, the
+/// volume is still "in use" for a moment: DeleteVolume is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volume_not_yet_visible_and_still_in_use_are_waited_out() {
+    let mut e = env().await;
+    let mut st = Stack::new(STACK).unwrap();
+    let v = st
+        .root()
+        .resource("data", Volume::new("us-east-1a", 10))
+        .unwrap();
+    e.moto
+        .fail("DescribeVolumes", "InvalidVolume.NotFound", 400, 3);
+    assert_eq!(up_attempts(&mut e, &st, v.urn()).await, vec![1]);
+    assert_eq!(fired(&e, 0), 3);
+    let live = our_volumes(&e.ec2).await;
+    assert_eq!(live.len(), 1, "one volume: {live:?}");
+    assert_eq!(live[0].volume_id(), Some(e.id(&v).as_str()));
+    assert_eq!(live[0].state().unwrap().as_str(), "available");
+    e.no_changes(&st).await;
+
+    e.moto.fail("DeleteVolume", "VolumeInUse", 400, 2);
+    let (_, report) = e.eng.destroy(&st, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(attempts(&report, v.urn()), vec![1]);
+    assert_eq!(fired(&e, 1), 2);
+    assert!(our_volumes(&e.ec2).await.is_empty());
+}
+
+/// CreateLaunchTemplate then DescribeLaunchTemplates answering NotFound: the
+/// first read sits it out. An update's new version not yet visible to
+/// ModifyLaunchTemplate: the call is sent again, and only one version is
+/// added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_template_and_its_new_version_not_yet_visible_are_waited_out() {
+    let mut e = env().await;
+    let declare = |script: &str| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut lt = LaunchTemplate::new("web", AMI_A, "t3.micro");
+        lt.user_data = Some(script.into());
+        let lt = st.root().resource("web", lt).unwrap();
+        (st, lt)
+    };
+    let (s1, lt) = declare(SCRIPT_V1);
+    e.moto.fail(
+        "DescribeLaunchTemplates",
+        "InvalidLaunchTemplateId.NotFound",
+        400,
+        2,
+    );
+    assert_eq!(up_attempts(&mut e, &s1, lt.urn()).await, vec![1]);
+    assert_eq!(fired(&e, 0), 2);
+    assert_eq!(our_templates(&e.ec2).await.len(), 1);
+    assert_eq!(e.outputs(&lt)["latest_version"], json!(1));
+
+    let (s2, _) = declare(SCRIPT_V2);
+    e.moto.fail(
+        "ModifyLaunchTemplate",
+        "InvalidLaunchTemplateId.VersionNotFound",
+        400,
+        2,
+    );
+    assert_eq!(up_attempts(&mut e, &s2, lt.urn()).await, vec![1]);
+    assert_eq!(fired(&e, 1), 2);
+    let lts = our_templates(&e.ec2).await;
+    assert_eq!(lts.len(), 1);
+    assert_eq!(lts[0].latest_version_number(), Some(2), "one new version");
+    assert_eq!(lts[0].default_version_number(), Some(2));
+    let d = default_version(&e.ec2, &e.id(&lt)).await;
+    assert_eq!(decode(d.user_data().unwrap()), SCRIPT_V2);
+    e.no_changes(&s2).await;
+}
+
+/// AttachVolume refused with IncorrectState (the volume still detaching or
+/// creating) and then IncorrectInstanceState (the instance pending) is sent
+/// again within the one create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attach_volume_refused_while_busy_is_retried() {
+    let mut e = env().await;
+    let fx = fixtures(&e.ec2).await;
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let inst = root
+        .resource(
+            "server",
+            Instance::new(AMI_A, "t3.micro", fx.subnet_a.as_str()),
+        )
+        .unwrap();
+    let vol = root
+        .resource("data", Volume::new("us-east-1a", 10))
+        .unwrap();
+    let att = root
+        .resource(
+            "data",
+            VolumeAttachment::new("/dev/sdf", vol.id(), inst.id()),
+        )
+        .unwrap();
+    e.moto.fail("AttachVolume", "IncorrectState", 400, 1);
+    e.moto
+        .fail("AttachVolume", "IncorrectInstanceState", 400, 1);
+    assert_eq!(up_attempts(&mut e, &st, att.urn()).await, vec![1]);
+    assert_eq!((fired(&e, 0), fired(&e, 1)), (json!(1), json!(1)));
+    let a = attachments_of(&e.ec2, &e.id(&vol)).await;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].instance_id(), Some(e.id(&inst).as_str()));
+    assert_eq!(a[0].state().unwrap().as_str(), "attached");
+    e.no_changes(&st).await;
+}
+
+/// Review S9. The instance under a volume is replaced (a new subnet: the
+/// new instance first), so the attachment moves (detached first) while the
+/// old instance still has the volume mounted. The old instance is stopped
+/// before DetachVolume: with the detach refused once, it is found `stopped`
+/// with the volume still attached, and the next `up` finishes the move.
+/// With `stop_instance_before_detaching` off (an in-place change), a move
+/// detaches from the running instance and leaves it running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_being_replaced_is_stopped_before_its_volume_is_detached() {
+    let mut e = env().await;
+    let fx = fixtures(&e.ec2).await;
+    let declare = |subnet: &str, device: &str, stop: bool| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let inst = root
+            .resource("server", Instance::new(AMI_A, "t3.micro", subnet))
+            .unwrap();
+        let vol = root
+            .resource("data", Volume::new("us-east-1a", 10))
+            .unwrap();
+        let mut a = VolumeAttachment::new(device, vol.id(), inst.id());
+        a.stop_instance_before_detaching = stop;
+        let att = root.resource("data", a).unwrap();
+        (st, inst, vol, att)
+    };
+    let (s1, inst, vol, att) = declare(&fx.subnet_a, "/dev/sdf", true);
+    e.up_stable(&s1).await;
+    let old = e.id(&inst);
+    let volume = e.id(&vol);
+
+    let (s2, ..) = declare(&fx.subnet_b, "/dev/sdf", true);
+    e.moto.fail("DetachVolume", "UnauthorizedOperation", 403, 1);
+    let failed = e.up_failing(&s2).await;
+    assert!(failed.contains("UnauthorizedOperation"), "{failed}");
+    assert_eq!(fired(&e, 0), 1);
+    assert_eq!(
+        instance_state(&e.ec2, &old).await,
+        "stopped",
+        "stopped before the detach was sent"
+    );
+    let a = attachments_of(&e.ec2, &volume).await;
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].instance_id(), Some(old.as_str()));
+    assert_eq!(a[0].state().unwrap().as_str(), "attached");
+
+    e.up_stable(&s2).await;
+    let new = e.id(&inst);
+    assert_ne!(new, old);
+    assert_eq!(instance_state(&e.ec2, &new).await, "running");
+    assert_eq!(instance_state(&e.ec2, &old).await, "terminated");
+    let a = attachments_of(&e.ec2, &volume).await;
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].instance_id(), Some(new.as_str()));
+
+    let (s3, ..) = declare(&fx.subnet_b, "/dev/sdf", false);
+    let plan = e.up_stable(&s3).await;
+    assert_eq!(step(&plan, &att).action, Action::Update);
+    assert_eq!(
+        step(&plan, &att).changed,
+        vec!["stop_instance_before_detaching"]
+    );
+    let (s4, ..) = declare(&fx.subnet_b, "/dev/sdg", false);
+    let plan = e.up_stable(&s4).await;
+    assert_eq!(step(&plan, &att).action, Action::Replace);
+    assert_eq!(instance_state(&e.ec2, &new).await, "running");
+    let a = attachments_of(&e.ec2, &volume).await;
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].device(), Some("/dev/sdg"));
+    assert_eq!(a[0].instance_id(), Some(new.as_str()));
 }

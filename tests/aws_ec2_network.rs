@@ -1,19 +1,23 @@
 //! aws:ec2/{Subnet, InternetGateway, Eip, NatGateway} through the engine
 //! against moto: create with tags, update in place, replace on every
 //! force-new field, out-of-band drift read, no-op preview, destroy; and
-//! validation errors from a preview before any API call.
+//! validation errors from a preview before any API call. Then what real AWS
+//! does that moto does not (ids not yet visible, lingering dependencies),
+//! played with moto's fault switch, and the batched subnet read.
 
 mod support;
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, NatGatewayState, Tag};
-use morket_stack::model::{HasUrn, Resource, ResourceOptions, Stack};
-use morket_stack::plan::{Action, Plan};
+use morket_stack::exec::ApplyReport;
+use morket_stack::model::{HasUrn, Resource, ResourceArgs, ResourceOptions, Scope, Stack};
+use morket_stack::plan::{Action, Plan, PlanOptions};
 use morket_stack::provider::aws::ec2::eip::Eip;
 use morket_stack::provider::aws::ec2::internet_gateway::InternetGateway;
 use morket_stack::provider::aws::ec2::nat_gateway::NatGateway;
 use morket_stack::provider::aws::ec2::subnet::Subnet;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
 use morket_stack::provider::aws::{self, AwsSettings};
+use morket_stack::provider::ReadItem;
 use morket_stack::state::StateStore;
 use serde_json::json;
 use support::aws::{offline_engine, preview_error, settings, stack_filter, tag_urn, Env, STACK};
@@ -627,6 +631,289 @@ async fn invalid_inputs_fail_the_preview() {
     }
 }
 
+// ---- What real AWS does that moto does not, played with the fault switch:
+// each test arms a fault, runs ONE `up` or `destroy`, and checks the fault
+// fired, the run succeeded, and nothing was made twice.
+
+/// Arms a fault with the fields [`support::moto::Moto::fail`] does not take
+/// (`message`, `after`); see `scripts/moto_server.py`.
+fn arm(e: &Env, fault: serde_json::Value) {
+    use std::io::{Read, Write};
+    let host = e.moto.url.trim_start_matches("http://");
+    let body = fault.to_string();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST /morket-api/faults HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.split_whitespace().nth(1) == Some("200"), "{answer}");
+}
+
+/// `fired` and `seen` of the `i`th armed fault.
+fn fault(e: &Env, i: usize) -> (u64, u64) {
+    let f = &e.moto.faults_fired()["faults"][i];
+    (f["fired"].as_u64().unwrap(), f["seen"].as_u64().unwrap())
+}
+
+/// A VPC and, per `f`, what else the test declares in it.
+fn in_vpc<T>(f: impl FnOnce(&mut Scope, &Resource<Vpc>) -> T) -> (Stack, T) {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let vpc = root.resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let t = f(&mut root, &vpc);
+    (st, t)
+}
+
+/// Applies `s` (then a preview shows no changes); returns the engine
+/// attempts of each op.
+async fn up(e: &mut Env, s: &Stack) -> Vec<(String, u32)> {
+    let (_, report) = e
+        .eng
+        .up(s, &PlanOptions::default(), &e.cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    e.no_changes(s).await;
+    attempts(&report)
+}
+
+/// Destroys `s`; returns the engine attempts of each op.
+async fn destroy(e: &mut Env, s: &Stack) -> Vec<(String, u32)> {
+    let (_, report) = e.eng.destroy(s, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.st.resources().unwrap().is_empty());
+    attempts(&report)
+}
+
+fn attempts(report: &ApplyReport) -> Vec<(String, u32)> {
+    report
+        .ops
+        .iter()
+        .map(|o| (o.urn.name().to_string(), o.attempts))
+        .collect()
+}
+
+/// Every op succeeded at its first engine attempt: the provider's own retry
+/// absorbed the fault, not the engine's generic one.
+fn first_attempts(ops: &[(String, u32)]) {
+    assert!(ops.iter().all(|(_, n)| *n == 1), "{ops:?}");
+}
+
+/// `CreateSubnet` succeeds and `ModifySubnetAttribute` (map public IPs)
+/// answers `InvalidSubnetID.NotFound` while the new id is not yet visible:
+/// retried within the new-object grace, one subnet, the attribute set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnet_not_yet_visible_to_modify_is_retried_in_the_same_up() {
+    let mut e = Env::new(settings()).await;
+    let (s, subnet) = in_vpc(|root, vpc| {
+        let mut sub = Subnet::new(vpc.id(), "10.0.1.0/24");
+        sub.map_public_ip_on_launch = true;
+        root.resource("public", sub).unwrap()
+    });
+    e.moto
+        .fail("ModifySubnetAttribute", "InvalidSubnetID.NotFound", 400, 3);
+    first_attempts(&up(&mut e, &s).await);
+    assert_eq!(fault(&e, 0), (3, 4), "three refusals, then the call");
+    let live = subnets(&e.ec2).await;
+    assert_eq!(live.len(), 1, "one subnet");
+    assert_eq!(live[0].subnet_id(), Some(e.id(&subnet).as_str()));
+    assert_eq!(live[0].map_public_ip_on_launch(), Some(true));
+}
+
+/// `DeleteSubnet` answers `DependencyViolation` while the network interfaces
+/// of deleted data stores linger: retried until it clears, in one destroy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnet_delete_waits_out_dependency_violation() {
+    let mut e = Env::new(settings()).await;
+    let (s, _) = in_vpc(|root, vpc| {
+        root.resource("private", Subnet::new(vpc.id(), "10.0.2.0/24"))
+            .unwrap()
+    });
+    e.up(&s).await;
+    e.moto.fail("DeleteSubnet", "DependencyViolation", 400, 4);
+    first_attempts(&destroy(&mut e, &s).await);
+    assert_eq!(fault(&e, 0), (4, 5));
+    assert!(subnets(&e.ec2).await.is_empty());
+}
+
+/// `Provider::read_many` reads many subnets with one `DescribeSubnets` (a
+/// `subnet-id` filter): each as a single read would, and `None` for a
+/// deleted id instead of failing the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnets_are_read_many_at_once() {
+    let mut e = Env::new(settings()).await;
+    let (s, (a, b, vpc)) = in_vpc(|root, vpc| {
+        let mut sa = Subnet::new(vpc.id(), "10.0.1.0/24");
+        sa.availability_zone = Some("us-east-1b".into());
+        sa.tags.insert("Name".into(), "a".into());
+        let a = root.resource("a", sa).unwrap();
+        let b = root
+            .resource("b", Subnet::new(vpc.id(), "10.0.2.0/24"))
+            .unwrap();
+        (a, b, vpc.clone())
+    });
+    e.up(&s).await;
+    let gone = support::aws::create_subnet(&e.ec2, &e.id(&vpc), "10.0.3.0/24", None).await;
+    e.ec2.delete_subnet().subnet_id(&gone).send().await.unwrap();
+
+    let rec = |r: &Resource<Subnet>| e.st.resource(r.urn()).unwrap().unwrap();
+    let item = |r: &Resource<Subnet>, id: &str| ReadItem {
+        ctx: support::aws::ctx(r),
+        id: id.to_string(),
+        inputs: rec(r).inputs,
+        outputs: rec(r).outputs,
+    };
+    let items = [item(&a, &e.id(&a)), item(&b, &e.id(&b)), item(&b, &gone)];
+    // Never fires: counts the DescribeSubnets calls.
+    arm(
+        &e,
+        json!({"action": "DescribeSubnets", "code": "Unused", "after": 1_000_000}),
+    );
+    let read = e
+        .reg
+        .get(Subnet::TYPE)
+        .unwrap()
+        .read_many(&items)
+        .await
+        .unwrap();
+    assert_eq!(fault(&e, 0).1, 1, "one DescribeSubnets for three ids");
+    assert_eq!(read.len(), 3);
+    for (r, got) in [&a, &b].into_iter().zip(&read) {
+        let got = got.as_ref().expect("exists");
+        assert_eq!(got.inputs, rec(r).inputs, "no drift");
+        assert_eq!(got.outputs, rec(r).outputs);
+    }
+    assert_eq!(
+        read[1].as_ref().unwrap().inputs["availability_zone"],
+        json!(null)
+    );
+    assert_eq!(
+        read[0].as_ref().unwrap().outputs["availability_zone"],
+        json!("us-east-1b")
+    );
+    assert!(read[2].is_none(), "deleted id");
+}
+
+/// `CreateInternetGateway` succeeds and the attach answers
+/// `InvalidInternetGatewayID.NotFound`: retried, one gateway, attached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn igw_not_yet_visible_to_attach_is_retried_in_the_same_up() {
+    let mut e = Env::new(settings()).await;
+    let (s, (igw, vpc)) = in_vpc(|root, vpc| {
+        let g = root
+            .resource("igw", InternetGateway::attached_to(vpc.id()))
+            .unwrap();
+        (g, vpc.clone())
+    });
+    e.moto.fail(
+        "AttachInternetGateway",
+        "InvalidInternetGatewayID.NotFound",
+        400,
+        3,
+    );
+    first_attempts(&up(&mut e, &s).await);
+    assert_eq!(fault(&e, 0), (3, 4));
+    let g = igws(&e.ec2).await;
+    assert_eq!(g.len(), 1, "one internet gateway");
+    assert_eq!(g[0].internet_gateway_id(), Some(e.id(&igw).as_str()));
+    let attached: Vec<_> = g[0].attachments().iter().map(|a| a.vpc_id()).collect();
+    assert_eq!(attached, vec![Some(e.id(&vpc).as_str())]);
+}
+
+/// The detach on destroy answers `DependencyViolation` ("has some mapped
+/// public address(es)") while a NAT gateway's address is being released:
+/// retried until it clears, in one destroy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn igw_detach_waits_out_mapped_public_addresses() {
+    let mut e = Env::new(settings()).await;
+    let (s, vpc) = in_vpc(|root, vpc| {
+        root.resource("igw", InternetGateway::attached_to(vpc.id()))
+            .unwrap();
+        vpc.clone()
+    });
+    e.up(&s).await;
+    let message = format!(
+        "Network {} has some mapped public address(es). Please unmap those public \
+         address(es) before detaching the gateway.",
+        e.id(&vpc)
+    );
+    arm(
+        &e,
+        json!({"action": "DetachInternetGateway", "code": "DependencyViolation",
+               "message": message, "times": 3}),
+    );
+    first_attempts(&destroy(&mut e, &s).await);
+    assert_eq!(fault(&e, 0), (3, 4));
+    assert!(igws(&e.ec2).await.is_empty());
+}
+
+/// `CreateNatGateway` succeeds and `DescribeNatGateways` answers
+/// `NatGatewayNotFound` for a while: the gateway is still pending, not
+/// terminated; one `up`, one NAT gateway, one Elastic IP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nat_not_yet_visible_is_waited_out_in_the_same_up() {
+    let mut e = Env::new(settings()).await;
+    let (s, (nat, eip)) = in_vpc(|root, vpc| {
+        let sub = root
+            .resource("public", Subnet::new(vpc.id(), "10.0.1.0/24"))
+            .unwrap();
+        let eip = root.resource("eip", Eip::new()).unwrap();
+        let nat = root
+            .resource("nat", NatGateway::new(eip.allocation_id(), sub.id()))
+            .unwrap();
+        (nat, eip)
+    });
+    e.moto
+        .fail("DescribeNatGateways", "NatGatewayNotFound", 400, 3);
+    first_attempts(&up(&mut e, &s).await);
+    assert_eq!(fault(&e, 0).0, 3);
+    let n = nats(&e.ec2).await;
+    assert_eq!(n.len(), 1, "one NAT gateway");
+    assert_eq!(n[0].nat_gateway_id(), Some(e.id(&nat).as_str()));
+    assert_eq!(n[0].state(), Some(&NatGatewayState::Available));
+    assert_eq!(eips(&e.ec2).await.len(), 1, "one Elastic IP");
+    assert_eq!(
+        n[0].nat_gateway_addresses()[0].allocation_id(),
+        Some(e.id(&eip).as_str())
+    );
+    assert_eq!(e.outputs(&nat)["public_ip"], e.outputs(&eip)["public_ip"]);
+}
+
+/// `AllocateAddress` has no idempotency token, so the SDK sends it once: a
+/// 5xx is an ambiguous failure of the create (not a second allocation), and
+/// the engine sends it again only after a lookup by URN found nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eip_allocate_is_sent_once_by_the_sdk() {
+    let mut e = Env::new(settings()).await;
+    let mut st = Stack::new(STACK).unwrap();
+    let eip = st.root().resource("eip", Eip::new()).unwrap();
+
+    e.moto.fail("AllocateAddress", "InternalError", 500, 1);
+    let inputs = serde_json::to_value(Eip::new()).unwrap();
+    let err = e
+        .reg
+        .get(Eip::TYPE)
+        .unwrap()
+        .create(&support::aws::ctx(&eip), &inputs)
+        .await
+        .expect_err("the 5xx reaches the provider");
+    assert!(err.is_ambiguous(), "{err}");
+    assert_eq!(fault(&e, 0), (1, 1), "no SDK resend");
+    assert!(eips(&e.ec2).await.is_empty());
+
+    e.moto.fail("AllocateAddress", "InternalError", 500, 1);
+    let ops = up(&mut e, &st).await;
+    assert_eq!(ops, vec![("eip".to_string(), 2)], "the engine's one resend");
+    assert_eq!(fault(&e, 1), (1, 2));
+    let a = eips(&e.ec2).await;
+    assert_eq!(a.len(), 1, "one Elastic IP");
+    assert_eq!(a[0].allocation_id(), Some(e.id(&eip).as_str()));
+}
+
 /// NAT gateway waits on recorded responses: moto makes a gateway `available`
 /// at once, so `pending` polling and a `failed` gateway never happen there.
 mod nat_waits {
@@ -692,10 +979,12 @@ mod nat_waits {
             NatGatewayState::Pending,
             NatGatewayState::Pending,
             NatGatewayState::Available,
+            // The read that builds the outputs.
+            NatGatewayState::Available,
         ])
         .await;
         assert_eq!(r.unwrap(), "nat-0abc");
-        assert_eq!(describes, 3, "polled until available");
+        assert_eq!(describes, 4, "polled until available, then read");
     }
 
     #[tokio::test]

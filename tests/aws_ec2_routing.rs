@@ -1,13 +1,15 @@
 //! aws:ec2/{RouteTable, Route, RouteTableAssociation, FlowLog} through the
 //! engine against moto: create, update in place, replace, out-of-band drift
-//! read, no-op preview, delete; validation in preview; adoption.
+//! read, no-op preview, delete; validation in preview; adoption; what real
+//! AWS does between calls (new ids not yet visible, IAM propagation), made
+//! with moto's fault switch; the flow log's client token on mocks.
 //! Subnets, internet and NAT gateways are test fixtures made with the SDK.
 
 mod support;
 
 use aws_sdk_ec2::types::{DomainType, Tag};
 use morket_stack::exec::Cancel;
-use morket_stack::model::{HasUrn, ResourceOptions, Stack, Urn};
+use morket_stack::model::{HasUrn, ResourceArgs, ResourceOptions, Stack, Urn};
 use morket_stack::plan::{Action, Plan, PlanOptions};
 use morket_stack::provider::aws;
 use morket_stack::provider::aws::ec2::flow_log::FlowLog;
@@ -311,7 +313,7 @@ async fn routes_and_associations_against_moto() {
         .unwrap();
     let read = e.read(&route).await.unwrap();
     assert_eq!(read["gateway_id"], json!(igw));
-    assert!(read.get("nat_gateway_id").is_none(), "{read}");
+    assert!(read["nat_gateway_id"].is_null(), "{read}");
     // Put it back so the state matches again.
     e.ec2
         .replace_route()
@@ -509,7 +511,8 @@ async fn flow_log_lifecycle_against_moto() {
     let read = e.read(&fl).await.unwrap();
     assert_eq!(read["tags"], json!({"Name": "flow"}));
     assert_eq!(read["log_group_name"], json!("/vpc/flow"));
-    assert!(read.get("log_destination").is_none(), "{read}");
+    // AWS reports the group's ARN too; only the form declared is read back.
+    assert!(read["log_destination"].is_null(), "{read}");
 
     // Every other field forces a replacement. A new log group: create before delete.
     let (s3, ..) = decl(
@@ -743,4 +746,283 @@ async fn interrupted_creates_are_adopted() {
     assert_eq!(e.route_tables().await.len(), 1, "no duplicate route table");
     assert_eq!(e.flow_logs().await.len(), 1, "no duplicate flow log");
     assert!(e.st.pending().unwrap().is_empty());
+}
+
+// ------------------------------------------------ real-AWS timing (faults)
+
+/// Arms a moto fault that answers `times` calls of `action` with a 400
+/// `code` and `message` (`Moto::fail` sends a generic message, and IAM
+/// propagation is recognised by its message).
+fn fail_with(e: &Env, action: &str, code: &str, message: &str, times: u32) {
+    use std::io::{Read, Write};
+    let body = json!({"action": action, "code": code, "message": message,
+                      "status": 400, "times": times})
+    .to_string();
+    let host = e.moto.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST /morket-api/faults HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer.split_whitespace().nth(1), Some("200"), "{answer}");
+}
+
+/// How many calls of `action` the armed faults failed.
+fn fired(e: &Env, action: &str) -> u64 {
+    e.moto.faults_fired()["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["action"] == action)
+        .map(|f| f["fired"].as_u64().unwrap())
+        .sum()
+}
+
+/// A VPC alone, applied; its id.
+async fn vpc_only(e: &mut Env) -> String {
+    let mut st = Stack::new(STACK).unwrap();
+    let vpc = st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    e.up(&st).await;
+    e.id(vpc.urn())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_naming_a_table_just_made_wait_out_not_found() {
+    let mut e = env().await;
+    let vpc_id = vpc_only(&mut e).await;
+    let subnet = e.subnet(&vpc_id, "10.0.1.0/24").await;
+    let igw = e.igw(&vpc_id).await;
+    // EC2 is eventually consistent: the new VPC, then the new table, are not
+    // yet known to the next call.
+    e.moto
+        .fail("CreateRouteTable", "InvalidVpcID.NotFound", 400, 1);
+    e.moto
+        .fail("CreateRoute", "InvalidRouteTableID.NotFound", 400, 2);
+    e.moto.fail(
+        "AssociateRouteTable",
+        "InvalidRouteTableID.NotFound",
+        400,
+        2,
+    );
+
+    let mut st = Stack::new(STACK).unwrap();
+    let vpc = st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let rt = st.root().resource("rt", RouteTable::new(vpc.id())).unwrap();
+    let route = st
+        .root()
+        .resource("r", Route::via_gateway(rt.id(), "0.0.0.0/0", igw.as_str()))
+        .unwrap();
+    let assoc = st
+        .root()
+        .resource("a", RouteTableAssociation::new(rt.id(), subnet.as_str()))
+        .unwrap();
+    let plan = e.up_stable(&st).await;
+    assert_eq!(plan.counts().create, 3);
+    assert_eq!(fired(&e, "CreateRouteTable"), 1);
+    assert_eq!(fired(&e, "CreateRoute"), 2);
+    assert_eq!(fired(&e, "AssociateRouteTable"), 2);
+
+    let tables = e.route_tables().await;
+    assert_eq!(tables.len(), 1, "no duplicate route table");
+    let t = &tables[0];
+    assert_eq!(t.route_table_id(), Some(e.id(rt.urn()).as_str()));
+    assert_eq!(
+        route_in(t, "0.0.0.0/0").unwrap().gateway_id(),
+        Some(igw.as_str())
+    );
+    assert_eq!(e.outputs(route.urn())["state"], json!("active"));
+    let on_subnet: Vec<_> = t
+        .associations()
+        .iter()
+        .filter(|a| a.subnet_id() == Some(subnet.as_str()))
+        .collect();
+    assert_eq!(on_subnet.len(), 1, "{on_subnet:?}");
+    assert_eq!(
+        on_subnet[0].route_table_association_id(),
+        Some(e.id(assoc.urn()).as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_association_not_listed_yet_is_waited_for_not_failed() {
+    let mut e = env().await;
+    let mut s0 = Stack::new(STACK).unwrap();
+    let vpc = s0.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let rt = s0.root().resource("rt", RouteTable::new(vpc.id())).unwrap();
+    e.up(&s0).await;
+    let subnet = e.subnet(&e.id(vpc.urn()), "10.0.1.0/24").await;
+    // Right after AssociateRouteTable the describe does not show it yet
+    // (review B2: this used to count as associated, then fail).
+    e.moto.fail(
+        "DescribeRouteTables",
+        "InvalidRouteTableID.NotFound",
+        400,
+        2,
+    );
+
+    let mut s1 = Stack::new(STACK).unwrap();
+    let vpc = s1.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let rt1 = s1.root().resource("rt", RouteTable::new(vpc.id())).unwrap();
+    let assoc = s1
+        .root()
+        .resource("a", RouteTableAssociation::new(rt1.id(), subnet.as_str()))
+        .unwrap();
+    let plan = e.up_stable(&s1).await;
+    assert_eq!(plan.counts().create, 1);
+    assert_eq!(fired(&e, "DescribeRouteTables"), 2);
+    let out = e.outputs(assoc.urn());
+    assert_eq!(out["state"], json!("associated"));
+    assert_eq!(out["id"], json!(e.id(assoc.urn())));
+    let t = e.table(&e.id(rt.urn())).await.unwrap();
+    assert_eq!(t.associations().len(), 1, "{t:?}");
+    assert_eq!(t.associations()[0].subnet_id(), Some(subnet.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_log_waits_for_its_new_role_to_be_assumable() {
+    let mut e = env().await;
+    let vpc_id = vpc_only(&mut e).await;
+    let decl = || {
+        let mut st = Stack::new(STACK).unwrap();
+        st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+        let fl = st
+            .root()
+            .resource("flow", FlowLog::new(vpc_id.as_str(), "/vpc/flow", ROLE))
+            .unwrap();
+        (st, fl)
+    };
+
+    // Another InvalidParameter is a real refusal: one call, no retry.
+    fail_with(
+        &e,
+        "CreateFlowLogs",
+        "InvalidParameter",
+        "Invalid log group name",
+        1,
+    );
+    let (st, _) = decl();
+    let err = e.up_failing(&st).await;
+    assert!(err.contains("Invalid log group name"), "{err}");
+    assert_eq!(fired(&e, "CreateFlowLogs"), 1);
+    assert!(e.flow_logs().await.is_empty());
+
+    // IAM propagation: the role is not assumable for a moment; then the
+    // new flow log is not yet described.
+    fail_with(
+        &e,
+        "CreateFlowLogs",
+        "InvalidParameter",
+        &format!("Unable to assume given IAM role: {ROLE}"),
+        2,
+    );
+    e.moto
+        .fail("DescribeFlowLogs", "InvalidFlowLogId.NotFound", 400, 1);
+    let (st, fl) = decl();
+    let plan = e.up_stable(&st).await;
+    assert_eq!(plan.counts().create, 1);
+    assert_eq!(fired(&e, "CreateFlowLogs"), 3, "1 refused, then 2 retried");
+    assert_eq!(fired(&e, "DescribeFlowLogs"), 1);
+    let live = e.flow_logs().await;
+    assert_eq!(live.len(), 1, "no duplicate flow log");
+    assert_eq!(live[0].flow_log_id(), Some(e.id(fl.urn()).as_str()));
+}
+
+/// The ClientToken of CreateFlowLogs (the SDK does not fill it in) is the
+/// same on every propagation retry of one create, and new for the next
+/// create. moto's request log cannot show it, so this runs on mocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_flow_logs_resends_one_client_token() {
+    use aws_sdk_ec2::operation::create_flow_logs::{CreateFlowLogsError, CreateFlowLogsOutput};
+    use aws_sdk_ec2::operation::describe_flow_logs::DescribeFlowLogsOutput;
+    use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+    use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+    use std::sync::{Arc, Mutex};
+
+    let tokens = Arc::new(Mutex::new(Vec::<Option<String>>::new()));
+    let seen = tokens.clone();
+    let create = mock!(aws_sdk_ec2::Client::create_flow_logs).then_compute_response(move |r| {
+        let mut t = seen.lock().unwrap();
+        t.push(r.client_token().map(str::to_string));
+        if t.len() % 3 != 0 {
+            let meta = ErrorMetadata::builder()
+                .code("InvalidParameter")
+                .message(format!("Unable to assume given IAM role: {ROLE}"))
+                .build();
+            return MockResponse::Error(CreateFlowLogsError::generic(meta));
+        }
+        MockResponse::Output(
+            CreateFlowLogsOutput::builder()
+                .flow_log_ids("fl-0123456789abcdef0")
+                .build(),
+        )
+    });
+    let describe = mock!(aws_sdk_ec2::Client::describe_flow_logs).then_output(|| {
+        DescribeFlowLogsOutput::builder()
+            .flow_logs(
+                aws_sdk_ec2::types::FlowLog::builder()
+                    .flow_log_id("fl-0123456789abcdef0")
+                    .resource_id("vpc-1")
+                    .log_group_name("/vpc/flow")
+                    .deliver_logs_permission_arn(ROLE)
+                    .build(),
+            )
+            .build()
+    });
+    let vpcs = mock!(aws_sdk_ec2::Client::describe_vpcs).then_output(|| {
+        DescribeVpcsOutput::builder()
+            .vpcs(
+                aws_sdk_ec2::types::Vpc::builder()
+                    .vpc_id("vpc-1")
+                    .owner_id("123456789012")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&create, &describe, &vpcs]
+    );
+    let conf = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let aws = aws::Aws::with_config(settings(), conf).with_ec2(client);
+    let reg = support::aws::registry(Arc::new(aws));
+
+    let mut st = Stack::new(STACK).unwrap();
+    let fl = st
+        .root()
+        .resource("flow", FlowLog::new("vpc-1", "/vpc/flow", ROLE))
+        .unwrap();
+    let inputs = st.get(fl.urn()).unwrap().inputs.clone();
+    let p = reg.get(FlowLog::TYPE).unwrap();
+    let c = p.create(&support::aws::ctx(&fl), &inputs).await.unwrap();
+    assert_eq!(c.id, "fl-0123456789abcdef0");
+    p.create(&support::aws::ctx(&fl), &inputs).await.unwrap();
+
+    let t = tokens.lock().unwrap().clone();
+    assert_eq!(t.len(), 6, "two refusals and a success per create: {t:?}");
+    let first = t[0].clone().expect("a client token is sent");
+    assert!(!first.is_empty() && first.len() <= 64, "{first}");
+    assert!(
+        t[..3].iter().all(|x| x.as_deref() == Some(first.as_str())),
+        "{t:?}"
+    );
+    let second = t[3].clone().expect("a client token is sent");
+    assert_ne!(second, first, "a new create has a new token");
+    assert!(
+        t[3..].iter().all(|x| x.as_deref() == Some(second.as_str())),
+        "{t:?}"
+    );
+    assert_eq!(
+        c.outputs["arn"],
+        json!("arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/fl-0123456789abcdef0")
+    );
 }

@@ -28,6 +28,7 @@ fn settings() -> AwsSettings {
         .into(),
         // moto is always consistent: a lookup that misses proves absence.
         lookup_lag: std::time::Duration::ZERO,
+        time_scale: support::aws::TIME_SCALE,
         ..Default::default()
     }
 }
@@ -220,4 +221,26 @@ async fn vpc_whose_attribute_call_fails_is_recorded_and_finished() {
     assert_eq!(live.len(), 1, "no second VPC");
     assert_eq!(live[0].vpc_id(), Some(id.as_str()));
     assert!(dns_hostnames(&e.ec2, &id).await);
+}
+
+/// Against the AWS-like peer (new ids invisible for a while, throttling
+/// bursts beyond the SDK's retries): one `up` makes one VPC with its
+/// attributes, a no-change preview follows, and `destroy` removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpc_under_the_aws_like_peer_needs_one_run() {
+    let mut e = Env::aws_like(settings()).await;
+    let (s, r) = stack(Vpc::new("10.5.0.0/16"));
+    e.up_stable(&s).await;
+    let fired = e.aws_like_fired();
+    assert!(
+        fired.get("consistency").copied().unwrap_or(0) > 0,
+        "the peer hid the new VPC at least once: {fired:?}"
+    );
+    let live = our_vpcs(&e.ec2).await;
+    assert_eq!(live.len(), 1, "one VPC");
+    assert_eq!(live[0].vpc_id(), Some(e.id(&r).as_str()));
+    assert!(dns_hostnames(&e.ec2, &e.id(&r)).await);
+    let (_, report) = e.eng.destroy(&s, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(our_vpcs(&e.ec2).await.is_empty());
 }

@@ -1,6 +1,8 @@
-//! aws:ecs/{Cluster, TaskDefinition, Service} through the engine against moto,
-//! and the service rollout waits (steady state, rollback) and throttling with
-//! aws-smithy-mocks, where moto cannot play the part.
+//! aws:ecs/{Cluster, TaskDefinition, Service} through the engine against moto;
+//! the service-linked role's propagation against the AWS-like peer; draining
+//! services with moto's fault switch; and the service rollout waits (steady
+//! state, rollback), the cluster's provisioning, the new revision's listing
+//! and throttling with aws-smithy-mocks, where moto cannot play the part.
 
 mod support;
 
@@ -16,19 +18,21 @@ use aws_sdk_ecs::types::{
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use morket_stack::engine::Engine;
 use morket_stack::exec::Cancel;
-use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, Stack, Urn};
+use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack, Urn};
 use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::ecs::cluster::{CapacityProviderStrategy, Cluster};
-use morket_stack::provider::aws::ecs::service::{Network, Service};
+use morket_stack::provider::aws::ecs::service::{AwsVpcConfig, Service, ServiceLoadBalancer};
 use morket_stack::provider::aws::ecs::task_definition::{
     Container, EnvVar, Health, LogConfig, PortMap, SecretRef, TaskDefinition,
 };
+use morket_stack::provider::aws::iam::service_linked_role::ServiceLinkedRole;
 use morket_stack::provider::aws::{self, Aws, AwsSettings};
 use morket_stack::provider::{Ctx, ProviderError};
 use morket_stack::state::StateStore;
 use serde_json::{json, Value};
 use support::aws::{
-    create_security_group, create_subnet, create_vpc, ctx, registry, store, tag_urn, Env, STACK,
+    create_security_group, create_subnet, create_vpc, ctx, registry, step, store, tag_urn, Env,
+    AWS_LIKE_SCALE, STACK,
 };
 
 fn settings() -> AwsSettings {
@@ -382,7 +386,8 @@ async fn task_definition_revisions_against_moto() {
         json!("production")
     );
 
-    // Adoption: both revisions carry the URN.
+    // Adoption: both revisions carry the URN; they are one resource, named
+    // by its first revision and read as its newest.
     let found = e
         .reg
         .get(TaskDefinition::TYPE)
@@ -390,7 +395,9 @@ async fn task_definition_revisions_against_moto() {
         .find_by_urn(&ctx(r.urn()), &s2.resources()[0].inputs)
         .await
         .unwrap();
-    assert_eq!(found.len(), 2);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, arn1);
+    assert_eq!(found[0].outputs["revision"], json!(2));
 
     // Destroy deregisters the current and the earlier revision.
     let (_, report) = e.eng.destroy(&s2, &e.cancel).await.unwrap();
@@ -442,7 +449,7 @@ async fn service_lifecycle_against_moto() {
         let mut v = Service::new("web", c.arn(), t.arn());
         v.desired_count = 1;
         v.wait_for_steady_state = false;
-        v.network_configuration = Some(Network {
+        v.network_configuration = Some(AwsVpcConfig {
             subnets: vec![subnet.clone().into()],
             security_groups: vec![sg_a.clone().into()],
             assign_public_ip: false,
@@ -633,7 +640,7 @@ async fn bad_inputs_fail_preview_naming_field_and_value() {
         (
             Box::new(|s| {
                 let mut v = Service::new("web", "apps", "arn:td");
-                v.network_configuration = Some(Network {
+                v.network_configuration = Some(AwsVpcConfig {
                     subnets: vec!["subnet-1".into()],
                     security_groups: vec![],
                     assign_public_ip: false,
@@ -647,7 +654,7 @@ async fn bad_inputs_fail_preview_naming_field_and_value() {
         (
             Box::new(|s| {
                 let mut v = Service::new("web", "apps", "arn:td");
-                v.network_configuration = Some(Network {
+                v.network_configuration = Some(AwsVpcConfig {
                     subnets: vec!["subnet-1".into()],
                     security_groups: vec![],
                     assign_public_ip: false,
@@ -707,7 +714,7 @@ fn service_inputs(td: &str, desired: i32, timeout: &str) -> Value {
     let mut v = Service::new("web", CLUSTER_ARN, td);
     v.desired_count = desired;
     v.steady_state_timeout = timeout.into();
-    v.network_configuration = Some(Network {
+    v.network_configuration = Some(AwsVpcConfig {
         subnets: vec!["subnet-1".into()],
         security_groups: vec!["sg-1".into()],
         assign_public_ip: false,
@@ -719,9 +726,14 @@ fn service_inputs(td: &str, desired: i32, timeout: &str) -> Value {
 /// and DescribeServices answers with `rollout(describe call number, rolled back?)`.
 fn rollout_mock(
     rollout: impl Fn(usize, bool) -> (DeploymentRolloutState, &'static str, i32) + Send + Sync + 'static,
-) -> (aws_sdk_ecs::Client, Arc<Mutex<Vec<String>>>) {
+) -> (
+    aws_sdk_ecs::Client,
+    Arc<Mutex<Vec<String>>>,
+    Arc<AtomicUsize>,
+) {
     let updates = Arc::new(Mutex::new(Vec::<String>::new()));
     let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
     let u = updates.clone();
     let update = mock!(aws_sdk_ecs::Client::update_service).then_compute_output(move |req| {
         u.lock()
@@ -737,7 +749,7 @@ fn rollout_mock(
     });
     let u = updates.clone();
     let describe = mock!(aws_sdk_ecs::Client::describe_services).then_compute_output(move |_| {
-        let n = calls.fetch_add(1, Ordering::SeqCst);
+        let n = counted.fetch_add(1, Ordering::SeqCst);
         let rolled_back = u.lock().unwrap().len() > 1;
         let (state, id, running) = rollout(n, rolled_back);
         aws_sdk_ecs::operation::describe_services::DescribeServicesOutput::builder()
@@ -745,7 +757,7 @@ fn rollout_mock(
             .build()
     });
     let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&update, &describe]);
-    (client, updates)
+    (client, updates, calls)
 }
 
 fn service_ctx() -> Ctx {
@@ -756,7 +768,7 @@ fn service_ctx() -> Ctx {
 async fn service_update_waits_for_the_rollout_to_complete() {
     // Not against moto: its services never run tasks, so a rollout never completes.
     use DeploymentRolloutState::*;
-    let (client, updates) = rollout_mock(|n, _| match n {
+    let (client, updates, _) = rollout_mock(|n, _| match n {
         0 | 1 => (InProgress, "ecs-svc/2", 1),
         // COMPLETED but not all tasks running yet: still waiting.
         2 => (Completed, "ecs-svc/2", 1),
@@ -783,10 +795,37 @@ async fn service_update_waits_for_the_rollout_to_complete() {
 }
 
 #[tokio::test]
+async fn a_rollout_must_be_seen_steady_twice_in_a_row() {
+    // Not against moto: its rollouts never complete.
+    use DeploymentRolloutState::*;
+    let (client, updates, polls) = rollout_mock(|n, _| match n {
+        // Steady once, then a task is stopped and replaced: not yet.
+        0 => (Completed, "ecs-svc/2", 2),
+        1 => (InProgress, "ecs-svc/2", 1),
+        _ => (Completed, "ecs-svc/2", 2),
+    });
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    reg.get(Service::TYPE)
+        .unwrap()
+        .update(
+            &service_ctx(),
+            SERVICE_ARN,
+            &service_inputs(OLD_TD, 2, "5s"),
+            &service_inputs(NEW_TD, 2, "5s"),
+            &json!({"cluster": CLUSTER_ARN}),
+        )
+        .await
+        .unwrap();
+    // Steady at polls 2 and 3, then the read that builds the outputs.
+    assert_eq!(polls.load(Ordering::SeqCst), 5);
+    assert_eq!(*updates.lock().unwrap(), vec![NEW_TD.to_string()]);
+}
+
+#[tokio::test]
 async fn failed_rollout_is_rolled_back_to_the_previous_task_definition() {
     // Not against moto: its rollouts stay IN_PROGRESS and never reach FAILED.
     use DeploymentRolloutState::*;
-    let (client, updates) = rollout_mock(|n, rolled_back| match (n, rolled_back) {
+    let (client, updates, _) = rollout_mock(|n, rolled_back| match (n, rolled_back) {
         (_, true) => (Completed, "ecs-svc/3", 2),
         (0, false) => (InProgress, "ecs-svc/2", 0),
         (_, false) => (Failed, "ecs-svc/2", 0),
@@ -824,7 +863,7 @@ async fn rollout_past_the_timeout_is_rolled_back() {
     // Not against moto: there a rollout never settles either way, so the
     // rollback could not be seen to complete.
     use DeploymentRolloutState::*;
-    let (client, updates) = rollout_mock(|_, rolled_back| {
+    let (client, updates, _) = rollout_mock(|_, rolled_back| {
         if rolled_back {
             (Completed, "ecs-svc/3", 2)
         } else {
@@ -904,35 +943,42 @@ async fn throttled_call_is_retried_by_the_sdk() {
     assert_eq!(describe.num_calls(), 2);
 }
 
+fn cluster_output(status: &str) -> aws_sdk_ecs::types::Cluster {
+    aws_sdk_ecs::types::Cluster::builder()
+        .cluster_arn(CLUSTER_ARN)
+        .cluster_name("apps")
+        .status(status)
+        .build()
+}
+
 #[tokio::test]
-async fn throttling_maps_to_retryable_and_the_engine_retries() {
+async fn a_throttled_create_is_sent_again_by_the_call_helper() {
     // Not against moto: it never throttles. SDK retries are off here, so the
-    // second attempt is the engine's.
+    // second attempt is the call helper's, within the same create.
     let create = mock!(aws_sdk_ecs::Client::create_cluster)
         .sequence()
         .http_status(400, Some(THROTTLED.into()))
         .output(|| {
             aws_sdk_ecs::operation::create_cluster::CreateClusterOutput::builder()
-                .cluster(
-                    aws_sdk_ecs::types::Cluster::builder()
-                        .cluster_arn(CLUSTER_ARN)
-                        .cluster_name("apps")
-                        .status("ACTIVE")
-                        .build(),
-                )
+                .cluster(cluster_output("ACTIVE"))
                 .build()
         })
         .build();
-    // Before the create is issued again the engine looks it up: none yet.
+    let describe = mock!(aws_sdk_ecs::Client::describe_clusters).then_output(|| {
+        aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput::builder()
+            .clusters(cluster_output("ACTIVE"))
+            .build()
+    });
     let list = mock!(aws_sdk_ecs::Client::list_clusters).then_output(|| {
         aws_sdk_ecs::operation::list_clusters::ListClustersOutput::builder().build()
     });
-    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&create, &list], |c| c
-        .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()));
-    let aws_conn = Arc::new(Aws::new(settings()).with_ecs(client));
-    let reg = registry(aws_conn);
-    // The mapping itself.
-    let urn = Urn::new(STACK, "", Cluster::TYPE, "apps");
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        &[&create, &describe, &list],
+        |c| c.retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
+    );
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
     let st = store();
     let mut eng = Engine::new(Box::new(st.clone()), reg);
     let (s, r) = cluster_stack(Cluster::new("apps"));
@@ -942,7 +988,527 @@ async fn throttling_maps_to_retryable_and_the_engine_retries() {
         .unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(create.num_calls(), 2, "throttled once, then created");
-    assert_eq!(list.num_calls(), 1, "looked up before creating again");
+    assert_eq!(list.num_calls(), 0, "no engine retry, so no lookup");
     assert_eq!(st.resource(r.urn()).unwrap().unwrap().id, CLUSTER_ARN);
-    assert_eq!(r.urn(), &urn);
+}
+
+#[tokio::test]
+async fn a_new_cluster_is_waited_for_while_provisioning() {
+    // Not against moto: its clusters are ACTIVE at once. AWS shows
+    // PROVISIONING while capacity providers attach.
+    let create = mock!(aws_sdk_ecs::Client::create_cluster).then_output(|| {
+        aws_sdk_ecs::operation::create_cluster::CreateClusterOutput::builder()
+            .cluster(cluster_output("PROVISIONING"))
+            .build()
+    });
+    let polls = Arc::new(AtomicUsize::new(0));
+    let n = polls.clone();
+    let describe = mock!(aws_sdk_ecs::Client::describe_clusters).then_compute_output(move |_| {
+        let state = match n.fetch_add(1, Ordering::SeqCst) {
+            0 | 1 => "PROVISIONING",
+            _ => "ACTIVE",
+        };
+        aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput::builder()
+            .clusters(cluster_output(state))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&create, &describe]);
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let mut c = Cluster::new("apps");
+    c.capacity_providers = vec!["FARGATE".into()];
+    let created = reg
+        .get(Cluster::TYPE)
+        .unwrap()
+        .create(
+            &ctx(&Urn::new(STACK, "", Cluster::TYPE, "apps")),
+            &serde_json::to_value(c).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.id, CLUSTER_ARN);
+    // Two PROVISIONING polls, the ACTIVE one, then the read.
+    assert_eq!(polls.load(Ordering::SeqCst), 4);
+}
+
+// ---- real-AWS behaviour through the engine ----
+
+/// A stack of a cluster (with capacity providers when `capacity`), the web
+/// task definition and a service on `subnet` and `sgs` (no steady-state
+/// wait: moto never runs tasks); `role`, when given, is declared and both
+/// the cluster and the service depend on it, as in the Morket stack.
+struct Web {
+    subnet: String,
+    sgs: Vec<String>,
+    capacity: bool,
+    role: bool,
+}
+
+impl Web {
+    fn stack(
+        &self,
+        svc: &dyn Fn(&mut Service),
+        opts: ResourceOptions,
+    ) -> (Stack, Resource<Cluster>, Resource<Service>) {
+        let mut s = Stack::new(STACK).unwrap();
+        let mut root = s.root();
+        let mut opts = opts;
+        let mut copts = ResourceOptions::new();
+        if self.role {
+            let role = root
+                .resource("ecs-role", ServiceLinkedRole::new("ecs.amazonaws.com"))
+                .unwrap();
+            opts = opts.depends_on(&role);
+            copts = copts.depends_on(&role);
+        }
+        let mut cluster = Cluster::new("apps");
+        if self.capacity {
+            cluster.capacity_providers = vec!["FARGATE".into(), "FARGATE_SPOT".into()];
+        }
+        let c = root.resource_with("apps", cluster, copts).unwrap();
+        let t = root.resource("web-td", task_def("nginx:1.27")).unwrap();
+        let mut v = Service::new("web", c.arn(), t.arn());
+        v.wait_for_steady_state = false;
+        v.network_configuration = Some(AwsVpcConfig {
+            subnets: vec![self.subnet.clone().into()],
+            security_groups: self.sgs.iter().map(|g| g.clone().into()).collect(),
+            assign_public_ip: false,
+        });
+        svc(&mut v);
+        let r = root.resource_with("web", v, opts).unwrap();
+        drop(root);
+        (s, c, r)
+    }
+}
+
+/// ACTIVE services of the `apps` cluster.
+async fn active_services(ecs: &aws_sdk_ecs::Client) -> Vec<aws_sdk_ecs::types::Service> {
+    let arns = ecs
+        .list_services()
+        .cluster("apps")
+        .send()
+        .await
+        .unwrap()
+        .service_arns()
+        .to_vec();
+    let names: Vec<&str> = arns.iter().map(String::as_str).collect();
+    services(ecs, "apps", &names)
+        .await
+        .into_iter()
+        .filter(|s| s.status() == Some("ACTIVE"))
+        .collect()
+}
+
+/// moto answering like AWS (`scripts/aws_like.py`), switched on after the
+/// network is made (the peer would hide the young VPC from the security
+/// group's create). The provider runs at [`AWS_LIKE_SCALE`] (a 6 s
+/// propagation budget); the peer's windows at 0.1 (the role is "new" for
+/// 1 s): wider than the gap between the role's create and the next one on a
+/// slow machine, well inside the budget.
+async fn aws_like() -> (Env, String, String) {
+    let e = Env::new(AwsSettings {
+        time_scale: AWS_LIKE_SCALE,
+        max_attempts: 2,
+        ..settings()
+    })
+    .await;
+    let (subnet, sg, _) = network(&e.ec2).await;
+    // moto builds its IAM backend on first use, slower than the window.
+    aws_sdk_iam::Client::new(&e.conf)
+        .list_roles()
+        .send()
+        .await
+        .unwrap();
+    e.moto.aws_like(json!({"on": "all", "scale": 0.1}));
+    (e, subnet, sg)
+}
+
+/// Requests of `op` the AWS-like peer refused for the missing or new
+/// service-linked role.
+fn slr_refused(e: &Env, op: &str) -> u64 {
+    e.moto.aws_like_fired()["fired"]["slr"][op]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_created_while_the_ecs_service_linked_role_is_missing_needs_one_up() {
+    let (mut e, subnet, sg) = aws_like().await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let web = Web {
+        subnet,
+        sgs: vec![sg],
+        capacity: false,
+        role: true,
+    };
+    let (s, _, r) = web.stack(&|_| {}, ResourceOptions::new());
+    e.up_stable(&s).await;
+    assert!(
+        slr_refused(&e, "CreateService") > 0,
+        "CreateService met the new role: {:?}",
+        e.moto.aws_like_fired()
+    );
+    let live = active_services(&ecs).await;
+    assert_eq!(live.len(), 1, "one service");
+    assert_eq!(live[0].service_arn(), Some(e.id(&r).as_str()));
+    let (_, report) = e.eng.destroy(&s, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(active_clusters(&ecs).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_with_capacity_providers_waits_for_the_new_ecs_service_linked_role() {
+    let (mut e, _, _) = aws_like().await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let mut s = Stack::new(STACK).unwrap();
+    let mut root = s.root();
+    let role = root
+        .resource("ecs-role", ServiceLinkedRole::new("ecs.amazonaws.com"))
+        .unwrap();
+    let mut c = Cluster::new("apps");
+    c.capacity_providers = vec!["FARGATE".into(), "FARGATE_SPOT".into()];
+    c.default_capacity_provider_strategy = vec![CapacityProviderStrategy {
+        capacity_provider: "FARGATE".into(),
+        weight: 1,
+        base: 0,
+    }];
+    let r = root
+        .resource_with("apps", c, ResourceOptions::new().depends_on(&role))
+        .unwrap();
+    drop(root);
+    e.up_stable(&s).await;
+    assert!(
+        slr_refused(&e, "CreateCluster") > 0,
+        "CreateCluster met the new role: {:?}",
+        e.moto.aws_like_fired()
+    );
+    let live = active_clusters(&ecs).await;
+    assert_eq!(live.len(), 1, "one cluster");
+    assert_eq!(live[0].cluster_arn(), Some(e.id(&r).as_str()));
+    assert_eq!(live[0].capacity_providers(), ["FARGATE", "FARGATE_SPOT"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_delete_waits_while_its_services_drain() {
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let (s, _) = cluster_stack(Cluster::new("apps"));
+    e.up(&s).await;
+    // AWS refuses the delete while services deleted moments ago drain.
+    e.moto
+        .fail("DeleteCluster", "ClusterContainsServicesException", 400, 3);
+    let (_, report) = e.eng.destroy(&s, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(e.moto.faults_fired()["faults"][0]["fired"], json!(3));
+    assert!(active_clusters(&ecs).await.is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_leaves_an_autoscaled_desired_count_alone() {
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let (subnet, sg_a, sg_b) = network(&e.ec2).await;
+    let web = |sgs: Vec<String>| Web {
+        subnet: subnet.clone(),
+        sgs,
+        capacity: false,
+        role: false,
+    };
+    let (s1, _, r) = web(vec![sg_a.clone()]).stack(&|_| {}, ResourceOptions::new());
+    e.up(&s1).await;
+    // Application Auto Scaling scales the service out.
+    ecs.update_service()
+        .cluster("apps")
+        .service("web")
+        .desired_count(3)
+        .send()
+        .await
+        .unwrap();
+
+    // Another setting changes; the count, unchanged in the declaration, is not sent.
+    let two = web(vec![sg_a.clone(), sg_b.clone()]);
+    let (s2, _, _) = two.stack(&|_| {}, ResourceOptions::new());
+    let plan = e.up(&s2).await;
+    assert_eq!(step(&plan, &r).changed, vec!["network_configuration"]);
+    let live = services(&ecs, "apps", &["web"]).await;
+    assert_eq!(live[0].desired_count(), 3, "the scale-out stays");
+    assert_eq!(
+        live[0]
+            .network_configuration()
+            .unwrap()
+            .awsvpc_configuration()
+            .unwrap()
+            .security_groups(),
+        [sg_a, sg_b]
+    );
+
+    // With ignore_changes a declared count is not even planned.
+    let (s3, _, _) = two.stack(
+        &|v| v.desired_count = 5,
+        ResourceOptions::new().ignore_changes("desired_count"),
+    );
+    e.no_changes(&s3).await;
+    e.up(&s3).await;
+    assert_eq!(services(&ecs, "apps", &["web"]).await[0].desired_count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balancers_change_in_place() {
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let (subnet, sg, _) = network(&e.ec2).await;
+    let tg = |n: &str| {
+        format!(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{n}/0123456789abcdef"
+        )
+    };
+    let web = Web {
+        subnet,
+        sgs: vec![sg],
+        capacity: false,
+        role: false,
+    };
+    let behind = |group: &str| {
+        let arn = tg(group);
+        web.stack(
+            &move |v| {
+                v.load_balancers = vec![ServiceLoadBalancer {
+                    target_group_arn: arn.clone().into(),
+                    container_name: "web".into(),
+                    container_port: 8080,
+                }];
+            },
+            ResourceOptions::new(),
+        )
+    };
+    let (s1, _, r) = behind("blue");
+    e.up(&s1).await;
+    let id = e.id(&r);
+
+    let (s2, _, _) = behind("green");
+    let plan = e.up(&s2).await;
+    let st = step(&plan, &r);
+    assert_eq!(
+        st.action,
+        Action::Update,
+        "UpdateService takes load balancers"
+    );
+    assert_eq!(st.changed, vec!["load_balancers"]);
+    assert_eq!(e.id(&r), id, "the same service");
+    let live = services(&ecs, "apps", &["web"]).await;
+    assert_eq!(
+        live[0].load_balancers()[0].target_group_arn(),
+        Some(tg("green").as_str())
+    );
+    e.no_changes(&s2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_registered_elsewhere_is_not_taken_for_ours() {
+    use aws_sdk_ecs::types::TaskDefinitionStatus::Active;
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let mut s = Stack::new(STACK).unwrap();
+    let r = s.root().resource("web", task_def("nginx:1.27")).unwrap();
+    e.up(&s).await;
+    // A pipeline registers the family's next revision.
+    ecs.register_task_definition()
+        .family("web")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("web")
+                .image("nginx:canary")
+                .memory(512)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let live = e.read(&r).await.unwrap();
+    assert_eq!(
+        live["container_definitions"][0]["image"],
+        json!("nginx:1.27")
+    );
+    e.no_changes(&s).await;
+    let (_, report) = e.eng.destroy(&s, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let left = revisions(&ecs, Active).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(
+        left[0].ends_with("task-definition/web:2"),
+        "the pipeline's stays"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_resources_in_one_family_keep_their_own_revisions() {
+    // As a replacement and the resource it replaces do for a moment.
+    use aws_sdk_ecs::types::TaskDefinitionStatus::Active;
+    let mut e = Env::new(settings()).await;
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let stack = |a_image: &str| {
+        let mut s = Stack::new(STACK).unwrap();
+        let mut root = s.root();
+        let a = root.resource("a", task_def(a_image)).unwrap();
+        let b = root
+            .resource_with(
+                "b",
+                task_def("httpd:2"),
+                ResourceOptions::new().depends_on(&a),
+            )
+            .unwrap();
+        drop(root);
+        (s, a, b)
+    };
+    let (s1, a, b) = stack("nginx:1.27");
+    e.up(&s1).await;
+    assert!(e.id(&a).ends_with("web:1") && e.id(&b).ends_with("web:2"));
+    // a's update registers web:3, newer than b's revision.
+    let (s2, _, _) = stack("nginx:1.28");
+    e.up(&s2).await;
+    assert!(e.outputs(&a)["arn"].as_str().unwrap().ends_with("web:3"));
+    assert_eq!(
+        e.read(&b).await.unwrap()["container_definitions"][0]["image"],
+        json!("httpd:2")
+    );
+    assert_eq!(
+        e.read(&a).await.unwrap()["container_definitions"][0]["image"],
+        json!("nginx:1.28")
+    );
+    e.no_changes(&s2).await;
+
+    // Dropping a deregisters web:1 and web:3, not b's web:2.
+    let mut s3 = Stack::new(STACK).unwrap();
+    s3.root().resource("b", task_def("httpd:2")).unwrap();
+    e.up(&s3).await;
+    let left = revisions(&ecs, Active).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].ends_with("web:2"), "{left:?}");
+    e.no_changes(&s3).await;
+}
+
+// ---- aws-smithy-mocks: requests and timings moto cannot show ----
+
+const LINKED_ROLE_MISSING: &str = r#"{"__type":"InvalidParameterException","message":"Unable to assume the service linked role. Please verify that the ECS service linked role exists."}"#;
+
+#[tokio::test]
+async fn create_service_sends_one_client_token_across_its_retries() {
+    // Not against moto: it ignores client tokens.
+    let tokens = Arc::new(Mutex::new(Vec::<String>::new()));
+    let t = tokens.clone();
+    let create = mock!(aws_sdk_ecs::Client::create_service)
+        .match_requests(move |req| {
+            t.lock()
+                .unwrap()
+                .push(req.client_token().unwrap_or_default().to_string());
+            true
+        })
+        .sequence()
+        .http_status(400, Some(LINKED_ROLE_MISSING.into()))
+        .output(|| {
+            aws_sdk_ecs::operation::create_service::CreateServiceOutput::builder()
+                .service(mocked_service(
+                    DeploymentRolloutState::InProgress,
+                    "ecs-svc/1",
+                    0,
+                ))
+                .build()
+        })
+        .build();
+    let describe = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+        aws_sdk_ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(mocked_service(
+                DeploymentRolloutState::Completed,
+                "ecs-svc/1",
+                2,
+            ))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&create, &describe]);
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let created = reg
+        .get(Service::TYPE)
+        .unwrap()
+        .create(&service_ctx(), &service_inputs(NEW_TD, 2, "5s"))
+        .await
+        .unwrap();
+    assert_eq!(created.id, SERVICE_ARN);
+    assert_eq!(create.num_calls(), 2, "refused once, then created");
+    let tokens = tokens.lock().unwrap();
+    assert!(!tokens.is_empty());
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "{tokens:?}");
+    assert!((1..=36).contains(&tokens[0].len()), "{tokens:?}");
+}
+
+#[tokio::test]
+async fn a_new_revision_is_waited_for_until_it_is_listed() {
+    // Not against moto: its listing never lags.
+    use aws_sdk_ecs::types::{Tag, TaskDefinition as Td, TaskDefinitionStatus};
+    let register = mock!(aws_sdk_ecs::Client::register_task_definition).then_output(|| {
+        aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput::builder()
+            .task_definition(
+                Td::builder()
+                    .task_definition_arn(NEW_TD)
+                    .revision(2)
+                    .build(),
+            )
+            .build()
+    });
+    let lists = Arc::new(AtomicUsize::new(0));
+    let n = lists.clone();
+    let list = mock!(aws_sdk_ecs::Client::list_task_definitions).then_compute_output(move |_| {
+        let arns = if n.fetch_add(1, Ordering::SeqCst) == 0 {
+            vec![OLD_TD.to_string()]
+        } else {
+            vec![OLD_TD.to_string(), NEW_TD.to_string()]
+        };
+        aws_sdk_ecs::operation::list_task_definitions::ListTaskDefinitionsOutput::builder()
+            .set_task_definition_arns(Some(arns))
+            .build()
+    });
+    let describe =
+        mock!(aws_sdk_ecs::Client::describe_task_definition).then_compute_output(|req| {
+            let arn = req.task_definition().unwrap_or_default().to_string();
+            let rev = if arn == NEW_TD { 2 } else { 1 };
+            let tags = (rev == 2)
+                .then(|| vec![Tag::builder().key("morket:revision-of").value("1").build()]);
+            aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput::builder(
+            )
+            .task_definition(
+                Td::builder()
+                    .task_definition_arn(arn)
+                    .family("web")
+                    .revision(rev)
+                    .status(TaskDefinitionStatus::Active)
+                    .build(),
+            )
+            .set_tags(tags)
+            .build()
+        });
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        &[&register, &list, &describe]
+    );
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let old = serde_json::to_value(task_def("nginx:1.27")).unwrap();
+    let new = serde_json::to_value(task_def("nginx:1.28")).unwrap();
+    let out = reg
+        .get(TaskDefinition::TYPE)
+        .unwrap()
+        .update(
+            &ctx(&Urn::new(STACK, "", TaskDefinition::TYPE, "web")),
+            OLD_TD,
+            &old,
+            &new,
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["arn"], json!(NEW_TD));
+    assert_eq!(out["revision"], json!(2));
+    assert!(
+        lists.load(Ordering::SeqCst) >= 3,
+        "listed again until it showed"
+    );
 }

@@ -2,20 +2,22 @@
 //!
 //! Against moto through the engine: a VPC, two subnets, a cache subnet group
 //! and a Redis replication group whose AUTH token is a `random` RandomPassword
-//! (a secret output feeding a secret input). moto gaps are covered with
-//! aws-smithy-mocks instead, each saying why:
-//! - cache parameter groups: moto implements none of the calls;
-//! - ModifyCacheSubnetGroup / DeleteCacheSubnetGroup: not implemented (500);
-//! - Increase/DecreaseReplicaCount: not implemented;
-//! - DeleteReplicationGroup: moto leaves the group in `deleting` forever, so
-//!   the wait for it to be gone (and any replacement or destroy) cannot finish.
+//! (a secret output feeding a secret input). `scripts/moto_server.py` adds
+//! the calls moto lacks (cache parameter groups, subnet-group modify and
+//! delete; a deleted group is gone at the next describe), its fault switch
+//! refuses calls as a busy AWS does, and its AWS-like mode shows `creating`,
+//! `modifying` and `deleting`. aws-smithy-mocks cover the rest, each saying why:
+//! - the shapes of parameter-group and subnet-group calls, asserted request by request;
+//! - Increase/DecreaseReplicaCount and member clusters: not in moto;
+//! - states moto never shows on its own: `modifying` seen late after a modify,
+//!   `creating` without an endpoint, a delete refused while `snapshotting`.
 
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_elasticache::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_elasticache::operation::create_cache_parameter_group::CreateCacheParameterGroupOutput;
@@ -24,12 +26,15 @@ use aws_sdk_elasticache::operation::delete_cache_parameter_group::DeleteCachePar
 use aws_sdk_elasticache::operation::delete_cache_subnet_group::{
     DeleteCacheSubnetGroupError, DeleteCacheSubnetGroupOutput,
 };
-use aws_sdk_elasticache::operation::delete_replication_group::DeleteReplicationGroupOutput;
+use aws_sdk_elasticache::operation::delete_replication_group::{
+    DeleteReplicationGroupError, DeleteReplicationGroupOutput,
+};
 use aws_sdk_elasticache::operation::describe_cache_clusters::DescribeCacheClustersOutput;
 use aws_sdk_elasticache::operation::describe_cache_parameter_groups::{
     DescribeCacheParameterGroupsError, DescribeCacheParameterGroupsOutput,
 };
 use aws_sdk_elasticache::operation::describe_cache_parameters::DescribeCacheParametersOutput;
+use aws_sdk_elasticache::operation::describe_cache_subnet_groups::DescribeCacheSubnetGroupsOutput;
 use aws_sdk_elasticache::operation::describe_replication_groups::{
     DescribeReplicationGroupsError, DescribeReplicationGroupsOutput,
 };
@@ -41,17 +46,18 @@ use aws_sdk_elasticache::operation::modify_replication_group::ModifyReplicationG
 use aws_sdk_elasticache::operation::remove_tags_from_resource::RemoveTagsFromResourceOutput;
 use aws_sdk_elasticache::operation::reset_cache_parameter_group::ResetCacheParameterGroupOutput;
 use aws_sdk_elasticache::types::error::{
-    CacheParameterGroupNotFoundFault, CacheSubnetGroupNotFoundFault, ReplicationGroupNotFoundFault,
+    CacheParameterGroupNotFoundFault, CacheSubnetGroupNotFoundFault,
+    InvalidReplicationGroupStateFault, ReplicationGroupNotFoundFault,
 };
 use aws_sdk_elasticache::types::{
-    AuthTokenUpdateStrategyType, CacheParameterGroup, CacheSubnetGroup, Endpoint, NodeGroup,
-    Parameter, Subnet as CacheSubnet,
+    AuthTokenUpdateStrategyType, CacheCluster, CacheParameterGroup, CacheSubnetGroup, Endpoint,
+    NodeGroup, Parameter, Subnet as CacheSubnet,
 };
 use aws_sdk_elasticache::Client as EcClient;
 use aws_smithy_mocks::{mock, mock_client, MockResponse, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use morket_stack::engine::Engine;
-use morket_stack::exec::Cancel;
+use morket_stack::exec::{ApplyReport, Cancel};
 use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, Stack};
 use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::ec2::subnet::Subnet;
@@ -60,6 +66,7 @@ use morket_stack::provider::aws::elasticache::parameter_group::ParameterGroup;
 use morket_stack::provider::aws::elasticache::replication_group::ReplicationGroup;
 use morket_stack::provider::aws::elasticache::subnet_group::SubnetGroup;
 use morket_stack::provider::aws::elasticache::{self as ec};
+use morket_stack::provider::aws::resource::Typed;
 use morket_stack::provider::aws::{Aws, AwsSettings};
 use morket_stack::provider::random::RandomPassword;
 use morket_stack::provider::{Provider, ProviderError};
@@ -294,8 +301,8 @@ async fn subnet_group_and_replication_group_against_moto() {
         Some(true)
     );
 
-    // Out-of-band change; read returns the live value and never the token
-    // (the prior inputs from state hold the token sealed).
+    // Out-of-band change; read returns the live values and keeps the
+    // declared token (AWS never returns it).
     ec.modify_replication_group()
         .replication_group_id("morket-redis")
         .replication_group_description("changed by hand")
@@ -318,8 +325,15 @@ async fn subnet_group_and_replication_group_against_moto() {
         read.inputs["tags"],
         json!({"Name": "redis", "Tier": "cache"})
     );
-    assert!(read.inputs.get("auth_token").is_none(), "{}", read.inputs);
+    // Write-only: the declared token, still a secret, never one read from AWS.
+    assert_eq!(read.inputs["auth_token"], rec.inputs["auth_token"]);
+    assert!(morket_stack::value::as_secret(&read.inputs["auth_token"]).is_some());
     assert!(read.outputs.get("auth_token").is_none());
+    assert!(!read.outputs.to_string().contains(
+        morket_stack::value::as_secret(&rec.inputs["auth_token"])
+            .and_then(|t| t.as_str())
+            .unwrap()
+    ));
     let sg_read = e
         .reg
         .get(SubnetGroup::TYPE)
@@ -352,9 +366,8 @@ async fn subnet_group_and_replication_group_against_moto() {
         vec!["morket-cache"]
     );
 
-    // Force-new fields plan a replacement. Not applied here: moto never
-    // finishes deleting a replication group and cannot delete a subnet group
-    // (the delete paths are covered with mocks below).
+    // Force-new fields plan a replacement (not applied: the deletes have
+    // their own tests below).
     let mut k2 = knobs();
     k2.rg = k.rg.clone();
     k2.pw_length = k.pw_length;
@@ -371,6 +384,273 @@ async fn subnet_group_and_replication_group_against_moto() {
     assert_eq!(
         rs.replace_fields,
         vec!["at_rest_encryption_enabled", "port", "subnet_group_name"]
+    );
+}
+
+/// `fired` and `seen` of the `i`th armed fault.
+fn fault(e: &Env, i: usize) -> (u64, u64) {
+    let f = &e.moto.faults_fired()["faults"][i];
+    (f["fired"].as_u64().unwrap(), f["seen"].as_u64().unwrap())
+}
+
+/// Applies `s` (it must succeed) and returns the report.
+async fn up_report(e: &mut Env, s: &Stack) -> ApplyReport {
+    let (_, report) = e
+        .eng
+        .up(s, &PlanOptions::default(), &e.cancel)
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    report
+}
+
+/// Destroys `s` (it must succeed, leaving state empty) and returns the report.
+async fn destroy_report(e: &mut Env, s: &Stack) -> ApplyReport {
+    let (_, report) = e.eng.destroy(s, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.st.resources().unwrap().is_empty());
+    report
+}
+
+/// How many times the engine ran the operation on `urn`: 1 when the type's
+/// own retry absorbed the refusals.
+fn attempts(report: &ApplyReport, urn: &impl support::aws::AsUrn) -> u32 {
+    let urn = urn.as_urn();
+    report
+        .ops
+        .iter()
+        .find(|o| &o.urn == urn)
+        .unwrap_or_else(|| panic!("no op for {urn}: {report:?}"))
+        .attempts
+}
+
+async fn group_ids(ec: &EcClient) -> Vec<String> {
+    ec.describe_replication_groups()
+        .send()
+        .await
+        .unwrap()
+        .replication_groups()
+        .iter()
+        .filter_map(|g| g.replication_group_id().map(str::to_string))
+        .collect()
+}
+
+/// ModifyReplicationGroup refused while the group, then a member cluster, is
+/// busy (InvalidReplicationGroupState × 3, InvalidCacheClusterState × 1):
+/// sent again within the conflict budget, in the engine's first attempt, and
+/// the change applied in one `up`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_group_modify_refused_while_busy_is_retried() {
+    let mut e = Env::new(settings()).await;
+    let ec = EcClient::new(&e.conf);
+    let mut k = knobs();
+    let (s1, h) = stack(&k);
+    e.up(&s1).await;
+    e.moto.fail(
+        "ModifyReplicationGroup",
+        "InvalidReplicationGroupState",
+        400,
+        3,
+    );
+    e.moto
+        .fail("ModifyReplicationGroup", "InvalidCacheClusterState", 400, 1);
+    k.rg.description = "changed while busy".into();
+    let (s2, _) = stack(&k);
+    let report = up_report(&mut e, &s2).await;
+    assert_eq!(attempts(&report, &h.rg), 1);
+    assert_eq!(
+        fault(&e, 0),
+        (3, 5),
+        "3 refused, then the other fault, then sent"
+    );
+    assert_eq!(fault(&e, 1).0, 1);
+    assert_eq!(
+        live_rg(&ec, "morket-redis").await.description(),
+        Some("changed while busy")
+    );
+    assert_eq!(group_ids(&ec).await, vec!["morket-redis"]);
+    e.no_changes(&s2).await;
+}
+
+/// DeleteReplicationGroup refused (InvalidReplicationGroupState: modifying or
+/// snapshotting) is sent again, not taken for a delete under way: one
+/// destroy removes the group and everything after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_group_delete_refused_while_busy_is_retried() {
+    let mut e = Env::new(settings()).await;
+    let ec = EcClient::new(&e.conf);
+    let (s, h) = stack(&knobs());
+    e.up(&s).await;
+    e.moto.fail(
+        "DeleteReplicationGroup",
+        "InvalidReplicationGroupState",
+        400,
+        3,
+    );
+    let report = destroy_report(&mut e, &s).await;
+    assert_eq!(attempts(&report, &h.rg), 1);
+    assert_eq!(fault(&e, 0), (3, 4), "3 refused, the 4th accepted");
+    assert!(group_ids(&ec).await.is_empty());
+    let subnet_groups = ec.describe_cache_subnet_groups().send().await.unwrap();
+    assert!(subnet_groups
+        .cache_subnet_groups()
+        .iter()
+        .all(|g| g.cache_subnet_group_name() != Some("morket-cache")));
+}
+
+/// DeleteCacheSubnetGroup answers DependencyViolation while the network
+/// interfaces of a deleted cluster linger: retried in one destroy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnet_group_delete_waits_out_dependency_violation() {
+    let mut e = Env::new(settings()).await;
+    let ec = EcClient::new(&e.conf);
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let vpc = root.resource("vpc", Vpc::new("10.0.0.0/16")).unwrap();
+    let a = root
+        .resource("a", Subnet::new(vpc.id(), "10.0.1.0/24"))
+        .unwrap();
+    let sg = root
+        .resource(
+            "cache",
+            SubnetGroup::new("morket-cache", vec![a.id().into()]),
+        )
+        .unwrap();
+    e.up_stable(&st).await;
+    e.moto
+        .fail("DeleteCacheSubnetGroup", "DependencyViolation", 400, 3);
+    let report = destroy_report(&mut e, &st).await;
+    assert_eq!(attempts(&report, &sg), 1);
+    assert_eq!(fault(&e, 0), (3, 4));
+    let left = ec.describe_cache_subnet_groups().send().await.unwrap();
+    assert!(left
+        .cache_subnet_groups()
+        .iter()
+        .all(|g| g.cache_subnet_group_name() != Some("morket-cache")));
+}
+
+async fn live_parameters(ec: &EcClient, name: &str) -> BTreeMap<String, String> {
+    ec.describe_cache_parameters()
+        .cache_parameter_group_name(name)
+        .source("user")
+        .send()
+        .await
+        .unwrap()
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_name()?.to_string(),
+                p.parameter_value()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The parameters are set right after CreateCacheParameterGroup; a group not
+/// yet visible to that call (CacheParameterGroupNotFound) is retried within
+/// the new-object grace: one group, its parameters set, in one `up`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_group_not_yet_visible_after_create_is_retried() {
+    let mut e = Env::new(settings()).await;
+    let ec = EcClient::new(&e.conf);
+    let pg = ParameterGroup::new("morket-redis7", "redis7")
+        .parameter("maxmemory-policy", "allkeys-lru")
+        .parameter("timeout", "300");
+    let (s, r) = pg_stack(pg);
+    e.moto.fail(
+        "ModifyCacheParameterGroup",
+        "CacheParameterGroupNotFound",
+        404,
+        2,
+    );
+    let report = up_report(&mut e, &s).await;
+    assert_eq!(attempts(&report, &r), 1);
+    assert_eq!(fault(&e, 0), (2, 3));
+    let groups = ec.describe_cache_parameter_groups().send().await.unwrap();
+    assert_eq!(groups.cache_parameter_groups().len(), 1, "one group");
+    assert_eq!(
+        live_parameters(&ec, "morket-redis7").await,
+        BTreeMap::from([
+            ("maxmemory-policy".to_string(), "allkeys-lru".to_string()),
+            ("timeout".to_string(), "300".to_string()),
+        ])
+    );
+    e.no_changes(&s).await;
+}
+
+/// ModifyCacheParameterGroup refused while the group is applying an earlier
+/// change to its clusters (InvalidCacheParameterGroupState): retried, the
+/// new value set in one `up`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_group_modify_refused_while_busy_is_retried() {
+    let mut e = Env::new(settings()).await;
+    let ec = EcClient::new(&e.conf);
+    let pg = ParameterGroup::new("morket-redis7", "redis7").parameter("timeout", "300");
+    let (s1, r) = pg_stack(pg.clone());
+    e.up_stable(&s1).await;
+    e.moto.fail(
+        "ModifyCacheParameterGroup",
+        "InvalidCacheParameterGroupState",
+        400,
+        3,
+    );
+    let (s2, _) = pg_stack(pg.parameter("timeout", "600"));
+    let report = up_report(&mut e, &s2).await;
+    assert_eq!(attempts(&report, &r), 1);
+    assert_eq!(fault(&e, 0), (3, 4));
+    assert_eq!(
+        live_parameters(&ec, "morket-redis7").await["timeout"],
+        "600"
+    );
+    e.no_changes(&s2).await;
+}
+
+/// With moto answering like AWS (`creating` without endpoints for a minute,
+/// `modifying` from 3 s after a modify, `deleting`, and state conflicts): the
+/// create waits for the primary endpoint, each modify waits until the group
+/// is available again, so the next request never meets a conflict, and the
+/// destroy waits until the group is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_like_transitions_are_waited_out() {
+    let mut e = Env::new(settings()).await;
+    let ec = EcClient::new(&e.conf);
+    e.moto
+        .aws_like(json!({"on": ["transitions", "conflicts"], "scale": 0.01}));
+    let mut k = knobs();
+    let (s1, h) = stack(&k);
+    e.up(&s1).await;
+    assert!(
+        e.outputs(&h.rg)["primary_endpoint_address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("master.morket-redis.")),
+        "{}",
+        e.outputs(&h.rg)
+    );
+    // Two requests in a row: the description, then the token rotation.
+    k.rg.description = "sessions, rotated".into();
+    k.pw_length = 40;
+    let (s2, _) = stack(&k);
+    let report = up_report(&mut e, &s2).await;
+    assert_eq!(attempts(&report, &h.rg), 1);
+    // The update ended once the group read available again: right after
+    // it, the group is not `modifying` (its window is 30 ms to 330 ms after
+    // the token request).
+    let rg = live_rg(&ec, "morket-redis").await;
+    assert_eq!(rg.status(), Some("available"));
+    assert_eq!(rg.description(), Some("sessions, rotated"));
+    destroy_report(&mut e, &s2).await;
+    assert!(group_ids(&ec).await.is_empty());
+    let fired = e.moto.aws_like_fired();
+    assert!(
+        fired["fired"]["transitions"]["DescribeReplicationGroups"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{fired}"
+    );
+    assert!(
+        fired["fired"]["conflicts"].is_null(),
+        "no request met a busy group: {fired}"
     );
 }
 
@@ -573,8 +853,9 @@ fn pg_stack(pg: ParameterGroup) -> (Stack, Resource<ParameterGroup>) {
     (st, r)
 }
 
-/// moto implements no cache parameter group call, so this whole lifecycle
-/// runs through the engine against aws-smithy-mocks (an in-memory fake).
+/// The whole parameter-group lifecycle through the engine against an
+/// in-memory fake, asserting each request (moto_server.py's emulation is
+/// exercised by the moto tests).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parameter_group_lifecycle_with_mocks() {
     let fake = Arc::new(Mutex::new(FakePgs::default()));
@@ -697,8 +978,21 @@ async fn parameter_group_lifecycle_with_mocks() {
     assert!(e.is_none());
 }
 
-/// ModifyCacheSubnetGroup and DeleteCacheSubnetGroup are not implemented by
-/// moto (500), so the update and delete of a subnet group use mocks.
+fn subnet_group_of(subnets: &[String]) -> CacheSubnetGroup {
+    CacheSubnetGroup::builder()
+        .cache_subnet_group_name("morket-cache")
+        .arn("arn:aws:elasticache:us-east-1:123456789012:subnetgroup:morket-cache")
+        .set_subnets(Some(
+            subnets
+                .iter()
+                .map(|s| CacheSubnet::builder().subnet_identifier(s).build())
+                .collect(),
+        ))
+        .build()
+}
+
+/// The ModifyCacheSubnetGroup and DeleteCacheSubnetGroup requests, asserted
+/// one by one (the read after the update describes the modified group).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subnet_group_update_and_delete_with_mocks() {
     let fake = Arc::new(Mutex::new(FakePgs::default()));
@@ -713,18 +1007,17 @@ async fn subnet_group_update_and_delete_with_mocks() {
                 r.subnet_ids().to_vec(),
             ));
             ModifyCacheSubnetGroupOutput::builder()
-                .cache_subnet_group(
-                    CacheSubnetGroup::builder()
-                        .cache_subnet_group_name("morket-cache")
-                        .arn("arn:aws:elasticache:us-east-1:123456789012:subnetgroup:morket-cache")
-                        .set_subnets(Some(
-                            r.subnet_ids()
-                                .iter()
-                                .map(|s| CacheSubnet::builder().subnet_identifier(s).build())
-                                .collect(),
-                        ))
-                        .build(),
-                )
+                .cache_subnet_group(subnet_group_of(r.subnet_ids()))
+                .build()
+        }),
+    );
+    let m = modified.clone();
+    rules.push(
+        mock!(EcClient::describe_cache_subnet_groups).then_compute_output(move |_| {
+            let m = m.lock().unwrap();
+            let subnets = m.last().map(|(_, s)| s.clone()).unwrap_or_default();
+            DescribeCacheSubnetGroupsOutput::builder()
+                .cache_subnet_groups(subnet_group_of(&subnets))
                 .build()
         }),
     );
@@ -826,15 +1119,50 @@ fn rg_of(status: &str, members: usize) -> aws_sdk_elasticache::types::Replicatio
         .build()
 }
 
+/// The replication group without node addresses, as AWS shows one being created.
+fn rg_without_endpoint(status: &str) -> aws_sdk_elasticache::types::ReplicationGroup {
+    aws_sdk_elasticache::types::ReplicationGroup::builder()
+        .replication_group_id("morket-redis")
+        .arn("arn:aws:elasticache:us-east-1:123456789012:replicationgroup:morket-redis")
+        .status(status)
+        .description("sessions")
+        .member_clusters("morket-redis-001")
+        .node_groups(NodeGroup::builder().status(status).build())
+        .build()
+}
+
+fn rg_not_found() -> DescribeReplicationGroupsError {
+    DescribeReplicationGroupsError::ReplicationGroupNotFoundFault(
+        ReplicationGroupNotFoundFault::builder()
+            .meta(meta("ReplicationGroupNotFoundFault"))
+            .build(),
+    )
+}
+
 #[derive(Default)]
 struct RgCalls {
     create_token: Option<String>,
     increase: Vec<i32>,
     modify: Vec<(Option<String>, Option<AuthTokenUpdateStrategyType>)>,
+    /// TransitEncryptionEnabled and TransitEncryptionMode of each modify.
+    transit: Vec<(Option<bool>, Option<String>)>,
+    /// "describe" and "modify", in order.
+    events: Vec<&'static str>,
+    /// Deletes accepted.
     deletes: usize,
+    /// DeleteReplicationGroup requests, refused ones included.
+    delete_calls: usize,
+    /// The first this many deletes answer InvalidReplicationGroupState.
+    refuse_deletes: usize,
+    final_snapshot: Option<String>,
     describes_after_delete: usize,
     members: usize,
     deleting_polls: usize,
+    /// The status before any delete (default `available`).
+    status: Option<&'static str>,
+    /// DescribeCacheClusters shows member 003 `creating` this many times.
+    member_creating_polls: usize,
+    member_polls: usize,
 }
 
 fn rg_rules(calls: &Arc<Mutex<RgCalls>>) -> Vec<Rule> {
@@ -855,6 +1183,7 @@ fn rg_rules(calls: &Arc<Mutex<RgCalls>>) -> Vec<Rule> {
     rules.push(
         mock!(EcClient::describe_replication_groups).then_compute_response(move |_| {
             let mut c = c.lock().unwrap();
+            c.events.push("describe");
             if c.deletes > 0 {
                 c.describes_after_delete += 1;
                 if c.describes_after_delete <= c.deleting_polls {
@@ -864,24 +1193,37 @@ fn rg_rules(calls: &Arc<Mutex<RgCalls>>) -> Vec<Rule> {
                             .build(),
                     );
                 }
-                return MockResponse::Error(
-                    DescribeReplicationGroupsError::ReplicationGroupNotFoundFault(
-                        ReplicationGroupNotFoundFault::builder()
-                            .meta(meta("ReplicationGroupNotFoundFault"))
-                            .build(),
-                    ),
-                );
+                return MockResponse::Error(rg_not_found());
             }
             MockResponse::Output(
                 DescribeReplicationGroupsOutput::builder()
-                    .replication_groups(rg_of("available", c.members))
+                    .replication_groups(rg_of(c.status.unwrap_or("available"), c.members))
                     .build(),
             )
         }),
     );
+    let c = calls.clone();
     rules.push(
-        mock!(EcClient::describe_cache_clusters)
-            .then_output(|| DescribeCacheClustersOutput::builder().build()),
+        mock!(EcClient::describe_cache_clusters).then_compute_output(move |r| {
+            let mut c = c.lock().unwrap();
+            let id = r.cache_cluster_id().unwrap_or_default().to_string();
+            let mut status = "available";
+            if id == "morket-redis-003" {
+                c.member_polls += 1;
+                if c.member_polls <= c.member_creating_polls {
+                    status = "creating";
+                }
+            }
+            DescribeCacheClustersOutput::builder()
+                .cache_clusters(
+                    CacheCluster::builder()
+                        .cache_cluster_id(id)
+                        .cache_cluster_status(status)
+                        .engine_version("7.1.0")
+                        .build(),
+                )
+                .build()
+        }),
     );
     let c = calls.clone();
     rules.push(
@@ -896,31 +1238,63 @@ fn rg_rules(calls: &Arc<Mutex<RgCalls>>) -> Vec<Rule> {
     let c = calls.clone();
     rules.push(
         mock!(EcClient::modify_replication_group).then_compute_output(move |r| {
-            c.lock().unwrap().modify.push((
-                r.auth_token().map(str::to_string),
-                r.auth_token_update_strategy().cloned(),
-            ));
+            let mut c = c.lock().unwrap();
+            c.events.push("modify");
+            if r.auth_token().is_some() {
+                c.modify.push((
+                    r.auth_token().map(str::to_string),
+                    r.auth_token_update_strategy().cloned(),
+                ));
+            }
+            if r.transit_encryption_enabled().is_some() || r.transit_encryption_mode().is_some() {
+                c.transit.push((
+                    r.transit_encryption_enabled(),
+                    r.transit_encryption_mode().map(|m| m.as_str().to_string()),
+                ));
+            }
             ModifyReplicationGroupOutput::builder().build()
         }),
     );
     let c = calls.clone();
     rules.push(
-        mock!(EcClient::delete_replication_group).then_compute_output(move |_| {
-            c.lock().unwrap().deletes += 1;
-            DeleteReplicationGroupOutput::builder().build()
+        mock!(EcClient::delete_replication_group).then_compute_response(move |r| {
+            let mut c = c.lock().unwrap();
+            c.delete_calls += 1;
+            if c.delete_calls <= c.refuse_deletes {
+                return MockResponse::Error(
+                    DeleteReplicationGroupError::InvalidReplicationGroupStateFault(
+                        InvalidReplicationGroupStateFault::builder()
+                            .meta(meta("InvalidReplicationGroupState"))
+                            .build(),
+                    ),
+                );
+            }
+            c.deletes += 1;
+            c.final_snapshot = r.final_snapshot_identifier().map(str::to_string);
+            MockResponse::Output(DeleteReplicationGroupOutput::builder().build())
         }),
     );
     rules
 }
 
+fn rg_urn() -> morket_stack::model::Urn {
+    morket_stack::model::Urn::new(STACK, "", ReplicationGroup::TYPE, "redis")
+}
+
+fn value(rg: &ReplicationGroup) -> serde_json::Value {
+    serde_json::to_value(rg).unwrap()
+}
+
 /// Through the engine with mocks: the RandomPassword result reaches
 /// CreateReplicationGroup as the AUTH token and never lands in state in the
-/// clear. Then, provider calls moto cannot serve: IncreaseReplicaCount, a
-/// ROTATE token change, and delete waiting until the group is gone.
+/// clear. Then, provider calls moto cannot serve: IncreaseReplicaCount
+/// waiting for the new member cluster, a ROTATE token change, and delete
+/// waiting until the group is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replication_group_secret_token_replicas_and_delete_with_mocks() {
     let calls = Arc::new(Mutex::new(RgCalls {
         deleting_polls: 3,
+        member_creating_polls: 2,
         ..Default::default()
     }));
     let reg = registry(mocked_aws(&rg_rules(&calls)));
@@ -985,6 +1359,8 @@ async fn replication_group_secret_token_replicas_and_delete_with_mocks() {
     {
         let c = calls.lock().unwrap();
         assert_eq!(c.increase, vec![2]);
+        // The new member read `creating` twice before the update went on.
+        assert_eq!(c.member_polls, 3, "2 × creating, then available");
         assert_eq!(
             c.modify,
             vec![(
@@ -1024,16 +1400,269 @@ async fn replication_group_delete_times_out_naming_the_state() {
         })
         .with_elasticache(client),
     );
-    let p = ec::replication_group::ReplicationGroupProvider::new(aws_conn);
-    let urn = morket_stack::model::Urn::new(STACK, "", ReplicationGroup::TYPE, "redis");
+    let p = Typed::<ReplicationGroup>::new(aws_conn);
     let e = p
-        .delete(&ctx(&urn), "morket-redis", &json!({}), &json!({}))
+        .delete(&ctx(&rg_urn()), "morket-redis", &json!({}), &json!({}))
         .await
         .unwrap_err();
     assert!(
         matches!(&e, ProviderError::Fatal(m) if m.contains("deleting") && m.contains("morket-redis")),
         "{e}"
     );
+}
+
+/// After ModifyReplicationGroup AWS still shows `available` for a moment,
+/// then `modifying` (here 100 ms to 600 ms after the call): the first poll
+/// comes 30 s of AWS time (300 ms) after the call and `available` must be
+/// seen twice, so the update ends only once the change is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modify_seen_late_is_waited_for() {
+    let modified: Arc<Mutex<Option<Instant>>> = Default::default();
+    let polls: Arc<Mutex<Vec<(Duration, &'static str)>>> = Default::default();
+    let mut rules = tag_rules(&Default::default());
+    let m = modified.clone();
+    rules.push(
+        mock!(EcClient::modify_replication_group).then_compute_output(move |_| {
+            *m.lock().unwrap() = Some(Instant::now());
+            ModifyReplicationGroupOutput::builder().build()
+        }),
+    );
+    let (m, p) = (modified.clone(), polls.clone());
+    rules.push(
+        mock!(EcClient::describe_replication_groups).then_compute_output(move |_| {
+            let status = match *m.lock().unwrap() {
+                None => "available",
+                Some(at) => {
+                    let t = at.elapsed();
+                    let s = match t.as_millis() {
+                        0..100 => "available",
+                        100..600 => "modifying",
+                        _ => "available",
+                    };
+                    p.lock().unwrap().push((t, s));
+                    s
+                }
+            };
+            DescribeReplicationGroupsOutput::builder()
+                .replication_groups(rg_of(status, 1))
+                .build()
+        }),
+    );
+    rules.push(
+        mock!(EcClient::describe_cache_clusters)
+            .then_output(|| DescribeCacheClustersOutput::builder().build()),
+    );
+    let reg = registry(mocked_aws(&rules));
+    let p = reg.get(ReplicationGroup::TYPE).unwrap();
+    let old = ReplicationGroup::new("morket-redis", "sessions", "cache.t4g.micro");
+    let mut new = old.clone();
+    new.description = "sessions and queues".into();
+    p.update(
+        &ctx(&rg_urn()),
+        "morket-redis",
+        &value(&old),
+        &value(&new),
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    let polls = polls.lock().unwrap();
+    assert!(
+        polls[0].0 >= Duration::from_millis(290),
+        "the first poll waits 30 s of AWS time: {polls:?}"
+    );
+    assert!(polls.iter().any(|(_, s)| *s == "modifying"), "{polls:?}");
+    // The wait's last two polls and the read after the update: all after the change.
+    assert!(polls.len() >= 3, "{polls:?}");
+    assert!(
+        polls[polls.len() - 3..]
+            .iter()
+            .all(|(t, s)| *s == "available" && *t >= Duration::from_millis(600)),
+        "{polls:?}"
+    );
+}
+
+/// Right after CreateReplicationGroup the group may not be visible, then
+/// reads `creating` with no node address, and can read `available` a moment
+/// before its primary endpoint shows: the create waits for the endpoint, so
+/// `primary_endpoint_address` is never recorded empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_waits_for_the_primary_endpoint() {
+    let describes = Arc::new(AtomicUsize::new(0));
+    let mut rules = tag_rules(&Default::default());
+    rules.push(
+        mock!(EcClient::create_replication_group).then_compute_output(|_| {
+            CreateReplicationGroupOutput::builder()
+                .replication_group(rg_without_endpoint("creating"))
+                .build()
+        }),
+    );
+    let d = describes.clone();
+    rules.push(
+        mock!(EcClient::describe_replication_groups).then_compute_response(move |_| {
+            let rg = match d.fetch_add(1, Ordering::SeqCst) {
+                0 => return MockResponse::Error(rg_not_found()),
+                1 => rg_without_endpoint("creating"),
+                2 | 3 => rg_without_endpoint("available"),
+                _ => rg_of("available", 1),
+            };
+            MockResponse::Output(
+                DescribeReplicationGroupsOutput::builder()
+                    .replication_groups(rg)
+                    .build(),
+            )
+        }),
+    );
+    rules.push(
+        mock!(EcClient::describe_cache_clusters)
+            .then_output(|| DescribeCacheClustersOutput::builder().build()),
+    );
+    let reg = registry(mocked_aws(&rules));
+    let p = reg.get(ReplicationGroup::TYPE).unwrap();
+    let rg = ReplicationGroup::new("morket-redis", "sessions", "cache.t4g.micro");
+    let created = p.create(&ctx(&rg_urn()), &value(&rg)).await.unwrap();
+    assert_eq!(created.id, "morket-redis");
+    assert_eq!(
+        created.outputs["primary_endpoint_address"],
+        json!("master.morket-redis.x.use1.cache.amazonaws.com")
+    );
+    assert_eq!(
+        describes.load(Ordering::SeqCst),
+        6,
+        "not found, creating, 2 × available without endpoint, available; then the read"
+    );
+}
+
+/// DeleteReplicationGroup refused while the group is `snapshotting` is sent
+/// again (Terraform: 10 minutes), with the final snapshot; then the delete
+/// waits through `deleting` until the group is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_refused_while_snapshotting_is_retried() {
+    let calls = Arc::new(Mutex::new(RgCalls {
+        members: 1,
+        status: Some("snapshotting"),
+        refuse_deletes: 2,
+        deleting_polls: 2,
+        ..Default::default()
+    }));
+    let p = Typed::<ReplicationGroup>::new(mocked_aws(&rg_rules(&calls)));
+    let mut rg = ReplicationGroup::new("morket-redis", "sessions", "cache.t4g.micro");
+    rg.final_snapshot_identifier = Some("morket-redis-final".into());
+    p.delete(&ctx(&rg_urn()), "morket-redis", &value(&rg), &json!({}))
+        .await
+        .unwrap();
+    let c = calls.lock().unwrap();
+    assert_eq!((c.delete_calls, c.deletes), (3, 1), "2 refused, 1 accepted");
+    assert_eq!(c.final_snapshot.as_deref(), Some("morket-redis-final"));
+    assert_eq!(c.describes_after_delete, 3, "2 × deleting, then not found");
+}
+
+/// A group that already reads `deleting` (an earlier run's delete) is waited
+/// for, not deleted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_already_deleting_is_waited_for() {
+    let calls = Arc::new(Mutex::new(RgCalls {
+        members: 1,
+        deletes: 1,
+        deleting_polls: 3,
+        ..Default::default()
+    }));
+    let p = Typed::<ReplicationGroup>::new(mocked_aws(&rg_rules(&calls)));
+    p.delete(&ctx(&rg_urn()), "morket-redis", &json!({}), &json!({}))
+        .await
+        .unwrap();
+    let c = calls.lock().unwrap();
+    assert_eq!(c.delete_calls, 0);
+    assert_eq!(c.describes_after_delete, 4, "3 × deleting, then not found");
+}
+
+/// Transit encryption on an existing group: AWS takes `preferred` first, and
+/// `required` only once the group is available again (two requests, a wait
+/// between them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_encryption_is_turned_on_in_two_steps() {
+    let calls = Arc::new(Mutex::new(RgCalls {
+        members: 1,
+        ..Default::default()
+    }));
+    let p = Typed::<ReplicationGroup>::new(mocked_aws(&rg_rules(&calls)));
+    let old = ReplicationGroup::new("morket-redis", "sessions", "cache.t4g.micro");
+    let mut new = old.clone();
+    new.transit_encryption_enabled = true;
+    p.update(
+        &ctx(&rg_urn()),
+        "morket-redis",
+        &value(&old),
+        &value(&new),
+        &json!({}),
+    )
+    .await
+    .unwrap();
+    let c = calls.lock().unwrap();
+    assert_eq!(
+        c.transit,
+        vec![
+            (Some(true), Some("preferred".to_string())),
+            (Some(true), Some("required".to_string())),
+        ]
+    );
+    let between: Vec<_> = c
+        .events
+        .iter()
+        .skip_while(|e| **e != "modify")
+        .skip(1)
+        .take_while(|e| **e != "modify")
+        .collect();
+    assert!(
+        between.len() >= 2,
+        "waited between the steps: {:?}",
+        c.events
+    );
+}
+
+/// `engine_version = "7.1"` reads back as declared while AWS runs 7.1.0; a
+/// lower version plans a new group (AWS never downgrades in place), a higher
+/// one an update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_version_reads_as_declared_and_a_downgrade_replaces() {
+    let calls = Arc::new(Mutex::new(RgCalls::default()));
+    let reg = registry(mocked_aws(&rg_rules(&calls)));
+    let st = store();
+    let mut eng = Engine::new(Box::new(st.clone()), reg.clone());
+    let with_version = |v: &str| {
+        let mut s = Stack::new(STACK).unwrap();
+        let mut rg = ReplicationGroup::new("morket-redis", "sessions", "cache.t4g.micro");
+        rg.engine_version = Some(v.into());
+        let r = s.root().resource("redis", rg).unwrap();
+        (s, r)
+    };
+    let (s1, r) = with_version("7.1");
+    let (_, report) = eng
+        .up(&s1, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let rec = st.resource(r.urn()).unwrap().unwrap();
+    let read = reg
+        .get(ReplicationGroup::TYPE)
+        .unwrap()
+        .read(&ctx(r.urn()), &rec.id, &rec.inputs, &rec.outputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs["engine_version"], json!("7.1"), "live 7.1.0");
+    assert_eq!(
+        read.inputs, rec.inputs,
+        "a read right after up is the declaration"
+    );
+
+    let (s2, _) = with_version("6.2");
+    let p = eng.preview(&s2, &PlanOptions::default()).await.unwrap();
+    assert_eq!(step(&p, r.urn()).action, Action::Replace);
+    assert_eq!(step(&p, r.urn()).replace_fields, vec!["engine_version"]);
+    let (s3, _) = with_version("7.2");
+    let p = eng.preview(&s3, &PlanOptions::default()).await.unwrap();
+    assert_eq!(step(&p, r.urn()).action, Action::Update);
 }
 
 #[tokio::test]

@@ -773,10 +773,15 @@ mod mocked {
         let disassociate = mock!(Client::disassociate_kms_key)
             .match_requests(|r| r.log_group_name() == Some("/vpc/flow"))
             .then_output(|| DisassociateKmsKeyOutput::builder().build());
+        // The update ends with a read: outputs are built in one place.
+        let tags = mock!(Client::list_tags_for_resource).then_output(|| {
+            aws_sdk_cloudwatchlogs::operation::list_tags_for_resource::ListTagsForResourceOutput::builder()
+                .build()
+        });
         let client = mock_client!(
             aws_sdk_cloudwatchlogs,
             RuleMode::MatchAny,
-            &[&describe, &associate, &disassociate]
+            &[&describe, &associate, &disassociate, &tags]
         );
         let aws_conn = Arc::new(Aws::new(settings()).with_logs(client));
         let mut reg = Registry::new();

@@ -2,8 +2,13 @@
 //! create, update in place, replace, out-of-band drift read, no-op preview,
 //! delete, adoption by tag, offline validation, and secrets (a RandomPassword
 //! feeding the broker user and the OpenSearch master user) kept out of the plan
-//! text and sealed in state. The calls moto cannot show (RebootBroker is a
-//! no-op there, UpgradeDomain does not exist) are covered with aws-smithy-mocks.
+//! text and sealed in state. What real AWS does and moto does not runs against
+//! the AWS-like peer (`Env::aws_like`: slow creates and reboots, 409
+//! ConflictException while busy, the OpenSearch service-linked role; moto's
+//! fault switch does not match these REST-JSON services). The calls moto cannot
+//! show (RebootBroker is a no-op there, UpgradeDomain does not exist, RabbitMQ
+//! users that AWS never returns, the CreatorRequestId sent) are covered with
+//! aws-smithy-mocks.
 
 mod support;
 
@@ -12,10 +17,11 @@ use std::time::Duration;
 
 use morket_stack::engine::Engine;
 use morket_stack::exec::Cancel;
-use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, Stack};
+use morket_stack::model::{HasUrn, Input, Resource, ResourceArgs, ResourceOptions, Stack};
 use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::ec2::subnet::Subnet;
 use morket_stack::provider::aws::ec2::vpc::Vpc;
+use morket_stack::provider::aws::iam::service_linked_role::ServiceLinkedRole;
 use morket_stack::provider::aws::mq::broker::{Broker, BrokerUser, MaintenanceWindow};
 use morket_stack::provider::aws::opensearch::domain::{
     AdvancedSecurityOptions, Domain, Enabled, VpcOptions,
@@ -58,7 +64,7 @@ fn net_stack<T: ResourceArgs>(
 fn broker(subnets: Vec<Input<String>>) -> Broker {
     let mut b = Broker::new(
         "orders",
-        "3.11.20",
+        "3.13",
         "mq.m5.large",
         subnets[0].clone(),
         BrokerUser::new("admin", Input::secret("Initial-pass-123")),
@@ -105,7 +111,7 @@ async fn broker_lifecycle_against_moto() {
     let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
     assert_eq!(live.broker_name(), Some("orders"));
     assert_eq!(live.engine_type().unwrap().as_str(), "RABBITMQ");
-    assert_eq!(live.engine_version(), Some("3.11.20"));
+    assert_eq!(live.engine_version(), Some("3.13"));
     assert_eq!(live.host_instance_type(), Some("mq.m5.large"));
     assert_eq!(live.deployment_mode().unwrap().as_str(), "SINGLE_INSTANCE");
     assert_eq!(live.subnet_ids(), std::slice::from_ref(&subnet_id));
@@ -125,19 +131,18 @@ async fn broker_lifecycle_against_moto() {
 
     e.no_changes(&s1).await;
 
-    // Update in place: every updatable field, and the admin password.
-    b.engine_version = "3.13".into();
-    b.host_instance_type = "mq.m5.xlarge".into();
+    // Update in place: every updatable field, and the one-step major
+    // upgrade 3.13 -> 4.2, which needs an mq.m7g host. Users are create-only
+    // (see `rabbitmq_user_changes_are_refused_before_any_call`).
+    b.engine_version = "4.2".into();
+    b.host_instance_type = "mq.m7g.large".into();
     b.security_groups = vec!["sg-0123456789abcdef0".into()];
-    b.auto_minor_version_upgrade = false;
     b.logs.general = true;
     b.maintenance_window_start_time = Some(MaintenanceWindow {
         day_of_week: "MONDAY".into(),
         time_of_day: "03:00".into(),
         time_zone: "UTC".into(),
     });
-    b.users[0].password = Input::secret("Changed-pass-456");
-    b.users[0].console_access = true;
     b.tags.insert("Name".into(), "orders-2".into());
     let b2 = b.clone();
     let (s2, _) = net_stack(&["us-east-1a"], move |_| b2);
@@ -147,21 +152,19 @@ async fn broker_lifecycle_against_moto() {
     assert_eq!(
         step.changed,
         vec![
-            "auto_minor_version_upgrade",
             "engine_version",
             "host_instance_type",
             "logs",
             "maintenance_window_start_time",
             "security_groups",
             "tags",
-            "users"
         ]
     );
     let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
-    assert_eq!(live.engine_version(), Some("3.13"));
-    assert_eq!(live.host_instance_type(), Some("mq.m5.xlarge"));
+    assert_eq!(live.engine_version(), Some("4.2"));
+    assert_eq!(live.host_instance_type(), Some("mq.m7g.large"));
     assert_eq!(live.security_groups(), ["sg-0123456789abcdef0"]);
-    assert_eq!(live.auto_minor_version_upgrade(), Some(false));
+    assert_eq!(live.auto_minor_version_upgrade(), Some(true));
     assert_eq!(live.logs().and_then(|l| l.general()), Some(true));
     assert_eq!(
         live.maintenance_window_start_time()
@@ -169,20 +172,25 @@ async fn broker_lifecycle_against_moto() {
         Some("03:00")
     );
     assert_eq!(live.tags().unwrap()["Name"], "orders-2");
-    let user = mq
-        .describe_user()
-        .broker_id(&id)
-        .username("admin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(user.console_access(), Some(true), "UpdateUser was called");
     e.no_changes(&s2).await;
 
-    // Out-of-band change: read returns the live value.
+    // Never down: refused before any call.
+    let mut down = b.clone();
+    down.engine_version = "3.13".into();
+    let (s_down, _) = net_stack(&["us-east-1a"], move |_| down);
+    let msg = e.up_failing(&s_down).await;
+    assert!(
+        msg.contains("engine_version") && msg.contains("never downgrades"),
+        "{msg}"
+    );
+    let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
+    assert_eq!(live.engine_version(), Some("4.2"));
+
+    // Out-of-band change: read returns the live value, and the declared
+    // users (AWS returns none for RabbitMQ).
     mq.update_broker()
         .broker_id(&id)
-        .host_instance_type("mq.m5.2xlarge")
+        .host_instance_type("mq.m7g.xlarge")
         .send()
         .await
         .unwrap();
@@ -195,9 +203,9 @@ async fn broker_lifecycle_against_moto() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(read.inputs["host_instance_type"], json!("mq.m5.2xlarge"));
+    assert_eq!(read.inputs["host_instance_type"], json!("mq.m7g.xlarge"));
     assert_eq!(read.inputs["tags"], json!({"Name": "orders-2"}));
-    assert_eq!(read.inputs["users"][0]["console_access"], json!(true));
+    assert_eq!(read.inputs["users"], rec.inputs["users"]);
 
     // Force-new: a new name replaces the broker.
     b.broker_name = "orders-v2".into();
@@ -620,6 +628,32 @@ async fn invalid_inputs_fail_the_preview_naming_field_and_value() {
             "logs.audit",
             "true",
         ),
+        // Amazon MQ no longer creates 3.11 (end of support), takes
+        // major.minor only, and runs 4.2 on mq.m7g only.
+        (
+            Broker {
+                engine_version: "3.11.20".into(),
+                ..base()
+            },
+            "engine_version",
+            "3.11.20",
+        ),
+        (
+            Broker {
+                engine_version: "4.2".into(),
+                ..base()
+            },
+            "host_instance_type",
+            "mq.m7g",
+        ),
+        (
+            Broker {
+                auto_minor_version_upgrade: false,
+                ..base()
+            },
+            "auto_minor_version_upgrade",
+            "3.13",
+        ),
         (
             {
                 let mut b = base();
@@ -703,8 +737,9 @@ async fn invalid_inputs_fail_the_preview_naming_field_and_value() {
 }
 
 // moto's RebootBroker is a no-op and its brokers never leave RUNNING, so
-// whether the provider reboots (and only when a change needs it) is only
-// observable on a mocked client.
+// whether the provider reboots (and only when a change needs it), and waits
+// out the reboot AWS shows a moment later, is only observable on a mocked
+// client.
 #[tokio::test]
 async fn broker_update_reboots_only_when_the_change_needs_it() {
     use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
@@ -712,27 +747,33 @@ async fn broker_update_reboots_only_when_the_change_needs_it() {
     use aws_sdk_mq::operation::update_broker::UpdateBrokerOutput;
     use aws_sdk_mq::types::BrokerState;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
+    // After the reboot: RUNNING once (AWS is late to show it), then
+    // REBOOT_IN_PROGRESS twice, then RUNNING.
+    let since_reboot = Arc::new(AtomicUsize::new(usize::MAX));
+    let s = since_reboot.clone();
     let update = mock!(aws_sdk_mq::Client::update_broker)
         .then_output(|| UpdateBrokerOutput::builder().build());
-    let reboot = mock!(aws_sdk_mq::Client::reboot_broker)
-        .then_output(|| RebootBrokerOutput::builder().build());
-    let describe = mock!(aws_sdk_mq::Client::describe_broker)
-        .sequence()
-        .output(|| {
-            DescribeBrokerOutput::builder()
-                .broker_id("b-1")
-                .broker_state(BrokerState::RebootInProgress)
-                .build()
-        })
-        .output(|| {
-            DescribeBrokerOutput::builder()
-                .broker_id("b-1")
-                .broker_state(BrokerState::Running)
-                .build()
-        })
-        .repeatedly()
-        .build();
+    let reboot = mock!(aws_sdk_mq::Client::reboot_broker).then_compute_output(move |_| {
+        s.store(0, Ordering::SeqCst);
+        RebootBrokerOutput::builder().build()
+    });
+    let s = since_reboot.clone();
+    let describe = mock!(aws_sdk_mq::Client::describe_broker).then_compute_output(move |_| {
+        let n = s.load(Ordering::SeqCst);
+        if n != usize::MAX {
+            s.store(n + 1, Ordering::SeqCst);
+        }
+        let state = match n {
+            1 | 2 => BrokerState::RebootInProgress,
+            _ => BrokerState::Running,
+        };
+        DescribeBrokerOutput::builder()
+            .broker_id("b-1")
+            .broker_state(state)
+            .build()
+    });
     let client = mock_client!(
         aws_sdk_mq,
         RuleMode::MatchAny,
@@ -766,7 +807,8 @@ async fn broker_update_reboots_only_when_the_change_needs_it() {
     assert_eq!(update.num_calls(), 1);
     assert_eq!(reboot.num_calls(), 0, "no reboot for security groups");
 
-    // A new instance type is pending until a reboot: reboot, then wait RUNNING.
+    // A new instance type is pending until a reboot: reboot, then wait until
+    // the reboot AWS shows is over (RUNNING twice in a row).
     let mut n2 = n.clone();
     n2.host_instance_type = "mq.m5.xlarge".into();
     let out = p
@@ -781,6 +823,11 @@ async fn broker_update_reboots_only_when_the_change_needs_it() {
         .unwrap();
     assert_eq!(update.num_calls(), 2);
     assert_eq!(reboot.num_calls(), 1);
+    assert!(
+        since_reboot.load(Ordering::SeqCst) >= 5,
+        "waited through REBOOT_IN_PROGRESS: {} describes",
+        since_reboot.load(Ordering::SeqCst)
+    );
     assert_eq!(out["id"], json!("b-1"));
 }
 
@@ -790,6 +837,7 @@ async fn broker_update_reboots_only_when_the_change_needs_it() {
 #[tokio::test]
 async fn domain_engine_version_change_upgrades_and_waits() {
     use aws_sdk_opensearch::operation::describe_domain::DescribeDomainOutput;
+    use aws_sdk_opensearch::operation::list_tags::ListTagsOutput;
     use aws_sdk_opensearch::operation::update_domain_config::UpdateDomainConfigOutput;
     use aws_sdk_opensearch::operation::upgrade_domain::UpgradeDomainOutput;
     use aws_sdk_opensearch::types::DomainStatus;
@@ -830,10 +878,12 @@ async fn domain_engine_version_change_upgrades_and_waits() {
         })
         .repeatedly()
         .build();
+    let tags = mock!(aws_sdk_opensearch::Client::list_tags)
+        .then_output(|| ListTagsOutput::builder().build());
     let client = mock_client!(
         aws_sdk_opensearch,
         RuleMode::MatchAny,
-        [&upgrade, &config, &describe]
+        [&upgrade, &config, &describe, &tags]
     );
     let aws_conn = Arc::new(Aws::new(settings()).with_opensearch(client));
     let reg = registry(aws_conn);
@@ -854,7 +904,7 @@ async fn domain_engine_version_change_upgrades_and_waits() {
         .unwrap();
     assert_eq!(upgrade.num_calls(), 1);
     assert_eq!(config.num_calls(), 0, "no config block changed");
-    assert!(describe.num_calls() >= 2, "waited for the upgrade");
+    assert!(describe.num_calls() >= 3, "waited for the upgrade");
     assert_eq!(out["endpoint"], json!("logs.us-east-1.es.amazonaws.com"));
 }
 
@@ -889,4 +939,500 @@ async fn interrupted_broker_create_is_adopted_by_its_urn_tag() {
     assert_eq!(e.st.resource(r.urn()).unwrap().unwrap().id, created.id);
     assert_eq!(our_brokers(&mq).await, vec![created.id.clone()]);
     assert!(e.st.pending().unwrap().is_empty());
+}
+
+/// The AWS-like peer's scale for the modify waits: its 3 s lag becomes 0.6 s
+/// (a request to it takes about 0.2 s), its 30 s of processing 6 s.
+const SLOW_PEER: f64 = 0.2;
+
+/// The declared broker with a literal subnet: for tests that need no VPC.
+fn lone_broker(name: &str) -> Broker {
+    Broker::new(
+        name,
+        "3.13",
+        "mq.m5.large",
+        "subnet-0123456789abcdef0",
+        BrokerUser::new("admin", Input::secret("Good-password-1")),
+    )
+}
+
+fn broker_stack(b: Broker) -> (Stack, Resource<Broker>) {
+    let mut st = Stack::new(STACK).unwrap();
+    let r = st.root().resource("broker", b).unwrap();
+    (st, r)
+}
+
+// B4: Amazon MQ takes RabbitMQ users at create only (UpdateUser is
+// ActiveMQ-only). A change of them fails the update before any call, naming
+// the field, so no other part of the change is half applied; a rename of the
+// admin is refused the same way, never a replacement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_user_changes_are_refused_before_any_call() {
+    let mut e = Env::new(settings()).await;
+    let mq = aws_sdk_mq::Client::new(&e.conf);
+    let b = lone_broker("users");
+    let (s1, r) = broker_stack(b.clone());
+    e.up(&s1).await;
+    let id = e.id(&r);
+
+    let mut password = b.clone();
+    password.users[0].password = Input::secret("Another-pass-789");
+    password.host_instance_type = "mq.m5.xlarge".into();
+    let mut rename = b.clone();
+    rename.users[0].username = "root".into();
+    let mut console = b.clone();
+    console.users[0].console_access = true;
+    for changed in [password, rename, console] {
+        let (s, _) = broker_stack(changed);
+        let p = e.eng.preview(&s, &PlanOptions::default()).await.unwrap();
+        assert_eq!(support::aws::step(&p, &r).action, Action::Update);
+        let msg = e.up_failing(&s).await;
+        assert!(
+            msg.contains("users") && msg.contains("ActiveMQ-only"),
+            "{msg}"
+        );
+        assert!(!msg.contains("Another-pass-789"), "secret echoed: {msg}");
+        let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
+        assert_eq!(
+            live.host_instance_type(),
+            Some("mq.m5.large"),
+            "no call made"
+        );
+        assert_eq!(our_brokers(&mq).await, vec![id.clone()], "not replaced");
+    }
+    e.no_changes(&s1).await;
+}
+
+// B4 / S12: DescribeBroker lists no RabbitMQ users on AWS (moto lists them).
+// Read keeps the declared users, so a refresh never plans a replacement;
+// AWS's patch version and maintenance window mean the declared ones.
+#[tokio::test]
+async fn broker_read_keeps_the_declared_users_aws_does_not_return() {
+    use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
+    use aws_sdk_mq::types::{BrokerState, DayOfWeek, DeploymentMode, EngineType, WeeklyStartTime};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    let describe = mock!(aws_sdk_mq::Client::describe_broker).then_output(|| {
+        DescribeBrokerOutput::builder()
+            .broker_id("b-1")
+            .broker_arn("arn:aws:mq:us-east-1:123456789012:broker:orders:b-1")
+            .broker_name("orders")
+            .broker_state(BrokerState::Running)
+            .engine_type(EngineType::Rabbitmq)
+            .engine_version("3.13.7")
+            .host_instance_type("mq.m5.large")
+            .deployment_mode(DeploymentMode::SingleInstance)
+            .subnet_ids("subnet-0123456789abcdef0")
+            .publicly_accessible(false)
+            .auto_minor_version_upgrade(true)
+            .logs(
+                aws_sdk_mq::types::LogsSummary::builder()
+                    .general(false)
+                    .general_log_group("g")
+                    .build(),
+            )
+            .maintenance_window_start_time(
+                WeeklyStartTime::builder()
+                    .day_of_week(DayOfWeek::Sunday)
+                    .time_of_day("02:00")
+                    .time_zone("UTC")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(aws_sdk_mq, RuleMode::MatchAny, [&describe]);
+    let reg = registry(Arc::new(Aws::new(settings()).with_mq(client)));
+    let p = reg.get(Broker::TYPE).unwrap();
+    let urn = morket_stack::model::Urn::new(STACK, "", Broker::TYPE, "broker");
+    let declared = serde_json::to_value(lone_broker("orders")).unwrap();
+    let read = p
+        .read(&ctx(&urn), "b-1", &declared, &json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs["users"], declared["users"]);
+    assert_eq!(read.inputs["engine_version"], json!("3.13"));
+    let d = p.diff(&declared, &read.inputs);
+    assert!(d.is_empty(), "{d:?}");
+}
+
+// S11: the CreatorRequestId is random per create, and the same on every
+// resend of one create (here a throttled first attempt): a later create with
+// the same inputs (destroy then up, a replacement) never gets an old broker.
+#[tokio::test]
+async fn broker_creator_request_id_is_random_per_create_and_kept_on_resends() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use aws_sdk_mq::operation::create_broker::{CreateBrokerError, CreateBrokerOutput};
+    use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
+    use aws_sdk_mq::types::BrokerState;
+    use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    let tokens = Arc::new(Mutex::new(Vec::<String>::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (t, n) = (tokens.clone(), calls.clone());
+    let create = mock!(aws_sdk_mq::Client::create_broker).then_compute_response(move |r| {
+        t.lock()
+            .unwrap()
+            .push(r.creator_request_id().unwrap_or_default().to_string());
+        if n.fetch_add(1, Ordering::SeqCst) == 0 {
+            let meta = ErrorMetadata::builder()
+                .code("ThrottlingException")
+                .message("Rate exceeded")
+                .build();
+            return MockResponse::Error(CreateBrokerError::generic(meta));
+        }
+        MockResponse::Output(CreateBrokerOutput::builder().broker_id("b-1").build())
+    });
+    let describe = mock!(aws_sdk_mq::Client::describe_broker).then_output(|| {
+        DescribeBrokerOutput::builder()
+            .broker_id("b-1")
+            .broker_state(BrokerState::Running)
+            .build()
+    });
+    // No SDK retries: the resend is the call helper's, which builds the
+    // request again from the closure.
+    let client = mock_client!(aws_sdk_mq, RuleMode::MatchAny, [&create, &describe], |c| c
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let reg = registry(Arc::new(Aws::new(settings()).with_mq(client)));
+    let p = reg.get(Broker::TYPE).unwrap();
+    let urn = morket_stack::model::Urn::new(STACK, "", Broker::TYPE, "broker");
+    let inputs = serde_json::to_value(lone_broker("orders")).unwrap();
+    for _ in 0..2 {
+        let made = p.create(&ctx(&urn), &inputs).await.unwrap();
+        assert_eq!(made.id, "b-1");
+    }
+    let tokens = tokens.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 3, "one throttled resend: {tokens:?}");
+    assert!(tokens
+        .iter()
+        .all(|t| t.starts_with("morket-") && t.len() > 20));
+    assert_eq!(tokens[0], tokens[1], "a resend keeps its token");
+    assert_ne!(tokens[1], tokens[2], "a new create gets a new token");
+}
+
+// Minor: encryption at rest and node-to-node encryption turn on in place
+// (only turning them off replaces the domain, and its data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_encryption_turns_on_in_place() {
+    let mut e = Env::new(settings()).await;
+    let os = aws_sdk_opensearch::Client::new(&e.conf);
+    let mut d = Domain::new("plain");
+    d.encrypt_at_rest.enabled = false;
+    d.node_to_node_encryption.enabled = false;
+    let (s1, r) = domain_stack(d.clone());
+    e.up(&s1).await;
+    let (s2, _) = domain_stack(Domain::new("plain"));
+    let plan = e.up(&s2).await;
+    let step = support::aws::step(&plan, &r);
+    assert_eq!(step.action, Action::Update);
+    assert_eq!(
+        step.changed,
+        vec!["encrypt_at_rest", "node_to_node_encryption"]
+    );
+    let live = os
+        .describe_domain()
+        .domain_name("plain")
+        .send()
+        .await
+        .unwrap()
+        .domain_status
+        .unwrap();
+    assert_eq!(
+        live.encryption_at_rest_options().and_then(|o| o.enabled()),
+        Some(true)
+    );
+    assert_eq!(
+        live.node_to_node_encryption_options()
+            .and_then(|o| o.enabled()),
+        Some(true)
+    );
+    assert_eq!(our_domains(&os).await, vec!["plain".to_string()]);
+    e.no_changes(&s2).await;
+}
+
+// S6 (create): under the AWS-like peer a new broker is CREATION_IN_PROGRESS,
+// without instances, for a while; the create waits for RUNNING, so its
+// endpoint is in the outputs.
+// S6 (modify): a change that needs a reboot; AWS shows REBOOT_IN_PROGRESS a
+// moment after RebootBroker. The update waits past it: right after the `up`
+// (and past the peer's lag) the broker is RUNNING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_waits_out_creation_and_reboot_against_aws_like_peer() {
+    let mut e = Env::aws_like(settings()).await;
+    let mq = aws_sdk_mq::Client::new(&e.conf);
+    let b = lone_broker("slow");
+    let (s1, r) = broker_stack(b.clone());
+    e.up_stable(&s1).await;
+    assert!(
+        e.outputs(&r)["amqps_endpoint"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("amqps://")),
+        "{}",
+        e.outputs(&r)
+    );
+    let seen = e.aws_like_fired();
+    assert!(
+        seen.get("transitions").copied().unwrap_or(0) >= 1,
+        "{seen:?}"
+    );
+
+    // A request to the peer takes about 0.2 s, longer than its 3 s lag at
+    // the common scale: slow the peer (open windows keep their end) so that
+    // the lag outlasts a request, as on AWS.
+    e.moto.aws_like(json!({"on": "all", "scale": SLOW_PEER}));
+    let mut bigger = b.clone();
+    bigger.host_instance_type = "mq.m5.xlarge".into();
+    let (s2, _) = broker_stack(bigger);
+    let started = std::time::Instant::now();
+    e.up(&s2).await;
+    // 30 s of AWS time before the first poll.
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    // Past the lag: an `up` that returned early would see the reboot now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let live = mq
+        .describe_broker()
+        .broker_id(e.id(&r))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.broker_state().map(|s| s.as_str()), Some("RUNNING"));
+    assert_eq!(live.host_instance_type(), Some("mq.m5.xlarge"));
+    let (_, report) = e.eng.destroy(&s2, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(our_brokers(&mq).await.is_empty());
+}
+
+// S7: UpdateBroker answers 409 ConflictException while the broker reboots;
+// the update is sent again until it is accepted, in one `up`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_update_retries_a_conflict_while_rebooting_against_aws_like_peer() {
+    let mut e = Env::aws_like(settings()).await;
+    let mq = aws_sdk_mq::Client::new(&e.conf);
+    let b = lone_broker("busy");
+    let (s1, r) = broker_stack(b.clone());
+    e.up(&s1).await;
+    let id = e.id(&r);
+    // Someone reboots it; past the peer's lag it is REBOOT_IN_PROGRESS.
+    mq.reboot_broker().broker_id(&id).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = e.aws_like_fired().get("conflicts").copied().unwrap_or(0);
+    let mut guarded = b.clone();
+    guarded.security_groups = vec!["sg-0123456789abcdef0".into()];
+    let (s2, _) = broker_stack(guarded);
+    e.up(&s2).await;
+    let after = e.aws_like_fired().get("conflicts").copied().unwrap_or(0);
+    assert!(after > before, "UpdateBroker met a conflict: {after}");
+    let live = mq.describe_broker().broker_id(&id).send().await.unwrap();
+    assert_eq!(live.security_groups(), ["sg-0123456789abcdef0"]);
+    assert_eq!(our_brokers(&mq).await, vec![id]);
+}
+
+// S6 (create): a new domain is Processing without an endpoint for a while;
+// the create requires both settled, so the endpoint output is set.
+// S6 (modify): Processing is still false right after UpdateDomainConfig; the
+// update waits before its first poll, so right after the `up` (past the
+// peer's lag) the domain is not processing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_waits_for_its_endpoint_and_its_changes_against_aws_like_peer() {
+    let mut e = Env::aws_like(settings()).await;
+    let os = aws_sdk_opensearch::Client::new(&e.conf);
+    let mut d = Domain::new("slow-logs");
+    let (s1, r) = domain_stack(d.clone());
+    e.up_stable(&s1).await;
+    assert_eq!(
+        e.outputs(&r)["endpoint"],
+        json!("slow-logs.us-east-1.es.amazonaws.com")
+    );
+    let seen = e.aws_like_fired();
+    assert!(
+        seen.get("transitions").copied().unwrap_or(0) >= 1,
+        "{seen:?}"
+    );
+
+    // As for the broker: the peer's lag must outlast a request.
+    e.moto.aws_like(json!({"on": "all", "scale": SLOW_PEER}));
+    d.snapshot_options.automated_snapshot_start_hour = 4;
+    let (s2, _) = domain_stack(d);
+    e.up(&s2).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let live = os
+        .describe_domain()
+        .domain_name("slow-logs")
+        .send()
+        .await
+        .unwrap()
+        .domain_status
+        .unwrap();
+    assert_eq!(live.processing(), Some(false));
+    assert_eq!(
+        live.snapshot_options()
+            .and_then(|s| s.automated_snapshot_start_hour()),
+        Some(4)
+    );
+    let (_, report) = e.eng.destroy(&s2, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(our_domains(&os).await.is_empty());
+}
+
+// S7: UpdateDomainConfig answers 409 ConflictException while the domain is
+// processing another change; the update is sent again until accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_update_retries_a_conflict_while_processing_against_aws_like_peer() {
+    let mut e = Env::aws_like(settings()).await;
+    let os = aws_sdk_opensearch::Client::new(&e.conf);
+    let mut d = Domain::new("busy-logs");
+    let (s1, _) = domain_stack(d.clone());
+    e.up(&s1).await;
+    // Someone changes it; past the peer's lag it is processing.
+    os.update_domain_config()
+        .domain_name("busy-logs")
+        .snapshot_options(
+            aws_sdk_opensearch::types::SnapshotOptions::builder()
+                .automated_snapshot_start_hour(5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = e.aws_like_fired().get("conflicts").copied().unwrap_or(0);
+    d.ebs_options.volume_size = 20;
+    let (s2, _) = domain_stack(d);
+    e.up(&s2).await;
+    let after = e.aws_like_fired().get("conflicts").copied().unwrap_or(0);
+    assert!(after > before, "UpdateDomainConfig met a conflict: {after}");
+    let live = os
+        .describe_domain()
+        .domain_name("busy-logs")
+        .send()
+        .await
+        .unwrap()
+        .domain_status
+        .unwrap();
+    assert_eq!(live.ebs_options().and_then(|e| e.volume_size()), Some(20));
+}
+
+fn vpc_domain() -> Domain {
+    let mut d = Domain::new("vpc-logs");
+    d.vpc_options = Some(VpcOptions {
+        subnet_ids: vec!["subnet-0123456789abcdef0".into()],
+        security_group_ids: vec![],
+    });
+    d
+}
+
+// B3: a VPC domain needs OpenSearch's service-linked role. Without it the
+// create fails (after the propagation retries) saying what to declare; with
+// `aws:iam/ServiceLinkedRole` declared and depended on, one `up` succeeds,
+// riding out the new role's propagation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpc_domain_needs_the_service_linked_role_against_aws_like_peer() {
+    let mut e = Env::aws_like(settings()).await;
+    let os = aws_sdk_opensearch::Client::new(&e.conf);
+    let (s1, _) = domain_stack(vpc_domain());
+    let msg = e.up_failing(&s1).await;
+    assert!(
+        msg.contains("AWSServiceRoleForAmazonOpenSearchService")
+            && msg.contains("aws:iam/ServiceLinkedRole")
+            && msg.contains("opensearchservice.amazonaws.com"),
+        "{msg}"
+    );
+    let refused = e.aws_like_fired().get("slr").copied().unwrap_or(0);
+    assert!(
+        refused >= 2,
+        "retried while the role was missing: {refused}"
+    );
+    assert!(our_domains(&os).await.is_empty());
+
+    let mut st = Stack::new(STACK).unwrap();
+    let role = st
+        .root()
+        .resource(
+            "opensearch-role",
+            ServiceLinkedRole::new("opensearchservice.amazonaws.com"),
+        )
+        .unwrap();
+    let dom = st
+        .root()
+        .resource_with(
+            "search",
+            vpc_domain(),
+            ResourceOptions::new().depends_on(&role),
+        )
+        .unwrap();
+    e.up(&st).await;
+    assert_eq!(our_domains(&os).await, vec!["vpc-logs".to_string()]);
+    assert_eq!(
+        e.outputs(&dom)["endpoint"],
+        json!("vpc-logs.us-east-1.es.amazonaws.com")
+    );
+    let fired = e.aws_like_fired().get("slr").copied().unwrap_or(0);
+    assert!(
+        fired > refused,
+        "the new role was still propagating: {fired}"
+    );
+}
+
+// S6 (create): AWS can report a new domain with Processing false before it
+// has an endpoint; the create waits for both, as Terraform does, so the
+// `endpoint` output is never null.
+#[tokio::test]
+async fn domain_create_waits_for_the_endpoint() {
+    use aws_sdk_opensearch::operation::create_domain::CreateDomainOutput;
+    use aws_sdk_opensearch::operation::describe_domain::DescribeDomainOutput;
+    use aws_sdk_opensearch::operation::list_tags::ListTagsOutput;
+    use aws_sdk_opensearch::types::DomainStatus;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    let status = |endpoint: bool| {
+        let b = DomainStatus::builder()
+            .domain_id("123456789012/logs")
+            .domain_name("logs")
+            .arn("arn:aws:es:us-east-1:123456789012:domain/logs")
+            .engine_version("OpenSearch_2.11")
+            .processing(false);
+        let b = if endpoint {
+            b.endpoint("logs.us-east-1.es.amazonaws.com")
+        } else {
+            b
+        };
+        DescribeDomainOutput::builder()
+            .domain_status(b.build().unwrap())
+            .build()
+    };
+    let create = mock!(aws_sdk_opensearch::Client::create_domain)
+        .then_output(|| CreateDomainOutput::builder().build());
+    let describe = mock!(aws_sdk_opensearch::Client::describe_domain)
+        .sequence()
+        .output(move || status(false))
+        .times(2)
+        .output(move || status(true))
+        .repeatedly()
+        .build();
+    let tags = mock!(aws_sdk_opensearch::Client::list_tags)
+        .then_output(|| ListTagsOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_opensearch,
+        RuleMode::MatchAny,
+        [&create, &describe, &tags]
+    );
+    let reg = registry(Arc::new(Aws::new(settings()).with_opensearch(client)));
+    let p = reg.get(Domain::TYPE).unwrap();
+    let urn = morket_stack::model::Urn::new(STACK, "", Domain::TYPE, "d");
+    let made = p
+        .create(
+            &ctx(&urn),
+            &serde_json::to_value(Domain::new("logs")).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.id, "logs");
+    assert_eq!(
+        made.outputs["endpoint"],
+        json!("logs.us-east-1.es.amazonaws.com")
+    );
+    assert!(describe.num_calls() >= 3, "{}", describe.num_calls());
 }

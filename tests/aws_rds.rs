@@ -1,8 +1,12 @@
 //! aws:rds/* through the engine against moto: subnet and parameter groups, an
 //! Aurora PostgreSQL cluster with a writer and a reader, a plain PostgreSQL
 //! instance. Create (tags in the create call), update in place, replace,
-//! out-of-band drift read, no-op preview, delete; validation before any call;
-//! the calls moto lacks or gets wrong through aws-smithy-mocks.
+//! out-of-band drift read, no-op preview, delete; validation before any call.
+//! Real-AWS behaviour, one test each: calls refused while an object is busy
+//! (moto's fault switch), automatic minor upgrades, and the AWS-like mode's
+//! transitions and conflicts. What moto never shows (modifying after a
+//! modify, storage-optimization, pending changes, creating without an
+//! endpoint) and the calls moto gets wrong run against aws-smithy-mocks.
 
 mod support;
 
@@ -19,11 +23,12 @@ use morket_stack::provider::aws::rds::subnet_group::DbSubnetGroup;
 use morket_stack::provider::aws::rds::{self as rds, Parameter};
 use morket_stack::provider::aws::{self, Aws};
 use morket_stack::provider::{Ctx, ProviderError};
+use morket_stack::retry::RetryPolicy;
 use morket_stack::state::StateStore;
 use serde_json::json;
 use support::aws::{
     create_security_group, create_subnet, create_vpc, ctx, offline_engine, registry, settings,
-    step, tag_urn, Env, STACK,
+    step, tag_urn, Env, STACK, TIME_SCALE,
 };
 
 async fn env() -> Env {
@@ -307,6 +312,11 @@ async fn subnet_and_parameter_groups_lifecycle() {
     let read = e.read(&u_pg).await.expect("live");
     assert_eq!(read["tags"], json!({"Owner": "ops", "Tier": "db"}));
     assert_eq!(read["family"], "postgres15");
+    // AWS does not return apply_method; the declared one stands.
+    assert_eq!(
+        read["parameters"],
+        json!([{"name": "work_mem", "value": "8192", "apply_method": "pending-reboot"}])
+    );
 
     // Force-new: new names (create before delete), a new family (delete first:
     // the name stays).
@@ -938,6 +948,276 @@ async fn find_by_urn_returns_every_tagged_resource() {
         .is_empty());
 }
 
+// ---------------------------------------------------------------- real-AWS behaviour
+
+/// An engine over moto whose own retry of a whole operation is off, so only
+/// the type's retries can carry a refused call through.
+async fn env_without_engine_retry() -> Env {
+    let mut e = env().await;
+    e.eng.options.retry = RetryPolicy::none();
+    e
+}
+
+/// `fired` and `seen` of the `i`th armed fault.
+fn fault(e: &Env, i: usize) -> (u64, u64) {
+    let f = &e.moto.faults_fired()["faults"][i];
+    (f["fired"].as_u64().unwrap(), f["seen"].as_u64().unwrap())
+}
+
+async fn destroy(e: &mut Env, s: &Stack) {
+    let (_, report) = e.eng.destroy(s, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+fn disposable_cluster(id: &str) -> DbCluster {
+    let mut c = DbCluster::new(id, "morket_admin");
+    c.skip_final_snapshot = true;
+    c.apply_immediately = true;
+    c
+}
+
+/// Aurora holds a cluster in `backing-up` or `modifying` on its own, and
+/// ModifyDBCluster answers InvalidDBClusterStateFault meanwhile: retried in
+/// the same `up`, and the change is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_modify_while_busy_is_retried() {
+    let mut e = env_without_engine_retry().await;
+    let mut c = disposable_cluster("morket-busy");
+    let (s1, u) = cluster_stack(&c, ResourceOptions::new());
+    e.up(&s1).await;
+    c.backup_retention_period = 9;
+    let (s2, _) = cluster_stack(&c, ResourceOptions::new());
+    e.moto
+        .fail("ModifyDBCluster", "InvalidDBClusterStateFault", 400, 3);
+    let plan = e.up(&s2).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(fault(&e, 0), (3, 4), "three refusals, then the call");
+    let live = e.cluster("morket-busy").await.unwrap();
+    assert_eq!(live.backup_retention_period(), Some(9));
+    e.no_changes(&s2).await;
+}
+
+/// DeleteDBCluster answers InvalidDBClusterStateFault while the cluster is
+/// backing up or modifying: retried, and the one destroy removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_delete_while_busy_is_retried() {
+    let mut e = env_without_engine_retry().await;
+    let (s, _) = cluster_stack(&disposable_cluster("morket-gone"), ResourceOptions::new());
+    e.up(&s).await;
+    e.moto
+        .fail("DeleteDBCluster", "InvalidDBClusterStateFault", 400, 3);
+    destroy(&mut e, &s).await;
+    assert_eq!(fault(&e, 0), (3, 4));
+    assert!(e.cluster("morket-gone").await.is_none());
+}
+
+/// A cluster still busy after its create (backing up) refuses new members
+/// with InvalidDBClusterStateFault: CreateDBInstance is retried, and the one
+/// `up` makes exactly one instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_create_in_a_busy_cluster_is_retried() {
+    let mut e = env_without_engine_retry().await;
+    let mut st = Stack::new(STACK).unwrap();
+    let cluster = st
+        .root()
+        .resource("main", disposable_cluster("morket-members"))
+        .unwrap();
+    let writer = DbClusterInstance::new(
+        "morket-members-1",
+        cluster.cluster_identifier(),
+        "db.r6g.large",
+    );
+    let writer = st.root().resource("writer", writer).unwrap();
+    e.moto
+        .fail("CreateDBInstance", "InvalidDBClusterStateFault", 400, 3);
+    e.up(&st).await;
+    assert_eq!(fault(&e, 0), (3, 4));
+    let all = e.rds().describe_db_instances().send().await.unwrap();
+    let ids: Vec<&str> = all
+        .db_instances()
+        .iter()
+        .filter_map(|i| i.db_instance_identifier())
+        .collect();
+    assert_eq!(ids, vec!["morket-members-1"], "one instance");
+    assert_eq!(e.outputs(&writer)["writer"], true);
+    destroy(&mut e, &st).await;
+}
+
+/// ModifyDBInstance answers InvalidDBInstanceState while the instance is
+/// backing up or modifying: retried in the same `up`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_modify_while_busy_is_retried() {
+    let mut e = env_without_engine_retry().await;
+    let mut d = DbInstance::new(
+        "morket-pg-busy",
+        "db.t4g.micro",
+        20,
+        "morket",
+        Input::secret("first-Secret-1"),
+    );
+    d.skip_final_snapshot = true;
+    d.apply_immediately = true;
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("postgres", d.clone()).unwrap();
+    e.up(&st).await;
+    d.backup_retention_period = 5;
+    let mut st = Stack::new(STACK).unwrap();
+    st.root().resource("postgres", d).unwrap();
+    e.moto
+        .fail("ModifyDBInstance", "InvalidDBInstanceState", 400, 3);
+    e.up(&st).await;
+    assert_eq!(fault(&e, 0), (3, 4));
+    let live = e.instance("morket-pg-busy").await.unwrap();
+    assert_eq!(live.backup_retention_period(), Some(5));
+    destroy(&mut e, &st).await;
+}
+
+/// A parameter group used by a database being created, modified or deleted
+/// answers InvalidDBParameterGroupState: modify and delete are retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_group_busy_is_retried() {
+    let mut e = env_without_engine_retry().await;
+    let mut g = DbClusterParameterGroup::new("morket-busy-params", "aurora-postgresql15");
+    g.parameters = vec![Parameter::new("log_min_duration_statement", "500")];
+    let stack = |g: &DbClusterParameterGroup| {
+        let mut st = Stack::new(STACK).unwrap();
+        st.root().resource("params", g.clone()).unwrap();
+        st
+    };
+    e.up(&stack(&g)).await;
+    g.parameters[0].value = "900".into();
+    e.moto.fail(
+        "ModifyDBClusterParameterGroup",
+        "InvalidDBParameterGroupState",
+        400,
+        3,
+    );
+    e.up(&stack(&g)).await;
+    assert_eq!(fault(&e, 0), (3, 4));
+    assert_eq!(
+        e.cluster_params("morket-busy-params").await,
+        pv(&[("log_min_duration_statement", "900")])
+    );
+    e.moto.fail(
+        "DeleteDBClusterParameterGroup",
+        "InvalidDBParameterGroupState",
+        400,
+        3,
+    );
+    destroy(&mut e, &stack(&g)).await;
+    assert_eq!(fault(&e, 1), (3, 4));
+    assert!(e
+        .rds()
+        .describe_db_cluster_parameter_groups()
+        .db_cluster_parameter_group_name("morket-busy-params")
+        .send()
+        .await
+        .map(|o| o.db_cluster_parameter_groups().is_empty())
+        .unwrap_or(true));
+}
+
+/// AWS upgrades minor versions on its own (auto minor version upgrade) and
+/// refuses an in-place downgrade: a newer live minor reads as the declared
+/// version, a later declaration below it sends no version, and a major-only
+/// declaration matches any minor of it. Optional inputs AWS fills in (subnet
+/// group, security groups) read as left out when left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_minor_upgrades_are_no_drift_and_never_undone() {
+    let mut e = env().await;
+    let mut c = disposable_cluster("morket-ver");
+    c.engine_version = Some("15.4".into());
+    let (s1, u) = cluster_stack(&c, ResourceOptions::new());
+    e.up(&s1).await;
+    // AWS's automatic minor upgrade in the maintenance window.
+    e.rds()
+        .modify_db_cluster()
+        .db_cluster_identifier("morket-ver")
+        .engine_version("15.10")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(&u).await.expect("live");
+    assert_eq!(read["engine_version"], "15.4");
+    assert_eq!(read["db_subnet_group_name"], json!(null));
+    assert_eq!(read["vpc_security_group_ids"], json!([]));
+    assert_eq!(e.outputs(&u)["engine_version"], "15.4");
+
+    // A declaration below what runs sends no version (AWS would refuse it).
+    c.engine_version = Some("15.6".into());
+    c.backup_retention_period = 3;
+    let (s2, _) = cluster_stack(&c, ResourceOptions::new());
+    e.up(&s2).await;
+    let live = e.cluster("morket-ver").await.unwrap();
+    assert_eq!(live.engine_version(), Some("15.10"));
+    assert_eq!(live.backup_retention_period(), Some(3));
+    assert_eq!(e.outputs(&u)["engine_version"], "15.10");
+
+    // A major alone matches whatever minor AWS runs.
+    let rec = e.st.resource(&u).unwrap().unwrap();
+    let mut declared = rec.inputs.clone();
+    declared["engine_version"] = json!("15");
+    let read = e
+        .reg
+        .get(DbCluster::TYPE)
+        .unwrap()
+        .read(&ctx(&u), &rec.id, &declared, &rec.outputs)
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!(read.inputs["engine_version"], "15");
+    destroy(&mut e, &s2).await;
+}
+
+/// Against moto answering like AWS: clusters and instances `creating`
+/// without endpoints for a minute, `modifying` for 30 s after a modify and
+/// `deleting` for 30 s after a delete, calls on them refused meanwhile. One
+/// `up`, one update and one destroy each succeed with the engine's own retry
+/// off, and every output endpoint is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aurora_against_aws_like_transitions_and_conflicts() {
+    let mut e = env_without_engine_retry().await;
+    let subnets = e.subnets().await;
+    e.moto
+        .aws_like(json!({"on": ["transitions", "conflicts"], "scale": TIME_SCALE}));
+    let mut a = Aurora {
+        cluster: disposable_cluster("morket-like"),
+        writer: DbClusterInstance::new("morket-like-1", "x", "db.r6g.large"),
+        reader: DbClusterInstance::new("morket-like-2", "x", "db.r6g.large"),
+    };
+    a.reader.promotion_tier = 1;
+    a.reader.apply_immediately = true;
+    let (s1, u) = aurora_stack(&subnets, &a);
+    e.up(&s1).await;
+    let out = e.outputs(&u.cluster);
+    assert!(out["endpoint"].is_string(), "{out}");
+    assert!(e.outputs(&u.writer)["endpoint"].is_string());
+    assert!(e.outputs(&u.reader)["endpoint"].is_string());
+
+    a.cluster.backup_retention_period = 5;
+    a.reader.promotion_tier = 2;
+    let (s2, _) = aurora_stack(&subnets, &a);
+    e.up(&s2).await;
+    let live = e.cluster("morket-like").await.unwrap();
+    assert_eq!(live.backup_retention_period(), Some(5));
+    assert_eq!(
+        e.instance("morket-like-2").await.unwrap().promotion_tier(),
+        Some(2)
+    );
+
+    destroy(&mut e, &s2).await;
+    assert!(e.cluster("morket-like").await.is_none());
+    let fired = e.moto.aws_like_fired();
+    assert!(
+        fired["fired"]["transitions"]["DescribeDBClusters"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{fired}"
+    );
+}
+
 // ---------------------------------------------------------------- validation
 
 async fn preview_error(d: impl ResourceArgs) -> String {
@@ -1115,20 +1395,40 @@ async fn validation_names_field_and_value_before_any_call() {
 // ---------------------------------------------------------------- mocks
 
 // moto's ModifyDBSubnetGroup removes the group from its store (it pops the
-// group and never puts it back), and moto answers ResetDBClusterParameterGroup
-// and ResetDBParameterGroup with an HTML 500; these paths run against
-// aws-smithy-mocks instead.
+// group and never puts it back), moto answers ResetDBClusterParameterGroup
+// and ResetDBParameterGroup with an HTML 500, and moto's clusters and
+// instances are available at once and never pending; these paths run
+// against aws-smithy-mocks instead.
 mod mocked {
     use super::*;
+    use std::time::{Duration, Instant};
+
+    use aws_sdk_rds::operation::create_db_cluster::CreateDbClusterOutput;
+    use aws_sdk_rds::operation::describe_db_cluster_parameter_groups::DescribeDbClusterParameterGroupsOutput;
+    use aws_sdk_rds::operation::describe_db_cluster_parameters::DescribeDbClusterParametersOutput;
+    use aws_sdk_rds::operation::describe_db_clusters::{
+        DescribeDBClustersError, DescribeDbClustersOutput,
+    };
     use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDbParameterGroupsOutput;
+    use aws_sdk_rds::operation::describe_db_parameters::DescribeDbParametersOutput;
+    use aws_sdk_rds::operation::describe_db_subnet_groups::DescribeDbSubnetGroupsOutput;
+    use aws_sdk_rds::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_rds::operation::modify_db_cluster::ModifyDbClusterOutput;
     use aws_sdk_rds::operation::modify_db_cluster_parameter_group::ModifyDbClusterParameterGroupOutput;
     use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
     use aws_sdk_rds::operation::modify_db_subnet_group::ModifyDbSubnetGroupOutput;
     use aws_sdk_rds::operation::reset_db_cluster_parameter_group::ResetDbClusterParameterGroupOutput;
     use aws_sdk_rds::operation::reset_db_parameter_group::ResetDbParameterGroupOutput;
-    use aws_sdk_rds::types::{DbSubnetGroup as SdkGroup, Subnet};
+    use aws_sdk_rds::types::error::DbClusterNotFoundFault;
+    use aws_sdk_rds::types::{
+        DbCluster as SdkCluster, DbClusterParameterGroup as SdkClusterGroup,
+        DbInstance as SdkInstance, DbParameterGroup as SdkParameterGroup,
+        DbSubnetGroup as SdkGroup, Endpoint, PendingModifiedValues, Subnet,
+    };
     use aws_sdk_rds::Client;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
 
     use morket_stack::provider::Registry;
 
@@ -1140,27 +1440,106 @@ mod mocked {
         registry(Arc::new(Aws::new(settings()).with_rds(client)))
     }
 
+    fn v(x: &impl serde::Serialize) -> serde_json::Value {
+        serde_json::to_value(x).unwrap()
+    }
+
+    fn no_tags() -> ListTagsForResourceOutput {
+        ListTagsForResourceOutput::builder().build()
+    }
+
+    /// Cluster `c` in `status`, with an endpoint or not.
+    fn cluster(status: &str, endpoint: bool) -> DescribeDbClustersOutput {
+        let c = SdkCluster::builder()
+            .db_cluster_identifier("c")
+            .db_cluster_arn("arn:aws:rds:us-east-1:1:cluster:c")
+            .status(status)
+            .engine("aurora-postgresql")
+            .engine_version("15.10")
+            .master_username("admin_user")
+            .backup_retention_period(7);
+        let c = if endpoint {
+            c.endpoint("c.cluster-x.us-east-1.rds.amazonaws.com")
+                .port(5432)
+        } else {
+            c
+        };
+        DescribeDbClustersOutput::builder()
+            .db_clusters(c.build())
+            .build()
+    }
+
+    /// Instance `pg` in `status` with `class` and `storage` GiB, and the
+    /// changes AWS holds for the maintenance window.
+    fn instance(
+        status: &str,
+        class: &str,
+        storage: i32,
+        pending: Option<PendingModifiedValues>,
+    ) -> DescribeDbInstancesOutput {
+        DescribeDbInstancesOutput::builder()
+            .db_instances(
+                SdkInstance::builder()
+                    .db_instance_identifier("pg")
+                    .db_instance_arn("arn:aws:rds:us-east-1:1:db:pg")
+                    .db_instance_status(status)
+                    .engine("postgres")
+                    .db_instance_class(class)
+                    .allocated_storage(storage)
+                    .endpoint(
+                        Endpoint::builder()
+                            .address("pg.x.us-east-1.rds.amazonaws.com")
+                            .port(5432)
+                            .build(),
+                    )
+                    .set_pending_modified_values(pending)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn pg() -> DbInstance {
+        DbInstance::new(
+            "pg",
+            "db.t4g.micro",
+            20,
+            "app",
+            Input::secret("first-Secret-1"),
+        )
+    }
+
     #[tokio::test]
     async fn subnet_ids_update_calls_modify_db_subnet_group() {
+        let group = || {
+            SdkGroup::builder()
+                .db_subnet_group_name("morket-db")
+                .db_subnet_group_arn("arn:aws:rds:us-east-1:1:subgrp:morket-db")
+                .vpc_id("vpc-1")
+                .subnets(Subnet::builder().subnet_identifier("subnet-a").build())
+                .subnets(Subnet::builder().subnet_identifier("subnet-c").build())
+                .build()
+        };
         let modify = mock!(Client::modify_db_subnet_group)
             .match_requests(|r| {
                 r.db_subnet_group_name() == Some("morket-db")
                     && r.subnet_ids() == ["subnet-a", "subnet-c"]
             })
-            .then_output(|| {
+            .then_output(move || {
                 ModifyDbSubnetGroupOutput::builder()
-                    .db_subnet_group(
-                        SdkGroup::builder()
-                            .db_subnet_group_name("morket-db")
-                            .db_subnet_group_arn("arn:aws:rds:us-east-1:1:subgrp:morket-db")
-                            .vpc_id("vpc-1")
-                            .subnets(Subnet::builder().subnet_identifier("subnet-a").build())
-                            .subnets(Subnet::builder().subnet_identifier("subnet-c").build())
-                            .build(),
-                    )
+                    .db_subnet_group(group())
                     .build()
             });
-        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&modify]);
+        let describe = mock!(Client::describe_db_subnet_groups).then_output(move || {
+            DescribeDbSubnetGroupsOutput::builder()
+                .db_subnet_groups(group())
+                .build()
+        });
+        let tags = mock!(Client::list_tags_for_resource).then_output(no_tags);
+        let client = mock_client!(
+            aws_sdk_rds,
+            RuleMode::MatchAny,
+            &[&modify, &describe, &tags]
+        );
         let reg = provider_with(client);
         let p = reg.get(DbSubnetGroup::TYPE).unwrap();
         let old = DbSubnetGroup::new("morket-db", vec!["subnet-a".into(), "subnet-b".into()]);
@@ -1170,8 +1549,8 @@ mod mocked {
             .update(
                 &ctx(DbSubnetGroup::TYPE),
                 "morket-db",
-                &serde_json::to_value(&old).unwrap(),
-                &serde_json::to_value(&new).unwrap(),
+                &v(&old),
+                &v(&new),
                 &json!({"id": "morket-db", "arn": "arn:aws:rds:us-east-1:1:subgrp:morket-db"}),
             )
             .await
@@ -1181,10 +1560,7 @@ mod mocked {
         // The same set in another order is no change.
         let mut same = old.clone();
         same.subnet_ids.reverse();
-        let d = p.diff(
-            &serde_json::to_value(&old).unwrap(),
-            &serde_json::to_value(&same).unwrap(),
-        );
+        let d = p.diff(&v(&old), &v(&same));
         assert!(d.replace.is_empty());
     }
 
@@ -1210,10 +1586,48 @@ mod mocked {
                     && r.parameters()[0].parameter_name() == Some("work_mem")
             })
             .then_output(|| ResetDbParameterGroupOutput::builder().build());
+        // The read that ends the update.
+        let groups = mock!(Client::describe_db_cluster_parameter_groups).then_output(|| {
+            DescribeDbClusterParameterGroupsOutput::builder()
+                .db_cluster_parameter_groups(
+                    SdkClusterGroup::builder()
+                        .db_cluster_parameter_group_name("cp")
+                        .db_parameter_group_family("aurora-postgresql15")
+                        .description("Managed by morket-stack")
+                        .db_cluster_parameter_group_arn("arn:x")
+                        .build(),
+                )
+                .build()
+        });
+        let params = mock!(Client::describe_db_cluster_parameters).then_output(|| {
+            DescribeDbClusterParametersOutput::builder()
+                .parameters(
+                    aws_sdk_rds::types::Parameter::builder()
+                        .parameter_name("log_min_duration_statement")
+                        .parameter_value("200")
+                        .build(),
+                )
+                .build()
+        });
+        let pg_groups = mock!(Client::describe_db_parameter_groups).then_output(|| {
+            DescribeDbParameterGroupsOutput::builder()
+                .db_parameter_groups(
+                    SdkParameterGroup::builder()
+                        .db_parameter_group_name("pg")
+                        .db_parameter_group_family("postgres15")
+                        .description("Managed by morket-stack")
+                        .db_parameter_group_arn("arn:y")
+                        .build(),
+                )
+                .build()
+        });
+        let pg_params = mock!(Client::describe_db_parameters)
+            .then_output(|| DescribeDbParametersOutput::builder().build());
+        let tags = mock!(Client::list_tags_for_resource).then_output(no_tags);
         let client = mock_client!(
             aws_sdk_rds,
             RuleMode::MatchAny,
-            &[&reset, &modify, &reset_pg]
+            &[&reset, &modify, &reset_pg, &groups, &params, &pg_groups, &pg_params, &tags]
         );
         let reg = provider_with(client);
 
@@ -1224,18 +1638,20 @@ mod mocked {
         ];
         let mut new = old.clone();
         new.parameters = vec![Parameter::new("log_min_duration_statement", "200")];
-        reg.get(DbClusterParameterGroup::TYPE)
+        let out = reg
+            .get(DbClusterParameterGroup::TYPE)
             .unwrap()
             .update(
                 &ctx(DbClusterParameterGroup::TYPE),
                 "cp",
-                &serde_json::to_value(&old).unwrap(),
-                &serde_json::to_value(&new).unwrap(),
+                &v(&old),
+                &v(&new),
                 &json!({"id": "cp", "arn": "arn:x"}),
             )
             .await
             .unwrap();
         assert_eq!((reset.num_calls(), modify.num_calls()), (1, 1));
+        assert_eq!(out["arn"], "arn:x");
 
         let mut old = DbParameterGroup::new("pg", "postgres15");
         old.parameters = vec![Parameter::new("work_mem", "4096")];
@@ -1245,8 +1661,8 @@ mod mocked {
             .update(
                 &ctx(DbParameterGroup::TYPE),
                 "pg",
-                &serde_json::to_value(&old).unwrap(),
-                &serde_json::to_value(&new).unwrap(),
+                &v(&old),
+                &v(&new),
                 &json!({"id": "pg", "arn": "arn:y"}),
             )
             .await
@@ -1264,25 +1680,11 @@ mod mocked {
                     && r.db_instance_class().is_none()
             })
             .then_output(|| ModifyDbInstanceOutput::builder().build());
-        let describe = mock!(Client::describe_db_instances).then_output(|| {
-            DescribeDbInstancesOutput::builder()
-                .db_instances(
-                    aws_sdk_rds::types::DbInstance::builder()
-                        .db_instance_identifier("pg")
-                        .db_instance_status("available")
-                        .build(),
-                )
-                .build()
-        });
+        let describe = mock!(Client::describe_db_instances)
+            .then_output(|| instance("available", "db.t4g.micro", 20, None));
         let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&modify, &describe]);
         let reg = provider_with(client);
-        let old = DbInstance::new(
-            "pg",
-            "db.t4g.micro",
-            20,
-            "app",
-            Input::secret("first-Secret-1"),
-        );
+        let old = pg();
         let mut new = old.clone();
         new.password = Some(Input::secret("second-Secret-2"));
         let out = reg
@@ -1291,13 +1693,181 @@ mod mocked {
             .update(
                 &ctx(DbInstance::TYPE),
                 "pg",
-                &serde_json::to_value(&old).unwrap(),
-                &serde_json::to_value(&new).unwrap(),
+                &v(&old),
+                &v(&new),
                 &json!({"id": "pg", "arn": "arn:z"}),
             )
             .await
             .unwrap();
         assert_eq!(modify.num_calls(), 1);
         assert!(!out.to_string().contains("second-Secret-2"));
+    }
+
+    /// AWS leaves `available` a few seconds after ModifyDBCluster and holds
+    /// `modifying` for a while: the update polls only after the delay and
+    /// returns once `available` is seen twice in a row after it.
+    #[tokio::test]
+    async fn cluster_modify_waits_out_modifying() {
+        let modify = mock!(Client::modify_db_cluster)
+            .match_requests(|r| {
+                r.db_cluster_identifier() == Some("c")
+                    && r.backup_retention_period() == Some(14)
+                    && r.apply_immediately() == Some(true)
+                    && r.engine_version().is_none()
+            })
+            .then_output(|| ModifyDbClusterOutput::builder().build());
+        let describe = mock!(Client::describe_db_clusters)
+            .sequence()
+            .output(|| cluster("available", true)) // before the modify
+            .output(|| cluster("modifying", true))
+            .times(2)
+            .output(|| cluster("available", true))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&modify, &describe]);
+        let reg = provider_with(client);
+        let mut old = DbCluster::new("c", "admin_user");
+        old.engine_version = Some("15.10".into());
+        let mut new = old.clone();
+        new.backup_retention_period = 14;
+        new.apply_immediately = true;
+        let started = Instant::now();
+        reg.get(DbCluster::TYPE)
+            .unwrap()
+            .update(&ctx(DbCluster::TYPE), "c", &v(&old), &v(&new), &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(modify.num_calls(), 1);
+        // Before, two modifying, two available, the read at the end.
+        assert_eq!(describe.num_calls(), 6);
+        // The first poll came after Terraform's 30 s (times the test scale).
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    /// A storage change ends in `storage-optimization`, which lasts hours
+    /// with the instance usable: the update returns instead of timing out.
+    #[tokio::test]
+    async fn storage_optimization_ends_the_wait_after_a_storage_change() {
+        let modify = mock!(Client::modify_db_instance)
+            .match_requests(|r| r.allocated_storage() == Some(40))
+            .then_output(|| ModifyDbInstanceOutput::builder().build());
+        let describe = mock!(Client::describe_db_instances)
+            .sequence()
+            .output(|| instance("available", "db.t4g.micro", 20, None))
+            .output(|| instance("modifying", "db.t4g.micro", 20, None))
+            .output(|| instance("storage-optimization", "db.t4g.micro", 40, None))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&modify, &describe]);
+        let reg = provider_with(client);
+        let old = pg();
+        let mut new = old.clone();
+        new.allocated_storage = 40;
+        new.apply_immediately = true;
+        let p = reg.get(DbInstance::TYPE).unwrap();
+        p.update(&ctx(DbInstance::TYPE), "pg", &v(&old), &v(&new), &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(modify.num_calls(), 1);
+        // Before, modifying, two storage-optimization, the read.
+        assert_eq!(describe.num_calls(), 5);
+        let read = p
+            .read(&ctx(DbInstance::TYPE), "pg", &v(&new), &json!({}))
+            .await
+            .unwrap()
+            .expect("live");
+        assert_eq!(read.inputs["allocated_storage"], 40);
+    }
+
+    /// With `apply_immediately = false` AWS holds the change for the
+    /// maintenance window: the update says so in `pending_modified_values`
+    /// and a read reports the applied value, not the declared one.
+    #[tokio::test]
+    async fn pending_changes_are_shown_not_hidden() {
+        let modify = mock!(Client::modify_db_instance)
+            .match_requests(|r| {
+                r.db_instance_class() == Some("db.t4g.small")
+                    && r.apply_immediately() == Some(false)
+            })
+            .then_output(|| ModifyDbInstanceOutput::builder().build());
+        let describe = mock!(Client::describe_db_instances)
+            .sequence()
+            .output(|| instance("available", "db.t4g.micro", 20, None))
+            .output(|| {
+                let pending = PendingModifiedValues::builder()
+                    .db_instance_class("db.t4g.small")
+                    .build();
+                instance("available", "db.t4g.micro", 20, Some(pending))
+            })
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&modify, &describe]);
+        let reg = provider_with(client);
+        let old = pg();
+        let mut new = old.clone();
+        new.instance_class = "db.t4g.small".into();
+        let p = reg.get(DbInstance::TYPE).unwrap();
+        let out = p
+            .update(&ctx(DbInstance::TYPE), "pg", &v(&old), &v(&new), &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(modify.num_calls(), 1);
+        assert_eq!(
+            out["pending_modified_values"],
+            json!({"instance_class": "db.t4g.small"})
+        );
+        let read = p
+            .read(&ctx(DbInstance::TYPE), "pg", &v(&new), &out)
+            .await
+            .unwrap()
+            .expect("live");
+        assert_eq!(read.inputs["instance_class"], "db.t4g.micro");
+    }
+
+    /// Right after CreateDBCluster the cluster may not be found yet, then is
+    /// `creating` without an endpoint, then `available` before its endpoint
+    /// shows: the create waits for the endpoint, so outputs have it.
+    #[tokio::test]
+    async fn cluster_create_waits_for_its_endpoint() {
+        let create = mock!(Client::create_db_cluster)
+            .match_requests(|r| r.db_cluster_identifier() == Some("c"))
+            .then_output(|| CreateDbClusterOutput::builder().build());
+        let describe = mock!(Client::describe_db_clusters)
+            .sequence()
+            .error(|| {
+                DescribeDBClustersError::DbClusterNotFoundFault(
+                    DbClusterNotFoundFault::builder()
+                        .meta(
+                            ErrorMetadata::builder()
+                                .code("DBClusterNotFoundFault")
+                                .message("DBCluster c not found.")
+                                .build(),
+                        )
+                        .build(),
+                )
+            })
+            .output(|| cluster("creating", false))
+            .output(|| cluster("available", false))
+            .output(|| cluster("available", true))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&create, &describe]);
+        let reg = provider_with(client);
+        let mut c = DbCluster::new("c", "admin_user");
+        c.skip_final_snapshot = true;
+        let created = reg
+            .get(DbCluster::TYPE)
+            .unwrap()
+            .create(&ctx(DbCluster::TYPE), &v(&c))
+            .await
+            .unwrap();
+        assert_eq!(create.num_calls(), 1);
+        assert_eq!(created.id, "c");
+        assert_eq!(
+            created.outputs["endpoint"],
+            "c.cluster-x.us-east-1.rds.amazonaws.com"
+        );
+        // Not found, creating, available without endpoint, available, the read.
+        assert_eq!(describe.num_calls(), 5);
     }
 }

@@ -71,6 +71,33 @@ struct Cli {
     /// (eventual consistency); an interrupted create is settled only after it.
     #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "60s", env = "MORKET_STACK_AWS_LOOKUP_LAG")]
     lookup_lag: Duration,
+    /// How long an AWS delete keeps retrying DependencyViolation while AWS
+    /// releases the network interfaces of deleted data stores and tasks.
+    #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "20m", env = "MORKET_STACK_AWS_DELETE_TIMEOUT")]
+    delete_timeout: Duration,
+    /// Multiplies every AWS delay and budget the provider assumes (tests
+    /// against the AWS-like local peer, whose delays are scaled alike).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        default_value_t = 1.0,
+        env = "MORKET_STACK_AWS_TIME_SCALE"
+    )]
+    aws_time_scale: f64,
+    /// SDK attempts per AWS request (standard retry mode).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        default_value_t = 10,
+        env = "MORKET_STACK_AWS_MAX_ATTEMPTS"
+    )]
+    aws_max_attempts: u32,
+    /// Log every AWS call to stderr (service, operation, URN, attempt,
+    /// status, duration); `-vv` adds the SDK's own. RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -196,6 +223,7 @@ enum GraphFormat {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -207,6 +235,23 @@ pub fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// AWS calls are logged by `provider::aws::call` through `tracing`; this
+/// sends them to stderr, as TF_LOG does for Terraform.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,morket_stack=debug",
+        _ => "info,morket_stack=debug,aws_smithy_runtime=debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 struct Ctx {
@@ -293,6 +338,9 @@ async fn run(cli: Cli) -> Result<u8> {
                 region: cli.region,
                 profile: cli.profile,
                 lookup_lag: cli.lookup_lag,
+                delete_timeout: cli.delete_timeout,
+                time_scale: cli.aws_time_scale,
+                max_attempts: cli.aws_max_attempts,
                 ..Default::default()
             },
         },

@@ -397,6 +397,11 @@ impl Registry {
         self.by_type.get(type_name)
     }
 
+    /// Every registered provider, by type name.
+    pub fn providers(&self) -> impl Iterator<Item = (&'static str, &Arc<dyn Provider>)> {
+        self.by_type.iter().map(|(t, p)| (*t, p))
+    }
+
     /// Sets the lookup lag of every registered type whose name starts with
     /// `prefix` (e.g. `aws:`), in place of the provider's own.
     pub fn set_lookup_lag(&mut self, prefix: &str, lag: Duration) -> &mut Self {

@@ -4,13 +4,14 @@
 //! `reader_count` readers spread over the AZs. RDS manages the master
 //! password in Secrets Manager; its ARN is an output (R5.7).
 
-use morket_stack::model::{ModelError, Resource, Scope};
+use morket_stack::model::{HasUrn, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::rds::cluster::DbCluster;
 use morket_stack::provider::aws::rds::cluster_instance::DbClusterInstance;
 use morket_stack::provider::aws::rds::cluster_parameter_group::DbClusterParameterGroup;
 use morket_stack::provider::aws::rds::subnet_group::DbSubnetGroup;
 use morket_stack::provider::aws::rds::Parameter;
 
+use super::account::Account;
 use super::config::MorketConfig;
 use super::network::{name_tag, Network};
 
@@ -22,6 +23,7 @@ pub fn declare(
     scope: &mut Scope<'_>,
     cfg: &MorketConfig,
     net: &Network,
+    account: &Account,
 ) -> Result<Aurora, ModelError> {
     let mut c = scope
         .component("morket:Aurora", "aurora")?
@@ -72,9 +74,16 @@ pub fn declare(
     }
     cluster.apply_immediately = !cfg.is_production();
     cluster.tags = name_tag(cfg, "aurora");
-    let cluster = c.resource("cluster", cluster)?;
+    let cluster = c.resource_with(
+        "cluster",
+        cluster,
+        ResourceOptions::new().depends_on(&account.rds),
+    )?;
 
     let azs = &cfg.network.availability_zones;
+    // The writer first: the first instance of a cluster becomes its writer,
+    // whatever its promotion tier.
+    let mut writer: Option<morket_stack::model::Urn> = None;
     for i in 0..=a.reader_count as usize {
         let role = if i == 0 {
             "writer".to_string()
@@ -91,7 +100,12 @@ pub fn declare(
         inst.promotion_tier = i as i32;
         inst.apply_immediately = !cfg.is_production();
         inst.tags = name_tag(cfg, &format!("aurora-{role}"));
-        c.resource(&role, inst)?;
+        let mut opts = ResourceOptions::new();
+        if let Some(w) = &writer {
+            opts.depends_on.push(w.clone());
+        }
+        let r = c.resource_with(&role, inst, opts)?;
+        writer.get_or_insert_with(|| r.urn().clone());
     }
     Ok(Aurora { cluster })
 }

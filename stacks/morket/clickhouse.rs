@@ -6,7 +6,7 @@
 //! 8123 and 9000 from ECS only (network component). Outputs: private IP and
 //! ports (R6.7).
 
-use morket_stack::model::{ModelError, Resource, Scope};
+use morket_stack::model::{ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::ec2::instance::Instance;
 use morket_stack::provider::aws::ec2::launch_template::{BlockDeviceMapping, LaunchTemplate};
 use morket_stack::provider::aws::ec2::volume::Volume;
@@ -126,7 +126,11 @@ pub fn declare(
     // instance (the data volume moves over; it is never replaced with it).
     instance.launch_template_version = Some(lt.version().into());
     instance.tags = name_tag(cfg, "clickhouse");
-    let instance = c.resource("instance", instance)?;
+    // Its user data installs ClickHouse from the internet at first boot:
+    // the subnet's route through the NAT gateway must exist by then.
+    let (route, rta) = &net.private_egress[0];
+    let opts = ResourceOptions::new().depends_on(route).depends_on(rta);
+    let instance = c.resource_with("instance", instance, opts)?;
 
     // A volume of its own, so the data outlives instance replacements.
     let mut volume = Volume::new(

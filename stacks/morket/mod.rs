@@ -9,6 +9,7 @@ use morket_stack::provider::Registry;
 
 use super::{ConfigFile, Loaded, StackEnv, StackError};
 
+pub mod account;
 pub mod aurora;
 pub mod clickhouse;
 pub mod config;
@@ -40,13 +41,14 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
 
     let mut stack = Stack::new(name)?;
     let mut root = stack.root();
+    let account = account::declare(&mut root)?;
     let net = network::declare(&mut root, &cfg)?;
-    let ecs = ecs::declare(&mut root, &cfg)?;
-    let aurora = aurora::declare(&mut root, &cfg, &net)?;
+    let ecs = ecs::declare(&mut root, &cfg, &account)?;
+    let aurora = aurora::declare(&mut root, &cfg, &net, &account)?;
     let clickhouse = clickhouse::declare(&mut root, &cfg, &net)?;
-    let redis = redis::declare(&mut root, &cfg, &net)?;
+    let redis = redis::declare(&mut root, &cfg, &net, &account)?;
     let rabbitmq = rabbitmq::declare(&mut root, &cfg, &net)?;
-    let opensearch = opensearch::declare(&mut root, &cfg, &net)?;
+    let opensearch = opensearch::declare(&mut root, &cfg, &net, &account)?;
 
     let mut out = Outputs::default();
     out.add("vpc_id", &net.vpc, "id");

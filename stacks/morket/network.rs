@@ -31,6 +31,10 @@ pub struct Network {
     pub private_subnets: Vec<Resource<Subnet>>,
     pub internet_gateway: Resource<InternetGateway>,
     pub nat_gateways: Vec<Resource<NatGateway>>,
+    /// Each private subnet's default route through a NAT gateway, and the
+    /// association that puts the subnet on it: what an instance whose first
+    /// boot downloads software waits for.
+    pub private_egress: Vec<(Resource<Route>, Resource<RouteTableAssociation>)>,
     pub security_groups: SecurityGroups,
 }
 
@@ -126,6 +130,7 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         )?;
     }
     // Private subnets route through their AZ's NAT gateway, or the only one.
+    let mut private_egress = Vec::new();
     for (i, (subnet, az)) in private_subnets
         .iter()
         .zip(&n.availability_zones)
@@ -135,14 +140,15 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         let mut rt = RouteTable::new(vpc.id());
         rt.tags = name_tag(cfg, &format!("private-{az}"));
         let rt = net.resource(&format!("private-rt-{az}"), rt)?;
-        net.resource(
+        let route = net.resource(
             &format!("private-default-{az}"),
             Route::via_nat_gateway(rt.id(), "0.0.0.0/0", nat.id()),
         )?;
-        net.resource(
+        let rta = net.resource(
             &format!("private-rta-{az}"),
             RouteTableAssociation::new(rt.id(), subnet.id()),
         )?;
+        private_egress.push((route, rta));
     }
 
     let security_groups = security_groups(&mut net, cfg, &vpc)?;
@@ -154,6 +160,7 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         private_subnets,
         internet_gateway,
         nat_gateways,
+        private_egress,
         security_groups,
     })
 }

@@ -4,10 +4,11 @@
 //! at `snapshot_hour` UTC, zone awareness when there is more than one node,
 //! and a fine-grained master user whose password comes from `random`.
 
-use morket_stack::model::{ModelError, Resource, Scope};
+use morket_stack::model::{ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::opensearch::domain::{Domain, VpcOptions};
 use morket_stack::provider::random::RandomPassword;
 
+use super::account::Account;
 use super::config::MorketConfig;
 use super::network::{name_tag, Network};
 
@@ -36,6 +37,7 @@ pub fn declare(
     scope: &mut Scope<'_>,
     cfg: &MorketConfig,
     net: &Network,
+    account: &Account,
 ) -> Result<Opensearch, ModelError> {
     let mut c = scope
         .component("morket:Opensearch", "opensearch")?
@@ -80,6 +82,11 @@ pub fn declare(
     d.advanced_security_options.master_user_name = Some(MASTER_USER.into());
     d.advanced_security_options.master_user_password = Some(master_password.result().into());
     d.tags = name_tag(cfg, "opensearch");
-    let domain = c.resource("domain", d)?;
+    // A domain in a VPC needs OpenSearch's service-linked role.
+    let domain = c.resource_with(
+        "domain",
+        d,
+        ResourceOptions::new().depends_on(&account.opensearch),
+    )?;
     Ok(Opensearch { domain })
 }

@@ -1,5 +1,6 @@
-//! RabbitMQ component (R8): an Amazon MQ RabbitMQ 3.11 broker in the private
-//! subnets behind the RabbitMQ security group — single instance in staging,
+//! RabbitMQ component (R8): an Amazon MQ RabbitMQ 3.13 broker (R8.1 says
+//! 3.11, which Amazon MQ no longer creates) in the private subnets behind
+//! the RabbitMQ security group — single instance in staging,
 //! a three-node multi-AZ cluster in production — with general logs to
 //! CloudWatch and an admin user whose password comes from `random`.
 //! R8.3 also names audit logs; Amazon MQ offers those for ActiveMQ only and

@@ -21,8 +21,14 @@ use super::moto::{self, Moto};
 
 pub const STACK: &str = "staging";
 
-/// AWS time in tests, for the provider and the AWS-like peer alike.
+/// AWS time in tests against plain moto: the provider's delays and budgets
+/// at 1/100 (a 2-minute grace is 1.2 s).
 pub const TIME_SCALE: f64 = 0.01;
+
+/// AWS time in tests against the AWS-like peer, for the peer and the
+/// provider alike: its 10 s consistency window (0.5 s) outlasts moto's own
+/// slow first calls, its 5-minute ENI linger is 15 s.
+pub const AWS_LIKE_SCALE: f64 = 0.05;
 
 /// An empty memory store for [`STACK`] with a fresh secrets key.
 pub fn store() -> MemoryStore {
@@ -155,6 +161,50 @@ impl Env {
             eng,
             cancel: Cancel::new(),
         }
+    }
+
+    /// Like [`Env::new`], with moto answering like AWS (every behaviour of
+    /// `scripts/aws_like.py` on), AWS time at [`AWS_LIKE_SCALE`] on both
+    /// sides, and SDK retries cut to 2 attempts so that the peer's windows
+    /// outlast them: what passes is the engine's and the provider's handling.
+    pub async fn aws_like(settings: AwsSettings) -> Env {
+        let e = Env::new(AwsSettings {
+            time_scale: AWS_LIKE_SCALE,
+            max_attempts: 2,
+            ..settings
+        })
+        .await;
+        // moto builds its backends on first use, which takes longer than the
+        // shortest windows: make that happen before the clock matters.
+        e.ec2.describe_vpcs().send().await.unwrap();
+        aws_sdk_iam::Client::new(&e.conf)
+            .list_roles()
+            .send()
+            .await
+            .unwrap();
+        e.moto
+            .aws_like(serde_json::json!({"on": "all", "scale": AWS_LIKE_SCALE}));
+        e
+    }
+
+    /// How many requests the AWS-like peer answered unlike moto, per
+    /// behaviour: `{"consistency": 3, "eni": 2}`.
+    pub fn aws_like_fired(&self) -> std::collections::BTreeMap<String, u64> {
+        let v = self.moto.aws_like_fired();
+        v["fired"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, ops)| {
+                let n = ops
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(_, c)| c.as_u64())
+                    .sum();
+                (k.clone(), n)
+            })
+            .collect()
     }
 
     /// Applies `s`; the apply must succeed.

@@ -90,6 +90,10 @@ impl Retry {
     }
 }
 
+/// How long a throttled request is sent again (AWS time) before the
+/// engine's own retry of the whole operation takes over.
+pub const THROTTLE_BUDGET: Duration = Duration::from_secs(120);
+
 /// Backoff between the attempts of a [`Retry`] or the polls of a wait:
 /// `first`, growing by half each time up to `max` (AWS time).
 pub(crate) fn backoff(settings: &AwsSettings, attempt: u32) -> Duration {
@@ -138,12 +142,24 @@ impl<'a, S: Service> Call<'a, S> {
     /// One request of `op`.
     pub async fn send<O, E, R, F, Fut>(&self, op: &'static str, f: F) -> Result<O, ProviderError>
     where
-        F: FnOnce(&'a S::Client) -> Fut,
+        F: Fn(&'a S::Client) -> Fut,
         Fut: Future<Output = Result<O, SdkError<E, R>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
         self.attempt(op, 1, f).await.map_err(|f| f.error)
+    }
+
+    /// One request of `op`, keeping the AWS code of a failure for the caller
+    /// to decide on (an `AlreadyExists` that names our own object).
+    pub async fn try_send<O, E, R, F, Fut>(&self, op: &'static str, f: F) -> Result<O, Failure>
+    where
+        F: Fn(&'a S::Client) -> Fut,
+        Fut: Future<Output = Result<O, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        self.attempt(op, 1, f).await
     }
 
     /// One request of a describe or get: not-found is `None`.
@@ -153,7 +169,7 @@ impl<'a, S: Service> Call<'a, S> {
         f: F,
     ) -> Result<Option<O>, ProviderError>
     where
-        F: FnOnce(&'a S::Client) -> Fut,
+        F: Fn(&'a S::Client) -> Fut,
         Fut: Future<Output = Result<O, SdkError<E, R>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
@@ -275,19 +291,35 @@ impl<'a, S: Service> Call<'a, S> {
         S::retag(self, key, &set, &remove).await
     }
 
+    /// One request, sent again while AWS throttles it beyond the SDK's own
+    /// retries (nothing ran, so even a create is safe to resend), for
+    /// [`THROTTLE_BUDGET`] of AWS time.
     async fn attempt<O, E, R, F, Fut>(&self, op: &'static str, n: u32, f: F) -> Result<O, Failure>
     where
-        F: FnOnce(&'a S::Client) -> Fut,
+        F: Fn(&'a S::Client) -> Fut,
         Fut: Future<Output = Result<O, SdkError<E, R>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
-        S::bucket(self.aws, op).acquire().await;
-        let client = self.client().await;
-        let started = Instant::now();
-        let r = f(client).await.map_err(|e| self.failure(op, e));
-        self.log(op, n, &r, started);
-        r
+        let start = Instant::now();
+        let mut throttled = 0;
+        loop {
+            S::bucket(self.aws, op).acquire().await;
+            let client = self.client().await;
+            let started = Instant::now();
+            let r = f(client).await.map_err(|e| self.failure(op, e));
+            self.log(op, n + throttled, &r, started);
+            match r {
+                Err(Failure {
+                    error: ProviderError::Throttled(_),
+                    ..
+                }) if start.elapsed() < self.settings().scaled(THROTTLE_BUDGET) => {
+                    tokio::time::sleep(backoff(self.settings(), throttled)).await;
+                    throttled += 1;
+                }
+                r => return r,
+            }
+        }
     }
 
     fn failure<E, R>(&self, op: &str, e: SdkError<E, R>) -> Failure

@@ -24,6 +24,7 @@ pub mod rds;
 pub mod resource;
 pub mod service;
 pub mod tags;
+pub mod terraform;
 pub mod validate;
 pub mod wait;
 

@@ -174,14 +174,12 @@ impl<T: AwsResource> Provider for Typed<T> {
     }
 
     fn schema(&self) -> Option<TypeSchema> {
-        let sample = serde_json::to_value(T::default()).expect("inputs serialise");
-        let fields = sample
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
         Some(TypeSchema {
             schema: T::SCHEMA,
-            fields,
+            fields: schema::struct_fields::<T>()
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
         })
     }
 
@@ -219,8 +217,17 @@ impl<T: AwsResource> Provider for Typed<T> {
         inputs: &Value,
         _outputs: &Value,
     ) -> Result<Option<ReadResult>, ProviderError> {
-        let declared: T = parse(inputs)?;
         let cx = Call::new(&self.aws, ctx);
+        // No declaration (an object read by id alone): the live values as they are.
+        if inputs.is_null() {
+            return Ok(T::read(&cx, id, &T::default())
+                .await?
+                .map(|live| ReadResult {
+                    inputs: serde_json::to_value(live.args).expect("inputs serialise"),
+                    outputs: live.outputs,
+                }));
+        }
+        let declared: T = parse(inputs)?;
         Ok(T::read(&cx, id, &declared)
             .await?
             .map(|live| self.live(inputs, live)))
@@ -252,7 +259,12 @@ impl<T: AwsResource> Provider for Typed<T> {
         inputs: &Value,
         _outputs: &Value,
     ) -> Result<(), ProviderError> {
-        let args: T = parse(inputs)?;
+        // Deletes go by id; the inputs only refine how (a final snapshot).
+        let args: T = if inputs.is_null() {
+            T::default()
+        } else {
+            parse(inputs)?
+        };
         match args.delete(&Call::new(&self.aws, ctx), id).await {
             Err(ProviderError::NotFound(_)) => Ok(()),
             r => r,

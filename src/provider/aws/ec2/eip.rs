@@ -1,45 +1,40 @@
 //! `aws:ec2/Eip` (Terraform `aws_eip`): an Elastic IP allocated in the VPC
 //! domain. Its id is the allocation id.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{from_tags, tag_spec, update_tags, urn_filter};
+use super::{from_tags, Ec2};
 use crate::model::{Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::Call;
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::one_of;
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Eip {
     /// Only `vpc`: EC2-Classic (`standard`) is retired.
-    #[serde(default = "default_domain")]
     pub domain: String,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn default_domain() -> String {
-    "vpc".into()
-}
-
-impl Eip {
-    pub fn new() -> Self {
+impl Default for Eip {
+    fn default() -> Self {
         Eip {
-            domain: default_domain(),
+            domain: "vpc".into(),
             tags: Tags::new(),
         }
     }
 }
 
-impl Default for Eip {
-    fn default() -> Self {
-        Self::new()
+impl Eip {
+    pub fn new() -> Self {
+        Self::default()
     }
 }
 
@@ -59,41 +54,61 @@ impl Resource<Eip> {
     }
 }
 
-pub struct EipProvider {
-    aws: Arc<Aws>,
-}
+#[async_trait]
+impl AwsResource for Eip {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &["domain"],
+        terraform: &[Tf {
+            resource: "aws_eip",
+            args: &[("domain", "domain"), ("tags", "tags")],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
 
-impl EipProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        EipProvider { aws }
+    fn check(&self) -> Result<(), ProviderError> {
+        one_of("domain", &self.domain, &["vpc"])
     }
 
-    async fn describe(
-        &self,
-        ctx: &Ctx,
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        // Sent once by the SDK: AllocateAddress has no idempotency token, so
+        // a resend could allocate (and bill) a second address; the engine
+        // retries after a lookup by URN tag instead.
+        let out = cx
+            .send("AllocateAddress", |c| {
+                c.allocate_address()
+                    .domain(DomainType::from(self.domain.as_str()))
+                    .tag_specifications(cx.tag_spec(ResourceType::ElasticIp, &self.tags))
+                    .customize()
+                    .config_override(super::once())
+                    .send()
+            })
+            .await?;
+        out.allocation_id()
+            .map(str::to_string)
+            .ok_or_else(|| cx.fatal("AllocateAddress returned no allocation id"))
+    }
+
+    async fn read(
+        cx: &Call<'_, Ec2>,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::Address>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .describe_addresses()
-            .allocation_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.addresses().first().cloned()),
-            Err(e) => match error::map(&ctx.urn, "DescribeAddresses", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    fn outputs(a: &aws_sdk_ec2::types::Address) -> Value {
-        let id = a.allocation_id().unwrap_or_default();
-        json!({
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(a) = cx
+            .find("DescribeAddresses", |c| {
+                c.describe_addresses().allocation_ids(id).send()
+            })
+            .await?
+            .and_then(|o| o.addresses().first().cloned())
+        else {
+            return Ok(None);
+        };
+        let args = Eip {
+            domain: a.domain().map_or("vpc", |d| d.as_str()).into(),
+            tags: cx.own_tags(&from_tags(a.tags())),
+        };
+        let outputs = json!({
             "id": id,
             "allocation_id": id,
             "public_ip": a.public_ip(),
@@ -102,156 +117,32 @@ impl EipProvider {
             "network_interface_id": a.network_interface_id(),
             "private_ip": a.private_ip_address(),
             "public_ipv4_pool": a.public_ipv4_pool(),
+        });
+        Ok(Some(Live { args, outputs }))
+    }
+
+    async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        cx.update_tags(id, &old.tags, &self.tags).await
+    }
+
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        cx.send("ReleaseAddress", |c| {
+            c.release_address().allocation_id(id).send()
         })
-    }
-}
-
-#[async_trait]
-impl Provider for EipProvider {
-    fn type_name(&self) -> &'static str {
-        Eip::TYPE
+        .await
+        .map(drop)
     }
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["domain"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let e: Eip = parse(inputs)?;
-        if e.domain != "vpc" {
-            return Err(ProviderError::invalid(
-                "domain",
-                format!("{:?}", e.domain),
-                "must be \"vpc\" (EC2-Classic addresses are retired)",
-            ));
-        }
-        tags::validate(&e.tags)
-    }
-
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let e: Eip = parse(inputs)?;
-        self.aws.limits.ec2_mutating.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .allocate_address()
-            .domain(DomainType::from(e.domain.as_str()))
-            .tag_specifications(tag_spec(&self.aws, ctx, ResourceType::ElasticIp, &e.tags))
-            .customize()
-            .config_override(super::once())
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "AllocateAddress", e))?;
-        let id = out
-            .allocation_id()
-            .ok_or_else(|| {
-                ProviderError::Fatal(format!(
-                    "{}: AllocateAddress returned no allocation id",
-                    ctx.urn
-                ))
-            })?
-            .to_string();
-        // The allocate response lacks association fields; describe for the full view.
-        let outputs = match self.describe(ctx, &id).await? {
-            Some(a) => Self::outputs(&a),
-            None => json!({
-                "id": id, "allocation_id": id, "public_ip": out.public_ip(),
-                "domain": e.domain,
-            }),
-        };
-        Ok(Created { id, outputs })
-    }
-
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(a) = self.describe(ctx, id).await? else {
-            return Ok(None);
-        };
-        let live = Eip {
-            domain: a
-                .domain()
-                .map(|d| d.as_str().to_string())
-                .unwrap_or_else(default_domain),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(a.tags())),
-        };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: Self::outputs(&a),
-        }))
-    }
-
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (Eip, Eip) = (parse(old_inputs)?, parse(new_inputs)?);
-        update_tags(&self.aws, ctx, id, &o.tags, &n.tags).await?;
-        match self.describe(ctx, id).await? {
-            Some(a) => Ok(Self::outputs(&a)),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: Elastic IP {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .release_address()
-            .allocation_id(id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match error::map(&ctx.urn, "ReleaseAddress", e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_addresses()
-            .filters(urn_filter(ctx))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeAddresses", e))?;
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        let out = cx
+            .send("DescribeAddresses", |c| {
+                c.describe_addresses().filters(cx.urn_filter()).send()
+            })
+            .await?;
         Ok(out
             .addresses()
             .iter()
-            .map(|a| Created {
-                id: a.allocation_id().unwrap_or_default().to_string(),
-                outputs: Self::outputs(a),
-            })
+            .filter_map(|a| a.allocation_id().map(str::to_string))
             .collect())
     }
 }

@@ -1,57 +1,56 @@
 //! `aws:ec2/FlowLog` (Terraform `aws_flow_log`) for a VPC. Everything but the
 //! tags forces a replacement, as in Terraform.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::route_table::{check_id, ec2_arn, filter, known};
-use super::{from_tags, tag_spec, update_tags, urn_filter};
+use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::error::classify_op;
 use crate::provider::aws::logs::check_log_group_name;
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::{check_id, one_of};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct FlowLog {
     /// The VPC whose traffic is logged.
     pub vpc_id: Input<String>,
     /// `ALL`, `ACCEPT` or `REJECT`.
-    #[serde(default = "all")]
     pub traffic_type: String,
     /// `cloud-watch-logs`, `s3` or `kinesis-data-firehose`.
-    #[serde(default = "cwl")]
     pub log_destination_type: String,
     /// CloudWatch Logs group name (cloud-watch-logs only; or give
     /// `log_destination`). A `LogGroup`'s `name()` orders the group first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_group_name: Option<Input<String>>,
     /// ARN of the log group, bucket or delivery stream.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_destination: Option<Input<String>>,
     /// IAM role that publishes to CloudWatch Logs (required there).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deliver_logs_permission_arn: Option<Input<String>>,
     /// Seconds: 60 or 600.
-    #[serde(default = "six_hundred")]
     pub max_aggregation_interval: i32,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn all() -> String {
-    "ALL".into()
-}
-fn cwl() -> String {
-    "cloud-watch-logs".into()
-}
-fn six_hundred() -> i32 {
-    600
+impl Default for FlowLog {
+    fn default() -> Self {
+        FlowLog {
+            vpc_id: Input::default(),
+            traffic_type: "ALL".into(),
+            log_destination_type: "cloud-watch-logs".into(),
+            log_group_name: None,
+            log_destination: None,
+            deliver_logs_permission_arn: None,
+            max_aggregation_interval: 600,
+            tags: Tags::new(),
+        }
+    }
 }
 
 impl FlowLog {
@@ -64,13 +63,9 @@ impl FlowLog {
     ) -> Self {
         FlowLog {
             vpc_id: vpc_id.into(),
-            traffic_type: all(),
-            log_destination_type: cwl(),
             log_group_name: Some(log_group_name.into()),
-            log_destination: None,
             deliver_logs_permission_arn: Some(deliver_logs_permission_arn.into()),
-            max_aggregation_interval: six_hundred(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -91,138 +86,78 @@ impl Resource<FlowLog> {
 fn check_arn(field: &str, v: &Input<String>, service: &str) -> Result<(), ProviderError> {
     if let Some(s) = v.known() {
         let parts: Vec<&str> = s.splitn(6, ':').collect();
-        if parts.len() != 6 || parts[0] != "arn" || (!service.is_empty() && parts[2] != service) {
-            let what = if service.is_empty() {
-                "an ARN".to_string()
-            } else {
-                format!("an {service} ARN")
-            };
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != service {
             return Err(ProviderError::invalid(
                 field,
                 format!("{s:?}"),
-                format!("expected {what} (arn:partition:service:region:account:resource)"),
+                format!(
+                    "expected an {service} ARN (arn:partition:service:region:account:resource)"
+                ),
             ));
         }
     }
     Ok(())
 }
 
-pub struct FlowLogProvider {
-    aws: Arc<Aws>,
+/// A known value for error messages; references are checked when known.
+fn shown(v: &Input<String>) -> String {
+    v.known()
+        .map_or("(known after apply)".to_string(), |s| format!("{s:?}"))
 }
 
-impl FlowLogProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        FlowLogProvider { aws }
-    }
+/// A client token for one CreateFlowLogs: the SDK does not fill one in
+/// (Terraform sends one), and the propagation retries of one attempt send
+/// the same one, so a retry of a create AWS did apply returns that flow log.
+fn client_token() -> String {
+    format!("morket-{:032x}", rand::random::<u128>())
+}
 
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::FlowLog>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .describe_flow_logs()
-            .flow_log_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out
-                .flow_logs()
-                .iter()
-                .find(|f| f.flow_log_id() == Some(id))
-                .cloned()),
-            Err(e) => match error::map(&ctx.urn, "DescribeFlowLogs", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
+/// The CreateFlowLogs request of `f` for the VPC `vpc`.
+fn create_request(
+    c: &aws_sdk_ec2::Client,
+    f: &FlowLog,
+    vpc: &str,
+    token: &str,
+    tags: aws_sdk_ec2::types::TagSpecification,
+) -> Result<
+    aws_sdk_ec2::operation::create_flow_logs::builders::CreateFlowLogsFluentBuilder,
+    ProviderError,
+> {
+    let known = |field: &str, v: &Option<Input<String>>| {
+        v.as_ref().map(|v| v.require(field).cloned()).transpose()
+    };
+    Ok(c.create_flow_logs()
+        .client_token(token)
+        .resource_type(FlowLogsResourceType::Vpc)
+        .resource_ids(vpc)
+        .traffic_type(TrafficType::from(f.traffic_type.as_str()))
+        .log_destination_type(LogDestinationType::from(f.log_destination_type.as_str()))
+        .set_log_group_name(known("log_group_name", &f.log_group_name)?)
+        .set_log_destination(known("log_destination", &f.log_destination)?)
+        .set_deliver_logs_permission_arn(known(
+            "deliver_logs_permission_arn",
+            &f.deliver_logs_permission_arn,
+        )?)
+        .max_aggregation_interval(f.max_aggregation_interval)
+        .tag_specifications(tags))
+}
 
-    /// The account id, from the logged VPC's owner.
-    async fn account(&self, ctx: &Ctx, vpc_id: &str) -> Result<String, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_vpcs()
-            .filters(filter("vpc-id", vpc_id))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeVpcs", e))?;
-        Ok(out
-            .vpcs()
-            .first()
-            .and_then(|v| v.owner_id())
-            .unwrap_or_default()
-            .to_string())
-    }
-
-    async fn outputs(
-        &self,
-        ctx: &Ctx,
-        f: &aws_sdk_ec2::types::FlowLog,
-    ) -> Result<Value, ProviderError> {
-        let id = f.flow_log_id().unwrap_or_default();
-        let account = self
-            .account(ctx, f.resource_id().unwrap_or_default())
-            .await?;
-        Ok(json!({
-            "id": id,
-            "arn": ec2_arn(&self.aws, &account, "vpc-flow-log", id).await,
-            "log_destination": f.log_destination(),
-            "log_format": f.log_format(),
-            "deliver_logs_status": f.deliver_logs_status(),
-            "flow_log_status": f.flow_log_status(),
-        }))
-    }
-
-    /// The live view, in the declaration's terms: AWS reports both the log
-    /// group name and its ARN, only the one the declaration used is compared.
-    fn live_view(&self, f: &aws_sdk_ec2::types::FlowLog, declared: Option<&FlowLog>) -> FlowLog {
-        let by_arn = declared.is_some_and(|d| d.log_destination.is_some());
-        FlowLog {
-            vpc_id: Input::Value(f.resource_id().unwrap_or_default().to_string()),
-            traffic_type: f
-                .traffic_type()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_else(all),
-            log_destination_type: f
-                .log_destination_type()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_else(cwl),
-            log_group_name: if by_arn {
-                None
-            } else {
-                f.log_group_name().map(|s| Input::Value(s.to_string()))
-            },
-            log_destination: if by_arn {
-                f.log_destination().map(|s| Input::Value(s.to_string()))
-            } else {
-                None
-            },
-            deliver_logs_permission_arn: f
-                .deliver_logs_permission_arn()
-                .map(|s| Input::Value(s.to_string())),
-            max_aggregation_interval: f.max_aggregation_interval().unwrap_or(600),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(f.tags())),
-        }
-    }
+/// A per-item failure in a CreateFlowLogs or DeleteFlowLogs answer (these
+/// come back in the body, not as an error).
+fn unsuccessful(op: &str, items: &[aws_sdk_ec2::types::UnsuccessfulItem]) -> Option<ProviderError> {
+    let e = items.first()?.error();
+    Some(classify_op(
+        op,
+        e.and_then(|e| e.code()).unwrap_or("Unknown"),
+        e.and_then(|e| e.message()).unwrap_or(""),
+    ))
 }
 
 #[async_trait]
-impl Provider for FlowLogProvider {
-    fn type_name(&self) -> &'static str {
-        FlowLog::TYPE
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        &[
+impl AwsResource for FlowLog {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &[
             "vpc_id",
             "traffic_type",
             "log_destination_type",
@@ -230,65 +165,65 @@ impl Provider for FlowLogProvider {
             "log_destination",
             "deliver_logs_permission_arn",
             "max_aggregation_interval",
-        ]
-    }
+        ],
+        // AWS reports the group both by name and by ARN: only the one
+        // declared is compared.
+        optional_computed: &["log_group_name", "log_destination"],
+        terraform: &[Tf {
+            resource: "aws_flow_log",
+            // Terraform 6 names the group by ARN only (log_destination).
+            args: &[
+                ("vpc_id", "vpc_id"),
+                ("traffic_type", "traffic_type"),
+                ("log_destination_type", "log_destination_type"),
+                ("log_destination", "log_destination"),
+                ("deliver_logs_permission_arn", "iam_role_arn"),
+                ("max_aggregation_interval", "max_aggregation_interval"),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let f: FlowLog = parse(inputs)?;
-        check_id("vpc_id", &f.vpc_id, &["vpc-"])?;
-        if !matches!(f.traffic_type.as_str(), "ALL" | "ACCEPT" | "REJECT") {
-            return Err(ProviderError::invalid(
-                "traffic_type",
-                format!("{:?}", f.traffic_type),
-                "must be ALL, ACCEPT or REJECT",
-            ));
-        }
-        let cwl = match f.log_destination_type.as_str() {
-            "cloud-watch-logs" => true,
-            "s3" | "kinesis-data-firehose" => false,
-            other => {
-                return Err(ProviderError::invalid(
-                    "log_destination_type",
-                    format!("{other:?}"),
-                    "must be cloud-watch-logs, s3 or kinesis-data-firehose",
-                ))
-            }
-        };
-        if ![60, 600].contains(&f.max_aggregation_interval) {
-            return Err(ProviderError::invalid(
-                "max_aggregation_interval",
-                f.max_aggregation_interval,
-                "must be 60 or 600 (seconds)",
-            ));
-        }
-        let group = f.log_group_name.as_ref().map(|g| match g.known() {
-            Some(g) => format!("{g:?}"),
-            None => "(known after apply)".to_string(),
-        });
-        if let Some(g) = &group {
+    fn check(&self) -> Result<(), ProviderError> {
+        check_id("vpc_id", &self.vpc_id, "vpc")?;
+        one_of(
+            "traffic_type",
+            &self.traffic_type,
+            &["ALL", "ACCEPT", "REJECT"],
+        )?;
+        one_of(
+            "log_destination_type",
+            &self.log_destination_type,
+            &["cloud-watch-logs", "s3", "kinesis-data-firehose"],
+        )?;
+        one_of(
+            "max_aggregation_interval",
+            &self.max_aggregation_interval.to_string(),
+            &["60", "600"],
+        )?;
+        let cwl = self.log_destination_type == "cloud-watch-logs";
+        if let Some(g) = &self.log_group_name {
             if !cwl {
                 return Err(ProviderError::invalid(
                     "log_group_name",
-                    g,
+                    shown(g),
                     format!(
                         "only for log_destination_type cloud-watch-logs, not {}",
-                        f.log_destination_type
+                        self.log_destination_type
                     ),
                 ));
             }
+            if let Some(name) = g.known() {
+                check_log_group_name("log_group_name", name)?;
+            }
         }
-        if let Some(g) = f.log_group_name.as_ref().and_then(Input::known) {
-            check_log_group_name("log_group_name", g)?;
-        }
-        match (&group, &f.log_destination) {
+        match (&self.log_group_name, &self.log_destination) {
             (Some(g), Some(_)) => {
                 return Err(ProviderError::invalid(
                     "log_group_name",
-                    g,
+                    shown(g),
                     "give log_group_name or log_destination, not both",
                 ))
             }
@@ -303,208 +238,149 @@ impl Provider for FlowLogProvider {
                     },
                 ))
             }
-            (None, Some(d)) => check_arn(
-                "log_destination",
-                d,
-                match f.log_destination_type.as_str() {
+            (None, Some(d)) => {
+                let service = match self.log_destination_type.as_str() {
                     "cloud-watch-logs" => "logs",
                     "s3" => "s3",
                     _ => "firehose",
-                },
-            )?,
+                };
+                check_arn("log_destination", d, service)?
+            }
             (Some(_), None) => {}
         }
-        match &f.deliver_logs_permission_arn {
+        match &self.deliver_logs_permission_arn {
             Some(r) => {
                 check_arn("deliver_logs_permission_arn", r, "iam")?;
-                if let Some(s) = r.known() {
-                    if !s.contains(":role/") {
-                        return Err(ProviderError::invalid(
-                            "deliver_logs_permission_arn",
-                            format!("{s:?}"),
-                            "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
-                        ));
-                    }
+                match r.known() {
+                    Some(s) if !s.contains(":role/") => Err(ProviderError::invalid(
+                        "deliver_logs_permission_arn",
+                        format!("{s:?}"),
+                        "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+                    )),
+                    _ => Ok(()),
                 }
             }
-            None if cwl => {
-                return Err(ProviderError::invalid(
-                    "deliver_logs_permission_arn",
-                    "(unset)",
-                    "required for log_destination_type cloud-watch-logs",
-                ))
-            }
-            None => {}
+            None if cwl => Err(ProviderError::invalid(
+                "deliver_logs_permission_arn",
+                "(unset)",
+                "required for log_destination_type cloud-watch-logs",
+            )),
+            None => Ok(()),
         }
-        tags::validate(&f.tags)
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let f: FlowLog = parse(inputs)?;
-        let vpc = known(ctx, "vpc_id", &f.vpc_id)?;
-        let group = f
-            .log_group_name
-            .as_ref()
-            .map(|g| known(ctx, "log_group_name", g))
-            .transpose()?;
-        let dest = f
-            .log_destination
-            .as_ref()
-            .map(|d| known(ctx, "log_destination", d))
-            .transpose()?;
-        let role = f
-            .deliver_logs_permission_arn
-            .as_ref()
-            .map(|d| known(ctx, "deliver_logs_permission_arn", d))
-            .transpose()?;
-        self.aws.limits.ec2_mutating.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .create_flow_logs()
-            .resource_type(FlowLogsResourceType::Vpc)
-            .resource_ids(vpc)
-            .traffic_type(TrafficType::from(f.traffic_type.as_str()))
-            .log_destination_type(LogDestinationType::from(f.log_destination_type.as_str()))
-            .set_log_group_name(group.map(str::to_string))
-            .set_log_destination(dest.map(str::to_string))
-            .set_deliver_logs_permission_arn(role.map(str::to_string))
-            .max_aggregation_interval(f.max_aggregation_interval)
-            .tag_specifications(tag_spec(&self.aws, ctx, ResourceType::VpcFlowLog, &f.tags))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateFlowLogs", e))?;
-        if let Some(u) = out.unsuccessful().first() {
-            let (code, msg) = u
-                .error()
-                .map(|e| (e.code().unwrap_or("Unknown"), e.message().unwrap_or("")))
-                .unwrap_or(("Unknown", ""));
-            return Err(error::classify(&ctx.urn, "CreateFlowLogs", code, msg));
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        let vpc = self.vpc_id.require("vpc_id")?;
+        let token = client_token();
+        let tags = cx.tag_spec(ResourceType::VpcFlowLog, &self.tags);
+        let request = create_request(cx.client().await, self, vpc, &token, tags)?;
+        // A role made moments ago cannot be assumed yet (IAM propagation,
+        // Terraform retries this for 2 minutes).
+        let out = cx
+            .send_retrying(
+                "CreateFlowLogs",
+                &[Retry::propagation(
+                    "InvalidParameter",
+                    "Unable to assume given IAM role",
+                )],
+                // The one request, sent again as it is: same client token.
+                |_| request.clone().send(),
+            )
+            .await?;
+        if let Some(e) = unsuccessful("CreateFlowLogs", out.unsuccessful()) {
+            return Err(e);
         }
-        let id = out
-            .flow_log_ids()
+        out.flow_log_ids()
             .first()
-            .ok_or_else(|| {
-                ProviderError::Fatal(format!("{}: CreateFlowLogs returned no id", ctx.urn))
-            })?
-            .to_string();
-        let live = self.describe(ctx, &id).await?.ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: flow log {id} not found after CreateFlowLogs",
-                ctx.urn
-            ))
-        })?;
-        let outputs = self.outputs(ctx, &live).await?;
-        Ok(Created { id, outputs })
+            .cloned()
+            .ok_or_else(|| cx.fatal("CreateFlowLogs returned no flow log id"))
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Ec2>,
         id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(f) = self.describe(ctx, id).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(out) = cx
+            .find("DescribeFlowLogs", |c| {
+                c.describe_flow_logs().flow_log_ids(id).send()
+            })
+            .await?
+        else {
             return Ok(None);
         };
-        let declared: Option<FlowLog> = parse(inputs).ok();
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(self.live_view(&f, declared.as_ref()))
-                .expect("serializable"),
-            outputs: self.outputs(ctx, &f).await?,
-        }))
-    }
-
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (FlowLog, FlowLog) = (parse(old_inputs)?, parse(new_inputs)?);
-        update_tags(&self.aws, ctx, id, &o.tags, &n.tags).await?;
-        match self.describe(ctx, id).await? {
-            Some(f) => self.outputs(ctx, &f).await,
-            None => Err(ProviderError::NotFound(format!(
-                "{}: flow log {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.ec2_mutating.acquire().await;
-        let out = match self
-            .aws
-            .ec2()
-            .await
-            .delete_flow_logs()
-            .flow_log_ids(id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                return match error::map(&ctx.urn, "DeleteFlowLogs", e) {
-                    ProviderError::NotFound(_) => Ok(()),
-                    other => Err(other),
-                }
-            }
+        let Some(f) = out.flow_logs().iter().find(|f| f.flow_log_id() == Some(id)) else {
+            return Ok(None);
         };
-        // Failures per id come back in the body, not as an error.
-        match out.unsuccessful().first().and_then(|u| u.error()) {
-            None => Ok(()),
-            Some(e) => match error::classify(
-                &ctx.urn,
-                "DeleteFlowLogs",
-                e.code().unwrap_or("Unknown"),
-                e.message().unwrap_or(""),
-            ) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
+        let s = |v: Option<&str>| v.map(|v| Input::Value(v.to_string()));
+        let vpc = f.resource_id().unwrap_or_default();
+        let args = FlowLog {
+            vpc_id: vpc.to_string().into(),
+            traffic_type: f.traffic_type().map_or("ALL", |t| t.as_str()).into(),
+            log_destination_type: f
+                .log_destination_type()
+                .map_or("cloud-watch-logs", |t| t.as_str())
+                .into(),
+            log_group_name: s(f.log_group_name()),
+            log_destination: s(f.log_destination()),
+            deliver_logs_permission_arn: s(f.deliver_logs_permission_arn()),
+            max_aggregation_interval: f.max_aggregation_interval().unwrap_or(600),
+            tags: cx.own_tags(&from_tags(f.tags())),
+        };
+        // The account is the logged VPC's owner.
+        let vpcs = cx
+            .send("DescribeVpcs", |c| {
+                c.describe_vpcs().filters(filter("vpc-id", [vpc])).send()
+            })
+            .await?;
+        let account = vpcs
+            .vpcs()
+            .first()
+            .and_then(|v| v.owner_id())
+            .unwrap_or_default();
+        let outputs = json!({
+            "id": id,
+            "arn": cx.arn("ec2", account, &format!("vpc-flow-log/{id}")).await,
+            "log_destination": f.log_destination(),
+            "log_format": f.log_format(),
+            "deliver_logs_status": f.deliver_logs_status(),
+            "flow_log_status": f.flow_log_status(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_flow_logs()
-            .filter(urn_filter(ctx))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeFlowLogs", e))?;
-        let mut found = Vec::new();
-        for f in out.flow_logs() {
-            found.push(Created {
-                id: f.flow_log_id().unwrap_or_default().to_string(),
-                outputs: self.outputs(ctx, f).await?,
-            });
-        }
-        Ok(found)
+    async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        cx.update_tags(id, &old.tags, &self.tags).await
+    }
+
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        let out = cx
+            .send("DeleteFlowLogs", |c| {
+                c.delete_flow_logs().flow_log_ids(id).send()
+            })
+            .await?;
+        // A not-found here is "already deleted" to the adapter.
+        unsuccessful("DeleteFlowLogs", out.unsuccessful()).map_or(Ok(()), Err)
+    }
+
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        let out = cx
+            .send("DescribeFlowLogs", |c| {
+                c.describe_flow_logs().filter(cx.urn_filter()).send()
+            })
+            .await?;
+        Ok(out
+            .flow_logs()
+            .iter()
+            .filter_map(|f| f.flow_log_id().map(str::to_string))
+            .collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p() -> FlowLogProvider {
-        FlowLogProvider::new(Arc::new(Aws::new(Default::default())))
-    }
+    use serde_json::Value;
 
     fn ok() -> Value {
         json!({"vpc_id": "vpc-1", "log_group_name": "/vpc/flow",
@@ -520,12 +396,17 @@ mod tests {
                 v[k] = x.clone();
             }
         }
-        p().validate(&v).unwrap_err().to_string()
+        serde_json::from_value::<FlowLog>(v)
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
     fn validation_names_field_and_value() {
-        assert!(p().validate(&ok()).is_ok());
+        let f: FlowLog = serde_json::from_value(ok()).unwrap();
+        f.check().unwrap();
         let e = err(json!({"traffic_type": "SOME"}));
         assert!(e.contains("traffic_type") && e.contains("SOME"), "{e}");
         let e = err(json!({"max_aggregation_interval": 300}));
@@ -544,13 +425,12 @@ mod tests {
         let e = err(json!({"log_destination_type": "s3"}));
         assert!(e.contains("log_group_name"), "{e}");
         // A reference to a LogGroup's name is checked once known.
-        assert!(p()
-            .validate(&{
-                let mut v = ok();
-                v["log_group_name"] = crate::value::unknown();
-                v
-            })
-            .is_ok());
+        let mut v = ok();
+        v["log_group_name"] = crate::value::unknown();
+        serde_json::from_value::<FlowLog>(v)
+            .unwrap()
+            .check()
+            .unwrap();
         let e = err(json!({"log_group_name": "bad name"}));
         assert!(
             e.contains("log_group_name") && e.contains("bad name"),
@@ -558,5 +438,24 @@ mod tests {
         );
         let e = err(json!({"log_destination_type": "kafka"}));
         assert!(e.contains("kafka"), "{e}");
+    }
+
+    #[test]
+    fn the_create_request_carries_a_client_token() {
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .build();
+        let client = aws_sdk_ec2::Client::from_conf(conf);
+        let f: FlowLog = serde_json::from_value(ok()).unwrap();
+        let token = client_token();
+        let tags = aws_sdk_ec2::types::TagSpecification::builder().build();
+        let req = create_request(&client, &f, "vpc-1", &token, tags).unwrap();
+        // Every send of the one request (the propagation retries) carries it.
+        assert_eq!(
+            req.clone().get_client_token().as_deref(),
+            Some(token.as_str())
+        );
+        assert!(token.len() <= 64, "AWS allows 64 characters: {token}");
+        assert_ne!(client_token(), token, "a new token per create");
     }
 }

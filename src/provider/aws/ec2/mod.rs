@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
 use super::call::Call;
-use super::error;
 use super::limits::TokenBucket;
 use super::resource::Typed;
 use super::service::Service;
@@ -114,24 +113,22 @@ pub mod vpc;
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
         .register(Typed::<vpc::Vpc>::new(aws.clone()))
-        .register(subnet::SubnetProvider::new(aws.clone()))
-        .register(internet_gateway::InternetGatewayProvider::new(aws.clone()))
-        .register(eip::EipProvider::new(aws.clone()))
-        .register(nat_gateway::NatGatewayProvider::new(aws.clone()))
-        .register(route_table::RouteTableProvider::new(aws.clone()))
-        .register(route::RouteProvider::new(aws.clone()))
-        .register(route_table_association::RouteTableAssociationProvider::new(
+        .register(Typed::<subnet::Subnet>::new(aws.clone()))
+        .register(Typed::<internet_gateway::InternetGateway>::new(aws.clone()))
+        .register(Typed::<eip::Eip>::new(aws.clone()))
+        .register(Typed::<nat_gateway::NatGateway>::new(aws.clone()))
+        .register(Typed::<route_table::RouteTable>::new(aws.clone()))
+        .register(Typed::<route::Route>::new(aws.clone()))
+        .register(Typed::<route_table_association::RouteTableAssociation>::new(aws.clone()))
+        .register(Typed::<flow_log::FlowLog>::new(aws.clone()))
+        .register(Typed::<security_group::SecurityGroup>::new(aws.clone()))
+        .register(Typed::<security_group_rule::SecurityGroupRule>::new(
             aws.clone(),
         ))
-        .register(flow_log::FlowLogProvider::new(aws.clone()))
-        .register(security_group::SecurityGroupProvider::new(aws.clone()))
-        .register(security_group_rule::SecurityGroupRuleProvider::new(
-            aws.clone(),
-        ))
-        .register(launch_template::LaunchTemplateProvider::new(aws.clone()))
-        .register(instance::InstanceProvider::new(aws.clone()))
-        .register(volume::VolumeProvider::new(aws.clone()))
-        .register(volume_attachment::VolumeAttachmentProvider::new(aws));
+        .register(Typed::<launch_template::LaunchTemplate>::new(aws.clone()))
+        .register(Typed::<instance::Instance>::new(aws.clone()))
+        .register(Typed::<volume::Volume>::new(aws.clone()))
+        .register(Typed::<volume_attachment::VolumeAttachment>::new(aws));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
@@ -144,15 +141,6 @@ pub fn from_tags(t: &[Tag]) -> Tags {
     t.iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
         .collect()
-}
-
-/// Tags for the create call itself, so the resource is never untagged.
-pub(crate) fn tag_spec(aws: &Aws, ctx: &Ctx, rt: ResourceType, own: &Tags) -> TagSpecification {
-    let all = tags::merged(&aws.settings.default_tags, own, ctx);
-    TagSpecification::builder()
-        .resource_type(rt)
-        .set_tags(Some(to_tags(&all)))
-        .build()
 }
 
 /// For creates that carry no idempotency token (`CreateVpc`,
@@ -169,39 +157,4 @@ pub(crate) fn urn_filter(ctx: &Ctx) -> Filter {
         .name(format!("tag:{}", tags::URN_TAG))
         .set_values(Some(ctx.urn_tag_values()))
         .build()
-}
-
-/// Applies a change of the resource's own tags (defaults and engine tags stay).
-pub(crate) async fn update_tags(
-    aws: &Aws,
-    ctx: &Ctx,
-    id: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
-    let ec2 = aws.ec2().await;
-    if !remove.is_empty() {
-        aws.limits.ec2_mutating.acquire().await;
-        let t: Vec<Tag> = remove
-            .iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        ec2.delete_tags()
-            .resources(id)
-            .set_tags(Some(t))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteTags", e))?;
-    }
-    if !set.is_empty() {
-        aws.limits.ec2_mutating.acquire().await;
-        ec2.create_tags()
-            .resources(id)
-            .set_tags(Some(to_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateTags", e))?;
-    }
-    Ok(())
 }

@@ -3,41 +3,34 @@
 //! carry no tags, so adoption after an interrupted create looks the route up
 //! by that deterministic id.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::route_table::{check_id, describe_route_table, known};
+use super::route_table::{check_any_id, describe};
+use super::Ec2;
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::validate::check_cidr;
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::validate::{check_cidr, check_id};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Route {
     pub route_table_id: Input<String>,
     /// IPv4 destination, e.g. `0.0.0.0/0`.
     pub destination_cidr_block: String,
     /// Internet gateway (`igw-`) or virtual private gateway (`vgw-`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_id: Option<Input<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nat_gateway_id: Option<Input<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress_only_gateway_id: Option<Input<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transit_gateway_id: Option<Input<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_peering_connection_id: Option<Input<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_interface_id: Option<Input<String>>,
     /// Gateway Load Balancer endpoint (`vpce-`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_endpoint_id: Option<Input<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier_gateway_id: Option<Input<String>>,
 }
 
@@ -49,21 +42,6 @@ type Target<'a> = (
 );
 
 impl Route {
-    fn bare(route_table_id: Input<String>, destination_cidr_block: &str) -> Self {
-        Route {
-            route_table_id,
-            destination_cidr_block: destination_cidr_block.into(),
-            gateway_id: None,
-            nat_gateway_id: None,
-            egress_only_gateway_id: None,
-            transit_gateway_id: None,
-            vpc_peering_connection_id: None,
-            network_interface_id: None,
-            vpc_endpoint_id: None,
-            carrier_gateway_id: None,
-        }
-    }
-
     /// A route through an internet (or virtual private) gateway.
     pub fn via_gateway(
         route_table_id: impl Into<Input<String>>,
@@ -71,8 +49,10 @@ impl Route {
         gateway_id: impl Into<Input<String>>,
     ) -> Self {
         Route {
+            route_table_id: route_table_id.into(),
+            destination_cidr_block: destination_cidr_block.into(),
             gateway_id: Some(gateway_id.into()),
-            ..Self::bare(route_table_id.into(), destination_cidr_block)
+            ..Default::default()
         }
     }
 
@@ -83,47 +63,54 @@ impl Route {
         nat_gateway_id: impl Into<Input<String>>,
     ) -> Self {
         Route {
+            route_table_id: route_table_id.into(),
+            destination_cidr_block: destination_cidr_block.into(),
             nat_gateway_id: Some(nat_gateway_id.into()),
-            ..Self::bare(route_table_id.into(), destination_cidr_block)
+            ..Default::default()
         }
     }
 
     /// (field, value, accepted id prefixes) of every target.
     fn targets(&self) -> [Target<'_>; 8] {
         [
-            ("gateway_id", &self.gateway_id, &["igw-", "vgw-"]),
-            ("nat_gateway_id", &self.nat_gateway_id, &["nat-"]),
+            ("gateway_id", &self.gateway_id, &["igw", "vgw"]),
+            ("nat_gateway_id", &self.nat_gateway_id, &["nat"]),
             (
                 "egress_only_gateway_id",
                 &self.egress_only_gateway_id,
-                &["eigw-"],
+                &["eigw"],
             ),
-            ("transit_gateway_id", &self.transit_gateway_id, &["tgw-"]),
+            ("transit_gateway_id", &self.transit_gateway_id, &["tgw"]),
             (
                 "vpc_peering_connection_id",
                 &self.vpc_peering_connection_id,
-                &["pcx-"],
+                &["pcx"],
             ),
-            (
-                "network_interface_id",
-                &self.network_interface_id,
-                &["eni-"],
-            ),
-            ("vpc_endpoint_id", &self.vpc_endpoint_id, &["vpce-"]),
-            ("carrier_gateway_id", &self.carrier_gateway_id, &["cagw-"]),
+            ("network_interface_id", &self.network_interface_id, &["eni"]),
+            ("vpc_endpoint_id", &self.vpc_endpoint_id, &["vpce"]),
+            ("carrier_gateway_id", &self.carrier_gateway_id, &["cagw"]),
         ]
     }
 
-    fn target_value(&self, ctx: &Ctx, field: &str) -> Result<Option<String>, ProviderError> {
-        for (f, v, _) in self.targets() {
-            if f == field {
-                return match v {
-                    Some(i) => Ok(Some(known(ctx, f, i)?.to_string())),
-                    None => Ok(None),
-                };
-            }
+    /// The one declared target at apply time: (field, id).
+    fn target(&self) -> Result<(&'static str, String), ProviderError> {
+        let (field, v) = self
+            .targets()
+            .into_iter()
+            .find_map(|(f, v, _)| v.as_ref().map(|v| (f, v)))
+            .ok_or_else(|| ProviderError::invalid("gateway_id", "[]", "no route target"))?;
+        Ok((field, v.require(field)?.clone()))
+    }
+
+    /// (table, destination) from the id, or from the declaration.
+    fn key(&self, id: &str) -> Result<(String, String), ProviderError> {
+        match id.split_once('_') {
+            Some((t, c)) => Ok((t.to_string(), c.to_string())),
+            None => Ok((
+                self.route_table_id.require("route_table_id")?.clone(),
+                self.destination_cidr_block.clone(),
+            )),
         }
-        Ok(None)
     }
 }
 
@@ -144,99 +131,77 @@ pub fn route_id(route_table_id: &str, cidr: &str) -> String {
     format!("{route_table_id}_{cidr}")
 }
 
-/// Builder calls shared by CreateRoute and ReplaceRoute.
+/// Sets the one target on a CreateRoute or ReplaceRoute builder.
 macro_rules! with_target {
-    ($req:expr, $r:expr, $ctx:expr) => {
-        $req.set_gateway_id($r.target_value($ctx, "gateway_id")?)
-            .set_nat_gateway_id($r.target_value($ctx, "nat_gateway_id")?)
-            .set_egress_only_internet_gateway_id($r.target_value($ctx, "egress_only_gateway_id")?)
-            .set_transit_gateway_id($r.target_value($ctx, "transit_gateway_id")?)
-            .set_vpc_peering_connection_id($r.target_value($ctx, "vpc_peering_connection_id")?)
-            .set_network_interface_id($r.target_value($ctx, "network_interface_id")?)
-            .set_vpc_endpoint_id($r.target_value($ctx, "vpc_endpoint_id")?)
-            .set_carrier_gateway_id($r.target_value($ctx, "carrier_gateway_id")?)
+    ($req:expr, $field:expr, $id:expr) => {
+        match $field {
+            "gateway_id" => $req.gateway_id($id),
+            "nat_gateway_id" => $req.nat_gateway_id($id),
+            "egress_only_gateway_id" => $req.egress_only_internet_gateway_id($id),
+            "transit_gateway_id" => $req.transit_gateway_id($id),
+            "vpc_peering_connection_id" => $req.vpc_peering_connection_id($id),
+            "network_interface_id" => $req.network_interface_id($id),
+            "vpc_endpoint_id" => $req.vpc_endpoint_id($id),
+            _ => $req.carrier_gateway_id($id),
+        }
     };
 }
 
-pub struct RouteProvider {
-    aws: Arc<Aws>,
-}
-
-impl RouteProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        RouteProvider { aws }
-    }
-
-    /// The live route of `table` to `cidr`; `None` when the table or the route is gone.
-    async fn find(
-        &self,
-        ctx: &Ctx,
-        table: &str,
-        cidr: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::Route>, ProviderError> {
-        let Some(rt) = describe_route_table(&self.aws, ctx, table).await? else {
-            return Ok(None);
-        };
-        Ok(rt
-            .routes()
-            .iter()
-            .find(|r| r.destination_cidr_block() == Some(cidr))
-            .cloned())
-    }
-
-    fn outputs(table: &str, cidr: &str, r: &aws_sdk_ec2::types::Route) -> Value {
-        json!({
-            "id": route_id(table, cidr),
-            "route_table_id": table,
-            "destination_cidr_block": cidr,
-            "state": r.state().map(|s| s.as_str()),
-            "origin": r.origin().map(|s| s.as_str()),
-            "instance_id": r.instance_id(),
-            "instance_owner_id": r.instance_owner_id(),
-        })
-    }
-
-    fn live_view(table: &str, cidr: &str, r: &aws_sdk_ec2::types::Route) -> Route {
-        let s = |v: Option<&str>| v.map(|v| Input::Value(v.to_string()));
-        // A Gateway Load Balancer endpoint shows up as a gateway id.
-        let (gw, vpce) = match r.gateway_id() {
-            Some(g) if g.starts_with("vpce-") => (None, Some(g)),
-            Some("local") => (None, None),
-            g => (g, None),
-        };
-        Route {
-            gateway_id: s(gw),
-            nat_gateway_id: s(r.nat_gateway_id()),
-            egress_only_gateway_id: s(r.egress_only_internet_gateway_id()),
-            transit_gateway_id: s(r.transit_gateway_id()),
-            vpc_peering_connection_id: s(r.vpc_peering_connection_id()),
-            network_interface_id: s(r.network_interface_id()),
-            vpc_endpoint_id: s(vpce),
-            carrier_gateway_id: s(r.carrier_gateway_id()),
-            ..Route::bare(Input::Value(table.to_string()), cidr)
-        }
+/// The declaration a live route answers to.
+fn live_view(table: &str, cidr: &str, r: &aws_sdk_ec2::types::Route) -> Route {
+    let s = |v: Option<&str>| v.map(|v| Input::Value(v.to_string()));
+    // A Gateway Load Balancer endpoint shows up as a gateway id.
+    let (gw, vpce) = match r.gateway_id() {
+        Some(g) if g.starts_with("vpce-") => (None, Some(g)),
+        Some("local") => (None, None),
+        g => (g, None),
+    };
+    Route {
+        route_table_id: Input::Value(table.to_string()),
+        destination_cidr_block: cidr.to_string(),
+        gateway_id: s(gw),
+        nat_gateway_id: s(r.nat_gateway_id()),
+        egress_only_gateway_id: s(r.egress_only_internet_gateway_id()),
+        transit_gateway_id: s(r.transit_gateway_id()),
+        vpc_peering_connection_id: s(r.vpc_peering_connection_id()),
+        network_interface_id: s(r.network_interface_id()),
+        vpc_endpoint_id: s(vpce),
+        carrier_gateway_id: s(r.carrier_gateway_id()),
     }
 }
 
 #[async_trait]
-impl Provider for RouteProvider {
-    fn type_name(&self) -> &'static str {
-        Route::TYPE
-    }
+impl AwsResource for Route {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &["route_table_id", "destination_cidr_block"],
+        terraform: &[Tf {
+            resource: "aws_route",
+            args: &[
+                ("route_table_id", "route_table_id"),
+                ("destination_cidr_block", "destination_cidr_block"),
+                ("gateway_id", "gateway_id"),
+                ("nat_gateway_id", "nat_gateway_id"),
+                ("egress_only_gateway_id", "egress_only_gateway_id"),
+                ("transit_gateway_id", "transit_gateway_id"),
+                ("vpc_peering_connection_id", "vpc_peering_connection_id"),
+                ("network_interface_id", "network_interface_id"),
+                ("vpc_endpoint_id", "vpc_endpoint_id"),
+                ("carrier_gateway_id", "carrier_gateway_id"),
+            ],
+            import_id: "{route_table_id}_{destination_cidr_block}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["route_table_id", "destination_cidr_block"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let r: Route = parse(inputs)?;
-        check_id("route_table_id", &r.route_table_id, &["rtb-"])?;
-        check_cidr("destination_cidr_block", &r.destination_cidr_block, 0..=32)?;
-        let set: Vec<&str> = r
+    fn check(&self) -> Result<(), ProviderError> {
+        check_id("route_table_id", &self.route_table_id, "rtb")?;
+        check_cidr(
+            "destination_cidr_block",
+            &self.destination_cidr_block,
+            0..=32,
+        )?;
+        let set: Vec<&str> = self
             .targets()
             .iter()
             .filter(|(_, v, _)| v.is_some())
@@ -251,191 +216,149 @@ impl Provider for RouteProvider {
                  vpc_endpoint_id or carrier_gateway_id",
             ));
         }
-        for (f, v, prefixes) in r.targets() {
-            if let Some(v) = v {
-                check_id(f, v, prefixes)?;
-            }
-        }
-        Ok(())
+        self.targets()
+            .iter()
+            .filter_map(|(f, v, p)| v.as_ref().map(|v| check_any_id(f, v, p)))
+            .collect()
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let r: Route = parse(inputs)?;
-        let table = known(ctx, "route_table_id", &r.route_table_id)?.to_string();
-        let cidr = r.destination_cidr_block.clone();
-        self.aws.limits.ec2_mutating.acquire().await;
-        let req = self
-            .aws
-            .ec2()
-            .await
-            .create_route()
-            .route_table_id(&table)
-            .destination_cidr_block(&cidr);
-        let out = with_target!(req, r, ctx)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateRoute", e))?;
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        let table = self.route_table_id.require("route_table_id")?;
+        let cidr = &self.destination_cidr_block;
+        let (field, target) = self.target()?;
+        // The table (or the target) made moments ago may not be visible yet:
+        // InvalidRouteTableID.NotFound is retried, as Terraform does.
+        let out = cx
+            .send_retrying("CreateRoute", &[Retry::NEW_OBJECT], |c| {
+                let req = c
+                    .create_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(cidr);
+                with_target!(req, field, &target).send()
+            })
+            .await?;
         if out.r#return() == Some(false) {
-            return Err(ProviderError::Fatal(format!(
-                "{}: CreateRoute {table} {cidr} returned false",
-                ctx.urn
-            )));
+            return Err(cx.fatal(format!("CreateRoute {table} {cidr} returned false")));
         }
-        let live = self.find(ctx, &table, &cidr).await?.ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: route {cidr} not found in {table} after CreateRoute",
-                ctx.urn
-            ))
-        })?;
-        Ok(Created {
-            id: route_id(&table, &cidr),
-            outputs: Self::outputs(&table, &cidr, &live),
-        })
+        Ok(route_id(table, cidr))
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
-        _id: &str,
-        inputs: &Value,
-        outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let table = outputs["route_table_id"].as_str().map(str::to_string);
-        let cidr = outputs["destination_cidr_block"]
-            .as_str()
-            .map(str::to_string);
-        let (table, cidr) = match (table, cidr) {
-            (Some(t), Some(c)) => (t, c),
-            _ => {
-                let r: Route = parse(inputs)?;
-                (
-                    known(ctx, "route_table_id", &r.route_table_id)?.to_string(),
-                    r.destination_cidr_block,
-                )
-            }
-        };
-        let Some(live) = self.find(ctx, &table, &cidr).await? else {
+        cx: &Call<'_, Ec2>,
+        id: &str,
+        declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let (table, cidr) = declared.key(id)?;
+        let Some(t) = describe(cx, &table).await? else {
             return Ok(None);
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(Self::live_view(&table, &cidr, &live))
-                .expect("serializable"),
-            outputs: Self::outputs(&table, &cidr, &live),
+        let Some(r) = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some(cidr.as_str()))
+        else {
+            return Ok(None);
+        };
+        let outputs = json!({
+            "id": route_id(&table, &cidr),
+            "route_table_id": table,
+            "destination_cidr_block": cidr,
+            "state": r.state().map(|s| s.as_str()),
+            "origin": r.origin().map(|s| s.as_str()),
+            "instance_id": r.instance_id(),
+            "instance_owner_id": r.instance_owner_id(),
+        });
+        Ok(Some(Live {
+            args: live_view(&table, &cidr, r),
+            outputs,
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        _id: &str,
-        _old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
+    async fn update(&self, _old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
         // Only the target changes in place (table and destination force a replacement).
-        let r: Route = parse(new_inputs)?;
-        let table = known(ctx, "route_table_id", &r.route_table_id)?.to_string();
-        let cidr = r.destination_cidr_block.clone();
-        self.aws.limits.ec2_mutating.acquire().await;
-        let req = self
-            .aws
-            .ec2()
-            .await
-            .replace_route()
-            .route_table_id(&table)
-            .destination_cidr_block(&cidr);
-        with_target!(req, r, ctx)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "ReplaceRoute", e))?;
-        match self.find(ctx, &table, &cidr).await? {
-            Some(live) => Ok(Self::outputs(&table, &cidr, &live)),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: route {cidr} in {table} disappeared during update",
-                ctx.urn
-            ))),
-        }
+        let (table, cidr) = self.key(id)?;
+        let (field, target) = self.target()?;
+        cx.send("ReplaceRoute", |c| {
+            let req = c
+                .replace_route()
+                .route_table_id(&table)
+                .destination_cidr_block(&cidr);
+            with_target!(req, field, &target).send()
+        })
+        .await
+        .map(drop)
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        _id: &str,
-        inputs: &Value,
-        outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        let r: Route = parse(inputs)?;
-        let table = match outputs["route_table_id"].as_str() {
-            Some(t) => t.to_string(),
-            None => known(ctx, "route_table_id", &r.route_table_id)?.to_string(),
-        };
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .delete_route()
-            .route_table_id(&table)
-            .destination_cidr_block(&r.destination_cidr_block)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match error::map(&ctx.urn, "DeleteRoute", e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        let (table, cidr) = self.key(id)?;
+        cx.send("DeleteRoute", |c| {
+            c.delete_route()
+                .route_table_id(&table)
+                .destination_cidr_block(&cidr)
+                .send()
+        })
+        .await
+        .map(drop)
     }
 
     /// Routes are not taggable: the route of the declared table and
-    /// destination, if it exists with the declared target, is the one an
-    /// interrupted create made.
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let r: Route = parse(inputs)?;
-        let Some(table) = r.route_table_id.known() else {
+    /// destination, if it has the declared target, is the one an interrupted
+    /// create made.
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        let Some(table) = self.route_table_id.known() else {
             return Ok(Vec::new());
         };
-        let cidr = &r.destination_cidr_block;
-        let Some(live) = self.find(ctx, table, cidr).await? else {
-            return Ok(Vec::new());
-        };
-        let view = Self::live_view(table, cidr, &live);
-        if serde_json::to_value(&view).ok() != serde_json::to_value(&r).ok() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![Created {
-            id: route_id(table, cidr),
-            outputs: Self::outputs(table, cidr, &live),
-        }])
+        let id = route_id(table, &self.destination_cidr_block);
+        Ok(match Self::read(cx, &id, self).await? {
+            Some(live) if live.args == *self => vec![id],
+            _ => Vec::new(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
-    fn p() -> RouteProvider {
-        RouteProvider::new(Arc::new(Aws::new(Default::default())))
+    fn check(v: Value) -> Result<(), ProviderError> {
+        serde_json::from_value::<Route>(v).unwrap().check()
     }
 
     #[test]
     fn exactly_one_target() {
         let none = json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0"});
-        assert!(p().validate(&none).unwrap_err().to_string().contains("[]"));
+        assert!(check(none).unwrap_err().to_string().contains("[]"));
         let two = json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0",
             "gateway_id": "igw-1", "nat_gateway_id": "nat-1"});
-        let e = p().validate(&two).unwrap_err().to_string();
+        let e = check(two).unwrap_err().to_string();
         assert!(
             e.contains("gateway_id") && e.contains("nat_gateway_id"),
             "{e}"
         );
         let one = json!({"route_table_id": {"$unknown": true},
             "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": {"$unknown": true}});
-        assert!(p().validate(&one).is_ok());
+        assert!(check(one).is_ok());
         let bad = json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0",
             "nat_gateway_id": "igw-1"});
-        let e = p().validate(&bad).unwrap_err().to_string();
+        let e = check(bad).unwrap_err().to_string();
         assert!(e.contains("nat_gateway_id") && e.contains("igw-1"), "{e}");
+        let vgw = json!({"route_table_id": "rtb-1", "destination_cidr_block": "10.0.0.0/8",
+            "gateway_id": "vgw-1"});
+        assert!(check(vgw).is_ok());
+    }
+
+    #[test]
+    fn the_id_names_table_and_destination() {
+        let r = Route::via_gateway("rtb-1", "0.0.0.0/0", "igw-1");
+        assert_eq!(
+            r.key("rtb-9_10.0.0.0/8").unwrap(),
+            ("rtb-9".to_string(), "10.0.0.0/8".to_string())
+        );
+        assert_eq!(
+            r.key("").unwrap(),
+            ("rtb-1".to_string(), "0.0.0.0/0".to_string())
+        );
+        assert_eq!(r.target().unwrap(), ("gateway_id", "igw-1".to_string()));
     }
 }

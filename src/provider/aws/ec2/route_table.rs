@@ -2,24 +2,24 @@
 //! routes are `aws:ec2/Route` resources, associations
 //! `aws:ec2/RouteTableAssociation`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType};
+use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{from_tags, tag_spec, update_tags, urn_filter};
+use super::{from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::check_id;
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RouteTable {
     pub vpc_id: Input<String>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
@@ -27,7 +27,7 @@ impl RouteTable {
     pub fn new(vpc_id: impl Into<Input<String>>) -> Self {
         RouteTable {
             vpc_id: vpc_id.into(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -48,234 +48,114 @@ impl Resource<RouteTable> {
     }
 }
 
-/// Checks that a known id starts with one of `prefixes` (e.g. `vpc-`).
-pub(crate) fn check_id(
+/// A known id with one of `prefixes` (a gateway is `igw-` or `vgw-`); the
+/// error names the first.
+pub(crate) fn check_any_id(
     field: &str,
     v: &Input<String>,
     prefixes: &[&str],
 ) -> Result<(), ProviderError> {
-    if let Some(s) = v.known() {
-        if !prefixes
-            .iter()
-            .any(|p| s.starts_with(p) && s.len() > p.len())
-        {
-            return Err(ProviderError::invalid(
-                field,
-                format!("{s:?}"),
-                format!("expected an id starting with {}", prefixes.join(" or ")),
-            ));
-        }
+    if prefixes.iter().any(|p| check_id(field, v, p).is_ok()) {
+        return Ok(());
     }
-    Ok(())
+    check_id(field, v, prefixes[0])
 }
 
-/// The value of an input at apply time (every reference is resolved then).
-pub(crate) fn known<'a>(
-    ctx: &Ctx,
-    field: &str,
-    v: &'a Input<String>,
-) -> Result<&'a str, ProviderError> {
-    v.known().map(String::as_str).ok_or_else(|| {
-        ProviderError::Fatal(format!("{}: {field} is not known at apply time", ctx.urn))
-    })
-}
-
-/// `arn:<partition>:ec2:<region>:<account>:<what>/<id>`.
-pub(crate) async fn ec2_arn(aws: &Aws, account: &str, what: &str, id: &str) -> String {
-    let region = aws
-        .config()
-        .await
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    let partition = if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
-    format!("arn:{partition}:ec2:{region}:{account}:{what}/{id}")
-}
-
-/// One route table by id; `None` when it does not exist.
-pub(crate) async fn describe_route_table(
-    aws: &Aws,
-    ctx: &Ctx,
+/// One route table by id; `None` when it does not exist. Routes and
+/// associations are read through their table.
+pub(crate) async fn describe(
+    cx: &Call<'_, Ec2>,
     id: &str,
 ) -> Result<Option<aws_sdk_ec2::types::RouteTable>, ProviderError> {
-    aws.limits.ec2_describe.acquire().await;
-    match aws
-        .ec2()
-        .await
-        .describe_route_tables()
-        .route_table_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.route_tables().first().cloned()),
-        Err(e) => match error::map(&ctx.urn, "DescribeRouteTables", e) {
-            ProviderError::NotFound(_) => Ok(None),
-            other => Err(other),
-        },
-    }
-}
-
-pub struct RouteTableProvider {
-    aws: Arc<Aws>,
-}
-
-impl RouteTableProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        RouteTableProvider { aws }
-    }
-
-    async fn outputs(&self, rt: &aws_sdk_ec2::types::RouteTable) -> Value {
-        let id = rt.route_table_id().unwrap_or_default();
-        let owner = rt.owner_id().unwrap_or_default();
-        json!({
-            "id": id,
-            "arn": ec2_arn(&self.aws, owner, "route-table", id).await,
-            "owner_id": owner,
-            "vpc_id": rt.vpc_id(),
+    Ok(cx
+        .find("DescribeRouteTables", |c| {
+            c.describe_route_tables().route_table_ids(id).send()
         })
-    }
+        .await?
+        .and_then(|o| o.route_tables().first().cloned()))
 }
 
 #[async_trait]
-impl Provider for RouteTableProvider {
-    fn type_name(&self) -> &'static str {
-        RouteTable::TYPE
+impl AwsResource for RouteTable {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &["vpc_id"],
+        terraform: &[Tf {
+            resource: "aws_route_table",
+            args: &[("vpc_id", "vpc_id"), ("tags", "tags")],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
+
+    fn check(&self) -> Result<(), ProviderError> {
+        check_id("vpc_id", &self.vpc_id, "vpc")
     }
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["vpc_id"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let v: RouteTable = parse(inputs)?;
-        check_id("vpc_id", &v.vpc_id, &["vpc-"])?;
-        tags::validate(&v.tags)
-    }
-
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let v: RouteTable = parse(inputs)?;
-        self.aws.limits.ec2_mutating.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .create_route_table()
-            .vpc_id(known(ctx, "vpc_id", &v.vpc_id)?)
-            .tag_specifications(tag_spec(&self.aws, ctx, ResourceType::RouteTable, &v.tags))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateRouteTable", e))?;
-        let rt = out.route_table().ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: CreateRouteTable returned no route table",
-                ctx.urn
-            ))
-        })?;
-        Ok(Created {
-            id: rt.route_table_id().unwrap_or_default().to_string(),
-            outputs: self.outputs(rt).await,
-        })
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        let vpc = self.vpc_id.require("vpc_id")?;
+        // The SDK fills in the ClientToken, so its own retries make no second
+        // table. A VPC made moments ago may not be visible to this call yet.
+        let out = cx
+            .send_retrying("CreateRouteTable", &[Retry::NEW_OBJECT], |c| {
+                c.create_route_table()
+                    .vpc_id(vpc)
+                    .tag_specifications(cx.tag_spec(ResourceType::RouteTable, &self.tags))
+                    .send()
+            })
+            .await?;
+        out.route_table()
+            .and_then(|t| t.route_table_id())
+            .map(str::to_string)
+            .ok_or_else(|| cx.fatal("CreateRouteTable returned no route table id"))
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Ec2>,
         id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(rt) = describe_route_table(&self.aws, ctx, id).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(t) = describe(cx, id).await? else {
             return Ok(None);
         };
-        let live = RouteTable {
-            vpc_id: rt.vpc_id().unwrap_or_default().to_string().into(),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(rt.tags())),
+        let owner = t.owner_id().unwrap_or_default();
+        let args = RouteTable {
+            vpc_id: t.vpc_id().unwrap_or_default().to_string().into(),
+            tags: cx.own_tags(&from_tags(t.tags())),
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: self.outputs(&rt).await,
-        }))
+        let outputs = json!({
+            "id": id,
+            "arn": cx.arn("ec2", owner, &format!("route-table/{id}")).await,
+            "owner_id": owner,
+            "vpc_id": t.vpc_id(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (RouteTable, RouteTable) = (parse(old_inputs)?, parse(new_inputs)?);
-        update_tags(&self.aws, ctx, id, &o.tags, &n.tags).await?;
-        match describe_route_table(&self.aws, ctx, id).await? {
-            Some(rt) => Ok(self.outputs(&rt).await),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: route table {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
+    async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        cx.update_tags(id, &old.tags, &self.tags).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .delete_route_table()
-            .route_table_id(id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match error::map(&ctx.urn, "DeleteRouteTable", e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        cx.send("DeleteRouteTable", |c| {
+            c.delete_route_table().route_table_id(id).send()
+        })
+        .await
+        .map(drop)
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_route_tables()
-            .filters(urn_filter(ctx))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeRouteTables", e))?;
-        let mut found = Vec::new();
-        for rt in out.route_tables() {
-            found.push(Created {
-                id: rt.route_table_id().unwrap_or_default().to_string(),
-                outputs: self.outputs(rt).await,
-            });
-        }
-        Ok(found)
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        let out = cx
+            .send("DescribeRouteTables", |c| {
+                c.describe_route_tables().filters(cx.urn_filter()).send()
+            })
+            .await?;
+        Ok(out
+            .route_tables()
+            .iter()
+            .filter_map(|t| t.route_table_id().map(str::to_string))
+            .collect())
     }
-}
-
-/// A `Filter` with one value.
-pub(crate) fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
 }
 
 #[cfg(test)]
@@ -284,10 +164,12 @@ mod tests {
 
     #[test]
     fn vpc_id_shape_is_checked_and_unknown_accepted() {
-        let p = RouteTableProvider::new(Arc::new(Aws::new(Default::default())));
-        let e = p.validate(&json!({"vpc_id": "subnet-1"})).unwrap_err();
-        assert!(e.to_string().contains("vpc_id") && e.to_string().contains("subnet-1"));
-        assert!(p.validate(&json!({"vpc_id": {"$unknown": true}})).is_ok());
-        assert!(p.validate(&json!({"vpc_id": "vpc-123"})).is_ok());
+        let e = RouteTable::new("subnet-1").check().unwrap_err().to_string();
+        assert!(e.contains("vpc_id") && e.contains("subnet-1"), "{e}");
+        assert!(RouteTable::new(Input::Unknown).check().is_ok());
+        assert!(RouteTable::new("vpc-123").check().is_ok());
+        let e = check_any_id("gateway_id", &"nat-1".into(), &["igw", "vgw"]).unwrap_err();
+        assert!(e.to_string().contains("nat-1"), "{e}");
+        assert!(check_any_id("gateway_id", &"vgw-1".into(), &["igw", "vgw"]).is_ok());
     }
 }

@@ -3,46 +3,53 @@
 //! are `aws:ec2/SecurityGroupRule` resources. AWS gives every new group an
 //! allow-all egress rule; it is kept unless `revoke_default_egress`.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{from_tags, tag_spec, update_tags, urn_filter};
+use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::validate::check_id;
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
+
+type Rule = aws_sdk_ec2::types::SecurityGroupRule;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SecurityGroup {
     /// Group name, unique within the VPC; cannot start with `sg-`.
     pub name: String,
-    #[serde(default = "default_description")]
     pub description: String,
     pub vpc_id: Input<String>,
     /// Removes the allow-all egress rule AWS adds to every new group.
-    #[serde(default)]
     pub revoke_default_egress: bool,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn default_description() -> String {
-    "Managed by morket-stack".into()
+impl Default for SecurityGroup {
+    fn default() -> Self {
+        SecurityGroup {
+            name: String::new(),
+            description: "Managed by morket-stack".into(),
+            vpc_id: Input::default(),
+            revoke_default_egress: false,
+            tags: Tags::new(),
+        }
+    }
 }
 
 impl SecurityGroup {
     pub fn new(name: &str, vpc_id: impl Into<Input<String>>) -> Self {
         SecurityGroup {
             name: name.into(),
-            description: default_description(),
             vpc_id: vpc_id.into(),
-            revoke_default_egress: false,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -87,356 +94,247 @@ pub(crate) fn check_sg_text(field: &str, v: &str, allow_empty: bool) -> Result<(
     Ok(())
 }
 
-/// Is `r` an allow-all egress rule that no morket resource created (the one
-/// AWS adds to a new group)?
-fn is_default_egress(r: &aws_sdk_ec2::types::SecurityGroupRule) -> bool {
+fn is_allow_all_egress(r: &Rule) -> bool {
     r.is_egress() == Some(true)
         && r.ip_protocol() == Some("-1")
         && (r.cidr_ipv4() == Some("0.0.0.0/0") || r.cidr_ipv6() == Some("::/0"))
-        && !r.tags().iter().any(|t| t.key() == Some(tags::URN_TAG))
 }
 
-pub struct SecurityGroupProvider {
-    aws: Arc<Aws>,
-}
-
-impl SecurityGroupProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        SecurityGroupProvider { aws }
-    }
-
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.security_groups().first().cloned()),
-            Err(e) => match error::map(&ctx.urn, "DescribeSecurityGroups", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    /// The group's default allow-all egress rules still present.
-    async fn default_egress(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<Vec<aws_sdk_ec2::types::SecurityGroupRule>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_security_group_rules()
-            .filters(Filter::builder().name("group-id").values(id).build())
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeSecurityGroupRules", e))?;
-        Ok(out
-            .security_group_rules()
+/// Every rule matching `f`, over all pages. A group not visible (or gone)
+/// has none.
+pub(crate) async fn rules(cx: &Call<'_, Ec2>, f: Filter) -> Result<Vec<Rule>, ProviderError> {
+    let pages = cx
+        .pages(
+            "DescribeSecurityGroupRules",
+            cx.client()
+                .await
+                .describe_security_group_rules()
+                .filters(f)
+                .into_paginator()
+                .send(),
+        )
+        .await;
+    match pages {
+        Ok(pages) => Ok(pages
             .iter()
-            .filter(|r| is_default_egress(r))
+            .flat_map(|p| p.security_group_rules())
             .cloned()
-            .collect())
+            .collect()),
+        Err(ProviderError::NotFound(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The group's egress rules.
+async fn egress(cx: &Call<'_, Ec2>, id: &str) -> Result<Vec<Rule>, ProviderError> {
+    let all = rules(cx, filter("group-id", [id])).await?;
+    Ok(all
+        .into_iter()
+        .filter(|r| r.is_egress() == Some(true))
+        .collect())
+}
+
+/// The ids of the allow-all egress rules no morket resource made (the one
+/// AWS adds to a new group).
+async fn default_egress(cx: &Call<'_, Ec2>, id: &str) -> Result<Vec<String>, ProviderError> {
+    Ok(egress(cx, id)
+        .await?
+        .iter()
+        .filter(|r| {
+            is_allow_all_egress(r) && !r.tags().iter().any(|t| t.key() == Some(tags::URN_TAG))
+        })
+        .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+        .collect())
+}
+
+async fn revoke(cx: &Call<'_, Ec2>, id: &str, rules: Vec<String>) -> Result<(), ProviderError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    cx.send_retrying("RevokeSecurityGroupEgress", &[Retry::NEW_OBJECT], |c| {
+        c.revoke_security_group_egress()
+            .group_id(id)
+            .set_security_group_rule_ids(Some(rules.clone()))
+            .send()
+    })
+    .await
+    .map(drop)
+}
+
+/// Puts AWS's allow-all egress rule back, unless an allow-all rule is there.
+async fn restore_default_egress(cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+    if egress(cx, id).await?.iter().any(is_allow_all_egress) {
+        return Ok(());
+    }
+    let perm = IpPermission::builder()
+        .ip_protocol("-1")
+        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    cx.send("AuthorizeSecurityGroupEgress", |c| {
+        c.authorize_security_group_egress()
+            .group_id(id)
+            .ip_permissions(perm.clone())
+            .send()
+    })
+    .await
+    .map(drop)
+}
+
+#[async_trait]
+impl AwsResource for SecurityGroup {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &["name", "description", "vpc_id"],
+        unique_name: &["name", "vpc_id"],
+        terraform: &[Tf {
+            resource: "aws_security_group",
+            // Terraform always revokes the default egress rule; with
+            // revoke_default_egress false the export needs an egress block.
+            args: &[
+                ("name", "name"),
+                ("description", "description"),
+                ("vpc_id", "vpc_id"),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
+
+    fn check(&self) -> Result<(), ProviderError> {
+        check_sg_text("name", &self.name, false)?;
+        if self.name.to_ascii_lowercase().starts_with("sg-") {
+            return Err(ProviderError::invalid(
+                "name",
+                format!("{:?}", self.name),
+                "must not start with \"sg-\"",
+            ));
+        }
+        if self.name.eq_ignore_ascii_case("default") {
+            return Err(ProviderError::invalid(
+                "name",
+                format!("{:?}", self.name),
+                "\"default\" is reserved for the VPC's default group",
+            ));
+        }
+        check_sg_text("description", &self.description, false)?;
+        check_id("vpc_id", &self.vpc_id, "vpc")
     }
 
-    async fn revoke_default_egress(&self, ctx: &Ctx, id: &str) -> Result<(), ProviderError> {
-        let ids: Vec<String> = self
-            .default_egress(ctx, id)
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        let vpc = self.vpc_id.require("vpc_id")?;
+        // Sent once by the SDK: CreateSecurityGroup has no idempotency token
+        // (a second send answers InvalidGroup.Duplicate), so the engine looks
+        // the group up by its URN tag instead. A replacement keeping the name
+        // deletes first (unique_name). A VPC made moments ago may not be
+        // visible to this call yet.
+        let out = cx
+            .send_retrying("CreateSecurityGroup", &[Retry::NEW_OBJECT], |c| {
+                c.create_security_group()
+                    .group_name(&self.name)
+                    .description(&self.description)
+                    .vpc_id(vpc)
+                    .tag_specifications(cx.tag_spec(ResourceType::SecurityGroup, &self.tags))
+                    .customize()
+                    .config_override(super::once())
+                    .send()
+            })
+            .await?;
+        out.group_id()
+            .map(str::to_string)
+            .ok_or_else(|| cx.fatal("CreateSecurityGroup returned no group id"))
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        if !self.revoke_default_egress {
+            return Ok(());
+        }
+        // The default rule may not be listed just after the create: wait for
+        // it rather than keep allow-all egress silently.
+        let rules = Wait::new("the group's default egress rule", &[], &["listed"])
+            .after_create()
+            .until(cx.settings(), || async {
+                let rules = default_egress(cx, id).await?;
+                Ok(if rules.is_empty() {
+                    Seen::Gone
+                } else {
+                    Seen::State("listed".into(), rules)
+                })
+            })
+            .await?;
+        revoke(cx, id, rules).await
+    }
+
+    async fn read(
+        cx: &Call<'_, Ec2>,
+        id: &str,
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(out) = cx
+            .find("DescribeSecurityGroups", |c| {
+                c.describe_security_groups().group_ids(id).send()
+            })
             .await?
-            .iter()
-            .filter_map(|r| r.security_group_rule_id().map(str::to_string))
-            .collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .revoke_security_group_egress()
-            .group_id(id)
-            .set_security_group_rule_ids(Some(ids))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match error::map(&ctx.urn, "RevokeSecurityGroupEgress", e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn restore_default_egress(&self, ctx: &Ctx, id: &str) -> Result<(), ProviderError> {
-        if !self.default_egress(ctx, id).await?.is_empty() {
-            return Ok(());
-        }
-        self.aws.limits.ec2_mutating.acquire().await;
-        let perm = IpPermission::builder()
-            .ip_protocol("-1")
-            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-            .build();
-        match self
-            .aws
-            .ec2()
-            .await
-            .authorize_security_group_egress()
-            .group_id(id)
-            .ip_permissions(perm)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-                if e.code() == Some("InvalidPermission.Duplicate") {
-                    return Ok(());
-                }
-                Err(error::map(&ctx.urn, "AuthorizeSecurityGroupEgress", e))
-            }
-        }
-    }
-
-    async fn outputs(&self, g: &aws_sdk_ec2::types::SecurityGroup) -> Value {
-        let id = g.group_id().unwrap_or_default();
+        else {
+            return Ok(None);
+        };
+        let Some(g) = out.security_groups().first() else {
+            return Ok(None);
+        };
+        let args = SecurityGroup {
+            name: g.group_name().unwrap_or_default().into(),
+            description: g.description().unwrap_or_default().into(),
+            vpc_id: g.vpc_id().unwrap_or_default().to_string().into(),
+            revoke_default_egress: default_egress(cx, id).await?.is_empty(),
+            tags: cx.own_tags(&from_tags(g.tags())),
+        };
         let owner = g.owner_id().unwrap_or_default();
         let arn = match g.security_group_arn() {
             Some(a) => a.to_string(),
-            None => {
-                let region = self
-                    .aws
-                    .config()
-                    .await
-                    .region()
-                    .map(|r| r.to_string())
-                    .unwrap_or_default();
-                format!("arn:aws:ec2:{region}:{owner}:security-group/{id}")
-            }
+            None => cx.arn("ec2", owner, &format!("security-group/{id}")).await,
         };
-        json!({
+        let outputs = json!({
             "id": id,
             "arn": arn,
             "owner_id": owner,
             "name": g.group_name(),
             "vpc_id": g.vpc_id(),
-        })
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn described(&self, ctx: &Ctx, id: &str, op: &str) -> Result<Value, ProviderError> {
-        match self.describe(ctx, id).await? {
-            Some(g) => Ok(self.outputs(&g).await),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: security group {id} disappeared during {op}",
-                ctx.urn
-            ))),
+    async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        match (old.revoke_default_egress, self.revoke_default_egress) {
+            (false, true) => revoke(cx, id, default_egress(cx, id).await?).await?,
+            (true, false) => restore_default_egress(cx, id).await?,
+            _ => {}
         }
-    }
-}
-
-#[async_trait]
-impl Provider for SecurityGroupProvider {
-    fn type_name(&self) -> &'static str {
-        SecurityGroup::TYPE
+        cx.update_tags(id, &old.tags, &self.tags).await
     }
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name", "description", "vpc_id"]
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        // Network interfaces of deleted load balancers, tasks and data stores
+        // keep the group in use for minutes (Terraform retries 15 minutes).
+        cx.send_retrying(
+            "DeleteSecurityGroup",
+            &[Retry::dependency(cx.settings())],
+            |c| c.delete_security_group().group_id(id).send(),
+        )
+        .await
+        .map(drop)
     }
 
-    fn unique_name(&self) -> &'static [&'static str] {
-        &["name", "vpc_id"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let g: SecurityGroup = parse(inputs)?;
-        check_sg_text("name", &g.name, false)?;
-        if g.name.to_ascii_lowercase().starts_with("sg-") {
-            return Err(ProviderError::invalid(
-                "name",
-                format!("{:?}", g.name),
-                "must not start with \"sg-\"",
-            ));
-        }
-        if g.name.eq_ignore_ascii_case("default") {
-            return Err(ProviderError::invalid(
-                "name",
-                format!("{:?}", g.name),
-                "\"default\" is reserved for the VPC's default group",
-            ));
-        }
-        check_sg_text("description", &g.description, false)?;
-        if let Some(v) = g.vpc_id.known() {
-            if !v.starts_with("vpc-") {
-                return Err(ProviderError::invalid(
-                    "vpc_id",
-                    format!("{v:?}"),
-                    "expected a VPC id (vpc-...)",
-                ));
-            }
-        }
-        tags::validate(&g.tags)
-    }
-
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let g: SecurityGroup = parse(inputs)?;
-        let vpc_id = g.vpc_id.known().ok_or_else(|| {
-            ProviderError::Fatal(format!("{}: vpc_id is not known at create", ctx.urn))
-        })?;
-        self.aws.limits.ec2_mutating.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .create_security_group()
-            .group_name(&g.name)
-            .description(&g.description)
-            .vpc_id(vpc_id)
-            .tag_specifications(tag_spec(
-                &self.aws,
-                ctx,
-                ResourceType::SecurityGroup,
-                &g.tags,
-            ))
-            .send()
-            .await
-            .map_err(|e| {
-                use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-                if e.code() == Some("InvalidGroup.Duplicate") {
-                    // A replacement is created before the old group is deleted,
-                    // and AWS allows one group of a name per VPC.
-                    return ProviderError::Fatal(format!(
-                        "{}: CreateSecurityGroup: a group named {:?} already exists in {vpc_id}; \
-                         when replacing a group without renaming it, set delete_before_replace",
-                        ctx.urn, g.name
-                    ));
-                }
-                error::map(&ctx.urn, "CreateSecurityGroup", e)
-            })?;
-        let id = out
-            .group_id()
-            .ok_or_else(|| {
-                ProviderError::Fatal(format!("{}: CreateSecurityGroup returned no id", ctx.urn))
-            })?
-            .to_string();
-        if g.revoke_default_egress {
-            self.revoke_default_egress(ctx, &id)
-                .await
-                .map_err(|e| ProviderError::partial(&id, e))?;
-        }
-        let outputs = self
-            .described(ctx, &id, "create")
-            .await
-            .map_err(|e| ProviderError::partial(&id, e))?;
-        Ok(Created { id, outputs })
-    }
-
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(g) = self.describe(ctx, id).await? else {
-            return Ok(None);
-        };
-        let live = SecurityGroup {
-            name: g.group_name().unwrap_or_default().into(),
-            description: g.description().unwrap_or_default().into(),
-            vpc_id: Input::Value(g.vpc_id().unwrap_or_default().into()),
-            revoke_default_egress: self.default_egress(ctx, id).await?.is_empty(),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(g.tags())),
-        };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: self.outputs(&g).await,
-        }))
-    }
-
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (SecurityGroup, SecurityGroup) = (parse(old_inputs)?, parse(new_inputs)?);
-        if n.revoke_default_egress != o.revoke_default_egress {
-            if n.revoke_default_egress {
-                self.revoke_default_egress(ctx, id).await?;
-            } else {
-                self.restore_default_egress(ctx, id).await?;
-            }
-        }
-        update_tags(&self.aws, ctx, id, &o.tags, &n.tags).await?;
-        self.described(ctx, id, "update").await
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        // DependencyViolation (an ENI or another group's rule still uses it)
-        // maps to Retryable: ENIs of deleted load balancers and tasks linger.
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .delete_security_group()
-            .group_id(id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match error::map(&ctx.urn, "DeleteSecurityGroup", e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
-    }
-
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .describe_security_groups()
-            .filters(urn_filter(ctx))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeSecurityGroups", e))?;
-        let mut found = Vec::new();
-        for g in out.security_groups() {
-            found.push(Created {
-                id: g.group_id().unwrap_or_default().to_string(),
-                outputs: self.outputs(g).await,
-            });
-        }
-        Ok(found)
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        let out = cx
+            .send("DescribeSecurityGroups", |c| {
+                c.describe_security_groups().filters(cx.urn_filter()).send()
+            })
+            .await?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect())
     }
 }
 
@@ -444,41 +342,25 @@ impl Provider for SecurityGroupProvider {
 mod tests {
     use super::*;
 
-    fn provider() -> SecurityGroupProvider {
-        SecurityGroupProvider::new(Arc::new(Aws::new(Default::default())))
-    }
-
     #[test]
     fn validation_names_field_and_value() {
-        let p = provider();
-        let ok = serde_json::to_value(SecurityGroup::new("alb", "vpc-1")).unwrap();
-        p.validate(&ok).unwrap();
-        let unknown = json!({"name": "alb", "vpc_id": crate::value::unknown()});
-        p.validate(&unknown).unwrap();
-        for (field, value, inputs) in [
-            ("name", "sg-x", json!({"name": "sg-x", "vpc_id": "vpc-1"})),
-            (
-                "name",
-                "default",
-                json!({"name": "default", "vpc_id": "vpc-1"}),
-            ),
-            (
-                "description",
-                "caf\u{e9}",
-                json!({"name": "a", "description": "caf\u{e9}", "vpc_id": "vpc-1"}),
-            ),
-            (
-                "vpc_id",
-                "subnet-1",
-                json!({"name": "a", "vpc_id": "subnet-1"}),
-            ),
+        SecurityGroup::new("alb", "vpc-1").check().unwrap();
+        SecurityGroup::new("alb", Input::Unknown).check().unwrap();
+        let mut cafe = SecurityGroup::new("a", "vpc-1");
+        cafe.description = "caf\u{e9}".into();
+        for (field, value, g) in [
+            ("name", "sg-x", SecurityGroup::new("sg-x", "vpc-1")),
+            ("name", "default", SecurityGroup::new("default", "vpc-1")),
+            ("description", "caf\u{e9}", cafe),
+            ("vpc_id", "subnet-1", SecurityGroup::new("a", "subnet-1")),
         ] {
-            let e = p.validate(&inputs).unwrap_err().to_string();
+            let e = g.check().unwrap_err().to_string();
             assert!(e.contains(field) && e.contains(value), "{e}");
         }
-        let e = p
-            .validate(&json!({"name": "a", "vpc_id": "vpc-1", "ingress": []}))
-            .unwrap_err();
+        let e = crate::provider::parse::<SecurityGroup>(
+            &json!({"name": "a", "vpc_id": "vpc-1", "ingress": []}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("ingress"), "{e}");
     }
 }

@@ -5,26 +5,28 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair,
 };
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::security_group::check_sg_text;
-use super::{from_tags, tag_spec, update_tags, urn_filter};
+use super::security_group::{check_sg_text, rules};
+use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::validate::check_cidr;
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::{check_cidr, check_id, in_range, one_of};
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::ProviderError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+type AwsRule = aws_sdk_ec2::types::SecurityGroupRule;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SecurityGroupRule {
     pub security_group_id: Input<String>,
     /// `ingress` or `egress`.
@@ -37,17 +39,11 @@ pub struct SecurityGroupRule {
     /// Port range end (ICMP: the code, -1 for all).
     pub to_port: i32,
     // Exactly one of the four sources (destinations for egress).
-    #[serde(default)]
     pub cidr_blocks: Vec<String>,
-    #[serde(default)]
     pub ipv6_cidr_blocks: Vec<String>,
-    #[serde(default)]
     pub source_security_group_id: Option<Input<String>>,
-    #[serde(default)]
     pub prefix_list_ids: Vec<Input<String>>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
@@ -67,12 +63,7 @@ impl SecurityGroupRule {
             protocol: protocol.into(),
             from_port,
             to_port,
-            cidr_blocks: Vec::new(),
-            ipv6_cidr_blocks: Vec::new(),
-            source_security_group_id: None,
-            prefix_list_ids: Vec::new(),
-            description: None,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 
@@ -108,6 +99,67 @@ impl SecurityGroupRule {
         self.description = Some(d.into());
         self
     }
+
+    fn is_egress(&self) -> bool {
+        self.rule_type == "egress"
+    }
+
+    /// The rule as one `IpPermission` (one entry per source), with its description.
+    fn permission(&self) -> Result<IpPermission, ProviderError> {
+        let d = || self.description.clone();
+        let mut p = IpPermission::builder().ip_protocol(&self.protocol);
+        if self.protocol != "-1" {
+            p = p.from_port(self.from_port).to_port(self.to_port);
+        }
+        let v4 = self
+            .cidr_blocks
+            .iter()
+            .map(|c| IpRange::builder().cidr_ip(c).set_description(d()).build());
+        let v6 = self.ipv6_cidr_blocks.iter().map(|c| {
+            Ipv6Range::builder()
+                .cidr_ipv6(c)
+                .set_description(d())
+                .build()
+        });
+        let groups = self
+            .source_security_group_id
+            .iter()
+            .map(|s| {
+                Ok(UserIdGroupPair::builder()
+                    .group_id(s.require("source_security_group_id")?)
+                    .set_description(d())
+                    .build())
+            })
+            .collect::<Result<Vec<_>, ProviderError>>()?;
+        let lists = self
+            .prefix_list_ids
+            .iter()
+            .map(|pl| {
+                Ok(PrefixListId::builder()
+                    .prefix_list_id(pl.require("prefix_list_ids")?)
+                    .set_description(d())
+                    .build())
+            })
+            .collect::<Result<Vec<_>, ProviderError>>()?;
+        Ok(p.set_ip_ranges(Some(v4.collect()))
+            .set_ipv6_ranges(Some(v6.collect()))
+            .set_user_id_group_pairs(Some(groups))
+            .set_prefix_list_ids(Some(lists))
+            .build())
+    }
+
+    /// The live AWS rules among `id`'s rule ids, in the id's order.
+    async fn live(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<Vec<AwsRule>, ProviderError> {
+        let group = self.security_group_id.require("security_group_id")?;
+        let all = rules(cx, filter("group-id", [group])).await?;
+        Ok(rule_ids(id)
+            .filter_map(|i| {
+                all.iter()
+                    .find(|r| r.security_group_rule_id() == Some(i))
+                    .cloned()
+            })
+            .collect())
+    }
 }
 
 impl ResourceArgs for SecurityGroupRule {
@@ -134,9 +186,7 @@ pub fn check_ipv6_cidr(field: &str, cidr: &str) -> Result<(), ProviderError> {
     let len: u32 = len
         .parse()
         .map_err(|_| bad("prefix length is not a number"))?;
-    if len > 128 {
-        return Err(bad("prefix length must be at most /128"));
-    }
+    in_range(field, len, 0..=128)?;
     let mask = if len == 0 {
         0
     } else {
@@ -148,15 +198,20 @@ pub fn check_ipv6_cidr(field: &str, cidr: &str) -> Result<(), ProviderError> {
     Ok(())
 }
 
-fn check_prefixed(field: &str, v: &Input<String>, prefix: &str) -> Result<(), ProviderError> {
-    match v.known() {
-        Some(s) if !s.starts_with(prefix) => Err(ProviderError::invalid(
-            field,
-            format!("{s:?}"),
-            format!("expected an id starting with {prefix:?}"),
-        )),
-        _ => Ok(()),
-    }
+/// Each entry of a list passes `check` and is listed once.
+fn check_list<T: PartialEq + std::fmt::Debug>(
+    field: &str,
+    list: &[T],
+    check: impl Fn(&str, &T) -> Result<(), ProviderError>,
+) -> Result<(), ProviderError> {
+    list.iter().enumerate().try_for_each(|(i, v)| {
+        let f = format!("{field}[{i}]");
+        check(&f, v)?;
+        if list[..i].contains(v) {
+            return Err(ProviderError::invalid(&f, format!("{v:?}"), "listed twice"));
+        }
+        Ok(())
+    })
 }
 
 fn normalize_protocol(p: &str) -> String {
@@ -171,297 +226,26 @@ fn normalize_protocol(p: &str) -> String {
     .to_string()
 }
 
-fn check(r: &SecurityGroupRule) -> Result<(), ProviderError> {
-    if !matches!(r.rule_type.as_str(), "ingress" | "egress") {
-        return Err(ProviderError::invalid(
-            "type",
-            format!("{:?}", r.rule_type),
-            "must be \"ingress\" or \"egress\"",
-        ));
-    }
-    check_prefixed("security_group_id", &r.security_group_id, "sg-")?;
-    let (from, to) = (r.from_port, r.to_port);
-    match r.protocol.as_str() {
-        "tcp" | "udp" => {
-            for (field, p) in [("from_port", from), ("to_port", to)] {
-                if !(0..=65535).contains(&p) {
-                    return Err(ProviderError::invalid(
-                        field,
-                        p,
-                        "ports are between 0 and 65535",
-                    ));
-                }
-            }
-            if from > to {
-                return Err(ProviderError::invalid(
-                    "from_port",
-                    from,
-                    format!("must not be greater than to_port ({to})"),
-                ));
-            }
-        }
-        "icmp" | "icmpv6" => {
-            for (field, p) in [("from_port", from), ("to_port", to)] {
-                if !(-1..=255).contains(&p) {
-                    return Err(ProviderError::invalid(
-                        field,
-                        p,
-                        "ICMP type (from_port) and code (to_port) are between -1 and 255",
-                    ));
-                }
-            }
-        }
-        "-1" => {
-            if !matches!((from, to), (0, 0) | (-1, -1)) {
-                return Err(ProviderError::invalid(
-                    "from_port",
-                    format!("{from}..{to}"),
-                    "protocol \"-1\" covers every port: from_port and to_port must be 0 (or -1)",
-                ));
-            }
-        }
-        other => {
-            return Err(ProviderError::invalid(
-                "protocol",
-                format!("{other:?}"),
-                "must be \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or \"-1\"",
-            ))
-        }
-    }
-    let sources: Vec<(&str, String)> = [
-        (
-            "cidr_blocks",
-            (!r.cidr_blocks.is_empty()).then(|| format!("{:?}", r.cidr_blocks)),
-        ),
-        (
-            "ipv6_cidr_blocks",
-            (!r.ipv6_cidr_blocks.is_empty()).then(|| format!("{:?}", r.ipv6_cidr_blocks)),
-        ),
-        (
-            "source_security_group_id",
-            r.source_security_group_id
-                .as_ref()
-                .map(|s| format!("{:?}", s.known().map(String::as_str).unwrap_or("(unknown)"))),
-        ),
-        (
-            "prefix_list_ids",
-            (!r.prefix_list_ids.is_empty()).then(|| format!("{} id(s)", r.prefix_list_ids.len())),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(f, v)| v.map(|v| (f, v)))
-    .collect();
-    match sources.len() {
-        1 => {}
-        0 => {
-            return Err(ProviderError::invalid(
-                "cidr_blocks",
-                "[]",
-                "exactly one of cidr_blocks, ipv6_cidr_blocks, source_security_group_id, \
-                 prefix_list_ids is required",
-            ))
-        }
-        _ => {
-            let fields: Vec<&str> = sources.iter().map(|(f, _)| *f).collect();
-            let values: Vec<&str> = sources.iter().map(|(_, v)| v.as_str()).collect();
-            return Err(ProviderError::invalid(
-                &fields.join(" + "),
-                values.join(" + "),
-                "a rule has exactly one source: give only one of cidr_blocks, \
-                 ipv6_cidr_blocks, source_security_group_id, prefix_list_ids",
-            ));
-        }
-    }
-    for (i, c) in r.cidr_blocks.iter().enumerate() {
-        check_cidr(&format!("cidr_blocks[{i}]"), c, 0..=32)?;
-        if r.cidr_blocks[..i].contains(c) {
-            return Err(ProviderError::invalid(
-                &format!("cidr_blocks[{i}]"),
-                format!("{c:?}"),
-                "listed twice",
-            ));
-        }
-    }
-    for (i, c) in r.ipv6_cidr_blocks.iter().enumerate() {
-        check_ipv6_cidr(&format!("ipv6_cidr_blocks[{i}]"), c)?;
-        if r.ipv6_cidr_blocks[..i].contains(c) {
-            return Err(ProviderError::invalid(
-                &format!("ipv6_cidr_blocks[{i}]"),
-                format!("{c:?}"),
-                "listed twice",
-            ));
-        }
-    }
-    if let Some(s) = &r.source_security_group_id {
-        check_prefixed("source_security_group_id", s, "sg-")?;
-    }
-    for (i, p) in r.prefix_list_ids.iter().enumerate() {
-        check_prefixed(&format!("prefix_list_ids[{i}]"), p, "pl-")?;
-    }
-    if let Some(d) = &r.description {
-        check_sg_text("description", d, true)?;
-    }
-    tags::validate(&r.tags)
+fn rule_ids(id: &str) -> impl Iterator<Item = &str> {
+    id.split(',').filter(|s| !s.is_empty())
 }
 
-fn known<'a>(ctx: &Ctx, field: &str, v: &'a Input<String>) -> Result<&'a str, ProviderError> {
-    v.known()
-        .map(String::as_str)
-        .ok_or_else(|| ProviderError::Fatal(format!("{}: {field} is not known", ctx.urn)))
-}
-
-/// The rule as one `IpPermission` (one entry per source), with `description`.
-fn permission(
-    ctx: &Ctx,
-    r: &SecurityGroupRule,
-    description: Option<&str>,
-) -> Result<IpPermission, ProviderError> {
-    let mut p = IpPermission::builder().ip_protocol(&r.protocol);
-    if r.protocol != "-1" {
-        p = p.from_port(r.from_port).to_port(r.to_port);
-    }
-    for c in &r.cidr_blocks {
-        p = p.ip_ranges(
-            IpRange::builder()
-                .cidr_ip(c)
-                .set_description(description.map(str::to_string))
-                .build(),
-        );
-    }
-    for c in &r.ipv6_cidr_blocks {
-        p = p.ipv6_ranges(
-            Ipv6Range::builder()
-                .cidr_ipv6(c)
-                .set_description(description.map(str::to_string))
-                .build(),
-        );
-    }
-    if let Some(s) = &r.source_security_group_id {
-        p = p.user_id_group_pairs(
-            UserIdGroupPair::builder()
-                .group_id(known(ctx, "source_security_group_id", s)?)
-                .set_description(description.map(str::to_string))
-                .build(),
-        );
-    }
-    for pl in &r.prefix_list_ids {
-        p = p.prefix_list_ids(
-            PrefixListId::builder()
-                .prefix_list_id(known(ctx, "prefix_list_ids", pl)?)
-                .set_description(description.map(str::to_string))
-                .build(),
-        );
-    }
-    Ok(p.build())
-}
-
-fn rule_ids(id: &str) -> Vec<&str> {
-    id.split(',').filter(|s| !s.is_empty()).collect()
-}
-
-fn outputs(group_id: &str, ids: &[String]) -> Value {
-    json!({
-        "id": ids.join(","),
-        "security_group_id": group_id,
-        "security_group_rule_ids": ids,
-    })
-}
-
-/// Keeps `live` in the declared order where the entries match (AWS lists
-/// rules in its own order).
-fn in_declared_order<T: PartialEq + Clone>(live: Vec<T>, declared: &[T]) -> Vec<T> {
-    let mut out: Vec<T> = declared
-        .iter()
-        .filter(|d| live.contains(d))
-        .cloned()
-        .collect();
-    out.extend(live.into_iter().filter(|l| !declared.contains(l)));
-    out
-}
-
-pub struct SecurityGroupRuleProvider {
-    aws: Arc<Aws>,
-}
-
-type AwsRule = aws_sdk_ec2::types::SecurityGroupRule;
-
-impl SecurityGroupRuleProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        SecurityGroupRuleProvider { aws }
-    }
-
-    /// Every rule matching `filter`, over all pages; a group that is gone has none.
-    async fn rules(&self, ctx: &Ctx, filter: Filter) -> Result<Vec<AwsRule>, ProviderError> {
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            self.aws.limits.ec2_describe.acquire().await;
-            let out = match self
-                .aws
-                .ec2()
-                .await
-                .describe_security_group_rules()
-                .filters(filter.clone())
-                .set_next_token(token.take())
-                .send()
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => match error::map(&ctx.urn, "DescribeSecurityGroupRules", e) {
-                    ProviderError::NotFound(_) => return Ok(all),
-                    other => return Err(other),
-                },
-            };
-            all.extend(out.security_group_rules().iter().cloned());
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(all),
-            }
-        }
-    }
-
-    /// The live rules among `id`'s rule ids, in the id's order.
-    async fn live(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        outputs: &Value,
-    ) -> Result<(String, Vec<AwsRule>), ProviderError> {
-        let group = outputs
-            .get("security_group_id")
-            .and_then(Value::as_str)
-            .or_else(|| inputs.get("security_group_id").and_then(Value::as_str))
-            .ok_or_else(|| {
-                ProviderError::Fatal(format!("{}: no security_group_id recorded", ctx.urn))
-            })?
-            .to_string();
-        let all = self
-            .rules(
-                ctx,
-                Filter::builder().name("group-id").values(&group).build(),
-            )
-            .await?;
-        let found = rule_ids(id)
-            .into_iter()
-            .filter_map(|i| {
-                all.iter()
-                    .find(|r| r.security_group_rule_id() == Some(i))
-                    .cloned()
-            })
-            .collect();
-        Ok((group, found))
+/// The message for a rule AWS already has, with what to do about it.
+fn duplicate(cx: &Call<'_, Ec2>, e: ProviderError) -> ProviderError {
+    match e {
+        ProviderError::Fatal(m) if m.contains("InvalidPermission.Duplicate") => cx.fatal(format!(
+            "{m}; a replacement that keeps some of the old rule's sources needs \
+             delete_before_replace"
+        )),
+        e => e,
     }
 }
 
 #[async_trait]
-impl Provider for SecurityGroupRuleProvider {
-    fn type_name(&self) -> &'static str {
-        SecurityGroupRule::TYPE
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        &[
+impl AwsResource for SecurityGroupRule {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &[
             "security_group_id",
             "type",
             "protocol",
@@ -471,94 +255,175 @@ impl Provider for SecurityGroupRuleProvider {
             "ipv6_cidr_blocks",
             "source_security_group_id",
             "prefix_list_ids",
+        ],
+        // AWS lists rules in its own order.
+        normalize: &[
+            ("cidr_blocks", Norm::Set),
+            ("ipv6_cidr_blocks", Norm::Set),
+            ("prefix_list_ids", Norm::Set),
+        ],
+        terraform: &[Tf {
+            resource: "aws_security_group_rule",
+            // aws_security_group_rule has no tags.
+            args: &[
+                ("security_group_id", "security_group_id"),
+                ("type", "type"),
+                ("protocol", "protocol"),
+                ("from_port", "from_port"),
+                ("to_port", "to_port"),
+                ("cidr_blocks", "cidr_blocks"),
+                ("ipv6_cidr_blocks", "ipv6_cidr_blocks"),
+                ("source_security_group_id", "source_security_group_id"),
+                ("prefix_list_ids", "prefix_list_ids"),
+                ("description", "description"),
+            ],
+            // The source part is the CIDRs, or the source group or prefix list.
+            import_id: "{security_group_id}_{type}_{protocol}_{from_port}_{to_port}_{cidr_blocks}",
+        }],
+        ..Schema::NONE
+    };
+
+    fn check(&self) -> Result<(), ProviderError> {
+        one_of("type", &self.rule_type, &["ingress", "egress"])?;
+        check_id("security_group_id", &self.security_group_id, "sg")?;
+        let (from, to) = (self.from_port, self.to_port);
+        match self.protocol.as_str() {
+            "tcp" | "udp" => {
+                in_range("from_port", from, 0..=65535)?;
+                in_range("to_port", to, 0..=65535)?;
+                in_range("from_port", from, 0..=to)?;
+            }
+            // The ICMP type and code.
+            "icmp" | "icmpv6" => {
+                in_range("from_port", from, -1..=255)?;
+                in_range("to_port", to, -1..=255)?;
+            }
+            protocol => {
+                one_of(
+                    "protocol",
+                    protocol,
+                    &["tcp", "udp", "icmp", "icmpv6", "-1"],
+                )?;
+                // Protocol -1 covers every port.
+                one_of("from_port", &format!("{from}..{to}"), &["0..0", "-1..-1"])?;
+            }
+        }
+        let sources: Vec<(&str, String)> = [
+            (
+                "cidr_blocks",
+                (!self.cidr_blocks.is_empty()).then(|| format!("{:?}", self.cidr_blocks)),
+            ),
+            (
+                "ipv6_cidr_blocks",
+                (!self.ipv6_cidr_blocks.is_empty()).then(|| format!("{:?}", self.ipv6_cidr_blocks)),
+            ),
+            (
+                "source_security_group_id",
+                self.source_security_group_id
+                    .as_ref()
+                    .map(|s| format!("{:?}", s.known().map_or("(unknown)", String::as_str))),
+            ),
+            (
+                "prefix_list_ids",
+                (!self.prefix_list_ids.is_empty())
+                    .then(|| format!("{} id(s)", self.prefix_list_ids.len())),
+            ),
         ]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        check(&parse(inputs)?)
-    }
-
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let r: SecurityGroupRule = parse(inputs)?;
-        let group = known(ctx, "security_group_id", &r.security_group_id)?.to_string();
-        let perm = permission(ctx, &r, r.description.as_deref())?;
-        let spec = tag_spec(&self.aws, ctx, ResourceType::SecurityGroupRule, &r.tags);
-        let ec2 = self.aws.ec2().await;
-        let op = if r.rule_type == "egress" {
-            "AuthorizeSecurityGroupEgress"
-        } else {
-            "AuthorizeSecurityGroupIngress"
-        };
-        let duplicate = |code: Option<&str>| {
-            (code == Some("InvalidPermission.Duplicate")).then(|| {
-                ProviderError::Fatal(format!(
-                    "{}: {op}: the rule already exists in {group}; a replacement that keeps \
-                     some of the old rule's sources needs delete_before_replace",
-                    ctx.urn
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|v| (f, v)))
+        .collect();
+        match sources.len() {
+            1 => {}
+            0 => {
+                return Err(ProviderError::invalid(
+                    "cidr_blocks",
+                    "[]",
+                    "exactly one of cidr_blocks, ipv6_cidr_blocks, source_security_group_id, \
+                     prefix_list_ids is required",
                 ))
+            }
+            _ => {
+                let fields: Vec<&str> = sources.iter().map(|(f, _)| *f).collect();
+                let values: Vec<&str> = sources.iter().map(|(_, v)| v.as_str()).collect();
+                return Err(ProviderError::invalid(
+                    &fields.join(" + "),
+                    values.join(" + "),
+                    "a rule has exactly one source: give only one of cidr_blocks, \
+                     ipv6_cidr_blocks, source_security_group_id, prefix_list_ids",
+                ));
+            }
+        }
+        check_list("cidr_blocks", &self.cidr_blocks, |f, c| {
+            check_cidr(f, c, 0..=32).map(drop)
+        })?;
+        check_list("ipv6_cidr_blocks", &self.ipv6_cidr_blocks, |f, c| {
+            check_ipv6_cidr(f, c)
+        })?;
+        if let Some(s) = &self.source_security_group_id {
+            check_id("source_security_group_id", s, "sg")?;
+        }
+        check_list("prefix_list_ids", &self.prefix_list_ids, |f, p| {
+            check_id(f, p, "pl")
+        })?;
+        match &self.description {
+            Some(d) => check_sg_text("description", d, true),
+            None => Ok(()),
+        }
+    }
+
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        let group = self.security_group_id.require("security_group_id")?;
+        let perm = self.permission()?;
+        let spec = cx.tag_spec(ResourceType::SecurityGroupRule, &self.tags);
+        // A group (or source group) made moments ago may not be visible yet.
+        let retry = [Retry::NEW_OBJECT];
+        let created = if self.is_egress() {
+            cx.send_retrying("AuthorizeSecurityGroupEgress", &retry, |c| {
+                c.authorize_security_group_egress()
+                    .group_id(group)
+                    .ip_permissions(perm.clone())
+                    .tag_specifications(spec.clone())
+                    .send()
             })
-        };
-        self.aws.limits.ec2_mutating.acquire().await;
-        let created: Vec<AwsRule> = if r.rule_type == "egress" {
-            ec2.authorize_security_group_egress()
-                .group_id(&group)
-                .ip_permissions(perm)
-                .tag_specifications(spec)
-                .send()
-                .await
-                .map_err(|e| duplicate(e.code()).unwrap_or_else(|| error::map(&ctx.urn, op, e)))?
-                .security_group_rules()
-                .to_vec()
+            .await
+            .map(|o| o.security_group_rules().to_vec())
         } else {
-            ec2.authorize_security_group_ingress()
-                .group_id(&group)
-                .ip_permissions(perm)
-                .tag_specifications(spec)
-                .send()
-                .await
-                .map_err(|e| duplicate(e.code()).unwrap_or_else(|| error::map(&ctx.urn, op, e)))?
-                .security_group_rules()
-                .to_vec()
-        };
-        let ids: Vec<String> = created
+            cx.send_retrying("AuthorizeSecurityGroupIngress", &retry, |c| {
+                c.authorize_security_group_ingress()
+                    .group_id(group)
+                    .ip_permissions(perm.clone())
+                    .tag_specifications(spec.clone())
+                    .send()
+            })
+            .await
+            .map(|o| o.security_group_rules().to_vec())
+        }
+        .map_err(|e| duplicate(cx, e))?;
+        let ids: Vec<&str> = created
             .iter()
-            .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+            .filter_map(|r| r.security_group_rule_id())
             .collect();
         if ids.is_empty() {
-            return Err(ProviderError::Fatal(format!(
-                "{}: {op} returned no security group rule ids",
-                ctx.urn
-            )));
+            return Err(cx.fatal("the authorize call returned no security group rule ids"));
         }
-        Ok(Created {
-            id: ids.join(","),
-            outputs: outputs(&group, &ids),
-        })
+        Ok(ids.join(","))
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Ec2>,
         id: &str,
-        inputs: &Value,
-        outputs_: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let (group, found) = self.live(ctx, id, inputs, outputs_).await?;
+        declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let found = declared.live(cx, id).await?;
         let Some(first) = found.first() else {
             return Ok(None);
         };
-        let declared: Option<SecurityGroupRule> = parse(inputs).ok();
+        let group = declared.security_group_id.require("security_group_id")?;
         let protocol = normalize_protocol(first.ip_protocol().unwrap_or("-1"));
         let (from_port, to_port) = if protocol == "-1" {
             // AWS ignores (and reports -1 for) the ports of an all-protocol rule.
-            declared
-                .as_ref()
-                .filter(|d| d.protocol == "-1")
-                .map(|d| (d.from_port, d.to_port))
+            Some((declared.from_port, declared.to_port))
+                .filter(|_| declared.protocol == "-1")
                 .unwrap_or((-1, -1))
         } else {
             (
@@ -566,21 +431,11 @@ impl Provider for SecurityGroupRuleProvider {
                 first.to_port().unwrap_or(-1),
             )
         };
-        let cidrs: Vec<String> = found
-            .iter()
-            .filter_map(|r| r.cidr_ipv4().map(str::to_string))
-            .collect();
-        let cidrs6: Vec<String> = found
-            .iter()
-            .filter_map(|r| r.cidr_ipv6().map(str::to_string))
-            .collect();
-        let pls: Vec<Input<String>> = found
-            .iter()
-            .filter_map(|r| r.prefix_list_id().map(|p| Input::Value(p.to_string())))
-            .collect();
-        let d = declared.as_ref();
-        let live = SecurityGroupRule {
-            security_group_id: Input::Value(first.group_id().unwrap_or(&group).to_string()),
+        let each = |f: fn(&AwsRule) -> Option<&str>| -> Vec<String> {
+            found.iter().filter_map(f).map(str::to_string).collect()
+        };
+        let args = SecurityGroupRule {
+            security_group_id: first.group_id().unwrap_or(group).to_string().into(),
             rule_type: if first.is_egress() == Some(true) {
                 "egress"
             } else {
@@ -590,139 +445,100 @@ impl Provider for SecurityGroupRuleProvider {
             protocol,
             from_port,
             to_port,
-            cidr_blocks: in_declared_order(cidrs, d.map(|d| &d.cidr_blocks[..]).unwrap_or(&[])),
-            ipv6_cidr_blocks: in_declared_order(
-                cidrs6,
-                d.map(|d| &d.ipv6_cidr_blocks[..]).unwrap_or(&[]),
-            ),
+            cidr_blocks: each(AwsRule::cidr_ipv4),
+            ipv6_cidr_blocks: each(AwsRule::cidr_ipv6),
             source_security_group_id: found
                 .iter()
                 .find_map(|r| r.referenced_group_info()?.group_id())
-                .map(|g| Input::Value(g.to_string())),
-            prefix_list_ids: in_declared_order(
-                pls,
-                d.map(|d| &d.prefix_list_ids[..]).unwrap_or(&[]),
-            ),
+                .map(|g| g.to_string().into()),
+            prefix_list_ids: each(AwsRule::prefix_list_id)
+                .into_iter()
+                .map(Input::from)
+                .collect(),
             description: first
                 .description()
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(first.tags())),
+            tags: cx.own_tags(&from_tags(first.tags())),
         };
-        let ids: Vec<String> = found
-            .iter()
-            .filter_map(|r| r.security_group_rule_id().map(str::to_string))
-            .collect();
-        let mut outs = outputs(&group, &ids);
         // The resource keeps its id while some of its rules live on.
-        outs["id"] = json!(id);
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: outs,
-        }))
+        let outputs = json!({
+            "id": id,
+            "security_group_id": group,
+            "security_group_rule_ids": each(AwsRule::security_group_rule_id),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (SecurityGroupRule, SecurityGroupRule) =
-            (parse(old_inputs)?, parse(new_inputs)?);
-        let group = known(ctx, "security_group_id", &n.security_group_id)?.to_string();
-        if o.description != n.description {
-            // The IpPermissions form (what Terraform sends); it names the rule by
-            // its fields, and an omitted description removes it.
-            let perm = permission(ctx, &n, n.description.as_deref())?;
-            let ec2 = self.aws.ec2().await;
-            self.aws.limits.ec2_mutating.acquire().await;
-            if n.rule_type == "egress" {
-                ec2.update_security_group_rule_descriptions_egress()
-                    .group_id(&group)
-                    .ip_permissions(perm)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        error::map(&ctx.urn, "UpdateSecurityGroupRuleDescriptionsEgress", e)
-                    })?;
+    async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        if old.description != self.description {
+            // The IpPermissions form (what Terraform sends): it names the rule
+            // by its fields, and an omitted description removes it.
+            let group = self.security_group_id.require("security_group_id")?;
+            let perm = self.permission()?;
+            if self.is_egress() {
+                cx.send("UpdateSecurityGroupRuleDescriptionsEgress", |c| {
+                    c.update_security_group_rule_descriptions_egress()
+                        .group_id(group)
+                        .ip_permissions(perm.clone())
+                        .send()
+                })
+                .await?;
             } else {
-                ec2.update_security_group_rule_descriptions_ingress()
-                    .group_id(&group)
-                    .ip_permissions(perm)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        error::map(&ctx.urn, "UpdateSecurityGroupRuleDescriptionsIngress", e)
-                    })?;
+                cx.send("UpdateSecurityGroupRuleDescriptionsIngress", |c| {
+                    c.update_security_group_rule_descriptions_ingress()
+                        .group_id(group)
+                        .ip_permissions(perm.clone())
+                        .send()
+                })
+                .await?;
             }
         }
-        if o.tags != n.tags {
-            for rid in rule_ids(id) {
-                update_tags(&self.aws, ctx, rid, &o.tags, &n.tags).await?;
-            }
-        }
-        let ids: Vec<String> = rule_ids(id).into_iter().map(str::to_string).collect();
-        let _ = old_outputs;
-        Ok(outputs(&group, &ids))
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        outputs_: &Value,
-    ) -> Result<(), ProviderError> {
-        let (group, found) = self.live(ctx, id, inputs, outputs_).await?;
-        let (egress, ingress): (Vec<&AwsRule>, Vec<&AwsRule>) =
-            found.iter().partition(|r| r.is_egress() == Some(true));
-        let ids = |rs: &[&AwsRule]| -> Vec<String> {
-            rs.iter()
-                .filter_map(|r| r.security_group_rule_id().map(str::to_string))
-                .collect()
-        };
-        let ec2 = self.aws.ec2().await;
-        let not_found = |e: ProviderError| match e {
-            ProviderError::NotFound(_) => Ok(()),
-            other => Err(other),
-        };
-        if !ingress.is_empty() {
-            self.aws.limits.ec2_mutating.acquire().await;
-            if let Err(e) = ec2
-                .revoke_security_group_ingress()
-                .group_id(&group)
-                .set_security_group_rule_ids(Some(ids(&ingress)))
-                .send()
-                .await
-            {
-                not_found(error::map(&ctx.urn, "RevokeSecurityGroupIngress", e))?;
-            }
-        }
-        if !egress.is_empty() {
-            self.aws.limits.ec2_mutating.acquire().await;
-            if let Err(e) = ec2
-                .revoke_security_group_egress()
-                .group_id(&group)
-                .set_security_group_rule_ids(Some(ids(&egress)))
-                .send()
-                .await
-            {
-                not_found(error::map(&ctx.urn, "RevokeSecurityGroupEgress", e))?;
-            }
+        for rule in rule_ids(id) {
+            cx.update_tags(rule, &old.tags, &self.tags).await?;
         }
         Ok(())
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let found = self.rules(ctx, urn_filter(ctx)).await?;
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        // Only the rules still there: one gone id would fail the whole call.
+        let ids: Vec<String> = self
+            .live(cx, id)
+            .await?
+            .iter()
+            .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let group = self.security_group_id.require("security_group_id")?;
+        if self.is_egress() {
+            cx.send("RevokeSecurityGroupEgress", |c| {
+                c.revoke_security_group_egress()
+                    .group_id(group)
+                    .set_security_group_rule_ids(Some(ids.clone()))
+                    .send()
+            })
+            .await
+            .map(drop)
+        } else {
+            cx.send("RevokeSecurityGroupIngress", |c| {
+                c.revoke_security_group_ingress()
+                    .group_id(group)
+                    .set_security_group_rule_ids(Some(ids.clone()))
+                    .send()
+            })
+            .await
+            .map(drop)
+        }
+    }
+
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
         // One Authorize call made every rule of one resource: they share the
         // group, direction, protocol and ports.
         type Key = (String, bool, String, i32, i32);
         let mut by_call: BTreeMap<Key, Vec<String>> = BTreeMap::new();
-        for r in &found {
+        for r in rules(cx, cx.urn_filter()).await? {
             let key = (
                 r.group_id().unwrap_or_default().to_string(),
                 r.is_egress() == Some(true),
@@ -734,22 +550,28 @@ impl Provider for SecurityGroupRuleProvider {
                 by_call.entry(key).or_default().push(id.to_string());
             }
         }
-        Ok(by_call
-            .into_iter()
-            .map(|((group, ..), ids)| Created {
-                id: ids.join(","),
-                outputs: outputs(&group, &ids),
-            })
-            .collect())
+        Ok(by_call.into_values().map(|ids| ids.join(",")).collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn err(inputs: Value) -> String {
-        check(&parse(&inputs).unwrap()).unwrap_err().to_string()
+        serde_json::from_value::<SecurityGroupRule>(inputs)
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn ok(inputs: Value) {
+        serde_json::from_value::<SecurityGroupRule>(inputs)
+            .unwrap()
+            .check()
+            .unwrap()
     }
 
     fn base() -> Value {
@@ -765,7 +587,7 @@ mod tests {
 
     #[test]
     fn validation_names_field_and_value() {
-        check(&parse(&base()).unwrap()).unwrap();
+        ok(base());
         let e = err(with("from_port", json!(70000)));
         assert!(e.contains("from_port") && e.contains("70000"), "{e}");
         let e = err(with("from_port", json!(444)));
@@ -777,7 +599,7 @@ mod tests {
         let mut all = with("protocol", json!("-1"));
         all["from_port"] = json!(0);
         all["to_port"] = json!(0);
-        check(&parse(&all).unwrap()).unwrap();
+        ok(all.clone());
         all["to_port"] = json!(65535);
         let e = err(all);
         assert!(e.contains("from_port") && e.contains("0..65535"), "{e}");
@@ -786,6 +608,8 @@ mod tests {
             e.contains("cidr_blocks[0]") && e.contains("10.0.0.1/8"),
             "{e}"
         );
+        let e = err(with("cidr_blocks", json!(["10.0.0.0/8", "10.0.0.0/8"])));
+        assert!(e.contains("cidr_blocks[1]") && e.contains("twice"), "{e}");
         let e = err(with("cidr_blocks", json!([])));
         assert!(
             e.contains("cidr_blocks") && e.contains("exactly one"),
@@ -798,19 +622,46 @@ mod tests {
         );
         let mut v6 = with("cidr_blocks", json!([]));
         v6["ipv6_cidr_blocks"] = json!(["2001:db8::/64"]);
-        check(&parse(&v6).unwrap()).unwrap();
+        ok(v6.clone());
         v6["ipv6_cidr_blocks"] = json!(["2001:db8::1/64"]);
         let e = err(v6);
         assert!(e.contains("ipv6_cidr_blocks[0]"), "{e}");
         let mut src = with("cidr_blocks", json!([]));
         src["source_security_group_id"] = crate::value::unknown();
-        check(&parse(&src).unwrap()).unwrap();
+        ok(src);
+        let mut pl = with("cidr_blocks", json!([]));
+        pl["prefix_list_ids"] = json!(["vpc-1"]);
+        let e = err(pl);
+        assert!(
+            e.contains("prefix_list_ids[0]") && e.contains("vpc-1"),
+            "{e}"
+        );
+        // Required fields have no silent default.
+        let e = err(json!({"security_group_id": "sg-1", "cidr_blocks": ["0.0.0.0/0"]}));
+        assert!(e.contains("type"), "{e}");
     }
 
     #[test]
-    fn live_lists_keep_the_declared_order() {
-        let live = vec!["b".to_string(), "c".into(), "a".into()];
-        let declared = vec!["a".to_string(), "b".into()];
-        assert_eq!(in_declared_order(live, &declared), vec!["a", "b", "c"]);
+    fn the_permission_carries_every_source_and_the_description() {
+        let r = SecurityGroupRule::ingress("sg-1", "tcp", 443, 443)
+            .with_cidr_blocks(&["10.0.0.0/8", "192.168.0.0/16"])
+            .with_description("https");
+        let p = r.permission().unwrap();
+        assert_eq!((p.from_port(), p.to_port()), (Some(443), Some(443)));
+        assert_eq!(p.ip_ranges().len(), 2);
+        assert!(p
+            .ip_ranges()
+            .iter()
+            .all(|r| r.description() == Some("https")));
+        let all = SecurityGroupRule::egress("sg-1", "-1", 0, 0)
+            .with_source_security_group_id("sg-2")
+            .permission()
+            .unwrap();
+        assert_eq!(all.from_port(), None, "no ports for protocol -1");
+        assert_eq!(all.user_id_group_pairs()[0].group_id(), Some("sg-2"));
+        let unknown = SecurityGroupRule::ingress("sg-1", "tcp", 1, 1)
+            .with_source_security_group_id(Input::Unknown)
+            .permission();
+        assert!(unknown.is_err());
     }
 }

@@ -4,63 +4,62 @@
 //! size may only grow); availability zone, encryption and KMS key force a new
 //! volume.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType, VolumeType};
+use aws_sdk_ec2::types::{ResourceType, VolumeModification, VolumeType};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::instance::{live_own_tags, wait_until, Poll};
-use super::launch_template::known_all;
-use super::{tag_spec, update_tags, urn_filter};
+use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::{check_az, in_range, one_of, requires};
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Volume {
     pub availability_zone: Input<String>,
     /// GiB.
     pub size: i32,
     /// `gp3`, `gp2`, `io1` or `io2`.
-    #[serde(rename = "type", default = "gp3")]
+    #[serde(rename = "type")]
     pub volume_type: String,
     /// gp3 (3000 to 16000, default 3000), io1 (100 to 64000), io2 (100 to 256000).
-    #[serde(default)]
     pub iops: Option<i32>,
     /// MiB/s, gp3 only: 125 to 1000 (default 125).
-    #[serde(default)]
     pub throughput: Option<i32>,
-    #[serde(default)]
     pub encrypted: bool,
-    #[serde(default)]
     pub kms_key_id: Option<Input<String>>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn gp3() -> String {
-    "gp3".into()
+impl Default for Volume {
+    fn default() -> Self {
+        Volume {
+            availability_zone: Input::default(),
+            size: 0,
+            volume_type: "gp3".into(),
+            iops: None,
+            throughput: None,
+            encrypted: false,
+            kms_key_id: None,
+            tags: Tags::new(),
+        }
+    }
 }
-
-const GP3_IOPS: i32 = 3000;
-const GP3_THROUGHPUT: i32 = 125;
-const TYPES: &[&str] = &["gp3", "gp2", "io1", "io2"];
 
 impl Volume {
     pub fn new(availability_zone: impl Into<Input<String>>, size: i32) -> Self {
         Volume {
             availability_zone: availability_zone.into(),
             size,
-            volume_type: gp3(),
-            iops: None,
-            throughput: None,
-            encrypted: false,
-            kms_key_id: None,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -78,6 +77,8 @@ impl Resource<Volume> {
     }
 }
 
+const TYPES: &[&str] = &["gp3", "gp2", "io1", "io2"];
+
 /// The size may only grow; a smaller size is refused before any call.
 pub fn check_growth(old: i32, new: i32) -> Result<(), ProviderError> {
     if new < old {
@@ -92,147 +93,145 @@ pub fn check_growth(old: i32, new: i32) -> Result<(), ProviderError> {
     Ok(())
 }
 
-fn check(v: &Volume) -> Result<(), ProviderError> {
-    let t = v.volume_type.as_str();
-    if !TYPES.contains(&t) {
-        return Err(ProviderError::invalid(
-            "type",
-            format!("{t:?}"),
-            format!("must be one of {TYPES:?}"),
-        ));
-    }
-    let (min, max) = if matches!(t, "io1" | "io2") {
-        (4, 65536)
-    } else {
-        (1, 65536)
+/// The latest modification of a volume: AWS lists them in no promised order.
+fn newest(mods: &[VolumeModification]) -> Option<&VolumeModification> {
+    mods.iter().max_by_key(|m| m.start_time())
+}
+
+#[async_trait]
+impl AwsResource for Volume {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &["availability_zone", "encrypted", "kms_key_id"],
+        computed_on_update: &["size", "iops", "throughput"],
+        // AWS reports what it applied (gp3 3000 IOPS and 125 MiB/s, the gp2
+        // baseline, the account's default key).
+        optional_computed: &["iops", "throughput", "kms_key_id"],
+        terraform: &[Tf {
+            resource: "aws_ebs_volume",
+            args: &[
+                ("availability_zone", "availability_zone"),
+                ("size", "size"),
+                ("type", "type"),
+                ("iops", "iops"),
+                ("throughput", "throughput"),
+                ("encrypted", "encrypted"),
+                ("kms_key_id", "kms_key_id"),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
     };
-    if !(min..=max).contains(&v.size) {
-        return Err(ProviderError::invalid(
-            "size",
-            v.size,
-            format!("a {t} volume is {min} to {max} GiB"),
-        ));
-    }
-    match (t, v.iops) {
-        ("gp2", Some(i)) => {
-            return Err(ProviderError::invalid(
+
+    fn check(&self) -> Result<(), ProviderError> {
+        let t = self.volume_type.as_str();
+        one_of("type", t, TYPES)?;
+        if let Some(az) = self.availability_zone.known() {
+            check_az("availability_zone", az)?;
+        }
+        let min = if matches!(t, "io1" | "io2") { 4 } else { 1 };
+        in_range("size", self.size, min..=65536)?;
+        match (t, self.iops) {
+            ("gp2", Some(i)) => Err(ProviderError::invalid(
                 "iops",
                 i,
                 "gp2 volumes do not take iops (it follows the size)",
-            ))
-        }
-        ("gp3", Some(i)) if !(3000..=16000).contains(&i) => {
-            return Err(ProviderError::invalid(
-                "iops",
-                i,
-                "gp3 iops must be between 3000 and 16000",
-            ))
-        }
-        ("io1", Some(i)) if !(100..=64000).contains(&i) => {
-            return Err(ProviderError::invalid(
-                "iops",
-                i,
-                "io1 iops must be between 100 and 64000",
-            ))
-        }
-        ("io2", Some(i)) if !(100..=256000).contains(&i) => {
-            return Err(ProviderError::invalid(
-                "iops",
-                i,
-                "io2 iops must be between 100 and 256000",
-            ))
-        }
-        ("io1" | "io2", None) => {
-            return Err(ProviderError::invalid(
+            )),
+            ("gp3", Some(i)) => in_range("iops", i, 3000..=16000),
+            ("io1", Some(i)) => in_range("iops", i, 100..=64000),
+            ("io2", Some(i)) => in_range("iops", i, 100..=256000),
+            ("io1" | "io2", None) => Err(ProviderError::invalid(
                 "iops",
                 "(none)",
                 format!("required for {t} volumes"),
-            ))
+            )),
+            _ => Ok(()),
+        }?;
+        if let Some(tp) = self.throughput {
+            if t != "gp3" {
+                return Err(ProviderError::invalid(
+                    "throughput",
+                    tp,
+                    format!("only gp3 volumes take throughput, not {t}"),
+                ));
+            }
+            in_range("throughput", tp, 125..=1000)?;
         }
-        _ => {}
-    }
-    if let Some(tp) = v.throughput {
-        if t != "gp3" {
-            return Err(ProviderError::invalid(
-                "throughput",
-                tp,
-                format!("only gp3 volumes take throughput, not {t}"),
-            ));
-        }
-        if !(125..=1000).contains(&tp) {
-            return Err(ProviderError::invalid(
-                "throughput",
-                tp,
-                "gp3 throughput must be between 125 and 1000 MiB/s",
-            ));
-        }
-    }
-    if v.kms_key_id.is_some() && !v.encrypted {
-        return Err(ProviderError::invalid(
-            "kms_key_id",
-            "(set)",
-            "needs encrypted = true",
-        ));
-    }
-    tags::validate(&v.tags)
-}
-
-pub struct VolumeProvider {
-    aws: Arc<Aws>,
-}
-
-impl VolumeProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        VolumeProvider { aws }
+        requires(
+            ("kms_key_id", self.kms_key_id.is_some()),
+            ("encrypted", self.encrypted),
+        )
     }
 
-    /// The volume, or `None` when gone or being deleted.
-    async fn describe(
-        &self,
-        ctx: &Ctx,
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        let az = self.availability_zone.require("availability_zone")?;
+        let kms = match &self.kms_key_id {
+            Some(k) => Some(k.require("kms_key_id")?.clone()),
+            None => None,
+        };
+        // The SDK fills in CreateVolume's ClientToken, so its own retries of
+        // this request make one volume.
+        let out = cx
+            .send("CreateVolume", |c| {
+                c.create_volume()
+                    .availability_zone(az)
+                    .size(self.size)
+                    .volume_type(VolumeType::from(self.volume_type.as_str()))
+                    .set_iops(self.iops)
+                    .set_throughput(self.throughput)
+                    .encrypted(self.encrypted)
+                    .set_kms_key_id(kms.clone())
+                    .tag_specifications(cx.tag_spec(ResourceType::Volume, &self.tags))
+                    .send()
+            })
+            .await?;
+        out.volume_id()
+            .map(str::to_string)
+            .ok_or_else(|| cx.fatal("CreateVolume returned no volume id"))
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        Wait::new("volume", &["creating"], &["available", "in-use"])
+            .after_create()
+            .until(cx.settings(), || async {
+                Ok(match describe(cx, id).await? {
+                    Some(v) => Seen::State(state(&v).to_string(), ()),
+                    None => Seen::Gone,
+                })
+            })
+            .await
+    }
+
+    async fn read(
+        cx: &Call<'_, Ec2>,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::Volume>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .describe_volumes()
-            .volume_ids(id)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out
-                .volumes()
-                .first()
-                .filter(|v| !matches!(state(v).as_str(), "deleting" | "deleted"))
-                .cloned()),
-            Err(e) => match error::map(&ctx.urn, "DescribeVolumes", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(v) = describe(cx, id).await? else {
+            return Ok(None);
+        };
+        if matches!(state(&v), "deleting" | "deleted") {
+            return Ok(None);
         }
-    }
-
-    async fn outputs(&self, v: &aws_sdk_ec2::types::Volume) -> Value {
-        let id = v.volume_id().unwrap_or_default();
+        let args = Volume {
+            availability_zone: Input::Value(v.availability_zone().unwrap_or_default().into()),
+            size: v.size().unwrap_or_default(),
+            volume_type: v.volume_type().map_or("gp3", |t| t.as_str()).into(),
+            iops: v.iops(),
+            throughput: v.throughput(),
+            encrypted: v.encrypted().unwrap_or(false),
+            kms_key_id: v.kms_key_id().map(|k| Input::Value(k.to_string())),
+            tags: cx.own_tags(&from_tags(v.tags())),
+        };
         let arn = match v.volume_arn() {
             Some(a) => a.to_string(),
             None => {
-                let region = self
-                    .aws
-                    .config()
-                    .await
-                    .region()
-                    .map(|r| r.to_string())
-                    .unwrap_or_default();
-                format!(
-                    "arn:aws:ec2:{region}:{}:volume/{id}",
-                    v.owner_id().unwrap_or_default()
-                )
+                let owner = v.owner_id().unwrap_or_default();
+                cx.arn("ec2", owner, &format!("volume/{id}")).await
             }
         };
-        json!({
+        let outputs = json!({
             "id": id,
             "arn": arn,
             "availability_zone": v.availability_zone(),
@@ -240,330 +239,182 @@ impl VolumeProvider {
             "iops": v.iops(),
             "throughput": v.throughput(),
             "kms_key_id": v.kms_key_id(),
-        })
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn wait_available(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<aws_sdk_ec2::types::Volume, ProviderError> {
-        wait_until(
-            &self.aws,
-            ctx,
-            &format!("volume {id}"),
-            "available",
-            move || async move {
-                match self.describe(ctx, id).await? {
-                    Some(v) if matches!(state(&v).as_str(), "available" | "in-use") => {
-                        Ok(Poll::Done(v))
-                    }
-                    Some(v) if state(&v) == "error" => Err(ProviderError::Fatal(format!(
-                        "{}: volume {id} is in state error",
-                        ctx.urn
-                    ))),
-                    Some(v) => Ok(Poll::Pending(state(&v))),
-                    None => Err(ProviderError::Fatal(format!(
-                        "{}: volume {id} vanished while waiting for it to be available",
-                        ctx.urn
-                    ))),
-                }
-            },
-        )
-        .await
-    }
-}
-
-fn state(v: &aws_sdk_ec2::types::Volume) -> String {
-    v.state()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-#[async_trait]
-impl Provider for VolumeProvider {
-    fn type_name(&self) -> &'static str {
-        Volume::TYPE
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        &["availability_zone", "encrypted", "kms_key_id"]
-    }
-
-    fn outputs_changed_by_update(&self) -> &'static [&'static str] {
-        &["size", "iops", "throughput"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        check(&parse(inputs)?)
-    }
-
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let v: Volume = parse(inputs)?;
-        let az = known_all(
-            "availability_zone",
-            std::slice::from_ref(&v.availability_zone),
-        )?
-        .remove(0);
-        let kms = match &v.kms_key_id {
-            Some(k) => Some(known_all("kms_key_id", std::slice::from_ref(k))?.remove(0)),
-            None => None,
-        };
-        self.aws.limits.ec2_mutating.acquire().await;
-        let out = self
-            .aws
-            .ec2()
-            .await
-            .create_volume()
-            .availability_zone(az)
-            .size(v.size)
-            .volume_type(VolumeType::from(v.volume_type.as_str()))
-            .set_iops(v.iops)
-            .set_throughput(v.throughput)
-            .encrypted(v.encrypted)
-            .set_kms_key_id(kms)
-            .tag_specifications(tag_spec(&self.aws, ctx, ResourceType::Volume, &v.tags))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateVolume", e))?;
-        let id = out
-            .volume_id()
-            .ok_or_else(|| {
-                ProviderError::Fatal(format!("{}: CreateVolume returned no volume id", ctx.urn))
-            })?
-            .to_string();
-        let vol = self
-            .wait_available(ctx, &id)
-            .await
-            .map_err(|e| ProviderError::partial(&id, e))?;
-        Ok(Created {
-            id,
-            outputs: self.outputs(&vol).await,
-        })
-    }
-
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(vol) = self.describe(ctx, id).await? else {
-            return Ok(None);
-        };
-        let declared: Option<Volume> = parse(inputs).ok();
-        let t = vol
-            .volume_type()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_else(gp3);
-        // AWS reports the defaults it applied (gp3 3000 IOPS / 125 MiB/s, gp2
-        // baseline IOPS); an undeclared default is not drift.
-        let iops = match (t.as_str(), vol.iops()) {
-            ("gp2", _) => None,
-            ("gp3", Some(GP3_IOPS)) if declared.as_ref().is_some_and(|d| d.iops.is_none()) => None,
-            (_, i) => i,
-        };
-        let throughput = match (t.as_str(), vol.throughput()) {
-            ("gp3", Some(GP3_THROUGHPUT))
-                if declared.as_ref().is_some_and(|d| d.throughput.is_none()) =>
-            {
-                None
-            }
-            ("gp3", tp) => tp,
-            _ => None,
-        };
-        let live = Volume {
-            availability_zone: Input::Value(vol.availability_zone().unwrap_or_default().into()),
-            size: vol.size().unwrap_or_default(),
-            volume_type: t,
-            iops,
-            throughput,
-            encrypted: vol.encrypted().unwrap_or(false),
-            // The default key shows up when only `encrypted` was declared.
-            kms_key_id: match declared.as_ref().map(|d| d.kms_key_id.is_some()) {
-                Some(false) => None,
-                _ => vol.kms_key_id().map(|k| Input::Value(k.to_string())),
-            },
-            tags: live_own_tags(&self.aws, vol.tags()),
-        };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: self.outputs(&vol).await,
-        }))
-    }
-
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (Volume, Volume) = (parse(old_inputs)?, parse(new_inputs)?);
-        check_growth(o.size, n.size)?;
-        check(&n)?;
-        let size = (n.size != o.size).then_some(n.size);
-        let vtype =
-            (n.volume_type != o.volume_type).then(|| VolumeType::from(n.volume_type.as_str()));
-        let iops = (n.iops != o.iops).then_some(n.iops).flatten();
-        let throughput = (n.throughput != o.throughput)
-            .then_some(n.throughput)
-            .flatten();
+    async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        check_growth(old.size, self.size)?;
+        let size = (self.size != old.size).then_some(self.size);
+        let vtype = (self.volume_type != old.volume_type)
+            .then(|| VolumeType::from(self.volume_type.as_str()));
+        let iops = self.iops.filter(|_| self.iops != old.iops);
+        let throughput = self
+            .throughput
+            .filter(|_| self.throughput != old.throughput);
         if size.is_some() || vtype.is_some() || iops.is_some() || throughput.is_some() {
-            self.aws.limits.ec2_mutating.acquire().await;
-            self.aws
-                .ec2()
-                .await
-                .modify_volume()
-                .volume_id(id)
-                .set_size(size)
-                .set_volume_type(vtype)
-                .set_iops(iops)
-                .set_throughput(throughput)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ModifyVolume", e))?;
-            // Usable again (and the new values visible) once "optimizing".
-            wait_until(
-                &self.aws,
-                ctx,
-                &format!("volume {id} modification"),
-                "optimizing or completed",
-                move || async move {
-                    self.aws.limits.ec2_describe.acquire().await;
-                    let out = self
-                        .aws
-                        .ec2()
-                        .await
-                        .describe_volumes_modifications()
-                        .volume_ids(id)
+            let out = cx
+                .send("ModifyVolume", |c| {
+                    c.modify_volume()
+                        .volume_id(id)
+                        .set_size(size)
+                        .set_volume_type(vtype.clone())
+                        .set_iops(iops)
+                        .set_throughput(throughput)
                         .send()
-                        .await
-                        .map_err(|e| error::map(&ctx.urn, "DescribeVolumesModifications", e))?;
-                    let st = out
-                        .volumes_modifications()
-                        .last()
-                        .and_then(|m| m.modification_state())
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_else(|| "completed".into());
-                    match st.as_str() {
-                        "optimizing" | "completed" => Ok(Poll::Done(())),
-                        "failed" => Err(ProviderError::Fatal(format!(
-                            "{}: ModifyVolume on {id} failed",
-                            ctx.urn
-                        ))),
-                        _ => Ok(Poll::Pending(st)),
-                    }
-                },
-            )
-            .await?;
-        }
-        update_tags(&self.aws, ctx, id, &o.tags, &n.tags).await?;
-        match self.describe(ctx, id).await? {
-            Some(v) => Ok(self.outputs(&v).await),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: volume {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .delete_volume()
-            .volume_id(id)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => match error::map(&ctx.urn, "DeleteVolume", e) {
-                ProviderError::NotFound(_) => return Ok(()),
-                other => return Err(other),
-            },
-        }
-        wait_until(
-            &self.aws,
-            ctx,
-            &format!("volume {id}"),
-            "deleted",
-            move || async move {
-                Ok(match self.describe(ctx, id).await? {
-                    None => Poll::Done(()),
-                    Some(v) => Poll::Pending(state(&v)),
                 })
-            },
-        )
-        .await
+                .await?;
+            let since = out
+                .volume_modification()
+                .and_then(|m| m.start_time())
+                .copied();
+            wait_modified(cx, id, since).await?;
+        }
+        cx.update_tags(id, &old.tags, &self.tags).await
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        let out = self
-            .aws
-            .ec2()
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        // A volume just detached can still show as in use for a moment
+        // (Terraform retries VolumeInUse for the delete timeout).
+        let in_use = Retry::conflict(&["VolumeInUse"], Duration::from_secs(300));
+        cx.send_retrying("DeleteVolume", &[in_use], |c| {
+            c.delete_volume().volume_id(id).send()
+        })
+        .await?;
+        // A describe right after the call may still say "available".
+        Wait::new("volume", &["available", "deleting"], &[])
+            .until_gone(cx.settings(), || async {
+                Ok(match describe(cx, id).await? {
+                    Some(v) if state(&v) != "deleted" => Seen::State(state(&v).to_string(), ()),
+                    _ => Seen::Gone,
+                })
+            })
+            .await
+    }
+
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        let stream = cx
+            .client()
             .await
             .describe_volumes()
-            .filters(urn_filter(ctx))
-            .filters(
-                Filter::builder()
-                    .name("status")
-                    .set_values(Some(
-                        ["creating", "available", "in-use"]
-                            .map(String::from)
-                            .to_vec(),
-                    ))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeVolumes", e))?;
-        let mut found = Vec::new();
-        for v in out.volumes() {
-            found.push(Created {
-                id: v.volume_id().unwrap_or_default().to_string(),
-                outputs: self.outputs(v).await,
-            });
-        }
-        Ok(found)
+            .filters(cx.urn_filter())
+            .filters(filter("status", ["creating", "available", "in-use"]))
+            .into_paginator()
+            .send();
+        Ok(cx
+            .pages("DescribeVolumes", stream)
+            .await?
+            .iter()
+            .flat_map(|p| p.volumes())
+            .filter_map(|v| v.volume_id().map(str::to_string))
+            .collect())
     }
+}
+
+/// The volume in any state; `None` when DescribeVolumes does not know the id.
+async fn describe(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+) -> Result<Option<aws_sdk_ec2::types::Volume>, ProviderError> {
+    Ok(cx
+        .find("DescribeVolumes", |c| {
+            c.describe_volumes().volume_ids(id).send()
+        })
+        .await?
+        .and_then(|o| o.volumes().first().cloned()))
+}
+
+fn state(v: &aws_sdk_ec2::types::Volume) -> &str {
+    v.state().map_or("unknown", |s| s.as_str())
+}
+
+/// Waits until the modification started at `since` is `optimizing` (the
+/// volume is usable with its new values) or `completed`.
+async fn wait_modified(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    since: Option<aws_smithy_types::DateTime>,
+) -> Result<(), ProviderError> {
+    let w = Wait {
+        // A new modification may not be listed yet.
+        not_found_grace: Duration::from_secs(120),
+        ..Wait::new(
+            "volume modification",
+            &["modifying"],
+            &["optimizing", "completed"],
+        )
+    };
+    w.until(cx.settings(), || async {
+        let stream = cx
+            .client()
+            .await
+            .describe_volumes_modifications()
+            .volume_ids(id)
+            .into_paginator()
+            .send();
+        let mods: Vec<VolumeModification> = cx
+            .pages("DescribeVolumesModifications", stream)
+            .await?
+            .iter()
+            .flat_map(|p| p.volumes_modifications().iter().cloned())
+            .collect();
+        Ok(match newest(&mods) {
+            Some(m) if since.is_none() || m.start_time() >= since.as_ref() => Seen::State(
+                m.modification_state()
+                    .map_or("unknown", |s| s.as_str())
+                    .to_string(),
+                (),
+            ),
+            _ => Seen::Gone,
+        })
+    })
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_ec2::types::VolumeModificationState;
+    use aws_smithy_types::DateTime;
 
     #[test]
     fn volume_rules() {
         let mut v = Volume::new("us-east-1a", 500);
         v.iops = Some(3000);
         v.throughput = Some(125);
-        assert!(check(&v).is_ok());
+        assert!(v.check().is_ok());
         v.throughput = Some(2000);
-        let e = check(&v).unwrap_err().to_string();
+        let e = v.check().unwrap_err().to_string();
         assert!(e.contains("throughput") && e.contains("2000"), "{e}");
         v.throughput = None;
         v.volume_type = "gp2".into();
-        assert!(check(&v).is_err(), "gp2 with iops");
+        assert!(v.check().is_err(), "gp2 with iops");
         let e = check_growth(500, 100).unwrap_err().to_string();
         assert!(
             e.contains("size") && e.contains("100") && e.contains("only grow"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_newest_modification_is_the_one_started_last_whatever_the_order() {
+        let m = |secs, state| {
+            VolumeModification::builder()
+                .start_time(DateTime::from_secs(secs))
+                .modification_state(state)
+                .build()
+        };
+        let mods = [
+            m(300, VolumeModificationState::Modifying),
+            m(100, VolumeModificationState::Completed),
+            m(200, VolumeModificationState::Completed),
+        ];
+        let n = newest(&mods).unwrap();
+        assert_eq!(n.start_time(), Some(&DateTime::from_secs(300)));
+        assert_eq!(
+            n.modification_state(),
+            Some(&VolumeModificationState::Modifying)
+        );
+        assert!(newest(&[]).is_none());
     }
 }

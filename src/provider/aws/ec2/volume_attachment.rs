@@ -2,28 +2,50 @@
 //!
 //! Not an AWS object of its own: the id is derived from the three inputs
 //! (`vai-<device>-<volume>-<instance>`), which is also how an interrupted
-//! create is adopted (the attachment has no tags). Every field forces a new
-//! attachment. DetachVolume always names the instance (moto answers 500 without).
+//! create is adopted (the attachment has no tags). Every AWS field forces a
+//! new attachment. DetachVolume always names the instance (moto answers 500
+//! without).
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::instance::{wait_until, Poll};
-use super::launch_template::known_all;
+use super::{instance, Ec2};
 use crate::model::{Input, ResourceArgs};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::validate::check_id;
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct VolumeAttachment {
     /// `/dev/sdf`, `/dev/xvdf`, ...
     pub device_name: String,
     pub volume_id: Input<String>,
     pub instance_id: Input<String>,
+    /// Stop the instance before the detach (Terraform's
+    /// `stop_instance_before_detaching`), so its file systems are unmounted
+    /// cleanly. On by default: a detach from a running instance that still
+    /// has the volume mounted can stick in `busy` and loses writes in flight.
+    /// The instance stays stopped; turn it off when the volume is unmounted
+    /// by other means.
+    pub stop_instance_before_detaching: bool,
+}
+
+impl Default for VolumeAttachment {
+    fn default() -> Self {
+        VolumeAttachment {
+            device_name: String::new(),
+            volume_id: Input::default(),
+            instance_id: Input::default(),
+            stop_instance_before_detaching: true,
+        }
+    }
 }
 
 impl VolumeAttachment {
@@ -36,7 +58,16 @@ impl VolumeAttachment {
             device_name: device_name.into(),
             volume_id: volume_id.into(),
             instance_id: instance_id.into(),
+            ..Default::default()
         }
+    }
+
+    fn key(&self) -> Result<Key<'_>, ProviderError> {
+        Ok(Key {
+            device: &self.device_name,
+            volume: self.volume_id.require("volume_id")?,
+            instance: self.instance_id.require("instance_id")?,
+        })
     }
 }
 
@@ -50,96 +81,38 @@ pub fn attachment_id(device: &str, volume: &str, instance: &str) -> String {
     format!("vai-{dev}-{volume}-{instance}")
 }
 
-struct Known {
-    device: String,
-    volume: String,
-    instance: String,
-}
-
-fn known(v: &VolumeAttachment) -> Result<Known, ProviderError> {
-    Ok(Known {
-        device: v.device_name.clone(),
-        volume: known_all("volume_id", std::slice::from_ref(&v.volume_id))?.remove(0),
-        instance: known_all("instance_id", std::slice::from_ref(&v.instance_id))?.remove(0),
-    })
-}
-
-pub struct VolumeAttachmentProvider {
-    aws: Arc<Aws>,
-}
-
-impl VolumeAttachmentProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        VolumeAttachmentProvider { aws }
-    }
-
-    /// The attachment of the volume to the instance and its state, if any.
-    async fn attachment(
-        &self,
-        ctx: &Ctx,
-        k: &Known,
-    ) -> Result<Option<aws_sdk_ec2::types::VolumeAttachment>, ProviderError> {
-        self.aws.limits.ec2_describe.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .describe_volumes()
-            .volume_ids(&k.volume)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.volumes().first().and_then(|v| {
-                v.attachments()
-                    .iter()
-                    .find(|a| a.instance_id() == Some(k.instance.as_str()))
-                    .cloned()
-            })),
-            Err(e) => match error::map(&ctx.urn, "DescribeVolumes", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    fn outputs(k: &Known, device: &str) -> Value {
-        json!({
-            "id": attachment_id(&k.device, &k.volume, &k.instance),
-            "device_name": device,
-            "volume_id": k.volume,
-            "instance_id": k.instance,
-        })
-    }
-}
-
-fn att_state(a: &aws_sdk_ec2::types::VolumeAttachment) -> String {
-    a.state()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|| "unknown".into())
+struct Key<'a> {
+    device: &'a str,
+    volume: &'a str,
+    instance: &'a str,
 }
 
 #[async_trait]
-impl Provider for VolumeAttachmentProvider {
-    fn type_name(&self) -> &'static str {
-        VolumeAttachment::TYPE
-    }
+impl AwsResource for VolumeAttachment {
+    type Service = Ec2;
+    const SCHEMA: Schema = Schema {
+        force_new: &["device_name", "volume_id", "instance_id"],
+        // A volume attaches to one instance at a time: moving it detaches first.
+        unique_name: &["volume_id"],
+        write_only: &["stop_instance_before_detaching"],
+        terraform: &[Tf {
+            resource: "aws_volume_attachment",
+            args: &[
+                ("device_name", "device_name"),
+                ("volume_id", "volume_id"),
+                ("instance_id", "instance_id"),
+                (
+                    "stop_instance_before_detaching",
+                    "stop_instance_before_detaching",
+                ),
+            ],
+            import_id: "{device_name}:{volume_id}:{instance_id}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["device_name", "volume_id", "instance_id"]
-    }
-
-    /// A volume attaches to one instance at a time: moving it detaches first.
-    fn unique_name(&self) -> &'static [&'static str] {
-        &["volume_id"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ec2", 20))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let v: VolumeAttachment = parse(inputs)?;
-        let d = &v.device_name;
+    fn check(&self) -> Result<(), ProviderError> {
+        let d = &self.device_name;
         let dev_ok = (d.starts_with("/dev/") && d.len() > 5) || d.starts_with("xvd");
         if !dev_ok || d.chars().any(char::is_whitespace) {
             return Err(ProviderError::invalid(
@@ -148,163 +121,146 @@ impl Provider for VolumeAttachmentProvider {
                 "expected a device like /dev/sdf or /dev/xvdf",
             ));
         }
-        for (field, v, prefix) in [
-            ("volume_id", &v.volume_id, "vol-"),
-            ("instance_id", &v.instance_id, "i-"),
-        ] {
-            if let Some(s) = v.known() {
-                if !s.starts_with(prefix) {
-                    return Err(ProviderError::invalid(
-                        field,
-                        format!("{s:?}"),
-                        format!("expected an id starting with {prefix:?}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        check_id("volume_id", &self.volume_id, "vol")?;
+        check_id("instance_id", &self.instance_id, "i")
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let v: VolumeAttachment = parse(inputs)?;
-        let k = known(&v)?;
-        // Re-attaching what is already attached is a no-op (a retried create).
-        let already = self
-            .attachment(ctx, &k)
-            .await?
-            .is_some_and(|a| matches!(att_state(&a).as_str(), "attached" | "attaching"));
-        if !already {
-            self.aws.limits.ec2_mutating.acquire().await;
-            self.aws
-                .ec2()
-                .await
-                .attach_volume()
-                .device(&k.device)
-                .volume_id(&k.volume)
-                .instance_id(&k.instance)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "AttachVolume", e))?;
+    async fn create(&self, cx: &Call<'_, Ec2>) -> Result<String, ProviderError> {
+        let k = self.key()?;
+        // A retried create finds its attachment already made.
+        let made = attachment(cx, &k).await?;
+        if !matches!(made.as_ref().map(state), Some("attached" | "attaching")) {
+            // The volume or instance may be new (not visible yet), the volume
+            // still detaching from an instance it leaves, the instance pending.
+            let busy = Retry::conflict(
+                &["IncorrectState", "IncorrectInstanceState"],
+                Duration::from_secs(300),
+            );
+            cx.send_retrying("AttachVolume", &[Retry::NEW_OBJECT, busy], |c| {
+                c.attach_volume()
+                    .device(k.device)
+                    .volume_id(k.volume)
+                    .instance_id(k.instance)
+                    .send()
+            })
+            .await?;
         }
-        let what = format!("volume {} on instance {}", k.volume, k.instance);
-        let k = &k;
-        let device = wait_until(&self.aws, ctx, &what, "attached", move || async move {
-            match self.attachment(ctx, k).await? {
-                Some(a) if att_state(&a) == "attached" => {
-                    Ok(Poll::Done(a.device().unwrap_or(&k.device).to_string()))
-                }
-                Some(a) => Ok(Poll::Pending(att_state(&a))),
-                None => Ok(Poll::Pending("not attached".into())),
-            }
-        })
-        .await?;
-        Ok(Created {
-            id: attachment_id(&k.device, &k.volume, &k.instance),
-            outputs: Self::outputs(k, &device),
-        })
+        Ok(attachment_id(k.device, k.volume, k.instance))
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Ec2>, _id: &str) -> Result<(), ProviderError> {
+        let k = self.key()?;
+        Wait::new("volume attachment", &["attaching"], &["attached"])
+            .after_create()
+            .until(cx.settings(), || async {
+                Ok(match attachment(cx, &k).await? {
+                    Some(a) => Seen::State(state(&a).to_string(), ()),
+                    None => Seen::Gone,
+                })
+            })
+            .await
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
-        _id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let v: VolumeAttachment = parse(inputs)?;
-        let k = known(&v)?;
-        let Some(a) = self.attachment(ctx, &k).await? else {
+        cx: &Call<'_, Ec2>,
+        id: &str,
+        declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let k = declared.key()?;
+        let Some(a) = attachment(cx, &k).await? else {
             return Ok(None);
         };
-        if !matches!(att_state(&a).as_str(), "attached" | "attaching") {
+        if !matches!(state(&a), "attached" | "attaching") {
             return Ok(None);
         }
-        let device = a.device().unwrap_or(&k.device).to_string();
-        let live = VolumeAttachment {
-            device_name: device.clone(),
-            volume_id: Input::Value(k.volume.clone()),
-            instance_id: Input::Value(k.instance.clone()),
+        let device = a.device().unwrap_or(k.device);
+        let args = VolumeAttachment {
+            device_name: device.into(),
+            volume_id: Input::Value(k.volume.into()),
+            instance_id: Input::Value(k.instance.into()),
+            stop_instance_before_detaching: declared.stop_instance_before_detaching,
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: Self::outputs(&k, &device),
-        }))
+        let outputs = json!({
+            "id": id,
+            "device_name": device,
+            "volume_id": k.volume,
+            "instance_id": k.instance,
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _old_inputs: &Value,
-        _new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        Err(ProviderError::Fatal(format!(
-            "{}: volume attachment {id} cannot be updated in place; every field forces a replacement",
-            ctx.urn
-        )))
+    // Only stop_instance_before_detaching changes in place; it is read at
+    // the delete.
+    async fn update(&self, _: &Self, _: &Call<'_, Ec2>, _: &str) -> Result<(), ProviderError> {
+        Ok(())
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        _id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        let v: VolumeAttachment = parse(inputs)?;
-        let k = known(&v)?;
-        if self.attachment(ctx, &k).await?.is_none() {
+    async fn delete(&self, cx: &Call<'_, Ec2>, _id: &str) -> Result<(), ProviderError> {
+        let k = self.key()?;
+        let live = attachment(cx, &k).await?;
+        if live.as_ref().is_none_or(|a| state(a) == "detached") {
             return Ok(());
         }
-        self.aws.limits.ec2_mutating.acquire().await;
-        match self
-            .aws
-            .ec2()
-            .await
-            .detach_volume()
-            .volume_id(&k.volume)
-            .instance_id(&k.instance)
-            .device(&k.device)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => match error::map(&ctx.urn, "DetachVolume", e) {
-                ProviderError::NotFound(_) => return Ok(()),
-                other => return Err(other),
-            },
+        // The instance may be the old half of a replacement, still running
+        // with the volume mounted: stop it first (review S9).
+        if self.stop_instance_before_detaching {
+            instance::stop(cx, k.instance).await?;
         }
-        let what = format!("volume {} on instance {}", k.volume, k.instance);
-        let k = &k;
-        wait_until(&self.aws, ctx, &what, "detached", move || async move {
-            Ok(match self.attachment(ctx, k).await? {
-                None => Poll::Done(()),
-                Some(a) if att_state(&a) == "detached" => Poll::Done(()),
-                Some(a) => Poll::Pending(att_state(&a)),
-            })
+        cx.send("DetachVolume", |c| {
+            c.detach_volume()
+                .volume_id(k.volume)
+                .instance_id(k.instance)
+                .device(k.device)
+                .send()
         })
-        .await
+        .await?;
+        // A describe right after the call may still say "attached".
+        Wait::new("volume attachment", &["attached", "detaching", "busy"], &[])
+            .until_gone(cx.settings(), || async {
+                Ok(match attachment(cx, &k).await? {
+                    Some(a) if state(&a) != "detached" => Seen::State(state(&a).to_string(), ()),
+                    _ => Seen::Gone,
+                })
+            })
+            .await
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let Ok(v) = parse::<VolumeAttachment>(inputs) else {
+    async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
+        // Found by its natural key; nothing to find while an id is unknown.
+        let Ok(k) = self.key() else {
             return Ok(Vec::new());
         };
-        let Ok(k) = known(&v) else {
-            return Ok(Vec::new());
-        };
-        Ok(match self.attachment(ctx, &k).await? {
-            Some(a) if matches!(att_state(&a).as_str(), "attached" | "attaching") => {
-                let device = a.device().unwrap_or(&k.device).to_string();
-                vec![Created {
-                    id: attachment_id(&k.device, &k.volume, &k.instance),
-                    outputs: Self::outputs(&k, &device),
-                }]
+        Ok(match attachment(cx, &k).await? {
+            Some(a) if matches!(state(&a), "attached" | "attaching") => {
+                vec![attachment_id(k.device, k.volume, k.instance)]
             }
             _ => Vec::new(),
         })
     }
+}
+
+/// The attachment of the volume to the instance, in any state.
+async fn attachment(
+    cx: &Call<'_, Ec2>,
+    k: &Key<'_>,
+) -> Result<Option<aws_sdk_ec2::types::VolumeAttachment>, ProviderError> {
+    Ok(cx
+        .find("DescribeVolumes", |c| {
+            c.describe_volumes().volume_ids(k.volume).send()
+        })
+        .await?
+        .and_then(|o| {
+            o.volumes().first().and_then(|v| {
+                v.attachments()
+                    .iter()
+                    .find(|a| a.instance_id() == Some(k.instance))
+                    .cloned()
+            })
+        }))
+}
+
+fn state(a: &aws_sdk_ec2::types::VolumeAttachment) -> &str {
+    a.state().map_or("unknown", |s| s.as_str())
 }
 
 #[cfg(test)]

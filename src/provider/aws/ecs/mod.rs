@@ -1,15 +1,18 @@
-//! ECS resource types (cluster, task definition, service) and their shared
-//! helpers (tags, known inputs).
+//! ECS resource types (cluster, task definition, service) and the `Ecs`
+//! service: client, rate-limit bucket, tags by ARN.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_sdk_ecs::types::Tag;
 
-use super::error;
+use super::call::{Call, Retry};
+use super::limits::TokenBucket;
+use super::resource::Typed;
+use super::service::Service;
 use super::tags::{self, Tags};
 use super::Aws;
-use crate::model::Input;
-use crate::provider::{Ctx, ProviderError, Registry};
+use crate::provider::{ProviderError, Registry};
 
 pub mod cluster;
 pub mod service;
@@ -17,9 +20,77 @@ pub mod task_definition;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
-        .register(cluster::ClusterProvider::new(aws.clone()))
-        .register(task_definition::TaskDefinitionProvider::new(aws.clone()))
-        .register(service::ServiceProvider::new(aws));
+        .register(Typed::<cluster::Cluster>::new(aws.clone()))
+        .register(Typed::<task_definition::TaskDefinition>::new(aws.clone()))
+        .register(Typed::<service::Service>::new(aws));
+}
+
+/// ECS as the call helper sees it; tags go by ARN.
+pub struct Ecs;
+
+#[async_trait]
+impl Service for Ecs {
+    type Client = aws_sdk_ecs::Client;
+    const NAME: &'static str = "ecs";
+    const CONCURRENCY: usize = 10;
+
+    async fn client(aws: &Aws) -> &aws_sdk_ecs::Client {
+        aws.ecs().await
+    }
+
+    fn bucket<'a>(aws: &'a Aws, _op: &str) -> &'a TokenBucket {
+        &aws.limits.ecs
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        arn: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !remove.is_empty() {
+            cx.send("UntagResource", |c| {
+                c.untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send("TagResource", |c| {
+                c.tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(to_tags(set)))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// ECS answers a create naming capacity providers, or any CreateService,
+/// this way while the account's `AWSServiceRoleForECS` is missing or new
+/// (declare `aws:iam/ServiceLinkedRole` for `ecs.amazonaws.com` and depend
+/// on it); Terraform retries it for the IAM propagation time.
+pub(crate) const LINKED_ROLE: Retry = Retry::propagation(
+    "InvalidParameterException",
+    "Unable to assume the service linked role",
+);
+
+impl Call<'_, Ecs> {
+    /// Every tag for the create call (defaults, own, engine tags), so the
+    /// object is never untagged.
+    pub fn create_tags(&self, own: &Tags) -> Vec<Tag> {
+        to_tags(&self.all_tags(own))
+    }
+
+    /// Whether live tags carry this resource's URN.
+    pub fn is_ours(&self, live: &Tags) -> bool {
+        live.get(tags::URN_TAG)
+            .is_some_and(|v| self.ctx.urn_tag_matches(v))
+    }
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
@@ -34,52 +105,19 @@ pub fn from_tags(t: &[Tag]) -> Tags {
         .collect()
 }
 
-/// Every tag for the create call: defaults, own, `morket:stack`, `morket:urn`.
-pub(crate) fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
-    to_tags(&tags::merged(&aws.settings.default_tags, own, ctx))
-}
-
-/// True when the live tags carry this resource's URN.
-pub(crate) fn has_urn(live: &[Tag], ctx: &Ctx) -> bool {
-    live.iter().any(|t| {
-        t.key() == Some(tags::URN_TAG) && t.value().is_some_and(|v| ctx.urn_tag_matches(v))
-    })
-}
-
-/// The value of an input that must be known at apply time.
-pub(crate) fn known(field: &str, i: &Input<String>) -> Result<String, ProviderError> {
-    i.known()
-        .cloned()
-        .ok_or_else(|| ProviderError::invalid(field, "(unknown)", "must be known at apply time"))
-}
-
-/// Applies a change of the resource's own tags with TagResource/UntagResource.
-pub(crate) async fn update_tags(
-    aws: &Aws,
-    ctx: &Ctx,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
-    let ecs = aws.ecs().await;
-    if !remove.is_empty() {
-        aws.limits.ecs.acquire().await;
-        ecs.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "UntagResource", e))?;
+/// ECS names: 1 to 255 letters, digits, hyphens and underscores.
+pub(crate) fn check_name(field: &str, name: &str) -> Result<(), ProviderError> {
+    let ok = (1..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ProviderError::invalid(
+            field,
+            format!("{name:?}"),
+            "1 to 255 letters, digits, hyphens and underscores",
+        ))
     }
-    if !set.is_empty() {
-        aws.limits.ecs.acquire().await;
-        ecs.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(to_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "TagResource", e))?;
-    }
-    Ok(())
 }

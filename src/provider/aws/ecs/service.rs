@@ -1,114 +1,114 @@
 //! `aws:ecs/Service` (Terraform `aws_ecs_service`).
 //!
 //! After a create or an update the provider waits for a steady state: the
-//! PRIMARY deployment's rollout COMPLETED with all its tasks running. An update
-//! whose rollout FAILED or did not settle within `steady_state_timeout` is
-//! rolled back to the previous task definition, and reported as failed.
+//! PRIMARY deployment's rollout COMPLETED with all its tasks running, seen
+//! [`STABLE`] times in a row. An update whose rollout FAILED or did not
+//! settle within `steady_state_timeout` is rolled back to the previous
+//! settings and task definition, and reported as failed. An update sends only
+//! what changed, so `desired_count` stays with autoscaling unless the
+//! declaration changes it (`ignore_changes("desired_count")` keeps it out of
+//! plans altogether, as Terraform users do).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
-    DeploymentRolloutState, LaunchType, LoadBalancer, NetworkConfiguration, ServiceField,
-    ServiceRegistry,
+    DeploymentRolloutState, LaunchType, LoadBalancer, NetworkConfiguration, Service as EcsService,
+    ServiceField, ServiceRegistry,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{create_tags, from_tags, has_urn, known, update_tags};
-use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use super::{check_name, from_tags, Ecs, LINKED_ROLE};
+use crate::model::{Input, ModelError, Output, Resource, ResourceArgs};
+use crate::provider::aws::call::Call;
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::{in_range, one_of, requires};
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::aws::AwsSettings;
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Service {
     pub name: String,
     /// Cluster ARN or name.
     pub cluster: Input<String>,
     /// Task definition ARN (`family:revision`).
     pub task_definition: Input<String>,
-    #[serde(default = "one")]
     pub desired_count: i32,
-    #[serde(default = "fargate")]
     pub launch_type: String,
-    #[serde(default = "hundred")]
     pub deployment_minimum_healthy_percent: i32,
-    #[serde(default = "two_hundred")]
     pub deployment_maximum_percent: i32,
-    #[serde(default)]
     pub deployment_circuit_breaker: Option<CircuitBreaker>,
-    #[serde(default)]
     pub load_balancers: Vec<ServiceLoadBalancer>,
-    #[serde(default)]
-    pub network_configuration: Option<Network>,
-    #[serde(default)]
-    pub service_registries: Vec<Registry>,
-    #[serde(default)]
+    pub network_configuration: Option<AwsVpcConfig>,
+    pub service_registries: Vec<ServiceRegistryRef>,
     pub health_check_grace_period_seconds: Option<i32>,
-    #[serde(default)]
     pub enable_execute_command: bool,
     /// Wait for the rollout to complete after create and update.
-    #[serde(default = "yes")]
     pub wait_for_steady_state: bool,
     /// humantime, e.g. "15m".
-    #[serde(default = "fifteen_minutes")]
     pub steady_state_timeout: String,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            name: String::new(),
+            cluster: Input::default(),
+            task_definition: Input::default(),
+            desired_count: 1,
+            launch_type: "FARGATE".into(),
+            deployment_minimum_healthy_percent: 100,
+            deployment_maximum_percent: 200,
+            deployment_circuit_breaker: None,
+            load_balancers: Vec::new(),
+            network_configuration: None,
+            service_registries: Vec::new(),
+            health_check_grace_period_seconds: None,
+            enable_execute_command: false,
+            wait_for_steady_state: true,
+            steady_state_timeout: "15m".into(),
+            tags: Tags::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CircuitBreaker {
     pub enable: bool,
     pub rollback: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ServiceLoadBalancer {
     pub target_group_arn: Input<String>,
     pub container_name: String,
     pub container_port: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Network {
+/// The `awsvpc` network of the service's tasks.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsVpcConfig {
     pub subnets: Vec<Input<String>>,
-    #[serde(default)]
     pub security_groups: Vec<Input<String>>,
-    #[serde(default)]
     pub assign_public_ip: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Registry {
+/// A Cloud Map registry the service registers its tasks in.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceRegistryRef {
     pub registry_arn: Input<String>,
-}
-
-fn one() -> i32 {
-    1
-}
-fn fargate() -> String {
-    "FARGATE".into()
-}
-fn hundred() -> i32 {
-    100
-}
-fn two_hundred() -> i32 {
-    200
-}
-fn yes() -> bool {
-    true
-}
-fn fifteen_minutes() -> String {
-    "15m".into()
 }
 
 impl Service {
@@ -121,19 +121,7 @@ impl Service {
             name: name.into(),
             cluster: cluster.into(),
             task_definition: task_definition.into(),
-            desired_count: 1,
-            launch_type: fargate(),
-            deployment_minimum_healthy_percent: 100,
-            deployment_maximum_percent: 200,
-            deployment_circuit_breaker: None,
-            load_balancers: Vec::new(),
-            network_configuration: None,
-            service_registries: Vec::new(),
-            health_check_grace_period_seconds: None,
-            enable_execute_command: false,
-            wait_for_steady_state: true,
-            steady_state_timeout: fifteen_minutes(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -155,14 +143,9 @@ impl Resource<Service> {
     }
 }
 
-fn outputs(s: &aws_sdk_ecs::types::Service) -> Value {
-    json!({
-        "id": s.service_arn(),
-        "arn": s.service_arn(),
-        "name": s.service_name(),
-        "cluster": s.cluster_arn(),
-    })
-}
+/// Steady observations in a row a rollout needs: a task that passed its
+/// first health checks can still be stopped and replaced a moment later.
+pub const STABLE: u32 = 2;
 
 fn timeout_of(s: &Service) -> Result<Duration, ProviderError> {
     humantime::parse_duration(&s.steady_state_timeout).map_err(|e| {
@@ -175,36 +158,37 @@ fn timeout_of(s: &Service) -> Result<Duration, ProviderError> {
 }
 
 fn deployment_config(s: &Service) -> DeploymentConfiguration {
+    let breaker = s.deployment_circuit_breaker.as_ref().map(|c| {
+        DeploymentCircuitBreaker::builder()
+            .enable(c.enable)
+            .rollback(c.rollback)
+            .build()
+    });
     DeploymentConfiguration::builder()
         .minimum_healthy_percent(s.deployment_minimum_healthy_percent)
         .maximum_percent(s.deployment_maximum_percent)
-        .set_deployment_circuit_breaker(s.deployment_circuit_breaker.as_ref().map(|c| {
-            DeploymentCircuitBreaker::builder()
-                .enable(c.enable)
-                .rollback(c.rollback)
-                .build()
-        }))
+        .set_deployment_circuit_breaker(breaker)
         .build()
+}
+
+fn known_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ModelError> {
+    v.iter().map(|i| i.require(field).cloned()).collect()
 }
 
 fn network(s: &Service) -> Result<Option<NetworkConfiguration>, ProviderError> {
     let Some(n) = &s.network_configuration else {
         return Ok(None);
     };
-    let subnets = n
-        .subnets
-        .iter()
-        .map(|i| known("network_configuration.subnets", i))
-        .collect::<Result<Vec<_>, _>>()?;
-    let sgs = n
-        .security_groups
-        .iter()
-        .map(|i| known("network_configuration.security_groups", i))
-        .collect::<Result<Vec<_>, _>>()?;
     let vpc = AwsVpcConfiguration::builder()
-        .set_subnets(Some(subnets))
+        .set_subnets(Some(known_all(
+            "network_configuration.subnets",
+            &n.subnets,
+        )?))
         // Always sent, even empty (moto answers 500 when it is missing).
-        .set_security_groups(Some(sgs))
+        .set_security_groups(Some(known_all(
+            "network_configuration.security_groups",
+            &n.security_groups,
+        )?))
         .assign_public_ip(if n.assign_public_ip {
             AssignPublicIp::Enabled
         } else {
@@ -221,15 +205,90 @@ fn network(s: &Service) -> Result<Option<NetworkConfiguration>, ProviderError> {
     ))
 }
 
+fn load_balancers(s: &Service) -> Result<Vec<LoadBalancer>, ProviderError> {
+    s.load_balancers
+        .iter()
+        .map(|lb| {
+            Ok(LoadBalancer::builder()
+                .target_group_arn(
+                    lb.target_group_arn
+                        .require("load_balancers.target_group_arn")?,
+                )
+                .container_name(&lb.container_name)
+                .container_port(lb.container_port)
+                .build())
+        })
+        .collect()
+}
+
 fn registries(s: &Service) -> Result<Vec<ServiceRegistry>, ProviderError> {
     s.service_registries
         .iter()
         .map(|r| {
             Ok(ServiceRegistry::builder()
-                .registry_arn(known("service_registries.registry_arn", &r.registry_arn)?)
+                .registry_arn(r.registry_arn.require("service_registries.registry_arn")?)
                 .build())
         })
         .collect()
+}
+
+/// The cluster of the service: as declared, else from its ARN
+/// (`…:service/<cluster>/<name>`).
+fn cluster_of(id: &str, s: &Service) -> Result<String, ProviderError> {
+    if let Some(c) = s.cluster.known() {
+        return Ok(c.clone());
+    }
+    let parts: Vec<&str> = id.rsplit(':').next().unwrap_or("").split('/').collect();
+    match parts.as_slice() {
+        ["service", cluster, _] => Ok(cluster.to_string()),
+        _ => Err(ModelError::NotKnown("cluster".into()).into()),
+    }
+}
+
+/// The service, or `None` when missing or INACTIVE; DRAINING counts as live.
+async fn describe(
+    cx: &Call<'_, Ecs>,
+    cluster: &str,
+    id: &str,
+) -> Result<Option<EcsService>, ProviderError> {
+    let out = cx
+        .find("DescribeServices", |c| {
+            c.describe_services()
+                .cluster(cluster)
+                .services(id)
+                .include(ServiceField::Tags)
+                .send()
+        })
+        .await?;
+    Ok(out.and_then(|o| {
+        o.services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+            .cloned()
+    }))
+}
+
+fn primary(s: &EcsService) -> Option<&aws_sdk_ecs::types::Deployment> {
+    s.deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"))
+}
+
+/// Where the PRIMARY deployment's rollout stands: COMPLETED with every task
+/// running, FAILED, or IN_PROGRESS.
+fn phase(s: &EcsService) -> &'static str {
+    let Some(d) = primary(s) else {
+        return "IN_PROGRESS";
+    };
+    let all_running = d.running_count() == d.desired_count();
+    match d.rollout_state() {
+        Some(DeploymentRolloutState::Failed) => "FAILED",
+        Some(DeploymentRolloutState::Completed) if all_running => "COMPLETED",
+        // No rollout state (CODE_DEPLOY and EXTERNAL controllers): one
+        // deployment with every task running, as the services-stable waiter.
+        None if all_running && s.deployments().len() == 1 => "COMPLETED",
+        _ => "IN_PROGRESS",
+    }
 }
 
 /// How a wait for a steady state ended.
@@ -239,215 +298,220 @@ enum Rollout {
     TimedOut { deployment: String, state: String },
 }
 
-pub struct ServiceProvider {
-    aws: Arc<Aws>,
+impl Rollout {
+    /// What went wrong, for an error message; `None` when completed.
+    fn failure(&self, timeout: &str) -> Option<String> {
+        match self {
+            Rollout::Completed => None,
+            Rollout::Failed { deployment, reason } => {
+                Some(format!("deployment {deployment} FAILED: {reason}"))
+            }
+            Rollout::TimedOut { deployment, state } => Some(format!(
+                "deployment {deployment} still {state} after {timeout}"
+            )),
+        }
+    }
 }
 
-impl ServiceProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        ServiceProvider { aws }
+/// Waits for the rollout to complete, fail, or outlast `timeout`.
+async fn rollout(
+    cx: &Call<'_, Ecs>,
+    cluster: &str,
+    id: &str,
+    timeout: Duration,
+    new: bool,
+) -> Result<Rollout, ProviderError> {
+    let settings = AwsSettings {
+        wait_timeout: timeout,
+        ..cx.settings().clone()
+    };
+    let mut wait = Wait::new("the service's deployment", &["IN_PROGRESS"], &["COMPLETED"]);
+    wait.stable = STABLE;
+    if new {
+        wait = wait.after_create();
     }
-
-    /// The service, or `None` when missing or INACTIVE; DRAINING counts as live.
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        cluster: &str,
-        id: &str,
-    ) -> Result<Option<aws_sdk_ecs::types::Service>, ProviderError> {
-        let all = self
-            .describe_many(ctx, cluster, vec![id.to_string()])
-            .await?;
-        Ok(all.into_iter().find(|s| s.status() != Some("INACTIVE")))
-    }
-
-    async fn describe_many(
-        &self,
-        ctx: &Ctx,
-        cluster: &str,
-        ids: Vec<String>,
-    ) -> Result<Vec<aws_sdk_ecs::types::Service>, ProviderError> {
-        self.aws.limits.ecs.acquire().await;
-        match self
-            .aws
-            .ecs()
-            .await
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(ids))
-            .include(ServiceField::Tags)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.services().to_vec()),
-            Err(e) => match error::map(&ctx.urn, "DescribeServices", e) {
-                ProviderError::NotFound(_) => Ok(Vec::new()),
-                other => Err(other),
+    let last = Mutex::new(None);
+    let done = wait
+        .until(&settings, || async {
+            let s = describe(cx, cluster, id).await?;
+            let seen = s
+                .as_ref()
+                .map_or(Seen::Gone, |s| Seen::State(phase(s).to_string(), ()));
+            *last.lock().expect("not poisoned") = s;
+            Ok(seen)
+        })
+        .await;
+    let last: Option<EcsService> = last.into_inner().expect("not poisoned");
+    let d = last.as_ref().and_then(primary);
+    let deployment = d.and_then(|d| d.id()).unwrap_or("(none)").to_string();
+    match done {
+        Ok(()) => Ok(Rollout::Completed),
+        // The wait ends in a Fatal error on a state outside IN_PROGRESS and
+        // COMPLETED (FAILED) or at the timeout.
+        Err(ProviderError::Fatal(_)) if last.as_ref().map(phase) == Some("FAILED") => {
+            Ok(Rollout::Failed {
+                deployment,
+                reason: d
+                    .and_then(|d| d.rollout_state_reason())
+                    .unwrap_or("")
+                    .into(),
+            })
+        }
+        Err(ProviderError::Fatal(_)) => Ok(Rollout::TimedOut {
+            deployment,
+            state: match d {
+                Some(d) => format!(
+                    "{} with {}/{} tasks running",
+                    d.rollout_state().map_or("IN_PROGRESS", |s| s.as_str()),
+                    d.running_count(),
+                    d.desired_count()
+                ),
+                None => "without a PRIMARY deployment".into(),
             },
-        }
+        }),
+        Err(e) => Err(e),
     }
+}
 
-    /// Polls until the PRIMARY deployment completed with all tasks running, failed, or `timeout` passed.
-    async fn wait_steady(
-        &self,
-        ctx: &Ctx,
-        cluster: &str,
-        id: &str,
-        timeout: Duration,
-    ) -> Result<Rollout, ProviderError> {
-        let start = Instant::now();
-        loop {
-            let svc = self.describe(ctx, cluster, id).await?.ok_or_else(|| {
-                ProviderError::NotFound(format!(
-                    "{}: service {id} disappeared while waiting for a steady state",
-                    ctx.urn
-                ))
-            })?;
-            let primary = svc
-                .deployments()
-                .iter()
-                .find(|d| d.status() == Some("PRIMARY"));
-            let deployment = primary.and_then(|d| d.id()).unwrap_or("(none)").to_string();
-            let state = primary.and_then(|d| d.rollout_state()).cloned();
-            match (&state, primary) {
-                (Some(DeploymentRolloutState::Completed), Some(d))
-                    if d.running_count() == d.desired_count() =>
-                {
-                    return Ok(Rollout::Completed)
-                }
-                (Some(DeploymentRolloutState::Failed), Some(d)) => {
-                    return Ok(Rollout::Failed {
-                        deployment,
-                        reason: d.rollout_state_reason().unwrap_or("").to_string(),
-                    })
-                }
-                _ => {}
-            }
-            if start.elapsed() >= timeout {
-                let state = match (&state, primary) {
-                    (Some(s), Some(d)) => format!(
-                        "{} with {}/{} tasks running",
-                        s.as_str(),
-                        d.running_count(),
-                        d.desired_count()
-                    ),
-                    _ => "without a PRIMARY deployment".into(),
-                };
-                return Ok(Rollout::TimedOut { deployment, state });
-            }
-            tokio::time::sleep(self.aws.settings.poll_interval.min(timeout)).await;
-        }
+/// UpdateService with what differs from `from` to `to` (nothing else: an
+/// unchanged `desired_count` stays as autoscaling left it); false when
+/// nothing differs.
+async fn update_call(
+    cx: &Call<'_, Ecs>,
+    cluster: &str,
+    id: &str,
+    from: &Service,
+    to: &Service,
+) -> Result<bool, ProviderError> {
+    let mut req = cx
+        .client()
+        .await
+        .update_service()
+        .cluster(cluster)
+        .service(id);
+    let mut any = false;
+    if from.task_definition != to.task_definition {
+        req = req.task_definition(to.task_definition.require("task_definition")?);
+        any = true;
     }
-
-    async fn update_call(
-        &self,
-        ctx: &Ctx,
-        cluster: &str,
-        id: &str,
-        s: &Service,
-        td: &str,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.ecs.acquire().await;
-        self.aws
-            .ecs()
-            .await
-            .update_service()
-            .cluster(cluster)
-            .service(id)
-            .task_definition(td)
-            .desired_count(s.desired_count)
-            .deployment_configuration(deployment_config(s))
-            .set_network_configuration(network(s)?)
-            .set_service_registries(Some(registries(s)?))
-            .set_health_check_grace_period_seconds(s.health_check_grace_period_seconds)
-            .enable_execute_command(s.enable_execute_command)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "UpdateService", e))?;
-        Ok(())
+    if from.desired_count != to.desired_count {
+        req = req.desired_count(to.desired_count);
+        any = true;
     }
+    if deployment_config(from) != deployment_config(to) {
+        req = req.deployment_configuration(deployment_config(to));
+        any = true;
+    }
+    if from.network_configuration != to.network_configuration {
+        req = req.set_network_configuration(network(to)?);
+        any = true;
+    }
+    if from.load_balancers != to.load_balancers {
+        // An empty list removes them.
+        req = req.set_load_balancers(Some(load_balancers(to)?));
+        any = true;
+    }
+    if from.service_registries != to.service_registries {
+        req = req.set_service_registries(Some(registries(to)?));
+        any = true;
+    }
+    if from.health_check_grace_period_seconds != to.health_check_grace_period_seconds {
+        req = req
+            .health_check_grace_period_seconds(to.health_check_grace_period_seconds.unwrap_or(0));
+        any = true;
+    }
+    if from.enable_execute_command != to.enable_execute_command {
+        req = req.enable_execute_command(to.enable_execute_command);
+        any = true;
+    }
+    if any {
+        cx.send("UpdateService", |_| req.clone().send()).await?;
+    }
+    Ok(any)
 }
 
 #[async_trait]
-impl Provider for ServiceProvider {
-    fn type_name(&self) -> &'static str {
-        Service::TYPE
-    }
+impl AwsResource for Service {
+    type Service = Ecs;
+    const SCHEMA: Schema = Schema {
+        force_new: &["name", "cluster", "launch_type"],
+        unique_name: &["name", "cluster"],
+        write_only: &["wait_for_steady_state", "steady_state_timeout"],
+        // AWS reports a disabled breaker and a 0 s grace when left out.
+        optional_computed: &[
+            "deployment_circuit_breaker",
+            "health_check_grace_period_seconds",
+        ],
+        normalize: &[
+            ("network_configuration.subnets", Norm::Set),
+            ("network_configuration.security_groups", Norm::Set),
+            ("load_balancers", Norm::Set),
+            ("service_registries", Norm::Set),
+        ],
+        terraform: &[Tf {
+            resource: "aws_ecs_service",
+            args: &[
+                ("name", "name"),
+                ("cluster", "cluster"),
+                ("task_definition", "task_definition"),
+                ("desired_count", "desired_count"),
+                ("launch_type", "launch_type"),
+                (
+                    "deployment_minimum_healthy_percent",
+                    "deployment_minimum_healthy_percent",
+                ),
+                ("deployment_maximum_percent", "deployment_maximum_percent"),
+                ("deployment_circuit_breaker", "deployment_circuit_breaker"),
+                ("load_balancers", "load_balancer"),
+                ("network_configuration", "network_configuration"),
+                ("service_registries", "service_registries"),
+                (
+                    "health_check_grace_period_seconds",
+                    "health_check_grace_period_seconds",
+                ),
+                ("enable_execute_command", "enable_execute_command"),
+                ("wait_for_steady_state", "wait_for_steady_state"),
+                ("tags", "tags"),
+            ],
+            import_id: "{cluster}/{name}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name", "cluster", "launch_type", "load_balancers"]
-    }
-
-    fn unique_name(&self) -> &'static [&'static str] {
-        &["name", "cluster"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ecs", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let s: Service = parse(inputs)?;
-        if s.name.is_empty()
-            || s.name.len() > 255
-            || !s
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(ProviderError::invalid(
-                "name",
-                format!("{:?}", s.name),
-                "1 to 255 letters, digits, hyphens and underscores",
-            ));
-        }
-        if s.desired_count < 0 {
-            return Err(ProviderError::invalid(
-                "desired_count",
-                s.desired_count,
-                "must not be negative",
-            ));
-        }
-        if !matches!(s.launch_type.as_str(), "FARGATE" | "EC2" | "EXTERNAL") {
-            return Err(ProviderError::invalid(
-                "launch_type",
-                format!("{:?}", s.launch_type),
-                "must be FARGATE, EC2 or EXTERNAL",
-            ));
-        }
-        if !(0..=100).contains(&s.deployment_minimum_healthy_percent) {
-            return Err(ProviderError::invalid(
-                "deployment_minimum_healthy_percent",
-                s.deployment_minimum_healthy_percent,
-                "must be between 0 and 100",
-            ));
-        }
-        if s.deployment_maximum_percent < 100
-            || s.deployment_maximum_percent <= s.deployment_minimum_healthy_percent
+    fn check(&self) -> Result<(), ProviderError> {
+        check_name("name", &self.name)?;
+        in_range("desired_count", self.desired_count, 0..=i32::MAX)?;
+        one_of(
+            "launch_type",
+            &self.launch_type,
+            &["FARGATE", "EC2", "EXTERNAL"],
+        )?;
+        in_range(
+            "deployment_minimum_healthy_percent",
+            self.deployment_minimum_healthy_percent,
+            0..=100,
+        )?;
+        if self.deployment_maximum_percent < 100
+            || self.deployment_maximum_percent <= self.deployment_minimum_healthy_percent
         {
             return Err(ProviderError::invalid(
                 "deployment_maximum_percent",
-                s.deployment_maximum_percent,
+                self.deployment_maximum_percent,
                 "must be at least 100 and above deployment_minimum_healthy_percent",
             ));
         }
-        if let Some(c) = &s.deployment_circuit_breaker {
-            if c.rollback && !c.enable {
-                return Err(ProviderError::invalid(
-                    "deployment_circuit_breaker.rollback",
-                    true,
-                    "needs enable = true",
-                ));
-            }
+        if let Some(c) = &self.deployment_circuit_breaker {
+            requires(
+                ("deployment_circuit_breaker.rollback", c.rollback),
+                ("deployment_circuit_breaker.enable", c.enable),
+            )?;
         }
-        for lb in &s.load_balancers {
-            if !(1..=65535).contains(&lb.container_port) {
-                return Err(ProviderError::invalid(
-                    "load_balancers.container_port",
-                    lb.container_port,
-                    "must be between 1 and 65535",
-                ));
-            }
+        for lb in &self.load_balancers {
+            in_range(
+                "load_balancers.container_port",
+                lb.container_port,
+                1..=65535,
+            )?;
             if lb.container_name.is_empty() {
                 return Err(ProviderError::invalid(
                     "load_balancers.container_name",
@@ -456,39 +520,33 @@ impl Provider for ServiceProvider {
                 ));
             }
         }
-        match &s.network_configuration {
+        match &self.network_configuration {
             Some(n) if n.subnets.is_empty() => {
                 return Err(ProviderError::invalid(
                     "network_configuration.subnets",
                     "[]",
                     "at least one subnet",
-                ));
+                ))
             }
             Some(n) if n.security_groups.len() > 5 => {
                 return Err(ProviderError::invalid(
                     "network_configuration.security_groups",
                     n.security_groups.len(),
                     "at most 5",
-                ));
+                ))
             }
-            None if s.launch_type == "FARGATE" => {
+            None if self.launch_type == "FARGATE" => {
                 return Err(ProviderError::invalid(
                     "network_configuration",
                     "null",
                     "Fargate services (awsvpc) need subnets",
-                ));
+                ))
             }
             _ => {}
         }
-        if let Some(g) = s.health_check_grace_period_seconds {
-            if !(0..=2_147_483_647).contains(&g) {
-                return Err(ProviderError::invalid(
-                    "health_check_grace_period_seconds",
-                    g,
-                    "must not be negative",
-                ));
-            }
-            if s.load_balancers.is_empty() {
+        if let Some(g) = self.health_check_grace_period_seconds {
+            in_range("health_check_grace_period_seconds", g, 0..=i32::MAX)?;
+            if self.load_balancers.is_empty() {
                 return Err(ProviderError::invalid(
                     "health_check_grace_period_seconds",
                     g,
@@ -496,130 +554,103 @@ impl Provider for ServiceProvider {
                 ));
             }
         }
-        let t = timeout_of(&s)?;
-        if t.is_zero() {
+        if timeout_of(self)?.is_zero() {
             return Err(ProviderError::invalid(
                 "steady_state_timeout",
-                format!("{:?}", s.steady_state_timeout),
+                format!("{:?}", self.steady_state_timeout),
                 "must be positive",
             ));
         }
-        tags::validate(&s.tags)
+        Ok(())
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let s: Service = parse(inputs)?;
-        let cluster = known("cluster", &s.cluster)?;
-        let mut lbs = Vec::new();
-        for lb in &s.load_balancers {
-            lbs.push(
-                LoadBalancer::builder()
-                    .target_group_arn(known(
-                        "load_balancers.target_group_arn",
-                        &lb.target_group_arn,
-                    )?)
-                    .container_name(&lb.container_name)
-                    .container_port(lb.container_port)
-                    .build(),
-            );
-        }
-        self.aws.limits.ecs.acquire().await;
-        let out = self
-            .aws
-            .ecs()
+    async fn create(&self, cx: &Call<'_, Ecs>) -> Result<String, ProviderError> {
+        let lbs = load_balancers(self)?;
+        // The SDK does not fill in CreateService's client token; the retries
+        // below send the same one, so AWS makes one service.
+        let token = format!("{:032x}", rand::random::<u128>());
+        let request = cx
+            .client()
             .await
             .create_service()
-            .cluster(&cluster)
-            .service_name(&s.name)
-            .task_definition(known("task_definition", &s.task_definition)?)
-            .desired_count(s.desired_count)
-            .launch_type(LaunchType::from(s.launch_type.as_str()))
-            .deployment_configuration(deployment_config(&s))
+            .cluster(self.cluster.require("cluster")?)
+            .service_name(&self.name)
+            .task_definition(self.task_definition.require("task_definition")?)
+            .desired_count(self.desired_count)
+            .launch_type(LaunchType::from(self.launch_type.as_str()))
+            .deployment_configuration(deployment_config(self))
             .set_load_balancers((!lbs.is_empty()).then_some(lbs))
-            .set_network_configuration(network(&s)?)
-            .set_service_registries(Some(registries(&s)?))
-            .set_health_check_grace_period_seconds(s.health_check_grace_period_seconds)
-            .enable_execute_command(s.enable_execute_command)
-            .set_tags(Some(create_tags(&self.aws, ctx, &s.tags)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateService", e))?;
-        let svc = out.service().ok_or_else(|| {
-            ProviderError::Fatal(format!("{}: CreateService returned no service", ctx.urn))
-        })?;
-        let id = svc.service_arn().unwrap_or_default().to_string();
-        if s.wait_for_steady_state {
-            match self
-                .wait_steady(ctx, &cluster, &id, timeout_of(&s)?)
-                .await?
-            {
-                Rollout::Completed => {}
-                Rollout::Failed { deployment, reason } => {
-                    return Err(ProviderError::Fatal(format!(
-                        "{}: deployment {deployment} of new service {id} FAILED: {reason}",
-                        ctx.urn
-                    )))
-                }
-                Rollout::TimedOut { deployment, state } => {
-                    return Err(ProviderError::Fatal(format!(
-                        "{}: deployment {deployment} of new service {id} still {state} after {}",
-                        ctx.urn, s.steady_state_timeout
-                    )))
-                }
-            }
+            .set_network_configuration(network(self)?)
+            .set_service_registries(Some(registries(self)?))
+            .set_health_check_grace_period_seconds(self.health_check_grace_period_seconds)
+            .enable_execute_command(self.enable_execute_command)
+            .set_tags(Some(cx.create_tags(&self.tags)))
+            .client_token(token);
+        let out = cx
+            .send_retrying("CreateService", &[LINKED_ROLE], |_| request.clone().send())
+            .await?;
+        out.service()
+            .and_then(|s| s.service_arn())
+            .map(str::to_string)
+            .ok_or_else(|| cx.fatal("CreateService returned no service"))
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Ecs>, id: &str) -> Result<(), ProviderError> {
+        if !self.wait_for_steady_state {
+            return Ok(());
         }
-        Ok(Created {
-            id,
-            outputs: outputs(svc),
-        })
+        let cluster = cluster_of(id, self)?;
+        let done = rollout(cx, &cluster, id, timeout_of(self)?, true).await?;
+        match done.failure(&self.steady_state_timeout) {
+            None => Ok(()),
+            Some(f) => Err(cx.fatal(format!("the new service's {f}"))),
+        }
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Ecs>,
         id: &str,
-        inputs: &Value,
-        outputs_now: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let declared: Service = parse(inputs)?;
-        let cluster = outputs_now
-            .get("cluster")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .map_or_else(|| known("cluster", &declared.cluster), Ok)?;
-        let Some(svc) = self.describe(ctx, &cluster, id).await? else {
+        declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let cluster = cluster_of(id, declared)?;
+        let Some(s) = describe(cx, &cluster, id).await? else {
             return Ok(None);
         };
-        let dc = svc.deployment_configuration();
-        // Where the API leaves a field out (moto does for deployment settings),
-        // the declared value stands.
-        let live = Service {
-            name: svc.service_name().unwrap_or_default().into(),
+        let dc = s.deployment_configuration();
+        // The declared task definition as `family:revision` or ARN is the live ARN.
+        let live_td = s.task_definition().unwrap_or_default();
+        let task_definition = match declared.task_definition.known() {
+            Some(d) if d == live_td || live_td.ends_with(&format!("/{d}")) => {
+                declared.task_definition.clone()
+            }
+            _ if live_td.is_empty() => declared.task_definition.clone(),
+            _ => live_td.into(),
+        };
+        // Where the API leaves a field out (moto does for deployment
+        // settings), the declared value stands.
+        let args = Service {
+            name: s.service_name().unwrap_or_default().into(),
             cluster: declared.cluster.clone(),
-            task_definition: svc
-                .task_definition()
-                .map(Input::from)
-                .unwrap_or(declared.task_definition.clone()),
-            desired_count: svc.desired_count(),
-            launch_type: svc
+            task_definition,
+            desired_count: s.desired_count(),
+            launch_type: s
                 .launch_type()
-                .map(|l| l.as_str().to_string())
-                .unwrap_or(declared.launch_type.clone()),
+                .map_or(declared.launch_type.as_str(), |l| l.as_str())
+                .into(),
             deployment_minimum_healthy_percent: dc
                 .and_then(|d| d.minimum_healthy_percent())
                 .unwrap_or(declared.deployment_minimum_healthy_percent),
             deployment_maximum_percent: dc
                 .and_then(|d| d.maximum_percent())
                 .unwrap_or(declared.deployment_maximum_percent),
-            deployment_circuit_breaker: match dc.and_then(|d| d.deployment_circuit_breaker()) {
-                Some(c) => Some(CircuitBreaker {
+            deployment_circuit_breaker: dc
+                .and_then(|d| d.deployment_circuit_breaker())
+                .map(|c| CircuitBreaker {
                     enable: c.enable(),
                     rollback: c.rollback(),
                 })
-                .filter(|c| c.enable || declared.deployment_circuit_breaker.is_some()),
-                None => declared.deployment_circuit_breaker.clone(),
-            },
-            load_balancers: svc
+                .or_else(|| declared.deployment_circuit_breaker.clone()),
+            load_balancers: s
                 .load_balancers()
                 .iter()
                 .map(|l| ServiceLoadBalancer {
@@ -628,211 +659,145 @@ impl Provider for ServiceProvider {
                     container_port: l.container_port().unwrap_or_default(),
                 })
                 .collect(),
-            network_configuration: svc
+            network_configuration: s
                 .network_configuration()
                 .and_then(|n| n.awsvpc_configuration())
-                .map(|v| Network {
-                    subnets: v.subnets().iter().map(|s| Input::from(s.clone())).collect(),
+                .map(|v| AwsVpcConfig {
+                    subnets: v.subnets().iter().map(|s| s.as_str().into()).collect(),
                     security_groups: v
                         .security_groups()
                         .iter()
-                        .map(|s| Input::from(s.clone()))
+                        .map(|s| s.as_str().into())
                         .collect(),
                     assign_public_ip: v.assign_public_ip() == Some(&AssignPublicIp::Enabled),
                 }),
-            service_registries: svc
+            service_registries: s
                 .service_registries()
                 .iter()
-                .map(|r| Registry {
+                .map(|r| ServiceRegistryRef {
                     registry_arn: r.registry_arn().unwrap_or_default().into(),
                 })
                 .collect(),
-            health_check_grace_period_seconds: svc
+            health_check_grace_period_seconds: s
                 .health_check_grace_period_seconds()
-                .or(declared.health_check_grace_period_seconds)
-                .filter(|g| *g != 0 || declared.health_check_grace_period_seconds.is_some()),
-            enable_execute_command: svc.enable_execute_command(),
+                .or(declared.health_check_grace_period_seconds),
+            enable_execute_command: s.enable_execute_command(),
             wait_for_steady_state: declared.wait_for_steady_state,
             steady_state_timeout: declared.steady_state_timeout.clone(),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(svc.tags())),
+            tags: cx.own_tags(&from_tags(s.tags())),
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: outputs(&svc),
-        }))
+        let outputs = json!({
+            "id": s.service_arn(),
+            "arn": s.service_arn(),
+            "name": s.service_name(),
+            "cluster": s.cluster_arn(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (Service, Service) = (parse(old_inputs)?, parse(new_inputs)?);
-        let cluster = old_outputs
-            .get("cluster")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .map_or_else(|| known("cluster", &n.cluster), Ok)?;
-        let new_td = known("task_definition", &n.task_definition)?;
-        let settings_changed = {
-            let strip = |s: &Service| Service {
-                tags: Tags::new(),
-                wait_for_steady_state: true,
-                steady_state_timeout: String::new(),
-                ..s.clone()
-            };
-            strip(&o) != strip(&n)
-        };
-        if settings_changed {
-            self.update_call(ctx, &cluster, id, &n, &new_td).await?;
+    async fn update(&self, old: &Self, cx: &Call<'_, Ecs>, id: &str) -> Result<(), ProviderError> {
+        let cluster = cluster_of(id, self)?;
+        let sent = update_call(cx, &cluster, id, old, self).await?;
+        cx.update_tags(id, &old.tags, &self.tags).await?;
+        if !sent || !self.wait_for_steady_state {
+            return Ok(());
         }
-        update_tags(&self.aws, ctx, id, &o.tags, &n.tags).await?;
-        if settings_changed && n.wait_for_steady_state {
-            let timeout = timeout_of(&n)?;
-            let failure = match self.wait_steady(ctx, &cluster, id, timeout).await? {
-                Rollout::Completed => None,
-                Rollout::Failed { deployment, reason } => {
-                    Some(format!("deployment {deployment} FAILED: {reason}"))
-                }
-                Rollout::TimedOut { deployment, state } => Some(format!(
-                    "deployment {deployment} still {state} after {}",
-                    n.steady_state_timeout
-                )),
-            };
-            if let Some(failure) = failure {
-                // Roll back to the previous task definition and settings.
-                let old_td = known("task_definition", &o.task_definition)?;
-                self.update_call(ctx, &cluster, id, &o, &old_td).await?;
-                let back = match self.wait_steady(ctx, &cluster, id, timeout).await? {
-                    Rollout::Completed => "rolled back to".to_string(),
-                    Rollout::Failed { deployment, .. } => {
-                        format!("the rollback deployment {deployment} also FAILED; service left on")
-                    }
-                    Rollout::TimedOut { deployment, state } => {
-                        format!("the rollback deployment {deployment} is still {state}; service left on")
-                    }
-                };
-                return Err(ProviderError::Fatal(format!(
-                    "{}: service {id}: {failure}; {back} the previous task definition {old_td}",
-                    ctx.urn
-                )));
-            }
-        }
-        match self.describe(ctx, &cluster, id).await? {
-            Some(svc) => Ok(outputs(&svc)),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: service {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        outputs_now: &Value,
-    ) -> Result<(), ProviderError> {
-        let declared: Service = parse(inputs)?;
-        let cluster = outputs_now
-            .get("cluster")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .map_or_else(|| known("cluster", &declared.cluster), Ok)?;
-        let ecs = self.aws.ecs().await;
-        let Some(svc) = self.describe(ctx, &cluster, id).await? else {
+        let timeout = timeout_of(self)?;
+        let done = rollout(cx, &cluster, id, timeout, false).await?;
+        let Some(failure) = done.failure(&self.steady_state_timeout) else {
             return Ok(());
         };
-        if svc.status() == Some("ACTIVE") {
-            self.aws.limits.ecs.acquire().await;
-            if let Err(e) = ecs
-                .update_service()
-                .cluster(&cluster)
-                .service(id)
-                .desired_count(0)
-                .send()
-                .await
-            {
-                match error::map(&ctx.urn, "UpdateService", e) {
-                    ProviderError::NotFound(_) => return Ok(()),
-                    other => return Err(other),
-                }
+        // Back to the previous task definition and settings.
+        update_call(cx, &cluster, id, self, old).await?;
+        let back = match rollout(cx, &cluster, id, timeout, false).await? {
+            Rollout::Completed => "rolled back to".to_string(),
+            Rollout::Failed { deployment, .. } => {
+                format!("the rollback deployment {deployment} also FAILED; service left on")
             }
-            self.aws.limits.ecs.acquire().await;
-            if let Err(e) = ecs
-                .delete_service()
-                .cluster(&cluster)
-                .service(id)
-                .force(true)
-                .send()
-                .await
-            {
-                match error::map(&ctx.urn, "DeleteService", e) {
-                    ProviderError::NotFound(_) => return Ok(()),
-                    other => return Err(other),
-                }
+            Rollout::TimedOut { deployment, state } => {
+                format!("the rollback deployment {deployment} is still {state}; service left on")
             }
-        }
-        let start = Instant::now();
-        loop {
-            match self.describe(ctx, &cluster, id).await? {
-                None => return Ok(()),
-                Some(s) if start.elapsed() >= self.aws.settings.wait_timeout => {
-                    return Err(ProviderError::Fatal(format!(
-                        "{}: service {id} still {} after {:?}",
-                        ctx.urn,
-                        s.status().unwrap_or("?"),
-                        self.aws.settings.wait_timeout
-                    )))
-                }
-                Some(_) => tokio::time::sleep(self.aws.settings.poll_interval).await,
-            }
-        }
+        };
+        let old_td = old.task_definition.require("task_definition")?;
+        Err(cx.fatal(format!(
+            "{failure}; {back} the previous task definition {old_td}"
+        )))
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let Some(cluster) = inputs.get("cluster").and_then(Value::as_str) else {
+    async fn delete(&self, cx: &Call<'_, Ecs>, id: &str) -> Result<(), ProviderError> {
+        let cluster = cluster_of(id, self)?;
+        let Some(s) = describe(cx, &cluster, id).await? else {
+            return Ok(());
+        };
+        if s.status() == Some("ACTIVE") {
+            // Forced: its tasks stop as the service drains.
+            cx.send("DeleteService", |c| {
+                c.delete_service()
+                    .cluster(&cluster)
+                    .service(id)
+                    .force(true)
+                    .send()
+            })
+            .await?;
+        }
+        Wait::new("service", &["ACTIVE", "DRAINING"], &[])
+            .until_gone(cx.settings(), || async {
+                Ok(match describe(cx, &cluster, id).await? {
+                    None => Seen::Gone,
+                    Some(s) => Seen::State(s.status().unwrap_or("ACTIVE").into(), ()),
+                })
+            })
+            .await
+    }
+
+    async fn find(&self, cx: &Call<'_, Ecs>) -> Result<Vec<String>, ProviderError> {
+        // The name is unique in its cluster: that service, if it carries our URN.
+        let Some(cluster) = self.cluster.known() else {
             return Ok(Vec::new());
         };
-        let ecs = self.aws.ecs().await;
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            self.aws.limits.ecs.acquire().await;
-            let out = match ecs
-                .list_services()
-                .cluster(cluster)
-                .set_next_token(token)
-                .send()
-                .await
-            {
-                Ok(o) => o,
-                Err(e) => match error::map(&ctx.urn, "ListServices", e) {
-                    ProviderError::NotFound(_) => return Ok(Vec::new()),
-                    other => return Err(other),
-                },
-            };
-            arns.extend(out.service_arns().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        let mut found = Vec::new();
-        for chunk in arns.chunks(10) {
-            for s in self.describe_many(ctx, cluster, chunk.to_vec()).await? {
-                if s.status() == Some("ACTIVE") && has_urn(s.tags(), ctx) {
-                    found.push(Created {
-                        id: s.service_arn().unwrap_or_default().to_string(),
-                        outputs: outputs(&s),
-                    });
-                }
-            }
-        }
-        Ok(found)
+        Ok(describe(cx, cluster, &self.name)
+            .await?
+            .filter(|s| s.status() == Some("ACTIVE") && cx.is_ours(&from_tags(s.tags())))
+            .and_then(|s| s.service_arn().map(str::to_string))
+            .into_iter()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_comes_from_the_declaration_or_the_arn() {
+        let mut s = Service::new("web", "apps", "web:1");
+        assert_eq!(cluster_of("x", &s).unwrap(), "apps");
+        s.cluster = Input::Unknown;
+        let arn = "arn:aws:ecs:us-east-1:1:service/apps/web";
+        assert_eq!(cluster_of(arn, &s).unwrap(), "apps");
+        assert!(cluster_of("arn:aws:ecs:us-east-1:1:service/web", &s).is_err());
+    }
+
+    #[test]
+    fn the_rollout_phase_needs_every_task_running() {
+        use aws_sdk_ecs::types::Deployment;
+        let svc = |state: Option<DeploymentRolloutState>, running: i32| {
+            EcsService::builder()
+                .deployments(
+                    Deployment::builder()
+                        .status("PRIMARY")
+                        .set_rollout_state(state)
+                        .desired_count(2)
+                        .running_count(running)
+                        .build(),
+                )
+                .build()
+        };
+        use DeploymentRolloutState::*;
+        assert_eq!(phase(&svc(Some(Completed), 1)), "IN_PROGRESS");
+        assert_eq!(phase(&svc(Some(Completed), 2)), "COMPLETED");
+        assert_eq!(phase(&svc(Some(Failed), 0)), "FAILED");
+        assert_eq!(phase(&svc(None, 2)), "COMPLETED");
+        assert_eq!(phase(&EcsService::builder().build()), "IN_PROGRESS");
     }
 }

@@ -1,173 +1,88 @@
 //! `aws:ecs/TaskDefinition` (Terraform `aws_ecs_task_definition`).
 //!
-//! A revision is immutable: every input change registers a new revision, which
-//! is modelled as an update whose outputs (`id`, `arn`, `revision`) change. The
-//! previous revision stays registered so a service can roll back to it; delete
-//! deregisters the current revision and the earlier ones of the family that
-//! carry this resource's `morket:urn` tag.
+//! A revision is immutable: a change registers a new revision, modelled as an
+//! update whose outputs (`id`, `arn`, `revision`) change, while the engine
+//! keeps the first revision's ARN as the id. The revisions an update
+//! registers carry `morket:revision-of = <first revision>`, so read finds
+//! this resource's newest ACTIVE revision (not one a pipeline registered in
+//! the same family, nor a replacement's) and delete deregisters exactly its
+//! revisions. Earlier ones stay ACTIVE until then, for service rollbacks.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    NetworkMode, PortMapping, Secret, TaskDefinition as EcsTaskDefinition, TaskDefinitionField,
+    TaskDefinitionStatus, TransportProtocol,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{create_tags, from_tags, has_urn, known};
+use super::{check_name, from_tags, to_tags, Ecs};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::Call;
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::{in_range, one_of};
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct TaskDefinition {
     pub family: String,
     /// CPU units as a string, e.g. "256" (Fargate: 256, 512, 1024, 2048, 4096, 8192, 16384).
-    #[serde(default)]
     pub cpu: Option<String>,
     /// MiB as a string, e.g. "512"; must pair with `cpu` on Fargate.
-    #[serde(default)]
     pub memory: Option<String>,
-    #[serde(default = "awsvpc")]
     pub network_mode: String,
-    #[serde(default = "fargate")]
     pub requires_compatibilities: Vec<String>,
-    #[serde(default)]
     pub execution_role_arn: Option<Input<String>>,
-    #[serde(default)]
     pub task_role_arn: Option<Input<String>>,
     pub container_definitions: Vec<Container>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Container {
-    pub name: String,
-    pub image: Input<String>,
-    #[serde(default = "yes")]
-    pub essential: bool,
-    #[serde(default)]
-    pub cpu: i32,
-    #[serde(default)]
-    pub memory: Option<i32>,
-    #[serde(default)]
-    pub port_mappings: Vec<PortMap>,
-    #[serde(default)]
-    pub environment: Vec<EnvVar>,
-    #[serde(default)]
-    pub secrets: Vec<SecretRef>,
-    #[serde(default)]
-    pub command: Vec<String>,
-    #[serde(default)]
-    pub entry_point: Vec<String>,
-    #[serde(default)]
-    pub log_configuration: Option<LogConfig>,
-    #[serde(default)]
-    pub health_check: Option<Health>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortMap {
-    pub container_port: i32,
-    /// `tcp` or `udp`.
-    #[serde(default = "tcp")]
-    pub protocol: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: Input<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretRef {
-    pub name: String,
-    /// ARN of a Secrets Manager secret (optionally with `:key::`) or an SSM parameter.
-    pub value_from: Input<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    #[serde(default = "default_log_driver")]
-    pub log_driver: String,
-    /// e.g. `awslogs-group`, `awslogs-region`, `awslogs-stream-prefix`.
-    #[serde(default)]
-    pub options: BTreeMap<String, Input<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Health {
-    /// `["CMD-SHELL", "curl -f http://localhost/ || exit 1"]` or `["CMD", ...]`.
-    pub command: Vec<String>,
-    #[serde(default = "thirty")]
-    pub interval: i32,
-    #[serde(default = "five")]
-    pub timeout: i32,
-    #[serde(default = "three")]
-    pub retries: i32,
-    #[serde(default)]
-    pub start_period: i32,
-}
-
-fn awsvpc() -> String {
-    "awsvpc".into()
-}
-fn fargate() -> Vec<String> {
-    vec!["FARGATE".into()]
-}
-fn yes() -> bool {
-    true
-}
-fn tcp() -> String {
-    "tcp".into()
-}
-fn default_log_driver() -> String {
-    "awslogs".into()
-}
-fn thirty() -> i32 {
-    30
-}
-fn five() -> i32 {
-    5
-}
-fn three() -> i32 {
-    3
-}
-
-impl TaskDefinition {
-    pub fn new(family: &str, cpu: &str, memory: &str, containers: Vec<Container>) -> Self {
+impl Default for TaskDefinition {
+    fn default() -> Self {
         TaskDefinition {
-            family: family.into(),
-            cpu: Some(cpu.into()),
-            memory: Some(memory.into()),
-            network_mode: awsvpc(),
-            requires_compatibilities: fargate(),
+            family: String::new(),
+            cpu: None,
+            memory: None,
+            network_mode: "awsvpc".into(),
+            requires_compatibilities: vec!["FARGATE".into()],
             execution_role_arn: None,
             task_role_arn: None,
-            container_definitions: containers,
+            container_definitions: Vec::new(),
             tags: Tags::new(),
         }
     }
 }
 
-impl Container {
-    pub fn new(name: &str, image: impl Into<Input<String>>) -> Self {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Container {
+    pub name: String,
+    pub image: Input<String>,
+    pub essential: bool,
+    pub cpu: i32,
+    pub memory: Option<i32>,
+    pub port_mappings: Vec<PortMap>,
+    pub environment: Vec<EnvVar>,
+    pub secrets: Vec<SecretRef>,
+    pub command: Vec<String>,
+    pub entry_point: Vec<String>,
+    pub log_configuration: Option<LogConfig>,
+    pub health_check: Option<Health>,
+}
+
+impl Default for Container {
+    fn default() -> Self {
         Container {
-            name: name.into(),
-            image: image.into(),
+            name: String::new(),
+            image: Input::default(),
             essential: true,
             cpu: 0,
             memory: None,
@@ -178,6 +93,100 @@ impl Container {
             entry_point: Vec::new(),
             log_configuration: None,
             health_check: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortMap {
+    pub container_port: i32,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+impl Default for PortMap {
+    fn default() -> Self {
+        PortMap {
+            container_port: 0,
+            protocol: "tcp".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: Input<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretRef {
+    pub name: String,
+    /// ARN of a Secrets Manager secret (optionally with `:key::`) or an SSM parameter.
+    pub value_from: Input<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub log_driver: String,
+    /// e.g. `awslogs-group`, `awslogs-region`, `awslogs-stream-prefix`.
+    pub options: BTreeMap<String, Input<String>>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            log_driver: "awslogs".into(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// `["CMD-SHELL", "curl -f http://localhost/ || exit 1"]` or `["CMD", ...]`.
+    pub command: Vec<String>,
+    pub interval: i32,
+    pub timeout: i32,
+    pub retries: i32,
+    pub start_period: i32,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            command: Vec::new(),
+            interval: 30,
+            timeout: 5,
+            retries: 3,
+            start_period: 0,
+        }
+    }
+}
+
+impl TaskDefinition {
+    pub fn new(family: &str, cpu: &str, memory: &str, containers: Vec<Container>) -> Self {
+        TaskDefinition {
+            family: family.into(),
+            cpu: Some(cpu.into()),
+            memory: Some(memory.into()),
+            container_definitions: containers,
+            ..Default::default()
+        }
+    }
+}
+
+impl Container {
+    pub fn new(name: &str, image: impl Into<Input<String>>) -> Self {
+        Container {
+            name: name.into(),
+            image: image.into(),
+            ..Default::default()
         }
     }
 }
@@ -214,19 +223,19 @@ pub fn fargate_memory_ok(cpu: u32, memory: u32) -> bool {
     }
 }
 
-fn outputs(td: &aws_sdk_ecs::types::TaskDefinition) -> Value {
-    json!({
-        "id": td.task_definition_arn(),
-        "arn": td.task_definition_arn(),
-        "family": td.family(),
-        "revision": td.revision(),
-    })
+/// On the revisions an update registers: the resource's first revision.
+const REVISION_OF: &str = "morket:revision-of";
+
+/// `(family, revision)` of `arn:…:task-definition/family:revision`.
+fn split_arn(arn: &str) -> Option<(&str, i32)> {
+    let (family, rev) = arn.rsplit('/').next()?.rsplit_once(':')?;
+    Some((family, rev.parse().ok()?))
 }
 
-/// The ARN of the current revision: after an update it is in the outputs, while
-/// the engine keeps the first revision's ARN as the id.
-fn current_arn<'a>(id: &'a str, outputs: &'a Value) -> &'a str {
-    outputs.get("arn").and_then(Value::as_str).unwrap_or(id)
+/// `arn` with another revision.
+fn with_revision(arn: &str, rev: &str) -> String {
+    let base = arn.rsplit_once(':').map_or(arn, |(b, _)| b);
+    format!("{base}:{rev}")
 }
 
 fn container(c: &Container) -> Result<ContainerDefinition, ProviderError> {
@@ -236,7 +245,7 @@ fn container(c: &Container) -> Result<ContainerDefinition, ProviderError> {
         env.push(
             KeyValuePair::builder()
                 .name(&e.name)
-                .value(known(&field("environment"), &e.value)?)
+                .value(e.value.require(&field("environment"))?)
                 .build(),
         );
     }
@@ -245,7 +254,7 @@ fn container(c: &Container) -> Result<ContainerDefinition, ProviderError> {
         secrets.push(
             Secret::builder()
                 .name(&s.name)
-                .value_from(known(&field("secrets"), &s.value_from)?)
+                .value_from(s.value_from.require(&field("secrets"))?)
                 .build()
                 .map_err(|e| ProviderError::invalid(&field("secrets"), &s.name, e.to_string()))?,
         );
@@ -255,59 +264,56 @@ fn container(c: &Container) -> Result<ContainerDefinition, ProviderError> {
         Some(l) => {
             let mut opts = HashMap::new();
             for (k, v) in &l.options {
-                opts.insert(k.clone(), known(&field("log_configuration.options"), v)?);
+                opts.insert(
+                    k.clone(),
+                    v.require(&field("log_configuration.options"))?.clone(),
+                );
             }
-            Some(
-                LogConfiguration::builder()
-                    .log_driver(LogDriver::from(l.log_driver.as_str()))
-                    .set_options(Some(opts))
-                    .build()
-                    .map_err(|e| {
-                        ProviderError::invalid(
-                            &field("log_configuration"),
-                            &l.log_driver,
-                            e.to_string(),
-                        )
-                    })?,
-            )
+            let built = LogConfiguration::builder()
+                .log_driver(LogDriver::from(l.log_driver.as_str()))
+                .set_options(Some(opts))
+                .build();
+            Some(built.map_err(|e| {
+                ProviderError::invalid(&field("log_configuration"), &l.log_driver, e.to_string())
+            })?)
         }
     };
     let health = match &c.health_check {
         None => None,
-        Some(h) => Some(
-            HealthCheck::builder()
+        Some(h) => {
+            let built = HealthCheck::builder()
                 .set_command(Some(h.command.clone()))
                 .interval(h.interval)
                 .timeout(h.timeout)
                 .retries(h.retries)
                 .start_period(h.start_period)
-                .build()
-                .map_err(|e| {
-                    ProviderError::invalid(
-                        &field("health_check"),
-                        format!("{:?}", h.command),
-                        e.to_string(),
-                    )
-                })?,
-        ),
+                .build();
+            Some(built.map_err(|e| {
+                ProviderError::invalid(
+                    &field("health_check"),
+                    format!("{:?}", h.command),
+                    e.to_string(),
+                )
+            })?)
+        }
     };
+    let ports = c
+        .port_mappings
+        .iter()
+        .map(|p| {
+            PortMapping::builder()
+                .container_port(p.container_port)
+                .protocol(TransportProtocol::from(p.protocol.as_str()))
+                .build()
+        })
+        .collect();
     Ok(ContainerDefinition::builder()
         .name(&c.name)
-        .image(known(&field("image"), &c.image)?)
+        .image(c.image.require(&field("image"))?)
         .essential(c.essential)
         .cpu(c.cpu)
         .set_memory(c.memory)
-        .set_port_mappings(Some(
-            c.port_mappings
-                .iter()
-                .map(|p| {
-                    PortMapping::builder()
-                        .container_port(p.container_port)
-                        .protocol(TransportProtocol::from(p.protocol.as_str()))
-                        .build()
-                })
-                .collect(),
-        ))
+        .set_port_mappings(Some(ports))
         .set_environment(Some(env))
         .set_secrets(Some(secrets))
         .set_command((!c.command.is_empty()).then(|| c.command.clone()))
@@ -318,6 +324,7 @@ fn container(c: &Container) -> Result<ContainerDefinition, ProviderError> {
 }
 
 fn live_container(c: &ContainerDefinition) -> Container {
+    let d = Health::default();
     Container {
         name: c.name().unwrap_or_default().into(),
         image: c.image().unwrap_or_default().into(),
@@ -329,10 +336,7 @@ fn live_container(c: &ContainerDefinition) -> Container {
             .iter()
             .map(|p| PortMap {
                 container_port: p.container_port().unwrap_or_default(),
-                protocol: p
-                    .protocol()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_else(tcp),
+                protocol: p.protocol().map_or("tcp", |p| p.as_str()).into(),
             })
             .collect(),
         environment: c
@@ -366,236 +370,267 @@ fn live_container(c: &ContainerDefinition) -> Container {
         }),
         health_check: c.health_check().map(|h| Health {
             command: h.command().to_vec(),
-            interval: h.interval().unwrap_or(30),
-            timeout: h.timeout().unwrap_or(5),
-            retries: h.retries().unwrap_or(3),
-            start_period: h.start_period().unwrap_or(0),
+            interval: h.interval().unwrap_or(d.interval),
+            timeout: h.timeout().unwrap_or(d.timeout),
+            retries: h.retries().unwrap_or(d.retries),
+            start_period: h.start_period().unwrap_or(d.start_period),
         }),
     }
 }
 
-fn check_range(field: &str, v: i32, lo: i32, hi: i32) -> Result<(), ProviderError> {
-    if (lo..=hi).contains(&v) {
-        Ok(())
-    } else {
-        Err(ProviderError::invalid(
-            field,
-            v,
-            format!("must be between {lo} and {hi}"),
-        ))
-    }
-}
-
-pub struct TaskDefinitionProvider {
-    aws: Arc<Aws>,
-}
-
-impl TaskDefinitionProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        TaskDefinitionProvider { aws }
-    }
-
-    async fn register(
-        &self,
-        ctx: &Ctx,
-        t: &TaskDefinition,
-    ) -> Result<aws_sdk_ecs::types::TaskDefinition, ProviderError> {
-        let containers = t
-            .container_definitions
-            .iter()
-            .map(container)
-            .collect::<Result<Vec<_>, _>>()?;
-        let exec = t
-            .execution_role_arn
-            .as_ref()
-            .map(|i| known("execution_role_arn", i))
-            .transpose()?;
-        let task = t
-            .task_role_arn
-            .as_ref()
-            .map(|i| known("task_role_arn", i))
-            .transpose()?;
-        self.aws.limits.ecs.acquire().await;
-        let out = self
-            .aws
-            .ecs()
-            .await
-            .register_task_definition()
-            .family(&t.family)
-            .set_cpu(t.cpu.clone())
-            .set_memory(t.memory.clone())
-            .network_mode(NetworkMode::from(t.network_mode.as_str()))
-            .set_requires_compatibilities(Some(
-                t.requires_compatibilities
-                    .iter()
-                    .map(|c| Compatibility::from(c.as_str()))
-                    .collect(),
-            ))
-            .set_execution_role_arn(exec)
-            .set_task_role_arn(task)
-            .set_container_definitions(Some(containers))
-            .set_tags(Some(create_tags(&self.aws, ctx, &t.tags)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "RegisterTaskDefinition", e))?;
-        out.task_definition().cloned().ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: RegisterTaskDefinition returned no task definition",
-                ctx.urn
-            ))
-        })
-    }
-
-    /// The revision and its tags; `None` when missing or INACTIVE.
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        arn: &str,
-    ) -> Result<Option<(aws_sdk_ecs::types::TaskDefinition, Tags)>, ProviderError> {
-        self.aws.limits.ecs.acquire().await;
-        match self
-            .aws
-            .ecs()
-            .await
-            .describe_task_definition()
-            .task_definition(arn)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out
-                .task_definition()
-                .filter(|t| t.status() != Some(&TaskDefinitionStatus::Inactive))
-                .map(|t| (t.clone(), from_tags(out.tags())))),
-            Err(e) => match error::map(&ctx.urn, "DescribeTaskDefinition", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                // AWS answers an unknown revision with a ClientException.
-                ProviderError::Fatal(m)
-                    if m.contains("ClientException") && m.contains("Unable to describe") =>
-                {
-                    Ok(None)
-                }
-                other => Err(other),
-            },
-        }
-    }
-
-    /// ACTIVE revisions of `family` tagged with this resource's URN, as (arn, revision).
-    async fn tagged_revisions(
-        &self,
-        ctx: &Ctx,
-        family: &str,
-    ) -> Result<Vec<(String, i64)>, ProviderError> {
-        let ecs = self.aws.ecs().await;
-        let mut arns = Vec::new();
-        let mut token = None;
-        loop {
-            self.aws.limits.ecs.acquire().await;
-            let out = ecs
+/// ACTIVE revisions of exactly `family` (the API matches a prefix), newest first.
+async fn active_revisions(
+    cx: &Call<'_, Ecs>,
+    family: &str,
+) -> Result<Vec<(String, i32)>, ProviderError> {
+    let pages = cx
+        .pages(
+            "ListTaskDefinitions",
+            cx.client()
+                .await
                 .list_task_definitions()
                 .family_prefix(family)
                 .status(TaskDefinitionStatus::Active)
-                .set_next_token(token)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    let mut revs: Vec<(String, i32)> = pages
+        .iter()
+        .flat_map(|p| p.task_definition_arns())
+        .filter_map(|arn| match split_arn(arn) {
+            Some((f, rev)) if f == family => Some((arn.clone(), rev)),
+            _ => None,
+        })
+        .collect();
+    revs.sort_by_key(|r| std::cmp::Reverse(r.1));
+    Ok(revs)
+}
+
+/// The revision and its tags; `None` when missing or INACTIVE.
+async fn describe(
+    cx: &Call<'_, Ecs>,
+    arn: &str,
+) -> Result<Option<(EcsTaskDefinition, Tags)>, ProviderError> {
+    let out = cx
+        .try_send("DescribeTaskDefinition", |c| {
+            c.describe_task_definition()
+                .task_definition(arn)
+                .include(TaskDefinitionField::Tags)
                 .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ListTaskDefinitions", e))?;
-            arns.extend(out.task_definition_arns().iter().cloned());
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
+        })
+        .await;
+    let out = match out {
+        Ok(o) => o,
+        // AWS answers an unknown revision with a ClientException.
+        Err(f) if f.code == "ClientException" && f.message.contains("Unable to describe") => {
+            return Ok(None)
+        }
+        Err(f) => return Err(f.error),
+    };
+    Ok(out
+        .task_definition()
+        .filter(|t| t.status() != Some(&TaskDefinitionStatus::Inactive))
+        .map(|t| (t.clone(), from_tags(out.tags()))))
+}
+
+/// The ACTIVE revisions of the resource whose first revision is `id`,
+/// newest first (only the newest when `newest_only`).
+async fn revisions_of(
+    cx: &Call<'_, Ecs>,
+    id: &str,
+    newest_only: bool,
+) -> Result<Vec<(EcsTaskDefinition, Tags)>, ProviderError> {
+    let (family, first) =
+        split_arn(id).ok_or_else(|| cx.fatal(format!("{id} is not a task definition ARN")))?;
+    let mut out = Vec::new();
+    for (arn, rev) in active_revisions(cx, family).await? {
+        if rev < first {
+            break;
+        }
+        let Some((td, tags)) = describe(cx, &arn).await? else {
+            continue;
+        };
+        if rev == first || tags.get(REVISION_OF) == Some(&first.to_string()) {
+            out.push((td, tags));
+            if newest_only {
                 break;
             }
         }
-        let mut found = Vec::new();
-        for arn in arns {
-            // The prefix also matches longer family names.
-            let (fam, rev) = match arn.rsplit('/').next().and_then(|s| s.rsplit_once(':')) {
-                Some((f, r)) => (f.to_string(), r.parse::<i64>().unwrap_or(0)),
-                None => continue,
-            };
-            if fam != family {
-                continue;
-            }
-            self.aws.limits.ecs.acquire().await;
-            let tags = ecs
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ListTagsForResource", e))?;
-            if has_urn(tags.tags(), ctx) {
-                found.push((arn, rev));
-            }
-        }
-        Ok(found)
     }
+    Ok(out)
+}
 
-    async fn deregister(&self, ctx: &Ctx, arn: &str) -> Result<(), ProviderError> {
-        self.aws.limits.ecs.acquire().await;
-        match self
-            .aws
-            .ecs()
-            .await
-            .deregister_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match error::map(&ctx.urn, "DeregisterTaskDefinition", e) {
-                ProviderError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
+async fn newest(
+    cx: &Call<'_, Ecs>,
+    id: &str,
+) -> Result<Option<(EcsTaskDefinition, Tags)>, ProviderError> {
+    Ok(revisions_of(cx, id, true).await?.into_iter().next())
+}
+
+fn arn_of(td: &EcsTaskDefinition) -> String {
+    td.task_definition_arn().unwrap_or_default().to_string()
+}
+
+/// Registers a revision of `t`; `first` marks one an update registers.
+async fn register(
+    cx: &Call<'_, Ecs>,
+    t: &TaskDefinition,
+    first: Option<i32>,
+) -> Result<String, ProviderError> {
+    let containers = t
+        .container_definitions
+        .iter()
+        .map(container)
+        .collect::<Result<Vec<_>, _>>()?;
+    let role = |field: &str, v: &Option<Input<String>>| {
+        v.as_ref().map(|v| v.require(field).cloned()).transpose()
+    };
+    let exec = role("execution_role_arn", &t.execution_role_arn)?;
+    let task = role("task_role_arn", &t.task_role_arn)?;
+    let mut tags = cx.all_tags(&t.tags);
+    if let Some(first) = first {
+        tags.insert(REVISION_OF.into(), first.to_string());
+    }
+    let compat: Vec<Compatibility> = t
+        .requires_compatibilities
+        .iter()
+        .map(|c| Compatibility::from(c.as_str()))
+        .collect();
+    // No idempotency token: a retry after a lost answer registers another
+    // revision, which the engine finds by its URN tag first.
+    let out = cx
+        .send("RegisterTaskDefinition", |c| {
+            c.register_task_definition()
+                .family(&t.family)
+                .set_cpu(t.cpu.clone())
+                .set_memory(t.memory.clone())
+                .network_mode(NetworkMode::from(t.network_mode.as_str()))
+                .set_requires_compatibilities(Some(compat.clone()))
+                .set_execution_role_arn(exec.clone())
+                .set_task_role_arn(task.clone())
+                .set_container_definitions(Some(containers.clone()))
+                .set_tags(Some(to_tags(&tags)))
+                .send()
+        })
+        .await?;
+    out.task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .map(str::to_string)
+        .ok_or_else(|| cx.fatal("RegisterTaskDefinition returned no task definition"))
+}
+
+fn check_container(c: &Container, task_memory: Option<u32>) -> Result<(), ProviderError> {
+    let f = |s: &str| format!("container_definitions.{}.{s}", c.name);
+    if let Input::Value(i) | Input::Secret(i) = &c.image {
+        if i.is_empty() {
+            return Err(ProviderError::invalid(
+                &f("image"),
+                "\"\"",
+                "an image is required",
+            ));
         }
     }
+    for p in &c.port_mappings {
+        in_range(
+            &f("port_mappings.container_port"),
+            p.container_port,
+            1..=65535,
+        )?;
+        one_of(&f("port_mappings.protocol"), &p.protocol, &["tcp", "udp"])?;
+    }
+    if let Some(l) = &c.log_configuration {
+        one_of(
+            &f("log_configuration.log_driver"),
+            &l.log_driver,
+            &[
+                "awslogs",
+                "splunk",
+                "awsfirelens",
+                "fluentd",
+                "gelf",
+                "json-file",
+                "journald",
+                "syslog",
+            ],
+        )?;
+        if l.log_driver == "awslogs" {
+            for k in ["awslogs-group", "awslogs-region"] {
+                if !l.options.contains_key(k) {
+                    return Err(ProviderError::invalid(
+                        &f("log_configuration.options"),
+                        k,
+                        "awslogs needs awslogs-group and awslogs-region",
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(h) = &c.health_check {
+        let first = h.command.first().map_or("", String::as_str);
+        if !["CMD", "CMD-SHELL", "NONE"].contains(&first) {
+            return Err(ProviderError::invalid(
+                &f("health_check.command"),
+                format!("{:?}", h.command),
+                "must start with CMD, CMD-SHELL or NONE",
+            ));
+        }
+        in_range(&f("health_check.interval"), h.interval, 5..=300)?;
+        in_range(&f("health_check.timeout"), h.timeout, 2..=60)?;
+        in_range(&f("health_check.retries"), h.retries, 1..=10)?;
+        in_range(&f("health_check.start_period"), h.start_period, 0..=300)?;
+    }
+    if let (Some(m), Some(total)) = (c.memory, task_memory) {
+        if m as u32 > total {
+            return Err(ProviderError::invalid(
+                &f("memory"),
+                m,
+                format!("more than the task's {total} MiB"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
-impl Provider for TaskDefinitionProvider {
-    fn type_name(&self) -> &'static str {
-        TaskDefinition::TYPE
-    }
+impl AwsResource for TaskDefinition {
+    type Service = Ecs;
+    const SCHEMA: Schema = Schema {
+        // The id is a revision of the family: another family is another resource.
+        force_new: &["family"],
+        computed_on_update: &["arn", "revision", "id"],
+        normalize: &[("requires_compatibilities", Norm::Set)],
+        terraform: &[Tf {
+            resource: "aws_ecs_task_definition",
+            args: &[
+                ("family", "family"),
+                ("cpu", "cpu"),
+                ("memory", "memory"),
+                ("network_mode", "network_mode"),
+                ("requires_compatibilities", "requires_compatibilities"),
+                ("execution_role_arn", "execution_role_arn"),
+                ("task_role_arn", "task_role_arn"),
+                ("container_definitions", "container_definitions"),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn outputs_changed_by_update(&self) -> &'static [&'static str] {
-        &["arn", "revision", "id"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("ecs", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let t: TaskDefinition = parse(inputs)?;
-        if t.family.is_empty()
-            || t.family.len() > 255
-            || !t
-                .family
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(ProviderError::invalid(
-                "family",
-                format!("{:?}", t.family),
-                "1 to 255 letters, digits, hyphens and underscores",
-            ));
-        }
-        if !matches!(
-            t.network_mode.as_str(),
-            "awsvpc" | "bridge" | "host" | "none"
-        ) {
-            return Err(ProviderError::invalid(
-                "network_mode",
-                format!("{:?}", t.network_mode),
-                "must be awsvpc, bridge, host or none",
-            ));
-        }
-        for c in &t.requires_compatibilities {
-            if !matches!(c.as_str(), "FARGATE" | "EC2" | "EXTERNAL") {
-                return Err(ProviderError::invalid(
-                    "requires_compatibilities",
-                    format!("{c:?}"),
-                    "must be FARGATE, EC2 or EXTERNAL",
-                ));
-            }
+    fn check(&self) -> Result<(), ProviderError> {
+        check_name("family", &self.family)?;
+        one_of(
+            "network_mode",
+            &self.network_mode,
+            &["awsvpc", "bridge", "host", "none"],
+        )?;
+        for c in &self.requires_compatibilities {
+            one_of(
+                "requires_compatibilities",
+                c,
+                &["FARGATE", "EC2", "EXTERNAL"],
+            )?;
         }
         let num = |field: &str, v: &Option<String>| -> Result<Option<u32>, ProviderError> {
             v.as_ref()
@@ -610,19 +645,19 @@ impl Provider for TaskDefinitionProvider {
                 })
                 .transpose()
         };
-        let (cpu, memory) = (num("cpu", &t.cpu)?, num("memory", &t.memory)?);
-        if t.requires_compatibilities.iter().any(|c| c == "FARGATE") {
-            if t.network_mode != "awsvpc" {
+        let (cpu, memory) = (num("cpu", &self.cpu)?, num("memory", &self.memory)?);
+        if self.requires_compatibilities.iter().any(|c| c == "FARGATE") {
+            if self.network_mode != "awsvpc" {
                 return Err(ProviderError::invalid(
                     "network_mode",
-                    format!("{:?}", t.network_mode),
+                    format!("{:?}", self.network_mode),
                     "Fargate tasks need awsvpc",
                 ));
             }
             let (Some(cpu), Some(memory)) = (cpu, memory) else {
                 return Err(ProviderError::invalid(
                     "cpu",
-                    format!("{:?}/{:?}", t.cpu, t.memory),
+                    format!("{:?}/{:?}", self.cpu, self.memory),
                     "Fargate tasks need both cpu and memory",
                 ));
             };
@@ -634,140 +669,51 @@ impl Provider for TaskDefinitionProvider {
                 ));
             }
         }
-        if t.container_definitions.is_empty() {
+        if self.container_definitions.is_empty() {
             return Err(ProviderError::invalid(
                 "container_definitions",
                 "[]",
                 "at least one container",
             ));
         }
-        if !t.container_definitions.iter().any(|c| c.essential) {
+        if !self.container_definitions.iter().any(|c| c.essential) {
             return Err(ProviderError::invalid(
                 "container_definitions.essential",
                 false,
                 "at least one container must be essential",
             ));
         }
-        let mut names = std::collections::BTreeSet::new();
-        for c in &t.container_definitions {
-            let f = |s: &str| format!("container_definitions.{}.{s}", c.name);
-            if c.name.is_empty() || !names.insert(c.name.clone()) {
+        let mut names = BTreeSet::new();
+        for c in &self.container_definitions {
+            if c.name.is_empty() || !names.insert(c.name.as_str()) {
                 return Err(ProviderError::invalid(
                     "container_definitions.name",
                     format!("{:?}", c.name),
                     "names are non-empty and unique",
                 ));
             }
-            if let Input::Value(i) | Input::Secret(i) = &c.image {
-                if i.is_empty() {
-                    return Err(ProviderError::invalid(
-                        &f("image"),
-                        "\"\"",
-                        "an image is required",
-                    ));
-                }
-            }
-            for p in &c.port_mappings {
-                check_range(
-                    &f("port_mappings.container_port"),
-                    p.container_port,
-                    1,
-                    65535,
-                )?;
-                if !matches!(p.protocol.as_str(), "tcp" | "udp") {
-                    return Err(ProviderError::invalid(
-                        &f("port_mappings.protocol"),
-                        format!("{:?}", p.protocol),
-                        "must be tcp or udp",
-                    ));
-                }
-            }
-            if let Some(l) = &c.log_configuration {
-                if !matches!(
-                    l.log_driver.as_str(),
-                    "awslogs"
-                        | "splunk"
-                        | "awsfirelens"
-                        | "fluentd"
-                        | "gelf"
-                        | "json-file"
-                        | "journald"
-                        | "syslog"
-                ) {
-                    return Err(ProviderError::invalid(
-                        &f("log_configuration.log_driver"),
-                        format!("{:?}", l.log_driver),
-                        "unknown log driver",
-                    ));
-                }
-                if l.log_driver == "awslogs" {
-                    for k in ["awslogs-group", "awslogs-region"] {
-                        if !l.options.contains_key(k) {
-                            return Err(ProviderError::invalid(
-                                &f("log_configuration.options"),
-                                k,
-                                "awslogs needs awslogs-group and awslogs-region",
-                            ));
-                        }
-                    }
-                }
-            }
-            if let Some(h) = &c.health_check {
-                if !matches!(
-                    h.command.first().map(String::as_str),
-                    Some("CMD" | "CMD-SHELL" | "NONE")
-                ) {
-                    return Err(ProviderError::invalid(
-                        &f("health_check.command"),
-                        format!("{:?}", h.command),
-                        "must start with CMD, CMD-SHELL or NONE",
-                    ));
-                }
-                check_range(&f("health_check.interval"), h.interval, 5, 300)?;
-                check_range(&f("health_check.timeout"), h.timeout, 2, 60)?;
-                check_range(&f("health_check.retries"), h.retries, 1, 10)?;
-                check_range(&f("health_check.start_period"), h.start_period, 0, 300)?;
-            }
-            if let (Some(m), Some(total)) = (c.memory, memory) {
-                if m as u32 > total {
-                    return Err(ProviderError::invalid(
-                        &f("memory"),
-                        m,
-                        format!("more than the task's {total} MiB"),
-                    ));
-                }
-            }
+            check_container(c, memory)?;
         }
-        tags::validate(&t.tags)
+        Ok(())
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let t: TaskDefinition = parse(inputs)?;
-        let td = self.register(ctx, &t).await?;
-        Ok(Created {
-            id: td.task_definition_arn().unwrap_or_default().to_string(),
-            outputs: outputs(&td),
-        })
+    async fn create(&self, cx: &Call<'_, Ecs>) -> Result<String, ProviderError> {
+        register(cx, self, None).await
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Ecs>,
         id: &str,
-        _inputs: &Value,
-        outputs_now: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some((td, live_tags)) = self.describe(ctx, current_arn(id, outputs_now)).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some((td, live_tags)) = newest(cx, id).await? else {
             return Ok(None);
         };
-        let live = TaskDefinition {
+        let args = TaskDefinition {
             family: td.family().unwrap_or_default().into(),
             cpu: td.cpu().map(str::to_string),
             memory: td.memory().map(str::to_string),
-            network_mode: td
-                .network_mode()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_else(awsvpc),
+            network_mode: td.network_mode().map_or("awsvpc", |m| m.as_str()).into(),
             requires_compatibilities: td
                 .requires_compatibilities()
                 .iter()
@@ -780,75 +726,73 @@ impl Provider for TaskDefinitionProvider {
                 .iter()
                 .map(live_container)
                 .collect(),
-            tags: tags::own_view(&self.aws.settings.default_tags, &live_tags),
+            tags: cx.own_tags(&live_tags),
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: outputs(&td),
-        }))
+        let outputs = json!({
+            "id": td.task_definition_arn(),
+            "arn": td.task_definition_arn(),
+            "family": td.family(),
+            "revision": td.revision(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        _id: &str,
-        _old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let t: TaskDefinition = parse(new_inputs)?;
-        let td = self.register(ctx, &t).await?;
-        Ok(outputs(&td))
+    async fn update(&self, old: &Self, cx: &Call<'_, Ecs>, id: &str) -> Result<(), ProviderError> {
+        let untagged = |t: &Self| Self {
+            tags: Tags::new(),
+            ..t.clone()
+        };
+        if untagged(old) == untagged(self) {
+            // Tags change in place on the current revision.
+            let current = newest(cx, id)
+                .await?
+                .map(|(t, _)| arn_of(&t))
+                .ok_or_else(|| ProviderError::NotFound(format!("{id} has no ACTIVE revision")))?;
+            return cx.update_tags(&current, &old.tags, &self.tags).await;
+        }
+        let (_, first) =
+            split_arn(id).ok_or_else(|| cx.fatal(format!("{id} is not a task definition ARN")))?;
+        let arn = register(cx, self, Some(first)).await?;
+        // Read must see the new revision before its ARN becomes the output
+        // (ListTaskDefinitions lags behind the register call).
+        Wait::new("the new revision", &[], &["listed"])
+            .after_create()
+            .until(cx.settings(), || async {
+                let now = newest(cx, id).await?.map(|(t, _)| arn_of(&t));
+                Ok(if now.as_ref() == Some(&arn) {
+                    Seen::State("listed".into(), ())
+                } else {
+                    Seen::Gone
+                })
+            })
+            .await
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        outputs_now: &Value,
-    ) -> Result<(), ProviderError> {
-        let arn = current_arn(id, outputs_now).to_string();
-        self.deregister(ctx, &arn).await?;
-        // Earlier revisions this resource registered (kept for rollbacks until now).
-        let current: i64 = outputs_now
-            .get("revision")
-            .and_then(Value::as_i64)
-            .unwrap_or(i64::MAX);
-        let family = outputs_now
-            .get("family")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| {
-                inputs
-                    .get("family")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            });
-        if let Some(family) = family {
-            for (old, rev) in self.tagged_revisions(ctx, &family).await? {
-                if rev < current {
-                    self.deregister(ctx, &old).await?;
-                }
-            }
+    async fn delete(&self, cx: &Call<'_, Ecs>, id: &str) -> Result<(), ProviderError> {
+        for (td, _) in revisions_of(cx, id, false).await? {
+            let arn = arn_of(&td);
+            cx.send("DeregisterTaskDefinition", |c| {
+                c.deregister_task_definition().task_definition(&arn).send()
+            })
+            .await?;
         }
         Ok(())
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let Some(family) = inputs.get("family").and_then(Value::as_str) else {
-            return Ok(Vec::new());
-        };
-        let mut found = Vec::new();
-        for (arn, _) in self.tagged_revisions(ctx, family).await? {
-            if let Some((td, _)) = self.describe(ctx, &arn).await? {
-                found.push(Created {
-                    id: arn,
-                    outputs: outputs(&td),
-                });
+    async fn find(&self, cx: &Call<'_, Ecs>) -> Result<Vec<String>, ProviderError> {
+        // Each resource is named by its first revision.
+        let mut ids = BTreeSet::new();
+        for (arn, _) in active_revisions(cx, &self.family).await? {
+            if let Some((_, tags)) = describe(cx, &arn).await? {
+                if cx.is_ours(&tags) {
+                    ids.insert(match tags.get(REVISION_OF) {
+                        Some(first) => with_revision(&arn, first),
+                        None => arn,
+                    });
+                }
             }
         }
-        Ok(found)
+        Ok(ids.into_iter().collect())
     }
 }
 
@@ -867,5 +811,16 @@ mod tests {
         assert!(fargate_memory_ok(8192, 20480));
         assert!(!fargate_memory_ok(8192, 17408));
         assert!(!fargate_memory_ok(300, 512));
+    }
+
+    #[test]
+    fn revision_arns() {
+        let arn = "arn:aws:ecs:us-east-1:1:task-definition/web-api:12";
+        assert_eq!(split_arn(arn), Some(("web-api", 12)));
+        assert_eq!(split_arn("web"), None);
+        assert_eq!(
+            with_revision(arn, "3"),
+            "arn:aws:ecs:us-east-1:1:task-definition/web-api:3"
+        );
     }
 }

@@ -1,22 +1,106 @@
-//! ElastiCache resource types and their shared helpers (tags by ARN).
+//! ElastiCache resource types and the service as the call helper sees it:
+//! objects are named by their names, tagged by ARN.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_sdk_elasticache::types::Tag;
 
-use super::error;
-use super::tags::{self, Tags};
+use super::call::Call;
+use super::limits::TokenBucket;
+use super::resource::Typed;
+use super::service::Service;
+use super::tags::{Tags, URN_TAG};
 use super::Aws;
-use crate::provider::{Ctx, ProviderError, Registry};
+use crate::model::Input;
+use crate::provider::{ProviderError, Registry};
 
 pub mod parameter_group;
 pub mod replication_group;
 pub mod subnet_group;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    registry.register(subnet_group::SubnetGroupProvider::new(aws.clone()));
-    registry.register(parameter_group::ParameterGroupProvider::new(aws.clone()));
-    registry.register(replication_group::ReplicationGroupProvider::new(aws));
+    registry
+        .register(Typed::<subnet_group::SubnetGroup>::new(aws.clone()))
+        .register(Typed::<parameter_group::ParameterGroup>::new(aws.clone()))
+        .register(Typed::<replication_group::ReplicationGroup>::new(aws));
+}
+
+/// ElastiCache as the call helper sees it; tags go by ARN.
+pub struct ElastiCache;
+
+#[async_trait]
+impl Service for ElastiCache {
+    type Client = aws_sdk_elasticache::Client;
+    const NAME: &'static str = "elasticache";
+    const CONCURRENCY: usize = 10;
+
+    async fn client(aws: &Aws) -> &aws_sdk_elasticache::Client {
+        aws.elasticache().await
+    }
+
+    fn bucket<'a>(aws: &'a Aws, _op: &str) -> &'a TokenBucket {
+        &aws.limits.elasticache
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        arn: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !remove.is_empty() {
+            cx.send("RemoveTagsFromResource", |c| {
+                c.remove_tags_from_resource()
+                    .resource_name(arn)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send("AddTagsToResource", |c| {
+                c.add_tags_to_resource()
+                    .resource_name(arn)
+                    .set_tags(Some(to_tags(set)))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Call<'_, ElastiCache> {
+    /// Every tag for the create call: defaults, own tags, engine tags.
+    pub fn create_tags(&self, own: &Tags) -> Vec<Tag> {
+        to_tags(&self.all_tags(own))
+    }
+
+    /// All live tags of the object with this ARN; none when it is gone.
+    pub async fn live_tags(&self, arn: &str) -> Result<Tags, ProviderError> {
+        let out = self
+            .find("ListTagsForResource", |c| {
+                c.list_tags_for_resource().resource_name(arn).send()
+            })
+            .await?;
+        Ok(out.map(|o| from_tags(o.tag_list())).unwrap_or_default())
+    }
+
+    /// The names among `(name, arn)` whose object carries this resource's URN tag.
+    pub async fn tagged(&self, objects: &[(&str, &str)]) -> Result<Vec<String>, ProviderError> {
+        let mut ours = Vec::new();
+        for (name, arn) in objects {
+            let tags = self.live_tags(arn).await?;
+            if tags
+                .get(URN_TAG)
+                .is_some_and(|v| self.ctx.urn_tag_matches(v))
+            {
+                ours.push(name.to_string());
+            }
+        }
+        Ok(ours)
+    }
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
@@ -31,74 +115,21 @@ pub fn from_tags(t: &[Tag]) -> Tags {
         .collect()
 }
 
-/// Every tag for the create call: defaults, own tags, engine tags.
-pub(crate) fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
-    to_tags(&tags::merged(&aws.settings.default_tags, own, ctx))
+/// The values of a list input at apply time.
+pub(crate) fn require_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ProviderError> {
+    v.iter()
+        .map(|i| i.require(field).cloned().map_err(Into::into))
+        .collect()
 }
 
-/// Live tags of the resource with this ARN.
-pub(crate) async fn list_tags(aws: &Aws, ctx: &Ctx, arn: &str) -> Result<Tags, ProviderError> {
-    aws.limits.elasticache.acquire().await;
-    let out = aws
-        .elasticache()
-        .await
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .map_err(|e| error::map(&ctx.urn, "ListTagsForResource", e))?;
-    Ok(from_tags(out.tag_list()))
-}
-
-/// Whether the live resource with this ARN carries `morket:urn` = ctx.urn.
-pub(crate) async fn has_urn_tag(aws: &Aws, ctx: &Ctx, arn: &str) -> Result<bool, ProviderError> {
-    match list_tags(aws, ctx, arn).await {
-        Ok(t) => Ok(t.get(tags::URN_TAG).is_some_and(|v| ctx.urn_tag_matches(v))),
-        Err(ProviderError::NotFound(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Applies a change of the resource's own tags (defaults and engine tags stay).
-pub(crate) async fn update_tags(
-    aws: &Aws,
-    ctx: &Ctx,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
-    let client = aws.elasticache().await;
-    if !remove.is_empty() {
-        aws.limits.elasticache.acquire().await;
-        client
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "RemoveTagsFromResource", e))?;
-    }
-    if !set.is_empty() {
-        aws.limits.elasticache.acquire().await;
-        client
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(to_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "AddTagsToResource", e))?;
-    }
-    Ok(())
-}
-
-/// `Ok(None)` for a NotFound error, the value otherwise.
-pub(crate) fn none_if_missing<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(ProviderError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+/// The value of an optional input at apply time.
+pub(crate) fn require_opt(
+    field: &str,
+    v: &Option<Input<String>>,
+) -> Result<Option<String>, ProviderError> {
+    v.as_ref()
+        .map(|i| i.require(field).cloned().map_err(Into::into))
+        .transpose()
 }
 
 /// Names of cache subnet groups and parameter groups: 1-255 characters,
@@ -116,6 +147,18 @@ pub(crate) fn check_name(field: &str, name: &str) -> Result<(), ProviderError> {
     }
     if name.contains("--") || name.ends_with('-') {
         return Err(bad("no two consecutive hyphens and no trailing hyphen"));
+    }
+    Ok(())
+}
+
+/// A description: ElastiCache refuses an empty one.
+pub(crate) fn check_description(description: &str) -> Result<(), ProviderError> {
+    if description.is_empty() {
+        return Err(ProviderError::invalid(
+            "description",
+            "\"\"",
+            "must not be empty",
+        ));
     }
     Ok(())
 }

@@ -1,18 +1,23 @@
 //! `aws:elasticache/ParameterGroup` (Terraform `aws_elasticache_parameter_group`).
+//! Only the parameters set here are managed; a parameter left out goes back
+//! to the family default.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::{CacheParameterGroup, ParameterNameValue};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{check_name, create_tags, has_urn_tag, list_tags, none_if_missing, update_tags};
+use super::{check_description, check_name, ElastiCache};
 use crate::model::{Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::one_of;
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,22 +27,27 @@ pub struct Parameter {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ParameterGroup {
     pub name: String,
     /// CacheParameterGroupFamily, e.g. `redis7`.
     pub family: String,
-    #[serde(default = "default_description")]
     pub description: String,
     /// Parameters set in the group, sorted by name.
-    #[serde(default)]
     pub parameters: Vec<Parameter>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn default_description() -> String {
-    "Managed by morket-stack".into()
+impl Default for ParameterGroup {
+    fn default() -> Self {
+        ParameterGroup {
+            name: String::new(),
+            family: String::new(),
+            description: "Managed by morket-stack".into(),
+            parameters: Vec::new(),
+            tags: Tags::new(),
+        }
+    }
 }
 
 const FAMILIES: &[&str] = &[
@@ -55,17 +65,21 @@ const FAMILIES: &[&str] = &[
     "valkey8",
 ];
 
-/// ModifyCacheParameterGroup takes at most 20 parameters per call.
+/// Modify and Reset take at most 20 parameters per call.
 const BATCH: usize = 20;
+
+/// The group is busy applying an earlier change to its clusters.
+const BUSY: Retry = Retry::conflict(
+    &["InvalidCacheParameterGroupState"],
+    Duration::from_secs(300),
+);
 
 impl ParameterGroup {
     pub fn new(name: &str, family: &str) -> Self {
         ParameterGroup {
             name: name.into(),
             family: family.into(),
-            description: default_description(),
-            parameters: Vec::new(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 
@@ -79,10 +93,10 @@ impl ParameterGroup {
         self
     }
 
-    fn map(&self) -> BTreeMap<String, String> {
+    fn map(&self) -> BTreeMap<&str, &str> {
         self.parameters
             .iter()
-            .map(|p| (p.name.clone(), p.value.clone()))
+            .map(|p| (p.name.as_str(), p.value.as_str()))
             .collect()
     }
 }
@@ -100,149 +114,33 @@ impl Resource<ParameterGroup> {
     }
 }
 
-pub struct ParameterGroupProvider {
-    aws: Arc<Aws>,
-}
-
-impl ParameterGroupProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        ParameterGroupProvider { aws }
-    }
-
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-    ) -> Result<Option<CacheParameterGroup>, ProviderError> {
-        self.aws.limits.elasticache.acquire().await;
-        let r = self
-            .aws
-            .elasticache()
-            .await
-            .describe_cache_parameter_groups()
-            .cache_parameter_group_name(name)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeCacheParameterGroups", e));
-        Ok(none_if_missing(r)?.and_then(|o| o.cache_parameter_groups().first().cloned()))
-    }
-
-    /// The parameters the user set (source `user`), sorted by name.
-    async fn user_parameters(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-    ) -> Result<Vec<Parameter>, ProviderError> {
-        let mut params = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            self.aws.limits.elasticache.acquire().await;
-            let out = self
-                .aws
-                .elasticache()
-                .await
-                .describe_cache_parameters()
-                .cache_parameter_group_name(name)
-                .source("user")
-                .set_marker(marker.clone())
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "DescribeCacheParameters", e))?;
-            for p in out.parameters() {
-                if let Some(n) = p.parameter_name() {
-                    params.push(Parameter {
-                        name: n.to_string(),
-                        value: p.parameter_value().unwrap_or("").to_string(),
-                    });
-                }
-            }
-            marker = out.marker().map(str::to_string);
-            if marker.is_none() {
-                break;
-            }
-        }
-        params.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(params)
-    }
-
-    async fn modify(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-        set: &[(String, String)],
-    ) -> Result<(), ProviderError> {
-        for chunk in set.chunks(BATCH) {
-            self.aws.limits.elasticache.acquire().await;
-            self.aws
-                .elasticache()
-                .await
-                .modify_cache_parameter_group()
-                .cache_parameter_group_name(name)
-                .set_parameter_name_values(Some(
-                    chunk
-                        .iter()
-                        .map(|(k, v)| {
-                            ParameterNameValue::builder()
-                                .parameter_name(k)
-                                .parameter_value(v)
-                                .build()
-                        })
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ModifyCacheParameterGroup", e))?;
-        }
-        Ok(())
-    }
-
-    fn outputs(g: &CacheParameterGroup) -> Value {
-        json!({
-            "id": g.cache_parameter_group_name(),
-            "name": g.cache_parameter_group_name(),
-            "arn": g.arn(),
-            "family": g.cache_parameter_group_family(),
-        })
-    }
-}
-
 #[async_trait]
-impl Provider for ParameterGroupProvider {
-    fn type_name(&self) -> &'static str {
-        ParameterGroup::TYPE
-    }
+impl AwsResource for ParameterGroup {
+    type Service = ElastiCache;
+    const SCHEMA: Schema = Schema {
+        force_new: &["name", "family", "description"],
+        unique_name: &["name"],
+        normalize: &[("parameters", Norm::Set)],
+        terraform: &[Tf {
+            resource: "aws_elasticache_parameter_group",
+            args: &[
+                ("name", "name"),
+                ("family", "family"),
+                ("description", "description"),
+                ("parameters", "parameter"),
+                ("tags", "tags"),
+            ],
+            import_id: "{name}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name", "family", "description"]
-    }
-
-    fn unique_name(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("elasticache", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let g: ParameterGroup = parse(inputs)?;
-        check_name("name", &g.name)?;
-        if !FAMILIES.contains(&g.family.as_str()) {
-            return Err(ProviderError::invalid(
-                "family",
-                format!("{:?}", g.family),
-                format!("must be one of {}", FAMILIES.join(", ")),
-            ));
-        }
-        if g.description.is_empty() {
-            return Err(ProviderError::invalid(
-                "description",
-                "\"\"",
-                "must not be empty",
-            ));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for p in &g.parameters {
+    fn check(&self) -> Result<(), ProviderError> {
+        check_name("name", &self.name)?;
+        one_of("family", &self.family, FAMILIES)?;
+        check_description(&self.description)?;
+        let mut seen = BTreeSet::new();
+        for p in &self.parameters {
             if p.name.is_empty() {
                 return Err(ProviderError::invalid(
                     "parameters",
@@ -258,179 +156,203 @@ impl Provider for ParameterGroupProvider {
                 ));
             }
         }
-        tags::validate(&g.tags)
+        Ok(())
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let g: ParameterGroup = parse(inputs)?;
-        self.aws.limits.elasticache.acquire().await;
-        let out = self
-            .aws
-            .elasticache()
-            .await
-            .create_cache_parameter_group()
-            .cache_parameter_group_name(&g.name)
-            .cache_parameter_group_family(&g.family)
-            .description(&g.description)
-            .set_tags(Some(create_tags(&self.aws, ctx, &g.tags)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateCacheParameterGroup", e))?;
-        let pg = out.cache_parameter_group().cloned().ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: CreateCacheParameterGroup returned no parameter group",
-                ctx.urn
-            ))
-        })?;
-        let id = pg
-            .cache_parameter_group_name()
-            .unwrap_or(&g.name)
-            .to_string();
-        let set: Vec<(String, String)> = g.map().into_iter().collect();
-        if !set.is_empty() {
-            self.modify(ctx, &id, &set).await?;
-        }
-        Ok(Created {
-            id,
-            outputs: Self::outputs(&pg),
-        })
+    async fn create(&self, cx: &Call<'_, ElastiCache>) -> Result<String, ProviderError> {
+        let out = cx
+            .send("CreateCacheParameterGroup", |c| {
+                c.create_cache_parameter_group()
+                    .cache_parameter_group_name(&self.name)
+                    .cache_parameter_group_family(&self.family)
+                    .description(&self.description)
+                    .set_tags(Some(cx.create_tags(&self.tags)))
+                    .send()
+            })
+            .await?;
+        Ok(out
+            .cache_parameter_group()
+            .and_then(|g| g.cache_parameter_group_name())
+            .unwrap_or(&self.name)
+            .to_string())
+    }
+
+    async fn after_create(
+        &self,
+        cx: &Call<'_, ElastiCache>,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        // A new group has only family defaults; the parameters are an update.
+        let fresh = ParameterGroup {
+            parameters: Vec::new(),
+            ..self.clone()
+        };
+        set_parameters(cx, id, &fresh, self, &[Retry::NEW_OBJECT, BUSY]).await
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, ElastiCache>,
         id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(g) = self.describe(ctx, id).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(g) = describe(cx, id).await? else {
             return Ok(None);
         };
-        let parameters = match none_if_missing(self.user_parameters(ctx, id).await)? {
-            Some(p) => p,
-            None => return Ok(None),
+        let pages = cx
+            .pages(
+                "DescribeCacheParameters",
+                cx.client()
+                    .await
+                    .describe_cache_parameters()
+                    .cache_parameter_group_name(id)
+                    // Only what was set: a family has hundreds of defaults.
+                    .source("user")
+                    .into_paginator()
+                    .send(),
+            )
+            .await;
+        let pages = match pages {
+            Err(ProviderError::NotFound(_)) => return Ok(None),
+            p => p?,
         };
-        let live_tags = list_tags(&self.aws, ctx, g.arn().unwrap_or_default()).await?;
-        let live = ParameterGroup {
+        let mut parameters: Vec<Parameter> = pages
+            .iter()
+            .flat_map(|p| p.parameters())
+            .filter_map(|p| {
+                Some(Parameter {
+                    name: p.parameter_name()?.to_string(),
+                    value: p.parameter_value().unwrap_or("").to_string(),
+                })
+            })
+            .collect();
+        parameters.sort_by(|a, b| a.name.cmp(&b.name));
+        let args = ParameterGroup {
             name: g.cache_parameter_group_name().unwrap_or(id).to_string(),
-            family: g.cache_parameter_group_family().unwrap_or("").to_string(),
-            description: g.description().unwrap_or("").to_string(),
+            family: g.cache_parameter_group_family().unwrap_or("").into(),
+            description: g.description().unwrap_or("").into(),
             parameters,
-            tags: tags::own_view(&self.aws.settings.default_tags, &live_tags),
+            tags: cx.own_tags(&cx.live_tags(g.arn().unwrap_or_default()).await?),
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: Self::outputs(&g),
-        }))
+        let outputs = json!({
+            "id": g.cache_parameter_group_name(),
+            "name": g.cache_parameter_group_name(),
+            "arn": g.arn(),
+            "family": g.cache_parameter_group_family(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
     async fn update(
         &self,
-        ctx: &Ctx,
+        old: &Self,
+        cx: &Call<'_, ElastiCache>,
         id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (ParameterGroup, ParameterGroup) = (parse(old_inputs)?, parse(new_inputs)?);
-        let (om, nm) = (o.map(), n.map());
-        let set: Vec<(String, String)> = nm
-            .iter()
-            .filter(|(k, v)| om.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let removed: Vec<String> = om
-            .keys()
-            .filter(|k| !nm.contains_key(*k))
-            .cloned()
-            .collect();
-        if !set.is_empty() {
-            self.modify(ctx, id, &set).await?;
+    ) -> Result<(), ProviderError> {
+        set_parameters(cx, id, old, self, &[BUSY]).await?;
+        if old.tags != self.tags {
+            let g = describe(cx, id)
+                .await?
+                .ok_or_else(|| ProviderError::NotFound(format!("cache parameter group {id}")))?;
+            cx.update_tags(g.arn().unwrap_or_default(), &old.tags, &self.tags)
+                .await?;
         }
-        // Removed parameters go back to the family default.
-        for chunk in removed.chunks(BATCH) {
-            self.aws.limits.elasticache.acquire().await;
-            self.aws
-                .elasticache()
-                .await
-                .reset_cache_parameter_group()
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Call<'_, ElastiCache>, id: &str) -> Result<(), ProviderError> {
+        // Refused while a cluster being deleted still uses it (Terraform: 3 minutes).
+        let busy = Retry::conflict(
+            &["InvalidCacheParameterGroupState"],
+            Duration::from_secs(180),
+        );
+        cx.send_retrying("DeleteCacheParameterGroup", &[busy], |c| {
+            c.delete_cache_parameter_group()
+                .cache_parameter_group_name(id)
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn find(&self, cx: &Call<'_, ElastiCache>) -> Result<Vec<String>, ProviderError> {
+        let pages = cx
+            .pages(
+                "DescribeCacheParameterGroups",
+                cx.client()
+                    .await
+                    .describe_cache_parameter_groups()
+                    .into_paginator()
+                    .send(),
+            )
+            .await?;
+        // Engine defaults (default.redis7, ...) carry no tags.
+        let groups: Vec<(&str, &str)> = pages
+            .iter()
+            .flat_map(|p| p.cache_parameter_groups())
+            .filter_map(|g| Some((g.cache_parameter_group_name()?, g.arn()?)))
+            .filter(|(name, _)| !name.starts_with("default."))
+            .collect();
+        cx.tagged(&groups).await
+    }
+}
+
+/// Resets the parameters `new` leaves out to their defaults, then sets the
+/// changed ones, 20 per call (Terraform's order).
+async fn set_parameters(
+    cx: &Call<'_, ElastiCache>,
+    id: &str,
+    old: &ParameterGroup,
+    new: &ParameterGroup,
+    retries: &[Retry],
+) -> Result<(), ProviderError> {
+    let (om, nm) = (old.map(), new.map());
+    let removed: Vec<ParameterNameValue> = om
+        .keys()
+        .filter(|k| !nm.contains_key(*k))
+        .map(|k| ParameterNameValue::builder().parameter_name(*k).build())
+        .collect();
+    let set: Vec<ParameterNameValue> = nm
+        .iter()
+        .filter(|(k, v)| om.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            ParameterNameValue::builder()
+                .parameter_name(*k)
+                .parameter_value(*v)
+                .build()
+        })
+        .collect();
+    for chunk in removed.chunks(BATCH) {
+        cx.send_retrying("ResetCacheParameterGroup", retries, |c| {
+            c.reset_cache_parameter_group()
                 .cache_parameter_group_name(id)
                 .reset_all_parameters(false)
-                .set_parameter_name_values(Some(
-                    chunk
-                        .iter()
-                        .map(|k| ParameterNameValue::builder().parameter_name(k).build())
-                        .collect(),
-                ))
+                .set_parameter_name_values(Some(chunk.to_vec()))
                 .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ResetCacheParameterGroup", e))?;
-        }
-        if o.tags != n.tags {
-            let arn = old_outputs["arn"].as_str().unwrap_or_default().to_string();
-            update_tags(&self.aws, ctx, &arn, &o.tags, &n.tags).await?;
-        }
-        match self.describe(ctx, id).await? {
-            Some(g) => Ok(Self::outputs(&g)),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: cache parameter group {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
+        })
+        .await?;
     }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.elasticache.acquire().await;
-        let r = self
-            .aws
-            .elasticache()
-            .await
-            .delete_cache_parameter_group()
-            .cache_parameter_group_name(id)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteCacheParameterGroup", e));
-        none_if_missing(r).map(|_| ())
-    }
-
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let mut found = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            self.aws.limits.elasticache.acquire().await;
-            let out = self
-                .aws
-                .elasticache()
-                .await
-                .describe_cache_parameter_groups()
-                .set_marker(marker.clone())
+    for chunk in set.chunks(BATCH) {
+        cx.send_retrying("ModifyCacheParameterGroup", retries, |c| {
+            c.modify_cache_parameter_group()
+                .cache_parameter_group_name(id)
+                .set_parameter_name_values(Some(chunk.to_vec()))
                 .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "DescribeCacheParameterGroups", e))?;
-            for g in out.cache_parameter_groups() {
-                // Engine defaults (default.redis7...) carry no tags.
-                let Some(arn) = g.arn() else { continue };
-                if has_urn_tag(&self.aws, ctx, arn).await? {
-                    found.push(Created {
-                        id: g
-                            .cache_parameter_group_name()
-                            .unwrap_or_default()
-                            .to_string(),
-                        outputs: Self::outputs(g),
-                    });
-                }
-            }
-            marker = out.marker().map(str::to_string);
-            if marker.is_none() {
-                break;
-            }
-        }
-        Ok(found)
+        })
+        .await?;
     }
+    Ok(())
+}
+
+async fn describe(
+    cx: &Call<'_, ElastiCache>,
+    name: &str,
+) -> Result<Option<CacheParameterGroup>, ProviderError> {
+    let out = cx
+        .find("DescribeCacheParameterGroups", |c| {
+            c.describe_cache_parameter_groups()
+                .cache_parameter_group_name(name)
+                .send()
+        })
+        .await?;
+    Ok(out.and_then(|o| o.cache_parameter_groups().first().cloned()))
 }

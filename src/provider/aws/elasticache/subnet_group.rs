@@ -1,41 +1,48 @@
 //! `aws:elasticache/SubnetGroup` (Terraform `aws_elasticache_subnet_group`).
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticache::types::CacheSubnetGroup;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{check_name, create_tags, has_urn_tag, list_tags, none_if_missing, update_tags};
+use super::{check_description, check_name, require_all, ElastiCache};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::check_id;
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SubnetGroup {
     /// CacheSubnetGroupName; ElastiCache stores it in lowercase.
     pub name: String,
-    #[serde(default = "default_description")]
     pub description: String,
     pub subnet_ids: Vec<Input<String>>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn default_description() -> String {
-    "Managed by morket-stack".into()
+impl Default for SubnetGroup {
+    fn default() -> Self {
+        SubnetGroup {
+            name: String::new(),
+            description: "Managed by morket-stack".into(),
+            subnet_ids: Vec::new(),
+            tags: Tags::new(),
+        }
+    }
 }
 
 impl SubnetGroup {
     pub fn new(name: &str, subnet_ids: Vec<Input<String>>) -> Self {
         SubnetGroup {
             name: name.into(),
-            description: default_description(),
             subnet_ids,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -56,261 +63,180 @@ impl Resource<SubnetGroup> {
     }
 }
 
-fn known_ids(ids: &[Input<String>]) -> Vec<String> {
-    ids.iter().filter_map(|i| i.known().cloned()).collect()
-}
-
-pub struct SubnetGroupProvider {
-    aws: Arc<Aws>,
-}
-
-impl SubnetGroupProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        SubnetGroupProvider { aws }
-    }
-
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-    ) -> Result<Option<CacheSubnetGroup>, ProviderError> {
-        self.aws.limits.elasticache.acquire().await;
-        let r = self
-            .aws
-            .elasticache()
-            .await
-            .describe_cache_subnet_groups()
-            .cache_subnet_group_name(name)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeCacheSubnetGroups", e));
-        Ok(none_if_missing(r)?.and_then(|o| o.cache_subnet_groups().first().cloned()))
-    }
-
-    fn outputs(g: &CacheSubnetGroup) -> Value {
-        let subnets: Vec<&str> = g
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_identifier())
-            .collect();
-        json!({
-            "id": g.cache_subnet_group_name(),
-            "name": g.cache_subnet_group_name(),
-            "arn": g.arn(),
-            "vpc_id": g.vpc_id(),
-            "subnet_ids": subnets,
-        })
-    }
-}
-
 #[async_trait]
-impl Provider for SubnetGroupProvider {
-    fn type_name(&self) -> &'static str {
-        SubnetGroup::TYPE
-    }
+impl AwsResource for SubnetGroup {
+    type Service = ElastiCache;
+    const SCHEMA: Schema = Schema {
+        force_new: &["name"],
+        computed_on_update: &["subnet_ids", "vpc_id"],
+        normalize: &[("subnet_ids", Norm::Set)],
+        terraform: &[Tf {
+            resource: "aws_elasticache_subnet_group",
+            args: &[
+                ("name", "name"),
+                ("description", "description"),
+                ("subnet_ids", "subnet_ids"),
+                ("tags", "tags"),
+            ],
+            import_id: "{name}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn outputs_changed_by_update(&self) -> &'static [&'static str] {
-        &["subnet_ids", "vpc_id"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("elasticache", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let g: SubnetGroup = parse(inputs)?;
-        check_name("name", &g.name)?;
-        if g.name.chars().any(|c| c.is_ascii_uppercase()) {
+    fn check(&self) -> Result<(), ProviderError> {
+        check_name("name", &self.name)?;
+        if self.name.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(ProviderError::invalid(
                 "name",
-                format!("{:?}", g.name),
+                format!("{:?}", self.name),
                 "must be lowercase (ElastiCache stores names in lowercase)",
             ));
         }
-        if g.description.is_empty() {
-            return Err(ProviderError::invalid(
-                "description",
-                "\"\"",
-                "must not be empty",
-            ));
-        }
-        if g.subnet_ids.is_empty() {
+        check_description(&self.description)?;
+        if self.subnet_ids.is_empty() {
             return Err(ProviderError::invalid(
                 "subnet_ids",
                 "[]",
                 "at least one subnet",
             ));
         }
-        let ids = known_ids(&g.subnet_ids);
-        for (i, id) in ids.iter().enumerate() {
-            if !id.starts_with("subnet-") {
+        for (i, id) in self.subnet_ids.iter().enumerate() {
+            check_id("subnet_ids", id, "subnet")?;
+            let Some(v) = id.known() else { continue };
+            if self.subnet_ids[..i].iter().any(|o| o.known() == Some(v)) {
                 return Err(ProviderError::invalid(
                     "subnet_ids",
-                    format!("{id:?}"),
-                    "not a subnet id (subnet-...)",
-                ));
-            }
-            if ids[..i].contains(id) {
-                return Err(ProviderError::invalid(
-                    "subnet_ids",
-                    format!("{id:?}"),
+                    format!("{v:?}"),
                     "listed twice",
                 ));
             }
         }
-        tags::validate(&g.tags)
+        Ok(())
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let g: SubnetGroup = parse(inputs)?;
-        self.aws.limits.elasticache.acquire().await;
-        let out = self
-            .aws
-            .elasticache()
-            .await
-            .create_cache_subnet_group()
-            .cache_subnet_group_name(&g.name)
-            .cache_subnet_group_description(&g.description)
-            .set_subnet_ids(Some(known_ids(&g.subnet_ids)))
-            .set_tags(Some(create_tags(&self.aws, ctx, &g.tags)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateCacheSubnetGroup", e))?;
-        let sg = out.cache_subnet_group().ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: CreateCacheSubnetGroup returned no subnet group",
-                ctx.urn
-            ))
-        })?;
-        Ok(Created {
-            id: sg.cache_subnet_group_name().unwrap_or(&g.name).to_string(),
-            outputs: Self::outputs(sg),
-        })
+    async fn create(&self, cx: &Call<'_, ElastiCache>) -> Result<String, ProviderError> {
+        let subnets = require_all("subnet_ids", &self.subnet_ids)?;
+        let out = cx
+            .send("CreateCacheSubnetGroup", |c| {
+                c.create_cache_subnet_group()
+                    .cache_subnet_group_name(&self.name)
+                    .cache_subnet_group_description(&self.description)
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .set_tags(Some(cx.create_tags(&self.tags)))
+                    .send()
+            })
+            .await?;
+        Ok(out
+            .cache_subnet_group()
+            .and_then(|g| g.cache_subnet_group_name())
+            .unwrap_or(&self.name)
+            .to_string())
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, ElastiCache>,
         id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(g) = self.describe(ctx, id).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(g) = describe(cx, id).await? else {
             return Ok(None);
         };
-        let live_tags = list_tags(&self.aws, ctx, g.arn().unwrap_or_default()).await?;
-        let live = SubnetGroup {
+        let subnets: Vec<&str> = g
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_identifier())
+            .collect();
+        let args = SubnetGroup {
             name: g.cache_subnet_group_name().unwrap_or(id).to_string(),
-            description: g.cache_subnet_group_description().unwrap_or("").to_string(),
-            subnet_ids: g
-                .subnets()
+            description: g.cache_subnet_group_description().unwrap_or("").into(),
+            subnet_ids: subnets
                 .iter()
-                .filter_map(|s| s.subnet_identifier())
                 .map(|s| Input::Value(s.to_string()))
                 .collect(),
-            tags: tags::own_view(&self.aws.settings.default_tags, &live_tags),
+            tags: cx.own_tags(&cx.live_tags(g.arn().unwrap_or_default()).await?),
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: Self::outputs(&g),
-        }))
+        let outputs = json!({
+            "id": g.cache_subnet_group_name(),
+            "name": g.cache_subnet_group_name(),
+            "arn": g.arn(),
+            "vpc_id": g.vpc_id(),
+            "subnet_ids": subnets,
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
     async fn update(
         &self,
-        ctx: &Ctx,
+        old: &Self,
+        cx: &Call<'_, ElastiCache>,
         id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (SubnetGroup, SubnetGroup) = (parse(old_inputs)?, parse(new_inputs)?);
-        let client = self.aws.elasticache().await;
-        let mut latest: Option<CacheSubnetGroup> = None;
-        if o.description != n.description || known_ids(&o.subnet_ids) != known_ids(&n.subnet_ids) {
-            self.aws.limits.elasticache.acquire().await;
-            let out = client
-                .modify_cache_subnet_group()
-                .cache_subnet_group_name(id)
-                .cache_subnet_group_description(&n.description)
-                .set_subnet_ids(Some(known_ids(&n.subnet_ids)))
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ModifyCacheSubnetGroup", e))?;
-            latest = out.cache_subnet_group().cloned();
-        }
-        let arn = old_outputs["arn"].as_str().unwrap_or_default().to_string();
-        if o.tags != n.tags {
-            update_tags(&self.aws, ctx, &arn, &o.tags, &n.tags).await?;
-        }
-        if latest.is_none() {
-            latest = self.describe(ctx, id).await?;
-        }
-        match latest {
-            Some(g) => Ok(Self::outputs(&g)),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: cache subnet group {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
     ) -> Result<(), ProviderError> {
-        self.aws.limits.elasticache.acquire().await;
-        let r = self
-            .aws
-            .elasticache()
-            .await
-            .delete_cache_subnet_group()
-            .cache_subnet_group_name(id)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteCacheSubnetGroup", e));
-        none_if_missing(r).map(|_| ())
+        let subnets = require_all("subnet_ids", &self.subnet_ids)?;
+        if old.description != self.description
+            || require_all("subnet_ids", &old.subnet_ids)? != subnets
+        {
+            cx.send("ModifyCacheSubnetGroup", |c| {
+                c.modify_cache_subnet_group()
+                    .cache_subnet_group_name(id)
+                    .cache_subnet_group_description(&self.description)
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .send()
+            })
+            .await?;
+        }
+        if old.tags != self.tags {
+            let g = describe(cx, id)
+                .await?
+                .ok_or_else(|| ProviderError::NotFound(format!("cache subnet group {id}")))?;
+            cx.update_tags(g.arn().unwrap_or_default(), &old.tags, &self.tags)
+                .await?;
+        }
+        Ok(())
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        // The name comes from the inputs; a group of that name is ours only if
-        // it carries our URN tag. Other groups are listed too, since the old
-        // half of a replacement has a different name.
-        let _ = inputs;
-        let mut found = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            self.aws.limits.elasticache.acquire().await;
-            let out = self
-                .aws
-                .elasticache()
-                .await
-                .describe_cache_subnet_groups()
-                .set_marker(marker.clone())
+    async fn delete(&self, cx: &Call<'_, ElastiCache>, id: &str) -> Result<(), ProviderError> {
+        // Network interfaces of a just-deleted cluster linger (Terraform: 5 minutes).
+        let retry = Retry::conflict(&["DependencyViolation"], Duration::from_secs(300));
+        cx.send_retrying("DeleteCacheSubnetGroup", &[retry], |c| {
+            c.delete_cache_subnet_group()
+                .cache_subnet_group_name(id)
                 .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "DescribeCacheSubnetGroups", e))?;
-            for g in out.cache_subnet_groups() {
-                let Some(arn) = g.arn() else { continue };
-                if has_urn_tag(&self.aws, ctx, arn).await? {
-                    found.push(Created {
-                        id: g.cache_subnet_group_name().unwrap_or_default().to_string(),
-                        outputs: Self::outputs(g),
-                    });
-                }
-            }
-            marker = out.marker().map(str::to_string);
-            if marker.is_none() {
-                break;
-            }
-        }
-        Ok(found)
+        })
+        .await
+        .map(drop)
     }
+
+    async fn find(&self, cx: &Call<'_, ElastiCache>) -> Result<Vec<String>, ProviderError> {
+        // Every group is listed: the old half of a replacement has another name.
+        let pages = cx
+            .pages(
+                "DescribeCacheSubnetGroups",
+                cx.client()
+                    .await
+                    .describe_cache_subnet_groups()
+                    .into_paginator()
+                    .send(),
+            )
+            .await?;
+        let groups: Vec<(&str, &str)> = pages
+            .iter()
+            .flat_map(|p| p.cache_subnet_groups())
+            .filter_map(|g| Some((g.cache_subnet_group_name()?, g.arn()?)))
+            .collect();
+        cx.tagged(&groups).await
+    }
+}
+
+async fn describe(
+    cx: &Call<'_, ElastiCache>,
+    name: &str,
+) -> Result<Option<CacheSubnetGroup>, ProviderError> {
+    let out = cx
+        .find("DescribeCacheSubnetGroups", |c| {
+            c.describe_cache_subnet_groups()
+                .cache_subnet_group_name(name)
+                .send()
+        })
+        .await?;
+    Ok(out.and_then(|o| o.cache_subnet_groups().first().cloned()))
 }

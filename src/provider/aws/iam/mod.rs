@@ -3,17 +3,71 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
-use super::tags::{self, Tags};
-use super::{error, Aws};
-use crate::provider::{Ctx, ProviderError, Registry};
+use super::call::Call;
+use super::limits::TokenBucket;
+use super::resource::Typed;
+use super::service::Service;
+use super::tags::Tags;
+use super::Aws;
+use crate::provider::{ProviderError, Registry};
 
 pub mod role;
+pub mod service_linked_role;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    registry.register(role::RoleProvider::new(aws));
+    registry
+        .register(Typed::<role::Role>::new(aws.clone()))
+        .register(Typed::<service_linked_role::ServiceLinkedRole>::new(aws));
+}
+
+/// IAM as the call helper sees it. Its tag calls are per entity kind; the
+/// types here are roles.
+pub struct Iam;
+
+#[async_trait]
+impl Service for Iam {
+    type Client = aws_sdk_iam::Client;
+    const NAME: &'static str = "iam";
+    const CONCURRENCY: usize = 10;
+
+    async fn client(aws: &Aws) -> &aws_sdk_iam::Client {
+        aws.iam().await
+    }
+
+    fn bucket<'a>(aws: &'a Aws, _op: &str) -> &'a TokenBucket {
+        &aws.limits.iam
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        role: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !remove.is_empty() {
+            cx.send("UntagRole", |c| {
+                c.untag_role()
+                    .role_name(role)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send("TagRole", |c| {
+                c.tag_role()
+                    .role_name(role)
+                    .set_tags(Some(to_tags(set)))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
@@ -26,47 +80,6 @@ pub fn from_tags(t: &[Tag]) -> Tags {
     t.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
-}
-
-/// Every tag for the create call: defaults, own, engine tags.
-pub(crate) fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
-    to_tags(&tags::merged(&aws.settings.default_tags, own, ctx))
-}
-
-pub(crate) fn has_urn(ctx: &Ctx, t: &[Tag]) -> bool {
-    t.iter()
-        .any(|t| t.key() == tags::URN_TAG && ctx.urn_tag_matches(t.value()))
-}
-
-/// Applies a change of a role's own tags (defaults and engine tags stay).
-pub(crate) async fn update_role_tags(
-    aws: &Aws,
-    ctx: &Ctx,
-    role: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
-    let iam = aws.iam().await;
-    if !remove.is_empty() {
-        aws.limits.iam.acquire().await;
-        iam.untag_role()
-            .role_name(role)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "UntagRole", e))?;
-    }
-    if !set.is_empty() {
-        aws.limits.iam.acquire().await;
-        iam.tag_role()
-            .role_name(role)
-            .set_tags(Some(to_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "TagRole", e))?;
-    }
-    Ok(())
 }
 
 /// A policy document as parsed JSON, so formatting and key order are no

@@ -1,50 +1,54 @@
-//! `aws:iam/Role` (Terraform `aws_iam_role` with exclusive
-//! `managed_policy_arns` and `inline_policy`). The name is the identity and
-//! forces a replacement; policy documents compare as parsed JSON.
+//! `aws:iam/Role` (Terraform `aws_iam_role`, with its inline policies as
+//! `aws_iam_role_policy` and attachments as `aws_iam_role_policy_attachment`,
+//! both exclusive). The name is the identity and forces a replacement;
+//! policy documents compare as parsed JSON.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{
-    check_policy, create_tags, from_tags, has_urn, normal_policy, update_role_tags, url_decode,
-};
+use super::{check_policy, from_tags, normal_policy, url_decode, Iam};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::error::{self, none_if_gone};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{check_arn, Aws};
-use crate::provider::{
-    field_diff, finish_create, parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult,
-};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::check_arn;
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::{Tags, URN_TAG};
+use crate::provider::aws::validate::in_range;
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::{field_diff, Diff, ProviderError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Role {
     /// 1 to 64 letters, digits and `+=,.@_-`; unique in the account.
     pub name: String,
     /// The trust policy (who may assume the role), as JSON text.
     pub assume_role_policy: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Seconds, 3600 to 43200.
-    #[serde(default = "one_hour")]
     pub max_session_duration: i32,
     /// Exactly these managed policies are attached (others are detached).
-    #[serde(default)]
     pub managed_policy_arns: Vec<Input<String>>,
     /// Inline policies by name, as JSON text; exactly these exist on the role.
-    #[serde(default)]
     pub inline_policies: BTreeMap<String, String>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn one_hour() -> i32 {
-    3600
+impl Default for Role {
+    fn default() -> Self {
+        Role {
+            name: String::new(),
+            assume_role_policy: String::new(),
+            description: None,
+            max_session_duration: 3600,
+            managed_policy_arns: Vec::new(),
+            inline_policies: BTreeMap::new(),
+            tags: Tags::new(),
+        }
+    }
 }
 
 impl Role {
@@ -52,11 +56,7 @@ impl Role {
         Role {
             name: name.into(),
             assume_role_policy: assume_role_policy.into(),
-            description: None,
-            max_session_duration: one_hour(),
-            managed_policy_arns: Vec::new(),
-            inline_policies: BTreeMap::new(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 
@@ -131,274 +131,59 @@ fn known_set(v: &[Input<String>]) -> BTreeSet<String> {
     v.iter().filter_map(|a| a.known().cloned()).collect()
 }
 
-/// The live document, or the declared text when it means the same (AWS may
-/// reformat it).
-fn keep_declared(live: String, declared: Option<&String>) -> String {
-    match declared {
-        Some(d) if normal_policy(d) == normal_policy(&live) => d.clone(),
-        _ => live,
-    }
-}
-
-pub struct RoleProvider {
-    aws: Arc<Aws>,
-}
-
-impl RoleProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        RoleProvider { aws }
-    }
-
-    async fn get(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-    ) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
-        self.aws.limits.iam.acquire().await;
-        let r = self
-            .aws
-            .iam()
-            .await
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "GetRole", e));
-        Ok(none_if_gone(r)?.and_then(|o| o.role().cloned()))
-    }
-
-    fn outputs(r: &aws_sdk_iam::types::Role) -> Value {
-        json!({
-            "id": r.role_name(),
-            "name": r.role_name(),
-            "arn": r.arn(),
-            "unique_id": r.role_id(),
-        })
-    }
-
-    async fn attached(&self, ctx: &Ctx, name: &str) -> Result<Vec<String>, ProviderError> {
-        self.aws.limits.iam.acquire().await;
-        let items = self
-            .aws
-            .iam()
-            .await
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "ListAttachedRolePolicies", e))?;
-        let mut arns: Vec<String> = items
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_string))
-            .collect();
-        arns.sort();
-        Ok(arns)
-    }
-
-    async fn inline_names(&self, ctx: &Ctx, name: &str) -> Result<Vec<String>, ProviderError> {
-        self.aws.limits.iam.acquire().await;
-        self.aws
-            .iam()
-            .await
-            .list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "ListRolePolicies", e))
-    }
-
-    /// The live role in the declaration's terms, and its outputs.
-    async fn live(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-        declared: Option<&Role>,
-    ) -> Result<Option<(Role, Value)>, ProviderError> {
-        let Some(r) = self.get(ctx, name).await? else {
-            return Ok(None);
-        };
-        let iam = self.aws.iam().await;
-        let mut inline = BTreeMap::new();
-        for p in self.inline_names(ctx, name).await? {
-            self.aws.limits.iam.acquire().await;
-            let out = iam
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(&p)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "GetRolePolicy", e));
-            // Deleted between the list and the get: not there.
-            if let Some(out) = none_if_gone(out)? {
-                let doc = url_decode(out.policy_document());
-                let doc = keep_declared(doc, declared.and_then(|d| d.inline_policies.get(&p)));
-                inline.insert(p, doc);
-            }
-        }
-        let mut arns = self.attached(ctx, name).await?;
-        if let Some(d) = declared {
-            // The declared order when the set is the same, for a quiet diff.
-            if known_set(&d.managed_policy_arns) == arns.iter().cloned().collect() {
-                arns = d
-                    .managed_policy_arns
-                    .iter()
-                    .filter_map(|a| a.known().cloned())
-                    .collect();
-            }
-        }
-        let trust = url_decode(r.assume_role_policy_document().unwrap_or_default());
-        let live = Role {
-            name: r.role_name().to_string(),
-            assume_role_policy: keep_declared(trust, declared.map(|d| &d.assume_role_policy)),
-            description: r
-                .description()
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
-            max_session_duration: r.max_session_duration().unwrap_or(3600),
-            managed_policy_arns: arns.into_iter().map(Input::Value).collect(),
-            inline_policies: inline,
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(r.tags())),
-        };
-        Ok(Some((live, Self::outputs(&r))))
-    }
-
-    /// Moves the role from `o` to `n`, field by field. Attaches before it
-    /// detaches, so a swapped policy leaves no gap in permissions.
-    async fn reconcile(&self, ctx: &Ctx, o: &Role, n: &Role) -> Result<(), ProviderError> {
-        let iam = self.aws.iam().await;
-        let name = n.name.as_str();
-        if normal_policy(&o.assume_role_policy) != normal_policy(&n.assume_role_policy) {
-            self.aws.limits.iam.acquire().await;
-            iam.update_assume_role_policy()
-                .role_name(name)
-                .policy_document(&n.assume_role_policy)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "UpdateAssumeRolePolicy", e))?;
-        }
-        if o.description != n.description || o.max_session_duration != n.max_session_duration {
-            // Both always: an omitted description would be left (AWS) or cleared (moto).
-            self.aws.limits.iam.acquire().await;
-            iam.update_role()
-                .role_name(name)
-                .description(n.description.clone().unwrap_or_default())
-                .max_session_duration(n.max_session_duration)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "UpdateRole", e))?;
-        }
-        let (old_arns, new_arns) = (
-            known_set(&o.managed_policy_arns),
-            known_set(&n.managed_policy_arns),
-        );
-        for arn in new_arns.difference(&old_arns) {
-            self.aws.limits.iam.acquire().await;
-            iam.attach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "AttachRolePolicy", e))?;
-        }
-        for (p, doc) in &n.inline_policies {
-            let same = o
-                .inline_policies
-                .get(p)
-                .is_some_and(|d| normal_policy(d) == normal_policy(doc));
-            if !same {
-                self.aws.limits.iam.acquire().await;
-                iam.put_role_policy()
-                    .role_name(name)
-                    .policy_name(p)
-                    .policy_document(doc)
-                    .send()
-                    .await
-                    .map_err(|e| error::map(&ctx.urn, "PutRolePolicy", e))?;
-            }
-        }
-        for arn in old_arns.difference(&new_arns) {
-            self.detach(ctx, name, arn).await?;
-        }
-        for p in o.inline_policies.keys() {
-            if !n.inline_policies.contains_key(p) {
-                self.delete_inline(ctx, name, p).await?;
-            }
-        }
-        if o.tags != n.tags {
-            update_role_tags(&self.aws, ctx, name, &o.tags, &n.tags).await?;
-        }
-        Ok(())
-    }
-
-    /// Detaches; already detached is success.
-    async fn detach(&self, ctx: &Ctx, role: &str, arn: &str) -> Result<(), ProviderError> {
-        self.aws.limits.iam.acquire().await;
-        let r = self
-            .aws
-            .iam()
-            .await
-            .detach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DetachRolePolicy", e));
-        none_if_gone(r).map(|_| ())
-    }
-
-    /// Deletes an inline policy; already gone is success.
-    async fn delete_inline(
-        &self,
-        ctx: &Ctx,
-        role: &str,
-        policy: &str,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.iam.acquire().await;
-        let r = self
-            .aws
-            .iam()
-            .await
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(policy)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteRolePolicy", e));
-        none_if_gone(r).map(|_| ())
-    }
-}
+/// A role another service names moments after it was made is not yet
+/// visible to that service (Terraform retries `MalformedPolicyDocument:
+/// Invalid principal` for its IAM propagation time).
+const INVALID_PRINCIPAL: Retry = Retry::propagation("MalformedPolicyDocument", "Invalid principal");
 
 #[async_trait]
-impl Provider for RoleProvider {
-    fn type_name(&self) -> &'static str {
-        Role::TYPE
-    }
+impl AwsResource for Role {
+    type Service = Iam;
+    const SCHEMA: Schema = Schema {
+        force_new: &["name"],
+        unique_name: &["name"],
+        normalize: &[
+            ("assume_role_policy", Norm::Json),
+            ("managed_policy_arns", Norm::Set),
+        ],
+        terraform: &[
+            Tf {
+                resource: "aws_iam_role",
+                args: &[
+                    ("name", "name"),
+                    ("assume_role_policy", "assume_role_policy"),
+                    ("description", "description"),
+                    ("max_session_duration", "max_session_duration"),
+                    ("tags", "tags"),
+                ],
+                import_id: "{name}",
+            },
+            // One per inline policy.
+            Tf {
+                resource: "aws_iam_role_policy",
+                args: &[("$id", "role"), ("inline_policies", "policy")],
+                import_id: "{name}:<policy name>",
+            },
+            // One per managed policy.
+            Tf {
+                resource: "aws_iam_role_policy_attachment",
+                args: &[("$id", "role"), ("managed_policy_arns", "policy_arn")],
+                import_id: "{name}/<policy arn>",
+            },
+        ],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("iam", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let r: Role = parse(inputs)?;
-        if !name_ok(&r.name, 64) {
+    fn check(&self) -> Result<(), ProviderError> {
+        if !name_ok(&self.name, 64) {
             return Err(ProviderError::invalid(
                 "name",
-                format!("{:?}", r.name),
+                format!("{:?}", self.name),
                 "1 to 64 letters, digits and +=,.@_-",
             ));
         }
-        check_policy("assume_role_policy", &r.assume_role_policy)?;
-        if let Some(d) = &r.description {
+        check_policy("assume_role_policy", &self.assume_role_policy)?;
+        if let Some(d) = &self.description {
             let ok_char =
                 |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{a1}'..='\u{ff}');
             if d.is_empty() || d.chars().count() > 1000 || !d.chars().all(ok_char) {
@@ -409,22 +194,20 @@ impl Provider for RoleProvider {
                 ));
             }
         }
-        if !(3600..=43200).contains(&r.max_session_duration) {
-            return Err(ProviderError::invalid(
-                "max_session_duration",
-                r.max_session_duration,
-                "3600 to 43200 seconds (1 to 12 hours)",
-            ));
-        }
-        if r.managed_policy_arns.len() > 20 {
+        in_range(
+            "max_session_duration",
+            self.max_session_duration,
+            3600..=43200,
+        )?;
+        if self.managed_policy_arns.len() > 20 {
             return Err(ProviderError::invalid(
                 "managed_policy_arns",
-                r.managed_policy_arns.len(),
+                self.managed_policy_arns.len(),
                 "at most 20 managed policies per role (the default quota is 10)",
             ));
         }
         let mut seen = BTreeSet::new();
-        for (i, a) in r.managed_policy_arns.iter().enumerate() {
+        for (i, a) in self.managed_policy_arns.iter().enumerate() {
             if let Some(arn) = a.known() {
                 let field = format!("managed_policy_arns[{i}]");
                 check_arn(
@@ -443,7 +226,7 @@ impl Provider for RoleProvider {
                 }
             }
         }
-        for (p, doc) in &r.inline_policies {
+        for (p, doc) in &self.inline_policies {
             if !name_ok(p, 128) {
                 return Err(ProviderError::invalid(
                     "inline_policies",
@@ -453,165 +236,297 @@ impl Provider for RoleProvider {
             }
             check_policy(&format!("inline_policies.{p}"), doc)?;
         }
-        tags::validate(&r.tags)
+        Ok(())
     }
 
-    fn diff(&self, old: &Value, new: &Value) -> Diff {
-        field_diff(&normalized(old), &normalized(new), self.force_new())
+    fn diff(old: &Value, new: &Value) -> Diff {
+        field_diff(&normalized(old), &normalized(new), Self::SCHEMA.force_new)
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let r: Role = parse(inputs)?;
-        for (i, a) in r.managed_policy_arns.iter().enumerate() {
-            if a.known().is_none() {
-                return Err(ProviderError::Fatal(format!(
-                    "{}: managed_policy_arns[{i}] is not known at apply time",
-                    ctx.urn
-                )));
-            }
+    async fn create(&self, cx: &Call<'_, Iam>) -> Result<String, ProviderError> {
+        for (i, a) in self.managed_policy_arns.iter().enumerate() {
+            a.require(&format!("managed_policy_arns[{i}]"))?;
         }
-        self.aws.limits.iam.acquire().await;
-        let created = self
-            .aws
-            .iam()
-            .await
-            .create_role()
-            .role_name(&r.name)
-            .assume_role_policy_document(&r.assume_role_policy)
-            .set_description(r.description.clone())
-            .max_session_duration(r.max_session_duration)
-            .set_tags(Some(create_tags(&self.aws, ctx, &r.tags)))
-            .send()
+        let made = cx
+            .send_retrying("CreateRole", &[INVALID_PRINCIPAL], |c| {
+                c.create_role()
+                    .role_name(&self.name)
+                    .assume_role_policy_document(&self.assume_role_policy)
+                    .set_description(self.description.clone())
+                    .max_session_duration(self.max_session_duration)
+                    .set_tags(Some(super::to_tags(&cx.all_tags(&self.tags))))
+                    .send()
+            })
             .await;
-        // Policies are separate calls after CreateRole; a retried create finds
-        // its own role (by the URN tag) and carries on from what is live.
-        let from = match created {
-            Ok(_) => Role {
-                managed_policy_arns: Vec::new(),
-                inline_policies: BTreeMap::new(),
-                ..r.clone()
-            },
-            Err(e) if e.code() == Some("EntityAlreadyExists") => {
-                let err = error::map(&ctx.urn, "CreateRole", e);
-                let ours = match self.get(ctx, &r.name).await? {
-                    Some(live) => has_urn(ctx, live.tags()),
-                    None => false,
-                };
-                if !ours {
-                    return Err(err);
-                }
-                match self.live(ctx, &r.name, None).await? {
-                    Some((live, _)) => live,
-                    None => return Err(err),
+        match made {
+            Ok(_) => Ok(self.name.clone()),
+            // Our own role from an earlier attempt (by its URN tag): carry on
+            // from it; anyone else's stays an error.
+            Err(e) if e.to_string().contains("EntityAlreadyExists") => {
+                if self.find(cx).await?.is_empty() {
+                    Err(e)
+                } else {
+                    Ok(self.name.clone())
                 }
             }
-            Err(e) => return Err(error::map(&ctx.urn, "CreateRole", e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Iam>, _id: &str) -> Result<(), ProviderError> {
+        // Policies are separate calls after CreateRole.
+        let fresh = Role {
+            managed_policy_arns: Vec::new(),
+            inline_policies: BTreeMap::new(),
+            ..self.clone()
         };
-        // The role exists from here on: a failure is a partial create, so
-        // the engine records the role as it is and finishes it later.
-        finish_create(&r.name, async {
-            self.reconcile(ctx, &from, &r).await?;
-            let live = self.get(ctx, &r.name).await?.ok_or_else(|| {
-                ProviderError::Fatal(format!(
-                    "{}: role {} not found after CreateRole",
-                    ctx.urn, r.name
-                ))
-            })?;
-            Ok(Created {
-                id: r.name.clone(),
-                outputs: Self::outputs(&live),
-            })
-        })
-        .await
+        self.update(&fresh, cx, &self.name).await
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let declared: Option<Role> = parse(inputs).ok();
-        Ok(self
-            .live(ctx, id, declared.as_ref())
+        cx: &Call<'_, Iam>,
+        name: &str,
+        declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(out) = cx
+            .find("GetRole", |c| c.get_role().role_name(name).send())
             .await?
-            .map(|(live, outputs)| ReadResult {
-                inputs: serde_json::to_value(live).expect("serializable"),
-                outputs,
-            }))
+        else {
+            return Ok(None);
+        };
+        let Some(r) = out.role() else {
+            return Ok(None);
+        };
+        let names = cx
+            .pages(
+                "ListRolePolicies",
+                cx.client()
+                    .await
+                    .list_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .send(),
+            )
+            .await?;
+        let mut inline = BTreeMap::new();
+        for p in names.iter().flat_map(|o| o.policy_names()) {
+            // Deleted between the list and the get: not there.
+            let Some(got) = cx
+                .find("GetRolePolicy", |c| {
+                    c.get_role_policy().role_name(name).policy_name(p).send()
+                })
+                .await?
+            else {
+                continue;
+            };
+            let doc = url_decode(got.policy_document());
+            // The declared text when it means the same (AWS reformats it).
+            let doc = match declared.inline_policies.get(p) {
+                Some(d) if normal_policy(d) == normal_policy(&doc) => d.clone(),
+                _ => doc,
+            };
+            inline.insert(p.clone(), doc);
+        }
+        let args = Role {
+            name: r.role_name().to_string(),
+            assume_role_policy: url_decode(r.assume_role_policy_document().unwrap_or_default()),
+            description: r
+                .description()
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
+            max_session_duration: r.max_session_duration().unwrap_or(3600),
+            managed_policy_arns: attached(cx, name)
+                .await?
+                .into_iter()
+                .map(Input::Value)
+                .collect(),
+            inline_policies: inline,
+            tags: cx.own_tags(&from_tags(r.tags())),
+        };
+        let outputs = json!({
+            "id": r.role_name(),
+            "name": r.role_name(),
+            "arn": r.arn(),
+            "unique_id": r.role_id(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
+    /// Field by field; attaches before it detaches, so a swapped policy
+    /// leaves no gap in permissions.
     async fn update(
         &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (Role, Role) = (parse(old_inputs)?, parse(new_inputs)?);
-        self.reconcile(ctx, &o, &n).await?;
-        match self.get(ctx, id).await? {
-            Some(r) => Ok(Self::outputs(&r)),
-            None => Err(ProviderError::NotFound(format!(
-                "{}: role {id} disappeared during update",
-                ctx.urn
-            ))),
-        }
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
+        old: &Self,
+        cx: &Call<'_, Iam>,
+        name: &str,
     ) -> Result<(), ProviderError> {
-        // IAM refuses to delete a role with policies: remove every live one,
-        // including those attached outside the engine (the list is exclusive).
-        let attached = match none_if_gone(self.attached(ctx, id).await)? {
-            Some(a) => a,
-            None => return Ok(()),
-        };
-        for arn in attached {
-            self.detach(ctx, id, &arn).await?;
+        // The role may be moments old: NoSuchEntity is not final yet.
+        let new_role = [Retry::NEW_OBJECT];
+        if normal_policy(&old.assume_role_policy) != normal_policy(&self.assume_role_policy) {
+            cx.send_retrying("UpdateAssumeRolePolicy", &[INVALID_PRINCIPAL], |c| {
+                c.update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(&self.assume_role_policy)
+                    .send()
+            })
+            .await?;
         }
-        for p in none_if_gone(self.inline_names(ctx, id).await)?.unwrap_or_default() {
-            self.delete_inline(ctx, id, &p).await?;
+        if old.description != self.description
+            || old.max_session_duration != self.max_session_duration
+        {
+            // Both always: an omitted description would be left (AWS) or cleared (moto).
+            cx.send("UpdateRole", |c| {
+                c.update_role()
+                    .role_name(name)
+                    .description(self.description.clone().unwrap_or_default())
+                    .max_session_duration(self.max_session_duration)
+                    .send()
+            })
+            .await?;
         }
-        self.aws.limits.iam.acquire().await;
-        let r = self
-            .aws
-            .iam()
-            .await
-            .delete_role()
-            .role_name(id)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteRole", e));
-        none_if_gone(r).map(|_| ())
+        let (old_arns, new_arns) = (
+            known_set(&old.managed_policy_arns),
+            known_set(&self.managed_policy_arns),
+        );
+        for arn in new_arns.difference(&old_arns) {
+            cx.send_retrying("AttachRolePolicy", &new_role, |c| {
+                c.attach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+            })
+            .await?;
+        }
+        for (p, doc) in &self.inline_policies {
+            let same = old
+                .inline_policies
+                .get(p)
+                .is_some_and(|d| normal_policy(d) == normal_policy(doc));
+            if !same {
+                cx.send_retrying("PutRolePolicy", &new_role, |c| {
+                    c.put_role_policy()
+                        .role_name(name)
+                        .policy_name(p)
+                        .policy_document(doc)
+                        .send()
+                })
+                .await?;
+            }
+        }
+        for arn in old_arns.difference(&new_arns) {
+            detach(cx, name, arn).await?;
+        }
+        for p in old.inline_policies.keys() {
+            if !self.inline_policies.contains_key(p) {
+                delete_inline(cx, name, p).await?;
+            }
+        }
+        cx.update_tags(name, &old.tags, &self.tags).await
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
+    async fn delete(&self, cx: &Call<'_, Iam>, name: &str) -> Result<(), ProviderError> {
+        // IAM refuses to delete a role with policies: remove every live one,
+        // including those attached outside the engine (the lists are exclusive).
+        for arn in attached(cx, name).await? {
+            detach(cx, name, &arn).await?;
+        }
+        let names = cx
+            .pages(
+                "ListRolePolicies",
+                cx.client()
+                    .await
+                    .list_role_policies()
+                    .role_name(name)
+                    .into_paginator()
+                    .send(),
+            )
+            .await?;
+        for p in names.iter().flat_map(|o| o.policy_names()) {
+            delete_inline(cx, name, p).await?;
+        }
+        cx.send("DeleteRole", |c| c.delete_role().role_name(name).send())
+            .await
+            .map(drop)
+    }
+
+    async fn find(&self, cx: &Call<'_, Iam>) -> Result<Vec<String>, ProviderError> {
         // The name is the identity: a role of that name carrying our URN tag.
-        let r: Role = parse(inputs)?;
-        Ok(match self.get(ctx, &r.name).await? {
-            Some(live) if has_urn(ctx, live.tags()) => vec![Created {
-                id: r.name,
-                outputs: Self::outputs(&live),
-            }],
-            _ => Vec::new(),
+        let Some(out) = cx
+            .find("GetRole", |c| c.get_role().role_name(&self.name).send())
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let ours = out.role().is_some_and(|r| {
+            r.tags()
+                .iter()
+                .any(|t| t.key() == URN_TAG && cx.ctx.urn_tag_matches(t.value()))
+        });
+        Ok(if ours {
+            vec![self.name.clone()]
+        } else {
+            Vec::new()
         })
     }
+}
+
+/// The attached managed policies, sorted.
+async fn attached(cx: &Call<'_, Iam>, name: &str) -> Result<Vec<String>, ProviderError> {
+    let pages = cx
+        .pages(
+            "ListAttachedRolePolicies",
+            cx.client()
+                .await
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    let mut arns: Vec<String> = pages
+        .iter()
+        .flat_map(|o| o.attached_policies())
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
+    arns.sort();
+    Ok(arns)
+}
+
+/// Detaches; already detached is success.
+async fn detach(cx: &Call<'_, Iam>, role: &str, arn: &str) -> Result<(), ProviderError> {
+    cx.find("DetachRolePolicy", |c| {
+        c.detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+    })
+    .await
+    .map(drop)
+}
+
+/// Deletes an inline policy; already gone is success.
+async fn delete_inline(cx: &Call<'_, Iam>, role: &str, policy: &str) -> Result<(), ProviderError> {
+    cx.find("DeleteRolePolicy", |c| {
+        c.delete_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+    })
+    .await
+    .map(drop)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn p() -> RoleProvider {
-        RoleProvider::new(Arc::new(Aws::new(Default::default())))
+    use crate::provider::aws::resource::Typed;
+    use crate::provider::aws::Aws;
+    use crate::provider::Provider;
+    use std::sync::Arc;
+
+    fn p() -> Typed<Role> {
+        Typed::new(Arc::new(Aws::new(Default::default())))
     }
 
     fn ok() -> Value {

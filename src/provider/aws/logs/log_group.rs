@@ -2,33 +2,31 @@
 //! the identity and forces a replacement; retention and the KMS key change in
 //! place.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as CwLogGroup;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{check_log_group_name, create_tags, has_urn, list_tags, update_tags, RETENTION_DAYS};
+use super::{check_log_group_name, Logs, RETENTION_DAYS};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::error::{self, none_if_gone};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{check_arn, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::Call;
+use crate::provider::aws::check_arn;
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::{Tags, URN_TAG};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogGroup {
     /// 1 to 512 characters of a-z, A-Z, 0-9 and `._-/#`.
     pub name: String,
     /// Days to keep events (one of [`RETENTION_DAYS`]); unset keeps them forever.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retention_in_days: Option<i32>,
     /// ARN of the KMS key that encrypts the group's data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_id: Option<Input<String>>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
@@ -36,9 +34,7 @@ impl LogGroup {
     pub fn new(name: &str) -> Self {
         LogGroup {
             name: name.into(),
-            retention_in_days: None,
-            kms_key_id: None,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -67,141 +63,60 @@ fn group_arn(g: &CwLogGroup) -> String {
         .unwrap_or_default()
 }
 
-fn outputs(g: &CwLogGroup) -> Value {
-    let name = g.log_group_name().unwrap_or_default();
-    json!({"id": name, "name": name, "arn": group_arn(g)})
+/// The group of exactly this name (the API filters by prefix only).
+async fn describe(cx: &Call<'_, Logs>, name: &str) -> Result<Option<CwLogGroup>, ProviderError> {
+    let pages = cx
+        .pages(
+            "DescribeLogGroups",
+            cx.client()
+                .await
+                .describe_log_groups()
+                .log_group_name_prefix(name)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.log_groups())
+        .find(|g| g.log_group_name() == Some(name))
+        .cloned())
 }
 
-pub struct LogGroupProvider {
-    aws: Arc<Aws>,
-}
-
-impl LogGroupProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        LogGroupProvider { aws }
-    }
-
-    /// The group of exactly this name (the API filters by prefix only).
-    async fn describe(&self, ctx: &Ctx, name: &str) -> Result<Option<CwLogGroup>, ProviderError> {
-        self.aws.limits.logs.acquire().await;
-        let mut pages = self
-            .aws
-            .logs()
-            .await
-            .describe_log_groups()
-            .log_group_name_prefix(name)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(g) = pages.next().await {
-            let g = g.map_err(|e| error::map(&ctx.urn, "DescribeLogGroups", e));
-            match none_if_gone(g)? {
-                Some(g) if g.log_group_name() == Some(name) => return Ok(Some(g)),
-                Some(_) => {}
-                None => return Ok(None),
-            }
-        }
-        Ok(None)
-    }
-
-    /// The live group in the declaration's terms, its outputs and all its tags.
-    async fn live(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-    ) -> Result<Option<(LogGroup, Value, Tags)>, ProviderError> {
-        let Some(g) = self.describe(ctx, name).await? else {
-            return Ok(None);
-        };
-        let live_tags = list_tags(&self.aws, ctx, &group_arn(&g)).await?;
-        let live = LogGroup {
-            name: name.to_string(),
-            retention_in_days: g.retention_in_days(),
-            kms_key_id: g.kms_key_id().map(|k| Input::Value(k.to_string())),
-            tags: tags::own_view(&self.aws.settings.default_tags, &live_tags),
-        };
-        Ok(Some((live, outputs(&g), live_tags)))
-    }
-
-    /// Moves the group from `o` to `n`.
-    async fn reconcile(
-        &self,
-        ctx: &Ctx,
-        arn: &str,
-        o: &LogGroup,
-        n: &LogGroup,
-    ) -> Result<(), ProviderError> {
-        let logs = self.aws.logs().await;
-        let name = n.name.as_str();
-        if o.retention_in_days != n.retention_in_days {
-            self.aws.limits.logs.acquire().await;
-            match n.retention_in_days {
-                Some(days) => logs
-                    .put_retention_policy()
-                    .log_group_name(name)
-                    .retention_in_days(days)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| error::map(&ctx.urn, "PutRetentionPolicy", e))?,
-                None => logs
-                    .delete_retention_policy()
-                    .log_group_name(name)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| error::map(&ctx.urn, "DeleteRetentionPolicy", e))?,
-            }
-        }
-        let (ok, nk) = (
-            o.kms_key_id.as_ref().and_then(Input::known),
-            n.kms_key_id.as_ref().and_then(Input::known),
-        );
-        if ok != nk {
-            self.aws.limits.logs.acquire().await;
-            match nk {
-                Some(key) => logs
-                    .associate_kms_key()
-                    .log_group_name(name)
-                    .kms_key_id(key)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| error::map(&ctx.urn, "AssociateKmsKey", e))?,
-                None => logs
-                    .disassociate_kms_key()
-                    .log_group_name(name)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| error::map(&ctx.urn, "DisassociateKmsKey", e))?,
-            }
-        }
-        if o.tags != n.tags {
-            update_tags(&self.aws, ctx, arn, &o.tags, &n.tags).await?;
-        }
-        Ok(())
-    }
+async fn live_tags(cx: &Call<'_, Logs>, arn: &str) -> Result<Tags, ProviderError> {
+    let out = cx
+        .send("ListTagsForResource", |c| {
+            c.list_tags_for_resource().resource_arn(arn).send()
+        })
+        .await?;
+    Ok(out
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
 }
 
 #[async_trait]
-impl Provider for LogGroupProvider {
-    fn type_name(&self) -> &'static str {
-        LogGroup::TYPE
-    }
+impl AwsResource for LogGroup {
+    type Service = Logs;
+    const SCHEMA: Schema = Schema {
+        force_new: &["name"],
+        unique_name: &["name"],
+        terraform: &[Tf {
+            resource: "aws_cloudwatch_log_group",
+            args: &[
+                ("name", "name"),
+                ("retention_in_days", "retention_in_days"),
+                ("kms_key_id", "kms_key_id"),
+                ("tags", "tags"),
+            ],
+            import_id: "{name}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("logs", 5))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let g: LogGroup = parse(inputs)?;
-        check_log_group_name("name", &g.name)?;
-        if let Some(d) = g.retention_in_days {
+    fn check(&self) -> Result<(), ProviderError> {
+        check_log_group_name("name", &self.name)?;
+        if let Some(d) = self.retention_in_days {
             if !RETENTION_DAYS.contains(&d) {
                 return Err(ProviderError::invalid(
                     "retention_in_days",
@@ -210,7 +125,7 @@ impl Provider for LogGroupProvider {
                 ));
             }
         }
-        if let Some(k) = g.kms_key_id.as_ref().and_then(Input::known) {
+        if let Some(k) = self.kms_key_id.as_ref().and_then(Input::known) {
             check_arn(
                 "kms_key_id",
                 k,
@@ -219,124 +134,145 @@ impl Provider for LogGroupProvider {
                 "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
             )?;
         }
-        tags::validate(&g.tags)
+        Ok(())
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let g: LogGroup = parse(inputs)?;
-        let kms = match &g.kms_key_id {
-            Some(k) => Some(k.known().cloned().ok_or_else(|| {
-                ProviderError::Fatal(format!(
-                    "{}: kms_key_id is not known at apply time",
-                    ctx.urn
-                ))
-            })?),
+    async fn create(&self, cx: &Call<'_, Logs>) -> Result<String, ProviderError> {
+        let kms = match &self.kms_key_id {
+            Some(k) => Some(k.require("kms_key_id")?.clone()),
             None => None,
         };
-        self.aws.limits.logs.acquire().await;
-        let created = self
-            .aws
-            .logs()
-            .await
-            .create_log_group()
-            .log_group_name(&g.name)
-            .set_kms_key_id(kms)
-            .set_tags(Some(create_tags(&self.aws, ctx, &g.tags)))
-            .send()
+        let made = cx
+            .try_send("CreateLogGroup", |c| {
+                c.create_log_group()
+                    .log_group_name(&self.name)
+                    .set_kms_key_id(kms.clone())
+                    .set_tags(Some(cx.all_tags(&self.tags).into_iter().collect()))
+                    .send()
+            })
             .await;
-        // Retention is a second call; a retried create finds its own group
-        // (by the URN tag) and carries on from what is live.
-        let from = match created {
-            Ok(_) => LogGroup {
-                retention_in_days: None,
-                ..g.clone()
-            },
-            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
-                let err = error::map(&ctx.urn, "CreateLogGroup", e);
-                match self.live(ctx, &g.name).await? {
-                    Some((live, _, t)) if has_urn(ctx, &t) => live,
-                    _ => return Err(err),
+        match made {
+            Ok(_) => Ok(self.name.clone()),
+            // Our own group from an earlier attempt (by its URN tag): carry
+            // on from it; anyone else's stays an error.
+            Err(f) if f.code == "ResourceAlreadyExistsException" => {
+                if self.find(cx).await?.is_empty() {
+                    Err(f.error)
+                } else {
+                    Ok(self.name.clone())
                 }
             }
-            Err(e) => return Err(error::map(&ctx.urn, "CreateLogGroup", e)),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Logs>, id: &str) -> Result<(), ProviderError> {
+        // Retention is a second call.
+        let fresh = LogGroup {
+            retention_in_days: None,
+            ..self.clone()
         };
-        let live = self.describe(ctx, &g.name).await?.ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: log group {} not found after CreateLogGroup",
-                ctx.urn, g.name
-            ))
-        })?;
-        self.reconcile(ctx, &group_arn(&live), &from, &g).await?;
-        Ok(Created {
-            id: g.name.clone(),
-            outputs: outputs(&live),
-        })
+        self.update(&fresh, cx, id).await
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        Ok(self
-            .live(ctx, id)
-            .await?
-            .map(|(live, outputs, _)| ReadResult {
-                inputs: serde_json::to_value(live).expect("serializable"),
-                outputs,
-            }))
+        cx: &Call<'_, Logs>,
+        name: &str,
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(g) = describe(cx, name).await? else {
+            return Ok(None);
+        };
+        let arn = group_arn(&g);
+        let args = LogGroup {
+            name: name.to_string(),
+            retention_in_days: g.retention_in_days(),
+            kms_key_id: g.kms_key_id().map(|k| Input::Value(k.to_string())),
+            tags: cx.own_tags(&live_tags(cx, &arn).await?),
+        };
+        Ok(Some(Live {
+            args,
+            outputs: json!({"id": name, "name": name, "arn": arn}),
+        }))
     }
 
     async fn update(
         &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        _old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (LogGroup, LogGroup) = (parse(old_inputs)?, parse(new_inputs)?);
-        let Some(live) = self.describe(ctx, id).await? else {
-            return Err(ProviderError::NotFound(format!(
-                "{}: log group {id} disappeared before update",
-                ctx.urn
-            )));
-        };
-        self.reconcile(ctx, &group_arn(&live), &o, &n).await?;
-        Ok(outputs(&live))
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
+        old: &Self,
+        cx: &Call<'_, Logs>,
+        name: &str,
     ) -> Result<(), ProviderError> {
-        self.aws.limits.logs.acquire().await;
-        let r = self
-            .aws
-            .logs()
-            .await
-            .delete_log_group()
-            .log_group_name(id)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteLogGroup", e));
-        none_if_gone(r).map(|_| ())
+        if old.retention_in_days != self.retention_in_days {
+            match self.retention_in_days {
+                Some(days) => cx
+                    .send("PutRetentionPolicy", |c| {
+                        c.put_retention_policy()
+                            .log_group_name(name)
+                            .retention_in_days(days)
+                            .send()
+                    })
+                    .await
+                    .map(drop)?,
+                None => cx
+                    .send("DeleteRetentionPolicy", |c| {
+                        c.delete_retention_policy().log_group_name(name).send()
+                    })
+                    .await
+                    .map(drop)?,
+            }
+        }
+        let (ok, nk) = (
+            old.kms_key_id.as_ref().and_then(Input::known),
+            self.kms_key_id.as_ref().and_then(Input::known),
+        );
+        if ok != nk {
+            match nk {
+                Some(key) => cx
+                    .send("AssociateKmsKey", |c| {
+                        c.associate_kms_key()
+                            .log_group_name(name)
+                            .kms_key_id(key)
+                            .send()
+                    })
+                    .await
+                    .map(drop)?,
+                None => cx
+                    .send("DisassociateKmsKey", |c| {
+                        c.disassociate_kms_key().log_group_name(name).send()
+                    })
+                    .await
+                    .map(drop)?,
+            }
+        }
+        if old.tags != self.tags {
+            let g = describe(cx, name)
+                .await?
+                .ok_or_else(|| ProviderError::NotFound(format!("log group {name} is gone")))?;
+            cx.update_tags(&group_arn(&g), &old.tags, &self.tags)
+                .await?;
+        }
+        Ok(())
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
+    async fn delete(&self, cx: &Call<'_, Logs>, name: &str) -> Result<(), ProviderError> {
+        cx.send("DeleteLogGroup", |c| {
+            c.delete_log_group().log_group_name(name).send()
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn find(&self, cx: &Call<'_, Logs>) -> Result<Vec<String>, ProviderError> {
         // The name is the identity: a group of that name carrying our URN tag.
-        let g: LogGroup = parse(inputs)?;
-        Ok(match self.live(ctx, &g.name).await? {
-            Some((_, outputs, t)) if has_urn(ctx, &t) => vec![Created {
-                id: g.name,
-                outputs,
-            }],
-            _ => Vec::new(),
+        let Some(g) = describe(cx, &self.name).await? else {
+            return Ok(Vec::new());
+        };
+        let tags = live_tags(cx, &group_arn(&g)).await?;
+        let ours = tags.get(URN_TAG).is_some_and(|v| cx.ctx.urn_tag_matches(v));
+        Ok(if ours {
+            vec![self.name.clone()]
+        } else {
+            Vec::new()
         })
     }
 }
@@ -345,8 +281,13 @@ impl Provider for LogGroupProvider {
 mod tests {
     use super::*;
 
-    fn p() -> LogGroupProvider {
-        LogGroupProvider::new(Arc::new(Aws::new(Default::default())))
+    use crate::provider::aws::resource::Typed;
+    use crate::provider::aws::Aws;
+    use crate::provider::Provider;
+    use std::sync::Arc;
+
+    fn p() -> Typed<LogGroup> {
+        Typed::new(Arc::new(Aws::new(Default::default())))
     }
 
     #[test]

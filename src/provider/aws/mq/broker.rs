@@ -1,7 +1,10 @@
-//! `aws:mq/Broker` (Terraform `aws_mq_broker`), RabbitMQ engine.
+//! `aws:mq/Broker` (Terraform `aws_mq_broker`), RabbitMQ engine. Amazon MQ
+//! takes RabbitMQ users at create only: it neither stores nor returns them
+//! (DescribeBroker lists none) and UpdateUser / DescribeUser are ActiveMQ
+//! only. So read keeps the declared users, and a change of them is refused
+//! before any call (`update`).
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_mq::operation::describe_broker::DescribeBrokerOutput;
@@ -9,56 +12,71 @@ use aws_sdk_mq::types::{
     BrokerState, DayOfWeek, DeploymentMode, EngineType, Logs, User, WeeklyStartTime,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{create_tags, from_tags, update_tags};
+use super::{from_tags, Mq};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{field_diff, parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::{Tags, URN_TAG};
+use crate::provider::aws::validate::{check_id, one_of};
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Broker {
     /// 1 to 50 characters of `[A-Za-z0-9_-]`.
     pub broker_name: String,
     /// Only `RABBITMQ`.
-    #[serde(default = "rabbitmq")]
     pub engine_type: String,
-    /// e.g. `3.13`, `3.11.20`.
+    /// `3.13`, or `4.2` on mq.m7g hosts: major.minor only, Amazon MQ applies
+    /// the patch versions itself.
     pub engine_version: String,
     /// e.g. `mq.m5.large`, `mq.t3.micro` (single-instance only).
     pub host_instance_type: String,
     /// `SINGLE_INSTANCE` or `CLUSTER_MULTI_AZ`.
-    #[serde(default = "single_instance")]
     pub deployment_mode: String,
     /// One subnet for a single instance, two or more for a cluster.
-    #[serde(default)]
     pub subnet_ids: Vec<Input<String>>,
-    #[serde(default)]
     pub security_groups: Vec<Input<String>>,
-    #[serde(default)]
     pub publicly_accessible: bool,
-    #[serde(default = "yes")]
+    /// Must stay true: Amazon MQ requires it from RabbitMQ 3.13 on.
     pub auto_minor_version_upgrade: bool,
-    #[serde(default)]
     pub logs: BrokerLogs,
-    /// RabbitMQ: exactly one (the admin user).
+    /// RabbitMQ: exactly one (the admin user), set at create only.
     pub users: Vec<BrokerUser>,
     /// AWS picks a window when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance_window_start_time: Option<MaintenanceWindow>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
+impl Default for Broker {
+    fn default() -> Self {
+        Broker {
+            broker_name: String::new(),
+            engine_type: "RABBITMQ".into(),
+            engine_version: String::new(),
+            host_instance_type: String::new(),
+            deployment_mode: "SINGLE_INSTANCE".into(),
+            subnet_ids: Vec::new(),
+            security_groups: Vec::new(),
+            publicly_accessible: false,
+            auto_minor_version_upgrade: true,
+            logs: BrokerLogs::default(),
+            users: Vec::new(),
+            maintenance_window_start_time: None,
+            tags: Tags::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct BrokerLogs {
-    #[serde(default)]
     pub general: bool,
     /// ActiveMQ only: refused for RabbitMQ.
-    #[serde(default)]
     pub audit: bool,
 }
 
@@ -73,27 +91,23 @@ pub struct BrokerUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct MaintenanceWindow {
     /// `MONDAY` .. `SUNDAY`.
     pub day_of_week: String,
     /// `HH:MM`, 24-hour.
     pub time_of_day: String,
-    #[serde(default = "utc")]
     pub time_zone: String,
 }
 
-fn yes() -> bool {
-    true
-}
-fn rabbitmq() -> String {
-    "RABBITMQ".into()
-}
-fn single_instance() -> String {
-    "SINGLE_INSTANCE".into()
-}
-fn utc() -> String {
-    "UTC".into()
+impl Default for MaintenanceWindow {
+    fn default() -> Self {
+        MaintenanceWindow {
+            day_of_week: String::new(),
+            time_of_day: String::new(),
+            time_zone: "UTC".into(),
+        }
+    }
 }
 
 impl Broker {
@@ -106,18 +120,11 @@ impl Broker {
     ) -> Self {
         Broker {
             broker_name: broker_name.into(),
-            engine_type: rabbitmq(),
             engine_version: engine_version.into(),
             host_instance_type: host_instance_type.into(),
-            deployment_mode: single_instance(),
             subnet_ids: vec![subnet_id.into()],
-            security_groups: Vec::new(),
-            publicly_accessible: false,
-            auto_minor_version_upgrade: true,
-            logs: BrokerLogs::default(),
             users: vec![admin],
-            maintenance_window_start_time: None,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -149,9 +156,17 @@ impl Resource<Broker> {
     }
 }
 
+/// The engine versions Amazon MQ creates RabbitMQ brokers on (3.11 and 3.12
+/// are past end of support); one step at a time, never down.
+const VERSIONS: &[&str] = &["3.13", "4.2"];
+
+/// UpdateBroker, RebootBroker and DeleteBroker while the broker is creating
+/// or rebooting.
+const BUSY: Retry = Retry::conflict(&["ConflictException"], Duration::from_secs(600));
+
 /// Changes that Amazon MQ keeps pending until the broker reboots (Terraform's
-/// `apply_immediately` reboots for these). Security groups, users, the
-/// maintenance window and auto minor upgrades apply without one.
+/// `apply_immediately` reboots for these). Security groups, the maintenance
+/// window and auto minor upgrades apply without one.
 pub fn requires_reboot(old: &Broker, new: &Broker) -> bool {
     old.engine_version != new.engine_version
         || old.host_instance_type != new.host_instance_type
@@ -191,169 +206,83 @@ fn check_password(field: &str, p: &Input<String>) -> Result<(), ProviderError> {
     Ok(())
 }
 
-fn known(v: &[Input<String>]) -> Vec<String> {
-    v.iter().filter_map(|i| i.known().cloned()).collect()
+fn check_deployment(b: &Broker) -> Result<(), ProviderError> {
+    match b.deployment_mode.as_str() {
+        "SINGLE_INSTANCE" if b.subnet_ids.len() != 1 => Err(ProviderError::invalid(
+            "subnet_ids",
+            b.subnet_ids.len(),
+            "a SINGLE_INSTANCE broker takes exactly one subnet",
+        )),
+        "CLUSTER_MULTI_AZ" if b.subnet_ids.len() < 2 => Err(ProviderError::invalid(
+            "subnet_ids",
+            b.subnet_ids.len(),
+            "a CLUSTER_MULTI_AZ broker takes at least two subnets in different AZs",
+        )),
+        "CLUSTER_MULTI_AZ" if b.host_instance_type.starts_with("mq.t3.") => {
+            Err(ProviderError::invalid(
+                "host_instance_type",
+                format!("{:?}", b.host_instance_type),
+                "mq.t3 instances are single-instance only",
+            ))
+        }
+        "SINGLE_INSTANCE" | "CLUSTER_MULTI_AZ" => Ok(()),
+        "ACTIVE_STANDBY_MULTI_AZ" => Err(ProviderError::invalid(
+            "deployment_mode",
+            "\"ACTIVE_STANDBY_MULTI_AZ\"",
+            "RabbitMQ brokers are SINGLE_INSTANCE or CLUSTER_MULTI_AZ; \
+             active/standby is ActiveMQ only",
+        )),
+        other => Err(ProviderError::invalid(
+            "deployment_mode",
+            format!("{other:?}"),
+            "must be \"SINGLE_INSTANCE\" or \"CLUSTER_MULTI_AZ\"",
+        )),
+    }
 }
 
-pub struct BrokerProvider {
-    aws: Arc<Aws>,
+fn check_window(w: &MaintenanceWindow) -> Result<(), ProviderError> {
+    const DAYS: [&str; 7] = [
+        "MONDAY",
+        "TUESDAY",
+        "WEDNESDAY",
+        "THURSDAY",
+        "FRIDAY",
+        "SATURDAY",
+        "SUNDAY",
+    ];
+    one_of(
+        "maintenance_window_start_time.day_of_week",
+        &w.day_of_week,
+        &DAYS,
+    )?;
+    let ok = w.time_of_day.split_once(':').is_some_and(|(h, m)| {
+        h.len() == 2
+            && m.len() == 2
+            && h.parse::<u8>().is_ok_and(|h| h < 24)
+            && m.parse::<u8>().is_ok_and(|m| m < 60)
+    });
+    if !ok {
+        return Err(ProviderError::invalid(
+            "maintenance_window_start_time.time_of_day",
+            format!("{:?}", w.time_of_day),
+            "expected HH:MM (24-hour)",
+        ));
+    }
+    Ok(())
 }
 
-impl BrokerProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        BrokerProvider { aws }
-    }
+fn require_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ProviderError> {
+    v.iter()
+        .map(|i| i.require(field).cloned().map_err(Into::into))
+        .collect()
+}
 
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<Option<DescribeBrokerOutput>, ProviderError> {
-        self.aws.limits.mq.acquire().await;
-        match self
-            .aws
-            .mq()
-            .await
-            .describe_broker()
-            .broker_id(id)
-            .send()
-            .await
-        {
-            Ok(out) if out.broker_state() == Some(&BrokerState::DeletionInProgress) => Ok(None),
-            Ok(out) => Ok(Some(out)),
-            Err(e) => match error::map(&ctx.urn, "DescribeBroker", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
-    }
-
-    /// Polls until the broker is RUNNING; fails on CREATION_FAILED or timeout.
-    async fn wait_running(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<DescribeBrokerOutput, ProviderError> {
-        let s = &self.aws.settings;
-        let start = Instant::now();
-        loop {
-            let b = self.describe(ctx, id).await?.ok_or_else(|| {
-                ProviderError::NotFound(format!("{}: broker {id} disappeared", ctx.urn))
-            })?;
-            let state = b.broker_state().cloned();
-            match state {
-                Some(BrokerState::Running) => return Ok(b),
-                Some(BrokerState::CreationFailed) => {
-                    return Err(ProviderError::Fatal(format!(
-                        "{}: broker {id} is CREATION_FAILED",
-                        ctx.urn
-                    )))
-                }
-                _ => {}
-            }
-            if start.elapsed() >= s.wait_timeout {
-                return Err(ProviderError::Fatal(format!(
-                    "{}: broker {id} still {} after {:?} (waiting for RUNNING)",
-                    ctx.urn,
-                    state.as_ref().map(|s| s.as_str()).unwrap_or("unknown"),
-                    s.wait_timeout
-                )));
-            }
-            tokio::time::sleep(s.poll_interval).await;
-        }
-    }
-
-    fn outputs(b: &DescribeBrokerOutput) -> Value {
-        let inst = b.broker_instances().first();
-        let amqps = inst.and_then(|i| i.endpoints().iter().find(|e| e.starts_with("amqps://")));
-        json!({
-            "id": b.broker_id(),
-            "arn": b.broker_arn(),
-            "broker_name": b.broker_name(),
-            "amqps_endpoint": amqps,
-            "console_url": inst.and_then(|i| i.console_url()),
-        })
-    }
-
-    async fn live_inputs(
-        &self,
-        ctx: &Ctx,
-        b: &DescribeBrokerOutput,
-        declared: Option<&Broker>,
-    ) -> Result<Broker, ProviderError> {
-        let id = b.broker_id().unwrap_or_default();
-        let mut users = Vec::new();
-        for u in b.users() {
-            let name = u.username().unwrap_or_default();
-            self.aws.limits.mq.acquire().await;
-            let du = self
-                .aws
-                .mq()
-                .await
-                .describe_user()
-                .broker_id(id)
-                .username(name)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "DescribeUser", e))?;
-            // AWS never returns a password: keep the declared one.
-            let password = declared
-                .and_then(|d| d.users.iter().find(|x| x.username == name))
-                .map(|x| x.password.clone())
-                .unwrap_or(Input::Unknown);
-            users.push(BrokerUser {
-                username: name.to_string(),
-                password,
-                console_access: du.console_access().unwrap_or(false),
-            });
-        }
-        users.sort_by(|a, b| a.username.cmp(&b.username));
-        let window = match declared.and_then(|d| d.maintenance_window_start_time.as_ref()) {
-            Some(_) => b
-                .maintenance_window_start_time()
-                .map(|w| MaintenanceWindow {
-                    day_of_week: w
-                        .day_of_week()
-                        .map(|d| d.as_str().to_ascii_uppercase())
-                        .unwrap_or_default(),
-                    time_of_day: w.time_of_day().unwrap_or_default().into(),
-                    time_zone: w.time_zone().unwrap_or("UTC").into(),
-                }),
-            None => None,
-        };
-        Ok(Broker {
-            broker_name: b.broker_name().unwrap_or_default().into(),
-            engine_type: b
-                .engine_type()
-                .map(|e| e.as_str().to_ascii_uppercase())
-                .unwrap_or_else(rabbitmq),
-            engine_version: b.engine_version().unwrap_or_default().into(),
-            host_instance_type: b.host_instance_type().unwrap_or_default().into(),
-            deployment_mode: b
-                .deployment_mode()
-                .map(|d| d.as_str().to_string())
-                .unwrap_or_else(single_instance),
-            subnet_ids: b
-                .subnet_ids()
-                .iter()
-                .map(|s| Input::Value(s.clone()))
-                .collect(),
-            security_groups: b
-                .security_groups()
-                .iter()
-                .map(|s| Input::Value(s.clone()))
-                .collect(),
-            publicly_accessible: b.publicly_accessible().unwrap_or(false),
-            auto_minor_version_upgrade: b.auto_minor_version_upgrade().unwrap_or(false),
-            logs: BrokerLogs {
-                general: b.logs().and_then(|l| l.general()).unwrap_or(false),
-                audit: b.logs().and_then(|l| l.audit()).unwrap_or(false),
-            },
-            users,
-            maintenance_window_start_time: window,
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(b.tags())),
-        })
-    }
+/// What a user declaration sets: a change of it cannot be applied.
+fn user_keys(b: &Broker) -> Vec<(&str, bool, Option<&String>)> {
+    b.users
+        .iter()
+        .map(|u| (u.username.as_str(), u.console_access, u.password.known()))
+        .collect()
 }
 
 fn window(w: &MaintenanceWindow) -> WeeklyStartTime {
@@ -369,33 +298,119 @@ fn logs(l: &BrokerLogs) -> Logs {
     Logs::builder().general(l.general).build()
 }
 
-#[async_trait]
-impl Provider for BrokerProvider {
-    fn type_name(&self) -> &'static str {
-        Broker::TYPE
-    }
+async fn describe(
+    cx: &Call<'_, Mq>,
+    id: &str,
+) -> Result<Option<DescribeBrokerOutput>, ProviderError> {
+    cx.find("DescribeBroker", |c| {
+        c.describe_broker().broker_id(id).send()
+    })
+    .await
+}
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &[
+async fn state(cx: &Call<'_, Mq>, id: &str) -> Result<Seen<()>, ProviderError> {
+    Ok(match describe(cx, id).await? {
+        None => Seen::Gone,
+        Some(b) => Seen::State(
+            b.broker_state()
+                .map_or("CREATION_IN_PROGRESS", |s| s.as_str())
+                .into(),
+            (),
+        ),
+    })
+}
+
+/// `(id, name)` of the brokers tagged with this resource's URN.
+async fn own(cx: &Call<'_, Mq>) -> Result<Vec<(String, String)>, ProviderError> {
+    let pages = cx
+        .pages(
+            "ListBrokers",
+            cx.client()
+                .await
+                .list_brokers()
+                .max_results(100)
+                .into_paginator()
+                .send(),
+        )
+        .await?;
+    let ids: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.broker_summaries())
+        .filter(|b| b.broker_state() != Some(&BrokerState::DeletionInProgress))
+        .filter_map(|b| b.broker_id().map(str::to_string))
+        .collect();
+    let mut ours = Vec::new();
+    for id in ids {
+        let Some(b) = describe(cx, &id).await? else {
+            continue;
+        };
+        let tagged = from_tags(b.tags())
+            .get(URN_TAG)
+            .is_some_and(|v| cx.ctx.urn_tag_matches(v));
+        if tagged {
+            ours.push((id, b.broker_name().unwrap_or_default().to_string()));
+        }
+    }
+    Ok(ours)
+}
+
+#[async_trait]
+impl AwsResource for Broker {
+    type Service = Mq;
+    const SCHEMA: Schema = Schema {
+        force_new: &[
             "broker_name",
             "engine_type",
             "deployment_mode",
             "subnet_ids",
             "publicly_accessible",
-        ]
-    }
+        ],
+        unique_name: &["broker_name"],
+        optional_computed: &["maintenance_window_start_time"],
+        write_only: &["users"],
+        normalize: &[
+            ("engine_version", Norm::VersionPrefix),
+            ("subnet_ids", Norm::Set),
+            ("security_groups", Norm::Set),
+        ],
+        terraform: &[Tf {
+            resource: "aws_mq_broker",
+            args: &[
+                ("broker_name", "broker_name"),
+                ("engine_type", "engine_type"),
+                ("engine_version", "engine_version"),
+                ("host_instance_type", "host_instance_type"),
+                ("deployment_mode", "deployment_mode"),
+                ("subnet_ids", "subnet_ids"),
+                ("security_groups", "security_groups"),
+                ("publicly_accessible", "publicly_accessible"),
+                ("auto_minor_version_upgrade", "auto_minor_version_upgrade"),
+                ("logs.general", "logs.general"),
+                ("logs.audit", "logs.audit"),
+                ("users.username", "user.username"),
+                ("users.password", "user.password"),
+                ("users.console_access", "user.console_access"),
+                (
+                    "maintenance_window_start_time.day_of_week",
+                    "maintenance_window_start_time.day_of_week",
+                ),
+                (
+                    "maintenance_window_start_time.time_of_day",
+                    "maintenance_window_start_time.time_of_day",
+                ),
+                (
+                    "maintenance_window_start_time.time_zone",
+                    "maintenance_window_start_time.time_zone",
+                ),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn unique_name(&self) -> &'static [&'static str] {
-        &["broker_name"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("mq", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let b: Broker = parse(inputs)?;
-        let n = &b.broker_name;
+    fn check(&self) -> Result<(), ProviderError> {
+        let n = &self.broker_name;
         if n.is_empty()
             || n.len() > 50
             || !n
@@ -408,90 +423,64 @@ impl Provider for BrokerProvider {
                 "1 to 50 characters of letters, digits, '-' and '_'",
             ));
         }
-        if b.engine_type != "RABBITMQ" {
+        if self.engine_type != "RABBITMQ" {
             return Err(ProviderError::invalid(
                 "engine_type",
-                format!("{:?}", b.engine_type),
+                format!("{:?}", self.engine_type),
                 "this type manages RabbitMQ brokers only: use \"RABBITMQ\"",
             ));
         }
-        let v = &b.engine_version;
-        let parts: Vec<&str> = v.split('.').collect();
-        if !(2..=3).contains(&parts.len())
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
-        {
+        if !VERSIONS.contains(&self.engine_version.as_str()) {
             return Err(ProviderError::invalid(
                 "engine_version",
-                format!("{v:?}"),
-                "expected a RabbitMQ version like \"3.13\" or \"3.11.20\"",
+                format!("{:?}", self.engine_version),
+                "Amazon MQ creates RabbitMQ \"3.13\" and \"4.2\" (major.minor: it applies \
+                 patches itself; 3.11 and 3.12 are past end of support)",
             ));
         }
-        if !b.host_instance_type.starts_with("mq.") {
+        if !self.host_instance_type.starts_with("mq.") {
             return Err(ProviderError::invalid(
                 "host_instance_type",
-                format!("{:?}", b.host_instance_type),
+                format!("{:?}", self.host_instance_type),
                 "expected an Amazon MQ instance type like \"mq.m5.large\"",
             ));
         }
-        match b.deployment_mode.as_str() {
-            "SINGLE_INSTANCE" => {
-                if b.subnet_ids.len() != 1 {
-                    return Err(ProviderError::invalid(
-                        "subnet_ids",
-                        b.subnet_ids.len(),
-                        "a SINGLE_INSTANCE broker takes exactly one subnet",
-                    ));
-                }
-            }
-            "CLUSTER_MULTI_AZ" => {
-                if b.subnet_ids.len() < 2 {
-                    return Err(ProviderError::invalid(
-                        "subnet_ids",
-                        b.subnet_ids.len(),
-                        "a CLUSTER_MULTI_AZ broker takes at least two subnets in different AZs",
-                    ));
-                }
-                if b.host_instance_type.starts_with("mq.t3.") {
-                    return Err(ProviderError::invalid(
-                        "host_instance_type",
-                        format!("{:?}", b.host_instance_type),
-                        "mq.t3 instances are single-instance only",
-                    ));
-                }
-            }
-            "ACTIVE_STANDBY_MULTI_AZ" => {
-                return Err(ProviderError::invalid(
-                    "deployment_mode",
-                    "\"ACTIVE_STANDBY_MULTI_AZ\"",
-                    "RabbitMQ brokers are SINGLE_INSTANCE or CLUSTER_MULTI_AZ; \
-                     active/standby is ActiveMQ only",
-                ))
-            }
-            other => {
-                return Err(ProviderError::invalid(
-                    "deployment_mode",
-                    format!("{other:?}"),
-                    "must be \"SINGLE_INSTANCE\" or \"CLUSTER_MULTI_AZ\"",
-                ))
-            }
+        if self.engine_version == "4.2" && !self.host_instance_type.starts_with("mq.m7g.") {
+            return Err(ProviderError::invalid(
+                "host_instance_type",
+                format!("{:?}", self.host_instance_type),
+                "RabbitMQ 4.2 runs on mq.m7g instances only (e.g. \"mq.m7g.large\")",
+            ));
         }
-        if b.logs.audit {
+        if !self.auto_minor_version_upgrade {
+            return Err(ProviderError::invalid(
+                "auto_minor_version_upgrade",
+                false,
+                "Amazon MQ requires it for RabbitMQ 3.13 and later",
+            ));
+        }
+        check_deployment(self)?;
+        for s in &self.subnet_ids {
+            check_id("subnet_ids", s, "subnet")?;
+        }
+        for s in &self.security_groups {
+            check_id("security_groups", s, "sg")?;
+        }
+        if self.logs.audit {
             return Err(ProviderError::invalid(
                 "logs.audit",
                 true,
                 "RabbitMQ brokers publish general logs only; audit logs are ActiveMQ only",
             ));
         }
-        if b.users.len() != 1 {
+        if self.users.len() != 1 {
             return Err(ProviderError::invalid(
                 "users",
-                b.users.len(),
+                self.users.len(),
                 "a RabbitMQ broker is created with exactly one (admin) user",
             ));
         }
-        for (i, u) in b.users.iter().enumerate() {
+        for (i, u) in self.users.iter().enumerate() {
             let un = &u.username;
             if un.len() < 2
                 || un.len() > 100
@@ -507,308 +496,246 @@ impl Provider for BrokerProvider {
             }
             check_password(&format!("users[{i}].password"), &u.password)?;
         }
-        if let Some(w) = &b.maintenance_window_start_time {
-            const DAYS: [&str; 7] = [
-                "MONDAY",
-                "TUESDAY",
-                "WEDNESDAY",
-                "THURSDAY",
-                "FRIDAY",
-                "SATURDAY",
-                "SUNDAY",
-            ];
-            if !DAYS.contains(&w.day_of_week.as_str()) {
-                return Err(ProviderError::invalid(
-                    "maintenance_window_start_time.day_of_week",
-                    format!("{:?}", w.day_of_week),
-                    "must be MONDAY .. SUNDAY",
-                ));
-            }
-            let ok = w.time_of_day.split_once(':').is_some_and(|(h, m)| {
-                h.len() == 2
-                    && m.len() == 2
-                    && h.parse::<u8>().is_ok_and(|h| h < 24)
-                    && m.parse::<u8>().is_ok_and(|m| m < 60)
-            });
-            if !ok {
-                return Err(ProviderError::invalid(
-                    "maintenance_window_start_time.time_of_day",
-                    format!("{:?}", w.time_of_day),
-                    "expected HH:MM (24-hour)",
-                ));
-            }
+        match &self.maintenance_window_start_time {
+            Some(w) => check_window(w),
+            None => Ok(()),
         }
-        tags::validate(&b.tags)
     }
 
-    fn diff(&self, old: &Value, new: &Value) -> Diff {
-        let mut d = field_diff(old, new, self.force_new());
-        // A renamed admin user cannot be changed in place.
-        let names = |v: &Value| -> Vec<Value> {
-            v.get("users")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(|u| u["username"].clone()).collect())
-                .unwrap_or_default()
-        };
-        if d.changed.iter().any(|f| f == "users") && names(old) != names(new) {
-            d.replace.push("users".into());
-        }
-        d
-    }
-
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let b: Broker = parse(inputs)?;
-        let users = b
-            .users
-            .iter()
-            .map(|u| {
+    async fn create(&self, cx: &Call<'_, Mq>) -> Result<String, ProviderError> {
+        let subnets = require_all("subnet_ids", &self.subnet_ids)?;
+        let sgs = require_all("security_groups", &self.security_groups)?;
+        let mut users = Vec::new();
+        for (i, u) in self.users.iter().enumerate() {
+            let password = u.password.require(&format!("users[{i}].password"))?;
+            users.push(
                 User::builder()
                     .username(&u.username)
-                    .password(u.password.known().cloned().unwrap_or_default())
+                    .password(password)
                     .console_access(u.console_access)
-                    .build()
+                    .build(),
+            );
+        }
+        // A random token per create attempt, resent unchanged by the SDK's
+        // and the throttle retries of this request; a later create (after a
+        // destroy, or a replacement) never gets an old broker back. An
+        // engine retry of the whole create looks the broker up by URN tag.
+        let token = format!("morket-{:032x}", rand::random::<u128>());
+        let made = cx
+            .try_send("CreateBroker", |c| {
+                c.create_broker()
+                    .broker_name(&self.broker_name)
+                    .engine_type(EngineType::Rabbitmq)
+                    .engine_version(&self.engine_version)
+                    .host_instance_type(&self.host_instance_type)
+                    .deployment_mode(DeploymentMode::from(self.deployment_mode.as_str()))
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .set_security_groups((!sgs.is_empty()).then(|| sgs.clone()))
+                    .publicly_accessible(self.publicly_accessible)
+                    .auto_minor_version_upgrade(self.auto_minor_version_upgrade)
+                    .logs(logs(&self.logs))
+                    .set_users(Some(users.clone()))
+                    .set_maintenance_window_start_time(
+                        self.maintenance_window_start_time.as_ref().map(window),
+                    )
+                    .set_tags(Some(cx.all_tags(&self.tags).into_iter().collect()))
+                    .creator_request_id(&token)
+                    .send()
             })
-            .collect();
-        self.aws.limits.mq.acquire().await;
-        let out = self
-            .aws
-            .mq()
-            .await
-            .create_broker()
-            .broker_name(&b.broker_name)
-            .engine_type(EngineType::Rabbitmq)
-            .engine_version(&b.engine_version)
-            .host_instance_type(&b.host_instance_type)
-            .deployment_mode(DeploymentMode::from(b.deployment_mode.as_str()))
-            .set_subnet_ids(Some(known(&b.subnet_ids)))
-            .set_security_groups((!b.security_groups.is_empty()).then(|| known(&b.security_groups)))
-            .publicly_accessible(b.publicly_accessible)
-            .auto_minor_version_upgrade(b.auto_minor_version_upgrade)
-            .logs(logs(&b.logs))
-            .set_users(Some(users))
-            .set_maintenance_window_start_time(b.maintenance_window_start_time.as_ref().map(window))
-            .set_tags(Some(create_tags(&self.aws, ctx, &b.tags)))
-            // Idempotent retries of the create call itself; a replacement (same
-            // URN, other force-new fields) gets a token of its own. No secret
-            // goes into the token.
-            .creator_request_id(format!(
-                "{:016x}",
-                fnv1a(&format!(
-                    "{}|{}|{}|{}|{:?}|{}",
-                    ctx.urn,
-                    b.broker_name,
-                    b.engine_type,
-                    b.deployment_mode,
-                    known(&b.subnet_ids),
-                    b.publicly_accessible
-                ))
-            ))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateBroker", e))?;
-        let id = out.broker_id().unwrap_or_default().to_string();
-        let live = self.wait_running(ctx, &id).await?;
-        Ok(Created {
-            id,
-            outputs: Self::outputs(&live),
-        })
+            .await;
+        match made {
+            Ok(out) => out
+                .broker_id()
+                .map(str::to_string)
+                .ok_or_else(|| cx.fatal("CreateBroker returned no broker id")),
+            // The name is taken: by our own broker from an earlier attempt
+            // (URN tag), carry on from it; anyone else's stays an error.
+            Err(f) if f.code == "ConflictException" => own(cx)
+                .await?
+                .into_iter()
+                .find(|(_, name)| *name == self.broker_name)
+                .map(|(id, _)| id)
+                .ok_or(f.error),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Mq>, id: &str) -> Result<(), ProviderError> {
+        let what = format!("broker {id}");
+        Wait::new(
+            &what,
+            &["CREATION_IN_PROGRESS", "REBOOT_IN_PROGRESS"],
+            &["RUNNING"],
+        )
+        .after_create()
+        .until(cx.settings(), || state(cx, id))
+        .await
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Mq>,
         id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(b) = self.describe(ctx, id).await? else {
+        declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(b) = describe(cx, id)
+            .await?
+            .filter(|b| b.broker_state() != Some(&BrokerState::DeletionInProgress))
+        else {
             return Ok(None);
         };
-        let declared: Option<Broker> = parse(inputs).ok();
-        let live = self.live_inputs(ctx, &b, declared.as_ref()).await?;
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: Self::outputs(&b),
-        }))
+        let live_ids = |v: &[String]| v.iter().map(|s| Input::Value(s.clone())).collect();
+        // Users are not readable (see the module doc): `..declared`.
+        let args = Broker {
+            broker_name: b.broker_name().unwrap_or_default().into(),
+            engine_type: b
+                .engine_type()
+                .map_or("RABBITMQ".into(), |e| e.as_str().to_ascii_uppercase()),
+            engine_version: b.engine_version().unwrap_or_default().into(),
+            host_instance_type: b.host_instance_type().unwrap_or_default().into(),
+            deployment_mode: b
+                .deployment_mode()
+                .map_or("SINGLE_INSTANCE", |d| d.as_str())
+                .into(),
+            subnet_ids: live_ids(b.subnet_ids()),
+            security_groups: live_ids(b.security_groups()),
+            publicly_accessible: b.publicly_accessible().unwrap_or(false),
+            auto_minor_version_upgrade: b.auto_minor_version_upgrade().unwrap_or(false),
+            logs: BrokerLogs {
+                general: b.logs().and_then(|l| l.general()).unwrap_or(false),
+                audit: b.logs().and_then(|l| l.audit()).unwrap_or(false),
+            },
+            maintenance_window_start_time: b.maintenance_window_start_time().map(|w| {
+                MaintenanceWindow {
+                    day_of_week: w
+                        .day_of_week()
+                        .map(|d| d.as_str().to_ascii_uppercase())
+                        .unwrap_or_default(),
+                    time_of_day: w.time_of_day().unwrap_or_default().into(),
+                    time_zone: w.time_zone().unwrap_or("UTC").into(),
+                }
+            }),
+            tags: cx.own_tags(&from_tags(b.tags())),
+            ..declared.clone()
+        };
+        let inst = b.broker_instances().first();
+        let outputs = json!({
+            "id": id,
+            "arn": b.broker_arn(),
+            "broker_name": b.broker_name(),
+            "amqps_endpoint": inst.and_then(|i| i.endpoints().iter().find(|e| e.starts_with("amqps://"))),
+            "console_url": inst.and_then(|i| i.console_url()),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (Broker, Broker) = (parse(old_inputs)?, parse(new_inputs)?);
-        let mq = self.aws.mq().await;
-        let mut req = mq.update_broker().broker_id(id);
-        let mut any = false;
-        if o.engine_version != n.engine_version {
-            req = req.engine_version(&n.engine_version);
-            any = true;
+    async fn update(&self, old: &Self, cx: &Call<'_, Mq>, id: &str) -> Result<(), ProviderError> {
+        // Before any call, so nothing of the change is half applied.
+        if user_keys(old) != user_keys(self) {
+            return Err(ProviderError::invalid(
+                "users",
+                "(changed)",
+                "Amazon MQ takes RabbitMQ users only when it creates the broker (it neither \
+                 stores nor returns them, and UpdateUser is ActiveMQ-only): change the user \
+                 in RabbitMQ itself and restore the declaration, or rename the broker to \
+                 replace it",
+            ));
         }
-        if o.host_instance_type != n.host_instance_type {
-            req = req.host_instance_type(&n.host_instance_type);
-            any = true;
+        let rank = |v: &str| VERSIONS.iter().position(|x| *x == v);
+        if rank(&self.engine_version) < rank(&old.engine_version) {
+            return Err(ProviderError::invalid(
+                "engine_version",
+                format!("{:?}", self.engine_version),
+                format!(
+                    "Amazon MQ never downgrades a broker (it runs {:?}): rename the broker \
+                     to replace it",
+                    old.engine_version
+                ),
+            ));
         }
-        if known(&o.security_groups) != known(&n.security_groups) {
-            req = req.set_security_groups(Some(known(&n.security_groups)));
-            any = true;
-        }
-        if o.auto_minor_version_upgrade != n.auto_minor_version_upgrade {
-            req = req.auto_minor_version_upgrade(n.auto_minor_version_upgrade);
-            any = true;
-        }
-        if o.logs != n.logs {
-            req = req.logs(logs(&n.logs));
-            any = true;
-        }
-        if o.maintenance_window_start_time != n.maintenance_window_start_time {
-            if let Some(w) = &n.maintenance_window_start_time {
-                req = req.maintenance_window_start_time(window(w));
-                any = true;
-            }
-        }
+        let changed = |a: &str, b: &str| (a != b).then(|| b.to_string());
+        let version = changed(&old.engine_version, &self.engine_version);
+        let host = changed(&old.host_instance_type, &self.host_instance_type);
+        let sgs = require_all("security_groups", &self.security_groups)?;
+        let old_sgs: Vec<Option<&String>> = old.security_groups.iter().map(Input::known).collect();
+        let sgs = (old_sgs != sgs.iter().map(Some).collect::<Vec<_>>()).then_some(sgs);
+        let minor = (old.auto_minor_version_upgrade != self.auto_minor_version_upgrade)
+            .then_some(self.auto_minor_version_upgrade);
+        let new_logs = (old.logs != self.logs).then(|| logs(&self.logs));
+        let new_window = self
+            .maintenance_window_start_time
+            .as_ref()
+            .filter(|_| old.maintenance_window_start_time != self.maintenance_window_start_time)
+            .map(window);
+        let any = version.is_some()
+            || host.is_some()
+            || sgs.is_some()
+            || minor.is_some()
+            || new_logs.is_some()
+            || new_window.is_some();
         if any {
-            self.aws.limits.mq.acquire().await;
-            req.send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "UpdateBroker", e))?;
+            cx.send_retrying("UpdateBroker", &[BUSY], |c| {
+                c.update_broker()
+                    .broker_id(id)
+                    .set_engine_version(version.clone())
+                    .set_host_instance_type(host.clone())
+                    .set_security_groups(sgs.clone())
+                    .set_auto_minor_version_upgrade(minor)
+                    .set_logs(new_logs.clone())
+                    .set_maintenance_window_start_time(new_window.clone())
+                    .send()
+            })
+            .await?;
         }
-        for u in &n.users {
-            let before = o.users.iter().find(|x| x.username == u.username);
-            let same = before.is_some_and(|b| {
-                b.console_access == u.console_access && b.password.known() == u.password.known()
-            });
-            if same {
-                continue;
-            }
-            self.aws.limits.mq.acquire().await;
-            mq.update_user()
-                .broker_id(id)
-                .username(&u.username)
-                .set_password(u.password.known().cloned())
-                .console_access(u.console_access)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "UpdateUser", e))?;
+        if old.tags != self.tags {
+            let b = describe(cx, id)
+                .await?
+                .ok_or_else(|| ProviderError::NotFound(format!("broker {id} is gone")))?;
+            cx.update_tags(b.broker_arn().unwrap_or_default(), &old.tags, &self.tags)
+                .await?;
         }
-        let arn = old_outputs["arn"].as_str().unwrap_or_default();
-        update_tags(&self.aws, ctx, arn, &o.tags, &n.tags).await?;
-        if requires_reboot(&o, &n) {
-            self.aws.limits.mq.acquire().await;
-            mq.reboot_broker()
-                .broker_id(id)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "RebootBroker", e))?;
-        }
-        let live = self.wait_running(ctx, id).await?;
-        Ok(Self::outputs(&live))
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.mq.acquire().await;
-        if let Err(e) = self
-            .aws
-            .mq()
-            .await
-            .delete_broker()
-            .broker_id(id)
-            .send()
-            .await
-        {
-            match error::map(&ctx.urn, "DeleteBroker", e) {
-                ProviderError::NotFound(_) => return Ok(()),
-                other => return Err(other),
-            }
-        }
-        let s = &self.aws.settings;
-        let start = Instant::now();
-        loop {
-            self.aws.limits.mq.acquire().await;
-            let state = match self
-                .aws
-                .mq()
-                .await
-                .describe_broker()
-                .broker_id(id)
-                .send()
-                .await
-            {
-                Ok(b) => b.broker_state().cloned(),
-                Err(e) => match error::map(&ctx.urn, "DescribeBroker", e) {
-                    ProviderError::NotFound(_) => break,
-                    other => return Err(other),
-                },
-            };
-            if start.elapsed() >= s.wait_timeout {
-                return Err(ProviderError::Fatal(format!(
-                    "{}: broker {id} still {} after {:?} (waiting for it to be gone)",
-                    ctx.urn,
-                    state.as_ref().map(|s| s.as_str()).unwrap_or("unknown"),
-                    s.wait_timeout
-                )));
-            }
-            tokio::time::sleep(s.poll_interval).await;
+        if requires_reboot(old, self) {
+            cx.send_retrying("RebootBroker", &[BUSY], |c| {
+                c.reboot_broker().broker_id(id).send()
+            })
+            .await?;
+            // The broker shows REBOOT_IN_PROGRESS a few seconds after the call.
+            let what = format!("broker {id}");
+            Wait::new(&what, &["REBOOT_IN_PROGRESS"], &["RUNNING"])
+                .after_modify(Duration::from_secs(30), 2)
+                .until(cx.settings(), || state(cx, id))
+                .await?;
         }
         Ok(())
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let mq = self.aws.mq().await;
-        let mut ids = Vec::new();
-        let mut token = None;
-        loop {
-            self.aws.limits.mq.acquire().await;
-            let out = mq
-                .list_brokers()
-                .set_next_token(token)
-                .max_results(100)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ListBrokers", e))?;
-            ids.extend(
-                out.broker_summaries()
-                    .iter()
-                    .filter(|b| b.broker_state() != Some(&BrokerState::DeletionInProgress))
-                    .filter_map(|b| b.broker_id().map(str::to_string)),
-            );
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
+    async fn delete(&self, cx: &Call<'_, Mq>, id: &str) -> Result<(), ProviderError> {
+        match describe(cx, id).await? {
+            None => return Ok(()),
+            // An earlier attempt's delete is under way.
+            Some(b) if b.broker_state() == Some(&BrokerState::DeletionInProgress) => {}
+            Some(_) => {
+                cx.send_retrying("DeleteBroker", &[BUSY], |c| {
+                    c.delete_broker().broker_id(id).send()
+                })
+                .await?;
             }
         }
-        let mut found = Vec::new();
-        for id in ids {
-            if let Some(b) = self.describe(ctx, &id).await? {
-                if from_tags(b.tags())
-                    .get(tags::URN_TAG)
-                    .is_some_and(|v| ctx.urn_tag_matches(v))
-                {
-                    found.push(Created {
-                        id,
-                        outputs: Self::outputs(&b),
-                    });
-                }
-            }
-        }
-        Ok(found)
+        let what = format!("broker {id}");
+        let pending = &[
+            "DELETION_IN_PROGRESS",
+            "RUNNING",
+            "REBOOT_IN_PROGRESS",
+            "CREATION_IN_PROGRESS",
+            "CREATION_FAILED",
+        ];
+        Wait::new(&what, pending, &[])
+            .until_gone(cx.settings(), || state(cx, id))
+            .await
     }
-}
 
-/// A stable, short token from the URN (FNV-1a), for CreatorRequestId.
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
+    async fn find(&self, cx: &Call<'_, Mq>) -> Result<Vec<String>, ProviderError> {
+        Ok(own(cx).await?.into_iter().map(|(id, _)| id).collect())
+    }
 }
 
 #[cfg(test)]
@@ -829,7 +756,7 @@ mod tests {
     fn reboot_only_for_engine_instance_and_logs() {
         let a = base();
         let mut b = a.clone();
-        b.auto_minor_version_upgrade = false;
+        b.maintenance_window_start_time = Some(MaintenanceWindow::default());
         b.security_groups = vec!["sg-1".into()];
         assert!(!requires_reboot(&a, &b));
         b.host_instance_type = "mq.m5.xlarge".into();
@@ -848,5 +775,36 @@ mod tests {
         assert!(e.to_string().contains("':'"), "{e}");
         assert!(check_password("p", &Input::Unknown).is_ok());
         assert!(check_password("p", &Input::secret("Sup3r-secret-pw")).is_ok());
+    }
+
+    #[test]
+    fn versions_amazon_mq_still_creates() {
+        assert!(base().check().is_ok());
+        for (v, host, field) in [
+            ("3.11.20", "mq.m5.large", "engine_version"),
+            ("3.12", "mq.m5.large", "engine_version"),
+            ("3.13.7", "mq.m5.large", "engine_version"),
+            ("4.2", "mq.m5.large", "host_instance_type"),
+        ] {
+            let b = Broker {
+                engine_version: v.into(),
+                host_instance_type: host.into(),
+                ..base()
+            };
+            let e = b.check().unwrap_err().to_string();
+            assert!(e.contains(field), "{v} on {host}: {e}");
+        }
+        let b = Broker {
+            engine_version: "4.2".into(),
+            host_instance_type: "mq.m7g.large".into(),
+            ..base()
+        };
+        assert!(b.check().is_ok());
+        let b = Broker {
+            auto_minor_version_upgrade: false,
+            ..base()
+        };
+        let e = b.check().unwrap_err().to_string();
+        assert!(e.contains("auto_minor_version_upgrade"), "{e}");
     }
 }

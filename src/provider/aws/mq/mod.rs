@@ -1,58 +1,71 @@
-//! Amazon MQ resource types (RabbitMQ brokers) and their shared helpers.
+//! Amazon MQ resource types (RabbitMQ brokers) and the service as the call
+//! helper sees it: brokers are named by id, tagged by ARN.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::error;
-use super::tags::{self, Tags};
+use async_trait::async_trait;
+
+use super::call::Call;
+use super::limits::TokenBucket;
+use super::resource::Typed;
+use super::service::Service;
+use super::tags::Tags;
 use super::Aws;
-use crate::provider::{Ctx, ProviderError, Registry};
+use crate::provider::{ProviderError, Registry};
 
 pub mod broker;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    registry.register(broker::BrokerProvider::new(aws));
+    registry.register(Typed::<broker::Broker>::new(aws));
 }
 
-/// Every tag of a create call (defaults + own + engine tags), as MQ's map.
-pub fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> HashMap<String, String> {
-    tags::merged(&aws.settings.default_tags, own, ctx)
-        .into_iter()
-        .collect()
+/// Amazon MQ as the call helper sees it; tags go by ARN.
+pub struct Mq;
+
+#[async_trait]
+impl Service for Mq {
+    type Client = aws_sdk_mq::Client;
+    const NAME: &'static str = "mq";
+    const CONCURRENCY: usize = 10;
+
+    async fn client(aws: &Aws) -> &aws_sdk_mq::Client {
+        aws.mq().await
+    }
+
+    fn bucket<'a>(aws: &'a Aws, _op: &str) -> &'a TokenBucket {
+        &aws.limits.mq
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        arn: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !remove.is_empty() {
+            cx.send("DeleteTags", |c| {
+                c.delete_tags()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send("CreateTags", |c| {
+                c.create_tags()
+                    .resource_arn(arn)
+                    .set_tags(Some(set.clone().into_iter().collect()))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 pub fn from_tags(t: Option<&HashMap<String, String>>) -> Tags {
     t.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default()
-}
-
-/// Applies a change of the resource's own tags on `arn`.
-pub(crate) async fn update_tags(
-    aws: &Aws,
-    ctx: &Ctx,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
-    let mq = aws.mq().await;
-    if !remove.is_empty() {
-        aws.limits.mq.acquire().await;
-        mq.delete_tags()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteTags", e))?;
-    }
-    if !set.is_empty() {
-        aws.limits.mq.acquire().await;
-        mq.create_tags()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateTags", e))?;
-    }
-    Ok(())
 }

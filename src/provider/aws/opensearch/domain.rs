@@ -1,8 +1,7 @@
 //! `aws:opensearch/Domain` (Terraform `aws_opensearch_domain`). The state id
 //! is the domain name (every API takes it); the `id` output is the DomainId.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_opensearch::types::{
@@ -15,70 +14,78 @@ use aws_sdk_opensearch::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{create_tags, list_tags, update_tags};
+use super::OpenSearch;
 use crate::model::{Input, Output, Resource, ResourceArgs};
+use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::iam::normal_policy;
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{field_diff, parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult};
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::{Tags, URN_TAG};
+use crate::provider::aws::validate::{in_range, one_of, requires};
+use crate::provider::aws::wait::{Seen, Wait};
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::{field_diff, Diff, ProviderError};
 use crate::value;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Domain {
     /// 3 to 28 characters of `[a-z0-9-]`, starting with a letter.
     pub domain_name: String,
     /// e.g. `OpenSearch_2.11`.
-    #[serde(default = "default_engine")]
     pub engine_version: String,
-    #[serde(default)]
     pub cluster_config: ClusterConfig,
-    #[serde(default)]
     pub ebs_options: EbsOptions,
-    #[serde(default)]
     pub encrypt_at_rest: Enabled,
-    #[serde(default)]
     pub node_to_node_encryption: Enabled,
-    #[serde(default)]
     pub domain_endpoint_options: DomainEndpointOptions,
     /// A VPC domain (its endpoint is the VPC endpoint); absent = public.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc_options: Option<VpcOptions>,
-    #[serde(default)]
     pub snapshot_options: SnapshotOptions,
     /// An IAM policy document (JSON text); compared as normalised JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_policies: Option<Input<String>>,
-    #[serde(default)]
     pub advanced_security_options: AdvancedSecurityOptions,
-    #[serde(default)]
     pub tags: Tags,
 }
 
+impl Default for Domain {
+    fn default() -> Self {
+        Domain {
+            domain_name: String::new(),
+            engine_version: "OpenSearch_2.11".into(),
+            cluster_config: ClusterConfig::default(),
+            ebs_options: EbsOptions::default(),
+            encrypt_at_rest: Enabled { enabled: true },
+            node_to_node_encryption: Enabled { enabled: true },
+            domain_endpoint_options: DomainEndpointOptions::default(),
+            vpc_options: None,
+            snapshot_options: SnapshotOptions::default(),
+            access_policies: None,
+            advanced_security_options: AdvancedSecurityOptions::default(),
+            tags: Tags::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
-    #[serde(default = "default_instance_type")]
     pub instance_type: String,
-    #[serde(default = "one")]
     pub instance_count: i32,
-    #[serde(default)]
     pub zone_awareness_enabled: bool,
     /// 2 or 3, with zone awareness only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_zone_count: Option<i32>,
-    #[serde(default)]
     pub dedicated_master_enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dedicated_master_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dedicated_master_count: Option<i32>,
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
         ClusterConfig {
-            instance_type: default_instance_type(),
+            instance_type: "t3.small.search".into(),
             instance_count: 1,
             zone_awareness_enabled: false,
             availability_zone_count: None,
@@ -90,19 +97,16 @@ impl Default for ClusterConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct EbsOptions {
-    #[serde(default = "yes")]
     pub ebs_enabled: bool,
-    #[serde(default = "gp3")]
     pub volume_type: String,
     /// GiB.
-    #[serde(default = "ten")]
     pub volume_size: i32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iops: Option<i32>,
     /// MiB/s (gp3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub throughput: Option<i32>,
 }
 
@@ -110,7 +114,7 @@ impl Default for EbsOptions {
     fn default() -> Self {
         EbsOptions {
             ebs_enabled: true,
-            volume_type: gp3(),
+            volume_type: "gp3".into(),
             volume_size: 10,
             iops: None,
             throughput: None,
@@ -119,18 +123,15 @@ impl Default for EbsOptions {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Enabled {
-    #[serde(default)]
     pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DomainEndpointOptions {
-    #[serde(default = "yes")]
     pub enforce_https: bool,
-    #[serde(default = "default_tls")]
     pub tls_security_policy: String,
 }
 
@@ -138,62 +139,36 @@ impl Default for DomainEndpointOptions {
     fn default() -> Self {
         DomainEndpointOptions {
             enforce_https: true,
-            tls_security_policy: default_tls(),
+            tls_security_policy: "Policy-Min-TLS-1-2-2019-07".into(),
         }
     }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct VpcOptions {
     pub subnet_ids: Vec<Input<String>>,
-    #[serde(default)]
     pub security_group_ids: Vec<Input<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SnapshotOptions {
     /// 0 to 23 (UTC).
-    #[serde(default)]
     pub automated_snapshot_start_hour: i32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct AdvancedSecurityOptions {
-    #[serde(default)]
     pub enabled: bool,
-    #[serde(default)]
     pub internal_user_database_enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub master_user_name: Option<String>,
     /// At least 8 characters with an upper-case letter, a lower-case letter, a
     /// digit and a special character.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub master_user_password: Option<Input<String>>,
-}
-
-fn yes() -> bool {
-    true
-}
-fn one() -> i32 {
-    1
-}
-fn ten() -> i32 {
-    10
-}
-fn gp3() -> String {
-    "gp3".into()
-}
-fn default_engine() -> String {
-    "OpenSearch_2.11".into()
-}
-fn default_instance_type() -> String {
-    "t3.small.search".into()
-}
-fn default_tls() -> String {
-    "Policy-Min-TLS-1-2-2019-07".into()
 }
 
 const TLS_POLICIES: &[&str] = &[
@@ -206,17 +181,7 @@ impl Domain {
     pub fn new(domain_name: &str) -> Self {
         Domain {
             domain_name: domain_name.into(),
-            engine_version: default_engine(),
-            cluster_config: ClusterConfig::default(),
-            ebs_options: EbsOptions::default(),
-            encrypt_at_rest: Enabled { enabled: true },
-            node_to_node_encryption: Enabled { enabled: true },
-            domain_endpoint_options: DomainEndpointOptions::default(),
-            vpc_options: None,
-            snapshot_options: SnapshotOptions::default(),
-            access_policies: None,
-            advanced_security_options: AdvancedSecurityOptions::default(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -238,11 +203,21 @@ impl Resource<Domain> {
     }
 }
 
+/// UpdateDomainConfig, UpgradeDomain and DeleteDomain while the domain is
+/// processing another change.
+const BUSY: Retry = Retry::conflict(&["ConflictException"], Duration::from_secs(600));
+
+/// A VPC domain needs OpenSearch's service-linked role; CreateDomain refuses
+/// with this while it is missing or still propagating.
+const SLR: Retry = Retry::propagation("ValidationException", "service-linked role");
+
+const PENDING: &[&str] = &["processing", NO_ENDPOINT];
+const NO_ENDPOINT: &str = "without an endpoint";
+
 fn check_master_password(p: &Input<String>) -> Result<(), ProviderError> {
     let Some(pw) = p.known() else {
         return Ok(());
     };
-    let field = "advanced_security_options.master_user_password";
     let ok = pw.chars().count() >= 8
         && pw.chars().count() <= 128
         && pw.chars().any(|c| c.is_ascii_uppercase())
@@ -254,7 +229,7 @@ fn check_master_password(p: &Input<String>) -> Result<(), ProviderError> {
     } else {
         // Never echo the secret itself.
         Err(ProviderError::invalid(
-            field,
+            "advanced_security_options.master_user_password",
             format!("({} characters)", pw.chars().count()),
             "8 to 128 characters with an upper-case letter, a lower-case letter, a digit \
              and a special character",
@@ -262,8 +237,187 @@ fn check_master_password(p: &Input<String>) -> Result<(), ProviderError> {
     }
 }
 
-fn known(v: &[Input<String>]) -> Vec<String> {
-    v.iter().filter_map(|i| i.known().cloned()).collect()
+fn check_cluster(c: &ClusterConfig) -> Result<(), ProviderError> {
+    if !c.instance_type.ends_with(".search") {
+        return Err(ProviderError::invalid(
+            "cluster_config.instance_type",
+            format!("{:?}", c.instance_type),
+            "expected an OpenSearch instance type like \"r6g.large.search\"",
+        ));
+    }
+    if c.instance_count < 1 {
+        return Err(ProviderError::invalid(
+            "cluster_config.instance_count",
+            c.instance_count,
+            "at least 1",
+        ));
+    }
+    if c.zone_awareness_enabled {
+        let azs = c.availability_zone_count.unwrap_or(2);
+        in_range("cluster_config.availability_zone_count", azs, 2..=3)?;
+        if c.instance_count < 2 || c.instance_count % azs != 0 {
+            return Err(ProviderError::invalid(
+                "cluster_config.instance_count",
+                c.instance_count,
+                format!(
+                    "with zone awareness over {azs} availability zones the instance count must be \
+                     a multiple of {azs} (at least 2)"
+                ),
+            ));
+        }
+    } else if let Some(n) = c.availability_zone_count {
+        return Err(ProviderError::invalid(
+            "cluster_config.availability_zone_count",
+            n,
+            "needs zone_awareness_enabled = true",
+        ));
+    }
+    if c.dedicated_master_enabled {
+        match &c.dedicated_master_type {
+            Some(t) if t.ends_with(".search") => {}
+            other => {
+                return Err(ProviderError::invalid(
+                    "cluster_config.dedicated_master_type",
+                    format!("{other:?}"),
+                    "dedicated masters need an instance type like \"m6g.large.search\"",
+                ))
+            }
+        }
+        let n = c.dedicated_master_count.unwrap_or(0);
+        if n != 3 && n != 5 {
+            return Err(ProviderError::invalid(
+                "cluster_config.dedicated_master_count",
+                n,
+                "dedicated masters come in 3 or 5",
+            ));
+        }
+    } else if c.dedicated_master_type.is_some() || c.dedicated_master_count.is_some() {
+        return Err(ProviderError::invalid(
+            "cluster_config.dedicated_master_enabled",
+            false,
+            "dedicated_master_type/count need dedicated_master_enabled = true",
+        ));
+    }
+    Ok(())
+}
+
+fn check_ebs(e: &EbsOptions, instance_type: &str) -> Result<(), ProviderError> {
+    one_of(
+        "ebs_options.volume_type",
+        &e.volume_type,
+        &["gp2", "gp3", "io1", "standard"],
+    )?;
+    if !e.ebs_enabled {
+        if e.volume_type == "gp3" {
+            return Err(ProviderError::invalid(
+                "ebs_options.ebs_enabled",
+                false,
+                "volume_type gp3 needs ebs_enabled = true",
+            ));
+        }
+        // i3 / r6gd / im4gn carry instance storage; others need EBS.
+        if !instance_type.contains('d') {
+            return Err(ProviderError::invalid(
+                "ebs_options.ebs_enabled",
+                false,
+                format!("{instance_type} has no instance storage: enable EBS"),
+            ));
+        }
+        return Ok(());
+    }
+    if !(10..=16384).contains(&e.volume_size) {
+        return Err(ProviderError::invalid(
+            "ebs_options.volume_size",
+            e.volume_size,
+            "10 to 16384 GiB",
+        ));
+    }
+    if let Some(i) = e.iops {
+        let ok = match e.volume_type.as_str() {
+            "gp3" => (3000..=16000).contains(&i),
+            "io1" => (1000..=16000).contains(&i),
+            _ => false,
+        };
+        if !ok {
+            return Err(ProviderError::invalid(
+                "ebs_options.iops",
+                i,
+                "gp3 takes 3000 to 16000, io1 1000 to 16000; other volume types none",
+            ));
+        }
+    }
+    if let Some(t) = e.throughput {
+        if e.volume_type != "gp3" || !(125..=1000).contains(&t) {
+            return Err(ProviderError::invalid(
+                "ebs_options.throughput",
+                t,
+                "gp3 only, 125 to 1000 MiB/s",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_security(d: &Domain) -> Result<(), ProviderError> {
+    let a = &d.advanced_security_options;
+    if !a.enabled {
+        return requires(
+            (
+                "advanced_security_options.internal_user_database_enabled",
+                a.internal_user_database_enabled || a.master_user_password.is_some(),
+            ),
+            ("advanced_security_options.enabled", false),
+        );
+    }
+    for (field, on) in [
+        (
+            "domain_endpoint_options.enforce_https",
+            d.domain_endpoint_options.enforce_https,
+        ),
+        (
+            "node_to_node_encryption.enabled",
+            d.node_to_node_encryption.enabled,
+        ),
+        ("encrypt_at_rest.enabled", d.encrypt_at_rest.enabled),
+    ] {
+        if !on {
+            return Err(ProviderError::invalid(
+                field,
+                false,
+                "fine-grained access control (advanced_security_options) needs HTTPS, \
+                 node-to-node encryption and encryption at rest",
+            ));
+        }
+    }
+    if !a.internal_user_database_enabled {
+        return Err(ProviderError::invalid(
+            "advanced_security_options.internal_user_database_enabled",
+            false,
+            "only the internal user database (master user name and password) is supported",
+        ));
+    }
+    let name = a.master_user_name.as_deref().unwrap_or("");
+    if name.is_empty() || name.len() > 64 {
+        return Err(ProviderError::invalid(
+            "advanced_security_options.master_user_name",
+            format!("{name:?}"),
+            "1 to 64 characters, required with the internal user database",
+        ));
+    }
+    match &a.master_user_password {
+        Some(p) => check_master_password(p),
+        None => Err(ProviderError::invalid(
+            "advanced_security_options.master_user_password",
+            "(absent)",
+            "required with the internal user database",
+        )),
+    }
+}
+
+fn require_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ProviderError> {
+    v.iter()
+        .map(|i| i.require(field).cloned().map_err(Into::into))
+        .collect()
 }
 
 fn sdk_cluster(c: &ClusterConfig) -> SdkClusterConfig {
@@ -312,11 +466,14 @@ fn sdk_endpoint(e: &DomainEndpointOptions) -> SdkEndpoint {
         .build()
 }
 
-fn sdk_vpc(v: &VpcOptions) -> SdkVpc {
-    SdkVpc::builder()
-        .set_subnet_ids(Some(known(&v.subnet_ids)))
-        .set_security_group_ids(Some(known(&v.security_group_ids)))
-        .build()
+fn sdk_vpc(v: &VpcOptions) -> Result<SdkVpc, ProviderError> {
+    Ok(SdkVpc::builder()
+        .set_subnet_ids(Some(require_all("vpc_options.subnet_ids", &v.subnet_ids)?))
+        .set_security_group_ids(Some(require_all(
+            "vpc_options.security_group_ids",
+            &v.security_group_ids,
+        )?))
+        .build())
 }
 
 fn sdk_snapshot(s: &SnapshotOptions) -> SdkSnapshot {
@@ -325,177 +482,405 @@ fn sdk_snapshot(s: &SnapshotOptions) -> SdkSnapshot {
         .build()
 }
 
-fn sdk_security(a: &AdvancedSecurityOptions) -> AdvancedSecurityOptionsInput {
+fn sdk_security(
+    a: &AdvancedSecurityOptions,
+) -> Result<AdvancedSecurityOptionsInput, ProviderError> {
     let mut b = AdvancedSecurityOptionsInput::builder()
         .enabled(a.enabled)
         .internal_user_database_enabled(a.internal_user_database_enabled);
     if a.enabled && a.internal_user_database_enabled {
+        let field = "advanced_security_options.master_user_password";
+        let password = match &a.master_user_password {
+            Some(p) => Some(p.require(field)?.clone()),
+            None => None,
+        };
         b = b.master_user_options(
             MasterUserOptions::builder()
                 .set_master_user_name(a.master_user_name.clone())
-                .set_master_user_password(
-                    a.master_user_password
-                        .as_ref()
-                        .and_then(|p| p.known().cloned()),
-                )
+                .set_master_user_password(password)
                 .build(),
         );
     }
-    b.build()
+    Ok(b.build())
 }
 
-pub struct DomainProvider {
-    aws: Arc<Aws>,
+fn sdk_encrypt(on: bool) -> EncryptionAtRestOptions {
+    EncryptionAtRestOptions::builder().enabled(on).build()
 }
 
-impl DomainProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        DomainProvider { aws }
-    }
+fn sdk_n2n(on: bool) -> NodeToNodeEncryptionOptions {
+    NodeToNodeEncryptionOptions::builder().enabled(on).build()
+}
 
-    async fn describe(&self, ctx: &Ctx, name: &str) -> Result<Option<DomainStatus>, ProviderError> {
-        self.aws.limits.opensearch.acquire().await;
-        match self
-            .aws
-            .opensearch()
-            .await
-            .describe_domain()
-            .domain_name(name)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out
-                .domain_status()
-                .filter(|d| d.deleted() != Some(true))
-                .cloned()),
-            Err(e) => match error::map(&ctx.urn, "DescribeDomain", e) {
-                ProviderError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
+fn policy(d: &Domain) -> Result<Option<String>, ProviderError> {
+    match &d.access_policies {
+        Some(p) => Ok(Some(p.require("access_policies")?.clone())),
+        None => Ok(None),
     }
+}
 
-    /// Polls until neither a configuration change nor an upgrade is processing.
-    async fn wait_settled(&self, ctx: &Ctx, name: &str) -> Result<DomainStatus, ProviderError> {
-        let s = &self.aws.settings;
-        let start = Instant::now();
-        loop {
-            let d = self.describe(ctx, name).await?.ok_or_else(|| {
-                ProviderError::NotFound(format!("{}: domain {name} disappeared", ctx.urn))
-            })?;
-            let busy = d.processing() == Some(true) || d.upgrade_processing() == Some(true);
-            if !busy {
-                return Ok(d);
-            }
-            if start.elapsed() >= s.wait_timeout {
-                return Err(ProviderError::Fatal(format!(
-                    "{}: domain {name} still processing (Processing={:?}, UpgradeProcessing={:?}) after {:?}",
-                    ctx.urn,
-                    d.processing(),
-                    d.upgrade_processing(),
-                    s.wait_timeout
-                )));
-            }
-            tokio::time::sleep(s.poll_interval).await;
-        }
-    }
-
-    fn outputs(d: &DomainStatus) -> Value {
-        let endpoint = d
-            .endpoint()
-            .map(str::to_string)
-            .or_else(|| d.endpoints().and_then(|e| e.get("vpc").cloned()));
-        json!({
-            "id": d.domain_id(),
-            "arn": d.arn(),
-            "domain_name": d.domain_name(),
-            "endpoint": endpoint,
+/// The domain as DescribeDomain has it, deleted or not.
+async fn describe(
+    cx: &Call<'_, OpenSearch>,
+    name: &str,
+) -> Result<Option<DomainStatus>, ProviderError> {
+    let out = cx
+        .find("DescribeDomain", |c| {
+            c.describe_domain().domain_name(name).send()
         })
+        .await?;
+    Ok(out.and_then(|o| o.domain_status().cloned()))
+}
+
+fn endpoint(d: &DomainStatus) -> Option<String> {
+    d.endpoint()
+        .map(str::to_string)
+        .or_else(|| d.endpoints().and_then(|e| e.get("vpc").cloned()))
+}
+
+/// Settled is neither processing a change or an upgrade, and with an
+/// endpoint (a new domain has none for its first minutes).
+async fn seen(cx: &Call<'_, OpenSearch>, name: &str) -> Result<Seen<()>, ProviderError> {
+    let Some(d) = describe(cx, name).await? else {
+        return Ok(Seen::Gone);
+    };
+    let state = if d.deleted() == Some(true) {
+        "deleted"
+    } else if d.processing() == Some(true) || d.upgrade_processing() == Some(true) {
+        "processing"
+    } else if endpoint(&d).is_none() {
+        NO_ENDPOINT
+    } else {
+        "active"
+    };
+    Ok(Seen::State(state.into(), ()))
+}
+
+async fn settled(cx: &Call<'_, OpenSearch>, name: &str) -> Result<(), ProviderError> {
+    // Processing is still false right after the call (Terraform waits 1 min).
+    let what = format!("domain {name}");
+    Wait::new(&what, PENDING, &["active"])
+        .after_modify(Duration::from_secs(60), 2)
+        .until(cx.settings(), || seen(cx, name))
+        .await
+}
+
+#[async_trait]
+impl AwsResource for Domain {
+    type Service = OpenSearch;
+    const SCHEMA: Schema = Schema {
+        force_new: &["domain_name"],
+        unique_name: &["domain_name"],
+        write_only: &[
+            "advanced_security_options.master_user_name",
+            "advanced_security_options.master_user_password",
+        ],
+        normalize: &[
+            ("access_policies", Norm::Json),
+            ("vpc_options.subnet_ids", Norm::Set),
+            ("vpc_options.security_group_ids", Norm::Set),
+        ],
+        terraform: &[Tf {
+            resource: "aws_opensearch_domain",
+            args: &[
+                ("domain_name", "domain_name"),
+                ("engine_version", "engine_version"),
+                (
+                    "cluster_config.instance_type",
+                    "cluster_config.instance_type",
+                ),
+                (
+                    "cluster_config.instance_count",
+                    "cluster_config.instance_count",
+                ),
+                (
+                    "cluster_config.zone_awareness_enabled",
+                    "cluster_config.zone_awareness_enabled",
+                ),
+                (
+                    "cluster_config.availability_zone_count",
+                    "cluster_config.zone_awareness_config.availability_zone_count",
+                ),
+                (
+                    "cluster_config.dedicated_master_enabled",
+                    "cluster_config.dedicated_master_enabled",
+                ),
+                (
+                    "cluster_config.dedicated_master_type",
+                    "cluster_config.dedicated_master_type",
+                ),
+                (
+                    "cluster_config.dedicated_master_count",
+                    "cluster_config.dedicated_master_count",
+                ),
+                ("ebs_options.ebs_enabled", "ebs_options.ebs_enabled"),
+                ("ebs_options.volume_type", "ebs_options.volume_type"),
+                ("ebs_options.volume_size", "ebs_options.volume_size"),
+                ("ebs_options.iops", "ebs_options.iops"),
+                ("ebs_options.throughput", "ebs_options.throughput"),
+                ("encrypt_at_rest.enabled", "encrypt_at_rest.enabled"),
+                (
+                    "node_to_node_encryption.enabled",
+                    "node_to_node_encryption.enabled",
+                ),
+                (
+                    "domain_endpoint_options.enforce_https",
+                    "domain_endpoint_options.enforce_https",
+                ),
+                (
+                    "domain_endpoint_options.tls_security_policy",
+                    "domain_endpoint_options.tls_security_policy",
+                ),
+                ("vpc_options.subnet_ids", "vpc_options.subnet_ids"),
+                (
+                    "vpc_options.security_group_ids",
+                    "vpc_options.security_group_ids",
+                ),
+                (
+                    "snapshot_options.automated_snapshot_start_hour",
+                    "snapshot_options.automated_snapshot_start_hour",
+                ),
+                ("access_policies", "access_policies"),
+                (
+                    "advanced_security_options.enabled",
+                    "advanced_security_options.enabled",
+                ),
+                (
+                    "advanced_security_options.internal_user_database_enabled",
+                    "advanced_security_options.internal_user_database_enabled",
+                ),
+                (
+                    "advanced_security_options.master_user_name",
+                    "advanced_security_options.master_user_options.master_user_name",
+                ),
+                (
+                    "advanced_security_options.master_user_password",
+                    "advanced_security_options.master_user_options.master_user_password",
+                ),
+                ("tags", "tags"),
+            ],
+            import_id: "{domain_name}",
+        }],
+        ..Schema::NONE
+    };
+
+    fn check(&self) -> Result<(), ProviderError> {
+        let n = &self.domain_name;
+        let name_ok = (3..=28).contains(&n.len())
+            && n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !name_ok {
+            return Err(ProviderError::invalid(
+                "domain_name",
+                format!("{n:?}"),
+                "3 to 28 characters of a-z, 0-9 and '-', starting with a lower-case letter",
+            ));
+        }
+        let v = &self.engine_version;
+        let version_ok = v
+            .strip_prefix("OpenSearch_")
+            .or_else(|| v.strip_prefix("Elasticsearch_"))
+            .is_some_and(|x| {
+                x.split('.').count() == 2
+                    && x.split('.')
+                        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            });
+        if !version_ok {
+            return Err(ProviderError::invalid(
+                "engine_version",
+                format!("{v:?}"),
+                "expected OpenSearch_X.Y (or Elasticsearch_X.Y), e.g. \"OpenSearch_2.11\"",
+            ));
+        }
+        let c = &self.cluster_config;
+        check_cluster(c)?;
+        check_ebs(&self.ebs_options, &c.instance_type)?;
+        one_of(
+            "domain_endpoint_options.tls_security_policy",
+            &self.domain_endpoint_options.tls_security_policy,
+            TLS_POLICIES,
+        )?;
+        if let Some(v) = &self.vpc_options {
+            let want = if c.zone_awareness_enabled {
+                c.availability_zone_count.unwrap_or(2) as usize
+            } else {
+                1
+            };
+            if v.subnet_ids.len() != want {
+                return Err(ProviderError::invalid(
+                    "vpc_options.subnet_ids",
+                    v.subnet_ids.len(),
+                    format!(
+                        "this cluster layout takes exactly {want} subnet(s), one per availability zone"
+                    ),
+                ));
+            }
+        }
+        in_range(
+            "snapshot_options.automated_snapshot_start_hour",
+            self.snapshot_options.automated_snapshot_start_hour,
+            0..=23,
+        )?;
+        if let Some(p) = self.access_policies.as_ref().and_then(|p| p.known()) {
+            if !serde_json::from_str::<Value>(p).is_ok_and(|v| v.is_object()) {
+                return Err(ProviderError::invalid(
+                    "access_policies",
+                    format!("{p:?}"),
+                    "must be a JSON policy document (an object)",
+                ));
+            }
+        }
+        check_security(self)
     }
 
-    fn live_inputs(&self, d: &DomainStatus, declared: Option<&Domain>, live_tags: &Tags) -> Domain {
+    fn diff(old: &Value, new: &Value) -> Diff {
+        let mut d = field_diff(old, new, Self::SCHEMA.force_new);
+        // The same policy document, formatted differently, is no change.
+        let doc = |v: &Value| {
+            value::reveal(&v["access_policies"])
+                .as_str()
+                .map(normal_policy)
+        };
+        if d.changed.iter().any(|f| f == "access_policies")
+            && !value::contains_unknown(&new["access_policies"])
+            && doc(old).is_some()
+            && doc(old) == doc(new)
+        {
+            d.changed.retain(|f| f != "access_policies");
+        }
+        // A public domain cannot move into a VPC, nor back.
+        if d.changed.iter().any(|f| f == "vpc_options")
+            && old["vpc_options"].is_null() != new["vpc_options"].is_null()
+        {
+            d.replace.push("vpc_options".into());
+        }
+        // Encryption is turned on in place but never off (Terraform: force-new
+        // on true -> false only).
+        for f in ["encrypt_at_rest", "node_to_node_encryption"] {
+            let on = |v: &Value| v[f]["enabled"].as_bool().unwrap_or(false);
+            if d.changed.iter().any(|c| c == f) && on(old) && !on(new) {
+                d.replace.push(f.into());
+            }
+        }
+        d
+    }
+
+    async fn create(&self, cx: &Call<'_, OpenSearch>) -> Result<String, ProviderError> {
+        let vpc = self.vpc_options.as_ref().map(sdk_vpc).transpose()?;
+        let security = sdk_security(&self.advanced_security_options)?;
+        let access = policy(self)?;
+        let tags = super::to_tags(&cx.all_tags(&self.tags));
+        // No idempotency token: an SDK resend of a create AWS carried out
+        // answers ResourceAlreadyExistsException (handled below).
+        let made = cx
+            .send_retrying("CreateDomain", &[SLR], |c| {
+                c.create_domain()
+                    .domain_name(&self.domain_name)
+                    .engine_version(&self.engine_version)
+                    .cluster_config(sdk_cluster(&self.cluster_config))
+                    .ebs_options(sdk_ebs(&self.ebs_options))
+                    .encryption_at_rest_options(sdk_encrypt(self.encrypt_at_rest.enabled))
+                    .node_to_node_encryption_options(sdk_n2n(self.node_to_node_encryption.enabled))
+                    .domain_endpoint_options(sdk_endpoint(&self.domain_endpoint_options))
+                    .set_vpc_options(vpc.clone())
+                    .snapshot_options(sdk_snapshot(&self.snapshot_options))
+                    .set_access_policies(access.clone())
+                    .advanced_security_options(security.clone())
+                    .set_tag_list(Some(tags.clone()))
+                    .send()
+            })
+            .await;
+        match made {
+            Ok(_) => Ok(self.domain_name.clone()),
+            Err(e) if e.to_string().contains("service-linked role") => Err(cx.fatal(format!(
+                "a VPC domain needs OpenSearch's service-linked role \
+                 AWSServiceRoleForAmazonOpenSearchService, which the account lacks (or made \
+                 only now): declare aws:iam/ServiceLinkedRole for \
+                 \"opensearchservice.amazonaws.com\" and make the domain depend on it ({e})"
+            ))),
+            // Our own domain from an earlier attempt (by its URN tag): carry
+            // on from it; anyone else's stays an error.
+            Err(e) if e.to_string().contains("ResourceAlreadyExistsException") => {
+                if self.find(cx).await?.contains(&self.domain_name) {
+                    Ok(self.domain_name.clone())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn after_create(
+        &self,
+        cx: &Call<'_, OpenSearch>,
+        name: &str,
+    ) -> Result<(), ProviderError> {
+        let what = format!("domain {name}");
+        Wait::new(&what, PENDING, &["active"])
+            .after_create()
+            .until(cx.settings(), || seen(cx, name))
+            .await
+    }
+
+    async fn read(
+        cx: &Call<'_, OpenSearch>,
+        name: &str,
+        declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(d) = describe(cx, name)
+            .await?
+            .filter(|d| d.deleted() != Some(true))
+        else {
+            return Ok(None);
+        };
         let c = d.cluster_config();
-        let zone_awareness = c.and_then(|c| c.zone_awareness_enabled()).unwrap_or(false);
+        let zones = c.and_then(|c| c.zone_awareness_enabled()).unwrap_or(false);
         let dedicated = c
             .and_then(|c| c.dedicated_master_enabled())
             .unwrap_or(false);
-        let cluster_config = ClusterConfig {
-            instance_type: c
-                .and_then(|c| c.instance_type())
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default(),
-            instance_count: c.and_then(|c| c.instance_count()).unwrap_or(1),
-            zone_awareness_enabled: zone_awareness,
-            availability_zone_count: if zone_awareness {
-                c.and_then(|c| c.zone_awareness_config())
-                    .and_then(|z| z.availability_zone_count())
-            } else {
-                None
-            },
-            dedicated_master_enabled: dedicated,
-            dedicated_master_type: c
-                .filter(|_| dedicated)
-                .and_then(|c| c.dedicated_master_type())
-                .map(|t| t.as_str().to_string()),
-            dedicated_master_count: c
-                .filter(|_| dedicated)
-                .and_then(|c| c.dedicated_master_count()),
-        };
         let e = d.ebs_options();
-        let declared_ebs = declared.map(|d| &d.ebs_options);
-        let ebs_options = EbsOptions {
-            ebs_enabled: e.and_then(|e| e.ebs_enabled()).unwrap_or(false),
-            volume_type: e
-                .and_then(|e| e.volume_type())
-                .map(|t| t.as_str().to_string())
-                .or_else(|| declared_ebs.map(|d| d.volume_type.clone()))
-                .unwrap_or_else(gp3),
-            volume_size: e
-                .and_then(|e| e.volume_size())
-                .or_else(|| declared_ebs.map(|d| d.volume_size))
-                .unwrap_or(10),
-            // AWS fills gp3 baseline figures in; report them only when declared.
-            iops: declared_ebs
-                .and_then(|d| d.iops)
-                .and(e.and_then(|e| e.iops())),
-            throughput: declared_ebs
-                .and_then(|d| d.throughput)
-                .and(e.and_then(|e| e.throughput())),
-        };
+        let declared_ebs = &declared.ebs_options;
         let ep = d.domain_endpoint_options();
-        let vpc_options = d.vpc_options().map(|v| VpcOptions {
-            subnet_ids: v
-                .subnet_ids()
-                .iter()
-                .map(|s| Input::Value(s.clone()))
-                .collect(),
-            security_group_ids: v
-                .security_group_ids()
-                .iter()
-                .map(|s| Input::Value(s.clone()))
-                .collect(),
-        });
-        let access_policies = match (d.access_policies().filter(|s| !s.is_empty()), declared) {
-            (None, _) => None,
-            // Same document, other formatting: keep the declared text.
-            (Some(live), Some(dec))
-                if dec
-                    .access_policies
-                    .as_ref()
-                    .and_then(|p| p.known())
-                    .is_some_and(|p| normal_policy(p) == normal_policy(live)) =>
-            {
-                dec.access_policies.clone()
-            }
-            (Some(live), _) => Some(Input::Value(live.to_string())),
-        };
-        let a = d.advanced_security_options();
-        let declared_sec = declared.map(|d| &d.advanced_security_options);
-        Domain {
+        let live_ids = |v: &[String]| v.iter().map(|s| Input::Value(s.clone())).collect();
+        let sec = d.advanced_security_options();
+        let args = Domain {
             domain_name: d.domain_name().to_string(),
             engine_version: d.engine_version().unwrap_or_default().to_string(),
-            cluster_config,
-            ebs_options,
+            cluster_config: ClusterConfig {
+                instance_type: c
+                    .and_then(|c| c.instance_type())
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                instance_count: c.and_then(|c| c.instance_count()).unwrap_or(1),
+                zone_awareness_enabled: zones,
+                availability_zone_count: c
+                    .filter(|_| zones)
+                    .and_then(|c| c.zone_awareness_config())
+                    .and_then(|z| z.availability_zone_count()),
+                dedicated_master_enabled: dedicated,
+                dedicated_master_type: c
+                    .filter(|_| dedicated)
+                    .and_then(|c| c.dedicated_master_type())
+                    .map(|t| t.as_str().to_string()),
+                dedicated_master_count: c
+                    .filter(|_| dedicated)
+                    .and_then(|c| c.dedicated_master_count()),
+            },
+            ebs_options: EbsOptions {
+                ebs_enabled: e.and_then(|e| e.ebs_enabled()).unwrap_or(false),
+                volume_type: e
+                    .and_then(|e| e.volume_type())
+                    .map_or(declared_ebs.volume_type.clone(), |t| t.as_str().to_string()),
+                volume_size: e
+                    .and_then(|e| e.volume_size())
+                    .unwrap_or(declared_ebs.volume_size),
+                // AWS fills gp3 baseline figures in: reported only when
+                // declared (by hand: the schema cannot drop a nested key).
+                iops: declared_ebs.iops.and(e.and_then(|e| e.iops())),
+                throughput: declared_ebs.throughput.and(e.and_then(|e| e.throughput())),
+            },
             encrypt_at_rest: Enabled {
                 enabled: d
                     .encryption_at_rest_options()
@@ -510,441 +895,68 @@ impl DomainProvider {
             },
             domain_endpoint_options: DomainEndpointOptions {
                 enforce_https: ep.and_then(|e| e.enforce_https()).unwrap_or(false),
-                tls_security_policy: ep
-                    .and_then(|e| e.tls_security_policy())
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_else(default_tls),
+                tls_security_policy: ep.and_then(|e| e.tls_security_policy()).map_or(
+                    declared.domain_endpoint_options.tls_security_policy.clone(),
+                    |t| t.as_str().to_string(),
+                ),
             },
-            vpc_options,
+            vpc_options: d.vpc_options().map(|v| VpcOptions {
+                subnet_ids: live_ids(v.subnet_ids()),
+                security_group_ids: live_ids(v.security_group_ids()),
+            }),
             snapshot_options: SnapshotOptions {
                 automated_snapshot_start_hour: d
                     .snapshot_options()
                     .and_then(|s| s.automated_snapshot_start_hour())
                     .unwrap_or(0),
             },
-            access_policies,
+            access_policies: d
+                .access_policies()
+                .filter(|s| !s.is_empty())
+                .map(|p| Input::Value(p.to_string())),
+            // AWS never returns the master user (`write_only`).
             advanced_security_options: AdvancedSecurityOptions {
-                enabled: a.and_then(|a| a.enabled()).unwrap_or(false),
-                internal_user_database_enabled: a
+                enabled: sec.and_then(|a| a.enabled()).unwrap_or(false),
+                internal_user_database_enabled: sec
                     .and_then(|a| a.internal_user_database_enabled())
                     .unwrap_or(false),
-                // AWS never returns the master user: keep the declared one.
-                master_user_name: declared_sec.and_then(|s| s.master_user_name.clone()),
-                master_user_password: declared_sec.and_then(|s| s.master_user_password.clone()),
+                ..declared.advanced_security_options.clone()
             },
-            tags: tags::own_view(&self.aws.settings.default_tags, live_tags),
-        }
-    }
-}
-
-fn validate_domain(d: &Domain) -> Result<(), ProviderError> {
-    let n = &d.domain_name;
-    let name_ok = (3..=28).contains(&n.len())
-        && n.starts_with(|c: char| c.is_ascii_lowercase())
-        && n.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !name_ok {
-        return Err(ProviderError::invalid(
-            "domain_name",
-            format!("{n:?}"),
-            "3 to 28 characters of a-z, 0-9 and '-', starting with a lower-case letter",
-        ));
-    }
-    let v = &d.engine_version;
-    let version_ok = v
-        .strip_prefix("OpenSearch_")
-        .or_else(|| v.strip_prefix("Elasticsearch_"))
-        .is_some_and(|x| {
-            x.split('.').count() == 2
-                && x.split('.')
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            tags: cx.own_tags(&cx.live_tags(d.arn()).await?),
+        };
+        let outputs = json!({
+            "id": d.domain_id(),
+            "arn": d.arn(),
+            "domain_name": d.domain_name(),
+            "endpoint": endpoint(&d),
         });
-    if !version_ok {
-        return Err(ProviderError::invalid(
-            "engine_version",
-            format!("{v:?}"),
-            "expected OpenSearch_X.Y (or Elasticsearch_X.Y), e.g. \"OpenSearch_2.11\"",
-        ));
-    }
-    let c = &d.cluster_config;
-    if !c.instance_type.ends_with(".search") {
-        return Err(ProviderError::invalid(
-            "cluster_config.instance_type",
-            format!("{:?}", c.instance_type),
-            "expected an OpenSearch instance type like \"r6g.large.search\"",
-        ));
-    }
-    if c.instance_count < 1 {
-        return Err(ProviderError::invalid(
-            "cluster_config.instance_count",
-            c.instance_count,
-            "at least 1",
-        ));
-    }
-    if c.zone_awareness_enabled {
-        let azs = c.availability_zone_count.unwrap_or(2);
-        if !(2..=3).contains(&azs) {
-            return Err(ProviderError::invalid(
-                "cluster_config.availability_zone_count",
-                azs,
-                "must be 2 or 3",
-            ));
-        }
-        if c.instance_count < 2 || c.instance_count % azs != 0 {
-            return Err(ProviderError::invalid(
-                "cluster_config.instance_count",
-                c.instance_count,
-                format!(
-                    "with zone awareness over {azs} availability zones the instance count must be \
-                     a multiple of {azs} (at least 2)"
-                ),
-            ));
-        }
-    } else if let Some(n) = c.availability_zone_count {
-        return Err(ProviderError::invalid(
-            "cluster_config.availability_zone_count",
-            n,
-            "needs zone_awareness_enabled = true",
-        ));
-    }
-    if c.dedicated_master_enabled {
-        match &c.dedicated_master_type {
-            Some(t) if t.ends_with(".search") => {}
-            other => {
-                return Err(ProviderError::invalid(
-                    "cluster_config.dedicated_master_type",
-                    format!("{other:?}"),
-                    "dedicated masters need an instance type like \"m6g.large.search\"",
-                ))
-            }
-        }
-        let n = c.dedicated_master_count.unwrap_or(0);
-        if n != 3 && n != 5 {
-            return Err(ProviderError::invalid(
-                "cluster_config.dedicated_master_count",
-                n,
-                "dedicated masters come in 3 or 5",
-            ));
-        }
-    } else if c.dedicated_master_type.is_some() || c.dedicated_master_count.is_some() {
-        return Err(ProviderError::invalid(
-            "cluster_config.dedicated_master_enabled",
-            false,
-            "dedicated_master_type/count need dedicated_master_enabled = true",
-        ));
-    }
-    let e = &d.ebs_options;
-    if !matches!(e.volume_type.as_str(), "gp2" | "gp3" | "io1" | "standard") {
-        return Err(ProviderError::invalid(
-            "ebs_options.volume_type",
-            format!("{:?}", e.volume_type),
-            "must be gp2, gp3, io1 or standard",
-        ));
-    }
-    if e.volume_type == "gp3" && !e.ebs_enabled {
-        return Err(ProviderError::invalid(
-            "ebs_options.ebs_enabled",
-            false,
-            "volume_type gp3 needs ebs_enabled = true",
-        ));
-    }
-    if e.ebs_enabled {
-        if !(10..=16384).contains(&e.volume_size) {
-            return Err(ProviderError::invalid(
-                "ebs_options.volume_size",
-                e.volume_size,
-                "10 to 16384 GiB",
-            ));
-        }
-        if let Some(i) = e.iops {
-            let ok = match e.volume_type.as_str() {
-                "gp3" => (3000..=16000).contains(&i),
-                "io1" => (1000..=16000).contains(&i),
-                _ => false,
-            };
-            if !ok {
-                return Err(ProviderError::invalid(
-                    "ebs_options.iops",
-                    i,
-                    "gp3 takes 3000 to 16000, io1 1000 to 16000; other volume types none",
-                ));
-            }
-        }
-        if let Some(t) = e.throughput {
-            if e.volume_type != "gp3" || !(125..=1000).contains(&t) {
-                return Err(ProviderError::invalid(
-                    "ebs_options.throughput",
-                    t,
-                    "gp3 only, 125 to 1000 MiB/s",
-                ));
-            }
-        }
-    } else if !c.instance_type.contains('d') {
-        // i3 / r6gd / im4gn carry instance storage; others need EBS.
-        return Err(ProviderError::invalid(
-            "ebs_options.ebs_enabled",
-            false,
-            format!("{} has no instance storage: enable EBS", c.instance_type),
-        ));
-    }
-    let p = &d.domain_endpoint_options.tls_security_policy;
-    if !TLS_POLICIES.contains(&p.as_str()) {
-        return Err(ProviderError::invalid(
-            "domain_endpoint_options.tls_security_policy",
-            format!("{p:?}"),
-            format!("must be one of {}", TLS_POLICIES.join(", ")),
-        ));
-    }
-    if let Some(v) = &d.vpc_options {
-        let want = if c.zone_awareness_enabled {
-            c.availability_zone_count.unwrap_or(2) as usize
-        } else {
-            1
-        };
-        if v.subnet_ids.len() != want {
-            return Err(ProviderError::invalid(
-                "vpc_options.subnet_ids",
-                v.subnet_ids.len(),
-                format!(
-                    "this cluster layout takes exactly {want} subnet(s), one per availability zone"
-                ),
-            ));
-        }
-    }
-    let h = d.snapshot_options.automated_snapshot_start_hour;
-    if !(0..=23).contains(&h) {
-        return Err(ProviderError::invalid(
-            "snapshot_options.automated_snapshot_start_hour",
-            h,
-            "0 to 23",
-        ));
-    }
-    if let Some(p) = d.access_policies.as_ref().and_then(|p| p.known()) {
-        if !serde_json::from_str::<Value>(p).is_ok_and(|v| v.is_object()) {
-            return Err(ProviderError::invalid(
-                "access_policies",
-                format!("{p:?}"),
-                "must be a JSON policy document (an object)",
-            ));
-        }
-    }
-    let a = &d.advanced_security_options;
-    if a.enabled {
-        for (field, on) in [
-            (
-                "domain_endpoint_options.enforce_https",
-                d.domain_endpoint_options.enforce_https,
-            ),
-            (
-                "node_to_node_encryption.enabled",
-                d.node_to_node_encryption.enabled,
-            ),
-            ("encrypt_at_rest.enabled", d.encrypt_at_rest.enabled),
-        ] {
-            if !on {
-                return Err(ProviderError::invalid(
-                    field,
-                    false,
-                    "fine-grained access control (advanced_security_options) needs HTTPS, \
-                     node-to-node encryption and encryption at rest",
-                ));
-            }
-        }
-        if !a.internal_user_database_enabled {
-            return Err(ProviderError::invalid(
-                "advanced_security_options.internal_user_database_enabled",
-                false,
-                "only the internal user database (master user name and password) is supported",
-            ));
-        }
-        let name = a.master_user_name.as_deref().unwrap_or("");
-        if name.is_empty() || name.len() > 64 {
-            return Err(ProviderError::invalid(
-                "advanced_security_options.master_user_name",
-                format!("{name:?}"),
-                "1 to 64 characters, required with the internal user database",
-            ));
-        }
-        match &a.master_user_password {
-            Some(p) => check_master_password(p)?,
-            None => {
-                return Err(ProviderError::invalid(
-                    "advanced_security_options.master_user_password",
-                    "(absent)",
-                    "required with the internal user database",
-                ))
-            }
-        }
-    } else if a.internal_user_database_enabled || a.master_user_password.is_some() {
-        return Err(ProviderError::invalid(
-            "advanced_security_options.enabled",
-            false,
-            "the internal user database and master user need enabled = true",
-        ));
-    }
-    tags::validate(&d.tags)
-}
-
-#[async_trait]
-impl Provider for DomainProvider {
-    fn type_name(&self) -> &'static str {
-        Domain::TYPE
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        &["domain_name", "encrypt_at_rest", "node_to_node_encryption"]
-    }
-
-    fn unique_name(&self) -> &'static [&'static str] {
-        &["domain_name"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("opensearch", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        validate_domain(&parse(inputs)?)
-    }
-
-    fn diff(&self, old: &Value, new: &Value) -> Diff {
-        let mut d = field_diff(old, new, self.force_new());
-        // The same policy document, formatted differently, is no change.
-        let policy = |v: &Value| {
-            let p = value::reveal(&v["access_policies"]);
-            p.as_str().map(normal_policy)
-        };
-        if d.changed.iter().any(|f| f == "access_policies")
-            && !value::contains_unknown(&new["access_policies"])
-            && policy(old).is_some()
-            && policy(old) == policy(new)
-        {
-            d.changed.retain(|f| f != "access_policies");
-        }
-        // A public domain cannot move into a VPC, nor back.
-        if d.changed.iter().any(|f| f == "vpc_options")
-            && old["vpc_options"].is_null() != new["vpc_options"].is_null()
-        {
-            d.replace.push("vpc_options".into());
-        }
-        d
-    }
-
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let d: Domain = parse(inputs)?;
-        self.aws.limits.opensearch.acquire().await;
-        let out = self
-            .aws
-            .opensearch()
-            .await
-            .create_domain()
-            .domain_name(&d.domain_name)
-            .engine_version(&d.engine_version)
-            .cluster_config(sdk_cluster(&d.cluster_config))
-            .ebs_options(sdk_ebs(&d.ebs_options))
-            .encryption_at_rest_options(
-                EncryptionAtRestOptions::builder()
-                    .enabled(d.encrypt_at_rest.enabled)
-                    .build(),
-            )
-            .node_to_node_encryption_options(
-                NodeToNodeEncryptionOptions::builder()
-                    .enabled(d.node_to_node_encryption.enabled)
-                    .build(),
-            )
-            .domain_endpoint_options(sdk_endpoint(&d.domain_endpoint_options))
-            .set_vpc_options(d.vpc_options.as_ref().map(sdk_vpc))
-            .snapshot_options(sdk_snapshot(&d.snapshot_options))
-            .set_access_policies(d.access_policies.as_ref().and_then(|p| p.known().cloned()))
-            .advanced_security_options(sdk_security(&d.advanced_security_options))
-            .set_tag_list(Some(create_tags(&self.aws, ctx, &d.tags)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateDomain", e))?;
-        let name = out
-            .domain_status()
-            .map(|s| s.domain_name().to_string())
-            .unwrap_or_else(|| d.domain_name.clone());
-        let live = self.wait_settled(ctx, &name).await?;
-        Ok(Created {
-            id: name,
-            outputs: Self::outputs(&live),
-        })
-    }
-
-    async fn read(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(d) = self.describe(ctx, id).await? else {
-            return Ok(None);
-        };
-        let declared: Option<Domain> = parse(inputs).ok();
-        let live_tags = list_tags(&self.aws, ctx, d.arn()).await?;
-        let live = self.live_inputs(&d, declared.as_ref(), &live_tags);
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: Self::outputs(&d),
-        }))
+        Ok(Some(Live { args, outputs }))
     }
 
     async fn update(
         &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (Domain, Domain) = (parse(old_inputs)?, parse(new_inputs)?);
-        let os = self.aws.opensearch().await;
+        old: &Self,
+        cx: &Call<'_, OpenSearch>,
+        name: &str,
+    ) -> Result<(), ProviderError> {
         // UpdateDomainConfig replaces every block it is given, so each changed
-        // section goes whole; unchanged ones are left out.
-        let mut req = os.update_domain_config().domain_name(id);
-        let mut any = false;
-        if o.cluster_config != n.cluster_config {
-            req = req.cluster_config(sdk_cluster(&n.cluster_config));
-            any = true;
-        }
-        if o.ebs_options != n.ebs_options {
-            req = req.ebs_options(sdk_ebs(&n.ebs_options));
-            any = true;
-        }
-        if o.domain_endpoint_options != n.domain_endpoint_options {
-            req = req.domain_endpoint_options(sdk_endpoint(&n.domain_endpoint_options));
-            any = true;
-        }
-        if let Some(v) = n
-            .vpc_options
-            .as_ref()
-            .filter(|_| o.vpc_options != n.vpc_options)
-        {
-            req = req.vpc_options(sdk_vpc(v));
-            any = true;
-        }
-        if o.snapshot_options != n.snapshot_options {
-            req = req.snapshot_options(sdk_snapshot(&n.snapshot_options));
-            any = true;
-        }
-        let pol = |d: &Domain| {
-            d.access_policies
-                .as_ref()
-                .and_then(|p| p.known())
-                .map(|p| normal_policy(p))
+        // block goes whole; unchanged ones are left out.
+        let cluster =
+            (old.cluster_config != self.cluster_config).then(|| sdk_cluster(&self.cluster_config));
+        let ebs = (old.ebs_options != self.ebs_options).then(|| sdk_ebs(&self.ebs_options));
+        let endpoint = (old.domain_endpoint_options != self.domain_endpoint_options)
+            .then(|| sdk_endpoint(&self.domain_endpoint_options));
+        let vpc = match &self.vpc_options {
+            Some(v) if old.vpc_options.as_ref() != Some(v) => Some(sdk_vpc(v)?),
+            _ => None,
         };
-        if pol(&o) != pol(&n) {
-            req = req.access_policies(
-                n.access_policies
-                    .as_ref()
-                    .and_then(|p| p.known().cloned())
-                    .unwrap_or_default(),
-            );
-            any = true;
-        }
-        let sec = |d: &Domain| {
+        let snapshot = (old.snapshot_options != self.snapshot_options)
+            .then(|| sdk_snapshot(&self.snapshot_options));
+        let (old_doc, new_doc) = (policy(old)?, policy(self)?);
+        let access = (old_doc.as_deref().map(normal_policy)
+            != new_doc.as_deref().map(normal_policy))
+        .then(|| new_doc.clone().unwrap_or_default());
+        let sec_key = |d: &Domain| {
             let a = &d.advanced_security_options;
             (
                 a.enabled,
@@ -955,111 +967,102 @@ impl Provider for DomainProvider {
                     .and_then(|p| p.known().cloned()),
             )
         };
-        if sec(&o) != sec(&n) {
-            req = req.advanced_security_options(sdk_security(&n.advanced_security_options));
-            any = true;
-        }
+        let security = match sec_key(old) != sec_key(self) {
+            true => Some(sdk_security(&self.advanced_security_options)?),
+            false => None,
+        };
+        // Turning encryption off is a replacement (`diff`).
+        let at_rest = (!old.encrypt_at_rest.enabled && self.encrypt_at_rest.enabled)
+            .then(|| sdk_encrypt(true));
+        let n2n = (!old.node_to_node_encryption.enabled && self.node_to_node_encryption.enabled)
+            .then(|| sdk_n2n(true));
+        let any = cluster.is_some()
+            || ebs.is_some()
+            || endpoint.is_some()
+            || vpc.is_some()
+            || snapshot.is_some()
+            || access.is_some()
+            || security.is_some()
+            || at_rest.is_some()
+            || n2n.is_some();
         if any {
-            self.aws.limits.opensearch.acquire().await;
-            req.send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "UpdateDomainConfig", e))?;
-            self.wait_settled(ctx, id).await?;
+            cx.send_retrying("UpdateDomainConfig", &[BUSY], |c| {
+                c.update_domain_config()
+                    .domain_name(name)
+                    .set_cluster_config(cluster.clone())
+                    .set_ebs_options(ebs.clone())
+                    .set_domain_endpoint_options(endpoint.clone())
+                    .set_vpc_options(vpc.clone())
+                    .set_snapshot_options(snapshot.clone())
+                    .set_access_policies(access.clone())
+                    .set_advanced_security_options(security.clone())
+                    .set_encryption_at_rest_options(at_rest.clone())
+                    .set_node_to_node_encryption_options(n2n.clone())
+                    .send()
+            })
+            .await?;
+            settled(cx, name).await?;
         }
-        if o.engine_version != n.engine_version {
-            self.aws.limits.opensearch.acquire().await;
-            os.upgrade_domain()
-                .domain_name(id)
-                .target_version(&n.engine_version)
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "UpgradeDomain", e))?;
+        if old.engine_version != self.engine_version {
+            cx.send_retrying("UpgradeDomain", &[BUSY], |c| {
+                c.upgrade_domain()
+                    .domain_name(name)
+                    .target_version(&self.engine_version)
+                    .send()
+            })
+            .await?;
+            settled(cx, name).await?;
         }
-        let arn = old_outputs["arn"].as_str().unwrap_or_default();
-        update_tags(&self.aws, ctx, arn, &o.tags, &n.tags).await?;
-        let live = self.wait_settled(ctx, id).await?;
-        Ok(Self::outputs(&live))
+        if old.tags != self.tags {
+            let d = describe(cx, name)
+                .await?
+                .ok_or_else(|| ProviderError::NotFound(format!("domain {name} is gone")))?;
+            cx.update_tags(d.arn(), &old.tags, &self.tags).await?;
+        }
+        Ok(())
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.opensearch.acquire().await;
-        if let Err(e) = self
-            .aws
-            .opensearch()
-            .await
-            .delete_domain()
-            .domain_name(id)
-            .send()
-            .await
-        {
-            match error::map(&ctx.urn, "DeleteDomain", e) {
-                ProviderError::NotFound(_) => return Ok(()),
-                other => return Err(other),
+    async fn delete(&self, cx: &Call<'_, OpenSearch>, name: &str) -> Result<(), ProviderError> {
+        match describe(cx, name).await? {
+            None => return Ok(()),
+            // An earlier attempt's delete is under way.
+            Some(d) if d.deleted() == Some(true) => {}
+            Some(_) => {
+                cx.send_retrying("DeleteDomain", &[BUSY], |c| {
+                    c.delete_domain().domain_name(name).send()
+                })
+                .await?;
             }
         }
-        // Deleted=true stays visible while AWS tears the domain down.
-        let s = &self.aws.settings;
-        let start = Instant::now();
-        loop {
-            self.aws.limits.opensearch.acquire().await;
-            match self
-                .aws
-                .opensearch()
-                .await
-                .describe_domain()
-                .domain_name(id)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) => match error::map(&ctx.urn, "DescribeDomain", e) {
-                    ProviderError::NotFound(_) => return Ok(()),
-                    other => return Err(other),
-                },
-            }
-            if start.elapsed() >= s.wait_timeout {
-                return Err(ProviderError::Fatal(format!(
-                    "{}: domain {id} still being deleted after {:?}",
-                    ctx.urn, s.wait_timeout
-                )));
-            }
-            tokio::time::sleep(s.poll_interval).await;
-        }
+        // Deleted = true stays visible while AWS tears the domain down.
+        let what = format!("domain {name}");
+        Wait::new(
+            &what,
+            &["deleted", "processing", "active", NO_ENDPOINT],
+            &[],
+        )
+        .until_gone(cx.settings(), || seen(cx, name))
+        .await
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        self.aws.limits.opensearch.acquire().await;
-        let names = self
-            .aws
-            .opensearch()
-            .await
-            .list_domain_names()
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "ListDomainNames", e))?;
-        let mut found = Vec::new();
-        for info in names.domain_names() {
-            let Some(name) = info.domain_name() else {
+    async fn find(&self, cx: &Call<'_, OpenSearch>) -> Result<Vec<String>, ProviderError> {
+        let out = cx
+            .send("ListDomainNames", |c| c.list_domain_names().send())
+            .await?;
+        let mut ours = Vec::new();
+        for name in out.domain_names().iter().filter_map(|i| i.domain_name()) {
+            let Some(d) = describe(cx, name)
+                .await?
+                .filter(|d| d.deleted() != Some(true))
+            else {
                 continue;
             };
-            let Some(d) = self.describe(ctx, name).await? else {
-                continue;
-            };
-            let t = list_tags(&self.aws, ctx, d.arn()).await?;
-            if t.get(tags::URN_TAG).is_some_and(|v| ctx.urn_tag_matches(v)) {
-                found.push(Created {
-                    id: name.to_string(),
-                    outputs: Self::outputs(&d),
-                });
+            let tags = cx.live_tags(d.arn()).await?;
+            if tags.get(URN_TAG).is_some_and(|v| cx.ctx.urn_tag_matches(v)) {
+                ours.push(name.to_string());
             }
         }
-        Ok(found)
+        Ok(ours)
     }
 }
 
@@ -1067,9 +1070,15 @@ impl Provider for DomainProvider {
 mod tests {
     use super::*;
 
+    fn diff(a: &Domain, b: &Domain) -> Diff {
+        <Domain as AwsResource>::diff(
+            &serde_json::to_value(a).unwrap(),
+            &serde_json::to_value(b).unwrap(),
+        )
+    }
+
     #[test]
     fn policy_formatting_is_no_change() {
-        let p = DomainProvider::new(Arc::new(Aws::new(Default::default())));
         let mut a = Domain::new("logs");
         a.access_policies = Some(Input::Value(
             r#"{"Version":"2012-10-17","Statement":[]}"#.into(),
@@ -1078,19 +1087,31 @@ mod tests {
         b.access_policies = Some(Input::Value(
             "{ \"Statement\": [],\n  \"Version\": \"2012-10-17\" }".into(),
         ));
-        let d = p.diff(
-            &serde_json::to_value(&a).unwrap(),
-            &serde_json::to_value(&b).unwrap(),
-        );
+        let d = diff(&a, &b);
         assert!(d.is_empty(), "{d:?}");
         b.access_policies = Some(Input::Value(
             r#"{"Version":"2012-10-17","Statement":[{}]}"#.into(),
         ));
-        let d = p.diff(
-            &serde_json::to_value(&a).unwrap(),
-            &serde_json::to_value(&b).unwrap(),
+        assert_eq!(diff(&a, &b).changed, vec!["access_policies"]);
+    }
+
+    #[test]
+    fn encryption_goes_on_in_place_and_off_by_replacement() {
+        let mut off = Domain::new("logs");
+        off.encrypt_at_rest.enabled = false;
+        off.node_to_node_encryption.enabled = false;
+        let on = Domain::new("logs");
+        let d = diff(&off, &on);
+        assert_eq!(
+            d.changed,
+            vec!["encrypt_at_rest", "node_to_node_encryption"]
         );
-        assert_eq!(d.changed, vec!["access_policies"]);
+        assert!(d.replace.is_empty(), "{d:?}");
+        let d = diff(&on, &off);
+        assert_eq!(
+            d.replace,
+            vec!["encrypt_at_rest", "node_to_node_encryption"]
+        );
     }
 
     #[test]
@@ -1098,23 +1119,29 @@ mod tests {
         let mut d = Domain::new("logs");
         d.cluster_config.zone_awareness_enabled = true;
         d.cluster_config.instance_count = 3;
-        let e = validate_domain(&d).unwrap_err().to_string();
+        let e = d.check().unwrap_err().to_string();
         assert!(
             e.contains("cluster_config.instance_count") && e.contains('3'),
             "{e}"
         );
         d.cluster_config.instance_count = 4;
-        assert!(validate_domain(&d).is_ok());
+        assert!(d.check().is_ok());
         d.advanced_security_options = AdvancedSecurityOptions {
             enabled: true,
             internal_user_database_enabled: true,
             master_user_name: Some("admin".into()),
             master_user_password: Some(Input::secret("alllowercase1!")),
         };
-        let e = validate_domain(&d).unwrap_err().to_string();
+        let e = d.check().unwrap_err().to_string();
         assert!(
             e.contains("master_user_password") && !e.contains("alllowercase1!"),
             "{e}"
         );
+        d.advanced_security_options = AdvancedSecurityOptions {
+            internal_user_database_enabled: true,
+            ..Default::default()
+        };
+        let e = d.check().unwrap_err().to_string();
+        assert!(e.contains("internal_user_database_enabled"), "{e}");
     }
 }

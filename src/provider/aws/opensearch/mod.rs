@@ -1,18 +1,78 @@
-//! Amazon OpenSearch Service resource types and their shared helpers.
+//! Amazon OpenSearch Service resource types and the service as the call
+//! helper sees it: domains are named by name, tagged by ARN.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use aws_sdk_opensearch::types::Tag;
 
-use super::error;
-use super::tags::{self, Tags};
+use super::call::Call;
+use super::limits::TokenBucket;
+use super::resource::Typed;
+use super::service::Service;
+use super::tags::Tags;
 use super::Aws;
-use crate::provider::{Ctx, ProviderError, Registry};
+use crate::provider::{ProviderError, Registry};
 
 pub mod domain;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    registry.register(domain::DomainProvider::new(aws));
+    registry.register(Typed::<domain::Domain>::new(aws));
+}
+
+/// OpenSearch as the call helper sees it; tags go by ARN.
+pub struct OpenSearch;
+
+#[async_trait]
+impl Service for OpenSearch {
+    type Client = aws_sdk_opensearch::Client;
+    const NAME: &'static str = "opensearch";
+    const CONCURRENCY: usize = 10;
+
+    async fn client(aws: &Aws) -> &aws_sdk_opensearch::Client {
+        aws.opensearch().await
+    }
+
+    fn bucket<'a>(aws: &'a Aws, _op: &str) -> &'a TokenBucket {
+        &aws.limits.opensearch
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        arn: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !remove.is_empty() {
+            cx.send("RemoveTags", |c| {
+                c.remove_tags()
+                    .arn(arn)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send("AddTags", |c| {
+                c.add_tags()
+                    .arn(arn)
+                    .set_tag_list(Some(to_tags(set)))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Call<'_, OpenSearch> {
+    /// All live tags of the domain with this ARN.
+    pub async fn live_tags(&self, arn: &str) -> Result<Tags, ProviderError> {
+        let out = self
+            .send("ListTags", |c| c.list_tags().arn(arn).send())
+            .await?;
+        Ok(from_tags(out.tag_list()))
+    }
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
@@ -25,53 +85,4 @@ pub fn from_tags(t: &[Tag]) -> Tags {
     t.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
-}
-
-/// Every tag of a create call: defaults + own + engine tags.
-pub fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
-    to_tags(&tags::merged(&aws.settings.default_tags, own, ctx))
-}
-
-pub(crate) async fn list_tags(aws: &Aws, ctx: &Ctx, arn: &str) -> Result<Tags, ProviderError> {
-    aws.limits.opensearch.acquire().await;
-    let out = aws
-        .opensearch()
-        .await
-        .list_tags()
-        .arn(arn)
-        .send()
-        .await
-        .map_err(|e| error::map(&ctx.urn, "ListTags", e))?;
-    Ok(from_tags(out.tag_list()))
-}
-
-/// Applies a change of the resource's own tags on `arn`.
-pub(crate) async fn update_tags(
-    aws: &Aws,
-    ctx: &Ctx,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
-    let os = aws.opensearch().await;
-    if !remove.is_empty() {
-        aws.limits.opensearch.acquire().await;
-        os.remove_tags()
-            .arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "RemoveTags", e))?;
-    }
-    if !set.is_empty() {
-        aws.limits.opensearch.acquire().await;
-        os.add_tags()
-            .arn(arn)
-            .set_tag_list(Some(to_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "AddTags", e))?;
-    }
-    Ok(())
 }

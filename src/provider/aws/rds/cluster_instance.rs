@@ -2,51 +2,57 @@
 //! Aurora instance in a cluster. The first one becomes the writer, the rest
 //! are readers (output `writer`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use aws_sdk_rds::types::DbInstance as RdsInstance;
+use aws_sdk_rds::types::{DbCluster as RdsCluster, DbInstance as RdsInstance};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::db::{self, describe_live, find_tagged, wait_available};
+use super::db::{self, Db};
 use super::instance::check_instance_class;
-use super::{
-    check_identifier, check_identifier_input, create_tags, from_tags, known, known_opt,
-    none_if_gone, update_tags,
-};
+use super::{check_identifier, check_identifier_input, from_tags, require_opt, Rds};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::Call;
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::validate::{in_range, one_of};
+use crate::provider::schema::{Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DbClusterInstance {
     /// Lowercase letters, digits, hyphens; starts with a letter; at most 63.
     pub identifier: String,
     pub cluster_identifier: Input<String>,
     /// e.g. `db.r6g.large`.
     pub instance_class: String,
-    #[serde(default = "aurora_postgresql")]
     pub engine: String,
-    #[serde(default)]
     pub availability_zone: Option<String>,
     /// Failover priority, 0 (first) to 15.
-    #[serde(default)]
     pub promotion_tier: i32,
-    #[serde(default)]
     pub publicly_accessible: bool,
-    #[serde(default)]
     pub db_parameter_group_name: Option<Input<String>>,
-    #[serde(default)]
+    /// Without it, changes wait for the maintenance window (output
+    /// `pending_modified_values` shows them meanwhile).
     pub apply_immediately: bool,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-fn aurora_postgresql() -> String {
-    "aurora-postgresql".into()
+impl Default for DbClusterInstance {
+    fn default() -> Self {
+        DbClusterInstance {
+            identifier: String::new(),
+            cluster_identifier: Input::default(),
+            instance_class: String::new(),
+            engine: "aurora-postgresql".into(),
+            availability_zone: None,
+            promotion_tier: 0,
+            publicly_accessible: false,
+            db_parameter_group_name: None,
+            apply_immediately: false,
+            tags: Tags::new(),
+        }
+    }
 }
 
 impl DbClusterInstance {
@@ -59,13 +65,7 @@ impl DbClusterInstance {
             identifier: identifier.into(),
             cluster_identifier: cluster_identifier.into(),
             instance_class: instance_class.into(),
-            engine: aurora_postgresql(),
-            availability_zone: None,
-            promotion_tier: 0,
-            publicly_accessible: false,
-            db_parameter_group_name: None,
-            apply_immediately: false,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -94,244 +94,181 @@ impl Resource<DbClusterInstance> {
     }
 }
 
-pub struct DbClusterInstanceProvider {
-    aws: Arc<Aws>,
-}
-
-impl DbClusterInstanceProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        DbClusterInstanceProvider { aws }
-    }
-
-    /// Whether the cluster lists this instance as its writer.
-    async fn is_writer(&self, ctx: &Ctx, i: &RdsInstance) -> Result<bool, ProviderError> {
-        let (Some(cluster), Some(id)) = (i.db_cluster_identifier(), i.db_instance_identifier())
-        else {
-            return Ok(false);
-        };
-        self.aws.limits.rds.acquire().await;
-        let r = self
-            .aws
-            .rds()
-            .await
-            .describe_db_clusters()
-            .db_cluster_identifier(cluster)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeDBClusters", e));
-        Ok(none_if_gone(r)?
-            .and_then(|o| o.db_clusters().first().cloned())
-            .map(|c| {
-                c.db_cluster_members().iter().any(|m| {
-                    m.db_instance_identifier() == Some(id) && m.is_cluster_writer() == Some(true)
-                })
-            })
-            .unwrap_or(false))
-    }
-
-    async fn outputs(&self, ctx: &Ctx, i: &RdsInstance) -> Result<Value, ProviderError> {
-        let id = i.db_instance_identifier().unwrap_or_default();
-        Ok(json!({
-            "id": id,
-            "identifier": id,
-            "arn": i.db_instance_arn(),
-            "cluster_identifier": i.db_cluster_identifier(),
-            "endpoint": i.endpoint().and_then(|e| e.address()),
-            "port": i.endpoint().and_then(|e| e.port()),
-            "writer": self.is_writer(ctx, i).await?,
-            "availability_zone": i.availability_zone(),
-            "engine_version": i.engine_version(),
-            "dbi_resource_id": i.dbi_resource_id(),
-        }))
-    }
-}
-
 #[async_trait]
-impl Provider for DbClusterInstanceProvider {
-    fn type_name(&self) -> &'static str {
-        DbClusterInstance::TYPE
-    }
-
-    fn force_new(&self) -> &'static [&'static str] {
-        &[
+impl AwsResource for DbClusterInstance {
+    type Service = Rds;
+    const SCHEMA: Schema = Schema {
+        force_new: &[
             "identifier",
             "cluster_identifier",
             "engine",
             "availability_zone",
-        ]
-    }
+        ],
+        unique_name: &["identifier"],
+        computed_on_update: &["pending_modified_values"],
+        optional_computed: &["availability_zone", "db_parameter_group_name"],
+        write_only: &["apply_immediately"],
+        terraform: &[Tf {
+            resource: "aws_rds_cluster_instance",
+            args: &[
+                ("identifier", "identifier"),
+                ("cluster_identifier", "cluster_identifier"),
+                ("instance_class", "instance_class"),
+                ("engine", "engine"),
+                ("availability_zone", "availability_zone"),
+                ("promotion_tier", "promotion_tier"),
+                ("publicly_accessible", "publicly_accessible"),
+                ("db_parameter_group_name", "db_parameter_group_name"),
+                ("apply_immediately", "apply_immediately"),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn unique_name(&self) -> &'static [&'static str] {
-        &["identifier"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("rds", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let d: DbClusterInstance = parse(inputs)?;
-        check_identifier("identifier", &d.identifier, 63)?;
-        check_identifier_input("cluster_identifier", &d.cluster_identifier, 63)?;
-        check_instance_class("instance_class", &d.instance_class)?;
-        if !matches!(d.engine.as_str(), "aurora-postgresql" | "aurora-mysql") {
-            return Err(ProviderError::invalid(
-                "engine",
-                format!("{:?}", d.engine),
-                "must be \"aurora-postgresql\" or \"aurora-mysql\"",
-            ));
-        }
-        if !(0..=15).contains(&d.promotion_tier) {
-            return Err(ProviderError::invalid(
-                "promotion_tier",
-                d.promotion_tier,
-                "must be between 0 and 15",
-            ));
-        }
-        if let Some(g) = &d.db_parameter_group_name {
+    fn check(&self) -> Result<(), ProviderError> {
+        check_identifier("identifier", &self.identifier, 63)?;
+        check_identifier_input("cluster_identifier", &self.cluster_identifier, 63)?;
+        check_instance_class("instance_class", &self.instance_class)?;
+        one_of(
+            "engine",
+            &self.engine,
+            &["aurora-postgresql", "aurora-mysql"],
+        )?;
+        in_range("promotion_tier", self.promotion_tier, 0..=15)?;
+        if let Some(g) = &self.db_parameter_group_name {
             check_identifier_input("db_parameter_group_name", g, 255)?;
         }
-        tags::validate(&d.tags)
+        Ok(())
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let d: DbClusterInstance = parse(inputs)?;
-        let req = self
-            .aws
-            .rds()
-            .await
-            .create_db_instance()
-            .db_instance_identifier(&d.identifier)
-            .db_cluster_identifier(known(ctx, "cluster_identifier", &d.cluster_identifier)?)
-            .db_instance_class(&d.instance_class)
-            .engine(&d.engine)
-            .set_availability_zone(d.availability_zone.clone())
-            .promotion_tier(d.promotion_tier)
-            .publicly_accessible(d.publicly_accessible)
-            .set_db_parameter_group_name(
-                known_opt(ctx, "db_parameter_group_name", &d.db_parameter_group_name)?
-                    .map(str::to_string),
-            )
-            .set_tags(Some(create_tags(&self.aws, ctx, &d.tags)));
-        self.aws.limits.rds.acquire().await;
-        req.send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateDBInstance", e))?;
-        let live: RdsInstance = wait_available(&self.aws, ctx, &d.identifier).await?;
-        Ok(Created {
-            id: d.identifier.clone(),
-            outputs: self.outputs(ctx, &live).await?,
+    async fn create(&self, cx: &Call<'_, Rds>) -> Result<String, ProviderError> {
+        let cluster = self.cluster_identifier.require("cluster_identifier")?;
+        let params = require_opt("db_parameter_group_name", &self.db_parameter_group_name)?;
+        // A cluster still backing up after its create, or modifying, refuses
+        // new members for a while (InvalidDBClusterStateFault).
+        cx.send_retrying("CreateDBInstance", &[db::CLUSTER_BUSY], |c| {
+            c.create_db_instance()
+                .db_instance_identifier(&self.identifier)
+                .db_cluster_identifier(cluster)
+                .db_instance_class(&self.instance_class)
+                .engine(&self.engine)
+                .set_availability_zone(self.availability_zone.clone())
+                .promotion_tier(self.promotion_tier)
+                .publicly_accessible(self.publicly_accessible)
+                .set_db_parameter_group_name(params.clone())
+                .set_tags(Some(cx.create_tags(&self.tags)))
+                .send()
         })
+        .await?;
+        Ok(self.identifier.clone())
+    }
+
+    async fn after_create(&self, cx: &Call<'_, Rds>, id: &str) -> Result<(), ProviderError> {
+        db::wait_created::<RdsInstance>(cx, id).await.map(drop)
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Rds>,
         id: &str,
-        inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(i) = describe_live::<RdsInstance>(&self.aws, ctx, id).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(i) = db::live::<RdsInstance>(cx, id).await? else {
             return Ok(None);
         };
-        let d: DbClusterInstance = parse(inputs)?;
-        let live = DbClusterInstance {
+        // Applied values; pending ones are in `pending_modified_values`.
+        let args = DbClusterInstance {
             identifier: id.to_string(),
             cluster_identifier: Input::Value(
                 i.db_cluster_identifier().unwrap_or_default().to_string(),
             ),
             instance_class: i.db_instance_class().unwrap_or_default().to_string(),
             engine: i.engine().unwrap_or_default().to_string(),
-            availability_zone: d
-                .availability_zone
-                .as_ref()
-                .and(i.availability_zone().map(str::to_string)),
+            availability_zone: i.availability_zone().map(str::to_string),
             promotion_tier: i.promotion_tier().unwrap_or_default(),
             publicly_accessible: i.publicly_accessible().unwrap_or(false),
-            db_parameter_group_name: d.db_parameter_group_name.as_ref().and(
-                i.db_parameter_groups()
-                    .first()
-                    .and_then(|g| g.db_parameter_group_name())
-                    .map(|s| Input::Value(s.to_string())),
-            ),
-            apply_immediately: d.apply_immediately,
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(i.tag_list())),
+            db_parameter_group_name: i
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_name())
+                .map(|s| Input::Value(s.to_string())),
+            apply_immediately: false,
+            tags: cx.own_tags(&from_tags(i.tag_list())),
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: self.outputs(ctx, &i).await?,
-        }))
+        let outputs = json!({
+            "id": id,
+            "identifier": id,
+            "arn": i.db_instance_arn(),
+            "cluster_identifier": i.db_cluster_identifier(),
+            "endpoint": i.endpoint().and_then(|e| e.address()),
+            "port": i.endpoint().and_then(|e| e.port()),
+            "writer": is_writer(cx, &i).await?,
+            "availability_zone": i.availability_zone(),
+            "engine_version": i.engine_version(),
+            "dbi_resource_id": i.dbi_resource_id(),
+            "pending_modified_values": i.pending(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (DbClusterInstance, DbClusterInstance) =
-            (parse(old_inputs)?, parse(new_inputs)?);
-        let mut req = self
-            .aws
-            .rds()
-            .await
+    async fn update(&self, old: &Self, cx: &Call<'_, Rds>, id: &str) -> Result<(), ProviderError> {
+        let live: RdsInstance = db::existing(cx, id).await?;
+        let c = cx.client().await;
+        let mut req = c
             .modify_db_instance()
             .db_instance_identifier(id)
-            .apply_immediately(n.apply_immediately);
+            .apply_immediately(self.apply_immediately);
         let mut any = false;
-        if n.instance_class != o.instance_class {
-            req = req.db_instance_class(&n.instance_class);
+        if self.instance_class != old.instance_class {
+            req = req.db_instance_class(&self.instance_class);
             any = true;
         }
-        if n.promotion_tier != o.promotion_tier {
-            req = req.promotion_tier(n.promotion_tier);
+        if self.promotion_tier != old.promotion_tier {
+            req = req.promotion_tier(self.promotion_tier);
             any = true;
         }
-        if n.publicly_accessible != o.publicly_accessible {
-            req = req.publicly_accessible(n.publicly_accessible);
+        if self.publicly_accessible != old.publicly_accessible {
+            req = req.publicly_accessible(self.publicly_accessible);
             any = true;
         }
-        if n.db_parameter_group_name != o.db_parameter_group_name {
-            if let Some(g) = &n.db_parameter_group_name {
-                req = req.db_parameter_group_name(known(ctx, "db_parameter_group_name", g)?);
+        if self.db_parameter_group_name != old.db_parameter_group_name {
+            if let Some(g) = require_opt("db_parameter_group_name", &self.db_parameter_group_name)?
+            {
+                req = req.db_parameter_group_name(g);
                 any = true;
             }
         }
         if any {
-            self.aws.limits.rds.acquire().await;
-            req.send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ModifyDBInstance", e))?;
+            cx.send_retrying("ModifyDBInstance", &[db::INSTANCE_BUSY], |_| {
+                req.clone().send()
+            })
+            .await?;
+            db::wait_updated::<RdsInstance>(cx, id).await?;
         }
-        if o.tags != n.tags {
-            let arn = old_outputs["arn"].as_str().unwrap_or_default();
-            update_tags(&self.aws, ctx, arn, &o.tags, &n.tags).await?;
-        }
-        let live: RdsInstance = wait_available(&self.aws, ctx, id).await?;
-        self.outputs(ctx, &live).await
+        cx.update_tags(live.arn(), &old.tags, &self.tags).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, cx: &Call<'_, Rds>, id: &str) -> Result<(), ProviderError> {
         // Aurora instances take no final snapshot (the cluster's backups cover them).
-        db::delete::<RdsInstance>(&self.aws, ctx, id, None).await
+        db::delete::<RdsInstance>(cx, id, None).await
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, _inputs: &Value) -> Result<Vec<Created>, ProviderError> {
-        let mut out = Vec::new();
-        for i in find_tagged::<RdsInstance>(&self.aws, ctx).await? {
-            out.push(Created {
-                id: i.db_instance_identifier().unwrap_or_default().to_string(),
-                outputs: self.outputs(ctx, &i).await?,
-            });
-        }
-        Ok(out)
+    async fn find(&self, cx: &Call<'_, Rds>) -> Result<Vec<String>, ProviderError> {
+        // Plain instances carry other URNs, so the tag alone tells them apart.
+        db::find::<RdsInstance>(cx).await
     }
+}
+
+/// Whether the cluster lists the instance as its writer.
+async fn is_writer(cx: &Call<'_, Rds>, i: &RdsInstance) -> Result<bool, ProviderError> {
+    let Some(cluster) = i.db_cluster_identifier() else {
+        return Ok(false);
+    };
+    let id = i.db_instance_identifier();
+    Ok(RdsCluster::describe(cx, cluster).await?.is_some_and(|c| {
+        c.db_cluster_members()
+            .iter()
+            .any(|m| m.db_instance_identifier() == id && m.is_cluster_writer() == Some(true))
+    }))
 }

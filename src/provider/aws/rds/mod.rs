@@ -1,16 +1,22 @@
 //! RDS resource types (Aurora PostgreSQL clusters and their instances, plain
-//! PostgreSQL instances, subnet and parameter groups) and their shared helpers.
+//! PostgreSQL instances, subnet and parameter groups), the [`Rds`] service
+//! (client, rate limit, tags by ARN) and the checks they share.
 
 use std::sync::Arc;
 
-use aws_sdk_rds::types::{ApplyMethod, Parameter as RdsParameter, Tag};
+use async_trait::async_trait;
+use aws_sdk_rds::types::Tag;
 use serde::{Deserialize, Serialize};
 
-use super::error;
+use super::call::Call;
+use super::limits::TokenBucket;
+use super::resource::Typed;
+use super::service::Service;
 use super::tags::{self, Tags};
+use super::validate::one_of;
 use super::Aws;
 use crate::model::Input;
-use crate::provider::{Ctx, ProviderError, Registry};
+use crate::provider::{ProviderError, Registry};
 
 pub mod cluster;
 pub mod cluster_instance;
@@ -18,19 +24,88 @@ pub mod cluster_parameter_group;
 mod db;
 pub mod instance;
 pub mod parameter_group;
-mod parameter_groups;
+pub mod parameter_groups;
 pub mod subnet_group;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
-        .register(subnet_group::DbSubnetGroupProvider::new(aws.clone()))
-        .register(cluster_parameter_group::DbClusterParameterGroupProvider::new(aws.clone()))
-        .register(parameter_group::DbParameterGroupProvider::new(aws.clone()))
-        .register(cluster::DbClusterProvider::new(aws.clone()))
-        .register(cluster_instance::DbClusterInstanceProvider::new(
+        .register(Typed::<subnet_group::DbSubnetGroup>::new(aws.clone()))
+        .register(Typed::<cluster_parameter_group::DbClusterParameterGroup>::new(aws.clone()))
+        .register(Typed::<parameter_group::DbParameterGroup>::new(aws.clone()))
+        .register(Typed::<cluster::DbCluster>::new(aws.clone()))
+        .register(Typed::<cluster_instance::DbClusterInstance>::new(
             aws.clone(),
         ))
-        .register(instance::DbInstanceProvider::new(aws));
+        .register(Typed::<instance::DbInstance>::new(aws));
+}
+
+/// RDS as the call helper sees it: one rate limit, objects tagged by ARN.
+pub struct Rds;
+
+#[async_trait]
+impl Service for Rds {
+    type Client = aws_sdk_rds::Client;
+    const NAME: &'static str = "rds";
+    const CONCURRENCY: usize = 10;
+
+    async fn client(aws: &Aws) -> &aws_sdk_rds::Client {
+        aws.rds().await
+    }
+
+    fn bucket<'a>(aws: &'a Aws, _op: &str) -> &'a TokenBucket {
+        &aws.limits.rds
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        arn: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !remove.is_empty() {
+            cx.send("RemoveTagsFromResource", |c| {
+                c.remove_tags_from_resource()
+                    .resource_name(arn)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send("AddTagsToResource", |c| {
+                c.add_tags_to_resource()
+                    .resource_name(arn)
+                    .set_tags(Some(to_tags(set)))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Call<'_, Rds> {
+    /// Every tag for the create call (defaults, own, engine tags), so the
+    /// object is never untagged.
+    pub fn create_tags(&self, own: &Tags) -> Vec<Tag> {
+        to_tags(&self.all_tags(own))
+    }
+
+    /// All tags of the object `arn` (groups carry no `TagList`).
+    pub async fn tags_of(&self, arn: &str) -> Result<Tags, ProviderError> {
+        let out = self
+            .send("ListTagsForResource", |c| {
+                c.list_tags_for_resource().resource_name(arn).send()
+            })
+            .await?;
+        Ok(from_tags(out.tag_list()))
+    }
+
+    /// Whether live tags carry this resource's URN.
+    pub fn is_ours(&self, live: &Tags) -> bool {
+        live.get(tags::URN_TAG)
+            .is_some_and(|v| self.ctx.urn_tag_matches(v))
+    }
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
@@ -45,61 +120,37 @@ pub fn from_tags(t: &[Tag]) -> Tags {
         .collect()
 }
 
-/// Every tag for the create call: defaults, own, engine tags.
-pub(crate) fn create_tags(aws: &Aws, ctx: &Ctx, own: &Tags) -> Vec<Tag> {
-    to_tags(&tags::merged(&aws.settings.default_tags, own, ctx))
+/// The values of a list input at apply time.
+pub(crate) fn require_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ProviderError> {
+    v.iter()
+        .map(|s| s.require(field).cloned().map_err(Into::into))
+        .collect()
 }
 
-/// Whether a live tag list carries this resource's URN.
-pub(crate) fn has_urn(ctx: &Ctx, t: &[Tag]) -> bool {
-    t.iter().any(|t| {
-        t.key() == Some(tags::URN_TAG) && t.value().is_some_and(|v| ctx.urn_tag_matches(v))
-    })
+/// The value of an optional input at apply time.
+pub(crate) fn require_opt(
+    field: &str,
+    v: &Option<Input<String>>,
+) -> Result<Option<String>, ProviderError> {
+    v.as_ref()
+        .map(|s| s.require(field).cloned().map_err(Into::into))
+        .transpose()
 }
 
-/// The tags of an RDS resource by ARN (groups do not carry `TagList`).
-pub(crate) async fn list_tags(aws: &Aws, ctx: &Ctx, arn: &str) -> Result<Vec<Tag>, ProviderError> {
-    aws.limits.rds.acquire().await;
-    let out = aws
-        .rds()
-        .await
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .map_err(|e| error::map(&ctx.urn, "ListTagsForResource", e))?;
-    Ok(out.tag_list().to_vec())
+/// Strings as plain inputs, sorted (the API returns sets in its own order).
+pub(crate) fn input_vec(mut v: Vec<String>) -> Vec<Input<String>> {
+    v.sort();
+    v.into_iter().map(Input::Value).collect()
 }
 
-/// Applies a change of the resource's own tags (defaults and engine tags stay).
-pub(crate) async fn update_tags(
-    aws: &Aws,
-    ctx: &Ctx,
-    arn: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tags::own_changes(&aws.settings.default_tags, old, new, ctx);
-    let rds = aws.rds().await;
-    if !remove.is_empty() {
-        aws.limits.rds.acquire().await;
-        rds.remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "RemoveTagsFromResource", e))?;
-    }
-    if !set.is_empty() {
-        aws.limits.rds.acquire().await;
-        rds.add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(to_tags(&set)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "AddTagsToResource", e))?;
-    }
-    Ok(())
+/// Compares two id lists as sets (known values only).
+pub(crate) fn same_set(a: &[Input<String>], b: &[Input<String>]) -> bool {
+    let key = |v: &[Input<String>]| {
+        let mut k: Vec<Option<String>> = v.iter().map(|s| s.known().cloned()).collect();
+        k.sort();
+        k
+    };
+    key(a) == key(b)
 }
 
 /// RDS identifiers (clusters, instances, groups): 1 to `max` characters,
@@ -137,51 +188,6 @@ pub(crate) fn check_identifier_input(
         Some(v) => check_identifier(field, v, max),
         None => Ok(()),
     }
-}
-
-/// The known value of an input (at apply time every input is known).
-pub(crate) fn known<'a>(
-    ctx: &Ctx,
-    field: &str,
-    v: &'a Input<String>,
-) -> Result<&'a str, ProviderError> {
-    v.known().map(String::as_str).ok_or_else(|| {
-        ProviderError::Fatal(format!("{}: {field} is not known at apply time", ctx.urn))
-    })
-}
-
-pub(crate) fn known_opt<'a>(
-    ctx: &Ctx,
-    field: &str,
-    v: &'a Option<Input<String>>,
-) -> Result<Option<&'a str>, ProviderError> {
-    v.as_ref().map(|v| known(ctx, field, v)).transpose()
-}
-
-pub(crate) fn known_vec(
-    ctx: &Ctx,
-    field: &str,
-    v: &[Input<String>],
-) -> Result<Vec<String>, ProviderError> {
-    v.iter()
-        .map(|s| known(ctx, field, s).map(str::to_string))
-        .collect()
-}
-
-/// Strings as plain inputs, sorted (the API returns sets in its own order).
-pub(crate) fn input_vec(mut v: Vec<String>) -> Vec<Input<String>> {
-    v.sort();
-    v.into_iter().map(Input::Value).collect()
-}
-
-/// Compares two id lists as sets (known values only).
-pub(crate) fn same_set(a: &[Input<String>], b: &[Input<String>]) -> bool {
-    let key = |v: &[Input<String>]| {
-        let mut k: Vec<Option<String>> = v.iter().map(|s| s.known().cloned()).collect();
-        k.sort();
-        k
-    };
-    key(a) == key(b)
 }
 
 /// Checks a `hh24:mi-hh24:mi` window (UTC) of at least `min_minutes`.
@@ -246,7 +252,8 @@ pub fn check_maintenance_window(field: &str, w: &str) -> Result<(), ProviderErro
 pub struct Parameter {
     pub name: String,
     pub value: String,
-    /// `immediate` or `pending-reboot`.
+    /// `immediate` or `pending-reboot`. Request-only: AWS does not return
+    /// it, so reads keep the declared one and it takes no part in changes.
     #[serde(default = "immediate")]
     pub apply_method: String,
 }
@@ -282,31 +289,26 @@ pub(crate) fn check_parameters(ps: &[Parameter]) -> Result<(), ProviderError> {
                 "declared twice",
             ));
         }
-        if !matches!(p.apply_method.as_str(), "immediate" | "pending-reboot") {
-            return Err(ProviderError::invalid(
-                &format!("parameters[{i}].apply_method"),
-                format!("{:?}", p.apply_method),
-                "must be \"immediate\" or \"pending-reboot\"",
-            ));
-        }
+        one_of(
+            &format!("parameters[{i}].apply_method"),
+            &p.apply_method,
+            &["immediate", "pending-reboot"],
+        )?;
     }
     Ok(())
 }
 
-pub(crate) fn to_rds_parameter(p: &Parameter) -> RdsParameter {
-    RdsParameter::builder()
-        .parameter_name(&p.name)
-        .parameter_value(&p.value)
-        .apply_method(ApplyMethod::from(p.apply_method.as_str()))
-        .build()
-}
-
-/// Parameters to set and names to reset to go from `old` to `new`.
+/// Parameters to set and to reset to go from `old` to `new`; a parameter
+/// whose value is unchanged is left alone whatever its `apply_method`.
 pub(crate) fn parameter_changes(
     old: &[Parameter],
     new: &[Parameter],
 ) -> (Vec<Parameter>, Vec<Parameter>) {
-    let set = new.iter().filter(|p| !old.contains(p)).cloned().collect();
+    let set = new
+        .iter()
+        .filter(|p| !old.iter().any(|o| o.name == p.name && o.value == p.value))
+        .cloned()
+        .collect();
     let reset = old
         .iter()
         .filter(|p| !new.iter().any(|n| n.name == p.name))
@@ -315,49 +317,38 @@ pub(crate) fn parameter_changes(
     (set, reset)
 }
 
-/// Live user-set parameters, sorted by name.
-pub(crate) fn from_rds_parameters(ps: &[RdsParameter]) -> Vec<Parameter> {
-    let mut v: Vec<Parameter> = ps
-        .iter()
-        .filter_map(|p| {
-            Some(Parameter {
-                name: p.parameter_name()?.to_string(),
-                value: p.parameter_value().unwrap_or("").to_string(),
-                apply_method: p
-                    .apply_method()
-                    .map(|m| m.as_str().to_string())
-                    .unwrap_or_else(immediate),
-            })
+/// Live user-set parameters as the declaration would write them: in its
+/// order (undeclared ones after), with its `apply_method` (or `immediate`).
+pub(crate) fn live_parameters(
+    live: Vec<(String, String)>,
+    declared: &[Parameter],
+) -> Vec<Parameter> {
+    let method = |name: &str| {
+        declared
+            .iter()
+            .find(|d| d.name == name)
+            .map_or_else(immediate, |d| d.apply_method.clone())
+    };
+    let mut out: Vec<Parameter> = live
+        .into_iter()
+        .map(|(name, value)| Parameter {
+            apply_method: method(&name),
+            name,
+            value,
         })
         .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
-}
-
-/// Orders the live parameters like the declaration, so a read compares like with like.
-pub(crate) fn order_like(live: Vec<Parameter>, declared: &[Parameter]) -> Vec<Parameter> {
-    let mut out: Vec<Parameter> = declared
-        .iter()
-        .filter_map(|d| live.iter().find(|l| l.name == d.name).cloned())
-        .collect();
-    out.extend(
-        live.into_iter()
-            .filter(|l| !declared.iter().any(|d| d.name == l.name)),
-    );
+    let rank = |p: &Parameter| {
+        declared
+            .iter()
+            .position(|d| d.name == p.name)
+            .unwrap_or(declared.len())
+    };
+    out.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.name.cmp(&b.name)));
     out
 }
 
 /// Modify and reset accept at most 20 parameters per call.
 pub(crate) const PARAMETERS_PER_CALL: usize = 20;
-
-/// Maps an error to `Ok(None)` when it says the resource is gone.
-pub(crate) fn none_if_gone<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(ProviderError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -384,8 +375,23 @@ mod tests {
         assert_eq!(set, vec![Parameter::new("a", "3")]);
         assert_eq!(reset, vec![b.clone()]);
         assert!(check_parameters(&[a.clone(), a.clone()]).is_err());
-        let mut c = a;
+        let mut c = a.clone();
         c.apply_method = "later".into();
-        assert!(check_parameters(&[c]).is_err());
+        assert!(check_parameters(std::slice::from_ref(&c)).is_err());
+        // apply_method alone is no change (AWS does not return it).
+        c.apply_method = "pending-reboot".into();
+        assert!(
+            parameter_changes(std::slice::from_ref(&a), std::slice::from_ref(&c))
+                .0
+                .is_empty()
+        );
+        // Reads keep the declared order and apply_method.
+        let live = vec![
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+            ("z".to_string(), "9".to_string()),
+        ];
+        let got = live_parameters(live, &[c.clone(), b.clone()]);
+        assert_eq!(got, vec![c, b, Parameter::new("z", "9")]);
     }
 }

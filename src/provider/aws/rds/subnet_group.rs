@@ -1,44 +1,49 @@
 //! `aws:rds/DbSubnetGroup` (Terraform `aws_db_subnet_group`).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_sdk_rds::types::DbSubnetGroup as RdsSubnetGroup;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{
-    create_tags, from_tags, has_urn, input_vec, known_vec, list_tags, none_if_gone, update_tags,
-};
+use super::{input_vec, require_all, same_set, Rds};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::tags::{self, Tags};
-use crate::provider::aws::{error, Aws};
-use crate::provider::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use crate::provider::aws::call::Call;
+use crate::provider::aws::resource::{AwsResource, Live};
+use crate::provider::aws::tags::Tags;
+use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DbSubnetGroup {
     /// Lowercase; letters, digits, spaces, `.`, `_`, `-`; at most 255; not `default`.
     pub name: String,
-    #[serde(default = "managed")]
     pub description: String,
     /// Subnets in at least two availability zones.
     pub subnet_ids: Vec<Input<String>>,
-    #[serde(default)]
     pub tags: Tags,
 }
 
-pub(crate) fn managed() -> String {
-    "Managed by morket-stack".into()
+/// The description of groups that give none.
+pub(crate) const MANAGED: &str = "Managed by morket-stack";
+
+impl Default for DbSubnetGroup {
+    fn default() -> Self {
+        DbSubnetGroup {
+            name: String::new(),
+            description: MANAGED.into(),
+            subnet_ids: Vec::new(),
+            tags: Tags::new(),
+        }
+    }
 }
 
 impl DbSubnetGroup {
     pub fn new(name: &str, subnet_ids: Vec<Input<String>>) -> Self {
         DbSubnetGroup {
             name: name.into(),
-            description: managed(),
             subnet_ids,
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 }
@@ -60,227 +65,154 @@ impl Resource<DbSubnetGroup> {
     }
 }
 
-pub struct DbSubnetGroupProvider {
-    aws: Arc<Aws>,
-}
-
-impl DbSubnetGroupProvider {
-    pub fn new(aws: Arc<Aws>) -> Self {
-        DbSubnetGroupProvider { aws }
-    }
-
-    async fn describe(
-        &self,
-        ctx: &Ctx,
-        name: &str,
-    ) -> Result<Option<RdsSubnetGroup>, ProviderError> {
-        self.aws.limits.rds.acquire().await;
-        let r = self
-            .aws
-            .rds()
-            .await
-            .describe_db_subnet_groups()
-            .db_subnet_group_name(name)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DescribeDBSubnetGroups", e));
-        Ok(none_if_gone(r)?.and_then(|o| o.db_subnet_groups().first().cloned()))
-    }
-
-    fn outputs(g: &RdsSubnetGroup) -> Value {
-        let name = g.db_subnet_group_name().unwrap_or_default();
-        json!({
-            "id": name,
-            "name": name,
-            "arn": g.db_subnet_group_arn(),
-            "vpc_id": g.vpc_id(),
-        })
-    }
-}
-
-fn subnet_ids(g: &RdsSubnetGroup) -> Vec<String> {
-    g.subnets()
-        .iter()
-        .filter_map(|s| s.subnet_identifier().map(str::to_string))
-        .collect()
-}
-
 #[async_trait]
-impl Provider for DbSubnetGroupProvider {
-    fn type_name(&self) -> &'static str {
-        DbSubnetGroup::TYPE
-    }
+impl AwsResource for DbSubnetGroup {
+    type Service = Rds;
+    const SCHEMA: Schema = Schema {
+        force_new: &["name"],
+        unique_name: &["name"],
+        normalize: &[("subnet_ids", Norm::Set)],
+        terraform: &[Tf {
+            resource: "aws_db_subnet_group",
+            args: &[
+                ("name", "name"),
+                ("description", "description"),
+                ("subnet_ids", "subnet_ids"),
+                ("tags", "tags"),
+            ],
+            import_id: "{id}",
+        }],
+        ..Schema::NONE
+    };
 
-    fn force_new(&self) -> &'static [&'static str] {
-        &["name"]
-    }
-
-    fn concurrency(&self) -> Option<(&'static str, usize)> {
-        Some(("rds", 10))
-    }
-
-    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
-        let g: DbSubnetGroup = parse(inputs)?;
+    fn check(&self) -> Result<(), ProviderError> {
         let ok = |c: char| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ' ' | '.' | '_' | '-')
         };
-        if g.name.is_empty() || g.name.len() > 255 || !g.name.chars().all(ok) {
+        if self.name.is_empty() || self.name.len() > 255 || !self.name.chars().all(ok) {
             return Err(ProviderError::invalid(
                 "name",
-                format!("{:?}", g.name),
+                format!("{:?}", self.name),
                 "1 to 255 lowercase letters, digits, spaces, periods, underscores or hyphens",
             ));
         }
-        if g.name == "default" {
+        if self.name == "default" {
             return Err(ProviderError::invalid("name", "\"default\"", "is reserved"));
         }
-        if g.description.is_empty() || g.description.len() > 255 {
+        if self.description.is_empty() || self.description.len() > 255 {
             return Err(ProviderError::invalid(
                 "description",
-                format!("{:?}", g.description),
+                format!("{:?}", self.description),
                 "1 to 255 characters",
             ));
         }
-        if g.subnet_ids.len() < 2 {
+        if self.subnet_ids.len() < 2 {
             return Err(ProviderError::invalid(
                 "subnet_ids",
-                g.subnet_ids.len(),
+                self.subnet_ids.len(),
                 "needs subnets in at least two availability zones",
             ));
         }
-        tags::validate(&g.tags)
+        Ok(())
     }
 
-    async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
-        let g: DbSubnetGroup = parse(inputs)?;
-        let subnets = known_vec(ctx, "subnet_ids", &g.subnet_ids)?;
-        self.aws.limits.rds.acquire().await;
-        let out = self
-            .aws
-            .rds()
-            .await
-            .create_db_subnet_group()
-            .db_subnet_group_name(&g.name)
-            .db_subnet_group_description(&g.description)
-            .set_subnet_ids(Some(subnets))
-            .set_tags(Some(create_tags(&self.aws, ctx, &g.tags)))
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "CreateDBSubnetGroup", e))?;
-        let sg = out.db_subnet_group().ok_or_else(|| {
-            ProviderError::Fatal(format!(
-                "{}: CreateDBSubnetGroup returned no group",
-                ctx.urn
-            ))
-        })?;
-        Ok(Created {
-            id: g.name.clone(),
-            outputs: Self::outputs(sg),
+    async fn create(&self, cx: &Call<'_, Rds>) -> Result<String, ProviderError> {
+        let subnets = require_all("subnet_ids", &self.subnet_ids)?;
+        cx.send("CreateDBSubnetGroup", |c| {
+            c.create_db_subnet_group()
+                .db_subnet_group_name(&self.name)
+                .db_subnet_group_description(&self.description)
+                .set_subnet_ids(Some(subnets.clone()))
+                .set_tags(Some(cx.create_tags(&self.tags)))
+                .send()
         })
+        .await?;
+        Ok(self.name.clone())
     }
 
     async fn read(
-        &self,
-        ctx: &Ctx,
+        cx: &Call<'_, Rds>,
         id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<Option<ReadResult>, ProviderError> {
-        let Some(g) = self.describe(ctx, id).await? else {
+        _declared: &Self,
+    ) -> Result<Option<Live<Self>>, ProviderError> {
+        let Some(g) = describe(cx, id).await? else {
             return Ok(None);
         };
-        let live_tags =
-            list_tags(&self.aws, ctx, g.db_subnet_group_arn().unwrap_or_default()).await?;
-        let live = DbSubnetGroup {
+        let arn = g.db_subnet_group_arn().unwrap_or_default();
+        let args = DbSubnetGroup {
             name: id.to_string(),
-            description: g
-                .db_subnet_group_description()
-                .unwrap_or_default()
-                .to_string(),
-            subnet_ids: input_vec(subnet_ids(&g)),
-            tags: tags::own_view(&self.aws.settings.default_tags, &from_tags(&live_tags)),
+            description: g.db_subnet_group_description().unwrap_or_default().into(),
+            subnet_ids: input_vec(
+                g.subnets()
+                    .iter()
+                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                    .collect(),
+            ),
+            tags: cx.own_tags(&cx.tags_of(arn).await?),
         };
-        Ok(Some(ReadResult {
-            inputs: serde_json::to_value(live).expect("serializable"),
-            outputs: Self::outputs(&g),
-        }))
+        let outputs = json!({
+            "id": id,
+            "name": id,
+            "arn": arn,
+            "vpc_id": g.vpc_id(),
+        });
+        Ok(Some(Live { args, outputs }))
     }
 
-    async fn update(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        old_inputs: &Value,
-        new_inputs: &Value,
-        old_outputs: &Value,
-    ) -> Result<Value, ProviderError> {
-        let (o, n): (DbSubnetGroup, DbSubnetGroup) = (parse(old_inputs)?, parse(new_inputs)?);
-        let mut outputs = old_outputs.clone();
-        if o.description != n.description || !super::same_set(&o.subnet_ids, &n.subnet_ids) {
+    async fn update(&self, old: &Self, cx: &Call<'_, Rds>, id: &str) -> Result<(), ProviderError> {
+        if self.description != old.description || !same_set(&old.subnet_ids, &self.subnet_ids) {
             // SubnetIds is required even when only the description changes.
-            let subnets = known_vec(ctx, "subnet_ids", &n.subnet_ids)?;
-            self.aws.limits.rds.acquire().await;
-            let out = self
-                .aws
-                .rds()
-                .await
-                .modify_db_subnet_group()
-                .db_subnet_group_name(id)
-                .db_subnet_group_description(&n.description)
-                .set_subnet_ids(Some(subnets))
-                .send()
-                .await
-                .map_err(|e| error::map(&ctx.urn, "ModifyDBSubnetGroup", e))?;
-            if let Some(g) = out.db_subnet_group() {
-                outputs = Self::outputs(g);
-            }
+            let subnets = require_all("subnet_ids", &self.subnet_ids)?;
+            cx.send("ModifyDBSubnetGroup", |c| {
+                c.modify_db_subnet_group()
+                    .db_subnet_group_name(id)
+                    .db_subnet_group_description(&self.description)
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .send()
+            })
+            .await?;
         }
-        if o.tags != n.tags {
-            let arn = outputs["arn"].as_str().unwrap_or_default().to_string();
-            update_tags(&self.aws, ctx, &arn, &o.tags, &n.tags).await?;
+        if self.tags != old.tags {
+            let g = describe(cx, id)
+                .await?
+                .ok_or_else(|| ProviderError::NotFound(format!("DB subnet group {id} is gone")))?;
+            let arn = g.db_subnet_group_arn().unwrap_or_default();
+            cx.update_tags(arn, &old.tags, &self.tags).await?;
         }
-        Ok(outputs)
+        Ok(())
     }
 
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        _inputs: &Value,
-        _outputs: &Value,
-    ) -> Result<(), ProviderError> {
-        self.aws.limits.rds.acquire().await;
-        let r = self
-            .aws
-            .rds()
-            .await
-            .delete_db_subnet_group()
-            .db_subnet_group_name(id)
-            .send()
-            .await
-            .map_err(|e| error::map(&ctx.urn, "DeleteDBSubnetGroup", e));
-        none_if_gone(r).map(|_| ())
+    async fn delete(&self, cx: &Call<'_, Rds>, id: &str) -> Result<(), ProviderError> {
+        cx.send("DeleteDBSubnetGroup", |c| {
+            c.delete_db_subnet_group().db_subnet_group_name(id).send()
+        })
+        .await
+        .map(drop)
     }
 
-    async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
+    async fn find(&self, cx: &Call<'_, Rds>) -> Result<Vec<String>, ProviderError> {
         // The name is the identity: a group of that name carrying our URN tag.
-        let g: DbSubnetGroup = parse(inputs)?;
-        let Some(live) = self.describe(ctx, &g.name).await? else {
+        let Some(g) = describe(cx, &self.name).await? else {
             return Ok(Vec::new());
         };
-        let t = list_tags(
-            &self.aws,
-            ctx,
-            live.db_subnet_group_arn().unwrap_or_default(),
-        )
-        .await?;
-        Ok(if has_urn(ctx, &t) {
-            vec![Created {
-                id: g.name,
-                outputs: Self::outputs(&live),
-            }]
+        let tags = cx
+            .tags_of(g.db_subnet_group_arn().unwrap_or_default())
+            .await?;
+        Ok(if cx.is_ours(&tags) {
+            vec![self.name.clone()]
         } else {
             Vec::new()
         })
     }
+}
+
+async fn describe(cx: &Call<'_, Rds>, name: &str) -> Result<Option<RdsSubnetGroup>, ProviderError> {
+    let out = cx
+        .find("DescribeDBSubnetGroups", |c| {
+            c.describe_db_subnet_groups()
+                .db_subnet_group_name(name)
+                .send()
+        })
+        .await?;
+    Ok(out.and_then(|o| o.db_subnet_groups().first().cloned()))
 }
