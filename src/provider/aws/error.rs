@@ -3,7 +3,6 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::model::Urn;
 use crate::provider::ProviderError;
 
 /// Codes AWS uses for throttling; always worth waiting and retrying.
@@ -73,25 +72,6 @@ pub fn is_not_found_code(code: &str) -> bool {
         || code == "NoSuchEntity"
 }
 
-/// Maps a not-found error to `Ok(None)`: the resource is gone.
-pub fn none_if_gone<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(ProviderError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Maps an SDK error from `op` on `urn` (types not yet on `call::Call`,
-/// which put the URN in the message).
-pub fn map<E, R>(urn: &Urn, op: &str, e: SdkError<E, R>) -> ProviderError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    prefixed(urn, map_op(op, e))
-}
-
 /// Maps an SDK error from `op`. The message names the operation, the AWS
 /// code and message, not the URN: whoever reports the error prints it once.
 pub fn map_op<E, R>(op: &str, e: SdkError<E, R>) -> ProviderError
@@ -109,26 +89,6 @@ where
             classify_op(op, &code, &msg)
         }
     }
-}
-
-fn prefixed(urn: &Urn, e: ProviderError) -> ProviderError {
-    match e {
-        ProviderError::NotFound(t) => ProviderError::NotFound(format!("{urn}: {t}")),
-        ProviderError::Retryable(t) => ProviderError::Retryable(format!("{urn}: {t}")),
-        ProviderError::Throttled(t) => ProviderError::Throttled(format!("{urn}: {t}")),
-        ProviderError::Fatal(t) => ProviderError::Fatal(format!("{urn}: {t}")),
-        ProviderError::InvalidInput { field, reason, .. } => ProviderError::InvalidInput {
-            field,
-            value: urn.to_string(),
-            reason,
-        },
-        p @ ProviderError::Partial { .. } => p,
-    }
-}
-
-/// Classifies an AWS error code (pure, for tests and for waiters).
-pub fn classify(urn: &Urn, op: &str, code: &str, msg: &str) -> ProviderError {
-    prefixed(urn, classify_op(op, code, msg))
 }
 
 /// Classifies an AWS error code of `op`, without naming the resource.
@@ -168,40 +128,40 @@ mod tests {
 
     #[test]
     fn codes_map_to_the_error_enum() {
-        let u = Urn::new("s", "", "aws:ec2/Vpc", "main");
-        assert!(classify(&u, "CreateVpc", "RequestLimitExceeded", "slow down").is_retryable());
+        assert!(classify_op("CreateVpc", "RequestLimitExceeded", "slow down").is_retryable());
         assert!(matches!(
-            classify(&u, "DescribeVpcs", "InvalidVpcID.NotFound", ""),
+            classify_op("DescribeVpcs", "InvalidVpcID.NotFound", ""),
             ProviderError::NotFound(_)
         ));
         assert!(matches!(
-            classify(&u, "DescribeDBClusters", "DBClusterNotFoundFault", ""),
+            classify_op("DescribeDBClusters", "DBClusterNotFoundFault", ""),
             ProviderError::NotFound(_)
         ));
         assert!(matches!(
-            classify(&u, "GetRole", "NoSuchEntity", ""),
+            classify_op("GetRole", "NoSuchEntity", ""),
             ProviderError::NotFound(_)
         ));
         assert!(matches!(
-            classify(&u, "DescribeLogGroups", "ResourceNotFoundException", ""),
+            classify_op("DescribeLogGroups", "ResourceNotFoundException", ""),
             ProviderError::NotFound(_)
         ));
-        assert!(classify(&u, "PutRolePolicy", "ConcurrentModification", "").is_retryable());
+        assert!(classify_op("PutRolePolicy", "ConcurrentModification", "").is_retryable());
         assert!(matches!(
-            classify(&u, "PutRolePolicy", "MalformedPolicyDocument", "bad"),
+            classify_op("PutRolePolicy", "MalformedPolicyDocument", "bad"),
             ProviderError::InvalidInput { .. }
         ));
-        match classify(&u, "CreateVpc", "InvalidParameterValue", "bad cidr") {
+        match classify_op("CreateVpc", "InvalidParameterValue", "bad cidr") {
             ProviderError::InvalidInput { value, reason, .. } => {
-                assert_eq!(value, u.to_string());
+                assert_eq!(value, "(refused by AWS)");
                 assert_eq!(reason, "bad cidr");
             }
             other => panic!("{other:?}"),
         }
-        let f = classify(&u, "CreateVpc", "UnauthorizedOperation", "no");
+        let f = classify_op("CreateVpc", "UnauthorizedOperation", "no");
         assert_eq!(
             f.to_string(),
-            "s::::aws:ec2/Vpc::main: CreateVpc: UnauthorizedOperation: no"
+            "CreateVpc: UnauthorizedOperation: no",
+            "the URN is printed once, by whoever reports the error"
         );
     }
 }
