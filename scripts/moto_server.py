@@ -9,6 +9,9 @@ responses (aws-smithy-mocks, tests/aws_elasticache.rs); this emulation only
 lets the rest of the stack run end to end. It also gives moto's ENIs the
 private DNS name ECS RunTask (awsvpc) needs. Usage: python moto_server.py -H HOST -p PORT
 
+It seeds Canonical's public Ubuntu AMI parameters in SSM (moto ships only
+Amazon Linux's and ECS's), for the ClickHouse AMI lookup.
+
 It also has a fault switch, so tests can make one AWS call fail after the
 calls before it succeeded (CreateVpc then ModifyVpcAttribute answering
 InvalidVpcID.NotFound, as EC2 does under eventual consistency):
@@ -455,6 +458,46 @@ def _signing_service(environ):
     # AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ...
     m = re.search(r"Credential=[^/,]*/[^/,]*/[^/,]*/([^/,]*)/", environ.get("HTTP_AUTHORIZATION", ""))
     return m.group(1).lower() if m else None
+
+
+# Canonical's public SSM parameters (the Ubuntu AMI of each region), which
+# moto does not ship (it has Amazon Linux's and ECS's). The ids stand in for
+# Canonical's: one per region and parameter, stable across resets.
+from moto.ssm.models import Parameter as SsmParameter, ParameterDict  # noqa: E402
+
+CANONICAL_PREFIX = "/aws/service/canonical/ubuntu/server/"
+CANONICAL_AMIS = [
+    "24.04/stable/current/amd64/hvm/ebs-gp3/ami-id",
+    "24.04/stable/current/arm64/hvm/ebs-gp3/ami-id",
+    "22.04/stable/current/amd64/hvm/ebs-gp2/ami-id",
+]
+_moto_loading_status = ParameterDict._check_loading_status
+
+
+def _check_loading_status(self, key):
+    _moto_loading_status(self, key)
+    if str(key or "").startswith(CANONICAL_PREFIX) and not getattr(self, "canonical_loaded", False):
+        self.canonical_loaded = True
+        for tail in CANONICAL_AMIS:
+            name = CANONICAL_PREFIX + tail
+            digest = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.region_name}/{name}").hex[:17]
+            dict.setdefault(self, name, []).append(
+                SsmParameter(
+                    account_id=self.account_id,
+                    name=name,
+                    value=f"ami-{digest}",
+                    parameter_type="String",
+                    description=None,
+                    allowed_pattern=None,
+                    keyid=None,
+                    last_modified_date=1767225600.0,
+                    version=1,
+                    data_type="aws:ec2:image",
+                )
+            )
+
+
+ParameterDict._check_loading_status = _check_loading_status
 
 
 if __name__ == "__main__":

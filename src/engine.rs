@@ -12,12 +12,13 @@ use crate::adopt::{self, Lookup};
 use crate::exec::{self, ApplyReport, Cancel, Event, EventSink, ExecError, ExecOptions, NoEvents};
 use crate::model::{Stack, Urn};
 use crate::plan::{self, Plan, PlanError, PlanOptions, StateView};
-use crate::provider::{Ctx, ReadResult, Registry};
+use crate::provider::{Created, Ctx, ProviderError, ReadResult, Registry};
 use crate::retry::RetryPolicy;
 use crate::state::{
     self, HistoryEntry, LockInfo, OpEffect, OpKind, PendingOp, ResourceState, StateError,
     StateStore,
 };
+use crate::value::{self, Resolved};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -51,6 +52,8 @@ pub enum EngineError {
         "the plan no longer matches the interrupted operations it saw: {0}; run preview again"
     )]
     PendingChanged(String),
+    #[error("lookup {urn}: {error}")]
+    Lookup { urn: Urn, error: String },
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +158,7 @@ impl Engine {
             resources: v.resources,
             condemned: v.condemned,
             pending: v.pending,
+            looked_up: HashMap::new(),
         })
     }
 
@@ -169,6 +173,7 @@ impl Engine {
         let resolutions = self.resolve_pending(&view.pending, stack).await?;
         let pending = view.pending.clone();
         apply_in_memory(&mut view, &resolutions);
+        view.looked_up = self.read_lookups(stack, &view, opts).await?;
         let mut plan = plan::plan(stack, &view, &self.registry, opts)?;
         plan.pending = pending;
         plan.settled = resolutions
@@ -195,7 +200,8 @@ impl Engine {
             let pending = self.store.pending()?;
             let resolutions = self.resolve_pending(&pending, stack).await?;
             self.settle(resolutions)?;
-            let view = self.state_view()?;
+            let mut view = self.state_view()?;
+            view.looked_up = self.read_lookups(stack, &view, opts).await?;
             let plan = plan::plan(stack, &view, &self.registry, opts)?;
             let report = self.execute(&plan, cancel, op, serial_before).await?;
             Ok((plan, report))
@@ -439,6 +445,80 @@ impl Engine {
     /// half-done and the next plan finishes it); an update is recorded as it
     /// is live; a delete that happened is recorded. An empty lookup counts
     /// only once the provider's lookup lag has passed since the call began.
+    /// Reads the stack's lookups that need it, before planning (the plan
+    /// itself does no IO): a lookup with no recorded answer, whose inputs
+    /// changed, or every one under `refresh`. Its inputs must be known now
+    /// (other lookups' answers); one that waits on a resource's change is
+    /// read at apply. Without credentials a lookup stays unread and the
+    /// plan shows it as known after apply. A no-op preview calls nothing.
+    async fn read_lookups(
+        &self,
+        stack: &Stack,
+        view: &StateView,
+        opts: &PlanOptions,
+    ) -> Result<HashMap<Urn, Created>, EngineError> {
+        let mut read: HashMap<Urn, Created> = HashMap::new();
+        if opts.destroy {
+            return Ok(read);
+        }
+        let is_lookup = |t: &str| self.registry.get(t).is_some_and(|p| p.is_lookup());
+        let rows: HashMap<&Urn, &ResourceState> =
+            view.resources.iter().map(|r| (&r.urn, r)).collect();
+        // Declaration order: a lookup's inputs can only name lookups
+        // declared before it.
+        for d in stack.resources() {
+            let Some(provider) = self.registry.get(&d.type_name).filter(|p| p.is_lookup()) else {
+                continue;
+            };
+            let inputs = value::resolve(&d.inputs, &mut |u, a| {
+                let Ok(u) = Urn::parse(u) else {
+                    return Resolved::Unknown;
+                };
+                if let Some(c) = read.get(&u) {
+                    return Resolved::Known(match c.outputs.get(a) {
+                        Some(v) => v.clone(),
+                        None if a == "id" => serde_json::Value::String(c.id.clone()),
+                        None => serde_json::Value::Null,
+                    });
+                }
+                match rows.get(&u) {
+                    Some(r) if is_lookup(&r.type_name) => Resolved::Known(plan::state_attr(r, a)),
+                    _ => Resolved::Unknown,
+                }
+            });
+            // Bad inputs are the plan's to report, with every other error.
+            if value::contains_unknown(&inputs) || provider.validate(&inputs).is_err() {
+                continue;
+            }
+            let recorded = rows.get(&d.urn).is_some_and(|o| {
+                !o.tainted
+                    && o.type_name == d.type_name
+                    && provider.diff(&o.inputs, &inputs).is_empty()
+            });
+            if recorded && !opts.refresh {
+                continue;
+            }
+            let ctx = Ctx {
+                lineage: view.lineage.clone(),
+                ..Ctx::new(stack.name(), d.urn.clone())
+            };
+            match provider.create(&ctx, &inputs).await {
+                Ok(mut c) => {
+                    value::mark_secret_fields(&mut c.outputs, provider.secret_outputs());
+                    read.insert(d.urn.clone(), c);
+                }
+                Err(ProviderError::NoCredentials(_)) => continue,
+                Err(e) => {
+                    return Err(EngineError::Lookup {
+                        urn: d.urn.clone(),
+                        error: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(read)
+    }
+
     async fn resolve_pending(
         &self,
         pending: &[PendingOp],
@@ -464,6 +544,17 @@ impl Engine {
                 kind: p.kind.as_str(),
                 error: e.to_string(),
             };
+            // A lookup's interrupted read left nothing in the cloud.
+            if provider.is_lookup() {
+                out.push(Resolution {
+                    pending_id: p.id,
+                    effect: OpEffect::Nothing,
+                    urn: p.urn.clone(),
+                    kind: p.kind,
+                    outcome: "a lookup changes nothing; it is read again".into(),
+                });
+                continue;
+            }
             let current = self.store.resource(&p.urn)?;
             let decl = stack.get(&p.urn);
             let record = |id: String, read: Option<ReadResult>| {

@@ -528,6 +528,32 @@ pub async fn execute(
     let mut fatal: Option<StateError> = None;
     let mut cancelled = false;
 
+    // Lookups read while planning: their answers are recorded as the plan
+    // saw them (no call: `up` applies exactly what preview showed).
+    for s in plan.steps.iter().filter(|s| s.action == Action::Read) {
+        let (Some(new), Some(c), Some(inputs)) = (&s.new, &s.looked_up, &s.planned_inputs) else {
+            continue;
+        };
+        let mut outputs = c.outputs.clone();
+        if let Some(p) = registry.get(&s.type_name) {
+            value::mark_secret_fields(&mut outputs, p.secret_outputs());
+        }
+        let r = ResourceState {
+            urn: s.urn.clone(),
+            type_name: s.type_name.clone(),
+            id: c.id.clone(),
+            inputs: inputs.clone(),
+            outputs,
+            dependencies: new.dependencies(),
+            parent: new.parent.clone(),
+            options: new.options.clone(),
+            tainted: false,
+        };
+        let pid = store.begin_op(&pending(s, OpKind::Update, &c.id, inputs.clone()))?;
+        store.end_op(pid, &OpEffect::Upsert(r.clone()))?;
+        live.insert(r.urn.clone(), r);
+    }
+
     // Renames (aliases) come first: every later op finds the resource under
     // its new URN. Metadata-only changes (options, dependencies) need no
     // provider call either.

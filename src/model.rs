@@ -125,13 +125,51 @@ impl<T> Output<T> {
 }
 
 /// An input field: a plain value, a secret, a reference to another resource's
-/// output, or (in previews only) a value not known until apply.
+/// output, a string joined from text and references ([`Input::interpolate`]),
+/// or (in previews only) a value not known until apply.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input<T> {
     Value(T),
     Secret(T),
-    Ref { urn: Urn, attr: String },
+    Ref {
+        urn: Urn,
+        attr: String,
+    },
+    /// Parts joined into one string once all are known (string inputs only).
+    Concat(Vec<Input<String>>),
     Unknown,
+}
+
+impl Input<String> {
+    /// `template` with every `{name}` of `vars` replaced by its value, once
+    /// the references among them are known: an ARN or a policy naming an
+    /// account id that a lookup returns. Other braces are kept as they are.
+    pub fn interpolate(template: &str, vars: &[(&str, Input<String>)]) -> Input<String> {
+        let mut parts: Vec<Input<String>> = Vec::new();
+        let mut rest = template;
+        loop {
+            let next = vars
+                .iter()
+                .filter_map(|(k, v)| rest.find(&format!("{{{k}}}")).map(|i| (i, k, v)))
+                .min_by_key(|(i, _, _)| *i);
+            let Some((i, k, v)) = next else {
+                break;
+            };
+            if i > 0 {
+                parts.push(Input::Value(rest[..i].to_string()));
+            }
+            parts.push(v.clone());
+            rest = &rest[i + k.len() + 2..];
+        }
+        if !rest.is_empty() {
+            parts.push(Input::Value(rest.to_string()));
+        }
+        match parts.as_slice() {
+            [] => Input::Value(String::new()),
+            [Input::Value(_)] => parts.pop().expect("one part"),
+            _ => Input::Concat(parts),
+        }
+    }
 }
 
 impl<T> Input<T> {
@@ -201,6 +239,14 @@ impl<T: Serialize> Serialize for Input<T> {
                 value::secret(inner).serialize(s)
             }
             Input::Ref { urn, attr } => value::reference(urn, attr).serialize(s),
+            Input::Concat(parts) => {
+                let parts = parts
+                    .iter()
+                    .map(serde_json::to_value)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(serde::ser::Error::custom)?;
+                value::concat(parts).serialize(s)
+            }
             Input::Unknown => value::unknown().serialize(s),
         }
     }
@@ -217,6 +263,11 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Input<T> {
                 urn: Urn(u.to_string()),
                 attr: a.to_string(),
             });
+        }
+        if value::as_concat(&v).is_some() {
+            return Err(serde::de::Error::custom(
+                "a $concat reached a provider without being resolved",
+            ));
         }
         if value::as_sealed(&v).is_some() {
             return Err(serde::de::Error::custom(

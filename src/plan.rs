@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::graph::{Graph, GraphError};
 use crate::model::{Declared, ModelError, Stack, Urn};
-use crate::provider::{ProviderError, Registry};
+use crate::provider::{Created, ProviderError, Registry};
 use crate::state::{OpKind, PendingOp, ResourceState};
 use crate::value::{self, Resolved};
 
@@ -41,6 +41,9 @@ pub enum Action {
     Update,
     Replace,
     Delete,
+    /// A lookup read while planning: its answer (in the step) is recorded
+    /// as the plan is applied, with no provider call.
+    Read,
 }
 
 impl Action {
@@ -53,6 +56,7 @@ impl Action {
             Action::Replace if delete_before_replace => "-/+",
             Action::Replace => "+/-",
             Action::Delete => "-",
+            Action::Read => "<=",
         }
     }
 }
@@ -86,6 +90,9 @@ pub struct Step {
     /// state before anything else runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<Urn>,
+    /// What a lookup answered while planning (`Action::Read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looked_up: Option<Created>,
 }
 
 /// How preview settled one pending operation of an interrupted run; apply
@@ -129,6 +136,8 @@ pub struct Counts {
     pub update: usize,
     pub replace: usize,
     pub delete: usize,
+    #[serde(default)]
+    pub read: usize,
 }
 
 impl Plan {
@@ -140,13 +149,15 @@ impl Plan {
                 Action::Update => c.update += 1,
                 Action::Replace => c.replace += 1,
                 Action::Delete => c.delete += 1,
+                Action::Read => c.read += 1,
                 Action::Same => {}
             }
         }
         c
     }
 
-    /// Steps that change infrastructure (metadata-only steps are `Same`).
+    /// Steps that change infrastructure or state (metadata-only steps are
+    /// `Same`; a lookup whose answer is new is `Read`).
     pub fn changes(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|s| s.action != Action::Same)
     }
@@ -162,7 +173,12 @@ impl std::fmt::Display for Counts {
             f,
             "Plan: {} to create, {} to update, {} to replace, {} to delete.",
             self.create, self.update, self.replace, self.delete
-        )
+        )?;
+        match self.read {
+            0 => Ok(()),
+            1 => write!(f, " 1 lookup read."),
+            n => write!(f, " {n} lookups read."),
+        }
     }
 }
 
@@ -174,6 +190,9 @@ pub struct StateView {
     pub resources: Vec<ResourceState>,
     pub condemned: Vec<ResourceState>,
     pub pending: Vec<PendingOp>,
+    /// Lookups the engine read for this plan (see `Engine::read_lookups`);
+    /// a lookup not here keeps its recorded answer or is read at apply.
+    pub looked_up: HashMap<Urn, Created>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -181,6 +200,23 @@ pub struct PlanOptions {
     pub destroy: bool,
     /// Only these resources (and what they depend on); deletes only if named.
     pub targets: Vec<Urn>,
+    /// Read every lookup again, not only new or changed ones.
+    pub refresh: bool,
+}
+
+/// Output fields of a lookup's answer that differ from what state records.
+fn changed_outputs(prior: Option<&ResourceState>, c: &Created) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let old = prior.and_then(|o| o.outputs.as_object()).unwrap_or(&empty);
+    let new = c.outputs.as_object().unwrap_or(&empty);
+    let mut keys: Vec<String> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .chain(old.keys().filter(|k| !new.contains_key(*k)).cloned())
+        .collect();
+    keys.dedup();
+    keys
 }
 
 /// Looks up `attr` of a resource in state: `id` falls back to the provider id.
@@ -297,6 +333,15 @@ fn plan_view(
                 let target_action = actions.get(&u).copied().unwrap_or(Action::Same);
                 let target = old.get(&u);
                 match (target_action, target) {
+                    (Action::Read, _) => match state.looked_up.get(&u) {
+                        Some(c) => {
+                            Resolved::Known(c.outputs.get(a).cloned().unwrap_or_else(|| match a {
+                                "id" => Value::String(c.id.clone()),
+                                _ => Value::Null,
+                            }))
+                        }
+                        None => Resolved::Unknown,
+                    },
                     (Action::Create | Action::Replace, _) | (_, None) => Resolved::Unknown,
                     (Action::Update, Some(_))
                         if registry
@@ -312,7 +357,32 @@ fn plan_view(
                 invalid.push((d.urn.clone(), e));
             }
             let prior = old.get(&d.urn).copied();
+            let same_lookup = |o: &ResourceState| {
+                !o.tainted
+                    && o.type_name == d.type_name
+                    && provider.diff(&o.inputs, &inputs).is_empty()
+            };
             let (action, changed, replace_fields) = match prior {
+                // A lookup read while planning: recorded unless state
+                // already holds this very answer.
+                _ if provider.is_lookup() && state.looked_up.contains_key(&d.urn) => {
+                    let c = &state.looked_up[&d.urn];
+                    match prior {
+                        Some(o) if same_lookup(o) && o.id == c.id && o.outputs == c.outputs => {
+                            (Action::Same, Vec::new(), Vec::new())
+                        }
+                        _ => (Action::Read, changed_outputs(prior, c), Vec::new()),
+                    }
+                }
+                // A lookup not read now (its inputs wait on a change, or no
+                // credentials): its recorded answer stands, else it is read
+                // at apply (create / update call the lookup).
+                Some(o) if provider.is_lookup() && same_lookup(o) => {
+                    (Action::Same, Vec::new(), Vec::new())
+                }
+                Some(_) if provider.is_lookup() => {
+                    (Action::Update, vec!["(inputs)".into()], Vec::new())
+                }
                 None => (Action::Create, Vec::new(), Vec::new()),
                 // Not known to be what was declared: replaced, as Terraform
                 // replaces a tainted resource.
@@ -404,6 +474,9 @@ fn plan_view(
                 changed,
                 replace_fields,
                 renamed_from: renamed.get(&d.urn).cloned(),
+                looked_up: (action == Action::Read)
+                    .then(|| state.looked_up.get(&d.urn).cloned())
+                    .flatten(),
             });
         }
     }
@@ -465,6 +538,7 @@ fn delete_step(r: &ResourceState, condemned: bool) -> Step {
         changed: Vec::new(),
         replace_fields: Vec::new(),
         renamed_from: None,
+        looked_up: None,
     }
 }
 
@@ -645,7 +719,8 @@ pub fn schedule(plan: &Plan) -> Vec<Op> {
             ops.len() - 1
         };
         match s.action {
-            Action::Same => {}
+            // Recorded by the executor before any op, like a rename.
+            Action::Same | Action::Read => {}
             Action::Create => {
                 make.insert(&s.urn, push(OpKind::Create));
             }
@@ -760,10 +835,16 @@ mod tests {
             update: 1,
             replace: 0,
             delete: 0,
+            read: 0,
         };
         assert_eq!(
             c.to_string(),
             "Plan: 3 to create, 1 to update, 0 to replace, 0 to delete."
+        );
+        let c = Counts { read: 2, ..c };
+        assert_eq!(
+            c.to_string(),
+            "Plan: 3 to create, 1 to update, 0 to replace, 0 to delete. 2 lookups read."
         );
     }
 

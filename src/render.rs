@@ -28,6 +28,7 @@ fn color_of(a: Action) -> &'static str {
         Action::Update => "33",
         Action::Replace => "35",
         Action::Delete => "31",
+        Action::Read => "36",
         Action::Same => "0",
     }
 }
@@ -66,6 +67,19 @@ fn field_lines(step: &Step, style: Style, out: &mut String) {
                         short(o),
                         short(n)
                     ));
+                }
+            }
+        }
+        Action::Read => {
+            let before = step.old.as_ref().map(|o| &o.outputs);
+            let after = step.looked_up.as_ref().map(|c| &c.outputs);
+            for f in &step.changed {
+                let o = before.and_then(|o| o.get(f)).unwrap_or(&null);
+                let n = after.and_then(|n| n.get(f)).unwrap_or(&null);
+                if o.is_null() {
+                    out.push_str(&format!("      {f} = {}\n", short(n)));
+                } else {
+                    out.push_str(&format!("      ~ {f}: {} => {}\n", short(o), short(n)));
                 }
             }
         }
@@ -116,6 +130,7 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
             (Action::Delete, true) => " (old half of a replacement)".to_string(),
             (Action::Replace, _) if s.delete_before_replace => " (delete, then create)".into(),
             (Action::Replace, _) => " (create replacement, then delete)".into(),
+            (Action::Read, _) => " (lookup, read while planning)".into(),
             _ => String::new(),
         };
         if s.old.as_ref().is_some_and(|o| o.tainted) && s.action == Action::Replace {
@@ -156,6 +171,7 @@ pub fn plan_json(plan: &Plan) -> Value {
                 "replace_fields": s.replace_fields,
                 "before": s.old.as_ref().map(|o| value::redact(&o.inputs)),
                 "after": s.planned_inputs.as_ref().map(value::redact),
+                "read": s.looked_up.as_ref().map(|c| value::redact(&c.outputs)),
             })
         })
         .collect();

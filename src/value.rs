@@ -6,6 +6,8 @@
 //! - `{"$secret": V}`: a plaintext secret (in memory only).
 //! - `{"$sealed": B64}`: a secret encrypted for state or a plan file.
 //! - `{"$unknown": true}`: a value known only after apply.
+//! - `{"$concat": [P, ...]}`: a string joined from text and references, once
+//!   every part is known (Pulumi's `interpolate`, a Terraform template).
 
 use serde_json::{Map, Value};
 
@@ -15,6 +17,7 @@ pub const REF: &str = "$ref";
 pub const SECRET: &str = "$secret";
 pub const SEALED: &str = "$sealed";
 pub const UNKNOWN: &str = "$unknown";
+pub const CONCAT: &str = "$concat";
 
 /// Shown wherever a secret would be printed.
 pub const SENSITIVE_TEXT: &str = "(sensitive)";
@@ -42,6 +45,16 @@ pub fn unknown() -> Value {
 
 pub fn reference(urn: &Urn, attr: &str) -> Value {
     serde_json::json!({ REF: { "urn": urn.as_str(), "attr": attr } })
+}
+
+pub fn concat(parts: Vec<Value>) -> Value {
+    let mut m = Map::with_capacity(1);
+    m.insert(CONCAT.into(), Value::Array(parts));
+    Value::Object(m)
+}
+
+pub fn as_concat(v: &Value) -> Option<&Vec<Value>> {
+    marker(v, CONCAT).and_then(Value::as_array)
 }
 
 pub fn as_secret(v: &Value) -> Option<&Value> {
@@ -125,17 +138,54 @@ pub enum Resolved {
 }
 
 /// Replaces every reference with its value (via `lookup`) or with an unknown marker.
-/// A referenced value that is secret stays wrapped as a secret.
+/// A referenced value that is secret stays wrapped as a secret. A `$concat`
+/// becomes its joined string once every part is known (secret if a part is),
+/// else unknown.
 pub fn resolve(v: &Value, lookup: &mut dyn FnMut(&str, &str) -> Resolved) -> Value {
-    if !contains_ref(v) {
+    let mut markers = false;
+    walk(v, &mut |x| {
+        markers |= as_ref(x).is_some() || as_concat(x).is_some()
+    });
+    if !markers {
         return v.clone();
     }
     map(v, &mut |x| {
+        if let Some(parts) = as_concat(x) {
+            let parts: Vec<Value> = parts.iter().map(|p| resolve(p, lookup)).collect();
+            return Some(join(&parts));
+        }
         as_ref(x).map(|(u, a)| match lookup(u, a) {
             Resolved::Known(val) => val,
             Resolved::Unknown => unknown(),
         })
     })
+}
+
+/// The string of resolved `$concat` parts: unknown if any part is, secret
+/// if any part is. Numbers and booleans print as JSON does.
+fn join(parts: &[Value]) -> Value {
+    let mut out = String::new();
+    let mut secret_part = false;
+    for p in parts {
+        let p = match as_secret(p) {
+            Some(inner) => {
+                secret_part = true;
+                inner
+            }
+            None => p,
+        };
+        match p {
+            Value::String(s) => out.push_str(s),
+            Value::Null => {}
+            p if is_unknown(p) || contains_ref(p) => return unknown(),
+            p => out.push_str(&p.to_string()),
+        }
+    }
+    if secret_part {
+        secret(Value::String(out))
+    } else {
+        Value::String(out)
+    }
 }
 
 /// Removes `$secret` wrappers: the plaintext a provider needs.
@@ -152,6 +202,12 @@ pub fn redact(v: &Value) -> Value {
             Some(Value::String(UNKNOWN_TEXT.into()))
         } else if let Some((u, a)) = as_ref(x) {
             Some(Value::String(format!("${{{u}.{a}}}")))
+        } else if let Some(parts) = as_concat(x) {
+            let shown: Vec<Value> = parts.iter().map(redact).collect();
+            match join(&shown) {
+                Value::String(s) => Some(Value::String(s)),
+                _ => Some(Value::String(UNKNOWN_TEXT.into())),
+            }
         } else {
             None
         }
@@ -249,6 +305,29 @@ mod tests {
         assert!(is_unknown(&r["z"]));
         assert_eq!(reveal(&r)["y"], json!("hunter2"));
         assert_eq!(refs(&v).len(), 3);
+    }
+
+    #[test]
+    fn concat_joins_known_parts_and_stays_unknown_or_secret() {
+        let u = Urn::new("s", "", "t:x/Y", "n");
+        let v = json!({"arn": concat(vec![json!("arn:aws:es:eu-west-1:"), reference(&u, "account"), json!(":domain/d")])});
+        assert_eq!(
+            refs(&v).len(),
+            1,
+            "references inside a concat are graph edges"
+        );
+        let known = resolve(&v, &mut |_, _| Resolved::Known(json!("123456789012")));
+        assert_eq!(
+            known,
+            json!({"arn": "arn:aws:es:eu-west-1:123456789012:domain/d"})
+        );
+        let later = resolve(&v, &mut |_, _| Resolved::Unknown);
+        assert!(is_unknown(&later["arn"]));
+        let hidden = resolve(&v, &mut |_, _| Resolved::Known(secret(json!("42"))));
+        assert_eq!(
+            as_secret(&hidden["arn"]),
+            Some(&json!("arn:aws:es:eu-west-1:42:domain/d"))
+        );
     }
 
     #[test]

@@ -798,6 +798,61 @@ async fn subnets_are_read_many_at_once() {
     assert!(read[2].is_none(), "deleted id");
 }
 
+/// Volumes too: one `DescribeVolumes` (a `volume-id` filter) for many ids,
+/// each as a single read would, `None` for one that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_are_read_many_at_once() {
+    use morket_stack::provider::aws::ec2::volume::Volume;
+    let mut e = Env::new(settings()).await;
+    let mut s = Stack::new(STACK).unwrap();
+    let mut root = s.root();
+    let a = root.resource("a", Volume::new("us-east-1a", 10)).unwrap();
+    let mut vb = Volume::new("us-east-1b", 20);
+    vb.tags.insert("Name".into(), "b".into());
+    let b = root.resource("b", vb).unwrap();
+    e.up(&s).await;
+    let gone = e
+        .ec2
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(1)
+        .send()
+        .await
+        .unwrap()
+        .volume_id()
+        .unwrap()
+        .to_string();
+    e.ec2.delete_volume().volume_id(&gone).send().await.unwrap();
+
+    let rec = |r: &Resource<Volume>| e.st.resource(r.urn()).unwrap().unwrap();
+    let item = |r: &Resource<Volume>, id: &str| ReadItem {
+        ctx: support::aws::ctx(r),
+        id: id.to_string(),
+        inputs: rec(r).inputs,
+        outputs: rec(r).outputs,
+    };
+    let items = [item(&a, &e.id(&a)), item(&b, &e.id(&b)), item(&b, &gone)];
+    // Never fires: counts the DescribeVolumes calls.
+    arm(
+        &e,
+        json!({"action": "DescribeVolumes", "code": "Unused", "after": 1_000_000}),
+    );
+    let read = e
+        .reg
+        .get(Volume::TYPE)
+        .unwrap()
+        .read_many(&items)
+        .await
+        .unwrap();
+    assert_eq!(fault(&e, 0).1, 1, "one DescribeVolumes for three ids");
+    for (r, got) in [&a, &b].into_iter().zip(&read) {
+        let got = got.as_ref().expect("exists");
+        assert_eq!(got.inputs, rec(r).inputs, "no drift");
+        assert_eq!(got.outputs, rec(r).outputs);
+    }
+    assert!(read[2].is_none(), "deleted id");
+}
+
 /// `CreateInternetGateway` succeeds and the attach answers
 /// `InvalidInternetGatewayID.NotFound`: retried, one gateway, attached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -847,3 +847,146 @@ async fn role_whose_policy_call_fails_is_recorded_and_finished() {
         BTreeMap::from([("logs".to_string(), parsed(&logs_doc))])
     );
 }
+
+// ------------------------------------------------------ lookups (data sources)
+
+use morket_stack::provider::aws::ec2::availability_zones::GetAvailabilityZones;
+use morket_stack::provider::aws::ec2::launch_template::LaunchTemplate;
+use morket_stack::provider::aws::ssm::parameter::{GetParameter, UBUNTU_2404_AMD64};
+use morket_stack::provider::aws::sts::caller_identity::GetCallerIdentity;
+
+/// The account, the region's Ubuntu AMI and its zones, read while planning
+/// (moto answers STS and EC2; the peer seeds Canonical's SSM parameter), a
+/// launch template built on the AMI's answer, then a no-op preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_answer_while_planning_and_feed_resources() {
+    let mut e = env().await;
+    let mut s = Stack::new(STACK).unwrap();
+    let mut root = s.root();
+    let caller = root.resource("caller", GetCallerIdentity {}).unwrap();
+    let ami = root
+        .resource("ami", GetParameter::new(UBUNTU_2404_AMD64))
+        .unwrap();
+    let zones = root
+        .resource(
+            "zones",
+            GetAvailabilityZones::requiring(&["us-east-1a".into(), "us-east-1b".into()]),
+        )
+        .unwrap();
+    let lt = root
+        .resource(
+            "lt",
+            LaunchTemplate::new("lookups", ami.value(), "t3.micro"),
+        )
+        .unwrap();
+
+    let plan = e.eng.preview(&s, &Default::default()).await.unwrap();
+    for r in [caller.urn(), ami.urn(), zones.urn()] {
+        assert_eq!(step(&plan, r).action, Action::Read, "{r}");
+    }
+    let who = &step(&plan, &caller).looked_up.as_ref().unwrap().outputs;
+    assert_eq!(
+        (who["account_id"].as_str(), who["partition"].as_str()),
+        (Some(ACCOUNT), Some("aws"))
+    );
+    let image = step(&plan, &ami).looked_up.as_ref().unwrap().outputs["value"].clone();
+    assert!(image.as_str().unwrap().starts_with("ami-"), "{image}");
+    let names = &step(&plan, &zones).looked_up.as_ref().unwrap().outputs["names"];
+    assert!(names.as_array().unwrap().len() >= 2, "{names}");
+    assert_eq!(
+        step(&plan, &lt).planned_inputs.as_ref().unwrap()["image_id"],
+        image
+    );
+
+    e.up_stable(&s).await;
+    assert_eq!(e.outputs(&ami)["value"], image, "recorded in state");
+    let versions = e
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_name("lookups")
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert_eq!(Some(image.as_str().unwrap()), data.image_id());
+}
+
+/// Answers that cannot be planned on fail the preview, naming the field and
+/// the value, before anything is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_that_find_nothing_fail_the_preview() {
+    let mut e = env().await;
+    let mut s = Stack::new(STACK).unwrap();
+    s.root()
+        .resource(
+            "zones",
+            GetAvailabilityZones::requiring(&["us-east-1z".into()]),
+        )
+        .unwrap();
+    let err = e
+        .eng
+        .preview(&s, &Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("require[0]") && err.contains("us-east-1z") && err.contains("us-east-1a"),
+        "{err}"
+    );
+    let mut s = Stack::new(STACK).unwrap();
+    s.root()
+        .resource("ami", GetParameter::new("/morket/no-such-parameter"))
+        .unwrap();
+    let err = e
+        .eng
+        .preview(&s, &Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("name")
+            && err.contains("/morket/no-such-parameter")
+            && err.contains("no such SSM parameter"),
+        "{err}"
+    );
+    assert!(e.st.resources().unwrap().is_empty());
+    // Bad inputs are refused before any call.
+    let bad = preview_error(GetAvailabilityZones {
+        state: Some("gone".into()),
+        require: Vec::new(),
+    })
+    .await;
+    assert!(bad.contains("state") && bad.contains("gone"), "{bad}");
+    let bad = preview_error(GetParameter::new("has spaces")).await;
+    assert!(bad.contains("name") && bad.contains("has spaces"), "{bad}");
+}
+
+/// Without credentials a preview still plans: the lookups are read at apply
+/// and what uses them is known after apply.
+#[tokio::test]
+async fn without_credentials_lookups_are_known_after_apply() {
+    let conf = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let aws = Arc::new(Aws::with_config(settings(), conf));
+    let mut eng =
+        morket_stack::engine::Engine::new(Box::new(shared::store()), shared::registry(aws));
+    let mut s = Stack::new(STACK).unwrap();
+    let mut root = s.root();
+    let ami = root
+        .resource("ami", GetParameter::new(UBUNTU_2404_AMD64))
+        .unwrap();
+    let lt = root
+        .resource(
+            "lt",
+            LaunchTemplate::new("lookups", ami.value(), "t3.micro"),
+        )
+        .unwrap();
+    let plan = eng.preview(&s, &Default::default()).await.unwrap();
+    assert_eq!(step(&plan, &ami).action, Action::Create);
+    let image = &step(&plan, &lt).planned_inputs.as_ref().unwrap()["image_id"];
+    assert!(morket_stack::value::is_unknown(image), "{image}");
+}

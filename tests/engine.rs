@@ -3007,3 +3007,204 @@ async fn forced_lock_release_stops_the_apply_at_its_next_write() {
         );
     }
 }
+
+// ---------------------------------------------------------------- lookups
+
+fn lookup_engine(lookup: &Arc<testing::TestLookup>) -> (Engine, Arc<TestCloud>) {
+    let provider = TestProvider::new();
+    let cloud = provider.cloud();
+    let mut reg = Registry::new();
+    reg.register(provider);
+    reg.register(lookup.clone());
+    (
+        Engine::new(Box::new(mem_store()), reg).with_options(fast_options()),
+        cloud,
+    )
+}
+
+/// A lookup `ami` (key `key`) and a thing `app` whose value is its answer.
+fn lookup_stack(key: &str) -> Stack {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let ami = root
+        .resource("ami", testing::LookupArgs { key: key.into() })
+        .unwrap();
+    root.resource("app", TestArgs::new(ami.value())).unwrap();
+    st
+}
+
+fn lookup_urn() -> Urn {
+    Urn::new(STACK, "", testing::LookupArgs::TYPE, "ami")
+}
+
+#[tokio::test]
+async fn lookups_are_read_while_planning_recorded_and_read_again_only_when_asked() {
+    let lookup = testing::TestLookup::new();
+    lookup.set("ubuntu", "ami-1");
+    lookup.set("debian", "ami-9");
+    let (mut eng, cloud) = lookup_engine(&lookup);
+
+    // First preview: read while planning, so the dependent's value is known.
+    let plan = eng
+        .preview(&lookup_stack("ubuntu"), &no_opts())
+        .await
+        .unwrap();
+    assert_eq!(lookup.reads(), 1);
+    let read = plan.steps.iter().find(|s| s.urn == lookup_urn()).unwrap();
+    assert_eq!(read.action, Action::Read);
+    assert_eq!(read.looked_up.as_ref().unwrap().outputs["value"], "ami-1");
+    let app = plan.steps.iter().find(|s| s.urn == urn("app")).unwrap();
+    assert_eq!(app.planned_inputs.as_ref().unwrap()["value"], "ami-1");
+    let text = render::plan_text(&plan, PLAIN);
+    assert!(
+        text.contains("<= ") && text.contains("value = \"ami-1\""),
+        "{text}"
+    );
+    assert!(text.contains("1 lookup read."), "{text}");
+
+    // Applying the very plan records the answer without calling again.
+    let report = eng
+        .apply(&lookup_stack("ubuntu"), &plan, &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success());
+    assert_eq!(lookup.reads(), 1, "apply records what preview read");
+    let row = eng.store().resource(&lookup_urn()).unwrap().unwrap();
+    assert_eq!(
+        (row.id.as_str(), &row.outputs["value"]),
+        ("ubuntu", &serde_json::json!("ami-1"))
+    );
+    let obj = cloud.by_urn(urn("app").as_str());
+    assert_eq!(obj.len(), 1);
+
+    // A no-op preview makes no call.
+    let plan = eng
+        .preview(&lookup_stack("ubuntu"), &no_opts())
+        .await
+        .unwrap();
+    assert!(!plan.has_changes(), "{}", render::plan_text(&plan, PLAIN));
+    assert_eq!(lookup.reads(), 1);
+
+    // A new answer upstream is not seen until asked for (no surprise
+    // replacements); --refresh reads it, and the dependent follows.
+    lookup.set("ubuntu", "ami-2");
+    let plan = eng
+        .preview(&lookup_stack("ubuntu"), &no_opts())
+        .await
+        .unwrap();
+    assert!(!plan.has_changes());
+    assert_eq!(lookup.reads(), 1);
+    let refresh = PlanOptions {
+        refresh: true,
+        ..Default::default()
+    };
+    let plan = eng
+        .preview(&lookup_stack("ubuntu"), &refresh)
+        .await
+        .unwrap();
+    assert_eq!(lookup.reads(), 2);
+    let read = plan.steps.iter().find(|s| s.urn == lookup_urn()).unwrap();
+    assert_eq!(
+        (read.action, read.changed.clone()),
+        (Action::Read, vec!["value".to_string()])
+    );
+    assert_eq!(step_action(&plan, "app"), Some(Action::Update));
+    let text = render::plan_text(&plan, PLAIN);
+    assert!(text.contains("~ value: \"ami-1\" => \"ami-2\""), "{text}");
+
+    // Changed inputs are read again without --refresh.
+    let plan = eng
+        .preview(&lookup_stack("debian"), &no_opts())
+        .await
+        .unwrap();
+    assert_eq!(lookup.reads(), 3);
+    let app = plan.steps.iter().find(|s| s.urn == urn("app")).unwrap();
+    assert_eq!(app.planned_inputs.as_ref().unwrap()["value"], "ami-9");
+
+    // Destroy forgets the lookup with no call.
+    let (_, report) = eng
+        .destroy(&lookup_stack("ubuntu"), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success());
+    assert!(eng.store().resources().unwrap().is_empty());
+    assert_eq!(lookup.reads(), 3);
+}
+
+#[tokio::test]
+async fn without_credentials_a_preview_shows_lookups_known_after_apply() {
+    let lookup = testing::TestLookup::new();
+    lookup.set("ubuntu", "ami-1");
+    lookup.set_no_credentials(true);
+    let (mut eng, _) = lookup_engine(&lookup);
+    let plan = eng
+        .preview(&lookup_stack("ubuntu"), &no_opts())
+        .await
+        .unwrap();
+    assert_eq!(step_action(&plan, "app"), Some(Action::Create));
+    let l = plan.steps.iter().find(|s| s.urn == lookup_urn()).unwrap();
+    assert_eq!(l.action, Action::Create, "read at apply");
+    let app = plan.steps.iter().find(|s| s.urn == urn("app")).unwrap();
+    assert!(morket_stack::value::is_unknown(
+        &app.planned_inputs.as_ref().unwrap()["value"]
+    ));
+    let diff = Style {
+        color: false,
+        diff: true,
+    };
+    assert!(render::plan_text(&plan, diff).contains("+ value = (known after apply)"));
+}
+
+#[tokio::test]
+async fn a_lookup_that_finds_nothing_fails_the_preview_naming_the_field() {
+    let lookup = testing::TestLookup::new();
+    let (mut eng, cloud) = lookup_engine(&lookup);
+    let err = eng
+        .preview(&lookup_stack("nope"), &no_opts())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, EngineError::Lookup { .. }), "{text}");
+    assert!(
+        text.contains("key") && text.contains("\"nope\"") && text.contains("ami"),
+        "{text}"
+    );
+    let err = eng
+        .up(&lookup_stack("nope"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Lookup { .. }));
+    assert!(
+        cloud.objects().is_empty(),
+        "nothing is created before the lookup is answered"
+    );
+}
+
+#[tokio::test]
+async fn a_lookup_on_a_new_resource_is_read_at_apply() {
+    let lookup = testing::TestLookup::new();
+    lookup.set("k1", "answer");
+    let (mut eng, _) = lookup_engine(&lookup);
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let key = root.resource("key", TestArgs::new("k1")).unwrap();
+    root.resource(
+        "ami",
+        testing::LookupArgs {
+            key: key.value().into(),
+        },
+    )
+    .unwrap();
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert_eq!(lookup.reads(), 0, "its input is not known while planning");
+    let l = plan.steps.iter().find(|s| s.urn == lookup_urn()).unwrap();
+    assert_eq!(l.action, Action::Create);
+    let report = eng.apply(&st, &plan, &Cancel::new()).await.unwrap();
+    assert!(report.is_success());
+    assert_eq!(lookup.reads(), 1);
+    let row = eng.store().resource(&lookup_urn()).unwrap().unwrap();
+    assert_eq!(row.outputs["value"], "answer");
+    let plan = eng.preview(&st, &no_opts()).await.unwrap();
+    assert!(!plan.has_changes());
+    assert_eq!(lookup.reads(), 1, "recorded: not read again");
+}

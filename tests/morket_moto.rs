@@ -67,6 +67,54 @@ fn state_urns(moto: &support::moto::Moto, state: &Path, stack: &str) -> Vec<Stri
         .collect()
 }
 
+/// A lookup's URN (`aws:ssm/getParameter`, ...).
+fn is_lookup(urn: &str) -> bool {
+    urn.split("::")
+        .nth(2)
+        .and_then(|t| t.split('/').nth(1))
+        .is_some_and(|t| t.starts_with("get"))
+}
+
+/// The region's Ubuntu AMI parameter, the ClickHouse launch template's
+/// image, and the OpenSearch domain's access policy, as moto has them.
+fn lookup_answers_in_moto(moto: &support::moto::Moto) -> (String, String, String) {
+    rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        let ami = aws_sdk_ssm::Client::new(&conf)
+            .get_parameter()
+            .name(morket_stack::provider::aws::ssm::parameter::UBUNTU_2404_AMD64)
+            .send()
+            .await
+            .unwrap()
+            .parameter()
+            .and_then(|p| p.value())
+            .unwrap()
+            .to_string();
+        let versions = aws_sdk_ec2::Client::new(&conf)
+            .describe_launch_template_versions()
+            .launch_template_name("morket-staging-clickhouse")
+            .send()
+            .await
+            .unwrap();
+        let template_ami = versions.launch_template_versions()[0]
+            .launch_template_data()
+            .and_then(|d| d.image_id())
+            .unwrap()
+            .to_string();
+        let policy = aws_sdk_opensearch::Client::new(&conf)
+            .describe_domain()
+            .domain_name("morket-staging")
+            .send()
+            .await
+            .unwrap()
+            .domain_status()
+            .and_then(|d| d.access_policies())
+            .unwrap_or_default()
+            .to_string();
+        (ami, template_ami, policy)
+    })
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -186,15 +234,69 @@ fn staging_up_no_change_preview_one_value_change_and_destroy() {
         .and_then(|l| l.split(" done, 0 failed, 0 skipped").next())
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or_else(|| panic!("no clean apply summary in:\n{up}"));
-    assert_eq!(created.len(), done, "every created resource is in state");
+    // Lookups are recorded as planned, with no op of their own.
+    let lookups: Vec<&String> = created.iter().filter(|u| is_lookup(u)).collect();
+    assert_eq!(lookups.len(), 3, "AMI, account, zones: {lookups:?}");
+    assert_eq!(
+        created.len(),
+        done + lookups.len(),
+        "every created resource is in state"
+    );
     assert!(done > 50, "{done}");
     assert_eq!(tagged_in_moto(&moto, "staging"), (1, 1, 1));
+    let (ami, template_ami, policy) = lookup_answers_in_moto(&moto);
+    assert!(ami.starts_with("ami-"), "{ami}");
+    assert_eq!(
+        template_ami, ami,
+        "the launch template uses the region's AMI"
+    );
+    assert!(
+        policy.contains(":es:us-east-1:123456789012:domain/morket-staging"),
+        "the access policy names the account: {policy}"
+    );
 
-    ok(
+    // A no-op preview calls no lookup; --refresh reads them all again and,
+    // with the same answers, still plans nothing.
+    let quiet = run(
         &moto,
         &state,
-        &["preview", "staging", "--expect-no-changes"],
+        &["-v", "preview", "staging", "--expect-no-changes"],
     );
+    assert_eq!(quiet.code, 0, "{}", quiet.text);
+    for op in [
+        "GetParameter",
+        "GetCallerIdentity",
+        "DescribeAvailabilityZones",
+    ] {
+        assert!(
+            !quiet.text.contains(op),
+            "{op} called by a no-op preview:\n{}",
+            quiet.text
+        );
+    }
+    let refreshed = run(
+        &moto,
+        &state,
+        &[
+            "-v",
+            "preview",
+            "staging",
+            "--refresh",
+            "--expect-no-changes",
+        ],
+    );
+    assert_eq!(refreshed.code, 0, "{}", refreshed.text);
+    for op in [
+        "GetParameter",
+        "GetCallerIdentity",
+        "DescribeAvailabilityZones",
+    ] {
+        assert!(
+            refreshed.text.contains(op),
+            "{op} not read by --refresh:\n{}",
+            refreshed.text
+        );
+    }
 
     // One value in the file changes; the plan holds exactly that change.
     let text = std::fs::read_to_string(stacks_dir().join("staging.toml")).unwrap();
@@ -358,6 +460,15 @@ fn preview_staging_needs_no_credentials() {
         .find(|l| l.contains("to create"))
         .unwrap();
     assert!(!summary.contains(" 0 to create"), "{summary}");
+    // Lookups cannot be read without credentials: planned, not failed.
+    for lookup in [
+        "aws:ssm/getParameter",
+        "aws:sts/getCallerIdentity",
+        "aws:ec2/getAvailabilityZones",
+    ] {
+        assert!(text.contains(lookup), "{lookup} missing:\n{text}");
+    }
+    assert!(text.contains("(known after apply)"), "{text}");
 }
 
 /// EC2 resources of `stack` that moto holds: (subnets, security groups,

@@ -595,14 +595,28 @@ fn r9_opensearch_domain_per_environment() {
             d["vpc_options"]["subnet_ids"].as_array().unwrap().len(),
             count as usize
         );
-        let policy: Value = serde_json::from_str(d["access_policies"].as_str().unwrap()).unwrap();
+        // The policy names the account the caller-identity lookup answers.
+        let refs = morket_stack::value::refs(&d["access_policies"]);
+        assert!(
+            refs.iter()
+                .all(|(u, _)| u.ends_with("account::aws:sts/getCallerIdentity::caller")),
+            "{refs:?}"
+        );
+        let resolved = morket_stack::value::resolve(&d["access_policies"], &mut |_, a| {
+            morket_stack::value::Resolved::Known(Value::from(match a {
+                "account_id" => "123456789012",
+                "partition" => "aws",
+                other => panic!("unexpected attribute {other}"),
+            }))
+        });
+        let policy: Value = serde_json::from_str(resolved.as_str().unwrap()).unwrap();
         assert_eq!(
             policy["Statement"],
             serde_json::json!([{
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
                 "Action": "es:ESHttp*",
-                "Resource": format!("arn:aws:es:us-east-1:*:domain/morket-{env}/*"),
+                "Resource": format!("arn:aws:es:us-east-1:123456789012:domain/morket-{env}/*"),
             }]),
             "{env}"
         );

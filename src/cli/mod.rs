@@ -160,6 +160,10 @@ struct PreviewArgs {
     /// Only this resource and what it depends on (repeatable).
     #[arg(long)]
     target: Vec<String>,
+    /// Read every lookup (AMI, account, zones) again; by default only new
+    /// lookups and those whose inputs changed are read.
+    #[arg(long)]
+    refresh: bool,
 }
 
 #[derive(Args)]
@@ -178,6 +182,9 @@ struct UpArgs {
     target: Vec<String>,
     #[arg(long)]
     diff: bool,
+    /// Read every lookup again (see `preview --refresh`).
+    #[arg(long)]
+    refresh: bool,
 }
 
 #[derive(Args)]
@@ -405,6 +412,7 @@ async fn preview(ctx: &Ctx, a: PreviewArgs) -> Result<u8> {
     let (mut engine, _) = ctx.engine(&a.stack, &loaded, 10)?;
     let opts = PlanOptions {
         targets: urns(&a.target)?,
+        refresh: a.refresh,
         ..Default::default()
     };
     let plan = engine.preview(&loaded.stack, &opts).await?;
@@ -567,6 +575,7 @@ async fn up_locked(
         None => {
             let opts = PlanOptions {
                 targets: urns(&a.target)?,
+                refresh: a.refresh,
                 ..Default::default()
             };
             engine.preview(&loaded.stack, &opts).await?

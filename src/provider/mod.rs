@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::Urn;
+use crate::model::{Input, Urn};
 use crate::value;
 
 pub mod aws;
@@ -41,6 +41,10 @@ pub enum ProviderError {
     },
     #[error("{0}")]
     Fatal(String),
+    /// The provider has no credentials: nothing was called. A preview
+    /// leaves such a lookup unread, shown as known after apply.
+    #[error("no credentials: {0}")]
+    NoCredentials(String),
     /// A create made `id` and then failed (a later call of a multi-call
     /// create): the object exists and the engine must track it.
     #[error("{error} (after creating {id})")]
@@ -236,6 +240,23 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
             && value::reveal(a) == value::reveal(b))
 }
 
+/// The concrete values of a list input at apply time.
+pub fn require_all<T: Clone>(field: &str, v: &[Input<T>]) -> Result<Vec<T>, ProviderError> {
+    v.iter()
+        .map(|i| i.require(field).cloned().map_err(Into::into))
+        .collect()
+}
+
+/// The concrete value of an optional input at apply time.
+pub fn require_opt<T: Clone>(
+    field: &str,
+    v: &Option<Input<T>>,
+) -> Result<Option<T>, ProviderError> {
+    v.as_ref()
+        .map(|i| i.require(field).cloned().map_err(Into::into))
+        .transpose()
+}
+
 /// Deserializes inputs into a provider's typed struct; a mismatch is an
 /// invalid-input error naming the field.
 pub fn parse<T: DeserializeOwned>(inputs: &Value) -> Result<T, ProviderError> {
@@ -284,6 +305,13 @@ pub trait Provider: Send + Sync + 'static {
 
     fn diff(&self, old: &Value, new: &Value) -> Diff {
         field_diff(old, new, self.force_new())
+    }
+
+    /// A lookup (a data source): `create` and `update` read, `read` reads
+    /// again, `delete` forgets; nothing in the cloud changes. The engine
+    /// reads it while planning when its inputs are known.
+    fn is_lookup(&self) -> bool {
+        false
     }
 
     /// Input fields that together name the resource uniquely in its account

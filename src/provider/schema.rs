@@ -174,20 +174,43 @@ fn get_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
     path.split('.').try_fold(v, |v, k| v.get_mut(k))
 }
 
+fn remove(v: &mut Value, path: &str) {
+    let (parent, last) = match path.rsplit_once('.') {
+        Some((p, l)) => (get_mut(v, p), l),
+        None => (Some(v), path),
+    };
+    if let Some(Value::Object(m)) = parent {
+        m.remove(last);
+    }
+}
+
 /// The read contract, applied to a live read: write-only fields keep their
 /// declared value, optional+computed fields left out stay out, and a live
 /// value that a normaliser says means the declared one becomes it.
 pub fn normalize(schema: &Schema, declared: &Value, live: &mut Value) {
-    let absent = |v: Option<&Value>| v.is_none_or(Value::is_null);
+    // Not declared: left out, null, or an empty list or object.
+    let absent = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(_) => false,
+    };
     for f in schema.write_only {
         if let (Some(d), Some(l)) = (get(declared, f), get_mut(live, f)) {
             *l = d.clone();
         }
     }
     for f in schema.optional_computed {
-        if absent(get(declared, f)) {
-            if let Some(l) = get_mut(live, f) {
-                *l = Value::Null;
+        let d = get(declared, f);
+        if absent(d) {
+            match d {
+                // A key the declaration leaves out stays out (nested ones too).
+                None => remove(live, f),
+                Some(d) => {
+                    if let Some(l) = get_mut(live, f) {
+                        *l = d.clone();
+                    }
+                }
             }
         }
     }
@@ -221,7 +244,7 @@ mod tests {
     fn read_contract() {
         let s = Schema {
             write_only: &["password"],
-            optional_computed: &["subnet_group", "port"],
+            optional_computed: &["subnet_group", "port", "groups", "ebs.iops"],
             normalize: &[
                 ("engine_version", Norm::VersionPrefix),
                 ("zones", Norm::Set),
@@ -232,16 +255,16 @@ mod tests {
         };
         let declared = json!({"password": {"$secret": "pw"}, "subnet_group": null, "port": 6380,
             "engine_version": "7.1", "zones": ["b", "a"], "policy": "{\"a\": 1}",
-            "nested": {"kind": "gp3"}});
+            "nested": {"kind": "gp3"}, "groups": [], "ebs": {"size": 10}});
         let mut live = json!({"password": null, "subnet_group": "default", "port": 6379,
             "engine_version": "7.1.0", "zones": ["a", "b"], "policy": "{\"a\":1}",
-            "nested": {"kind": "GP3"}});
+            "nested": {"kind": "GP3"}, "groups": ["sg-1"], "ebs": {"size": 10, "iops": 3000}});
         normalize(&s, &declared, &mut live);
         assert_eq!(
             live,
             json!({"password": {"$secret": "pw"}, "subnet_group": null, "port": 6379,
             "engine_version": "7.1", "zones": ["b", "a"], "policy": "{\"a\": 1}",
-            "nested": {"kind": "gp3"}})
+            "nested": {"kind": "gp3"}, "groups": [], "ebs": {"size": 10}})
         );
         // A real difference stays.
         let mut live = json!({"engine_version": "7.10", "zones": ["a"]});

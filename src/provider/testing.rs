@@ -779,6 +779,117 @@ impl Provider for TestProvider {
     }
 }
 
+/// Inputs of a `test:index/getValue` lookup: reads `key` from a
+/// [`TestLookup`]'s table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupArgs {
+    pub key: Input<String>,
+}
+
+impl ResourceArgs for LookupArgs {
+    const TYPE: &'static str = "test:index/getValue";
+}
+
+impl Resource<LookupArgs> {
+    pub fn value(&self) -> Output<String> {
+        self.output("value")
+    }
+}
+
+/// A lookup provider over a table of keys, counting its reads; it can be
+/// switched to answer as an AWS provider without credentials does.
+#[derive(Default)]
+pub struct TestLookup {
+    table: Mutex<HashMap<String, String>>,
+    reads: AtomicUsize,
+    no_credentials: std::sync::atomic::AtomicBool,
+}
+
+impl TestLookup {
+    pub fn new() -> Arc<Self> {
+        Arc::new(TestLookup::default())
+    }
+    pub fn set(&self, key: &str, value: &str) {
+        lock(&self.table).insert(key.into(), value.into());
+    }
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+    pub fn set_no_credentials(&self, yes: bool) {
+        self.no_credentials.store(yes, Ordering::SeqCst);
+    }
+    fn answer(&self, inputs: &Value) -> Result<Created, ProviderError> {
+        if self.no_credentials.load(Ordering::SeqCst) {
+            return Err(ProviderError::NoCredentials(
+                "no credentials in the test chain".into(),
+            ));
+        }
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let args: LookupArgs = parse(inputs)?;
+        let key = args.key.require("key")?.clone();
+        match lock(&self.table).get(&key) {
+            Some(v) => Ok(Created {
+                id: key,
+                outputs: json!({ "value": v }),
+            }),
+            None => Err(ProviderError::invalid(
+                "key",
+                format!("{key:?}"),
+                "no such key",
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Arc<TestLookup> {
+    fn type_name(&self) -> &'static str {
+        LookupArgs::TYPE
+    }
+    fn is_lookup(&self) -> bool {
+        true
+    }
+    fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {
+        parse::<LookupArgs>(inputs).map(|_| ())
+    }
+    async fn create(&self, _ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
+        self.answer(inputs)
+    }
+    async fn read(
+        &self,
+        _ctx: &Ctx,
+        _id: &str,
+        inputs: &Value,
+        _outputs: &Value,
+    ) -> Result<Option<ReadResult>, ProviderError> {
+        let c = self.answer(inputs)?;
+        Ok(Some(ReadResult {
+            inputs: inputs.clone(),
+            outputs: c.outputs,
+        }))
+    }
+    async fn update(
+        &self,
+        _ctx: &Ctx,
+        _id: &str,
+        _old: &Value,
+        new: &Value,
+        _outputs: &Value,
+    ) -> Result<Value, ProviderError> {
+        Ok(self.answer(new)?.outputs)
+    }
+    async fn delete(
+        &self,
+        _ctx: &Ctx,
+        _id: &str,
+        _inputs: &Value,
+        _outputs: &Value,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

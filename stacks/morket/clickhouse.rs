@@ -6,11 +6,12 @@
 //! 8123 and 9000 from ECS only (network component). Outputs: private IP and
 //! ports (R6.7).
 
-use morket_stack::model::{ModelError, Resource, ResourceOptions, Scope};
+use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::ec2::instance::Instance;
 use morket_stack::provider::aws::ec2::launch_template::{BlockDeviceMapping, LaunchTemplate};
 use morket_stack::provider::aws::ec2::volume::Volume;
 use morket_stack::provider::aws::ec2::volume_attachment::VolumeAttachment;
+use morket_stack::provider::aws::ssm::parameter::{GetParameter, UBUNTU_2404_AMD64};
 
 use super::config::{ClickhouseConfig, MorketConfig};
 use super::network::{name_tag, Network};
@@ -114,7 +115,16 @@ pub fn declare(
     let ch = &cfg.clickhouse;
     let name = cfg.name("clickhouse");
 
-    let mut lt = LaunchTemplate::new(&name, &ch.ami, &ch.instance_type);
+    // The region's current image unless one is pinned: a hard-coded id
+    // exists in one region only.
+    let ami: Input<String> = match &ch.ami {
+        Some(id) => id.as_str().into(),
+        None => {
+            let p = ch.ami_parameter.as_deref().unwrap_or(UBUNTU_2404_AMD64);
+            c.resource("ami", GetParameter::new(p))?.value().into()
+        }
+    };
+    let mut lt = LaunchTemplate::new(&name, ami, &ch.instance_type);
     lt.vpc_security_group_ids = vec![net.security_groups.clickhouse.id().into()];
     lt.user_data = Some(user_data(ch).into());
     lt.block_device_mappings = vec![BlockDeviceMapping::new("/dev/sda1", 30)];

@@ -84,7 +84,14 @@ pub struct RedisConfig {
 #[serde(deny_unknown_fields)]
 pub struct ClickhouseConfig {
     pub instance_type: String,
-    pub ami: String,
+    /// A pinned AMI id; unset, the AMI is the current one of
+    /// `ami_parameter` in the stack's region, read while planning.
+    #[serde(default)]
+    pub ami: Option<String>,
+    /// The SSM public parameter naming the AMI (default: Ubuntu 24.04 LTS
+    /// amd64, gp3). Recorded in state; `--refresh` picks up a newer image.
+    #[serde(default)]
+    pub ami_parameter: Option<String>,
     pub volume_size_gb: u32,
     pub volume_iops: u32,
     pub max_memory_usage: u64,
@@ -250,6 +257,13 @@ impl MorketConfig {
                 "redis.engine_version",
                 format!("{:?}", c.redis.engine_version),
                 "Redis 7.x (R7.1)",
+            ));
+        }
+        if let (Some(ami), Some(_)) = (&c.clickhouse.ami, &c.clickhouse.ami_parameter) {
+            return Err(file.bad(
+                "clickhouse.ami",
+                format!("{ami:?}"),
+                "either a pinned `ami` or an `ami_parameter`, not both",
             ));
         }
         range(

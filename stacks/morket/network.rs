@@ -7,7 +7,8 @@
 
 use std::net::Ipv4Addr;
 
-use morket_stack::model::{ModelError, Resource, Scope};
+use morket_stack::model::{ModelError, Resource, ResourceOptions, Scope};
+use morket_stack::provider::aws::ec2::availability_zones::GetAvailabilityZones;
 use morket_stack::provider::aws::ec2::eip::Eip;
 use morket_stack::provider::aws::ec2::flow_log::FlowLog;
 use morket_stack::provider::aws::ec2::internet_gateway::InternetGateway;
@@ -73,6 +74,13 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
     let mut vpc = Vpc::new(&n.vpc_cidr);
     vpc.tags = name_tag(cfg, "vpc");
     let vpc = net.resource("vpc", vpc)?;
+    // The configured zones must exist in the region: checked while
+    // planning, before any subnet is made in a zone that is not there.
+    let zones = net.resource(
+        "zones",
+        GetAvailabilityZones::requiring(&n.availability_zones),
+    )?;
+    let in_zone = || ResourceOptions::new().depends_on(&zones);
 
     let mut public_subnets = Vec::new();
     let mut private_subnets = Vec::new();
@@ -83,13 +91,13 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         public.map_public_ip_on_launch = true;
         public.tags = name_tag(cfg, &format!("public-{az}"));
         public.tags.insert("Tier".into(), "public".into());
-        public_subnets.push(net.resource(&format!("public-{az}"), public)?);
+        public_subnets.push(net.resource_with(&format!("public-{az}"), public, in_zone())?);
 
         let mut private = Subnet::new(vpc.id(), &subnet_cidr(&n.vpc_cidr, 10 + i));
         private.availability_zone = Some(az.clone());
         private.tags = name_tag(cfg, &format!("private-{az}"));
         private.tags.insert("Tier".into(), "private".into());
-        private_subnets.push(net.resource(&format!("private-{az}"), private)?);
+        private_subnets.push(net.resource_with(&format!("private-{az}"), private, in_zone())?);
     }
 
     let mut igw = InternetGateway::attached_to(vpc.id());

@@ -4,7 +4,7 @@
 //! at `snapshot_hour` UTC, zone awareness when there is more than one node,
 //! and a fine-grained master user whose password comes from `random`.
 
-use morket_stack::model::{ModelError, Resource, ResourceOptions, Scope};
+use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::opensearch::domain::{Domain, VpcOptions};
 use morket_stack::provider::random::RandomPassword;
 
@@ -20,17 +20,25 @@ pub const MASTER_USER: &str = "morket_admin";
 
 /// Any principal may call the domain's HTTP API: a VPC domain is reachable
 /// only through its security group, which admits the ECS tasks alone (R9.4).
-pub fn access_policy(region: &str, domain: &str) -> String {
-    serde_json::json!({
+/// The resource names the account the credentials belong to (a lookup).
+pub fn access_policy(region: &str, domain: &str, account: &Account) -> Input<String> {
+    let template = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"AWS": "*"},
             "Action": "es:ESHttp*",
-            "Resource": format!("arn:aws:es:{region}:*:domain/{domain}/*"),
+            "Resource": format!("arn:{{partition}}:es:{region}:{{account}}:domain/{domain}/*"),
         }]
     })
-    .to_string()
+    .to_string();
+    Input::interpolate(
+        &template,
+        &[
+            ("partition", account.caller.partition().into()),
+            ("account", account.caller.account_id().into()),
+        ],
+    )
 }
 
 pub fn declare(
@@ -76,7 +84,7 @@ pub fn declare(
         security_group_ids: vec![net.security_groups.opensearch.id().into()],
     });
     d.snapshot_options.automated_snapshot_start_hour = o.snapshot_hour as i32;
-    d.access_policies = Some(access_policy(&cfg.region, &name).into());
+    d.access_policies = Some(access_policy(&cfg.region, &name, account));
     d.advanced_security_options.enabled = true;
     d.advanced_security_options.internal_user_database_enabled = true;
     d.advanced_security_options.master_user_name = Some(MASTER_USER.into());

@@ -198,6 +198,25 @@ impl<'a, S: Service> Call<'a, S> {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
+        self.try_send_retrying(op, retries, f)
+            .await
+            .map_err(|f| f.error)
+    }
+
+    /// [`Call::send_retrying`], keeping the AWS code of the final failure
+    /// (an `AlreadyExists` that may name our own object).
+    pub async fn try_send_retrying<O, E, R, F, Fut>(
+        &self,
+        op: &'static str,
+        retries: &[Retry],
+        f: F,
+    ) -> Result<O, Failure>
+    where
+        F: Fn(&'a S::Client) -> Fut,
+        Fut: Future<Output = Result<O, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
         let start = Instant::now();
         let mut attempt = 1;
         loop {
@@ -208,7 +227,7 @@ impl<'a, S: Service> Call<'a, S> {
                         r.covers(&fail) && start.elapsed() < self.settings().scaled(r.budget)
                     });
                     if !within {
-                        return Err(fail.error);
+                        return Err(fail);
                     }
                     tokio::time::sleep(backoff(self.settings(), attempt - 1)).await;
                     attempt += 1;

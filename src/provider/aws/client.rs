@@ -78,6 +78,11 @@ pub struct Aws {
     ecs: OnceCell<aws_sdk_ecs::Client>,
     iam: OnceCell<aws_sdk_iam::Client>,
     logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
+    ssm: OnceCell<aws_sdk_ssm::Client>,
+    sts: OnceCell<aws_sdk_sts::Client>,
+    /// Whether the chain gave credentials, asked once (lookups, which a
+    /// preview without credentials leaves unread).
+    credentials: OnceCell<Result<(), String>>,
 }
 
 impl Aws {
@@ -94,6 +99,9 @@ impl Aws {
             ecs: OnceCell::new(),
             iam: OnceCell::new(),
             logs: OnceCell::new(),
+            ssm: OnceCell::new(),
+            sts: OnceCell::new(),
+            credentials: OnceCell::new(),
         }
     }
 
@@ -144,6 +152,23 @@ impl Aws {
     pub fn with_logs(self, client: aws_sdk_cloudwatchlogs::Client) -> Self {
         self.logs.set(client).expect("fresh cell");
         self
+    }
+
+    /// `Err` with the chain's reason when no credentials can be had.
+    pub async fn credentials(&self) -> Result<(), String> {
+        self.credentials
+            .get_or_init(|| async {
+                use aws_credential_types::provider::ProvideCredentials;
+                let config = self.config().await;
+                let Some(p) = config.credentials_provider() else {
+                    return Err("no credentials provider is configured".to_string());
+                };
+                p.provide_credentials().await.map(|_| ()).map_err(|e| {
+                    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
+                })
+            })
+            .await
+            .clone()
     }
 
     pub async fn config(&self) -> &SdkConfig {
@@ -220,6 +245,18 @@ impl Aws {
     pub async fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
         self.logs
             .get_or_init(|| async { aws_sdk_cloudwatchlogs::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn ssm(&self) -> &aws_sdk_ssm::Client {
+        self.ssm
+            .get_or_init(|| async { aws_sdk_ssm::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn sts(&self) -> &aws_sdk_sts::Client {
+        self.sts
+            .get_or_init(|| async { aws_sdk_sts::Client::new(self.config().await) })
             .await
     }
 }

@@ -61,6 +61,8 @@ pub struct Limits {
     pub ecs: TokenBucket,
     pub iam: TokenBucket,
     pub logs: TokenBucket,
+    pub ssm: TokenBucket,
+    pub sts: TokenBucket,
 }
 
 impl Default for Limits {
@@ -76,6 +78,9 @@ impl Default for Limits {
             ecs: TokenBucket::new(40, 20.0),
             iam: TokenBucket::new(20, 5.0),
             logs: TokenBucket::new(5, 5.0),
+            // GetParameter's default throughput is 40 per second.
+            ssm: TokenBucket::new(40, 40.0),
+            sts: TokenBucket::new(20, 10.0),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! implements [`resource::AwsResource`] (typed inputs, a schema table, check,
 //! create, read, update, delete, find by `morket:urn` tag) and is registered
 //! as [`resource::Typed`]; every request goes through [`call::Call`] and every
-//! wait through [`wait::Wait`]. Types not yet moved implement `Provider`
-//! directly.
+//! wait through [`wait::Wait`]. Lookups (data sources) implement
+//! [`lookup::AwsLookup`] and are registered as [`lookup::Looked`].
 
 use std::sync::Arc;
 
@@ -18,11 +18,14 @@ pub mod error;
 pub mod iam;
 pub mod limits;
 pub mod logs;
+pub mod lookup;
 pub mod mq;
 pub mod opensearch;
 pub mod rds;
 pub mod resource;
 pub mod service;
+pub mod ssm;
+pub mod sts;
 pub mod tags;
 pub mod terraform;
 pub mod validate;
@@ -40,7 +43,9 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     logs::register(registry, aws.clone());
     mq::register(registry, aws.clone());
     opensearch::register(registry, aws.clone());
-    rds::register(registry, aws);
+    rds::register(registry, aws.clone());
+    ssm::register(registry, aws.clone());
+    sts::register(registry, aws);
     // Tag-filtered describes are eventually consistent on AWS.
     registry.set_lookup_lag("aws:", lag);
 }

@@ -102,7 +102,13 @@ impl AwsResource for Instance {
         // A stop and start gives a new public address.
         computed_on_update: &["instance_type", "public_ip"],
         // Left to the launch template or to AWS when not declared.
-        optional_computed: &["image_id", "instance_type", "subnet_id", "private_ip"],
+        optional_computed: &[
+            "image_id",
+            "instance_type",
+            "subnet_id",
+            "private_ip",
+            "vpc_security_group_ids",
+        ],
         normalize: &[("vpc_security_group_ids", Norm::Set)],
         terraform: &[Tf {
             resource: "aws_instance",
@@ -268,16 +274,11 @@ impl AwsResource for Instance {
             image_id: i.image_id().map(str::to_string),
             instance_type: i.instance_type().map(|t| t.as_str().to_string()),
             subnet_id: i.subnet_id().map(|s| Input::Value(s.to_string())),
-            // An empty list is "not declared" (the table's optional_computed
-            // covers absent values only).
-            vpc_security_group_ids: if declared.vpc_security_group_ids.is_empty() {
-                Vec::new()
-            } else {
-                i.security_groups()
-                    .iter()
-                    .filter_map(|g| g.group_id().map(|s| Input::Value(s.to_string())))
-                    .collect()
-            },
+            vpc_security_group_ids: i
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(|s| Input::Value(s.to_string())))
+                .collect(),
             private_ip: i.private_ip_address().map(str::to_string),
             tags: cx.own_tags(&from_tags(&own)),
         };

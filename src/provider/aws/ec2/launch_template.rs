@@ -29,7 +29,8 @@ use crate::provider::ProviderError;
 pub struct LaunchTemplate {
     /// Unique in the region; 3 to 128 characters of `[A-Za-z0-9().\-/_]`.
     pub name: String,
-    pub image_id: String,
+    /// An AMI id, or a lookup's answer (`GetParameter::value`).
+    pub image_id: Input<String>,
     pub instance_type: String,
     pub key_name: Option<String>,
     pub vpc_security_group_ids: Vec<Input<String>>,
@@ -96,7 +97,7 @@ impl Default for MetadataOptions {
 }
 
 impl LaunchTemplate {
-    pub fn new(name: &str, image_id: &str, instance_type: &str) -> Self {
+    pub fn new(name: &str, image_id: impl Into<Input<String>>, instance_type: &str) -> Self {
         LaunchTemplate {
             name: name.into(),
             image_id: image_id.into(),
@@ -158,12 +159,7 @@ pub(crate) fn check_sg_ids(field: &str, ids: &[Input<String>]) -> Result<(), Pro
     ids.iter().try_for_each(|id| check_id(field, id, "sg"))
 }
 
-/// Every value of a list input, at apply time.
-pub(crate) fn require_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ProviderError> {
-    v.iter()
-        .map(|i| i.require(field).cloned().map_err(Into::into))
-        .collect()
-}
+pub(crate) use crate::provider::require_all;
 
 #[async_trait]
 impl AwsResource for LaunchTemplate {
@@ -236,7 +232,9 @@ impl AwsResource for LaunchTemplate {
                 "3 to 128 characters of letters, digits and ().-/_",
             ));
         }
-        check_ami("image_id", &self.image_id)?;
+        if let Some(ami) = self.image_id.known() {
+            check_ami("image_id", ami)?;
+        }
         check_instance_type("instance_type", &self.instance_type)?;
         check_sg_ids("vpc_security_group_ids", &self.vpc_security_group_ids)?;
         if let Some(u) = self.user_data.as_ref().and_then(Input::known) {
@@ -472,7 +470,7 @@ impl LaunchTemplate {
         let mo = &self.metadata_options;
         let groups = require_all("vpc_security_group_ids", &self.vpc_security_group_ids)?;
         let mut b = RequestLaunchTemplateData::builder()
-            .image_id(&self.image_id)
+            .image_id(self.image_id.require("image_id")?)
             .instance_type(InstanceType::from(self.instance_type.as_str()))
             .set_key_name(self.key_name.clone())
             .set_security_group_ids((!groups.is_empty()).then_some(groups))

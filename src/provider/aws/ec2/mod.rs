@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
 use super::call::Call;
 use super::limits::TokenBucket;
+use super::lookup::Looked;
 use super::resource::Typed;
 use super::service::Service;
 use super::tags::{self, Tags};
@@ -94,6 +95,7 @@ pub fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -
         .build()
 }
 
+pub mod availability_zones;
 pub mod eip;
 pub mod flow_log;
 pub mod instance;
@@ -128,7 +130,10 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
         .register(Typed::<launch_template::LaunchTemplate>::new(aws.clone()))
         .register(Typed::<instance::Instance>::new(aws.clone()))
         .register(Typed::<volume::Volume>::new(aws.clone()))
-        .register(Typed::<volume_attachment::VolumeAttachment>::new(aws));
+        .register(Typed::<volume_attachment::VolumeAttachment>::new(
+            aws.clone(),
+        ))
+        .register(Looked::<availability_zones::GetAvailabilityZones>::new(aws));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {

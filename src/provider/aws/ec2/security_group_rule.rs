@@ -16,7 +16,7 @@ use serde_json::json;
 use super::security_group::{check_sg_text, rules};
 use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::call::{Call, Failure, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::validate::{check_cidr, check_id, in_range, one_of};
@@ -231,13 +231,14 @@ fn rule_ids(id: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The message for a rule AWS already has, with what to do about it.
-fn duplicate(cx: &Call<'_, Ec2>, e: ProviderError) -> ProviderError {
-    match e {
-        ProviderError::Fatal(m) if m.contains("InvalidPermission.Duplicate") => cx.fatal(format!(
-            "{m}; a replacement that keeps some of the old rule's sources needs \
-             delete_before_replace"
+fn duplicate(cx: &Call<'_, Ec2>, f: Failure) -> ProviderError {
+    match f.code.as_str() {
+        "InvalidPermission.Duplicate" => cx.fatal(format!(
+            "{}; a replacement that keeps some of the old rule's sources needs \
+             delete_before_replace",
+            f.error
         )),
-        e => e,
+        _ => f.error,
     }
 }
 
@@ -378,7 +379,7 @@ impl AwsResource for SecurityGroupRule {
         // A group (or source group) made moments ago may not be visible yet.
         let retry = [Retry::NEW_OBJECT];
         let created = if self.is_egress() {
-            cx.send_retrying("AuthorizeSecurityGroupEgress", &retry, |c| {
+            cx.try_send_retrying("AuthorizeSecurityGroupEgress", &retry, |c| {
                 c.authorize_security_group_egress()
                     .group_id(group)
                     .ip_permissions(perm.clone())
@@ -388,7 +389,7 @@ impl AwsResource for SecurityGroupRule {
             .await
             .map(|o| o.security_group_rules().to_vec())
         } else {
-            cx.send_retrying("AuthorizeSecurityGroupIngress", &retry, |c| {
+            cx.try_send_retrying("AuthorizeSecurityGroupIngress", &retry, |c| {
                 c.authorize_security_group_ingress()
                     .group_id(group)
                     .ip_permissions(perm.clone())

@@ -208,39 +208,43 @@ impl AwsResource for Volume {
         id: &str,
         _declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
-        let Some(v) = describe(cx, id).await? else {
-            return Ok(None);
-        };
-        if matches!(state(&v), "deleting" | "deleted") {
-            return Ok(None);
+        match describe(cx, id).await? {
+            Some(v) => Ok(live(cx, id, &v).await),
+            None => Ok(None),
         }
-        let args = Volume {
-            availability_zone: Input::Value(v.availability_zone().unwrap_or_default().into()),
-            size: v.size().unwrap_or_default(),
-            volume_type: v.volume_type().map_or("gp3", |t| t.as_str()).into(),
-            iops: v.iops(),
-            throughput: v.throughput(),
-            encrypted: v.encrypted().unwrap_or(false),
-            kms_key_id: v.kms_key_id().map(|k| Input::Value(k.to_string())),
-            tags: cx.own_tags(&from_tags(v.tags())),
-        };
-        let arn = match v.volume_arn() {
-            Some(a) => a.to_string(),
-            None => {
-                let owner = v.owner_id().unwrap_or_default();
-                cx.arn("ec2", owner, &format!("volume/{id}")).await
+    }
+
+    // One DescribeVolumes per 200 ids: a `volume-id` filter, unlike
+    // `VolumeIds`, does not fail the whole call on an id that is gone.
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let mut found = std::collections::HashMap::new();
+        for ids in items.chunks(200) {
+            let ids = ids.iter().map(|(id, _)| id.as_str());
+            let client = cx.client().await;
+            let stream = client
+                .describe_volumes()
+                .filters(filter("volume-id", ids))
+                .into_paginator()
+                .send();
+            for page in cx.pages("DescribeVolumes", stream).await? {
+                for v in page.volumes() {
+                    if let Some(id) = v.volume_id() {
+                        found.insert(id.to_string(), v.clone());
+                    }
+                }
             }
-        };
-        let outputs = json!({
-            "id": id,
-            "arn": arn,
-            "availability_zone": v.availability_zone(),
-            "size": v.size(),
-            "iops": v.iops(),
-            "throughput": v.throughput(),
-            "kms_key_id": v.kms_key_id(),
-        });
-        Ok(Some(Live { args, outputs }))
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (id, _) in items {
+            out.push(match found.get(id) {
+                Some(v) => live(cx, id, v).await,
+                None => None,
+            });
+        }
+        Ok(out)
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
@@ -312,6 +316,44 @@ impl AwsResource for Volume {
 }
 
 /// The volume in any state; `None` when DescribeVolumes does not know the id.
+/// A described volume as read; `None` once it is being deleted.
+async fn live(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    v: &aws_sdk_ec2::types::Volume,
+) -> Option<Live<Volume>> {
+    if matches!(state(v), "deleting" | "deleted") {
+        return None;
+    }
+    let args = Volume {
+        availability_zone: Input::Value(v.availability_zone().unwrap_or_default().into()),
+        size: v.size().unwrap_or_default(),
+        volume_type: v.volume_type().map_or("gp3", |t| t.as_str()).into(),
+        iops: v.iops(),
+        throughput: v.throughput(),
+        encrypted: v.encrypted().unwrap_or(false),
+        kms_key_id: v.kms_key_id().map(|k| Input::Value(k.to_string())),
+        tags: cx.own_tags(&from_tags(v.tags())),
+    };
+    let arn = match v.volume_arn() {
+        Some(a) => a.to_string(),
+        None => {
+            let owner = v.owner_id().unwrap_or_default();
+            cx.arn("ec2", owner, &format!("volume/{id}")).await
+        }
+    };
+    let outputs = json!({
+        "id": id,
+        "arn": arn,
+        "availability_zone": v.availability_zone(),
+        "size": v.size(),
+        "iops": v.iops(),
+        "throughput": v.throughput(),
+        "kms_key_id": v.kms_key_id(),
+    });
+    Some(Live { args, outputs })
+}
+
 async fn describe(
     cx: &Call<'_, Ec2>,
     id: &str,

@@ -12,7 +12,6 @@ use super::resource::Typed;
 use super::service::Service;
 use super::tags::{Tags, URN_TAG};
 use super::Aws;
-use crate::model::Input;
 use crate::provider::{ProviderError, Registry};
 
 pub mod parameter_group;
@@ -115,22 +114,9 @@ pub fn from_tags(t: &[Tag]) -> Tags {
         .collect()
 }
 
-/// The values of a list input at apply time.
-pub(crate) fn require_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ProviderError> {
-    v.iter()
-        .map(|i| i.require(field).cloned().map_err(Into::into))
-        .collect()
-}
+pub(crate) use crate::provider::require_all;
 
-/// The value of an optional input at apply time.
-pub(crate) fn require_opt(
-    field: &str,
-    v: &Option<Input<String>>,
-) -> Result<Option<String>, ProviderError> {
-    v.as_ref()
-        .map(|i| i.require(field).cloned().map_err(Into::into))
-        .transpose()
-}
+pub(crate) use crate::provider::require_opt;
 
 /// Names of cache subnet groups and parameter groups: 1-255 characters,
 /// letters, digits and hyphens, starting with a letter, no `--`, no trailing `-`.

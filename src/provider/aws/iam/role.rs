@@ -248,7 +248,7 @@ impl AwsResource for Role {
             a.require(&format!("managed_policy_arns[{i}]"))?;
         }
         let made = cx
-            .send_retrying("CreateRole", &[INVALID_PRINCIPAL], |c| {
+            .try_send_retrying("CreateRole", &[INVALID_PRINCIPAL], |c| {
                 c.create_role()
                     .role_name(&self.name)
                     .assume_role_policy_document(&self.assume_role_policy)
@@ -262,14 +262,14 @@ impl AwsResource for Role {
             Ok(_) => Ok(self.name.clone()),
             // Our own role from an earlier attempt (by its URN tag): carry on
             // from it; anyone else's stays an error.
-            Err(e) if e.to_string().contains("EntityAlreadyExists") => {
+            Err(f) if f.code == "EntityAlreadyExists" => {
                 if self.find(cx).await?.is_empty() {
-                    Err(e)
+                    Err(f.error)
                 } else {
                     Ok(self.name.clone())
                 }
             }
-            Err(e) => Err(e),
+            Err(f) => Err(f.error),
         }
     }
 

@@ -575,6 +575,8 @@ impl AwsResource for Domain {
             "advanced_security_options.master_user_name",
             "advanced_security_options.master_user_password",
         ],
+        // AWS fills gp3 baseline figures in: reported only when declared.
+        optional_computed: &["ebs_options.iops", "ebs_options.throughput"],
         normalize: &[
             ("access_policies", Norm::Json),
             ("vpc_options.subnet_ids", Norm::Set),
@@ -774,7 +776,7 @@ impl AwsResource for Domain {
         // No idempotency token: an SDK resend of a create AWS carried out
         // answers ResourceAlreadyExistsException (handled below).
         let made = cx
-            .send_retrying("CreateDomain", &[SLR], |c| {
+            .try_send_retrying("CreateDomain", &[SLR], |c| {
                 c.create_domain()
                     .domain_name(&self.domain_name)
                     .engine_version(&self.engine_version)
@@ -793,22 +795,23 @@ impl AwsResource for Domain {
             .await;
         match made {
             Ok(_) => Ok(self.domain_name.clone()),
-            Err(e) if e.to_string().contains("service-linked role") => Err(cx.fatal(format!(
+            Err(f) if f.message.contains("service-linked role") => Err(cx.fatal(format!(
                 "a VPC domain needs OpenSearch's service-linked role \
                  AWSServiceRoleForAmazonOpenSearchService, which the account lacks (or made \
                  only now): declare aws:iam/ServiceLinkedRole for \
-                 \"opensearchservice.amazonaws.com\" and make the domain depend on it ({e})"
+                 \"opensearchservice.amazonaws.com\" and make the domain depend on it ({})",
+                f.error
             ))),
             // Our own domain from an earlier attempt (by its URN tag): carry
             // on from it; anyone else's stays an error.
-            Err(e) if e.to_string().contains("ResourceAlreadyExistsException") => {
+            Err(f) if f.code == "ResourceAlreadyExistsException" => {
                 if self.find(cx).await?.contains(&self.domain_name) {
                     Ok(self.domain_name.clone())
                 } else {
-                    Err(e)
+                    Err(f.error)
                 }
             }
-            Err(e) => Err(e),
+            Err(f) => Err(f.error),
         }
     }
 
@@ -876,10 +879,8 @@ impl AwsResource for Domain {
                 volume_size: e
                     .and_then(|e| e.volume_size())
                     .unwrap_or(declared_ebs.volume_size),
-                // AWS fills gp3 baseline figures in: reported only when
-                // declared (by hand: the schema cannot drop a nested key).
-                iops: declared_ebs.iops.and(e.and_then(|e| e.iops())),
-                throughput: declared_ebs.throughput.and(e.and_then(|e| e.throughput())),
+                iops: e.and_then(|e| e.iops()),
+                throughput: e.and_then(|e| e.throughput()),
             },
             encrypt_at_rest: Enabled {
                 enabled: d

@@ -147,6 +147,7 @@ impl AwsResource for DbCluster {
         optional_computed: &[
             "engine_version",
             "db_subnet_group_name",
+            "vpc_security_group_ids",
             "db_cluster_parameter_group_name",
             "kms_key_id",
             "preferred_backup_window",
@@ -323,18 +324,12 @@ impl AwsResource for DbCluster {
             master_username: c.master_username().unwrap_or_default().to_string(),
             manage_master_user_password: c.master_user_secret().is_some(),
             db_subnet_group_name: input(c.db_subnet_group()),
-            // An empty list is "not declared" (the table's optional_computed
-            // covers absent values only).
-            vpc_security_group_ids: if declared.vpc_security_group_ids.is_empty() {
-                Vec::new()
-            } else {
-                input_vec(
-                    c.vpc_security_groups()
-                        .iter()
-                        .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
-                        .collect(),
-                )
-            },
+            vpc_security_group_ids: input_vec(
+                c.vpc_security_groups()
+                    .iter()
+                    .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                    .collect(),
+            ),
             db_cluster_parameter_group_name: input(c.db_cluster_parameter_group()),
             storage_encrypted: c.storage_encrypted().unwrap_or(false),
             kms_key_id: input(c.kms_key_id()),

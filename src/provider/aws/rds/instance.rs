@@ -173,6 +173,7 @@ impl AwsResource for DbInstance {
             "engine_version",
             "kms_key_id",
             "db_subnet_group_name",
+            "vpc_security_group_ids",
             "parameter_group_name",
             "availability_zone",
         ],
@@ -338,18 +339,12 @@ impl AwsResource for DbInstance {
             username: i.master_username().unwrap_or_default().to_string(),
             manage_master_user_password: i.master_user_secret().is_some(),
             db_subnet_group_name: input(i.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
-            // An empty list is "not declared" (the table's optional_computed
-            // covers absent values only).
-            vpc_security_group_ids: if declared.vpc_security_group_ids.is_empty() {
-                Vec::new()
-            } else {
-                input_vec(
-                    i.vpc_security_groups()
-                        .iter()
-                        .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
-                        .collect(),
-                )
-            },
+            vpc_security_group_ids: input_vec(
+                i.vpc_security_groups()
+                    .iter()
+                    .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                    .collect(),
+            ),
             parameter_group_name: input(
                 i.db_parameter_groups()
                     .first()

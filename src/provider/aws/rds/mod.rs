@@ -120,22 +120,9 @@ pub fn from_tags(t: &[Tag]) -> Tags {
         .collect()
 }
 
-/// The values of a list input at apply time.
-pub(crate) fn require_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ProviderError> {
-    v.iter()
-        .map(|s| s.require(field).cloned().map_err(Into::into))
-        .collect()
-}
+pub(crate) use crate::provider::require_all;
 
-/// The value of an optional input at apply time.
-pub(crate) fn require_opt(
-    field: &str,
-    v: &Option<Input<String>>,
-) -> Result<Option<String>, ProviderError> {
-    v.as_ref()
-        .map(|s| s.require(field).cloned().map_err(Into::into))
-        .transpose()
-}
+pub(crate) use crate::provider::require_opt;
 
 /// Strings as plain inputs, sorted (the API returns sets in its own order).
 pub(crate) fn input_vec(mut v: Vec<String>) -> Vec<Input<String>> {
