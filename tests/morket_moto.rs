@@ -425,7 +425,7 @@ fn preview_staging_needs_no_credentials() {
         .arg("--no-color")
         .arg("--stacks-dir")
         .arg(stacks_dir())
-        .args(["preview", "staging"])
+        .args(["preview", "staging", "--diff"])
         .env("HOME", dir.path())
         .env("AWS_CONFIG_FILE", dir.path().join("none"))
         .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
@@ -468,7 +468,7 @@ fn preview_staging_needs_no_credentials() {
     ] {
         assert!(text.contains(lookup), "{lookup} missing:\n{text}");
     }
-    assert!(text.contains("(known after apply)"), "{text}");
+    assert!(text.contains("+ image_id = (known after apply)"), "{text}");
 }
 
 /// EC2 resources of `stack` that moto holds: (subnets, security groups,
