@@ -35,7 +35,7 @@ seconds, times "scale":
 | transitions | every answer describing an RDS DB cluster / DB instance, ElastiCache replication group, MQ broker or OpenSearch domain after its create | Status creating (no Endpoint, ReaderEndpoint) / DBInstanceStatus creating (no Endpoint) / Status creating (no ConfigurationEndpoint, PrimaryEndpoint, ReaderEndpoint, ReadEndpoint) / BrokerState CREATION_IN_PROGRESS (no BrokerInstances) / Processing true (no Endpoint, Endpoints) | 60 after the create |
 | transitions | the same after ModifyDBCluster, ModifyDBInstance, ModifyReplicationGroup, RebootBroker (UpdateBroker alone changes nothing, as in AWS), UpdateDomainConfig, UpgradeDomain | unchanged (available / RUNNING / Processing false), then modifying / modifying / modifying / REBOOT_IN_PROGRESS / Processing true | 3, then 30 |
 | transitions | after DeleteDBCluster, DeleteDBInstance, DeleteReplicationGroup | deleting (still described, endpoints kept), then gone: DBClusterNotFoundFault / DBInstanceNotFound / ReplicationGroupNotFoundFault (with the mode off a deleted replication group is gone at once, as before) | 30 after the delete |
-| conflicts | RDS ModifyDBCluster, DeleteDBCluster, RebootDBCluster; ModifyDBInstance, DeleteDBInstance, RebootDBInstance; ElastiCache ModifyReplicationGroup, DeleteReplicationGroup; MQ UpdateBroker, DeleteBroker, RebootBroker; OpenSearch UpdateDomainConfig, UpgradeDomain, DeleteDomain, on a resource inside one of the transitions windows (the creating, modifying or deleting part; a Delete of a resource already deleting goes on to moto) | 400 InvalidDBClusterStateFault / 400 InvalidDBInstanceState / 400 InvalidReplicationGroupState / 409 ConflictException / 409 ConflictException | the transitions windows |
+| conflicts | RDS ModifyDBCluster, DeleteDBCluster, RebootDBCluster; ModifyDBInstance, DeleteDBInstance, RebootDBInstance; ElastiCache ModifyReplicationGroup, DeleteReplicationGroup; MQ UpdateBroker, DeleteBroker, RebootBroker; OpenSearch UpdateDomainConfig, UpgradeDomain, DeleteDomain, on a resource inside one of the transitions windows (the creating, modifying or deleting part; a Delete of a resource already deleting goes on to moto) | 400 InvalidDBClusterStateFault / 400 InvalidDBInstanceState / 400 InvalidReplicationGroupState / 409 ConflictException / OpenSearch UpdateDomainConfig and UpgradeDomain 400 ValidationException "A change/update is in progress. ...", DeleteDomain 409 ConflictException | the transitions windows |
 | throttle | per service (SigV4 signing name) every 25th mutating call (Create*, Modify*, Delete*, Put*, Attach*, Associate*, Authorize*, Revoke*, Run*, Register*, Update*) starts a burst: it and the next 4 calls of the same operation are refused (calls in a burst do not count towards the next 25th) | EC2 503 RequestLimitExceeded; IAM, RDS, ElastiCache 400 Throttling; ECS, Logs, MQ, OpenSearch 400 ThrottlingException | 5 calls |
 
 The windows follow AWS: new EC2 ids and IAM roles are usually visible within
@@ -235,6 +235,9 @@ CONFLICT = {  # kind -> (status, code, message)
     "replication-group": (400, "InvalidReplicationGroupState", "Replication group {} is not in available state."),
     "broker": (409, "ConflictException", "Broker {} is not in RUNNING state; try again when it is."),
     "domain": (409, "ConflictException", "Domain {} is being created or changed; try again when Processing is false."),
+    # What OpenSearch really answers a config change or upgrade while Processing.
+    ("domain", "modify"): (400, "ValidationException",
+                           "A change/update is in progress. Please wait for it to complete before requesting another change."),
 }
 
 # Deleting these releases network interfaces some time later.
@@ -582,7 +585,7 @@ class AwsLike:
         state = self.state(key, now)
         if state is None or (what == "delete" and state == "deleting"):
             return None
-        status, code, message = CONFLICT[key[0]]
+        status, code, message = CONFLICT.get((key[0], what), CONFLICT[key[0]])
         return status, code, message.format(key[3])
 
     def target(self, call):

@@ -556,11 +556,11 @@ fails_with("MQ UpdateBroker while creating", "ConflictException",
            lambda: mq.update_broker(BrokerId=broker_id, AutoMinorVersionUpgrade=False), status=409)
 fails_with("MQ RebootBroker while creating", "ConflictException", lambda: mq.reboot_broker(BrokerId=broker_id),
            status=409)
-fails_with("OpenSearch UpdateDomainConfig while creating", "ConflictException",
+fails_with("OpenSearch UpdateDomainConfig while creating", "ValidationException",
            lambda: search.update_domain_config(DomainName="tdom", SnapshotOptions={"AutomatedSnapshotStartHour": 3}),
-           status=409)
-fails_with("OpenSearch UpgradeDomain while creating", "ConflictException",
-           lambda: search.upgrade_domain(DomainName="tdom", TargetVersion="OpenSearch_2.11"), status=409)
+           status=400)
+fails_with("OpenSearch UpgradeDomain while creating", "ValidationException",
+           lambda: search.upgrade_domain(DomainName="tdom", TargetVersion="OpenSearch_2.11"), status=400)
 check("all of them still creating", time.monotonic() < created + CREATE)
 time.sleep(max(0.0, created + CREATE + 0.2 - time.monotonic()))
 c, i, g, m, d = db_cluster(), db_instance(), replication_group(), mq_broker(), domain()

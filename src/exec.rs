@@ -135,6 +135,10 @@ pub struct OpReport {
     /// Offsets from the start of the apply.
     pub started: Option<Duration>,
     pub finished: Option<Duration>,
+    /// What the provider accepted but applies later (a maintenance window,
+    /// a reboot): the op's [`crate::provider::DEFERRED_OUTPUT`], redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -518,6 +522,7 @@ pub async fn execute(
             attempts: 0,
             started: None,
             finished: None,
+            deferred: None,
         })
         .collect();
     let mut ready: VecDeque<usize> = (0..ops.len()).filter(|&i| waiting[i] == 0).collect();
@@ -747,6 +752,13 @@ pub async fn execute(
                     }
                     match &effect {
                         OpEffect::Upsert(r) | OpEffect::Replace(r) => {
+                            reports[i].deferred = r
+                                .outputs
+                                .get(crate::provider::DEFERRED_OUTPUT)
+                                .filter(|v| {
+                                    !v.is_null() && v.as_object().is_none_or(|m| !m.is_empty())
+                                })
+                                .map(value::redact);
                             live.insert(r.urn.clone(), r.clone());
                         }
                         OpEffect::Remove(u) => {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::exec::{ApplyReport, OpStatus};
+use crate::exec::{ApplyReport, OpReport, OpStatus};
 use crate::plan::{Action, Plan, Step};
 use crate::value::{self, SENSITIVE_TEXT};
 
@@ -205,6 +205,21 @@ pub fn report_text(report: &ApplyReport, style: Style) -> String {
                 o.urn
             )),
             _ => {}
+        }
+    }
+    let deferred: Vec<&OpReport> = report.ops.iter().filter(|o| o.deferred.is_some()).collect();
+    if !deferred.is_empty() {
+        out.push_str("Accepted, applied later by AWS (maintenance window or reboot):\n");
+        for o in deferred {
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                paint(style.color, "33", "pending"),
+                o.urn,
+                o.deferred
+                    .as_ref()
+                    .map(Value::to_string)
+                    .unwrap_or_default()
+            ));
         }
     }
     let t = report.tally();

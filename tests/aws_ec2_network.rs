@@ -853,6 +853,80 @@ async fn volumes_are_read_many_at_once() {
     assert!(read[2].is_none(), "deleted id");
 }
 
+/// Internet and NAT gateways and security groups: one describe per type for
+/// many ids, each as its single read, `None` for an id that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_and_groups_are_read_many_at_once() {
+    use morket_stack::provider::aws::ec2::security_group::SecurityGroup;
+    let mut e = Env::new(settings()).await;
+    let (s, (igw, nat, sg)) = in_vpc(|root, vpc| {
+        let igw = root
+            .resource("igw", InternetGateway::attached_to(vpc.id()))
+            .unwrap();
+        let subnet = root
+            .resource("public", Subnet::new(vpc.id(), "10.0.1.0/24"))
+            .unwrap();
+        let eip = root.resource("eip", Eip::new()).unwrap();
+        let nat = root
+            .resource("nat", NatGateway::new(eip.allocation_id(), subnet.id()))
+            .unwrap();
+        let sg = root
+            .resource("sg", SecurityGroup::new("many", vpc.id()))
+            .unwrap();
+        (igw, nat, sg)
+    });
+    e.up(&s).await;
+    let checks: [(&str, &str, morket_stack::model::Urn, &str); 3] = [
+        (
+            InternetGateway::TYPE,
+            "DescribeInternetGateways",
+            igw.urn().clone(),
+            "igw-0123456789abcdef0",
+        ),
+        (
+            NatGateway::TYPE,
+            "DescribeNatGateways",
+            nat.urn().clone(),
+            "nat-0123456789abcdef0",
+        ),
+        (
+            SecurityGroup::TYPE,
+            "DescribeSecurityGroups",
+            sg.urn().clone(),
+            "sg-0123456789abcdef0",
+        ),
+    ];
+    for (i, (type_name, op, urn, absent)) in checks.into_iter().enumerate() {
+        let rec = e.st.resource(&urn).unwrap().unwrap();
+        let item = |id: &str| ReadItem {
+            ctx: support::aws::ctx(&urn),
+            id: id.to_string(),
+            inputs: rec.inputs.clone(),
+            outputs: rec.outputs.clone(),
+        };
+        // Never fires: counts the describe calls.
+        arm(
+            &e,
+            json!({"action": op, "code": "Unused", "after": 1_000_000}),
+        );
+        let read = e
+            .reg
+            .get(type_name)
+            .unwrap()
+            .read_many(&[item(&rec.id), item(absent)])
+            .await
+            .unwrap();
+        assert_eq!(fault(&e, i).1, 1, "one {op} for two ids");
+        let got = read[0].as_ref().expect("exists");
+        assert_eq!(
+            (&got.inputs, &got.outputs),
+            (&rec.inputs, &rec.outputs),
+            "{type_name}: no drift"
+        );
+        assert!(read[1].is_none(), "{type_name}: {absent} does not exist");
+    }
+}
+
 /// `CreateInternetGateway` succeeds and the attach answers
 /// `InvalidInternetGatewayID.NotFound`: retried, one gateway, attached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1277,8 +1277,9 @@ async fn domain_waits_for_its_endpoint_and_its_changes_against_aws_like_peer() {
     assert!(our_domains(&os).await.is_empty());
 }
 
-// S7: UpdateDomainConfig answers 409 ConflictException while the domain is
-// processing another change; the update is sent again until accepted.
+// S7: UpdateDomainConfig answers ValidationException "A change/update is in
+// progress" (as OpenSearch does) while the domain is processing another
+// change; the update is sent again until accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn domain_update_retries_a_conflict_while_processing_against_aws_like_peer() {
     let mut e = Env::aws_like(settings()).await;

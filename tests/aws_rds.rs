@@ -1797,7 +1797,14 @@ mod mocked {
                 let pending = PendingModifiedValues::builder()
                     .db_instance_class("db.t4g.small")
                     .build();
-                instance("available", "db.t4g.micro", 20, Some(pending))
+                let mut out = instance("available", "db.t4g.micro", 20, Some(pending));
+                // A static parameter changed earlier waits for a reboot too.
+                out.db_instances.as_mut().unwrap()[0].db_parameter_groups =
+                    Some(vec![aws_sdk_rds::types::DbParameterGroupStatus::builder()
+                        .db_parameter_group_name("pg-params")
+                        .parameter_apply_status("pending-reboot")
+                        .build()]);
+                out
             })
             .repeatedly()
             .build();
@@ -1814,7 +1821,7 @@ mod mocked {
         assert_eq!(modify.num_calls(), 1);
         assert_eq!(
             out["pending_modified_values"],
-            json!({"instance_class": "db.t4g.small"})
+            json!({"instance_class": "db.t4g.small", "reboot_for_parameters": ["pg-params"]})
         );
         let read = p
             .read(&ctx(DbInstance::TYPE), "pg", &v(&new), &out)

@@ -3208,3 +3208,98 @@ async fn a_lookup_on_a_new_resource_is_read_at_apply() {
     assert!(!plan.has_changes());
     assert_eq!(lookup.reads(), 1, "recorded: not read again");
 }
+
+// ------------------------------------------------- changes applied later
+
+/// A provider whose updates AWS holds for the maintenance window: the
+/// outputs carry `pending_modified_values`, as RDS types fill it.
+struct Deferring;
+
+#[async_trait::async_trait]
+impl Provider for Deferring {
+    fn type_name(&self) -> &'static str {
+        TestArgs::TYPE
+    }
+    fn validate(&self, _inputs: &serde_json::Value) -> Result<(), ProviderError> {
+        Ok(())
+    }
+    async fn create(
+        &self,
+        _ctx: &Ctx,
+        _inputs: &serde_json::Value,
+    ) -> Result<Created, ProviderError> {
+        Ok(Created {
+            id: "db-1".into(),
+            outputs: serde_json::json!({ "pending_modified_values": null }),
+        })
+    }
+    async fn read(
+        &self,
+        _ctx: &Ctx,
+        _id: &str,
+        inputs: &serde_json::Value,
+        outputs: &serde_json::Value,
+    ) -> Result<Option<ReadResult>, ProviderError> {
+        Ok(Some(ReadResult {
+            inputs: inputs.clone(),
+            outputs: outputs.clone(),
+        }))
+    }
+    async fn update(
+        &self,
+        _ctx: &Ctx,
+        _id: &str,
+        _old: &serde_json::Value,
+        new: &serde_json::Value,
+        _outputs: &serde_json::Value,
+    ) -> Result<serde_json::Value, ProviderError> {
+        Ok(serde_json::json!({
+            "pending_modified_values": { "instance_class": new["value"] }
+        }))
+    }
+    async fn delete(
+        &self,
+        _ctx: &Ctx,
+        _id: &str,
+        _inputs: &serde_json::Value,
+        _outputs: &serde_json::Value,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn changes_held_for_later_are_reported_not_taken_for_done() {
+    let mut reg = Registry::new();
+    reg.register(Deferring);
+    let mut eng = Engine::new(Box::new(mem_store()), reg).with_options(fast_options());
+    let stack = |v: &str| {
+        let mut st = Stack::new(STACK).unwrap();
+        st.root().resource("db", args(v)).unwrap();
+        st
+    };
+    let (_, report) = eng
+        .up(&stack("small"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(
+        report.ops.iter().all(|o| o.deferred.is_none()),
+        "a create applies at once"
+    );
+    assert!(!render::report_text(&report, PLAIN).contains("applied later"));
+    let (_, report) = eng
+        .up(&stack("large"), &no_opts(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success());
+    assert_eq!(
+        op(&report.ops, "db").deferred,
+        Some(serde_json::json!({ "instance_class": "large" }))
+    );
+    let text = render::report_text(&report, PLAIN);
+    assert!(text.contains("applied later by AWS"), "{text}");
+    assert!(
+        text.contains(r#"pending dev::::test:index/Thing::db: {"instance_class":"large"}"#),
+        "{text}"
+    );
+}

@@ -284,6 +284,7 @@ fn r2_4_security_groups_admit_exactly_the_listed_ingress() {
     rules.sort();
     let mut want: Vec<(String, i64, String)> = [
         ("sg-alb", 443, "0.0.0.0/0"),
+        ("sg-alb", 80, "0.0.0.0/0"),
         ("sg-ecs", 3000, "sg-alb"),
         ("sg-ecs", 8001, "sg-alb"),
         ("sg-aurora", 5432, "sg-ecs"),

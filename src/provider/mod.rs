@@ -240,6 +240,12 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
             && value::reveal(a) == value::reveal(b))
 }
 
+/// The output in which a type reports what AWS accepted but applies later
+/// (RDS `PendingModifiedValues`, parameters waiting for a reboot); the apply
+/// report lists it, so a change held for the maintenance window is not taken
+/// for done.
+pub const DEFERRED_OUTPUT: &str = "pending_modified_values";
+
 /// The concrete values of a list input at apply time.
 pub fn require_all<T: Clone>(field: &str, v: &[Input<T>]) -> Result<Vec<T>, ProviderError> {
     v.iter()

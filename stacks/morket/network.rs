@@ -246,6 +246,14 @@ fn security_groups(
             .with_cidr_blocks(&["0.0.0.0/0"])
             .with_description("HTTPS from anywhere"),
     )?;
+    // The listener on 80 only redirects to HTTPS; without the rule a
+    // browser typing the bare domain times out instead of being redirected.
+    net.resource(
+        "alb-http-in",
+        SecurityGroupRule::ingress(sgs.alb.id(), "tcp", 80, 80)
+            .with_cidr_blocks(&["0.0.0.0/0"])
+            .with_description("HTTP from anywhere, redirected to HTTPS"),
+    )?;
     for port in SERVICE_PORTS {
         net.resource(
             &format!("ecs-{port}-from-alb"),

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{from_tags, Ec2};
+use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
@@ -97,20 +97,43 @@ impl AwsResource for InternetGateway {
         id: &str,
         _declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
-        let Some(igw) = describe(cx, id).await? else {
-            return Ok(None);
-        };
-        let args = InternetGateway {
-            vpc_id: attached_vpcs(&igw).into_iter().next().map(Input::Value),
-            tags: cx.own_tags(&from_tags(igw.tags())),
-        };
-        let owner = igw.owner_id().unwrap_or_default();
-        let outputs = json!({
-            "id": id,
-            "arn": cx.arn("ec2", owner, &format!("internet-gateway/{id}")).await,
-            "owner_id": igw.owner_id(),
-        });
-        Ok(Some(Live { args, outputs }))
+        match describe(cx, id).await? {
+            Some(igw) => Ok(Some(live(cx, id, &igw).await)),
+            None => Ok(None),
+        }
+    }
+
+    // One DescribeInternetGateways per 200 ids (`Call::describe_many`).
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let found = cx
+            .describe_many(
+                "DescribeInternetGateways",
+                items.iter().map(|(id, _)| id.as_str()),
+                |c, ids| {
+                    c.describe_internet_gateways()
+                        .filters(filter("internet-gateway-id", ids))
+                        .into_paginator()
+                        .send()
+                },
+                |page| {
+                    page.internet_gateways()
+                        .iter()
+                        .filter_map(|g| Some((g.internet_gateway_id()?.to_string(), g.clone())))
+                        .collect()
+                },
+            )
+            .await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (id, _) in items {
+            out.push(match found.get(id) {
+                Some(g) => Some(live(cx, id, g).await),
+                None => None,
+            });
+        }
+        Ok(out)
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
@@ -165,6 +188,25 @@ impl AwsResource for InternetGateway {
             .filter_map(|g| g.internet_gateway_id().map(str::to_string))
             .collect())
     }
+}
+
+/// A described gateway as read.
+async fn live(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    igw: &aws_sdk_ec2::types::InternetGateway,
+) -> Live<InternetGateway> {
+    let args = InternetGateway {
+        vpc_id: attached_vpcs(igw).into_iter().next().map(Input::Value),
+        tags: cx.own_tags(&from_tags(igw.tags())),
+    };
+    let owner = igw.owner_id().unwrap_or_default();
+    let outputs = json!({
+        "id": id,
+        "arn": cx.arn("ec2", owner, &format!("internet-gateway/{id}")).await,
+        "owner_id": igw.owner_id(),
+    });
+    Live { args, outputs }
 }
 
 async fn describe(

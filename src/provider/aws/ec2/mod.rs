@@ -1,9 +1,13 @@
 //! EC2 resource types and their shared helpers (tags, filters, limits).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::call::Call;
 use super::limits::TokenBucket;
@@ -72,7 +76,37 @@ impl Service for Ec2 {
     }
 }
 
-impl Call<'_, Ec2> {
+impl<'a> Call<'a, Ec2> {
+    /// The described objects among `ids`, by id, with one describe per 200
+    /// ids: `describe` makes the paginated request for a chunk (a `*-id`
+    /// filter, which unlike the `*Ids` parameter does not fail the whole call
+    /// on an id that is gone) and `each` lists a page's `(id, object)`s.
+    /// What `read_many` of an EC2 type is built on.
+    pub async fn describe_many<O, E, R, T>(
+        &self,
+        op: &'static str,
+        ids: impl Iterator<Item = &str>,
+        describe: impl Fn(
+            &'a aws_sdk_ec2::Client,
+            Vec<String>,
+        ) -> PaginationStream<Result<O, SdkError<E, R>>>,
+        each: impl Fn(&O) -> Vec<(String, T)>,
+    ) -> Result<HashMap<String, T>, ProviderError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        let ids: Vec<String> = ids.map(str::to_string).collect();
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(200) {
+            let stream = describe(self.client().await, chunk.to_vec());
+            for page in self.pages(op, stream).await? {
+                found.extend(each(&page));
+            }
+        }
+        Ok(found)
+    }
+
     /// Tags for the create call itself, so the object is never untagged.
     pub fn tag_spec(&self, rt: ResourceType, own: &Tags) -> TagSpecification {
         TagSpecification::builder()

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{from_tags, Ec2};
+use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::resource::{AwsResource, Live};
@@ -176,35 +176,39 @@ impl AwsResource for NatGateway {
         id: &str,
         _declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
-        let Some(n) = describe(cx, id).await?.filter(|n| !gone(n.state())) else {
-            return Ok(None);
-        };
-        let primary = n
-            .nat_gateway_addresses()
+        match describe(cx, id).await? {
+            Some(n) => Ok(live(cx, id, &n)),
+            None => Ok(None),
+        }
+    }
+
+    // One DescribeNatGateways per 200 ids (`Call::describe_many`).
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let found = cx
+            .describe_many(
+                "DescribeNatGateways",
+                items.iter().map(|(id, _)| id.as_str()),
+                |c, ids| {
+                    c.describe_nat_gateways()
+                        .filter(filter("nat-gateway-id", ids))
+                        .into_paginator()
+                        .send()
+                },
+                |page| {
+                    page.nat_gateways()
+                        .iter()
+                        .filter_map(|n| Some((n.nat_gateway_id()?.to_string(), n.clone())))
+                        .collect()
+                },
+            )
+            .await?;
+        Ok(items
             .iter()
-            .find(|a| a.is_primary().unwrap_or(true));
-        let allocation_id = primary.and_then(|a| a.allocation_id());
-        let args = NatGateway {
-            allocation_id: allocation_id.map(|a| Input::Value(a.into())),
-            subnet_id: Input::Value(n.subnet_id().unwrap_or_default().into()),
-            connectivity_type: n
-                .connectivity_type()
-                .map_or("public", |c| c.as_str())
-                .into(),
-            tags: cx.own_tags(&from_tags(n.tags())),
-        };
-        let outputs = json!({
-            "id": id,
-            "allocation_id": allocation_id,
-            "subnet_id": n.subnet_id(),
-            "vpc_id": n.vpc_id(),
-            "connectivity_type": n.connectivity_type().map(|c| c.as_str()),
-            "network_interface_id": primary.and_then(|a| a.network_interface_id()),
-            "private_ip": primary.and_then(|a| a.private_ip()),
-            "public_ip": primary.and_then(|a| a.public_ip()),
-            "association_id": primary.and_then(|a| a.association_id()),
-        });
-        Ok(Some(Live { args, outputs }))
+            .map(|(id, _)| found.get(id).and_then(|n| live(cx, id, n)))
+            .collect())
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
@@ -244,6 +248,43 @@ impl AwsResource for NatGateway {
             .filter_map(|g| g.nat_gateway_id().map(str::to_string))
             .collect())
     }
+}
+
+/// A described gateway as read; `None` once it is deleting or deleted.
+fn live(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    n: &aws_sdk_ec2::types::NatGateway,
+) -> Option<Live<NatGateway>> {
+    if gone(n.state()) {
+        return None;
+    }
+    let primary = n
+        .nat_gateway_addresses()
+        .iter()
+        .find(|a| a.is_primary().unwrap_or(true));
+    let allocation_id = primary.and_then(|a| a.allocation_id());
+    let args = NatGateway {
+        allocation_id: allocation_id.map(|a| Input::Value(a.into())),
+        subnet_id: Input::Value(n.subnet_id().unwrap_or_default().into()),
+        connectivity_type: n
+            .connectivity_type()
+            .map_or("public", |c| c.as_str())
+            .into(),
+        tags: cx.own_tags(&from_tags(n.tags())),
+    };
+    let outputs = json!({
+        "id": id,
+        "allocation_id": allocation_id,
+        "subnet_id": n.subnet_id(),
+        "vpc_id": n.vpc_id(),
+        "connectivity_type": n.connectivity_type().map(|c| c.as_str()),
+        "network_interface_id": primary.and_then(|a| a.network_interface_id()),
+        "private_ip": primary.and_then(|a| a.private_ip()),
+        "public_ip": primary.and_then(|a| a.public_ip()),
+        "association_id": primary.and_then(|a| a.association_id()),
+    });
+    Some(Live { args, outputs })
 }
 
 async fn describe(

@@ -134,6 +134,34 @@ async fn egress(cx: &Call<'_, Ec2>, id: &str) -> Result<Vec<Rule>, ProviderError
         .collect())
 }
 
+/// A described group as read.
+async fn live(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    g: &aws_sdk_ec2::types::SecurityGroup,
+) -> Result<Live<SecurityGroup>, ProviderError> {
+    let args = SecurityGroup {
+        name: g.group_name().unwrap_or_default().into(),
+        description: g.description().unwrap_or_default().into(),
+        vpc_id: g.vpc_id().unwrap_or_default().to_string().into(),
+        revoke_default_egress: default_egress(cx, id).await?.is_empty(),
+        tags: cx.own_tags(&from_tags(g.tags())),
+    };
+    let owner = g.owner_id().unwrap_or_default();
+    let arn = match g.security_group_arn() {
+        Some(a) => a.to_string(),
+        None => cx.arn("ec2", owner, &format!("security-group/{id}")).await,
+    };
+    let outputs = json!({
+        "id": id,
+        "arn": arn,
+        "owner_id": owner,
+        "name": g.group_name(),
+        "vpc_id": g.vpc_id(),
+    });
+    Ok(Live { args, outputs })
+}
+
 /// The ids of the allow-all egress rules no morket resource made (the one
 /// AWS adds to a new group).
 async fn default_egress(cx: &Call<'_, Ec2>, id: &str) -> Result<Vec<String>, ProviderError> {
@@ -278,29 +306,44 @@ impl AwsResource for SecurityGroup {
         else {
             return Ok(None);
         };
-        let Some(g) = out.security_groups().first() else {
-            return Ok(None);
-        };
-        let args = SecurityGroup {
-            name: g.group_name().unwrap_or_default().into(),
-            description: g.description().unwrap_or_default().into(),
-            vpc_id: g.vpc_id().unwrap_or_default().to_string().into(),
-            revoke_default_egress: default_egress(cx, id).await?.is_empty(),
-            tags: cx.own_tags(&from_tags(g.tags())),
-        };
-        let owner = g.owner_id().unwrap_or_default();
-        let arn = match g.security_group_arn() {
-            Some(a) => a.to_string(),
-            None => cx.arn("ec2", owner, &format!("security-group/{id}")).await,
-        };
-        let outputs = json!({
-            "id": id,
-            "arn": arn,
-            "owner_id": owner,
-            "name": g.group_name(),
-            "vpc_id": g.vpc_id(),
-        });
-        Ok(Some(Live { args, outputs }))
+        match out.security_groups().first() {
+            Some(g) => Ok(Some(live(cx, id, g).await?)),
+            None => Ok(None),
+        }
+    }
+
+    // One DescribeSecurityGroups per 200 ids (`Call::describe_many`); the
+    // default egress rule is still read per group.
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let found = cx
+            .describe_many(
+                "DescribeSecurityGroups",
+                items.iter().map(|(id, _)| id.as_str()),
+                |c, ids| {
+                    c.describe_security_groups()
+                        .filters(filter("group-id", ids))
+                        .into_paginator()
+                        .send()
+                },
+                |page| {
+                    page.security_groups()
+                        .iter()
+                        .filter_map(|g| Some((g.group_id()?.to_string(), g.clone())))
+                        .collect()
+                },
+            )
+            .await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (id, _) in items {
+            out.push(match found.get(id) {
+                Some(g) => Some(live(cx, id, g).await?),
+                None => None,
+            });
+        }
+        Ok(out)
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {

@@ -1,7 +1,5 @@
 //! `aws:ec2/Subnet` (Terraform `aws_subnet`).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use serde::{Deserialize, Serialize};
@@ -139,30 +137,33 @@ impl AwsResource for Subnet {
             .map(|s| live(cx, &s)))
     }
 
-    // One DescribeSubnets per 200 ids: a `subnet-id` filter, unlike
-    // `SubnetIds`, does not fail the whole call on an id that is gone.
+    // One DescribeSubnets per 200 ids (`Call::describe_many`).
     async fn read_many(
         cx: &Call<'_, Ec2>,
         items: &[(String, Self)],
     ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
-        let mut found = HashMap::new();
-        for ids in items.chunks(200) {
-            let ids = ids.iter().map(|(id, _)| id.as_str());
-            let client = cx.client().await;
-            let stream = client
-                .describe_subnets()
-                .filters(filter("subnet-id", ids))
-                .into_paginator()
-                .send();
-            for page in cx.pages("DescribeSubnets", stream).await? {
-                for s in page.subnets() {
-                    if let Some(id) = s.subnet_id() {
-                        found.insert(id.to_string(), live(cx, s));
-                    }
-                }
-            }
-        }
-        Ok(items.iter().map(|(id, _)| found.remove(id)).collect())
+        let found = cx
+            .describe_many(
+                "DescribeSubnets",
+                items.iter().map(|(id, _)| id.as_str()),
+                |c, ids| {
+                    c.describe_subnets()
+                        .filters(filter("subnet-id", ids))
+                        .into_paginator()
+                        .send()
+                },
+                |page| {
+                    page.subnets()
+                        .iter()
+                        .filter_map(|s| Some((s.subnet_id()?.to_string(), s.clone())))
+                        .collect()
+                },
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .map(|(id, _)| found.get(id).map(|s| live(cx, s)))
+            .collect())
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {

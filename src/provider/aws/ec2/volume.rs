@@ -214,29 +214,29 @@ impl AwsResource for Volume {
         }
     }
 
-    // One DescribeVolumes per 200 ids: a `volume-id` filter, unlike
-    // `VolumeIds`, does not fail the whole call on an id that is gone.
+    // One DescribeVolumes per 200 ids (`Call::describe_many`).
     async fn read_many(
         cx: &Call<'_, Ec2>,
         items: &[(String, Self)],
     ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
-        let mut found = std::collections::HashMap::new();
-        for ids in items.chunks(200) {
-            let ids = ids.iter().map(|(id, _)| id.as_str());
-            let client = cx.client().await;
-            let stream = client
-                .describe_volumes()
-                .filters(filter("volume-id", ids))
-                .into_paginator()
-                .send();
-            for page in cx.pages("DescribeVolumes", stream).await? {
-                for v in page.volumes() {
-                    if let Some(id) = v.volume_id() {
-                        found.insert(id.to_string(), v.clone());
-                    }
-                }
-            }
-        }
+        let found = cx
+            .describe_many(
+                "DescribeVolumes",
+                items.iter().map(|(id, _)| id.as_str()),
+                |c, ids| {
+                    c.describe_volumes()
+                        .filters(filter("volume-id", ids))
+                        .into_paginator()
+                        .send()
+                },
+                |page| {
+                    page.volumes()
+                        .iter()
+                        .filter_map(|v| Some((v.volume_id()?.to_string(), v.clone())))
+                        .collect()
+                },
+            )
+            .await?;
         let mut out = Vec::with_capacity(items.len());
         for (id, _) in items {
             out.push(match found.get(id) {

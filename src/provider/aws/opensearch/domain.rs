@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::OpenSearch;
 use crate::model::{Input, Output, Resource, ResourceArgs};
-use crate::provider::aws::call::{Call, Retry};
+use crate::provider::aws::call::{Call, On, Retry};
 use crate::provider::aws::iam::normal_policy;
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::{Tags, URN_TAG};
@@ -206,6 +206,13 @@ impl Resource<Domain> {
 /// UpdateDomainConfig, UpgradeDomain and DeleteDomain while the domain is
 /// processing another change.
 const BUSY: Retry = Retry::conflict(&["ConflictException"], Duration::from_secs(600));
+
+/// What OpenSearch answers a config change or upgrade while the domain is
+/// processing (Terraform retries the same message).
+const IN_PROGRESS: Retry = Retry {
+    on: On::Message("ValidationException", "A change/update is in progress"),
+    budget: Duration::from_secs(600),
+};
 
 /// A VPC domain needs OpenSearch's service-linked role; CreateDomain refuses
 /// with this while it is missing or still propagating.
@@ -987,7 +994,7 @@ impl AwsResource for Domain {
             || at_rest.is_some()
             || n2n.is_some();
         if any {
-            cx.send_retrying("UpdateDomainConfig", &[BUSY], |c| {
+            cx.send_retrying("UpdateDomainConfig", &[BUSY, IN_PROGRESS], |c| {
                 c.update_domain_config()
                     .domain_name(name)
                     .set_cluster_config(cluster.clone())
@@ -1005,7 +1012,7 @@ impl AwsResource for Domain {
             settled(cx, name).await?;
         }
         if old.engine_version != self.engine_version {
-            cx.send_retrying("UpgradeDomain", &[BUSY], |c| {
+            cx.send_retrying("UpgradeDomain", &[BUSY, IN_PROGRESS], |c| {
                 c.upgrade_domain()
                     .domain_name(name)
                     .target_version(&self.engine_version)

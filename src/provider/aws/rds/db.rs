@@ -126,8 +126,20 @@ impl Db for RdsCluster {
         RdsCluster::deletion_protection(self).unwrap_or(false)
     }
     fn pending(&self) -> Value {
-        self.pending_modified_values()
-            .map_or(Value::Null, cluster_pending)
+        // Members whose cluster parameter group waits for their reboot
+        // (a static parameter such as shared_preload_libraries).
+        let reboot: Vec<&str> = self
+            .db_cluster_members()
+            .iter()
+            .filter(|m| m.db_cluster_parameter_group_status() == Some("pending-reboot"))
+            .filter_map(|m| m.db_instance_identifier())
+            .collect();
+        with_reboot(
+            self.pending_modified_values()
+                .map_or(Value::Null, cluster_pending),
+            "reboot_for_parameters",
+            &reboot,
+        )
     }
 
     async fn describe(cx: &Call<'_, Rds>, id: &str) -> Result<Option<Self>, ProviderError> {
@@ -242,8 +254,18 @@ impl Db for RdsInstance {
         RdsInstance::deletion_protection(self).unwrap_or(false)
     }
     fn pending(&self) -> Value {
-        self.pending_modified_values()
-            .map_or(Value::Null, instance_pending)
+        let reboot: Vec<&str> = self
+            .db_parameter_groups()
+            .iter()
+            .filter(|g| g.parameter_apply_status() == Some("pending-reboot"))
+            .filter_map(|g| g.db_parameter_group_name())
+            .collect();
+        with_reboot(
+            self.pending_modified_values()
+                .map_or(Value::Null, instance_pending),
+            "reboot_for_parameters",
+            &reboot,
+        )
     }
 
     async fn describe(cx: &Call<'_, Rds>, id: &str) -> Result<Option<Self>, ProviderError> {
@@ -511,6 +533,19 @@ fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
     if let Some(v) = v {
         m.insert(k.into(), v);
     }
+}
+
+/// `pending` with `key: names` added when something waits for a reboot.
+fn with_reboot(pending: Value, key: &str, names: &[&str]) -> Value {
+    if names.is_empty() {
+        return pending;
+    }
+    let mut m = match pending {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    m.insert(key.into(), json!(names));
+    Value::Object(m)
 }
 
 fn object_or_null(m: Map<String, Value>) -> Value {
