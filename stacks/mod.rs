@@ -70,6 +70,45 @@ impl ConfigFile {
         })
     }
 
+    /// Sets the dotted `key` to `value` (`--set`). A key the file has keeps
+    /// its type: a string stays a string (`image_tag=123`); otherwise the
+    /// value is read as TOML (`5`, `true`, `["a", "b"]`) or else as a string.
+    /// `project` cannot be overridden; unknown keys fail when the program
+    /// parses the table, naming the key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), StackError> {
+        let bad = |reason: &str| StackError::Value {
+            path: self.path.clone(),
+            key: key.to_string(),
+            value: format!("{value:?} (--set)"),
+            reason: reason.to_string(),
+        };
+        let parts: Vec<&str> = key.split('.').collect();
+        if key == "project" || parts.iter().any(|p| p.is_empty()) {
+            return Err(bad("not a key that --set can change"));
+        }
+        let (last, parents) = parts.split_last().expect("split yields one part");
+        let mut table = &mut self.table;
+        for p in parents {
+            let entry = table
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = match entry {
+                toml::Value::Table(t) => t,
+                _ => return Err(bad(&format!("{p} is not a table"))),
+            };
+        }
+        let parsed = match table.get(*last) {
+            Some(toml::Value::String(_)) => toml::Value::String(value.to_string()),
+            _ => format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.to_string())),
+        };
+        table.insert(last.to_string(), parsed);
+        Ok(())
+    }
+
     pub fn bad(&self, key: &str, value: impl std::fmt::Display, reason: &str) -> StackError {
         StackError::Value {
             path: self.path.clone(),
@@ -86,6 +125,9 @@ pub struct StackEnv {
     /// Region, profile, retries and timeouts for AWS clients; a program adds
     /// its stack-wide default tags.
     pub aws: AwsSettings,
+    /// `--set KEY=VALUE` overrides of the stack file, applied before the
+    /// program checks it (so they are checked like the file).
+    pub set: Vec<(String, String)>,
 }
 
 type Program = fn(&str, &ConfigFile, &StackEnv) -> Result<Loaded, StackError>;
@@ -118,7 +160,10 @@ pub fn load(
             path: path.clone(),
             message: e.to_string().trim().to_string(),
         })?;
-    let file = ConfigFile { path, table };
+    let mut file = ConfigFile { path, table };
+    for (key, value) in &env.set {
+        file.set(key, value)?;
+    }
     let project = match file.table.get("project") {
         Some(toml::Value::String(p)) => p.clone(),
         Some(other) => return Err(file.bad("project", other, "must be a string")),

@@ -913,38 +913,32 @@ async fn lookups_answer_while_planning_and_feed_resources() {
     assert_eq!(Some(image.as_str().unwrap()), data.image_id());
 }
 
+/// The preview error of a stack of one lookup `args`, against moto.
+async fn lookup_error(e: &mut Env, args: impl ResourceArgs) -> String {
+    let mut s = Stack::new(STACK).unwrap();
+    s.root().resource("x", args).unwrap();
+    e.eng
+        .preview(&s, &Default::default())
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 /// Answers that cannot be planned on fail the preview, naming the field and
 /// the value, before anything is created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_that_find_nothing_fail_the_preview() {
     let mut e = env().await;
-    let mut s = Stack::new(STACK).unwrap();
-    s.root()
-        .resource(
-            "zones",
-            GetAvailabilityZones::requiring(&["us-east-1z".into()]),
-        )
-        .unwrap();
-    let err = e
-        .eng
-        .preview(&s, &Default::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = lookup_error(
+        &mut e,
+        GetAvailabilityZones::requiring(&["us-east-1z".into()]),
+    )
+    .await;
     assert!(
         err.contains("require[0]") && err.contains("us-east-1z") && err.contains("us-east-1a"),
         "{err}"
     );
-    let mut s = Stack::new(STACK).unwrap();
-    s.root()
-        .resource("ami", GetParameter::new("/morket/no-such-parameter"))
-        .unwrap();
-    let err = e
-        .eng
-        .preview(&s, &Default::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = lookup_error(&mut e, GetParameter::new("/morket/no-such-parameter")).await;
     assert!(
         err.contains("name")
             && err.contains("/morket/no-such-parameter")
@@ -989,4 +983,86 @@ async fn without_credentials_lookups_are_known_after_apply() {
     assert_eq!(step(&plan, &ami).action, Action::Create);
     let image = &step(&plan, &lt).planned_inputs.as_ref().unwrap()["image_id"];
     assert!(morket_stack::value::is_unknown(image), "{image}");
+}
+
+/// An existing network (made outside the stack) found by tag, its subnets
+/// in zone order, and a group the stack makes in it; none or several VPCs
+/// matching fail the preview naming what was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_vpc_and_its_subnets_are_found_by_lookup() {
+    use morket_stack::provider::aws::ec2::get_subnets::GetSubnets;
+    use morket_stack::provider::aws::ec2::get_vpc::GetVpc;
+    use morket_stack::provider::aws::ec2::security_group::SecurityGroup;
+    let mut e = env().await;
+    let ec2 = e.ec2.clone();
+    let tag = |id: &str, k: &str, v: &str| {
+        ec2.create_tags()
+            .resources(id)
+            .tags(aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+            .send()
+    };
+    let vpc = shared::create_vpc(&e.ec2, "10.9.0.0/16").await;
+    tag(&vpc, "Name", "shared").await.unwrap();
+    let b = shared::create_subnet(&e.ec2, &vpc, "10.9.2.0/24", Some("us-east-1b")).await;
+    let a = shared::create_subnet(&e.ec2, &vpc, "10.9.1.0/24", Some("us-east-1a")).await;
+    let other = shared::create_subnet(&e.ec2, &vpc, "10.9.3.0/24", Some("us-east-1a")).await;
+    for s in [&a, &b] {
+        tag(s, "Tier", "private").await.unwrap();
+    }
+    tag(&other, "Tier", "public").await.unwrap();
+
+    let mut s = Stack::new(STACK).unwrap();
+    let mut root = s.root();
+    let net = root
+        .resource("net", GetVpc::by_tag("Name", "shared"))
+        .unwrap();
+    let private = root
+        .resource(
+            "private",
+            GetSubnets::in_vpc(net.id()).tagged("Tier", "private"),
+        )
+        .unwrap();
+    let sg = root
+        .resource("sg", SecurityGroup::new("in-shared", net.id()))
+        .unwrap();
+    let plan = e.eng.preview(&s, &Default::default()).await.unwrap();
+    let found = &step(&plan, &net).looked_up.as_ref().unwrap().outputs;
+    assert_eq!(
+        (found["id"].as_str(), found["cidr_block"].as_str()),
+        (Some(vpc.as_str()), Some("10.9.0.0/16"))
+    );
+    let subnets = &step(&plan, &private).looked_up.as_ref().unwrap().outputs;
+    assert_eq!(
+        subnets["ids"],
+        json!([a, b]),
+        "zone order, public one left out"
+    );
+    assert_eq!(
+        step(&plan, &sg).planned_inputs.as_ref().unwrap()["vpc_id"],
+        json!(vpc)
+    );
+    e.up_stable(&s).await;
+
+    // A second VPC with the same tag: ambiguous, refused on --refresh.
+    let twin = shared::create_vpc(&e.ec2, "10.8.0.0/16").await;
+    tag(&twin, "Name", "shared").await.unwrap();
+    let refresh = morket_stack::plan::PlanOptions {
+        refresh: true,
+        ..Default::default()
+    };
+    let err = e.eng.preview(&s, &refresh).await.unwrap_err().to_string();
+    assert!(
+        err.contains("tags") && err.contains("2 VPCs match") && err.contains(&twin),
+        "{err}"
+    );
+    let err = lookup_error(&mut e, GetVpc::by_id("vpc-0123456789abcdef0")).await;
+    assert!(
+        err.contains("vpc-0123456789abcdef0") && err.contains("no VPC matches"),
+        "{err}"
+    );
+    let bad = preview_error(GetVpc::default()).await;
+    assert!(
+        bad.contains("id") && bad.contains("give the VPC id or the tags"),
+        "{bad}"
+    );
 }

@@ -722,9 +722,14 @@ fn staging_under_the_aws_like_peer_each_command_needs_one_run() {
     assert_eq!(ec2_tagged(&moto, "staging"), [0; 6]);
 
     // IAM propagation fires only when a flow log comes within 10 AWS
-    // seconds of its role; tests/aws_ec2_routing.rs shows that one alone.
+    // seconds of its role, and the service-linked-role window only when a
+    // domain or service create comes within 10 AWS seconds of the role:
+    // whether they do depends on how the run is scheduled. Their own tests
+    // show them (tests/aws_ec2_routing.rs; aws_mq_opensearch.rs and
+    // aws_ecs.rs for the service-linked roles); here they are on, and the
+    // run must succeed whether they fire or not.
     let fired = moto.aws_like_fired();
-    for behaviour in ["consistency", "slr", "eni", "transitions", "throttle"] {
+    for behaviour in ["consistency", "eni", "transitions", "throttle"] {
         let n: u64 = fired["fired"][behaviour]
             .as_object()
             .map(|ops| ops.values().filter_map(Value::as_u64).sum())

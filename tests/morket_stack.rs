@@ -776,3 +776,47 @@ fn orderings_real_aws_needs() {
         }
     }
 }
+
+/// `--set KEY=VALUE` overrides a key of the stack file before the program
+/// checks it: the plan has the value, and a bad key or value is refused
+/// naming it, as in the file.
+#[test]
+fn set_overrides_are_checked_like_the_file() {
+    let with = |set: &[(&str, &str)]| {
+        let env = stacks::StackEnv {
+            set: set
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        stacks::load(stacks_dir(), "staging", None, &env).map_err(|e| e.to_string())
+    };
+    let refused = |set: &[(&str, &str)]| match with(set) {
+        Ok(_) => panic!("{set:?} was accepted"),
+        Err(e) => e,
+    };
+    let loaded = with(&[("redis.snapshot_retention_days", "5")]).unwrap();
+    let plan = preview(&loaded);
+    let rg = step_inputs(
+        &plan,
+        "redis::aws:elasticache/ReplicationGroup::replication-group",
+    );
+    assert_eq!(rg["snapshot_retention_limit"], 5);
+
+    let err = refused(&[("clickhouse.volume_iops", "1")]);
+    assert!(
+        err.contains("clickhouse.volume_iops") && err.contains('1'),
+        "{err}"
+    );
+    let err = refused(&[("redis.no_such_key", "1")]);
+    assert!(err.contains("no_such_key"), "{err}");
+    // A key that holds a string keeps it a string: the environment check,
+    // not a type error, answers.
+    let err = refused(&[("environment", "123")]);
+    assert!(err.contains("environment") && err.contains("123"), "{err}");
+    let err = refused(&[("project", "demo")]);
+    assert!(err.contains("project") && err.contains("--set"), "{err}");
+    let err = refused(&[("region.x", "1")]);
+    assert!(err.contains("region is not a table"), "{err}");
+}

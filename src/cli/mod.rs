@@ -55,6 +55,10 @@ struct Cli {
     /// Use this configuration file instead of `<stacks-dir>/<stack>.toml`.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Override one configuration key (`services.backend.image_tag=1.4.2`),
+    /// checked like the file; repeatable.
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_set)]
+    set: Vec<(String, String)>,
     /// Wait this long for the state lock (e.g. `60s`); default: fail at once.
     #[arg(long, global = true, value_parser = humantime::parse_duration, default_value = "0s")]
     lock_timeout: Duration,
@@ -246,6 +250,14 @@ pub fn main() -> ExitCode {
 
 /// AWS calls are logged by `provider::aws::call` through `tracing`; this
 /// sends them to stderr, as TF_LOG does for Terraform.
+/// `KEY=VALUE` of `--set`; the key is a dotted path of the stack file.
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
@@ -350,6 +362,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 max_attempts: cli.aws_max_attempts,
                 ..Default::default()
             },
+            set: cli.set,
         },
     };
     match cli.cmd {

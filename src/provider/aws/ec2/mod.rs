@@ -132,6 +132,8 @@ pub fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -
 pub mod availability_zones;
 pub mod eip;
 pub mod flow_log;
+pub mod get_subnets;
+pub mod get_vpc;
 pub mod instance;
 pub mod internet_gateway;
 pub mod launch_template;
@@ -167,7 +169,11 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
         .register(Typed::<volume_attachment::VolumeAttachment>::new(
             aws.clone(),
         ))
-        .register(Looked::<availability_zones::GetAvailabilityZones>::new(aws));
+        .register(Looked::<availability_zones::GetAvailabilityZones>::new(
+            aws.clone(),
+        ))
+        .register(Looked::<get_vpc::GetVpc>::new(aws.clone()))
+        .register(Looked::<get_subnets::GetSubnets>::new(aws));
 }
 
 pub fn to_tags(t: &Tags) -> Vec<Tag> {
