@@ -475,11 +475,7 @@ impl Engine {
                     return Resolved::Unknown;
                 };
                 if let Some(c) = read.get(&u) {
-                    return Resolved::Known(match c.outputs.get(a) {
-                        Some(v) => v.clone(),
-                        None if a == "id" => serde_json::Value::String(c.id.clone()),
-                        None => serde_json::Value::Null,
-                    });
+                    return Resolved::Known(c.attr(a));
                 }
                 match rows.get(&u) {
                     Some(r) if is_lookup(&r.type_name) => Resolved::Known(plan::state_attr(r, a)),
@@ -491,9 +487,7 @@ impl Engine {
                 continue;
             }
             let recorded = rows.get(&d.urn).is_some_and(|o| {
-                !o.tainted
-                    && o.type_name == d.type_name
-                    && provider.diff(&o.inputs, &inputs).is_empty()
+                plan::lookup_recorded(provider.as_ref(), o, &d.type_name, &inputs)
             });
             if recorded && !opts.refresh {
                 continue;

@@ -539,16 +539,13 @@ pub async fn execute(
         let (Some(new), Some(c), Some(inputs)) = (&s.new, &s.looked_up, &s.planned_inputs) else {
             continue;
         };
-        let mut outputs = c.outputs.clone();
-        if let Some(p) = registry.get(&s.type_name) {
-            value::mark_secret_fields(&mut outputs, p.secret_outputs());
-        }
+        // Secret outputs were marked when the engine read the lookup.
         let r = ResourceState {
             urn: s.urn.clone(),
             type_name: s.type_name.clone(),
             id: c.id.clone(),
             inputs: inputs.clone(),
-            outputs,
+            outputs: c.outputs.clone(),
             dependencies: new.dependencies(),
             parent: new.parent.clone(),
             options: new.options.clone(),

@@ -209,14 +209,22 @@ fn changed_outputs(prior: Option<&ResourceState>, c: &Created) -> Vec<String> {
     let empty = serde_json::Map::new();
     let old = prior.and_then(|o| o.outputs.as_object()).unwrap_or(&empty);
     let new = c.outputs.as_object().unwrap_or(&empty);
-    let mut keys: Vec<String> = new
-        .iter()
+    new.iter()
         .filter(|(k, v)| old.get(*k) != Some(v))
         .map(|(k, _)| k.clone())
         .chain(old.keys().filter(|k| !new.contains_key(*k)).cloned())
-        .collect();
-    keys.dedup();
-    keys
+        .collect()
+}
+
+/// Whether `row` records an answer of the lookup `provider` declared as
+/// `type_name` with `inputs`: then it stands unless `--refresh`.
+pub fn lookup_recorded(
+    provider: &dyn crate::provider::Provider,
+    row: &ResourceState,
+    type_name: &str,
+    inputs: &Value,
+) -> bool {
+    !row.tainted && row.type_name == type_name && provider.diff(&row.inputs, inputs).is_empty()
 }
 
 /// Looks up `attr` of a resource in state: `id` falls back to the provider id.
@@ -334,12 +342,7 @@ fn plan_view(
                 let target = old.get(&u);
                 match (target_action, target) {
                     (Action::Read, _) => match state.looked_up.get(&u) {
-                        Some(c) => {
-                            Resolved::Known(c.outputs.get(a).cloned().unwrap_or_else(|| match a {
-                                "id" => Value::String(c.id.clone()),
-                                _ => Value::Null,
-                            }))
-                        }
+                        Some(c) => Resolved::Known(c.attr(a)),
                         None => Resolved::Unknown,
                     },
                     (Action::Create | Action::Replace, _) | (_, None) => Resolved::Unknown,
@@ -357,11 +360,8 @@ fn plan_view(
                 invalid.push((d.urn.clone(), e));
             }
             let prior = old.get(&d.urn).copied();
-            let same_lookup = |o: &ResourceState| {
-                !o.tainted
-                    && o.type_name == d.type_name
-                    && provider.diff(&o.inputs, &inputs).is_empty()
-            };
+            let same_lookup =
+                |o: &ResourceState| lookup_recorded(provider.as_ref(), o, &d.type_name, &inputs);
             let (action, changed, replace_fields) = match prior {
                 // A lookup read while planning: recorded unless state
                 // already holds this very answer.

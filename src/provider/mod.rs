@@ -166,6 +166,17 @@ pub struct Created {
     pub outputs: Value,
 }
 
+impl Created {
+    /// Output `attr`; `id` falls back to the provider id (as for state rows).
+    pub fn attr(&self, attr: &str) -> Value {
+        match self.outputs.get(attr) {
+            Some(v) => v.clone(),
+            None if attr == "id" => Value::String(self.id.clone()),
+            None => Value::Null,
+        }
+    }
+}
+
 /// What a read of a live resource found: its inputs as they are now (for drift)
 /// and its outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
