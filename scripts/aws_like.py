@@ -28,21 +28,29 @@ seconds, times "scale":
 | iam | EC2 CreateFlowLogs whose DeliverLogsPermissionArn is a role created (CreateRole) within the window | 400 InvalidParameter "Unable to assume given IAM role: <arn>" | 10 after CreateRole |
 | iam | RDS CreateDBCluster / CreateDBInstance whose MonitoringRoleArn is such a role | 400 InvalidParameterValue "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING" | 10 |
 | iam | IAM CreateRole / UpdateAssumeRolePolicy with such a role as an AWS principal (ECS RegisterTaskDefinition, CreateService, RunTask: never) | 400 MalformedPolicyDocument "Invalid principal in policy: ..." | 10 |
+| iam | AWS Backup CreateBackupSelection whose IamRoleArn is such a role | 400 InvalidParameterValueException "IAM Role <arn> cannot be assumed by AWS Backup" | 10 |
 | slr | OpenSearch CreateDomain with VPCOptions while role AWSServiceRoleForAmazonOpenSearchService (path /aws-service-role/opensearchservice.amazonaws.com/) is missing or new | 400 ValidationException "Before you can proceed, you must enable a service-linked role ..." | 10 after the role's creation |
 | slr | ECS CreateService, and CreateCluster with capacityProviders or defaultCapacityProviderStrategy, while AWSServiceRoleForECS (/aws-service-role/ecs.amazonaws.com/) is missing or new | 400 InvalidParameterException "Unable to assume the service linked role. Please verify that the ECS service linked role exists." | 10 |
-| eni | EC2 DeleteSecurityGroup / DeleteSubnet / DeleteVpc of a group / subnet / VPC used by something deleted within the window: RDS DeleteDBInstance, DeleteDBCluster; ElastiCache DeleteReplicationGroup, DeleteCacheCluster; MQ DeleteBroker; OpenSearch DeleteDomain; ECS DeleteService (awsvpc), StopTask | 400 DependencyViolation "resource sg-… has a dependent object" / "The subnet 'subnet-…' has dependencies and cannot be deleted." / "The vpc 'vpc-…' has dependencies and cannot be deleted." | 300 after the delete |
+| eni | EC2 DeleteSecurityGroup / DeleteSubnet / DeleteVpc of a group / subnet / VPC used by something deleted within the window: RDS DeleteDBInstance, DeleteDBCluster; ElastiCache DeleteReplicationGroup, DeleteCacheCluster; MQ DeleteBroker; OpenSearch DeleteDomain; ECS DeleteService (awsvpc), StopTask; ELBv2 DeleteLoadBalancer (its subnets and security groups) | 400 DependencyViolation "resource sg-… has a dependent object" / "The subnet 'subnet-…' has dependencies and cannot be deleted." / "The vpc 'vpc-…' has dependencies and cannot be deleted." | 300 after the delete |
 | eni | EC2 DetachInternetGateway from a VPC one of whose NAT gateways was deleted (DeleteNatGateway) within the window | 400 DependencyViolation "Network vpc-… has some mapped public address(es). Please unmap those public address(es) before detaching the gateway." | 60 |
 | transitions | every answer describing an RDS DB cluster / DB instance, ElastiCache replication group, MQ broker or OpenSearch domain after its create | Status creating (no Endpoint, ReaderEndpoint) / DBInstanceStatus creating (no Endpoint) / Status creating (no ConfigurationEndpoint, PrimaryEndpoint, ReaderEndpoint, ReadEndpoint) / BrokerState CREATION_IN_PROGRESS (no BrokerInstances) / Processing true (no Endpoint, Endpoints) | 60 after the create |
 | transitions | the same after ModifyDBCluster, ModifyDBInstance, ModifyReplicationGroup, RebootBroker (UpdateBroker alone changes nothing, as in AWS), UpdateDomainConfig, UpgradeDomain | unchanged (available / RUNNING / Processing false), then modifying / modifying / modifying / REBOOT_IN_PROGRESS / Processing true | 3, then 30 |
 | transitions | after DeleteDBCluster, DeleteDBInstance, DeleteReplicationGroup | deleting (still described, endpoints kept), then gone: DBClusterNotFoundFault / DBInstanceNotFound / ReplicationGroupNotFoundFault (with the mode off a deleted replication group is gone at once, as before) | 30 after the delete |
+| transitions | ELBv2 DescribeLoadBalancers after CreateLoadBalancer (moto reads active from the first describe on) | State.Code provisioning, then active; listeners, rules and DeleteLoadBalancer are taken meanwhile, as in AWS | 60 after the create |
+| transitions | ECS services (moto_server.py's deployments, always on): the rollout windows run in AWS time × "scale" instead of × 0.01 | a new deployment IN_PROGRESS (0 running), then COMPLETED with every task running; a failing one FAILED, then the circuit breaker's rollback; a deleted service DRAINING (see moto_server.py) | 60 rollout, 30 FAILED before the rollback starts, 30 for a scale-out's tasks, 30 DRAINING after DeleteService |
 | conflicts | RDS ModifyDBCluster, DeleteDBCluster, RebootDBCluster; ModifyDBInstance, DeleteDBInstance, RebootDBInstance; ElastiCache ModifyReplicationGroup, DeleteReplicationGroup; MQ UpdateBroker, DeleteBroker, RebootBroker; OpenSearch UpdateDomainConfig, UpgradeDomain, DeleteDomain, on a resource inside one of the transitions windows (the creating, modifying or deleting part; a Delete of a resource already deleting goes on to moto) | 400 InvalidDBClusterStateFault / 400 InvalidDBInstanceState / 400 InvalidReplicationGroupState / 409 ConflictException / OpenSearch UpdateDomainConfig and UpgradeDomain 400 ValidationException "A change/update is in progress. ...", DeleteDomain 409 ConflictException | the transitions windows |
-| throttle | per service (SigV4 signing name) every 25th mutating call (Create*, Modify*, Delete*, Put*, Attach*, Associate*, Authorize*, Revoke*, Run*, Register*, Update*) starts a burst: it and the next 4 calls of the same operation are refused (calls in a burst do not count towards the next 25th) | EC2 503 RequestLimitExceeded; IAM, RDS, ElastiCache 400 Throttling; ECS, Logs, MQ, OpenSearch 400 ThrottlingException | 5 calls |
+| conflicts | ELBv2 DeleteTargetGroup of a group that a listener or rule forwarded to until a DeleteListener, DeleteRule, DeleteLoadBalancer, ModifyListener or ModifyRule within the window (while one still forwards to it, moto itself refuses, mode on or off) | 400 ResourceInUse "The target group '<arn>' is currently in use by a listener or a rule" | 20 after the listener / rule change |
+| conflicts | ACM DeleteCertificate of a certificate an ELBv2 listener serves (or, in us-east-1, a CloudFront distribution), or served until a DeleteListener, DeleteLoadBalancer, ModifyListener or RemoveListenerCertificates within the window | 400 ResourceInUseException "Certificate <arn> in use." | 60 after the listener change |
+| throttle | per service (SigV4 signing name) every 25th mutating call (Create*, Modify*, Delete*, Put*, Attach*, Associate*, Authorize*, Revoke*, Run*, Register*, Update*, Add*, Set*, Remove*, Request*, Import*) starts a burst: it and the next 4 calls of the same operation are refused (calls in a burst do not count towards the next 25th) | EC2 503 RequestLimitExceeded; IAM, RDS, ElastiCache, ELBv2, SNS, CloudWatch 400 Throttling; ECS, Logs, ACM, Secrets Manager, ECR, Application Auto Scaling (JSON protocols) 400 ThrottlingException; MQ, OpenSearch, AWS Backup (REST, routes below) 400 ThrottlingException | 5 calls |
 
 The windows follow AWS: new EC2 ids and IAM roles are usually visible within
 seconds; an RDS cluster or instance takes minutes to create (60 s keeps tests
 short yet outlasts any single poll); a deleted data store's requester-managed
 ENIs are released minutes after it is gone; a deleted NAT gateway keeps its
-Elastic IP mapped until it reaches "deleted", about a minute. The windows are
+Elastic IP mapped until it reaches "deleted", about a minute; an ALB provisions
+for a minute or more; ELB and ACM let go of a target group or certificate a
+while after the listener that used it (terraform-provider-aws retries those
+deletes for minutes). The windows are
 fixed, not random, so a test can reason about them. "conflicts" keeps the
 transitions windows even while "transitions" is off (the answers then do not
 show them). Mind moto's own latency when scaling down: the first two calls
@@ -54,8 +62,10 @@ names the roles AWSServiceRoleForopensearchservice and AWSServiceRoleForecs;
 this module teaches it the AWS names (AWSServiceRoleForAmazonOpenSearchService,
 AWSServiceRoleForECS), always, since nothing depends on the wrong ones.
 
-Only what the engine uses is modelled: MQ and OpenSearch REST paths are matched
-by method and path; other REST services (S3, ...) pass through untouched.
+Only what the engine uses is modelled: MQ, OpenSearch and AWS Backup REST paths
+are matched by method and path; other REST services (S3, Route 53, CloudFront)
+pass through untouched. Smithy RPC v2 CBOR requests (the Rust SDK's
+CloudWatch) arrive here as JSON ones, translated by moto_server.py's bridge.
 moto 5.2 has no UpgradeDomain (it answers 404), so only its conflict shows. A
 deleted RDS cluster or instance stays in moto's backend, as "deleting", until
 its window ends (checked at the start of every request while "transitions" is
@@ -83,6 +93,9 @@ PROPAGATION = 10  # IAM roles, service-linked roles included
 ENI_LINGER = 300
 NAT_UNMAP = 60
 CREATING = 60
+LB_PROVISIONING = 60  # an ALB "provisioning" after its create
+TG_RELEASE = 20  # ELB still counts a target group in use after its listener or rule went
+CERT_RELEASE = 60  # ACM still counts a certificate in use after its listener went
 MODIFY_LAG = 3
 MODIFYING = 30
 DELETING = 30
@@ -103,6 +116,17 @@ def _members_not_deleting(cluster):
 
 _cluster_members = DBCluster._members.fget
 DBCluster._members = property(_members_not_deleting)
+
+
+_current = None  # the AwsLike in front of moto, for moto_server.py's patches
+
+
+def scale_of(behaviour):
+    """The scale while the behaviour is on, else None."""
+    mw = _current
+    if mw is None or behaviour not in mw.on:
+        return None
+    return mw.scale
 
 
 def lingers(obj):
@@ -164,7 +188,7 @@ LISTS = {
 UNCHECKED = re.compile(r"^Filter\.\d+\.Value\.\d+$|(^|\.)Tag\.\d+\.(Key|Value)$")
 
 MUTATING = ("Create", "Modify", "Delete", "Put", "Attach", "Associate", "Authorize", "Revoke",
-            "Run", "Register", "Update")
+            "Run", "Register", "Update", "Add", "Set", "Remove", "Request", "Import")
 
 THROTTLED = {  # protocol -> (status, code, message)
     "ec2": (503, "RequestLimitExceeded", "Request limit exceeded."),
@@ -172,6 +196,9 @@ THROTTLED = {  # protocol -> (status, code, message)
     "json": (400, "ThrottlingException", "Rate exceeded"),
     "rest": (400, "ThrottlingException", "Rate exceeded"),
 }
+# Query-compatible JSON services answer their query code (CloudWatch, reached
+# through moto_server.py's CBOR bridge).
+THROTTLED_BY_SERVICE = {"monitoring": (400, "Throttling", "Rate exceeded")}
 
 # REST-JSON services: (method, path pattern, operation); "id" names the resource.
 ROUTES = {
@@ -189,6 +216,21 @@ ROUTES = {
         ("PUT", r"/v1/configurations/[^/]+", "UpdateConfiguration"),
         ("POST", r"/v1/tags/[^/]+", "CreateTags"),
         ("DELETE", r"/v1/tags/[^/]+", "DeleteTags"),
+    ],
+    "backup": [
+        ("PUT", r"/backup/plans", "CreateBackupPlan"),
+        ("GET", r"/backup/plans/(?P<id>[^/]+)", "GetBackupPlan"),
+        ("POST", r"/backup/plans/(?P<id>[^/]+)", "UpdateBackupPlan"),
+        ("DELETE", r"/backup/plans/(?P<id>[^/]+)", "DeleteBackupPlan"),
+        ("PUT", r"/backup/plans/(?P<id>[^/]+)/selections", "CreateBackupSelection"),
+        ("GET", r"/backup/plans/(?P<id>[^/]+)/selections", "ListBackupSelections"),
+        ("GET", r"/backup/plans/(?P<id>[^/]+)/selections/[^/]+", "GetBackupSelection"),
+        ("DELETE", r"/backup/plans/(?P<id>[^/]+)/selections/[^/]+", "DeleteBackupSelection"),
+        ("PUT", r"/backup-vaults/(?P<id>[^/]+)", "CreateBackupVault"),
+        ("GET", r"/backup-vaults/(?P<id>[^/]+)", "DescribeBackupVault"),
+        ("DELETE", r"/backup-vaults/(?P<id>[^/]+)", "DeleteBackupVault"),
+        ("POST", r"/tags/.+", "TagResource"),
+        ("POST", r"/untag/.+", "UntagResource"),
     ],
     "es": [
         ("POST", r"/2021-01-01/opensearch/domain", "CreateDomain"),
@@ -224,6 +266,8 @@ LIFECYCLE = {
     ("es", "UpdateDomainConfig"): ("domain", "modify"),
     ("es", "UpgradeDomain"): ("domain", "modify"),
     ("es", "DeleteDomain"): ("domain", "delete"),
+    ("elasticloadbalancing", "CreateLoadBalancer"): ("load-balancer", "create"),
+    ("elasticloadbalancing", "DeleteLoadBalancer"): ("load-balancer", "delete"),
 }
 
 # Kinds that read "deleting" for a while after their delete.
@@ -246,7 +290,13 @@ ENI_HOLDERS = {
     ("elasticache", "DeleteReplicationGroup"), ("elasticache", "DeleteCacheCluster"),
     ("mq", "DeleteBroker"), ("es", "DeleteDomain"),
     ("ecs", "DeleteService"), ("ecs", "StopTask"),
+    ("elasticloadbalancing", "DeleteLoadBalancer"),
 }
+
+# ELBv2 calls that take listeners or rules away: the target groups they
+# forwarded to and the certificates they served stay "in use" a while.
+RELEASING = {"DeleteLoadBalancer", "DeleteListener", "DeleteRule", "ModifyListener", "ModifyRule",
+             "RemoveListenerCertificates"}
 
 OPENSEARCH_SLR = ("AWSServiceRoleForAmazonOpenSearchService", "opensearchservice.amazonaws.com")
 ECS_SLR = ("AWSServiceRoleForECS", "ecs.amazonaws.com")
@@ -302,6 +352,8 @@ class AwsLike:
         self.scale = 1.0
         self.zombies = []
         self.forget()
+        global _current
+        _current = self
 
     def forget(self):
         with self.lock:
@@ -314,6 +366,7 @@ class AwsLike:
             self.windows = {}  # resource key -> [(state, start, end)]
             self.mutations = defaultdict(int)  # service -> mutating calls counted
             self.bursts = {}  # (service, operation) -> refusals left
+            self.held_target_groups, self.held_certificates = {}, {}  # ARN -> released at
 
     # -- control -------------------------------------------------------------
 
@@ -474,6 +527,7 @@ class AwsLike:
             ("slr", self.no_service_role),
             ("eni", self.dependent),
             ("conflicts", self.conflicting),
+            ("conflicts", self.in_use),
         ]
         for behaviour, check in checks:
             if behaviour in on:
@@ -495,7 +549,7 @@ class AwsLike:
                 if self.mutations[call.service] % THROTTLE_EVERY:
                     return None
                 self.bursts[key] = THROTTLE_BURST - 1
-        return THROTTLED[call.protocol]
+        return THROTTLED_BY_SERVICE.get(call.service) or THROTTLED[call.protocol]
 
     def unseen(self, call, now):
         if call.service != "ec2":
@@ -521,6 +575,10 @@ class AwsLike:
             if arn and self.young_role(arn, now):
                 return (400, "InvalidParameterValue", "IAM role ARN value is invalid or does not include "
                         "the required permissions for: ENHANCED_MONITORING")
+        if call.service == "backup" and call.op == "CreateBackupSelection":
+            arn = (call.body.get("BackupSelection") or {}).get("IamRoleArn")
+            if arn and self.young_role(arn, now):
+                return 400, "InvalidParameterValueException", f"IAM Role {arn} cannot be assumed by AWS Backup"
         if call.service == "iam" and call.op in ("CreateRole", "UpdateAssumeRolePolicy"):
             doc = call.params.get("AssumeRolePolicyDocument" if call.op == "CreateRole" else "PolicyDocument")
             for arn in _aws_principals(doc):
@@ -575,12 +633,46 @@ class AwsLike:
                         "Please unmap those public address(es) before detaching the gateway.")
         return None
 
+    def in_use(self, call, now):
+        if call.service == "elasticloadbalancing" and call.op == "DeleteTargetGroup":
+            arn = call.params.get("TargetGroupArn", "")
+            with self.lock:
+                held = self.held_target_groups.get(arn, 0) > now
+            if held:
+                return 400, "ResourceInUse", f"The target group '{arn}' is currently in use by a listener or a rule"
+        if call.service == "acm" and call.op == "DeleteCertificate":
+            arn = call.body.get("CertificateArn", "")
+            with self.lock:
+                held = self.held_certificates.get(arn, 0) > now
+            if held or arn in self.certificates_in_use(call):
+                return 400, "ResourceInUseException", f"Certificate {arn} in use."
+        return None
+
+    def certificates_in_use(self, call):
+        """Certificate ARNs served by the region's load balancers (and CloudFront's, in us-east-1)."""
+        used = set()
+        try:
+            for lb in call.backend("elbv2").load_balancers.values():
+                for listener in lb.listeners.values():
+                    used.update(_listener_refs(call, listener)[1])
+        except Exception:
+            pass
+        if call.region == "us-east-1":
+            try:
+                from moto.cloudfront.models import cloudfront_backends
+                for d in cloudfront_backends[call.account][get_partition(call.region)].distributions.values():
+                    used.add(d.distribution_config.ViewerCertificate.acm_certificate_arn)
+            except Exception:
+                pass
+        return used
+
     def conflicting(self, call, now):
         target = self.target(call)
         if target is None:
             return None
         key, what = target
-        if what == "create":
+        if what == "create" or key[0] == "load-balancer":
+            # ELB takes listeners, rules and a delete while an ALB provisions.
             return None
         state = self.state(key, now)
         if state is None or (what == "delete" and state == "deleting"):
@@ -599,6 +691,8 @@ class AwsLike:
             ident = call.params.get("DBInstanceIdentifier", "").lower()
         elif kind == "replication-group":
             ident = call.params.get("ReplicationGroupId", "").lower()
+        elif kind == "load-balancer":
+            ident = call.params.get("LoadBalancerArn")  # CreateLoadBalancer: none yet
         elif call.op == "CreateDomain" or call.op == "UpgradeDomain":
             ident = call.body.get("DomainName")
         else:
@@ -618,6 +712,8 @@ class AwsLike:
         """What must be read from moto before the call changes it."""
         before = {}
         try:
+            if "conflicts" in on and call.service == "elasticloadbalancing" and call.op in RELEASING:
+                before["released"] = self.released_by(call)
             if "eni" in on and (call.service, call.op) in ENI_HOLDERS:
                 before["eni"] = self.network_of(call)
             if "eni" in on and call.op == "DeleteNatGateway" and call.service == "ec2":
@@ -635,6 +731,30 @@ class AwsLike:
             # Whatever moto cannot resolve does not exist: moto answers the call.
             pass
         return before
+
+    def released_by(self, call):
+        """(target group ARNs, certificate ARNs) the ELBv2 call may stop using."""
+        elbv2 = call.backend("elbv2")
+        p = call.params
+        listeners = [l for lb in elbv2.load_balancers.values() for l in lb.listeners.values()]
+        if call.op == "DeleteLoadBalancer":
+            lb = elbv2.load_balancers.get(p.get("LoadBalancerArn", ""))
+            listeners = list(lb.listeners.values()) if lb else []
+        elif call.op in ("DeleteListener", "ModifyListener", "RemoveListenerCertificates"):
+            listeners = [l for l in listeners if l.arn == p.get("ListenerArn")]
+        else:  # DeleteRule, ModifyRule
+            rules = [r for l in listeners for r in l.rules.values() if r.arn == p.get("RuleArn")]
+            groups = set()
+            for rule in rules:
+                for action in rule.actions:
+                    groups.update(elbv2._get_target_group_arns_from(action_data=action.data))
+            return groups, set()
+        groups, certificates = set(), set()
+        for listener in listeners:
+            g, c = _listener_refs(call, listener)
+            groups |= g
+            certificates |= c
+        return groups, certificates
 
     def network_of(self, call):
         """(subnet ids, security group ids) the deleted resource has network interfaces in."""
@@ -677,6 +797,12 @@ class AwsLike:
                 return None
             subnets = list(domain.vpc_options.get("SubnetIds") or [])
             groups = list(domain.vpc_options.get("SecurityGroupIds") or [])
+        elif call.service == "elasticloadbalancing":
+            lb = call.backend("elbv2").load_balancers.get(p.get("LoadBalancerArn", ""))
+            if lb is None:
+                return None
+            subnets = [getattr(s, "id", s) for s in lb.subnets or []]
+            groups = list(lb.security_groups or [])
         elif call.service == "ecs":
             ecs = call.backend("ecs")
             cluster = ecs._get_cluster(b.get("cluster") or "default")
@@ -730,7 +856,17 @@ class AwsLike:
                         held[ident] = max(held.get(ident, 0), until)
         if on & {"transitions", "conflicts"} and (call.service, call.op) in LIFECYCLE:
             self.record(call, on, before, body, now)
-        if "transitions" in on and call.service in ("rds", "elasticache", "mq", "es") and self.windows:
+        if "released" in before:
+            target_groups, certificates = before["released"]
+            with self.lock:
+                for held, arns, window in ((self.held_target_groups, target_groups, TG_RELEASE),
+                                           (self.held_certificates, certificates, CERT_RELEASE)):
+                    for arn in arns:
+                        held[arn] = max(held.get(arn, 0), now + self.seconds(window))
+        if "transitions" in on and self.windows and (
+            call.service in ("rds", "elasticache", "mq", "es")
+            or call.service == "elasticloadbalancing" and call.op == "DescribeLoadBalancers"
+        ):
             rewritten = self.show_state(call, body, now)
         return rewritten
 
@@ -738,10 +874,14 @@ class AwsLike:
         key, what = self.target(call)
         if what == "create" and call.service == "mq":
             key = call.key("broker", _json(body).get("brokerId"))
+        if what == "create" and call.service == "elasticloadbalancing":
+            m = re.search(rb"<LoadBalancerArn>([^<]+)</LoadBalancerArn>", body)
+            key = call.key("load-balancer", m.group(1).decode() if m else None)
         with self.lock:
             windows = self.windows.setdefault(key, [])
             if what == "create":
-                windows[:] = [("creating", now, now + self.seconds(CREATING))]
+                span = LB_PROVISIONING if key[0] == "load-balancer" else CREATING
+                windows[:] = [("creating", now, now + self.seconds(span))]
             elif what == "modify":
                 start = now + self.seconds(MODIFY_LAG)
                 windows.append(("modifying", start, start + self.seconds(MODIFYING)))
@@ -836,6 +976,8 @@ class AwsLike:
             rewritten = _edit_xml(body, lambda root: _cache_states(root, state))
         elif call.service == "mq":
             rewritten = _edit_json(body, lambda doc: _broker_states(doc, state))
+        elif call.service == "elasticloadbalancing":
+            rewritten = _edit_xml(body, lambda root: _load_balancer_states(root, state))
         else:
             rewritten = _edit_json(body, lambda doc: _domain_states(doc, state))
         if rewritten is not None:
@@ -863,6 +1005,27 @@ def _rds_states(root, state):
         if now == "creating":
             _drop(el, endpoints)
     return changed
+
+
+def _load_balancer_states(root, state):
+    changed = False
+    for el in [e for e in root.iter() if _child(e, "LoadBalancerArn") is not None and _child(e, "State") is not None]:
+        if state("load-balancer", _text(el, "LoadBalancerArn")) != "creating":
+            continue
+        changed = True
+        _set_text(_child(el, "State"), "Code", "provisioning")
+    return changed
+
+
+def _listener_refs(call, listener):
+    """(target group ARNs, certificate ARNs) an ELBv2 listener's rules forward to and it serves."""
+    elbv2 = call.backend("elbv2")
+    groups = set()
+    for rule in listener.rules.values():
+        for action in rule.actions:
+            groups.update(elbv2._get_target_group_arns_from(action_data=action.data))
+    certificates = {c if isinstance(c, str) else (c or {}).get("CertificateArn") for c in listener.certificates or []}
+    return groups, {c for c in certificates if c}
 
 
 def _cache_states(root, state):

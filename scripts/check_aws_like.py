@@ -4,7 +4,7 @@ Usage: venv/bin/python scripts/check_aws_like.py http://127.0.0.1:PORT
 Exits non-zero on the first failed check. It resets the server (POST
 /moto-api/reset) before and after, so do not point it at a server in use.
 Each behaviour is checked inside its window and after it, with the windows
-scaled down ("scale") so the whole run takes about half a minute.
+scaled down ("scale") so the whole run takes about forty seconds.
 """
 
 import json
@@ -92,8 +92,9 @@ def client(service, attempts=1):
     )
 
 
-ec2, iam, rds, cache, mq, search, ecs, logs = (
-    client(s) for s in ("ec2", "iam", "rds", "elasticache", "mq", "opensearch", "ecs", "logs")
+ec2, iam, rds, cache, mq, search, ecs, logs, elbv2, acm, backup, cloudfront = (
+    client(s) for s in ("ec2", "iam", "rds", "elasticache", "mq", "opensearch", "ecs", "logs", "elbv2", "acm",
+                        "backup", "cloudfront")
 )
 TRUST_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -647,6 +648,137 @@ cache.delete_replication_group(ReplicationGroupId="quick")
 fails_with("DescribeReplicationGroups just after delete, mode off", "ReplicationGroupNotFoundFault",
            lambda: cache.describe_replication_groups(ReplicationGroupId="quick"))
 
+# -- load balancers: ALB provisioning 60 s, target groups 20 s, certificates 60 s,
+# ENIs 300 s -> at scale 0.02: 1.2 s, 0.4 s, 1.2 s, 6 s --------------------------
+
+control("DELETE", "/morket-api/aws-like")
+LB_SCALE = 0.02
+vpc, a, b = network("10.6.0.0/16")
+alb_sg = group(vpc, "alb")
+cert = acm.request_certificate(DomainName="app.example.com", ValidationMethod="DNS")["CertificateArn"]
+other_cert = acm.request_certificate(DomainName="other.example.com", ValidationMethod="DNS")["CertificateArn"]
+blue = elbv2.create_target_group(Name="blue", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")[
+    "TargetGroups"][0]["TargetGroupArn"]
+green = elbv2.create_target_group(Name="green", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")[
+    "TargetGroups"][0]["TargetGroupArn"]
+aws_like(["transitions", "conflicts", "eni"], LB_SCALE)
+alb = elbv2.create_load_balancer(Name="alb", Subnets=[a, b], SecurityGroups=[alb_sg], Type="application")[
+    "LoadBalancers"][0]
+alb_created = time.monotonic()
+alb_arn = alb["LoadBalancerArn"]
+
+
+def alb_state():
+    return elbv2.describe_load_balancers(LoadBalancerArns=[alb_arn])["LoadBalancers"][0]["State"]["Code"]
+
+
+check(f"CreateLoadBalancer answers provisioning ({alb['State']})", alb["State"]["Code"] == "provisioning")
+check("DescribeLoadBalancers reads provisioning inside the window (moto: active at once)",
+      alb_state() == "provisioning"
+      and elbv2.describe_load_balancers()["LoadBalancers"][0]["State"]["Code"] == "provisioning")
+https = works("CreateListener while provisioning (AWS takes it)", lambda: elbv2.create_listener(
+    LoadBalancerArn=alb_arn, Protocol="HTTPS", Port=443, SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+    Certificates=[{"CertificateArn": cert}], DefaultActions=[{"Type": "forward", "TargetGroupArn": blue}]))[
+    "Listeners"][0]["ListenerArn"]
+rule = elbv2.create_rule(ListenerArn=https, Priority=10, Conditions=[
+    {"Field": "path-pattern", "Values": ["/api/*"]}], Actions=[{"Type": "forward", "TargetGroupArn": green}])[
+    "Rules"][0]["RuleArn"]
+fails_with("DeleteTargetGroup while the listener forwards to it (moto)", "ResourceInUse",
+           lambda: elbv2.delete_target_group(TargetGroupArn=blue), status=400, message="currently in use")
+fails_with("DeleteTargetGroup while a rule forwards to it (moto)", "ResourceInUse",
+           lambda: elbv2.delete_target_group(TargetGroupArn=green))
+fails_with("ACM DeleteCertificate while a listener serves it", "ResourceInUseException",
+           lambda: acm.delete_certificate(CertificateArn=cert), status=400, message=f"Certificate {cert} in use")
+works("ACM DeleteCertificate of a certificate nothing serves", lambda: acm.delete_certificate(
+    CertificateArn=other_cert))
+time.sleep(max(0.0, alb_created + 60 * LB_SCALE + 0.1 - time.monotonic()))
+check("DescribeLoadBalancers reads active after the window", alb_state() == "active")
+
+works("DeleteRule", lambda: elbv2.delete_rule(RuleArn=rule))
+released = time.monotonic()
+fails_with("DeleteTargetGroup just after its rule went", "ResourceInUse",
+           lambda: elbv2.delete_target_group(TargetGroupArn=green), message="currently in use by a listener or a rule")
+time.sleep(max(0.0, released + 20 * LB_SCALE + 0.1 - time.monotonic()))
+works("DeleteTargetGroup after the window", lambda: elbv2.delete_target_group(TargetGroupArn=green))
+works("DeleteLoadBalancer (its listener with it)", lambda: elbv2.delete_load_balancer(LoadBalancerArn=alb_arn))
+released = time.monotonic()
+fails_with("DeleteTargetGroup just after its load balancer went", "ResourceInUse",
+           lambda: elbv2.delete_target_group(TargetGroupArn=blue))
+fails_with("ACM DeleteCertificate just after its load balancer went", "ResourceInUseException",
+           lambda: acm.delete_certificate(CertificateArn=cert))
+fails_with("DeleteSecurityGroup of the deleted ALB's group", "DependencyViolation",
+           lambda: ec2.delete_security_group(GroupId=alb_sg), message=alb_sg)
+fails_with("DeleteSubnet of the deleted ALB's subnet", "DependencyViolation", lambda: ec2.delete_subnet(SubnetId=a))
+time.sleep(max(0.0, released + 20 * LB_SCALE + 0.1 - time.monotonic()))
+works("DeleteTargetGroup after the window", lambda: elbv2.delete_target_group(TargetGroupArn=blue))
+fails_with("ACM DeleteCertificate still inside its window", "ResourceInUseException",
+           lambda: acm.delete_certificate(CertificateArn=cert))
+time.sleep(max(0.0, released + 60 * LB_SCALE + 0.1 - time.monotonic()))
+works("ACM DeleteCertificate after the window", lambda: acm.delete_certificate(CertificateArn=cert))
+time.sleep(max(0.0, released + 300 * LB_SCALE + 0.1 - time.monotonic()))
+works("DeleteSecurityGroup after the ENI window", lambda: ec2.delete_security_group(GroupId=alb_sg))
+works("DeleteSubnet after the ENI window", lambda: ec2.delete_subnet(SubnetId=a))
+cdn_cert = acm.request_certificate(DomainName="cdn.example.com", ValidationMethod="DNS")["CertificateArn"]
+cloudfront.create_distribution(DistributionConfig={
+    "CallerReference": "check", "Comment": "", "Enabled": True,
+    "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "b.s3.amazonaws.com",
+                                          "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+    "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                             "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    "ViewerCertificate": {"ACMCertificateArn": cdn_cert, "SSLSupportMethod": "sni-only",
+                          "MinimumProtocolVersion": "TLSv1.2_2021"}})
+fails_with("ACM DeleteCertificate while a CloudFront distribution serves it", "ResourceInUseException",
+           lambda: acm.delete_certificate(CertificateArn=cdn_cert))
+got = fired()
+print("     GET /morket-api/aws-like fired:", json.dumps(got))
+check("fired counts the load balancer behaviours", got == {
+    "transitions": {"DescribeLoadBalancers": 2},
+    "conflicts": {"DeleteCertificate": 4, "DeleteTargetGroup": 2},
+    "eni": {"DeleteSecurityGroup": 1, "DeleteSubnet": 1}})
+
+# -- AWS Backup: a new role cannot be assumed yet (iam, 10 s -> 1 s) ----------
+
+control("DELETE", "/morket-api/aws-like")
+backup.create_backup_vault(BackupVaultName="vault")
+plan_id = backup.create_backup_plan(BackupPlan={"BackupPlanName": "p", "Rules": [
+    {"RuleName": "daily", "TargetBackupVaultName": "vault"}]})["BackupPlanId"]
+aws_like(["iam"], WINDOW / 10)
+backup_role = iam.create_role(RoleName="backup", AssumeRolePolicyDocument=TRUST_EC2)["Role"]["Arn"]
+
+
+def backup_selection():
+    return backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection={
+        "SelectionName": "s", "IamRoleArn": backup_role, "Resources": ["arn:aws:ec2:us-east-1:123456789012:volume/vol-1"]})
+
+
+fails_with("CreateBackupSelection with a new role", "InvalidParameterValueException", backup_selection, status=400,
+           message="cannot be assumed by AWS Backup")
+time.sleep(WINDOW + 0.2)
+works("CreateBackupSelection after the window", backup_selection)
+check("fired counts it", fired() == {"iam": {"CreateBackupSelection": 1}})
+
+# -- ECS rollouts run at the AWS-like scale while "transitions" is on ------------
+
+control("DELETE", "/morket-api/aws-like")
+ecs.create_cluster(clusterName="rollouts")
+rollout_td = task_definition("rollout")
+aws_like(["transitions"], 0.02)  # a 60 s rollout: 1.2 s (0.6 s with the mode off)
+ecs.create_service(cluster="rollouts", serviceName="web", taskDefinition=rollout_td, desiredCount=1,
+                   launchType="FARGATE", networkConfiguration=awsvpc(b, group(vpc, "svc")))
+started = time.monotonic()
+
+
+def rollout_state():
+    s = ecs.describe_services(cluster="rollouts", services=["web"])["services"][0]
+    return s["deployments"][0]["rolloutState"], s["runningCount"]
+
+
+time.sleep(0.8)
+check(f"an ECS rollout is still IN_PROGRESS after 0.8 s at scale 0.02 ({rollout_state()})",
+      time.monotonic() < started + 1.2 and rollout_state() == ("IN_PROGRESS", 0))
+time.sleep(max(0.0, started + 1.3 - time.monotonic()))
+check(f"and COMPLETED with its task running after 1.2 s ({rollout_state()})", rollout_state() == ("COMPLETED", 1))
+
 # -- throttle: every 25th mutating call per service starts a burst of 5 -------
 
 vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
@@ -688,6 +820,37 @@ def configuration(n):
 for n in range(1, 25):
     configuration(n)()
 fails_with("the 25th mutating MQ call", "ThrottlingException", configuration(25), status=400)
+
+throttled_tg = elbv2.create_target_group(Name="throttled", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
+    "TargetGroups"][0]["TargetGroupArn"]
+
+
+def health_path(n):
+    return lambda: elbv2.modify_target_group(TargetGroupArn=throttled_tg, HealthCheckPath=f"/health/{n}")
+
+
+for n in range(2, 25):
+    health_path(n)()
+fails_with("the 25th mutating ELBv2 call", "Throttling", health_path(25), status=400)
+throttled_cert = acm.request_certificate(DomainName="throttled.example.com")["CertificateArn"]
+
+
+def tag_certificate(n):
+    return lambda: acm.add_tags_to_certificate(CertificateArn=throttled_cert, Tags=[{"Key": f"k{n}", "Value": "v"}])
+
+
+for n in range(2, 25):
+    tag_certificate(n)()
+fails_with("the 25th mutating ACM call", "ThrottlingException", tag_certificate(25), status=400)
+
+
+def vault(n):
+    return lambda: backup.create_backup_vault(BackupVaultName=f"throttled-{n}")
+
+
+for n in range(1, 25):
+    vault(n)()
+fails_with("the 25th mutating AWS Backup call (REST)", "ThrottlingException", vault(25), status=400)
 
 # An SDK allowed 3 attempts gives up inside a burst of 5; the next call gets through.
 control("DELETE", "/morket-api/aws-like")

@@ -1,4 +1,4 @@
-"""moto_server, plus the ElastiCache calls moto 5.2 does not implement.
+"""moto_server, plus calls moto 5.2 lacks (ElastiCache, AWS Backup), ECS deployments, CloudWatch over CBOR.
 
 The Morket stack needs an ElastiCache parameter group (R7.4) and must be
 destroyable; moto has neither parameter groups nor DeleteCacheSubnetGroup /
@@ -8,6 +8,58 @@ code for these calls is tested separately against recorded AWS-shaped
 responses (aws-smithy-mocks, tests/aws_elasticache.rs); this emulation only
 lets the rest of the stack run end to end. It also gives moto's ENIs the
 private DNS name ECS RunTask (awsvpc) needs. Usage: python moto_server.py -H HOST -p PORT
+
+ECS services deploy as in ECS (moto's never run a task, and UpdateService
+leaves them on the old revision). CreateService, and an UpdateService that
+changes the task definition, network configuration, load balancers, service
+registries or platform version (or forces a new deployment), start a new
+PRIMARY deployment of the requested task definition; the one before turns
+ACTIVE and keeps its tasks until the new one completes. A deployment is
+rolloutState IN_PROGRESS with 0 tasks running for ECS_ROLLOUT (60 AWS
+seconds), then COMPLETED with runningCount = desiredCount, and the older
+deployments are gone ("has reached a steady state."). A desiredCount change
+alone keeps the deployment: a scale-out's tasks run ECS_TASK_START (30) later.
+Time runs at 1/100 (a rollout takes 0.6 s), or at the AWS-like "scale" while
+its "transitions" behaviour is on. The service echoes deploymentConfiguration
+(defaults 200 / 100 and a disabled circuit breaker), enableExecuteCommand and
+healthCheckGracePeriodSeconds; taskDefinition is always the revision's ARN; a
+missing awsvpcConfiguration.securityGroups is taken (moto answered 500); a
+second CreateService of an ACTIVE or DRAINING name is refused ("Creation of
+service was not idempotent.") unless it repeats the clientToken, which answers
+the same service. DeleteService answers DRAINING, read for ECS_DRAIN (30 AWS
+seconds) before INACTIVE (moto: INACTIVE at once); a second DeleteService ->
+ServiceNotActiveException; DeleteCluster while a service is ACTIVE or
+DRAINING -> ClusterContainsServicesException (moto deleted it).
+
+A failing deployment, for rollback tests: a task definition whose essential
+container's image is tagged "fail" or "fail-<anything>" (nginx:fail,
+backend:fail-crashloop) never starts a task. Its deployment stays IN_PROGRESS
+while failedTasks grows; with deploymentCircuitBreaker enable it turns FAILED
+after the rollout window (rolloutStateReason "ECS deployment circuit breaker:
+tasks failed to start."); with rollback too, ECS_ROLLBACK_LAG (30 AWS seconds)
+later a new PRIMARY deployment of the last COMPLETED task definition starts
+("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/...";
+the service's taskDefinition is that one again; the FAILED deployment is
+ACTIVE until it completes). Without the breaker ECS retries for ever: the
+rollout never settles. Another UpdateService meanwhile supersedes the
+breaker's rollback.
+
+AWS Backup: CreateBackupSelection, GetBackupSelection, ListBackupSelections,
+DeleteBackupSelection and UpdateBackupPlan, which moto lacks, with AWS's shapes
+(a selection answers every list, empty where none was given; a repeated
+CreatorRequestId answers the same selection) and errors (ResourceNotFoundException
+for an unknown or deleted plan or selection, MissingParameterValueException,
+InvalidParameterValueException for a bad name, role ARN or ConditionType);
+DeleteBackupPlan of a plan with selections -> InvalidRequestException
+"Related backup plan selections must be deleted prior to backup plan
+deletion."; DeleteBackupVault of an unknown vault -> ResourceNotFoundException;
+CreateBackupVault checks the name. See scripts/check_moto_patches.py.
+
+CloudWatch through the AWS SDK for Rust: its client speaks Smithy RPC v2
+CBOR, which moto 5.2 does not (404). An outermost bridge translates those
+requests into CloudWatch's JSON protocol and the answers (errors too, with
+x-amzn-query-error) back into CBOR, typed by botocore's model of the service;
+faults and the AWS-like mode see the operation as for any JSON call.
 
 It seeds Canonical's public Ubuntu AMI parameters in SSM (moto ships only
 Amazon Linux's and ECS's), for the ClickHouse AMI lookup.
@@ -41,9 +93,10 @@ import json
 import re
 import sys
 import threading
+import time
 import uuid
 from http import HTTPStatus
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 import moto
@@ -60,6 +113,7 @@ if not moto.__version__.startswith("5.2."):
     sys.exit(f"moto_server.py expects moto 5.2.x, found {moto.__version__}")
 
 import aws_like  # noqa: E402 (patches moto 5.2 internals too)
+import moto_s3  # noqa: E402,F401 (S3 answers shaped as S3 does)
 
 
 class InvalidState(ElastiCacheException):
@@ -268,6 +322,533 @@ for f in [
         setattr(ElastiCacheResponse, f.__name__, f)
 
 
+# ---- ECS deployments ---------------------------------------------------------
+# moto's services never run tasks: the one deployment stays IN_PROGRESS with
+# nothing running, UpdateService leaves it on the old task definition, and
+# neither the deployment configuration nor the circuit breaker is kept. This
+# plays ECS's rolling deployments instead, in time (see ECS_ROLLOUT below),
+# computed whenever a service is read.
+from moto.core.utils import utcnow  # noqa: E402
+from moto.ecs import models as ecs_models  # noqa: E402
+from moto.ecs.exceptions import InvalidParameterException as EcsInvalidParameter  # noqa: E402
+from moto.ecs.responses import EC2ContainerServiceResponse  # noqa: E402
+
+ECS_ROLLOUT = 60  # AWS s: a new deployment's tasks start and pass their health checks
+ECS_ROLLBACK_LAG = 30  # AWS s: FAILED shows before the circuit breaker's rollback deployment starts
+ECS_TASK_START = 30  # AWS s: the tasks of a scale-out start
+ECS_DRAIN = 30  # AWS s: a deleted service DRAINING while its tasks stop
+ECS_SCALE = 0.01  # AWS time with the AWS-like "transitions" off: a rollout takes 0.6 s
+# A container image tagged "fail" or "fail-<anything>" never starts (see ecs_failing).
+FAIL_IMAGE = re.compile(r":fail(-[^/:@]*)?$")
+DEFAULT_DEPLOYMENT_CONFIGURATION = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+_ECS_LOCK = threading.RLock()
+
+
+def _ecs_seconds(aws_seconds):
+    scale = aws_like.scale_of("transitions")
+    return aws_seconds * (ECS_SCALE if scale is None else scale)
+
+
+def ecs_failing(task_definition):
+    """Whether the task definition's tasks fail to start: an essential container's image is tagged fail[-...]."""
+    return any(
+        c.get("essential", True) is not False and FAIL_IMAGE.search(str(c.get("image") or ""))
+        for c in getattr(task_definition, "container_definitions", None) or []
+    )
+
+
+def _ecs_event(svc, message):
+    svc.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": f"(service {svc.name}) {message}"})
+    del svc.events[100:]
+
+
+def _ecs_deployment(svc, task_definition_arn, start, reason=None, ident=None):
+    ident = ident or f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
+    try:
+        failing = ecs_failing(svc._backend.describe_task_definition(task_definition_arn))
+    except Exception:
+        failing = False
+    now = utcnow()
+    return {
+        "id": ident,
+        "status": "PRIMARY",
+        "taskDefinition": task_definition_arn,
+        "desiredCount": svc.desired_count,
+        "pendingCount": svc.desired_count,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": svc.launch_type,
+        "platformVersion": svc.platform_version or ("1.4.0" if svc.launch_type == "FARGATE" else None),
+        "platformFamily": "Linux" if svc.launch_type == "FARGATE" else None,
+        "networkConfiguration": svc.network_configuration or None,
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": reason or f"ECS deployment {ident} in progress.",
+        # Private (the serializer reads only the Deployment shape's members).
+        "_due": start + _ecs_seconds(ECS_ROLLOUT),
+        "_start": start,
+        "_fails": failing,
+    }
+
+
+def _ecs_advance(svc, deployments):
+    """Settles the deployments' transitions due by now, in order."""
+    now = time.monotonic()
+    breaker = (getattr(svc, "deployment_configuration", None) or {}).get("deploymentCircuitBreaker") or {}
+    for _ in range(8):
+        p = deployments[0]
+        if p["rolloutState"] == "IN_PROGRESS" and p["_fails"]:
+            # ECS replaces the tasks that fail to start, one batch per attempt.
+            until = min(now, p["_due"]) if breaker.get("enable") else now
+            tries = 1 + int((until - p["_start"]) // max(_ecs_seconds(ECS_ROLLOUT) / 3, 1e-6))
+            p["failedTasks"] = max(1, p["desiredCount"]) * tries if now >= p["_start"] else 0
+        if p["rolloutState"] == "IN_PROGRESS" and now >= p["_due"]:
+            if p["_fails"] and not breaker.get("enable"):
+                break  # without the circuit breaker ECS keeps trying for ever
+            p["updatedAt"] = utcnow()
+            if p["_fails"]:
+                p.update(rolloutState="FAILED", runningCount=0, pendingCount=0,
+                         rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
+                _ecs_event(svc, f"(deployment {p['id']}) deployment failed: tasks failed to start.")
+                good = svc.__dict__.get("_morket_good")
+                if breaker.get("rollback") and good:
+                    p["_rollback_at"] = p["_due"] + _ecs_seconds(ECS_ROLLBACK_LAG)
+                continue
+            p.update(rolloutState="COMPLETED", rolloutStateReason=f"ECS deployment {p['id']} completed.",
+                     runningCount=p["desiredCount"], pendingCount=0)
+            del deployments[1:]  # the older deployments' tasks are drained
+            svc.__dict__["_morket_good"] = (p["id"], p["taskDefinition"])
+            _ecs_event(svc, f"(deployment {p['id']}) deployment completed.")
+            _ecs_event(svc, "has reached a steady state.")
+            continue
+        if p["rolloutState"] == "FAILED" and p.get("_rollback_at") and now >= p["_rollback_at"]:
+            good_id, good_td = svc.__dict__["_morket_good"]
+            start = p.pop("_rollback_at")
+            p.update(status="ACTIVE", updatedAt=utcnow())
+            deployments.insert(0, _ecs_deployment(
+                svc, good_td, start, reason=f"ECS deployment circuit breaker: rolling back to deploymentId {good_id}."))
+            svc.task_definition = good_td
+            _ecs_event(svc, f"rolling back to deployment {good_id}.")
+            continue
+        if p["rolloutState"] == "COMPLETED" and p.get("_ready_at") and now >= p["_ready_at"]:
+            del p["_ready_at"]
+            p.update(runningCount=p["desiredCount"], pendingCount=0, updatedAt=utcnow())
+            _ecs_event(svc, "has reached a steady state.")
+            continue
+        break
+
+
+def _ecs_model(svc):
+    return svc.__dict__.get("_morket_deployments")
+
+
+def _get_deployments(svc):
+    m = _ecs_model(svc)
+    if m is None:
+        return svc.__dict__.get("_moto_deployments", [])
+    with _ECS_LOCK:
+        _ecs_advance(svc, m)
+    return m
+
+
+def _ecs_count(key):
+    def get(svc):
+        if _ecs_model(svc) is None:
+            return svc.__dict__.get(f"_moto_{key}", 0)
+        return sum(d[key] for d in _get_deployments(svc))
+
+    def put(svc, value):
+        # moto's own bookkeeping (it "runs" a scaled-out count at once); ours is computed.
+        svc.__dict__[f"_moto_{key}"] = value
+
+    return property(get, put)
+
+
+ecs_models.Service.deployments = property(
+    _get_deployments, lambda svc, value: svc.__dict__.__setitem__("_moto_deployments", value))
+ecs_models.Service.running_count = _ecs_count("runningCount")
+ecs_models.Service.pending_count = _ecs_count("pendingCount")
+
+_validate_network = ecs_models.Service._validate_network
+
+
+def _validate_network_with_defaults(self, nc):
+    # AWS takes a missing securityGroups (the VPC's default group) and assignPublicIp (DISABLED).
+    c = (nc or {}).get("awsvpcConfiguration")
+    if isinstance(c, dict):
+        c.setdefault("securityGroups", [])
+        c.setdefault("assignPublicIp", "DISABLED")
+    return _validate_network(self, nc)
+
+
+ecs_models.Service._validate_network = _validate_network_with_defaults
+
+
+def _deployment_configuration(old, new):
+    merged = json.loads(json.dumps(old or DEFAULT_DEPLOYMENT_CONFIGURATION))
+    for k, v in (new or {}).items():
+        merged[k] = v
+    return merged
+
+
+_ecs_create_service = EC2ContainerServiceResponse.create_service
+_ecs_update_service = EC2ContainerServiceResponse.update_service
+
+
+def _create_service(self):
+    params = self._get_params()
+    backend = self.ecs_backend
+    name = params.get("serviceName")
+    token = params.get("clientToken")
+    try:
+        existing = backend._get_service(params.get("cluster") or "default", name or "")
+    except Exception:
+        existing = None
+    if existing is not None and existing.status != "INACTIVE":
+        # AWS: the same client token answers the service again; anything else is refused.
+        if token and existing.__dict__.get("_morket_token") == token:
+            return ActionResult({"service": existing})
+        raise EcsInvalidParameter("Creation of service was not idempotent.")
+    result = _ecs_create_service(self)
+    svc = result.result["service"]
+    svc.__dict__["_morket_token"] = token
+    svc.deployment_configuration = _deployment_configuration(None, params.get("deploymentConfiguration"))
+    svc.enable_execute_command = bool(params.get("enableExecuteCommand"))
+    if params.get("healthCheckGracePeriodSeconds") is not None:
+        svc.health_check_grace_period_seconds = params["healthCheckGracePeriodSeconds"]
+    if svc.deployment_controller.get("type") == "ECS" and svc.task_definition:
+        first = (svc.__dict__.get("_moto_deployments") or [{}])[0].get("id")
+        with _ECS_LOCK:
+            svc.__dict__["_morket_deployments"] = [
+                _ecs_deployment(svc, svc.task_definition, time.monotonic(), ident=first)]
+    return result
+
+
+# UpdateService parameters that start a new deployment (desiredCount, the
+# deployment configuration, grace period and execute-command alone do not).
+NEW_DEPLOYMENT = ("network_configuration", "load_balancers", "service_registries", "platform_version",
+                  "capacity_provider_strategy")
+
+
+def _update_service(self):
+    params = self._get_params()
+    backend = self.ecs_backend
+    try:
+        svc = backend._get_service(params.get("cluster") or "default", (params.get("service") or "").split("/")[-1])
+    except Exception:
+        return _ecs_update_service(self)  # moto answers the error
+    m = _ecs_model(svc)
+    if m is None:
+        return _ecs_update_service(self)
+    before = {k: json.dumps(getattr(svc, k, None), sort_keys=True, default=str) for k in NEW_DEPLOYMENT}
+    old_dc = getattr(svc, "deployment_configuration", None)
+    with _ECS_LOCK:
+        _ecs_advance(svc, m)
+        primary_td = m[0]["taskDefinition"]
+        # moto's forceNewDeployment renames the first deployment; ours makes a new one.
+        saved = [(d, d["id"], d["createdAt"], d["updatedAt"]) for d in m]
+    result = _ecs_update_service(self)
+    with _ECS_LOCK:
+        for d, ident, created, updated in saved:
+            d.update(id=ident, createdAt=created, updatedAt=updated)
+        if params.get("taskDefinition"):
+            # AWS answers the ARN, whatever named the revision.
+            svc.task_definition = backend.describe_task_definition(params["taskDefinition"]).arn
+        if "deploymentConfiguration" in params:
+            svc.deployment_configuration = _deployment_configuration(old_dc, params["deploymentConfiguration"])
+        if "networkConfiguration" in params:
+            svc.network_configuration = _validate_network_with_defaults(svc, params["networkConfiguration"])
+        changed = any(json.dumps(getattr(svc, k, None), sort_keys=True, default=str) != before[k]
+                      for k in NEW_DEPLOYMENT)
+        now = time.monotonic()
+        if svc.task_definition != primary_td or params.get("forceNewDeployment") or changed:
+            for d in m:
+                if d["status"] == "PRIMARY":
+                    d.update(status="ACTIVE", updatedAt=utcnow())
+                    d.pop("_rollback_at", None)  # a newer deployment supersedes the breaker's rollback
+            m.insert(0, _ecs_deployment(svc, svc.task_definition, now))
+        elif svc.desired_count != m[0]["desiredCount"]:
+            p = m[0]
+            p.update(desiredCount=svc.desired_count, updatedAt=utcnow())
+            if p["rolloutState"] == "COMPLETED":
+                if svc.desired_count > p["runningCount"]:
+                    p["_ready_at"] = now + _ecs_seconds(ECS_TASK_START)
+                else:
+                    p["runningCount"] = svc.desired_count
+                p["pendingCount"] = svc.desired_count - p["runningCount"]
+            else:
+                p["pendingCount"] = svc.desired_count
+    return result
+
+
+EC2ContainerServiceResponse.create_service = _create_service
+EC2ContainerServiceResponse.update_service = _update_service
+
+
+# DeleteService: AWS answers DRAINING and reads it until the tasks stopped,
+# then INACTIVE (moto: INACTIVE at once); meanwhile the name cannot be reused.
+def _service_status(svc):
+    raw = svc.__dict__.get("_moto_status", "ACTIVE")
+    if raw == "INACTIVE" and svc.__dict__.get("_morket_inactive_at", 0) > time.monotonic():
+        return "DRAINING"
+    return raw
+
+
+ecs_models.Service.status = property(_service_status, lambda svc, v: svc.__dict__.__setitem__("_moto_status", v))
+_ecs_delete_service = EC2ContainerServiceResponse.delete_service
+
+
+def _delete_service(self):
+    params = self._get_params()
+    try:
+        svc = self.ecs_backend._get_service(params.get("cluster") or "default", params.get("service") or "")
+    except Exception:
+        svc = None
+    if svc is not None and svc.status != "ACTIVE":
+        raise ServiceNotActive("Service was not ACTIVE.")
+    result = _ecs_delete_service(self)
+    svc = result.result["service"]
+    if svc.status == "INACTIVE" and "_morket_inactive_at" not in svc.__dict__:
+        svc.__dict__["_morket_inactive_at"] = time.monotonic() + _ecs_seconds(ECS_DRAIN)
+        svc.desired_count = 0
+    return result
+
+
+class ClusterContainsServices(EcsInvalidParameter):
+    code = "ClusterContainsServicesException"
+
+
+class ServiceNotActive(EcsInvalidParameter):
+    code = "ServiceNotActiveException"
+
+
+_ecs_delete_cluster = EC2ContainerServiceResponse.delete_cluster
+
+
+def _delete_cluster(self):
+    # AWS refuses while services are ACTIVE or DRAINING (moto deletes anyway).
+    try:
+        cluster = self.ecs_backend._get_cluster(self._get_param("cluster") or "default")
+    except Exception:
+        return _ecs_delete_cluster(self)
+    if any(s.cluster_name == cluster.name and s.status != "INACTIVE" for s in self.ecs_backend.services.values()):
+        raise ClusterContainsServices("The Cluster cannot be deleted while Services are active.")
+    return _ecs_delete_cluster(self)
+
+
+EC2ContainerServiceResponse.delete_service = _delete_service
+EC2ContainerServiceResponse.delete_cluster = _delete_cluster
+
+
+# ---- AWS Backup selections and plan updates -----------------------------------
+# moto 5.2 has backup plans and vaults but no selections and no
+# UpdateBackupPlan (both answer 500), deletes a plan that still has selections
+# and "deletes" a vault that does not exist. These follow the AWS Backup API
+# reference; they live on moto's backend, so /moto-api/reset clears them.
+from moto.backup.exceptions import (  # noqa: E402
+    AlreadyExistsException as BackupAlreadyExists,
+    BackupClientError,
+    InvalidParameterValueException as BackupInvalidParameter,
+    InvalidRequestException as BackupInvalidRequest,
+    ResourceNotFoundException as BackupNotFound,
+)
+from moto.backup.models import Vault as BackupVault  # noqa: E402
+from moto.backup.responses import BackupResponse  # noqa: E402
+from moto.core.utils import unix_time  # noqa: E402
+
+
+class BackupMissingParameter(BackupClientError):
+    def __init__(self, msg):
+        super().__init__("MissingParameterValueException", msg)
+
+
+SELECTION_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")
+VAULT_NAME = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")
+ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/\S+$")
+CONDITION_TYPES = ("StringEquals", "StringLike", "StringNotEquals", "StringNotLike")
+
+
+def _selections(backend):
+    # plan id -> {selection id -> selection}
+    if not hasattr(backend, "_morket_selections"):
+        backend._morket_selections = {}
+    return backend._morket_selections
+
+
+def _live_plan(backend, plan_id):
+    plan = backend.plans.get(plan_id)
+    if plan is None or plan.deletion_date is not None:
+        raise BackupNotFound(f"Failed reading Backup plan with provided version (plan {plan_id})")
+    return plan
+
+
+def _path_ids(self):
+    # /backup/plans/{backupPlanId}[/selections/[{selectionId}]]
+    parts = [p for p in self.path.split("?")[0].split("/") if p]
+    plan_id = parts[2] if len(parts) > 2 else ""
+    selection_id = parts[4] if len(parts) > 4 else None
+    return plan_id, selection_id
+
+
+def _selection_body(sel):
+    if not isinstance(sel, dict):
+        raise BackupMissingParameter("BackupSelection is required.")
+    for key in ("SelectionName", "IamRoleArn"):
+        if not sel.get(key):
+            raise BackupMissingParameter(f"{key} is required.")
+    if not SELECTION_NAME.match(sel["SelectionName"]):
+        raise BackupInvalidParameter(
+            f"Invalid selection name {sel['SelectionName']}: 1 to 50 alphanumeric or '-_.' characters.")
+    if not ROLE_ARN.match(sel["IamRoleArn"]):
+        raise BackupInvalidParameter(f"Invalid ARN {sel['IamRoleArn']}")
+    for t in sel.get("ListOfTags") or []:
+        if t.get("ConditionType") != "STRINGEQUALS":
+            raise BackupInvalidParameter(f"Invalid ConditionType {t.get('ConditionType')}: must be STRINGEQUALS.")
+    if not (sel.get("Resources") or sel.get("ListOfTags")):
+        raise BackupInvalidParameter("A backup selection needs Resources or ListOfTags.")
+    conditions = sel.get("Conditions") or {}
+    # AWS answers every list, empty where none was given.
+    return {
+        "SelectionName": sel["SelectionName"],
+        "IamRoleArn": sel["IamRoleArn"],
+        "Resources": list(sel.get("Resources") or []),
+        "ListOfTags": list(sel.get("ListOfTags") or []),
+        "NotResources": list(sel.get("NotResources") or []),
+        "Conditions": {k: list(conditions.get(k) or []) for k in CONDITION_TYPES},
+    }
+
+
+def create_backup_selection(self):
+    plan_id, _ = _path_ids(self)
+    backend = self.backup_backend
+    _live_plan(backend, plan_id)
+    params = json.loads(self.body or "{}")
+    token = params.get("CreatorRequestId")
+    selection = _selection_body(params.get("BackupSelection"))
+    plan_selections = _selections(backend).setdefault(plan_id, {})
+    for s in plan_selections.values():
+        if token and s["CreatorRequestId"] == token:
+            if s["BackupSelection"] != selection:
+                raise BackupAlreadyExists(f"A selection with CreatorRequestId {token} already exists.")
+            # The same request again (a retry): the same selection.
+            return json.dumps({k: s[k] for k in ("SelectionId", "BackupPlanId", "CreationDate")})
+    selection_id = str(uuid.uuid4())
+    plan_selections[selection_id] = {
+        "SelectionId": selection_id,
+        "BackupPlanId": plan_id,
+        "CreationDate": unix_time(),
+        "CreatorRequestId": token,
+        "BackupSelection": selection,
+    }
+    return json.dumps({"SelectionId": selection_id, "BackupPlanId": plan_id,
+                       "CreationDate": plan_selections[selection_id]["CreationDate"]})
+
+
+def _selection(self):
+    plan_id, selection_id = _path_ids(self)
+    s = _selections(self.backup_backend).get(plan_id, {}).get(selection_id or "")
+    if s is None:
+        raise BackupNotFound(f"Failed reading backup selection {selection_id} of plan {plan_id}")
+    return plan_id, selection_id, s
+
+
+def get_backup_selection(self):
+    _, _, s = _selection(self)
+    return json.dumps({k: v for k, v in s.items() if v is not None})
+
+
+def delete_backup_selection(self):
+    plan_id, selection_id, _ = _selection(self)
+    del _selections(self.backup_backend)[plan_id][selection_id]
+    return "{}"
+
+
+def list_backup_selections(self):
+    plan_id, _ = _path_ids(self)
+    _live_plan(self.backup_backend, plan_id)
+    items = sorted(_selections(self.backup_backend).get(plan_id, {}).values(), key=lambda s: s["CreationDate"])
+    size = int((self.querystring.get("maxResults") or ["1000"])[0])
+    start = int((self.querystring.get("nextToken") or ["0"])[0] or 0)
+    page = items[start:start + size]
+    out = {"BackupSelectionsList": [
+        {k: v for k, v in {
+            "SelectionId": s["SelectionId"],
+            "SelectionName": s["BackupSelection"]["SelectionName"],
+            "BackupPlanId": plan_id,
+            "CreationDate": s["CreationDate"],
+            "CreatorRequestId": s["CreatorRequestId"],
+            "IamRoleArn": s["BackupSelection"]["IamRoleArn"],
+        }.items() if v is not None} for s in page]}
+    if start + size < len(items):
+        out["NextToken"] = str(start + size)
+    return json.dumps(out)
+
+
+def update_backup_plan(self):
+    plan_id, _ = _path_ids(self)
+    plan = _live_plan(self.backup_backend, plan_id)
+    body = json.loads(self.body or "{}").get("BackupPlan")
+    if not isinstance(body, dict) or not body.get("BackupPlanName") or not body.get("Rules"):
+        raise BackupMissingParameter("BackupPlan with BackupPlanName and Rules is required.")
+    old_ids = {r.get("RuleName"): r.get("RuleId") for r in plan.backup_plan.get("Rules", [])}
+    for rule in body["Rules"]:
+        rule.setdefault("ScheduleExpression", "cron(0 5 ? * * *)")
+        rule.setdefault("StartWindowMinutes", 480)
+        rule.setdefault("CompletionWindowMinutes", 10080)
+        rule.setdefault("ScheduleExpressionTimezone", "Etc/UTC")
+        rule["RuleId"] = old_ids.get(rule.get("RuleName")) or str(uuid.uuid4())
+    plan.backup_plan = body
+    plan.advanced_backup_settings = body.get("AdvancedBackupSettings") or []
+    plan.version_id = uuid.uuid4().hex + uuid.uuid4().hex[:16]
+    return json.dumps(plan.to_dict())
+
+
+_delete_backup_plan = BackupResponse.delete_backup_plan
+
+
+def _delete_backup_plan_without_selections(self):
+    plan_id = self.path.split("?")[0].rstrip("/").split("/")[-1]
+    if _selections(self.backup_backend).get(plan_id):
+        raise BackupInvalidRequest("Related backup plan selections must be deleted prior to backup plan deletion.")
+    return _delete_backup_plan(self)
+
+
+_create_backup_vault = BackupResponse.create_backup_vault
+_delete_backup_vault = BackupResponse.delete_backup_vault
+
+
+def _create_backup_vault_checked(self):
+    name = unquote(self.path.split("?")[0].rstrip("/").split("/")[-1])
+    if not VAULT_NAME.match(name):
+        raise BackupInvalidParameter(f"Invalid backup vault name {name}: 2 to 50 alphanumeric, '-' or '_' characters.")
+    return _create_backup_vault(self)
+
+
+def _delete_backup_vault_checked(self):
+    name = unquote(self.path.split("?")[0].rstrip("/").split("/")[-1])
+    if name not in self.backup_backend.vaults:
+        raise BackupNotFound(f"Backup vault {name} not found")
+    return _delete_backup_vault(self)
+
+
+for f in [create_backup_selection, get_backup_selection, delete_backup_selection, list_backup_selections,
+          update_backup_plan]:
+    if not hasattr(BackupResponse, f.__name__):
+        setattr(BackupResponse, f.__name__, f)
+BackupResponse.delete_backup_plan = _delete_backup_plan_without_selections
+# DescribeBackupVault's members moto leaves out.
+BackupVault.number_of_recovery_points = property(lambda v: v.num_of_recovery_points)
+BackupVault.vault_type = "BACKUP_VAULT"
+BackupVault.vault_state = "AVAILABLE"
+BackupResponse.create_backup_vault = _create_backup_vault_checked
+BackupResponse.delete_backup_vault = _delete_backup_vault_checked
+
+
 class FaultSwitch:
     """WSGI middleware in front of moto's dispatcher: the fault switch above."""
 
@@ -415,7 +996,7 @@ def fail(environ, fault, start_response):
 
 
 def _respond(start_response, status, headers, body):
-    data = body.encode("utf-8")
+    data = body if isinstance(body, bytes) else body.encode("utf-8")
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -500,14 +1081,258 @@ def _check_loading_status(self, key):
 ParameterDict._check_loading_status = _check_loading_status
 
 
+# ---- Smithy RPC v2 CBOR -> AWS JSON ------------------------------------------------
+# The AWS SDK for Rust speaks Smithy RPC v2 CBOR to CloudWatch (POST
+# /service/GraniteServiceVersion20100801/operation/<Op>, smithy-protocol:
+# rpc-v2-cbor); moto 5.2 speaks CloudWatch's JSON protocol only and answered
+# 404. The bridge below turns such a request into the JSON one (X-Amz-Target
+# <service>.<Op>, so the fault switch and the AWS-like mode see the operation)
+# and moto's JSON answer, errors included, back into CBOR shaped by the
+# service's botocore model (timestamps as tag 1, integers and doubles as
+# their CBOR types).
+import base64  # noqa: E402
+import struct  # noqa: E402
+from datetime import datetime  # noqa: E402
+
+CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)/?$")
+CBOR_SERVICES = {"monitoring": "cloudwatch"}  # SigV4 signing name -> botocore service
+_cbor_models = {}
+
+
+class _Timestamp(float):
+    """An epoch-seconds value to encode as CBOR tag 1."""
+
+
+def cbor_decode(data):
+    value, end = _cbor_item(data, 0)
+    return value
+
+
+def _cbor_length(data, i, info):
+    if info < 24:
+        return info, i
+    size = {24: 1, 25: 2, 26: 4, 27: 8}.get(info)
+    if size is None:
+        raise ValueError(f"bad CBOR length {info}")
+    return int.from_bytes(data[i:i + size], "big"), i + size
+
+
+def _cbor_item(data, i):
+    head = data[i]
+    major, info = head >> 5, head & 0x1F
+    i += 1
+    if major == 7:
+        if info == 20:
+            return False, i
+        if info == 21:
+            return True, i
+        if info in (22, 23):
+            return None, i
+        if info == 25:
+            return struct.unpack(">e", data[i:i + 2])[0], i + 2
+        if info == 26:
+            return struct.unpack(">f", data[i:i + 4])[0], i + 4
+        if info == 27:
+            return struct.unpack(">d", data[i:i + 8])[0], i + 8
+        raise ValueError(f"unsupported CBOR simple value {info}")
+    if info == 31 and major in (2, 3, 4, 5):  # indefinite length, up to a break (0xff)
+        items = []
+        while data[i] != 0xFF:
+            item, i = _cbor_item(data, i)
+            items.append(item)
+        i += 1
+        if major == 2:
+            return b"".join(items), i
+        if major == 3:
+            return "".join(items), i
+        if major == 4:
+            return items, i
+        return dict(zip(items[::2], items[1::2])), i
+    n, i = _cbor_length(data, i, info)
+    if major == 0:
+        return n, i
+    if major == 1:
+        return -1 - n, i
+    if major == 2:
+        return bytes(data[i:i + n]), i + n
+    if major == 3:
+        return bytes(data[i:i + n]).decode("utf-8"), i + n
+    if major == 4:
+        items = []
+        for _ in range(n):
+            item, i = _cbor_item(data, i)
+            items.append(item)
+        return items, i
+    if major == 5:
+        out = {}
+        for _ in range(n):
+            k, i = _cbor_item(data, i)
+            out[k], i = _cbor_item(data, i)
+        return out, i
+    # major 6: a tag; tag 1 (epoch seconds) stays a number, as JSON has it
+    return _cbor_item(data, i)
+
+
+def _cbor_head(major, n):
+    if n < 24:
+        return bytes([major << 5 | n])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * size):
+            return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+    raise ValueError("CBOR length too large")
+
+
+def cbor_encode(v):
+    if isinstance(v, _Timestamp):
+        return b"\xc1\xfb" + struct.pack(">d", float(v))
+    if v is None:
+        return b"\xf6"
+    if v is True:
+        return b"\xf5"
+    if v is False:
+        return b"\xf4"
+    if isinstance(v, int):
+        return _cbor_head(0, v) if v >= 0 else _cbor_head(1, -1 - v)
+    if isinstance(v, float):
+        return b"\xfb" + struct.pack(">d", v)
+    if isinstance(v, (bytes, bytearray)):
+        return _cbor_head(2, len(v)) + bytes(v)
+    if isinstance(v, str):
+        raw = v.encode("utf-8")
+        return _cbor_head(3, len(raw)) + raw
+    if isinstance(v, (list, tuple)):
+        return _cbor_head(4, len(v)) + b"".join(cbor_encode(x) for x in v)
+    if isinstance(v, dict):
+        return _cbor_head(5, len(v)) + b"".join(cbor_encode(k) + cbor_encode(x) for k, x in v.items())
+    raise TypeError(f"cannot encode {type(v).__name__} as CBOR")
+
+
+def _jsonable(v):
+    """A decoded CBOR request as the JSON protocol has it (blobs base64)."""
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items() if x is not None}
+    return v
+
+
+def _typed(shape, v):
+    """moto's JSON value as the CBOR the SDK expects for the shape."""
+    if v is None or shape is None:
+        return v
+    t = shape.type_name
+    if t == "structure" and isinstance(v, dict):
+        return {k: _typed(shape.members.get(k), x) for k, x in v.items() if x is not None}
+    if t == "list" and isinstance(v, list):
+        return [_typed(shape.member, x) for x in v]
+    if t == "map" and isinstance(v, dict):
+        return {k: _typed(shape.value, x) for k, x in v.items() if x is not None}
+    if t == "timestamp":
+        if isinstance(v, str):
+            try:
+                return _Timestamp(float(v))
+            except ValueError:
+                return _Timestamp(datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp())
+        return _Timestamp(float(v))
+    if t == "blob" and isinstance(v, str):
+        return base64.b64decode(v)
+    if t in ("double", "float"):
+        return float(v)
+    if t in ("integer", "long", "short", "byte"):
+        return int(v)
+    return v
+
+
+def _cbor_model(service):
+    if service not in _cbor_models:
+        import botocore.session
+
+        _cbor_models[service] = botocore.session.get_session().get_service_model(service)
+    return _cbor_models[service]
+
+
+class CborBridge:
+    """WSGI middleware, outermost: Smithy RPC v2 CBOR requests as AWS JSON ones."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        m = CBOR_PATH.match(environ.get("PATH_INFO", ""))
+        service = CBOR_SERVICES.get(_signing_service(environ) or "")
+        if not m or service is None or "cbor" not in environ.get("HTTP_SMITHY_PROTOCOL", "cbor"):
+            return self.app(environ, start_response)
+        target, op = m.group(1), m.group(2)
+        raw = _body(environ)
+        try:
+            doc = cbor_decode(raw) if raw else {}
+        except (ValueError, IndexError, UnicodeDecodeError) as e:
+            return self.error(start_response, 400, "SerializationException", f"bad CBOR body: {e}")
+        data = json.dumps(_jsonable(doc or {})).encode()
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["morket.body"] = data
+        environ["CONTENT_LENGTH"] = str(len(data))
+        environ["CONTENT_TYPE"] = "application/x-amz-json-1.0"
+        environ["HTTP_X_AMZ_TARGET"] = f"{target}.{op}"
+        environ["PATH_INFO"] = "/"
+        head = {}
+        chunks = []
+
+        def capture(status, headers, exc_info=None):
+            head["status"], head["headers"] = status, list(headers)
+            return chunks.append
+
+        result = self.app(environ, capture)
+        try:
+            chunks.extend(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        body = b"".join(chunks)
+        status = int(head["status"].split()[0])
+        try:
+            answer = json.loads(body or b"{}")
+        except ValueError:
+            answer = None
+        if status >= 300 or not isinstance(answer, dict):
+            headers = {k.lower(): v for k, v in head["headers"]}
+            doc = answer if isinstance(answer, dict) else {}
+            code = (doc.get("__type") or headers.get("x-amzn-errortype") or "InternalFailure")
+            code = code.split(":")[0].rpartition("#")[2]
+            message = doc.get("message") or doc.get("Message")
+            return self.error(start_response, status if status >= 300 else 500, code,
+                              message or body.decode("utf-8", "replace")[:200])
+        try:
+            shape = _cbor_model(service).operation_model(op).output_shape
+        except Exception:
+            shape = None
+        out = cbor_encode(_typed(shape, answer) if shape is not None else answer)
+        return self.cbor(start_response, status, out, head["headers"])
+
+    def error(self, start_response, status, code, message):
+        # Query-compatible services (CloudWatch) read the code from x-amzn-query-error.
+        kind = "Sender" if status < 500 else "Receiver"
+        out = cbor_encode({"__type": code, "message": message})
+        return self.cbor(start_response, status, out, [("x-amzn-query-error", f"{code};{kind}")])
+
+    def cbor(self, start_response, status, out, headers):
+        keep = [(k, v) for k, v in headers if k.lower() in ("x-amzn-requestid", "x-amzn-query-error")]
+        if not any(k.lower() == "x-amzn-requestid" for k, _ in keep):
+            keep.append(("x-amzn-RequestId", str(uuid.uuid4())))
+        return _respond(start_response, status, keep + [("Content-Type", "application/cbor"),
+                                                       ("smithy-protocol", "rpc-v2-cbor")], out)
+
+
 if __name__ == "__main__":
     import moto.server
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     # moto.server.main builds its app from this name at call time: serve the
     # dispatcher behind the AWS-like mode, behind the fault switch (an armed
-    # fault answers first; a reset clears both).
-    moto.server.DomainDispatcherApplication = lambda create_app: FaultSwitch(
+    # fault answers first; a reset clears both), behind the CBOR bridge.
+    moto.server.DomainDispatcherApplication = lambda create_app: CborBridge(FaultSwitch(
         aws_like.AwsLike(
             DomainDispatcherApplication(create_app),
             fail=fail,
@@ -515,5 +1340,5 @@ if __name__ == "__main__":
             params=_query_params,
             service=_signing_service,
         )
-    )
+    ))
     moto.server.main(sys.argv[1:])

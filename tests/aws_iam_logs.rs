@@ -203,7 +203,8 @@ async fn role_lifecycle() {
     let mut r = Role::for_service("morket-flow-logs", "vpc-flow-logs.amazonaws.com");
     r.description = Some("flow logs".into());
     r.managed_policy_arns = vec![p1.clone().into()];
-    r.inline_policies.insert("logs".into(), logs_doc.clone());
+    r.inline_policies
+        .insert("logs".into(), logs_doc.clone().into());
     r.tags.insert("Name".into(), "flow-logs".into());
 
     // Create, with every tag in the create call.
@@ -243,7 +244,7 @@ async fn role_lifecycle() {
     let mut same = r.clone();
     same.assume_role_policy = pretty(&r.assume_role_policy);
     same.inline_policies
-        .insert("logs".into(), pretty(&logs_doc));
+        .insert("logs".into(), pretty(&logs_doc).into());
     e.no_changes(&one(same).0).await;
 
     // Update each field in place: trust policy, description, session length,
@@ -264,8 +265,10 @@ async fn role_lifecycle() {
     r.description = Some("flow logs, v2".into());
     r.max_session_duration = 7200;
     r.managed_policy_arns = vec![p3.clone().into(), p2.clone().into()];
-    r.inline_policies.insert("logs".into(), logs_doc2.clone());
-    r.inline_policies.insert("extra".into(), extra_doc.clone());
+    r.inline_policies
+        .insert("logs".into(), logs_doc2.clone().into());
+    r.inline_policies
+        .insert("extra".into(), extra_doc.clone().into());
     r.tags.insert("Team".into(), "net".into());
     let (s2, _) = one(r.clone());
     let plan = e.up_stable(&s2).await;
@@ -564,7 +567,8 @@ async fn flow_log_publishes_to_log_group_through_role() {
                 "logs:DescribeLogStreams",
             ],
             "*",
-        ),
+        )
+        .into(),
     );
     let role = root.resource("flow-logs", r).unwrap();
     let fl = root
@@ -641,7 +645,7 @@ async fn find_by_urn_and_a_retried_create_adopt_only_our_own() {
     let e = env().await;
     let mut r = Role::for_service("adopt-me", "ec2.amazonaws.com");
     r.inline_policies
-        .insert("logs".into(), allow(&["logs:PutLogEvents"], "*"));
+        .insert("logs".into(), allow(&["logs:PutLogEvents"], "*").into());
     let (st, u) = one(r);
     // As if CreateRole went through and PutRolePolicy did not: the retry carries on.
     let lost_policy = async {
@@ -826,7 +830,8 @@ async fn role_whose_policy_call_fails_is_recorded_and_finished() {
     let logs_doc = allow(&["logs:PutLogEvents"], "*");
     let mut r = Role::for_service("morket-task", "ecs-tasks.amazonaws.com");
     r.managed_policy_arns = vec![p1.clone().into()];
-    r.inline_policies.insert("logs".into(), logs_doc.clone());
+    r.inline_policies
+        .insert("logs".into(), logs_doc.clone().into());
     let (s, u) = one(r);
     e.moto.fail("PutRolePolicy", "ServiceFailure", 400, 1);
     let failed = e.up_failing(&s).await;

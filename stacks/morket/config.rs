@@ -28,6 +28,73 @@ pub struct MorketConfig {
     pub opensearch: OpensearchConfig,
     #[serde(default = "default_log_retention")]
     pub log_retention_days: u32,
+    /// Image tags the services run; a deploy pipeline rolls them with
+    /// `--set images.backend=<tag>`.
+    #[serde(default)]
+    pub images: ImagesConfig,
+    #[serde(default)]
+    pub app: AppConfig,
+    pub dns: DnsConfig,
+    #[serde(default)]
+    pub alarms: AlarmsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Tag in the `morket-backend` repository (also the Temporal worker's).
+    pub backend: String,
+    pub scraper: String,
+    /// Tag of `temporalio/auto-setup` (R12.1).
+    pub temporal_server: String,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        ImagesConfig {
+            backend: "latest".into(),
+            scraper: "latest".into(),
+            temporal_server: "1.24.2".into(),
+        }
+    }
+}
+
+/// Non-sensitive settings passed to the tasks' `environment` (R19.2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppConfig {
+    pub log_level: String,
+    /// Proxies the scraper rotates through (comma-separated, may be empty).
+    pub proxy_urls: String,
+    pub browser_pool_size: u32,
+    /// Requests per minute per API key.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            log_level: "info".into(),
+            proxy_urls: String::new(),
+            browser_pool_size: 3,
+            rate_limit_per_minute: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// The public hosted zone the domain lives in (it exists already:
+    /// looked up by name, never created or deleted by the stack).
+    pub zone: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmsConfig {
+    /// Subscribed to the alarm topic (R16.3); none: subscribe later.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -307,6 +374,50 @@ impl MorketConfig {
             0,
             23,
         )?;
+        for (key, tag) in [
+            ("images.backend", &c.images.backend),
+            ("images.scraper", &c.images.scraper),
+            ("images.temporal_server", &c.images.temporal_server),
+        ] {
+            // Docker's tag grammar: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+            let ok = (1..=128).contains(&tag.len())
+                && !tag.starts_with(['.', '-'])
+                && tag
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch));
+            if !ok {
+                return Err(file.bad(
+                    key,
+                    format!("{tag:?}"),
+                    "an image tag: 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -",
+                ));
+            }
+        }
+        one_of(
+            file,
+            "app.log_level",
+            &c.app.log_level,
+            &["debug", "info", "warn", "error"],
+        )?;
+        range(
+            file,
+            "app.browser_pool_size",
+            c.app.browser_pool_size,
+            1,
+            32,
+        )?;
+        if !(c.domain_name == c.dns.zone || c.domain_name.ends_with(&format!(".{}", c.dns.zone))) {
+            return Err(file.bad(
+                "dns.zone",
+                format!("{:?}", c.dns.zone),
+                &format!("domain_name {:?} must be in this zone", c.domain_name),
+            ));
+        }
+        if let Some(e) = &c.alarms.email {
+            if !e.contains('@') || e.contains(char::is_whitespace) {
+                return Err(file.bad("alarms.email", format!("{e:?}"), "an email address"));
+            }
+        }
         if !LOG_RETENTION.contains(&c.log_retention_days) {
             return Err(file.bad(
                 "log_retention_days",

@@ -207,7 +207,8 @@ fn flow_logs(
                 ]
             }]
         })
-        .to_string(),
+        .to_string()
+        .into(),
     );
     role.tags = name_tag(cfg, "vpc-flow-logs");
     let role = net.resource("flow-log-role", role)?;

@@ -1,6 +1,7 @@
 //! One `SdkConfig` from the standard chain (env, profiles, SSO, IMDS), shared
 //! by every client; retries, timeouts and client-side rate limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -80,6 +81,21 @@ pub struct Aws {
     logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
     ssm: OnceCell<aws_sdk_ssm::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
+    elbv2: OnceCell<aws_sdk_elasticloadbalancingv2::Client>,
+    acm: OnceCell<aws_sdk_acm::Client>,
+    route53: OnceCell<aws_sdk_route53::Client>,
+    s3: OnceCell<aws_sdk_s3::Client>,
+    cloudfront: OnceCell<aws_sdk_cloudfront::Client>,
+    secretsmanager: OnceCell<aws_sdk_secretsmanager::Client>,
+    ecr: OnceCell<aws_sdk_ecr::Client>,
+    appautoscaling: OnceCell<aws_sdk_applicationautoscaling::Client>,
+    cloudwatch: OnceCell<aws_sdk_cloudwatch::Client>,
+    sns: OnceCell<aws_sdk_sns::Client>,
+    servicediscovery: OnceCell<aws_sdk_servicediscovery::Client>,
+    backup: OnceCell<aws_sdk_backup::Client>,
+    /// The same connection in other regions (a CloudFront certificate lives
+    /// in us-east-1 whatever the stack's region), made on first use.
+    regions: std::sync::Mutex<std::collections::HashMap<String, Arc<Aws>>>,
     /// Whether the chain gave credentials, asked once (lookups, which a
     /// preview without credentials leaves unread).
     credentials: OnceCell<Result<(), String>>,
@@ -101,8 +117,49 @@ impl Aws {
             logs: OnceCell::new(),
             ssm: OnceCell::new(),
             sts: OnceCell::new(),
+            elbv2: OnceCell::new(),
+            acm: OnceCell::new(),
+            route53: OnceCell::new(),
+            s3: OnceCell::new(),
+            cloudfront: OnceCell::new(),
+            secretsmanager: OnceCell::new(),
+            ecr: OnceCell::new(),
+            appautoscaling: OnceCell::new(),
+            cloudwatch: OnceCell::new(),
+            sns: OnceCell::new(),
+            servicediscovery: OnceCell::new(),
+            backup: OnceCell::new(),
             credentials: OnceCell::new(),
+            regions: Default::default(),
         }
+    }
+
+    /// This connection in `region` (itself when `None` or its own region):
+    /// the same credentials, endpoint and settings, its own clients and
+    /// rate limits (AWS's limits are per region).
+    pub async fn in_region(self: &Arc<Self>, region: Option<&str>) -> Arc<Aws> {
+        let Some(region) = region else {
+            return self.clone();
+        };
+        let base = self.config().await;
+        if base.region().map(|r| r.as_ref()) == Some(region) {
+            return self.clone();
+        }
+        let mut cache = self.regions.lock().expect("region cache");
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = base
+                    .to_builder()
+                    .region(Region::new(region.to_string()))
+                    .build();
+                let settings = AwsSettings {
+                    region: Some(region.to_string()),
+                    ..self.settings.clone()
+                };
+                Arc::new(Aws::with_config(settings, config))
+            })
+            .clone()
     }
 
     /// Uses a ready `SdkConfig` (tests point it at a mock or at moto).
@@ -151,6 +208,66 @@ impl Aws {
 
     pub fn with_logs(self, client: aws_sdk_cloudwatchlogs::Client) -> Self {
         self.logs.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_elbv2(self, client: aws_sdk_elasticloadbalancingv2::Client) -> Self {
+        self.elbv2.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_acm(self, client: aws_sdk_acm::Client) -> Self {
+        self.acm.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_route53(self, client: aws_sdk_route53::Client) -> Self {
+        self.route53.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_s3(self, client: aws_sdk_s3::Client) -> Self {
+        self.s3.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_cloudfront(self, client: aws_sdk_cloudfront::Client) -> Self {
+        self.cloudfront.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_secretsmanager(self, client: aws_sdk_secretsmanager::Client) -> Self {
+        self.secretsmanager.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_ecr(self, client: aws_sdk_ecr::Client) -> Self {
+        self.ecr.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_appautoscaling(self, client: aws_sdk_applicationautoscaling::Client) -> Self {
+        self.appautoscaling.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_cloudwatch(self, client: aws_sdk_cloudwatch::Client) -> Self {
+        self.cloudwatch.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_sns(self, client: aws_sdk_sns::Client) -> Self {
+        self.sns.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_servicediscovery(self, client: aws_sdk_servicediscovery::Client) -> Self {
+        self.servicediscovery.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_backup(self, client: aws_sdk_backup::Client) -> Self {
+        self.backup.set(client).expect("fresh cell");
         self
     }
 
@@ -257,6 +374,93 @@ impl Aws {
     pub async fn sts(&self) -> &aws_sdk_sts::Client {
         self.sts
             .get_or_init(|| async { aws_sdk_sts::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        self.elbv2
+            .get_or_init(|| async {
+                aws_sdk_elasticloadbalancingv2::Client::new(self.config().await)
+            })
+            .await
+    }
+
+    pub async fn acm(&self) -> &aws_sdk_acm::Client {
+        self.acm
+            .get_or_init(|| async { aws_sdk_acm::Client::new(self.config().await) })
+            .await
+    }
+
+    /// Route 53 is global: the SDK resolves its one endpoint from any region.
+    pub async fn route53(&self) -> &aws_sdk_route53::Client {
+        self.route53
+            .get_or_init(|| async { aws_sdk_route53::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3
+            .get_or_init(|| async {
+                let config = self.config().await;
+                // A local endpoint (the test peer) has no per-bucket DNS
+                // names: address buckets by path there.
+                let local = config.endpoint_url().is_some();
+                let s3 = aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(local)
+                    .build();
+                aws_sdk_s3::Client::from_conf(s3)
+            })
+            .await
+    }
+
+    /// CloudFront is global: the SDK resolves its one endpoint from any region.
+    pub async fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
+        self.cloudfront
+            .get_or_init(|| async { aws_sdk_cloudfront::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn secretsmanager(&self) -> &aws_sdk_secretsmanager::Client {
+        self.secretsmanager
+            .get_or_init(|| async { aws_sdk_secretsmanager::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn ecr(&self) -> &aws_sdk_ecr::Client {
+        self.ecr
+            .get_or_init(|| async { aws_sdk_ecr::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn appautoscaling(&self) -> &aws_sdk_applicationautoscaling::Client {
+        self.appautoscaling
+            .get_or_init(|| async {
+                aws_sdk_applicationautoscaling::Client::new(self.config().await)
+            })
+            .await
+    }
+
+    pub async fn cloudwatch(&self) -> &aws_sdk_cloudwatch::Client {
+        self.cloudwatch
+            .get_or_init(|| async { aws_sdk_cloudwatch::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn sns(&self) -> &aws_sdk_sns::Client {
+        self.sns
+            .get_or_init(|| async { aws_sdk_sns::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn servicediscovery(&self) -> &aws_sdk_servicediscovery::Client {
+        self.servicediscovery
+            .get_or_init(|| async { aws_sdk_servicediscovery::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn backup(&self) -> &aws_sdk_backup::Client {
+        self.backup
+            .get_or_init(|| async { aws_sdk_backup::Client::new(self.config().await) })
             .await
     }
 }

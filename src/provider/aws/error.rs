@@ -70,6 +70,9 @@ pub fn is_not_found_code(code: &str) -> bool {
         || code == "ResourceNotFoundException"
         // IAM's code for a missing role, policy or attachment.
         || code == "NoSuchEntity"
+        // S3: the bucket (or key) named does not exist.
+        || code == "NoSuchBucket"
+        || code == "NoSuchKey"
 }
 
 /// Maps an SDK error from `op`. The message names the operation, the AWS

@@ -63,6 +63,18 @@ pub struct Limits {
     pub logs: TokenBucket,
     pub ssm: TokenBucket,
     pub sts: TokenBucket,
+    pub elbv2: TokenBucket,
+    pub acm: TokenBucket,
+    pub route53: TokenBucket,
+    pub s3: TokenBucket,
+    pub cloudfront: TokenBucket,
+    pub secretsmanager: TokenBucket,
+    pub ecr: TokenBucket,
+    pub appautoscaling: TokenBucket,
+    pub cloudwatch: TokenBucket,
+    pub sns: TokenBucket,
+    pub servicediscovery: TokenBucket,
+    pub backup: TokenBucket,
 }
 
 impl Default for Limits {
@@ -81,6 +93,19 @@ impl Default for Limits {
             // GetParameter's default throughput is 40 per second.
             ssm: TokenBucket::new(40, 40.0),
             sts: TokenBucket::new(20, 10.0),
+            elbv2: TokenBucket::new(20, 10.0),
+            acm: TokenBucket::new(10, 5.0),
+            route53: // Route 53 allows five requests per second per account.
+            TokenBucket::new(5, 5.0),
+            s3: TokenBucket::new(50, 50.0),
+            cloudfront: TokenBucket::new(10, 2.0),
+            secretsmanager: TokenBucket::new(20, 10.0),
+            ecr: TokenBucket::new(20, 10.0),
+            appautoscaling: TokenBucket::new(10, 5.0),
+            cloudwatch: TokenBucket::new(20, 10.0),
+            sns: TokenBucket::new(20, 10.0),
+            servicediscovery: TokenBucket::new(10, 5.0),
+            backup: TokenBucket::new(10, 5.0),
         }
     }
 }

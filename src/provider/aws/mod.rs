@@ -9,11 +9,18 @@ use std::sync::Arc;
 
 use crate::provider::{ProviderError, Registry};
 
+pub mod acm;
+pub mod appautoscaling;
+pub mod backup;
 pub mod call;
 pub mod client;
+pub mod cloudfront;
+pub mod cloudwatch;
 pub mod ec2;
+pub mod ecr;
 pub mod ecs;
 pub mod elasticache;
+pub mod elbv2;
 pub mod error;
 pub mod iam;
 pub mod limits;
@@ -23,7 +30,12 @@ pub mod mq;
 pub mod opensearch;
 pub mod rds;
 pub mod resource;
+pub mod route53;
+pub mod s3;
+pub mod secretsmanager;
 pub mod service;
+pub mod servicediscovery;
+pub mod sns;
 pub mod ssm;
 pub mod sts;
 pub mod tags;
@@ -36,14 +48,26 @@ pub use client::{Aws, AwsSettings};
 /// Registers every AWS type, sharing one client set.
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     let lag = aws.settings.lookup_lag;
+    acm::register(registry, aws.clone());
+    appautoscaling::register(registry, aws.clone());
+    backup::register(registry, aws.clone());
+    cloudfront::register(registry, aws.clone());
+    cloudwatch::register(registry, aws.clone());
     ec2::register(registry, aws.clone());
+    ecr::register(registry, aws.clone());
     ecs::register(registry, aws.clone());
     elasticache::register(registry, aws.clone());
+    elbv2::register(registry, aws.clone());
     iam::register(registry, aws.clone());
     logs::register(registry, aws.clone());
     mq::register(registry, aws.clone());
     opensearch::register(registry, aws.clone());
     rds::register(registry, aws.clone());
+    route53::register(registry, aws.clone());
+    s3::register(registry, aws.clone());
+    secretsmanager::register(registry, aws.clone());
+    servicediscovery::register(registry, aws.clone());
+    sns::register(registry, aws.clone());
     ssm::register(registry, aws.clone());
     sts::register(registry, aws);
     // Tag-filtered describes are eventually consistent on AWS.

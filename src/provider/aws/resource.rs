@@ -36,6 +36,12 @@ pub trait AwsResource: ResourceArgs + Clone + PartialEq + Default + std::fmt::De
     type Service: Service;
     const SCHEMA: Schema;
 
+    /// The region the object lives in when it is not the stack's (a
+    /// `region` input, as Terraform's provider has on every resource).
+    fn region(&self) -> Option<&str> {
+        None
+    }
+
     /// Checks beyond the types (ranges, formats, combinations); inputs may
     /// hold unknowns in a preview. Errors name the field and the value.
     fn check(&self) -> Result<(), ProviderError>;
@@ -197,7 +203,8 @@ impl<T: AwsResource> Provider for Typed<T> {
 
     async fn create(&self, ctx: &Ctx, inputs: &Value) -> Result<Created, ProviderError> {
         let args: T = parse(inputs)?;
-        let cx = Call::new(&self.aws, ctx);
+        let aws = self.aws.in_region(args.region()).await;
+        let cx = Call::new(&aws, ctx);
         let id = args.create(&cx).await?;
         finish_create(&id, async {
             args.after_create(&cx, &id).await?;
@@ -217,9 +224,9 @@ impl<T: AwsResource> Provider for Typed<T> {
         inputs: &Value,
         _outputs: &Value,
     ) -> Result<Option<ReadResult>, ProviderError> {
-        let cx = Call::new(&self.aws, ctx);
         // No declaration (an object read by id alone): the live values as they are.
         if inputs.is_null() {
+            let cx = Call::new(&self.aws, ctx);
             return Ok(T::read(&cx, id, &T::default())
                 .await?
                 .map(|live| ReadResult {
@@ -228,6 +235,8 @@ impl<T: AwsResource> Provider for Typed<T> {
                 }));
         }
         let declared: T = parse(inputs)?;
+        let aws = self.aws.in_region(declared.region()).await;
+        let cx = Call::new(&aws, ctx);
         Ok(T::read(&cx, id, &declared)
             .await?
             .map(|live| self.live(inputs, live)))
@@ -242,7 +251,8 @@ impl<T: AwsResource> Provider for Typed<T> {
         _old_outputs: &Value,
     ) -> Result<Value, ProviderError> {
         let (old, new): (T, T) = (parse(old_inputs)?, parse(new_inputs)?);
-        let cx = Call::new(&self.aws, ctx);
+        let aws = self.aws.in_region(new.region()).await;
+        let cx = Call::new(&aws, ctx);
         new.update(&old, &cx, id).await?;
         match T::read(&cx, id, &new).await? {
             Some(live) => Ok(live.outputs),
@@ -265,7 +275,8 @@ impl<T: AwsResource> Provider for Typed<T> {
         } else {
             parse(inputs)?
         };
-        match args.delete(&Call::new(&self.aws, ctx), id).await {
+        let aws = self.aws.in_region(args.region()).await;
+        match args.delete(&Call::new(&aws, ctx), id).await {
             Err(ProviderError::NotFound(_)) => Ok(()),
             r => r,
         }
@@ -273,7 +284,8 @@ impl<T: AwsResource> Provider for Typed<T> {
 
     async fn find_by_urn(&self, ctx: &Ctx, inputs: &Value) -> Result<Vec<Created>, ProviderError> {
         let args: T = parse(inputs)?;
-        let cx = Call::new(&self.aws, ctx);
+        let aws = self.aws.in_region(args.region()).await;
+        let cx = Call::new(&aws, ctx);
         let mut found = Vec::new();
         for id in args.find(&cx).await? {
             // Gone between the listing and the read: nothing to adopt.
@@ -298,8 +310,20 @@ impl<T: AwsResource> Provider for Typed<T> {
         for i in items {
             typed.push((i.id.clone(), parse::<T>(&i.inputs)?));
         }
-        let cx = Call::new(&self.aws, &first.ctx);
-        let lives = T::read_many(&cx, &typed).await?;
+        // One call per region: the batch is split where regions differ.
+        let mut lives = Vec::with_capacity(typed.len());
+        let mut start = 0;
+        while start < typed.len() {
+            let region = typed[start].1.region();
+            let end = typed[start..]
+                .iter()
+                .position(|(_, t)| t.region() != region)
+                .map_or(typed.len(), |n| start + n);
+            let aws = self.aws.in_region(region).await;
+            let cx = Call::new(&aws, &first.ctx);
+            lives.extend(T::read_many(&cx, &typed[start..end]).await?);
+            start = end;
+        }
         Ok(lives
             .into_iter()
             .zip(items)

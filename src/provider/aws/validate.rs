@@ -117,12 +117,41 @@ pub fn check_az(field: &str, az: &str) -> Result<(), ProviderError> {
     }
 }
 
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
+pub fn check_region(field: &str, region: &str) -> Result<(), ProviderError> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts[0].len() == 2
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(ProviderError::invalid(
+            field,
+            format!("{region:?}"),
+            "expected a region name like us-east-1",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn errors_name_field_value_and_rule() {
+        for r in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1"] {
+            assert!(check_region("region", r).is_ok(), "{r}");
+        }
+        for r in ["us-east", "US-EAST-1", "useast1", "us-east-1a"] {
+            let e = check_region("region", r).unwrap_err().to_string();
+            assert!(e.contains("region") && e.contains(r), "{e}");
+        }
         assert!(check_cidr("cidr_block", "10.0.0.0/16", 16..=28).is_ok());
         let e = check_cidr("cidr_block", "10.0.0.1/16", 16..=28).unwrap_err();
         assert!(

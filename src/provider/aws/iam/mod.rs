@@ -15,6 +15,7 @@ use super::tags::Tags;
 use super::Aws;
 use crate::provider::{ProviderError, Registry};
 
+pub mod policy;
 pub mod role;
 pub mod service_linked_role;
 

@@ -32,8 +32,10 @@ pub struct Role {
     pub max_session_duration: i32,
     /// Exactly these managed policies are attached (others are detached).
     pub managed_policy_arns: Vec<Input<String>>,
-    /// Inline policies by name, as JSON text; exactly these exist on the role.
-    pub inline_policies: BTreeMap<String, String>,
+    /// Inline policies by name, as JSON text (or a typed
+    /// [`PolicyDocument`](super::policy::PolicyDocument) naming other
+    /// resources' ARNs); exactly these exist on the role.
+    pub inline_policies: BTreeMap<String, Input<String>>,
     pub tags: Tags,
 }
 
@@ -234,7 +236,9 @@ impl AwsResource for Role {
                     "policy names are 1 to 128 letters, digits and +=,.@_-",
                 ));
             }
-            check_policy(&format!("inline_policies.{p}"), doc)?;
+            if let Some(doc) = doc.known() {
+                check_policy(&format!("inline_policies.{p}"), doc)?;
+            }
         }
         Ok(())
     }
@@ -321,11 +325,11 @@ impl AwsResource for Role {
             };
             let doc = url_decode(got.policy_document());
             // The declared text when it means the same (AWS reformats it).
-            let doc = match declared.inline_policies.get(p) {
+            let doc = match declared.inline_policies.get(p).and_then(Input::known) {
                 Some(d) if normal_policy(d) == normal_policy(&doc) => d.clone(),
                 _ => doc,
             };
-            inline.insert(p.clone(), doc);
+            inline.insert(p.clone(), Input::Value(doc));
         }
         let args = Role {
             name: r.role_name().to_string(),
@@ -398,9 +402,11 @@ impl AwsResource for Role {
             .await?;
         }
         for (p, doc) in &self.inline_policies {
+            let doc = doc.require(&format!("inline_policies.{p}"))?;
             let same = old
                 .inline_policies
                 .get(p)
+                .and_then(Input::known)
                 .is_some_and(|d| normal_policy(d) == normal_policy(doc));
             if !same {
                 cx.send_retrying("PutRolePolicy", &new_role, |c| {
@@ -535,6 +541,7 @@ mod tests {
         r.inline_policies.insert(
             "logs".into(),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*"}]}"#
+                .to_string()
                 .into(),
         );
         serde_json::to_value(r).unwrap()

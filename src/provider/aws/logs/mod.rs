@@ -13,9 +13,11 @@ use super::Aws;
 use crate::provider::{ProviderError, Registry};
 
 pub mod log_group;
+pub mod metric_filter;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
-    registry.register(Typed::<log_group::LogGroup>::new(aws));
+    registry.register(Typed::<log_group::LogGroup>::new(aws.clone()));
+    registry.register(Typed::<metric_filter::MetricFilter>::new(aws));
 }
 
 /// CloudWatch Logs as the call helper sees it; tags go by ARN.

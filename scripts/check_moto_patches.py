@@ -1,0 +1,442 @@
+"""Checks moto_server.py's always-on patches against a running server, with boto3.
+
+They are ECS deployments, AWS Backup selections and plan updates, and
+CloudWatch over Smithy RPC v2 CBOR.
+
+Usage: venv/bin/python scripts/check_moto_patches.py http://127.0.0.1:PORT
+Exits non-zero on the first failed check. It resets the server (POST
+/moto-api/reset) before and after, so do not point it at a server in use.
+ECS time runs at 1/100 with the AWS-like mode off (a 60 s rollout takes
+0.6 s), at the AWS-like "scale" while "transitions" is on; most ECS checks
+run at 0.02 that way. The run takes about half a minute.
+"""
+
+import json
+import sys
+import time
+import urllib.request
+
+import boto3
+import botocore.model
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+if len(sys.argv) != 2:
+    sys.exit(__doc__)
+URL = sys.argv[1].rstrip("/")
+
+# ECS time: 1/100 with the AWS-like mode off; the checks run it at the
+# "transitions" scale below, so that a loaded machine keeps inside the windows.
+SCALE = 0.02
+ROLLOUT = 60 * SCALE  # ECS_ROLLOUT
+LAG = 30 * SCALE  # ECS_ROLLBACK_LAG
+TASK_START = 30 * SCALE  # ECS_TASK_START
+DRAIN = 30 * SCALE  # ECS_DRAIN
+
+
+def control(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def check(what, ok):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        sys.exit(1)
+
+
+def fails_with(what, code, call, status=None, message=None):
+    try:
+        call()
+    except ClientError as e:
+        err = e.response["Error"]
+        got = (err.get("Code"), e.response["ResponseMetadata"]["HTTPStatusCode"], err.get("Message", ""))
+        ok = got[0] == code and (status is None or got[1] == status) and (message is None or message in got[2])
+        check(f"{what} fails with {code} (got {got[1]} {got[0]}: {got[2]})", ok)
+        return
+    check(f"{what} fails with {code} (it succeeded)", False)
+
+
+def works(what, call):
+    try:
+        result = call()
+    except ClientError as e:
+        check(f"{what} succeeds (got {e.response['Error']['Code']}: {e.response['Error'].get('Message')})", False)
+    check(f"{what} succeeds", True)
+    return result
+
+
+def client(service):
+    return boto3.client(
+        service,
+        endpoint_url=URL,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+ec2, ecs, backup = client("ec2"), client("ecs"), client("backup")
+control("POST", "/moto-api/reset")
+ec2.describe_vpcs()
+
+# -- ECS: deployments that reach a steady state ---------------------------------
+
+vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+sg = ec2.create_security_group(VpcId=vpc, GroupName="web", Description="web")["GroupId"]
+ecs.create_cluster(clusterName="apps")
+control("POST", "/morket-api/aws-like", {"on": ["transitions"], "scale": SCALE})
+
+
+def revision(image, family="web"):
+    return ecs.register_task_definition(
+        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": image, "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def describe(name="web"):
+    return ecs.describe_services(cluster="apps", services=[name])["services"][0]
+
+
+def primary(s):
+    return next(d for d in s["deployments"] if d["status"] == "PRIMARY")
+
+
+def short(arn):
+    return arn.rsplit("/", 1)[-1]
+
+
+def watch(seconds, name="web"):
+    """The distinct (service taskDefinition, [(status, revision, rolloutState, running/desired)]) seen while polling."""
+    seen, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        s = describe(name)
+        now = (short(s["taskDefinition"]), [
+            (d["status"], short(d["taskDefinition"]), d["rolloutState"], f"{d['runningCount']}/{d['desiredCount']}")
+            for d in s["deployments"]])
+        if not seen or seen[-1] != now:
+            seen.append(now)
+        time.sleep(0.02)
+    return seen
+
+
+v1, v2, v3 = revision("nginx:1.27"), revision("nginx:1.28"), revision("nginx:fail")
+breaker = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}, "maximumPercent": 200,
+           "minimumHealthyPercent": 100}
+created = works("CreateService without awsvpcConfiguration.securityGroups (moto answered 500)",
+                lambda: ecs.create_service(
+                    cluster="apps", serviceName="web", taskDefinition="web:1", desiredCount=2, launchType="FARGATE",
+                    deploymentConfiguration=breaker, networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}},
+                    enableExecuteCommand=True, clientToken="token-1"))["service"]
+check(f"CreateService answers the deployment configuration with its circuit breaker ({created['deploymentConfiguration']})",
+      created["deploymentConfiguration"] == breaker)
+check(f"and the task definition's ARN, enableExecuteCommand, assignPublicIp DISABLED ({created['taskDefinition']})",
+      created["taskDefinition"] == v1 and created["enableExecuteCommand"] is True
+      and created["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED")
+d = created["deployments"]
+check(f"one PRIMARY deployment of web:1, IN_PROGRESS, nothing running ({d})",
+      len(d) == 1 and d[0]["status"] == "PRIMARY" and d[0]["taskDefinition"] == v1
+      and d[0]["rolloutState"] == "IN_PROGRESS" and d[0]["runningCount"] == 0 and d[0]["desiredCount"] == 2)
+again = works("CreateService again with the same clientToken",
+              lambda: ecs.create_service(cluster="apps", serviceName="web", taskDefinition="web:1", desiredCount=2,
+                                         launchType="FARGATE", clientToken="token-1",
+                                         networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}))
+check("answers the same service and deployment", again["service"]["deployments"][0]["id"] == d[0]["id"])
+fails_with("CreateService of an ACTIVE name with another clientToken", "InvalidParameterException",
+           lambda: ecs.create_service(cluster="apps", serviceName="web", taskDefinition="web:1", desiredCount=1,
+                                      launchType="FARGATE", clientToken="token-2",
+                                      networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}),
+           message="not idempotent")
+seen = watch(ROLLOUT + 0.3)
+check(f"the rollout goes IN_PROGRESS -> COMPLETED with 2/2 running ({seen})",
+      seen[0] == ("web:1", [("PRIMARY", "web:1", "IN_PROGRESS", "0/2")])
+      and seen[-1] == ("web:1", [("PRIMARY", "web:1", "COMPLETED", "2/2")]) and len(seen) == 2)
+s = describe()
+check(f"the service counts 2 running and says it reached a steady state ({s['events'][0]['message']})",
+      s["runningCount"] == 2 and s["pendingCount"] == 0 and "has reached a steady state" in s["events"][0]["message"])
+
+updated = works("UpdateService to web:2 (named family:revision)",
+                lambda: ecs.update_service(cluster="apps", service="web", taskDefinition="web:2"))["service"]
+d = updated["deployments"]
+shown = [(x["status"], short(x["taskDefinition"]), x["runningCount"]) for x in d]
+check(f"a new PRIMARY deployment of web:2, the old one ACTIVE with its tasks ({shown})",
+      updated["taskDefinition"] == v2 and [(x["status"], x["taskDefinition"], x["runningCount"]) for x in d]
+      == [("PRIMARY", v2, 0), ("ACTIVE", v1, 2)] and d[0]["rolloutState"] == "IN_PROGRESS")
+seen = watch(ROLLOUT + 0.3)
+check(f"then COMPLETED, the old deployment drained ({seen[-1]})",
+      seen[-1] == ("web:2", [("PRIMARY", "web:2", "COMPLETED", "2/2")]))
+check("the deployment configuration stays", describe()["deploymentConfiguration"] == breaker)
+
+works("UpdateService desiredCount 3 alone", lambda: ecs.update_service(cluster="apps", service="web", desiredCount=3))
+s = describe()
+p = primary(s)
+check(f"keeps the deployment, COMPLETED with 2/3 running ({p['rolloutState']} {p['runningCount']}/{p['desiredCount']})",
+      len(s["deployments"]) == 1 and p["rolloutState"] == "COMPLETED" and p["runningCount"] == 2
+      and p["desiredCount"] == 3)
+time.sleep(TASK_START + 0.1)
+check("3/3 once the new tasks started", primary(describe())["runningCount"] == 3)
+works("UpdateService deploymentConfiguration alone",
+      lambda: ecs.update_service(cluster="apps", service="web", deploymentConfiguration={"maximumPercent": 150}))
+s = describe()
+check(f"keeps the deployment and the circuit breaker ({s['deploymentConfiguration']})",
+      len(s["deployments"]) == 1 and s["deploymentConfiguration"]["maximumPercent"] == 150
+      and s["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True})
+works("UpdateService with new security groups",
+      lambda: ecs.update_service(cluster="apps", service="web", networkConfiguration={
+          "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}}))
+s = describe()
+check("starts a new deployment of the same revision",
+      [(x["status"], x["taskDefinition"]) for x in s["deployments"]] == [("PRIMARY", v2), ("ACTIVE", v2)]
+      and s["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == [sg])
+time.sleep(ROLLOUT + 0.1)
+works("UpdateService forceNewDeployment", lambda: ecs.update_service(cluster="apps", service="web",
+                                                                     forceNewDeployment=True))
+check("starts a new deployment", len(describe()["deployments"]) == 2)
+time.sleep(ROLLOUT + 0.1)
+
+# -- ECS: a failing deployment and the circuit breaker's rollback ----------------
+
+works("UpdateService to web:3 (image nginx:fail)",
+      lambda: ecs.update_service(cluster="apps", service="web", taskDefinition=v3))
+seen = watch(ROLLOUT + LAG + ROLLOUT + 0.4)
+states = [(td, deps[0]) for td, deps in seen]
+check(f"web:3 goes IN_PROGRESS -> FAILED, then the breaker rolls back to web:2, which completes ({states})",
+      states[0] == ("web:3", ("PRIMARY", "web:3", "IN_PROGRESS", "0/3"))
+      and ("web:3", ("PRIMARY", "web:3", "FAILED", "0/3")) in states
+      and ("web:2", ("PRIMARY", "web:2", "IN_PROGRESS", "0/3")) in states
+      and seen[-1] == ("web:2", [("PRIMARY", "web:2", "COMPLETED", "3/3")]))
+check("the old tasks kept running meanwhile",
+      all(sum(int(x[3].split("/")[0]) for x in deps) == 3 for _, deps in seen[:-1]))
+events = [e["message"] for e in describe()["events"]]
+check(f"the events tell the story ({events[:4]})",
+      any("deployment failed: tasks failed to start" in m for m in events)
+      and any("rolling back to deployment" in m for m in events))
+
+# The reasons, polled closely.
+works("UpdateService to web:3 again", lambda: ecs.update_service(cluster="apps", service="web", taskDefinition=v3))
+failed = rollback = None
+end = time.monotonic() + ROLLOUT + LAG + 0.5
+while time.monotonic() < end and not rollback:
+    p = primary(describe())
+    if p["rolloutState"] == "FAILED":
+        failed = failed or p
+    elif failed and p["taskDefinition"] == v2:
+        rollback = p
+    time.sleep(0.01)
+check(f"FAILED with the circuit breaker's reason and failedTasks ({failed and failed['rolloutStateReason']})",
+      failed is not None and failed["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+      and failed["failedTasks"] > 0)
+check(f"the rollback deployment names the one it returns to ({rollback and rollback['rolloutStateReason']})",
+      rollback is not None
+      and rollback["rolloutStateReason"].startswith("ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/"))
+time.sleep(ROLLOUT + 0.1)
+
+# The provider's own rollback during the FAILED window supersedes the breaker's.
+works("UpdateService to web:3 a third time", lambda: ecs.update_service(cluster="apps", service="web",
+                                                                       taskDefinition=v3))
+while primary(describe())["rolloutState"] != "FAILED":
+    time.sleep(0.01)
+works("UpdateService back to web:2 while FAILED", lambda: ecs.update_service(cluster="apps", service="web",
+                                                                            taskDefinition=v2))
+seen = watch(ROLLOUT + LAG + 0.3)
+check(f"one deployment of web:2 completes, no second rollback ({seen[-1]})",
+      seen[-1] == ("web:2", [("PRIMARY", "web:2", "COMPLETED", "3/3")])
+      and all(len(deps) <= 3 for _, deps in seen))
+
+# Breaker without rollback: FAILED stays; no breaker: IN_PROGRESS for ever.
+works("UpdateService: breaker on, rollback off, web:3", lambda: ecs.update_service(
+    cluster="apps", service="web", taskDefinition=v3,
+    deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}}))
+time.sleep(ROLLOUT + LAG + 0.3)
+s = describe()
+check(f"FAILED stays PRIMARY, the service stays on web:3 ({short(s['taskDefinition'])} {primary(s)['rolloutState']})",
+      s["taskDefinition"] == v3 and primary(s)["rolloutState"] == "FAILED" and len(s["deployments"]) == 2)
+works("UpdateService: breaker off, web:2 then web:3", lambda: ecs.update_service(
+    cluster="apps", service="web", taskDefinition=v2,
+    deploymentConfiguration={"deploymentCircuitBreaker": {"enable": False, "rollback": False}}))
+time.sleep(ROLLOUT + 0.1)
+ecs.update_service(cluster="apps", service="web", taskDefinition=v3)
+time.sleep(ROLLOUT + LAG + 0.3)
+p = primary(describe())
+first = p["failedTasks"]
+time.sleep(0.3)
+p = primary(describe())
+check(f"without the breaker web:3 stays IN_PROGRESS while failedTasks grows ({first} -> {p['failedTasks']})",
+      p["rolloutState"] == "IN_PROGRESS" and p["runningCount"] == 0 and p["failedTasks"] > first)
+
+# A service created failing, breaker and rollback on: FAILED, nothing to return to.
+works("CreateService of web:3 with the breaker", lambda: ecs.create_service(
+    cluster="apps", serviceName="broken", taskDefinition=v3, desiredCount=1, launchType="FARGATE",
+    deploymentConfiguration=breaker, networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}))
+time.sleep(ROLLOUT + LAG + 0.3)
+s = describe("broken")
+check(f"a new failing service reads FAILED with no rollback ({[d['rolloutState'] for d in s['deployments']]})",
+      [(d["status"], d["rolloutState"]) for d in s["deployments"]] == [("PRIMARY", "FAILED")])
+fails_with("DeleteCluster while it has an ACTIVE service", "ClusterContainsServicesException",
+           lambda: ecs.delete_cluster(cluster="apps"), status=400)
+deleted = works("DeleteService", lambda: ecs.delete_service(cluster="apps", service="broken", force=True))["service"]
+check(f"answers DRAINING ({deleted['status']})", deleted["status"] == "DRAINING")
+check("reads DRAINING while the tasks stop", describe("broken")["status"] == "DRAINING")
+fails_with("DeleteService while DRAINING", "ServiceNotActiveException",
+           lambda: ecs.delete_service(cluster="apps", service="broken", force=True))
+fails_with("CreateService of a DRAINING name", "InvalidParameterException", lambda: ecs.create_service(
+    cluster="apps", serviceName="broken", taskDefinition=v2, desiredCount=1, launchType="FARGATE",
+    networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}), message="not idempotent")
+time.sleep(DRAIN + 0.1)
+check("then INACTIVE", describe("broken")["status"] == "INACTIVE")
+works("CreateService of a deleted (INACTIVE) name", lambda: ecs.create_service(
+    cluster="apps", serviceName="broken", taskDefinition=v2, desiredCount=1, launchType="FARGATE",
+    networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}))
+s = describe("broken")
+check(f"without a deploymentConfiguration AWS's defaults are answered ({s['deploymentConfiguration']})",
+      s["deploymentConfiguration"] == {"deploymentCircuitBreaker": {"enable": False, "rollback": False},
+                                       "maximumPercent": 200, "minimumHealthyPercent": 100}
+      and s["enableExecuteCommand"] is False)
+
+for name in ("web", "broken"):
+    ecs.delete_service(cluster="apps", service=name, force=True)
+fails_with("DeleteCluster while its services drain", "ClusterContainsServicesException",
+           lambda: ecs.delete_cluster(cluster="apps"))
+time.sleep(DRAIN + 0.1)
+works("DeleteCluster once they are INACTIVE", lambda: ecs.delete_cluster(cluster="apps"))
+
+# With the AWS-like mode off ECS time runs at 1/100.
+control("DELETE", "/morket-api/aws-like")
+ecs.create_cluster(clusterName="quick")
+ecs.create_service(cluster="quick", serviceName="web", taskDefinition=v1, desiredCount=1, launchType="FARGATE",
+                   networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}})
+quick = time.monotonic()
+while time.monotonic() < quick + 5 and primary(ecs.describe_services(
+        cluster="quick", services=["web"])["services"][0])["rolloutState"] != "COMPLETED":
+    time.sleep(0.02)
+took = time.monotonic() - quick
+check(f"with the mode off a rollout completes after 0.6 s ({took:.2f} s)", 0.55 <= took < 3)
+
+# -- AWS Backup: selections, UpdateBackupPlan -------------------------------------
+
+backup.create_backup_vault(BackupVaultName="morket")
+rules = [{"RuleName": "daily", "TargetBackupVaultName": "morket", "ScheduleExpression": "cron(0 3 * * ? *)",
+          "Lifecycle": {"DeleteAfterDays": 7}}]
+plan = backup.create_backup_plan(BackupPlan={"BackupPlanName": "clickhouse", "Rules": rules})
+plan_id = plan["BackupPlanId"]
+role = "arn:aws:iam::123456789012:role/backup"
+volume = "arn:aws:ec2:us-east-1:123456789012:volume/vol-0123456789abcdef0"
+selection = {"SelectionName": "clickhouse-data", "IamRoleArn": role, "Resources": [volume]}
+made = works("CreateBackupSelection", lambda: backup.create_backup_selection(
+    BackupPlanId=plan_id, BackupSelection=selection, CreatorRequestId="req-1"))
+check(f"answers SelectionId, BackupPlanId and CreationDate ({sorted(k for k in made if k != 'ResponseMetadata')})",
+      made["SelectionId"] and made["BackupPlanId"] == plan_id and made["CreationDate"])
+sid = made["SelectionId"]
+again = works("CreateBackupSelection again with the same CreatorRequestId", lambda: backup.create_backup_selection(
+    BackupPlanId=plan_id, BackupSelection=selection, CreatorRequestId="req-1"))
+check("answers the same selection", again["SelectionId"] == sid)
+got = works("GetBackupSelection", lambda: backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=sid))
+check(f"reads the selection back, with AWS's empty lists ({got['BackupSelection']})",
+      got["BackupSelection"] == {**selection, "ListOfTags": [], "NotResources": [], "Conditions": {
+          "StringEquals": [], "StringNotEquals": [], "StringLike": [], "StringNotLike": []}}
+      and got["SelectionId"] == sid and got["BackupPlanId"] == plan_id and got["CreatorRequestId"] == "req-1")
+tagged = works("CreateBackupSelection by tag", lambda: backup.create_backup_selection(
+    BackupPlanId=plan_id, BackupSelection={"SelectionName": "by-tag", "IamRoleArn": role, "ListOfTags": [
+        {"ConditionType": "STRINGEQUALS", "ConditionKey": "backup", "ConditionValue": "daily"}]}))
+listed = backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
+check(f"ListBackupSelections lists both with name and role ({[s['SelectionName'] for s in listed]})",
+      [(s["SelectionId"], s["SelectionName"], s["IamRoleArn"]) for s in listed]
+      == [(sid, "clickhouse-data", role), (tagged["SelectionId"], "by-tag", role)])
+page = backup.list_backup_selections(BackupPlanId=plan_id, MaxResults=1)
+check("ListBackupSelections pages", len(page["BackupSelectionsList"]) == 1 and page.get("NextToken"))
+fails_with("CreateBackupSelection without IamRoleArn", "MissingParameterValueException",
+           lambda: backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection={
+               "SelectionName": "x", "IamRoleArn": "", "Resources": [volume]}))
+fails_with("CreateBackupSelection with a bad role ARN", "InvalidParameterValueException",
+           lambda: backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection={
+               "SelectionName": "x", "IamRoleArn": "backup", "Resources": [volume]}))
+fails_with("CreateBackupSelection in an unknown plan", "ResourceNotFoundException",
+           lambda: backup.create_backup_selection(BackupPlanId="nope", BackupSelection=selection))
+fails_with("GetBackupSelection unknown", "ResourceNotFoundException",
+           lambda: backup.get_backup_selection(BackupPlanId=plan_id, SelectionId="nope"))
+fails_with("DeleteBackupPlan with selections", "InvalidRequestException",
+           lambda: backup.delete_backup_plan(BackupPlanId=plan_id), status=400,
+           message="selections must be deleted prior to backup plan deletion")
+
+rule_id = backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"]["Rules"][0]["RuleId"]
+longer = [{**rules[0], "Lifecycle": {"DeleteAfterDays": 14}}]
+updated = works("UpdateBackupPlan", lambda: backup.update_backup_plan(
+    BackupPlanId=plan_id, BackupPlan={"BackupPlanName": "clickhouse", "Rules": longer}))
+check("answers a new VersionId", updated["VersionId"] != plan["VersionId"] and updated["BackupPlanId"] == plan_id)
+got = backup.get_backup_plan(BackupPlanId=plan_id)
+check(f"GetBackupPlan reads the new rule, same RuleId ({got['BackupPlan']['Rules'][0]})",
+      got["BackupPlan"]["Rules"][0]["Lifecycle"] == {"DeleteAfterDays": 14}
+      and got["BackupPlan"]["Rules"][0]["RuleId"] == rule_id and got["VersionId"] == updated["VersionId"])
+fails_with("UpdateBackupPlan of an unknown plan", "ResourceNotFoundException", lambda: backup.update_backup_plan(
+    BackupPlanId="nope", BackupPlan={"BackupPlanName": "x", "Rules": longer}))
+
+works("DeleteBackupSelection", lambda: backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=sid))
+fails_with("GetBackupSelection once deleted", "ResourceNotFoundException",
+           lambda: backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=sid))
+fails_with("DeleteBackupSelection once deleted", "ResourceNotFoundException",
+           lambda: backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=sid))
+backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=tagged["SelectionId"])
+works("DeleteBackupPlan once its selections are gone", lambda: backup.delete_backup_plan(BackupPlanId=plan_id))
+fails_with("ListBackupSelections of a deleted plan", "ResourceNotFoundException",
+           lambda: backup.list_backup_selections(BackupPlanId=plan_id))
+fails_with("CreateBackupVault with a bad name", "InvalidParameterValueException",
+           lambda: backup.create_backup_vault(BackupVaultName="a b"))
+vault = backup.describe_backup_vault(BackupVaultName="morket")
+check(f"DescribeBackupVault answers what moto left out ({vault.get('NumberOfRecoveryPoints')} {vault.get('VaultType')})",
+      vault.get("NumberOfRecoveryPoints") == 0 and vault.get("VaultType") == "BACKUP_VAULT")
+works("DeleteBackupVault", lambda: backup.delete_backup_vault(BackupVaultName="morket"))
+fails_with("DeleteBackupVault once deleted", "ResourceNotFoundException",
+           lambda: backup.delete_backup_vault(BackupVaultName="morket"))
+
+# -- CloudWatch over Smithy RPC v2 CBOR, as the AWS SDK for Rust sends it ---------
+
+# botocore prefers CloudWatch's JSON protocol; make this client speak CBOR.
+_protocols = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
+botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("smithy-rpc-v2-cbor",) + tuple(
+    p for p in _protocols if p != "smithy-rpc-v2-cbor")
+cw = client("cloudwatch")
+botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = _protocols
+check(f"the CloudWatch client speaks {cw.meta.service_model.protocol}",
+      cw.meta.service_model.protocol == "smithy-rpc-v2-cbor")
+works("PutMetricAlarm (CBOR)", lambda: cw.put_metric_alarm(
+    AlarmName="backend-cpu", Namespace="AWS/ECS", MetricName="CPUUtilization", Statistic="Average", Period=60,
+    EvaluationPeriods=3, Threshold=80.5, ComparisonOperator="GreaterThanThreshold",
+    Dimensions=[{"Name": "ServiceName", "Value": "backend"}], AlarmActions=["arn:aws:sns:us-east-1:123456789012:ops"],
+    Tags=[{"Key": "Project", "Value": "morket"}]))
+works("PutMetricAlarm with metric math (CBOR)", lambda: cw.put_metric_alarm(
+    AlarmName="alb-5xx-rate", EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
+    Metrics=[{"Id": "rate", "Expression": "100*errors/requests", "ReturnData": True}] + [
+        {"Id": i, "ReturnData": False, "MetricStat": {"Period": 60, "Stat": "Sum", "Metric": {
+            "Namespace": "AWS/ApplicationELB", "MetricName": m,
+            "Dimensions": [{"Name": "LoadBalancer", "Value": "app/a/1"}]}}}
+        for i, m in (("errors", "HTTPCode_Target_5XX_Count"), ("requests", "RequestCount"))]))
+alarms = {a["AlarmName"]: a for a in cw.describe_alarms()["MetricAlarms"]}
+cpu = alarms.get("backend-cpu", {})
+check(f"DescribeAlarms (CBOR) reads them back, typed ({cpu.get('Threshold')} {cpu.get('Period')} "
+      f"{type(cpu.get('AlarmConfigurationUpdatedTimestamp')).__name__})",
+      cpu.get("Threshold") == 80.5 and cpu.get("Period") == 60 and cpu.get("EvaluationPeriods") == 3
+      and cpu.get("Dimensions") == [{"Name": "ServiceName", "Value": "backend"}]
+      and hasattr(cpu.get("AlarmConfigurationUpdatedTimestamp"), "year")
+      and [m["Id"] for m in alarms.get("alb-5xx-rate", {}).get("Metrics", [])] == ["rate", "errors", "requests"])
+check("ListTagsForResource (CBOR)",
+      cw.list_tags_for_resource(ResourceARN=cpu["AlarmArn"])["Tags"] == [{"Key": "Project", "Value": "morket"}])
+body = json.dumps({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 2,
+                                "properties": {"markdown": "Morket"}}]})
+works("PutDashboard (CBOR)", lambda: cw.put_dashboard(DashboardName="morket", DashboardBody=body))
+check("GetDashboard (CBOR) reads the body back",
+      json.loads(cw.get_dashboard(DashboardName="morket")["DashboardBody"]) == json.loads(body))
+fails_with("GetDashboard of an unknown dashboard (CBOR)", "ResourceNotFound",
+           lambda: cw.get_dashboard(DashboardName="nope"), status=404)
+control("POST", "/morket-api/faults", {"action": "DeleteAlarms", "code": "Throttling", "status": 400})
+fails_with("a fault armed on a CBOR operation", "Throttling", lambda: cw.delete_alarms(AlarmNames=["backend-cpu"]))
+works("DeleteAlarms (CBOR)", lambda: cw.delete_alarms(AlarmNames=["backend-cpu", "alb-5xx-rate"]))
+check("DescribeAlarms (CBOR) reads none", cw.describe_alarms()["MetricAlarms"] == [])
+
+control("POST", "/moto-api/reset")
+print("all moto_server.py patch checks passed")

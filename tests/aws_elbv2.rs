@@ -1,0 +1,807 @@
+//! aws:lb/LoadBalancer, TargetGroup, Listener and ListenerRule through the
+//! engine against moto: the Morket ALB (120 s idle timeout, access logs, an
+//! HTTP listener redirecting to HTTPS, an HTTPS listener with an ACM
+//! certificate, path rules at stated priorities) read back with the SDK;
+//! updates in place, a replacement, drift, a no-op preview, destroy;
+//! validation before any call; an interrupted create found by its URN tag.
+//! AWS answers moto does not give (deletion protection refusing a delete, a
+//! new certificate not yet visible, a target group still in use) are
+//! injected with moto's fault hook (`Moto::fail`).
+
+mod support;
+
+use std::ops::{Deref, DerefMut};
+
+use aws_sdk_elasticloadbalancingv2::types::{Listener as SdkListener, Rule, TargetGroup as SdkTg};
+use morket_stack::model::{HasUrn, Resource, ResourceArgs, Stack, Urn};
+use morket_stack::plan::Action as PlanAction;
+use morket_stack::provider::aws::elbv2::listener::{Listener, DEFAULT_SSL_POLICY};
+use morket_stack::provider::aws::elbv2::listener_rule::{Condition, ListenerRule};
+use morket_stack::provider::aws::elbv2::load_balancer::{AccessLogs, LoadBalancer};
+use morket_stack::provider::aws::elbv2::target_group::TargetGroup;
+use morket_stack::provider::aws::elbv2::Action;
+use support::aws::{self as shared, ctx, offline_engine, settings, step, tag_urn, STACK};
+
+struct Env {
+    h: shared::Env,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// Fixtures made with the SDK: subnets, a security group, a log bucket,
+    /// a certificate.
+    vpc: String,
+    subnets: Vec<String>,
+    sg: String,
+    cert: String,
+}
+
+impl Deref for Env {
+    type Target = shared::Env;
+    fn deref(&self) -> &shared::Env {
+        &self.h
+    }
+}
+
+impl DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut shared::Env {
+        &mut self.h
+    }
+}
+
+const BUCKET: &str = "morket-staging-alb-logs";
+
+async fn env() -> Env {
+    let h = shared::Env::new(settings()).await;
+    let vpc = shared::create_vpc(&h.ec2, "10.0.0.0/16").await;
+    let subnets = vec![
+        shared::create_subnet(&h.ec2, &vpc, "10.0.1.0/24", Some("us-east-1a")).await,
+        shared::create_subnet(&h.ec2, &vpc, "10.0.2.0/24", Some("us-east-1b")).await,
+    ];
+    let sg = shared::create_security_group(&h.ec2, "alb", "alb", Some(&vpc)).await;
+    aws_sdk_s3::Client::new(&h.conf)
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let cert = aws_sdk_acm::Client::new(&h.conf)
+        .request_certificate()
+        .domain_name("morket.example.com")
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    Env {
+        elb: aws_sdk_elasticloadbalancingv2::Client::new(&h.conf),
+        h,
+        vpc,
+        subnets,
+        sg,
+        cert,
+    }
+}
+
+/// What the tests vary of the Morket ALB.
+#[derive(Clone)]
+struct Alb {
+    idle_timeout: i32,
+    health_path: String,
+    backend_port: i32,
+    backend_name: String,
+    scrape_priority: i32,
+    scrape_path: String,
+    deletion_protection: bool,
+}
+
+impl Default for Alb {
+    fn default() -> Self {
+        Alb {
+            idle_timeout: 120,
+            health_path: "/health".into(),
+            backend_port: 8080,
+            backend_name: "morket-staging-backend".into(),
+            scrape_priority: 10,
+            scrape_path: "/api/v1/scrape*".into(),
+            deletion_protection: false,
+        }
+    }
+}
+
+struct Urns {
+    lb: Resource<LoadBalancer>,
+    backend: Resource<TargetGroup>,
+    scraper: Resource<TargetGroup>,
+    http: Resource<Listener>,
+    https: Resource<Listener>,
+    scrape_rule: Resource<ListenerRule>,
+    api_rule: Resource<ListenerRule>,
+}
+
+fn target_group(name: &str, port: i32, vpc: &str, health_path: &str) -> TargetGroup {
+    let mut tg = TargetGroup::new(name, port, vpc);
+    tg.health_check.path = health_path.into();
+    tg.health_check.interval = 30;
+    tg.health_check.healthy_threshold = 2;
+    tg.health_check.unhealthy_threshold = 3;
+    tg.deregistration_delay = 30;
+    tg
+}
+
+fn stack(e: &Env, a: &Alb) -> (Stack, Urns) {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let mut lb = LoadBalancer::new(
+        "morket-staging",
+        e.subnets.iter().map(|s| s.clone().into()).collect(),
+        vec![e.sg.clone().into()],
+    );
+    lb.idle_timeout = a.idle_timeout;
+    lb.drop_invalid_header_fields = true;
+    lb.deletion_protection = a.deletion_protection;
+    lb.access_logs = Some(AccessLogs {
+        bucket: BUCKET.into(),
+        prefix: "alb".into(),
+        enabled: true,
+    });
+    lb.tags.insert("Name".into(), "morket-staging".into());
+    let lb = root.resource("alb", lb).unwrap();
+    let backend = root
+        .resource(
+            "backend",
+            target_group(&a.backend_name, a.backend_port, &e.vpc, &a.health_path),
+        )
+        .unwrap();
+    let scraper = root
+        .resource(
+            "scraper",
+            target_group("morket-staging-scraper", 8081, &e.vpc, "/health"),
+        )
+        .unwrap();
+    let http = root
+        .resource(
+            "http",
+            Listener::http(lb.arn(), 80, Action::redirect_to_https()),
+        )
+        .unwrap();
+    let https = root
+        .resource(
+            "https",
+            Listener::https(
+                lb.arn(),
+                e.cert.clone(),
+                Action::fixed_response("404", "text/plain", Some("not found")),
+            ),
+        )
+        .unwrap();
+    let scrape_rule = root
+        .resource(
+            "scrape",
+            ListenerRule::new(
+                https.arn(),
+                a.scrape_priority,
+                vec![Condition::path(&[&a.scrape_path])],
+                Action::forward(scraper.arn()),
+            ),
+        )
+        .unwrap();
+    let api_rule = root
+        .resource(
+            "api",
+            ListenerRule::new(
+                https.arn(),
+                20,
+                vec![Condition::path(&["/api/v1/*"])],
+                Action::forward(backend.arn()),
+            ),
+        )
+        .unwrap();
+    (
+        st,
+        Urns {
+            lb,
+            backend,
+            scraper,
+            http,
+            https,
+            scrape_rule,
+            api_rule,
+        },
+    )
+}
+
+impl Env {
+    fn arn(&self, r: &impl HasUrn) -> String {
+        self.outputs(r.urn())["arn"].as_str().unwrap().to_string()
+    }
+
+    async fn lb_attrs(&self, arn: &str) -> std::collections::BTreeMap<String, String> {
+        self.elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .iter()
+            .map(|a| {
+                (
+                    a.key().unwrap().to_string(),
+                    a.value().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    async fn tg(&self, arn: &str) -> SdkTg {
+        self.elb
+            .describe_target_groups()
+            .target_group_arns(arn)
+            .send()
+            .await
+            .unwrap()
+            .target_groups()[0]
+            .clone()
+    }
+
+    async fn listener(&self, arn: &str) -> SdkListener {
+        self.elb
+            .describe_listeners()
+            .listener_arns(arn)
+            .send()
+            .await
+            .unwrap()
+            .listeners()[0]
+            .clone()
+    }
+
+    async fn rule(&self, arn: &str) -> Rule {
+        self.elb
+            .describe_rules()
+            .rule_arns(arn)
+            .send()
+            .await
+            .unwrap()
+            .rules()[0]
+            .clone()
+    }
+
+    async fn tags(&self, arn: &str) -> std::collections::BTreeMap<String, String> {
+        self.elb
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .unwrap()
+            .tag_descriptions()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect()
+    }
+
+    async fn load_balancers(&self) -> usize {
+        self.elb
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+            .len()
+    }
+
+    async fn target_group_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .elb
+            .describe_target_groups()
+            .send()
+            .await
+            .unwrap()
+            .target_groups()
+            .iter()
+            .filter_map(|t| t.target_group_name().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn path_values(r: &Rule) -> Vec<String> {
+    let c = &r.conditions()[0];
+    c.path_pattern_config()
+        .map(|p| p.values().to_vec())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| c.values().to_vec())
+}
+
+fn forward_target(r: &Rule) -> String {
+    let a = &r.actions()[0];
+    a.target_group_arn()
+        .or_else(|| {
+            a.forward_config()
+                .and_then(|f| f.target_groups().first())
+                .and_then(|t| t.target_group_arn())
+        })
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn morket_alb_lifecycle() {
+    let mut e = env().await;
+    let mut a = Alb::default();
+
+    // Create.
+    let (s1, u) = stack(&e, &a);
+    let plan = e.up_stable(&s1).await;
+    assert_eq!(plan.counts().create, 7);
+
+    // The load balancer: scheme, subnets, security group, attributes, tags, outputs.
+    let lb_arn = e.arn(&u.lb);
+    let lb = e
+        .elb
+        .describe_load_balancers()
+        .load_balancer_arns(&lb_arn)
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .clone();
+    assert_eq!(lb.load_balancer_name(), Some("morket-staging"));
+    assert_eq!(lb.scheme().unwrap().as_str(), "internet-facing");
+    assert_eq!(lb.r#type().unwrap().as_str(), "application");
+    assert_eq!(lb.state().unwrap().code().unwrap().as_str(), "active");
+    let mut subnets: Vec<String> = lb
+        .availability_zones()
+        .iter()
+        .map(|z| z.subnet_id().unwrap().to_string())
+        .collect();
+    subnets.sort();
+    let mut want = e.subnets.clone();
+    want.sort();
+    assert_eq!(subnets, want);
+    assert_eq!(lb.security_groups(), [e.sg.clone()]);
+    let attrs = e.lb_attrs(&lb_arn).await;
+    assert_eq!(attrs["idle_timeout.timeout_seconds"], "120");
+    assert_eq!(attrs["access_logs.s3.enabled"], "true");
+    assert_eq!(attrs["access_logs.s3.bucket"], BUCKET);
+    assert_eq!(attrs["access_logs.s3.prefix"], "alb");
+    assert_eq!(attrs["deletion_protection.enabled"], "false");
+    assert_eq!(
+        attrs["routing.http.drop_invalid_header_fields.enabled"],
+        "true"
+    );
+    let t = e.tags(&lb_arn).await;
+    assert_eq!(t["Name"], "morket-staging");
+    assert_eq!(t["Project"], "morket");
+    assert_eq!(tag_urn(&t["morket:urn"]), u.lb.urn().as_str());
+    let out = e.outputs(u.lb.urn());
+    assert_eq!(out["id"], lb_arn.as_str());
+    assert_eq!(out["dns_name"], lb.dns_name().unwrap());
+    assert_eq!(out["zone_id"], lb.canonical_hosted_zone_id().unwrap());
+    let suffix = out["arn_suffix"].as_str().unwrap();
+    assert!(suffix.starts_with("app/morket-staging/"), "{suffix}");
+    assert!(lb_arn.ends_with(suffix));
+
+    // Target groups: ip targets, the health check as declared.
+    let backend_arn = e.arn(&u.backend);
+    let tg = e.tg(&backend_arn).await;
+    assert_eq!(tg.target_group_name(), Some("morket-staging-backend"));
+    assert_eq!(tg.port(), Some(8080));
+    assert_eq!(tg.protocol().unwrap().as_str(), "HTTP");
+    assert_eq!(tg.target_type().unwrap().as_str(), "ip");
+    assert_eq!(tg.vpc_id(), Some(e.vpc.as_str()));
+    assert_eq!(tg.health_check_path(), Some("/health"));
+    assert_eq!(tg.health_check_interval_seconds(), Some(30));
+    assert_eq!(tg.healthy_threshold_count(), Some(2));
+    assert_eq!(tg.unhealthy_threshold_count(), Some(3));
+    assert_eq!(tg.matcher().unwrap().http_code(), Some("200"));
+    let tg_attrs = e
+        .elb
+        .describe_target_group_attributes()
+        .target_group_arn(&backend_arn)
+        .send()
+        .await
+        .unwrap();
+    let delay = tg_attrs
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+        .unwrap();
+    assert_eq!(delay.value(), Some("30"));
+    let out = e.outputs(u.backend.urn());
+    assert_eq!(out["name"], "morket-staging-backend");
+    let suffix = out["arn_suffix"].as_str().unwrap();
+    assert!(
+        suffix.starts_with("targetgroup/morket-staging-backend/") && backend_arn.ends_with(suffix),
+        "{suffix}"
+    );
+
+    // Listeners: 80 redirects to HTTPS (301); 443 with the certificate and TLS 1.3 policy.
+    let http = e.listener(&e.arn(&u.http)).await;
+    assert_eq!(http.port(), Some(80));
+    assert_eq!(http.protocol().unwrap().as_str(), "HTTP");
+    let r = http.default_actions()[0].redirect_config().unwrap();
+    assert_eq!(r.protocol(), Some("HTTPS"));
+    assert_eq!(r.port(), Some("443"));
+    assert_eq!(r.status_code().unwrap().as_str(), "HTTP_301");
+    let https = e.listener(&e.arn(&u.https)).await;
+    assert_eq!(https.port(), Some(443));
+    assert_eq!(https.protocol().unwrap().as_str(), "HTTPS");
+    assert_eq!(https.ssl_policy(), Some(DEFAULT_SSL_POLICY));
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(e.cert.as_str())
+    );
+    let fixed = https.default_actions()[0].fixed_response_config().unwrap();
+    assert_eq!(fixed.status_code(), Some("404"));
+    assert_eq!(fixed.message_body(), Some("not found"));
+    assert_eq!(
+        tag_urn(&e.tags(&e.arn(&u.https)).await["morket:urn"]),
+        u.https.urn().as_str()
+    );
+
+    // Rules at their priorities: the scrape path first.
+    let scrape = e.rule(&e.arn(&u.scrape_rule)).await;
+    assert_eq!(scrape.priority(), Some("10"));
+    assert_eq!(path_values(&scrape), ["/api/v1/scrape*"]);
+    assert_eq!(forward_target(&scrape), e.arn(&u.scraper));
+    let api = e.rule(&e.arn(&u.api_rule)).await;
+    assert_eq!(api.priority(), Some("20"));
+    assert_eq!(path_values(&api), ["/api/v1/*"]);
+    assert_eq!(forward_target(&api), backend_arn);
+
+    // Update in place: idle timeout, health check path, a rule's priority and path.
+    a.idle_timeout = 300;
+    a.health_path = "/healthz".into();
+    a.scrape_priority = 5;
+    a.scrape_path = "/api/v1/scrape/*".into();
+    let (s2, _) = stack(&e, &a);
+    let plan = e.up_stable(&s2).await;
+    assert_eq!(plan.counts().update, 3, "{:?}", plan.steps);
+    assert_eq!(step(&plan, u.lb.urn()).changed, vec!["idle_timeout"]);
+    assert_eq!(step(&plan, u.backend.urn()).changed, vec!["health_check"]);
+    assert_eq!(
+        step(&plan, u.scrape_rule.urn()).changed,
+        vec!["conditions", "priority"]
+    );
+    assert_eq!(e.arn(&u.lb), lb_arn, "updated in place");
+    assert_eq!(
+        e.lb_attrs(&lb_arn).await["idle_timeout.timeout_seconds"],
+        "300"
+    );
+    assert_eq!(
+        e.tg(&backend_arn).await.health_check_path(),
+        Some("/healthz")
+    );
+    let scrape = e.rule(&e.arn(&u.scrape_rule)).await;
+    assert_eq!(scrape.priority(), Some("5"));
+    assert_eq!(path_values(&scrape), ["/api/v1/scrape/*"]);
+
+    // Drift: changes made by hand show in a read.
+    e.elb
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .attributes(
+            aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
+                .key("idle_timeout.timeout_seconds")
+                .value("60")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    e.elb
+        .modify_target_group()
+        .target_group_arn(&backend_arn)
+        .health_check_path("/")
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(u.lb.urn()).await.expect("live");
+    assert_eq!(read["idle_timeout"], 60);
+    assert_eq!(read["access_logs"]["bucket"], BUCKET);
+    let read = e.read(u.backend.urn()).await.expect("live");
+    assert_eq!(read["health_check"]["path"], "/");
+    // The live view differs from the declaration exactly where it drifted.
+    let declared = |urn: &Urn| s2.get(urn).unwrap().inputs.clone();
+    let diff = |t: &str, live: &serde_json::Value, urn: &Urn| {
+        e.reg.get(t).unwrap().diff(live, &declared(urn)).changed
+    };
+    let live_lb = e.read(u.lb.urn()).await.unwrap();
+    assert_eq!(
+        diff(LoadBalancer::TYPE, &live_lb, u.lb.urn()),
+        vec!["idle_timeout"]
+    );
+    assert_eq!(
+        diff(TargetGroup::TYPE, &read, u.backend.urn()),
+        vec!["health_check"]
+    );
+    // Without drift, a read equals the declaration (defaults and sets included).
+    let live_rule = e.read(u.scrape_rule.urn()).await.unwrap();
+    assert!(diff(ListenerRule::TYPE, &live_rule, u.scrape_rule.urn()).is_empty());
+    let live_https = e.read(u.https.urn()).await.unwrap();
+    assert!(diff(Listener::TYPE, &live_https, u.https.urn()).is_empty());
+    let live_http = e.read(u.http.urn()).await.unwrap();
+    assert!(diff(Listener::TYPE, &live_http, u.http.urn()).is_empty());
+    e.no_changes(&s2).await;
+
+    // Force-new: a new port (and so a new name) replaces the backend group,
+    // created before the old one goes; the rule moves to it in place.
+    a.backend_port = 8000;
+    a.backend_name = "morket-staging-backend-2".into();
+    let (s3, _) = stack(&e, &a);
+    let plan = e.up_stable(&s3).await;
+    let st = step(&plan, u.backend.urn());
+    assert_eq!(st.action, PlanAction::Replace);
+    assert_eq!(st.replace_fields, vec!["name", "port"]);
+    let new_backend = e.arn(&u.backend);
+    assert_ne!(new_backend, backend_arn);
+    assert_eq!(e.tg(&new_backend).await.port(), Some(8000));
+    assert_eq!(
+        forward_target(&e.rule(&e.arn(&u.api_rule)).await),
+        new_backend
+    );
+    assert_eq!(
+        e.target_group_names().await,
+        ["morket-staging-backend-2", "morket-staging-scraper"]
+    );
+
+    // Destroy.
+    let (_, report) = e.h.eng.destroy(&s3, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(e.load_balancers().await, 0);
+    assert!(e.target_group_names().await.is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_answers_moto_does_not_give() {
+    let mut e = env().await;
+    let a = Alb::default();
+    let (s1, u) = stack(&e, &a);
+
+    // A certificate ACM just issued, not yet visible to ELB: retried.
+    e.moto.fail("CreateListener", "CertificateNotFound", 400, 2);
+    e.up_stable(&s1).await;
+    assert_eq!(
+        e.listener(&e.arn(&u.https)).await.certificates()[0].certificate_arn(),
+        Some(e.cert.as_str())
+    );
+
+    // A target group whose name is kept by a replacement is deleted first;
+    // while a rule forwards to it AWS refuses, and the error says what to do.
+    let mut b = a.clone();
+    b.backend_port = 8000;
+    let (s2, _) = stack(&e, &b);
+    let msg = e.up_failing(&s2).await;
+    assert!(
+        msg.contains("still used by a listener or rule") && msg.contains("new name"),
+        "{msg}"
+    );
+    assert_eq!(e.tg(&e.arn(&u.backend)).await.port(), Some(8080));
+
+    // Deletion protection: AWS refuses the delete (moto does not enforce it).
+    let mut c = a.clone();
+    c.deletion_protection = true;
+    let (s3, _) = stack(&e, &c);
+    e.up_stable(&s3).await;
+    assert_eq!(
+        e.lb_attrs(&e.arn(&u.lb)).await["deletion_protection.enabled"],
+        "true"
+    );
+    e.moto
+        .fail("DeleteLoadBalancer", "OperationNotPermitted", 400, 1);
+    let (_, report) = e.h.eng.destroy(&s3, &e.h.cancel).await.unwrap();
+    let msg = shared::failures(&report).join("\n");
+    assert!(
+        msg.contains("deletion protection") && msg.contains("deletion_protection = false"),
+        "{msg}"
+    );
+    assert_eq!(e.load_balancers().await, 1);
+
+    // A target group still in use for a moment: retried, then deleted.
+    e.up_stable(&s1).await;
+    e.moto.fail("DeleteTargetGroup", "ResourceInUse", 400, 2);
+    let (_, report) = e.h.eng.destroy(&s1, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.target_group_names().await.is_empty());
+    assert_eq!(e.load_balancers().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_creates_are_found_by_urn_tag() {
+    let mut e = env().await;
+    let (st, u) = stack(&e, &Alb::default());
+    // Create the load balancer and the backend group through the engine
+    // would find them again: make them as a killed run would have.
+    let inputs = |urn: &Urn| st.get(urn).unwrap().inputs.clone();
+    let lb = e.interrupted_create(u.lb.urn(), &inputs(u.lb.urn())).await;
+    let tg = e
+        .interrupted_create(u.backend.urn(), &inputs(u.backend.urn()))
+        .await;
+    let p = e.reg.get(LoadBalancer::TYPE).unwrap();
+    let found = p
+        .find_by_urn(&ctx(u.lb.urn()), &inputs(u.lb.urn()))
+        .await
+        .unwrap();
+    assert_eq!(found, vec![lb.clone()]);
+    // Another resource's URN finds nothing, and its create is refused.
+    let other = Urn::new(STACK, "", LoadBalancer::TYPE, "other");
+    assert!(p
+        .find_by_urn(&ctx(&other), &inputs(u.lb.urn()))
+        .await
+        .unwrap()
+        .is_empty());
+    let err = p
+        .create(&ctx(&other), &inputs(u.lb.urn()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already exists"), "{err}");
+    // A create sent again carries on from our own.
+    assert_eq!(
+        p.create(&ctx(u.lb.urn()), &inputs(u.lb.urn()))
+            .await
+            .unwrap()
+            .id,
+        lb.id
+    );
+
+    // The next up adopts both and creates the rest.
+    let plan = e.up_stable(&st).await;
+    assert_eq!(e.id(u.lb.urn()), lb.id);
+    assert_eq!(e.id(u.backend.urn()), tg.id);
+    assert_eq!(e.load_balancers().await, 1);
+    assert_eq!(
+        e.target_group_names().await,
+        ["morket-staging-backend", "morket-staging-scraper"]
+    );
+    assert!(plan.counts().create >= 5, "{:?}", plan.steps);
+
+    // Listeners and rules: found under their parent by tag.
+    assert_eq!(e.find(u.https.urn()).await, vec![e.id(u.https.urn())]);
+    assert_eq!(e.find(u.http.urn()).await, vec![e.id(u.http.urn())]);
+    assert_eq!(
+        e.find(u.scrape_rule.urn()).await,
+        vec![e.id(u.scrape_rule.urn())]
+    );
+    assert_eq!(e.find(u.api_rule.urn()).await, vec![e.id(u.api_rule.urn())]);
+    assert_eq!(e.find(u.scraper.urn()).await, vec![e.id(u.scraper.urn())]);
+
+    let (_, report) = e.h.eng.destroy(&st, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+}
+
+async fn preview_error(d: impl morket_stack::model::ResourceArgs) -> String {
+    shared::preview_error(&mut offline_engine(settings()), d).await
+}
+
+#[tokio::test]
+async fn validation_names_field_and_value_before_any_call() {
+    const LB: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188";
+    const L: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    const TG: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/73e2d6bc24d8a067";
+    let subnets = || vec!["subnet-0a".into(), "subnet-0b".into()];
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            {
+                let mut lb = LoadBalancer::new("morket", subnets(), vec![]);
+                lb.idle_timeout = 0;
+                preview_error(lb).await
+            },
+            "idle_timeout",
+            "0",
+        ),
+        (
+            preview_error(LoadBalancer::new("morket_alb", subnets(), vec![])).await,
+            "name",
+            "morket_alb",
+        ),
+        (
+            preview_error(LoadBalancer::new(
+                "morket",
+                vec!["subnet-0a".into()],
+                vec![],
+            ))
+            .await,
+            "subnets",
+            "two subnets",
+        ),
+        (
+            {
+                let mut tg = TargetGroup::new("api", 8080, "vpc-0a");
+                tg.health_check.matcher = "ok".into();
+                preview_error(tg).await
+            },
+            "health_check.matcher",
+            "ok",
+        ),
+        (
+            {
+                let mut tg = TargetGroup::new("api", 8080, "vpc-0a");
+                tg.target_type = "alb".into();
+                preview_error(tg).await
+            },
+            "target_type",
+            "alb",
+        ),
+        (
+            {
+                let mut l = Listener::https(
+                    LB,
+                    "arn:aws:acm:us-east-1:1:certificate/x",
+                    Action::forward(TG),
+                );
+                l.certificate_arn = None;
+                preview_error(l).await
+            },
+            "certificate_arn",
+            "needs a certificate",
+        ),
+        (
+            {
+                let mut l = Listener::https(
+                    LB,
+                    "arn:aws:acm:us-east-1:1:certificate/x",
+                    Action::forward(TG),
+                );
+                l.ssl_policy = Some("TLS13".into());
+                preview_error(l).await
+            },
+            "ssl_policy",
+            "TLS13",
+        ),
+        (
+            preview_error(Listener::http(
+                LB,
+                80,
+                Action::fixed_response("301", "text/plain", None),
+            ))
+            .await,
+            "default_action.fixed_response.status_code",
+            "301",
+        ),
+        (
+            preview_error(ListenerRule::new(
+                L,
+                0,
+                vec![Condition::path(&["/api/*"])],
+                Action::forward(TG),
+            ))
+            .await,
+            "priority",
+            "0",
+        ),
+        (
+            preview_error(ListenerRule::new(
+                L,
+                60000,
+                vec![Condition::path(&["/api/*"])],
+                Action::forward(TG),
+            ))
+            .await,
+            "priority",
+            "60000",
+        ),
+        (
+            preview_error(ListenerRule::new(
+                LB,
+                10,
+                vec![Condition::path(&["/"])],
+                Action::forward(TG),
+            ))
+            .await,
+            "listener_arn",
+            "loadbalancer/app/web",
+        ),
+    ];
+    for (msg, field, value) in cases {
+        assert!(
+            msg.contains(field) && msg.contains(value),
+            "{field}/{value}: {msg}"
+        );
+    }
+}
