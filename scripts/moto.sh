@@ -16,7 +16,8 @@ start_moto() {
   local log="${MOTO_LOG:-/dev/null}"
   local script
   script="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/moto_server.py"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true "$venv/bin/python" "$script" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # Certificates read ISSUED 2 s after the request (moto's default is 60 s).
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=2 "$venv/bin/python" "$script" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   MOTO_URL="http://127.0.0.1:$port"
   local _

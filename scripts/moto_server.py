@@ -113,7 +113,7 @@ if not moto.__version__.startswith("5.2."):
     sys.exit(f"moto_server.py expects moto 5.2.x, found {moto.__version__}")
 
 import aws_like  # noqa: E402 (patches moto 5.2 internals too)
-import moto_s3  # noqa: E402,F401 (S3 answers shaped as S3 does)
+import moto_sdk_shapes  # noqa: E402,F401 (answers shaped as AWS does, for the Rust SDK)
 
 
 class InvalidState(ElastiCacheException):

@@ -27,6 +27,7 @@ use morket_stack::provider::aws::acm::certificate::{self, Certificate};
 use morket_stack::provider::aws::acm::certificate_validation::CertificateValidation;
 use morket_stack::provider::aws::route53::get_zone::GetZone;
 use morket_stack::provider::aws::route53::record::{Alias, Record};
+use morket_stack::provider::aws::route53::zone::Zone;
 use morket_stack::provider::aws::Aws;
 use morket_stack::provider::ProviderError;
 use morket_stack::state::StateStore;
@@ -901,4 +902,90 @@ async fn validation_refuses_a_missing_record_at_once() {
         1,
         "no waiting"
     );
+}
+
+// ---------------------------------------------------------------- Zone
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_lifecycle_and_interrupted_create() {
+    let mut e = env().await;
+    let one = |z: Zone| {
+        let mut st = Stack::new(STACK).unwrap();
+        let u = st.root().resource("zone", z).unwrap();
+        (st, u)
+    };
+    let mut z = Zone::new("staging.morket.test");
+    z.comment = Some("staging".into());
+    z.tags.insert("Name".into(), "staging".into());
+    let (st, u) = one(z.clone());
+    e.up_stable(&st).await;
+    let id = e.id(&u);
+    let live = e.r53.get_hosted_zone().id(&id).send().await.unwrap();
+    let hz = live.hosted_zone().unwrap();
+    assert_eq!(hz.name(), "staging.morket.test.");
+    assert_eq!(hz.config().and_then(|c| c.comment()), Some("staging"));
+    let out = e.outputs(&u);
+    assert_eq!(out["zone_id"], id.as_str());
+    assert!(!out["name_servers"].as_array().unwrap().is_empty(), "{out}");
+    let tags = |e: &Env, id: String| {
+        let r53 = e.r53.clone();
+        async move {
+            r53.list_tags_for_resource()
+                .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+                .resource_id(id)
+                .send()
+                .await
+                .unwrap()
+                .resource_tag_set()
+                .unwrap()
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let t = tags(&e, id.clone()).await;
+    assert_eq!(t["Name"], "staging");
+    assert_eq!(tag_urn(&t["morket:urn"]), u.urn().as_str());
+
+    // Comment and tags in place.
+    let mut z2 = z.clone();
+    z2.comment = Some("staging zone".into());
+    z2.tags.insert("Name".into(), "stg".into());
+    let (st, _) = one(z2);
+    let plan = e.up_stable(&st).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(e.id(&u), id);
+    let live = e.r53.get_hosted_zone().id(&id).send().await.unwrap();
+    assert_eq!(
+        live.hosted_zone()
+            .unwrap()
+            .config()
+            .and_then(|c| c.comment()),
+        Some("staging zone")
+    );
+    assert_eq!(tags(&e, id.clone()).await["Name"], "stg");
+
+    // Destroy deletes it.
+    let (_, report) = e.h.eng.destroy(&st, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.r53.get_hosted_zone().id(&id).send().await.is_err());
+
+    // A create interrupted before its checkpoint is found again (one moto
+    // at a time: the first environment goes first).
+    drop(e);
+    let mut e = env().await;
+    let (st, u) = one(Zone::new("prod.morket.test"));
+    let inputs = st.resources()[0].inputs.clone();
+    let created = e.interrupted_create(&u, &inputs).await;
+    let mut eng = Engine::new(Box::new(e.st.clone()), e.reg.clone());
+    let (plan, report) = eng
+        .up(&st, &PlanOptions::default(), &Cancel::new())
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(plan.counts().create, 0, "adopted, not created again");
+    assert_eq!(e.id(&u), created.id);
+    let zones = e.r53.list_hosted_zones().send().await.unwrap();
+    assert_eq!(zones.hosted_zones().len(), 1, "no second zone");
 }

@@ -20,6 +20,7 @@ use morket_stack::provider::aws::elbv2::listener_rule::{Condition, ListenerRule}
 use morket_stack::provider::aws::elbv2::load_balancer::{AccessLogs, LoadBalancer};
 use morket_stack::provider::aws::elbv2::target_group::TargetGroup;
 use morket_stack::provider::aws::elbv2::Action;
+use morket_stack::state::StateStore;
 use support::aws::{self as shared, ctx, offline_engine, settings, step, tag_urn, STACK};
 
 struct Env {
@@ -504,7 +505,7 @@ async fn morket_alb_lifecycle() {
     let read = e.read(u.backend.urn()).await.expect("live");
     assert_eq!(read["health_check"]["path"], "/");
     // The live view differs from the declaration exactly where it drifted.
-    let declared = |urn: &Urn| s2.get(urn).unwrap().inputs.clone();
+    let declared = |urn: &Urn| e.st.resource(urn).unwrap().unwrap().inputs;
     let diff = |t: &str, live: &serde_json::Value, urn: &Urn| {
         e.reg.get(t).unwrap().diff(live, &declared(urn)).changed
     };
@@ -519,7 +520,11 @@ async fn morket_alb_lifecycle() {
     );
     // Without drift, a read equals the declaration (defaults and sets included).
     let live_rule = e.read(u.scrape_rule.urn()).await.unwrap();
-    assert!(diff(ListenerRule::TYPE, &live_rule, u.scrape_rule.urn()).is_empty());
+    assert!(
+        diff(ListenerRule::TYPE, &live_rule, u.scrape_rule.urn()).is_empty(),
+        "{live_rule} vs {}",
+        declared(u.scrape_rule.urn())
+    );
     let live_https = e.read(u.https.urn()).await.unwrap();
     assert!(diff(Listener::TYPE, &live_https, u.https.urn()).is_empty());
     let live_http = e.read(u.http.urn()).await.unwrap();
@@ -564,20 +569,26 @@ async fn aws_answers_moto_does_not_give() {
     // A certificate ACM just issued, not yet visible to ELB: retried.
     e.moto.fail("CreateListener", "CertificateNotFound", 400, 2);
     e.up_stable(&s1).await;
+    assert_eq!(e.moto.faults_fired()["faults"][0]["fired"], 2);
     assert_eq!(
         e.listener(&e.arn(&u.https)).await.certificates()[0].certificate_arn(),
         Some(e.cert.as_str())
     );
 
-    // A target group whose name is kept by a replacement is deleted first;
-    // while a rule forwards to it AWS refuses, and the error says what to do.
+    // A target group whose name is kept by a replacement would be deleted
+    // first, but a rule forwards to it: the plan is refused, saying what to do.
     let mut b = a.clone();
     b.backend_port = 8000;
     let (s2, _) = stack(&e, &b);
-    let msg = e.up_failing(&s2).await;
+    let err =
+        e.h.eng
+            .up(&s2, &Default::default(), &e.h.cancel)
+            .await
+            .expect_err("refused")
+            .to_string();
     assert!(
-        msg.contains("still used by a listener or rule") && msg.contains("new name"),
-        "{msg}"
+        err.contains("keeps its name") && err.contains("new name"),
+        "{err}"
     );
     assert_eq!(e.tg(&e.arn(&u.backend)).await.port(), Some(8080));
 

@@ -150,6 +150,16 @@ impl Env {
     }
 }
 
+/// The fields where a live read differs from what state holds for `r`.
+fn drift<A>(e: &Env, r: &Resource<A>, read: &Value) -> Vec<String> {
+    let rec = e.st.resource(r.urn()).unwrap().unwrap();
+    e.reg
+        .get(r.urn().type_name())
+        .unwrap()
+        .diff(read, &rec.inputs)
+        .changed
+}
+
 fn parsed(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
 }
@@ -300,7 +310,7 @@ async fn secret_and_version_lifecycle() {
     e.never_plaintext(&plan, &password2);
 
     // Drift: the value and the description changed by hand. The read shows
-    // both (the value sealed, as a secret), and the next up puts them back.
+    // both (the value sealed, as a secret) and differs from state exactly there.
     e.sm.put_secret_value()
         .secret_id(&arn)
         .secret_string("by hand")
@@ -315,39 +325,10 @@ async fn secret_and_version_lifecycle() {
         .unwrap();
     let read = e.read(&d.version).await.expect("live");
     assert_eq!(read["secret_string"], json!({"$secret": "by hand"}));
+    assert_eq!(drift(&e, &d.version, &read), vec!["secret_string"]);
     let read = e.read(&d.secret).await.expect("live");
     assert_eq!(read["description"], "by hand");
-    let p = e
-        .eng
-        .preview(
-            &d.st,
-            &PlanOptions {
-                refresh: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(step(&p, &d.version).changed, vec!["secret_string"]);
-    assert_eq!(step(&p, &d.secret).changed, vec!["description"]);
-    let (_, report) =
-        e.h.eng
-            .up(
-                &d.st,
-                &PlanOptions {
-                    refresh: true,
-                    ..Default::default()
-                },
-                &Cancel::new(),
-            )
-            .await
-            .unwrap();
-    assert!(report.is_success(), "{report:?}");
-    assert_eq!(parsed(&e.value(&arn).await)["password"], json!(password2));
-    assert_eq!(
-        e.describe(&arn).await.unwrap().description(),
-        Some("database, v2")
-    );
+    assert_eq!(drift(&e, &d.secret, &read), vec!["description"]);
 
     // Force-new: another name replaces the secret and its value; the old
     // secret is kept for its 30-day recovery window (DeletedDate set).
@@ -750,35 +731,25 @@ async fn repository_lifecycle_and_policies() {
         .send()
         .await
         .unwrap();
-    let read = e.read(&g.repo).await.expect("live");
-    assert_eq!(read["image_tag_mutability"], "IMMUTABLE");
-    assert_eq!(read["tags"], json!({"Name": "backend", "Team": "platform"}));
-    let read = e.read(&g.lifecycle).await.expect("live");
-    assert_eq!(read["policy"]["rules"][0]["selection"]["tag_status"], "any");
-    let read = e.read(&g.policy).await.expect("live");
+    let read_repo = e.read(&g.repo).await.expect("live");
+    assert_eq!(read_repo["image_tag_mutability"], "IMMUTABLE");
     assert_eq!(
-        parsed(read["policy"].as_str().unwrap()),
+        read_repo["tags"],
+        json!({"Name": "backend", "Team": "platform"})
+    );
+    let read_lc = e.read(&g.lifecycle).await.expect("live");
+    assert_eq!(
+        read_lc["policy"]["rules"][0]["selection"]["tag_status"],
+        "any"
+    );
+    let read_pol = e.read(&g.policy).await.expect("live");
+    assert_eq!(
+        parsed(read_pol["policy"].as_str().unwrap()),
         parsed(&pull_policy(&reader))
     );
-    let refresh = PlanOptions {
-        refresh: true,
-        ..Default::default()
-    };
-    let p = e.eng.preview(&g.st, &refresh).await.unwrap();
-    assert_eq!(step(&p, &g.repo).changed, vec!["image_tag_mutability"]);
-    assert_eq!(step(&p, &g.lifecycle).changed, vec!["policy"]);
-    assert_eq!(step(&p, &g.policy).changed, vec!["policy"]);
-    let (_, report) = e.h.eng.up(&g.st, &refresh, &Cancel::new()).await.unwrap();
-    assert!(report.is_success(), "{report:?}");
-    e.no_changes(&g.st).await;
-    assert_eq!(
-        e.repo("morket/backend")
-            .await
-            .unwrap()
-            .image_tag_mutability()
-            .map(|m| m.as_str()),
-        Some("MUTABLE")
-    );
+    assert_eq!(drift(&e, &g.repo, &read_repo), vec!["image_tag_mutability"]);
+    assert_eq!(drift(&e, &g.lifecycle, &read_lc), vec!["policy"]);
+    assert_eq!(drift(&e, &g.policy, &read_pol), vec!["policy"]);
 
     // Force-new: KMS encryption replaces the repository (delete first: the
     // name stays), and its policies with it.
@@ -976,7 +947,33 @@ mod rotation {
             .unwrap()
             .expect("live");
         assert!(p.diff(&read.inputs, &v(&new)).is_empty(), "{read:?}");
+        // RDS manages this secret: its rotation goes with it, nothing to cancel.
         p.delete(&cx, ARN, &v(&new), &out).await.unwrap();
+        assert_eq!(cancel.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn delete_cancels_the_rotation_of_a_secret_of_ours() {
+        let describe = mock!(Client::describe_secret).then_output(|| {
+            let mut d = described(Some(30));
+            d.owning_service = None;
+            d
+        });
+        let cancel = mock!(Client::cancel_rotate_secret)
+            .match_requests(|r| r.secret_id() == Some(ARN))
+            .then_output(|| CancelRotateSecretOutput::builder().arn(ARN).build());
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            &[&describe, &cancel]
+        );
+        let reg = registry(Arc::new(Aws::new(settings()).with_secretsmanager(client)));
+        let p = reg.get(SecretRotation::TYPE).unwrap();
+        let cx = ctx(&Urn::new(STACK, "", SecretRotation::TYPE, "own"));
+        let r = SecretRotation::managed(ARN, 30);
+        p.delete(&cx, ARN, &v(&r), &json!({"arn": ARN}))
+            .await
+            .unwrap();
         assert_eq!(cancel.num_calls(), 1);
     }
 
@@ -1016,6 +1013,7 @@ mod aws_answers {
     use aws_sdk_secretsmanager::types::error::InvalidRequestException;
     use aws_sdk_secretsmanager::types::Tag;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
     use aws_smithy_types::DateTime;
     use morket_stack::provider::aws::Aws;
 
@@ -1096,11 +1094,16 @@ mod aws_answers {
         let urn = Urn::new(STACK, "", Secret::TYPE, "db");
         let restored = Arc::new(AtomicBool::new(false));
         let create = mock!(aws_sdk_secretsmanager::Client::create_secret).then_error(|| {
+            let m = "You can't create this secret because a secret with this name is already \
+                     scheduled for deletion.";
             CreateSecretError::InvalidRequestException(
                 InvalidRequestException::builder()
-                    .message(
-                        "You can't create this secret because a secret with this name is \
-                         already scheduled for deletion.",
+                    .message(m)
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("InvalidRequestException")
+                            .message(m)
+                            .build(),
                     )
                     .build(),
             )

@@ -820,3 +820,137 @@ fn set_overrides_are_checked_like_the_file() {
     let err = refused(&[("region.x", "1")]);
     assert!(err.contains("region is not a table"), "{err}");
 }
+
+/// The parts of a `$concat` string: text as it is, references as
+/// `<ref:name.attr>`.
+fn joined(v: &Value) -> String {
+    match v.get("$concat").and_then(Value::as_array) {
+        Some(parts) => parts
+            .iter()
+            .map(|p| match p.as_str() {
+                Some(s) => s.to_string(),
+                None => format!(
+                    "<ref:{}.{}>",
+                    ref_name(p),
+                    p["$ref"]["attr"].as_str().unwrap_or("")
+                ),
+            })
+            .collect(),
+        None => v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("<ref:{}>", ref_name(v))),
+    }
+}
+
+#[test]
+fn r11_every_secret_is_listed_valued_from_random_and_never_written_here() {
+    for (env, recovery) in [("staging", 0), ("production", 30)] {
+        let plan = preview(&load(env));
+        // R11.1: every listed secret, named per environment.
+        let mut names: Vec<String> = of_type(&plan, "aws:secretsmanager/Secret")
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        let want: Vec<String> = [
+            "clickhouse",
+            "encryption-key",
+            "jwt",
+            "opensearch",
+            "rabbitmq",
+            "redis",
+            "service-api-key",
+            "webhook-hmac",
+        ]
+        .iter()
+        .map(|k| format!("morket/{env}/{k}"))
+        .collect();
+        assert_eq!(names, want, "{env}");
+        for s in of_type(&plan, "aws:secretsmanager/Secret") {
+            assert_eq!(s["recovery_window_in_days"], recovery, "{env}");
+        }
+        // Values come from the generated passwords by reference: the
+        // declaration holds no secret text.
+        let value = |key: &str| {
+            joined(
+                &declared(
+                    &plan,
+                    &format!("secrets::aws:secretsmanager/SecretVersion::{key}-value"),
+                )["secret_string"],
+            )
+        };
+        assert_eq!(value("jwt"), "<ref:jwt-generated.result>");
+        assert_eq!(value("webhook-hmac"), "<ref:webhook-hmac-generated.result>");
+        assert_eq!(
+            value("redis"),
+            r#"{"auth_token":"<ref:auth-token.result>"}"#
+        );
+        assert_eq!(
+            value("rabbitmq"),
+            r#"{"username":"morket_admin","password":"<ref:admin-password.result>"}"#
+        );
+        assert_eq!(
+            value("opensearch"),
+            r#"{"username":"morket_admin","password":"<ref:master-password.result>"}"#
+        );
+        assert_eq!(
+            value("clickhouse"),
+            r#"{"username":"morket_admin","password":"<ref:clickhouse-password.result>"}"#
+        );
+        for key in ["jwt", "encryption-key", "service-api-key", "webhook-hmac"] {
+            let p = declared(
+                &plan,
+                &format!("secrets::random:index/RandomPassword::{key}-generated"),
+            );
+            assert_eq!(p["length"], 64);
+            assert_eq!(p["special"], false);
+        }
+        // R5.4 / R11.4: Aurora's RDS-managed secret rotates every 30 days,
+        // without a Lambda.
+        let rot = declared(
+            &plan,
+            "secrets::aws:secretsmanager/SecretRotation::aurora-rotation",
+        );
+        assert_eq!(ref_name(&rot["secret_id"]), "cluster");
+        assert_eq!(rot["secret_id"]["$ref"]["attr"], "master_user_secret_arn");
+        assert_eq!(rot["rotation_rules"]["automatically_after_days"], 30);
+        assert!(rot.get("rotation_lambda_arn").map_or(true, Value::is_null));
+    }
+}
+
+#[test]
+fn r17_ecr_repositories_scan_encrypt_and_expire() {
+    for env in ["staging", "production"] {
+        let plan = preview(&load(env));
+        for app in ["backend", "scraper", "frontend"] {
+            let r = declared(&plan, &format!("registry::aws:ecr/Repository::{app}"));
+            // R17.1 (names carry the environment: one account holds both).
+            assert_eq!(r["name"], format!("morket-{env}-{app}"));
+            // R17.2
+            assert_eq!(r["image_scanning_configuration"]["scan_on_push"], true);
+            // R17.4: KMS with the account's default key.
+            assert_eq!(r["encryption_configuration"]["encryption_type"], "KMS");
+            assert!(r["encryption_configuration"].get("kms_key").is_none());
+            assert_eq!(r["force_delete"], env == "staging");
+            // R17.3
+            let lc = declared(
+                &plan,
+                &format!("registry::aws:ecr/LifecyclePolicy::{app}-lifecycle"),
+            );
+            assert_eq!(ref_name(&lc["repository"]), app);
+            let rules = lc["policy"]["rules"].as_array().unwrap();
+            assert_eq!(rules.len(), 2);
+            let untagged = &rules[0]["selection"];
+            assert_eq!(untagged["tag_status"], "untagged");
+            assert_eq!(untagged["count_type"], "sinceImagePushed");
+            assert_eq!(untagged["count_unit"], "days");
+            assert_eq!(untagged["count_number"], 7);
+            let tagged = &rules[1]["selection"];
+            assert_eq!(tagged["tag_status"], "tagged");
+            assert_eq!(tagged["tag_pattern_list"], serde_json::json!(["*"]));
+            assert_eq!(tagged["count_type"], "imageCountMoreThan");
+            assert_eq!(tagged["count_number"], 20);
+        }
+    }
+}

@@ -18,6 +18,8 @@ pub mod network;
 pub mod opensearch;
 pub mod rabbitmq;
 pub mod redis;
+pub mod registry;
+pub mod secrets;
 
 use config::MorketConfig;
 
@@ -49,6 +51,8 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     let redis = redis::declare(&mut root, &cfg, &net, &account)?;
     let rabbitmq = rabbitmq::declare(&mut root, &cfg, &net)?;
     let opensearch = opensearch::declare(&mut root, &cfg, &net, &account)?;
+    let repos = registry::declare(&mut root, &cfg)?;
+    let secrets = secrets::declare(&mut root, &cfg, &aurora, &redis, &rabbitmq, &opensearch)?;
 
     let mut out = Outputs::default();
     out.add("vpc_id", &net.vpc, "id");
@@ -93,6 +97,14 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     );
     // R9.7
     out.add("opensearch_endpoint", &opensearch.domain, "endpoint");
+    // R17.6
+    for (app, repo) in repos.all() {
+        out.add(format!("ecr_{app}_url"), repo, "repository_url");
+    }
+    // R6.6: where the ClickHouse admin credentials are.
+    if let Some(s) = &secrets.clickhouse.secret {
+        out.add("clickhouse_secret_arn", s, "arn");
+    }
     Ok(Loaded {
         stack,
         registry,

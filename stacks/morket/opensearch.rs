@@ -14,6 +14,7 @@ use super::network::{name_tag, Network};
 
 pub struct Opensearch {
     pub domain: Resource<Domain>,
+    pub master_password: Resource<RandomPassword>,
 }
 
 pub const MASTER_USER: &str = "morket_admin";
@@ -96,5 +97,8 @@ pub fn declare(
         d,
         ResourceOptions::new().depends_on(&account.opensearch),
     )?;
-    Ok(Opensearch { domain })
+    Ok(Opensearch {
+        domain,
+        master_password,
+    })
 }

@@ -15,6 +15,7 @@ use super::network::{name_tag, Network};
 
 pub struct Rabbitmq {
     pub broker: Resource<Broker>,
+    pub admin_password: Resource<RandomPassword>,
 }
 
 pub const ADMIN_USER: &str = "morket_admin";
@@ -51,5 +52,8 @@ pub fn declare(
     broker.logs.general = true;
     broker.tags = name_tag(cfg, "rabbitmq");
     let broker = c.resource("broker", broker)?;
-    Ok(Rabbitmq { broker })
+    Ok(Rabbitmq {
+        broker,
+        admin_password,
+    })
 }

@@ -17,6 +17,7 @@ use super::network::{name_tag, Network};
 
 pub struct Redis {
     pub replication_group: Resource<ReplicationGroup>,
+    pub auth_token: Resource<RandomPassword>,
 }
 
 pub fn declare(
@@ -71,5 +72,8 @@ pub fn declare(
         rg,
         ResourceOptions::new().depends_on(&account.elasticache),
     )?;
-    Ok(Redis { replication_group })
+    Ok(Redis {
+        replication_group,
+        auth_token,
+    })
 }

@@ -97,6 +97,8 @@ fn start() -> Server {
     let port = free_port();
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        // Certificates read ISSUED 2 s after the request (default 60 s).
+        .env("MOTO_ACM_VALIDATION_WAIT", "2")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // The server must not outlive the test process.

@@ -68,11 +68,9 @@ pub fn is_not_found_code(code: &str) -> bool {
         || code.ends_with("NotFoundFault")
         || code.ends_with("NotFoundException")
         || code == "ResourceNotFoundException"
-        // IAM's code for a missing role, policy or attachment.
-        || code == "NoSuchEntity"
-        // S3: the bucket (or key) named does not exist.
-        || code == "NoSuchBucket"
-        || code == "NoSuchKey"
+        // S3, CloudFront, Route 53: NoSuchBucket, NoSuchDistribution,
+        // NoSuchHostedZone, ... (IAM's NoSuchEntity too).
+        || code.starts_with("NoSuch")
 }
 
 /// Maps an SDK error from `op`. The message names the operation, the AWS

@@ -487,6 +487,7 @@ impl AwsResource for Certificate {
 mod tests {
     use super::*;
 
+    use crate::model::HasUrn;
     use crate::provider::aws::resource::Typed;
     use crate::provider::aws::Aws;
     use crate::provider::Provider;
@@ -543,6 +544,42 @@ mod tests {
         assert_ne!(t, idempotency_token("s::::aws:acm/Certificate::d", &c));
         let other = Certificate::dns("app.morket.io");
         assert_ne!(t, idempotency_token("s::::aws:acm/Certificate::c", &other));
+    }
+
+    #[test]
+    fn validated_declares_one_record_per_distinct_name_then_the_wait() {
+        let mut st = crate::model::Stack::new("s").unwrap();
+        let mut args = Certificate::dns("morket.io");
+        args.subject_alternative_names = vec!["*.morket.io".into(), "api.morket.io".into()];
+        args.region = Some("us-east-1".into());
+        let v = {
+            let mut root = st.root();
+            let cert = root.resource("cert", args.clone()).unwrap();
+            validated(&mut root, "cert-ok", &cert, &args, "Z1").unwrap()
+        };
+        let names: Vec<&str> = st.resources().iter().map(|d| d.urn.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "cert",
+                "cert-ok-morket.io",
+                "cert-ok-api.morket.io",
+                "cert-ok"
+            ]
+        );
+        let rec = &st.resources()[1].inputs;
+        assert_eq!(rec["type"], "CNAME");
+        assert_eq!(rec["allow_overwrite"], true);
+        assert!(
+            rec["name"]
+                .to_string()
+                .contains("validation_record_name:morket.io"),
+            "{rec}"
+        );
+        let val = &st.get(v.urn()).unwrap().inputs;
+        assert_eq!(val["region"], "us-east-1");
+        assert_eq!(val["validation_record_fqdns"].as_array().unwrap().len(), 2);
+        assert!(val["certificate_arn"].to_string().contains("arn"), "{val}");
     }
 
     #[test]

@@ -75,16 +75,19 @@ impl Service for AppAutoScaling {
 pub const ECS: &str = "ecs";
 pub const ECS_DESIRED_COUNT: &str = "ecs:service:DesiredCount";
 
-/// `ecs` + `service/<cluster>/<service>`: the resource id of an ECS service,
-/// joined once the names are known.
+/// `service/<cluster>/<service>`: the resource id of an ECS service, joined
+/// once the names are known (outputs of the cluster and service resources).
 pub fn ecs_resource_id(
     cluster: impl Into<Input<String>>,
     service: impl Into<Input<String>>,
 ) -> Input<String> {
-    Input::interpolate(
-        "service/{cluster}/{service}",
-        &[("cluster", cluster.into()), ("service", service.into())],
-    )
+    match (cluster.into(), service.into()) {
+        (Input::Value(c), Input::Value(s)) => Input::Value(format!("service/{c}/{s}")),
+        (c, s) => Input::interpolate(
+            "service/{cluster}/{service}",
+            &[("cluster", c), ("service", s)],
+        ),
+    }
 }
 
 /// The namespace, the dimension (one of that namespace's) and, for ECS, the
@@ -156,6 +159,19 @@ mod tests {
             (ECS, "service/c/s", ECS_DESIRED_COUNT)
         );
         assert!(split_target_id("ecs").is_err());
+    }
+
+    #[test]
+    fn ecs_resource_ids_join_known_names_at_once() {
+        assert_eq!(
+            ecs_resource_id("c", "s"),
+            Input::Value("service/c/s".into())
+        );
+        let cluster = Input::Ref {
+            urn: crate::model::Urn::new("st", "", "aws:ecs/Cluster", "c"),
+            attr: "name".into(),
+        };
+        assert!(matches!(ecs_resource_id(cluster, "s"), Input::Concat(_)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use aws_sdk_backup::types::BackupSelection as BkSelection;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{check_name, Backup};
 use crate::model::{Input, Output, Resource, ResourceArgs};
@@ -14,7 +14,7 @@ use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::check_arn;
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::schema::{Norm, Schema, Tf};
-use crate::provider::{require_all, ProviderError};
+use crate::provider::{require_all, Diff, ProviderError};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -93,6 +93,18 @@ impl AwsResource for Selection {
         }],
         ..Schema::NONE
     };
+
+    /// `resources` is a set (Terraform's TypeSet): another order is no change.
+    fn diff(old: &Value, new: &Value) -> Diff {
+        let sorted = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(Value::Array(a)) = v.get_mut("resources") {
+                a.sort_by_key(Value::to_string);
+            }
+            v
+        };
+        crate::provider::field_diff(&sorted(old), &sorted(new), Self::SCHEMA.force_new)
+    }
 
     fn check(&self) -> Result<(), ProviderError> {
         check_name("name", &self.name)?;

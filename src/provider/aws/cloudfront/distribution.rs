@@ -1072,7 +1072,8 @@ impl AwsResource for Distribution {
                     ));
                 }
             }
-            if e.response_code.is_some() != !e.response_page_path.is_empty() {
+            let has_page = !e.response_page_path.is_empty();
+            if e.response_code.is_some() != has_page {
                 return Err(ProviderError::invalid(
                     &f("response_page_path"),
                     format!("{:?}", e.response_page_path),

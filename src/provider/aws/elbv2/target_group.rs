@@ -2,12 +2,14 @@
 //! protocol, VPC and target type force a replacement; the health check and
 //! the deregistration delay change in place.
 //!
-//! Names are unique per region, so a replacement that keeps the name deletes
-//! the old group first; AWS refuses that while a listener or rule still
-//! forwards to it (`ResourceInUse`, retried for 2 minutes as Terraform does,
-//! then an error saying so). Give a replaced group a new name (Terraform's
-//! answer is `name_prefix` with `create_before_destroy`): it is then created
-//! before the old one goes, the listener moves to it, and the delete passes.
+//! Names are unique per region (`unique_name`), so a replacement that keeps
+//! the name must delete the old group first; the engine refuses that plan
+//! while a listener or rule of the stack forwards to the group. Give a
+//! replaced group a new name (Terraform's answer is `name_prefix` with
+//! `create_before_destroy`): it is then created before the old one goes, the
+//! rule moves to it, and the delete passes. A delete AWS refuses because
+//! something still forwards to the group (`ResourceInUse`) is retried for 2
+//! minutes, as Terraform does, then fails saying so.
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -387,7 +389,7 @@ impl AwsResource for TargetGroup {
             Ok(_) => Ok(()),
             Err(f) if f.code == "ResourceInUse" => Err(cx.fatal(format!(
                 "target group {arn} is still used by a listener or rule ({}); \
-                 a replacement that keeps the name must delete it first: give the replacement a new name",
+                 remove what forwards to it first, or give its replacement a new name",
                 f.message
             ))),
             Err(f) => Err(f.error),

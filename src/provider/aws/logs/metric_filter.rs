@@ -242,10 +242,7 @@ impl AwsResource for MetricFilter {
         if self.pattern.len() > 1024 {
             return Err(ProviderError::invalid(
                 "pattern",
-                format!(
-                    "{:?}...",
-                    &self.pattern.chars().take(40).collect::<String>()
-                ),
+                format!("{:?}...", self.pattern.chars().take(40).collect::<String>()),
                 "at most 1024 characters",
             ));
         }

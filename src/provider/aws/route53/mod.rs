@@ -20,9 +20,11 @@ use crate::provider::{ProviderError, Registry};
 
 pub mod get_zone;
 pub mod record;
+pub mod zone;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(Typed::<record::Record>::new(aws.clone()));
+    registry.register(Typed::<zone::Zone>::new(aws.clone()));
     registry.register(Looked::<get_zone::GetZone>::new(aws));
 }
 

@@ -271,6 +271,15 @@ impl AwsResource for SecretRotation {
     }
 
     async fn delete(&self, cx: &Call<'_, SecretsManager>, arn: &str) -> Result<(), ProviderError> {
+        // A secret another service manages (RDS's master password) keeps
+        // rotating as that service wants: its rotation cannot be cancelled
+        // without a Lambda, and it goes with the secret. Forgetting it is all.
+        if describe(cx, arn)
+            .await?
+            .is_some_and(|s| s.owning_service().is_some())
+        {
+            return Ok(());
+        }
         match cx
             .try_send("CancelRotateSecret", |c| {
                 c.cancel_rotate_secret().secret_id(arn).send()

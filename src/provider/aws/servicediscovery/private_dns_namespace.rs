@@ -149,7 +149,9 @@ impl AwsResource for PrivateDnsNamespace {
             Ok(o) => o.operation_id().unwrap_or_default().to_string(),
             // Our own namespace from an earlier attempt (by its URN tag):
             // carry on from it; anyone else's stays an error.
-            Err(f) if f.code == "NamespaceAlreadyExists" => {
+            // (AWS refuses the same name in the same VPC as
+            // `ConflictingDomainExists`.)
+            Err(f) if f.code == "NamespaceAlreadyExists" || f.code == "ConflictingDomainExists" => {
                 return self.find(cx).await?.pop().ok_or(f.error);
             }
             Err(f) => return Err(f.error),
