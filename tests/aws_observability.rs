@@ -370,8 +370,8 @@ async fn alarm_on_a_metric_lifecycle() {
     );
     assert_eq!(a.period(), Some(300));
     assert_eq!(a.evaluation_periods(), Some(2));
-    assert_eq!(a.alarm_actions(), [topic.clone()]);
-    assert_eq!(a.ok_actions(), [topic.clone()]);
+    assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic));
+    assert_eq!(a.ok_actions(), std::slice::from_ref(&topic));
     assert_eq!(a.alarm_description(), Some("backend CPU above 80%"));
     assert_eq!(a.treat_missing_data(), Some("missing"));
     let arn = format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}");
@@ -424,7 +424,7 @@ async fn alarm_on_a_metric_lifecycle() {
     assert_eq!(a.treat_missing_data(), Some("breaching"));
     assert!(a.ok_actions().is_empty());
     assert_eq!(dims(&a)["ServiceName"], "scraper");
-    assert_eq!(a.alarm_actions(), [topic.clone()]);
+    assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic));
     assert_eq!(e.alarm_tags(&arn).await["Team"], "ops");
     assert_eq!(e.alarm_names().await, vec![name], "updated, not replaced");
 

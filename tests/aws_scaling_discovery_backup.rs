@@ -655,7 +655,7 @@ async fn vault_plan_and_selection_lifecycle() {
     let sel = sel.backup_selection().unwrap();
     assert_eq!(sel.selection_name(), "clickhouse-data");
     assert_eq!(sel.iam_role_arn(), role);
-    assert_eq!(sel.resources(), [vol.clone()]);
+    assert_eq!(sel.resources(), std::slice::from_ref(&vol));
 
     // Update in place: the retention (UpdateBackupPlan, a new version).
     let b2 = backup_stack(&v, 14, &role, std::slice::from_ref(&vol));

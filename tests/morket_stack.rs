@@ -915,7 +915,7 @@ fn r11_every_secret_is_listed_valued_from_random_and_never_written_here() {
         assert_eq!(ref_name(&rot["secret_id"]), "cluster");
         assert_eq!(rot["secret_id"]["$ref"]["attr"], "master_user_secret_arn");
         assert_eq!(rot["rotation_rules"]["automatically_after_days"], 30);
-        assert!(rot.get("rotation_lambda_arn").map_or(true, Value::is_null));
+        assert!(rot.get("rotation_lambda_arn").is_none_or(Value::is_null));
     }
 }
 

@@ -3,15 +3,11 @@
 //! account's default ECR KMS key, keeping the 20 newest tagged images and
 //! expiring untagged ones after 7 days. Both environments share one account,
 //! so the names carry the environment (`morket-staging-backend`): R17.1's
-//! `morket-backend` would be one repository fought over by two stacks. The
-//! pull policy naming the execution roles is `allow_pull` (R17.5), called
-//! once the roles exist.
+//! `morket-backend` would be one repository fought over by two stacks.
 
-use morket_stack::model::{Input, ModelError, Resource, Scope};
+use morket_stack::model::{ModelError, Resource, Scope};
 use morket_stack::provider::aws::ecr::lifecycle_policy::{LifecyclePolicy, LifecycleRule};
 use morket_stack::provider::aws::ecr::repository::{EncryptionConfiguration, Repository};
-use morket_stack::provider::aws::ecr::repository_policy::RepositoryPolicy;
-use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
 
 use super::config::MorketConfig;
 use super::network::name_tag;
@@ -72,27 +68,4 @@ fn keep_tagged() -> LifecycleRule {
     r.selection.tag_pattern_list = vec!["*".into()];
     r.description = Some("keep the 20 newest tagged images".into());
     r
-}
-
-/// R17.5: the ECS task execution roles may pull from every repository.
-pub fn allow_pull(
-    scope: &mut Scope<'_>,
-    registry: &Registry,
-    execution_roles: Vec<Input<String>>,
-) -> Result<(), ModelError> {
-    let mut c = scope.component("morket:RegistryAccess", "registry-access")?;
-    for (app, repo) in registry.all() {
-        let doc = PolicyDocument::new(vec![Statement::allow(
-            &[
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:BatchGetImage",
-                "ecr:GetDownloadUrlForLayer",
-            ],
-            Vec::new(),
-        )
-        .sid("ecs-execution-pull")
-        .principal("AWS", execution_roles.clone())]);
-        c.resource(app, RepositoryPolicy::new(repo.name(), doc.to_input()))?;
-    }
-    Ok(())
 }

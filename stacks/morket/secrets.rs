@@ -7,7 +7,6 @@
 //! the ARNs of its own secrets (`services.rs`, R11.3).
 
 use morket_stack::model::{Input, ModelError, Output, Resource, Scope};
-use morket_stack::provider::aws::ecs::task_definition::SecretRef;
 use morket_stack::provider::aws::secretsmanager::secret::Secret;
 use morket_stack::provider::aws::secretsmanager::secret_rotation::SecretRotation;
 use morket_stack::provider::aws::secretsmanager::secret_version::SecretVersion;
@@ -20,30 +19,18 @@ use super::opensearch::{Opensearch, MASTER_USER as OPENSEARCH_USER};
 use super::rabbitmq::{Rabbitmq, ADMIN_USER as RABBITMQ_USER};
 use super::redis::Redis;
 
-/// One secret: its ARN and the keys its JSON value holds.
+/// One secret: its ARN and, when this stack declares it, the secret.
 #[derive(Clone)]
+#[allow(dead_code)]
 pub struct Entry {
     pub arn: Input<String>,
     /// The secret, when this stack declares it (not the RDS-managed one).
     pub secret: Option<Resource<Secret>>,
 }
 
-impl Entry {
-    /// An ECS `secrets` entry: `env` from the value's JSON `key` (or the
-    /// whole value when `key` is empty).
-    pub fn env(&self, env: &str, key: &str) -> SecretRef {
-        let value_from = if key.is_empty() {
-            self.arn.clone()
-        } else {
-            Input::interpolate(&format!("{{arn}}:{key}::"), &[("arn", self.arn.clone())])
-        };
-        SecretRef {
-            name: env.into(),
-            value_from,
-        }
-    }
-}
-
+/// Read by the services component (task `secrets` blocks, execution-role
+/// policies), which lands next.
+#[allow(dead_code)]
 pub struct Secrets {
     /// RDS-managed: `{"username", "password"}`.
     pub aurora: Entry,

@@ -120,7 +120,7 @@ pub fn check_repository_name(field: &str, name: &str) -> Result<(), ProviderErro
         && b.iter().all(|&c| alnum(c) || b"._-/".contains(&c))
         && !b
             .windows(2)
-            .any(|w| !alnum(w[0]) && !alnum(w[1]) && !(w[0] == b'_' && w[1] == b'_'));
+            .any(|w| !(alnum(w[0]) || alnum(w[1]) || w == b"__"));
     if ok {
         Ok(())
     } else {

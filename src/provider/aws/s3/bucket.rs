@@ -280,8 +280,8 @@ fn read_rule(r: &S3Rule) -> LifecycleRule {
     }
 }
 
-/// Whether the bucket exists in this account (HeadBucket: 404 gone, 403
-/// someone else's).
+/// Whether a bucket of this name exists (HeadBucket: 404 none; 403 another
+/// account's, which S3 will not describe).
 async fn exists(cx: &Call<'_, S3>, name: &str) -> Result<bool, ProviderError> {
     match cx
         .try_send("HeadBucket", |c| c.head_bucket().bucket(name).send())
@@ -289,7 +289,28 @@ async fn exists(cx: &Call<'_, S3>, name: &str) -> Result<bool, ProviderError> {
     {
         Ok(_) => Ok(true),
         Err(f) if matches!(f.error, ProviderError::NotFound(_)) => Ok(false),
+        Err(f) if FORBIDDEN.contains(&f.code.as_str()) => Ok(true),
         Err(f) => Err(f.error),
+    }
+}
+
+/// A bucket name just deleted is briefly held by S3.
+const NAME_HELD: [Retry; 1] = [Retry::conflict(
+    &["OperationAborted"],
+    std::time::Duration::from_secs(120),
+)];
+
+/// What S3 answers for another account's bucket.
+const FORBIDDEN: &[&str] = &["Forbidden", "AccessDenied", "403"];
+
+/// `aws`, `aws-cn` or `aws-us-gov`, and the DNS suffix of S3 there.
+fn partition(region: &str) -> (&'static str, &'static str) {
+    if region.starts_with("cn-") {
+        ("aws-cn", "amazonaws.com.cn")
+    } else if region.starts_with("us-gov-") {
+        ("aws-us-gov", "amazonaws.com")
+    } else {
+        ("aws", "amazonaws.com")
     }
 }
 
@@ -718,13 +739,15 @@ impl AwsResource for Bucket {
             .unwrap_or_default();
         // us-east-1 takes no location constraint; tags go in the create so a
         // bucket is never untagged (S3 adopted tags on CreateBucket in 2025).
-        let conf = CreateBucketConfiguration::builder()
-            .set_location_constraint(
-                (!region.is_empty() && region != "us-east-1")
-                    .then(|| BucketLocationConstraint::from(region.as_str())),
-            )
-            .set_tags(Some(to_tags(&cx.all_tags(&self.tags))))
-            .build();
+        let conf = |tags: bool| {
+            CreateBucketConfiguration::builder()
+                .set_location_constraint(
+                    (!region.is_empty() && region != "us-east-1")
+                        .then(|| BucketLocationConstraint::from(region.as_str())),
+                )
+                .set_tags(tags.then(|| to_tags(&cx.all_tags(&self.tags))))
+                .build()
+        };
         // In us-east-1 CreateBucket of a bucket this account owns succeeds
         // (S3's legacy answer) instead of BucketAlreadyOwnedByYou: look first.
         let made = if exists(cx, &self.bucket).await? {
@@ -734,21 +757,25 @@ impl AwsResource for Bucket {
                 error: ProviderError::Fatal(String::new()),
             })
         } else {
-            cx.try_send_retrying(
-                "CreateBucket",
-                // A name just deleted is briefly held by S3.
-                &[Retry::conflict(
-                    &["OperationAborted"],
-                    std::time::Duration::from_secs(120),
-                )],
-                |c| {
-                    c.create_bucket()
-                        .bucket(&self.bucket)
-                        .create_bucket_configuration(conf.clone())
-                        .send()
-                },
-            )
-            .await
+            let send = |conf: CreateBucketConfiguration| {
+                cx.try_send_retrying(
+                    "CreateBucket",
+                    // A name just deleted is briefly held by S3.
+                    &NAME_HELD,
+                    move |c| {
+                        c.create_bucket()
+                            .bucket(&self.bucket)
+                            .create_bucket_configuration(conf.clone())
+                            .send()
+                    },
+                )
+            };
+            match send(conf(true)).await {
+                // Tags on CreateBucket need s3:TagResource, which a deployer
+                // policy written for PutBucketTagging may lack: tag after.
+                Err(f) if f.code == "AccessDenied" => send(conf(false)).await,
+                r => r,
+            }
         };
         match made {
             Ok(_) => Ok(self.bucket.clone()),
@@ -758,7 +785,7 @@ impl AwsResource for Bucket {
                     Err(ProviderError::invalid(
                         "bucket",
                         format!("{:?}", self.bucket),
-                        "a bucket of this name already exists in this account and is not this resource's (no matching morket:urn tag); import it or choose another name",
+                        "a bucket of this name already exists and is not this resource's (another account's, or this account's without this resource's morket:urn tag); import it or choose another name",
                     ))
                 } else {
                     Ok(self.bucket.clone())
@@ -913,10 +940,10 @@ impl AwsResource for Bucket {
             outputs: json!({
                 "id": name,
                 "bucket": name,
-                "arn": format!("arn:aws:s3:::{name}"),
+                "arn": format!("arn:{}:s3:::{name}", partition(&region).0),
                 "region": region,
-                "bucket_domain_name": format!("{name}.s3.amazonaws.com"),
-                "bucket_regional_domain_name": format!("{name}.s3.{region}.amazonaws.com"),
+                "bucket_domain_name": format!("{name}.s3.{}", partition(&region).1),
+                "bucket_regional_domain_name": format!("{name}.s3.{region}.{}", partition(&region).1),
             }),
         }))
     }
@@ -988,7 +1015,12 @@ impl AwsResource for Bucket {
         if !exists(cx, &self.bucket).await? {
             return Ok(Vec::new());
         }
-        let tags = live_tags(cx, &self.bucket).await?;
+        let tags = match live_tags(cx, &self.bucket).await {
+            Ok(t) => t,
+            // Another account's bucket: not ours.
+            Err(e) if FORBIDDEN.iter().any(|c| e.to_string().contains(c)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
         let ours = tags.get(URN_TAG).is_some_and(|v| cx.ctx.urn_tag_matches(v));
         Ok(if ours {
             vec![self.bucket.clone()]
