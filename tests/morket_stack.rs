@@ -824,22 +824,17 @@ fn set_overrides_are_checked_like_the_file() {
 /// The parts of a `$concat` string: text as it is, references as
 /// `<ref:name.attr>`.
 fn joined(v: &Value) -> String {
+    let part = |p: &Value| match p.as_str() {
+        Some(s) => s.to_string(),
+        None => format!(
+            "<ref:{}.{}>",
+            ref_name(p),
+            p["$ref"]["attr"].as_str().unwrap_or("")
+        ),
+    };
     match v.get("$concat").and_then(Value::as_array) {
-        Some(parts) => parts
-            .iter()
-            .map(|p| match p.as_str() {
-                Some(s) => s.to_string(),
-                None => format!(
-                    "<ref:{}.{}>",
-                    ref_name(p),
-                    p["$ref"]["attr"].as_str().unwrap_or("")
-                ),
-            })
-            .collect(),
-        None => v
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("<ref:{}>", ref_name(v))),
+        Some(parts) => parts.iter().map(part).collect(),
+        None => part(v),
     }
 }
 
