@@ -29,6 +29,7 @@ seconds, times "scale":
 | iam | RDS CreateDBCluster / CreateDBInstance whose MonitoringRoleArn is such a role | 400 InvalidParameterValue "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING" | 10 |
 | iam | IAM CreateRole / UpdateAssumeRolePolicy with such a role as an AWS principal (ECS RegisterTaskDefinition, CreateService, RunTask: never) | 400 MalformedPolicyDocument "Invalid principal in policy: ..." | 10 |
 | iam | AWS Backup CreateBackupSelection whose IamRoleArn is such a role | 400 InvalidParameterValueException "IAM Role <arn> cannot be assumed by AWS Backup" | 10 |
+| iam | EC2 RunInstances naming an instance profile created (CreateInstanceProfile) within the window, in IamInstanceProfile.Name / .Arn or in the launch template version it launches from | 400 InvalidParameterValue "Value (<name>) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name" (by ARN: "... iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN") | 10 after CreateInstanceProfile |
 | slr | OpenSearch CreateDomain with VPCOptions while role AWSServiceRoleForAmazonOpenSearchService (path /aws-service-role/opensearchservice.amazonaws.com/) is missing or new | 400 ValidationException "Before you can proceed, you must enable a service-linked role ..." | 10 after the role's creation |
 | slr | ECS CreateService, and CreateCluster with capacityProviders or defaultCapacityProviderStrategy, while AWSServiceRoleForECS (/aws-service-role/ecs.amazonaws.com/) is missing or new | 400 InvalidParameterException "Unable to assume the service linked role. Please verify that the ECS service linked role exists." | 10 |
 | eni | EC2 DeleteSecurityGroup / DeleteSubnet / DeleteVpc of a group / subnet / VPC used by something deleted within the window: RDS DeleteDBInstance, DeleteDBCluster; ElastiCache DeleteReplicationGroup, DeleteCacheCluster; MQ DeleteBroker; OpenSearch DeleteDomain; ECS DeleteService (awsvpc), StopTask; ELBv2 DeleteLoadBalancer (its subnets and security groups) | 400 DependencyViolation "resource sg-… has a dependent object" / "The subnet 'subnet-…' has dependencies and cannot be deleted." / "The vpc 'vpc-…' has dependencies and cannot be deleted." | 300 after the delete |
@@ -89,7 +90,7 @@ BEHAVIOURS = ("consistency", "iam", "slr", "eni", "transitions", "conflicts", "t
 
 # Windows in AWS seconds (multiplied by "scale").
 CONSISTENCY = 10
-PROPAGATION = 10  # IAM roles, service-linked roles included
+PROPAGATION = 10  # IAM roles, service-linked roles included; instance profiles to EC2
 ENI_LINGER = 300
 NAT_UNMAP = 60
 CREATING = 60
@@ -361,6 +362,7 @@ class AwsLike:
             self.fired = defaultdict(lambda: defaultdict(int))
             self.young = {}  # EC2 id -> (visible from, prefix)
             self.roles = {}  # (account, role name) -> propagated from
+            self.profiles = {}  # (account, instance profile name) -> usable by EC2 from
             self.held_groups, self.held_subnets, self.held_vpcs = {}, {}, {}  # id -> released at
             self.nat_deleted = {}  # VPC id -> Elastic IPs unmapped at
             self.windows = {}  # resource key -> [(state, start, end)]
@@ -579,6 +581,11 @@ class AwsLike:
             arn = (call.body.get("BackupSelection") or {}).get("IamRoleArn")
             if arn and self.young_role(arn, now):
                 return 400, "InvalidParameterValueException", f"IAM Role {arn} cannot be assumed by AWS Backup"
+        if call.service == "ec2" and call.op == "RunInstances":
+            kind, value = self.launch_profile(call)
+            if value and self.young_profile(call, kind, value, now):
+                return (400, "InvalidParameterValue", f"Value ({value}) for parameter iamInstanceProfile.{kind} is "
+                        f"invalid. Invalid IAM Instance Profile {'name' if kind == 'name' else 'ARN'}")
         if call.service == "iam" and call.op in ("CreateRole", "UpdateAssumeRolePolicy"):
             doc = call.params.get("AssumeRolePolicyDocument" if call.op == "CreateRole" else "PolicyDocument")
             for arn in _aws_principals(doc):
@@ -590,6 +597,37 @@ class AwsLike:
         m = re.fullmatch(r"arn:aws[\w-]*:iam::(\d+):role/(?:[^/]*/)*([^/]+)", arn.strip())
         with self.lock:
             return bool(m) and self.roles.get((m.group(1), m.group(2)), 0) > now
+
+    def launch_profile(self, call):
+        """("name" or "arn", value) of the instance profile RunInstances launches with, or (None, None)."""
+        p = call.params
+        for kind, param in (("name", "IamInstanceProfile.Name"), ("arn", "IamInstanceProfile.Arn")):
+            if p.get(param):
+                return kind, p[param]
+        template = {k: p[f"LaunchTemplate.{k}"] for k in ("LaunchTemplateId", "LaunchTemplateName", "Version")
+                    if p.get(f"LaunchTemplate.{k}")}
+        if "LaunchTemplateId" not in template and "LaunchTemplateName" not in template:
+            return None, None
+        try:
+            spec = call.backend("ec2")._get_template_from_args(template).data.get("IamInstanceProfile") or {}
+        except Exception:  # no such template or version: moto answers the call
+            return None, None
+        if spec.get("Name"):
+            return "name", spec["Name"]
+        if spec.get("Arn"):
+            return "arn", spec["Arn"]
+        return None, None
+
+    def young_profile(self, call, kind, value, now):
+        if kind == "arn":
+            m = re.fullmatch(r"arn:aws[\w-]*:iam::(\d+):instance-profile/(?:[^/]*/)*([^/]+)", value.strip())
+            if not m:
+                return False
+            key = (m.group(1), m.group(2))
+        else:
+            key = (call.account, value)
+        with self.lock:
+            return self.profiles.get(key, 0) > now
 
     def no_service_role(self, call, now):
         if call.service == "es" and call.op == "CreateDomain" and call.body.get("VPCOptions"):
@@ -847,6 +885,11 @@ class AwsLike:
             if m:
                 with self.lock:
                     self.roles[(m.group(1).decode(), m.group(2).decode())] = now + self.seconds(PROPAGATION)
+        if call.service == "iam" and call.op == "CreateInstanceProfile" and "iam" in on:
+            m = re.search(rb"<Arn>arn:aws[\w-]*:iam::(\d+):instance-profile/(?:[^/<]*/)*([^/<]+)</Arn>", body)
+            if m:
+                with self.lock:
+                    self.profiles[(m.group(1).decode(), m.group(2).decode())] = now + self.seconds(PROPAGATION)
         if "eni" in on and before.get("eni"):
             subnets, groups, vpcs = before["eni"]
             until = now + self.seconds(ENI_LINGER)

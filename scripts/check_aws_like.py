@@ -757,6 +757,44 @@ time.sleep(WINDOW + 0.2)
 works("CreateBackupSelection after the window", backup_selection)
 check("fired counts it", fired() == {"iam": {"CreateBackupSelection": 1}})
 
+# -- EC2: a new instance profile is not usable by RunInstances yet (iam, 10 s -> 1 s)
+
+control("DELETE", "/morket-api/aws-like")
+AMI = "ami-12c6146b"
+launch_subnet = network("10.9.0.0/16")[1]
+iam.create_role(RoleName="ec2", AssumeRolePolicyDocument=TRUST_EC2)
+iam.create_instance_profile(InstanceProfileName="settled")
+iam.add_role_to_instance_profile(InstanceProfileName="settled", RoleName="ec2")
+aws_like(["iam"], WINDOW / 10)
+profile = iam.create_instance_profile(InstanceProfileName="fresh", Path="/morket/")["InstanceProfile"]
+iam.add_role_to_instance_profile(InstanceProfileName="fresh", RoleName="ec2")
+template = ec2.create_launch_template(LaunchTemplateName="with-profile", LaunchTemplateData={
+    "ImageId": AMI, "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": "fresh"}})["LaunchTemplate"]
+
+
+def launch(**kw):
+    return ec2.run_instances(MinCount=1, MaxCount=1, SubnetId=launch_subnet, **kw)
+
+
+by_name = {"ImageId": AMI, "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": "fresh"}}
+by_arn = {"ImageId": AMI, "InstanceType": "t3.micro", "IamInstanceProfile": {"Arn": profile["Arn"]}}
+by_template = {"LaunchTemplate": {"LaunchTemplateId": template["LaunchTemplateId"], "Version": "$Default"}}
+fails_with("RunInstances naming a new instance profile", "InvalidParameterValue", lambda: launch(**by_name),
+           status=400, message="Value (fresh) for parameter iamInstanceProfile.name is invalid. "
+           "Invalid IAM Instance Profile name")
+fails_with("RunInstances naming a new instance profile by ARN", "InvalidParameterValue", lambda: launch(**by_arn),
+           message="Invalid IAM Instance Profile ARN")
+fails_with("RunInstances from a launch template naming a new instance profile", "InvalidParameterValue",
+           lambda: launch(**by_template), message="Invalid IAM Instance Profile name")
+works("RunInstances naming an instance profile made before the window", lambda: launch(
+    ImageId=AMI, InstanceType="t3.micro", IamInstanceProfile={"Name": "settled"}))
+works("RunInstances without an instance profile (not affected)", lambda: launch(ImageId=AMI, InstanceType="t3.micro"))
+time.sleep(WINDOW + 0.2)
+works("RunInstances naming the instance profile after the window", lambda: launch(**by_name))
+works("RunInstances naming it by ARN after the window", lambda: launch(**by_arn))
+works("RunInstances from the launch template after the window", lambda: launch(**by_template))
+check("fired counts the instance profile refusals", fired() == {"iam": {"RunInstances": 3}})
+
 # -- ECS rollouts run at the AWS-like scale while "transitions" is on ------------
 
 control("DELETE", "/morket-api/aws-like")

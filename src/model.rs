@@ -387,6 +387,12 @@ impl<A> Resource<A> {
     }
 }
 
+impl HasUrn for Urn {
+    fn urn(&self) -> &Urn {
+        self
+    }
+}
+
 impl<A> HasUrn for Resource<A> {
     fn urn(&self) -> &Urn {
         &self.urn

@@ -1071,3 +1071,322 @@ async fn an_existing_vpc_and_its_subnets_are_found_by_lookup() {
         "{bad}"
     );
 }
+
+// ---------------------------------------------------------------- InstanceProfile
+
+use morket_stack::provider::aws::ec2::instance::Instance;
+use morket_stack::provider::aws::iam::instance_profile::InstanceProfile;
+
+impl Env {
+    async fn profile(&self, name: &str) -> Option<aws_sdk_iam::types::InstanceProfile> {
+        self.iam
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.instance_profile)
+    }
+}
+
+fn profile_role(p: &aws_sdk_iam::types::InstanceProfile) -> Vec<String> {
+    p.roles()
+        .iter()
+        .map(|r| r.role_name().to_string())
+        .collect()
+}
+
+/// Two EC2 roles and a profile holding the first (by reference to its name).
+fn profile_stack(role: &str, path: &str, tags: &[(&str, &str)]) -> (Stack, Urn) {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let a = root
+        .resource("a", Role::for_service("ip-role-a", "ec2.amazonaws.com"))
+        .unwrap();
+    let b = root
+        .resource("b", Role::for_service("ip-role-b", "ec2.amazonaws.com"))
+        .unwrap();
+    let mut p = InstanceProfile::new("morket-ip", if role == "a" { a.name() } else { b.name() });
+    p.path = path.into();
+    p.tags = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let u = root.resource("profile", p).unwrap().urn().clone();
+    (st, u)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_profile_lifecycle() {
+    let mut e = env().await;
+
+    // Create: path, role and every tag in the create call.
+    let (s1, u) = profile_stack("a", "/morket/", &[("Name", "ip")]);
+    let plan = e.up_stable(&s1).await;
+    assert_eq!(step(&plan, &u).action, Action::Create);
+    let live = e.profile("morket-ip").await.expect("profile");
+    assert_eq!(live.path(), "/morket/");
+    assert_eq!(profile_role(&live), vec!["ip-role-a"]);
+    let t = iam::from_tags(live.tags());
+    assert_eq!(t["Name"], "ip");
+    assert_eq!(t["Project"], "morket");
+    assert_eq!(tag_urn(&t["morket:urn"]), u.as_str());
+    assert_eq!(t["morket:stack"], STACK);
+    let out = e.outputs(&u);
+    assert_eq!(out["id"], "morket-ip");
+    assert_eq!(out["name"], "morket-ip");
+    assert_eq!(
+        out["arn"],
+        format!("arn:aws:iam::{ACCOUNT}:instance-profile/morket/morket-ip")
+    );
+    assert_eq!(out["unique_id"].as_str(), Some(live.instance_profile_id()));
+    assert_eq!(out["role"], "ip-role-a");
+
+    // The role changes in place: the old one is removed, the new one added.
+    let (s2, _) = profile_stack("b", "/morket/", &[("Name", "ip")]);
+    let plan = e.up_stable(&s2).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(step(&plan, &u).changed, vec!["role"]);
+    let live = e.profile("morket-ip").await.unwrap();
+    assert_eq!(profile_role(&live), vec!["ip-role-b"]);
+    assert_eq!(
+        e.outputs(&u)["unique_id"].as_str(),
+        Some(live.instance_profile_id()),
+        "the same profile"
+    );
+
+    // Tags change in place.
+    let (s3, _) = profile_stack("b", "/morket/", &[("Name", "ip"), ("Team", "data")]);
+    let plan = e.up_stable(&s3).await;
+    assert_eq!(step(&plan, &u).changed, vec!["tags"]);
+    let t = iam::from_tags(e.profile("morket-ip").await.unwrap().tags());
+    assert_eq!(t["Team"], "data");
+    let (s3, _) = profile_stack("b", "/morket/", &[("Name", "ip")]);
+    e.up_stable(&s3).await;
+    let t = iam::from_tags(e.profile("morket-ip").await.unwrap().tags());
+    assert!(!t.contains_key("Team"), "{t:?}");
+    assert!(t.contains_key("morket:urn"), "engine tags kept");
+
+    // Out-of-band: the role removed and a tag added show on read.
+    e.iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name("morket-ip")
+        .role_name("ip-role-b")
+        .send()
+        .await
+        .unwrap();
+    e.iam
+        .tag_instance_profile()
+        .instance_profile_name("morket-ip")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("Owner")
+                .value("hand")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(&u).await.expect("live");
+    assert!(read.get("role").is_none_or(Value::is_null), "{read}");
+    assert_eq!(read["tags"], json!({"Name": "ip", "Owner": "hand"}));
+    assert_eq!(read["path"], "/morket/");
+    e.iam
+        .add_role_to_instance_profile()
+        .instance_profile_name("morket-ip")
+        .role_name("ip-role-b")
+        .send()
+        .await
+        .unwrap();
+
+    // Force-new: another path replaces it (one name: the old one goes first).
+    let (s4, _) = profile_stack("b", "/", &[("Name", "ip")]);
+    let plan = e.up_stable(&s4).await;
+    assert_eq!(step(&plan, &u).action, Action::Replace);
+    assert_eq!(step(&plan, &u).replace_fields, vec!["path"]);
+    let live = e.profile("morket-ip").await.unwrap();
+    assert_eq!(live.path(), "/");
+    assert_eq!(profile_role(&live), vec!["ip-role-b"]);
+
+    // Destroy: the role is removed from the profile, then both go.
+    let (_, report) = e.h.eng.destroy(&s4, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.profile("morket-ip").await.is_none());
+    assert!(e.role("ip-role-b").await.is_none());
+    assert!(e.st.resources().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_profile_interrupted_create_is_found_and_finished() {
+    let mut e = env().await;
+    e.iam
+        .create_role()
+        .role_name("ip-role")
+        .assume_role_policy_document(service_trust_policy("ec2.amazonaws.com"))
+        .send()
+        .await
+        .unwrap();
+    let mut st = Stack::new(STACK).unwrap();
+    let u = st
+        .root()
+        .resource("profile", InstanceProfile::new("adopt-ip", "ip-role"))
+        .unwrap()
+        .urn()
+        .clone();
+    // As if CreateInstanceProfile went through and AddRoleToInstanceProfile
+    // did not: the retried create carries on and adds the role.
+    let lost_role = async {
+        e.iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name("adopt-ip")
+            .role_name("ip-role")
+            .send()
+            .await
+            .unwrap();
+    };
+    adopts_only_its_own(&e, &st, &u, "EntityAlreadyExists", lost_role).await;
+    assert_eq!(
+        profile_role(&e.profile("adopt-ip").await.unwrap()),
+        vec!["ip-role"]
+    );
+
+    // A run killed after its create returned: the next `up` adopts the
+    // profile instead of creating a second one.
+    let mut st = Stack::new(STACK).unwrap();
+    let u = st
+        .root()
+        .resource("killed", InstanceProfile::new("killed-ip", "ip-role-2"))
+        .unwrap()
+        .urn()
+        .clone();
+    e.iam
+        .create_role()
+        .role_name("ip-role-2")
+        .assume_role_policy_document(service_trust_policy("ec2.amazonaws.com"))
+        .send()
+        .await
+        .unwrap();
+    let inputs = st.resources()[0].inputs.clone();
+    let created = e.interrupted_create(&u, &inputs).await;
+    let plan = e.up_stable(&st).await;
+    assert_eq!(plan.counts().create, 0, "adopted, not created again");
+    assert_eq!(e.id(&u), created.id);
+    assert!(e.st.pending().unwrap().is_empty());
+    assert_eq!(e.find(&u).await, vec!["killed-ip".to_string()]);
+    assert_eq!(
+        profile_role(&e.profile("killed-ip").await.unwrap()),
+        vec!["ip-role-2"]
+    );
+}
+
+#[tokio::test]
+async fn instance_profile_validation_names_field_and_value() {
+    let cases = [
+        (
+            preview_error(InstanceProfile::new("no spaces", "r")).await,
+            "name",
+            "no spaces",
+        ),
+        (
+            {
+                let mut p = InstanceProfile::new("p", "r");
+                p.path = "morket".into();
+                preview_error(p).await
+            },
+            "path",
+            "morket",
+        ),
+        (
+            preview_error(InstanceProfile::new(
+                "p",
+                "arn:aws:iam::123456789012:role/r",
+            ))
+            .await,
+            "role",
+            "not its ARN",
+        ),
+        (
+            preview_error(InstanceProfile::new("p", "x".repeat(65))).await,
+            "role",
+            "xxxxxxxx",
+        ),
+    ];
+    for (msg, field, value) in cases {
+        assert!(
+            msg.contains(field) && msg.contains(value),
+            "{field}/{value}: {msg}"
+        );
+    }
+}
+
+/// Real AWS refuses RunInstances for a few seconds after the instance
+/// profile it names was created ("Invalid IAM Instance Profile name"); the
+/// AWS-like peer does the same and the instance is created all the same,
+/// once, by the retry Terraform also makes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_with_a_fresh_instance_profile_is_created_despite_the_refusal() {
+    let mut e = shared::Env::aws_like(settings()).await;
+    let iam = aws_sdk_iam::Client::new(&e.conf);
+    let vpc = shared::create_vpc(&e.ec2, "10.7.0.0/16").await;
+    let subnet = shared::create_subnet(&e.ec2, &vpc, "10.7.1.0/24", None).await;
+    iam.create_role()
+        .role_name("fresh-role")
+        .assume_role_policy_document(service_trust_policy("ec2.amazonaws.com"))
+        .send()
+        .await
+        .unwrap();
+    let template = || {
+        let mut lt = LaunchTemplate::new("with-profile", "ami-12c6146b", "t3.micro");
+        lt.iam_instance_profile_name = Some("fresh-profile".into());
+        lt
+    };
+    // The template first (CreateLaunchTemplate does not check the profile),
+    // so that RunInstances follows the profile's creation at once.
+    let mut s1 = Stack::new(STACK).unwrap();
+    s1.root().resource("lt", template()).unwrap();
+    e.up(&s1).await;
+    // The subnet's and template's consistency windows (0.5 s) pass.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+
+    iam.create_instance_profile()
+        .instance_profile_name("fresh-profile")
+        .send()
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("fresh-profile")
+        .role_name("fresh-role")
+        .send()
+        .await
+        .unwrap();
+    let mut s2 = Stack::new(STACK).unwrap();
+    let mut root = s2.root();
+    let lt = root.resource("lt", template()).unwrap();
+    let inst = root
+        .resource(
+            "instance",
+            Instance::from_launch_template(lt.id(), subnet.as_str()),
+        )
+        .unwrap();
+    let plan = e.up(&s2).await;
+    assert_eq!(step(&plan, &inst).action, Action::Create);
+    let fired = e.moto.aws_like_fired();
+    assert!(
+        fired["fired"]["iam"]["RunInstances"].as_u64() >= Some(1),
+        "the peer refused the launch first: {fired}"
+    );
+    let running: Vec<String> = e
+        .ec2
+        .describe_instances()
+        .filters(shared::stack_filter())
+        .send()
+        .await
+        .unwrap()
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    assert_eq!(running, vec![e.id(&inst)], "one instance");
+}

@@ -115,6 +115,23 @@ fn lookup_answers_in_moto(moto: &support::moto::Moto) -> (String, String, String
     })
 }
 
+/// The moto the stacks run against, with the public zone their domains live
+/// in: it exists before any stack, which only looks it up.
+fn moto_with_zone() -> support::moto::Moto {
+    let moto = moto_with_zone();
+    rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        aws_sdk_route53::Client::new(&conf)
+            .create_hosted_zone()
+            .name("morket.io")
+            .caller_reference("fixture")
+            .send()
+            .await
+            .unwrap();
+    });
+    moto
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -172,7 +189,7 @@ fn tagged_in_moto(moto: &support::moto::Moto, stack: &str) -> (usize, usize, usi
 
 #[test]
 fn staging_up_no_change_preview_one_value_change_and_destroy() {
-    let moto = support::moto::moto();
+    let moto = moto_with_zone();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
 
@@ -387,7 +404,7 @@ fn staging_up_no_change_preview_one_value_change_and_destroy() {
 
 #[test]
 fn destroying_production_is_refused_while_protected() {
-    let moto = support::moto::moto();
+    let moto = moto_with_zone();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     ok(&moto, &state, &["up", "production", "--yes"]);
@@ -536,7 +553,7 @@ fn killed_mid_up_then_up_again_converges_without_duplicates() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    let moto = support::moto::moto();
+    let moto = moto_with_zone();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let mut child = command(
@@ -660,7 +677,7 @@ fn ec2_in_state(moto: &support::moto::Moto, state: &Path, stack: &str) -> [usize
 #[test]
 fn staging_under_the_aws_like_peer_each_command_needs_one_run() {
     const SCALE: f64 = support::aws::AWS_LIKE_SCALE;
-    let moto = support::moto::moto();
+    let moto = moto_with_zone();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     // moto builds its backends on first use: before the clock matters.

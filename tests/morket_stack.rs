@@ -5,6 +5,16 @@
 #[allow(dead_code)]
 mod stacks;
 
+// Per-component tests, in their own files.
+#[path = "morket_stack/app.rs"]
+mod app;
+#[path = "morket_stack/clickhouse_secret.rs"]
+mod clickhouse_secret;
+#[path = "morket_stack/edge_backup.rs"]
+mod edge_backup;
+#[path = "morket_stack/observability.rs"]
+mod observability;
+
 use std::path::Path;
 
 use morket_stack::engine::Engine;
@@ -294,6 +304,8 @@ fn r2_4_security_groups_admit_exactly_the_listed_ingress() {
         ("sg-clickhouse", 8123, "sg-ecs"),
         ("sg-clickhouse", 9000, "sg-ecs"),
         ("sg-temporal", 7233, "sg-ecs"),
+        // The Temporal server's own store (temporal component, R12.5).
+        ("sg-aurora", 5432, "sg-temporal"),
     ]
     .iter()
     .map(|(g, p, s)| (g.to_string(), *p, s.to_string()))
@@ -826,6 +838,8 @@ fn set_overrides_are_checked_like_the_file() {
 fn joined(v: &Value) -> String {
     let part = |p: &Value| match p.as_str() {
         Some(s) => s.to_string(),
+        // An interpolation inside one (a policy naming a built ARN).
+        None if p.get("$concat").is_some() => joined(p),
         None => format!(
             "<ref:{}.{}>",
             ref_name(p),

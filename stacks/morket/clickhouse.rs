@@ -1,20 +1,30 @@
-//! ClickHouse component (R6.1–6.4, 6.7): an EC2 instance in the first private
-//! subnet, launched from a launch template whose user data installs
+//! ClickHouse component (R6.1–6.4, 6.6, 6.7): an EC2 instance in the first
+//! private subnet, launched from a launch template whose user data installs
 //! ClickHouse from the official repository, writes the server settings
 //! (`max_memory_usage`, `max_threads`), mounts the gp3 data volume at
 //! /var/lib/clickhouse and starts the service. The security group admits
 //! 8123 and 9000 from ECS only (network component). Outputs: private IP and
 //! ports (R6.7).
+//!
+//! R6.6: the admin credentials live only in Secrets Manager. The instance's
+//! role may read exactly that secret; at boot the script reads it with the
+//! instance's credentials (IMDSv2) and writes the admin user with the
+//! password's SHA-256 only. The `default` user keeps no password and answers
+//! on localhost only. The password is never in user data, state or plan.
 
 use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::ec2::instance::Instance;
 use morket_stack::provider::aws::ec2::launch_template::{BlockDeviceMapping, LaunchTemplate};
 use morket_stack::provider::aws::ec2::volume::Volume;
 use morket_stack::provider::aws::ec2::volume_attachment::VolumeAttachment;
+use morket_stack::provider::aws::iam::instance_profile::InstanceProfile;
+use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
+use morket_stack::provider::aws::iam::role::Role;
 use morket_stack::provider::aws::ssm::parameter::{GetParameter, UBUNTU_2404_AMD64};
 
-use super::config::{ClickhouseConfig, MorketConfig};
+use super::config::MorketConfig;
 use super::network::{name_tag, Network};
+use super::secrets::{Entry, CLICKHOUSE_USER};
 
 pub const HTTP_PORT: u16 = 8123;
 pub const NATIVE_PORT: u16 = 9000;
@@ -23,12 +33,24 @@ pub const DATA_DEVICE: &str = "/dev/sdf";
 
 pub struct Clickhouse {
     pub instance: Resource<Instance>,
+    /// The gp3 data volume (backed up by AWS Backup, R6.5).
+    pub volume: Resource<Volume>,
+}
+
+/// The Secrets Manager name of the ClickHouse credentials (as `secrets.rs`
+/// names it): what the script asks for. The role is granted the secret's
+/// ARN, so a later secret of the same name is not readable.
+pub fn secret_name(cfg: &MorketConfig) -> String {
+    format!("morket/{}/clickhouse", cfg.environment)
 }
 
 /// The instance's user data. The data volume is attached after launch, so
 /// the script installs first, then waits for the EBS data disk, mounts it
-/// over /var/lib/clickhouse and only then starts the server.
-pub fn user_data(c: &ClickhouseConfig) -> String {
+/// over /var/lib/clickhouse and only then starts the server. The admin
+/// credentials are read before the server listens beyond localhost; if they
+/// cannot be read the script stops there.
+pub fn user_data(cfg: &MorketConfig) -> String {
+    let c = &cfg.clickhouse;
     format!(
         r#"#!/bin/bash
 # Installs and configures ClickHouse (morket-stack, R6.4).
@@ -45,6 +67,15 @@ echo "deb [signed-by=/usr/share/keyrings/clickhouse-keyring.gpg] https://package
 apt-get update -q
 apt-get install -yq clickhouse-server clickhouse-client
 systemctl stop clickhouse-server || true
+
+# 1b. The AWS CLI (Ubuntu 24.04 has no awscli package): the snap, retried
+#     while snapd finishes seeding at first boot or the store is slow.
+snap wait system seed.loaded || true
+for i in $(seq 1 10); do
+  if snap install aws-cli --classic; then break; fi
+  if [ "$i" = 10 ]; then echo "could not install the AWS CLI" >&2; exit 1; fi
+  sleep 15
+done
 
 # 2. The gp3 data volume: the EBS disk that is not the root disk (instance
 #    store disks, on types that have them, are not EBS).
@@ -73,7 +104,58 @@ if ! mountpoint -q /var/lib/clickhouse; then
   fi
 fi
 
-# 3. Server settings.
+# 3. The admin user (R6.6), from Secrets Manager with the instance role's
+#    credentials (the CLI takes them from IMDSv2). Only the password's
+#    SHA-256 is written; the password itself never reaches a file, a command
+#    line or the log. Retried: a new role and the secret's value take a while.
+read_admin() {{
+  /snap/bin/aws secretsmanager get-secret-value --region {region} \
+    --secret-id {secret_id} --query SecretString --output text \
+    | python3 -c '
+import hashlib, json, sys
+try:
+    d = json.load(sys.stdin)
+    assert d["username"] == "{admin}" and d["password"]
+except Exception:
+    sys.exit("the secret is not JSON with username {admin} and a password")
+print(hashlib.sha256(d["password"].encode()).hexdigest())'
+}}
+admin_sha256=""
+for _ in $(seq 1 60); do
+  if admin_sha256=$(read_admin); then break; fi
+  admin_sha256=""
+  sleep 10
+done
+if [ -z "$admin_sha256" ]; then echo "could not read {secret_id} from Secrets Manager" >&2; exit 1; fi
+(
+  umask 027
+  cat > /etc/clickhouse-server/users.d/morket-admin.xml <<XML
+<clickhouse>
+  <users>
+    <default>
+      <networks replace="replace">
+        <ip>::1</ip>
+        <ip>127.0.0.1</ip>
+      </networks>
+    </default>
+    <{admin}>
+      <password_sha256_hex>$admin_sha256</password_sha256_hex>
+      <networks>
+        <ip>::/0</ip>
+      </networks>
+      <profile>default</profile>
+      <quota>default</quota>
+      <access_management>1</access_management>
+      <named_collection_control>1</named_collection_control>
+    </{admin}>
+  </users>
+</clickhouse>
+XML
+)
+chgrp clickhouse /etc/clickhouse-server/users.d/morket-admin.xml
+unset admin_sha256
+
+# 4. Server settings.
 cat > /etc/clickhouse-server/config.d/morket.xml <<'XML'
 <clickhouse>
   <listen_host>0.0.0.0</listen_host>
@@ -93,12 +175,15 @@ cat > /etc/clickhouse-server/users.d/morket.xml <<'XML'
 XML
 chown -R clickhouse:clickhouse /var/lib/clickhouse
 
-# 4. Start it.
+# 5. Start it.
 systemctl enable clickhouse-server
 systemctl restart clickhouse-server
 "#,
         http = HTTP_PORT,
         native = NATIVE_PORT,
+        region = cfg.region,
+        secret_id = secret_name(cfg),
+        admin = CLICKHOUSE_USER,
         mem = c.max_memory_usage,
         threads = c.max_threads,
     )
@@ -108,6 +193,7 @@ pub fn declare(
     scope: &mut Scope<'_>,
     cfg: &MorketConfig,
     net: &Network,
+    secret: &Entry,
 ) -> Result<Clickhouse, ModelError> {
     let mut c = scope
         .component("morket:Clickhouse", "clickhouse")?
@@ -124,9 +210,26 @@ pub fn declare(
             c.resource("ami", GetParameter::new(p))?.value().into()
         }
     };
+    // R6.6: a role that may read the ClickHouse secret, exactly that ARN.
+    let mut role = Role::for_service(&name, "ec2.amazonaws.com");
+    role.inline_policies.insert(
+        "read-clickhouse-secret".into(),
+        PolicyDocument::new(vec![Statement::allow(
+            &["secretsmanager:GetSecretValue"],
+            vec![secret.arn.clone()],
+        )])
+        .to_input(),
+    );
+    role.tags = name_tag(cfg, "clickhouse");
+    let role = c.resource("role", role)?;
+    let mut profile = InstanceProfile::new(&name, role.name());
+    profile.tags = name_tag(cfg, "clickhouse");
+    let profile = c.resource("instance-profile", profile)?;
+
     let mut lt = LaunchTemplate::new(&name, ami, &ch.instance_type);
     lt.vpc_security_group_ids = vec![net.security_groups.clickhouse.id().into()];
-    lt.user_data = Some(user_data(ch).into());
+    lt.user_data = Some(user_data(cfg).into());
+    lt.iam_instance_profile_name = Some(profile.name().into());
     lt.block_device_mappings = vec![BlockDeviceMapping::new("/dev/sda1", 30)];
     lt.tags = name_tag(cfg, "clickhouse");
     let lt = c.resource("launch-template", lt)?;
@@ -156,5 +259,5 @@ pub fn declare(
         "data-attachment",
         VolumeAttachment::new(DATA_DEVICE, volume.id(), instance.id()),
     )?;
-    Ok(Clickhouse { instance })
+    Ok(Clickhouse { instance, volume })
 }

@@ -69,6 +69,8 @@ pub struct AppConfig {
     pub browser_pool_size: u32,
     /// Requests per minute per API key.
     pub rate_limit_per_minute: u32,
+    /// The awslogs stream prefix of every task (R16.5).
+    pub log_stream_prefix: String,
 }
 
 impl Default for AppConfig {
@@ -78,6 +80,7 @@ impl Default for AppConfig {
             proxy_urls: String::new(),
             browser_pool_size: 3,
             rate_limit_per_minute: 600,
+            log_stream_prefix: "ecs".into(),
         }
     }
 }
@@ -163,6 +166,9 @@ pub struct ClickhouseConfig {
     pub volume_iops: u32,
     pub max_memory_usage: u64,
     pub max_threads: u32,
+    /// Days AWS Backup keeps the data volume's daily snapshots (R6.5).
+    #[serde(default = "default_backup_retention")]
+    pub backup_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,6 +195,9 @@ fn default_vpc_cidr() -> String {
 }
 fn default_log_retention() -> u32 {
     30
+}
+fn default_backup_retention() -> u32 {
+    7
 }
 
 /// CloudWatch Logs accepts only these retention periods.
@@ -347,6 +356,13 @@ impl MorketConfig {
             3000,
             16000,
         )?;
+        range(
+            file,
+            "clickhouse.backup_retention_days",
+            c.clickhouse.backup_retention_days,
+            1,
+            36500,
+        )?;
         one_of(
             file,
             "rabbitmq.deployment_mode",
@@ -406,6 +422,17 @@ impl MorketConfig {
             1,
             32,
         )?;
+        let prefix = &c.app.log_stream_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 512
+            || prefix.contains(|ch: char| ch == ':' || ch == '*' || ch.is_whitespace())
+        {
+            return Err(file.bad(
+                "app.log_stream_prefix",
+                format!("{prefix:?}"),
+                "1 to 512 characters, no ':', '*' or spaces",
+            ));
+        }
         if !(c.domain_name == c.dns.zone || c.domain_name.ends_with(&format!(".{}", c.dns.zone))) {
             return Err(file.bad(
                 "dns.zone",

@@ -10,25 +10,32 @@ use morket_stack::provider::Registry;
 use super::{ConfigFile, Loaded, StackEnv, StackError};
 
 pub mod account;
+pub mod alb;
 pub mod aurora;
+pub mod backup;
 pub mod clickhouse;
 pub mod config;
+pub mod dns;
 pub mod ecs;
+pub mod edge;
 pub mod network;
+pub mod observability;
 pub mod opensearch;
 pub mod rabbitmq;
 pub mod redis;
 pub mod registry;
 pub mod secrets;
+pub mod services;
+pub mod temporal;
 
 use config::MorketConfig;
 
 /// Stack outputs: (name, resource, attribute).
 #[derive(Default)]
-struct Outputs(Vec<(String, Urn, String)>);
+pub struct Outputs(Vec<(String, Urn, String)>);
 
 impl Outputs {
-    fn add(&mut self, name: impl Into<String>, r: &impl HasUrn, attr: &str) {
+    pub fn add(&mut self, name: impl Into<String>, r: &impl HasUrn, attr: &str) {
         self.0.push((name.into(), r.urn().clone(), attr.into()));
     }
 }
@@ -47,12 +54,60 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     let net = network::declare(&mut root, &cfg)?;
     let ecs = ecs::declare(&mut root, &cfg, &account)?;
     let aurora = aurora::declare(&mut root, &cfg, &net, &account)?;
-    let clickhouse = clickhouse::declare(&mut root, &cfg, &net)?;
     let redis = redis::declare(&mut root, &cfg, &net, &account)?;
     let rabbitmq = rabbitmq::declare(&mut root, &cfg, &net)?;
     let opensearch = opensearch::declare(&mut root, &cfg, &net, &account)?;
     let repos = registry::declare(&mut root, &cfg)?;
     let secrets = secrets::declare(&mut root, &cfg, &aurora, &redis, &rabbitmq, &opensearch)?;
+    let clickhouse = clickhouse::declare(&mut root, &cfg, &net, &secrets.clickhouse)?;
+    let zone = dns::declare(&mut root, &cfg)?;
+    let edge = edge::declare(&mut root, &cfg, &zone)?;
+    backup::declare(&mut root, &cfg, &clickhouse)?;
+    let alb = alb::declare(&mut root, &cfg, &net, &account, &zone)?;
+    let temporal = temporal::declare(&mut root, &cfg, &net, &ecs, &aurora, &secrets)?;
+    let services = services::declare(
+        &mut root,
+        &cfg,
+        &net,
+        &ecs,
+        &alb,
+        &repos,
+        &services::Backends {
+            aurora: &aurora,
+            clickhouse: &clickhouse,
+            redis: &redis,
+            rabbitmq: &rabbitmq,
+            opensearch: &opensearch,
+            secrets: &secrets,
+        },
+    )?;
+    let watched = observability::Watched {
+        cluster_name: ecs.name().into(),
+        services: vec![
+            ("backend", services.backend.service.name().into()),
+            ("scraper", services.scraper.service.name().into()),
+            ("temporal-worker", services.worker.service.name().into()),
+            ("temporal-server", temporal.server.service.name().into()),
+        ],
+        alb_arn_suffix: alb.load_balancer.arn_suffix().into(),
+        target_groups: vec![
+            ("backend", alb.backend.arn_suffix().into()),
+            ("scraper", alb.scraper.arn_suffix().into()),
+        ],
+        backend_log_group: services.backend.log_group.name().into(),
+    };
+    observability::declare(
+        &mut root,
+        &cfg,
+        &watched,
+        &observability::Observed {
+            account: &account,
+            aurora: &aurora,
+            redis: &redis,
+            clickhouse: &clickhouse,
+            opensearch: &opensearch,
+        },
+    )?;
 
     let mut out = Outputs::default();
     out.add("vpc_id", &net.vpc, "id");
@@ -105,6 +160,12 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     if let Some(s) = &secrets.clickhouse.secret {
         out.add("clickhouse_secret_arn", s, "arn");
     }
+    // R4
+    out.add("alb_dns_name", &alb.load_balancer, "dns_name");
+    out.add("alb_access_logs_bucket", &alb.logs, "bucket");
+    // R12.6: the Cloud Map name the tasks dial as `temporal.morket.local:7233`.
+    out.add("temporal_service_name", &temporal.discovery, "name");
+    edge.outputs(&mut out);
     Ok(Loaded {
         stack,
         registry,

@@ -84,6 +84,14 @@ impl Resource<Instance> {
     }
 }
 
+/// An instance profile (or its role) made moments ago is not yet valid for
+/// RunInstances; Terraform retries these for its IAM propagation time.
+/// Nothing was launched, so sending the request again is safe.
+const PROFILE_PROPAGATION: [Retry; 2] = [
+    Retry::propagation("InvalidParameterValue", "Invalid IAM Instance Profile"),
+    Retry::propagation("InvalidParameterValue", " has no associated IAM Roles"),
+];
+
 // The tags AWS puts on an instance launched from a template.
 const LT_ID_TAG: &str = "aws:ec2launchtemplate:id";
 const LT_VERSION_TAG: &str = "aws:ec2launchtemplate:version";
@@ -206,7 +214,7 @@ impl AwsResource for Instance {
         // this request launch one instance; a run that died after the call is
         // adopted through the URN tag.
         let out = cx
-            .send("RunInstances", |c| {
+            .send_retrying("RunInstances", &PROFILE_PROPAGATION, |c| {
                 c.run_instances()
                     .min_count(1)
                     .max_count(1)

@@ -1,4 +1,4 @@
-//! IAM resource types (roles) and their shared helpers: tags, policy
+//! IAM resource types (roles, instance profiles) and their shared helpers: tags, policy
 //! documents. IAM is global: one endpoint and one rate limit per account.
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use super::tags::Tags;
 use super::Aws;
 use crate::provider::{ProviderError, Registry};
 
+pub mod instance_profile;
 pub mod policy;
 pub mod role;
 pub mod service_linked_role;
@@ -22,6 +23,7 @@ pub mod service_linked_role;
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
         .register(Typed::<role::Role>::new(aws.clone()))
+        .register(Typed::<instance_profile::InstanceProfile>::new(aws.clone()))
         .register(Typed::<service_linked_role::ServiceLinkedRole>::new(aws));
 }
 
@@ -62,6 +64,52 @@ impl Service for Iam {
             cx.send("TagRole", |c| {
                 c.tag_role()
                     .role_name(role)
+                    .set_tags(Some(to_tags(set)))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// IAM for instance profiles: the same client and rate limit as [`Iam`],
+/// but the tag calls of instance profiles.
+pub struct InstanceProfiles;
+
+#[async_trait]
+impl Service for InstanceProfiles {
+    type Client = aws_sdk_iam::Client;
+    const NAME: &'static str = "iam";
+    const CONCURRENCY: usize = Iam::CONCURRENCY;
+
+    async fn client(aws: &Aws) -> &aws_sdk_iam::Client {
+        aws.iam().await
+    }
+
+    fn bucket<'a>(aws: &'a Aws, _op: &str) -> &'a TokenBucket {
+        &aws.limits.iam
+    }
+
+    async fn retag(
+        cx: &Call<'_, Self>,
+        profile: &str,
+        set: &Tags,
+        remove: &[String],
+    ) -> Result<(), ProviderError> {
+        if !remove.is_empty() {
+            cx.send("UntagInstanceProfile", |c| {
+                c.untag_instance_profile()
+                    .instance_profile_name(profile)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+            })
+            .await?;
+        }
+        if !set.is_empty() {
+            cx.send("TagInstanceProfile", |c| {
+                c.tag_instance_profile()
+                    .instance_profile_name(profile)
                     .set_tags(Some(to_tags(set)))
                     .send()
             })

@@ -1,0 +1,200 @@
+//! Load balancer component (R4): an internet-facing ALB in the public
+//! subnets serving `api.<domain>` with a DNS-validated certificate; port 80
+//! redirects to HTTPS; on 443 `/api/v1/scrape*` goes to the scraper and
+//! `/api/v1/*` to the backend (in that priority order) and everything else is
+//! redirected to the frontend, which CloudFront serves on `<domain>` (R4.5's
+//! "remaining requests to the CloudFront origin"). A 120 s idle timeout
+//! (R4.7) and access logs to a bucket that expires them after 90 days (R4.6).
+
+use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
+use morket_stack::provider::aws::acm::certificate::{self, Certificate};
+use morket_stack::provider::aws::elbv2::listener::Listener;
+use morket_stack::provider::aws::elbv2::listener_rule::{Condition, ListenerRule};
+use morket_stack::provider::aws::elbv2::load_balancer::{AccessLogs, LoadBalancer};
+use morket_stack::provider::aws::elbv2::target_group::TargetGroup;
+use morket_stack::provider::aws::elbv2::{Action, Redirect};
+use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
+use morket_stack::provider::aws::route53::get_zone::GetZone;
+use morket_stack::provider::aws::route53::record::Record;
+use morket_stack::provider::aws::s3::bucket::{Bucket, LifecycleRule};
+use morket_stack::provider::aws::s3::elb_service_account::principal_for;
+
+use super::account::Account;
+use super::config::MorketConfig;
+use super::network::{name_tag, Network};
+
+pub const BACKEND_PORT: u16 = 3000;
+pub const SCRAPER_PORT: u16 = 8001;
+/// Where access logs go inside the bucket.
+const LOG_PREFIX: &str = "alb";
+
+pub struct Alb {
+    pub load_balancer: Resource<LoadBalancer>,
+    pub backend: Resource<TargetGroup>,
+    pub scraper: Resource<TargetGroup>,
+    /// The routing rules: a service may only join its target group once
+    /// the group is behind a listener.
+    pub rules: Vec<Resource<ListenerRule>>,
+    pub logs: Resource<Bucket>,
+    /// `api.<domain>`.
+    pub api_domain: String,
+}
+
+/// `api.<domain>`: the ALB's name; the domain itself is CloudFront's.
+pub fn api_domain(cfg: &MorketConfig) -> String {
+    format!("api.{}", cfg.domain_name)
+}
+
+pub fn declare(
+    scope: &mut Scope<'_>,
+    cfg: &MorketConfig,
+    net: &Network,
+    account: &Account,
+    zone: &Resource<GetZone>,
+) -> Result<Alb, ModelError> {
+    let mut c = scope.component("morket:Alb", "alb")?;
+    let api_domain = api_domain(cfg);
+
+    // R4.1: the certificate, valid once its DNS records are in the zone.
+    let mut cert = Certificate::dns(&api_domain);
+    cert.tags = name_tag(cfg, "alb");
+    let cert_res = c.resource("certificate", cert.clone())?;
+    let certificate = certificate::validated(
+        &mut c,
+        "certificate-validation",
+        &cert_res,
+        &cert,
+        zone.zone_id(),
+    )?;
+
+    // R4.6: access logs, kept 90 days. ALB log delivery writes with SSE-S3
+    // only, and the bucket policy must admit the region's delivery
+    // principal before the ALB is told to use the bucket.
+    let bucket_name = cfg.name("alb-logs");
+    let mut logs = Bucket::private(&bucket_name);
+    logs.versioning = None;
+    logs.lifecycle_rules = vec![LifecycleRule {
+        id: "expire-after-90-days".into(),
+        enabled: true,
+        expiration_days: Some(90),
+        abort_incomplete_multipart_upload_days: Some(7),
+        ..Default::default()
+    }];
+    let (kind, principal) = principal_for(&cfg.region);
+    let objects = Input::interpolate(
+        &format!("arn:{{partition}}:s3:::{bucket_name}/{LOG_PREFIX}/AWSLogs/{{account}}/*"),
+        &[
+            ("partition", account.caller.partition().into()),
+            ("account", account.caller.account_id().into()),
+        ],
+    );
+    logs.policy = Some(
+        PolicyDocument::new(vec![Statement::allow(&["s3:PutObject"], vec![objects])
+            .sid("AlbAccessLogs")
+            .principal(kind, vec![principal.into()])])
+        .to_input(),
+    );
+    logs.force_destroy = !cfg.is_production();
+    logs.tags = name_tag(cfg, "alb-logs");
+    let logs = c.resource("access-logs", logs)?;
+
+    let mut lb = LoadBalancer::new(
+        &cfg.name("alb"),
+        net.public_subnets.iter().map(|s| s.id().into()).collect(),
+        vec![net.security_groups.alb.id().into()],
+    );
+    lb.idle_timeout = 120;
+    lb.access_logs = Some(AccessLogs {
+        bucket: bucket_name.clone(),
+        prefix: LOG_PREFIX.into(),
+        enabled: true,
+    });
+    lb.deletion_protection = cfg.is_production();
+    lb.drop_invalid_header_fields = true;
+    lb.tags = name_tag(cfg, "alb");
+    // An ALB in a VPC without its internet gateway is refused.
+    let load_balancer = c.resource_with(
+        "alb",
+        lb,
+        ResourceOptions::new()
+            .depends_on(&logs)
+            .depends_on(&net.internet_gateway),
+    )?;
+
+    let target_group = |c: &mut Scope<'_>, app: &str, port: u16| {
+        let mut tg = TargetGroup::new(&cfg.name(app), port as i32, net.vpc.id());
+        tg.target_type = "ip".into();
+        // R3.6
+        tg.health_check.path = "/health".into();
+        tg.health_check.interval = 30;
+        tg.health_check.healthy_threshold = 2;
+        tg.health_check.unhealthy_threshold = 3;
+        // In-flight requests may take the whole 120 s (R4.7) to finish.
+        tg.deregistration_delay = 120;
+        tg.tags = name_tag(cfg, app);
+        c.resource(app, tg)
+    };
+    let backend = target_group(&mut c, "backend", BACKEND_PORT)?;
+    let scraper = target_group(&mut c, "scraper", SCRAPER_PORT)?;
+
+    // R4.2
+    let mut http = Listener::http(load_balancer.arn(), 80, Action::redirect_to_https());
+    http.tags = name_tag(cfg, "alb-http");
+    c.resource("http", http)?;
+
+    // R4.5: what is not the API goes to the frontend on CloudFront.
+    let to_frontend = Action {
+        kind: "redirect".into(),
+        redirect: Some(Redirect {
+            protocol: "HTTPS".into(),
+            port: "443".into(),
+            host: cfg.domain_name.clone(),
+            status_code: "HTTP_302".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut https = Listener::https(
+        load_balancer.arn(),
+        certificate.certificate_arn(),
+        to_frontend,
+    );
+    https.tags = name_tag(cfg, "alb-https");
+    let https = c.resource("https", https)?;
+
+    // R4.3 before R4.4: `/api/v1/scrape*` also matches `/api/v1/*`.
+    let mut rules = Vec::new();
+    for (name, priority, path, tg) in [
+        ("scrape", 10, "/api/v1/scrape*", &scraper),
+        ("api", 20, "/api/v1/*", &backend),
+    ] {
+        let mut rule = ListenerRule::new(
+            https.arn(),
+            priority,
+            vec![Condition::path(&[path])],
+            Action::forward(tg.arn()),
+        );
+        rule.tags = name_tag(cfg, &format!("alb-{name}"));
+        rules.push(c.resource(name, rule)?);
+    }
+
+    c.resource(
+        "api-record",
+        Record::alias(
+            zone.zone_id(),
+            api_domain.as_str(),
+            "A",
+            load_balancer.dns_name(),
+            load_balancer.zone_id(),
+        ),
+    )?;
+
+    Ok(Alb {
+        load_balancer,
+        backend,
+        scraper,
+        rules,
+        logs,
+        api_domain,
+    })
+}
