@@ -1,9 +1,10 @@
-//! aws:iam/Role and aws:logs/LogGroup through the engine against moto:
-//! create (tags in the create call), update each updatable field in place,
-//! replace, out-of-band drift read, no-op preview, delete; validation before
-//! any call; adoption; a VPC flow log publishing to a log group through a
-//! role. What moto lacks (AssociateKmsKey, DisassociateKmsKey) runs against
-//! aws-smithy-mocks.
+//! aws:iam/Role, aws:iam/InstanceProfile and aws:logs/LogGroup through the
+//! engine against moto: create (tags in the create call), update each
+//! updatable field in place, replace, out-of-band drift read, no-op preview,
+//! delete; validation before any call; adoption; a VPC flow log publishing
+//! to a log group through a role; an instance launched with a fresh
+//! instance profile under the AWS-like peer. What moto lacks
+//! (AssociateKmsKey, DisassociateKmsKey) runs against aws-smithy-mocks.
 
 mod support;
 
@@ -1329,6 +1330,8 @@ async fn instance_with_a_fresh_instance_profile_is_created_despite_the_refusal()
     let mut e = shared::Env::aws_like(settings()).await;
     let iam = aws_sdk_iam::Client::new(&e.conf);
     let vpc = shared::create_vpc(&e.ec2, "10.7.0.0/16").await;
+    // A new VPC is unknown to EC2 for its consistency window (0.5 s).
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     let subnet = shared::create_subnet(&e.ec2, &vpc, "10.7.1.0/24", None).await;
     iam.create_role()
         .role_name("fresh-role")

@@ -118,7 +118,7 @@ fn lookup_answers_in_moto(moto: &support::moto::Moto) -> (String, String, String
 /// The moto the stacks run against, with the public zone their domains live
 /// in: it exists before any stack, which only looks it up.
 fn moto_with_zone() -> support::moto::Moto {
-    let moto = moto_with_zone();
+    let moto = support::moto::moto();
     rt().block_on(async {
         let conf = moto.sdk_config().await;
         aws_sdk_route53::Client::new(&conf)
@@ -253,7 +253,11 @@ fn staging_up_no_change_preview_one_value_change_and_destroy() {
         .unwrap_or_else(|| panic!("no clean apply summary in:\n{up}"));
     // Lookups are recorded as planned, with no op of their own.
     let lookups: Vec<&String> = created.iter().filter(|u| is_lookup(u)).collect();
-    assert_eq!(lookups.len(), 3, "AMI, account, zones: {lookups:?}");
+    assert_eq!(
+        lookups.len(),
+        4,
+        "AMI, account, zones, hosted zone: {lookups:?}"
+    );
     assert_eq!(
         created.len(),
         done + lookups.len(),
@@ -284,6 +288,7 @@ fn staging_up_no_change_preview_one_value_change_and_destroy() {
         "GetParameter",
         "GetCallerIdentity",
         "DescribeAvailabilityZones",
+        "ListHostedZonesByName",
     ] {
         assert!(
             !quiet.text.contains(op),
@@ -307,6 +312,7 @@ fn staging_up_no_change_preview_one_value_change_and_destroy() {
         "GetParameter",
         "GetCallerIdentity",
         "DescribeAvailabilityZones",
+        "ListHostedZonesByName",
     ] {
         assert!(
             refreshed.text.contains(op),
@@ -667,15 +673,18 @@ fn ec2_in_state(moto: &support::moto::Moto, state: &Path, stack: &str) -> [usize
     ]
 }
 
-/// The acceptance run: with every behaviour of the AWS-like peer on
-/// (new ids invisible for a while, roles not yet assumable, service-linked
-/// roles required, data stores `creating` / `modifying` with state conflicts
-/// meanwhile, ENIs lingering after deletes, throttling bursts beyond the
-/// SDK's retries), `up staging`, a no-change preview, a data-store change and
-/// `destroy` each succeed in one run, and what is live is what a clean run
-/// makes: no duplicate anywhere.
+/// Under the AWS-like peer (eventual consistency, IAM propagation, role
+/// and service-linked-role windows, data stores `creating` / `modifying` with
+/// state conflicts meanwhile, ALBs provisioning, ENIs lingering after
+/// deletes, ECS deployments rolling out, throttling bursts beyond the SDK's
+/// retries), each command of a release needs one run: `up staging`, a
+/// no-change preview, a backend image roll that plans exactly the task
+/// definitions and services that run it and waits for the deployments,
+/// `up production` in the same account, `destroy staging` leaving
+/// production whole, and `destroy production` refused. What is live is what
+/// a clean run makes: no duplicate anywhere.
 #[test]
-fn staging_under_the_aws_like_peer_each_command_needs_one_run() {
+fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     const SCALE: f64 = support::aws::AWS_LIKE_SCALE;
     let moto = moto_with_zone();
     let dir = tempfile::tempdir().unwrap();
@@ -690,18 +699,24 @@ fn staging_under_the_aws_like_peer_each_command_needs_one_run() {
             .unwrap();
     });
     moto.aws_like(serde_json::json!({"on": "all", "scale": SCALE}));
-    let aws_like = |args: &[&str]| {
+    let peer = |args: &[&str]| {
         let mut c = command(&moto, &state, args);
         c.env("MORKET_STACK_AWS_TIME_SCALE", SCALE.to_string())
             .env("MORKET_STACK_AWS_MAX_ATTEMPTS", "2");
         let out = c.output().unwrap();
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(0), "{args:?}:\n{text}");
-        text
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            text: format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    };
+    let aws_like = |args: &[&str]| {
+        let r = peer(args);
+        assert_eq!(r.code, 0, "{args:?}:\n{}", r.text);
+        r.text
     };
 
     aws_like(&["up", "staging", "--yes"]);
@@ -714,29 +729,100 @@ fn staging_under_the_aws_like_peer_each_command_needs_one_run() {
     );
     assert!(live.iter().all(|n| *n > 0), "{live:?}");
     assert_eq!(tagged_in_moto(&moto, "staging"), (1, 1, 1));
+    assert_eq!(ecs_images(&moto, "staging")["backend"], "latest");
 
-    let text = std::fs::read_to_string(stacks_dir().join("staging.toml")).unwrap();
-    let edited = dir.path().join("staging.toml");
-    let from = "snapshot_retention_days = 3";
-    assert!(text.contains(from));
-    std::fs::write(
-        &edited,
-        text.replacen(from, "snapshot_retention_days = 5", 1),
-    )
-    .unwrap();
-    let edited = edited.to_str().unwrap();
-    aws_like(&["--config", edited, "up", "staging", "--yes"]);
-    aws_like(&[
-        "--config",
-        edited,
+    // A deploy pipeline rolls the backend image: the two task definitions
+    // that run it are replaced (they are immutable) and their services
+    // updated; nothing else changes.
+    const ROLL: &str = "images.backend=v2.0.1";
+    let plan_file = dir.path().join("roll.json");
+    let r = peer(&[
+        "--set",
+        ROLL,
         "preview",
         "staging",
         "--expect-no-changes",
+        "--out",
+        plan_file.to_str().unwrap(),
     ]);
-    aws_like(&["--config", edited, "destroy", "staging", "--yes"]);
+    assert_eq!(r.code, 2, "changes are exit code 2:\n{}", r.text);
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let mut changes: Vec<(String, String, Value)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "same")
+        .map(|s| {
+            let urn = s["urn"].as_str().unwrap();
+            (
+                s["action"].as_str().unwrap().to_string(),
+                urn.split_once("::").unwrap().1.to_string(),
+                s["changed"].clone(),
+            )
+        })
+        .collect();
+    changes.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let summary: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|(a, u, _)| (a.as_str(), u.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("replace", "services::aws:ecs/TaskDefinition::backend-task"),
+            (
+                "replace",
+                "services::aws:ecs/TaskDefinition::temporal-worker-task"
+            ),
+            ("update", "services::aws:ecs/Service::backend"),
+            ("update", "services::aws:ecs/Service::temporal-worker"),
+        ],
+        "{changes:#?}"
+    );
+    for (action, _, changed) in &changes {
+        if action == "update" {
+            assert_eq!(changed, &serde_json::json!(["task_definition"]));
+        }
+    }
+    let rolled = aws_like(&[
+        "--set",
+        ROLL,
+        "up",
+        "staging",
+        "--plan",
+        plan_file.to_str().unwrap(),
+        "--yes",
+    ]);
+    assert!(
+        rolled.contains("Apply complete: 4 done, 0 failed"),
+        "{rolled}"
+    );
+    let images = ecs_images(&moto, "staging");
+    assert_eq!(images["backend"], "v2.0.1");
+    assert_eq!(images["temporal-worker"], "v2.0.1");
+    assert_eq!(images["scraper"], "latest");
+    aws_like(&["--set", ROLL, "preview", "staging", "--expect-no-changes"]);
+
+    // Production next to it, in the same account.
+    aws_like(&["up", "production", "--yes"]);
+    aws_like(&["preview", "production", "--expect-no-changes"]);
+    let production = state_urns(&moto, &state, "production");
+
+    aws_like(&["--set", ROLL, "destroy", "staging", "--yes"]);
     assert!(state_urns(&moto, &state, "staging").is_empty());
     assert_eq!(tagged_in_moto(&moto, "staging"), (0, 0, 0));
     assert_eq!(ec2_tagged(&moto, "staging"), [0; 6]);
+    assert_eq!(tagged_in_moto(&moto, "production"), (1, 1, 1));
+    aws_like(&["preview", "production", "--expect-no-changes"]);
+
+    let r = peer(&["destroy", "production", "--yes"]);
+    assert_ne!(r.code, 0, "{}", r.text);
+    assert!(
+        r.text.contains("is protected and cannot be deleted"),
+        "{}",
+        r.text
+    );
+    assert_eq!(state_urns(&moto, &state, "production"), production);
 
     // IAM propagation fires only when a flow log comes within 10 AWS
     // seconds of its role, and the service-linked-role window only when a
@@ -753,4 +839,48 @@ fn staging_under_the_aws_like_peer_each_command_needs_one_run() {
             .unwrap_or(0);
         assert!(n > 0, "{behaviour} never fired: {fired:#}");
     }
+}
+
+/// The image tag each ECS service of `stack` runs, by container name, as
+/// moto has it once the deployments are done (the primary deployment's task
+/// definition, and no other deployment left).
+fn ecs_images(
+    moto: &support::moto::Moto,
+    stack: &str,
+) -> std::collections::BTreeMap<String, String> {
+    rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        let ecs = aws_sdk_ecs::Client::new(&conf);
+        let cluster = format!("morket-{stack}");
+        let names: Vec<String> = ["backend", "scraper", "temporal-worker"]
+            .iter()
+            .map(|k| format!("morket-{stack}-{k}"))
+            .collect();
+        let services = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .set_services(Some(names))
+            .send()
+            .await
+            .unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for s in services.services() {
+            assert_eq!(
+                s.deployments().len(),
+                1,
+                "{:?} still rolling out",
+                s.service_name()
+            );
+            let td = ecs
+                .describe_task_definition()
+                .task_definition(s.task_definition().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let c = &td.task_definition().unwrap().container_definitions()[0];
+            let tag = c.image().unwrap().rsplit(':').next().unwrap().to_string();
+            out.insert(c.name().unwrap().to_string(), tag);
+        }
+        out
+    })
 }

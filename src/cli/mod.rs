@@ -55,7 +55,7 @@ struct Cli {
     /// Use this configuration file instead of `<stacks-dir>/<stack>.toml`.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Override one configuration key (`services.backend.image_tag=1.4.2`),
+    /// Override one configuration key (`images.backend=1.4.2`),
     /// checked like the file; repeatable.
     #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_set)]
     set: Vec<(String, String)>,

@@ -115,8 +115,10 @@ read_admin() {{
 import hashlib, json, sys
 try:
     d = json.load(sys.stdin)
-    assert d["username"] == "{admin}" and d["password"]
+    ok = d["username"] == "{admin}" and isinstance(d["password"], str) and d["password"] != ""
 except Exception:
+    ok = False
+if not ok:
     sys.exit("the secret is not JSON with username {admin} and a password")
 print(hashlib.sha256(d["password"].encode()).hexdigest())'
 }}

@@ -79,6 +79,7 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
             rabbitmq: &rabbitmq,
             opensearch: &opensearch,
             secrets: &secrets,
+            exports: &edge.exports,
         },
     )?;
     let watched = observability::Watched {

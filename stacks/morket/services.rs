@@ -28,6 +28,7 @@ use morket_stack::provider::aws::elbv2::target_group::TargetGroup;
 use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
 use morket_stack::provider::aws::iam::role::Role;
 use morket_stack::provider::aws::logs::log_group::LogGroup;
+use morket_stack::provider::aws::s3::bucket::Bucket;
 
 use super::alb::{Alb, BACKEND_PORT, SCRAPER_PORT};
 use super::aurora::Aurora;
@@ -65,6 +66,8 @@ pub struct App<'a> {
     /// A Cloud Map service the tasks register in.
     pub registry: Option<Input<String>>,
     pub health_check: Option<Health>,
+    /// What the application itself may do (its task role's policy).
+    pub task_policy: Option<Input<String>>,
     /// What the service waits for: the listener rules that put its target
     /// group behind the ALB (ECS refuses a target group no load balancer
     /// uses), the network rules its tasks need at start.
@@ -182,6 +185,14 @@ pub fn deploy(
         vec![container],
     );
     td.execution_role_arn = Some(execution_role.arn().into());
+    if let Some(policy) = app.task_policy {
+        let mut role = Role::for_service(&format!("{name}-task"), "ecs-tasks.amazonaws.com");
+        role.description = Some(format!("The Morket {key} application's own permissions"));
+        role.inline_policies.insert("application".into(), policy);
+        role.tags = name_tag(cfg, &format!("{key}-task"));
+        let role = c.resource(&format!("{key}-task-role"), role)?;
+        td.task_role_arn = Some(role.arn().into());
+    }
     td.tags = name_tag(cfg, key);
     let task_definition = c.resource(&format!("{key}-task"), td)?;
 
@@ -264,6 +275,8 @@ pub struct Backends<'a> {
     pub rabbitmq: &'a Rabbitmq,
     pub opensearch: &'a Opensearch,
     pub secrets: &'a Secrets,
+    /// Where CSV exports and files go (R10.6).
+    pub exports: &'a Resource<Bucket>,
 }
 
 pub fn declare(
@@ -350,6 +363,19 @@ pub fn declare(
             .map(|r| r.urn().clone())
             .collect::<Vec<_>>()
     };
+    // The backend and its worker write and read exports; nothing else.
+    let exports_policy = || {
+        let objects = Input::interpolate("{arn}/*", &[("arn", b.exports.arn().into())]);
+        PolicyDocument::new(vec![
+            Statement::allow(&["s3:ListBucket"], vec![b.exports.arn().into()]).sid("ListExports"),
+            Statement::allow(
+                &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                vec![objects],
+            )
+            .sid("ReadWriteExports"),
+        ])
+        .to_input()
+    };
     let ecs_sg: Input<String> = net.security_groups.ecs.id().into();
 
     let mut backend_env = connections();
@@ -371,6 +397,7 @@ pub fn declare(
             security_group: ecs_sg.clone(),
             registry: None,
             health_check: None,
+            task_policy: Some(exports_policy()),
             after: behind_alb(),
         },
     )?;
@@ -405,6 +432,7 @@ pub fn declare(
             security_group: ecs_sg.clone(),
             registry: None,
             health_check: None,
+            task_policy: None,
             after: behind_alb(),
         },
     )?;
@@ -427,6 +455,7 @@ pub fn declare(
             security_group: ecs_sg,
             registry: None,
             health_check: None,
+            task_policy: Some(exports_policy()),
             after: Vec::new(),
         },
     )?;

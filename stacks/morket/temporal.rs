@@ -104,6 +104,7 @@ pub fn declare(
                 retries: 3,
                 start_period: 180,
             }),
+            task_policy: None,
             after: vec![to_aurora.urn().clone()],
         },
     )?;

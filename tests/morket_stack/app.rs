@@ -592,3 +592,45 @@ fn an_image_tag_set_on_the_command_line_reaches_only_its_task_definitions() {
     );
     assert_eq!(image(&rolled, "scraper"), image(&base, "scraper"));
 }
+
+#[test]
+fn the_backend_and_worker_task_roles_may_use_the_exports_bucket_only() {
+    let plan = preview(&load("staging"));
+    for key in ["backend", "temporal-worker"] {
+        let td = declared(
+            &plan,
+            &format!("services::aws:ecs/TaskDefinition::{key}-task"),
+        );
+        assert_eq!(ref_name(&td["task_role_arn"]), format!("{key}-task-role"));
+        let role = declared(&plan, &format!("services::aws:iam/Role::{key}-task-role"));
+        assert_eq!(role["name"], format!("morket-staging-{key}-task"));
+        let policy = joined(&role["inline_policies"]["application"]);
+        assert!(
+            policy.contains(r#""Action":"s3:ListBucket","Resource":"<ref:exports.arn>""#),
+            "{policy}"
+        );
+        assert!(
+            policy.contains(r#""Resource":"<ref:exports.arn>/*""#),
+            "{policy}"
+        );
+        let refs: Vec<&str> = policy
+            .split('"')
+            .filter(|p| p.starts_with("<ref:"))
+            .collect();
+        assert!(
+            refs.iter().all(|r| r.starts_with("<ref:exports.arn>")),
+            "{policy}"
+        );
+    }
+    for urn in [
+        "services::aws:ecs/TaskDefinition::scraper-task",
+        "temporal::aws:ecs/TaskDefinition::temporal-server-task",
+    ] {
+        assert!(
+            declared(&plan, urn)
+                .get("task_role_arn")
+                .is_none_or(Value::is_null),
+            "{urn}"
+        );
+    }
+}

@@ -228,3 +228,64 @@ fn r6_6_the_boot_script_turns_the_secret_into_a_hash_only() {
     let (ok, _, err) = run("not json s3cr^t");
     assert!(!ok && !err.contains("s3cr"), "{err}");
 }
+
+/// Step 3 of the boot script, run here with a stand-in for the AWS CLI and
+/// a temporary users.d: the file it writes holds the hash, not the
+/// password, is readable by its group only, and nothing is printed.
+#[test]
+fn r6_6_the_boot_script_writes_the_admin_user_with_the_hash_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let ud = user_data(&preview(&load("staging")));
+    let start = ud.find("# 3. The admin user").unwrap();
+    let end = ud.find("# 4. Server settings.").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let password = "s3cr^t-*&!_+";
+    // The CLI stand-in answers only the call the script should make.
+    let aws = format!("{d}/aws");
+    std::fs::write(
+        &aws,
+        format!(
+            "#!/bin/bash\n[ \"$*\" = 'secretsmanager get-secret-value --region us-east-1 \
+             --secret-id morket/staging/clickhouse --query SecretString --output text' ] || exit 3\n\
+             echo '{{\"username\":\"morket_admin\",\"password\":\"{password}\"}}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&aws, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(format!("{d}/users.d")).unwrap();
+    let step = ud[start..end]
+        .replace("/snap/bin/aws", &aws)
+        .replace("/etc/clickhouse-server/users.d", &format!("{d}/users.d"))
+        .replace("chgrp clickhouse", "chgrp \"$(id -gn)\"");
+    let out = std::process::Command::new("bash")
+        .args(["-c", &format!("set -euo pipefail\n{step}")])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.is_empty() && stderr.is_empty(), "{stdout}{stderr}");
+    let file = format!("{d}/users.d/morket-admin.xml");
+    let xml = std::fs::read_to_string(&file).unwrap();
+    let sha = {
+        let o = std::process::Command::new("python3")
+            .args([
+                "-c",
+                &format!("import hashlib; print(hashlib.sha256(b'{password}').hexdigest())"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    assert!(
+        xml.contains(&format!("<password_sha256_hex>{sha}</password_sha256_hex>")),
+        "{xml}"
+    );
+    assert!(!xml.contains("s3cr"), "{xml}");
+    assert!(xml.contains("<morket_admin>") && xml.contains("</morket_admin>"));
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+}

@@ -145,13 +145,14 @@ impl AwsLookup for GetZone {
             .unwrap_or_default();
         Ok((
             id.clone(),
+            // Not the record count: the stack's own records change it, and a
+            // `--refresh` would then see a new answer after every `up`.
             json!({
                 "zone_id": id,
                 "name": normalize_name(z.name()),
                 "name_servers": name_servers,
                 "private_zone": z.config().is_some_and(|c| c.private_zone()),
                 "comment": z.config().and_then(|c| c.comment()),
-                "resource_record_set_count": z.resource_record_set_count(),
                 "arn": format!("arn:aws:route53:::hostedzone/{id}"),
             }),
         ))
