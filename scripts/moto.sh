@@ -36,3 +36,18 @@ stop_moto() {
     kill "$MOTO_PID" 2>/dev/null || true
   fi
 }
+
+# The public zone `$1` (default morket.io), which a stack's domain lives in and
+# only looks up: made as its owner would have, once.
+make_zone() {
+  local venv="${MORKET_STACK_VENV:-$HOME/.cache/morket-stack/venv}"
+  "$venv/bin/python" - "$MOTO_URL" "${1:-morket.io}" <<'PY'
+import sys, boto3
+r53 = boto3.client("route53", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+name = sys.argv[2].rstrip(".") + "."
+zones = r53.list_hosted_zones_by_name(DNSName=name)["HostedZones"]
+if not any(z["Name"] == name for z in zones):
+    r53.create_hosted_zone(Name=name, CallerReference="morket-stack-" + name)
+PY
+}

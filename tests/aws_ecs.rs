@@ -735,23 +735,23 @@ fn rollout_mock(
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
     let u = updates.clone();
+    // UpdateService answers with the PRIMARY deployment it started: the
+    // one the first describe after it shows.
+    let rollout = Arc::new(rollout);
+    let first = rollout.clone();
     let update = mock!(aws_sdk_ecs::Client::update_service).then_compute_output(move |req| {
-        u.lock()
-            .unwrap()
-            .push(req.task_definition().unwrap_or_default().to_string());
+        let mut seen = u.lock().unwrap();
+        seen.push(req.task_definition().unwrap_or_default().to_string());
+        let (_, id, _) = (*first)(0, seen.len() > 1);
         aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder()
-            .service(mocked_service(
-                DeploymentRolloutState::InProgress,
-                "ecs-svc/x",
-                0,
-            ))
+            .service(mocked_service(DeploymentRolloutState::InProgress, id, 0))
             .build()
     });
     let u = updates.clone();
     let describe = mock!(aws_sdk_ecs::Client::describe_services).then_compute_output(move |_| {
         let n = counted.fetch_add(1, Ordering::SeqCst);
         let rolled_back = u.lock().unwrap().len() > 1;
-        let (state, id, running) = rollout(n, rolled_back);
+        let (state, id, running) = (*rollout)(n, rolled_back);
         aws_sdk_ecs::operation::describe_services::DescribeServicesOutput::builder()
             .services(mocked_service(state, id, running))
             .build()
@@ -1510,5 +1510,46 @@ async fn a_new_revision_is_waited_for_until_it_is_listed() {
     assert!(
         lists.load(Ordering::SeqCst) >= 3,
         "listed again until it showed"
+    );
+}
+
+#[tokio::test]
+async fn a_circuit_breaker_rollback_never_seen_failing_is_still_a_failure() {
+    // Not against moto. AWS's circuit breaker marks our deployment FAILED and
+    // starts a rollback deployment that becomes PRIMARY; a poll that misses
+    // the moment sees only a PRIMARY deployment completing, on the old task
+    // definition. Following our deployment's id tells the two apart.
+    use DeploymentRolloutState::*;
+    let (client, updates, _) = rollout_mock(|n, rolled_back| match (n, rolled_back) {
+        (_, true) => (Completed, "ecs-svc/4", 2),
+        (0, false) => (InProgress, "ecs-svc/2", 0),
+        // The breaker's rollback, already done when next seen.
+        (_, false) => (Completed, "ecs-svc/3", 2),
+    });
+    let reg = registry(Arc::new(Aws::new(settings()).with_ecs(client)));
+    let e = reg
+        .get(Service::TYPE)
+        .unwrap()
+        .update(
+            &service_ctx(),
+            SERVICE_ARN,
+            &service_inputs(OLD_TD, 2, "5s"),
+            &service_inputs(NEW_TD, 2, "5s"),
+            &json!({"cluster": CLUSTER_ARN}),
+        )
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("deployment ecs-svc/2 FAILED: replaced by deployment ecs-svc/3"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("rolled back to the previous task definition"),
+        "{msg}"
+    );
+    assert_eq!(
+        *updates.lock().unwrap(),
+        vec![NEW_TD.to_string(), OLD_TD.to_string()]
     );
 }

@@ -274,20 +274,61 @@ fn primary(s: &EcsService) -> Option<&aws_sdk_ecs::types::Deployment> {
         .find(|d| d.status() == Some("PRIMARY"))
 }
 
-/// Where the PRIMARY deployment's rollout stands: COMPLETED with every task
-/// running, FAILED, or IN_PROGRESS.
-fn phase(s: &EcsService) -> &'static str {
-    let Some(d) = primary(s) else {
-        return "IN_PROGRESS";
+/// The deployment a wait follows: `follow` (the one our UpdateService
+/// started) or else the PRIMARY one.
+fn followed<'a>(
+    s: &'a EcsService,
+    follow: Option<&str>,
+) -> Option<&'a aws_sdk_ecs::types::Deployment> {
+    match follow {
+        Some(id) => s.deployments().iter().find(|d| d.id() == Some(id)),
+        None => primary(s),
+    }
+}
+
+/// Where the followed deployment's rollout stands: COMPLETED once it is the
+/// PRIMARY one with every task running, FAILED, or IN_PROGRESS. A followed
+/// deployment that is no longer PRIMARY, or gone, was rolled back by the
+/// circuit breaker (which starts a new PRIMARY one) or superseded: it
+/// failed, even if the poll never saw its FAILED state.
+fn phase(s: &EcsService, follow: Option<&str>) -> &'static str {
+    let Some(d) = followed(s, follow) else {
+        return if follow.is_some() {
+            "FAILED"
+        } else {
+            "IN_PROGRESS"
+        };
     };
+    if d.rollout_state() == Some(&DeploymentRolloutState::Failed) {
+        return "FAILED";
+    }
+    if d.status() != Some("PRIMARY") {
+        return "FAILED";
+    }
     let all_running = d.running_count() == d.desired_count();
     match d.rollout_state() {
-        Some(DeploymentRolloutState::Failed) => "FAILED",
         Some(DeploymentRolloutState::Completed) if all_running => "COMPLETED",
         // No rollout state (CODE_DEPLOY and EXTERNAL controllers): one
         // deployment with every task running, as the services-stable waiter.
         None if all_running && s.deployments().len() == 1 => "COMPLETED",
         _ => "IN_PROGRESS",
+    }
+}
+
+/// Why the followed deployment failed, from what the last poll saw.
+fn failure_reason(s: &EcsService, follow: Option<&str>) -> String {
+    match followed(s, follow) {
+        Some(d) if d.rollout_state() == Some(&DeploymentRolloutState::Failed) => {
+            d.rollout_state_reason().unwrap_or("").into()
+        }
+        _ => match primary(s) {
+            Some(p) => format!(
+                "replaced by deployment {} of {}",
+                p.id().unwrap_or("?"),
+                p.task_definition().unwrap_or("?")
+            ),
+            None => "no longer listed".into(),
+        },
     }
 }
 
@@ -320,6 +361,7 @@ async fn rollout(
     id: &str,
     timeout: Duration,
     new: bool,
+    follow: Option<&str>,
 ) -> Result<Rollout, ProviderError> {
     let settings = AwsSettings {
         wait_timeout: timeout,
@@ -334,27 +376,32 @@ async fn rollout(
     let done = wait
         .until(&settings, || async {
             let s = describe(cx, cluster, id).await?;
-            let seen = s
-                .as_ref()
-                .map_or(Seen::Gone, |s| Seen::State(phase(s).to_string(), ()));
+            let seen = s.as_ref().map_or(Seen::Gone, |s| {
+                Seen::State(phase(s, follow).to_string(), ())
+            });
             *last.lock().expect("not poisoned") = s;
             Ok(seen)
         })
         .await;
     let last: Option<EcsService> = last.into_inner().expect("not poisoned");
-    let d = last.as_ref().and_then(primary);
-    let deployment = d.and_then(|d| d.id()).unwrap_or("(none)").to_string();
+    let d = last.as_ref().and_then(|s| followed(s, follow));
+    let deployment = follow
+        .or_else(|| d.and_then(|d| d.id()))
+        .unwrap_or("(none)")
+        .to_string();
     match done {
         Ok(()) => Ok(Rollout::Completed),
         // The wait ends in a Fatal error on a state outside IN_PROGRESS and
         // COMPLETED (FAILED) or at the timeout.
-        Err(ProviderError::Fatal(_)) if last.as_ref().map(phase) == Some("FAILED") => {
+        Err(ProviderError::Fatal(_))
+            if last.as_ref().map(|s| phase(s, follow)) == Some("FAILED") =>
+        {
             Ok(Rollout::Failed {
                 deployment,
-                reason: d
-                    .and_then(|d| d.rollout_state_reason())
-                    .unwrap_or("")
-                    .into(),
+                reason: last
+                    .as_ref()
+                    .map(|s| failure_reason(s, follow))
+                    .unwrap_or_default(),
             })
         }
         Err(ProviderError::Fatal(_)) => Ok(Rollout::TimedOut {
@@ -374,15 +421,16 @@ async fn rollout(
 }
 
 /// UpdateService with what differs from `from` to `to` (nothing else: an
-/// unchanged `desired_count` stays as autoscaling left it); false when
-/// nothing differs.
+/// unchanged `desired_count` stays as autoscaling left it). `None` when
+/// nothing differs, else the id of the PRIMARY deployment it started (if
+/// the answer named one).
 async fn update_call(
     cx: &Call<'_, Ecs>,
     cluster: &str,
     id: &str,
     from: &Service,
     to: &Service,
-) -> Result<bool, ProviderError> {
+) -> Result<Option<Option<String>>, ProviderError> {
     let mut req = cx
         .client()
         .await
@@ -424,10 +472,16 @@ async fn update_call(
         req = req.enable_execute_command(to.enable_execute_command);
         any = true;
     }
-    if any {
-        cx.send("UpdateService", |_| req.clone().send()).await?;
+    if !any {
+        return Ok(None);
     }
-    Ok(any)
+    let out = cx.send("UpdateService", |_| req.clone().send()).await?;
+    Ok(Some(
+        out.service()
+            .and_then(primary)
+            .and_then(|d| d.id())
+            .map(str::to_string),
+    ))
 }
 
 #[async_trait]
@@ -600,7 +654,7 @@ impl AwsResource for Service {
             return Ok(());
         }
         let cluster = cluster_of(id, self)?;
-        let done = rollout(cx, &cluster, id, timeout_of(self)?, true).await?;
+        let done = rollout(cx, &cluster, id, timeout_of(self)?, true, None).await?;
         match done.failure(&self.steady_state_timeout) {
             None => Ok(()),
             Some(f) => Err(cx.fatal(format!("the new service's {f}"))),
@@ -699,17 +753,22 @@ impl AwsResource for Service {
         let cluster = cluster_of(id, self)?;
         let sent = update_call(cx, &cluster, id, old, self).await?;
         cx.update_tags(id, &old.tags, &self.tags).await?;
-        if !sent || !self.wait_for_steady_state {
+        let Some(started) = sent else {
+            return Ok(());
+        };
+        if !self.wait_for_steady_state {
             return Ok(());
         }
         let timeout = timeout_of(self)?;
-        let done = rollout(cx, &cluster, id, timeout, false).await?;
+        // Our deployment, not whichever is PRIMARY: the circuit breaker's
+        // rollback makes a new PRIMARY that would read as success.
+        let done = rollout(cx, &cluster, id, timeout, false, started.as_deref()).await?;
         let Some(failure) = done.failure(&self.steady_state_timeout) else {
             return Ok(());
         };
         // Back to the previous task definition and settings.
-        update_call(cx, &cluster, id, self, old).await?;
-        let back = match rollout(cx, &cluster, id, timeout, false).await? {
+        let back = update_call(cx, &cluster, id, self, old).await?.flatten();
+        let back = match rollout(cx, &cluster, id, timeout, false, back.as_deref()).await? {
             Rollout::Completed => "rolled back to".to_string(),
             Rollout::Failed { deployment, .. } => {
                 format!("the rollback deployment {deployment} also FAILED; service left on")
@@ -794,10 +853,53 @@ mod tests {
                 .build()
         };
         use DeploymentRolloutState::*;
-        assert_eq!(phase(&svc(Some(Completed), 1)), "IN_PROGRESS");
-        assert_eq!(phase(&svc(Some(Completed), 2)), "COMPLETED");
-        assert_eq!(phase(&svc(Some(Failed), 0)), "FAILED");
-        assert_eq!(phase(&svc(None, 2)), "COMPLETED");
-        assert_eq!(phase(&EcsService::builder().build()), "IN_PROGRESS");
+        assert_eq!(phase(&svc(Some(Completed), 1), None), "IN_PROGRESS");
+        assert_eq!(phase(&svc(Some(Completed), 2), None), "COMPLETED");
+        assert_eq!(phase(&svc(Some(Failed), 0), None), "FAILED");
+        assert_eq!(phase(&svc(None, 2), None), "COMPLETED");
+        assert_eq!(phase(&EcsService::builder().build(), None), "IN_PROGRESS");
+    }
+
+    /// The circuit breaker replaces a failed deployment with a rollback
+    /// PRIMARY one; a poll that never saw FAILED still reports the failure.
+    #[test]
+    fn a_followed_deployment_rolled_back_unseen_has_failed() {
+        use aws_sdk_ecs::types::Deployment;
+        let dep = |id: &str, status: &str, state: DeploymentRolloutState| {
+            Deployment::builder()
+                .id(id)
+                .status(status)
+                .task_definition(format!("td-{id}"))
+                .rollout_state(state)
+                .desired_count(1)
+                .running_count(1)
+                .build()
+        };
+        use DeploymentRolloutState::*;
+        let ours = EcsService::builder()
+            .deployments(dep("ours", "PRIMARY", InProgress))
+            .deployments(dep("old", "ACTIVE", Completed))
+            .build();
+        assert_eq!(phase(&ours, Some("ours")), "IN_PROGRESS");
+        // Rolled back: the rollback is PRIMARY and completes, ours is gone.
+        let back = EcsService::builder()
+            .deployments(dep("rollback", "PRIMARY", Completed))
+            .build();
+        assert_eq!(phase(&back, None), "COMPLETED");
+        assert_eq!(phase(&back, Some("ours")), "FAILED");
+        assert_eq!(
+            failure_reason(&back, Some("ours")),
+            "replaced by deployment rollback of td-rollback"
+        );
+        // Still listed, no longer PRIMARY.
+        let demoted = EcsService::builder()
+            .deployments(dep("rollback", "PRIMARY", InProgress))
+            .deployments(dep("ours", "ACTIVE", InProgress))
+            .build();
+        assert_eq!(phase(&demoted, Some("ours")), "FAILED");
+        let done = EcsService::builder()
+            .deployments(dep("ours", "PRIMARY", Completed))
+            .build();
+        assert_eq!(phase(&done, Some("ours")), "COMPLETED");
     }
 }
