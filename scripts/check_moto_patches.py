@@ -391,6 +391,11 @@ fails_with("CreateBackupVault with a bad name", "InvalidParameterValueException"
 vault = backup.describe_backup_vault(BackupVaultName="morket")
 check(f"DescribeBackupVault answers what moto left out ({vault.get('NumberOfRecoveryPoints')} {vault.get('VaultType')})",
       vault.get("NumberOfRecoveryPoints") == 0 and vault.get("VaultType") == "BACKUP_VAULT")
+points = works("ListRecoveryPointsByBackupVault",
+               lambda: backup.list_recovery_points_by_backup_vault(BackupVaultName="morket"))
+check("a vault holds no recovery points", points["RecoveryPoints"] == [])
+fails_with("ListRecoveryPointsByBackupVault of an unknown vault", "ResourceNotFoundException",
+           lambda: backup.list_recovery_points_by_backup_vault(BackupVaultName="nope"))
 works("DeleteBackupVault", lambda: backup.delete_backup_vault(BackupVaultName="morket"))
 fails_with("DeleteBackupVault once deleted", "ResourceNotFoundException",
            lambda: backup.delete_backup_vault(BackupVaultName="morket"))

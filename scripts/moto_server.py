@@ -45,7 +45,8 @@ rollout never settles. Another UpdateService meanwhile supersedes the
 breaker's rollback.
 
 AWS Backup: CreateBackupSelection, GetBackupSelection, ListBackupSelections,
-DeleteBackupSelection and UpdateBackupPlan, which moto lacks, with AWS's shapes
+DeleteBackupSelection, UpdateBackupPlan and ListRecoveryPointsByBackupVault
+(always empty: no backup job runs), which moto lacks, with AWS's shapes
 (a selection answers every list, empty where none was given; a repeated
 CreatorRequestId answers the same selection) and errors (ResourceNotFoundException
 for an unknown or deleted plan or selection, MissingParameterValueException,
@@ -836,8 +837,21 @@ def _delete_backup_vault_checked(self):
     return _delete_backup_vault(self)
 
 
+def list_recovery_points_by_backup_vault(self):
+    # Backup jobs never run here: a vault holds no recovery points.
+    name = unquote([p for p in self.path.split("?")[0].split("/") if p][1])
+    if name not in self.backup_backend.vaults:
+        raise BackupNotFound(f"Backup vault {name} not found")
+    return json.dumps({"RecoveryPoints": []})
+
+
+import moto.backup.urls as _backup_urls  # noqa: E402
+
+# moto routes no path under a vault but its lock.
+_backup_urls.url_paths["{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/$"] = _backup_urls.response.dispatch
+
 for f in [create_backup_selection, get_backup_selection, delete_backup_selection, list_backup_selections,
-          update_backup_plan]:
+          update_backup_plan, list_recovery_points_by_backup_vault]:
     if not hasattr(BackupResponse, f.__name__):
         setattr(BackupResponse, f.__name__, f)
 BackupResponse.delete_backup_plan = _delete_backup_plan_without_selections

@@ -732,8 +732,10 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     assert_eq!(ecs_images(&moto, "staging")["backend"], "latest");
 
     // A deploy pipeline rolls the backend image: the two task definitions
-    // that run it are replaced (they are immutable) and their services
-    // updated; nothing else changes.
+    // that run it get a new revision each (a task definition is immutable:
+    // the update registers the next revision of the family, and the older
+    // ones stay ACTIVE for the circuit breaker's rollback) and their
+    // services move to it; nothing else changes.
     const ROLL: &str = "images.backend=v2.0.1";
     let plan_file = dir.path().join("roll.json");
     let r = peer(&[
@@ -769,20 +771,23 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     assert_eq!(
         summary,
         vec![
-            ("replace", "services::aws:ecs/TaskDefinition::backend-task"),
-            (
-                "replace",
-                "services::aws:ecs/TaskDefinition::temporal-worker-task"
-            ),
             ("update", "services::aws:ecs/Service::backend"),
             ("update", "services::aws:ecs/Service::temporal-worker"),
+            ("update", "services::aws:ecs/TaskDefinition::backend-task"),
+            (
+                "update",
+                "services::aws:ecs/TaskDefinition::temporal-worker-task"
+            ),
         ],
         "{changes:#?}"
     );
-    for (action, _, changed) in &changes {
-        if action == "update" {
-            assert_eq!(changed, &serde_json::json!(["task_definition"]));
-        }
+    for (_, urn, changed) in &changes {
+        let field = if urn.contains("TaskDefinition") {
+            "container_definitions"
+        } else {
+            "task_definition"
+        };
+        assert_eq!(changed, &serde_json::json!([field]), "{urn}");
     }
     let rolled = aws_like(&[
         "--set",
