@@ -98,5 +98,6 @@ pub fn build(name: &str, file: &ConfigFile, _env: &StackEnv) -> Result<Loaded, S
         stack,
         registry: Registry::builtin(),
         outputs,
+        values: Vec::new(),
     })
 }

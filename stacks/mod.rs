@@ -44,12 +44,14 @@ pub enum StackError {
     Model(#[from] ModelError),
 }
 
-/// A built stack, the providers it needs and the outputs it exports
-/// (name, resource, attribute).
+/// A built stack, the providers it needs and the outputs it exports:
+/// (name, resource, attribute), and values fixed by the program (a port, an
+/// internal DNS name).
 pub struct Loaded {
     pub stack: Stack,
     pub registry: Registry,
     pub outputs: Vec<(String, Urn, String)>,
+    pub values: Vec<(String, serde_json::Value)>,
 }
 
 /// A configuration file, parsed and ready for a project's typed config.

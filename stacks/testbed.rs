@@ -82,5 +82,6 @@ pub fn build(name: &str, file: &ConfigFile, _env: &StackEnv) -> Result<Loaded, S
         stack,
         registry,
         outputs: Vec::new(),
+        values: Vec::new(),
     })
 }

@@ -234,6 +234,26 @@ fn staging_up_no_change_preview_one_value_change_and_destroy() {
         "{outputs:#}"
     );
     assert_eq!(outputs["redis_port"], 6379, "{outputs:#}");
+    // R6.7, R12.6: fixed by the program, not read from a resource.
+    assert_eq!(outputs["clickhouse_http_port"], 8123, "{outputs:#}");
+    assert_eq!(outputs["clickhouse_native_port"], 9000, "{outputs:#}");
+    assert_eq!(
+        outputs["temporal_address"], "temporal.morket.local:7233",
+        "{outputs:#}"
+    );
+    for name in [
+        "alb_dns_name",
+        "cloudfront_domain_name",
+        "frontend_bucket",
+        "exports_bucket",
+        "ecr_backend_url",
+        "clickhouse_secret_arn",
+    ] {
+        assert!(
+            outputs[name].as_str().is_some_and(|v| !v.is_empty()),
+            "{name}: {outputs:#}"
+        );
+    }
     assert!(outputs["redis_primary_endpoint"]
         .as_str()
         .unwrap()
@@ -519,10 +539,16 @@ fn ec2_counts(moto: &support::moto::Moto, stack: &str) -> (usize, usize, usize, 
             .send()
             .await
             .unwrap();
+        // moto ignores a tag filter on NAT gateways: check the tags here.
         let live_nats = nats
             .nat_gateways()
             .iter()
             .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+            .filter(|n| {
+                n.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("morket:stack") && t.value() == Some(stack))
+            })
             .count();
         let instances = ec2
             .describe_instances()
@@ -629,10 +655,16 @@ fn ec2_tagged(moto: &support::moto::Moto, stack: &str) -> [usize; 6] {
             .unwrap();
         let inst = ec2.describe_instances().filters(f()).send().await.unwrap();
         let vols = ec2.describe_volumes().filters(f()).send().await.unwrap();
+        // moto ignores a tag filter on NAT gateways: check the tags here.
         let live_nat = nats
             .nat_gateways()
             .iter()
             .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+            .filter(|n| {
+                n.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("morket:stack") && t.value() == Some(stack))
+            })
             .count();
         let live_inst = inst
             .reservations()

@@ -516,11 +516,12 @@ fn outputs(
             .unwrap_or(serde_json::Value::Null);
         out.push((name.clone(), value::redact(&v)));
     }
+    out.extend(loaded.values.iter().cloned());
     Ok(out)
 }
 
 fn print_outputs(engine: &Engine, loaded: &stacks::Loaded) -> Result<()> {
-    if loaded.outputs.is_empty() {
+    if loaded.outputs.is_empty() && loaded.values.is_empty() {
         return Ok(());
     }
     println!("\nOutputs:");

@@ -24,6 +24,7 @@ use morket_stack::provider::aws::ssm::parameter::{GetParameter, UBUNTU_2404_AMD6
 
 use super::config::MorketConfig;
 use super::network::{name_tag, Network};
+use super::observability::{namespace, CLICKHOUSE_QUERIES, CLICKHOUSE_QUERY_DURATION};
 use super::secrets::{Entry, CLICKHOUSE_USER};
 
 pub const HTTP_PORT: u16 = 8123;
@@ -180,6 +181,47 @@ chown -R clickhouse:clickhouse /var/lib/clickhouse
 # 5. Start it.
 systemctl enable clickhouse-server
 systemctl restart clickhouse-server
+
+# 6. Query metrics to CloudWatch every minute (R16.4): ClickHouse publishes
+#    none itself. Read from system.query_log as `default` on localhost, put
+#    with the instance role (allowed only the {namespace} namespace).
+cat > /usr/local/bin/morket-clickhouse-metrics <<'SH'
+#!/bin/bash
+set -euo pipefail
+imds=http://169.254.169.254/latest
+token=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/api/token")
+id=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "$imds/meta-data/instance-id")
+read -r queries duration < <(clickhouse-client --query "
+  SELECT count(), if(count() = 0, 0, round(avg(query_duration_ms), 1))
+  FROM system.query_log
+  WHERE type = 'QueryFinish' AND event_time >= now() - 60 AND event_time < now()
+  FORMAT TSV")
+dims="Dimensions=[{{Name=InstanceId,Value=$id}}]"
+/snap/bin/aws cloudwatch put-metric-data --region {region} --namespace {namespace} --metric-data \
+  "MetricName={queries_metric},$dims,Value=$queries,Unit=Count" \
+  "MetricName={duration_metric},$dims,Value=$duration,Unit=Milliseconds"
+SH
+chmod 755 /usr/local/bin/morket-clickhouse-metrics
+cat > /etc/systemd/system/morket-clickhouse-metrics.service <<'UNIT'
+[Unit]
+Description=Morket: ClickHouse query metrics to CloudWatch
+After=clickhouse-server.service
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/morket-clickhouse-metrics
+UNIT
+cat > /etc/systemd/system/morket-clickhouse-metrics.timer <<'UNIT'
+[Unit]
+Description=Morket: ClickHouse query metrics every minute
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=60s
+AccuracySec=5s
+[Install]
+WantedBy=timers.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now morket-clickhouse-metrics.timer
 "#,
         http = HTTP_PORT,
         native = NATIVE_PORT,
@@ -188,6 +230,9 @@ systemctl restart clickhouse-server
         admin = CLICKHOUSE_USER,
         mem = c.max_memory_usage,
         threads = c.max_threads,
+        namespace = namespace(cfg),
+        queries_metric = CLICKHOUSE_QUERIES,
+        duration_metric = CLICKHOUSE_QUERY_DURATION,
     )
 }
 
@@ -212,13 +257,27 @@ pub fn declare(
             c.resource("ami", GetParameter::new(p))?.value().into()
         }
     };
-    // R6.6: a role that may read the ClickHouse secret, exactly that ARN.
+    // R6.6: a role that may read the ClickHouse secret, exactly that ARN;
+    // R16.4: and put metrics in the stack's own namespace only.
     let mut role = Role::for_service(&name, "ec2.amazonaws.com");
     role.inline_policies.insert(
         "read-clickhouse-secret".into(),
         PolicyDocument::new(vec![Statement::allow(
             &["secretsmanager:GetSecretValue"],
             vec![secret.arn.clone()],
+        )])
+        .to_input(),
+    );
+    role.inline_policies.insert(
+        "put-query-metrics".into(),
+        PolicyDocument::new(vec![Statement::allow(
+            &["cloudwatch:PutMetricData"],
+            vec!["*".into()],
+        )
+        .condition(
+            "StringEquals",
+            "cloudwatch:namespace",
+            vec![namespace(cfg).into()],
         )])
         .to_input(),
     );

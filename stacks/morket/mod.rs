@@ -32,11 +32,18 @@ use config::MorketConfig;
 
 /// Stack outputs: (name, resource, attribute).
 #[derive(Default)]
-pub struct Outputs(Vec<(String, Urn, String)>);
+pub struct Outputs {
+    attrs: Vec<(String, Urn, String)>,
+    values: Vec<(String, serde_json::Value)>,
+}
 
 impl Outputs {
     pub fn add(&mut self, name: impl Into<String>, r: &impl HasUrn, attr: &str) {
-        self.0.push((name.into(), r.urn().clone(), attr.into()));
+        self.attrs.push((name.into(), r.urn().clone(), attr.into()));
+    }
+    /// An output the program fixes (a port, an internal name).
+    pub fn value(&mut self, name: impl Into<String>, v: impl Into<serde_json::Value>) {
+        self.values.push((name.into(), v.into()));
     }
 }
 
@@ -136,8 +143,10 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
         &aurora.cluster,
         "master_user_secret_arn",
     );
-    // R6.7 (ports: 8123 HTTP, 9000 native)
+    // R6.7
     out.add("clickhouse_private_ip", &clickhouse.instance, "private_ip");
+    out.value("clickhouse_http_port", clickhouse::HTTP_PORT);
+    out.value("clickhouse_native_port", clickhouse::NATIVE_PORT);
     // R7.7
     out.add(
         "redis_primary_endpoint",
@@ -164,12 +173,13 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     // R4
     out.add("alb_dns_name", &alb.load_balancer, "dns_name");
     out.add("alb_access_logs_bucket", &alb.logs, "bucket");
-    // R12.6: the Cloud Map name the tasks dial as `temporal.morket.local:7233`.
-    out.add("temporal_service_name", &temporal.discovery, "name");
+    // R12.6: what the backend and the worker dial (their TEMPORAL_ADDRESS).
+    out.value("temporal_address", temporal::TEMPORAL_ADDRESS);
     edge.outputs(&mut out);
     Ok(Loaded {
         stack,
         registry,
-        outputs: out.0,
+        outputs: out.attrs,
+        values: out.values,
     })
 }

@@ -70,9 +70,8 @@ pub const ERROR_METRIC: &str = "BackendErrors";
 pub const ERROR_THRESHOLD: f64 = 10.0;
 
 /// ClickHouse on EC2 publishes nothing to CloudWatch by itself: these are
-/// the metrics (namespace `Morket/<env>`, dimension `InstanceId`) the
-/// dashboard shows for it, which a publisher on the host must put there
-/// (see the dashboard's text widget).
+/// the metrics (namespace `Morket/<env>`, dimension `InstanceId`) a timer
+/// on the host puts every minute from `system.query_log` (clickhouse.rs).
 pub const CLICKHOUSE_QUERIES: &str = "ClickHouseQueries";
 pub const CLICKHOUSE_QUERY_DURATION: &str = "ClickHouseQueryDurationMs";
 
@@ -734,13 +733,11 @@ fn dashboard(
         24,
         3,
         format!(
-            "**ClickHouse query metrics.** ClickHouse on EC2 publishes nothing to CloudWatch. \
-             The two ClickHouse query graphs read `{ns}` / `{CLICKHOUSE_QUERIES}` (queries started \
-             per minute, the delta of `system.events` `Query`) and `{CLICKHOUSE_QUERY_DURATION}` \
-             (mean `query_duration_ms` of `system.query_log` QueryFinish rows in the minute), \
-             dimension `InstanceId`, which a publisher on the host must put there with \
-             `cloudwatch:PutMetricData`. Until one runs they stay empty; the host graph (CPU, \
-             network) is AWS's own."
+            "**ClickHouse query metrics.** ClickHouse on EC2 publishes nothing to CloudWatch \
+             itself: a timer on the instance puts `{ns}` / `{CLICKHOUSE_QUERIES}` (queries \
+             finished in the minute, from `system.query_log`) and `{CLICKHOUSE_QUERY_DURATION}` \
+             (their mean `query_duration_ms`), dimension `InstanceId`, every minute with the \
+             instance role. The host graph (CPU, network) is AWS's own."
         ),
     ));
     if !alarm_arns.is_empty() {

@@ -27,7 +27,6 @@ pub const VISIBILITY_DATABASE: &str = "temporal_visibility";
 
 pub struct Temporal {
     pub server: Deployed,
-    pub discovery: Resource<DiscoveryService>,
 }
 
 pub fn declare(
@@ -108,5 +107,5 @@ pub fn declare(
             after: vec![to_aurora.urn().clone()],
         },
     )?;
-    Ok(Temporal { server, discovery })
+    Ok(Temporal { server })
 }

@@ -48,8 +48,13 @@ fn r6_6_clickhouse_role_may_read_exactly_the_clickhouse_secret() {
             "{env}: no managed policies"
         );
         let inline = role["inline_policies"].as_object().unwrap();
-        assert_eq!(inline.len(), 1, "{env}: {inline:?}");
-        let doc = inline.values().next().unwrap();
+        let names: Vec<&String> = inline.keys().collect();
+        assert_eq!(
+            names,
+            ["put-query-metrics", "read-clickhouse-secret"],
+            "{env}"
+        );
+        let doc = &inline["read-clickhouse-secret"];
         // The document names one reference: the clickhouse secret's ARN.
         let r = refs(doc);
         assert_eq!(r.len(), 1, "{env}: {doc}");
@@ -288,4 +293,78 @@ fn r6_6_the_boot_script_writes_the_admin_user_with_the_hash_only() {
     assert!(xml.contains("<morket_admin>") && xml.contains("</morket_admin>"));
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o640);
+}
+
+/// R16.4: a timer on the host puts ClickHouse's query metrics in the
+/// stack's namespace, which is all its role may put.
+#[test]
+fn r16_4_the_host_publishes_query_metrics_to_its_namespace_only() {
+    use std::os::unix::fs::PermissionsExt;
+    for env in ["staging", "production"] {
+        let plan = preview(&load(env));
+        let role = declared(&plan, ROLE);
+        let doc: Value =
+            serde_json::from_str(&joined(&role["inline_policies"]["put-query-metrics"])).unwrap();
+        assert_eq!(
+            doc["Statement"],
+            serde_json::json!([{
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"cloudwatch:namespace": format!("Morket/{env}")}},
+            }]),
+            "{env}"
+        );
+        let ud = user_data(&plan);
+        assert!(ud.contains("systemctl enable --now morket-clickhouse-metrics.timer"));
+        assert!(ud.contains("OnUnitActiveSec=60s"));
+    }
+    // The script itself, with stand-ins for IMDS, clickhouse-client and the CLI.
+    let ud = user_data(&preview(&load("staging")));
+    let start = ud
+        .find("cat > /usr/local/bin/morket-clickhouse-metrics <<'SH'\n")
+        .unwrap();
+    let body = &ud[start..];
+    let body = &body[body.find('\n').unwrap() + 1..body.find("\nSH\n").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let stub = |name: &str, text: &str| {
+        let path = format!("{d}/{name}");
+        std::fs::write(&path, format!("#!/bin/bash\n{text}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    stub(
+        "curl",
+        r#"case "$*" in *api/token*) echo tok ;; *instance-id*) echo i-0abc ;; *) exit 7 ;; esac"#,
+    );
+    stub("clickhouse-client", r#"printf '42\t17.5\n'"#);
+    stub("aws", &format!(r#"printf '%s\n' "$@" > {d}/put"#));
+    let script = body.replace("/snap/bin/aws", &format!("{d}/aws"));
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .env("PATH", format!("{d}:/usr/bin:/bin"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let put = std::fs::read_to_string(format!("{d}/put")).unwrap();
+    let args: Vec<&str> = put.lines().collect();
+    assert_eq!(
+        args,
+        [
+            "cloudwatch",
+            "put-metric-data",
+            "--region",
+            "us-east-1",
+            "--namespace",
+            "Morket/staging",
+            "--metric-data",
+            "MetricName=ClickHouseQueries,Dimensions=[{Name=InstanceId,Value=i-0abc}],Value=42,Unit=Count",
+            "MetricName=ClickHouseQueryDurationMs,Dimensions=[{Name=InstanceId,Value=i-0abc}],Value=17.5,Unit=Milliseconds",
+        ]
+    );
 }
