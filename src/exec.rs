@@ -282,11 +282,27 @@ impl Call {
                 Err(e) => e,
             };
             let called = SystemTime::now();
-            if let ProviderError::Partial { id, .. } = &e {
+            if let ProviderError::Partial { id, error } = &e {
                 let id = id.clone();
+                let definite = !error.is_retryable();
                 let read =
                     adopt::read_back(p, &self.ctx, &id, &self.new_inputs, &Value::Null).await;
-                return (self.exists(e, id, read), attempt);
+                if !definite {
+                    // A later call that may have run: done if it reads as declared.
+                    return (self.exists(e, id, read), attempt);
+                }
+                // A definite failure after the create (a wait that ended
+                // FAILED or timed out) fails the operation even if the object
+                // reads as declared: an ECS service whose first deployment the
+                // circuit breaker failed does. Recorded as read; unreadable,
+                // tainted.
+                return (
+                    Err(Failure {
+                        error: e,
+                        left: Box::new(Left::Exists { id, read }),
+                    }),
+                    attempt,
+                );
             }
             // An unambiguous error made nothing; one lookup still catches an
             // object that already existed (AlreadyExists after a lost run).
@@ -360,8 +376,9 @@ impl Call {
         }
     }
 
-    /// A create that failed with the object in place: recorded as read. If
-    /// what was read is what was declared, the create did finish.
+    /// A create whose outcome was unknown, with the object found in place:
+    /// recorded as read. If what was read is what was declared, the create
+    /// did finish.
     fn exists(
         &self,
         error: ProviderError,

@@ -2255,6 +2255,49 @@ async fn two_step_create_failing_its_second_step_is_recorded_and_finished() {
     assert!(!fresh.preview(&st, &no_opts()).await.unwrap().has_changes());
 }
 
+/// A create whose last step failed definitely with the object as declared
+/// (an ECS service whose first deployment the circuit breaker failed): the
+/// operation fails and the object is recorded as read. When the last step
+/// may have run (a timeout), an object read as declared is a finished create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_definite_failure_after_create_fails_even_when_read_as_declared() {
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .two_step()
+            .fatal_after("x", Op::Configure),
+    );
+    let st = x_then_y("v");
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(
+        matches!(&op(&report.ops, "x").status, OpStatus::Failed(e)
+            if e.contains("injected failure after the change")),
+        "{report:?}"
+    );
+    assert_eq!(
+        op(&report.ops, "y").status,
+        OpStatus::Skipped(urn("x").to_string())
+    );
+    let x = store.resource(&urn("x")).unwrap().unwrap();
+    assert_eq!(x.inputs["value"], "v", "recorded as read");
+    assert!(!x.tainted);
+    assert_eq!(cloud.by_urn(urn("x").as_str()).len(), 1);
+    assert!(store.pending().unwrap().is_empty());
+
+    let store = mem_store();
+    let (mut eng, cloud) = engine_with(
+        store.clone(),
+        TestProvider::new()
+            .two_step()
+            .fail_after("x", Op::Configure),
+    );
+    let (_, report) = eng.up(&st, &no_opts(), &Cancel::new()).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(cloud.creates(&urn("x")), 1);
+    assert_one_object_per_urn(&cloud);
+}
+
 /// The same, where the object cannot even be read back: the row is tainted
 /// and the next plan replaces it, so exactly one object ends up alive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

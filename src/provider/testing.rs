@@ -355,6 +355,7 @@ pub struct TestProvider {
     latency: Duration,
     fail_on: Vec<(String, Op)>,
     fail_after: Vec<(String, Op)>,
+    fatal_after: Vec<(String, Op)>,
     two_step: bool,
     barrier: Option<PathBuf>,
     lookup_lag: Duration,
@@ -378,6 +379,7 @@ impl TestProvider {
             latency: Duration::ZERO,
             fail_on: Vec::new(),
             fail_after: Vec::new(),
+            fatal_after: Vec::new(),
             two_step: false,
             barrier: None,
             lookup_lag: Duration::ZERO,
@@ -404,6 +406,14 @@ impl TestProvider {
     /// caller cannot tell whether anything changed.
     pub fn fail_after(mut self, name: &str, op: Op) -> Self {
         self.fail_after.push((name.to_string(), op));
+        self
+    }
+
+    /// Makes the change, then fails `op` with a definite error, as a wait
+    /// that ended in a failed state (an ECS deployment the circuit breaker
+    /// failed): the object is as declared, the operation failed.
+    pub fn fatal_after(mut self, name: &str, op: Op) -> Self {
+        self.fatal_after.push((name.to_string(), op));
         self
     }
 
@@ -491,6 +501,16 @@ impl TestProvider {
 
     fn injected_after(&self, ctx: &Ctx, op: Op) -> Option<ProviderError> {
         let name = ctx.urn.name();
+        if self
+            .fatal_after
+            .iter()
+            .any(|(n, o)| *o == op && name.contains(n.as_str()))
+        {
+            return Some(ProviderError::Fatal(format!(
+                "injected failure after the change: {op:?} {}",
+                ctx.urn
+            )));
+        }
         self.fail_after
             .iter()
             .any(|(n, o)| *o == op && name.contains(n.as_str()))

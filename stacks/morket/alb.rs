@@ -121,11 +121,11 @@ pub fn declare(
             .depends_on(&net.internet_gateway),
     )?;
 
-    let target_group = |c: &mut Scope<'_>, app: &str, port: u16| {
+    let target_group = |c: &mut Scope<'_>, app: &str, port: u16, path: &str| {
         let mut tg = TargetGroup::new(&cfg.name(app), port as i32, net.vpc.id());
         tg.target_type = "ip".into();
         // R3.6
-        tg.health_check.path = "/health".into();
+        tg.health_check.path = path.into();
         tg.health_check.interval = 30;
         tg.health_check.healthy_threshold = 2;
         tg.health_check.unhealthy_threshold = 3;
@@ -134,8 +134,18 @@ pub fn declare(
         tg.tags = name_tag(cfg, app);
         c.resource(app, tg)
     };
-    let backend = target_group(&mut c, "backend", BACKEND_PORT)?;
-    let scraper = target_group(&mut c, "scraper", SCRAPER_PORT)?;
+    let backend = target_group(
+        &mut c,
+        "backend",
+        BACKEND_PORT,
+        &cfg.ecs.backend.health_check_path,
+    )?;
+    let scraper = target_group(
+        &mut c,
+        "scraper",
+        SCRAPER_PORT,
+        &cfg.ecs.scraper.health_check_path,
+    )?;
 
     // R4.2
     let mut http = Listener::http(load_balancer.arn(), 80, Action::redirect_to_https());

@@ -17,6 +17,8 @@ use super::network::{name_tag, Network};
 
 pub struct Aurora {
     pub cluster: Resource<DbCluster>,
+    /// The writer instance: the cluster endpoint answers only once it is up.
+    pub writer: morket_stack::model::Urn,
 }
 
 pub fn declare(
@@ -107,5 +109,8 @@ pub fn declare(
         let r = c.resource_with(&role, inst, opts)?;
         writer.get_or_insert_with(|| r.urn().clone());
     }
-    Ok(Aurora { cluster })
+    Ok(Aurora {
+        cluster,
+        writer: writer.expect("the loop declares the writer first"),
+    })
 }

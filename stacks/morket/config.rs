@@ -119,6 +119,13 @@ pub struct Service {
     pub desired_count: u32,
     #[serde(default)]
     pub max_count: Option<u32>,
+    /// The path the load balancer checks (R3.6), for the services behind it.
+    #[serde(default = "default_health_check_path")]
+    pub health_check_path: String,
+}
+
+fn default_health_check_path() -> String {
+    "/health".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +270,14 @@ fn fargate(file: &ConfigFile, key: &str, s: &Service) -> Result<(), StackError> 
             ));
         }
     }
+    let path = &s.health_check_path;
+    if !path.starts_with('/') || path.len() > 1024 || path.contains(char::is_whitespace) {
+        return Err(file.bad(
+            &format!("{key}.health_check_path"),
+            format!("{path:?}"),
+            "a path starting with '/', without spaces, at most 1024 characters",
+        ));
+    }
     Ok(())
 }
 
@@ -299,6 +314,19 @@ impl MorketConfig {
         fargate(file, "ecs.scraper", &c.ecs.scraper)?;
         fargate(file, "ecs.temporal_worker", &c.ecs.temporal_worker)?;
         fargate(file, "ecs.temporal_server", &c.ecs.temporal_server)?;
+        // R3.7: the API services scale between at least 2 tasks and max_count.
+        for (key, svc) in [
+            ("ecs.backend", &c.ecs.backend),
+            ("ecs.scraper", &c.ecs.scraper),
+        ] {
+            if svc.max_count.is_some() && svc.desired_count < 2 {
+                return Err(file.bad(
+                    &format!("{key}.desired_count"),
+                    svc.desired_count,
+                    "at least 2 when max_count is set: autoscaling keeps 2 tasks or more (R3.7)",
+                ));
+            }
+        }
         range(file, "aurora.reader_count", c.aurora.reader_count, 0, 15)?;
         range(
             file,

@@ -6,7 +6,7 @@
 //! (R5.4/R11.4: no Lambda). Each service's execution role is given exactly
 //! the ARNs of its own secrets (`services.rs`, R11.3).
 
-use morket_stack::model::{Input, ModelError, Output, Resource, Scope};
+use morket_stack::model::{HasUrn, Input, ModelError, Output, Resource, Scope, Urn};
 use morket_stack::provider::aws::secretsmanager::secret::Secret;
 use morket_stack::provider::aws::secretsmanager::secret_rotation::SecretRotation;
 use morket_stack::provider::aws::secretsmanager::secret_version::SecretVersion;
@@ -21,15 +21,17 @@ use super::redis::Redis;
 
 /// One secret: its ARN and, when this stack declares it, the secret.
 #[derive(Clone)]
-#[allow(dead_code)]
 pub struct Entry {
     pub arn: Input<String>,
     /// The secret, when this stack declares it (not the RDS-managed one).
     pub secret: Option<Resource<Secret>>,
+    /// Its value (the SecretVersion), which a task reading it must wait for.
+    pub value: Option<Urn>,
 }
 
-/// Read by the services component (task `secrets` blocks, execution-role
-/// policies), which lands next.
+/// Read by the services and temporal components (task `secrets` blocks,
+/// execution-role policies) and the ClickHouse instance. The rotation and
+/// the generated ClickHouse password are kept for tests and later readers.
 #[allow(dead_code)]
 pub struct Secrets {
     /// RDS-managed: `{"username", "password"}`.
@@ -72,10 +74,11 @@ pub fn declare(
         s.recovery_window_in_days = recovery;
         s.tags = name_tag(cfg, &format!("secret-{key}"));
         let s = c.resource(key, s)?;
-        c.resource(&format!("{key}-value"), SecretVersion::new(s.arn(), value))?;
+        let v = c.resource(&format!("{key}-value"), SecretVersion::new(s.arn(), value))?;
         Ok::<_, ModelError>(Entry {
             arn: s.arn().into(),
             secret: Some(s),
+            value: Some(v.urn().clone()),
         })
     };
     let credentials = |user: &str, password: Output<String>| {
@@ -147,6 +150,7 @@ pub fn declare(
         aurora: Entry {
             arn: aurora_arn,
             secret: None,
+            value: None,
         },
         aurora_rotation,
         clickhouse,

@@ -46,6 +46,10 @@ use super::temporal::TEMPORAL_ADDRESS;
 /// the API with another command, the contract with its Dockerfile.
 pub const WORKER_COMMAND: &[&str] = &["node", "dist/temporal/worker.js"];
 
+/// Where the backend image keeps AWS's RDS CA bundle
+/// (truststore.pki.rds.amazonaws.com global-bundle.pem).
+pub const RDS_CA_BUNDLE: &str = "/etc/ssl/certs/rds-global-bundle.pem";
+
 const EXECUTION_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
@@ -331,6 +335,9 @@ pub fn declare(
                 url("https://{v}", b.opensearch.domain.endpoint().into()),
             ),
             ("TEMPORAL_ADDRESS", TEMPORAL_ADDRESS.into()),
+            // Aurora's certificate chains to the RDS CA, which Node does not
+            // ship: the backend image carries AWS's bundle there (docker/).
+            ("NODE_EXTRA_CA_CERTS", RDS_CA_BUNDLE.into()),
             ("NODE_ENV", "production".into()),
             ("APP_ENV", cfg.environment.as_str().into()),
             ("LOG_LEVEL", cfg.app.log_level.as_str().into()),
@@ -357,11 +364,21 @@ pub fn declare(
             ("WEBHOOK_HMAC_SECRET", &s.webhook_hmac, None),
         ]
     };
-    let behind_alb = || {
-        alb.rules
-            .iter()
-            .map(|r| r.urn().clone())
-            .collect::<Vec<_>>()
+    // Tasks start once they can connect: behind the ALB, Aurora's writer
+    // up, and every secret they read holding its value.
+    let start_after = |secrets: &[(&str, &Entry, Option<&str>)], behind_alb: bool| {
+        let mut after: Vec<Urn> = vec![b.aurora.writer.clone()];
+        if behind_alb {
+            after.extend(alb.rules.iter().map(|r| r.urn().clone()));
+        }
+        for (_, entry, _) in secrets {
+            if let Some(v) = &entry.value {
+                if !after.contains(v) {
+                    after.push(v.clone());
+                }
+            }
+        }
+        after
     };
     // The backend and its worker write and read exports; nothing else.
     let exports_policy = || {
@@ -398,7 +415,7 @@ pub fn declare(
             registry: None,
             health_check: None,
             task_policy: Some(exports_policy()),
-            after: behind_alb(),
+            after: start_after(&credentials(), true),
         },
     )?;
 
@@ -433,7 +450,7 @@ pub fn declare(
             registry: None,
             health_check: None,
             task_policy: None,
-            after: behind_alb(),
+            after: start_after(&[("SERVICE_API_KEY", &s.service_api_key, None)], true),
         },
     )?;
 
@@ -456,7 +473,7 @@ pub fn declare(
             registry: None,
             health_check: None,
             task_policy: Some(exports_policy()),
-            after: Vec::new(),
+            after: start_after(&credentials(), false),
         },
     )?;
 

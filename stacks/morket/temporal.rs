@@ -104,7 +104,9 @@ pub fn declare(
                 start_period: 180,
             }),
             task_policy: None,
-            after: vec![to_aurora.urn().clone()],
+            // The schema setup needs Aurora answering: its writer up, and
+            // the rule that lets the server in.
+            after: vec![to_aurora.urn().clone(), aurora.writer.clone()],
         },
     )?;
     Ok(Temporal { server })

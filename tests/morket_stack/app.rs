@@ -131,6 +131,11 @@ fn r3_task_definitions_sizes_images_logs_and_r19_environment() {
         assert_eq!(e["OPENSEARCH_URL"], "https://<ref:domain.endpoint>");
         assert_eq!(e["TEMPORAL_ADDRESS"], "temporal.morket.local:7233");
         assert_eq!(e["NODE_ENV"], "production");
+        // sslmode=require verifies the host in node-postgres: with the RDS CA.
+        assert_eq!(
+            e["NODE_EXTRA_CA_CERTS"],
+            "/etc/ssl/certs/rds-global-bundle.pem"
+        );
         assert_eq!(
             e["LOG_LEVEL"],
             cfg["app"]["log_level"].as_str().unwrap_or("info")
@@ -633,4 +638,77 @@ fn the_backend_and_worker_task_roles_may_use_the_exports_bucket_only() {
             "{urn}"
         );
     }
+}
+
+#[test]
+fn r3_6_the_health_check_path_is_configurable_and_checked() {
+    let with = |set: &[(&str, &str)]| {
+        stacks::load(
+            stacks_dir(),
+            "staging",
+            None,
+            &stacks::StackEnv {
+                set: set
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..Default::default()
+            },
+        )
+    };
+    // Seed 001's backend Dockerfile checks /api/v1/health.
+    let plan = preview(&with(&[("ecs.backend.health_check_path", "/api/v1/health")]).unwrap());
+    let path = |tg: &str| {
+        declared(&plan, &format!("alb::aws:lb/TargetGroup::{tg}"))["health_check"]["path"].clone()
+    };
+    assert_eq!(path("backend"), "/api/v1/health");
+    assert_eq!(path("scraper"), "/health");
+    let Err(e) = with(&[("ecs.scraper.health_check_path", "health")]) else {
+        panic!("a path without '/' is accepted")
+    };
+    let e = e.to_string();
+    assert!(e.contains("ecs.scraper.health_check_path"), "{e}");
+    assert!(e.contains("\"health\""), "{e}");
+    // R3.7: an autoscaled API service keeps at least 2 tasks.
+    let Err(e) = with(&[("ecs.backend.desired_count", "1")]) else {
+        panic!("desired_count 1 with max_count is accepted")
+    };
+    assert!(e.to_string().contains("ecs.backend.desired_count"), "{e}");
+}
+
+#[test]
+fn tasks_start_after_aurora_s_writer_and_their_secrets_values() {
+    let loaded = load("staging");
+    for (urn, values) in [
+        (
+            "services::aws:ecs/Service::backend",
+            vec!["clickhouse-value", "jwt-value", "webhook-hmac-value"],
+        ),
+        (
+            "services::aws:ecs/Service::scraper",
+            vec!["service-api-key-value"],
+        ),
+        ("temporal::aws:ecs/Service::temporal-server", vec![]),
+    ] {
+        let deps = depends_on(&loaded, urn);
+        assert!(
+            deps.iter()
+                .any(|d| d.ends_with("aws:rds/DbClusterInstance::writer")),
+            "{urn}: {deps:?}"
+        );
+        for v in values {
+            assert!(
+                deps.iter()
+                    .any(|d| d.ends_with(&format!("aws:secretsmanager/SecretVersion::{v}"))),
+                "{urn}: {deps:?}"
+            );
+        }
+    }
+    // The scraper waits for its own secret only.
+    let deps = depends_on(&loaded, "services::aws:ecs/Service::scraper");
+    assert_eq!(
+        deps.iter().filter(|d| d.contains("SecretVersion")).count(),
+        1,
+        "{deps:?}"
+    );
 }

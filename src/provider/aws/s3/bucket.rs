@@ -984,20 +984,33 @@ impl AwsResource for Bucket {
     }
 
     async fn delete(&self, cx: &Call<'_, S3>, name: &str) -> Result<(), ProviderError> {
-        if self.force_destroy {
-            self.empty(cx, name).await?;
-        }
-        match cx
-            .try_send("DeleteBucket", |c| c.delete_bucket().bucket(name).send())
-            .await
-        {
-            Ok(_) => {}
-            Err(f) if f.code == "BucketNotEmpty" => {
-                return Err(ProviderError::Fatal(format!(
-                    "bucket {name} still holds objects; empty it or set force_destroy = true (then run again)"
-                )))
+        // A forced delete empties the bucket again when objects arrive
+        // meanwhile (an ALB's last access logs land after it is gone).
+        let mut tries = if self.force_destroy { 5 } else { 1 };
+        loop {
+            if self.force_destroy {
+                self.empty(cx, name).await?;
             }
-            Err(f) => return Err(f.error),
+            tries -= 1;
+            match cx
+                .try_send("DeleteBucket", |c| c.delete_bucket().bucket(name).send())
+                .await
+            {
+                Ok(_) => break,
+                Err(f) if f.code == "BucketNotEmpty" && tries > 0 => {}
+                Err(f) if f.code == "BucketNotEmpty" => {
+                    return Err(ProviderError::Fatal(if self.force_destroy {
+                        format!(
+                            "bucket {name} kept receiving objects while being emptied; run again"
+                        )
+                    } else {
+                        format!(
+                            "bucket {name} still holds objects; empty it or set force_destroy = true (then run again)"
+                        )
+                    }))
+                }
+                Err(f) => return Err(f.error),
+            }
         }
         Wait::new("S3 bucket", &["exists"], &[])
             .until_gone(cx.settings(), || async {
