@@ -1,7 +1,7 @@
 """Checks moto_server.py's always-on patches against a running server, with boto3.
 
-They are ECS deployments, AWS Backup selections and plan updates, and
-CloudWatch over Smithy RPC v2 CBOR.
+They are ECS deployments, AWS Backup selections and plan updates,
+CloudWatch over Smithy RPC v2 CBOR, and the request log.
 
 Usage: venv/bin/python scripts/check_moto_patches.py http://127.0.0.1:PORT
 Exits non-zero on the first failed check. It resets the server (POST
@@ -462,6 +462,122 @@ vault = backup.create_backup_vault(BackupVaultName="tagged", BackupVaultTags={"P
 arn = urllib.parse.quote(vault["BackupVaultArn"], safe="")
 check("Backup ListTags without a trailing slash (the Rust SDK's path)",
       json.loads(raw("GET", f"/tags/{arn}", "backup"))["Tags"] == {"Project": "morket"})
+
+# -- The request log (GET/DELETE /morket-api/requests) ------------------------------
+
+
+def logged():
+    return control("GET", "/morket-api/requests")["requests"]
+
+
+def one(what, calls, service, operation, method, mutating, path=None):
+    """Runs calls (errors allowed), then checks they were logged as exactly one entry."""
+    control("DELETE", "/morket-api/requests")
+    try:
+        calls()
+    except ClientError:
+        pass
+    got = logged()
+    want = {"service": service, "operation": operation, "method": method, "mutating": mutating}
+    ok = len(got) == 1 and {k: got[0].get(k) for k in want} == want and (path is None or got[0]["path"] == path)
+    check(f"{what} is logged as {operation} mutating={mutating} ({got})", ok)
+    return got[0] if got else None
+
+
+r53, es = client("route53"), client("opensearch")
+check("DELETE /morket-api/requests empties the log",
+      control("DELETE", "/morket-api/requests")["requests"] == [] and logged() == [])
+one("EC2 DescribeVpcs (query)", lambda: ec2.describe_vpcs(), "ec2", "DescribeVpcs", "POST", False, path="/")
+one("EC2 CreateVpc (query)", lambda: ec2.create_vpc(CidrBlock="10.9.0.0/16"), "ec2", "CreateVpc", "POST", True)
+check("the logged CreateVpc still reached moto (the form body stays readable)",
+      any(v["CidrBlock"] == "10.9.0.0/16" for v in ec2.describe_vpcs()["Vpcs"]))
+one("ECS ListClusters (JSON)", lambda: ecs.list_clusters(), "ecs", "ListClusters", "POST", False)
+one("ECS CreateCluster (JSON)", lambda: ecs.create_cluster(clusterName="logged"), "ecs", "CreateCluster", "POST", True)
+one("CloudWatch DescribeAlarms (CBOR)", lambda: cw.describe_alarms(), "monitoring", "DescribeAlarms", "POST", False,
+    path="/service/GraniteServiceVersion20100801/operation/DescribeAlarms")
+one("CloudWatch PutDashboard (CBOR)", lambda: cw.put_dashboard(DashboardName="logged", DashboardBody=body),
+    "monitoring", "PutDashboard", "POST", True)
+check("the logged PutDashboard still reached moto (the CBOR body stays readable)",
+      json.loads(cw.get_dashboard(DashboardName="logged")["DashboardBody"]) == json.loads(body))
+control("POST", "/morket-api/faults", {"action": "CreateSecurityGroup", "code": "Throttling", "service": "ec2"})
+one("a CreateSecurityGroup the fault switch refuses", lambda: fails_with(
+    "CreateSecurityGroup with a fault armed", "Throttling",
+    lambda: ec2.create_security_group(GroupName="refused", Description="x")),
+    "ec2", "CreateSecurityGroup", "POST", True)
+control("DELETE", "/morket-api/faults")
+control("POST", "/morket-api/aws-like", {"on": ["consistency"]})
+young = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+one("a ModifyVpcAttribute the AWS-like mode refuses", lambda: fails_with(
+    "ModifyVpcAttribute of a young VPC", "InvalidVpcID.NotFound",
+    lambda: ec2.modify_vpc_attribute(VpcId=young, EnableDnsSupport={"Value": True})),
+    "ec2", "ModifyVpcAttribute", "POST", True)
+control("DELETE", "/morket-api/aws-like")
+one("S3 GetBucketVersioning (REST GET)", lambda: s3.get_bucket_versioning(Bucket="shapes"),
+    "s3", "GET /shapes", "GET", False, path="/shapes")
+one("S3 HeadBucket (REST HEAD)", lambda: s3.head_bucket(Bucket="shapes"), "s3", "HEAD /shapes", "HEAD", False)
+one("S3 PutObject (REST PUT)", lambda: s3.put_object(Bucket="shapes", Key="k", Body=b"x"),
+    "s3", "PUT /shapes/k", "PUT", True)
+one("S3 GetObject (REST GET)", lambda: s3.get_object(Bucket="shapes", Key="k"), "s3", "GET /shapes/k", "GET", False)
+one("S3 DeleteObjects (REST POST)", lambda: s3.delete_objects(Bucket="shapes", Delete={"Objects": [{"Key": "k"}]}),
+    "s3", "POST /shapes", "POST", True)
+one("Backup ListBackupVaults (REST GET)", lambda: backup.list_backup_vaults(),
+    "backup", "GET /backup-vaults/", "GET", False)
+one("Backup CreateBackupVault (REST PUT)", lambda: backup.create_backup_vault(BackupVaultName="logged"),
+    "backup", "PUT /backup-vaults/logged", "PUT", True)
+zone = r53.create_hosted_zone(Name="logged.example.", CallerReference="logged")["HostedZone"]["Id"].split("/")[-1]
+one("Route 53 ListTagsForResources (read-only REST POST)", lambda: r53.list_tags_for_resources(
+    ResourceType="hostedzone", ResourceIds=[zone]), "route53", "POST /2013-04-01/tags/hostedzone", "POST", False)
+one("Route 53 ChangeTagsForResource (REST POST)", lambda: r53.change_tags_for_resource(
+    ResourceType="hostedzone", ResourceId=zone, AddTags=[{"Key": "a", "Value": "b"}]),
+    "route53", f"POST /2013-04-01/tags/hostedzone/{zone}", "POST", True)
+one("Route 53 CreateHostedZone (REST POST)", lambda: r53.create_hosted_zone(
+    Name="other.example.", CallerReference="other"), "route53", "POST /2013-04-01/hostedzone", "POST", True)
+one("OpenSearch DescribeDomains (read-only REST POST)", lambda: es.describe_domains(DomainNames=["nope"]),
+    "es", "POST /2021-01-01/opensearch/domain-info", "POST", False)
+one("OpenSearch CreateDomain (REST POST)", lambda: es.create_domain(DomainName="logged"),
+    "es", "POST /2021-01-01/opensearch/domain", "POST", True)
+control("DELETE", "/morket-api/requests")
+ec2.describe_vpcs()
+ecs.create_cluster(clusterName="order")
+control("GET", "/morket-api/faults")
+control("GET", "/moto-api/data.json")
+got = logged()
+check(f"the log keeps arrival order and leaves out /moto-api/ and /morket-api/ ({[r['operation'] for r in got]})",
+      [r["operation"] for r in got] == ["DescribeVpcs", "CreateCluster"])
+check("the log answers the documented fields only",
+      all(set(r) == {"service", "operation", "method", "path", "mutating"} for r in got))
+control("POST", "/moto-api/reset")
+check("POST /moto-api/reset empties the log", logged() == [])
+ec2.describe_vpcs()
+check("DELETE /morket-api/requests empties it",
+      len(logged()) == 1 and control("DELETE", "/morket-api/requests")["requests"] == [] and logged() == [])
+
+# -- Fields moto drops that AWS returns ----------------------------------------------
+control("POST", "/moto-api/reset")
+vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+a = ec2.create_security_group(GroupName="a", Description="a", VpcId=vpc)["GroupId"]
+b = ec2.create_security_group(GroupName="b", Description="b", VpcId=vpc)["GroupId"]
+ec2.authorize_security_group_ingress(GroupId=a, IpPermissions=[{
+    "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+    "UserIdGroupPairs": [{"GroupId": b, "Description": "from b"}]}])
+rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [a]}])["SecurityGroupRules"]
+pair = [r for r in rules if r.get("ReferencedGroupInfo")]
+check(f"DescribeSecurityGroupRules answers the description of a group-sourced rule ({pair})",
+      len(pair) == 1 and pair[0].get("Description") == "from b")
+cf = client("cloudfront")
+oac = cf.create_origin_access_control(OriginAccessControlConfig={
+    "Name": "oac", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+    "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+dist = cf.create_distribution(DistributionConfig={
+    "CallerReference": "oac", "Comment": "", "Enabled": True,
+    "Origins": {"Quantity": 1, "Items": [{
+        "Id": "s3", "DomainName": "b.s3.us-east-1.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""}, "OriginAccessControlId": oac}]},
+    "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                             "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})["Distribution"]["Id"]
+origin = cf.get_distribution(Id=dist)["Distribution"]["DistributionConfig"]["Origins"]["Items"][0]
+check(f"GetDistribution answers the origin's OriginAccessControlId ({origin.get('OriginAccessControlId')})",
+      origin.get("OriginAccessControlId") == oac)
 
 control("POST", "/moto-api/reset")
 print("all moto_server.py patch checks passed")

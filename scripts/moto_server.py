@@ -82,6 +82,28 @@ since it was armed, lets the first "after" (default 0) through, then fails the
 next "times" (default 1); "service" (the SigV4 signing name) narrows the
 match. A faulted request never reaches moto. See scripts/check_faults.py.
 
+A request log, outermost, so a test can show from the peer's side which AWS
+calls a command made (none mutating, say). Every request but /moto-api/* and
+/morket-api/* is recorded on arrival, before the CBOR bridge, the fault switch
+and the AWS-like mode, so calls they answer with an error count too:
+
+    GET    /morket-api/requests  {"requests": [{"service": "ec2", "operation": "DescribeVpcs",
+                                  "method": "POST", "path": "/", "mutating": false}, ...],
+                                  "dropped": N}
+    DELETE /morket-api/requests  (POST /moto-api/reset clears it too)
+
+in arrival order; only the last REQUEST_LOG_CAP (100000) are kept, "dropped"
+counts the older ones let go since the last clear. "service" is the SigV4
+signing name ("" if unsigned). "operation": the X-Amz-Target suffix (JSON
+protocols), the last path segment of a Smithy RPC v2 CBOR request
+(/service/<S>/operation/<Op>), the Action parameter (query protocols), else
+"METHOD path" (REST: S3, Route 53, CloudFront, MQ, OpenSearch, Backup).
+"mutating", conservative: a named operation is read-only only when it starts
+with Describe, List, Get, Head, BatchGet, Search or Lookup, or is one of
+READ_ONLY_OPERATIONS; a REST GET or HEAD is read-only, as is a POST in
+READ_ONLY_REST_POSTS (OpenSearch DescribeDomains and Route 53
+ListTagsForResources); every other request counts as mutating.
+
 Behind the fault switch sits an AWS-like mode (scripts/aws_like.py), off
 unless a test asks for it: eventual consistency, IAM propagation,
 service-linked roles, lingering network interfaces, state transitions and
@@ -89,6 +111,7 @@ conflicts, throttling bursts. POST/GET/DELETE /morket-api/aws-like; see
 aws_like.py for the behaviours and scripts/check_aws_like.py.
 """
 
+import collections
 import io
 import json
 import re
@@ -971,6 +994,140 @@ class FaultSwitch:
         return _respond(start_response, status, [("Content-Type", "application/json")], json.dumps(doc))
 
 
+# ---- Fields moto drops that AWS returns -------------------------------------------
+# Drift reads every object back and compares it with what was applied, so a
+# field moto forgets would read as a change made outside morket-stack.
+
+# DescribeSecurityGroupRules: the description of a rule whose source is
+# another group (moto keeps it on the group pair and reports only CIDRs').
+from moto.ec2.models.security_groups import SecurityGroupRule as _SgRule  # noqa: E402
+
+_SgRule.description = property(
+    lambda self: self.ip_range.get("Description") or self.source_group.get("Description")
+)
+
+# CloudFront origins: OriginAccessControlId (moto keeps only the OAI).
+from moto.cloudfront.models import Origin as _CfOrigin  # noqa: E402
+
+_cf_origin_init = _CfOrigin.__init__
+
+
+def _cf_origin_with_oac(self, origin):
+    _cf_origin_init(self, origin)
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+
+_CfOrigin.__init__ = _cf_origin_with_oac
+
+
+# ---- Request log -----------------------------------------------------------------
+
+REQUEST_LOG_CAP = 100_000
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "BatchGet", "Search", "Lookup")
+# Read-only operations whose names do not say so.
+READ_ONLY_OPERATIONS = frozenset({
+    "FilterLogEvents",  # CloudWatch Logs
+    "BatchCheckLayerAvailability",  # ECR
+    "DiscoverInstances", "DiscoverInstancesRevision",  # Cloud Map
+    "SimulatePrincipalPolicy", "SimulateCustomPolicy",  # IAM
+    "DecodeAuthorizationMessage",  # STS
+})
+# REST POSTs that only read, per the services' API references: (signing name,
+# path). The other read-only POSTs of the REST services the engine uses
+# (OpenSearch DescribePackages, DescribeVpcEndpoints, the connection searches;
+# CloudFront's List* POSTs; Backup GetBackupPlanFromJSON; S3
+# SelectObjectContent, told from CompleteMultipartUpload by its query only)
+# are not called by the engine, and moto serves none of them but S3's, so
+# they count as mutating.
+READ_ONLY_REST_POSTS = (
+    ("es", re.compile(r"^/2021-01-01/opensearch/domain-info/?$")),  # OpenSearch DescribeDomains
+    ("es", re.compile(r"^/2015-01-01/es/domain-info/?$")),  # DescribeElasticsearchDomains
+    # ListTagsForResources (ChangeTagsForResource has the resource id after the type).
+    ("route53", re.compile(r"^/2013-04-01/tags/(healthcheck|hostedzone)/?$")),
+)
+
+
+class RequestLog:
+    """WSGI middleware, outermost: the request log above."""
+
+    PATH = "/morket-api/requests"
+
+    def __init__(self, app, cap=REQUEST_LOG_CAP):
+        self.app = app
+        # werkzeug serves each request on its own thread.
+        self.lock = threading.Lock()
+        self.requests = collections.deque(maxlen=cap)
+        self.dropped = 0
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.rstrip("/") == self.PATH:
+            return self.control(method, start_response)
+        if path.rstrip("/") == "/moto-api/reset" and method == "POST":
+            self.clear()
+        elif path.split("/")[1:2] not in (["moto-api"], ["morket-api"]):
+            self.record(request_entry(environ))
+        return self.app(environ, start_response)
+
+    def record(self, entry):
+        with self.lock:
+            if len(self.requests) == self.requests.maxlen:
+                self.dropped += 1
+            self.requests.append(entry)
+
+    def clear(self):
+        with self.lock:
+            self.requests.clear()
+            self.dropped = 0
+
+    def listing(self):
+        with self.lock:
+            return {"requests": list(self.requests), "dropped": self.dropped}
+
+    def control(self, method, start_response):
+        if method == "DELETE":
+            self.clear()
+        elif method != "GET":
+            return _respond(start_response, 405, [("Content-Type", "application/json")],
+                            json.dumps({"error": f"{method} not allowed"}))
+        return _respond(start_response, 200, [("Content-Type", "application/json")], json.dumps(self.listing()))
+
+
+def request_entry(environ):
+    """{"service", "operation", "method", "path", "mutating"} of one AWS request.
+
+    Reads the body only as _query_params does (form-encoded), and puts it back.
+    """
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "")
+    service = _signing_service(environ)
+    if service is None:
+        # A presigned URL carries the credential scope in the query string.
+        cred = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Credential", [""])[0]
+        parts = cred.split("/")
+        service = parts[3].lower() if len(parts) >= 5 else ""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    cbor = CBOR_PATH.match(path)
+    if target:
+        operation = target.rpartition(".")[2]
+    elif cbor:
+        operation = cbor.group(2)
+    else:
+        operation = _query_params(environ).get("Action") or ""
+    if operation:
+        mutating = not (operation.startswith(READ_PREFIXES) or operation in READ_ONLY_OPERATIONS)
+    else:
+        operation = f"{method} {path}"
+        if method in ("GET", "HEAD"):
+            mutating = False
+        elif method == "POST":
+            mutating = not any(s == service and p.match(path) for s, p in READ_ONLY_REST_POSTS)
+        else:
+            mutating = True
+    return {"service": service, "operation": operation, "method": method, "path": path, "mutating": mutating}
+
+
 def fail(environ, fault, start_response):
     """The error as the service's protocol shapes it, so the SDK parses the code.
 
@@ -1345,8 +1502,9 @@ if __name__ == "__main__":
 
     # moto.server.main builds its app from this name at call time: serve the
     # dispatcher behind the AWS-like mode, behind the fault switch (an armed
-    # fault answers first; a reset clears both), behind the CBOR bridge.
-    moto.server.DomainDispatcherApplication = lambda create_app: CborBridge(FaultSwitch(
+    # fault answers first; a reset clears both), behind the CBOR bridge,
+    # behind the request log (which sees every request as it arrived).
+    moto.server.DomainDispatcherApplication = lambda create_app: RequestLog(CborBridge(FaultSwitch(
         aws_like.AwsLike(
             DomainDispatcherApplication(create_app),
             fail=fail,
@@ -1354,5 +1512,5 @@ if __name__ == "__main__":
             params=_query_params,
             service=_signing_service,
         )
-    ))
+    )))
     moto.server.main(sys.argv[1:])

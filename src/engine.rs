@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::adopt::{self, Lookup};
+use crate::drift::{self, LiveRow, Refreshed};
 use crate::exec::{self, ApplyReport, Cancel, Event, EventSink, ExecError, ExecOptions, NoEvents};
 use crate::model::{Stack, Urn};
 use crate::plan::{self, Plan, PlanError, PlanOptions, StateView};
@@ -54,6 +55,16 @@ pub enum EngineError {
     PendingChanged(String),
     #[error("lookup {urn}: {error}")]
     Lookup { urn: Urn, error: String },
+    #[error("reading {type_name} ({count} in state): {error}")]
+    Read {
+        type_name: String,
+        count: usize,
+        error: String,
+    },
+    #[error("listing objects tagged morket:stack={stack}: {error}")]
+    Inventory { stack: String, error: String },
+    #[error("import {urn}: {reason}")]
+    Import { urn: String, reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -173,8 +184,18 @@ impl Engine {
         let resolutions = self.resolve_pending(&view.pending, stack).await?;
         let pending = view.pending.clone();
         apply_in_memory(&mut view, &resolutions);
+        // Terraform's plan: read what is live first, record nothing yet.
+        let refreshed = if opts.refresh && !opts.destroy {
+            let rows = self.read_live(&view.resources).await?;
+            let r = drift::refresh(&rows, &|t| self.secret_outputs(t));
+            drift::apply_refresh(&mut view.resources, &r);
+            r
+        } else {
+            Vec::new()
+        };
         view.looked_up = self.read_lookups(stack, &view, opts).await?;
         let mut plan = plan::plan(stack, &view, &self.registry, opts)?;
+        plan.refreshed = refreshed;
         plan.pending = pending;
         plan.settled = resolutions
             .iter()
@@ -200,6 +221,11 @@ impl Engine {
             let pending = self.store.pending()?;
             let resolutions = self.resolve_pending(&pending, stack).await?;
             self.settle(resolutions)?;
+            if opts.refresh && !opts.destroy {
+                let rows = self.read_live(&self.store.resources()?).await?;
+                let refreshed = drift::refresh(&rows, &|t| self.secret_outputs(t));
+                self.record_refreshed(&refreshed)?;
+            }
             let mut view = self.state_view()?;
             view.looked_up = self.read_lookups(stack, &view, opts).await?;
             let plan = plan::plan(stack, &view, &self.registry, opts)?;
@@ -288,6 +314,8 @@ impl Engine {
             }
             self.settle(resolutions)?;
             let serial = self.store.serial()?;
+            // What preview read live is recorded as preview showed it.
+            self.record_refreshed(&plan.refreshed)?;
             self.execute(plan, cancel, op, serial).await
         }
         .await;
@@ -424,6 +452,314 @@ impl Engine {
             self.store.set_fence(None);
         }
         Ok(self.store.unlock(&lock.id)?)
+    }
+
+    /// The outputs of `type_name` that are secrets.
+    fn secret_outputs(&self, type_name: &str) -> Vec<&'static str> {
+        self.registry
+            .get(type_name)
+            .map(|p| p.secret_outputs().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Reads every row live, read-only: type by type through the provider's
+    /// `read_many` (one describe per page where the API allows), up to
+    /// `parallel` types at once. Lookups are left out (`read_lookups`).
+    pub async fn read_live(&self, rows: &[ResourceState]) -> Result<Vec<LiveRow>, EngineError> {
+        let lineage = self.store.lineage()?;
+        let stack = self.store.stack().to_string();
+        let mut by_type: std::collections::BTreeMap<&str, Vec<&ResourceState>> = Default::default();
+        for r in rows {
+            let p = self
+                .registry
+                .get(&r.type_name)
+                .ok_or_else(|| EngineError::Read {
+                    type_name: r.type_name.clone(),
+                    count: 1,
+                    error: "no provider for this type in the stack's program".into(),
+                })?;
+            if !p.is_lookup() {
+                by_type.entry(r.type_name.as_str()).or_default().push(r);
+            }
+        }
+        let permits = Arc::new(tokio::sync::Semaphore::new(self.options.parallel.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (type_name, group) in by_type {
+            let provider = self.registry.get(type_name).expect("checked above").clone();
+            let items: Vec<crate::provider::ReadItem> = group
+                .iter()
+                .map(|r| crate::provider::ReadItem {
+                    ctx: Ctx {
+                        lineage: lineage.clone(),
+                        ..Ctx::new(stack.clone(), r.urn.clone())
+                    },
+                    id: r.id.clone(),
+                    inputs: r.inputs.clone(),
+                    outputs: r.outputs.clone(),
+                })
+                .collect();
+            let recorded: Vec<ResourceState> = group.into_iter().cloned().collect();
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let read = provider.read_many(&items).await;
+                (recorded, read)
+            });
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        while let Some(joined) = tasks.join_next().await {
+            let (recorded, read) = joined.map_err(|e| EngineError::Read {
+                type_name: "?".into(),
+                count: 0,
+                error: e.to_string(),
+            })?;
+            let lives = read.map_err(|e| EngineError::Read {
+                type_name: recorded[0].type_name.clone(),
+                count: recorded.len(),
+                error: e.to_string(),
+            })?;
+            out.extend(
+                recorded
+                    .into_iter()
+                    .zip(lives)
+                    .map(|(recorded, live)| LiveRow { recorded, live }),
+            );
+        }
+        out.sort_by(|a, b| a.recorded.urn.cmp(&b.recorded.urn));
+        Ok(out)
+    }
+
+    /// Drift: every resource in state read live and compared with what state
+    /// recorded, and the objects tagged with the stack that state does not
+    /// know. Reads only: no lock, no write, no mutating call (the store may
+    /// be opened read only).
+    pub async fn drift(&self) -> Result<drift::Report, EngineError> {
+        let view = self.store.view()?;
+        let rows = self.read_live(&view.resources).await?;
+        let stack = self.store.stack().to_string();
+        let mut tagged = Vec::new();
+        if view
+            .resources
+            .iter()
+            .chain(&view.condemned)
+            .any(|r| r.type_name.starts_with("aws:"))
+        {
+            for inv in self.registry.inventories() {
+                tagged.extend(
+                    inv.tagged(&stack)
+                        .await
+                        .map_err(|e| EngineError::Inventory {
+                            stack: stack.clone(),
+                            error: e.to_string(),
+                        })?,
+                );
+            }
+        }
+        let known: Vec<ResourceState> = view
+            .resources
+            .iter()
+            .chain(&view.condemned)
+            .cloned()
+            .collect();
+        Ok(drift::report(
+            &stack,
+            now(),
+            view.serial,
+            &rows,
+            &known,
+            &tagged,
+            &view.pending,
+        ))
+    }
+
+    /// `refresh`, first half: the drift report and what recording the live
+    /// values would change. Reads only.
+    pub async fn refresh_read(&self) -> Result<(drift::Report, Vec<Refreshed>, u64), EngineError> {
+        let serial = self.store.serial()?;
+        let report = self.drift().await?;
+        let rows = self.read_live(&self.store.resources()?).await?;
+        let refreshed = drift::refresh(&rows, &|t| self.secret_outputs(t));
+        Ok((report, refreshed, serial))
+    }
+
+    /// `refresh`, second half: records `refreshed` under the lock, refused if
+    /// state moved since it was read at `serial`.
+    pub async fn refresh_write(
+        &mut self,
+        serial: u64,
+        refreshed: &[Refreshed],
+    ) -> Result<(), EngineError> {
+        let lock = self.lock_if_needed("refresh").await?;
+        let result = (|| {
+            let now_serial = self.store.serial()?;
+            if now_serial != serial {
+                return Err(EngineError::StalePlan {
+                    plan: serial,
+                    state: now_serial,
+                });
+            }
+            let started = now();
+            self.record_refreshed(refreshed)?;
+            self.store.append_history(&HistoryEntry {
+                id: 0,
+                operation: "refresh".into(),
+                started_at: started,
+                finished_at: now(),
+                result: "ok".into(),
+                who: state::lock::new_lock_info("refresh").who,
+                summary: json!({"recorded": refreshed.len()}),
+                serial_before: serial,
+                serial_after: self.store.serial()?,
+            })?;
+            Ok(())
+        })();
+        self.unlock_after(lock, result)
+    }
+
+    /// Records refreshed rows (under the lock), each through a pending row
+    /// like any other change of state.
+    fn record_refreshed(&mut self, refreshed: &[Refreshed]) -> Result<(), EngineError> {
+        for r in refreshed {
+            let (row, effect) = match r {
+                Refreshed::Changed { row, .. } => {
+                    ((**row).clone(), OpEffect::Upsert((**row).clone()))
+                }
+                Refreshed::Gone { urn, .. } => match self.store.resource(urn)? {
+                    Some(row) => (row, OpEffect::Remove(urn.clone())),
+                    None => continue,
+                },
+            };
+            let pid = self.store.begin_op(&PendingOp {
+                id: 0,
+                urn: row.urn.clone(),
+                kind: OpKind::Update,
+                type_name: row.type_name.clone(),
+                resource_id: row.id.clone(),
+                inputs: row.inputs.clone(),
+                started_at: now(),
+            })?;
+            self.store.end_op(pid, &effect)?;
+            self.events.event(&Event::PendingResolved {
+                urn: row.urn.clone(),
+                kind: OpKind::Update,
+                outcome: match r {
+                    Refreshed::Changed { .. } => "recorded as it is live (refresh)".into(),
+                    Refreshed::Gone { .. } => {
+                        "deleted outside morket-stack: forgotten (refresh)".into()
+                    }
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Adopts the existing object `id` into state as the declared `urn`
+    /// (Terraform's `import`): the type must be declared there, the object
+    /// must exist, and state must not track it already. Recorded as it is
+    /// live; the next preview shows how it differs from the declaration.
+    pub async fn import(
+        &mut self,
+        stack: &Stack,
+        urn: &Urn,
+        id: &str,
+    ) -> Result<ResourceState, EngineError> {
+        let fail = |reason: String| EngineError::Import {
+            urn: urn.to_string(),
+            reason,
+        };
+        let decl = stack.get(urn).ok_or_else(|| {
+            fail(format!(
+                "not declared in stack {}; import adopts an object under a URN the program declares (see `morket-stack graph {}`)",
+                stack.name(),
+                stack.name()
+            ))
+        })?;
+        let provider = self
+            .registry
+            .get(&decl.type_name)
+            .ok_or_else(|| fail(format!("no provider for type {}", decl.type_name)))?
+            .clone();
+        if provider.is_lookup() {
+            return Err(fail(format!(
+                "{} is a lookup: it is read, not imported",
+                decl.type_name
+            )));
+        }
+        if id.trim().is_empty() || id.trim() != id {
+            return Err(fail(format!(
+                "id {id:?} is empty or has surrounding spaces"
+            )));
+        }
+        let lock = self.lock_if_needed("import").await?;
+        let result = async {
+            if let Some(r) = self.store.resource(urn)? {
+                return Err(fail(format!(
+                    "already in state as {}; `morket-stack state rm` it first to import another object",
+                    r.id
+                )));
+            }
+            if let Some(r) = self
+                .store
+                .resources()?
+                .into_iter()
+                .find(|r| r.id == id && r.type_name == decl.type_name)
+            {
+                return Err(fail(format!("{id} is already managed as {}", r.urn)));
+            }
+            // The declaration normalises the read where it is known now.
+            let rows: HashMap<Urn, ResourceState> = self
+                .store
+                .resources()?
+                .into_iter()
+                .map(|r| (r.urn.clone(), r))
+                .collect();
+            let declared = value::resolve(&decl.inputs, &mut |u, a| {
+                match Urn::parse(u).ok().and_then(|u| rows.get(&u)) {
+                    Some(r) => Resolved::Known(plan::state_attr(r, a)),
+                    None => Resolved::Unknown,
+                }
+            });
+            let declared = if value::contains_unknown(&declared) {
+                serde_json::Value::Null
+            } else {
+                declared
+            };
+            let ctx = Ctx {
+                lineage: self.store.lineage()?,
+                ..Ctx::new(stack.name(), urn.clone())
+            };
+            let live = provider
+                .read(&ctx, id, &declared, &serde_json::Value::Null)
+                .await
+                .map_err(|e| fail(format!("reading {} {id}: {e}", decl.type_name)))?
+                .ok_or_else(|| fail(format!("no {} with id {id} exists", decl.type_name)))?;
+            let mut outputs = live.outputs;
+            value::mark_secret_fields(&mut outputs, provider.secret_outputs());
+            let row = ResourceState {
+                urn: urn.clone(),
+                type_name: decl.type_name.clone(),
+                id: id.to_string(),
+                inputs: live.inputs,
+                outputs,
+                dependencies: decl.dependencies(),
+                parent: decl.parent.clone(),
+                options: decl.options.clone(),
+                tainted: false,
+            };
+            let pid = self.store.begin_op(&PendingOp {
+                id: 0,
+                urn: urn.clone(),
+                kind: OpKind::Update,
+                type_name: row.type_name.clone(),
+                resource_id: id.to_string(),
+                inputs: row.inputs.clone(),
+                started_at: now(),
+            })?;
+            self.store.end_op(pid, &OpEffect::Upsert(row.clone()))?;
+            Ok(row)
+        }
+        .await;
+        self.unlock_after(lock, result)
     }
 
     /// Writes the settlement of pending operations (under the lock).

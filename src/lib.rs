@@ -4,6 +4,7 @@
 //! API (`preview`, `up`, `destroy`) in-process. See DESIGN.md for the map.
 
 pub mod adopt;
+pub mod drift;
 pub mod engine;
 pub mod exec;
 pub mod graph;

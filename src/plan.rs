@@ -128,6 +128,10 @@ pub struct Plan {
     /// How preview settled them (apply must find the same).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub settled: Vec<Settled>,
+    /// What `--refresh` found changed or deleted outside morket-stack; apply
+    /// records it first, without a call, and the steps are planned from it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refreshed: Vec<crate::drift::Refreshed>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -522,6 +526,7 @@ fn plan_view(
         unchanged,
         pending: state.pending.clone(),
         settled: Vec::new(),
+        refreshed: Vec::new(),
     })
 }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::drift::{Changed, FieldChange, Refreshed, Report};
 use crate::exec::{ApplyReport, OpReport, OpStatus};
 use crate::plan::{Action, Plan, Step};
 use crate::value::{self, SENSITIVE_TEXT};
@@ -94,6 +95,136 @@ fn field_lines(step: &Step, style: Style, out: &mut String) {
     }
 }
 
+fn field_change_lines(fields: &[FieldChange], out: &mut String) {
+    for f in fields {
+        let why = f
+            .reason
+            .as_deref()
+            .map(|r| format!("  ({r})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "      ~ {}: {} => {}{why}\n",
+            f.path,
+            short(&f.recorded),
+            short(&f.live)
+        ));
+    }
+}
+
+/// What `--refresh` found changed outside morket-stack (Terraform's
+/// "Objects have changed outside of Terraform").
+fn refreshed_text(refreshed: &[Refreshed], style: Style) -> String {
+    let mut out = format!(
+        "Changed outside morket-stack since the last apply ({}); recorded before the plan:\n",
+        refreshed.len()
+    );
+    for r in refreshed {
+        match r {
+            Refreshed::Changed { row, fields } => {
+                out.push_str(&format!(
+                    "  {} {}\n",
+                    paint(style.color, "33", "~"),
+                    row.urn
+                ));
+                field_change_lines(fields, &mut out);
+            }
+            Refreshed::Gone { urn, id, .. } => out.push_str(&format!(
+                "  {} {urn} ({id}) was deleted\n",
+                paint(style.color, "31", "-")
+            )),
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The drift report as text, ending with what to do.
+pub fn drift_text(r: &Report, style: Style) -> String {
+    let mut out = String::new();
+    let section = |title: &str, list: &[Changed], mark: &str, code: &str, out: &mut String| {
+        if list.is_empty() {
+            return;
+        }
+        out.push_str(&format!("{title}:\n"));
+        for c in list {
+            out.push_str(&format!(
+                "  {} {} ({})\n",
+                paint(style.color, code, mark),
+                c.urn,
+                c.id
+            ));
+            field_change_lines(&c.fields, out);
+        }
+        out.push('\n');
+    };
+    section(
+        "Modified outside morket-stack",
+        &r.modified,
+        "~",
+        "33",
+        &mut out,
+    );
+    if !r.deleted.is_empty() {
+        out.push_str("Deleted outside morket-stack:\n");
+        for g in &r.deleted {
+            out.push_str(&format!(
+                "  {} {} ({})\n",
+                paint(style.color, "31", "-"),
+                g.urn,
+                g.id
+            ));
+        }
+        out.push('\n');
+    }
+    if !r.unmanaged.is_empty() {
+        out.push_str(&format!(
+            "Not in state but tagged morket:stack={}:\n",
+            r.stack
+        ));
+        for u in &r.unmanaged {
+            let urn = u
+                .urn_tag
+                .as_deref()
+                .map(|t| format!(" (morket:urn {t})"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {} {}{urn}\n",
+                paint(style.color, "35", "?"),
+                u.arn
+            ));
+        }
+        out.push('\n');
+    }
+    section(
+        "Informational (nothing to undo)",
+        &r.informational,
+        "i",
+        "36",
+        &mut out,
+    );
+    if !r.pending.is_empty() {
+        out.push_str("Interrupted operations (the next preview or up settles them):\n");
+        for p in &r.pending {
+            out.push_str(&format!("  ! {} {}\n", p.kind, p.urn));
+        }
+        out.push('\n');
+    }
+    let s = &r.summary;
+    if r.drifted {
+        out.push_str(&format!(
+            "Drift in stack {}: {} modified, {} deleted, {} unmanaged of {} resources.\n\
+             `morket-stack up {} --refresh` puts the declared values back; `morket-stack refresh {}` records the live ones.\n",
+            r.stack, s.modified, s.deleted, s.unmanaged, s.resources, r.stack, r.stack
+        ));
+    } else {
+        out.push_str(&format!(
+            "No drift in stack {} ({} resources read).\n",
+            r.stack, s.resources
+        ));
+    }
+    out
+}
+
 /// The plan as Terraform-like text, ending with the summary line.
 pub fn plan_text(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
@@ -106,6 +237,9 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
             out.push_str(&format!("  ! {} {}\n", p.kind.as_str(), p.urn));
         }
         out.push('\n');
+    }
+    if !plan.refreshed.is_empty() {
+        out.push_str(&refreshed_text(&plan.refreshed, style));
     }
     // Renames change no infrastructure, but the user must see them.
     let changes: Vec<&Step> = plan
@@ -180,6 +314,10 @@ pub fn plan_json(plan: &Plan) -> Value {
         "serial": plan.serial,
         "destroy": plan.destroy,
         "pending": plan.pending.iter().map(|p| json!({"urn": p.urn, "kind": p.kind})).collect::<Vec<_>>(),
+        "changed_outside": plan.refreshed.iter().map(|r| match r {
+            Refreshed::Changed { row, fields } => json!({"urn": row.urn, "kind": "modified", "fields": fields}),
+            Refreshed::Gone { urn, id, .. } => json!({"urn": urn, "kind": "deleted", "id": id}),
+        }).collect::<Vec<_>>(),
         "steps": steps,
         "unchanged": plan.unchanged,
         "summary": plan.counts(),

@@ -3,8 +3,11 @@
 //! force-new field, out-of-band drift read, no-op preview, destroy; and
 //! validation errors from a preview before any API call. Then what real AWS
 //! does that moto does not (ids not yet visible, lingering dependencies),
-//! played with moto's fault switch, and the batched subnet read.
+//! played with moto's fault switch, and the batched subnet read. `drift.rs`:
+//! drift, refresh and `up --refresh` over a small stack.
 
+#[path = "aws_ec2_network/drift.rs"]
+mod drift;
 mod support;
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, NatGatewayState, Tag};

@@ -21,6 +21,7 @@ use morket_stack::value;
 
 use crate::stacks;
 
+mod notify;
 mod progress;
 mod signals;
 
@@ -112,6 +113,23 @@ enum Cmd {
     Up(UpArgs),
     /// Delete every resource of the stack.
     Destroy(DestroyArgs),
+    /// Compare what is live with what state recorded; read only, no lock.
+    /// Exit 0 no drift, 2 drift, 1 error.
+    Drift(DriftArgs),
+    /// Record live values in state (shows the differences, asks unless --yes).
+    Refresh {
+        stack: String,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Adopt an existing cloud object into state under a declared URN.
+    Import {
+        stack: String,
+        /// A URN the stack's program declares (see `graph`).
+        urn: String,
+        /// The object's id as the type names it (`vpc-0abc`, a cluster name).
+        id: String,
+    },
     /// Print the stack outputs recorded in state (endpoints, ids).
     Output {
         stack: String,
@@ -164,8 +182,8 @@ struct PreviewArgs {
     /// Only this resource and what it depends on (repeatable).
     #[arg(long)]
     target: Vec<String>,
-    /// Read every lookup (AMI, account, zones) again; by default only new
-    /// lookups and those whose inputs changed are read.
+    /// Read every resource and lookup live first (without writing state)
+    /// and plan from what is live: the changes that put it back.
     #[arg(long)]
     refresh: bool,
 }
@@ -186,9 +204,25 @@ struct UpArgs {
     target: Vec<String>,
     #[arg(long)]
     diff: bool,
-    /// Read every lookup again (see `preview --refresh`).
+    /// Read every resource and lookup live, record it under the lock, and
+    /// put back what changed outside morket-stack.
     #[arg(long)]
     refresh: bool,
+}
+
+#[derive(Args)]
+struct DriftArgs {
+    stack: String,
+    /// Print the report as JSON (schema `morket-stack/drift` v1, docs/drift.md).
+    #[arg(long)]
+    json: bool,
+    /// Also write the JSON report to FILE (mode 0600).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Post a short JSON summary (Slack-compatible `text`) to this URL when
+    /// the drift differs from the previous run's.
+    #[arg(long, env = "MORKET_STACK_DRIFT_WEBHOOK", hide_env_values = true)]
+    notify: Option<String>,
 }
 
 #[derive(Args)]
@@ -369,6 +403,9 @@ async fn run(cli: Cli) -> Result<u8> {
         Cmd::Preview(a) => preview(&ctx, a).await,
         Cmd::Up(a) => up(&ctx, a).await,
         Cmd::Destroy(a) => destroy(&ctx, a).await,
+        Cmd::Drift(a) => drift_cmd(&ctx, a).await,
+        Cmd::Refresh { stack, yes } => refresh_cmd(&ctx, &stack, yes).await,
+        Cmd::Import { stack, urn, id } => import_cmd(&ctx, &stack, &urn, &id).await,
         Cmd::State { cmd } => state_cmd(&ctx, cmd),
         Cmd::Output { stack, name, json } => output_cmd(&ctx, &stack, name.as_deref(), json),
         Cmd::Lock { cmd } => lock_cmd(&ctx, cmd),
@@ -596,7 +633,10 @@ async fn up_locked(
         }
     };
     print!("{}", render::plan_text(&plan, style(ctx.color, a.diff)));
-    if !plan.has_changes() && plan.pending.is_empty() && !plan.steps.iter().any(|s| s.old.is_some())
+    if !plan.has_changes()
+        && plan.pending.is_empty()
+        && plan.refreshed.is_empty()
+        && !plan.steps.iter().any(|s| s.old.is_some())
     {
         print_outputs(engine, loaded)?;
         return Ok(0);
@@ -636,6 +676,94 @@ async fn destroy(ctx: &Ctx, a: DestroyArgs) -> Result<u8> {
     let code = result?;
     unlocked?;
     Ok(code)
+}
+
+/// Where the previous drift report is kept: beside the state.
+fn drift_report_path(ctx: &Ctx, stack: &str) -> PathBuf {
+    ctx.state_dir.join(format!("{stack}.drift.json"))
+}
+
+async fn drift_cmd(ctx: &Ctx, a: DriftArgs) -> Result<u8> {
+    let loaded = ctx.load(&a.stack)?;
+    let store = keys::open_sqlite_read_only(&ctx.state_dir, &a.stack)
+        .with_context(|| format!("opening state for stack {} read only", a.stack))?;
+    let engine =
+        Engine::new(Box::new(store), loaded.registry.clone()).with_options(EngineOptions {
+            parallel: 10,
+            ..Default::default()
+        });
+    let report = engine.drift().await?;
+    let json = serde_json::to_vec_pretty(&report)?;
+    if a.json {
+        println!("{}", String::from_utf8_lossy(&json));
+    } else {
+        print!("{}", render::drift_text(&report, style(ctx.color, true)));
+    }
+    if let Some(out) = &a.out {
+        write_private(out, &json).with_context(|| format!("writing {}", out.display()))?;
+    }
+    // The previous report decides whether to notify; it is replaced after.
+    let kept = drift_report_path(ctx, &a.stack);
+    let previous: Option<morket_stack::drift::Report> = std::fs::read(&kept)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let changed = previous.as_ref().map(|p| p.fingerprint()) != Some(report.fingerprint());
+    if let Some(url) = &a.notify {
+        if changed && (report.drifted || previous.is_some_and(|p| p.drifted)) {
+            notify::post(url, &report.headline())
+                .await
+                .with_context(|| "posting the drift summary (--notify)")?;
+            eprintln!("Posted the drift summary.");
+        }
+    }
+    if let Err(e) = write_private(&kept, &json) {
+        eprintln!(
+            "warning: could not keep the report at {}: {e}",
+            kept.display()
+        );
+    }
+    Ok(if report.drifted { EXIT_CHANGES } else { 0 })
+}
+
+async fn refresh_cmd(ctx: &Ctx, stack: &str, yes: bool) -> Result<u8> {
+    let loaded = ctx.load(stack)?;
+    let (mut engine, _) = ctx.engine(stack, &loaded, 10)?;
+    let lock = engine.lock("refresh").await?;
+    let result = async {
+        let (report, refreshed, serial) = engine.refresh_read().await?;
+        print!("{}", render::drift_text(&report, style(ctx.color, true)));
+        if refreshed.is_empty() {
+            println!("State already records what is live; nothing to refresh.");
+            return Ok(0);
+        }
+        if !report.unmanaged.is_empty() {
+            println!("Refresh records only objects state knows; adopt unmanaged ones with `morket-stack import`.");
+        }
+        if !yes && !confirm(&format!("\nRecord the live values of {} resource(s) in state?", refreshed.len()))? {
+            println!("Refresh cancelled.");
+            return Ok(1);
+        }
+        engine.refresh_write(serial, &refreshed).await?;
+        println!("Recorded {} resource(s) as they are live.", refreshed.len());
+        Ok::<u8, anyhow::Error>(0)
+    }
+    .await;
+    let unlocked = engine.unlock(&lock);
+    let code = result?;
+    unlocked?;
+    Ok(code)
+}
+
+async fn import_cmd(ctx: &Ctx, stack: &str, urn: &str, id: &str) -> Result<u8> {
+    let loaded = ctx.load(stack)?;
+    let (mut engine, _) = ctx.engine(stack, &loaded, 10)?;
+    let urn = Urn::parse(urn)?;
+    let row = engine.import(&loaded.stack, &urn, id).await?;
+    println!(
+        "Imported {} as {urn}. Run `morket-stack preview {stack}` to see how it differs from the declaration.",
+        row.id
+    );
+    Ok(0)
 }
 
 fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {

@@ -405,10 +405,25 @@ pub trait Provider: Send + Sync + 'static {
     }
 }
 
+/// A live object carrying a stack's tag, as an [`Inventory`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub arn: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Lists every live object that carries a stack's tag, across types: drift
+/// compares it with state to find objects state does not know. Read-only.
+#[async_trait]
+pub trait Inventory: Send + Sync + 'static {
+    async fn tagged(&self, stack: &str) -> Result<Vec<Tagged>, ProviderError>;
+}
+
 /// Providers by type name.
 #[derive(Clone, Default)]
 pub struct Registry {
     by_type: HashMap<&'static str, Arc<dyn Provider>>,
+    inventories: Vec<Arc<dyn Inventory>>,
     /// Lookup lags set for types from outside (AWS types, by their settings).
     lags: HashMap<&'static str, Duration>,
 }
@@ -436,6 +451,16 @@ impl Registry {
     pub fn register_arc(&mut self, p: Arc<dyn Provider>) -> &mut Self {
         self.by_type.insert(p.type_name(), p);
         self
+    }
+
+    pub fn add_inventory(&mut self, i: Arc<dyn Inventory>) -> &mut Self {
+        self.inventories.push(i);
+        self
+    }
+
+    /// The inventories of tagged objects (one per cloud).
+    pub fn inventories(&self) -> &[Arc<dyn Inventory>] {
+        &self.inventories
     }
 
     pub fn get(&self, type_name: &str) -> Option<&Arc<dyn Provider>> {

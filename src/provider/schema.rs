@@ -110,6 +110,53 @@ impl Norm {
     }
 }
 
+/// The numeric parts of a version after any name (`OpenSearch_2.11` → 2, 11).
+fn version_parts(v: &str) -> Option<Vec<u64>> {
+    let start = v.find(|c: char| c.is_ascii_digit())?;
+    v[start..]
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<Vec<u64>>>()
+        .filter(|p| !p.is_empty())
+}
+
+impl Norm {
+    /// Whether `live` is a later version of `declared`'s major line: what
+    /// AWS's automatic minor upgrades do (`15.14` → `15.15`). Not undone by
+    /// a plan (AWS refuses downgrades); drift reports it as informational.
+    pub fn upgraded(self, declared: &Value, live: &Value) -> bool {
+        let (Norm::VersionPrefix, Value::String(d), Value::String(l)) = (self, declared, live)
+        else {
+            return false;
+        };
+        let name = |v: &str| v[..v.find(|c: char| c.is_ascii_digit()).unwrap_or(0)].to_string();
+        match (version_parts(d), version_parts(l)) {
+            (Some(d_parts), Some(l_parts)) => {
+                name(d) == name(l) && d_parts[0] == l_parts[0] && l_parts > d_parts
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The versions AWS runs, as outputs `<field>_actual` (Terraform's
+/// `engine_version_actual`): the type's output of that name where it
+/// reports the raw one (RDS reads the declared version back when AWS
+/// upgraded past it), else the live input before normalising.
+pub fn actual_versions(schema: &Schema, live: &Value, outputs: &Value) -> Vec<(String, Value)> {
+    schema
+        .normalize
+        .iter()
+        .filter(|(_, n)| *n == Norm::VersionPrefix)
+        .filter_map(|(f, _)| {
+            let v = get(outputs, f)
+                .filter(|v| v.is_string())
+                .or_else(|| get(live, f))?;
+            (!v.is_null()).then(|| (format!("{}_actual", f.replace('.', "_")), v.clone()))
+        })
+        .collect()
+}
+
 /// One Terraform resource a type becomes.
 #[derive(Debug, Clone, Copy)]
 pub struct Tf {
@@ -216,7 +263,7 @@ pub fn normalize(schema: &Schema, declared: &Value, live: &mut Value) {
     }
     for (f, norm) in schema.normalize {
         if let (Some(d), Some(l)) = (get(declared, f), get_mut(live, f)) {
-            if norm.same(d, l) {
+            if norm.same(d, l) || norm.upgraded(d, l) {
                 *l = d.clone();
             }
         }
@@ -266,9 +313,32 @@ mod tests {
             "engine_version": "7.1", "zones": ["b", "a"], "policy": "{\"a\": 1}",
             "nested": {"kind": "gp3"}, "groups": [], "ebs": {"size": 10}})
         );
-        // A real difference stays.
-        let mut live = json!({"engine_version": "7.10", "zones": ["a"]});
+        // A real difference stays: another major line, or a downgrade.
+        for v in ["8.0", "7.0.9", "6.2"] {
+            let mut live = json!({"engine_version": v, "zones": ["a"]});
+            normalize(&s, &declared, &mut live);
+            assert_eq!(live, json!({"engine_version": v, "zones": ["a"]}));
+        }
+        // AWS's automatic minor upgrade within the declared major line is
+        // not undone; the version it runs is an output.
+        let mut live = json!({"engine_version": "7.10"});
+        assert_eq!(
+            actual_versions(&s, &live, &json!({})),
+            vec![("engine_version_actual".to_string(), json!("7.10"))]
+        );
+        assert_eq!(
+            actual_versions(
+                &s,
+                &json!({"engine_version": "7.1"}),
+                &json!({"engine_version": "7.10"})
+            ),
+            vec![("engine_version_actual".to_string(), json!("7.10"))]
+        );
         normalize(&s, &declared, &mut live);
-        assert_eq!(live, json!({"engine_version": "7.10", "zones": ["a"]}));
+        assert_eq!(live, json!({"engine_version": "7.1"}));
+        assert!(Norm::VersionPrefix.upgraded(&json!("OpenSearch_2.11"), &json!("OpenSearch_2.13")));
+        assert!(
+            !Norm::VersionPrefix.upgraded(&json!("OpenSearch_2.11"), &json!("Elasticsearch_7.10"))
+        );
     }
 }

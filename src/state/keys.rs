@@ -40,6 +40,24 @@ pub fn open_sqlite(state_dir: &Path, stack: &str) -> Result<(SqliteStore, KeySou
     Ok((store, source))
 }
 
+/// Opens `<state_dir>/<stack>.db` read only (drift) with its secrets key;
+/// creates nothing: no state file, no key file, no salt.
+pub fn open_sqlite_read_only(state_dir: &Path, stack: &str) -> Result<SqliteStore> {
+    let mut store = SqliteStore::open_read_only(&state_path(state_dir, stack), stack)?;
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let sealed = store.meta("key_check")?.is_some();
+    if var(SECRET_KEY_ENV).is_some()
+        || (var(PASSPHRASE_ENV).is_some() && store.meta(PASSPHRASE_SALT_META)?.is_some())
+        || key_path(state_dir, stack).exists()
+        || sealed
+    {
+        // Every source here only reads: the key file exists or, when it is
+        // missing, the state's key check makes it an error, never a new key.
+        configure_secrets(&mut store, state_dir, stack)?;
+    }
+    Ok(store)
+}
+
 /// Resolves the key from the process environment and installs it on `store`.
 pub fn configure_secrets(
     store: &mut dyn StateStore,

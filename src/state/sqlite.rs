@@ -446,6 +446,55 @@ impl SqliteStore {
         })
     }
 
+    /// Opens an existing state file read only (drift): nothing is created,
+    /// migrated or written, and no lock is taken, so it works while an `up`
+    /// runs (WAL readers never block the writer). Writes fail.
+    pub fn open_read_only(path: &Path, stack: &str) -> Result<SqliteStore> {
+        if !path.exists() {
+            return Err(StateError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no state for stack {stack:?}: nothing has been applied from here"),
+                ),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StateError::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            return Err(StateError::Db(format!(
+                "{}: state schema version {version} needs migrating to {SCHEMA_VERSION}; run `morket-stack preview {stack}` once",
+                path.display()
+            )));
+        }
+        let owner = get_meta(&conn, "stack")?.unwrap_or_default();
+        if owner != stack {
+            return Err(corrupt(format_args!(
+                "{} holds the state of stack {owner:?}, not {stack:?}",
+                path.display()
+            )));
+        }
+        let lineage = get_meta(&conn, "lineage")?.unwrap_or_default();
+        Ok(SqliteStore {
+            conn,
+            stack: stack.to_string(),
+            path: path.to_path_buf(),
+            crypter: None,
+            lineage,
+            fence: None,
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -525,9 +574,16 @@ impl StateStore for SqliteStore {
     }
 
     fn set_crypter(&mut self, crypter: Crypter) -> Result<()> {
-        let (check, created) = meta_or_init(&mut self.conn, "key_check", || crypter.key_check())?;
-        if !created {
-            crypter.verify(&check)?;
+        // Read first: a read-only store must not try to write.
+        match get_meta(&self.conn, "key_check")? {
+            Some(check) => crypter.verify(&check)?,
+            None => {
+                let (check, created) =
+                    meta_or_init(&mut self.conn, "key_check", || crypter.key_check())?;
+                if !created {
+                    crypter.verify(&check)?;
+                }
+            }
         }
         self.crypter = Some(crypter);
         Ok(())

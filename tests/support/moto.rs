@@ -137,6 +137,21 @@ fn start() -> Server {
     }
 }
 
+/// One AWS request as the peer received it (`GET /morket-api/requests`), in
+/// arrival order: `service` is the SigV4 signing name, `operation` the
+/// operation name (X-Amz-Target, Action, the CBOR path) or, for REST calls,
+/// `"METHOD path"`. `mutating` is conservative: false only for Describe*,
+/// List*, Get*, Head*, BatchGet*, Search*, Lookup* operations, REST GET and
+/// HEAD, and the few read-only REST POSTs `scripts/moto_server.py` lists.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PeerRequest {
+    pub service: String,
+    pub operation: String,
+    pub method: String,
+    pub path: String,
+    pub mutating: bool,
+}
+
 /// Exclusive use of a freshly reset moto for one test.
 pub struct Moto {
     pub url: String,
@@ -207,6 +222,29 @@ impl Moto {
         assert_eq!(status, 200, "GET /morket-api/faults: {answer}");
         serde_json::from_str(&answer)
             .unwrap_or_else(|e| panic!("GET /morket-api/faults: {e}: {answer}"))
+    }
+
+    /// Every AWS request the peer received since the last reset or
+    /// [`Moto::clear_requests`], including those the fault switch or the
+    /// AWS-like mode refused (the last 100000 are kept).
+    pub fn requests(&self) -> Vec<PeerRequest> {
+        #[derive(serde::Deserialize)]
+        struct Log {
+            requests: Vec<PeerRequest>,
+        }
+        let (status, answer) = http_body(&self.url, "GET", "/morket-api/requests", "")
+            .unwrap_or_else(|e| panic!("GET /morket-api/requests: {e}"));
+        assert_eq!(status, 200, "GET /morket-api/requests: {answer}");
+        serde_json::from_str::<Log>(&answer)
+            .unwrap_or_else(|e| panic!("GET /morket-api/requests: {e}: {answer}"))
+            .requests
+    }
+
+    /// Empties the peer's request log.
+    pub fn clear_requests(&self) {
+        let (status, answer) = http_body(&self.url, "DELETE", "/morket-api/requests", "")
+            .unwrap_or_else(|e| panic!("DELETE /morket-api/requests: {e}"));
+        assert_eq!(status, 200, "DELETE /morket-api/requests: {answer}");
     }
 
     /// Makes moto answer like AWS: `{"on": ["consistency", "iam", "slr",

@@ -93,6 +93,7 @@ pub struct Aws {
     sns: OnceCell<aws_sdk_sns::Client>,
     servicediscovery: OnceCell<aws_sdk_servicediscovery::Client>,
     backup: OnceCell<aws_sdk_backup::Client>,
+    tagging: OnceCell<aws_sdk_resourcegroupstagging::Client>,
     /// The same connection in other regions (a CloudFront certificate lives
     /// in us-east-1 whatever the stack's region), made on first use.
     regions: std::sync::Mutex<std::collections::HashMap<String, Arc<Aws>>>,
@@ -129,6 +130,7 @@ impl Aws {
             sns: OnceCell::new(),
             servicediscovery: OnceCell::new(),
             backup: OnceCell::new(),
+            tagging: OnceCell::new(),
             credentials: OnceCell::new(),
             regions: Default::default(),
         }
@@ -455,6 +457,14 @@ impl Aws {
     pub async fn servicediscovery(&self) -> &aws_sdk_servicediscovery::Client {
         self.servicediscovery
             .get_or_init(|| async { aws_sdk_servicediscovery::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn tagging(&self) -> &aws_sdk_resourcegroupstagging::Client {
+        self.tagging
+            .get_or_init(|| async {
+                aws_sdk_resourcegroupstagging::Client::new(self.config().await)
+            })
             .await
     }
 

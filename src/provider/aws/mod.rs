@@ -38,6 +38,7 @@ pub mod servicediscovery;
 pub mod sns;
 pub mod ssm;
 pub mod sts;
+pub mod tagging;
 pub mod tags;
 pub mod terraform;
 pub mod validate;
@@ -69,7 +70,8 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     servicediscovery::register(registry, aws.clone());
     sns::register(registry, aws.clone());
     ssm::register(registry, aws.clone());
-    sts::register(registry, aws);
+    sts::register(registry, aws.clone());
+    registry.add_inventory(Arc::new(tagging::StackInventory::new(aws)));
     // Tag-filtered describes are eventually consistent on AWS.
     registry.set_lookup_lag("aws:", lag);
 }

@@ -102,6 +102,21 @@ pub trait AwsResource: ResourceArgs + Clone + PartialEq + Default + std::fmt::De
     async fn find(&self, cx: &Call<'_, Self::Service>) -> Result<Vec<String>, ProviderError>;
 }
 
+/// A live object's outputs plus the versions AWS runs (`engine_version_actual`).
+fn with_actuals<T: AwsResource>(mut outputs: Value, live_inputs: &Value) -> Value {
+    let actual = schema::actual_versions(&T::SCHEMA, live_inputs, &outputs);
+    if let Value::Object(o) = &mut outputs {
+        o.extend(actual);
+    }
+    outputs
+}
+
+/// The outputs of a live read, with the versions AWS runs.
+fn live_outputs<T: AwsResource>(live: Live<T>) -> Value {
+    let inputs = serde_json::to_value(&live.args).expect("inputs serialise");
+    with_actuals::<T>(live.outputs, &inputs)
+}
+
 /// The engine-facing provider of an [`AwsResource`].
 pub struct Typed<T> {
     aws: Arc<Aws>,
@@ -120,11 +135,9 @@ impl<T> Typed<T> {
 impl<T: AwsResource> Typed<T> {
     fn live(&self, declared: &Value, live: Live<T>) -> ReadResult {
         let mut inputs = serde_json::to_value(live.args).expect("inputs serialise");
+        let outputs = with_actuals::<T>(live.outputs, &inputs);
         schema::normalize(&T::SCHEMA, declared, &mut inputs);
-        ReadResult {
-            inputs,
-            outputs: live.outputs,
-        }
+        ReadResult { inputs, outputs }
     }
 
     /// The first read of a new object: not-found is eventual consistency
@@ -211,7 +224,7 @@ impl<T: AwsResource> Provider for Typed<T> {
             let live = self.read_new(&cx, &id, &args).await?;
             Ok(Created {
                 id: id.clone(),
-                outputs: live.outputs,
+                outputs: live_outputs(live),
             })
         })
         .await
@@ -255,7 +268,7 @@ impl<T: AwsResource> Provider for Typed<T> {
         let cx = Call::new(&aws, ctx);
         new.update(&old, &cx, id).await?;
         match T::read(&cx, id, &new).await? {
-            Some(live) => Ok(live.outputs),
+            Some(live) => Ok(live_outputs(live)),
             None => Err(ProviderError::NotFound(format!(
                 "{id} disappeared during the update"
             ))),
@@ -292,7 +305,7 @@ impl<T: AwsResource> Provider for Typed<T> {
             if let Some(live) = T::read(&cx, &id, &args).await? {
                 found.push(Created {
                     id,
-                    outputs: live.outputs,
+                    outputs: live_outputs(live),
                 });
             }
         }

@@ -30,6 +30,12 @@ pub struct SecurityGroup {
     /// Removes the allow-all egress rule AWS adds to every new group.
     pub revoke_default_egress: bool,
     pub tags: Tags,
+    /// Read only: rules in the group that no morket resource made (no
+    /// `morket:urn` tag; AWS's default egress aside), as `sgr-…: ingress tcp
+    /// 22-22 0.0.0.0/0`. Drift reports them; declared empty, so the next
+    /// update revokes them. Declare rules as `SecurityGroupRule`s.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged_rules: Vec<String>,
 }
 
 impl Default for SecurityGroup {
@@ -40,6 +46,7 @@ impl Default for SecurityGroup {
             vpc_id: Input::default(),
             revoke_default_egress: false,
             tags: Tags::new(),
+            unmanaged_rules: Vec::new(),
         }
     }
 }
@@ -134,18 +141,62 @@ async fn egress(cx: &Call<'_, Ec2>, id: &str) -> Result<Vec<Rule>, ProviderError
         .collect())
 }
 
-/// A described group as read.
+/// `sgr-1: ingress tcp 22-22 0.0.0.0/0`: a rule as drift shows it.
+fn describe_rule(r: &Rule) -> String {
+    let dir = if r.is_egress() == Some(true) {
+        "egress"
+    } else {
+        "ingress"
+    };
+    let peer = r
+        .cidr_ipv4()
+        .or(r.cidr_ipv6())
+        .or(r.prefix_list_id())
+        .or(r.referenced_group_info().and_then(|g| g.group_id()))
+        .unwrap_or("?");
+    format!(
+        "{}: {dir} {} {}-{} {peer}",
+        r.security_group_rule_id().unwrap_or_default(),
+        r.ip_protocol().unwrap_or("-1"),
+        r.from_port().unwrap_or(-1),
+        r.to_port().unwrap_or(-1),
+    )
+}
+
+/// Untagged rules of a group: whether AWS's default egress rule is gone,
+/// and every other rule no morket resource made.
+fn untagged(rules: &[Rule]) -> (bool, Vec<String>) {
+    let mut default_seen = false;
+    let mut unmanaged = Vec::new();
+    for r in rules
+        .iter()
+        .filter(|r| !r.tags().iter().any(|t| t.key() == Some(tags::URN_TAG)))
+    {
+        if !default_seen && is_allow_all_egress(r) {
+            default_seen = true;
+        } else {
+            unmanaged.push(describe_rule(r));
+        }
+    }
+    unmanaged.sort();
+    (!default_seen, unmanaged)
+}
+
+/// A described group as read, with its rules.
 async fn live(
     cx: &Call<'_, Ec2>,
     id: &str,
     g: &aws_sdk_ec2::types::SecurityGroup,
-) -> Result<Live<SecurityGroup>, ProviderError> {
+    rules: &[Rule],
+) -> Live<SecurityGroup> {
+    let (revoked, unmanaged_rules) = untagged(rules);
     let args = SecurityGroup {
         name: g.group_name().unwrap_or_default().into(),
         description: g.description().unwrap_or_default().into(),
         vpc_id: g.vpc_id().unwrap_or_default().to_string().into(),
-        revoke_default_egress: default_egress(cx, id).await?.is_empty(),
+        revoke_default_egress: revoked,
         tags: cx.own_tags(&from_tags(g.tags())),
+        unmanaged_rules,
     };
     let owner = g.owner_id().unwrap_or_default();
     let arn = match g.security_group_arn() {
@@ -159,7 +210,7 @@ async fn live(
         "name": g.group_name(),
         "vpc_id": g.vpc_id(),
     });
-    Ok(Live { args, outputs })
+    Live { args, outputs }
 }
 
 /// The ids of the allow-all egress rules no morket resource made (the one
@@ -187,6 +238,40 @@ async fn revoke(cx: &Call<'_, Ec2>, id: &str, rules: Vec<String>) -> Result<(), 
     })
     .await
     .map(drop)
+}
+
+/// Revokes rules by their `describe_rule` text; a rule already gone is done.
+async fn revoke_stray(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    rules: &[&String],
+) -> Result<(), ProviderError> {
+    let pick = |dir: &str| -> Vec<String> {
+        rules
+            .iter()
+            .filter_map(|r| r.split_once(": "))
+            .filter(|(_, rest)| rest.starts_with(dir))
+            .map(|(rule, _)| rule.to_string())
+            .collect()
+    };
+    let live: Vec<String> = super::security_group::rules(cx, filter("group-id", [id]))
+        .await?
+        .iter()
+        .filter_map(|r| r.security_group_rule_id().map(str::to_string))
+        .collect();
+    let (ingress, egress) = (pick("ingress"), pick("egress"));
+    let ingress: Vec<String> = ingress.into_iter().filter(|r| live.contains(r)).collect();
+    let egress: Vec<String> = egress.into_iter().filter(|r| live.contains(r)).collect();
+    if !ingress.is_empty() {
+        cx.send("RevokeSecurityGroupIngress", |c| {
+            c.revoke_security_group_ingress()
+                .group_id(id)
+                .set_security_group_rule_ids(Some(ingress.clone()))
+                .send()
+        })
+        .await?;
+    }
+    revoke(cx, id, egress).await
 }
 
 /// Puts AWS's allow-all egress rule back, unless an allow-all rule is there.
@@ -246,6 +331,13 @@ impl AwsResource for SecurityGroup {
             ));
         }
         check_sg_text("description", &self.description, false)?;
+        if let Some(r) = self.unmanaged_rules.first() {
+            return Err(ProviderError::invalid(
+                "unmanaged_rules",
+                format!("{r:?}"),
+                "is read only (rules made outside morket-stack); declare rules as aws:ec2/SecurityGroupRule",
+            ));
+        }
         check_id("vpc_id", &self.vpc_id, "vpc")
     }
 
@@ -307,13 +399,16 @@ impl AwsResource for SecurityGroup {
             return Ok(None);
         };
         match out.security_groups().first() {
-            Some(g) => Ok(Some(live(cx, id, g).await?)),
+            Some(g) => {
+                let rules = rules(cx, filter("group-id", [id])).await?;
+                Ok(Some(live(cx, id, g, &rules).await))
+            }
             None => Ok(None),
         }
     }
 
-    // One DescribeSecurityGroups per 200 ids (`Call::describe_many`); the
-    // default egress rule is still read per group.
+    // One DescribeSecurityGroups and one DescribeSecurityGroupRules per 200
+    // ids (`Call::describe_many`).
     async fn read_many(
         cx: &Call<'_, Ec2>,
         items: &[(String, Self)],
@@ -336,10 +431,21 @@ impl AwsResource for SecurityGroup {
                 },
             )
             .await?;
+        let ids: Vec<String> = found.keys().cloned().collect();
+        let mut by_group: std::collections::HashMap<String, Vec<Rule>> = Default::default();
+        for chunk in ids.chunks(200) {
+            for r in rules(cx, filter("group-id", chunk.to_vec())).await? {
+                let g = r.group_id().unwrap_or_default().to_string();
+                by_group.entry(g).or_default().push(r);
+            }
+        }
         let mut out = Vec::with_capacity(items.len());
         for (id, _) in items {
             out.push(match found.get(id) {
-                Some(g) => Some(live(cx, id, g).await?),
+                Some(g) => {
+                    let rules = by_group.get(id).map(Vec::as_slice).unwrap_or_default();
+                    Some(live(cx, id, g, rules).await)
+                }
                 None => None,
             });
         }
@@ -352,6 +458,13 @@ impl AwsResource for SecurityGroup {
             (true, false) => restore_default_egress(cx, id).await?,
             _ => {}
         }
+        // Rules made outside morket (recorded by a refresh): revoked.
+        let stray: Vec<&String> = old
+            .unmanaged_rules
+            .iter()
+            .filter(|r| !self.unmanaged_rules.contains(r))
+            .collect();
+        revoke_stray(cx, id, &stray).await?;
         cx.update_tags(id, &old.tags, &self.tags).await
     }
 
