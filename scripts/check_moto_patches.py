@@ -564,6 +564,11 @@ rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values"
 pair = [r for r in rules if r.get("ReferencedGroupInfo")]
 check(f"DescribeSecurityGroupRules answers the description of a group-sourced rule ({pair})",
       len(pair) == 1 and pair[0].get("Description") == "from b")
+ec = client("elasticache")
+ec.create_replication_group(ReplicationGroupId="two", ReplicationGroupDescription="two",
+                            CacheNodeType="cache.t4g.micro", Engine="redis", NumCacheClusters=2)
+members = ec.describe_replication_groups(ReplicationGroupId="two")["ReplicationGroups"][0]["MemberClusters"]
+check(f"CreateReplicationGroup with NumCacheClusters=2 makes two members ({members})", len(members) == 2)
 cf = client("cloudfront")
 oac = cf.create_origin_access_control(OriginAccessControlConfig={
     "Name": "oac", "SigningProtocol": "sigv4", "SigningBehavior": "always",

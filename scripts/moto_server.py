@@ -1006,6 +1006,22 @@ _SgRule.description = property(
     lambda self: self.ip_range.get("Description") or self.source_group.get("Description")
 )
 
+# CreateReplicationGroup with NumCacheClusters (cluster mode disabled): moto
+# makes one member whatever the number unless ReplicasPerNodeGroup is given.
+from moto.elasticache.models import ReplicationGroup as _EcRg  # noqa: E402
+
+_ec_members_disabled = _EcRg._set_node_members_clusters_disabled
+
+
+def _ec_members_from_num_cache_clusters(self, *args, **kwargs):
+    n = kwargs.get("num_cache_clusters") or 1
+    if not kwargs.get("replicas_per_node_group") and n > 1:
+        kwargs["replicas_per_node_group"] = n - 1
+    return _ec_members_disabled(self, *args, **kwargs)
+
+
+_EcRg._set_node_members_clusters_disabled = _ec_members_from_num_cache_clusters
+
 # CloudFront origins: OriginAccessControlId (moto keeps only the OAI).
 from moto.cloudfront.models import Origin as _CfOrigin  # noqa: E402
 

@@ -167,8 +167,14 @@ pub fn report(
     let mut modified = Vec::new();
     let mut informational = Vec::new();
     let mut deleted = Vec::new();
+    // An object with an operation in flight (an `up` running now, or a
+    // killed one) differs from state by design: it is reported as pending.
+    let in_flight: HashSet<&Urn> = pending.iter().map(|p| &p.urn).collect();
     for r in rows {
         let rec = &r.recorded;
+        if in_flight.contains(&rec.urn) {
+            continue;
+        }
         match &r.live {
             None => deleted.push(Gone {
                 urn: rec.urn.clone(),
@@ -587,6 +593,44 @@ mod tests {
             arn_kind("arn:aws:rds:r:1:cluster:db").as_deref(),
             Some("rds:cluster")
         );
+    }
+
+    #[test]
+    fn an_object_with_an_operation_in_flight_is_pending_not_drift() {
+        let rec = row(
+            "s::net::aws:ec2/Vpc::v",
+            "vpc-1",
+            json!({"cidr": "a"}),
+            json!({}),
+        );
+        let live = ReadResult {
+            inputs: json!({"cidr": "b"}),
+            outputs: json!({}),
+        };
+        let pending = PendingOp {
+            id: 1,
+            urn: rec.urn.clone(),
+            kind: crate::state::OpKind::Update,
+            type_name: rec.type_name.clone(),
+            resource_id: "vpc-1".into(),
+            inputs: json!({"cidr": "b"}),
+            started_at: "t".into(),
+        };
+        let rows = [
+            LiveRow {
+                recorded: rec.clone(),
+                live: Some(live),
+            },
+            LiveRow {
+                recorded: row("s::net::aws:ec2/Vpc::w", "vpc-2", json!({}), json!({})),
+                live: None,
+            },
+        ];
+        let r = report("s", "t".into(), 1, &rows, &[], &[], &[pending]);
+        assert!(r.modified.is_empty(), "{r:?}");
+        assert_eq!(r.deleted.len(), 1);
+        assert_eq!(r.pending[0].urn, rec.urn);
+        assert!(r.drifted);
     }
 
     #[test]

@@ -755,7 +755,19 @@ impl Engine {
                 inputs: row.inputs.clone(),
                 started_at: now(),
             })?;
+            let serial_before = self.store.serial()?;
             self.store.end_op(pid, &OpEffect::Upsert(row.clone()))?;
+            self.store.append_history(&HistoryEntry {
+                id: 0,
+                operation: "import".into(),
+                started_at: now(),
+                finished_at: now(),
+                result: "ok".into(),
+                who: state::lock::new_lock_info("import").who,
+                summary: json!({"urn": urn, "id": id}),
+                serial_before,
+                serial_after: self.store.serial()?,
+            })?;
             Ok(row)
         }
         .await;

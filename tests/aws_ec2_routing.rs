@@ -791,6 +791,149 @@ async fn vpc_only(e: &mut Env) -> String {
     e.id(vpc.urn())
 }
 
+/// `read_many` of `type_name` over `items` equals the single reads; returns
+/// how many `DescribeRouteTables` the single reads and the batch sent.
+async fn read_many_as_single(
+    e: &Env,
+    type_name: &str,
+    items: &[morket_stack::provider::ReadItem],
+) -> (
+    Vec<Option<morket_stack::provider::ReadResult>>,
+    usize,
+    usize,
+) {
+    let p = e.reg.get(type_name).unwrap();
+    let sent = || {
+        e.moto
+            .requests()
+            .iter()
+            .filter(|q| q.operation == "DescribeRouteTables")
+            .count()
+    };
+    e.moto.clear_requests();
+    let mut single = Vec::new();
+    for i in items {
+        single.push(p.read(&i.ctx, &i.id, &i.inputs, &i.outputs).await.unwrap());
+    }
+    let one_by_one = sent();
+    e.moto.clear_requests();
+    let read = p.read_many(items).await.unwrap();
+    let batched = sent();
+    assert_eq!(read, single, "{type_name}: as read one by one");
+    (read, one_by_one, batched)
+}
+
+/// `Provider::read_many` reads many route tables, routes and associations
+/// with one `DescribeRouteTables` per type (a `route-table-id` filter; routes
+/// and associations are read through their table): each as its single read,
+/// `None` for a table, route or association that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_routes_and_associations_are_read_many_at_once() {
+    use morket_stack::provider::ReadItem;
+    let mut e = env().await;
+    let vpc_id = vpc_only(&mut e).await;
+    let subnets = [
+        e.subnet(&vpc_id, "10.0.1.0/24").await,
+        e.subnet(&vpc_id, "10.0.2.0/24").await,
+        e.subnet(&vpc_id, "10.0.3.0/24").await,
+    ];
+    let igw = e.igw(&vpc_id).await;
+    let mut st = Stack::new(STACK).unwrap();
+    let vpc = st.root().resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let (mut tables, mut routes, mut assocs) = (Vec::new(), Vec::new(), Vec::new());
+    for (n, subnet) in subnets.iter().enumerate() {
+        let mut rt = RouteTable::new(vpc.id());
+        rt.tags.insert("Name".into(), format!("rt-{n}"));
+        let rt = st.root().resource(&format!("rt-{n}"), rt).unwrap();
+        let cidr = ["0.0.0.0/0", "10.1.0.0/16", "10.2.0.0/16"][n];
+        let r = st
+            .root()
+            .resource(
+                &format!("r-{n}"),
+                Route::via_gateway(rt.id(), cidr, igw.as_str()),
+            )
+            .unwrap();
+        let a = st
+            .root()
+            .resource(
+                &format!("a-{n}"),
+                RouteTableAssociation::new(rt.id(), subnet.as_str()),
+            )
+            .unwrap();
+        tables.push(rt.urn().clone());
+        routes.push(r.urn().clone());
+        assocs.push(a.urn().clone());
+    }
+    e.up_stable(&st).await;
+
+    let item = |u: &Urn, id: Option<&str>, inputs: Option<serde_json::Value>| {
+        let rec = e.st.resource(u).unwrap().unwrap();
+        ReadItem {
+            ctx: support::aws::ctx(u),
+            id: id.map_or(rec.id, str::to_string),
+            inputs: inputs.unwrap_or(rec.inputs),
+            outputs: rec.outputs,
+        }
+    };
+    let check = |read: &[Option<morket_stack::provider::ReadResult>], urns: &[Urn]| {
+        for (u, got) in urns.iter().zip(read) {
+            let rec = e.st.resource(u).unwrap().unwrap();
+            let got = got.as_ref().expect("exists");
+            assert_eq!(
+                (&got.inputs, &got.outputs),
+                (&rec.inputs, &rec.outputs),
+                "{u}: no drift"
+            );
+        }
+    };
+    let absent = "rtb-0123456789abcdef0";
+    let rt0 = e.id(&tables[0]);
+
+    // Tables: three, and one that does not exist.
+    let mut items: Vec<ReadItem> = tables.iter().map(|u| item(u, None, None)).collect();
+    items.push(item(&tables[0], Some(absent), None));
+    let (read, one_by_one, batched) = read_many_as_single(&e, RouteTable::TYPE, &items).await;
+    assert_eq!((one_by_one, batched), (4, 1), "route tables");
+    check(&read, &tables);
+    assert!(read[3].is_none(), "no such table");
+
+    // Routes: three, one on a table that does not exist, one its table lacks.
+    let mut items: Vec<ReadItem> = routes.iter().map(|u| item(u, None, None)).collect();
+    items.push(item(&routes[0], Some(&format!("{absent}_0.0.0.0/0")), None));
+    items.push(item(&routes[0], Some(&format!("{rt0}_10.9.0.0/16")), None));
+    let (read, one_by_one, batched) = read_many_as_single(&e, Route::TYPE, &items).await;
+    assert_eq!((one_by_one, batched), (5, 1), "routes");
+    check(&read, &routes);
+    assert!(read[3].is_none() && read[4].is_none(), "no such route");
+
+    // Associations: three, one on a table that does not exist, one of a
+    // subnet not on the declared table.
+    let declared = |u: &Urn, f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = e.st.resource(u).unwrap().unwrap().inputs;
+        f(&mut v);
+        Some(v)
+    };
+    let mut items: Vec<ReadItem> = assocs.iter().map(|u| item(u, None, None)).collect();
+    items.push(item(
+        &assocs[0],
+        None,
+        declared(&assocs[0], &|v| v["route_table_id"] = json!(absent)),
+    ));
+    items.push(item(
+        &assocs[0],
+        None,
+        declared(&assocs[0], &|v| v["subnet_id"] = json!(subnets[1])),
+    ));
+    let (read, one_by_one, batched) =
+        read_many_as_single(&e, RouteTableAssociation::TYPE, &items).await;
+    assert_eq!((one_by_one, batched), (5, 1), "associations");
+    check(&read, &assocs);
+    assert!(
+        read[3].is_none() && read[4].is_none(),
+        "no such association"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_naming_a_table_just_made_wait_out_not_found() {
     let mut e = env().await;

@@ -600,6 +600,70 @@ async fn morket_alb_ecs_aurora_rules_against_moto() {
     assert!(e.st.resources().unwrap().is_empty());
 }
 
+/// `Provider::read_many` reads many rules with one
+/// `DescribeSecurityGroupRules` per 200 rule ids (a `security-group-rule-id`
+/// filter; one resource of two CIDR blocks is two rule ids): each as its
+/// single read, `None` for an id that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_read_many_at_once() {
+    use morket_stack::provider::ReadItem;
+    let mut e = env().await;
+    let m = morket(|r| r.with_cidr_blocks(&["0.0.0.0/0", "10.0.0.0/8"]));
+    e.up(&m.stack).await;
+    let rules = [
+        &m.alb_https,
+        &m.ecs_from_alb,
+        &m.aurora_from_ecs,
+        &m.ecs_out,
+    ];
+    let item = |r: &Resource<SecurityGroupRule>, id: Option<&str>| {
+        let rec = e.st.resource(r.urn()).unwrap().unwrap();
+        ReadItem {
+            ctx: ctx(r),
+            id: id.map_or(rec.id, str::to_string),
+            inputs: rec.inputs,
+            outputs: rec.outputs,
+        }
+    };
+    let mut items: Vec<ReadItem> = rules.iter().map(|r| item(r, None)).collect();
+    assert_eq!(items[0].id.split(',').count(), 2, "{}", items[0].id);
+    items.push(item(&m.alb_https, Some("sgr-0123456789abcdef0")));
+    let p = e.reg.get(SecurityGroupRule::TYPE).unwrap();
+    let sent = |e: &Env| {
+        e.moto
+            .requests()
+            .iter()
+            .filter(|q| q.operation == "DescribeSecurityGroupRules")
+            .count()
+    };
+
+    e.moto.clear_requests();
+    let mut single = Vec::new();
+    for i in &items {
+        single.push(p.read(&i.ctx, &i.id, &i.inputs, &i.outputs).await.unwrap());
+    }
+    assert_eq!(sent(&e), 5, "one per rule read alone");
+
+    e.moto.clear_requests();
+    let read = p.read_many(&items).await.unwrap();
+    assert_eq!(sent(&e), 1, "one DescribeSecurityGroupRules for five ids");
+    assert_eq!(read, single, "as read one by one");
+    for (r, got) in rules.iter().zip(&read) {
+        let rec = e.st.resource(r.urn()).unwrap().unwrap();
+        let got = got.as_ref().expect("exists");
+        assert_eq!(
+            (&got.inputs, &got.outputs),
+            (&rec.inputs, &rec.outputs),
+            "no drift"
+        );
+    }
+    assert_eq!(
+        read[0].as_ref().unwrap().inputs["cidr_blocks"],
+        json!(["0.0.0.0/0", "10.0.0.0/8"])
+    );
+    assert!(read[4].is_none(), "no such rule");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_rule_create_is_adopted_by_its_urn_tag() {
     let mut e = env().await;

@@ -601,6 +601,80 @@ async fn service_lifecycle_against_moto() {
     assert!(e.st.resources().unwrap().is_empty());
 }
 
+/// `Provider::read_many` reads many services with one `DescribeServices`
+/// per cluster and 10 services (the API's limit): each as its single read,
+/// `None` for a service that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_read_many_at_once() {
+    use morket_stack::provider::ReadItem;
+    let mut e = Env::new(settings()).await;
+    let (subnet, sg_a, _) = network(&e.ec2).await;
+    let mut s = Stack::new(STACK).unwrap();
+    let mut root = s.root();
+    let apps = root.resource("apps", Cluster::new("apps")).unwrap();
+    let jobs = root.resource("jobs", Cluster::new("jobs")).unwrap();
+    let t = root.resource("web-td", task_def("nginx:1.27")).unwrap();
+    let mut urns = Vec::new();
+    for (n, cluster) in (0..13).map(|n| (n, if n < 12 { &apps } else { &jobs })) {
+        let mut v = Service::new(&format!("web-{n}"), cluster.arn(), t.arn());
+        v.desired_count = n % 3;
+        v.wait_for_steady_state = false;
+        v.network_configuration = Some(AwsVpcConfig {
+            subnets: vec![subnet.clone().into()],
+            security_groups: vec![sg_a.clone().into()],
+            assign_public_ip: false,
+        });
+        v.tags.insert("Name".into(), format!("web-{n}"));
+        urns.push(root.resource(&format!("web-{n}"), v).unwrap().urn().clone());
+    }
+    drop(root);
+    e.up(&s).await;
+
+    let item = |u: &Urn, id: Option<&str>| {
+        let rec = e.st.resource(u).unwrap().unwrap();
+        ReadItem {
+            ctx: ctx(u),
+            id: id.map_or(rec.id, str::to_string),
+            inputs: rec.inputs,
+            outputs: rec.outputs,
+        }
+    };
+    let mut items: Vec<ReadItem> = urns.iter().map(|u| item(u, None)).collect();
+    let gone = items[0].id.replace("/web-0", "/gone");
+    items.push(item(&urns[0], Some(&gone)));
+    let p = e.reg.get(Service::TYPE).unwrap();
+    let sent = |e: &Env| {
+        e.moto
+            .requests()
+            .iter()
+            .filter(|q| q.operation == "DescribeServices")
+            .count()
+    };
+
+    e.moto.clear_requests();
+    let mut single = Vec::new();
+    for i in &items {
+        single.push(p.read(&i.ctx, &i.id, &i.inputs, &i.outputs).await.unwrap());
+    }
+    assert_eq!(sent(&e), 14, "one per service read alone");
+
+    e.moto.clear_requests();
+    let read = p.read_many(&items).await.unwrap();
+    assert_eq!(sent(&e), 3, "13 ids on apps: two requests; one on jobs");
+    assert_eq!(read, single, "as read one by one");
+    for (u, got) in urns.iter().zip(&read) {
+        let rec = e.st.resource(u).unwrap().unwrap();
+        let got = got.as_ref().expect("exists");
+        assert_eq!(
+            (&got.inputs, &got.outputs),
+            (&rec.inputs, &rec.outputs),
+            "{u}: no drift"
+        );
+    }
+    assert_eq!(read[5].as_ref().unwrap().inputs["desired_count"], json!(2));
+    assert!(read[13].is_none(), "{gone} does not exist");
+}
+
 #[tokio::test]
 async fn bad_inputs_fail_preview_naming_field_and_value() {
     // No moto: validation happens before any call (no endpoint is configured).

@@ -684,6 +684,135 @@ async fn interrupted_creates_are_found_by_urn_tag() {
     assert!(report.is_success(), "{report:?}");
 }
 
+/// `read_many` of `type_name` over `items` equals the single reads; returns
+/// the answers and, per operation, how many requests the single reads and
+/// the batch sent.
+async fn read_many_as_single(
+    e: &Env,
+    type_name: &str,
+    items: &[morket_stack::provider::ReadItem],
+    ops: &[&str],
+) -> (
+    Vec<Option<morket_stack::provider::ReadResult>>,
+    Vec<(usize, usize)>,
+) {
+    let p = e.reg.get(type_name).unwrap();
+    let sent = || {
+        let seen = e.moto.requests();
+        ops.iter()
+            .map(|op| seen.iter().filter(|q| q.operation == *op).count())
+            .collect::<Vec<_>>()
+    };
+    e.moto.clear_requests();
+    let mut single = Vec::new();
+    for i in items {
+        single.push(p.read(&i.ctx, &i.id, &i.inputs, &i.outputs).await.unwrap());
+    }
+    let one_by_one = sent();
+    e.moto.clear_requests();
+    let read = p.read_many(items).await.unwrap();
+    let batched = sent();
+    assert_eq!(read, single, "{type_name}: as read one by one");
+    (read, one_by_one.into_iter().zip(batched).collect())
+}
+
+/// `Provider::read_many` reads many target groups and load balancers with
+/// one describe and one `DescribeTags` per 20 ARNs (the attributes have no
+/// batch form): each as its single read. An ARN that is gone fails the ARN
+/// list form, so its chunk is read again one ARN at a time: `None`, and the
+/// others still read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_groups_and_load_balancers_are_read_many_at_once() {
+    use morket_stack::provider::ReadItem;
+    let mut e = env().await;
+    let (mut st, u) = stack(&e, &Alb::default());
+    let mut groups = vec![u.backend.urn().clone(), u.scraper.urn().clone()];
+    let mut root = st.root();
+    for n in 0..20 {
+        let tg = target_group(&format!("morket-extra-{n:02}"), 9000 + n, &e.vpc, "/");
+        groups.push(
+            root.resource(&format!("extra-{n}"), tg)
+                .unwrap()
+                .urn()
+                .clone(),
+        );
+    }
+    let internal = root
+        .resource(
+            "internal",
+            LoadBalancer::new(
+                "morket-internal",
+                e.subnets.iter().map(|s| s.clone().into()).collect(),
+                vec![e.sg.clone().into()],
+            ),
+        )
+        .unwrap();
+    drop(root);
+    e.up(&st).await;
+    let balancers = [u.lb.urn().clone(), internal.urn().clone()];
+
+    let item = |u: &Urn, id: Option<&str>| {
+        let rec = e.st.resource(u).unwrap().unwrap();
+        ReadItem {
+            ctx: ctx(u),
+            id: id.map_or(rec.id, str::to_string),
+            inputs: rec.inputs,
+            outputs: rec.outputs,
+        }
+    };
+    let check = |read: &[Option<morket_stack::provider::ReadResult>], urns: &[Urn]| {
+        for (u, got) in urns.iter().zip(read) {
+            let rec = e.st.resource(u).unwrap().unwrap();
+            let got = got.as_ref().expect("exists");
+            assert_eq!(
+                (&got.inputs, &got.outputs),
+                (&rec.inputs, &rec.outputs),
+                "{u}: no drift"
+            );
+        }
+    };
+    const TGS: [&str; 3] = [
+        "DescribeTargetGroups",
+        "DescribeTags",
+        "DescribeTargetGroupAttributes",
+    ];
+    const LBS: [&str; 3] = [
+        "DescribeLoadBalancers",
+        "DescribeTags",
+        "DescribeLoadBalancerAttributes",
+    ];
+
+    // 22 groups: two describes and two tag reads (20 + 2), attributes each.
+    let items: Vec<ReadItem> = groups.iter().map(|u| item(u, None)).collect();
+    let (read, counts) = read_many_as_single(&e, TargetGroup::TYPE, &items, &TGS).await;
+    assert_eq!(counts, [(22, 2), (22, 2), (22, 22)], "target groups");
+    check(&read, &groups);
+
+    // One gone among three: the chunk fails, then one describe per ARN.
+    let gone = items[0].id.replace("morket-staging-backend", "morket-gone");
+    let items = [
+        item(&groups[0], None),
+        item(&groups[1], Some(&gone)),
+        item(&groups[2], None),
+    ];
+    let (read, counts) = read_many_as_single(&e, TargetGroup::TYPE, &items, &TGS).await;
+    assert_eq!(counts, [(3, 4), (2, 1), (2, 2)], "target groups, one gone");
+    assert!(read[0].is_some() && read[1].is_none() && read[2].is_some());
+
+    // Two load balancers: one describe, one tag read.
+    let items: Vec<ReadItem> = balancers.iter().map(|u| item(u, None)).collect();
+    let (read, counts) = read_many_as_single(&e, LoadBalancer::TYPE, &items, &LBS).await;
+    assert_eq!(counts, [(2, 1), (2, 1), (2, 2)], "load balancers");
+    check(&read, &balancers);
+    let mut items = items;
+    let gone = items[0].id.replace("/morket-staging/", "/aaa-gone/");
+    items.push(item(&balancers[0], Some(&gone)));
+    let (read, counts) = read_many_as_single(&e, LoadBalancer::TYPE, &items, &LBS).await;
+    assert_eq!(counts, [(3, 4), (2, 1), (2, 2)], "load balancers, one gone");
+    check(&read, &balancers);
+    assert!(read[2].is_none(), "{gone} does not exist");
+}
+
 async fn preview_error(d: impl morket_stack::model::ResourceArgs) -> String {
     shared::preview_error(&mut offline_engine(settings()), d).await
 }

@@ -882,6 +882,134 @@ async fn metric_filter_update_is_one_put() {
     assert_eq!(deletes.num_calls(), 0);
 }
 
+/// How many requests of `op` the peer received since it was last cleared.
+fn sent(e: &Env, op: &str) -> usize {
+    e.moto
+        .requests()
+        .iter()
+        .filter(|q| q.operation == op)
+        .count()
+}
+
+/// `Provider::read_many` reads many alarms with one `DescribeAlarms` per 100
+/// names (the tags stay one `ListTagsForResource` per alarm: that API takes
+/// one ARN): each as its single read, `None` for a name that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarms_are_read_many_at_once() {
+    use morket_stack::provider::ReadItem;
+    let mut e = env().await;
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let topic = root
+        .resource("alarms", Topic::new("morket-alarms"))
+        .unwrap();
+    let cpu = root.resource("cpu", cpu_alarm(topic.arn().into())).unwrap();
+    let rate = root
+        .resource("rate", rate_alarm(topic.arn().into()))
+        .unwrap();
+    let mut m = MetricAlarm::on_metric(
+        "morket-staging-memory",
+        "AWS/ECS",
+        "MemoryUtilization",
+        "Maximum",
+        60,
+        "GreaterThanOrEqualToThreshold",
+        90.0,
+    );
+    m.treat_missing_data = "breaching".into();
+    let mem = root.resource("mem", m).unwrap();
+    e.up(&st).await;
+
+    let urns = [cpu.urn().clone(), rate.urn().clone(), mem.urn().clone()];
+    let item = |u: &Urn, id: &str| {
+        let rec = e.st.resource(u).unwrap().unwrap();
+        ReadItem {
+            ctx: shared::ctx(u),
+            id: id.to_string(),
+            inputs: rec.inputs,
+            outputs: rec.outputs,
+        }
+    };
+    let mut items: Vec<ReadItem> = urns.iter().map(|u| item(u, &e.id(u))).collect();
+    items.push(item(&urns[0], "morket-staging-no-such-alarm"));
+    let p = e.reg.get(MetricAlarm::TYPE).unwrap();
+
+    e.moto.clear_requests();
+    let mut single = Vec::new();
+    for i in &items {
+        single.push(p.read(&i.ctx, &i.id, &i.inputs, &i.outputs).await.unwrap());
+    }
+    assert_eq!(sent(&e, "DescribeAlarms"), 4, "one per alarm read alone");
+
+    e.moto.clear_requests();
+    let read = p.read_many(&items).await.unwrap();
+    assert_eq!(
+        sent(&e, "DescribeAlarms"),
+        1,
+        "one DescribeAlarms for four names"
+    );
+    assert_eq!(sent(&e, "ListTagsForResource"), 3, "tags per alarm found");
+    assert_eq!(read, single, "as read one by one");
+    for (u, got) in urns.iter().zip(&read) {
+        let rec = e.st.resource(u).unwrap().unwrap();
+        let got = got.as_ref().expect("exists");
+        assert_eq!(
+            (&got.inputs, &got.outputs),
+            (&rec.inputs, &rec.outputs),
+            "{u}: no drift"
+        );
+    }
+    assert!(read[3].is_none(), "no such alarm");
+
+    // Past 100 names: one DescribeAlarms per 100.
+    for n in 0..120 {
+        e.cw.put_metric_alarm()
+            .alarm_name(format!("bulk-{n:03}"))
+            .namespace("Morket")
+            .metric_name("Errors")
+            .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(
+                aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold,
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let bulk: Vec<ReadItem> = (0..120)
+        .map(|n| {
+            let name = format!("bulk-{n:03}");
+            let mut a = MetricAlarm::on_metric(
+                &name,
+                "Morket",
+                "Errors",
+                "Sum",
+                60,
+                "GreaterThanThreshold",
+                1.0,
+            );
+            a.evaluation_periods = 1;
+            ReadItem {
+                ctx: shared::ctx(&urns[0]),
+                id: name,
+                inputs: serde_json::to_value(a).unwrap(),
+                outputs: json!({}),
+            }
+        })
+        .collect();
+    e.moto.clear_requests();
+    let read = p.read_many(&bulk).await.unwrap();
+    assert_eq!(sent(&e, "DescribeAlarms"), 2, "120 names: two requests");
+    for (i, got) in bulk.iter().zip(&read) {
+        let got = got.as_ref().expect("exists");
+        assert_eq!(got.inputs["alarm_name"], json!(i.id));
+        assert_eq!(got.inputs["metric_name"], json!("Errors"));
+        assert_eq!(got.outputs["alarm_name"], json!(i.id));
+    }
+}
+
 // ---------------------------------------------------------------- adoption
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

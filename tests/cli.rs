@@ -1354,3 +1354,6 @@ fn concurrent_first_opens_of_a_new_state_both_succeed() {
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
+
+#[path = "cli/drift.rs"]
+mod drift;

@@ -845,6 +845,107 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     aws_like(&["preview", "production", "--expect-no-changes"]);
     let production = state_urns(&moto, &state, "production");
 
+    // The drift job: every resource read live, nothing mutating reaching the
+    // peer, no drift on a stack just applied (nor on staging after its roll).
+    let drift = |stack: &str| -> (i32, Value) {
+        let out = dir.path().join(format!("drift-{stack}.json"));
+        let r = peer(&["drift", stack, "--json", "--out", out.to_str().unwrap()]);
+        let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}:\n{}", r.text));
+        (r.code, serde_json::from_str(&text).unwrap())
+    };
+    let empty = |r: &Value| {
+        [
+            "modified",
+            "deleted",
+            "unmanaged",
+            "informational",
+            "pending",
+        ]
+        .iter()
+        .all(|k| r[k].as_array().is_some_and(Vec::is_empty))
+    };
+    moto.clear_requests();
+    let (code, report) = drift("production");
+    let seen = moto.requests();
+    assert_eq!(code, 0, "{report:#}");
+    assert!(empty(&report) && report["drifted"] == false, "{report:#}");
+    assert_eq!(report["schema"], "morket-stack/drift");
+    assert_eq!(
+        report["summary"]["resources"].as_u64(),
+        Some(production.iter().filter(|u| !is_lookup(u)).count() as u64)
+    );
+    let mutating: Vec<_> = seen.iter().filter(|q| q.mutating).collect();
+    assert!(
+        mutating.is_empty(),
+        "drift sent mutating requests: {mutating:?}"
+    );
+    eprintln!(
+        "drift production: {} requests for {} resources",
+        seen.len(),
+        report["summary"]["resources"]
+    );
+    let (code, report) = drift("staging");
+    assert!(code == 0 && empty(&report), "{report:#}");
+
+    // A console edit: drift exits 2 naming it, `preview --refresh` plans it
+    // back, `up --refresh` puts it back.
+    let vpc = rt().block_on(async {
+        let conf = moto.sdk_config().await;
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:morket:stack")
+                    .values("production")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let id = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+        moto.aws_like(serde_json::json!({"on": []}));
+        ec2.create_tags()
+            .resources(&id)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("owner")
+                    .value("console")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        moto.aws_like(serde_json::json!({"on": "all", "scale": SCALE}));
+        id
+    });
+    let (code, report) = drift("production");
+    assert_eq!(code, 2, "{report:#}");
+    assert_eq!(
+        report["modified"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
+    let changed = &report["modified"][0];
+    assert_eq!(changed["id"], vpc.as_str());
+    assert_eq!(
+        changed["fields"],
+        serde_json::json!([{"path": "tags.owner", "recorded": null, "live": "console"}])
+    );
+    let r = peer(&["preview", "production", "--refresh", "--expect-no-changes"]);
+    assert_eq!(r.code, 2, "{}", r.text);
+    assert!(
+        r.text.contains("Changed outside morket-stack"),
+        "{}",
+        r.text
+    );
+    let (code, _) = drift("production");
+    assert_eq!(code, 2, "preview --refresh recorded nothing");
+    aws_like(&["up", "production", "--refresh", "--yes"]);
+    let (code, report) = drift("production");
+    assert!(code == 0 && empty(&report), "{report:#}");
+    aws_like(&["preview", "production", "--expect-no-changes"]);
+
     aws_like(&["--set", ROLL, "destroy", "staging", "--yes"]);
     assert!(state_urns(&moto, &state, "staging").is_empty());
     assert_eq!(tagged_in_moto(&moto, "staging"), (0, 0, 0));

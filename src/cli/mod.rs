@@ -509,7 +509,7 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
 
 fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to apply without confirmation: stdin is not a terminal; pass --yes");
+        bail!("refusing to go on without confirmation: stdin is not a terminal; pass --yes");
     }
     print!("{question} Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
@@ -684,6 +684,9 @@ fn drift_report_path(ctx: &Ctx, stack: &str) -> PathBuf {
 }
 
 async fn drift_cmd(ctx: &Ctx, a: DriftArgs) -> Result<u8> {
+    if let Some(url) = &a.notify {
+        notify::check(url)?;
+    }
     let loaded = ctx.load(&a.stack)?;
     let store = keys::open_sqlite_read_only(&ctx.state_dir, &a.stack)
         .with_context(|| format!("opening state for stack {} read only", a.stack))?;
@@ -702,25 +705,22 @@ async fn drift_cmd(ctx: &Ctx, a: DriftArgs) -> Result<u8> {
     if let Some(out) = &a.out {
         write_private(out, &json).with_context(|| format!("writing {}", out.display()))?;
     }
-    // The previous report decides whether to notify; it is replaced after.
-    let kept = drift_report_path(ctx, &a.stack);
-    let previous: Option<morket_stack::drift::Report> = std::fs::read(&kept)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let changed = previous.as_ref().map(|p| p.fingerprint()) != Some(report.fingerprint());
+    // The previous notifying run's report decides whether to post; only
+    // such runs replace it, so a look by hand never hides the next alert.
     if let Some(url) = &a.notify {
+        let kept = drift_report_path(ctx, &a.stack);
+        let previous: Option<morket_stack::drift::Report> = std::fs::read(&kept)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let changed = previous.as_ref().map(|p| p.fingerprint()) != Some(report.fingerprint());
         if changed && (report.drifted || previous.is_some_and(|p| p.drifted)) {
             notify::post(url, &report.headline())
                 .await
                 .with_context(|| "posting the drift summary (--notify)")?;
             eprintln!("Posted the drift summary.");
         }
-    }
-    if let Err(e) = write_private(&kept, &json) {
-        eprintln!(
-            "warning: could not keep the report at {}: {e}",
-            kept.display()
-        );
+        write_private(&kept, &json)
+            .with_context(|| format!("keeping the report at {}", kept.display()))?;
     }
     Ok(if report.drifted { EXIT_CHANGES } else { 0 })
 }

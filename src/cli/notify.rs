@@ -7,13 +7,19 @@ use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use http_body_util::Full;
 
-pub async fn post(url: &str, text: &str) -> Result<()> {
+/// The URL as a request target, checked before anything is read.
+pub fn check(url: &str) -> Result<hyper::Uri> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|_| anyhow::anyhow!("--notify: the value is not a URL"))?;
     if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
         bail!("--notify: only http:// and https:// URLs with a host are supported");
     }
+    Ok(uri)
+}
+
+pub async fn post(url: &str, text: &str) -> Result<()> {
+    let uri = check(url)?;
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .context("loading the system's root certificates")?

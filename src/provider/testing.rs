@@ -574,8 +574,15 @@ fn known(field: &str, v: &Input<String>) -> Result<String, ProviderError> {
 }
 
 /// Live inputs: what the cloud holds, plus the given inputs it does not store.
+/// Without inputs (`null`: an object read by id alone, as `import` does when
+/// the declaration is not known yet), only what the cloud holds, as the AWS
+/// types answer.
 fn live_inputs(o: &CloudObject, inputs: &Value) -> Value {
-    let mut out = inputs.clone();
+    let mut out = if inputs.is_object() {
+        inputs.clone()
+    } else {
+        json!({})
+    };
     if let Value::Object(m) = &mut out {
         let v = Value::String(o.value.clone());
         m.insert(

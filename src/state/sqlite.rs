@@ -451,13 +451,10 @@ impl SqliteStore {
     /// runs (WAL readers never block the writer). Writes fail.
     pub fn open_read_only(path: &Path, stack: &str) -> Result<SqliteStore> {
         if !path.exists() {
-            return Err(StateError::Io {
-                path: path.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("no state for stack {stack:?}: nothing has been applied from here"),
-                ),
-            });
+            return Err(StateError::Db(format!(
+                "{}: no state for stack {stack:?}: nothing has been applied from here",
+                path.display()
+            )));
         }
         let conn = Connection::open_with_flags(
             path,

@@ -305,3 +305,70 @@ async fn drift_reports_each_change_refresh_records_it_and_up_puts_the_declaratio
     assert!(last.unmanaged[0].arn.ends_with(&stray));
     assert_eq!(e.read(&d.vpc).await.unwrap()["tags"]["team"], "core");
 }
+
+/// `import` adopts an object made outside morket-stack under its declared
+/// URN, recorded as it is live, so the next plan shows how it differs from
+/// the declaration; what cannot be adopted is refused, naming why, and
+/// leaves state as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_adopts_an_existing_object_and_refuses_what_it_cannot() {
+    let mut e = Env::aws_like(settings()).await;
+    e.moto.aws_like(json!({"on": []}));
+    let made = e
+        .ec2
+        .create_vpc()
+        .cidr_block("10.41.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let subnet = super::support::aws::create_subnet(&e.ec2, &made, "10.41.1.0/24", None).await;
+    e.moto
+        .aws_like(json!({"on": "all", "scale": super::support::aws::AWS_LIKE_SCALE}));
+    let mut st = Stack::new(STACK).unwrap();
+    let mut v = Vpc::new("10.41.0.0/16");
+    v.tags.insert("team".into(), "core".into());
+    let vpc = st.root().resource("vpc", v).unwrap();
+
+    let err = |r: Result<_, morket_stack::engine::EngineError>| r.unwrap_err().to_string();
+    let undeclared = morket_stack::model::Urn::parse("staging::::aws:ec2/Vpc::other").unwrap();
+    let e1 = err(e.eng.import(&st, &undeclared, &made).await);
+    assert!(e1.contains("not declared"), "{e1}");
+    let e2 = err(e.eng.import(&st, vpc.urn(), "vpc-0000000000000dead").await);
+    assert!(e2.contains("vpc-0000000000000dead"), "{e2}");
+    // Another type's id is not a VPC.
+    let e3 = err(e.eng.import(&st, vpc.urn(), &subnet).await);
+    assert!(e3.contains(&subnet), "{e3}");
+    assert!(e.st.resources().unwrap().is_empty());
+    let serial = e.st.serial().unwrap();
+
+    // Past the peer's consistency window for the VPC made above.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let row = e.eng.import(&st, vpc.urn(), &made).await.unwrap();
+    assert_eq!(row.id, made);
+    assert_eq!(row.inputs["cidr_block"], "10.41.0.0/16");
+    assert!(e.st.serial().unwrap() > serial);
+    let e4 = err(e.eng.import(&st, vpc.urn(), &made).await);
+    assert!(e4.contains("already in state"), "{e4}");
+
+    // What differs from the declaration (its tag; DNS hostnames, off in a
+    // VPC made by hand, on in ours) is an update, not a replacement.
+    let plan = e.eng.preview(&st, &PlanOptions::default()).await.unwrap();
+    let s = step(&plan, &vpc);
+    assert_eq!(
+        (s.action, s.changed.clone()),
+        (
+            Action::Update,
+            vec!["enable_dns_hostnames".to_string(), "tags".to_string()]
+        )
+    );
+    e.up(&st).await;
+    let live = e.read(&vpc).await.unwrap();
+    assert_eq!(live["tags"]["team"], "core");
+    assert_eq!(live["enable_dns_hostnames"], true);
+    assert!(!e.eng.drift().await.unwrap().drifted);
+}

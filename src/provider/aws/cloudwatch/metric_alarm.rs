@@ -5,7 +5,7 @@
 //! The name is the identity and forces a replacement; PutMetricAlarm both
 //! creates and changes everything else in place.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{
@@ -463,6 +463,47 @@ async fn describe(cx: &Call<'_, CloudWatch>, name: &str) -> Result<Option<CwAlar
         .cloned())
 }
 
+/// An alarm as read: `a` from DescribeAlarms, its tags by ARN.
+async fn live(
+    cx: &Call<'_, CloudWatch>,
+    name: &str,
+    a: &CwAlarm,
+) -> Result<Live<MetricAlarm>, ProviderError> {
+    let arn = a.alarm_arn().unwrap_or_default().to_string();
+    let strings = |v: &[String]| v.iter().cloned().map(Input::Value).collect::<Vec<_>>();
+    let args = MetricAlarm {
+        alarm_name: name.to_string(),
+        alarm_description: a
+            .alarm_description()
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+        namespace: a.namespace().map(str::to_string),
+        metric_name: a.metric_name().map(str::to_string),
+        dimensions: dims_read(a.dimensions()),
+        statistic: a.statistic().map(|s| s.as_str().to_string()),
+        extended_statistic: a.extended_statistic().map(str::to_string),
+        period: a.period().filter(|p| *p > 0),
+        evaluation_periods: a.evaluation_periods().unwrap_or_default(),
+        datapoints_to_alarm: a.datapoints_to_alarm(),
+        threshold: a.threshold().unwrap_or_default(),
+        comparison_operator: a
+            .comparison_operator()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
+        actions_enabled: a.actions_enabled().unwrap_or(true),
+        alarm_actions: strings(a.alarm_actions()),
+        ok_actions: strings(a.ok_actions()),
+        insufficient_data_actions: strings(a.insufficient_data_actions()),
+        metric_query: a.metrics().iter().map(query_read).collect(),
+        tags: cx.own_tags(&live_tags(cx, &arn).await?),
+    };
+    Ok(Live {
+        args,
+        outputs: json!({"id": name, "alarm_name": name, "arn": arn}),
+    })
+}
+
 fn query_read(q: &MetricDataQuery) -> MetricQuery {
     MetricQuery {
         id: q.id().unwrap_or_default().to_string(),
@@ -670,42 +711,47 @@ impl AwsResource for MetricAlarm {
         name: &str,
         _declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
-        let Some(a) = describe(cx, name).await? else {
-            return Ok(None);
-        };
-        let arn = a.alarm_arn().unwrap_or_default().to_string();
-        let strings = |v: &[String]| v.iter().cloned().map(Input::Value).collect::<Vec<_>>();
-        let args = MetricAlarm {
-            alarm_name: name.to_string(),
-            alarm_description: a
-                .alarm_description()
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
-            namespace: a.namespace().map(str::to_string),
-            metric_name: a.metric_name().map(str::to_string),
-            dimensions: dims_read(a.dimensions()),
-            statistic: a.statistic().map(|s| s.as_str().to_string()),
-            extended_statistic: a.extended_statistic().map(str::to_string),
-            period: a.period().filter(|p| *p > 0),
-            evaluation_periods: a.evaluation_periods().unwrap_or_default(),
-            datapoints_to_alarm: a.datapoints_to_alarm(),
-            threshold: a.threshold().unwrap_or_default(),
-            comparison_operator: a
-                .comparison_operator()
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_default(),
-            treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
-            actions_enabled: a.actions_enabled().unwrap_or(true),
-            alarm_actions: strings(a.alarm_actions()),
-            ok_actions: strings(a.ok_actions()),
-            insufficient_data_actions: strings(a.insufficient_data_actions()),
-            metric_query: a.metrics().iter().map(query_read).collect(),
-            tags: cx.own_tags(&live_tags(cx, &arn).await?),
-        };
-        Ok(Some(Live {
-            args,
-            outputs: json!({"id": name, "alarm_name": name, "arn": arn}),
-        }))
+        match describe(cx, name).await? {
+            Some(a) => live(cx, name, &a).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    // One DescribeAlarms per 100 names and page; the tags have no batch
+    // form (ListTagsForResource takes one ARN), so they are read per alarm.
+    async fn read_many(
+        cx: &Call<'_, CloudWatch>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let mut names: Vec<&str> = items.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut found = HashMap::new();
+        for chunk in names.chunks(100) {
+            let stream = cx
+                .client()
+                .await
+                .describe_alarms()
+                .set_alarm_names(Some(chunk.iter().map(|n| n.to_string()).collect()))
+                .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+                .into_paginator()
+                .send();
+            for page in cx.pages("DescribeAlarms", stream).await? {
+                for a in page.metric_alarms() {
+                    if let Some(n) = a.alarm_name() {
+                        found.insert(n.to_string(), a.clone());
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (name, _) in items {
+            out.push(match found.get(name) {
+                Some(a) => Some(live(cx, name, a).await?),
+                None => None,
+            });
+        }
+        Ok(out)
     }
 
     async fn update(

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::route_table::{check_any_id, describe};
+use super::route_table::{check_any_id, describe, describe_many};
 use super::Ec2;
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::{Call, Retry};
@@ -147,6 +147,27 @@ macro_rules! with_target {
     };
 }
 
+/// The route to `cidr` in table `t` as read; `None` when it has none.
+fn live(table: &str, cidr: &str, t: &aws_sdk_ec2::types::RouteTable) -> Option<Live<Route>> {
+    let r = t
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some(cidr))?;
+    let outputs = json!({
+        "id": route_id(table, cidr),
+        "route_table_id": table,
+        "destination_cidr_block": cidr,
+        "state": r.state().map(|s| s.as_str()),
+        "origin": r.origin().map(|s| s.as_str()),
+        "instance_id": r.instance_id(),
+        "instance_owner_id": r.instance_owner_id(),
+    });
+    Some(Live {
+        args: live_view(table, cidr, r),
+        outputs,
+    })
+}
+
 /// The declaration a live route answers to.
 fn live_view(table: &str, cidr: &str, r: &aws_sdk_ec2::types::Route) -> Route {
     let s = |v: Option<&str>| v.map(|v| Input::Value(v.to_string()));
@@ -249,29 +270,26 @@ impl AwsResource for Route {
         declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
         let (table, cidr) = declared.key(id)?;
-        let Some(t) = describe(cx, &table).await? else {
-            return Ok(None);
-        };
-        let Some(r) = t
-            .routes()
+        Ok(describe(cx, &table)
+            .await?
+            .and_then(|t| live(&table, &cidr, &t)))
+    }
+
+    // One DescribeRouteTables per 200 tables and page (`describe_many`):
+    // routes are read through their table.
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let keys = items
             .iter()
-            .find(|r| r.destination_cidr_block() == Some(cidr.as_str()))
-        else {
-            return Ok(None);
-        };
-        let outputs = json!({
-            "id": route_id(&table, &cidr),
-            "route_table_id": table,
-            "destination_cidr_block": cidr,
-            "state": r.state().map(|s| s.as_str()),
-            "origin": r.origin().map(|s| s.as_str()),
-            "instance_id": r.instance_id(),
-            "instance_owner_id": r.instance_owner_id(),
-        });
-        Ok(Some(Live {
-            args: live_view(&table, &cidr, r),
-            outputs,
-        }))
+            .map(|(id, declared)| declared.key(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tables = describe_many(cx, keys.iter().map(|(t, _)| t.as_str())).await?;
+        Ok(keys
+            .iter()
+            .map(|(table, cidr)| tables.get(table).and_then(|t| live(table, cidr, t)))
+            .collect())
     }
 
     async fn update(&self, _old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {

@@ -7,7 +7,9 @@ use aws_sdk_ec2::types::ResourceType;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{from_tags, Ec2};
+use std::collections::HashMap;
+
+use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
@@ -75,6 +77,55 @@ pub(crate) async fn describe(
         .and_then(|o| o.route_tables().first().cloned()))
 }
 
+/// The route tables among `ids`, by id: one DescribeRouteTables per 200 ids
+/// and page (a `route-table-id` filter, `Call::describe_many`). What the
+/// batched reads of tables, routes and associations share.
+pub(crate) async fn describe_many<'i>(
+    cx: &Call<'_, Ec2>,
+    ids: impl Iterator<Item = &'i str>,
+) -> Result<HashMap<String, aws_sdk_ec2::types::RouteTable>, ProviderError> {
+    let mut ids: Vec<&str> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    cx.describe_many(
+        "DescribeRouteTables",
+        ids.into_iter(),
+        |c, ids| {
+            c.describe_route_tables()
+                .filters(filter("route-table-id", ids))
+                .into_paginator()
+                .send()
+        },
+        |page| {
+            page.route_tables()
+                .iter()
+                .filter_map(|t| Some((t.route_table_id()?.to_string(), t.clone())))
+                .collect()
+        },
+    )
+    .await
+}
+
+/// A table as read.
+async fn live(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    t: &aws_sdk_ec2::types::RouteTable,
+) -> Live<RouteTable> {
+    let owner = t.owner_id().unwrap_or_default();
+    let args = RouteTable {
+        vpc_id: t.vpc_id().unwrap_or_default().to_string().into(),
+        tags: cx.own_tags(&from_tags(t.tags())),
+    };
+    let outputs = json!({
+        "id": id,
+        "arn": cx.arn("ec2", owner, &format!("route-table/{id}")).await,
+        "owner_id": owner,
+        "vpc_id": t.vpc_id(),
+    });
+    Live { args, outputs }
+}
+
 #[async_trait]
 impl AwsResource for RouteTable {
     type Service = Ec2;
@@ -115,21 +166,26 @@ impl AwsResource for RouteTable {
         id: &str,
         _declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
-        let Some(t) = describe(cx, id).await? else {
-            return Ok(None);
-        };
-        let owner = t.owner_id().unwrap_or_default();
-        let args = RouteTable {
-            vpc_id: t.vpc_id().unwrap_or_default().to_string().into(),
-            tags: cx.own_tags(&from_tags(t.tags())),
-        };
-        let outputs = json!({
-            "id": id,
-            "arn": cx.arn("ec2", owner, &format!("route-table/{id}")).await,
-            "owner_id": owner,
-            "vpc_id": t.vpc_id(),
-        });
-        Ok(Some(Live { args, outputs }))
+        Ok(match describe(cx, id).await? {
+            Some(t) => Some(live(cx, id, &t).await),
+            None => None,
+        })
+    }
+
+    // One DescribeRouteTables per 200 ids and page (`describe_many`).
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let found = describe_many(cx, items.iter().map(|(id, _)| id.as_str())).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (id, _) in items {
+            out.push(match found.get(id) {
+                Some(t) => Some(live(cx, id, t).await),
+                None => None,
+            });
+        }
+        Ok(out)
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {

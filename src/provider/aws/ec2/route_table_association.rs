@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::RouteTableAssociationStateCode as StateCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::route_table::{check_any_id, describe};
+use super::route_table::{check_any_id, describe, describe_many};
 use super::Ec2;
 use crate::model::{Input, ResourceArgs};
 use crate::provider::aws::call::{Call, Retry};
@@ -76,24 +76,9 @@ impl RouteTableAssociation {
     async fn current(&self, cx: &Call<'_, Ec2>) -> Result<Option<Association>, ProviderError> {
         let (subnet, member) = self.member()?;
         let table = self.route_table_id.require("route_table_id")?;
-        let Some(t) = describe(cx, table).await? else {
-            return Ok(None);
-        };
-        Ok(t.associations()
-            .iter()
-            .find(|a| {
-                let id = if subnet {
-                    a.subnet_id()
-                } else {
-                    a.gateway_id()
-                };
-                id == Some(member)
-                    && !matches!(
-                        a.association_state().and_then(|s| s.state()),
-                        Some(StateCode::Disassociated | StateCode::Disassociating)
-                    )
-            })
-            .cloned())
+        Ok(describe(cx, table)
+            .await?
+            .and_then(|t| on_table(&t, subnet, member)))
     }
 
     /// Waits until the new association is `associated`. Right after the call
@@ -119,6 +104,41 @@ fn state(a: &Association) -> &str {
     a.association_state()
         .and_then(|s| s.state())
         .map_or("associated", |s| s.as_str())
+}
+
+/// The live association of the subnet (`subnet`) or gateway `member` on
+/// table `t`.
+fn on_table(t: &aws_sdk_ec2::types::RouteTable, subnet: bool, member: &str) -> Option<Association> {
+    t.associations()
+        .iter()
+        .find(|a| {
+            let id = if subnet {
+                a.subnet_id()
+            } else {
+                a.gateway_id()
+            };
+            id == Some(member)
+                && !matches!(
+                    a.association_state().and_then(|s| s.state()),
+                    Some(StateCode::Disassociated | StateCode::Disassociating)
+                )
+        })
+        .cloned()
+}
+
+/// An association as read.
+fn live(a: &Association) -> Live<RouteTableAssociation> {
+    let args = RouteTableAssociation {
+        route_table_id: a.route_table_id().unwrap_or_default().to_string().into(),
+        subnet_id: a.subnet_id().map(|s| s.to_string().into()),
+        gateway_id: a.gateway_id().map(|s| s.to_string().into()),
+    };
+    let outputs = json!({
+        "id": a.route_table_association_id(),
+        "route_table_id": a.route_table_id(),
+        "state": state(a),
+    });
+    Live { args, outputs }
 }
 
 fn association_id(a: &Association) -> Result<String, ProviderError> {
@@ -192,20 +212,29 @@ impl AwsResource for RouteTableAssociation {
         _id: &str,
         declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
-        let Some(a) = declared.current(cx).await? else {
-            return Ok(None);
-        };
-        let args = RouteTableAssociation {
-            route_table_id: a.route_table_id().unwrap_or_default().to_string().into(),
-            subnet_id: a.subnet_id().map(|s| s.to_string().into()),
-            gateway_id: a.gateway_id().map(|s| s.to_string().into()),
-        };
-        let outputs = json!({
-            "id": a.route_table_association_id(),
-            "route_table_id": a.route_table_id(),
-            "state": state(&a),
-        });
-        Ok(Some(Live { args, outputs }))
+        Ok(declared.current(cx).await?.as_ref().map(live))
+    }
+
+    // One DescribeRouteTables per 200 declared tables and page
+    // (`describe_many`): an association is read through its table.
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let mut keys = Vec::with_capacity(items.len());
+        for (_, declared) in items {
+            let (subnet, member) = declared.member()?;
+            let table = declared.route_table_id.require("route_table_id")?;
+            keys.push((table.as_str(), subnet, member));
+        }
+        let tables = describe_many(cx, keys.iter().map(|(t, _, _)| *t)).await?;
+        Ok(keys
+            .iter()
+            .map(|(table, subnet, member)| {
+                let a = on_table(tables.get(*table)?, *subnet, member)?;
+                Some(live(&a))
+            })
+            .collect())
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {

@@ -416,59 +416,52 @@ impl AwsResource for SecurityGroupRule {
         declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
         let found = declared.live(cx, id).await?;
-        let Some(first) = found.first() else {
-            return Ok(None);
-        };
-        let group = declared.security_group_id.require("security_group_id")?;
-        let protocol = normalize_protocol(first.ip_protocol().unwrap_or("-1"));
-        let (from_port, to_port) = if protocol == "-1" {
-            // AWS ignores (and reports -1 for) the ports of an all-protocol rule.
-            Some((declared.from_port, declared.to_port))
-                .filter(|_| declared.protocol == "-1")
-                .unwrap_or((-1, -1))
-        } else {
-            (
-                first.from_port().unwrap_or(-1),
-                first.to_port().unwrap_or(-1),
+        live(cx, id, declared, &found)
+    }
+
+    // One DescribeSecurityGroupRules per 200 rule ids and page (a
+    // `security-group-rule-id` filter over every item's rules); a rule
+    // counts only in the declared group, as `read`'s `group-id` filter has it.
+    async fn read_many(
+        cx: &Call<'_, Ec2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        for (_, declared) in items {
+            declared.security_group_id.require("security_group_id")?;
+        }
+        let mut ids: Vec<&str> = items.iter().flat_map(|(id, _)| rule_ids(id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found = cx
+            .describe_many(
+                "DescribeSecurityGroupRules",
+                ids.into_iter(),
+                |c, ids| {
+                    c.describe_security_group_rules()
+                        .filters(filter("security-group-rule-id", ids))
+                        .into_paginator()
+                        .send()
+                },
+                |page| {
+                    page.security_group_rules()
+                        .iter()
+                        .filter_map(|r| Some((r.security_group_rule_id()?.to_string(), r.clone())))
+                        .collect()
+                },
             )
-        };
-        let each = |f: fn(&AwsRule) -> Option<&str>| -> Vec<String> {
-            found.iter().filter_map(f).map(str::to_string).collect()
-        };
-        let args = SecurityGroupRule {
-            security_group_id: first.group_id().unwrap_or(group).to_string().into(),
-            rule_type: if first.is_egress() == Some(true) {
-                "egress"
-            } else {
-                "ingress"
-            }
-            .into(),
-            protocol,
-            from_port,
-            to_port,
-            cidr_blocks: each(AwsRule::cidr_ipv4),
-            ipv6_cidr_blocks: each(AwsRule::cidr_ipv6),
-            source_security_group_id: found
-                .iter()
-                .find_map(|r| r.referenced_group_info()?.group_id())
-                .map(|g| g.to_string().into()),
-            prefix_list_ids: each(AwsRule::prefix_list_id)
-                .into_iter()
-                .map(Input::from)
-                .collect(),
-            description: first
-                .description()
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            tags: cx.own_tags(&from_tags(first.tags())),
-        };
-        // The resource keeps its id while some of its rules live on.
-        let outputs = json!({
-            "id": id,
-            "security_group_id": group,
-            "security_group_rule_ids": each(AwsRule::security_group_rule_id),
-        });
-        Ok(Some(Live { args, outputs }))
+            .await?;
+        items
+            .iter()
+            .map(|(id, declared)| {
+                let group = declared.security_group_id.require("security_group_id")?;
+                let rules: Vec<AwsRule> = rule_ids(id)
+                    .filter_map(|i| found.get(i))
+                    .filter(|r| r.group_id() == Some(group.as_str()))
+                    .cloned()
+                    .collect();
+                live(cx, id, declared, &rules)
+            })
+            .collect()
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
@@ -553,6 +546,69 @@ impl AwsResource for SecurityGroupRule {
         }
         Ok(by_call.into_values().map(|ids| ids.join(",")).collect())
     }
+}
+
+/// The resource `id` as read from its live AWS rules `found` (in the id's
+/// order); `None` when none is left.
+fn live(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    declared: &SecurityGroupRule,
+    found: &[AwsRule],
+) -> Result<Option<Live<SecurityGroupRule>>, ProviderError> {
+    let Some(first) = found.first() else {
+        return Ok(None);
+    };
+    let group = declared.security_group_id.require("security_group_id")?;
+    let protocol = normalize_protocol(first.ip_protocol().unwrap_or("-1"));
+    let (from_port, to_port) = if protocol == "-1" {
+        // AWS ignores (and reports -1 for) the ports of an all-protocol rule.
+        Some((declared.from_port, declared.to_port))
+            .filter(|_| declared.protocol == "-1")
+            .unwrap_or((-1, -1))
+    } else {
+        (
+            first.from_port().unwrap_or(-1),
+            first.to_port().unwrap_or(-1),
+        )
+    };
+    let each = |f: fn(&AwsRule) -> Option<&str>| -> Vec<String> {
+        found.iter().filter_map(f).map(str::to_string).collect()
+    };
+    let args = SecurityGroupRule {
+        security_group_id: first.group_id().unwrap_or(group).to_string().into(),
+        rule_type: if first.is_egress() == Some(true) {
+            "egress"
+        } else {
+            "ingress"
+        }
+        .into(),
+        protocol,
+        from_port,
+        to_port,
+        cidr_blocks: each(AwsRule::cidr_ipv4),
+        ipv6_cidr_blocks: each(AwsRule::cidr_ipv6),
+        source_security_group_id: found
+            .iter()
+            .find_map(|r| r.referenced_group_info()?.group_id())
+            .map(|g| g.to_string().into()),
+        prefix_list_ids: each(AwsRule::prefix_list_id)
+            .into_iter()
+            .map(Input::from)
+            .collect(),
+        description: first
+            .description()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        tags: cx.own_tags(&from_tags(first.tags())),
+    };
+    // The resource keeps its id while some of its rules live on.
+    let outputs = json!({
+        "id": id,
+        "security_group_id": group,
+        "security_group_rule_ids": each(AwsRule::security_group_rule_id),
+    });
+    Ok(Some(Live { args, outputs }))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! declaration changes it (`ignore_changes("desired_count")` keeps it out of
 //! plans altogether, as Terraform users do).
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -266,6 +267,92 @@ async fn describe(
             .find(|s| s.status() != Some("INACTIVE"))
             .cloned()
     }))
+}
+
+/// The service's name: the last part of its ARN (`…:service/<cluster>/<name>`).
+fn name_of(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+/// A service as read, in the terms of its declaration.
+fn live(cx: &Call<'_, Ecs>, declared: &Service, s: &EcsService) -> Live<Service> {
+    let dc = s.deployment_configuration();
+    // The declared task definition as `family:revision` or ARN is the live ARN.
+    let live_td = s.task_definition().unwrap_or_default();
+    let task_definition = match declared.task_definition.known() {
+        Some(d) if d == live_td || live_td.ends_with(&format!("/{d}")) => {
+            declared.task_definition.clone()
+        }
+        _ if live_td.is_empty() => declared.task_definition.clone(),
+        _ => live_td.into(),
+    };
+    // Where the API leaves a field out (moto does for deployment
+    // settings), the declared value stands.
+    let args = Service {
+        name: s.service_name().unwrap_or_default().into(),
+        cluster: declared.cluster.clone(),
+        task_definition,
+        desired_count: s.desired_count(),
+        launch_type: s
+            .launch_type()
+            .map_or(declared.launch_type.as_str(), |l| l.as_str())
+            .into(),
+        deployment_minimum_healthy_percent: dc
+            .and_then(|d| d.minimum_healthy_percent())
+            .unwrap_or(declared.deployment_minimum_healthy_percent),
+        deployment_maximum_percent: dc
+            .and_then(|d| d.maximum_percent())
+            .unwrap_or(declared.deployment_maximum_percent),
+        deployment_circuit_breaker: dc
+            .and_then(|d| d.deployment_circuit_breaker())
+            .map(|c| CircuitBreaker {
+                enable: c.enable(),
+                rollback: c.rollback(),
+            })
+            .or_else(|| declared.deployment_circuit_breaker.clone()),
+        load_balancers: s
+            .load_balancers()
+            .iter()
+            .map(|l| ServiceLoadBalancer {
+                target_group_arn: l.target_group_arn().unwrap_or_default().into(),
+                container_name: l.container_name().unwrap_or_default().into(),
+                container_port: l.container_port().unwrap_or_default(),
+            })
+            .collect(),
+        network_configuration: s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|v| AwsVpcConfig {
+                subnets: v.subnets().iter().map(|s| s.as_str().into()).collect(),
+                security_groups: v
+                    .security_groups()
+                    .iter()
+                    .map(|s| s.as_str().into())
+                    .collect(),
+                assign_public_ip: v.assign_public_ip() == Some(&AssignPublicIp::Enabled),
+            }),
+        service_registries: s
+            .service_registries()
+            .iter()
+            .map(|r| ServiceRegistryRef {
+                registry_arn: r.registry_arn().unwrap_or_default().into(),
+            })
+            .collect(),
+        health_check_grace_period_seconds: s
+            .health_check_grace_period_seconds()
+            .or(declared.health_check_grace_period_seconds),
+        enable_execute_command: s.enable_execute_command(),
+        wait_for_steady_state: declared.wait_for_steady_state,
+        steady_state_timeout: declared.steady_state_timeout.clone(),
+        tags: cx.own_tags(&from_tags(s.tags())),
+    };
+    let outputs = json!({
+        "id": s.service_arn(),
+        "arn": s.service_arn(),
+        "name": s.service_name(),
+        "cluster": s.cluster_arn(),
+    });
+    Live { args, outputs }
 }
 
 fn primary(s: &EcsService) -> Option<&aws_sdk_ecs::types::Deployment> {
@@ -667,86 +754,63 @@ impl AwsResource for Service {
         declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
         let cluster = cluster_of(id, declared)?;
-        let Some(s) = describe(cx, &cluster, id).await? else {
-            return Ok(None);
-        };
-        let dc = s.deployment_configuration();
-        // The declared task definition as `family:revision` or ARN is the live ARN.
-        let live_td = s.task_definition().unwrap_or_default();
-        let task_definition = match declared.task_definition.known() {
-            Some(d) if d == live_td || live_td.ends_with(&format!("/{d}")) => {
-                declared.task_definition.clone()
+        Ok(describe(cx, &cluster, id)
+            .await?
+            .map(|s| live(cx, declared, &s)))
+    }
+
+    // One DescribeServices per cluster and 10 services (the API's limit);
+    // a missing service is a failure in the answer, not an error.
+    async fn read_many(
+        cx: &Call<'_, Ecs>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let clusters = items
+            .iter()
+            .map(|(id, declared)| cluster_of(id, declared))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut by_cluster: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for ((id, _), cluster) in items.iter().zip(&clusters) {
+            by_cluster.entry(cluster).or_default().push(id);
+        }
+        // (cluster as declared, service name) → the live service.
+        let mut found: HashMap<(&str, String), EcsService> = HashMap::new();
+        for (cluster, mut ids) in by_cluster {
+            ids.sort_unstable();
+            ids.dedup();
+            for chunk in ids.chunks(10) {
+                let names: Vec<String> = chunk.iter().map(|s| s.to_string()).collect();
+                let Some(out) = cx
+                    .find("DescribeServices", |c| {
+                        c.describe_services()
+                            .cluster(cluster)
+                            .set_services(Some(names.clone()))
+                            .include(ServiceField::Tags)
+                            .send()
+                    })
+                    .await?
+                else {
+                    continue;
+                };
+                for s in out.services() {
+                    if let (Some(name), false) = (s.service_name(), s.status() == Some("INACTIVE"))
+                    {
+                        found
+                            .entry((cluster, name.to_string()))
+                            .or_insert_with(|| s.clone());
+                    }
+                }
             }
-            _ if live_td.is_empty() => declared.task_definition.clone(),
-            _ => live_td.into(),
-        };
-        // Where the API leaves a field out (moto does for deployment
-        // settings), the declared value stands.
-        let args = Service {
-            name: s.service_name().unwrap_or_default().into(),
-            cluster: declared.cluster.clone(),
-            task_definition,
-            desired_count: s.desired_count(),
-            launch_type: s
-                .launch_type()
-                .map_or(declared.launch_type.as_str(), |l| l.as_str())
-                .into(),
-            deployment_minimum_healthy_percent: dc
-                .and_then(|d| d.minimum_healthy_percent())
-                .unwrap_or(declared.deployment_minimum_healthy_percent),
-            deployment_maximum_percent: dc
-                .and_then(|d| d.maximum_percent())
-                .unwrap_or(declared.deployment_maximum_percent),
-            deployment_circuit_breaker: dc
-                .and_then(|d| d.deployment_circuit_breaker())
-                .map(|c| CircuitBreaker {
-                    enable: c.enable(),
-                    rollback: c.rollback(),
-                })
-                .or_else(|| declared.deployment_circuit_breaker.clone()),
-            load_balancers: s
-                .load_balancers()
-                .iter()
-                .map(|l| ServiceLoadBalancer {
-                    target_group_arn: l.target_group_arn().unwrap_or_default().into(),
-                    container_name: l.container_name().unwrap_or_default().into(),
-                    container_port: l.container_port().unwrap_or_default(),
-                })
-                .collect(),
-            network_configuration: s
-                .network_configuration()
-                .and_then(|n| n.awsvpc_configuration())
-                .map(|v| AwsVpcConfig {
-                    subnets: v.subnets().iter().map(|s| s.as_str().into()).collect(),
-                    security_groups: v
-                        .security_groups()
-                        .iter()
-                        .map(|s| s.as_str().into())
-                        .collect(),
-                    assign_public_ip: v.assign_public_ip() == Some(&AssignPublicIp::Enabled),
-                }),
-            service_registries: s
-                .service_registries()
-                .iter()
-                .map(|r| ServiceRegistryRef {
-                    registry_arn: r.registry_arn().unwrap_or_default().into(),
-                })
-                .collect(),
-            health_check_grace_period_seconds: s
-                .health_check_grace_period_seconds()
-                .or(declared.health_check_grace_period_seconds),
-            enable_execute_command: s.enable_execute_command(),
-            wait_for_steady_state: declared.wait_for_steady_state,
-            steady_state_timeout: declared.steady_state_timeout.clone(),
-            tags: cx.own_tags(&from_tags(s.tags())),
-        };
-        let outputs = json!({
-            "id": s.service_arn(),
-            "arn": s.service_arn(),
-            "name": s.service_name(),
-            "cluster": s.cluster_arn(),
-        });
-        Ok(Some(Live { args, outputs }))
+        }
+        Ok(items
+            .iter()
+            .zip(&clusters)
+            .map(|((id, declared), cluster)| {
+                found
+                    .get(&(cluster.as_str(), name_of(id).to_string()))
+                    .map(|s| live(cx, declared, s))
+            })
+            .collect())
     }
 
     async fn update(&self, old: &Self, cx: &Call<'_, Ecs>, id: &str) -> Result<(), ProviderError> {

@@ -13,9 +13,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{arn_suffix, check_name, own_tags, sdk_tags, tagged_ours, Elbv2};
+use super::{
+    arn_suffix, check_name, describe_by_arns, own_tags, sdk_tags, tagged_ours, tags_of, Elbv2,
+};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
@@ -201,6 +204,84 @@ async fn by_arn(cx: &Call<'_, Elbv2>, arn: &str) -> Result<Option<SdkLoadBalance
         .and_then(|o| o.load_balancers().first().cloned()))
 }
 
+/// The load balancer's attributes; `None` when it is gone.
+async fn attributes(
+    cx: &Call<'_, Elbv2>,
+    arn: &str,
+) -> Result<Option<Vec<LoadBalancerAttribute>>, ProviderError> {
+    Ok(cx
+        .find("DescribeLoadBalancerAttributes", |c| {
+            c.describe_load_balancer_attributes()
+                .load_balancer_arn(arn)
+                .send()
+        })
+        .await?
+        .map(|o| o.attributes().to_vec()))
+}
+
+/// A load balancer as read: `lb` described, its attributes and own tags.
+fn live(
+    arn: &str,
+    declared: &LoadBalancer,
+    lb: &SdkLoadBalancer,
+    attrs: &[LoadBalancerAttribute],
+    tags: Tags,
+) -> Live<LoadBalancer> {
+    let attr = |k: &str| {
+        attrs
+            .iter()
+            .find(|a| a.key() == Some(k))
+            .and_then(|a| a.value())
+    };
+    let flag = |k: &str| attr(k) == Some("true");
+    let logs_enabled = flag(LOGS_ENABLED);
+    // Logs off and not declared: nothing to report (AWS keeps the old bucket).
+    let access_logs = (logs_enabled || declared.access_logs.is_some()).then(|| AccessLogs {
+        bucket: attr(LOGS_BUCKET).unwrap_or_default().to_string(),
+        prefix: attr(LOGS_PREFIX).unwrap_or_default().to_string(),
+        enabled: logs_enabled,
+    });
+    let name = lb.load_balancer_name().unwrap_or_default().to_string();
+    let args = LoadBalancer {
+        name: name.clone(),
+        internal: lb.scheme() == Some(&LoadBalancerSchemeEnum::Internal),
+        subnets: lb
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id())
+            .map(|s| Input::Value(s.to_string()))
+            .collect(),
+        security_groups: lb
+            .security_groups()
+            .iter()
+            .map(|s| Input::Value(s.clone()))
+            .collect(),
+        ip_address_type: lb
+            .ip_address_type()
+            .map_or("ipv4", |t| t.as_str())
+            .to_string(),
+        idle_timeout: attr(IDLE_TIMEOUT)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+        access_logs,
+        deletion_protection: flag(DELETION_PROTECTION),
+        drop_invalid_header_fields: flag(DROP_INVALID),
+        tags,
+    };
+    Live {
+        args,
+        outputs: json!({
+            "id": arn,
+            "arn": arn,
+            "arn_suffix": arn_suffix(arn),
+            "name": name,
+            "dns_name": lb.dns_name().unwrap_or_default(),
+            "zone_id": lb.canonical_hosted_zone_id().unwrap_or_default(),
+            "vpc_id": lb.vpc_id().unwrap_or_default(),
+        }),
+    }
+}
+
 /// The load balancer of this name, anyone's.
 async fn by_name(
     cx: &Call<'_, Elbv2>,
@@ -371,70 +452,51 @@ impl AwsResource for LoadBalancer {
         let Some(lb) = by_arn(cx, arn).await? else {
             return Ok(None);
         };
-        let Some(attrs) = cx
-            .find("DescribeLoadBalancerAttributes", |c| {
-                c.describe_load_balancer_attributes()
-                    .load_balancer_arn(arn)
-                    .send()
-            })
-            .await?
-        else {
+        let Some(attrs) = attributes(cx, arn).await? else {
             return Ok(None);
         };
-        let attr = |k: &str| {
-            attrs
-                .attributes()
-                .iter()
-                .find(|a| a.key() == Some(k))
-                .and_then(|a| a.value())
-        };
-        let flag = |k: &str| attr(k) == Some("true");
-        let logs_enabled = flag(LOGS_ENABLED);
-        // Logs off and not declared: nothing to report (AWS keeps the old bucket).
-        let access_logs = (logs_enabled || declared.access_logs.is_some()).then(|| AccessLogs {
-            bucket: attr(LOGS_BUCKET).unwrap_or_default().to_string(),
-            prefix: attr(LOGS_PREFIX).unwrap_or_default().to_string(),
-            enabled: logs_enabled,
-        });
-        let name = lb.load_balancer_name().unwrap_or_default().to_string();
-        let args = LoadBalancer {
-            name: name.clone(),
-            internal: lb.scheme() == Some(&LoadBalancerSchemeEnum::Internal),
-            subnets: lb
-                .availability_zones()
-                .iter()
-                .filter_map(|z| z.subnet_id())
-                .map(|s| Input::Value(s.to_string()))
-                .collect(),
-            security_groups: lb
-                .security_groups()
-                .iter()
-                .map(|s| Input::Value(s.clone()))
-                .collect(),
-            ip_address_type: lb
-                .ip_address_type()
-                .map_or("ipv4", |t| t.as_str())
-                .to_string(),
-            idle_timeout: attr(IDLE_TIMEOUT)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(60),
-            access_logs,
-            deletion_protection: flag(DELETION_PROTECTION),
-            drop_invalid_header_fields: flag(DROP_INVALID),
-            tags: own_tags(cx, arn).await?,
-        };
-        Ok(Some(Live {
-            args,
-            outputs: json!({
-                "id": arn,
-                "arn": arn,
-                "arn_suffix": arn_suffix(arn),
-                "name": name,
-                "dns_name": lb.dns_name().unwrap_or_default(),
-                "zone_id": lb.canonical_hosted_zone_id().unwrap_or_default(),
-                "vpc_id": lb.vpc_id().unwrap_or_default(),
-            }),
-        }))
+        let tags = own_tags(cx, arn).await?;
+        Ok(Some(live(arn, declared, &lb, &attrs, tags)))
+    }
+
+    // One DescribeLoadBalancers and one DescribeTags per 20 ARNs; the
+    // attributes have no batch form (one DescribeLoadBalancerAttributes each).
+    async fn read_many(
+        cx: &Call<'_, Elbv2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let arns: Vec<&str> = items.iter().map(|(a, _)| a.as_str()).collect();
+        let lbs = describe_by_arns(&arns, |chunk| async move {
+            Ok(cx
+                .find("DescribeLoadBalancers", |c| {
+                    c.describe_load_balancers()
+                        .set_load_balancer_arns(Some(chunk.clone()))
+                        .send()
+                })
+                .await?
+                .map(|o| {
+                    o.load_balancers()
+                        .iter()
+                        .filter_map(|l| Some((l.load_balancer_arn()?.to_string(), l.clone())))
+                        .collect()
+                }))
+        })
+        .await?;
+        let mut attrs = BTreeMap::new();
+        for arn in lbs.keys() {
+            if let Some(a) = attributes(cx, arn).await? {
+                attrs.insert(arn.clone(), a);
+            }
+        }
+        let tags = tags_of(cx, &attrs.keys().cloned().collect::<Vec<_>>()).await?;
+        Ok(items
+            .iter()
+            .map(|(arn, declared)| {
+                let (lb, a) = (lbs.get(arn)?, attrs.get(arn)?);
+                let own = tags.get(arn).map(|t| cx.own_tags(t)).unwrap_or_default();
+                Some(live(arn, declared, lb, a, own))
+            })
+            .collect())
     }
 
     async fn update(

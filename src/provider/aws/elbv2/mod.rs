@@ -3,7 +3,7 @@
 //! API (by ARN, `DescribeTags` at most 20 ARNs a call), name checks, and the
 //! actions a listener and a rule take.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -111,6 +111,37 @@ pub(crate) async fn tags_of(
         }
     }
     Ok(out)
+}
+
+/// The objects among `arns`, by ARN, with one describe per 20 ARNs (the
+/// API's limit). The ARN-list form fails the whole request when one ARN is
+/// gone (`describe` answers `None`, `Call::find`): that chunk is described
+/// again one ARN at a time, so a missing object is absent, not a failure.
+pub(crate) async fn describe_by_arns<T, F, Fut>(
+    arns: &[&str],
+    describe: F,
+) -> Result<HashMap<String, T>, ProviderError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Vec<(String, T)>>, ProviderError>>,
+{
+    let mut arns = arns.to_vec();
+    arns.sort_unstable();
+    arns.dedup();
+    let mut found = HashMap::new();
+    for chunk in arns.chunks(20) {
+        let chunk: Vec<String> = chunk.iter().map(|a| a.to_string()).collect();
+        match describe(chunk.clone()).await? {
+            Some(objects) => found.extend(objects),
+            None if chunk.len() > 1 => {
+                for arn in chunk {
+                    found.extend(describe(vec![arn]).await?.unwrap_or_default());
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(found)
 }
 
 /// The object's own tags (the declaration's view).

@@ -17,9 +17,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{arn_suffix, check_name, own_tags, sdk_tags, tagged_ours, Elbv2};
+use super::{
+    arn_suffix, check_name, describe_by_arns, own_tags, sdk_tags, tagged_ours, tags_of, Elbv2,
+};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
@@ -148,6 +151,74 @@ async fn by_name(
         })
         .await?
         .and_then(|o| o.target_groups().first().cloned()))
+}
+
+/// The group's attributes; `None` when it is gone.
+async fn attributes(
+    cx: &Call<'_, Elbv2>,
+    arn: &str,
+) -> Result<Option<Vec<TargetGroupAttribute>>, ProviderError> {
+    Ok(cx
+        .find("DescribeTargetGroupAttributes", |c| {
+            c.describe_target_group_attributes()
+                .target_group_arn(arn)
+                .send()
+        })
+        .await?
+        .map(|o| o.attributes().to_vec()))
+}
+
+/// A group as read: `tg` described, its attributes and own tags.
+fn live(
+    arn: &str,
+    tg: &SdkTargetGroup,
+    attrs: &[TargetGroupAttribute],
+    tags: Tags,
+) -> Live<TargetGroup> {
+    let delay = attrs
+        .iter()
+        .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
+        .and_then(|a| a.value())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let d = HealthCheck::default();
+    let name = tg.target_group_name().unwrap_or_default().to_string();
+    let args = TargetGroup {
+        name: name.clone(),
+        port: tg.port().unwrap_or_default(),
+        protocol: tg.protocol().map_or("", |p| p.as_str()).to_string(),
+        vpc_id: Input::Value(tg.vpc_id().unwrap_or_default().to_string()),
+        target_type: tg.target_type().map_or("", |t| t.as_str()).to_string(),
+        health_check: HealthCheck {
+            enabled: tg.health_check_enabled().unwrap_or(d.enabled),
+            path: tg.health_check_path().map_or(d.path, str::to_string),
+            matcher: tg
+                .matcher()
+                .and_then(|m| m.http_code())
+                .map_or(d.matcher, str::to_string),
+            interval: tg.health_check_interval_seconds().unwrap_or(d.interval),
+            timeout: tg.health_check_timeout_seconds().unwrap_or(d.timeout),
+            healthy_threshold: tg.healthy_threshold_count().unwrap_or(d.healthy_threshold),
+            unhealthy_threshold: tg
+                .unhealthy_threshold_count()
+                .unwrap_or(d.unhealthy_threshold),
+            port: tg.health_check_port().map_or(d.port, str::to_string),
+            protocol: tg
+                .health_check_protocol()
+                .map_or(d.protocol, |p| p.as_str().to_string()),
+        },
+        deregistration_delay: delay,
+        tags,
+    };
+    Live {
+        args,
+        outputs: json!({
+            "id": arn,
+            "arn": arn,
+            "arn_suffix": arn_suffix(arn),
+            "name": name,
+        }),
+    }
 }
 
 fn check_matcher(v: &str) -> bool {
@@ -292,61 +363,51 @@ impl AwsResource for TargetGroup {
         let Some(tg) = by_arn(cx, arn).await? else {
             return Ok(None);
         };
-        let Some(attrs) = cx
-            .find("DescribeTargetGroupAttributes", |c| {
-                c.describe_target_group_attributes()
-                    .target_group_arn(arn)
-                    .send()
-            })
-            .await?
-        else {
+        let Some(attrs) = attributes(cx, arn).await? else {
             return Ok(None);
         };
-        let delay = attrs
-            .attributes()
+        let tags = own_tags(cx, arn).await?;
+        Ok(Some(live(arn, &tg, &attrs, tags)))
+    }
+
+    // One DescribeTargetGroups and one DescribeTags per 20 ARNs; the
+    // attributes have no batch form (one DescribeTargetGroupAttributes each).
+    async fn read_many(
+        cx: &Call<'_, Elbv2>,
+        items: &[(String, Self)],
+    ) -> Result<Vec<Option<Live<Self>>>, ProviderError> {
+        let arns: Vec<&str> = items.iter().map(|(a, _)| a.as_str()).collect();
+        let groups = describe_by_arns(&arns, |chunk| async move {
+            Ok(cx
+                .find("DescribeTargetGroups", |c| {
+                    c.describe_target_groups()
+                        .set_target_group_arns(Some(chunk.clone()))
+                        .send()
+                })
+                .await?
+                .map(|o| {
+                    o.target_groups()
+                        .iter()
+                        .filter_map(|t| Some((t.target_group_arn()?.to_string(), t.clone())))
+                        .collect()
+                }))
+        })
+        .await?;
+        let mut attrs = BTreeMap::new();
+        for arn in groups.keys() {
+            if let Some(a) = attributes(cx, arn).await? {
+                attrs.insert(arn.clone(), a);
+            }
+        }
+        let tags = tags_of(cx, &attrs.keys().cloned().collect::<Vec<_>>()).await?;
+        Ok(items
             .iter()
-            .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
-            .and_then(|a| a.value())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(300);
-        let d = HealthCheck::default();
-        let name = tg.target_group_name().unwrap_or_default().to_string();
-        let args = TargetGroup {
-            name: name.clone(),
-            port: tg.port().unwrap_or_default(),
-            protocol: tg.protocol().map_or("", |p| p.as_str()).to_string(),
-            vpc_id: Input::Value(tg.vpc_id().unwrap_or_default().to_string()),
-            target_type: tg.target_type().map_or("", |t| t.as_str()).to_string(),
-            health_check: HealthCheck {
-                enabled: tg.health_check_enabled().unwrap_or(d.enabled),
-                path: tg.health_check_path().map_or(d.path, str::to_string),
-                matcher: tg
-                    .matcher()
-                    .and_then(|m| m.http_code())
-                    .map_or(d.matcher, str::to_string),
-                interval: tg.health_check_interval_seconds().unwrap_or(d.interval),
-                timeout: tg.health_check_timeout_seconds().unwrap_or(d.timeout),
-                healthy_threshold: tg.healthy_threshold_count().unwrap_or(d.healthy_threshold),
-                unhealthy_threshold: tg
-                    .unhealthy_threshold_count()
-                    .unwrap_or(d.unhealthy_threshold),
-                port: tg.health_check_port().map_or(d.port, str::to_string),
-                protocol: tg
-                    .health_check_protocol()
-                    .map_or(d.protocol, |p| p.as_str().to_string()),
-            },
-            deregistration_delay: delay,
-            tags: own_tags(cx, arn).await?,
-        };
-        Ok(Some(Live {
-            args,
-            outputs: json!({
-                "id": arn,
-                "arn": arn,
-                "arn_suffix": arn_suffix(arn),
-                "name": name,
-            }),
-        }))
+            .map(|(arn, _)| {
+                let (tg, a) = (groups.get(arn)?, attrs.get(arn)?);
+                let own = tags.get(arn).map(|t| cx.own_tags(t)).unwrap_or_default();
+                Some(live(arn, tg, a, own))
+            })
+            .collect())
     }
 
     async fn update(
