@@ -236,7 +236,12 @@ pub fn compare(
     live: &ReadResult,
 ) -> (Vec<FieldChange>, Vec<FieldChange>) {
     let mut changes = Vec::new();
-    diff_paths("", &recorded.inputs, &live.inputs, &mut changes);
+    diff_paths(
+        "",
+        &recorded.inputs,
+        &comparable(recorded, &live.inputs),
+        &mut changes,
+    );
     let mut info = Vec::new();
     if let Some(outs) = live.outputs.as_object() {
         for (k, now) in outs {
@@ -260,6 +265,48 @@ pub fn compare(
         }
     }
     (changes, info)
+}
+
+/// The live inputs as drift compares and refresh records them: the fields
+/// the resource's `ignore_changes` names keep their recorded values (as the
+/// plan does), and a value state holds as a secret stays one.
+pub fn comparable(recorded: &ResourceState, live: &Value) -> Value {
+    let mut live = live.clone();
+    for path in &recorded.options.ignore_changes {
+        value::set_path(
+            &mut live,
+            path,
+            value::get_path(&recorded.inputs, path).cloned(),
+        );
+    }
+    remark_secrets(&recorded.inputs, &mut live);
+    live
+}
+
+/// Wraps as a secret every plain live value that state holds as a secret
+/// at the same path.
+fn remark_secrets(recorded: &Value, live: &mut Value) {
+    if is_secret(recorded) {
+        if !is_secret(live) && !live.is_null() {
+            *live = value::secret(live.take());
+        }
+        return;
+    }
+    match (recorded, live) {
+        (Value::Object(r), Value::Object(l)) => {
+            for (k, rv) in r {
+                if let Some(lv) = l.get_mut(k) {
+                    remark_secrets(rv, lv);
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(l)) => {
+            for (rv, lv) in r.iter().zip(l.iter_mut()) {
+                remark_secrets(rv, lv);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Recursive field diff: objects by key, lists of equal length by index,
@@ -344,10 +391,14 @@ fn arn_kind(arn: &str) -> Option<String> {
 /// Whether `arn` names the object of `row`: its `arn` output, or an ARN
 /// ending in its id.
 fn names(row: &ResourceState, arn: &str) -> bool {
-    if row.outputs.get("arn").and_then(Value::as_str) == Some(arn) || row.id == arn {
+    let own = row.outputs.get("arn").and_then(Value::as_str);
+    if own == Some(arn) || row.id == arn {
         return true;
     }
+    // By id only where the row's own ARN does not say its kind otherwise
+    // (an alarm named `x` does not hide a bucket named `x`).
     !row.id.is_empty()
+        && own.is_none_or(|o| arn_kind(o) == arn_kind(arn))
         && (arn.ends_with(&format!("/{}", row.id)) || arn.ends_with(&format!(":{}", row.id)))
 }
 
@@ -428,11 +479,17 @@ impl Refreshed {
 /// Outputs that move by themselves (status) alone record nothing.
 pub fn refresh(
     rows: &[LiveRow],
+    pending: &[PendingOp],
     secret_outputs: &dyn Fn(&str) -> Vec<&'static str>,
 ) -> Vec<Refreshed> {
+    let in_flight: HashSet<&Urn> = pending.iter().map(|p| &p.urn).collect();
     let mut out = Vec::new();
     for r in rows {
         let rec = &r.recorded;
+        // What an operation in flight does is for it (or the next run) to record.
+        if in_flight.contains(&rec.urn) {
+            continue;
+        }
         match &r.live {
             None => out.push(Refreshed::Gone {
                 urn: rec.urn.clone(),
@@ -449,7 +506,7 @@ pub fn refresh(
                 value::mark_secret_fields(&mut outputs, &secret_outputs(&rec.type_name));
                 out.push(Refreshed::Changed {
                     row: Box::new(ResourceState {
-                        inputs: live.inputs.clone(),
+                        inputs: comparable(rec, &live.inputs),
                         outputs,
                         ..rec.clone()
                     }),
@@ -593,6 +650,35 @@ mod tests {
             arn_kind("arn:aws:rds:r:1:cluster:db").as_deref(),
             Some("rds:cluster")
         );
+    }
+
+    #[test]
+    fn ignored_fields_are_not_drift_and_secrets_stay_secret() {
+        let mut rec = row(
+            "s::app::aws:ecs/Service::api",
+            "svc",
+            json!({"desired_count": 2, "image": "a", "token": {"$secret": "t"}}),
+            json!({}),
+        );
+        rec.options.ignore_changes = vec!["desired_count".into()];
+        let live = ReadResult {
+            inputs: json!({"desired_count": 5, "image": "b", "token": "t2"}),
+            outputs: json!({}),
+        };
+        let (changes, _) = compare(&rec, &live);
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["image", "token"]);
+        assert_eq!(changes[1].live, json!("(sensitive)"));
+        let rows = [LiveRow {
+            recorded: rec,
+            live: Some(live),
+        }];
+        let r = refresh(&rows, &[], &|_| Vec::new());
+        let Refreshed::Changed { row, .. } = &r[0] else {
+            panic!("{r:?}")
+        };
+        assert_eq!(row.inputs["desired_count"], 2);
+        assert_eq!(row.inputs["token"], json!({"$secret": "t2"}));
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl Engine {
         // Terraform's plan: read what is live first, record nothing yet.
         let refreshed = if opts.refresh && !opts.destroy {
             let rows = self.read_live(&view.resources).await?;
-            let r = drift::refresh(&rows, &|t| self.secret_outputs(t));
+            let r = drift::refresh(&rows, &view.pending, &|t| self.secret_outputs(t));
             drift::apply_refresh(&mut view.resources, &r);
             r
         } else {
@@ -223,7 +223,8 @@ impl Engine {
             self.settle(resolutions)?;
             if opts.refresh && !opts.destroy {
                 let rows = self.read_live(&self.store.resources()?).await?;
-                let refreshed = drift::refresh(&rows, &|t| self.secret_outputs(t));
+                let pending = self.store.pending()?;
+                let refreshed = drift::refresh(&rows, &pending, &|t| self.secret_outputs(t));
                 self.record_refreshed(&refreshed)?;
             }
             let mut view = self.state_view()?;
@@ -534,8 +535,16 @@ impl Engine {
     /// know. Reads only: no lock, no write, no mutating call (the store may
     /// be opened read only).
     pub async fn drift(&self) -> Result<drift::Report, EngineError> {
+        Ok(self.observe().await?.0)
+    }
+
+    /// One read of everything live: the drift report and the rows it read.
+    /// State is read again after the live reads: an operation that started
+    /// or finished meanwhile (an `up` running beside) makes its rows pending,
+    /// not drift.
+    async fn observe(&self) -> Result<(drift::Report, Vec<LiveRow>, Vec<PendingOp>), EngineError> {
         let view = self.store.view()?;
-        let rows = self.read_live(&view.resources).await?;
+        let mut rows = self.read_live(&view.resources).await?;
         let stack = self.store.stack().to_string();
         let mut tagged = Vec::new();
         if view
@@ -555,30 +564,34 @@ impl Engine {
                 );
             }
         }
+        let after = self.store.view()?;
+        let mut pending = view.pending.clone();
+        if after.serial != view.serial {
+            pending.extend(after.pending.iter().cloned());
+            pending.sort_by_key(|p| p.id);
+            pending.dedup_by_key(|p| p.id);
+            let now: HashMap<&Urn, &ResourceState> =
+                after.resources.iter().map(|r| (&r.urn, r)).collect();
+            rows.retain(|r| now.get(&r.recorded.urn) == Some(&&r.recorded));
+        }
         let known: Vec<ResourceState> = view
             .resources
             .iter()
             .chain(&view.condemned)
+            .chain(&after.resources)
+            .chain(&after.condemned)
             .cloned()
             .collect();
-        Ok(drift::report(
-            &stack,
-            now(),
-            view.serial,
-            &rows,
-            &known,
-            &tagged,
-            &view.pending,
-        ))
+        let report = drift::report(&stack, now(), view.serial, &rows, &known, &tagged, &pending);
+        Ok((report, rows, pending))
     }
 
     /// `refresh`, first half: the drift report and what recording the live
-    /// values would change. Reads only.
+    /// values would change, from one read. Reads only.
     pub async fn refresh_read(&self) -> Result<(drift::Report, Vec<Refreshed>, u64), EngineError> {
-        let serial = self.store.serial()?;
-        let report = self.drift().await?;
-        let rows = self.read_live(&self.store.resources()?).await?;
-        let refreshed = drift::refresh(&rows, &|t| self.secret_outputs(t));
+        let (report, rows, pending) = self.observe().await?;
+        let refreshed = drift::refresh(&rows, &pending, &|t| self.secret_outputs(t));
+        let serial = report.serial;
         Ok((report, refreshed, serial))
     }
 
@@ -696,6 +709,12 @@ impl Engine {
                 return Err(fail(format!(
                     "already in state as {}; `morket-stack state rm` it first to import another object",
                     r.id
+                )));
+            }
+            if let Some(p) = self.store.pending()?.into_iter().find(|p| &p.urn == urn) {
+                return Err(fail(format!(
+                    "an interrupted {} of it is pending; run `morket-stack up` to settle it first",
+                    p.kind.as_str()
                 )));
             }
             if let Some(r) = self

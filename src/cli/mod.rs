@@ -683,7 +683,9 @@ fn drift_report_path(ctx: &Ctx, stack: &str) -> PathBuf {
     ctx.state_dir.join(format!("{stack}.drift.json"))
 }
 
-async fn drift_cmd(ctx: &Ctx, a: DriftArgs) -> Result<u8> {
+async fn drift_cmd(ctx: &Ctx, mut a: DriftArgs) -> Result<u8> {
+    // An empty value (a CI secret that is not set) means no notification.
+    a.notify = a.notify.filter(|u| !u.trim().is_empty());
     if let Some(url) = &a.notify {
         notify::check(url)?;
     }

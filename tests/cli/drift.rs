@@ -196,6 +196,12 @@ fn drift_after_up_is_clean_in_text_json_and_out_file() {
     // nothing was kept before, so nothing is posted (port 9 is never asked).
     let kept = env.path("state/tb.drift.json");
     assert!(!kept.exists(), "a run without --notify keeps no report");
+    // A CI secret that is not set arrives as an empty variable: no notify.
+    let mut c = drift_cmd(&env, &["drift", "tb"]);
+    c.env(WEBHOOK_ENV, "");
+    let o = out_of(c.output().unwrap());
+    assert_eq!(o.code, 0, "an empty webhook variable is no webhook: {o:?}");
+    assert!(!kept.exists());
     let o = drift(
         &env,
         &["drift", "tb", "--notify", "http://127.0.0.1:9/hook"],

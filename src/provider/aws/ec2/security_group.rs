@@ -166,20 +166,23 @@ fn describe_rule(r: &Rule) -> String {
 /// Untagged rules of a group: whether AWS's default egress rule is gone,
 /// and every other rule no morket resource made.
 fn untagged(rules: &[Rule]) -> (bool, Vec<String>) {
-    let mut default_seen = false;
+    // AWS adds one allow-all egress rule per address family of the VPC.
+    let (mut v4, mut v6) = (false, false);
     let mut unmanaged = Vec::new();
     for r in rules
         .iter()
         .filter(|r| !r.tags().iter().any(|t| t.key() == Some(tags::URN_TAG)))
     {
-        if !default_seen && is_allow_all_egress(r) {
-            default_seen = true;
+        if !v4 && is_allow_all_egress(r) && r.cidr_ipv4().is_some() {
+            v4 = true;
+        } else if !v6 && is_allow_all_egress(r) && r.cidr_ipv6().is_some() {
+            v6 = true;
         } else {
             unmanaged.push(describe_rule(r));
         }
     }
     unmanaged.sort();
-    (!default_seen, unmanaged)
+    (!v4 && !v6, unmanaged)
 }
 
 /// A described group as read, with its rules.
