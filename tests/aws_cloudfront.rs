@@ -267,12 +267,11 @@ async fn frontend_distribution_lifecycle() {
     // An S3 origin: no custom origin config. (AWS also answers an empty
     // S3OriginConfig, which moto 5.2.5 leaves out.)
     assert!(origins[0].custom_origin_config().is_none());
-    // moto 5.2.5 drops OriginAccessControlId from the origin it stores (see
-    // /work/shared/notes/moto.md); on AWS it is `oac_id`. Read reports what
-    // CloudFront answers, so under moto the OAC shows as drift below.
+    // moto 5.2.5 drops OriginAccessControlId from the origin it stores;
+    // scripts/moto_server.py keeps it, as AWS does (drift reads it back).
     assert_eq!(
         origins[0].origin_access_control_id().unwrap_or_default(),
-        ""
+        oac_id
     );
     let dcb = c.default_cache_behavior().unwrap();
     assert_eq!(dcb.target_origin_id(), ORIGIN);
@@ -406,7 +405,7 @@ async fn frontend_distribution_lifecycle() {
     );
 
     // Drift: a comment changed by hand shows on read; the rest reads back as
-    // declared (the OAC id aside, which moto does not keep).
+    // declared.
     let (mut live, etag) = e.config(&id).await;
     live.comment = "edited by hand".into();
     e.cf.update_distribution()
@@ -419,10 +418,6 @@ async fn frontend_distribution_lifecycle() {
     let read = e.read(&s.cdn).await.expect("live");
     let mut expected = e.st.resource(s.cdn.urn()).unwrap().unwrap().inputs;
     expected["comment"] = json!("edited by hand");
-    expected["origins"][0]
-        .as_object_mut()
-        .unwrap()
-        .remove("origin_access_control_id");
     assert_eq!(read, expected);
     let read_oac = e.read(&s.oac).await.expect("live");
     assert_eq!(read_oac["description"], "Morket SPA bucket");
