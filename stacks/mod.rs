@@ -14,6 +14,7 @@ use morket_stack::provider::Registry;
 
 pub mod demo;
 pub mod morket;
+pub mod state_bucket;
 #[cfg(feature = "test-provider")]
 pub mod testbed;
 
@@ -66,6 +67,7 @@ impl ConfigFile {
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, StackError> {
         let mut t = self.table.clone();
         t.remove("project");
+        t.remove("backend");
         T::deserialize(toml::Value::Table(t)).map_err(|e| StackError::Config {
             path: self.path.clone(),
             message: e.to_string().trim().to_string(),
@@ -85,7 +87,8 @@ impl ConfigFile {
             reason: reason.to_string(),
         };
         let parts: Vec<&str> = key.split('.').collect();
-        if key == "project" || parts.iter().any(|p| p.is_empty()) {
+        // The backend decides which state is used: --backend, never --set.
+        if key == "project" || parts[0] == "backend" || parts.iter().any(|p| p.is_empty()) {
             return Err(bad("not a key that --set can change"));
         }
         let (last, parents) = parts.split_last().expect("split yields one part");
@@ -136,11 +139,65 @@ type Program = fn(&str, &ConfigFile, &StackEnv) -> Result<Loaded, StackError>;
 
 fn programs() -> Vec<(&'static str, Program)> {
     #[allow(unused_mut)]
-    let mut v: Vec<(&'static str, Program)> =
-        vec![("demo", demo::build), ("morket", morket::build)];
+    let mut v: Vec<(&'static str, Program)> = vec![
+        ("demo", demo::build),
+        ("morket", morket::build),
+        ("state-bucket", state_bucket::build),
+    ];
     #[cfg(feature = "test-provider")]
     v.push(("testbed", testbed::build));
     v
+}
+
+/// The stack file's `[backend] url` (where its state lives), checked;
+/// `None` when there is no stack file or no `[backend]` table.
+pub fn backend_url(
+    stacks_dir: &Path,
+    stack: &str,
+    config: Option<&Path>,
+) -> Result<Option<String>, StackError> {
+    let path = config
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| stacks_dir.join(format!("{stack}.toml")));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StackError::Read { path, source }),
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| StackError::Config {
+            path: path.clone(),
+            message: e.to_string().trim().to_string(),
+        })?;
+    backend_of(&ConfigFile { path, table })
+}
+
+fn backend_of(file: &ConfigFile) -> Result<Option<String>, StackError> {
+    let Some(b) = file.table.get("backend") else {
+        return Ok(None);
+    };
+    let Some(t) = b.as_table() else {
+        return Err(file.bad(
+            "backend",
+            b,
+            "must be a table: [backend] url = \"s3://bucket/prefix\"",
+        ));
+    };
+    for (k, v) in t {
+        if k != "url" {
+            return Err(file.bad(&format!("backend.{k}"), v, "unknown key (known: url)"));
+        }
+    }
+    match t.get("url") {
+        Some(toml::Value::String(u)) => Ok(Some(u.clone())),
+        Some(other) => Err(file.bad("backend.url", other, "must be a string")),
+        None => Err(file.bad(
+            "backend.url",
+            "(missing)",
+            "[backend] needs url = \"s3://bucket/prefix\" or \"local\"",
+        )),
+    }
 }
 
 pub fn load(
@@ -166,6 +223,7 @@ pub fn load(
     for (key, value) in &env.set {
         file.set(key, value)?;
     }
+    backend_of(&file)?;
     let project = match file.table.get("project") {
         Some(toml::Value::String(p)) => p.clone(),
         Some(other) => return Err(file.bad("project", other, "must be a string")),

@@ -132,6 +132,8 @@ impl Env {
             .env_remove("MORKET_STACK_PASSPHRASE")
             .env_remove("MORKET_STACK_STATE_DIR")
             .env_remove("MORKET_STACK_STACKS_DIR")
+            .env_remove("MORKET_STACK_BACKEND")
+            .envs(aws_env())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         c
@@ -1357,3 +1359,23 @@ fn mode(p: &Path) -> u32 {
 
 #[path = "cli/drift.rs"]
 mod drift;
+#[path = "cli/s3.rs"]
+mod s3;
+mod support;
+
+/// The moto endpoint the S3-backend tests use; every command gets it with
+/// dummy credentials (the other tests never reach AWS).
+static S3_ENDPOINT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn aws_env() -> Vec<(&'static str, String)> {
+    match S3_ENDPOINT.lock().unwrap().clone() {
+        Some(url) => vec![
+            ("AWS_ENDPOINT_URL", url),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ],
+        None => vec![],
+    }
+}

@@ -14,6 +14,10 @@ use morket_stack::state::{
 };
 use serde_json::{json, Value};
 
+#[path = "state_conformance/on_s3.rs"]
+mod on_s3;
+mod support;
+
 const STACK: &str = "dev";
 const KEY: [u8; 32] = [7; 32];
 const CANARY: &str = "PLAINTEXT-CANARY-123";
@@ -569,6 +573,11 @@ macro_rules! conformance {
         mod memory {
             use super::*;
             $( #[test] fn $check() { super::$check(&memory_factory(MemoryStore::new(STACK))) } )*
+        }
+        /// The S3 backend against moto (conditional PUT and DELETE).
+        mod s3 {
+            use super::*;
+            $( #[test] fn $check() { let b = on_s3::backend(); super::$check(&b.factory()); } )*
         }
     };
 }

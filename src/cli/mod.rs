@@ -15,7 +15,10 @@ use morket_stack::model::Urn;
 use morket_stack::plan::{Plan, PlanOptions};
 use morket_stack::provider::aws::AwsSettings;
 use morket_stack::render::{self, Style};
+use morket_stack::state::backend::{self, Backend};
 use morket_stack::state::keys::{self, KeySource};
+use morket_stack::state::remote::{RemoteStore, MOVED_TO_META};
+use morket_stack::state::s3::S3Blob;
 use morket_stack::state::{lock, StateStore};
 use morket_stack::value;
 
@@ -45,6 +48,11 @@ struct Cli {
         env = "MORKET_STACK_STATE_DIR"
     )]
     state_dir: PathBuf,
+    /// Where the state lives: `local` (the state directory) or
+    /// `s3://bucket/prefix[?region=R]`; default: the stack file's
+    /// `[backend] url`, else local. The key file stays in --state-dir.
+    #[arg(long, global = true, env = "MORKET_STACK_BACKEND")]
+    backend: Option<String>,
     /// Where stack configurations live (`<dir>/<stack>.toml`).
     #[arg(
         long,
@@ -250,6 +258,28 @@ enum StateCmd {
     },
     /// Replace the state with an export.
     Import { stack: String, file: PathBuf },
+    /// Move the whole state (with its history) to another backend:
+    /// `--to s3://bucket/prefix` or `--to local`. Refused while locked.
+    Migrate {
+        stack: String,
+        #[arg(long)]
+        to: String,
+    },
+    /// The stored versions of the state object (S3 with versioning),
+    /// newest first. `history` is the operation log.
+    Versions {
+        stack: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Restore a stored version (under the lock); refused if it would
+    /// forget objects that exist now, or while operations are pending.
+    Rollback {
+        stack: String,
+        version: String,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -310,6 +340,8 @@ fn init_logging(verbose: u8) {
 struct Ctx {
     color: bool,
     state_dir: PathBuf,
+    backend: Option<String>,
+    profile: Option<String>,
     stacks_dir: PathBuf,
     config: Option<PathBuf>,
     lock_timeout: Duration,
@@ -317,9 +349,44 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// `--backend`, else the stack file's `[backend] url`, else local.
+    fn backend(&self, stack: &str) -> Result<Backend> {
+        let (url, from) = match &self.backend {
+            Some(u) => (u.clone(), "--backend".to_string()),
+            None => match stacks::backend_url(&self.stacks_dir, stack, self.config.as_deref())? {
+                Some(u) => (u, "[backend] url".to_string()),
+                None => return Ok(Backend::Local(self.state_dir.clone())),
+            },
+        };
+        Backend::parse(&url, &self.state_dir).map_err(|e| anyhow::anyhow!("{from}: {e}"))
+    }
+
+    /// The S3 state of `stack`, keyed (versions and rollback).
+    fn open_remote(&self, stack: &str) -> Result<RemoteStore<S3Blob>> {
+        let Backend::S3(url) = self.backend(stack)? else {
+            bail!(
+                "stack {stack} keeps its state locally: stored versions exist only on an S3 backend with versioning \
+                 (see `history` for the operation log, `state export` for a copy)"
+            );
+        };
+        let mut store = backend::open_s3(&url, stack, self.profile.clone())
+            .with_context(|| format!("opening state for stack {stack} ({url})"))?;
+        if let Some(to) = store.meta(MOVED_TO_META)? {
+            bail!("the state of stack {stack} at {url} was moved to {to} by `state migrate`");
+        }
+        keys::configure_secrets(&mut store, &self.state_dir, stack)?;
+        Ok(store)
+    }
+
     fn open_store(&self, stack: &str) -> Result<Box<dyn StateStore>> {
-        let (store, source) = keys::open_sqlite(&self.state_dir, stack)
-            .with_context(|| format!("opening state for stack {stack}"))?;
+        let backend = self.backend(stack)?;
+        let (store, source) = backend::open(&backend, &self.state_dir, stack, self.profile.clone())
+            .with_context(|| {
+                format!(
+                    "opening state for stack {stack} ({})",
+                    backend.describe(stack)
+                )
+            })?;
         if let KeySource::KeyFile {
             path,
             created: true,
@@ -331,12 +398,17 @@ impl Ctx {
                 path.display()
             );
         }
-        Ok(Box::new(store))
+        Ok(store)
     }
 
     fn signals(&self, stack: &str) -> Result<signals::Signals> {
-        signals::Signals::install(keys::state_path(&self.state_dir, stack), stack.to_string())
-            .context("installing signal handlers")
+        let (backend, profile) = (self.backend(stack)?, self.profile.clone());
+        let stack = stack.to_string();
+        // Released through a handle of its own: the engine's may be in a call.
+        let release = move |id: &str| {
+            backend::open_unkeyed(&backend, &stack, profile.clone()).and_then(|mut s| s.unlock(id))
+        };
+        signals::Signals::install(Box::new(release)).context("installing signal handlers")
     }
 
     fn load(&self, stack: &str) -> Result<stacks::Loaded> {
@@ -383,6 +455,8 @@ async fn run(cli: Cli) -> Result<u8> {
     let ctx = Ctx {
         color,
         state_dir: cli.state_dir,
+        backend: cli.backend,
+        profile: cli.profile.clone(),
         stacks_dir: cli.stacks_dir,
         config: cli.config,
         lock_timeout: cli.lock_timeout,
@@ -690,13 +764,19 @@ async fn drift_cmd(ctx: &Ctx, mut a: DriftArgs) -> Result<u8> {
         notify::check(url)?;
     }
     let loaded = ctx.load(&a.stack)?;
-    let store = keys::open_sqlite_read_only(&ctx.state_dir, &a.stack)
-        .with_context(|| format!("opening state for stack {} read only", a.stack))?;
-    let engine =
-        Engine::new(Box::new(store), loaded.registry.clone()).with_options(EngineOptions {
-            parallel: 10,
-            ..Default::default()
-        });
+    let backend = ctx.backend(&a.stack)?;
+    let store = backend::open_read_only(&backend, &ctx.state_dir, &a.stack, ctx.profile.clone())
+        .with_context(|| {
+            format!(
+                "opening state for stack {} read only ({})",
+                a.stack,
+                backend.describe(&a.stack)
+            )
+        })?;
+    let engine = Engine::new(store, loaded.registry.clone()).with_options(EngineOptions {
+        parallel: 10,
+        ..Default::default()
+    });
     let report = engine.drift().await?;
     let json = serde_json::to_vec_pretty(&report)?;
     if a.json {
@@ -811,6 +891,118 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
             .with_context(|| format!("{} is not a state export", file.display()))?;
             with_lock(store.as_mut(), "state import", |s| Ok(s.import(&snap)?))?;
             println!("Imported {} into stack {stack}.", file.display());
+        }
+        StateCmd::Migrate { stack, to } => {
+            let from = ctx.backend(&stack)?;
+            let to =
+                Backend::parse(&to, &ctx.state_dir).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+            let m =
+                backend::migrate(&from, &to, &stack, ctx.profile.clone()).with_context(|| {
+                    format!(
+                        "moving the state of stack {stack} to {}",
+                        to.describe(&stack)
+                    )
+                })?;
+            println!(
+                "Moved the state of stack {stack} ({} resource(s), serial {}, {} bytes) from {} to {}.",
+                m.resources,
+                m.serial,
+                m.bytes,
+                from.describe(&stack),
+                to.describe(&stack)
+            );
+            println!(
+                "The old copy is marked moved and refuses use. Point the stack at the new place: \
+                 [backend] url = \"{}\" in the stack file (or --backend). The secrets key stays where it was ({}/{stack}.key, or the environment).",
+                to.url(),
+                ctx.state_dir.display()
+            );
+        }
+        StateCmd::Versions { stack, limit } => {
+            let store = ctx.open_remote(&stack)?;
+            let versions = store.versions()?;
+            if versions.is_empty() {
+                println!(
+                    "No versions of {}: is versioning enabled on the bucket?",
+                    store.location()
+                );
+            }
+            for v in versions.iter().take(limit) {
+                let what = if v.deleted {
+                    "delete marker".to_string()
+                } else {
+                    match store.version(&v.id) {
+                        Ok(s) => format!(
+                            "serial {}, {} resource(s), {} pending",
+                            s.serial()?,
+                            s.resources()?.len(),
+                            s.pending()?.len()
+                        ),
+                        Err(e) => format!("unreadable: {e}"),
+                    }
+                };
+                println!(
+                    "{}  {}  {:>8} bytes  {what}{}",
+                    v.id,
+                    v.modified,
+                    v.size,
+                    if v.latest { "  (current)" } else { "" }
+                );
+            }
+        }
+        StateCmd::Rollback {
+            stack,
+            version,
+            yes,
+        } => {
+            let mut store = ctx.open_remote(&stack)?;
+            let info = lock::new_lock_info("state rollback");
+            store.try_lock(&info)?;
+            store.set_fence(Some(info.id.clone()));
+            let r = (|| {
+                let old = store.version(&version)?;
+                println!(
+                    "Version {version}: serial {}, {} resource(s). Current: serial {}, {} resource(s).",
+                    old.serial()?,
+                    old.resources()?.len(),
+                    store.serial()?,
+                    store.resources()?.len()
+                );
+                if !yes && !confirm(&format!("Restore version {version} of stack {stack}?"))? {
+                    println!("Rollback cancelled.");
+                    return Ok(1);
+                }
+                let done = store.rollback(&version)?;
+                let entry = morket_stack::state::HistoryEntry {
+                    id: 0,
+                    operation: "state rollback".into(),
+                    started_at: info.started_at.clone(),
+                    finished_at: morket_stack::state::now_rfc3339(),
+                    result: "ok".into(),
+                    who: info.who.clone(),
+                    summary: serde_json::json!({"version": version, "restored": done.restored.len()}),
+                    serial_before: 0,
+                    serial_after: store.serial()?,
+                };
+                store.append_history(&entry)?;
+                println!(
+                    "Restored version {version} of stack {stack} (serial now {}).",
+                    store.serial()?
+                );
+                if !done.restored.is_empty() {
+                    println!(
+                        "It brings back {} row(s) the state had dropped: {}. Run `morket-stack refresh {stack}` to check they still exist.",
+                        done.restored.len(),
+                        done.restored.join(", ")
+                    );
+                }
+                Ok::<u8, anyhow::Error>(0)
+            })();
+            store.set_fence(None);
+            let unlocked = store.unlock(&info.id);
+            let code = r?;
+            unlocked?;
+            return Ok(code);
         }
     }
     Ok(0)

@@ -6,11 +6,10 @@
 //! exits; the next run settles them. Before the apply starts, a signal
 //! releases the lock and exits at once.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use morket_stack::exec::Cancel;
-use morket_stack::state::{SqliteStore, StateStore};
+use morket_stack::state::StateError;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Default)]
@@ -26,8 +25,8 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Starts listening; `db` and `stack` name the state whose lock is released.
-    pub fn install(db: PathBuf, stack: String) -> std::io::Result<Signals> {
+    /// Starts listening; `release` frees the lock a signal abandons.
+    pub fn install(release: Release) -> std::io::Result<Signals> {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
@@ -52,7 +51,10 @@ impl Signals {
                             eprintln!("\nInterrupt: nothing was applied.");
                         }
                         if let Some(id) = g.lock_id.take() {
-                            release(&db, &stack, &id);
+                            match release(&id) {
+                                Ok(()) => eprintln!("Released the state lock {id}."),
+                                Err(e) => eprintln!("Could not release the state lock {id}: {e}"),
+                            }
                         }
                         std::process::exit(code);
                     }
@@ -82,11 +84,5 @@ impl Signals {
     }
 }
 
-/// Releases the lock through a connection of its own: the engine's may be
-/// in the middle of a call.
-fn release(db: &std::path::Path, stack: &str, id: &str) {
-    match SqliteStore::open(db, stack).and_then(|mut s| s.unlock(id)) {
-        Ok(()) => eprintln!("Released the state lock {id}."),
-        Err(e) => eprintln!("Could not release the state lock {id}: {e}"),
-    }
-}
+/// Releases lock `id` of the stack through a store handle of its own.
+pub type Release = Box<dyn Fn(&str) -> Result<(), StateError> + Send + Sync>;

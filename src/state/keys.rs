@@ -44,6 +44,17 @@ pub fn open_sqlite(state_dir: &Path, stack: &str) -> Result<(SqliteStore, KeySou
 /// creates nothing: no state file, no key file, no salt.
 pub fn open_sqlite_read_only(state_dir: &Path, stack: &str) -> Result<SqliteStore> {
     let mut store = SqliteStore::open_read_only(&state_path(state_dir, stack), stack)?;
+    configure_secrets_read_only(&mut store, state_dir, stack)?;
+    Ok(store)
+}
+
+/// Installs the key on a store opened read only, when there is one to find;
+/// nothing is created (no key file, no salt).
+pub fn configure_secrets_read_only(
+    store: &mut dyn StateStore,
+    state_dir: &Path,
+    stack: &str,
+) -> Result<()> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let sealed = store.meta("key_check")?.is_some();
     if var(SECRET_KEY_ENV).is_some()
@@ -53,9 +64,9 @@ pub fn open_sqlite_read_only(state_dir: &Path, stack: &str) -> Result<SqliteStor
     {
         // Every source here only reads: the key file exists or, when it is
         // missing, the state's key check makes it an error, never a new key.
-        configure_secrets(&mut store, state_dir, stack)?;
+        configure_secrets(store, state_dir, stack)?;
     }
-    Ok(store)
+    Ok(())
 }
 
 /// Resolves the key from the process environment and installs it on `store`.

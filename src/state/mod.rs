@@ -10,9 +10,12 @@ use serde_json::Value;
 use crate::model::{ResourceOptions, Urn};
 use crate::secrets::{Crypter, SecretsError};
 
+pub mod backend;
 pub mod keys;
 pub mod lock;
 pub mod memory;
+pub mod remote;
+pub mod s3;
 pub mod sqlite;
 
 pub use memory::MemoryStore;
@@ -38,6 +41,13 @@ pub enum StateError {
     NotFound(String),
     #[error("state schema version {found} is newer than this morket-stack supports ({supported}); upgrade morket-stack")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// `state migrate` moved this state: using the old copy would fork it.
+    #[error("the state of stack {stack} at {from} was moved to {to} by `state migrate`; use that backend instead (`[backend] url` in the stack file, or --backend)")]
+    Moved {
+        from: String,
+        to: String,
+        stack: String,
+    },
     #[error("state import refused: {0}")]
     Import(String),
     #[error("{path}: {source}")]

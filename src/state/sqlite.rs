@@ -347,6 +347,52 @@ fn check_fence(tx: &Connection, fence: Option<&str>) -> Result<()> {
     })
 }
 
+fn check_owner(owner: String, stack: &str, label: &str) -> Result<()> {
+    if owner != stack {
+        return Err(corrupt(format_args!(
+            "{label} holds the state of stack {owner:?}, not {stack:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Header bytes 18 and 19 say WAL (2) or rollback journal (1); a database
+/// loaded into memory must not claim WAL, and whole-file bytes carry no WAL.
+fn set_rollback_journal(b: &mut [u8]) {
+    if b.len() >= 100 {
+        b[18] = 1;
+        b[19] = 1;
+    }
+}
+
+/// Loads a whole state file's `bytes` into the in-memory `conn`.
+fn load_bytes(conn: &mut Connection, bytes: &[u8], read_only: bool, label: &str) -> Result<()> {
+    if bytes.len() < 100 || !bytes.starts_with(b"SQLite format 3\0") {
+        return Err(corrupt(format_args!(
+            "{label} is not a state file (not SQLite)"
+        )));
+    }
+    let mut b = bytes.to_vec();
+    set_rollback_journal(&mut b);
+    // SAFETY: sqlite3_deserialize takes ownership of a buffer from
+    // sqlite3_malloc64 (FREEONCLOSE); it is allocated with exactly b.len()
+    // bytes and filled before being handed over.
+    unsafe {
+        let p = rusqlite::ffi::sqlite3_malloc64(b.len() as u64).cast::<u8>();
+        let p = std::ptr::NonNull::new(p)
+            .ok_or_else(|| StateError::Db(format!("{label}: out of memory")))?;
+        std::ptr::copy_nonoverlapping(b.as_ptr(), p.as_ptr(), b.len());
+        let data = rusqlite::serialize::OwnedData::from_raw_nonnull(p, b.len());
+        conn.deserialize(rusqlite::DatabaseName::Main, data, read_only)?;
+    }
+    // A malformed file fails here rather than at the first query.
+    let ok: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if ok != "ok" {
+        return Err(corrupt(format_args!("{label}: {ok}")));
+    }
+    Ok(())
+}
+
 /// Runs the migrations this file has not seen yet.
 fn migrate(conn: &mut Connection) -> Result<()> {
     let version = |c: &Connection| -> Result<i64> {
@@ -490,6 +536,90 @@ impl SqliteStore {
             lineage,
             fence: None,
         })
+    }
+
+    /// A state held in memory, made from `bytes` (a whole state file, as a
+    /// remote backend stores it) or new when `None`: the working copy of
+    /// [`super::remote::RemoteStore`]. `read_only` neither migrates nor
+    /// initialises anything, and refuses writes.
+    pub fn from_bytes(
+        bytes: Option<&[u8]>,
+        stack: &str,
+        label: &str,
+        read_only: bool,
+    ) -> Result<SqliteStore> {
+        let mut conn = Connection::open_in_memory()?;
+        if let Some(b) = bytes {
+            load_bytes(&mut conn, b, read_only, label)?;
+        }
+        let lineage = if read_only {
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version != SCHEMA_VERSION {
+                return Err(if version > SCHEMA_VERSION {
+                    StateError::SchemaTooNew {
+                        found: version,
+                        supported: SCHEMA_VERSION,
+                    }
+                } else {
+                    StateError::Db(format!(
+                        "{label}: state schema version {version} needs migrating to {SCHEMA_VERSION}; run `morket-stack preview {stack}` once"
+                    ))
+                });
+            }
+            check_owner(get_meta(&conn, "stack")?.unwrap_or_default(), stack, label)?;
+            get_meta(&conn, "lineage")?.unwrap_or_default()
+        } else {
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            migrate(&mut conn)?;
+            let (owner, _) = meta_or_init(&mut conn, "stack", || stack.to_string())?;
+            check_owner(owner, stack, label)?;
+            meta_or_init(&mut conn, "lineage", new_lineage)?.0
+        };
+        Ok(SqliteStore {
+            conn,
+            stack: stack.to_string(),
+            path: PathBuf::from(label),
+            crypter: None,
+            lineage,
+            fence: None,
+        })
+    }
+
+    /// The whole state as one file's bytes (no WAL: what
+    /// [`SqliteStore::from_bytes`] takes back).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let data = self.conn.serialize(rusqlite::DatabaseName::Main)?;
+        let mut b = data.to_vec();
+        set_rollback_journal(&mut b);
+        Ok(b)
+    }
+
+    /// The state as a file to copy elsewhere (`state migrate`): without
+    /// the lock row (the copy's backend has its own lock) and compacted.
+    pub fn to_copy_bytes(&self) -> Result<Vec<u8>> {
+        let copy = SqliteStore::from_bytes(
+            Some(&self.to_bytes()?),
+            &self.stack,
+            &self.path.display().to_string(),
+            false,
+        )?;
+        copy.conn.execute("DELETE FROM lock", [])?;
+        copy.conn.execute_batch("VACUUM")?;
+        copy.to_bytes()
+    }
+
+    /// Takes the state `bytes` in place of this one's, keeping the key.
+    pub fn replace_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut fresh = SqliteStore::from_bytes(
+            Some(bytes),
+            &self.stack,
+            &self.path.display().to_string(),
+            false,
+        )?;
+        fresh.crypter = self.crypter.take();
+        fresh.fence = self.fence.take();
+        *self = fresh;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
