@@ -156,21 +156,52 @@ pub fn backend_url(
     stack: &str,
     config: Option<&Path>,
 ) -> Result<Option<String>, StackError> {
-    let path = config
+    let path = config_path(stacks_dir, stack, config);
+    if !path.exists() {
+        return Ok(None);
+    }
+    backend_of(&read_config(&path)?)
+}
+
+fn config_path(stacks_dir: &Path, stack: &str, config: Option<&Path>) -> PathBuf {
+    config
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| stacks_dir.join(format!("{stack}.toml")));
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StackError::Read { path, source }),
-    };
+        .unwrap_or_else(|| stacks_dir.join(format!("{stack}.toml")))
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile, StackError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StackError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| StackError::Config {
-            path: path.clone(),
+            path: path.to_path_buf(),
             message: e.to_string().trim().to_string(),
         })?;
-    backend_of(&ConfigFile { path, table })
+    Ok(ConfigFile {
+        path: path.to_path_buf(),
+        table,
+    })
+}
+
+/// AWS settings in the stack file's `region`; `--region` must agree.
+pub fn settings_in(
+    file: &ConfigFile,
+    env: &StackEnv,
+    region: &str,
+) -> Result<AwsSettings, StackError> {
+    let mut settings = env.aws.clone();
+    if let Some(r) = settings.region.as_ref().filter(|r| *r != region) {
+        return Err(file.bad(
+            "region",
+            format!("{region:?}"),
+            &format!("--region {r} differs; the stack's region is set in the file"),
+        ));
+    }
+    settings.region = Some(region.to_string());
+    Ok(settings)
 }
 
 fn backend_of(file: &ConfigFile) -> Result<Option<String>, StackError> {
@@ -206,20 +237,7 @@ pub fn load(
     config: Option<&Path>,
     env: &StackEnv,
 ) -> Result<Loaded, StackError> {
-    let path = config
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| stacks_dir.join(format!("{stack}.toml")));
-    let text = std::fs::read_to_string(&path).map_err(|source| StackError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| StackError::Config {
-            path: path.clone(),
-            message: e.to_string().trim().to_string(),
-        })?;
-    let mut file = ConfigFile { path, table };
+    let mut file = read_config(&config_path(stacks_dir, stack, config))?;
     for (key, value) in &env.set {
         file.set(key, value)?;
     }

@@ -56,15 +56,7 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
             "must be between 1 and 3650",
         ));
     }
-    let mut settings = env.aws.clone();
-    if let Some(r) = settings.region.as_ref().filter(|r| **r != cfg.region) {
-        return Err(file.bad(
-            "region",
-            format!("{:?}", cfg.region),
-            &format!("--region {r} differs; the stack's region is set in the file"),
-        ));
-    }
-    settings.region = Some(cfg.region.clone());
+    let mut settings = super::settings_in(file, env, &cfg.region)?;
     let mut tags = BTreeMap::from([
         ("Purpose".to_string(), "morket-stack-state".to_string()),
         ("ManagedBy".to_string(), "morket-stack".to_string()),

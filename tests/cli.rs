@@ -118,24 +118,9 @@ impl Env {
 
     /// The binary with this test's directories; `state_dir` relative to it.
     fn cmd_in(&self, state_dir: &str, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.dir.path())
-            .args([
-                "--no-color",
-                "--stacks-dir",
-                "stacks",
-                "--state-dir",
-                state_dir,
-            ])
-            .args(args)
-            .env_remove("MORKET_STACK_SECRET_KEY")
-            .env_remove("MORKET_STACK_PASSPHRASE")
-            .env_remove("MORKET_STACK_STATE_DIR")
-            .env_remove("MORKET_STACK_STACKS_DIR")
-            .env_remove("MORKET_STACK_BACKEND")
-            .envs(aws_env())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+        let mut c = cmd_at(self.dir.path(), &[]);
+        c.args(["--stacks-dir", "stacks", "--state-dir", state_dir])
+            .args(args);
         c
     }
 
@@ -1366,6 +1351,24 @@ mod support;
 /// The moto endpoint the S3-backend tests use; every command gets it with
 /// dummy credentials (the other tests never reach AWS).
 static S3_ENDPOINT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The binary run in working directory `dir`, with no key, state or
+/// backend from the test's own environment.
+fn cmd_at(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .args(["--no-color"])
+        .args(args)
+        .env_remove("MORKET_STACK_SECRET_KEY")
+        .env_remove("MORKET_STACK_PASSPHRASE")
+        .env_remove("MORKET_STACK_STATE_DIR")
+        .env_remove("MORKET_STACK_STACKS_DIR")
+        .env_remove("MORKET_STACK_BACKEND")
+        .envs(aws_env())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    c
+}
 
 fn aws_env() -> Vec<(&'static str, String)> {
     match S3_ENDPOINT.lock().unwrap().clone() {

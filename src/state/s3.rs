@@ -155,6 +155,15 @@ impl S3Blob {
         &self.url
     }
 
+    /// What a request future owns: the client, the bucket and the key.
+    fn parts(&self, key: &str) -> (aws_sdk_s3::Client, String, String) {
+        (
+            self.client.clone(),
+            self.url.bucket.clone(),
+            key.to_string(),
+        )
+    }
+
     fn run<F>(&self, f: F) -> F::Output
     where
         F: Future + Send + 'static,
@@ -183,6 +192,10 @@ where
     match status {
         Some(412) => BlobError::PreconditionFailed,
         Some(404) => BlobError::NotFound,
+        Some(403) => BlobError::Other(format!(
+            "access denied (HTTP 403{}): these credentials may not use this bucket, or its policy refuses the request (the state bucket's policy requires TLS)",
+            e.code().map(|c| format!(" {c}")).unwrap_or_default()
+        )),
         _ => {
             let code = e.code().unwrap_or("").to_string();
             let msg = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
@@ -226,11 +239,7 @@ impl Blob for S3Blob {
     }
 
     fn get(&self, key: &str) -> Result<Option<Object>, BlobError> {
-        let (c, bucket, key) = (
-            self.client.clone(),
-            self.url.bucket.clone(),
-            key.to_string(),
-        );
+        let (c, bucket, key) = self.parts(key);
         self.run(async move {
             match c.get_object().bucket(bucket).key(key).send().await {
                 Ok(out) => read_body(out).await.map(Some),
@@ -243,11 +252,7 @@ impl Blob for S3Blob {
     }
 
     fn get_if_changed(&self, key: &str, etag: &str) -> Result<Option<Object>, BlobError> {
-        let (c, bucket, key) = (
-            self.client.clone(),
-            self.url.bucket.clone(),
-            key.to_string(),
-        );
+        let (c, bucket, key) = self.parts(key);
         let etag = etag.to_string();
         self.run(async move {
             let out = match c
@@ -269,11 +274,7 @@ impl Blob for S3Blob {
     }
 
     fn put(&self, key: &str, bytes: &[u8], cond: Cond) -> Result<String, BlobError> {
-        let (c, bucket, key) = (
-            self.client.clone(),
-            self.url.bucket.clone(),
-            key.to_string(),
-        );
+        let (c, bucket, key) = self.parts(key);
         let body = bytes.to_vec();
         self.run(async move {
             let mut req = c
@@ -291,11 +292,7 @@ impl Blob for S3Blob {
     }
 
     fn delete_if(&self, key: &str, etag: &str) -> Result<(), BlobError> {
-        let (c, bucket, key) = (
-            self.client.clone(),
-            self.url.bucket.clone(),
-            key.to_string(),
-        );
+        let (c, bucket, key) = self.parts(key);
         let etag = etag.to_string();
         self.run(async move {
             c.delete_object()
@@ -310,11 +307,7 @@ impl Blob for S3Blob {
     }
 
     fn versions(&self, key: &str) -> Result<Vec<Version>, BlobError> {
-        let (c, bucket, key) = (
-            self.client.clone(),
-            self.url.bucket.clone(),
-            key.to_string(),
-        );
+        let (c, bucket, key) = self.parts(key);
         self.run(async move {
             let mut out = Vec::new();
             let (mut key_marker, mut version_marker) = (None, None);
@@ -367,11 +360,7 @@ impl Blob for S3Blob {
     }
 
     fn get_version(&self, key: &str, version: &str) -> Result<Object, BlobError> {
-        let (c, bucket, key) = (
-            self.client.clone(),
-            self.url.bucket.clone(),
-            key.to_string(),
-        );
+        let (c, bucket, key) = self.parts(key);
         let version = version.to_string();
         self.run(async move {
             let out = c

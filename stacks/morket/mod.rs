@@ -49,17 +49,9 @@ impl Outputs {
 
 pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, StackError> {
     let cfg = MorketConfig::load(file)?;
-    let mut settings = env.aws.clone();
     // The file's region is the stack's: zones, the log-delivery principal
     // and ARNs are built from it.
-    if let Some(r) = settings.region.as_ref().filter(|r| **r != cfg.region) {
-        return Err(file.bad(
-            "region",
-            format!("{:?}", cfg.region),
-            &format!("--region {r} differs; the stack's region is set in the file"),
-        ));
-    }
-    settings.region = Some(cfg.region.clone());
+    let mut settings = super::settings_in(file, env, &cfg.region)?;
     settings.default_tags = cfg.default_tags();
     let mut registry = Registry::builtin();
     aws::register(&mut registry, Arc::new(Aws::new(settings)));

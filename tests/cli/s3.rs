@@ -77,23 +77,6 @@ fn second_workdir(env: &Env, stack_toml: &str) -> PathBuf {
     dir
 }
 
-/// The binary run in working directory `dir` (its own stacks and state).
-fn cmd_at(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .args(["--no-color"])
-        .args(args)
-        .env_remove("MORKET_STACK_SECRET_KEY")
-        .env_remove("MORKET_STACK_PASSPHRASE")
-        .env_remove("MORKET_STACK_STATE_DIR")
-        .env_remove("MORKET_STACK_STACKS_DIR")
-        .env_remove("MORKET_STACK_BACKEND")
-        .envs(aws_env())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    c
-}
-
 /// Every `thing-i` once in the cloud and in the S3 state, read from `dir`.
 #[track_caller]
 fn assert_converged_at(env: &Env, dir: &Path, count: u32) {
@@ -272,17 +255,9 @@ fn s3_state_migrate_there_and_back_keeps_state_and_history() {
     );
     // A migration onto a live state is refused.
     env.stack("tb", &testbed(3, 1, 0, "v"));
-    let o = env.run(&["--state-dir", "other", "up", "tb", "--yes"]);
+    let o = env.run_in("other", &["up", "tb", "--yes"]);
     assert_eq!(o.code, 0, "{o:?}");
-    let o = env.run(&[
-        "--state-dir",
-        "other",
-        "state",
-        "migrate",
-        "tb",
-        "--to",
-        &to,
-    ]);
+    let o = env.run_in("other", &["state", "migrate", "tb", "--to", &to]);
     assert_eq!(o.code, 1, "{o:?}");
     assert!(o.stderr.contains("already holds a state"), "{o:?}");
     // And back.
@@ -387,4 +362,140 @@ fn s3_drift_reads_the_state_without_the_lock() {
     env.go_all(count);
     assert!(env.wait_exit(&mut up, "up").success(), "{}", env.log("up"));
     assert_converged_at(&env, &env.path(""), count);
+}
+
+/// The bootstrap: `up state-bucket` (its own state local) makes the state
+/// bucket as the README says, and stacks can then keep their state in it.
+#[test]
+fn s3_bootstrap_stack_makes_a_versioned_encrypted_tls_only_bucket() {
+    let env = Env::new();
+    let m = s3(&env);
+    let bucket = "team-state-bootstrap";
+    let file =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/state-bucket.toml"))
+            .unwrap()
+            .replace("morket-stack-state-example", bucket);
+    env.stack("state-bucket", &file);
+    let o = env.ok(&["up", "state-bucket", "--yes"]);
+    assert!(o.stdout.contains(&format!("s3://{bucket}/stacks")), "{o:?}");
+    assert!(
+        env.path("state/state-bucket.db").exists(),
+        "its own state is local"
+    );
+    let o = env.run(&["preview", "state-bucket", "--expect-no-changes"]);
+    assert_eq!(o.code, 0, "{o:?}");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&m.sdk_config().await)
+                .force_path_style(true)
+                .build(),
+        );
+        let v = c
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+        let e = c
+            .get_bucket_encryption()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        let rule = &e.server_side_encryption_configuration().unwrap().rules()[0];
+        let d = rule.apply_server_side_encryption_by_default().unwrap();
+        assert_eq!(d.sse_algorithm().as_str(), "aws:kms");
+        let p = c
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        let p = p.public_access_block_configuration().unwrap();
+        assert_eq!(
+            (
+                p.block_public_acls(),
+                p.block_public_policy(),
+                p.ignore_public_acls(),
+                p.restrict_public_buckets()
+            ),
+            (Some(true), Some(true), Some(true), Some(true))
+        );
+        let policy = c.get_bucket_policy().bucket(bucket).send().await.unwrap();
+        let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+        let st = &policy["Statement"][0];
+        assert_eq!(st["Effect"], "Deny", "{policy}");
+        assert_eq!(
+            st["Condition"]["Bool"]["aws:SecureTransport"], "false",
+            "{policy}"
+        );
+    });
+    // Its policy refuses anything but TLS: the local peer speaks plain
+    // HTTP, so using it as a backend here is refused, with a clear error.
+    env.stack("tb", &testbed(2, 1, 0, "v"));
+    let url = format!("s3://{bucket}/stacks");
+    let o = env.run(&["--backend", &url, "up", "tb", "--yes"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stderr.contains("HTTP 403") && o.stderr.contains("TLS"),
+        "{o:?}"
+    );
+    assert!(env.cloud().is_empty(), "nothing applied without state");
+}
+
+/// Backend settings are checked before anything is opened, naming the
+/// file, key and value; `--set` cannot move a stack's state.
+#[test]
+fn backend_settings_errors_name_the_key_and_value() {
+    let env = Env::new();
+    env.stack(
+        "tb",
+        &format!(
+            "{}\n[backend]\nurl = \"gs://bucket\"\n",
+            testbed(1, 1, 0, "v")
+        ),
+    );
+    let o = env.run(&["state", "list", "tb"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stderr.contains("[backend] url") && o.stderr.contains("gs://bucket"),
+        "{o:?}"
+    );
+    env.stack(
+        "tb",
+        &format!(
+            "{}\n[backend]\nurl = \"s3://Bad_Bucket/x\"\n",
+            testbed(1, 1, 0, "v")
+        ),
+    );
+    let o = env.run(&["preview", "tb"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("Bad_Bucket"), "{o:?}");
+    env.stack(
+        "tb",
+        &format!(
+            "{}\n[backend]\nurl = \"local\"\nbucket = \"x\"\n",
+            testbed(1, 1, 0, "v")
+        ),
+    );
+    let o = env.run(&["preview", "tb"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("backend.bucket"), "{o:?}");
+    env.stack("tb", &testbed(1, 1, 0, "v"));
+    let o = env.run(&["preview", "tb", "--set", "backend.url=s3://x-bucket"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("backend.url"), "{o:?}");
+    let o = env.run(&["--backend", "ftp://x", "state", "list", "tb"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stderr.contains("--backend") && o.stderr.contains("ftp://x"),
+        "{o:?}"
+    );
+    assert!(!env.path("state/tb.db").exists(), "nothing was opened");
 }
