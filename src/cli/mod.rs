@@ -17,8 +17,8 @@ use morket_stack::provider::aws::AwsSettings;
 use morket_stack::render::{self, Style};
 use morket_stack::state::backend::{self, Backend};
 use morket_stack::state::keys::{self, KeySource};
-use morket_stack::state::remote::{RemoteStore, MOVED_TO_META};
-use morket_stack::state::s3::S3Blob;
+use morket_stack::state::remote::{self, RemoteStore, MOVED_TO_META};
+use morket_stack::state::s3::{S3Blob, S3Url};
 use morket_stack::state::{lock, StateStore};
 use morket_stack::value;
 
@@ -361,14 +361,20 @@ impl Ctx {
         Backend::parse(&url, &self.state_dir).map_err(|e| anyhow::anyhow!("{from}: {e}"))
     }
 
-    /// The S3 state of `stack`, keyed (versions and rollback).
-    fn open_remote(&self, stack: &str) -> Result<RemoteStore<S3Blob>> {
+    /// The S3 location of the state of `stack` (versions and rollback).
+    fn s3_url(&self, stack: &str) -> Result<S3Url> {
         let Backend::S3(url) = self.backend(stack)? else {
             bail!(
                 "stack {stack} keeps its state locally: stored versions exist only on an S3 backend with versioning \
                  (see `history` for the operation log, `state export` for a copy)"
             );
         };
+        Ok(url)
+    }
+
+    /// The S3 state of `stack`, keyed (rollback).
+    fn open_remote(&self, stack: &str) -> Result<RemoteStore<S3Blob>> {
+        let url = self.s3_url(stack)?;
         let mut store = backend::open_s3(&url, stack, self.profile.clone())
             .with_context(|| format!("opening state for stack {stack} ({url})"))?;
         if let Some(to) = store.meta(MOVED_TO_META)? {
@@ -919,26 +925,17 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
             );
         }
         StateCmd::Versions { stack, limit } => {
-            let store = ctx.open_remote(&stack)?;
-            let versions = store.versions()?;
+            let url = ctx.s3_url(&stack)?;
+            let blob = S3Blob::new(url.clone(), ctx.profile.clone())?;
+            let versions = remote::list_versions(&blob, &url.prefix, &stack, limit)?;
             if versions.is_empty() {
-                println!(
-                    "No versions of {}: is versioning enabled on the bucket?",
-                    store.location()
-                );
+                println!("No versions of {url}/{stack}.db: is versioning enabled on the bucket?");
             }
-            for v in versions.iter().take(limit) {
-                let what = if v.deleted {
-                    "delete marker".to_string()
-                } else {
-                    match store.version(&v.id) {
-                        Ok(s) => format!(
-                            "serial {}, {} resource(s), {} pending",
-                            s.serial()?,
-                            s.resources()?.len(),
-                            s.pending()?.len()
-                        ),
-                        Err(e) => format!("unreadable: {e}"),
+            for (v, summary) in &versions {
+                let what = match summary {
+                    None => "delete marker".to_string(),
+                    Some((serial, resources, pending)) => {
+                        format!("serial {serial}, {resources} resource(s), {pending} pending")
                     }
                 };
                 println!(
@@ -955,8 +952,15 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
             version,
             yes,
         } => {
-            let mut store = ctx.open_remote(&stack)?;
             let info = lock::new_lock_info("state rollback");
+            let url = ctx.s3_url(&stack)?;
+            let blob = S3Blob::new(url.clone(), ctx.profile.clone())?;
+            if remote::restore_deleted(&blob, &url.prefix, &stack, &version, &info)? {
+                println!("The state object of stack {stack} had been deleted; restored version {version} as it was.");
+                return Ok(0);
+            }
+            drop(blob);
+            let mut store = ctx.open_remote(&stack)?;
             store.try_lock(&info)?;
             store.set_fence(Some(info.id.clone()));
             let r = (|| {
@@ -972,6 +976,7 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
                     println!("Rollback cancelled.");
                     return Ok(1);
                 }
+                let serial_before = store.serial()?;
                 let done = store.rollback(&version)?;
                 let entry = morket_stack::state::HistoryEntry {
                     id: 0,
@@ -981,7 +986,7 @@ fn state_cmd(ctx: &Ctx, cmd: StateCmd) -> Result<u8> {
                     result: "ok".into(),
                     who: info.who.clone(),
                     summary: serde_json::json!({"version": version, "restored": done.restored.len()}),
-                    serial_before: 0,
+                    serial_before,
                     serial_after: store.serial()?,
                 };
                 store.append_history(&entry)?;

@@ -181,20 +181,32 @@ fn copy(src: &mut Source, to: &Backend, stack: &str, profile: Option<String>) ->
         serial: snap.serial,
         bytes: bytes.len(),
     };
+    // The destination is written under its own lock: a concurrent
+    // migration or run there fails instead of being overwritten.
+    let info = lock::new_lock_info("state migrate");
     match to {
         Backend::Local(dir) => {
             let path = keys::state_path(dir, stack);
-            if path.exists() {
-                let dst = SqliteStore::open(&path, stack)?;
-                check_destination(&dst, &to.describe(stack), stack)?;
-                drop(dst);
+            let mut dst = SqliteStore::open(&path, stack)?;
+            check_destination(&dst, &to.describe(stack), stack)?;
+            dst.try_lock(&info)?;
+            // The new file replaces the locked one (its bytes hold no lock).
+            let written = write_local(&path, &bytes);
+            if written.is_err() {
+                let _ = dst.unlock(&info.id);
             }
-            write_local(&path, &bytes)?;
+            written?;
         }
         Backend::S3(url) => {
             let mut dst = open_s3(url, stack, profile)?;
             check_destination(&dst, &to.describe(stack), stack)?;
-            dst.replace_with(&bytes)?;
+            dst.try_lock(&info)?;
+            dst.set_fence(Some(info.id.clone()));
+            let written = dst.replace_with(&bytes);
+            dst.set_fence(None);
+            let unlocked = dst.unlock(&info.id);
+            written?;
+            unlocked?;
         }
     }
     src.store_mut()
@@ -270,7 +282,11 @@ impl Source {
                 &keys::state_path(dir, stack),
                 stack,
             )?)),
-            Backend::S3(url) => Source::S3(Box::new(open_s3(url, stack, profile)?)),
+            Backend::S3(url) => Source::S3(Box::new(RemoteStore::open_existing(
+                S3Blob::new(url.clone(), profile)?,
+                &url.prefix,
+                stack,
+            )?)),
         })
     }
 

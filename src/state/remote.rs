@@ -102,6 +102,100 @@ fn blob_err(what: &str, e: BlobError) -> StateError {
     StateError::Db(format!("{what}: {e}"))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Create,
+    ReadOnly,
+    Existing,
+}
+
+/// One stored version and, when it is a state (not a delete marker), what
+/// it holds: serial, resources, pending operations. Read without the key.
+pub type VersionSummary = (Version, Option<(u64, usize, usize)>);
+
+/// The versions of the state of `stack` under `prefix`, newest first, the
+/// first `limit` summarised; works when the state object was deleted.
+pub fn list_versions<B: Blob>(
+    blob: &B,
+    prefix: &str,
+    stack: &str,
+    limit: usize,
+) -> Result<Vec<VersionSummary>> {
+    let key = state_key(prefix, stack);
+    let at = format!("{}/{stack}.db", blob.location());
+    let versions = blob
+        .versions(&key)
+        .map_err(|e| blob_err(&format!("listing versions of {at}"), e))?;
+    versions
+        .into_iter()
+        .take(limit)
+        .map(|v| {
+            if v.deleted {
+                return Ok((v, None));
+            }
+            let obj = blob
+                .get_version(&key, &v.id)
+                .map_err(|e| blob_err(&format!("reading version {} of {at}", v.id), e))?;
+            let label = format!("{at} version {}", v.id);
+            let snap = SqliteStore::from_bytes(Some(&obj.bytes), stack, &label, true)?.export()?;
+            let summary = (snap.serial, snap.resources.len(), snap.pending.len());
+            Ok((v, Some(summary)))
+        })
+        .collect()
+}
+
+/// Restores version `id` of a state whose object was deleted (the latest
+/// version is a delete marker): the version's bytes unchanged (meta, key
+/// check, history and all), under the lock, created only if still absent.
+/// `Ok(false)` when the state object exists (a rollback is then made with
+/// [`RemoteStore::rollback`]).
+pub fn restore_deleted<B: Blob>(
+    blob: &B,
+    prefix: &str,
+    stack: &str,
+    id: &str,
+    info: &LockInfo,
+) -> Result<bool> {
+    let key = state_key(prefix, stack);
+    let at = format!("{}/{stack}.db", blob.location());
+    if blob
+        .get(&key)
+        .map_err(|e| blob_err(&format!("reading {at}"), e))?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let obj = blob
+        .get_version(&key, id)
+        .map_err(|e| blob_err(&format!("reading version {id} of {at}"), e))?;
+    SqliteStore::from_bytes(Some(&obj.bytes), stack, &format!("{at} version {id}"), true)?;
+    let lock = lock_key(prefix, stack);
+    let body = serde_json::to_vec(&LockBody { info: info.clone() })
+        .map_err(|e| StateError::Db(format!("serializing the lock: {e}")))?;
+    let etag = match blob.put(&lock, &body, Cond::Absent) {
+        Ok(etag) => etag,
+        Err(BlobError::PreconditionFailed) => {
+            return Err(StateError::Db(format!(
+                "{at} is locked; try again when it is free"
+            )))
+        }
+        Err(e) => return Err(blob_err(&format!("taking the lock of {at}"), e)),
+    };
+    let put = blob.put(&key, &obj.bytes, Cond::Absent);
+    let released = blob.delete_if(&lock, &etag);
+    match put {
+        Ok(_) => {}
+        Err(BlobError::PreconditionFailed) => {
+            return Err(StateError::Db(format!(
+                "{at} was created meanwhile; nothing restored"
+            )))
+        }
+        Err(e) => return Err(blob_err(&format!("restoring {at}"), e)),
+    }
+    released.map_err(|e| blob_err(&format!("releasing the lock of {at}"), e))?;
+    Ok(true)
+}
+
 /// What [`RemoteStore::rollback`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rollback {
@@ -111,6 +205,15 @@ pub struct Rollback {
     /// Whether any resource row differs from what was current.
     pub changed: bool,
 }
+
+#[derive(Debug, Clone)]
+enum Lost {
+    Lock { held: String, now: String },
+    Unknown(String),
+}
+
+/// Meta key: the id of the lock that made the last generation bump.
+pub const LOCK_HOLDER_META: &str = "lock_holder";
 
 /// A lock this handle took: its id and the lock object's ETag.
 #[derive(Debug, Clone)]
@@ -136,8 +239,10 @@ pub struct RemoteStore<B: Blob> {
     crypter: Option<Crypter>,
     held: Option<Held>,
     fence: Option<String>,
-    /// Set when a write found the lock lost: every later write fails the same.
-    lost: Option<(String, String)>,
+    /// Set when a write found the lock lost, or could not tell whether it
+    /// landed: this copy may differ from the bucket, so every later write
+    /// fails the same.
+    lost: Option<Lost>,
     read_only: bool,
 }
 
@@ -172,16 +277,23 @@ impl<B: Blob> RemoteStore<B> {
     /// Opens the state of `stack` under `prefix`, creating an empty one
     /// (conditionally: two first opens agree on one lineage) if none exists.
     pub fn open(blob: B, prefix: &str, stack: &str) -> Result<Self> {
-        Self::open_with(blob, prefix, stack, false)
+        Self::open_with(blob, prefix, stack, Open::Create)
     }
 
     /// Opens an existing state without creating, migrating or locking
     /// anything (drift); writes fail.
     pub fn open_read_only(blob: B, prefix: &str, stack: &str) -> Result<Self> {
-        Self::open_with(blob, prefix, stack, true)
+        Self::open_with(blob, prefix, stack, Open::ReadOnly)
     }
 
-    fn open_with(blob: B, prefix: &str, stack: &str, read_only: bool) -> Result<Self> {
+    /// Opens an existing state; a missing one is an error, not a new state
+    /// (`state migrate` from a mistyped prefix makes nothing).
+    pub fn open_existing(blob: B, prefix: &str, stack: &str) -> Result<Self> {
+        Self::open_with(blob, prefix, stack, Open::Existing)
+    }
+
+    fn open_with(blob: B, prefix: &str, stack: &str, mode: Open) -> Result<Self> {
+        let read_only = mode == Open::ReadOnly;
         let state_key = state_key(prefix, stack);
         let label = format!("{}/{stack}.db", blob.location());
         let found = blob
@@ -198,12 +310,26 @@ impl<B: Blob> RemoteStore<B> {
                 etag: RefCell::new(Some(obj.etag)),
                 ..Self::empty(blob, prefix, stack, state_key, &label)?
             },
-            None if read_only => {
+            None if read_only || mode == Open::Existing => {
                 return Err(StateError::Db(format!(
                 "{label}: no state for stack {stack:?}: nothing has been applied to this backend"
             )))
             }
-            None => Self::empty(blob, prefix, stack, state_key, &label)?,
+            None => {
+                // A deleted state must not silently become a new, empty one
+                // (the next `up` would create every resource again).
+                let deleted = blob
+                    .versions(&state_key)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|v| !v.deleted);
+                if deleted {
+                    return Err(StateError::Db(format!(
+                        "{label} was deleted, but its versions remain: restore one with `morket-stack state rollback {stack} VERSION` (see `morket-stack state versions {stack}`)"
+                    )));
+                }
+                Self::empty(blob, prefix, stack, state_key, &label)?
+            }
         };
         store.read_only = read_only;
         if store.etag.get_mut().is_none() {
@@ -258,12 +384,28 @@ impl<B: Blob> RemoteStore<B> {
     }
 
     /// Replaces the state object with `bytes` (a whole state file of this
-    /// stack): `state migrate` into this backend. Conditional on the object
-    /// this handle read, so a concurrent writer is never overwritten.
+    /// stack): `state migrate` into this backend. Only under this handle's
+    /// lock (a conflict fails, never replays); the lock generation carries on.
     pub fn replace_with(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.held.is_none() {
+            return Err(StateError::Db(format!(
+                "{}: replacing the state needs its lock",
+                self.location()
+            )));
+        }
         let fresh = SqliteStore::from_bytes(Some(bytes), &self.stack, &self.location(), false)?;
         let bytes = fresh.to_bytes()?;
-        self.write(|inner| inner.replace_bytes(&bytes))
+        self.write(|inner| {
+            let keep: Vec<(&str, Option<String>)> = [LOCK_GENERATION_META, LOCK_HOLDER_META]
+                .into_iter()
+                .map(|k| Ok((k, inner.meta(k)?)))
+                .collect::<Result<_>>()?;
+            inner.replace_bytes(&bytes)?;
+            for (k, v) in keep.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+                inner.set_meta(k, &v)?;
+            }
+            Ok(())
+        })
     }
 
     /// The versions of the state object, newest first.
@@ -386,8 +528,14 @@ impl<B: Blob> RemoteStore<B> {
     }
 
     fn lock_lost(&self) -> StateError {
-        let (held, now) = self.lost.clone().unwrap_or_default();
-        StateError::LockLost { held, now }
+        match self.lost.clone() {
+            Some(Lost::Lock { held, now }) => StateError::LockLost { held, now },
+            Some(Lost::Unknown(why)) => StateError::Db(format!(
+                "{}: an earlier write's outcome is unknown ({why}); nothing more is written from this run, the next run reads the state again",
+                self.location()
+            )),
+            None => StateError::Db("no write has failed".into()),
+        }
     }
 
     /// Applies `f` to the copy and ships it. Under the lock a conflict means
@@ -433,16 +581,18 @@ impl<B: Blob> RemoteStore<B> {
                 Err(e) => {
                     // The outcome is unknown: this copy may be ahead of the
                     // bucket. Nothing more is written from it.
-                    let held = fence.clone().unwrap_or_default();
-                    self.lost = Some((held, format!("unknown after a failed write: {e}")));
+                    self.lost = Some(Lost::Unknown(e.to_string()));
                     return Err(blob_err(&format!("writing {}", self.location()), e));
                 }
             }
             // An SDK retry of this very PUT may have landed first.
-            let current = self
-                .blob
-                .get(&self.state_key)
-                .map_err(|e| blob_err(&format!("reading {}", self.location()), e))?;
+            let current = match self.blob.get(&self.state_key) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.lost = Some(Lost::Unknown(e.to_string()));
+                    return Err(blob_err(&format!("reading {}", self.location()), e));
+                }
+            };
             if let Some(obj) = &current {
                 if obj.bytes == bytes {
                     *self.etag.get_mut() = Some(obj.etag.clone());
@@ -451,7 +601,7 @@ impl<B: Blob> RemoteStore<B> {
             }
             if let Some(fence) = fence.clone() {
                 let now = super::describe_holder(self.lock_status()?.as_ref());
-                self.lost = Some((fence, now));
+                self.lost = Some(Lost::Lock { held: fence, now });
                 return Err(self.lock_lost());
             }
             self.reload()?;
@@ -476,18 +626,54 @@ impl<B: Blob> RemoteStore<B> {
         .transpose()
     }
 
-    /// Bumps the lock generation in the state object, on its newest version.
-    fn bump_generation(&mut self) -> Result<u64> {
+    /// Bumps the lock generation in the state object, on its newest
+    /// version, recording `holder` as the lock it was made for. `victim`: a
+    /// forced release of that lock (id, lock object ETag as read), made only
+    /// while no newer holder has bumped, so a release that raced a new
+    /// holder cannot fence the new holder out.
+    fn bump_generation(&mut self, holder: &str, victim: Option<(&str, &str)>) -> Result<u64> {
         self.reload()?;
+        let expect = match victim {
+            None => None,
+            Some((id, etag)) => {
+                let named = self.inner.get_mut().meta(LOCK_HOLDER_META)?;
+                // The victim never bumped (it died right after taking the
+                // lock): only safe while its lock object is still there,
+                // since nobody else can have taken the lock meanwhile.
+                if named.as_deref() != Some(id) {
+                    match self.read_lock()? {
+                        Some((h, e)) if h.id == id && e == etag => {}
+                        other => {
+                            return Err(StateError::LockMismatch(
+                                id.to_string(),
+                                super::describe_holder(other.map(|(h, _)| h).as_ref()),
+                            ))
+                        }
+                    }
+                }
+                Some((id, named))
+            }
+        };
         // Not fenced: a write of the previous holder that lands first is
         // kept, and the bump is made again on top of it.
         self.write_as(None, |inner| {
+            if let Some((id, named)) = &expect {
+                // Another holder bumped since this release read the lock.
+                let now = inner.meta(LOCK_HOLDER_META)?;
+                if now != *named {
+                    return Err(StateError::LockMismatch(
+                        id.to_string(),
+                        format!("the holder of lock id {}", now.unwrap_or_default()),
+                    ));
+                }
+            }
             let g = inner
                 .meta(LOCK_GENERATION_META)?
                 .and_then(|g| g.parse::<u64>().ok())
                 .unwrap_or(0)
                 + 1;
             inner.set_meta(LOCK_GENERATION_META, &g.to_string())?;
+            inner.set_meta(LOCK_HOLDER_META, holder)?;
             Ok(g)
         })
     }
@@ -590,6 +776,8 @@ impl<B: Blob> StateStore for RemoteStore<B> {
             match self.blob.put(&self.lock_key, &body, Cond::Absent) {
                 Ok(etag) => break etag,
                 Err(BlobError::PreconditionFailed) => match self.read_lock()? {
+                    // An SDK retry of our own PUT that had landed.
+                    Some((holder, etag)) if holder.id == info.id => break etag,
                     Some((holder, _)) => return Err(lock::held(holder, &self.stack)),
                     // Released between the two calls: race for it again.
                     None => continue,
@@ -608,19 +796,38 @@ impl<B: Blob> StateStore for RemoteStore<B> {
         });
         self.lost = None;
         // Fence out every earlier holder, and start from the newest state.
-        if let Err(e) = self.bump_generation() {
+        if let Err(e) = self.bump_generation(&info.id, None) {
             self.held = None;
             let _ = self.blob.delete_if(&self.lock_key, &etag);
             return Err(e);
         }
-        Ok(())
+        // Released by force while bumping: this run must not go on.
+        match self.read_lock()? {
+            Some((holder, e)) if holder.id == info.id && e == etag => Ok(()),
+            other => {
+                self.held = None;
+                Err(StateError::LockLost {
+                    held: info.id.clone(),
+                    now: super::describe_holder(other.map(|(h, _)| h).as_ref()),
+                })
+            }
+        }
     }
 
     fn unlock(&mut self, lock_id: &str) -> Result<()> {
         if let Some(h) = self.held.clone().filter(|h| h.id == lock_id) {
             self.held = None;
+            let gone_by_force = |s: &mut Self| -> Result<bool> {
+                let named = s.current()?.meta(LOCK_HOLDER_META)?;
+                Ok(named.as_deref() != Some(lock_id))
+            };
             match self.blob.delete_if(&self.lock_key, &h.etag) {
                 Ok(()) => return Ok(()),
+                // An SDK retry of a DELETE that had landed: no forced release
+                // bumped the state since, so it was ours.
+                Err(BlobError::NotFound) if self.lost.is_none() && !gone_by_force(self)? => {
+                    return Ok(())
+                }
                 Err(BlobError::PreconditionFailed | BlobError::NotFound) => {}
                 Err(e) => {
                     return Err(blob_err(
@@ -641,7 +848,7 @@ impl<B: Blob> StateStore for RemoteStore<B> {
             return Err(mismatch(Some(&holder)));
         }
         // The holder may still run: fence it out before the lock is free.
-        self.bump_generation()?;
+        self.bump_generation("", Some((lock_id, &etag)))?;
         match self.blob.delete_if(&self.lock_key, &etag) {
             Ok(()) => Ok(()),
             Err(BlobError::PreconditionFailed | BlobError::NotFound) => {

@@ -353,8 +353,11 @@ impl Blob for S3Blob {
                 key_marker = page.next_key_marker().map(str::to_string);
                 version_marker = page.next_version_id_marker().map(str::to_string);
             }
-            // Newest first; the latest first among equal times.
-            out.sort_by(|a, b| b.modified.cmp(&a.modified).then(b.latest.cmp(&a.latest)));
+            // Newest first by time (not by its text: "…:18Z" is later than
+            // "…:18.5Z" as a string); the latest first among equal times,
+            // and S3's own order (newest first) otherwise.
+            let when = |v: &Version| humantime::parse_rfc3339(&v.modified).ok();
+            out.sort_by(|a, b| when(b).cmp(&when(a)).then(b.latest.cmp(&a.latest)));
             Ok(out)
         })
     }

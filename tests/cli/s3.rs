@@ -199,8 +199,7 @@ fn s3_forced_lock_release_stops_the_apply_at_its_next_write() {
             .unwrap(),
     );
     assert_eq!(o.code, 0, "{o:?}");
-    let serial_after_release = env.pending("tb").len();
-    assert_eq!(serial_after_release, 1, "thing-0's create is pending");
+    assert_eq!(env.pending("tb").len(), 1, "thing-0's create is pending");
 
     env.go_all(count);
     let status = env.wait_exit(&mut first, "first");

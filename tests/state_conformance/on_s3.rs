@@ -288,3 +288,87 @@ fn s3_checkpoints_survive_kill_9() {
         r => panic!("expected Locked, got {r:?}"),
     }
 }
+
+/// A deleted state object is not taken for a new, empty state (the next
+/// `up` would create everything again): opening fails, saying how to
+/// restore it, and restoring a version brings back the state as it was.
+#[test]
+fn s3_a_deleted_state_is_refused_then_restored_from_a_version() {
+    use morket_stack::state::remote::{self, Blob};
+    let b = backend();
+    let mut s = b.factory()();
+    apply(
+        &mut *s,
+        "a",
+        OpKind::Create,
+        OpEffect::Upsert(res("a", "a1")),
+    );
+    let lineage = s.lineage().unwrap();
+    drop(s);
+    let key = format!("{}/{STACK}.db", b.url.prefix);
+    let s3 = s3_client(&b.moto_url);
+    block_on(async {
+        s3.delete_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap()
+    });
+    let blob = S3Blob::with_config(b.url.clone(), &config(&b.moto_url)).unwrap();
+    let err = RemoteStore::open(blob, &b.url.prefix, STACK).unwrap_err();
+    assert!(err.to_string().contains("was deleted"), "{err}");
+    assert!(err.to_string().contains("state rollback"), "{err}");
+
+    let blob = S3Blob::with_config(b.url.clone(), &config(&b.moto_url)).unwrap();
+    let versions = remote::list_versions(&blob, &b.url.prefix, STACK, 10).unwrap();
+    assert!(
+        versions[0].0.deleted,
+        "newest is the delete marker: {versions:?}"
+    );
+    let (v, summary) = versions
+        .iter()
+        .find(|(_, s)| s.is_some_and(|(_, r, _)| r == 1))
+        .expect("a version holding a");
+    assert!(summary.is_some());
+    let info = new_lock_info("state rollback");
+    assert!(remote::restore_deleted(&blob, &b.url.prefix, STACK, &v.id, &info).unwrap());
+    assert!(blob
+        .get(&format!("{}/{STACK}.lock", b.url.prefix))
+        .unwrap()
+        .is_none());
+    let s = b.factory()();
+    assert_eq!(s.lineage().unwrap(), lineage);
+    assert_eq!(s.resources().unwrap(), vec![res("a", "a1")]);
+    // Not deleted now: nothing to restore.
+    assert!(!remote::restore_deleted(&blob, &b.url.prefix, STACK, &v.id, &info).unwrap());
+}
+
+/// An SDK retry of a lock PUT that had landed finds our own lock: taken,
+/// not "locked by" ourselves.
+#[test]
+fn s3_a_lock_put_that_landed_before_its_retry_is_ours() {
+    use morket_stack::state::remote::{Blob, Cond};
+    let b = backend();
+    let mut s = b.factory()();
+    let info = new_lock_info("up");
+    let blob = S3Blob::with_config(b.url.clone(), &config(&b.moto_url)).unwrap();
+    let body = serde_json::to_vec(&info).unwrap();
+    blob.put(
+        &format!("{}/{STACK}.lock", b.url.prefix),
+        &body,
+        Cond::Absent,
+    )
+    .unwrap();
+    s.try_lock(&info).unwrap();
+    s.set_fence(Some(info.id.clone()));
+    apply(
+        &mut *s,
+        "a",
+        OpKind::Create,
+        OpEffect::Upsert(res("a", "a1")),
+    );
+    s.set_fence(None);
+    s.unlock(&info.id).unwrap();
+    assert_eq!(b.factory()().lock_status().unwrap(), None);
+}
