@@ -56,6 +56,7 @@ pub struct Loaded {
 }
 
 /// A configuration file, parsed and ready for a project's typed config.
+#[derive(Debug, Clone)]
 pub struct ConfigFile {
     pub path: PathBuf,
     pub table: toml::Table,
@@ -149,18 +150,19 @@ fn programs() -> Vec<(&'static str, Program)> {
     v
 }
 
-/// The stack file's `[backend] url` (where its state lives), checked;
-/// `None` when there is no stack file or no `[backend]` table.
-pub fn backend_url(
+/// The stack file, read once (it may be a pipe); `None` when it does not exist.
+pub fn read_stack_file(
     stacks_dir: &Path,
     stack: &str,
     config: Option<&Path>,
-) -> Result<Option<String>, StackError> {
-    let path = config_path(stacks_dir, stack, config);
-    if !path.exists() {
-        return Ok(None);
+) -> Result<Option<ConfigFile>, StackError> {
+    match read_config(&config_path(stacks_dir, stack, config)) {
+        Ok(f) => Ok(Some(f)),
+        Err(StackError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
-    backend_of(&read_config(&path)?)
 }
 
 fn config_path(stacks_dir: &Path, stack: &str, config: Option<&Path>) -> PathBuf {
@@ -204,7 +206,9 @@ pub fn settings_in(
     Ok(settings)
 }
 
-fn backend_of(file: &ConfigFile) -> Result<Option<String>, StackError> {
+/// The stack file's `[backend] url` (where its state lives), checked;
+/// `None` without a `[backend]` table.
+pub fn backend_of(file: &ConfigFile) -> Result<Option<String>, StackError> {
     let Some(b) = file.table.get("backend") else {
         return Ok(None);
     };
@@ -237,7 +241,15 @@ pub fn load(
     config: Option<&Path>,
     env: &StackEnv,
 ) -> Result<Loaded, StackError> {
-    let mut file = read_config(&config_path(stacks_dir, stack, config))?;
+    load_file(
+        read_config(&config_path(stacks_dir, stack, config))?,
+        stack,
+        env,
+    )
+}
+
+/// Builds the stack from its already read file (`--set` applied here).
+pub fn load_file(mut file: ConfigFile, stack: &str, env: &StackEnv) -> Result<Loaded, StackError> {
     for (key, value) in &env.set {
         file.set(key, value)?;
     }

@@ -346,14 +346,32 @@ struct Ctx {
     config: Option<PathBuf>,
     lock_timeout: Duration,
     env: stacks::StackEnv,
+    /// Stack files as read: each is read once (`--config` may be a pipe).
+    files: std::sync::Mutex<std::collections::HashMap<String, Option<stacks::ConfigFile>>>,
 }
 
 impl Ctx {
+    /// The stack file of `stack`, read on first use; `None` if missing.
+    fn stack_file(&self, stack: &str) -> Result<Option<stacks::ConfigFile>> {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = files.get(stack) {
+            return Ok(f.clone());
+        }
+        let f = stacks::read_stack_file(&self.stacks_dir, stack, self.config.as_deref())?;
+        files.insert(stack.to_string(), f.clone());
+        Ok(f)
+    }
+
     /// `--backend`, else the stack file's `[backend] url`, else local.
     fn backend(&self, stack: &str) -> Result<Backend> {
         let (url, from) = match &self.backend {
             Some(u) => (u.clone(), "--backend".to_string()),
-            None => match stacks::backend_url(&self.stacks_dir, stack, self.config.as_deref())? {
+            None => match self
+                .stack_file(stack)?
+                .map(|f| stacks::backend_of(&f))
+                .transpose()?
+                .flatten()
+            {
                 Some(u) => (u, "[backend] url".to_string()),
                 None => return Ok(Backend::Local(self.state_dir.clone())),
             },
@@ -418,12 +436,11 @@ impl Ctx {
     }
 
     fn load(&self, stack: &str) -> Result<stacks::Loaded> {
-        Ok(stacks::load(
-            &self.stacks_dir,
-            stack,
-            self.config.as_deref(),
-            &self.env,
-        )?)
+        Ok(match self.stack_file(stack)? {
+            Some(f) => stacks::load_file(f, stack, &self.env)?,
+            // Missing: the read error names the file.
+            None => stacks::load(&self.stacks_dir, stack, self.config.as_deref(), &self.env)?,
+        })
     }
 
     fn engine(
@@ -466,6 +483,7 @@ async fn run(cli: Cli) -> Result<u8> {
         stacks_dir: cli.stacks_dir,
         config: cli.config,
         lock_timeout: cli.lock_timeout,
+        files: Default::default(),
         env: stacks::StackEnv {
             aws: AwsSettings {
                 region: cli.region,
