@@ -20,7 +20,7 @@
 
 use std::cell::{Ref, RefCell};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     lock, HistoryEntry, LockInfo, OpEffect, PendingOp, ResourceState, Result, Snapshot,
@@ -89,13 +89,6 @@ pub trait Blob: Send {
     /// The versions of `key`, newest first (empty when unversioned).
     fn versions(&self, key: &str) -> Result<Vec<Version>, BlobError>;
     fn get_version(&self, key: &str, version: &str) -> Result<Object, BlobError>;
-}
-
-/// The lock object's body: the same holder information as the local lock row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LockBody {
-    #[serde(flatten)]
-    info: LockInfo,
 }
 
 fn blob_err(what: &str, e: BlobError) -> StateError {
@@ -170,7 +163,7 @@ pub fn restore_deleted<B: Blob>(
         .map_err(|e| blob_err(&format!("reading version {id} of {at}"), e))?;
     SqliteStore::from_bytes(Some(&obj.bytes), stack, &format!("{at} version {id}"), true)?;
     let lock = lock_key(prefix, stack);
-    let body = serde_json::to_vec(&LockBody { info: info.clone() })
+    let body = serde_json::to_vec(info)
         .map_err(|e| StateError::Db(format!("serializing the lock: {e}")))?;
     let etag = match blob.put(&lock, &body, Cond::Absent) {
         Ok(etag) => etag,
@@ -365,19 +358,6 @@ impl<B: Blob> RemoteStore<B> {
         format!("{}/{}.db", self.blob.location(), self.stack)
     }
 
-    pub fn blob(&self) -> &B {
-        &self.blob
-    }
-
-    /// The lock generation stored with the state.
-    pub fn generation(&self) -> Result<u64> {
-        Ok(self
-            .current()?
-            .meta(LOCK_GENERATION_META)?
-            .and_then(|g| g.parse().ok())
-            .unwrap_or(0))
-    }
-
     /// The whole state file, to copy elsewhere (no lock row, compacted).
     pub fn to_copy_bytes(&self) -> Result<Vec<u8>> {
         self.current()?.to_copy_bytes()
@@ -406,13 +386,6 @@ impl<B: Blob> RemoteStore<B> {
             }
             Ok(())
         })
-    }
-
-    /// The versions of the state object, newest first.
-    pub fn versions(&self) -> Result<Vec<Version>> {
-        self.blob
-            .versions(&self.state_key)
-            .map_err(|e| blob_err(&format!("listing versions of {}", self.location()), e))
     }
 
     /// One stored version, opened read only.
@@ -618,10 +591,10 @@ impl<B: Blob> RemoteStore<B> {
             .get(&self.lock_key)
             .map_err(|e| blob_err(&format!("reading the lock of {}", self.location()), e))?;
         obj.map(|o| {
-            let body: LockBody = serde_json::from_slice(&o.bytes).map_err(|e| {
+            let info: LockInfo = serde_json::from_slice(&o.bytes).map_err(|e| {
                 StateError::Corrupt(format!("lock object of {}: {e}", self.location()))
             })?;
-            Ok((body.info, o.etag))
+            Ok((info, o.etag))
         })
         .transpose()
     }
@@ -770,7 +743,7 @@ impl<B: Blob> StateStore for RemoteStore<B> {
     }
 
     fn try_lock(&mut self, info: &LockInfo) -> Result<()> {
-        let body = serde_json::to_vec(&LockBody { info: info.clone() })
+        let body = serde_json::to_vec(info)
             .map_err(|e| StateError::Db(format!("serializing the lock: {e}")))?;
         let etag = loop {
             match self.blob.put(&self.lock_key, &body, Cond::Absent) {

@@ -183,13 +183,13 @@ impl Drop for S3Blob {
 }
 
 /// Maps an SDK error by HTTP status: the condition answers are 412 and 404.
-fn sdk_err<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> BlobError
+fn sdk_err<E>(
+    e: aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> BlobError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + HttpStatus,
 {
-    let status = e.raw_response().map(HttpStatus::status);
-    match status {
+    match e.raw_response().map(|r| r.status().as_u16()) {
         Some(412) => BlobError::PreconditionFailed,
         Some(404) => BlobError::NotFound,
         Some(403) => BlobError::Other(format!(
@@ -205,17 +205,6 @@ where
                 format!("{code}: {msg}")
             })
         }
-    }
-}
-
-/// The status of a raw response (a trait so [`sdk_err`] stays generic).
-trait HttpStatus {
-    fn status(&self) -> u16;
-}
-
-impl HttpStatus for aws_smithy_runtime_api::http::Response {
-    fn status(&self) -> u16 {
-        self.status().as_u16()
     }
 }
 
