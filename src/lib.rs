@@ -7,6 +7,7 @@ pub mod adopt;
 pub mod drift;
 pub mod engine;
 pub mod exec;
+pub mod export;
 pub mod graph;
 pub mod model;
 pub mod plan;

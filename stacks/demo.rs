@@ -96,6 +96,7 @@ pub fn build(name: &str, file: &ConfigFile, _env: &StackEnv) -> Result<Loaded, S
     ];
     Ok(Loaded {
         stack,
+        aws: None,
         registry: Registry::builtin(),
         outputs,
         values: Vec::new(),

@@ -51,6 +51,9 @@ pub enum StackError {
 pub struct Loaded {
     pub stack: Stack,
     pub registry: Registry,
+    /// The AWS settings the program used (region, default tags), for the
+    /// Terraform export; `None` for a stack without AWS.
+    pub aws: Option<morket_stack::provider::aws::AwsSettings>,
     pub outputs: Vec<(String, Urn, String)>,
     pub values: Vec<(String, serde_json::Value)>,
 }

@@ -64,7 +64,7 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     tags.extend(cfg.tags.clone());
     settings.default_tags = tags;
     let mut registry = Registry::builtin();
-    aws::register(&mut registry, Arc::new(Aws::new(settings)));
+    aws::register(&mut registry, Arc::new(Aws::new(settings.clone())));
 
     let arn = format!("arn:aws:s3:::{}", cfg.bucket);
     // Anything but TLS is refused, whoever asks.
@@ -97,6 +97,7 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     let urn = bucket.urn().clone();
     Ok(Loaded {
         stack,
+        aws: Some(settings),
         registry,
         outputs: vec![("bucket_arn".into(), urn, "arn".into())],
         values: vec![(

@@ -80,6 +80,7 @@ pub fn build(name: &str, file: &ConfigFile, _env: &StackEnv) -> Result<Loaded, S
     }
     Ok(Loaded {
         stack,
+        aws: None,
         registry,
         outputs: Vec::new(),
         values: Vec::new(),

@@ -1,7 +1,7 @@
 //! Argument parsing, output and exit codes.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,6 +162,12 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "text")]
         format: GraphFormat,
     },
+    /// Write the stack as Terraform (modules shared by every stack of its
+    /// project, and this stack's environment) for `terraform plan` parity.
+    Export {
+        #[command(subcommand)]
+        cmd: ExportCmd,
+    },
     /// Past operations on the stack, most recent first.
     History {
         stack: String,
@@ -240,6 +246,21 @@ struct DestroyArgs {
     yes: bool,
     #[arg(long, default_value_t = 10)]
     parallel: usize,
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// `terraform/modules/<component>/` and `terraform/environments/<stack>/`.
+    Terraform {
+        stack: String,
+        /// Where to write (the layout's root).
+        #[arg(long, default_value = "terraform")]
+        out: PathBuf,
+        /// Add `imports.tf`: an import block per resource whose id is in
+        /// the stack's state (read only, no lock).
+        #[arg(long)]
+        with_state: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -527,6 +548,14 @@ async fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Cmd::Export {
+            cmd:
+                ExportCmd::Terraform {
+                    stack,
+                    out,
+                    with_state,
+                },
+        } => export_terraform(&ctx, &stack, &out, with_state),
         Cmd::History { stack, limit, json } => {
             let store = ctx.open_store(&stack)?;
             let h = store.history(limit)?;
@@ -1073,5 +1102,125 @@ fn lock_cmd(ctx: &Ctx, cmd: LockCmd) -> Result<u8> {
             println!("Released lock {id} on stack {stack}.");
         }
     }
+    Ok(0)
+}
+
+/// The stacks of `stack`'s project (every stack file naming the same
+/// project), in name order: modules are built from all of them.
+fn project_stacks(ctx: &Ctx, stack: &str) -> Result<Vec<String>> {
+    let project = |f: &stacks::ConfigFile| {
+        f.table
+            .get("project")
+            .and_then(|p| p.as_str())
+            .map(str::to_string)
+    };
+    let Some(file) = ctx.stack_file(stack)? else {
+        bail!("no stack file for {stack} in {}", ctx.stacks_dir.display());
+    };
+    let want = project(&file);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&ctx.stacks_dir)
+        .with_context(|| format!("reading {}", ctx.stacks_dir.display()))?
+    {
+        let path = entry?.path();
+        let Some(name) = path
+            .extension()
+            .filter(|e| *e == "toml")
+            .and_then(|_| path.file_stem())
+            .and_then(|n| n.to_str())
+        else {
+            continue;
+        };
+        if let Some(f) = ctx.stack_file(name)? {
+            if project(&f) == want {
+                names.push(name.to_string());
+            }
+        }
+    }
+    if !names.iter().any(|n| n == stack) {
+        names.push(stack.to_string());
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Result<u8> {
+    use morket_stack::export::{export, Environment, StateIds};
+    let names = project_stacks(ctx, stack)?;
+    let loaded = names
+        .iter()
+        .map(|n| ctx.load(n).with_context(|| format!("loading stack {n}")))
+        .collect::<Result<Vec<_>>>()?;
+    let backends = names
+        .iter()
+        .map(|n| {
+            Ok(match ctx.backend(n)? {
+                Backend::S3(u) => Some((u.bucket, u.prefix, u.region)),
+                Backend::Local(_) => None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let envs: Vec<Environment<'_>> = loaded
+        .iter()
+        .zip(backends)
+        .map(|(l, backend)| Environment {
+            stack: &l.stack,
+            registry: &l.registry,
+            outputs: &l.outputs,
+            region: l
+                .aws
+                .as_ref()
+                .and_then(|a| a.region.clone())
+                .unwrap_or_else(|| "us-east-1".into()),
+            default_tags: l
+                .aws
+                .as_ref()
+                .map(|a| a.default_tags.clone())
+                .unwrap_or_default(),
+            backend,
+        })
+        .collect();
+    let mut state = std::collections::BTreeMap::new();
+    if with_state {
+        let store = backend::open_read_only(
+            &ctx.backend(stack)?,
+            &ctx.state_dir,
+            stack,
+            ctx.profile.clone(),
+        )
+        .with_context(|| format!("opening state for stack {stack}"))?;
+        let ids = store
+            .resources()?
+            .into_iter()
+            .map(|r| (r.urn, (r.id, r.inputs)))
+            .collect();
+        state.insert(
+            stack.to_string(),
+            StateIds {
+                lineage: store.lineage()?,
+                ids,
+            },
+        );
+    }
+    let exported = export(&envs, &state)?;
+    let mine = format!("environments/{stack}/");
+    let mut written = 0;
+    for (rel, text) in &exported.files {
+        if rel.starts_with("environments/") && !rel.starts_with(&mine) {
+            continue;
+        }
+        let path = out.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        written += 1;
+    }
+    println!(
+        "Wrote {written} files under {} (modules from stacks {}; environment {stack}{}).",
+        out.display(),
+        names.join(", "),
+        if with_state { ", with imports.tf" } else { "" }
+    );
     Ok(0)
 }

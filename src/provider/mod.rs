@@ -198,6 +198,8 @@ pub struct ReadItem {
 /// table against the struct and against Terraform's schema).
 #[derive(Debug, Clone)]
 pub struct TypeSchema {
+    /// A lookup: the Terraform types are data sources.
+    pub data: bool,
     pub schema: schema::Schema,
     pub fields: Vec<String>,
 }

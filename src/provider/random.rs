@@ -13,7 +13,8 @@ use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use super::schema::{struct_fields, Schema, Tf};
+use super::{parse, Created, Ctx, Provider, ProviderError, ReadResult, TypeSchema};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 
 const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -213,6 +214,37 @@ impl Provider for RandomPasswordProvider {
         RandomPassword::TYPE
     }
 
+    // No import id: random_password imports by its value, a secret.
+    fn schema(&self) -> Option<TypeSchema> {
+        Some(TypeSchema {
+            data: false,
+            schema: Schema {
+                terraform: &[Tf {
+                    resource: "random_password",
+                    args: &[
+                        ("length", "length"),
+                        ("special", "special"),
+                        ("upper", "upper"),
+                        ("lower", "lower"),
+                        ("numeric", "numeric"),
+                        ("override_special", "override_special"),
+                        ("min_upper", "min_upper"),
+                        ("min_lower", "min_lower"),
+                        ("min_numeric", "min_numeric"),
+                        ("min_special", "min_special"),
+                        ("keepers", "keepers"),
+                    ],
+                    import_id: "",
+                }],
+                ..Schema::NONE
+            },
+            fields: struct_fields::<RandomPassword>()
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
+        })
+    }
+
     fn force_new(&self) -> &'static [&'static str] {
         PASSWORD_FIELDS
     }
@@ -365,6 +397,29 @@ pub struct RandomIdProvider;
 impl Provider for RandomIdProvider {
     fn type_name(&self) -> &'static str {
         RandomId::TYPE
+    }
+
+    fn schema(&self) -> Option<TypeSchema> {
+        Some(TypeSchema {
+            data: false,
+            schema: Schema {
+                terraform: &[Tf {
+                    resource: "random_id",
+                    args: &[
+                        ("byte_length", "byte_length"),
+                        ("prefix", "prefix"),
+                        ("keepers", "keepers"),
+                    ],
+                    // `terraform import random_id.x <b64_url>` (the id).
+                    import_id: "{id}",
+                }],
+                ..Schema::NONE
+            },
+            fields: struct_fields::<RandomId>()
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
+        })
     }
 
     fn force_new(&self) -> &'static [&'static str] {

@@ -26,6 +26,9 @@ pub struct Schema {
     pub normalize: &'static [(&'static str, Norm)],
     /// The Terraform resources this type becomes, in export order.
     pub terraform: &'static [Tf],
+    /// Outputs whose Terraform attribute (of the first resource) has
+    /// another name: (output, attribute).
+    pub tf_attrs: &'static [(&'static str, &'static str)],
 }
 
 impl Schema {
@@ -38,6 +41,7 @@ impl Schema {
         secret_outputs: &[],
         normalize: &[],
         terraform: &[],
+        tf_attrs: &[],
     };
 
     /// Every input field name the table mentions (for the schema test).

@@ -54,7 +54,7 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     let mut settings = super::settings_in(file, env, &cfg.region)?;
     settings.default_tags = cfg.default_tags();
     let mut registry = Registry::builtin();
-    aws::register(&mut registry, Arc::new(Aws::new(settings)));
+    aws::register(&mut registry, Arc::new(Aws::new(settings.clone())));
 
     let mut stack = Stack::new(name)?;
     let mut root = stack.root();
@@ -179,6 +179,7 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     edge.outputs(&mut out);
     Ok(Loaded {
         stack,
+        aws: Some(settings),
         registry,
         outputs: out.attrs,
         values: out.values,

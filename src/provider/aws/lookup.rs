@@ -14,7 +14,8 @@ use super::call::Call;
 use super::service::Service;
 use super::Aws;
 use crate::model::ResourceArgs;
-use crate::provider::{parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult};
+use crate::provider::schema::{struct_fields, Schema, Tf};
+use crate::provider::{parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult, TypeSchema};
 
 /// One AWS lookup. Inputs are the typed struct; the answer is an id (what
 /// was found) and the outputs other resources reference.
@@ -23,6 +24,10 @@ pub trait AwsLookup: ResourceArgs + Clone + Default + std::fmt::Debug {
     type Service: Service;
     /// Outputs that hold secrets (sealed in state, hidden on screen).
     const SECRET_OUTPUTS: &'static [&'static str] = &[];
+    /// The Terraform data source it becomes (arguments as in [`Tf`]).
+    const TERRAFORM: &'static [Tf];
+    /// Outputs named otherwise in Terraform: (output, attribute).
+    const TF_ATTRS: &'static [(&'static str, &'static str)] = &[];
 
     /// Checks beyond the types; errors name the field and the value.
     fn check(&self) -> Result<(), ProviderError>;
@@ -73,6 +78,18 @@ impl<T: AwsLookup> Provider for Looked<T> {
 
     fn secret_outputs(&self) -> &'static [&'static str] {
         T::SECRET_OUTPUTS
+    }
+
+    fn schema(&self) -> Option<TypeSchema> {
+        Some(TypeSchema {
+            data: true,
+            schema: Schema {
+                terraform: T::TERRAFORM,
+                tf_attrs: T::TF_ATTRS,
+                ..Schema::NONE
+            },
+            fields: struct_fields::<T>().iter().map(|f| f.to_string()).collect(),
+        })
     }
 
     fn concurrency(&self) -> Option<(&'static str, usize)> {

@@ -194,6 +194,7 @@ impl<T: AwsResource> Provider for Typed<T> {
 
     fn schema(&self) -> Option<TypeSchema> {
         Some(TypeSchema {
+            data: false,
             schema: T::SCHEMA,
             fields: schema::struct_fields::<T>()
                 .iter()

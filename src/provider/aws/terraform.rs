@@ -17,6 +17,27 @@ pub fn provider_schema() -> &'static Value {
     SCHEMA.get_or_init(|| serde_json::from_str(VENDORED).expect("vendored schema is JSON"))
 }
 
+/// What the AWS resource schema lacks, written by hand from the provider
+/// docs: the data sources lookups become and the random/local/time
+/// resources.
+const EXTRA: &str = include_str!("terraform-extra-schema.json");
+
+fn extra_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| serde_json::from_str(EXTRA).expect("extra schema is JSON"))
+}
+
+/// The schema of a Terraform resource or (`data`) data source.
+pub fn schema_of(data: bool, tf_type: &str) -> Option<&'static Value> {
+    if data {
+        extra_schema()["data_sources"].get(tf_type)
+    } else {
+        provider_schema()["resources"]
+            .get(tf_type)
+            .or_else(|| extra_schema()["resources"].get(tf_type))
+    }
+}
+
 /// Whether `path` (`a.b.c`, `.` entering nested blocks) names an argument or
 /// a block of `resource`.
 fn has_path(resource: &Value, path: &str) -> bool {
@@ -51,9 +72,8 @@ pub fn check(type_name: &str, ts: &TypeSchema) -> Vec<String> {
     if s.terraform.is_empty() {
         errors.push(format!("{type_name}: no Terraform resource"));
     }
-    let all = &provider_schema()["resources"];
     for tf in s.terraform {
-        let Some(r) = all.get(tf.resource) else {
+        let Some(r) = schema_of(ts.data, tf.resource) else {
             errors.push(format!(
                 "{type_name}: {} is not a resource of the vendored provider schema",
                 tf.resource
@@ -167,6 +187,7 @@ mod tests {
             ..Schema::NONE
         };
         let ts = TypeSchema {
+            data: false,
             schema: BAD,
             fields: vec!["cidr_block".into()],
         };

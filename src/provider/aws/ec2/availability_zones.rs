@@ -13,6 +13,7 @@ use crate::model::{Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::lookup::AwsLookup;
 use crate::provider::aws::validate::{check_az, one_of};
+use crate::provider::schema::Tf;
 use crate::provider::ProviderError;
 
 pub const STATES: &[&str] = &["available", "information", "impaired", "unavailable"];
@@ -60,6 +61,11 @@ impl Resource<GetAvailabilityZones> {
 #[async_trait]
 impl AwsLookup for GetAvailabilityZones {
     type Service = Ec2;
+    const TERRAFORM: &'static [Tf] = &[Tf {
+        resource: "aws_availability_zones",
+        args: &[("state", "state")],
+        import_id: "",
+    }];
 
     fn check(&self) -> Result<(), ProviderError> {
         one_of("state", self.state(), STATES)?;

@@ -13,6 +13,7 @@ use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::lookup::AwsLookup;
 use crate::provider::aws::validate::check_id;
+use crate::provider::schema::Tf;
 use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -52,6 +53,11 @@ impl Resource<GetSubnets> {
 #[async_trait]
 impl AwsLookup for GetSubnets {
     type Service = Ec2;
+    const TERRAFORM: &'static [Tf] = &[Tf {
+        resource: "aws_subnets",
+        args: &[("tags", "tags")],
+        import_id: "",
+    }];
 
     fn check(&self) -> Result<(), ProviderError> {
         check_id("vpc_id", &self.vpc_id, "vpc")

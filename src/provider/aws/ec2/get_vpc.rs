@@ -13,6 +13,7 @@ use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::lookup::AwsLookup;
 use crate::provider::aws::validate::check_id;
+use crate::provider::schema::Tf;
 use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -54,6 +55,11 @@ impl Resource<GetVpc> {
 #[async_trait]
 impl AwsLookup for GetVpc {
     type Service = Ec2;
+    const TERRAFORM: &'static [Tf] = &[Tf {
+        resource: "aws_vpc",
+        args: &[("id", "id"), ("tags", "tags")],
+        import_id: "",
+    }];
 
     fn check(&self) -> Result<(), ProviderError> {
         match &self.id {

@@ -10,6 +10,7 @@ use super::{clean_zone_id, normalize_name, Route53};
 use crate::model::{Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::lookup::AwsLookup;
+use crate::provider::schema::Tf;
 use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -55,6 +56,11 @@ impl Resource<GetZone> {
 #[async_trait]
 impl AwsLookup for GetZone {
     type Service = Route53;
+    const TERRAFORM: &'static [Tf] = &[Tf {
+        resource: "aws_route53_zone",
+        args: &[("name", "name"), ("private_zone", "private_zone")],
+        import_id: "",
+    }];
 
     fn check(&self) -> Result<(), ProviderError> {
         let n = self.name.trim_end_matches('.');

@@ -14,6 +14,7 @@ use crate::model::{Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::lookup::AwsLookup;
 use crate::provider::aws::validate::check_region;
+use crate::provider::schema::Tf;
 use crate::provider::ProviderError;
 
 /// The service principal of regions without a delivery account.
@@ -97,6 +98,11 @@ impl Resource<GetElbServiceAccount> {
 #[async_trait]
 impl AwsLookup for GetElbServiceAccount {
     type Service = S3;
+    const TERRAFORM: &'static [Tf] = &[Tf {
+        resource: "aws_elb_service_account",
+        args: &[("region", "region")],
+        import_id: "",
+    }];
 
     fn check(&self) -> Result<(), ProviderError> {
         if let Some(r) = &self.region {

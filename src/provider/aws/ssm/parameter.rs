@@ -11,6 +11,7 @@ use super::Ssm;
 use crate::model::{Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::lookup::AwsLookup;
+use crate::provider::schema::Tf;
 use crate::provider::ProviderError;
 use crate::value;
 
@@ -74,6 +75,11 @@ fn check_name(name: &str) -> Result<(), ProviderError> {
 #[async_trait]
 impl AwsLookup for GetParameter {
     type Service = Ssm;
+    const TERRAFORM: &'static [Tf] = &[Tf {
+        resource: "aws_ssm_parameter",
+        args: &[("name", "name"), ("with_decryption", "with_decryption")],
+        import_id: "",
+    }];
 
     fn check(&self) -> Result<(), ProviderError> {
         check_name(&self.name)

@@ -10,6 +10,7 @@ use super::Sts;
 use crate::model::{Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
 use crate::provider::aws::lookup::AwsLookup;
+use crate::provider::schema::Tf;
 use crate::provider::ProviderError;
 
 /// No inputs: the answer depends on the credentials alone.
@@ -38,6 +39,11 @@ impl Resource<GetCallerIdentity> {
 #[async_trait]
 impl AwsLookup for GetCallerIdentity {
     type Service = Sts;
+    const TERRAFORM: &'static [Tf] = &[Tf {
+        resource: "aws_caller_identity",
+        args: &[],
+        import_id: "",
+    }];
 
     fn check(&self) -> Result<(), ProviderError> {
         Ok(())

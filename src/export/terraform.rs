@@ -1,0 +1,1246 @@
+//! Stacks → Terraform files. See the module doc for how stacks that differ
+//! share modules.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hcl::expr::{
+    Expression, FuncCall, Object, ObjectKey, TemplateExpr, Traversal, TraversalOperator, Variable,
+};
+use hcl::{Attribute, Block, Body, Identifier};
+use serde_json::{Map, Value};
+
+use super::{layout, tf_name, type_of, ExportError, Files, Names};
+use crate::model::{Declared, Stack, Urn};
+use crate::provider::aws::terraform::schema_of;
+use crate::provider::schema::Tf;
+use crate::provider::Registry;
+use crate::value;
+
+/// The Terraform and provider versions the export targets.
+pub const TERRAFORM_VERSION: &str = ">= 1.10";
+pub const AWS_PROVIDER: &str = "~> 6.66";
+pub const RANDOM_PROVIDER: &str = "~> 3.7";
+
+/// Types with no Terraform equivalent, and why.
+pub struct EngineOnly {
+    pub prefix: &'static str,
+    pub reason: &'static str,
+}
+
+pub const ENGINE_ONLY: &[EngineOnly] = &[EngineOnly {
+    prefix: "test:",
+    reason: "the test provider's fake cloud (feature test-provider) exists only in tests",
+}];
+
+/// What state knows of a resource: its id, the inputs it was applied with
+/// (for import ids naming fields), and the stack's lineage (in `morket:urn`).
+pub struct StateIds {
+    pub lineage: String,
+    pub ids: BTreeMap<Urn, (String, Value)>,
+}
+
+/// One stack to export, as its program built it.
+pub struct Environment<'a> {
+    pub stack: &'a Stack,
+    pub registry: &'a Registry,
+    /// Stack outputs: (name, resource, attribute).
+    pub outputs: &'a [(String, Urn, String)],
+    pub region: String,
+    pub default_tags: BTreeMap<String, String>,
+    /// `s3://bucket/prefix?region=R` when the stack keeps team state in S3:
+    /// the Terraform state goes beside it.
+    pub backend: Option<(String, String, Option<String>)>,
+}
+
+pub struct Exported {
+    pub files: Files,
+    /// Engine resource → the Terraform addresses it became, per stack
+    /// (module-qualified), for the graph check.
+    pub addresses: BTreeMap<String, BTreeMap<Urn, Vec<String>>>,
+}
+
+/// `(component path, type, name)` without the stack: the same resource in
+/// every stack of the project.
+type Key = String;
+
+fn key_of(urn: &str) -> Key {
+    urn.split_once("::")
+        .map(|(_, k)| k.to_string())
+        .unwrap_or_default()
+}
+
+fn module_of(component_path: &str) -> String {
+    match component_path.split('/').next() {
+        Some("") | None => String::new(),
+        Some(first) => tf_name(first),
+    }
+}
+
+/// One Terraform block drafted from one engine resource in one stack.
+#[derive(Clone)]
+struct Draft {
+    data: bool,
+    tf_type: &'static str,
+    /// Arguments; nested blocks are arrays of objects. Leaves keep the
+    /// engine's markers, with `$ref` URNs made stack-free.
+    tree: Map<String, Value>,
+    depends_on: Vec<Key>,
+    ignore_changes: Vec<String>,
+    import_id: &'static str,
+    args: &'static [(&'static str, &'static str)],
+}
+
+fn schema_node(data: bool, tf_type: &str) -> &'static Value {
+    static NONE: Value = Value::Null;
+    schema_of(data, tf_type).unwrap_or(&NONE)
+}
+
+/// Places `src`'s `fparts` value at `tparts` in `dst`. Paths of one length
+/// align segment by segment (an array of objects becomes repeated blocks);
+/// otherwise the value is a plain one moved into or out of nested blocks.
+fn place(dst: &mut Map<String, Value>, src: &Value, fparts: &[&str], tparts: &[&str]) {
+    if fparts.len() == tparts.len() {
+        let Some(v) = src.get(fparts[0]) else { return };
+        if v.is_null() {
+            return;
+        }
+        if fparts.len() == 1 {
+            dst.insert(tparts[0].to_string(), v.clone());
+            return;
+        }
+        let items: Vec<&Value> = match v {
+            Value::Array(a) => a.iter().collect(),
+            Value::Object(_) => vec![v],
+            _ => return,
+        };
+        let slot = dst
+            .entry(tparts[0].to_string())
+            .or_insert_with(|| Value::Array(vec![]));
+        let Value::Array(blocks) = slot else { return };
+        while blocks.len() < items.len() {
+            blocks.push(Value::Object(Map::new()));
+        }
+        for (b, item) in blocks.iter_mut().zip(items) {
+            if let Value::Object(m) = b {
+                place(m, item, &fparts[1..], &tparts[1..]);
+            }
+        }
+        return;
+    }
+    let Some(v) = value::get_path(src, &fparts.join(".")) else {
+        return;
+    };
+    if v.is_null() {
+        return;
+    }
+    let mut node = dst;
+    for t in &tparts[..tparts.len() - 1] {
+        let slot = node
+            .entry(t.to_string())
+            .or_insert_with(|| Value::Array(vec![Value::Object(Map::new())]));
+        let Some(Value::Object(m)) = slot.as_array_mut().and_then(|a| a.first_mut()) else {
+            return;
+        };
+        node = m;
+    }
+    node.insert(tparts[tparts.len() - 1].to_string(), v.clone());
+}
+
+/// Empty nested blocks (every argument left out) are dropped.
+fn prune(m: &mut Map<String, Value>) {
+    for v in m.values_mut() {
+        if let Value::Array(items) = v {
+            for i in items.iter_mut() {
+                if let Value::Object(o) = i {
+                    prune(o);
+                }
+            }
+        }
+    }
+    m.retain(|_, v| match v {
+        Value::Array(a) => {
+            a.is_empty() || !a.iter().all(|i| i.as_object().is_some_and(Map::is_empty))
+        }
+        _ => true,
+    });
+}
+
+/// `$ref` URNs without the stack, so stacks compare.
+fn strip_stack(v: &Value) -> Value {
+    value::map(v, &mut |x| {
+        value::as_ref(x)
+            .map(|(u, a)| serde_json::json!({value::REF: {"urn": key_of(u), "attr": a}}))
+    })
+}
+
+fn drafts_of(
+    d: &Declared,
+    registry: &Registry,
+    urn_tag: &str,
+) -> Result<Option<Vec<Draft>>, ExportError> {
+    let unmapped = || ExportError::Unmapped {
+        type_name: d.type_name.clone(),
+        urn: d.urn.to_string(),
+    };
+    if ENGINE_ONLY
+        .iter()
+        .any(|e| d.type_name.starts_with(e.prefix))
+    {
+        return Ok(None);
+    }
+    let p = registry.get(&d.type_name).ok_or_else(unmapped)?;
+    let ts = p.schema().ok_or_else(unmapped)?;
+    if ts.schema.terraform.is_empty() {
+        return Err(unmapped());
+    }
+    let data = p.is_lookup();
+    let own = Value::String(d.urn.to_string());
+    let mut inputs = d.inputs.clone();
+    let mut out = Vec::new();
+    for tf in ts.schema.terraform {
+        let Tf {
+            resource,
+            args,
+            import_id,
+        } = *tf;
+        let mut tree = Map::new();
+        for (field, arg) in args {
+            let tparts: Vec<&str> = arg.split('.').collect();
+            if *field == "$id" {
+                let r = serde_json::json!({value::REF: {"urn": own.clone(), "attr": "id"}});
+                tree.insert(arg.to_string(), r);
+                continue;
+            }
+            if *field == "tags" {
+                let mut tags = inputs
+                    .get("tags")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                tags.insert(crate::provider::aws::tags::URN_TAG.into(), urn_tag.into());
+                inputs["tags"] = Value::Object(tags);
+            }
+            let fparts: Vec<&str> = field.split('.').collect();
+            place(&mut tree, &inputs, &fparts, &tparts);
+        }
+        prune(&mut tree);
+        let tree = match strip_stack(&Value::Object(tree)) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        out.push(Draft {
+            data,
+            tf_type: resource,
+            tree,
+            depends_on: d
+                .options
+                .depends_on
+                .iter()
+                .map(|u| key_of(u.as_str()))
+                .collect(),
+            ignore_changes: d.options.ignore_changes.clone(),
+            import_id,
+            args,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// Where a key lives in the export.
+struct Placed {
+    module: String,
+    data: bool,
+    tf_type: &'static str,
+    name: String,
+    /// Present in every stack (no `count`).
+    always: bool,
+    /// Engine output → Terraform attribute where they differ.
+    attrs: &'static [(&'static str, &'static str)],
+    /// Engine outputs that hold secrets.
+    secret_outputs: Vec<String>,
+}
+
+impl Placed {
+    /// `aws_vpc.main`, `data.aws_caller_identity.this`.
+    fn root_path(&self) -> (String, Vec<String>) {
+        if self.data {
+            ("data".into(), vec![self.tf_type.into(), self.name.clone()])
+        } else {
+            (self.tf_type.into(), vec![self.name.clone()])
+        }
+    }
+
+    fn tf_attr<'a>(&self, attr: &'a str) -> &'a str {
+        self.attrs
+            .iter()
+            .find(|(a, _)| *a == attr)
+            .map(|(_, t)| *t)
+            .unwrap_or(attr)
+    }
+}
+
+enum VarSource {
+    /// Set per stack in `terraform.tfvars`.
+    Setting(BTreeMap<String, Value>),
+    /// Another module's output, wired in the environment's main.tf.
+    Wire(String, String),
+    /// A secret: a sensitive variable the environment leaves to `TF_VAR_`.
+    Secret,
+}
+
+struct Var {
+    ty: String,
+    description: String,
+    source: VarSource,
+}
+
+/// A module (or the environment root, `""`) under construction.
+#[derive(Default)]
+struct ModuleOut {
+    body: Vec<Block>,
+    variables: BTreeMap<String, Var>,
+    /// name → (value, sensitive)
+    outputs: BTreeMap<String, (Expression, bool)>,
+    names: Names,
+}
+
+fn var_expr(name: &str) -> Expression {
+    path_expr("var", &[Op::Attr(name)])
+}
+
+enum Op<'a> {
+    Attr(&'a str),
+    Index(u64),
+    Splat,
+}
+
+fn path_expr(root: &str, ops: &[Op<'_>]) -> Expression {
+    Expression::Traversal(Box::new(Traversal::new(
+        Variable::unchecked(root),
+        ops.iter().map(|o| match o {
+            Op::Attr(a) => TraversalOperator::GetAttr(Identifier::unchecked(*a)),
+            Op::Index(i) => TraversalOperator::Index(Expression::from(*i)),
+            Op::Splat => TraversalOperator::FullSplat,
+        }),
+    )))
+}
+
+struct Ctx<'a> {
+    placed: &'a BTreeMap<Key, Placed>,
+    stacks: &'a [String],
+}
+
+/// Where an expression is written.
+struct At<'a> {
+    module: &'a str,
+    /// In a variant some stacks do not select: references to resources
+    /// absent somewhere are written so they evaluate there too.
+    guarded: bool,
+    /// Name for a secret's variable.
+    hint: &'a str,
+}
+
+impl Ctx<'_> {
+    /// `key.attr` as written in `at.module`.
+    fn reference(
+        &self,
+        key: &str,
+        attr: &str,
+        at: &At<'_>,
+        outs: &mut BTreeMap<String, ModuleOut>,
+    ) -> Result<Expression, ExportError> {
+        let p = self.placed.get(key).ok_or_else(|| {
+            ExportError::Invalid(format!("a reference names {key}, which is not exported"))
+        })?;
+        let tf_attr = p.tf_attr(attr);
+        let (root, path) = p.root_path();
+        let mut ops: Vec<Op<'_>> = path.iter().map(|s| Op::Attr(s.as_str())).collect();
+        let local = if p.always {
+            ops.push(Op::Attr(tf_attr));
+            path_expr(&root, &ops)
+        } else if at.guarded || p.module != at.module {
+            // `one(x[*].a)`: null where the resource does not exist.
+            ops.push(Op::Splat);
+            ops.push(Op::Attr(tf_attr));
+            Expression::FuncCall(Box::new(
+                FuncCall::builder("one").arg(path_expr(&root, &ops)).build(),
+            ))
+        } else {
+            ops.push(Op::Index(0));
+            ops.push(Op::Attr(tf_attr));
+            path_expr(&root, &ops)
+        };
+        if p.module == at.module {
+            return Ok(local);
+        }
+        // Across modules: the producer outputs it, the consumer takes a variable.
+        let output = format!("{}_{}", p.name, tf_name(tf_attr));
+        let sensitive = p.secret_outputs.iter().any(|s| s == attr);
+        outs.entry(p.module.clone())
+            .or_default()
+            .outputs
+            .insert(output.clone(), (local, sensitive));
+        if at.module.is_empty() {
+            return Ok(path_expr(
+                "module",
+                &[Op::Attr(&p.module), Op::Attr(&output)],
+            ));
+        }
+        let var = format!("{}_{}", p.module, output);
+        let consumer = outs.entry(at.module.to_string()).or_default();
+        if !consumer.variables.contains_key(&var) {
+            consumer.names.take(&var);
+            consumer.variables.insert(
+                var.clone(),
+                Var {
+                    ty: "any".into(),
+                    description: format!("`{output}` of module {}.", p.module),
+                    source: VarSource::Wire(p.module.clone(), output),
+                },
+            );
+        }
+        Ok(var_expr(&var))
+    }
+
+    /// An engine value as HCL.
+    fn expr(
+        &self,
+        v: &Value,
+        at: &At<'_>,
+        outs: &mut BTreeMap<String, ModuleOut>,
+    ) -> Result<Expression, ExportError> {
+        if let Some((k, a)) = value::as_ref(v) {
+            return self.reference(k, a, at, outs);
+        }
+        if let Some(parts) = value::as_concat(v) {
+            let mut t = String::new();
+            for p in parts {
+                if let Some(s) = p.as_str() {
+                    let q = layout::quote(s);
+                    t.push_str(&q[1..q.len() - 1]);
+                } else {
+                    let e = self.expr(p, at, outs)?;
+                    t.push_str("${");
+                    t.push_str(&layout::inline(&e)?);
+                    t.push('}');
+                }
+            }
+            return Ok(Expression::TemplateExpr(Box::new(
+                TemplateExpr::QuotedString(t),
+            )));
+        }
+        if value::as_secret(v).is_some() || value::as_sealed(v).is_some() {
+            let m = outs.entry(at.module.to_string()).or_default();
+            let name = m.names.take(&format!("{}_secret", at.hint));
+            m.variables.insert(
+                name.clone(),
+                Var {
+                    ty: "string".into(),
+                    description: "A secret the stack declares inline; set it with TF_VAR_ (never written here).".into(),
+                    source: VarSource::Secret,
+                },
+            );
+            return Ok(var_expr(&name));
+        }
+        convert(v, &mut |x| {
+            (value::as_ref(x).is_some()
+                || value::as_concat(x).is_some()
+                || value::as_secret(x).is_some()
+                || value::as_sealed(x).is_some())
+            .then(|| self.expr(x, at, outs))
+        })
+    }
+
+    /// A module variable set per stack from `terraform.tfvars`.
+    fn setting(
+        &self,
+        module: &str,
+        want: &str,
+        ty: &str,
+        description: String,
+        per: BTreeMap<String, Value>,
+        outs: &mut BTreeMap<String, ModuleOut>,
+    ) -> String {
+        let m = outs.entry(module.to_string()).or_default();
+        let name = m.names.take(want);
+        let mut all = BTreeMap::new();
+        for s in self.stacks {
+            all.insert(s.clone(), per.get(s).cloned().unwrap_or(Value::Null));
+        }
+        m.variables.insert(
+            name.clone(),
+            Var {
+                ty: ty.into(),
+                description,
+                source: VarSource::Setting(all),
+            },
+        );
+        name
+    }
+
+    /// The body of one block from its trees in the stacks that have it:
+    /// what is equal is written, what differs becomes a variable.
+    #[allow(clippy::too_many_arguments)]
+    fn body(
+        &self,
+        trees: &[(&str, &Map<String, Value>)],
+        node: &Value,
+        module: &str,
+        prefix: &str,
+        address: &str,
+        outs: &mut BTreeMap<String, ModuleOut>,
+    ) -> Result<Vec<hcl::Structure>, ExportError> {
+        let mut keys: Vec<&String> = Vec::new();
+        for (_, t) in trees {
+            for k in t.keys() {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        let is_block = |k: &str| node["blocks"].get(k).is_some();
+        let mut attrs = Vec::new();
+        let mut blocks = Vec::new();
+        for k in keys {
+            let name = format!("{prefix}_{k}");
+            let at = At {
+                module,
+                guarded: false,
+                hint: &name,
+            };
+            if !is_block(k) {
+                let vals: Vec<(&str, Option<&Value>)> =
+                    trees.iter().map(|(s, t)| (*s, t.get(k.as_str()))).collect();
+                let first = vals[0].1;
+                let e = if vals.iter().all(|(_, v)| v.is_some() && *v == first) {
+                    self.expr(first.unwrap_or(&Value::Null), &at, outs)?
+                } else if !vals.iter().any(|(_, v)| v.is_some_and(value::contains_ref)) {
+                    let per: BTreeMap<String, Value> = vals
+                        .iter()
+                        .map(|(s, v)| (s.to_string(), v.cloned().unwrap_or(Value::Null)))
+                        .collect();
+                    let ty = type_of(&per.values().collect::<Vec<_>>());
+                    let var =
+                        self.setting(module, &name, ty, format!("`{k}` of {address}."), per, outs);
+                    var_expr(&var)
+                } else {
+                    // References that differ: the variants, one chosen per stack.
+                    let mut variants: Vec<&Value> = Vec::new();
+                    let mut per = BTreeMap::new();
+                    for (s, v) in &vals {
+                        let v = v.unwrap_or(&Value::Null);
+                        let i = match variants.iter().position(|x| *x == v) {
+                            Some(i) => i,
+                            None => {
+                                variants.push(v);
+                                variants.len() - 1
+                            }
+                        };
+                        per.insert(s.to_string(), Value::from(i));
+                    }
+                    let guarded = At {
+                        module,
+                        guarded: true,
+                        hint: &name,
+                    };
+                    let exprs = variants
+                        .iter()
+                        .map(|v| self.expr(v, &guarded, outs))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let var = self.setting(
+                        module,
+                        &format!("{name}_variant"),
+                        "number",
+                        format!("Which value of `{k}` {address} takes (its references differ)."),
+                        per,
+                        outs,
+                    );
+                    Expression::Traversal(Box::new(Traversal::new(
+                        Expression::Array(exprs),
+                        [TraversalOperator::Index(var_expr(&var))],
+                    )))
+                };
+                attrs.push(hcl::Structure::Attribute(Attribute::new(ident(k), e)));
+                continue;
+            }
+            let sub = &node["blocks"][k.as_str()];
+            let per: Vec<(&str, Vec<&Map<String, Value>>)> = trees
+                .iter()
+                .map(|(s, t)| {
+                    let items = t
+                        .get(k.as_str())
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_object).collect())
+                        .unwrap_or_default();
+                    (*s, items)
+                })
+                .collect();
+            let lens: BTreeSet<usize> = per.iter().map(|(_, i)| i.len()).collect();
+            if lens.len() == 1 {
+                let n = *lens.iter().next().unwrap_or(&0);
+                for j in 0..n {
+                    let sub_trees: Vec<(&str, &Map<String, Value>)> =
+                        per.iter().map(|(s, i)| (*s, i[j])).collect();
+                    let p = if n > 1 {
+                        format!("{name}_{j}")
+                    } else {
+                        name.clone()
+                    };
+                    let inner = self.body(&sub_trees, sub, module, &p, address, outs)?;
+                    blocks.push(block(k, inner));
+                }
+            } else if lens == BTreeSet::from([0, 1]) {
+                let present: Vec<(&str, &Map<String, Value>)> = per
+                    .iter()
+                    .filter(|(_, i)| i.len() == 1)
+                    .map(|(s, i)| (*s, i[0]))
+                    .collect();
+                let flags = per
+                    .iter()
+                    .map(|(s, i)| (s.to_string(), Value::Bool(!i.is_empty())))
+                    .collect();
+                let var = self.setting(
+                    module,
+                    &format!("{name}_enabled"),
+                    "bool",
+                    format!("Whether {address} has a `{k}` block."),
+                    flags,
+                    outs,
+                );
+                let inner = self.body(&present, sub, module, &name, address, outs)?;
+                let cond = Expression::Conditional(Box::new(hcl::expr::Conditional::new(
+                    var_expr(&var),
+                    Expression::Array(vec![Expression::from(1)]),
+                    Expression::Array(vec![]),
+                )));
+                let mut body = Body::builder().add_attribute(Attribute::new("for_each", cond));
+                body = body.add_block(labeled("content", &[], inner));
+                blocks.push(hcl::Structure::Block(Block {
+                    identifier: ident("dynamic"),
+                    labels: vec![k.as_str().into()],
+                    body: body.build(),
+                }));
+            } else {
+                return Err(ExportError::Shape {
+                    address: address.to_string(),
+                    what: format!("the number of `{k}` blocks"),
+                    detail: format!("{lens:?}"),
+                });
+            }
+        }
+        attrs.extend(blocks);
+        Ok(attrs)
+    }
+}
+
+fn ident(s: &str) -> Identifier {
+    Identifier::sanitized(s)
+}
+
+fn block(name: &str, body: Vec<hcl::Structure>) -> hcl::Structure {
+    hcl::Structure::Block(labeled(name, &[], body))
+}
+
+/// One resource across the stacks: its drafts in each stack that has it.
+struct Across {
+    key: Key,
+    module: String,
+    per: BTreeMap<String, Vec<Draft>>,
+}
+
+/// Exports `envs` (every stack of one project, so modules are shared).
+/// `state` adds `imports.tf` for the stacks it names.
+pub fn export(
+    envs: &[Environment<'_>],
+    state: &BTreeMap<String, StateIds>,
+) -> Result<Exported, ExportError> {
+    let stacks: Vec<String> = envs.iter().map(|e| e.stack.name().to_string()).collect();
+    let mut all: Vec<Across> = Vec::new();
+    let mut index: BTreeMap<Key, usize> = BTreeMap::new();
+    let mut placed: BTreeMap<Key, Placed> = BTreeMap::new();
+    let mut taken: BTreeMap<(String, &'static str), Names> = BTreeMap::new();
+    for e in envs {
+        let lineage = state.get(e.stack.name()).map(|s| s.lineage.as_str());
+        for d in e.stack.resources() {
+            let tag = match lineage {
+                Some(l) if !l.is_empty() => format!("{}#{l}", d.urn),
+                _ => d.urn.to_string(),
+            };
+            let Some(drafts) = drafts_of(d, e.registry, &tag)? else {
+                continue;
+            };
+            let key = key_of(d.urn.as_str());
+            let i = match index.get(&key) {
+                Some(i) => *i,
+                None => {
+                    let module = module_of(d.urn.component_path());
+                    let p = e.registry.get(&d.type_name);
+                    let name = taken
+                        .entry((module.clone(), drafts[0].tf_type))
+                        .or_default()
+                        .take(&tf_name(d.urn.name()));
+                    placed.insert(
+                        key.clone(),
+                        Placed {
+                            module: module.clone(),
+                            data: drafts[0].data,
+                            tf_type: drafts[0].tf_type,
+                            name,
+                            always: false,
+                            attrs: p
+                                .and_then(|p| p.schema())
+                                .map(|ts| ts.schema.tf_attrs)
+                                .unwrap_or(&[]),
+                            secret_outputs: p
+                                .map(|p| p.secret_outputs().iter().map(|s| s.to_string()).collect())
+                                .unwrap_or_default(),
+                        },
+                    );
+                    all.push(Across {
+                        key: key.clone(),
+                        module,
+                        per: BTreeMap::new(),
+                    });
+                    index.insert(key.clone(), all.len() - 1);
+                    all.len() - 1
+                }
+            };
+            all[i].per.insert(e.stack.name().to_string(), drafts);
+        }
+    }
+    for a in &all {
+        if let Some(p) = placed.get_mut(&a.key) {
+            p.always = a.per.len() == stacks.len();
+        }
+    }
+    let ctx = Ctx {
+        placed: &placed,
+        stacks: &stacks,
+    };
+
+    let mut outs: BTreeMap<String, ModuleOut> = BTreeMap::new();
+    let mut addresses: BTreeMap<String, BTreeMap<Urn, Vec<String>>> = BTreeMap::new();
+    let mut import_targets: Vec<(Key, String, &'static str, String)> = Vec::new();
+    for a in &all {
+        let p = &placed[&a.key];
+        let width = a.per.values().map(Vec::len).max().unwrap_or(0);
+        for i in 0..width {
+            let here: Vec<(&str, &Draft)> = a
+                .per
+                .iter()
+                .filter_map(|(s, ds)| ds.get(i).map(|d| (s.as_str(), d)))
+                .collect();
+            let first = here[0].1;
+            // The main block takes the name; the others (a bucket's
+            // versioning, ...) share it under their own types.
+            let name = if i == 0 {
+                p.name.clone()
+            } else {
+                taken
+                    .entry((a.module.clone(), first.tf_type))
+                    .or_default()
+                    .take(&p.name)
+            };
+            let address = if first.data {
+                format!("data.{}.{name}", first.tf_type)
+            } else {
+                format!("{}.{name}", first.tf_type)
+            };
+            let prefix = if i == 0 {
+                name.clone()
+            } else {
+                format!("{name}_{}", first.tf_type.trim_start_matches("aws_"))
+            };
+            let mut body: Vec<hcl::Structure> = Vec::new();
+            if here.len() < stacks.len() {
+                let flags = stacks
+                    .iter()
+                    .map(|s| (s.clone(), Value::Bool(a.per.contains_key(s))))
+                    .collect();
+                let var = ctx.setting(
+                    &a.module,
+                    &format!("{prefix}_enabled"),
+                    "bool",
+                    format!("Whether {address} exists in this environment."),
+                    flags,
+                    &mut outs,
+                );
+                body.push(hcl::Structure::Attribute(Attribute::new(
+                    "count",
+                    Expression::Conditional(Box::new(hcl::expr::Conditional::new(
+                        var_expr(&var),
+                        Expression::from(1),
+                        Expression::from(0),
+                    ))),
+                )));
+            }
+            let trees: Vec<(&str, &Map<String, Value>)> =
+                here.iter().map(|(s, d)| (*s, &d.tree)).collect();
+            let node = schema_node(first.data, first.tf_type);
+            body.extend(ctx.body(&trees, node, &a.module, &prefix, &address, &mut outs)?);
+            let mut deps = Vec::new();
+            for k in &first.depends_on {
+                let Some(q) = placed.get(k) else { continue };
+                let at = At {
+                    module: &a.module,
+                    guarded: false,
+                    hint: &prefix,
+                };
+                deps.push(if q.module == a.module {
+                    let (root, path) = q.root_path();
+                    let ops: Vec<Op<'_>> = path.iter().map(|s| Op::Attr(s.as_str())).collect();
+                    path_expr(&root, &ops)
+                } else {
+                    ctx.reference(k, "id", &at, &mut outs)?
+                });
+            }
+            if !deps.is_empty() {
+                body.push(hcl::Structure::Attribute(Attribute::new(
+                    "depends_on",
+                    Expression::Array(deps),
+                )));
+            }
+            let mut ignore: Vec<String> = first
+                .ignore_changes
+                .iter()
+                .filter_map(|f| first.arg_for(f))
+                .collect();
+            if first.tf_type == "aws_secretsmanager_secret_version" {
+                // Written once by the stack; rotation owns it after that.
+                ignore.push("secret_string".into());
+            }
+            ignore.sort();
+            ignore.dedup();
+            if !ignore.is_empty() {
+                let list = ignore
+                    .iter()
+                    .map(|a| Expression::Variable(Variable::unchecked(a.as_str())))
+                    .collect();
+                body.push(block(
+                    "lifecycle",
+                    vec![hcl::Structure::Attribute(Attribute::new(
+                        "ignore_changes",
+                        Expression::Array(list),
+                    ))],
+                ));
+            }
+            let labels = vec![first.tf_type.into(), name.as_str().into()];
+            outs.entry(a.module.clone()).or_default().body.push(Block {
+                identifier: ident(if first.data { "data" } else { "resource" }),
+                labels,
+                body: body_of(body),
+            });
+            let qualified = if a.module.is_empty() {
+                address.clone()
+            } else {
+                format!("module.{}.{address}", a.module)
+            };
+            for (s, _) in &here {
+                let urn = Urn::parse(&format!("{s}::{}", a.key))
+                    .map_err(|e| ExportError::Invalid(e.to_string()))?;
+                addresses
+                    .entry(s.to_string())
+                    .or_default()
+                    .entry(urn)
+                    .or_default()
+                    .push(qualified.clone());
+            }
+            if !first.data {
+                let indexed = if here.len() < stacks.len() {
+                    format!("{qualified}[0]")
+                } else {
+                    qualified
+                };
+                import_targets.push((a.key.clone(), indexed, first.import_id, String::new()));
+            }
+        }
+    }
+
+    // Stack outputs (they add module outputs, so before modules are written).
+    let mut env_outputs: BTreeMap<String, Vec<(String, Expression, bool)>> = BTreeMap::new();
+    for e in envs {
+        let mut v = Vec::new();
+        for (name, urn, attr) in e.outputs {
+            let key = key_of(urn.as_str());
+            let at = At {
+                module: "",
+                guarded: false,
+                hint: name,
+            };
+            let sensitive = placed
+                .get(&key)
+                .is_some_and(|p| p.secret_outputs.iter().any(|s| s == attr));
+            v.push((
+                name.clone(),
+                ctx.reference(&key, attr, &at, &mut outs)?,
+                sensitive,
+            ));
+        }
+        env_outputs.insert(e.stack.name().to_string(), v);
+    }
+
+    let root = outs.remove("").unwrap_or_default();
+    let mut files = Files::new();
+    let uses_random = |m: &ModuleOut| m.body.iter().any(|b| label0(b).starts_with("random_"));
+    for (m, out) in &outs {
+        let dir = format!("modules/{m}");
+        files.insert(
+            format!("{dir}/main.tf"),
+            layout::file(&body_of(
+                out.body
+                    .iter()
+                    .cloned()
+                    .map(hcl::Structure::Block)
+                    .collect(),
+            ))?,
+        );
+        files.insert(
+            format!("{dir}/variables.tf"),
+            layout::file(&variables_tf(out))?,
+        );
+        files.insert(
+            format!("{dir}/outputs.tf"),
+            layout::file(&outputs_tf(&out.outputs))?,
+        );
+        files.insert(
+            format!("{dir}/versions.tf"),
+            layout::file(&versions_tf(uses_random(out)))?,
+        );
+    }
+    let any_random = outs.values().any(uses_random) || uses_random(&root);
+    for e in envs {
+        let s = e.stack.name();
+        let dir = format!("environments/{s}");
+        files.insert(
+            format!("{dir}/versions.tf"),
+            layout::file(&versions_tf(any_random))?,
+        );
+        files.insert(
+            format!("{dir}/providers.tf"),
+            layout::file(&providers_tf(e))?,
+        );
+        files.insert(format!("{dir}/backend.tf"), layout::file(&backend_tf(e))?);
+        let (main, vars, tfvars) = environment_tf(s, &outs, &root)?;
+        files.insert(format!("{dir}/main.tf"), layout::file(&main)?);
+        files.insert(format!("{dir}/variables.tf"), layout::file(&vars)?);
+        files.insert(format!("{dir}/terraform.tfvars"), layout::file(&tfvars)?);
+        let outputs: BTreeMap<String, (Expression, bool)> = env_outputs
+            .remove(s)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(n, e, sens)| (n, (e, sens)))
+            .collect();
+        files.insert(
+            format!("{dir}/outputs.tf"),
+            layout::file(&outputs_tf(&outputs))?,
+        );
+        if let Some(st) = state.get(s) {
+            files.insert(
+                format!("{dir}/imports.tf"),
+                layout::file(&imports_tf(s, st, &import_targets, &addresses)?)?,
+            );
+        }
+    }
+    Ok(Exported { files, addresses })
+}
+
+fn label0(b: &Block) -> &str {
+    match b.labels.first() {
+        Some(hcl::BlockLabel::String(s)) => s,
+        Some(hcl::BlockLabel::Identifier(i)) => i.as_str(),
+        None => "",
+    }
+}
+
+impl Draft {
+    /// The top-level Terraform argument an engine field (or a path under
+    /// it) is written to, in this block.
+    fn arg_for(&self, field: &str) -> Option<String> {
+        let top = field.split('.').next()?;
+        self.args
+            .iter()
+            .find(|(f, _)| *f == field || f.split('.').next() == Some(top))
+            .map(|(_, a)| a.split('.').next().unwrap_or(a).to_string())
+    }
+}
+
+fn attr(name: &str, e: Expression) -> hcl::Structure {
+    hcl::Structure::Attribute(Attribute::new(ident(name), e))
+}
+
+fn labeled(kind: &str, labels: &[&str], body: Vec<hcl::Structure>) -> Block {
+    Block {
+        identifier: ident(kind),
+        labels: labels.iter().map(|l| (*l).into()).collect(),
+        body: body_of(body),
+    }
+}
+
+fn type_expr(ty: &str) -> Expression {
+    // `list(string)` is a call expression in HCL's syntax.
+    match ty.split_once('(') {
+        Some((f, rest)) => Expression::FuncCall(Box::new(
+            FuncCall::builder(f)
+                .arg(Expression::Variable(Variable::unchecked(
+                    rest.trim_end_matches(')'),
+                )))
+                .build(),
+        )),
+        None => Expression::Variable(Variable::unchecked(ty)),
+    }
+}
+
+fn variables_tf(m: &ModuleOut) -> Body {
+    let blocks = m.variables.iter().map(|(name, v)| {
+        let mut body = vec![
+            attr("description", Expression::String(v.description.clone())),
+            attr("type", type_expr(&v.ty)),
+        ];
+        if matches!(v.source, VarSource::Secret) {
+            body.push(attr("sensitive", Expression::Bool(true)));
+        }
+        hcl::Structure::Block(labeled("variable", &[name], body))
+    });
+    body_of(blocks.collect::<Vec<_>>())
+}
+
+fn outputs_tf(outputs: &BTreeMap<String, (Expression, bool)>) -> Body {
+    let blocks = outputs.iter().map(|(name, (e, sensitive))| {
+        let mut body = vec![attr("value", e.clone())];
+        if *sensitive {
+            body.push(attr("sensitive", Expression::Bool(true)));
+        }
+        hcl::Structure::Block(labeled("output", &[name], body))
+    });
+    body_of(blocks.collect::<Vec<_>>())
+}
+
+fn object(items: &[(&str, Expression)]) -> Expression {
+    let mut o = Object::new();
+    for (k, v) in items {
+        o.insert(ObjectKey::from(*k), v.clone());
+    }
+    Expression::Object(o)
+}
+
+fn versions_tf(random: bool) -> Body {
+    let mut providers = vec![attr(
+        "aws",
+        object(&[
+            ("source", "hashicorp/aws".into()),
+            ("version", AWS_PROVIDER.into()),
+        ]),
+    )];
+    if random {
+        providers.push(attr(
+            "random",
+            object(&[
+                ("source", "hashicorp/random".into()),
+                ("version", RANDOM_PROVIDER.into()),
+            ]),
+        ));
+    }
+    body_of(vec![hcl::Structure::Block(labeled(
+        "terraform",
+        &[],
+        vec![
+            attr("required_version", TERRAFORM_VERSION.into()),
+            block("required_providers", providers),
+        ],
+    ))])
+}
+
+fn providers_tf(e: &Environment<'_>) -> Body {
+    let mut tags: Vec<(&str, Expression)> = e
+        .default_tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), Expression::String(v.clone())))
+        .collect();
+    tags.push((
+        crate::provider::aws::tags::STACK_TAG,
+        Expression::String(e.stack.name().to_string()),
+    ));
+    body_of(vec![hcl::Structure::Block(labeled(
+        "provider",
+        &["aws"],
+        vec![
+            attr("region", Expression::String(e.region.clone())),
+            block("default_tags", vec![attr("tags", object(&tags))]),
+        ],
+    ))])
+}
+
+/// S3 state with S3's own lock file (`use_lockfile`, Terraform >= 1.10),
+/// beside the stack's morket-stack state when that is in S3; otherwise the
+/// bucket is left to `terraform init -backend-config=bucket=...`.
+fn backend_tf(e: &Environment<'_>) -> Body {
+    let s = e.stack.name();
+    let mut body = Vec::new();
+    let (key, region) = match &e.backend {
+        Some((bucket, prefix, region)) => {
+            body.push(attr("bucket", Expression::String(bucket.clone())));
+            let key = if prefix.is_empty() {
+                format!("terraform/{s}.tfstate")
+            } else {
+                format!("{prefix}/terraform/{s}.tfstate")
+            };
+            (key, region.clone().unwrap_or_else(|| e.region.clone()))
+        }
+        None => (format!("terraform/{s}.tfstate"), e.region.clone()),
+    };
+    body.push(attr("key", Expression::String(key)));
+    body.push(attr("region", Expression::String(region)));
+    body.push(attr("encrypt", Expression::Bool(true)));
+    body.push(attr("use_lockfile", Expression::Bool(true)));
+    body_of(vec![hcl::Structure::Block(labeled(
+        "terraform",
+        &[],
+        vec![hcl::Structure::Block(labeled("backend", &["s3"], body))],
+    ))])
+}
+
+/// main.tf (modules and root resources), variables.tf and terraform.tfvars
+/// of one stack.
+fn environment_tf(
+    stack: &str,
+    outs: &BTreeMap<String, ModuleOut>,
+    root: &ModuleOut,
+) -> Result<(Body, Body, Body), ExportError> {
+    let mut main: Vec<hcl::Structure> = Vec::new();
+    let mut vars: Vec<hcl::Structure> = Vec::new();
+    let mut tfvars: Vec<hcl::Structure> = Vec::new();
+    let mut setting = |name: &str, v: &Var| -> Result<(), ExportError> {
+        let mut body = vec![
+            attr("description", Expression::String(v.description.clone())),
+            attr("type", type_expr(&v.ty)),
+        ];
+        match &v.source {
+            VarSource::Setting(per) => {
+                let value = per.get(stack).cloned().unwrap_or(Value::Null);
+                tfvars.push(attr(name, plain(&value)?));
+            }
+            VarSource::Secret => body.push(attr("sensitive", Expression::Bool(true))),
+            VarSource::Wire(..) => return Ok(()),
+        }
+        vars.push(hcl::Structure::Block(labeled("variable", &[name], body)));
+        Ok(())
+    };
+    for (m, out) in outs {
+        let mut body = vec![attr(
+            "source",
+            Expression::String(format!("../../modules/{m}")),
+        )];
+        for (name, v) in &out.variables {
+            let e = match &v.source {
+                VarSource::Wire(pm, o) => path_expr("module", &[Op::Attr(pm), Op::Attr(o)]),
+                _ => {
+                    let env_var = format!("{m}_{name}");
+                    setting(&env_var, v)?;
+                    var_expr(&env_var)
+                }
+            };
+            body.push(attr(name, e));
+        }
+        main.push(hcl::Structure::Block(labeled("module", &[m], body)));
+    }
+    for (name, v) in &root.variables {
+        setting(name, v)?;
+    }
+    main.extend(root.body.iter().cloned().map(hcl::Structure::Block));
+    Ok((body_of(main), body_of(vars), body_of(tfvars)))
+}
+
+/// A plain value (no markers) as HCL.
+fn plain(v: &Value) -> Result<Expression, ExportError> {
+    convert(v, &mut |_| None)
+}
+
+/// JSON as HCL; `hook` writes the values it claims (markers).
+fn convert(
+    v: &Value,
+    hook: &mut dyn FnMut(&Value) -> Option<Result<Expression, ExportError>>,
+) -> Result<Expression, ExportError> {
+    if let Some(e) = hook(v) {
+        return e;
+    }
+    Ok(match v {
+        Value::Null => Expression::Null,
+        Value::Bool(b) => Expression::Bool(*b),
+        Value::Number(n) => Expression::Number(
+            n.as_i64()
+                .map(hcl::Number::from)
+                .or_else(|| n.as_u64().map(hcl::Number::from))
+                .or_else(|| n.as_f64().and_then(hcl::Number::from_f64))
+                .ok_or_else(|| ExportError::Invalid(format!("number {n}")))?,
+        ),
+        Value::String(s) => Expression::String(s.clone()),
+        Value::Array(a) => Expression::Array(
+            a.iter()
+                .map(|x| convert(x, hook))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => {
+            let mut obj = Object::new();
+            for (k, x) in o {
+                obj.insert(ObjectKey::from(k.as_str()), convert(x, hook)?);
+            }
+            Expression::Object(obj)
+        }
+    })
+}
+
+/// One `import` block per Terraform resource whose engine resource has an
+/// id in state, in that resource's import-id format.
+fn imports_tf(
+    stack: &str,
+    st: &StateIds,
+    targets: &[(Key, String, &'static str, String)],
+    addresses: &BTreeMap<String, BTreeMap<Urn, Vec<String>>>,
+) -> Result<Body, ExportError> {
+    let mine = addresses.get(stack);
+    let mut blocks = Vec::new();
+    for (key, to, template, _) in targets {
+        let Ok(urn) = Urn::parse(&format!("{stack}::{key}")) else {
+            continue;
+        };
+        if !mine.is_some_and(|m| m.contains_key(&urn)) {
+            continue;
+        }
+        let Some((id, inputs)) = st.ids.get(&urn) else {
+            continue;
+        };
+        let mut out = String::new();
+        let mut rest = *template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| ExportError::Invalid(format!("import id {template}")))?;
+            let field = &rest[open + 1..open + close];
+            if field == "id" {
+                out.push_str(id);
+            } else {
+                let v = value::get_path(inputs, field).ok_or_else(|| {
+                    ExportError::Invalid(format!("{urn}: import id needs {field}, not in state"))
+                })?;
+                match v {
+                    Value::String(s) => out.push_str(s),
+                    other => out.push_str(&other.to_string()),
+                }
+            }
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        let to_expr = Expression::Variable(Variable::unchecked(to.as_str()));
+        blocks.push(hcl::Structure::Block(labeled(
+            "import",
+            &[],
+            vec![attr("to", to_expr), attr("id", Expression::String(out))],
+        )));
+    }
+    Ok(body_of(blocks))
+}
+
+fn body_of(items: Vec<hcl::Structure>) -> Body {
+    items.into_iter().collect()
+}
