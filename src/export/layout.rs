@@ -227,6 +227,29 @@ fn expr(e: &Expression, level: usize) -> Result<String, ExportError> {
             s.push('}');
             s
         }
+        Expression::ForExpr(f) if f.key_var.is_none() && f.key_expr.is_none() => {
+            let mut t = format!(
+                "[for {} in {} : {}",
+                f.value_var.as_str(),
+                expr(&f.collection_expr, level)?,
+                expr(&f.value_expr, level)?
+            );
+            if let Some(c) = &f.cond_expr {
+                t.push_str(" if ");
+                t.push_str(&expr(c, level)?);
+            }
+            t.push(']');
+            t
+        }
+        Expression::Operation(op) => match op.as_ref() {
+            hcl::expr::Operation::Binary(b) => format!(
+                "{} {} {}",
+                expr(&b.lhs_expr, level)?,
+                b.operator,
+                expr(&b.rhs_expr, level)?
+            ),
+            other => return Err(ExportError::Hcl(format!("{other:?}"))),
+        },
         Expression::Conditional(c) => format!(
             "{} ? {} : {}",
             expr(&c.cond_expr, level)?,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{layout, tf_name, type_of, ExportError, Files, Names};
 use crate::model::{Declared, Stack, Urn};
 use crate::provider::aws::terraform::schema_of;
-use crate::provider::schema::Tf;
+use crate::provider::schema::{Conv, Tf};
 use crate::provider::Registry;
 use crate::value;
 
@@ -95,19 +95,20 @@ fn schema_node(data: bool, tf_type: &str) -> &'static Value {
     schema_of(data, tf_type).unwrap_or(&NONE)
 }
 
-/// Places `src`'s `fparts` value at `tparts` in `dst`. Paths of one length
-/// align segment by segment (an array of objects becomes repeated blocks);
-/// otherwise the value is a plain one moved into or out of nested blocks.
-fn place(dst: &mut Map<String, Value>, src: &Value, fparts: &[&str], tparts: &[&str]) {
-    if fparts.len() == tparts.len() {
+/// Places `src`'s `fparts` value at `tparts` in `dst`. Leading segments
+/// align (an array of objects becomes repeated blocks, an object one
+/// block); a last field segment lands at the rest of the Terraform path
+/// (nested single blocks), and a last Terraform segment takes the rest of
+/// the field path (out of nested objects).
+fn place(
+    dst: &mut Map<String, Value>,
+    src: &Value,
+    fparts: &[&str],
+    tparts: &[&str],
+    conv: Option<Conv>,
+) {
+    if fparts.len() > 1 && tparts.len() > 1 {
         let Some(v) = src.get(fparts[0]) else { return };
-        if v.is_null() {
-            return;
-        }
-        if fparts.len() == 1 {
-            dst.insert(tparts[0].to_string(), v.clone());
-            return;
-        }
         let items: Vec<&Value> = match v {
             Value::Array(a) => a.iter().collect(),
             Value::Object(_) => vec![v],
@@ -122,7 +123,7 @@ fn place(dst: &mut Map<String, Value>, src: &Value, fparts: &[&str], tparts: &[&
         }
         for (b, item) in blocks.iter_mut().zip(items) {
             if let Value::Object(m) = b {
-                place(m, item, &fparts[1..], &tparts[1..]);
+                place(m, item, &fparts[1..], &tparts[1..], conv);
             }
         }
         return;
@@ -133,6 +134,10 @@ fn place(dst: &mut Map<String, Value>, src: &Value, fparts: &[&str], tparts: &[&
     if v.is_null() {
         return;
     }
+    let v = match conv {
+        Some(c) => c.apply(v),
+        None => v.clone(),
+    };
     let mut node = dst;
     for t in &tparts[..tparts.len() - 1] {
         let slot = node
@@ -143,7 +148,7 @@ fn place(dst: &mut Map<String, Value>, src: &Value, fparts: &[&str], tparts: &[&
         };
         node = m;
     }
-    node.insert(tparts[tparts.len() - 1].to_string(), v.clone());
+    node.insert(tparts[tparts.len() - 1].to_string(), v);
 }
 
 /// Empty nested blocks (every argument left out) are dropped.
@@ -177,7 +182,8 @@ fn drafts_of(
     d: &Declared,
     registry: &Registry,
     urn_tag: &str,
-) -> Result<Option<Vec<Draft>>, ExportError> {
+) -> Result<Option<Vec<Option<Draft>>>, ExportError> {
+    let stack = d.urn.stack();
     let unmapped = || ExportError::Unmapped {
         type_name: d.type_name.clone(),
         urn: d.urn.to_string(),
@@ -221,14 +227,27 @@ fn drafts_of(
                 inputs["tags"] = Value::Object(tags);
             }
             let fparts: Vec<&str> = field.split('.').collect();
-            place(&mut tree, &inputs, &fparts, &tparts);
+            let conv = ts
+                .schema
+                .tf_values
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, c)| *c);
+            place(&mut tree, &inputs, &fparts, &tparts, conv);
         }
         prune(&mut tree);
-        let tree = match strip_stack(&Value::Object(tree)) {
+        // A block that only names its parent (a bucket without a policy
+        // has no aws_s3_bucket_policy) is not written.
+        let own_args = args.iter().filter(|(f, _)| *f != "$id").count();
+        if out.len() > 0 && own_args > 0 && tree.len() == args.len() - own_args {
+            out.push(None);
+            continue;
+        }
+        let tree = match templated(&strip_stack(&Value::Object(tree)), stack) {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        out.push(Draft {
+        out.push(Some(Draft {
             data,
             tf_type: resource,
             tree,
@@ -241,9 +260,79 @@ fn drafts_of(
             ignore_changes: d.options.ignore_changes.clone(),
             import_id,
             args,
-        });
+        }));
     }
     Ok(Some(out))
+}
+
+/// The stack's name in strings becomes a `$stack` marker (written
+/// `var.stack`), so names like `morket-staging-alb` are one value in every
+/// stack. Only whole words: neighbours are not letters or digits.
+fn templated(v: &Value, stack: &str) -> Value {
+    let split = |s: &str| -> Option<Vec<Value>> {
+        let b = s.as_bytes();
+        let mut parts = Vec::new();
+        let mut last = 0;
+        let mut i = 0;
+        while let Some(off) = s[i..].find(stack) {
+            let at = i + off;
+            let end = at + stack.len();
+            let word = (at == 0 || !b[at - 1].is_ascii_alphanumeric())
+                && (end == b.len() || !b[end].is_ascii_alphanumeric());
+            if word {
+                if at > last {
+                    parts.push(Value::String(s[last..at].to_string()));
+                }
+                parts.push(serde_json::json!({STACK_MARKER: true}));
+                last = end;
+            }
+            i = end;
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        if last < s.len() {
+            parts.push(Value::String(s[last..].to_string()));
+        }
+        Some(parts)
+    };
+    value::map(v, &mut |x| match x {
+        Value::String(s) => split(s).map(|mut parts| {
+            if parts.len() == 1 {
+                parts.remove(0)
+            } else {
+                value::concat(parts)
+            }
+        }),
+        _ => value::as_concat(x).map(|parts| {
+            let mut out = Vec::new();
+            for p in parts {
+                match p.as_str().and_then(split) {
+                    Some(mut ps) => out.append(&mut ps),
+                    None => out.push(templated(p, stack)),
+                }
+            }
+            value::concat(out)
+        }),
+    })
+}
+
+const STACK_MARKER: &str = "$stack";
+
+fn is_stack(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|m| m.len() == 1 && m.contains_key(STACK_MARKER))
+}
+
+/// Parts of a `$concat`, nested ones spliced in.
+fn flatten(parts: &[Value]) -> Vec<&Value> {
+    parts
+        .iter()
+        .flat_map(|p| match value::as_concat(p) {
+            Some(inner) => flatten(inner),
+            None => vec![p],
+        })
+        .collect()
 }
 
 /// Where a key lives in the export.
@@ -286,6 +375,8 @@ enum VarSource {
     Wire(String, String),
     /// A secret: a sensitive variable the environment leaves to `TF_VAR_`.
     Secret,
+    /// The stack's name (`var.stack` of the environment).
+    Stack,
 }
 
 struct Var {
@@ -330,6 +421,19 @@ struct Ctx<'a> {
     stacks: &'a [String],
 }
 
+/// `name:KEY` outputs mapped from `name:` to `list[field].leaf`:
+/// (list, field, leaf, KEY).
+fn keyed_attr<'a>(p: &Placed, attr: &'a str) -> Option<(&'static str, &'static str, &'static str, &'a str)> {
+    let (name, key) = attr.split_once(':')?;
+    let (_, to) = p
+        .attrs
+        .iter()
+        .find(|(a, _)| a.strip_suffix(':') == Some(name))?;
+    let (list, rest) = to.split_once('[')?;
+    let (field, leaf) = rest.split_once("].")?;
+    Some((list, field, leaf, key))
+}
+
 /// Where an expression is written.
 struct At<'a> {
     module: &'a str,
@@ -355,7 +459,33 @@ impl Ctx<'_> {
         let tf_attr = p.tf_attr(attr);
         let (root, path) = p.root_path();
         let mut ops: Vec<Op<'_>> = path.iter().map(|s| Op::Attr(s.as_str())).collect();
-        let local = if p.always {
+        let keyed = keyed_attr(p, attr);
+        let local = if let Some((list, field, leaf, key)) = keyed {
+            // `one([for o in x.list : o.leaf if o.field == "KEY"])`
+            if !p.always {
+                ops.push(Op::Index(0));
+            }
+            ops.push(Op::Attr(list));
+            let o = |a: &str| path_expr("o", &[Op::Attr(a)]);
+            let cond = Expression::Operation(Box::new(hcl::expr::Operation::Binary(
+                hcl::expr::BinaryOp::new(
+                    o(field),
+                    hcl::expr::BinaryOperator::Eq,
+                    Expression::String(key.to_string()),
+                ),
+            )));
+            let each = hcl::expr::ForExpr::new(
+                Identifier::unchecked("o"),
+                path_expr(&root, &ops),
+                o(leaf),
+            )
+            .with_cond_expr(cond);
+            Expression::FuncCall(Box::new(
+                FuncCall::builder("one")
+                    .arg(Expression::ForExpr(Box::new(each)))
+                    .build(),
+            ))
+        } else if p.always {
             ops.push(Op::Attr(tf_attr));
             path_expr(&root, &ops)
         } else if at.guarded || p.module != at.module {
@@ -375,6 +505,11 @@ impl Ctx<'_> {
         }
         // Across modules: the producer outputs it, the consumer takes a variable.
         let output = format!("{}_{}", p.name, tf_name(tf_attr));
+        let output = if keyed.is_some() {
+            format!("{}_{}", p.name, tf_name(attr))
+        } else {
+            output
+        };
         let sensitive = p.secret_outputs.iter().any(|s| s == attr);
         outs.entry(p.module.clone())
             .or_default()
@@ -412,9 +547,24 @@ impl Ctx<'_> {
         if let Some((k, a)) = value::as_ref(v) {
             return self.reference(k, a, at, outs);
         }
+        if is_stack(v) {
+            let m = outs.entry(at.module.to_string()).or_default();
+            if !m.variables.contains_key("stack") {
+                m.names.take("stack");
+                m.variables.insert(
+                    "stack".into(),
+                    Var {
+                        ty: "string".into(),
+                        description: "The stack (environment) name, in names and tags.".into(),
+                        source: VarSource::Stack,
+                    },
+                );
+            }
+            return Ok(var_expr("stack"));
+        }
         if let Some(parts) = value::as_concat(v) {
             let mut t = String::new();
-            for p in parts {
+            for p in flatten(parts) {
                 if let Some(s) = p.as_str() {
                     let q = layout::quote(s);
                     t.push_str(&q[1..q.len() - 1]);
@@ -444,6 +594,7 @@ impl Ctx<'_> {
         }
         convert(v, &mut |x| {
             (value::as_ref(x).is_some()
+                || is_stack(x)
                 || value::as_concat(x).is_some()
                 || value::as_secret(x).is_some()
                 || value::as_sealed(x).is_some())
@@ -645,7 +796,7 @@ fn block(name: &str, body: Vec<hcl::Structure>) -> hcl::Structure {
 struct Across {
     key: Key,
     module: String,
-    per: BTreeMap<String, Vec<Draft>>,
+    per: BTreeMap<String, Vec<Option<Draft>>>,
 }
 
 /// Exports `envs` (every stack of one project, so modules are shared).
@@ -670,21 +821,24 @@ pub fn export(
                 continue;
             };
             let key = key_of(d.urn.as_str());
+            let Some(main) = drafts.first().and_then(Option::as_ref) else {
+                continue;
+            };
             let i = match index.get(&key) {
                 Some(i) => *i,
                 None => {
                     let module = module_of(d.urn.component_path());
                     let p = e.registry.get(&d.type_name);
                     let name = taken
-                        .entry((module.clone(), drafts[0].tf_type))
+                        .entry((module.clone(), main.tf_type))
                         .or_default()
                         .take(&tf_name(d.urn.name()));
                     placed.insert(
                         key.clone(),
                         Placed {
                             module: module.clone(),
-                            data: drafts[0].data,
-                            tf_type: drafts[0].tf_type,
+                            data: main.data,
+                            tf_type: main.tf_type,
                             name,
                             always: false,
                             attrs: p
@@ -728,9 +882,11 @@ pub fn export(
             let here: Vec<(&str, &Draft)> = a
                 .per
                 .iter()
-                .filter_map(|(s, ds)| ds.get(i).map(|d| (s.as_str(), d)))
+                .filter_map(|(s, ds)| ds.get(i).and_then(Option::as_ref).map(|d| (s.as_str(), d)))
                 .collect();
-            let first = here[0].1;
+            let Some(&(_, first)) = here.first() else {
+                continue;
+            };
             // The main block takes the name; the others (a bucket's
             // versioning, ...) share it under their own types.
             let name = if i == 0 {
@@ -755,7 +911,7 @@ pub fn export(
             if here.len() < stacks.len() {
                 let flags = stacks
                     .iter()
-                    .map(|s| (s.clone(), Value::Bool(a.per.contains_key(s))))
+                    .map(|s| (s.clone(), Value::Bool(here.iter().any(|(h, _)| h == s))))
                     .collect();
                 let var = ctx.setting(
                     &a.module,
@@ -1107,8 +1263,19 @@ fn environment_tf(
     root: &ModuleOut,
 ) -> Result<(Body, Body, Body), ExportError> {
     let mut main: Vec<hcl::Structure> = Vec::new();
-    let mut vars: Vec<hcl::Structure> = Vec::new();
-    let mut tfvars: Vec<hcl::Structure> = Vec::new();
+    let mut vars: Vec<hcl::Structure> = vec![hcl::Structure::Block(labeled(
+        "variable",
+        &["stack"],
+        vec![
+            attr(
+                "description",
+                Expression::String("The stack (environment) name, in names and tags.".into()),
+            ),
+            attr("type", type_expr("string")),
+        ],
+    ))];
+    let mut tfvars: Vec<hcl::Structure> =
+        vec![attr("stack", Expression::String(stack.to_string()))];
     let mut setting = |name: &str, v: &Var| -> Result<(), ExportError> {
         let mut body = vec![
             attr("description", Expression::String(v.description.clone())),
@@ -1120,7 +1287,7 @@ fn environment_tf(
                 tfvars.push(attr(name, plain(&value)?));
             }
             VarSource::Secret => body.push(attr("sensitive", Expression::Bool(true))),
-            VarSource::Wire(..) => return Ok(()),
+            VarSource::Wire(..) | VarSource::Stack => return Ok(()),
         }
         vars.push(hcl::Structure::Block(labeled("variable", &[name], body)));
         Ok(())
@@ -1133,6 +1300,7 @@ fn environment_tf(
         for (name, v) in &out.variables {
             let e = match &v.source {
                 VarSource::Wire(pm, o) => path_expr("module", &[Op::Attr(pm), Op::Attr(o)]),
+                VarSource::Stack => var_expr("stack"),
                 _ => {
                     let env_var = format!("{m}_{name}");
                     setting(&env_var, v)?;

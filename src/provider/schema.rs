@@ -27,8 +27,30 @@ pub struct Schema {
     /// The Terraform resources this type becomes, in export order.
     pub terraform: &'static [Tf],
     /// Outputs whose Terraform attribute (of the first resource) has
-    /// another name: (output, attribute).
+    /// another name: (output, attribute). An output `name:KEY` (one per
+    /// key) maps from `name:` to `list[field].attr`: the element of `list`
+    /// whose `field` is KEY.
     pub tf_attrs: &'static [(&'static str, &'static str)],
+    /// Inputs whose Terraform value is spelled otherwise.
+    pub tf_values: &'static [(&'static str, Conv)],
+}
+
+/// How an input's value is written in Terraform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conv {
+    /// `true` / `false` → `"Enabled"` / `"Disabled"` (S3 rule status).
+    EnabledDisabled,
+}
+
+impl Conv {
+    pub fn apply(self, v: &Value) -> Value {
+        match (self, v) {
+            (Conv::EnabledDisabled, Value::Bool(b)) => {
+                Value::String(if *b { "Enabled" } else { "Disabled" }.into())
+            }
+            _ => v.clone(),
+        }
+    }
 }
 
 impl Schema {
@@ -42,6 +64,7 @@ impl Schema {
         normalize: &[],
         terraform: &[],
         tf_attrs: &[],
+        tf_values: &[],
     };
 
     /// Every input field name the table mentions (for the schema test).

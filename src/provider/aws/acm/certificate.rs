@@ -259,6 +259,20 @@ fn arn_region(arn: &str) -> Option<String> {
 impl AwsResource for Certificate {
     type Service = Acm;
     const SCHEMA: Schema = Schema {
+        tf_attrs: &[
+            (
+                "validation_record_name:",
+                "domain_validation_options[domain_name].resource_record_name",
+            ),
+            (
+                "validation_record_type:",
+                "domain_validation_options[domain_name].resource_record_type",
+            ),
+            (
+                "validation_record_value:",
+                "domain_validation_options[domain_name].resource_record_value",
+            ),
+        ],
         force_new: &[
             "domain_name",
             "subject_alternative_names",

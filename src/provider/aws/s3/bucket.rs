@@ -26,7 +26,7 @@ use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::{Tags, URN_TAG};
 use crate::provider::aws::validate::{in_range, one_of};
 use crate::provider::aws::wait::{Seen, Wait};
-use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::schema::{Conv, Norm, Schema, Tf};
 use crate::provider::{field_diff, Diff, ProviderError};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -534,6 +534,7 @@ impl AwsResource for Bucket {
         ],
         write_only: &["force_destroy"],
         normalize: &[("policy", Norm::Json)],
+        tf_values: &[("lifecycle_rules.enabled", Conv::EnabledDisabled)],
         terraform: &[
             Tf {
                 resource: "aws_s3_bucket",
