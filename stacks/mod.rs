@@ -58,6 +58,32 @@ pub struct Loaded {
     pub values: Vec<(String, serde_json::Value)>,
 }
 
+impl Loaded {
+    /// The stack as the Terraform export takes it; `backend` is the S3
+    /// location of its team state, if any (bucket, prefix, region).
+    pub fn terraform_env(
+        &self,
+        backend: Option<(String, String, Option<String>)>,
+    ) -> morket_stack::export::Environment<'_> {
+        morket_stack::export::Environment {
+            stack: &self.stack,
+            registry: &self.registry,
+            outputs: &self.outputs,
+            region: self
+                .aws
+                .as_ref()
+                .and_then(|a| a.region.clone())
+                .unwrap_or_else(|| "us-east-1".into()),
+            default_tags: self
+                .aws
+                .as_ref()
+                .map(|a| a.default_tags.clone())
+                .unwrap_or_default(),
+            backend,
+        }
+    }
+}
+
 /// A configuration file, parsed and ready for a project's typed config.
 #[derive(Debug, Clone)]
 pub struct ConfigFile {

@@ -14,6 +14,8 @@ mod clickhouse_secret;
 mod edge_backup;
 #[path = "morket_stack/observability.rs"]
 mod observability;
+#[path = "morket_stack/terraform.rs"]
+mod terraform;
 
 use std::path::Path;
 

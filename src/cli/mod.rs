@@ -1145,7 +1145,7 @@ fn project_stacks(ctx: &Ctx, stack: &str) -> Result<Vec<String>> {
 }
 
 fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Result<u8> {
-    use morket_stack::export::{export, Environment, StateIds};
+    use morket_stack::export::{export, StateIds};
     let names = project_stacks(ctx, stack)?;
     let loaded = names
         .iter()
@@ -1160,25 +1160,10 @@ fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Res
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let envs: Vec<Environment<'_>> = loaded
+    let envs: Vec<_> = loaded
         .iter()
         .zip(backends)
-        .map(|(l, backend)| Environment {
-            stack: &l.stack,
-            registry: &l.registry,
-            outputs: &l.outputs,
-            region: l
-                .aws
-                .as_ref()
-                .and_then(|a| a.region.clone())
-                .unwrap_or_else(|| "us-east-1".into()),
-            default_tags: l
-                .aws
-                .as_ref()
-                .map(|a| a.default_tags.clone())
-                .unwrap_or_default(),
-            backend,
-        })
+        .map(|(l, backend)| l.terraform_env(backend))
         .collect();
     let mut state = std::collections::BTreeMap::new();
     if with_state {

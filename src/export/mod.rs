@@ -11,6 +11,7 @@
 //! `<name>_enabled` variable; a reference that differs becomes a list of the
 //! variants indexed by a `<name>_variant` variable.
 
+pub mod check;
 mod layout;
 mod terraform;
 

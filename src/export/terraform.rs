@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{layout, tf_name, type_of, ExportError, Files, Names};
 use crate::model::{Declared, Stack, Urn};
 use crate::provider::aws::terraform::schema_of;
-use crate::provider::schema::{Conv, Tf};
+use crate::provider::schema::Tf;
 use crate::provider::Registry;
 use crate::value;
 
@@ -100,13 +100,7 @@ fn schema_node(data: bool, tf_type: &str) -> &'static Value {
 /// block); a last field segment lands at the rest of the Terraform path
 /// (nested single blocks), and a last Terraform segment takes the rest of
 /// the field path (out of nested objects).
-fn place(
-    dst: &mut Map<String, Value>,
-    src: &Value,
-    fparts: &[&str],
-    tparts: &[&str],
-    conv: Option<Conv>,
-) {
+fn place(dst: &mut Map<String, Value>, src: &Value, fparts: &[&str], tparts: &[&str]) {
     if fparts.len() > 1 && tparts.len() > 1 {
         let Some(v) = src.get(fparts[0]) else { return };
         let items: Vec<&Value> = match v {
@@ -123,7 +117,7 @@ fn place(
         }
         for (b, item) in blocks.iter_mut().zip(items) {
             if let Value::Object(m) = b {
-                place(m, item, &fparts[1..], &tparts[1..], conv);
+                place(m, item, &fparts[1..], &tparts[1..]);
             }
         }
         return;
@@ -134,10 +128,7 @@ fn place(
     if v.is_null() {
         return;
     }
-    let v = match conv {
-        Some(c) => c.apply(v),
-        None => v.clone(),
-    };
+    let v = v.clone();
     let mut node = dst;
     for t in &tparts[..tparts.len() - 1] {
         let slot = node
@@ -202,6 +193,9 @@ fn drafts_of(
     let data = p.is_lookup();
     let own = Value::String(d.urn.to_string());
     let mut inputs = d.inputs.clone();
+    for (path, conv) in ts.schema.tf_values {
+        conv.apply_at(&mut inputs, path);
+    }
     let mut out = Vec::new();
     for tf in ts.schema.terraform {
         let Tf {
@@ -226,20 +220,23 @@ fn drafts_of(
                 tags.insert(crate::provider::aws::tags::URN_TAG.into(), urn_tag.into());
                 inputs["tags"] = Value::Object(tags);
             }
+            if let Some(text) = field.strip_prefix('=') {
+                let c = Value::Object(Map::from_iter([("c".to_string(), text.into())]));
+                place(&mut tree, &c, &["c"], &tparts);
+                continue;
+            }
             let fparts: Vec<&str> = field.split('.').collect();
-            let conv = ts
-                .schema
-                .tf_values
-                .iter()
-                .find(|(f, _)| f == field)
-                .map(|(_, c)| *c);
-            place(&mut tree, &inputs, &fparts, &tparts, conv);
+            place(&mut tree, &inputs, &fparts, &tparts);
         }
         prune(&mut tree);
         // A block that only names its parent (a bucket without a policy
         // has no aws_s3_bucket_policy) is not written.
-        let own_args = args.iter().filter(|(f, _)| *f != "$id").count();
-        if out.len() > 0 && own_args > 0 && tree.len() == args.len() - own_args {
+        let own_args = args
+            .iter()
+            .filter(|(f, _)| *f != "$id" && !f.starts_with('='))
+            .count();
+        let fixed = args.len() - own_args;
+        if !out.is_empty() && own_args > 0 && tree.len() <= fixed {
             out.push(None);
             continue;
         }
@@ -297,6 +294,8 @@ fn templated(v: &Value, stack: &str) -> Value {
         Some(parts)
     };
     value::map(v, &mut |x| match x {
+        // A reference names a resource, not text.
+        _ if value::as_ref(x).is_some() => Some(x.clone()),
         Value::String(s) => split(s).map(|mut parts| {
             if parts.len() == 1 {
                 parts.remove(0)
@@ -423,7 +422,10 @@ struct Ctx<'a> {
 
 /// `name:KEY` outputs mapped from `name:` to `list[field].leaf`:
 /// (list, field, leaf, KEY).
-fn keyed_attr<'a>(p: &Placed, attr: &'a str) -> Option<(&'static str, &'static str, &'static str, &'a str)> {
+fn keyed_attr<'a>(
+    p: &Placed,
+    attr: &'a str,
+) -> Option<(&'static str, &'static str, &'static str, &'a str)> {
     let (name, key) = attr.split_once(':')?;
     let (_, to) = p
         .attrs
@@ -718,11 +720,12 @@ impl Ctx<'_> {
             let per: Vec<(&str, Vec<&Map<String, Value>>)> = trees
                 .iter()
                 .map(|(s, t)| {
-                    let items = t
-                        .get(k.as_str())
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(Value::as_object).collect())
-                        .unwrap_or_default();
+                    // A typed struct mapped whole is one block.
+                    let items = match t.get(k.as_str()) {
+                        Some(Value::Array(a)) => a.iter().filter_map(Value::as_object).collect(),
+                        Some(Value::Object(o)) => vec![o],
+                        _ => Vec::new(),
+                    };
                     (*s, items)
                 })
                 .collect();

@@ -40,6 +40,12 @@ pub struct Schema {
 pub enum Conv {
     /// `true` / `false` → `"Enabled"` / `"Disabled"` (S3 rule status).
     EnabledDisabled,
+    /// `v` → `{KEY: v}`: a value Terraform wraps in a block of its own
+    /// (CloudFront `cookies { forward = ... }`).
+    Nest(&'static str),
+    /// A reference to another output of the same resource (a flow log's
+    /// group by name in the engine, by ARN in Terraform 6).
+    RefAttr(&'static str),
 }
 
 impl Conv {
@@ -48,7 +54,31 @@ impl Conv {
             (Conv::EnabledDisabled, Value::Bool(b)) => {
                 Value::String(if *b { "Enabled" } else { "Disabled" }.into())
             }
+            (Conv::Nest(key), v) => serde_json::json!({ key: v }),
+            (Conv::RefAttr(attr), v) => match crate::value::as_ref(v) {
+                Some((urn, _)) => {
+                    serde_json::json!({crate::value::REF: {"urn": urn, "attr": attr}})
+                }
+                None => v.clone(),
+            },
             _ => v.clone(),
+        }
+    }
+
+    /// Converts the value at `path` in `inputs` (arrays on the way apply
+    /// to each element).
+    pub fn apply_at(self, inputs: &mut Value, path: &str) {
+        let (head, rest) = match path.split_once('.') {
+            Some((h, r)) => (h, Some(r)),
+            None => (path, None),
+        };
+        let Some(v) = inputs.get_mut(head) else {
+            return;
+        };
+        match (rest, v) {
+            (None, v) => *v = self.apply(v),
+            (Some(r), Value::Array(items)) => items.iter_mut().for_each(|i| self.apply_at(i, r)),
+            (Some(r), v) => self.apply_at(v, r),
         }
     }
 }
@@ -77,11 +107,12 @@ impl Schema {
             .chain(self.write_only)
             .copied()
             .chain(self.normalize.iter().map(|(f, _)| *f))
+            .chain(self.tf_values.iter().map(|(f, _)| *f))
             .chain(
                 self.terraform
                     .iter()
                     .flat_map(|t| t.args.iter().map(|(f, _)| *f))
-                    .filter(|f| !f.starts_with('$')),
+                    .filter(|f| !f.starts_with('$') && !f.starts_with('=')),
             )
             .map(|f| f.split('.').next().unwrap_or(f))
             .collect();
@@ -191,7 +222,7 @@ pub struct Tf {
     pub resource: &'static str,
     /// (input field, Terraform argument) pairs; a `.` in the argument enters a
     /// nested block. The field `$id` is this resource's own id (a bucket's
-    /// versioning resource names its bucket).
+    /// versioning resource names its bucket); `=TEXT` is that constant.
     pub args: &'static [(&'static str, &'static str)],
     /// `terraform import` id: `{id}` or input fields in braces.
     pub import_id: &'static str,

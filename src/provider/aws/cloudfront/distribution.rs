@@ -40,7 +40,7 @@ use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::{Tags, URN_TAG};
 use crate::provider::aws::validate::{in_range, one_of};
 use crate::provider::aws::wait::{Seen, Wait};
-use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::schema::{Conv, Norm, Schema, Tf};
 use crate::provider::ProviderError;
 
 /// The Route 53 hosted zone of every CloudFront domain (alias records).
@@ -926,6 +926,17 @@ async fn carries_urn(cx: &Call<'_, CloudFront>, arn: &str) -> Result<bool, Provi
 impl AwsResource for Distribution {
     type Service = CloudFront;
     const SCHEMA: Schema = Schema {
+        // Terraform: `forwarded_values { cookies { forward = "none" } }`.
+        tf_values: &[
+            (
+                "default_cache_behavior.forwarded_values.cookies",
+                Conv::Nest("forward"),
+            ),
+            (
+                "ordered_cache_behaviors.forwarded_values.cookies",
+                Conv::Nest("forward"),
+            ),
+        ],
         computed_on_update: &["etag", "status"],
         write_only: &["wait_for_deployment"],
         normalize: &[

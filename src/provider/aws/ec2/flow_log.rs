@@ -14,7 +14,7 @@ use crate::provider::aws::logs::check_log_group_name;
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::validate::{check_id, one_of};
-use crate::provider::schema::{Schema, Tf};
+use crate::provider::schema::{Conv, Schema, Tf};
 use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +169,8 @@ impl AwsResource for FlowLog {
         // AWS reports the group both by name and by ARN: only the one
         // declared is compared.
         optional_computed: &["log_group_name", "log_destination"],
+        // A group named by the engine is its ARN in Terraform.
+        tf_values: &[("log_group_name", Conv::RefAttr("arn"))],
         terraform: &[Tf {
             resource: "aws_flow_log",
             // Terraform 6 names the group by ARN only (log_destination).
@@ -176,6 +178,7 @@ impl AwsResource for FlowLog {
                 ("vpc_id", "vpc_id"),
                 ("traffic_type", "traffic_type"),
                 ("log_destination_type", "log_destination_type"),
+                ("log_group_name", "log_destination"),
                 ("log_destination", "log_destination"),
                 ("deliver_logs_permission_arn", "iam_role_arn"),
                 ("max_aggregation_interval", "max_aggregation_interval"),

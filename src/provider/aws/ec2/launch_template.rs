@@ -165,6 +165,7 @@ pub(crate) use crate::provider::require_all;
 impl AwsResource for LaunchTemplate {
     type Service = Ec2;
     const SCHEMA: Schema = Schema {
+        tf_attrs: &[("version", "latest_version")],
         force_new: &["name"],
         computed_on_update: &["latest_version", "default_version", "version"],
         normalize: &[("vpc_security_group_ids", Norm::Set)],

@@ -151,6 +151,7 @@ impl AwsResource for Cluster {
                 resource: "aws_ecs_cluster",
                 args: &[
                     ("name", "name"),
+                    ("=containerInsights", "setting.name"),
                     ("container_insights", "setting.value"),
                     ("tags", "tags"),
                 ],

@@ -1,0 +1,474 @@
+//! Checks of an export read back from its text with hcl-rs (not from the
+//! values it was built from): every resource type, argument, block and
+//! referenced attribute against the provider schema, required arguments
+//! present, and the reference graph of one stack, evaluated with that
+//! stack's `terraform.tfvars` (counts and variants). Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hcl::expr::{Expression, TraversalOperator};
+use hcl::{Block, Body, Structure};
+
+use super::Files;
+use crate::provider::aws::terraform::schema_of;
+
+const META: &[&str] = &["count", "depends_on", "for_each", "provider", "lifecycle"];
+
+fn label(b: &Block, i: usize) -> &str {
+    match b.labels.get(i) {
+        Some(hcl::BlockLabel::String(s)) => s,
+        Some(hcl::BlockLabel::Identifier(id)) => id.as_str(),
+        None => "",
+    }
+}
+
+fn parse(files: &Files, path: &str) -> Result<Body, String> {
+    let text = files.get(path).ok_or_else(|| format!("{path}: missing"))?;
+    hcl::parse(text).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The modules of an export: name → parsed main.tf, variables, outputs.
+struct Module {
+    main: Body,
+    variables: BTreeSet<String>,
+    outputs: BTreeMap<String, Expression>,
+}
+
+fn modules(files: &Files) -> Result<BTreeMap<String, Module>, String> {
+    let mut out = BTreeMap::new();
+    for path in files.keys() {
+        let Some(rest) = path.strip_prefix("modules/") else {
+            continue;
+        };
+        let Some(name) = rest.strip_suffix("/main.tf") else {
+            continue;
+        };
+        let dir = format!("modules/{name}");
+        let variables = parse(files, &format!("{dir}/variables.tf"))?
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "variable")
+            .map(|b| label(b, 0).to_string())
+            .collect();
+        let outputs = parse(files, &format!("{dir}/outputs.tf"))?
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "output")
+            .filter_map(|b| {
+                b.body
+                    .attributes()
+                    .find(|a| a.key.as_str() == "value")
+                    .map(|a| (label(b, 0).to_string(), a.expr.clone()))
+            })
+            .collect();
+        out.insert(
+            name.to_string(),
+            Module {
+                main: parse(files, path)?,
+                variables,
+                outputs,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Everything in `files` that parses wrong or is not in the provider
+/// schema: unknown types, arguments and blocks, required arguments left
+/// out, references to attributes a resource does not have, to undeclared
+/// variables or to outputs a module does not have.
+pub fn schema_errors(files: &Files) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (path, text) in files {
+        if let Err(e) = hcl::parse(text) {
+            errors.push(format!("{path}: {e}"));
+        }
+    }
+    if !errors.is_empty() {
+        return errors;
+    }
+    let mods = match modules(files) {
+        Ok(m) => m,
+        Err(e) => return vec![e],
+    };
+    for (m, module) in &mods {
+        let mut declared: BTreeMap<String, (bool, String)> = BTreeMap::new();
+        for b in module.main.blocks() {
+            let data = b.identifier.as_str() == "data";
+            declared.insert(
+                format!(
+                    "{}{}.{}",
+                    if data { "data." } else { "" },
+                    label(b, 0),
+                    label(b, 1)
+                ),
+                (data, label(b, 0).to_string()),
+            );
+        }
+        for b in module.main.blocks() {
+            let data = b.identifier.as_str() == "data";
+            let at = format!(
+                "modules/{m}: {} {}.{}",
+                b.identifier,
+                label(b, 0),
+                label(b, 1)
+            );
+            match schema_of(data, label(b, 0)) {
+                None => errors.push(format!("{at}: not a type of the provider schema")),
+                Some(s) => check_body(&b.body, s, &at, &mut errors),
+            }
+            let mut refs = Vec::new();
+            for e in expressions(&b.body) {
+                traversals(e, &mut refs);
+            }
+            for (root, path) in refs {
+                let Some(addr) = address_of(&root, &path) else {
+                    if root == "var" && !path.is_empty() && !module.variables.contains(&path[0]) {
+                        errors.push(format!("{at}: var.{} is not declared", path[0]));
+                    }
+                    continue;
+                };
+                let Some((data, ty)) = declared.get(&addr.0) else {
+                    errors.push(format!("{at}: {} is not declared in the module", addr.0));
+                    continue;
+                };
+                if let Some(attr) = addr.1 {
+                    let readable = schema_of(*data, ty)
+                        .and_then(|s| s["readable_attributes"].as_array())
+                        .is_some_and(|a| a.iter().any(|x| x == attr.as_str()));
+                    if !readable {
+                        errors.push(format!("{at}: {} has no attribute {attr}", addr.0));
+                    }
+                }
+            }
+        }
+    }
+    // Environments: module inputs are declared variables, module outputs exist.
+    for (path, _) in files
+        .iter()
+        .filter(|(p, _)| p.ends_with("/main.tf") && p.starts_with("environments/"))
+    {
+        let Ok(body) = parse(files, path) else {
+            continue;
+        };
+        for b in body.blocks().filter(|b| b.identifier.as_str() == "module") {
+            let name = label(b, 0);
+            let Some(module) = mods.get(name) else {
+                errors.push(format!("{path}: module {name} has no directory"));
+                continue;
+            };
+            for a in b.body.attributes() {
+                if a.key.as_str() != "source" && !module.variables.contains(a.key.as_str()) {
+                    errors.push(format!("{path}: module {name} has no variable {}", a.key));
+                }
+                let mut refs = Vec::new();
+                traversals(&a.expr, &mut refs);
+                for (root, p) in refs {
+                    if root == "module" && p.len() >= 2 {
+                        let ok = mods
+                            .get(&p[0])
+                            .is_some_and(|m| m.outputs.contains_key(&p[1]));
+                        if !ok {
+                            errors
+                                .push(format!("{path}: module.{}.{} is not an output", p[0], p[1]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// Arguments and blocks of `body` against the schema node `s`.
+fn check_body(body: &Body, s: &serde_json::Value, at: &str, errors: &mut Vec<String>) {
+    let mut present = BTreeSet::new();
+    for st in body.iter() {
+        match st {
+            Structure::Attribute(a) => {
+                let k = a.key.as_str();
+                present.insert(k.to_string());
+                if !META.contains(&k) && s["arguments"].get(k).is_none() {
+                    errors.push(format!("{at}: no argument {k}"));
+                }
+            }
+            Structure::Block(b) => {
+                let (name, inner) = if b.identifier.as_str() == "dynamic" {
+                    let content = b.body.blocks().find(|c| c.identifier.as_str() == "content");
+                    (label(b, 0), content.map(|c| &c.body))
+                } else {
+                    (b.identifier.as_str(), Some(&b.body))
+                };
+                present.insert(name.to_string());
+                if META.contains(&name) {
+                    continue;
+                }
+                match (s["blocks"].get(name), inner) {
+                    (Some(sub), Some(inner)) => {
+                        check_body(inner, sub, &format!("{at} > {name}"), errors)
+                    }
+                    _ => errors.push(format!("{at}: no block {name}")),
+                }
+            }
+        }
+    }
+    for kind in ["arguments", "blocks"] {
+        for (k, v) in s[kind].as_object().into_iter().flatten() {
+            if v["required"] == serde_json::Value::Bool(true) && !present.contains(k) {
+                errors.push(format!("{at}: required {k} is missing"));
+            }
+        }
+    }
+}
+
+/// Every expression in a body, nested blocks included.
+fn expressions(body: &Body) -> Vec<&Expression> {
+    let mut out = Vec::new();
+    for st in body.iter() {
+        match st {
+            Structure::Attribute(a) => out.push(&a.expr),
+            Structure::Block(b) => out.extend(expressions(&b.body)),
+        }
+    }
+    out
+}
+
+/// `(root, [attr names])` of every traversal in `e`, templates included.
+fn traversals(e: &Expression, out: &mut Vec<(String, Vec<String>)>) {
+    walk(
+        e,
+        &mut |root, path| out.push((root.to_string(), path)),
+        &|_| None,
+    );
+}
+
+/// Walks `e` calling `f` on each traversal's root and attribute names;
+/// `pick` chooses the element of an indexed list (`[a, b][var.x]`) when it
+/// can, else every element is walked.
+fn walk(
+    e: &Expression,
+    f: &mut dyn FnMut(&str, Vec<String>),
+    pick: &dyn Fn(&str) -> Option<usize>,
+) {
+    match e {
+        Expression::Traversal(t) => {
+            if let (Expression::Array(items), Some(TraversalOperator::Index(i))) =
+                (&t.expr, t.operators.first())
+            {
+                let var = match i {
+                    Expression::Traversal(v) => match (&v.expr, v.operators.first()) {
+                        (Expression::Variable(r), Some(TraversalOperator::GetAttr(n)))
+                            if r.as_str() == "var" =>
+                        {
+                            pick(n.as_str())
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match var.and_then(|k| items.get(k)) {
+                    Some(chosen) => walk(chosen, f, pick),
+                    None => items.iter().for_each(|x| walk(x, f, pick)),
+                }
+                return;
+            }
+            if let Expression::Variable(root) = &t.expr {
+                let path = t
+                    .operators
+                    .iter()
+                    .filter_map(|op| match op {
+                        TraversalOperator::GetAttr(a) => Some(a.as_str().to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                f(root.as_str(), path);
+            } else {
+                walk(&t.expr, f, pick);
+            }
+            for op in &t.operators {
+                if let TraversalOperator::Index(i) = op {
+                    walk(i, f, pick);
+                }
+            }
+        }
+        Expression::Variable(v) => f(v.as_str(), vec![]),
+        Expression::Array(a) => a.iter().for_each(|x| walk(x, f, pick)),
+        Expression::Object(o) => o.values().for_each(|x| walk(x, f, pick)),
+        Expression::FuncCall(c) => c.args.iter().for_each(|x| walk(x, f, pick)),
+        Expression::Conditional(c) => {
+            walk(&c.cond_expr, f, pick);
+            walk(&c.true_expr, f, pick);
+            walk(&c.false_expr, f, pick);
+        }
+        Expression::ForExpr(x) => {
+            walk(&x.collection_expr, f, pick);
+        }
+        Expression::Operation(op) => match op.as_ref() {
+            hcl::expr::Operation::Binary(b) => {
+                walk(&b.lhs_expr, f, pick);
+                walk(&b.rhs_expr, f, pick);
+            }
+            hcl::expr::Operation::Unary(u) => walk(&u.expr, f, pick),
+        },
+        Expression::Parenthesis(p) => walk(p, f, pick),
+        Expression::TemplateExpr(t) => {
+            if let Ok(tpl) = hcl::Template::from_expr(t) {
+                for el in tpl.elements() {
+                    if let hcl::template::Element::Interpolation(i) = el {
+                        walk(&i.expr, f, pick);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The resource a traversal names within a module (`aws_vpc.x.id`,
+/// `data.aws_caller_identity.this.account_id`) and the attribute read.
+fn address_of(root: &str, path: &[String]) -> Option<(String, Option<String>)> {
+    match root {
+        "var" | "module" | "local" | "each" | "count" | "path" | "terraform" | "o" => None,
+        "data" if path.len() >= 2 => Some((
+            format!("data.{}.{}", path[0], path[1]),
+            path.get(2).cloned(),
+        )),
+        _ if !path.is_empty() => Some((format!("{root}.{}", path[0]), path.get(1).cloned())),
+        _ => None,
+    }
+}
+
+/// The reference graph of `stack`: (from, to) between module-qualified
+/// addresses, with counts and variants taken from its `terraform.tfvars`;
+/// resources whose count is 0 there are left out, and their edges.
+pub fn graph(files: &Files, stack: &str) -> Result<BTreeSet<(String, String)>, String> {
+    let mods = modules(files)?;
+    let env = format!("environments/{stack}");
+    let main = parse(files, &format!("{env}/main.tf"))?;
+    let tfvars: BTreeMap<String, Expression> = parse(files, &format!("{env}/terraform.tfvars"))?
+        .attributes()
+        .map(|a| (a.key.as_str().to_string(), a.expr.clone()))
+        .collect();
+    // module → its variable → the expression the environment passes.
+    let mut inputs: BTreeMap<String, BTreeMap<String, Expression>> = BTreeMap::new();
+    for b in main.blocks().filter(|b| b.identifier.as_str() == "module") {
+        inputs.insert(
+            label(b, 0).to_string(),
+            b.body
+                .attributes()
+                .map(|a| (a.key.as_str().to_string(), a.expr.clone()))
+                .collect(),
+        );
+    }
+    // A module variable's value in this stack, when it is a setting.
+    let setting = |m: &str, v: &str| -> Option<Expression> {
+        let e = inputs.get(m)?.get(v)?;
+        let mut found = None;
+        if let Expression::Traversal(t) = e {
+            if let (Expression::Variable(r), Some(TraversalOperator::GetAttr(n))) =
+                (&t.expr, t.operators.first())
+            {
+                if r.as_str() == "var" {
+                    found = tfvars.get(n.as_str()).cloned();
+                }
+            }
+        }
+        found
+    };
+    let enabled = |m: &str, b: &Block| -> bool {
+        let Some(count) = b.body.attributes().find(|a| a.key.as_str() == "count") else {
+            return true;
+        };
+        let Expression::Conditional(c) = &count.expr else {
+            return true;
+        };
+        let mut var = None;
+        walk(
+            &c.cond_expr,
+            &mut |r, p| {
+                if r == "var" {
+                    var = p.first().cloned();
+                }
+            },
+            &|_| None,
+        );
+        var.and_then(|v| setting(m, &v))
+            .map(|e| e != Expression::Bool(false))
+            .unwrap_or(true)
+    };
+    let mut nodes: BTreeSet<String> = BTreeSet::new();
+    for (m, module) in &mods {
+        for b in module.main.blocks() {
+            if enabled(m, b) {
+                let data = b.identifier.as_str() == "data";
+                nodes.insert(format!(
+                    "module.{m}.{}{}.{}",
+                    if data { "data." } else { "" },
+                    label(b, 0),
+                    label(b, 1)
+                ));
+            }
+        }
+    }
+    // The addresses an expression in module `m` depends on.
+    fn targets(
+        e: &Expression,
+        m: &str,
+        mods: &BTreeMap<String, Module>,
+        inputs: &BTreeMap<String, BTreeMap<String, Expression>>,
+        pick: &dyn Fn(&str, &str) -> Option<usize>,
+        out: &mut BTreeSet<String>,
+    ) {
+        let mut refs = Vec::new();
+        walk(e, &mut |r, p| refs.push((r.to_string(), p)), &|v| {
+            pick(m, v)
+        });
+        for (root, path) in refs {
+            if root == "var" {
+                let Some(v) = path.first() else { continue };
+                if let Some(passed) = inputs.get(m).and_then(|i| i.get(v)) {
+                    let mut via = Vec::new();
+                    walk(passed, &mut |r, p| via.push((r.to_string(), p)), &|_| None);
+                    for (r, p) in via {
+                        if r == "module" && p.len() >= 2 {
+                            if let Some(o) = mods.get(&p[0]).and_then(|x| x.outputs.get(&p[1])) {
+                                targets(o, &p[0], mods, inputs, pick, out);
+                            }
+                        }
+                    }
+                }
+            } else if let Some((addr, _)) = address_of(&root, &path) {
+                out.insert(format!("module.{m}.{addr}"));
+            }
+        }
+    }
+    let pick = |m: &str, v: &str| -> Option<usize> {
+        match setting(m, v)? {
+            Expression::Number(n) => n.as_u64().map(|n| n as usize),
+            _ => None,
+        }
+    };
+    let mut edges = BTreeSet::new();
+    for (m, module) in &mods {
+        for b in module.main.blocks() {
+            let data = b.identifier.as_str() == "data";
+            let from = format!(
+                "module.{m}.{}{}.{}",
+                if data { "data." } else { "" },
+                label(b, 0),
+                label(b, 1)
+            );
+            if !nodes.contains(&from) {
+                continue;
+            }
+            let mut to = BTreeSet::new();
+            for e in expressions(&b.body) {
+                targets(e, m, &mods, &inputs, &pick, &mut to);
+            }
+            for t in to {
+                if t != from && nodes.contains(&t) {
+                    edges.insert((from.clone(), t));
+                }
+            }
+        }
+    }
+    Ok(edges)
+}
