@@ -634,6 +634,37 @@ fn demo_end_to_end_keeps_the_secret_out_of_everything() {
         }
     }
 
+    // The Terraform export with state: an import block per object with an
+    // id, in the resource's import-id format; the password has none (its
+    // import id is the secret) and appears nowhere.
+    env.ok(&["export", "terraform", "demo", "--out", "tf", "--with-state"]);
+    let imports = env.read("tf/environments/demo/imports.tf");
+    let id_of = |suffix: &str| {
+        list.iter()
+            .find(|(u, _)| u.ends_with(suffix))
+            .map(|(_, i)| i.clone())
+            .unwrap_or_else(|| panic!("{suffix} not in {list:?}"))
+    };
+    let suffix_id = id_of("::suffix");
+    assert!(
+        imports.contains(&format!("  to = random_id.suffix\n  id = \"{suffix_id}\"")),
+        "{imports}"
+    );
+    assert!(
+        imports.contains("  to = module.app.time_sleep.settle_0\n"),
+        "{imports}"
+    );
+    assert!(!imports.contains("random_password"), "{imports}");
+    for f in walk(&env.path("tf")) {
+        let text = fs::read_to_string(&f).unwrap();
+        assert_no_secret(&secret, &f.display().to_string(), &text);
+    }
+    let main = env.read("tf/environments/demo/main.tf");
+    assert!(
+        main.contains("resource \"random_password\" \"db_password\""),
+        "{main}"
+    );
+
     let o = env.run(&["preview", "demo", "--expect-no-changes"]);
     assert_eq!(o.code, 0, "{o:?}");
 
@@ -1381,4 +1412,18 @@ fn aws_env() -> Vec<(&'static str, String)> {
         ],
         None => vec![],
     }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

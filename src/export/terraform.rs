@@ -1004,7 +1004,9 @@ pub fn export(
                     .or_default()
                     .push(qualified.clone());
             }
-            if !first.data {
+            // No import id: not importable (local_file) or only by a secret
+            // (random_password).
+            if !first.data && !first.import_id.is_empty() {
                 let indexed = if here.len() < stacks.len() {
                     format!("{qualified}[0]")
                 } else {
@@ -1391,12 +1393,11 @@ fn imports_tf(
             if field == "id" {
                 out.push_str(id);
             } else {
-                let v = value::get_path(inputs, field).ok_or_else(|| {
-                    ExportError::Invalid(format!("{urn}: import id needs {field}, not in state"))
-                })?;
-                match v {
-                    Value::String(s) => out.push_str(s),
-                    other => out.push_str(&other.to_string()),
+                // A field left out is empty (`time_sleep`: "30s,").
+                match value::get_path(inputs, field) {
+                    Some(Value::String(s)) => out.push_str(s),
+                    None | Some(Value::Null) => {}
+                    Some(other) => out.push_str(&other.to_string()),
                 }
             }
             rest = &rest[open + close + 1..];
@@ -1414,4 +1415,50 @@ fn imports_tf(
 
 fn body_of(items: Vec<hcl::Structure>) -> Body {
     items.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::provider::aws::{self, Aws, AwsSettings};
+
+    /// Every type the engine registers becomes Terraform, or is listed as
+    /// engine-only with its reason.
+    #[test]
+    fn every_registered_type_maps_to_terraform_or_is_engine_only() {
+        let mut r = Registry::builtin();
+        aws::register(&mut r, Arc::new(Aws::new(AwsSettings::default())));
+        let mut unmapped = Vec::new();
+        let mut n = 0;
+        for (t, p) in r.providers() {
+            n += 1;
+            let mapped = p.schema().is_some_and(|ts| !ts.schema.terraform.is_empty());
+            let engine_only = ENGINE_ONLY.iter().any(|e| t.starts_with(e.prefix));
+            if mapped == engine_only {
+                unmapped.push(t);
+            }
+        }
+        assert!(n > 60, "{n} types");
+        assert!(
+            unmapped.is_empty(),
+            "neither mapped nor engine-only: {unmapped:?}"
+        );
+        assert!(ENGINE_ONLY.iter().all(|e| !e.reason.is_empty()));
+    }
+
+    #[test]
+    fn the_stack_name_is_a_variable_in_whole_words_only() {
+        let v = serde_json::json!({"a": "morket-staging-alb", "b": "stagingx", "c": "staging",
+            "r": {"$ref": {"urn": "staging::x::t::n", "attr": "a"}}});
+        let t = templated(&v, "staging");
+        assert_eq!(
+            t["a"],
+            serde_json::json!({"$concat": ["morket-", {"$stack": true}, "-alb"]})
+        );
+        assert_eq!(t["b"], "stagingx");
+        assert_eq!(t["c"], serde_json::json!({"$stack": true}));
+        assert_eq!(t["r"], v["r"], "a reference is left alone");
+    }
 }

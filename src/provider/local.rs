@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use super::schema::{Schema, Tf};
+use super::{parse, Created, Ctx, Provider, ProviderError, ReadResult, TypeSchema};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::value;
 
@@ -185,6 +186,26 @@ pub struct FileProvider;
 impl Provider for FileProvider {
     fn type_name(&self) -> &'static str {
         File::TYPE
+    }
+
+    fn schema(&self) -> Option<TypeSchema> {
+        Some(TypeSchema::of::<File>(
+            false,
+            Schema {
+                terraform: &[Tf {
+                    resource: "local_file",
+                    args: &[
+                        ("path", "filename"),
+                        ("content", "content"),
+                        ("file_permission", "file_permission"),
+                        ("directory_permission", "directory_permission"),
+                    ],
+                    // local_file cannot be imported: Terraform writes it anew.
+                    import_id: "",
+                }],
+                ..Schema::NONE
+            },
+        ))
     }
 
     fn force_new(&self) -> &'static [&'static str] {

@@ -204,6 +204,20 @@ pub struct TypeSchema {
     pub fields: Vec<String>,
 }
 
+impl TypeSchema {
+    /// The table of input struct `T` (its field names read through serde).
+    pub fn of<T: DeserializeOwned>(data: bool, schema: schema::Schema) -> TypeSchema {
+        TypeSchema {
+            data,
+            schema,
+            fields: schema::struct_fields::<T>()
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
+        }
+    }
+}
+
 /// Fields that differ between old and new inputs, and those of them that force
 /// a replacement.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

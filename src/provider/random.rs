@@ -13,7 +13,7 @@ use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::schema::{struct_fields, Schema, Tf};
+use super::schema::{Schema, Tf};
 use super::{parse, Created, Ctx, Provider, ProviderError, ReadResult, TypeSchema};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 
@@ -216,9 +216,9 @@ impl Provider for RandomPasswordProvider {
 
     // No import id: random_password imports by its value, a secret.
     fn schema(&self) -> Option<TypeSchema> {
-        Some(TypeSchema {
-            data: false,
-            schema: Schema {
+        Some(TypeSchema::of::<RandomPassword>(
+            false,
+            Schema {
                 terraform: &[Tf {
                     resource: "random_password",
                     args: &[
@@ -238,11 +238,7 @@ impl Provider for RandomPasswordProvider {
                 }],
                 ..Schema::NONE
             },
-            fields: struct_fields::<RandomPassword>()
-                .iter()
-                .map(|f| f.to_string())
-                .collect(),
-        })
+        ))
     }
 
     fn force_new(&self) -> &'static [&'static str] {
@@ -400,9 +396,9 @@ impl Provider for RandomIdProvider {
     }
 
     fn schema(&self) -> Option<TypeSchema> {
-        Some(TypeSchema {
-            data: false,
-            schema: Schema {
+        Some(TypeSchema::of::<RandomId>(
+            false,
+            Schema {
                 terraform: &[Tf {
                     resource: "random_id",
                     args: &[
@@ -415,11 +411,7 @@ impl Provider for RandomIdProvider {
                 }],
                 ..Schema::NONE
             },
-            fields: struct_fields::<RandomId>()
-                .iter()
-                .map(|f| f.to_string())
-                .collect(),
-        })
+        ))
     }
 
     fn force_new(&self) -> &'static [&'static str] {

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{parse, Created, Ctx, Provider, ProviderError, ReadResult};
+use super::schema::{Schema, Tf};
+use super::{parse, Created, Ctx, Provider, ProviderError, ReadResult, TypeSchema};
 use crate::model::{Input, ResourceArgs};
 
 /// Longest accepted sleep: longer waits belong in a real readiness check.
@@ -63,6 +64,24 @@ pub struct SleepProvider;
 impl Provider for SleepProvider {
     fn type_name(&self) -> &'static str {
         Sleep::TYPE
+    }
+
+    fn schema(&self) -> Option<TypeSchema> {
+        Some(TypeSchema::of::<Sleep>(
+            false,
+            Schema {
+                terraform: &[Tf {
+                    resource: "time_sleep",
+                    args: &[
+                        ("create_duration", "create_duration"),
+                        ("destroy_duration", "destroy_duration"),
+                        ("triggers", "triggers"),
+                    ],
+                    import_id: "{create_duration},{destroy_duration}",
+                }],
+                ..Schema::NONE
+            },
+        ))
     }
 
     /// Durations update in place (no wait), as in Terraform.

@@ -14,7 +14,7 @@ use super::call::Call;
 use super::service::Service;
 use super::Aws;
 use crate::model::ResourceArgs;
-use crate::provider::schema::{struct_fields, Schema, Tf};
+use crate::provider::schema::{Schema, Tf};
 use crate::provider::{parse, Created, Ctx, Diff, Provider, ProviderError, ReadResult, TypeSchema};
 
 /// One AWS lookup. Inputs are the typed struct; the answer is an id (what
@@ -81,15 +81,14 @@ impl<T: AwsLookup> Provider for Looked<T> {
     }
 
     fn schema(&self) -> Option<TypeSchema> {
-        Some(TypeSchema {
-            data: true,
-            schema: Schema {
+        Some(TypeSchema::of::<T>(
+            true,
+            Schema {
                 terraform: T::TERRAFORM,
                 tf_attrs: T::TF_ATTRS,
                 ..Schema::NONE
             },
-            fields: struct_fields::<T>().iter().map(|f| f.to_string()).collect(),
-        })
+        ))
     }
 
     fn concurrency(&self) -> Option<(&'static str, usize)> {

@@ -193,14 +193,7 @@ impl<T: AwsResource> Provider for Typed<T> {
     }
 
     fn schema(&self) -> Option<TypeSchema> {
-        Some(TypeSchema {
-            data: false,
-            schema: T::SCHEMA,
-            fields: schema::struct_fields::<T>()
-                .iter()
-                .map(|f| f.to_string())
-                .collect(),
-        })
+        Some(TypeSchema::of::<T>(false, T::SCHEMA))
     }
 
     fn validate(&self, inputs: &Value) -> Result<(), ProviderError> {

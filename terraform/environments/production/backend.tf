@@ -1,0 +1,8 @@
+terraform {
+  backend "s3" {
+    key          = "terraform/production.tfstate"
+    region       = "us-east-1"
+    encrypt      = true
+    use_lockfile = true
+  }
+}

@@ -1,0 +1,13 @@
+provider "aws" {
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      Environment    = "production"
+      ManagedBy      = "morket-stack"
+      Module         = "infrastructure"
+      Project        = "morket"
+      "morket:stack" = "production"
+    }
+  }
+}

@@ -1,0 +1,3 @@
+data "aws_route53_zone" "zone" {
+  name = "morket.io"
+}

@@ -1,0 +1,3 @@
+output "zone_zone_id" {
+  value = data.aws_route53_zone.zone.zone_id
+}
