@@ -18,8 +18,10 @@ use crate::value;
 
 /// The Terraform and provider versions the export targets.
 pub const TERRAFORM_VERSION: &str = ">= 1.10";
-pub const AWS_PROVIDER: &str = "~> 6.66";
-pub const RANDOM_PROVIDER: &str = "~> 3.7";
+pub const AWS_PROVIDER: &str = "~> 6.66.0";
+pub const RANDOM_PROVIDER: &str = "~> 3.7.0";
+pub const TIME_PROVIDER: &str = "~> 0.13.0";
+pub const LOCAL_PROVIDER: &str = "~> 2.5.0";
 
 /// Types with no Terraform equivalent, and why.
 pub struct EngineOnly {
@@ -155,8 +157,9 @@ fn prune(m: &mut Map<String, Value>) {
     }
     m.retain(|_, v| match v {
         Value::Array(a) => {
-            a.is_empty() || !a.iter().all(|i| i.as_object().is_some_and(Map::is_empty))
+            !a.is_empty() && !a.iter().all(|i| i.as_object().is_some_and(Map::is_empty))
         }
+        Value::Object(o) => !o.is_empty(),
         _ => true,
     });
 }
@@ -211,7 +214,8 @@ fn drafts_of(
                 tree.insert(arg.to_string(), r);
                 continue;
             }
-            if *field == "tags" {
+            // A lookup's tags filter what it finds: no engine tag there.
+            if *field == "tags" && !data {
                 let mut tags = inputs
                     .get("tags")
                     .and_then(Value::as_object)
@@ -254,7 +258,26 @@ fn drafts_of(
                 .iter()
                 .map(|u| key_of(u.as_str()))
                 .collect(),
-            ignore_changes: d.options.ignore_changes.clone(),
+            ignore_changes: d
+                .options
+                .ignore_changes
+                .iter()
+                .cloned()
+                // A generated secret AWS never returns (Redis auth token, MQ
+                // user password): Terraform cannot read it back either, and a
+                // new random_password must not rotate the live one.
+                .chain(
+                    ts.schema
+                        .write_only
+                        .iter()
+                        .filter(|f| {
+                            value::get_path(&d.inputs, f).is_some_and(|v| {
+                                value::contains_ref(v) || value::contains_secret(v)
+                            })
+                        })
+                        .map(|f| f.to_string()),
+                )
+                .collect(),
             import_id,
             args,
         }));
@@ -321,6 +344,25 @@ const STACK_MARKER: &str = "$stack";
 fn is_stack(v: &Value) -> bool {
     v.as_object()
         .is_some_and(|m| m.len() == 1 && m.contains_key(STACK_MARKER))
+}
+
+/// A value without references as `stack` spells it: the stack's name put
+/// back, text joined.
+fn plain_for(v: &Value, stack: &str) -> Value {
+    value::map(v, &mut |x| {
+        if is_stack(x) {
+            return Some(Value::String(stack.to_string()));
+        }
+        let parts = value::as_concat(x)?;
+        let mut out = String::new();
+        for p in flatten(parts) {
+            match plain_for(p, stack) {
+                Value::String(t) => out.push_str(&t),
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        Some(Value::String(out))
+    })
 }
 
 /// Parts of a `$concat`, nested ones spliced in.
@@ -523,19 +565,27 @@ impl Ctx<'_> {
                 &[Op::Attr(&p.module), Op::Attr(&output)],
             ));
         }
-        let var = format!("{}_{}", p.module, output);
+        let want = format!("{}_{}", p.module, output);
         let consumer = outs.entry(at.module.to_string()).or_default();
-        if !consumer.variables.contains_key(&var) {
-            consumer.names.take(&var);
-            consumer.variables.insert(
-                var.clone(),
-                Var {
-                    ty: "any".into(),
-                    description: format!("`{output}` of module {}.", p.module),
-                    source: VarSource::Wire(p.module.clone(), output),
-                },
-            );
+        let wired = consumer
+            .variables
+            .iter()
+            .find_map(|(n, v)| match &v.source {
+                VarSource::Wire(m, o) if *m == p.module && *o == output => Some(n.clone()),
+                _ => None,
+            });
+        if let Some(var) = wired {
+            return Ok(var_expr(&var));
         }
+        let var = consumer.names.take(&want);
+        consumer.variables.insert(
+            var.clone(),
+            Var {
+                ty: "any".into(),
+                description: format!("`{output}` of module {}.", p.module),
+                source: VarSource::Wire(p.module.clone(), output),
+            },
+        );
         Ok(var_expr(&var))
     }
 
@@ -566,10 +616,25 @@ impl Ctx<'_> {
         }
         if let Some(parts) = value::as_concat(v) {
             let mut t = String::new();
+            // Adjacent text first joined, so `a$` + `{b}` stays text.
+            let mut merged: Vec<Value> = Vec::new();
             for p in flatten(parts) {
+                match (merged.last_mut(), p) {
+                    (Some(Value::String(prev)), Value::String(next)) => prev.push_str(next),
+                    _ => merged.push(p.clone()),
+                }
+            }
+            for (i, p) in merged.iter().enumerate() {
                 if let Some(s) = p.as_str() {
                     let q = layout::quote(s);
-                    t.push_str(&q[1..q.len() - 1]);
+                    let mut lit = q[1..q.len() - 1].to_string();
+                    // `$` or `%` right before an interpolation would open
+                    // an escape (`$${`): written as an interpolated string.
+                    if i + 1 < merged.len() && (lit.ends_with('$') || lit.ends_with('%')) {
+                        let c = lit.pop().unwrap_or('$');
+                        lit.push_str(&format!("${{\"{c}\"}}"));
+                    }
+                    t.push_str(&lit);
                 } else {
                     let e = self.expr(p, at, outs)?;
                     t.push_str("${");
@@ -667,10 +732,17 @@ impl Ctx<'_> {
                 let first = vals[0].1;
                 let e = if vals.iter().all(|(_, v)| v.is_some() && *v == first) {
                     self.expr(first.unwrap_or(&Value::Null), &at, outs)?
+                } else if vals
+                    .iter()
+                    .any(|(_, v)| v.is_some_and(value::contains_secret))
+                {
+                    // A secret never reaches terraform.tfvars.
+                    self.expr(&value::secret(Value::Null), &at, outs)?
                 } else if !vals.iter().any(|(_, v)| v.is_some_and(value::contains_ref)) {
+                    // The value each stack writes in its tfvars: plain text.
                     let per: BTreeMap<String, Value> = vals
                         .iter()
-                        .map(|(s, v)| (s.to_string(), v.cloned().unwrap_or(Value::Null)))
+                        .map(|(s, v)| (s.to_string(), plain_for(v.unwrap_or(&Value::Null), s)))
                         .collect();
                     let ty = type_of(&per.values().collect::<Vec<_>>());
                     let var =
@@ -1042,7 +1114,15 @@ pub fn export(
 
     let root = outs.remove("").unwrap_or_default();
     let mut files = Files::new();
-    let uses_random = |m: &ModuleOut| m.body.iter().any(|b| label0(b).starts_with("random_"));
+    let used = |m: &ModuleOut| -> BTreeSet<&'static str> {
+        m.body
+            .iter()
+            .filter_map(|b| {
+                let prefix = label0(b).split('_').next().unwrap_or("");
+                PROVIDERS.iter().map(|(p, _, _)| *p).find(|p| *p == prefix)
+            })
+            .collect()
+    };
     for (m, out) in &outs {
         let dir = format!("modules/{m}");
         files.insert(
@@ -1065,16 +1145,16 @@ pub fn export(
         );
         files.insert(
             format!("{dir}/versions.tf"),
-            layout::file(&versions_tf(uses_random(out)))?,
+            layout::file(&versions_tf(&used(out)))?,
         );
     }
-    let any_random = outs.values().any(uses_random) || uses_random(&root);
+    let all_used: BTreeSet<&str> = outs.values().chain([&root]).flat_map(used).collect();
     for e in envs {
         let s = e.stack.name();
         let dir = format!("environments/{s}");
         files.insert(
             format!("{dir}/versions.tf"),
-            layout::file(&versions_tf(any_random))?,
+            layout::file(&versions_tf(&all_used))?,
         );
         files.insert(
             format!("{dir}/providers.tf"),
@@ -1184,23 +1264,25 @@ fn object(items: &[(&str, Expression)]) -> Expression {
     Expression::Object(o)
 }
 
-fn versions_tf(random: bool) -> Body {
-    let mut providers = vec![attr(
-        "aws",
-        object(&[
-            ("source", "hashicorp/aws".into()),
-            ("version", AWS_PROVIDER.into()),
-        ]),
-    )];
-    if random {
-        providers.push(attr(
-            "random",
-            object(&[
-                ("source", "hashicorp/random".into()),
-                ("version", RANDOM_PROVIDER.into()),
-            ]),
-        ));
-    }
+/// The hashicorp providers a body's resources need, by type prefix.
+const PROVIDERS: &[(&str, &str, &str)] = &[
+    ("aws", "hashicorp/aws", AWS_PROVIDER),
+    ("random", "hashicorp/random", RANDOM_PROVIDER),
+    ("time", "hashicorp/time", TIME_PROVIDER),
+    ("local", "hashicorp/local", LOCAL_PROVIDER),
+];
+
+fn versions_tf(used: &BTreeSet<&str>) -> Body {
+    let providers = PROVIDERS
+        .iter()
+        .filter(|(p, _, _)| *p == "aws" || used.contains(p))
+        .map(|(p, source, version)| {
+            attr(
+                p,
+                object(&[("source", (*source).into()), ("version", (*version).into())]),
+            )
+        })
+        .collect();
     body_of(vec![hcl::Structure::Block(labeled(
         "terraform",
         &[],
@@ -1325,7 +1407,16 @@ fn environment_tf(
 
 /// A plain value (no markers) as HCL.
 fn plain(v: &Value) -> Result<Expression, ExportError> {
-    convert(v, &mut |_| None)
+    convert(v, &mut |x| {
+        let marker = x
+            .as_object()
+            .is_some_and(|m| m.len() == 1 && m.keys().all(|k| k.starts_with('$')));
+        marker.then(|| {
+            Err(ExportError::Invalid(format!(
+                "a marker in a plain value: {x}"
+            )))
+        })
+    })
 }
 
 /// JSON as HCL; `hook` writes the values it claims (markers).
@@ -1446,6 +1537,85 @@ mod tests {
             "neither mapped nor engine-only: {unmapped:?}"
         );
         assert!(ENGINE_ONLY.iter().all(|e| !e.reason.is_empty()));
+    }
+
+    /// Text around references stays text: a `$` before an interpolation
+    /// cannot turn into the `$${` escape, and the stack's name is var.stack.
+    #[test]
+    fn templates_keep_literal_dollars_and_read_back() {
+        use crate::model::{Declared, ResourceOptions, Stack};
+        let mut st = Stack::new("demo").unwrap();
+        let decl = |ty: &str, name: &str, inputs: Value| Declared {
+            urn: Urn::new("demo", "", ty, name),
+            type_name: ty.into(),
+            inputs,
+            options: ResourceOptions::new(),
+            parent: String::new(),
+        };
+        st.push(decl(
+            "random:index/RandomId",
+            "a",
+            serde_json::json!({"byte_length": 4}),
+        ))
+        .unwrap();
+        let content = serde_json::json!({"$concat": ["price $",
+            {"$ref": {"urn": "demo::::random:index/RandomId::a", "attr": "hex"}},
+            " in demo-land, ${not} %{this}"]});
+        st.push(decl(
+            "local:index/File",
+            "f",
+            serde_json::json!({"path": "/tmp/x", "content": content,
+                "file_permission": "0644", "directory_permission": "0755"}),
+        ))
+        .unwrap();
+        let registry = Registry::builtin();
+        let env = Environment {
+            stack: &st,
+            registry: &registry,
+            outputs: &[],
+            region: "us-east-1".into(),
+            default_tags: BTreeMap::new(),
+            backend: None,
+        };
+        let e = export(&[env], &BTreeMap::new()).unwrap();
+        let main = &e.files["environments/demo/main.tf"];
+        let body = hcl::parse(main).unwrap();
+        let file = body.blocks().find(|b| label0(b) == "local_file").unwrap();
+        let Some(Expression::TemplateExpr(t)) = file
+            .body
+            .attributes()
+            .find(|a| a.key.as_str() == "content")
+            .map(|a| &a.expr)
+        else {
+            panic!("{main}");
+        };
+        let tpl = hcl::Template::from_expr(t).unwrap();
+        let parts: Vec<String> = tpl
+            .elements()
+            .iter()
+            .map(|el| match el {
+                hcl::template::Element::Literal(l) => format!("text:{l}"),
+                hcl::template::Element::Interpolation(i) => {
+                    format!("expr:{}", layout::inline(&i.expr).unwrap())
+                }
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                "text:price ",
+                "expr:\"$\"",
+                "expr:random_id.a.hex",
+                "text: in ",
+                "expr:var.stack",
+                "text:-land, ${not} %{this}",
+            ],
+            "{main}"
+        );
+        let versions = &e.files["environments/demo/versions.tf"];
+        assert!(versions.contains("hashicorp/local") && versions.contains("hashicorp/random"));
+        assert!(!versions.contains("hashicorp/time"), "{versions}");
     }
 
     #[test]

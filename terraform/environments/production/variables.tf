@@ -15,12 +15,12 @@ variable "alb_alb_enable_deletion_protection" {
 
 variable "alb_api_record_name" {
   description = "`name` of aws_route53_record.api_record."
-  type        = any
+  type        = string
 }
 
 variable "alb_certificate_domain_name" {
   description = "`domain_name` of aws_acm_certificate.certificate."
-  type        = any
+  type        = string
 }
 
 variable "alb_certificate_validation_api_app_morket_io_enabled" {
@@ -40,7 +40,7 @@ variable "alb_certificate_validation_validation_record_fqdns_variant" {
 
 variable "alb_https_default_action_redirect_host" {
   description = "`host` of aws_lb_listener.https."
-  type        = any
+  type        = string
 }
 
 variable "aurora_cluster_apply_immediately" {
@@ -55,7 +55,7 @@ variable "aurora_cluster_deletion_protection" {
 
 variable "aurora_cluster_final_snapshot_identifier" {
   description = "`final_snapshot_identifier` of aws_rds_cluster.cluster."
-  type        = any
+  type        = string
 }
 
 variable "aurora_cluster_skip_final_snapshot" {
@@ -100,22 +100,22 @@ variable "clickhouse_launch_template_instance_type" {
 
 variable "clickhouse_launch_template_user_data" {
   description = "`user_data` of aws_launch_template.launch_template."
-  type        = any
+  type        = string
 }
 
 variable "edge_alias_a_name" {
   description = "`name` of aws_route53_record.alias_a."
-  type        = any
+  type        = string
 }
 
 variable "edge_alias_aaaa_name" {
   description = "`name` of aws_route53_record.alias_aaaa."
-  type        = any
+  type        = string
 }
 
 variable "edge_certificate_domain_name" {
   description = "`domain_name` of aws_acm_certificate.certificate."
-  type        = any
+  type        = string
 }
 
 variable "edge_certificate_validation_app_morket_io_enabled" {
@@ -135,7 +135,7 @@ variable "edge_certificate_validation_validation_record_fqdns_variant" {
 
 variable "edge_distribution_aliases" {
   description = "`aliases` of aws_cloudfront_distribution.distribution."
-  type        = any
+  type        = list(string)
 }
 
 variable "edge_exports_force_destroy" {

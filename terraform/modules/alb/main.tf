@@ -20,6 +20,10 @@ resource "aws_route53_record" "certificate_validation_api_app_morket_io" {
 resource "aws_acm_certificate_validation" "certificate_validation" {
   certificate_arn         = aws_acm_certificate.certificate.arn
   validation_record_fqdns = [[one(aws_route53_record.certificate_validation_api_app_morket_io[*].fqdn)], [one(aws_route53_record.certificate_validation_api_staging_morket_io[*].fqdn)]][var.certificate_validation_validation_record_fqdns_variant]
+
+  lifecycle {
+    ignore_changes = [validation_record_fqdns]
+  }
 }
 
 resource "aws_s3_bucket" "access_logs" {

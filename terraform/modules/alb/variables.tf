@@ -20,12 +20,12 @@ variable "alb_enable_deletion_protection" {
 
 variable "api_record_name" {
   description = "`name` of aws_route53_record.api_record."
-  type        = any
+  type        = string
 }
 
 variable "certificate_domain_name" {
   description = "`domain_name` of aws_acm_certificate.certificate."
-  type        = any
+  type        = string
 }
 
 variable "certificate_validation_api_app_morket_io_enabled" {
@@ -50,7 +50,7 @@ variable "dns_zone_zone_id" {
 
 variable "https_default_action_redirect_host" {
   description = "`host` of aws_lb_listener.https."
-  type        = any
+  type        = string
 }
 
 variable "network_igw_id" {

@@ -15,7 +15,7 @@ variable "cluster_deletion_protection" {
 
 variable "cluster_final_snapshot_identifier" {
   description = "`final_snapshot_identifier` of aws_rds_cluster.cluster."
-  type        = any
+  type        = string
 }
 
 variable "cluster_skip_final_snapshot" {

@@ -18,11 +18,6 @@ resource "aws_iam_role" "role" {
   }
 }
 
-resource "aws_iam_role_policy" "role" {
-  role   = aws_iam_role.role.id
-  policy = {}
-}
-
 resource "aws_iam_role_policy_attachment" "role" {
   role       = aws_iam_role.role.id
   policy_arn = ["arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup", "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"]

@@ -20,11 +20,6 @@ resource "aws_iam_role_policy" "role" {
   }
 }
 
-resource "aws_iam_role_policy_attachment" "role" {
-  role       = aws_iam_role.role.id
-  policy_arn = []
-}
-
 resource "aws_iam_instance_profile" "instance_profile" {
   name = "morket-${var.stack}-clickhouse"
   path = "/"
@@ -69,8 +64,7 @@ resource "aws_launch_template" "launch_template" {
 }
 
 resource "aws_instance" "instance" {
-  subnet_id              = var.network_private_us_east_1a_id
-  vpc_security_group_ids = []
+  subnet_id = var.network_private_us_east_1a_id
   tags = {
     Name         = "morket-${var.stack}-clickhouse"
     "morket:urn" = "${var.stack}::clickhouse::aws:ec2/Instance::instance"

@@ -10,7 +10,7 @@ variable "launch_template_instance_type" {
 
 variable "launch_template_user_data" {
   description = "`user_data` of aws_launch_template.launch_template."
-  type        = any
+  type        = string
 }
 
 variable "network_private_default_us_east_1a_id" {

@@ -163,6 +163,10 @@ resource "aws_acm_certificate_validation" "certificate_validation" {
   certificate_arn         = aws_acm_certificate.certificate.arn
   validation_record_fqdns = [[one(aws_route53_record.certificate_validation_app_morket_io[*].fqdn)], [one(aws_route53_record.certificate_validation_staging_morket_io[*].fqdn)]][var.certificate_validation_validation_record_fqdns_variant]
   region                  = "us-east-1"
+
+  lifecycle {
+    ignore_changes = [validation_record_fqdns]
+  }
 }
 
 resource "aws_cloudfront_origin_access_control" "oac" {

@@ -1,16 +1,16 @@
 variable "alias_a_name" {
   description = "`name` of aws_route53_record.alias_a."
-  type        = any
+  type        = string
 }
 
 variable "alias_aaaa_name" {
   description = "`name` of aws_route53_record.alias_aaaa."
-  type        = any
+  type        = string
 }
 
 variable "certificate_domain_name" {
   description = "`domain_name` of aws_acm_certificate.certificate."
-  type        = any
+  type        = string
 }
 
 variable "certificate_validation_app_morket_io_enabled" {
@@ -30,7 +30,7 @@ variable "certificate_validation_validation_record_fqdns_variant" {
 
 variable "distribution_aliases" {
   description = "`aliases` of aws_cloudfront_distribution.distribution."
-  type        = any
+  type        = list(string)
 }
 
 variable "dns_zone_zone_id" {

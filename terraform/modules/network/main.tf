@@ -260,8 +260,6 @@ resource "aws_security_group_rule" "alb_https_in" {
   from_port         = 443
   to_port           = 443
   cidr_blocks       = ["0.0.0.0/0"]
-  ipv6_cidr_blocks  = []
-  prefix_list_ids   = []
   description       = "HTTPS from anywhere"
 }
 
@@ -272,8 +270,6 @@ resource "aws_security_group_rule" "alb_http_in" {
   from_port         = 80
   to_port           = 80
   cidr_blocks       = ["0.0.0.0/0"]
-  ipv6_cidr_blocks  = []
-  prefix_list_ids   = []
   description       = "HTTP from anywhere, redirected to HTTPS"
 }
 
@@ -283,10 +279,7 @@ resource "aws_security_group_rule" "ecs_3000_from_alb" {
   protocol                 = "tcp"
   from_port                = 3000
   to_port                  = 3000
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_alb.id
-  prefix_list_ids          = []
   description              = "service port from the ALB"
 }
 
@@ -296,10 +289,7 @@ resource "aws_security_group_rule" "ecs_8001_from_alb" {
   protocol                 = "tcp"
   from_port                = 8001
   to_port                  = 8001
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_alb.id
-  prefix_list_ids          = []
   description              = "service port from the ALB"
 }
 
@@ -309,10 +299,7 @@ resource "aws_security_group_rule" "aurora_5432_from_ecs" {
   protocol                 = "tcp"
   from_port                = 5432
   to_port                  = 5432
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_ecs.id
-  prefix_list_ids          = []
   description              = "from ECS tasks"
 }
 
@@ -322,10 +309,7 @@ resource "aws_security_group_rule" "redis_6379_from_ecs" {
   protocol                 = "tcp"
   from_port                = 6379
   to_port                  = 6379
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_ecs.id
-  prefix_list_ids          = []
   description              = "from ECS tasks"
 }
 
@@ -335,10 +319,7 @@ resource "aws_security_group_rule" "rabbitmq_5671_from_ecs" {
   protocol                 = "tcp"
   from_port                = 5671
   to_port                  = 5671
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_ecs.id
-  prefix_list_ids          = []
   description              = "from ECS tasks"
 }
 
@@ -348,10 +329,7 @@ resource "aws_security_group_rule" "opensearch_443_from_ecs" {
   protocol                 = "tcp"
   from_port                = 443
   to_port                  = 443
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_ecs.id
-  prefix_list_ids          = []
   description              = "from ECS tasks"
 }
 
@@ -361,10 +339,7 @@ resource "aws_security_group_rule" "clickhouse_8123_from_ecs" {
   protocol                 = "tcp"
   from_port                = 8123
   to_port                  = 8123
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_ecs.id
-  prefix_list_ids          = []
   description              = "from ECS tasks"
 }
 
@@ -374,10 +349,7 @@ resource "aws_security_group_rule" "clickhouse_9000_from_ecs" {
   protocol                 = "tcp"
   from_port                = 9000
   to_port                  = 9000
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_ecs.id
-  prefix_list_ids          = []
   description              = "from ECS tasks"
 }
 
@@ -387,10 +359,7 @@ resource "aws_security_group_rule" "temporal_7233_from_ecs" {
   protocol                 = "tcp"
   from_port                = 7233
   to_port                  = 7233
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = aws_security_group.sg_ecs.id
-  prefix_list_ids          = []
   description              = "from ECS tasks"
 }
 
@@ -419,11 +388,6 @@ resource "aws_iam_role_policy" "flow_log_role" {
   policy = {
     "publish-flow-logs" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"logs:CreateLogStream\",\"logs:PutLogEvents\",\"logs:DescribeLogGroups\",\"logs:DescribeLogStreams\"],\"Resource\":[\"arn:aws:logs:us-east-1:*:log-group:/morket/${var.stack}/vpc-flow-logs\",\"arn:aws:logs:us-east-1:*:log-group:/morket/${var.stack}/vpc-flow-logs:*\"]}]}"
   }
-}
-
-resource "aws_iam_role_policy_attachment" "flow_log_role" {
-  role       = aws_iam_role.flow_log_role.id
-  policy_arn = []
 }
 
 resource "aws_flow_log" "flow_log" {

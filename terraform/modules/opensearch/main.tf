@@ -8,7 +8,6 @@ resource "random_password" "master_password" {
   min_lower   = 1
   min_numeric = 1
   min_special = 1
-  keepers     = {}
 }
 
 resource "aws_opensearch_domain" "domain" {
@@ -73,4 +72,8 @@ resource "aws_opensearch_domain" "domain" {
     }
   }
   depends_on = [var.account_opensearch_role_id]
+
+  lifecycle {
+    ignore_changes = [advanced_security_options]
+  }
 }

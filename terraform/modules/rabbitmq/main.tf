@@ -9,7 +9,6 @@ resource "random_password" "admin_password" {
   min_lower        = 0
   min_numeric      = 0
   min_special      = 0
-  keepers          = {}
 }
 
 resource "aws_mq_broker" "broker" {
@@ -36,5 +35,9 @@ resource "aws_mq_broker" "broker" {
     username       = "morket_admin"
     password       = random_password.admin_password.result
     console_access = false
+  }
+
+  lifecycle {
+    ignore_changes = [user]
   }
 }

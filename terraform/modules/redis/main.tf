@@ -34,7 +34,6 @@ resource "random_password" "auth_token" {
   min_lower        = 0
   min_numeric      = 0
   min_special      = 0
-  keepers          = {}
 }
 
 resource "aws_elasticache_replication_group" "replication_group" {
@@ -61,4 +60,8 @@ resource "aws_elasticache_replication_group" "replication_group" {
     "morket:urn" = "${var.stack}::redis::aws:elasticache/ReplicationGroup::replication-group"
   }
   depends_on = [var.account_elasticache_role_id]
+
+  lifecycle {
+    ignore_changes = [auth_token]
+  }
 }

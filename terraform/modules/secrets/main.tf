@@ -9,7 +9,6 @@ resource "random_password" "clickhouse_password" {
   min_lower        = 0
   min_numeric      = 0
   min_special      = 0
-  keepers          = {}
 }
 
 resource "aws_secretsmanager_secret" "clickhouse" {
@@ -98,7 +97,6 @@ resource "random_password" "jwt_generated" {
   min_lower   = 0
   min_numeric = 0
   min_special = 0
-  keepers     = {}
 }
 
 resource "aws_secretsmanager_secret" "jwt" {
@@ -130,7 +128,6 @@ resource "random_password" "encryption_key_generated" {
   min_lower   = 0
   min_numeric = 0
   min_special = 0
-  keepers     = {}
 }
 
 resource "aws_secretsmanager_secret" "encryption_key" {
@@ -162,7 +159,6 @@ resource "random_password" "service_api_key_generated" {
   min_lower   = 0
   min_numeric = 0
   min_special = 0
-  keepers     = {}
 }
 
 resource "aws_secretsmanager_secret" "service_api_key" {
@@ -194,7 +190,6 @@ resource "random_password" "webhook_hmac_generated" {
   min_lower   = 0
   min_numeric = 0
   min_special = 0
-  keepers     = {}
 }
 
 resource "aws_secretsmanager_secret" "webhook_hmac" {

@@ -48,11 +48,6 @@ resource "aws_iam_role_policy" "backend_task_role" {
   }
 }
 
-resource "aws_iam_role_policy_attachment" "backend_task_role" {
-  role       = aws_iam_role.backend_task_role.id
-  policy_arn = []
-}
-
 resource "aws_ecs_task_definition" "backend_task" {
   family                   = "morket-${var.stack}-backend"
   cpu                      = var.backend_task_cpu
@@ -179,8 +174,6 @@ resource "aws_ecs_task_definition" "backend_task" {
             value_from = var.secrets_webhook_hmac_arn
           },
         ]
-        command     = []
-        entry_point = []
         log_configuration = {
           log_driver = "awslogs"
           options = {
@@ -309,8 +302,6 @@ resource "aws_ecs_task_definition" "backend_task" {
             value_from = var.secrets_webhook_hmac_arn
           },
         ]
-        command     = []
-        entry_point = []
         log_configuration = {
           log_driver = "awslogs"
           options = {
@@ -479,8 +470,6 @@ resource "aws_ecs_task_definition" "scraper_task" {
             value_from = var.secrets_service_api_key_arn
           },
         ]
-        command     = []
-        entry_point = []
         log_configuration = {
           log_driver = "awslogs"
           options = {
@@ -533,8 +522,6 @@ resource "aws_ecs_task_definition" "scraper_task" {
             value_from = var.secrets_service_api_key_arn
           },
         ]
-        command     = []
-        entry_point = []
         log_configuration = {
           log_driver = "awslogs"
           options = {
@@ -672,11 +659,6 @@ resource "aws_iam_role_policy" "temporal_worker_task_role" {
   }
 }
 
-resource "aws_iam_role_policy_attachment" "temporal_worker_task_role" {
-  role       = aws_iam_role.temporal_worker_task_role.id
-  policy_arn = []
-}
-
 resource "aws_ecs_task_definition" "temporal_worker_task" {
   family                   = "morket-${var.stack}-temporal-worker"
   cpu                      = "512"
@@ -688,12 +670,11 @@ resource "aws_ecs_task_definition" "temporal_worker_task" {
   container_definitions = [
     [
       {
-        name          = "temporal-worker"
-        image         = "${var.registry_backend_repository_url}:latest"
-        essential     = true
-        cpu           = 0
-        memory        = null
-        port_mappings = []
+        name      = "temporal-worker"
+        image     = "${var.registry_backend_repository_url}:latest"
+        essential = true
+        cpu       = 0
+        memory    = null
         environment = [
           {
             name  = "DATABASE_URL"
@@ -794,8 +775,7 @@ resource "aws_ecs_task_definition" "temporal_worker_task" {
             value_from = var.secrets_webhook_hmac_arn
           },
         ]
-        command     = ["node", "dist/temporal/worker.js"]
-        entry_point = []
+        command = ["node", "dist/temporal/worker.js"]
         log_configuration = {
           log_driver = "awslogs"
           options = {
@@ -809,12 +789,11 @@ resource "aws_ecs_task_definition" "temporal_worker_task" {
     ],
     [
       {
-        name          = "temporal-worker"
-        image         = "${var.registry_backend_repository_url}:latest"
-        essential     = true
-        cpu           = 0
-        memory        = null
-        port_mappings = []
+        name      = "temporal-worker"
+        image     = "${var.registry_backend_repository_url}:latest"
+        essential = true
+        cpu       = 0
+        memory    = null
         environment = [
           {
             name  = "DATABASE_URL"
@@ -915,8 +894,7 @@ resource "aws_ecs_task_definition" "temporal_worker_task" {
             value_from = var.secrets_webhook_hmac_arn
           },
         ]
-        command     = ["node", "dist/temporal/worker.js"]
-        entry_point = []
+        command = ["node", "dist/temporal/worker.js"]
         log_configuration = {
           log_driver = "awslogs"
           options = {

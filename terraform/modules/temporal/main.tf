@@ -4,10 +4,7 @@ resource "aws_security_group_rule" "aurora_5432_from_temporal" {
   protocol                 = "tcp"
   from_port                = 5432
   to_port                  = 5432
-  cidr_blocks              = []
-  ipv6_cidr_blocks         = []
   source_security_group_id = var.network_sg_temporal_id
-  prefix_list_ids          = []
   description              = "from the Temporal server"
 }
 
@@ -18,6 +15,10 @@ resource "aws_service_discovery_private_dns_namespace" "namespace" {
   tags = {
     Name         = "morket-${var.stack}-namespace"
     "morket:urn" = "${var.stack}::temporal::aws:servicediscovery/PrivateDnsNamespace::namespace"
+  }
+
+  lifecycle {
+    ignore_changes = [vpc]
   }
 }
 
@@ -152,8 +153,6 @@ resource "aws_ecs_task_definition" "temporal_server_task" {
           value_from = "${var.aurora_cluster_master_user_secret_arn}:password::"
         },
       ]
-      command     = []
-      entry_point = []
       log_configuration = {
         log_driver = "awslogs"
         options = {
