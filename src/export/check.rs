@@ -14,12 +14,22 @@ use crate::provider::aws::terraform::schema_of;
 
 const META: &[&str] = &["count", "depends_on", "for_each", "provider", "lifecycle"];
 
-fn label(b: &Block, i: usize) -> &str {
+pub(super) fn label(b: &Block, i: usize) -> &str {
     match b.labels.get(i) {
         Some(hcl::BlockLabel::String(s)) => s,
         Some(hcl::BlockLabel::Identifier(id)) => id.as_str(),
         None => "",
     }
+}
+
+/// `module.m.aws_vpc.x`, `module.m.data.aws_caller_identity.y`.
+fn block_address(m: &str, b: &Block) -> String {
+    let data = if b.identifier.as_str() == "data" {
+        "data."
+    } else {
+        ""
+    };
+    format!("module.{m}.{data}{}.{}", label(b, 0), label(b, 1))
 }
 
 fn parse(files: &Files, path: &str) -> Result<Body, String> {
@@ -398,13 +408,7 @@ pub fn graph(files: &Files, stack: &str) -> Result<BTreeSet<(String, String)>, S
     for (m, module) in &mods {
         for b in module.main.blocks() {
             if enabled(m, b) {
-                let data = b.identifier.as_str() == "data";
-                nodes.insert(format!(
-                    "module.{m}.{}{}.{}",
-                    if data { "data." } else { "" },
-                    label(b, 0),
-                    label(b, 1)
-                ));
+                nodes.insert(block_address(m, b));
             }
         }
     }
@@ -449,13 +453,7 @@ pub fn graph(files: &Files, stack: &str) -> Result<BTreeSet<(String, String)>, S
     let mut edges = BTreeSet::new();
     for (m, module) in &mods {
         for b in module.main.blocks() {
-            let data = b.identifier.as_str() == "data";
-            let from = format!(
-                "module.{m}.{}{}.{}",
-                if data { "data." } else { "" },
-                label(b, 0),
-                label(b, 1)
-            );
+            let from = block_address(m, b);
             if !nodes.contains(&from) {
                 continue;
             }

@@ -949,7 +949,7 @@ pub fn export(
 
     let mut outs: BTreeMap<String, ModuleOut> = BTreeMap::new();
     let mut addresses: BTreeMap<String, BTreeMap<Urn, Vec<String>>> = BTreeMap::new();
-    let mut import_targets: Vec<(Key, String, &'static str, String)> = Vec::new();
+    let mut import_targets: Vec<(Key, String, &'static str)> = Vec::new();
     for a in &all {
         let p = &placed[&a.key];
         let width = a.per.values().map(Vec::len).max().unwrap_or(0);
@@ -1084,7 +1084,7 @@ pub fn export(
                 } else {
                     qualified
                 };
-                import_targets.push((a.key.clone(), indexed, first.import_id, String::new()));
+                import_targets.push((a.key.clone(), indexed, first.import_id));
             }
         }
     }
@@ -1118,7 +1118,7 @@ pub fn export(
         m.body
             .iter()
             .filter_map(|b| {
-                let prefix = label0(b).split('_').next().unwrap_or("");
+                let prefix = super::check::label(b, 0).split('_').next().unwrap_or("");
                 PROVIDERS.iter().map(|(p, _, _)| *p).find(|p| *p == prefix)
             })
             .collect()
@@ -1183,14 +1183,6 @@ pub fn export(
         }
     }
     Ok(Exported { files, addresses })
-}
-
-fn label0(b: &Block) -> &str {
-    match b.labels.first() {
-        Some(hcl::BlockLabel::String(s)) => s,
-        Some(hcl::BlockLabel::Identifier(i)) => i.as_str(),
-        None => "",
-    }
 }
 
 impl Draft {
@@ -1458,12 +1450,12 @@ fn convert(
 fn imports_tf(
     stack: &str,
     st: &StateIds,
-    targets: &[(Key, String, &'static str, String)],
+    targets: &[(Key, String, &'static str)],
     addresses: &BTreeMap<String, BTreeMap<Urn, Vec<String>>>,
 ) -> Result<Body, ExportError> {
     let mine = addresses.get(stack);
     let mut blocks = Vec::new();
-    for (key, to, template, _) in targets {
+    for (key, to, template) in targets {
         let Ok(urn) = Urn::parse(&format!("{stack}::{key}")) else {
             continue;
         };
@@ -1580,7 +1572,10 @@ mod tests {
         let e = export(&[env], &BTreeMap::new()).unwrap();
         let main = &e.files["environments/demo/main.tf"];
         let body = hcl::parse(main).unwrap();
-        let file = body.blocks().find(|b| label0(b) == "local_file").unwrap();
+        let file = body
+            .blocks()
+            .find(|b| crate::export::check::label(b, 0) == "local_file")
+            .unwrap();
         let Some(Expression::TemplateExpr(t)) = file
             .body
             .attributes()
