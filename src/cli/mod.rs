@@ -1177,7 +1177,7 @@ fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Res
         let ids = store
             .resources()?
             .into_iter()
-            .map(|r| (r.urn, (r.id, r.inputs)))
+            .map(|r| (r.urn, (r.id, r.inputs, r.outputs)))
             .collect();
         state.insert(
             stack.to_string(),

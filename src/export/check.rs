@@ -196,8 +196,15 @@ fn check_body(body: &Body, s: &serde_json::Value, at: &str, errors: &mut Vec<Str
             Structure::Attribute(a) => {
                 let k = a.key.as_str();
                 present.insert(k.to_string());
-                if !META.contains(&k) && s["arguments"].get(k).is_none() {
-                    errors.push(format!("{at}: no argument {k}"));
+                match s["arguments"].get(k) {
+                    None if !META.contains(&k) => errors.push(format!("{at}: no argument {k}")),
+                    Some(arg) => {
+                        let ty = arg["type"].as_str().unwrap_or("dynamic");
+                        if let Some(wrong) = type_mismatch(ty, &a.expr) {
+                            errors.push(format!("{at}: {k} is {ty}, given {wrong}"));
+                        }
+                    }
+                    None => {}
                 }
             }
             Structure::Block(b) => {
@@ -227,6 +234,45 @@ fn check_body(body: &Body, s: &serde_json::Value, at: &str, errors: &mut Vec<Str
             }
         }
     }
+}
+
+/// What is wrong with literal `e` for an argument of Terraform type `ty`
+/// (`string`, `list(string)`, `map(string)`, `object({..})`):
+/// a list or object where a single value goes, or the other way round.
+/// Expressions whose type is only known at plan time pass.
+fn type_mismatch(ty: &str, e: &Expression) -> Option<&'static str> {
+    let kind = match ty.split('(').next() {
+        Some("string" | "number" | "bool") => "primitive",
+        Some("list" | "set" | "tuple") => "list",
+        Some("map" | "object") => "object",
+        _ => return None,
+    };
+    let given = match e {
+        Expression::Array(_) => "a list",
+        Expression::Object(_) => "an object",
+        Expression::String(_)
+        | Expression::Number(_)
+        | Expression::Bool(_)
+        | Expression::TemplateExpr(_) => "a single value",
+        // `[a, b][var.x]`: each variant.
+        Expression::Traversal(t) => match (&t.expr, t.operators.as_slice()) {
+            (Expression::Array(items), [TraversalOperator::Index(_)]) => {
+                return items.iter().find_map(|x| type_mismatch(ty, x));
+            }
+            _ => return None,
+        },
+        Expression::FuncCall(f) => match f.name.name.as_str() {
+            "jsonencode" | "base64encode" => "a single value",
+            "toset" => "a list",
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let ok = matches!(
+        (kind, given),
+        ("primitive", "a single value") | ("list", "a list") | ("object", "an object")
+    );
+    (!ok).then_some(given)
 }
 
 /// Every expression in a body, nested blocks included.

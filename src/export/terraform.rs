@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{layout, tf_name, type_of, ExportError, Files, Names};
 use crate::model::{Declared, Stack, Urn};
 use crate::provider::aws::terraform::schema_of;
-use crate::provider::schema::Tf;
+use crate::provider::schema::{self, Tf};
 use crate::provider::Registry;
 use crate::value;
 
@@ -38,7 +38,8 @@ pub const ENGINE_ONLY: &[EngineOnly] = &[EngineOnly {
 /// (for import ids naming fields), and the stack's lineage (in `morket:urn`).
 pub struct StateIds {
     pub lineage: String,
-    pub ids: BTreeMap<Urn, (String, Value)>,
+    /// URN → (id, inputs, outputs).
+    pub ids: BTreeMap<Urn, (String, Value, Value)>,
 }
 
 /// One stack to export, as its program built it.
@@ -91,6 +92,9 @@ struct Draft {
     import_id: &'static str,
     args: &'static [(&'static str, &'static str)],
 }
+
+/// `{"$each": "key"}`: `each.key` of a `for_each` resource.
+const EACH: &str = "$each";
 
 fn schema_node(data: bool, tf_type: &str) -> &'static Value {
     static NONE: Value = Value::Null;
@@ -214,6 +218,11 @@ fn drafts_of(
                 tree.insert(arg.to_string(), r);
                 continue;
             }
+            // One resource per element of the `for_each` field.
+            if let Some(k) = field.strip_prefix("$each.") {
+                tree.insert(arg.to_string(), serde_json::json!({ EACH: k }));
+                continue;
+            }
             // A lookup's tags filter what it finds: no engine tag there.
             if *field == "tags" && !data {
                 let mut tags = inputs
@@ -225,7 +234,12 @@ fn drafts_of(
                 inputs["tags"] = Value::Object(tags);
             }
             if let Some(text) = field.strip_prefix('=') {
-                let c = Value::Object(Map::from_iter([("c".to_string(), text.into())]));
+                // `=true`, `=1`: that JSON value; other text is a string.
+                let v = match text {
+                    "true" | "false" => serde_json::from_str(text).unwrap_or_default(),
+                    _ => text.into(),
+                };
+                let c = Value::Object(Map::from_iter([("c".to_string(), v)]));
                 place(&mut tree, &c, &["c"], &tparts);
                 continue;
             }
@@ -233,11 +247,15 @@ fn drafts_of(
             place(&mut tree, &inputs, &fparts, &tparts);
         }
         prune(&mut tree);
+        if let Some(Value::Array(items)) = tree.get("for_each") {
+            let set = serde_json::json!({ schema::FN: ["toset", items] });
+            tree.insert("for_each".into(), set);
+        }
         // A block that only names its parent (a bucket without a policy
         // has no aws_s3_bucket_policy) is not written.
         let own_args = args
             .iter()
-            .filter(|(f, _)| *f != "$id" && !f.starts_with('='))
+            .filter(|(f, _)| !f.starts_with('$') && !f.starts_with('='))
             .count();
         let fixed = args.len() - own_args;
         if !out.is_empty() && own_args > 0 && tree.len() <= fixed {
@@ -446,6 +464,23 @@ enum Op<'a> {
     Splat,
 }
 
+/// `a[0].b` → `.a`, `[0]`, `.b`.
+fn attr_ops(path: &str) -> Vec<Op<'_>> {
+    let mut ops = Vec::new();
+    for seg in path.split('.') {
+        let mut parts = seg.split('[');
+        if let Some(name) = parts.next() {
+            ops.push(Op::Attr(name));
+        }
+        for i in parts {
+            if let Ok(n) = i.trim_end_matches(']').parse() {
+                ops.push(Op::Index(n));
+            }
+        }
+    }
+    ops
+}
+
 fn path_expr(root: &str, ops: &[Op<'_>]) -> Expression {
     Expression::Traversal(Box::new(Traversal::new(
         Variable::unchecked(root),
@@ -501,7 +536,19 @@ impl Ctx<'_> {
             ExportError::Invalid(format!("a reference names {key}, which is not exported"))
         })?;
         let tf_attr = p.tf_attr(attr);
-        let (root, path) = p.root_path();
+        let (mut root, mut path) = p.root_path();
+        // `>TYPE.attr`: an attribute of another of the type's blocks.
+        let tf_attr = match tf_attr.strip_prefix('>').and_then(|t| t.split_once('.')) {
+            Some((other, a)) => {
+                if p.data {
+                    path[0] = other.to_string();
+                } else {
+                    root = other.to_string();
+                }
+                a
+            }
+            None => tf_attr,
+        };
         let mut ops: Vec<Op<'_>> = path.iter().map(|s| Op::Attr(s.as_str())).collect();
         let keyed = keyed_attr(p, attr);
         let local = if let Some((list, field, leaf, key)) = keyed {
@@ -530,18 +577,18 @@ impl Ctx<'_> {
                     .build(),
             ))
         } else if p.always {
-            ops.push(Op::Attr(tf_attr));
+            ops.extend(attr_ops(tf_attr));
             path_expr(&root, &ops)
         } else if at.guarded || p.module != at.module {
             // `one(x[*].a)`: null where the resource does not exist.
             ops.push(Op::Splat);
-            ops.push(Op::Attr(tf_attr));
+            ops.extend(attr_ops(tf_attr));
             Expression::FuncCall(Box::new(
                 FuncCall::builder("one").arg(path_expr(&root, &ops)).build(),
             ))
         } else {
             ops.push(Op::Index(0));
-            ops.push(Op::Attr(tf_attr));
+            ops.extend(attr_ops(tf_attr));
             path_expr(&root, &ops)
         };
         if p.module == at.module {
@@ -549,7 +596,7 @@ impl Ctx<'_> {
         }
         // Across modules: the producer outputs it, the consumer takes a variable.
         let output = format!("{}_{}", p.name, tf_name(tf_attr));
-        let output = if keyed.is_some() {
+        let output = if keyed.is_some() || tf_attr.contains('[') {
             format!("{}_{}", p.name, tf_name(attr))
         } else {
             output
@@ -646,6 +693,15 @@ impl Ctx<'_> {
                 TemplateExpr::QuotedString(t),
             )));
         }
+        if let Some(k) = v.get(EACH).and_then(Value::as_str) {
+            return Ok(path_expr("each", &[Op::Attr(k)]));
+        }
+        if let Some((f, arg)) = schema::as_fn(v) {
+            let arg = self.expr(arg, at, outs)?;
+            return Ok(Expression::FuncCall(Box::new(
+                FuncCall::builder(f).arg(arg).build(),
+            )));
+        }
         if value::as_secret(v).is_some() || value::as_sealed(v).is_some() {
             let m = outs.entry(at.module.to_string()).or_default();
             let name = m.names.take(&format!("{}_secret", at.hint));
@@ -663,6 +719,8 @@ impl Ctx<'_> {
             (value::as_ref(x).is_some()
                 || is_stack(x)
                 || value::as_concat(x).is_some()
+                || schema::as_fn(x).is_some()
+                || x.get(EACH).is_some()
                 || value::as_secret(x).is_some()
                 || value::as_sealed(x).is_some())
             .then(|| self.expr(x, at, outs))
@@ -738,7 +796,16 @@ impl Ctx<'_> {
                 {
                     // A secret never reaches terraform.tfvars.
                     self.expr(&value::secret(Value::Null), &at, outs)?
-                } else if !vals.iter().any(|(_, v)| v.is_some_and(value::contains_ref)) {
+                } else if let Some((f, per)) = same_fn_plain(&vals) {
+                    // `f(var.x)`: the plain argument set per stack.
+                    let ty = type_of(&per.values().collect::<Vec<_>>());
+                    let var =
+                        self.setting(module, &name, ty, format!("`{k}` of {address}."), per, outs);
+                    Expression::FuncCall(Box::new(FuncCall::builder(f).arg(var_expr(&var)).build()))
+                } else if !vals
+                    .iter()
+                    .any(|(_, v)| v.is_some_and(|v| value::contains_ref(v) || contains_fn(v)))
+                {
                     // The value each stack writes in its tfvars: plain text.
                     let per: BTreeMap<String, Value> = vals
                         .iter()
@@ -859,6 +926,29 @@ impl Ctx<'_> {
     }
 }
 
+/// When every stack's value is `f(plain)` with one `f`: `f` and each
+/// stack's plain argument.
+fn same_fn_plain(vals: &[(&str, Option<&Value>)]) -> Option<(String, BTreeMap<String, Value>)> {
+    let mut name: Option<&str> = None;
+    let mut per = BTreeMap::new();
+    for (s, v) in vals {
+        let (f, arg) = schema::as_fn((*v)?)?;
+        if name.is_some_and(|n| n != f) || value::contains_ref(arg) || contains_fn(arg) {
+            return None;
+        }
+        name = Some(f);
+        per.insert(s.to_string(), plain_for(arg, s));
+    }
+    Some((name?.to_string(), per))
+}
+
+/// Whether `v` holds a `$fn` marker (tfvars hold plain values only).
+fn contains_fn(v: &Value) -> bool {
+    let mut found = false;
+    value::walk(v, &mut |x| found |= schema::as_fn(x).is_some());
+    found
+}
+
 fn ident(s: &str) -> Identifier {
     Identifier::sanitized(s)
 }
@@ -949,7 +1039,7 @@ pub fn export(
 
     let mut outs: BTreeMap<String, ModuleOut> = BTreeMap::new();
     let mut addresses: BTreeMap<String, BTreeMap<Urn, Vec<String>>> = BTreeMap::new();
-    let mut import_targets: Vec<(Key, String, &'static str)> = Vec::new();
+    let mut import_targets: Vec<Target> = Vec::new();
     for a in &all {
         let p = &placed[&a.key];
         let width = a.per.values().map(Vec::len).max().unwrap_or(0);
@@ -984,6 +1074,13 @@ pub fn export(
             };
             let mut body: Vec<hcl::Structure> = Vec::new();
             if here.len() < stacks.len() {
+                if first.tree.contains_key("for_each") {
+                    return Err(ExportError::Shape {
+                        address,
+                        what: "presence (a for_each resource cannot also take count)".into(),
+                        detail: format!("in {} of {} stacks", here.len(), stacks.len()),
+                    });
+                }
                 let flags = stacks
                     .iter()
                     .map(|s| (s.clone(), Value::Bool(here.iter().any(|(h, _)| h == s))))
@@ -1084,7 +1181,16 @@ pub fn export(
                 } else {
                     qualified
                 };
-                import_targets.push((a.key.clone(), indexed, first.import_id));
+                import_targets.push(Target {
+                    key: a.key.clone(),
+                    to: indexed,
+                    template: first.import_id,
+                    each: first
+                        .args
+                        .iter()
+                        .find(|(_, t)| *t == "for_each")
+                        .map(|(f, _)| *f),
+                });
             }
         }
     }
@@ -1447,51 +1553,133 @@ fn convert(
 
 /// One `import` block per Terraform resource whose engine resource has an
 /// id in state, in that resource's import-id format.
+/// An `import` block to write: the engine resource, the Terraform address,
+/// the id template (`{field}`, `{id}`, `{each.key}`, `{each.value}`) and
+/// the field a `for_each` resource iterates.
+struct Target {
+    key: Key,
+    to: String,
+    template: &'static str,
+    each: Option<&'static str>,
+}
+
+/// `template` with `{id}`, `{FIELD}` and `{each.key|value}` filled in.
+fn import_id(
+    template: &str,
+    id: &str,
+    (inputs, outputs): (&Value, &Value),
+    each: Option<(&str, &str)>,
+) -> Result<String, ExportError> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| ExportError::Invalid(format!("import id {template}")))?;
+        let (field, base) = match rest[open + 1..open + close].strip_suffix("|basename") {
+            Some(f) => (f, true),
+            None => (&rest[open + 1..open + close], false),
+        };
+        let start = out.len();
+        match (field, each) {
+            ("id", _) => out.push_str(id),
+            ("each.key", Some((k, _))) => out.push_str(k),
+            ("each.value", Some((_, v))) => out.push_str(v),
+            ("each.key" | "each.value", None) => {
+                return Err(ExportError::Invalid(format!(
+                    "import id {template:?}: {field} outside a for_each resource is not a real id"
+                )))
+            }
+            // A field left out is empty (`time_sleep`: "30s,"); `outputs.X`
+            // is an output.
+            _ => match field.strip_prefix("outputs.").map_or_else(
+                || value::get_path(inputs, field),
+                |o| value::get_path(outputs, o),
+            ) {
+                Some(Value::String(s)) => out.push_str(s),
+                None | Some(Value::Null) => {}
+                // A list is its elements joined by `_` (security group
+                // rule sources).
+                Some(Value::Array(a)) => out.push_str(
+                    &a.iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join("_"),
+                ),
+                Some(other) => out.push_str(&other.to_string()),
+            },
+        }
+        // `{field|basename}`: the part after the last `/` (a name from an ARN).
+        if base {
+            if let Some(i) = out[start..].rfind('/') {
+                out.replace_range(start..start + i + 1, "");
+            }
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    if out.contains(['<', '{']) {
+        return Err(ExportError::Invalid(format!(
+            "import id {out:?} (from {template:?}) is not a real id"
+        )));
+    }
+    Ok(out)
+}
+
 fn imports_tf(
     stack: &str,
     st: &StateIds,
-    targets: &[(Key, String, &'static str)],
+    targets: &[Target],
     addresses: &BTreeMap<String, BTreeMap<Urn, Vec<String>>>,
 ) -> Result<Body, ExportError> {
     let mine = addresses.get(stack);
     let mut blocks = Vec::new();
-    for (key, to, template) in targets {
-        let Ok(urn) = Urn::parse(&format!("{stack}::{key}")) else {
+    let mut push = |to: String, id: String| {
+        let to_expr = Expression::Variable(Variable::unchecked(to));
+        blocks.push(hcl::Structure::Block(labeled(
+            "import",
+            &[],
+            vec![attr("to", to_expr), attr("id", Expression::String(id))],
+        )));
+    };
+    for t in targets {
+        let Ok(urn) = Urn::parse(&format!("{stack}::{}", t.key)) else {
             continue;
         };
         if !mine.is_some_and(|m| m.contains_key(&urn)) {
             continue;
         }
-        let Some((id, inputs)) = st.ids.get(&urn) else {
+        let Some((id, inputs, outputs)) = st.ids.get(&urn) else {
             continue;
         };
-        let mut out = String::new();
-        let mut rest = *template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let close = rest[open..]
-                .find('}')
-                .ok_or_else(|| ExportError::Invalid(format!("import id {template}")))?;
-            let field = &rest[open + 1..open + close];
-            if field == "id" {
-                out.push_str(id);
-            } else {
-                // A field left out is empty (`time_sleep`: "30s,").
-                match value::get_path(inputs, field) {
-                    Some(Value::String(s)) => out.push_str(s),
-                    None | Some(Value::Null) => {}
-                    Some(other) => out.push_str(&other.to_string()),
-                }
-            }
-            rest = &rest[open + close + 1..];
+        let Some(field) = t.each else {
+            push(
+                t.to.clone(),
+                import_id(t.template, id, (inputs, outputs), None)?,
+            );
+            continue;
+        };
+        // One import per element: a map by key, a list (toset) by value.
+        let pairs: Vec<(String, String)> = match value::get_path(inputs, field) {
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|v| (v.to_string(), v.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (k, v) in pairs {
+            let to = format!("{}[{}]", t.to, layout::quote(&k));
+            push(
+                to,
+                import_id(t.template, id, (inputs, outputs), Some((&k, &v)))?,
+            );
         }
-        out.push_str(rest);
-        let to_expr = Expression::Variable(Variable::unchecked(to.as_str()));
-        blocks.push(hcl::Structure::Block(labeled(
-            "import",
-            &[],
-            vec![attr("to", to_expr), attr("id", Expression::String(out))],
-        )));
     }
     Ok(body_of(blocks))
 }
@@ -1611,6 +1799,35 @@ mod tests {
         let versions = &e.files["environments/demo/versions.tf"];
         assert!(versions.contains("hashicorp/local") && versions.contains("hashicorp/random"));
         assert!(!versions.contains("hashicorp/time"), "{versions}");
+    }
+
+    #[test]
+    fn import_ids_fill_fields_outputs_elements_and_names() {
+        let inputs = serde_json::json!({
+            "name": "role", "cluster": "arn:aws:ecs:us-east-1:1:cluster/main",
+            "cidr_blocks": ["10.0.0.0/16", "10.1.0.0/16"], "port": 443,
+        });
+        let outputs = serde_json::json!({"version_id": "v-1"});
+        let id = |t: &str, each| import_id(t, "the-id", (&inputs, &outputs), each);
+        assert_eq!(id("{id}|{outputs.version_id}", None).unwrap(), "the-id|v-1");
+        assert_eq!(id("{cluster|basename}/{name}", None).unwrap(), "main/role");
+        assert_eq!(
+            id("sg_{port}_{cidr_blocks}{absent}", None).unwrap(),
+            "sg_443_10.0.0.0/16_10.1.0.0/16"
+        );
+        assert_eq!(
+            id("{name}:{each.key}", Some(("read", "{}"))).unwrap(),
+            "role:read"
+        );
+        assert_eq!(
+            id("{name}/{each.value}", Some(("k", "arn:p"))).unwrap(),
+            "role/arn:p"
+        );
+        // An id that still holds a placeholder is refused, never written.
+        let e = id("{name}:<policy name>", None).unwrap_err().to_string();
+        assert!(e.contains("role:<policy name>"), "{e}");
+        let e = id("{name}:{each.key}", None).unwrap_err().to_string();
+        assert!(e.contains("not a real id"), "{e}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub struct Schema {
 }
 
 /// How an input's value is written in Terraform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Conv {
     /// `true` / `false` → `"Enabled"` / `"Disabled"` (S3 rule status).
     EnabledDisabled,
@@ -46,11 +46,33 @@ pub enum Conv {
     /// A reference to another output of the same resource (a flow log's
     /// group by name in the engine, by ARN in Terraform 6).
     RefAttr(&'static str),
+    /// A JSON document Terraform takes as a string: written
+    /// `jsonencode(..)` of what the function makes of the value, the same
+    /// function that builds the request body (ECS container definitions,
+    /// ECR lifecycle policy, dashboard body).
+    Json(fn(&Value) -> Value),
+    /// `v` → `NAME(v)`: a Terraform function applied to the value
+    /// (`base64encode` for launch template user data).
+    Call(&'static str),
+}
+
+/// The marker a [`Conv::Json`] or [`Conv::Call`] leaves:
+/// `{"$fn": [NAME, value]}`.
+pub const FN: &str = "$fn";
+
+/// `(function, argument)` of a `$fn` marker.
+pub fn as_fn(v: &Value) -> Option<(&str, &Value)> {
+    let m = v.as_object().filter(|m| m.len() == 1)?;
+    match m.get(FN)?.as_array()?.as_slice() {
+        [Value::String(f), arg] => Some((f, arg)),
+        _ => None,
+    }
 }
 
 impl Conv {
     pub fn apply(self, v: &Value) -> Value {
         match (self, v) {
+            (_, Value::Null) => Value::Null,
             (Conv::EnabledDisabled, Value::Bool(b)) => {
                 Value::String(if *b { "Enabled" } else { "Disabled" }.into())
             }
@@ -61,6 +83,8 @@ impl Conv {
                 }
                 None => v.clone(),
             },
+            (Conv::Json(f), v) => serde_json::json!({ FN: ["jsonencode", f(v)] }),
+            (Conv::Call(name), v) => serde_json::json!({ FN: [name, v] }),
             _ => v.clone(),
         }
     }

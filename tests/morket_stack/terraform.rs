@@ -59,6 +59,17 @@ fn the_check_finds_unknown_arguments_blocks_attributes_and_missing_required_ones
     *main = main.replacen("  cidr_block ", "  cidr_blok ", 1);
     *main = main.replacen("aws_vpc.vpc.id", "aws_vpc.vpc.nope", 1);
     main.push_str("\nresource \"aws_route\" \"extra\" {\n  nope {\n    a = 1\n  }\n}\n");
+    // Arguments of the wrong shape: a list or an object where Terraform
+    // takes one string (a JSON document, one policy ARN), and the reverse.
+    main.push_str(concat!(
+        "\nresource \"aws_iam_role_policy_attachment\" \"wrong\" {\n",
+        "  role       = \"r\"\n  policy_arn = [\"a\", \"b\"]\n}\n",
+        "\nresource \"aws_iam_role_policy\" \"wrong\" {\n",
+        "  role   = \"r\"\n  policy = { Version = \"2012-10-17\" }\n}\n",
+        "\nresource \"aws_ecs_task_definition\" \"wrong\" {\n",
+        "  family                   = \"f\"\n  requires_compatibilities = \"FARGATE\"\n",
+        "  container_definitions    = [[\"x\"], [\"y\"]][var.stack == \"a\" ? 0 : 1]\n}\n",
+    ));
     let errors = check::schema_errors(&files).join("\n");
     assert!(errors.contains("no argument cidr_blok"), "{errors}");
     assert!(
@@ -66,6 +77,15 @@ fn the_check_finds_unknown_arguments_blocks_attributes_and_missing_required_ones
         "{errors}"
     );
     assert!(errors.contains("no block nope"), "{errors}");
+    for wrong in [
+        "aws_iam_role_policy_attachment.wrong: policy_arn is string, given a list",
+        "aws_iam_role_policy.wrong: policy is string, given an object",
+        "aws_ecs_task_definition.wrong: requires_compatibilities is set(string), given a single value",
+        // Each variant of a per-stack choice.
+        "aws_ecs_task_definition.wrong: container_definitions is string, given a list",
+    ] {
+        assert!(errors.contains(wrong), "{wrong}\n{errors}");
+    }
     assert!(
         errors.contains("required route_table_id is missing"),
         "{errors}"

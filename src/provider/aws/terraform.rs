@@ -81,7 +81,7 @@ pub fn check(type_name: &str, ts: &TypeSchema) -> Vec<String> {
             continue;
         };
         for (_, arg) in tf.args {
-            if !has_path(r, arg) {
+            if *arg != "for_each" && !has_path(r, arg) {
                 errors.push(format!(
                     "{type_name}: {} has no argument {arg:?}",
                     tf.resource
@@ -114,6 +114,12 @@ pub fn check(type_name: &str, ts: &TypeSchema) -> Vec<String> {
                 ));
             }
         }
+        if tf.import_id.contains('<') {
+            errors.push(format!(
+                "{type_name}: import id {:?} holds a placeholder",
+                tf.import_id
+            ));
+        }
         let mut rest = tf.import_id;
         while let Some(open) = rest.find('{') {
             let Some(close) = rest[open..].find('}') else {
@@ -123,8 +129,10 @@ pub fn check(type_name: &str, ts: &TypeSchema) -> Vec<String> {
                 ));
                 break;
             };
-            let name = &rest[open + 1..open + close];
-            if name != "id" && !ts.fields.iter().any(|x| x == name) {
+            let name = rest[open + 1..open + close].trim_end_matches("|basename");
+            let each = name.starts_with("each.") && tf.args.iter().any(|(_, a)| *a == "for_each");
+            let output = name.starts_with("outputs.");
+            if name != "id" && !each && !output && !ts.fields.iter().any(|x| x == name) {
                 errors.push(format!(
                     "{type_name}: import id {:?} names {name:?}, which is not a field",
                     tf.import_id

@@ -1,5 +1,7 @@
 data "aws_caller_identity" "caller" {}
 
+data "aws_partition" "caller" {}
+
 resource "aws_iam_service_linked_role" "ecs_role" {
   aws_service_name = "ecs.amazonaws.com"
 }

@@ -3,7 +3,7 @@ output "caller_account_id" {
 }
 
 output "caller_partition" {
-  value = data.aws_caller_identity.caller.partition
+  value = data.aws_partition.caller.partition
 }
 
 output "ecs_role_id" {

@@ -7,7 +7,7 @@ output "cluster_endpoint" {
 }
 
 output "cluster_master_user_secret_arn" {
-  value = aws_rds_cluster.cluster.master_user_secret_arn
+  value = aws_rds_cluster.cluster.master_user_secret[0].secret_arn
 }
 
 output "cluster_reader_endpoint" {

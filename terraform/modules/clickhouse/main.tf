@@ -13,11 +13,13 @@ resource "aws_iam_role" "role" {
 }
 
 resource "aws_iam_role_policy" "role" {
-  role = aws_iam_role.role.id
-  policy = {
+  for_each = {
     "put-query-metrics"      = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"cloudwatch:PutMetricData\",\"Resource\":\"*\",\"Condition\":{\"StringEquals\":{\"cloudwatch:namespace\":\"Morket/${var.stack}\"}}}]}"
     "read-clickhouse-secret" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\",\"Resource\":\"${var.secrets_clickhouse_arn}\"}]}"
   }
+  role   = aws_iam_role.role.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_iam_instance_profile" "instance_profile" {
@@ -31,11 +33,12 @@ resource "aws_iam_instance_profile" "instance_profile" {
 }
 
 resource "aws_launch_template" "launch_template" {
+  update_default_version = true
   name                   = "morket-${var.stack}-clickhouse"
   image_id               = data.aws_ssm_parameter.ami.value
   instance_type          = var.launch_template_instance_type
   vpc_security_group_ids = [var.network_sg_clickhouse_id]
-  user_data              = var.launch_template_user_data
+  user_data              = base64encode(var.launch_template_user_data)
   tags = {
     Name         = "morket-${var.stack}-clickhouse"
     "morket:urn" = "${var.stack}::clickhouse::aws:ec2/LaunchTemplate::launch-template"

@@ -384,10 +384,12 @@ resource "aws_iam_role" "flow_log_role" {
 }
 
 resource "aws_iam_role_policy" "flow_log_role" {
-  role = aws_iam_role.flow_log_role.id
-  policy = {
+  for_each = {
     "publish-flow-logs" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"logs:CreateLogStream\",\"logs:PutLogEvents\",\"logs:DescribeLogGroups\",\"logs:DescribeLogStreams\"],\"Resource\":[\"arn:aws:logs:us-east-1:*:log-group:/morket/${var.stack}/vpc-flow-logs\",\"arn:aws:logs:us-east-1:*:log-group:/morket/${var.stack}/vpc-flow-logs:*\"]}]}"
   }
+  role   = aws_iam_role.flow_log_role.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_flow_log" "flow_log" {

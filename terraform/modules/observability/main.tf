@@ -519,1441 +519,1445 @@ resource "aws_cloudwatch_metric_alarm" "backend_errors" {
 resource "aws_cloudwatch_dashboard" "dashboard" {
   dashboard_name = "morket-${var.stack}-overview"
   dashboard_body = [
-    [
-      {
-        type   = "metric"
-        x      = 0
-        y      = 0
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_backend_name,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_scraper_name,
-              {
-                label = "scraper"
-              },
-            ],
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_temporal_worker_name,
-              {
-                label = "temporal-worker"
-              },
-            ],
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.temporal_temporal_server_name,
-              {
-                label = "temporal-server"
-              },
-            ],
-          ]
-          title  = "ECS running tasks"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 0
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_backend_name,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_scraper_name,
-              {
-                label = "scraper"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_temporal_worker_name,
-              {
-                label = "temporal-worker"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.temporal_temporal_server_name,
-              {
-                label = "temporal-server"
-              },
-            ],
-          ]
-          title  = "ECS CPU utilization (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 16
-        y      = 0
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_backend_name,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_scraper_name,
-              {
-                label = "scraper"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_temporal_worker_name,
-              {
-                label = "temporal-worker"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.temporal_temporal_server_name,
-              {
-                label = "temporal-server"
-              },
-            ],
-          ]
-          title  = "ECS memory utilization (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 6
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                label = "all"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_backend_arn_suffix,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_scraper_arn_suffix,
-              {
-                label = "scraper"
-              },
-            ],
-          ]
-          title  = "ALB requests"
-          region = "us-east-1"
-          stat   = "Sum"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 6
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["AWS/ApplicationELB", "HTTPCode_ELB_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix]]
-          title   = "ALB errors"
-          region  = "us-east-1"
-          stat    = "Sum"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 16
-        y      = 6
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "requests"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_ELB_4XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "elb4xx"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_Target_4XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "target4xx"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_ELB_5XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "elb5xx"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_Target_5XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "target5xx"
-                visible = false
-              },
-            ],
-            [
-              {
-                id         = "rate4xx"
-                label      = "4xx rate"
-                expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb4xx, 0) + FILL(target4xx, 0)) / FILL(requests, 0), 0)"
-              },
-            ],
-            [
-              {
-                id         = "rate5xx"
-                label      = "5xx rate"
-                expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / FILL(requests, 0), IF(FILL(elb5xx, 0) > 0, 100, 0))"
-              },
-            ],
-          ]
-          title  = "ALB error rate (%)"
-          region = "us-east-1"
-          stat   = "Sum"
-          period = 300
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 12
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_backend_arn_suffix,
-              {
-                label = "backend p95"
-                stat  = "p95"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_backend_arn_suffix,
-              {
-                label = "backend Average"
-                stat  = "Average"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_scraper_arn_suffix,
-              {
-                label = "scraper p95"
-                stat  = "p95"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_scraper_arn_suffix,
-              {
-                label = "scraper Average"
-                stat  = "Average"
-              },
-            ],
-          ]
-          title  = "ALB target response time (s)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 12
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["Morket/${var.stack}", "BackendErrors"]]
-          title   = "Backend ERROR log entries per minute"
-          region  = "us-east-1"
-          stat    = "Sum"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 16
-        y      = 12
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/RDS",
-              "DatabaseConnections",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "DatabaseConnections",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "READER",
-              {
-                label = "READER"
-              },
-            ],
-          ]
-          title  = "Aurora connections"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 18
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/RDS",
-              "ReadLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER read (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "WriteLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER write (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "ReadLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "READER",
-              {
-                label = "READER read (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "WriteLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "READER",
-              {
-                label = "READER write (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "CommitLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER commit (ms)"
-                yAxis = "right"
-              },
-            ],
-          ]
-          title  = "Aurora latency"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 18
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ElastiCache",
-              "CacheHitRate",
-              "CacheClusterId",
-              "${var.redis_replication_group_id}-001",
-              {
-                label = "001"
-              },
-            ],
-            [
-              "AWS/ElastiCache",
-              "CacheHitRate",
-              "CacheClusterId",
-              "${var.redis_replication_group_id}-002",
-              {
-                label = "002"
-              },
-            ],
-          ]
-          title  = "Redis cache hit rate (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 24
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ElastiCache",
-              "DatabaseMemoryUsagePercentage",
-              "CacheClusterId",
-              "${var.redis_replication_group_id}-001",
-              {
-                label = "001"
-              },
-            ],
-            [
-              "AWS/ElastiCache",
-              "DatabaseMemoryUsagePercentage",
-              "CacheClusterId",
-              "${var.redis_replication_group_id}-002",
-              {
-                label = "002"
-              },
-            ],
-          ]
-          title  = "Redis memory used (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 12
-        y      = 24
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ES",
-              "ClusterStatus.green",
-              "DomainName",
-              var.opensearch_domain_domain_name,
-              "ClientId",
-              var.account_caller_account_id,
-              {
-                label = "green"
-                color = "#2ca02c"
-              },
-            ],
-            [
-              "AWS/ES",
-              "ClusterStatus.yellow",
-              "DomainName",
-              var.opensearch_domain_domain_name,
-              "ClientId",
-              var.account_caller_account_id,
-              {
-                label = "yellow"
-                color = "#ffbb00"
-              },
-            ],
-            [
-              "AWS/ES",
-              "ClusterStatus.red",
-              "DomainName",
-              var.opensearch_domain_domain_name,
-              "ClientId",
-              var.account_caller_account_id,
-              {
-                label = "red"
-                color = "#d62728"
-              },
-            ],
-          ]
-          title  = "OpenSearch cluster health"
-          region = "us-east-1"
-          stat   = "Maximum"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 30
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [["AWS/ES", "IndexingRate", "DomainName", var.opensearch_domain_domain_name, "ClientId", var.account_caller_account_id]]
-          title   = "OpenSearch indexing rate (ops/min)"
-          region  = "us-east-1"
-          stat    = "Average"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 12
-        y      = 30
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/EC2",
-              "CPUUtilization",
-              "InstanceId",
-              var.clickhouse_instance_id,
-              {
-                label = "CPU (%)"
-              },
-            ],
-            [
-              "AWS/EC2",
-              "NetworkIn",
-              "InstanceId",
-              var.clickhouse_instance_id,
-              {
-                stat  = "Sum"
-                yAxis = "right"
-              },
-            ],
-            [
-              "AWS/EC2",
-              "NetworkOut",
-              "InstanceId",
-              var.clickhouse_instance_id,
-              {
-                stat  = "Sum"
-                yAxis = "right"
-              },
-            ],
-          ]
-          title  = "ClickHouse host (EC2)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 300
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 36
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["Morket/${var.stack}", "ClickHouseQueries", "InstanceId", var.clickhouse_instance_id]]
-          title   = "ClickHouse queries per minute"
-          region  = "us-east-1"
-          stat    = "Sum"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 36
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["Morket/${var.stack}", "ClickHouseQueryDurationMs", "InstanceId", var.clickhouse_instance_id]]
-          title   = "ClickHouse query duration (ms)"
-          region  = "us-east-1"
-          stat    = "Average"
-          period  = 60
-        }
-      },
-      {
-        type   = "text"
-        x      = 0
-        y      = 42
-        width  = 24
-        height = 3
-        properties = {
-          markdown = "**ClickHouse query metrics.** ClickHouse on EC2 publishes nothing to CloudWatch itself: a timer on the instance puts `Morket/${var.stack}` / `ClickHouseQueries` (queries finished in the minute, from `system.query_log`) and `ClickHouseQueryDurationMs` (their mean `query_duration_ms`), dimension `InstanceId`, every minute with the instance role. The host graph (CPU, network) is AWS's own."
-        }
-      },
-      {
-        type   = "alarm"
-        x      = 0
-        y      = 45
-        width  = 24
-        height = 6
-        properties = {
-          alarms = [aws_cloudwatch_metric_alarm.aurora_writer_cpu.arn, aws_cloudwatch_metric_alarm.aurora_writer_freeable_memory.arn, aws_cloudwatch_metric_alarm.aurora_reader_cpu.arn, aws_cloudwatch_metric_alarm.aurora_reader_freeable_memory.arn, aws_cloudwatch_metric_alarm.redis_001_cpu.arn, one(aws_cloudwatch_metric_alarm.redis_002_cpu[*].arn), aws_cloudwatch_metric_alarm.clickhouse_cpu.arn, aws_cloudwatch_metric_alarm.backend_cpu.arn, aws_cloudwatch_metric_alarm.backend_memory.arn, aws_cloudwatch_metric_alarm.scraper_cpu.arn, aws_cloudwatch_metric_alarm.scraper_memory.arn, aws_cloudwatch_metric_alarm.temporal_worker_cpu.arn, aws_cloudwatch_metric_alarm.temporal_worker_memory.arn, aws_cloudwatch_metric_alarm.temporal_server_cpu.arn, aws_cloudwatch_metric_alarm.temporal_server_memory.arn, aws_cloudwatch_metric_alarm.alb_5xx_rate.arn, aws_cloudwatch_metric_alarm.alb_backend_response_time.arn, aws_cloudwatch_metric_alarm.alb_scraper_response_time.arn, aws_cloudwatch_metric_alarm.backend_errors.arn]
-          title  = "Alarms"
-        }
-      },
-    ],
-    [
-      {
-        type   = "metric"
-        x      = 0
-        y      = 0
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_backend_name,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_scraper_name,
-              {
-                label = "scraper"
-              },
-            ],
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_temporal_worker_name,
-              {
-                label = "temporal-worker"
-              },
-            ],
-            [
-              "ECS/ContainerInsights",
-              "RunningTaskCount",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.temporal_temporal_server_name,
-              {
-                label = "temporal-server"
-              },
-            ],
-          ]
-          title  = "ECS running tasks"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 0
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_backend_name,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_scraper_name,
-              {
-                label = "scraper"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_temporal_worker_name,
-              {
-                label = "temporal-worker"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "CPUUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.temporal_temporal_server_name,
-              {
-                label = "temporal-server"
-              },
-            ],
-          ]
-          title  = "ECS CPU utilization (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 16
-        y      = 0
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_backend_name,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_scraper_name,
-              {
-                label = "scraper"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.services_temporal_worker_name,
-              {
-                label = "temporal-worker"
-              },
-            ],
-            [
-              "AWS/ECS",
-              "MemoryUtilization",
-              "ClusterName",
-              var.ecs_cluster_name,
-              "ServiceName",
-              var.temporal_temporal_server_name,
-              {
-                label = "temporal-server"
-              },
-            ],
-          ]
-          title  = "ECS memory utilization (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 6
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                label = "all"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_backend_arn_suffix,
-              {
-                label = "backend"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_scraper_arn_suffix,
-              {
-                label = "scraper"
-              },
-            ],
-          ]
-          title  = "ALB requests"
-          region = "us-east-1"
-          stat   = "Sum"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 6
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["AWS/ApplicationELB", "HTTPCode_ELB_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix]]
-          title   = "ALB errors"
-          region  = "us-east-1"
-          stat    = "Sum"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 16
-        y      = 6
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ApplicationELB",
-              "RequestCount",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "requests"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_ELB_4XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "elb4xx"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_Target_4XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "target4xx"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_ELB_5XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "elb5xx"
-                visible = false
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "HTTPCode_Target_5XX_Count",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              {
-                id      = "target5xx"
-                visible = false
-              },
-            ],
-            [
-              {
-                id         = "rate4xx"
-                label      = "4xx rate"
-                expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb4xx, 0) + FILL(target4xx, 0)) / FILL(requests, 0), 0)"
-              },
-            ],
-            [
-              {
-                id         = "rate5xx"
-                label      = "5xx rate"
-                expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / FILL(requests, 0), IF(FILL(elb5xx, 0) > 0, 100, 0))"
-              },
-            ],
-          ]
-          title  = "ALB error rate (%)"
-          region = "us-east-1"
-          stat   = "Sum"
-          period = 300
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 12
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_backend_arn_suffix,
-              {
-                label = "backend p95"
-                stat  = "p95"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_backend_arn_suffix,
-              {
-                label = "backend Average"
-                stat  = "Average"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_scraper_arn_suffix,
-              {
-                label = "scraper p95"
-                stat  = "p95"
-              },
-            ],
-            [
-              "AWS/ApplicationELB",
-              "TargetResponseTime",
-              "LoadBalancer",
-              var.alb_alb_arn_suffix,
-              "TargetGroup",
-              var.alb_scraper_arn_suffix,
-              {
-                label = "scraper Average"
-                stat  = "Average"
-              },
-            ],
-          ]
-          title  = "ALB target response time (s)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 12
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["Morket/${var.stack}", "BackendErrors"]]
-          title   = "Backend ERROR log entries per minute"
-          region  = "us-east-1"
-          stat    = "Sum"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 16
-        y      = 12
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/RDS",
-              "DatabaseConnections",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "DatabaseConnections",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "READER",
-              {
-                label = "READER"
-              },
-            ],
-          ]
-          title  = "Aurora connections"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 18
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/RDS",
-              "ReadLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER read (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "WriteLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER write (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "ReadLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "READER",
-              {
-                label = "READER read (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "WriteLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "READER",
-              {
-                label = "READER write (s)"
-              },
-            ],
-            [
-              "AWS/RDS",
-              "CommitLatency",
-              "DBClusterIdentifier",
-              var.aurora_cluster_cluster_identifier,
-              "Role",
-              "WRITER",
-              {
-                label = "WRITER commit (ms)"
-                yAxis = "right"
-              },
-            ],
-          ]
-          title  = "Aurora latency"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 18
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ElastiCache",
-              "CacheHitRate",
-              "CacheClusterId",
-              "${var.redis_replication_group_id}-001",
-              {
-                label = "001"
-              },
-            ],
-          ]
-          title  = "Redis cache hit rate (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 24
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ElastiCache",
-              "DatabaseMemoryUsagePercentage",
-              "CacheClusterId",
-              "${var.redis_replication_group_id}-001",
-              {
-                label = "001"
-              },
-            ],
-          ]
-          title  = "Redis memory used (%)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 12
-        y      = 24
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/ES",
-              "ClusterStatus.green",
-              "DomainName",
-              var.opensearch_domain_domain_name,
-              "ClientId",
-              var.account_caller_account_id,
-              {
-                label = "green"
-                color = "#2ca02c"
-              },
-            ],
-            [
-              "AWS/ES",
-              "ClusterStatus.yellow",
-              "DomainName",
-              var.opensearch_domain_domain_name,
-              "ClientId",
-              var.account_caller_account_id,
-              {
-                label = "yellow"
-                color = "#ffbb00"
-              },
-            ],
-            [
-              "AWS/ES",
-              "ClusterStatus.red",
-              "DomainName",
-              var.opensearch_domain_domain_name,
-              "ClientId",
-              var.account_caller_account_id,
-              {
-                label = "red"
-                color = "#d62728"
-              },
-            ],
-          ]
-          title  = "OpenSearch cluster health"
-          region = "us-east-1"
-          stat   = "Maximum"
-          period = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 30
-        width  = 12
-        height = 6
-        properties = {
-          metrics = [["AWS/ES", "IndexingRate", "DomainName", var.opensearch_domain_domain_name, "ClientId", var.account_caller_account_id]]
-          title   = "OpenSearch indexing rate (ops/min)"
-          region  = "us-east-1"
-          stat    = "Average"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 12
-        y      = 30
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [
-            [
-              "AWS/EC2",
-              "CPUUtilization",
-              "InstanceId",
-              var.clickhouse_instance_id,
-              {
-                label = "CPU (%)"
-              },
-            ],
-            [
-              "AWS/EC2",
-              "NetworkIn",
-              "InstanceId",
-              var.clickhouse_instance_id,
-              {
-                stat  = "Sum"
-                yAxis = "right"
-              },
-            ],
-            [
-              "AWS/EC2",
-              "NetworkOut",
-              "InstanceId",
-              var.clickhouse_instance_id,
-              {
-                stat  = "Sum"
-                yAxis = "right"
-              },
-            ],
-          ]
-          title  = "ClickHouse host (EC2)"
-          region = "us-east-1"
-          stat   = "Average"
-          period = 300
-        }
-      },
-      {
-        type   = "metric"
-        x      = 0
-        y      = 36
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["Morket/${var.stack}", "ClickHouseQueries", "InstanceId", var.clickhouse_instance_id]]
-          title   = "ClickHouse queries per minute"
-          region  = "us-east-1"
-          stat    = "Sum"
-          period  = 60
-        }
-      },
-      {
-        type   = "metric"
-        x      = 8
-        y      = 36
-        width  = 8
-        height = 6
-        properties = {
-          metrics = [["Morket/${var.stack}", "ClickHouseQueryDurationMs", "InstanceId", var.clickhouse_instance_id]]
-          title   = "ClickHouse query duration (ms)"
-          region  = "us-east-1"
-          stat    = "Average"
-          period  = 60
-        }
-      },
-      {
-        type   = "text"
-        x      = 0
-        y      = 42
-        width  = 24
-        height = 3
-        properties = {
-          markdown = "**ClickHouse query metrics.** ClickHouse on EC2 publishes nothing to CloudWatch itself: a timer on the instance puts `Morket/${var.stack}` / `ClickHouseQueries` (queries finished in the minute, from `system.query_log`) and `ClickHouseQueryDurationMs` (their mean `query_duration_ms`), dimension `InstanceId`, every minute with the instance role. The host graph (CPU, network) is AWS's own."
-        }
-      },
-      {
-        type   = "alarm"
-        x      = 0
-        y      = 45
-        width  = 24
-        height = 6
-        properties = {
-          alarms = [aws_cloudwatch_metric_alarm.aurora_writer_cpu.arn, aws_cloudwatch_metric_alarm.aurora_writer_freeable_memory.arn, aws_cloudwatch_metric_alarm.aurora_reader_cpu.arn, aws_cloudwatch_metric_alarm.aurora_reader_freeable_memory.arn, aws_cloudwatch_metric_alarm.redis_001_cpu.arn, aws_cloudwatch_metric_alarm.clickhouse_cpu.arn, aws_cloudwatch_metric_alarm.backend_cpu.arn, aws_cloudwatch_metric_alarm.backend_memory.arn, aws_cloudwatch_metric_alarm.scraper_cpu.arn, aws_cloudwatch_metric_alarm.scraper_memory.arn, aws_cloudwatch_metric_alarm.temporal_worker_cpu.arn, aws_cloudwatch_metric_alarm.temporal_worker_memory.arn, aws_cloudwatch_metric_alarm.temporal_server_cpu.arn, aws_cloudwatch_metric_alarm.temporal_server_memory.arn, aws_cloudwatch_metric_alarm.alb_5xx_rate.arn, aws_cloudwatch_metric_alarm.alb_backend_response_time.arn, aws_cloudwatch_metric_alarm.alb_scraper_response_time.arn, aws_cloudwatch_metric_alarm.backend_errors.arn]
-          title  = "Alarms"
-        }
-      },
-    ],
+    jsonencode({
+      widgets = [
+        {
+          type   = "metric"
+          x      = 0
+          y      = 0
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_backend_name,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_scraper_name,
+                {
+                  label = "scraper"
+                },
+              ],
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_temporal_worker_name,
+                {
+                  label = "temporal-worker"
+                },
+              ],
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.temporal_temporal_server_name,
+                {
+                  label = "temporal-server"
+                },
+              ],
+            ]
+            title  = "ECS running tasks"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 0
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_backend_name,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_scraper_name,
+                {
+                  label = "scraper"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_temporal_worker_name,
+                {
+                  label = "temporal-worker"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.temporal_temporal_server_name,
+                {
+                  label = "temporal-server"
+                },
+              ],
+            ]
+            title  = "ECS CPU utilization (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 16
+          y      = 0
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_backend_name,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_scraper_name,
+                {
+                  label = "scraper"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_temporal_worker_name,
+                {
+                  label = "temporal-worker"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.temporal_temporal_server_name,
+                {
+                  label = "temporal-server"
+                },
+              ],
+            ]
+            title  = "ECS memory utilization (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  label = "all"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_backend_arn_suffix,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_scraper_arn_suffix,
+                {
+                  label = "scraper"
+                },
+              ],
+            ]
+            title  = "ALB requests"
+            region = "us-east-1"
+            stat   = "Sum"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["AWS/ApplicationELB", "HTTPCode_ELB_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix]]
+            title   = "ALB errors"
+            region  = "us-east-1"
+            stat    = "Sum"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 16
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "requests"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_ELB_4XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "elb4xx"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_Target_4XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "target4xx"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_ELB_5XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "elb5xx"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_Target_5XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "target5xx"
+                  visible = false
+                },
+              ],
+              [
+                {
+                  id         = "rate4xx"
+                  label      = "4xx rate"
+                  expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb4xx, 0) + FILL(target4xx, 0)) / FILL(requests, 0), 0)"
+                },
+              ],
+              [
+                {
+                  id         = "rate5xx"
+                  label      = "5xx rate"
+                  expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / FILL(requests, 0), IF(FILL(elb5xx, 0) > 0, 100, 0))"
+                },
+              ],
+            ]
+            title  = "ALB error rate (%)"
+            region = "us-east-1"
+            stat   = "Sum"
+            period = 300
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 12
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_backend_arn_suffix,
+                {
+                  label = "backend p95"
+                  stat  = "p95"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_backend_arn_suffix,
+                {
+                  label = "backend Average"
+                  stat  = "Average"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_scraper_arn_suffix,
+                {
+                  label = "scraper p95"
+                  stat  = "p95"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_scraper_arn_suffix,
+                {
+                  label = "scraper Average"
+                  stat  = "Average"
+                },
+              ],
+            ]
+            title  = "ALB target response time (s)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 12
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["Morket/${var.stack}", "BackendErrors"]]
+            title   = "Backend ERROR log entries per minute"
+            region  = "us-east-1"
+            stat    = "Sum"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 16
+          y      = 12
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/RDS",
+                "DatabaseConnections",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "DatabaseConnections",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "READER",
+                {
+                  label = "READER"
+                },
+              ],
+            ]
+            title  = "Aurora connections"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 18
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/RDS",
+                "ReadLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER read (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "WriteLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER write (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "ReadLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "READER",
+                {
+                  label = "READER read (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "WriteLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "READER",
+                {
+                  label = "READER write (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "CommitLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER commit (ms)"
+                  yAxis = "right"
+                },
+              ],
+            ]
+            title  = "Aurora latency"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 18
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ElastiCache",
+                "CacheHitRate",
+                "CacheClusterId",
+                "${var.redis_replication_group_id}-001",
+                {
+                  label = "001"
+                },
+              ],
+              [
+                "AWS/ElastiCache",
+                "CacheHitRate",
+                "CacheClusterId",
+                "${var.redis_replication_group_id}-002",
+                {
+                  label = "002"
+                },
+              ],
+            ]
+            title  = "Redis cache hit rate (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 24
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ElastiCache",
+                "DatabaseMemoryUsagePercentage",
+                "CacheClusterId",
+                "${var.redis_replication_group_id}-001",
+                {
+                  label = "001"
+                },
+              ],
+              [
+                "AWS/ElastiCache",
+                "DatabaseMemoryUsagePercentage",
+                "CacheClusterId",
+                "${var.redis_replication_group_id}-002",
+                {
+                  label = "002"
+                },
+              ],
+            ]
+            title  = "Redis memory used (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 12
+          y      = 24
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ES",
+                "ClusterStatus.green",
+                "DomainName",
+                var.opensearch_domain_domain_name,
+                "ClientId",
+                var.account_caller_account_id,
+                {
+                  label = "green"
+                  color = "#2ca02c"
+                },
+              ],
+              [
+                "AWS/ES",
+                "ClusterStatus.yellow",
+                "DomainName",
+                var.opensearch_domain_domain_name,
+                "ClientId",
+                var.account_caller_account_id,
+                {
+                  label = "yellow"
+                  color = "#ffbb00"
+                },
+              ],
+              [
+                "AWS/ES",
+                "ClusterStatus.red",
+                "DomainName",
+                var.opensearch_domain_domain_name,
+                "ClientId",
+                var.account_caller_account_id,
+                {
+                  label = "red"
+                  color = "#d62728"
+                },
+              ],
+            ]
+            title  = "OpenSearch cluster health"
+            region = "us-east-1"
+            stat   = "Maximum"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 30
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [["AWS/ES", "IndexingRate", "DomainName", var.opensearch_domain_domain_name, "ClientId", var.account_caller_account_id]]
+            title   = "OpenSearch indexing rate (ops/min)"
+            region  = "us-east-1"
+            stat    = "Average"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 12
+          y      = 30
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/EC2",
+                "CPUUtilization",
+                "InstanceId",
+                var.clickhouse_instance_id,
+                {
+                  label = "CPU (%)"
+                },
+              ],
+              [
+                "AWS/EC2",
+                "NetworkIn",
+                "InstanceId",
+                var.clickhouse_instance_id,
+                {
+                  stat  = "Sum"
+                  yAxis = "right"
+                },
+              ],
+              [
+                "AWS/EC2",
+                "NetworkOut",
+                "InstanceId",
+                var.clickhouse_instance_id,
+                {
+                  stat  = "Sum"
+                  yAxis = "right"
+                },
+              ],
+            ]
+            title  = "ClickHouse host (EC2)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 300
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 36
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["Morket/${var.stack}", "ClickHouseQueries", "InstanceId", var.clickhouse_instance_id]]
+            title   = "ClickHouse queries per minute"
+            region  = "us-east-1"
+            stat    = "Sum"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 36
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["Morket/${var.stack}", "ClickHouseQueryDurationMs", "InstanceId", var.clickhouse_instance_id]]
+            title   = "ClickHouse query duration (ms)"
+            region  = "us-east-1"
+            stat    = "Average"
+            period  = 60
+          }
+        },
+        {
+          type   = "text"
+          x      = 0
+          y      = 42
+          width  = 24
+          height = 3
+          properties = {
+            markdown = "**ClickHouse query metrics.** ClickHouse on EC2 publishes nothing to CloudWatch itself: a timer on the instance puts `Morket/${var.stack}` / `ClickHouseQueries` (queries finished in the minute, from `system.query_log`) and `ClickHouseQueryDurationMs` (their mean `query_duration_ms`), dimension `InstanceId`, every minute with the instance role. The host graph (CPU, network) is AWS's own."
+          }
+        },
+        {
+          type   = "alarm"
+          x      = 0
+          y      = 45
+          width  = 24
+          height = 6
+          properties = {
+            alarms = [aws_cloudwatch_metric_alarm.aurora_writer_cpu.arn, aws_cloudwatch_metric_alarm.aurora_writer_freeable_memory.arn, aws_cloudwatch_metric_alarm.aurora_reader_cpu.arn, aws_cloudwatch_metric_alarm.aurora_reader_freeable_memory.arn, aws_cloudwatch_metric_alarm.redis_001_cpu.arn, one(aws_cloudwatch_metric_alarm.redis_002_cpu[*].arn), aws_cloudwatch_metric_alarm.clickhouse_cpu.arn, aws_cloudwatch_metric_alarm.backend_cpu.arn, aws_cloudwatch_metric_alarm.backend_memory.arn, aws_cloudwatch_metric_alarm.scraper_cpu.arn, aws_cloudwatch_metric_alarm.scraper_memory.arn, aws_cloudwatch_metric_alarm.temporal_worker_cpu.arn, aws_cloudwatch_metric_alarm.temporal_worker_memory.arn, aws_cloudwatch_metric_alarm.temporal_server_cpu.arn, aws_cloudwatch_metric_alarm.temporal_server_memory.arn, aws_cloudwatch_metric_alarm.alb_5xx_rate.arn, aws_cloudwatch_metric_alarm.alb_backend_response_time.arn, aws_cloudwatch_metric_alarm.alb_scraper_response_time.arn, aws_cloudwatch_metric_alarm.backend_errors.arn]
+            title  = "Alarms"
+          }
+        },
+      ]
+    }),
+    jsonencode({
+      widgets = [
+        {
+          type   = "metric"
+          x      = 0
+          y      = 0
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_backend_name,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_scraper_name,
+                {
+                  label = "scraper"
+                },
+              ],
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_temporal_worker_name,
+                {
+                  label = "temporal-worker"
+                },
+              ],
+              [
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.temporal_temporal_server_name,
+                {
+                  label = "temporal-server"
+                },
+              ],
+            ]
+            title  = "ECS running tasks"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 0
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_backend_name,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_scraper_name,
+                {
+                  label = "scraper"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_temporal_worker_name,
+                {
+                  label = "temporal-worker"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "CPUUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.temporal_temporal_server_name,
+                {
+                  label = "temporal-server"
+                },
+              ],
+            ]
+            title  = "ECS CPU utilization (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 16
+          y      = 0
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_backend_name,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_scraper_name,
+                {
+                  label = "scraper"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.services_temporal_worker_name,
+                {
+                  label = "temporal-worker"
+                },
+              ],
+              [
+                "AWS/ECS",
+                "MemoryUtilization",
+                "ClusterName",
+                var.ecs_cluster_name,
+                "ServiceName",
+                var.temporal_temporal_server_name,
+                {
+                  label = "temporal-server"
+                },
+              ],
+            ]
+            title  = "ECS memory utilization (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  label = "all"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_backend_arn_suffix,
+                {
+                  label = "backend"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_scraper_arn_suffix,
+                {
+                  label = "scraper"
+                },
+              ],
+            ]
+            title  = "ALB requests"
+            region = "us-east-1"
+            stat   = "Sum"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["AWS/ApplicationELB", "HTTPCode_ELB_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_4XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix], ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", var.alb_alb_arn_suffix]]
+            title   = "ALB errors"
+            region  = "us-east-1"
+            stat    = "Sum"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 16
+          y      = 6
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ApplicationELB",
+                "RequestCount",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "requests"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_ELB_4XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "elb4xx"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_Target_4XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "target4xx"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_ELB_5XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "elb5xx"
+                  visible = false
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "HTTPCode_Target_5XX_Count",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                {
+                  id      = "target5xx"
+                  visible = false
+                },
+              ],
+              [
+                {
+                  id         = "rate4xx"
+                  label      = "4xx rate"
+                  expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb4xx, 0) + FILL(target4xx, 0)) / FILL(requests, 0), 0)"
+                },
+              ],
+              [
+                {
+                  id         = "rate5xx"
+                  label      = "5xx rate"
+                  expression = "IF(FILL(requests, 0) > 0, 100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / FILL(requests, 0), IF(FILL(elb5xx, 0) > 0, 100, 0))"
+                },
+              ],
+            ]
+            title  = "ALB error rate (%)"
+            region = "us-east-1"
+            stat   = "Sum"
+            period = 300
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 12
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_backend_arn_suffix,
+                {
+                  label = "backend p95"
+                  stat  = "p95"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_backend_arn_suffix,
+                {
+                  label = "backend Average"
+                  stat  = "Average"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_scraper_arn_suffix,
+                {
+                  label = "scraper p95"
+                  stat  = "p95"
+                },
+              ],
+              [
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                "LoadBalancer",
+                var.alb_alb_arn_suffix,
+                "TargetGroup",
+                var.alb_scraper_arn_suffix,
+                {
+                  label = "scraper Average"
+                  stat  = "Average"
+                },
+              ],
+            ]
+            title  = "ALB target response time (s)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 12
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["Morket/${var.stack}", "BackendErrors"]]
+            title   = "Backend ERROR log entries per minute"
+            region  = "us-east-1"
+            stat    = "Sum"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 16
+          y      = 12
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/RDS",
+                "DatabaseConnections",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "DatabaseConnections",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "READER",
+                {
+                  label = "READER"
+                },
+              ],
+            ]
+            title  = "Aurora connections"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 18
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/RDS",
+                "ReadLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER read (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "WriteLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER write (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "ReadLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "READER",
+                {
+                  label = "READER read (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "WriteLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "READER",
+                {
+                  label = "READER write (s)"
+                },
+              ],
+              [
+                "AWS/RDS",
+                "CommitLatency",
+                "DBClusterIdentifier",
+                var.aurora_cluster_cluster_identifier,
+                "Role",
+                "WRITER",
+                {
+                  label = "WRITER commit (ms)"
+                  yAxis = "right"
+                },
+              ],
+            ]
+            title  = "Aurora latency"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 18
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ElastiCache",
+                "CacheHitRate",
+                "CacheClusterId",
+                "${var.redis_replication_group_id}-001",
+                {
+                  label = "001"
+                },
+              ],
+            ]
+            title  = "Redis cache hit rate (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 24
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ElastiCache",
+                "DatabaseMemoryUsagePercentage",
+                "CacheClusterId",
+                "${var.redis_replication_group_id}-001",
+                {
+                  label = "001"
+                },
+              ],
+            ]
+            title  = "Redis memory used (%)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 12
+          y      = 24
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/ES",
+                "ClusterStatus.green",
+                "DomainName",
+                var.opensearch_domain_domain_name,
+                "ClientId",
+                var.account_caller_account_id,
+                {
+                  label = "green"
+                  color = "#2ca02c"
+                },
+              ],
+              [
+                "AWS/ES",
+                "ClusterStatus.yellow",
+                "DomainName",
+                var.opensearch_domain_domain_name,
+                "ClientId",
+                var.account_caller_account_id,
+                {
+                  label = "yellow"
+                  color = "#ffbb00"
+                },
+              ],
+              [
+                "AWS/ES",
+                "ClusterStatus.red",
+                "DomainName",
+                var.opensearch_domain_domain_name,
+                "ClientId",
+                var.account_caller_account_id,
+                {
+                  label = "red"
+                  color = "#d62728"
+                },
+              ],
+            ]
+            title  = "OpenSearch cluster health"
+            region = "us-east-1"
+            stat   = "Maximum"
+            period = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 30
+          width  = 12
+          height = 6
+          properties = {
+            metrics = [["AWS/ES", "IndexingRate", "DomainName", var.opensearch_domain_domain_name, "ClientId", var.account_caller_account_id]]
+            title   = "OpenSearch indexing rate (ops/min)"
+            region  = "us-east-1"
+            stat    = "Average"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 12
+          y      = 30
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [
+              [
+                "AWS/EC2",
+                "CPUUtilization",
+                "InstanceId",
+                var.clickhouse_instance_id,
+                {
+                  label = "CPU (%)"
+                },
+              ],
+              [
+                "AWS/EC2",
+                "NetworkIn",
+                "InstanceId",
+                var.clickhouse_instance_id,
+                {
+                  stat  = "Sum"
+                  yAxis = "right"
+                },
+              ],
+              [
+                "AWS/EC2",
+                "NetworkOut",
+                "InstanceId",
+                var.clickhouse_instance_id,
+                {
+                  stat  = "Sum"
+                  yAxis = "right"
+                },
+              ],
+            ]
+            title  = "ClickHouse host (EC2)"
+            region = "us-east-1"
+            stat   = "Average"
+            period = 300
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 36
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["Morket/${var.stack}", "ClickHouseQueries", "InstanceId", var.clickhouse_instance_id]]
+            title   = "ClickHouse queries per minute"
+            region  = "us-east-1"
+            stat    = "Sum"
+            period  = 60
+          }
+        },
+        {
+          type   = "metric"
+          x      = 8
+          y      = 36
+          width  = 8
+          height = 6
+          properties = {
+            metrics = [["Morket/${var.stack}", "ClickHouseQueryDurationMs", "InstanceId", var.clickhouse_instance_id]]
+            title   = "ClickHouse query duration (ms)"
+            region  = "us-east-1"
+            stat    = "Average"
+            period  = 60
+          }
+        },
+        {
+          type   = "text"
+          x      = 0
+          y      = 42
+          width  = 24
+          height = 3
+          properties = {
+            markdown = "**ClickHouse query metrics.** ClickHouse on EC2 publishes nothing to CloudWatch itself: a timer on the instance puts `Morket/${var.stack}` / `ClickHouseQueries` (queries finished in the minute, from `system.query_log`) and `ClickHouseQueryDurationMs` (their mean `query_duration_ms`), dimension `InstanceId`, every minute with the instance role. The host graph (CPU, network) is AWS's own."
+          }
+        },
+        {
+          type   = "alarm"
+          x      = 0
+          y      = 45
+          width  = 24
+          height = 6
+          properties = {
+            alarms = [aws_cloudwatch_metric_alarm.aurora_writer_cpu.arn, aws_cloudwatch_metric_alarm.aurora_writer_freeable_memory.arn, aws_cloudwatch_metric_alarm.aurora_reader_cpu.arn, aws_cloudwatch_metric_alarm.aurora_reader_freeable_memory.arn, aws_cloudwatch_metric_alarm.redis_001_cpu.arn, aws_cloudwatch_metric_alarm.clickhouse_cpu.arn, aws_cloudwatch_metric_alarm.backend_cpu.arn, aws_cloudwatch_metric_alarm.backend_memory.arn, aws_cloudwatch_metric_alarm.scraper_cpu.arn, aws_cloudwatch_metric_alarm.scraper_memory.arn, aws_cloudwatch_metric_alarm.temporal_worker_cpu.arn, aws_cloudwatch_metric_alarm.temporal_worker_memory.arn, aws_cloudwatch_metric_alarm.temporal_server_cpu.arn, aws_cloudwatch_metric_alarm.temporal_server_memory.arn, aws_cloudwatch_metric_alarm.alb_5xx_rate.arn, aws_cloudwatch_metric_alarm.alb_backend_response_time.arn, aws_cloudwatch_metric_alarm.alb_scraper_response_time.arn, aws_cloudwatch_metric_alarm.backend_errors.arn]
+            title  = "Alarms"
+          }
+        },
+      ]
+    }),
   ][var.dashboard_dashboard_body_variant]
 }

@@ -4,5 +4,5 @@ output "admin_password_result" {
 }
 
 output "broker_amqps_endpoint" {
-  value = aws_mq_broker.broker.amqps_endpoint
+  value = aws_mq_broker.broker.instances[0].endpoints[0]
 }

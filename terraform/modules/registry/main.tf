@@ -18,32 +18,36 @@ resource "aws_ecr_repository" "backend" {
 
 resource "aws_ecr_lifecycle_policy" "backend_lifecycle" {
   repository = aws_ecr_repository.backend.name
-  policy = {
+  policy = jsonencode({
     rules = [
       {
-        rule_priority = 1
-        description   = "expire untagged images after 7 days"
+        rulePriority = 1
         selection = {
-          tag_status   = "untagged"
-          count_type   = "sinceImagePushed"
-          count_unit   = "days"
-          count_number = 7
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countNumber = 7
+          countUnit   = "days"
         }
-        action = "expire"
+        action = {
+          type = "expire"
+        }
+        description = "expire untagged images after 7 days"
       },
       {
-        rule_priority = 2
-        description   = "keep the 20 newest tagged images"
+        rulePriority = 2
         selection = {
-          tag_status       = "tagged"
-          tag_pattern_list = ["*"]
-          count_type       = "imageCountMoreThan"
-          count_number     = 20
+          tagStatus      = "tagged"
+          countType      = "imageCountMoreThan"
+          countNumber    = 20
+          tagPatternList = ["*"]
         }
-        action = "expire"
+        action = {
+          type = "expire"
+        }
+        description = "keep the 20 newest tagged images"
       },
     ]
-  }
+  })
 }
 
 resource "aws_ecr_repository" "scraper" {
@@ -66,32 +70,36 @@ resource "aws_ecr_repository" "scraper" {
 
 resource "aws_ecr_lifecycle_policy" "scraper_lifecycle" {
   repository = aws_ecr_repository.scraper.name
-  policy = {
+  policy = jsonencode({
     rules = [
       {
-        rule_priority = 1
-        description   = "expire untagged images after 7 days"
+        rulePriority = 1
         selection = {
-          tag_status   = "untagged"
-          count_type   = "sinceImagePushed"
-          count_unit   = "days"
-          count_number = 7
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countNumber = 7
+          countUnit   = "days"
         }
-        action = "expire"
+        action = {
+          type = "expire"
+        }
+        description = "expire untagged images after 7 days"
       },
       {
-        rule_priority = 2
-        description   = "keep the 20 newest tagged images"
+        rulePriority = 2
         selection = {
-          tag_status       = "tagged"
-          tag_pattern_list = ["*"]
-          count_type       = "imageCountMoreThan"
-          count_number     = 20
+          tagStatus      = "tagged"
+          countType      = "imageCountMoreThan"
+          countNumber    = 20
+          tagPatternList = ["*"]
         }
-        action = "expire"
+        action = {
+          type = "expire"
+        }
+        description = "keep the 20 newest tagged images"
       },
     ]
-  }
+  })
 }
 
 resource "aws_ecr_repository" "frontend" {
@@ -114,30 +122,34 @@ resource "aws_ecr_repository" "frontend" {
 
 resource "aws_ecr_lifecycle_policy" "frontend_lifecycle" {
   repository = aws_ecr_repository.frontend.name
-  policy = {
+  policy = jsonencode({
     rules = [
       {
-        rule_priority = 1
-        description   = "expire untagged images after 7 days"
+        rulePriority = 1
         selection = {
-          tag_status   = "untagged"
-          count_type   = "sinceImagePushed"
-          count_unit   = "days"
-          count_number = 7
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countNumber = 7
+          countUnit   = "days"
         }
-        action = "expire"
+        action = {
+          type = "expire"
+        }
+        description = "expire untagged images after 7 days"
       },
       {
-        rule_priority = 2
-        description   = "keep the 20 newest tagged images"
+        rulePriority = 2
         selection = {
-          tag_status       = "tagged"
-          tag_pattern_list = ["*"]
-          count_type       = "imageCountMoreThan"
-          count_number     = 20
+          tagStatus      = "tagged"
+          countType      = "imageCountMoreThan"
+          countNumber    = 20
+          tagPatternList = ["*"]
         }
-        action = "expire"
+        action = {
+          type = "expire"
+        }
+        description = "keep the 20 newest tagged images"
       },
     ]
-  }
+  })
 }

@@ -19,15 +19,18 @@ resource "aws_iam_role" "backend_execution" {
 }
 
 resource "aws_iam_role_policy" "backend_execution" {
-  role = aws_iam_role.backend_execution.id
-  policy = {
+  for_each = {
     "read-own-secrets" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\",\"Resource\":[\"${var.aurora_cluster_master_user_secret_arn}\",\"${var.secrets_clickhouse_arn}\",\"${var.secrets_redis_arn}\",\"${var.secrets_rabbitmq_arn}\",\"${var.secrets_opensearch_arn}\",\"${var.secrets_jwt_arn}\",\"${var.secrets_encryption_key_arn}\",\"${var.secrets_service_api_key_arn}\",\"${var.secrets_webhook_hmac_arn}\"]}]}"
   }
+  role   = aws_iam_role.backend_execution.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_iam_role_policy_attachment" "backend_execution" {
+  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"])
   role       = aws_iam_role.backend_execution.id
-  policy_arn = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+  policy_arn = each.value
 }
 
 resource "aws_iam_role" "backend_task_role" {
@@ -42,10 +45,12 @@ resource "aws_iam_role" "backend_task_role" {
 }
 
 resource "aws_iam_role_policy" "backend_task_role" {
-  role = aws_iam_role.backend_task_role.id
-  policy = {
+  for_each = {
     application = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"ListExports\",\"Effect\":\"Allow\",\"Action\":\"s3:ListBucket\",\"Resource\":\"${var.edge_exports_arn}\"},{\"Sid\":\"ReadWriteExports\",\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:PutObject\",\"s3:DeleteObject\"],\"Resource\":\"${var.edge_exports_arn}/*\"}]}"
   }
+  role   = aws_iam_role.backend_task_role.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_ecs_task_definition" "backend_task" {
@@ -57,17 +62,16 @@ resource "aws_ecs_task_definition" "backend_task" {
   execution_role_arn       = aws_iam_role.backend_execution.arn
   task_role_arn            = aws_iam_role.backend_task_role.arn
   container_definitions = [
-    [
+    jsonencode([
       {
         name      = "backend"
         image     = "${var.registry_backend_repository_url}:latest"
         essential = true
         cpu       = 0
-        memory    = null
-        port_mappings = [
+        portMappings = [
           {
-            container_port = 3000
-            protocol       = "tcp"
+            containerPort = 3000
+            protocol      = "tcp"
           },
         ]
         environment = [
@@ -122,80 +126,78 @@ resource "aws_ecs_task_definition" "backend_task" {
         ]
         secrets = [
           {
-            name       = "PGUSER"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:username::"
+            name      = "PGUSER"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:username::"
           },
           {
-            name       = "PGPASSWORD"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:password::"
+            name      = "PGPASSWORD"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:password::"
           },
           {
-            name       = "CLICKHOUSE_USER"
-            value_from = "${var.secrets_clickhouse_arn}:username::"
+            name      = "CLICKHOUSE_USER"
+            valueFrom = "${var.secrets_clickhouse_arn}:username::"
           },
           {
-            name       = "CLICKHOUSE_PASSWORD"
-            value_from = "${var.secrets_clickhouse_arn}:password::"
+            name      = "CLICKHOUSE_PASSWORD"
+            valueFrom = "${var.secrets_clickhouse_arn}:password::"
           },
           {
-            name       = "REDIS_PASSWORD"
-            value_from = "${var.secrets_redis_arn}:auth_token::"
+            name      = "REDIS_PASSWORD"
+            valueFrom = "${var.secrets_redis_arn}:auth_token::"
           },
           {
-            name       = "RABBITMQ_USER"
-            value_from = "${var.secrets_rabbitmq_arn}:username::"
+            name      = "RABBITMQ_USER"
+            valueFrom = "${var.secrets_rabbitmq_arn}:username::"
           },
           {
-            name       = "RABBITMQ_PASSWORD"
-            value_from = "${var.secrets_rabbitmq_arn}:password::"
+            name      = "RABBITMQ_PASSWORD"
+            valueFrom = "${var.secrets_rabbitmq_arn}:password::"
           },
           {
-            name       = "OPENSEARCH_USERNAME"
-            value_from = "${var.secrets_opensearch_arn}:username::"
+            name      = "OPENSEARCH_USERNAME"
+            valueFrom = "${var.secrets_opensearch_arn}:username::"
           },
           {
-            name       = "OPENSEARCH_PASSWORD"
-            value_from = "${var.secrets_opensearch_arn}:password::"
+            name      = "OPENSEARCH_PASSWORD"
+            valueFrom = "${var.secrets_opensearch_arn}:password::"
           },
           {
-            name       = "JWT_SECRET"
-            value_from = var.secrets_jwt_arn
+            name      = "JWT_SECRET"
+            valueFrom = var.secrets_jwt_arn
           },
           {
-            name       = "ENCRYPTION_MASTER_KEY"
-            value_from = var.secrets_encryption_key_arn
+            name      = "ENCRYPTION_MASTER_KEY"
+            valueFrom = var.secrets_encryption_key_arn
           },
           {
-            name       = "SERVICE_API_KEY"
-            value_from = var.secrets_service_api_key_arn
+            name      = "SERVICE_API_KEY"
+            valueFrom = var.secrets_service_api_key_arn
           },
           {
-            name       = "WEBHOOK_HMAC_SECRET"
-            value_from = var.secrets_webhook_hmac_arn
+            name      = "WEBHOOK_HMAC_SECRET"
+            valueFrom = var.secrets_webhook_hmac_arn
           },
         ]
-        log_configuration = {
-          log_driver = "awslogs"
+        logConfiguration = {
+          logDriver = "awslogs"
           options = {
             "awslogs-group"         = aws_cloudwatch_log_group.backend_logs.name
             "awslogs-region"        = "us-east-1"
             "awslogs-stream-prefix" = "ecs"
           }
         }
-        health_check = null
       },
-    ],
-    [
+    ]),
+    jsonencode([
       {
         name      = "backend"
         image     = "${var.registry_backend_repository_url}:latest"
         essential = true
         cpu       = 0
-        memory    = null
-        port_mappings = [
+        portMappings = [
           {
-            container_port = 3000
-            protocol       = "tcp"
+            containerPort = 3000
+            protocol      = "tcp"
           },
         ]
         environment = [
@@ -250,69 +252,68 @@ resource "aws_ecs_task_definition" "backend_task" {
         ]
         secrets = [
           {
-            name       = "PGUSER"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:username::"
+            name      = "PGUSER"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:username::"
           },
           {
-            name       = "PGPASSWORD"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:password::"
+            name      = "PGPASSWORD"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:password::"
           },
           {
-            name       = "CLICKHOUSE_USER"
-            value_from = "${var.secrets_clickhouse_arn}:username::"
+            name      = "CLICKHOUSE_USER"
+            valueFrom = "${var.secrets_clickhouse_arn}:username::"
           },
           {
-            name       = "CLICKHOUSE_PASSWORD"
-            value_from = "${var.secrets_clickhouse_arn}:password::"
+            name      = "CLICKHOUSE_PASSWORD"
+            valueFrom = "${var.secrets_clickhouse_arn}:password::"
           },
           {
-            name       = "REDIS_PASSWORD"
-            value_from = "${var.secrets_redis_arn}:auth_token::"
+            name      = "REDIS_PASSWORD"
+            valueFrom = "${var.secrets_redis_arn}:auth_token::"
           },
           {
-            name       = "RABBITMQ_USER"
-            value_from = "${var.secrets_rabbitmq_arn}:username::"
+            name      = "RABBITMQ_USER"
+            valueFrom = "${var.secrets_rabbitmq_arn}:username::"
           },
           {
-            name       = "RABBITMQ_PASSWORD"
-            value_from = "${var.secrets_rabbitmq_arn}:password::"
+            name      = "RABBITMQ_PASSWORD"
+            valueFrom = "${var.secrets_rabbitmq_arn}:password::"
           },
           {
-            name       = "OPENSEARCH_USERNAME"
-            value_from = "${var.secrets_opensearch_arn}:username::"
+            name      = "OPENSEARCH_USERNAME"
+            valueFrom = "${var.secrets_opensearch_arn}:username::"
           },
           {
-            name       = "OPENSEARCH_PASSWORD"
-            value_from = "${var.secrets_opensearch_arn}:password::"
+            name      = "OPENSEARCH_PASSWORD"
+            valueFrom = "${var.secrets_opensearch_arn}:password::"
           },
           {
-            name       = "JWT_SECRET"
-            value_from = var.secrets_jwt_arn
+            name      = "JWT_SECRET"
+            valueFrom = var.secrets_jwt_arn
           },
           {
-            name       = "ENCRYPTION_MASTER_KEY"
-            value_from = var.secrets_encryption_key_arn
+            name      = "ENCRYPTION_MASTER_KEY"
+            valueFrom = var.secrets_encryption_key_arn
           },
           {
-            name       = "SERVICE_API_KEY"
-            value_from = var.secrets_service_api_key_arn
+            name      = "SERVICE_API_KEY"
+            valueFrom = var.secrets_service_api_key_arn
           },
           {
-            name       = "WEBHOOK_HMAC_SECRET"
-            value_from = var.secrets_webhook_hmac_arn
+            name      = "WEBHOOK_HMAC_SECRET"
+            valueFrom = var.secrets_webhook_hmac_arn
           },
         ]
-        log_configuration = {
-          log_driver = "awslogs"
+        logConfiguration = {
+          logDriver = "awslogs"
           options = {
             "awslogs-group"         = aws_cloudwatch_log_group.backend_logs.name
             "awslogs-region"        = "us-east-1"
             "awslogs-stream-prefix" = "ecs"
           }
         }
-        health_check = null
       },
-    ],
+    ]),
   ][var.backend_task_container_definitions_variant]
   tags = {
     Name         = "morket-${var.stack}-backend"
@@ -410,15 +411,18 @@ resource "aws_iam_role" "scraper_execution" {
 }
 
 resource "aws_iam_role_policy" "scraper_execution" {
-  role = aws_iam_role.scraper_execution.id
-  policy = {
+  for_each = {
     "read-own-secrets" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\",\"Resource\":\"${var.secrets_service_api_key_arn}\"}]}"
   }
+  role   = aws_iam_role.scraper_execution.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_iam_role_policy_attachment" "scraper_execution" {
+  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"])
   role       = aws_iam_role.scraper_execution.id
-  policy_arn = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+  policy_arn = each.value
 }
 
 resource "aws_ecs_task_definition" "scraper_task" {
@@ -429,17 +433,16 @@ resource "aws_ecs_task_definition" "scraper_task" {
   requires_compatibilities = ["FARGATE"]
   execution_role_arn       = aws_iam_role.scraper_execution.arn
   container_definitions = [
-    [
+    jsonencode([
       {
         name      = "scraper"
         image     = "${var.registry_scraper_repository_url}:latest"
         essential = true
         cpu       = 0
-        memory    = null
-        port_mappings = [
+        portMappings = [
           {
-            container_port = 8001
-            protocol       = "tcp"
+            containerPort = 8001
+            protocol      = "tcp"
           },
         ]
         environment = [
@@ -466,32 +469,30 @@ resource "aws_ecs_task_definition" "scraper_task" {
         ]
         secrets = [
           {
-            name       = "SERVICE_API_KEY"
-            value_from = var.secrets_service_api_key_arn
+            name      = "SERVICE_API_KEY"
+            valueFrom = var.secrets_service_api_key_arn
           },
         ]
-        log_configuration = {
-          log_driver = "awslogs"
+        logConfiguration = {
+          logDriver = "awslogs"
           options = {
             "awslogs-group"         = aws_cloudwatch_log_group.scraper_logs.name
             "awslogs-region"        = "us-east-1"
             "awslogs-stream-prefix" = "ecs"
           }
         }
-        health_check = null
       },
-    ],
-    [
+    ]),
+    jsonencode([
       {
         name      = "scraper"
         image     = "${var.registry_scraper_repository_url}:latest"
         essential = true
         cpu       = 0
-        memory    = null
-        port_mappings = [
+        portMappings = [
           {
-            container_port = 8001
-            protocol       = "tcp"
+            containerPort = 8001
+            protocol      = "tcp"
           },
         ]
         environment = [
@@ -518,21 +519,20 @@ resource "aws_ecs_task_definition" "scraper_task" {
         ]
         secrets = [
           {
-            name       = "SERVICE_API_KEY"
-            value_from = var.secrets_service_api_key_arn
+            name      = "SERVICE_API_KEY"
+            valueFrom = var.secrets_service_api_key_arn
           },
         ]
-        log_configuration = {
-          log_driver = "awslogs"
+        logConfiguration = {
+          logDriver = "awslogs"
           options = {
             "awslogs-group"         = aws_cloudwatch_log_group.scraper_logs.name
             "awslogs-region"        = "us-east-1"
             "awslogs-stream-prefix" = "ecs"
           }
         }
-        health_check = null
       },
-    ],
+    ]),
   ][var.scraper_task_container_definitions_variant]
   tags = {
     Name         = "morket-${var.stack}-scraper"
@@ -630,15 +630,18 @@ resource "aws_iam_role" "temporal_worker_execution" {
 }
 
 resource "aws_iam_role_policy" "temporal_worker_execution" {
-  role = aws_iam_role.temporal_worker_execution.id
-  policy = {
+  for_each = {
     "read-own-secrets" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\",\"Resource\":[\"${var.aurora_cluster_master_user_secret_arn}\",\"${var.secrets_clickhouse_arn}\",\"${var.secrets_redis_arn}\",\"${var.secrets_rabbitmq_arn}\",\"${var.secrets_opensearch_arn}\",\"${var.secrets_jwt_arn}\",\"${var.secrets_encryption_key_arn}\",\"${var.secrets_service_api_key_arn}\",\"${var.secrets_webhook_hmac_arn}\"]}]}"
   }
+  role   = aws_iam_role.temporal_worker_execution.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_iam_role_policy_attachment" "temporal_worker_execution" {
+  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"])
   role       = aws_iam_role.temporal_worker_execution.id
-  policy_arn = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+  policy_arn = each.value
 }
 
 resource "aws_iam_role" "temporal_worker_task_role" {
@@ -653,10 +656,12 @@ resource "aws_iam_role" "temporal_worker_task_role" {
 }
 
 resource "aws_iam_role_policy" "temporal_worker_task_role" {
-  role = aws_iam_role.temporal_worker_task_role.id
-  policy = {
+  for_each = {
     application = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"ListExports\",\"Effect\":\"Allow\",\"Action\":\"s3:ListBucket\",\"Resource\":\"${var.edge_exports_arn}\"},{\"Sid\":\"ReadWriteExports\",\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:PutObject\",\"s3:DeleteObject\"],\"Resource\":\"${var.edge_exports_arn}/*\"}]}"
   }
+  role   = aws_iam_role.temporal_worker_task_role.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_ecs_task_definition" "temporal_worker_task" {
@@ -668,13 +673,12 @@ resource "aws_ecs_task_definition" "temporal_worker_task" {
   execution_role_arn       = aws_iam_role.temporal_worker_execution.arn
   task_role_arn            = aws_iam_role.temporal_worker_task_role.arn
   container_definitions = [
-    [
+    jsonencode([
       {
         name      = "temporal-worker"
         image     = "${var.registry_backend_repository_url}:latest"
         essential = true
         cpu       = 0
-        memory    = null
         environment = [
           {
             name  = "DATABASE_URL"
@@ -723,77 +727,75 @@ resource "aws_ecs_task_definition" "temporal_worker_task" {
         ]
         secrets = [
           {
-            name       = "PGUSER"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:username::"
+            name      = "PGUSER"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:username::"
           },
           {
-            name       = "PGPASSWORD"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:password::"
+            name      = "PGPASSWORD"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:password::"
           },
           {
-            name       = "CLICKHOUSE_USER"
-            value_from = "${var.secrets_clickhouse_arn}:username::"
+            name      = "CLICKHOUSE_USER"
+            valueFrom = "${var.secrets_clickhouse_arn}:username::"
           },
           {
-            name       = "CLICKHOUSE_PASSWORD"
-            value_from = "${var.secrets_clickhouse_arn}:password::"
+            name      = "CLICKHOUSE_PASSWORD"
+            valueFrom = "${var.secrets_clickhouse_arn}:password::"
           },
           {
-            name       = "REDIS_PASSWORD"
-            value_from = "${var.secrets_redis_arn}:auth_token::"
+            name      = "REDIS_PASSWORD"
+            valueFrom = "${var.secrets_redis_arn}:auth_token::"
           },
           {
-            name       = "RABBITMQ_USER"
-            value_from = "${var.secrets_rabbitmq_arn}:username::"
+            name      = "RABBITMQ_USER"
+            valueFrom = "${var.secrets_rabbitmq_arn}:username::"
           },
           {
-            name       = "RABBITMQ_PASSWORD"
-            value_from = "${var.secrets_rabbitmq_arn}:password::"
+            name      = "RABBITMQ_PASSWORD"
+            valueFrom = "${var.secrets_rabbitmq_arn}:password::"
           },
           {
-            name       = "OPENSEARCH_USERNAME"
-            value_from = "${var.secrets_opensearch_arn}:username::"
+            name      = "OPENSEARCH_USERNAME"
+            valueFrom = "${var.secrets_opensearch_arn}:username::"
           },
           {
-            name       = "OPENSEARCH_PASSWORD"
-            value_from = "${var.secrets_opensearch_arn}:password::"
+            name      = "OPENSEARCH_PASSWORD"
+            valueFrom = "${var.secrets_opensearch_arn}:password::"
           },
           {
-            name       = "JWT_SECRET"
-            value_from = var.secrets_jwt_arn
+            name      = "JWT_SECRET"
+            valueFrom = var.secrets_jwt_arn
           },
           {
-            name       = "ENCRYPTION_MASTER_KEY"
-            value_from = var.secrets_encryption_key_arn
+            name      = "ENCRYPTION_MASTER_KEY"
+            valueFrom = var.secrets_encryption_key_arn
           },
           {
-            name       = "SERVICE_API_KEY"
-            value_from = var.secrets_service_api_key_arn
+            name      = "SERVICE_API_KEY"
+            valueFrom = var.secrets_service_api_key_arn
           },
           {
-            name       = "WEBHOOK_HMAC_SECRET"
-            value_from = var.secrets_webhook_hmac_arn
+            name      = "WEBHOOK_HMAC_SECRET"
+            valueFrom = var.secrets_webhook_hmac_arn
           },
         ]
         command = ["node", "dist/temporal/worker.js"]
-        log_configuration = {
-          log_driver = "awslogs"
+        logConfiguration = {
+          logDriver = "awslogs"
           options = {
             "awslogs-group"         = aws_cloudwatch_log_group.temporal_worker_logs.name
             "awslogs-region"        = "us-east-1"
             "awslogs-stream-prefix" = "ecs"
           }
         }
-        health_check = null
       },
-    ],
-    [
+    ]),
+    jsonencode([
       {
         name      = "temporal-worker"
         image     = "${var.registry_backend_repository_url}:latest"
         essential = true
         cpu       = 0
-        memory    = null
         environment = [
           {
             name  = "DATABASE_URL"
@@ -842,70 +844,69 @@ resource "aws_ecs_task_definition" "temporal_worker_task" {
         ]
         secrets = [
           {
-            name       = "PGUSER"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:username::"
+            name      = "PGUSER"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:username::"
           },
           {
-            name       = "PGPASSWORD"
-            value_from = "${var.aurora_cluster_master_user_secret_arn}:password::"
+            name      = "PGPASSWORD"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:password::"
           },
           {
-            name       = "CLICKHOUSE_USER"
-            value_from = "${var.secrets_clickhouse_arn}:username::"
+            name      = "CLICKHOUSE_USER"
+            valueFrom = "${var.secrets_clickhouse_arn}:username::"
           },
           {
-            name       = "CLICKHOUSE_PASSWORD"
-            value_from = "${var.secrets_clickhouse_arn}:password::"
+            name      = "CLICKHOUSE_PASSWORD"
+            valueFrom = "${var.secrets_clickhouse_arn}:password::"
           },
           {
-            name       = "REDIS_PASSWORD"
-            value_from = "${var.secrets_redis_arn}:auth_token::"
+            name      = "REDIS_PASSWORD"
+            valueFrom = "${var.secrets_redis_arn}:auth_token::"
           },
           {
-            name       = "RABBITMQ_USER"
-            value_from = "${var.secrets_rabbitmq_arn}:username::"
+            name      = "RABBITMQ_USER"
+            valueFrom = "${var.secrets_rabbitmq_arn}:username::"
           },
           {
-            name       = "RABBITMQ_PASSWORD"
-            value_from = "${var.secrets_rabbitmq_arn}:password::"
+            name      = "RABBITMQ_PASSWORD"
+            valueFrom = "${var.secrets_rabbitmq_arn}:password::"
           },
           {
-            name       = "OPENSEARCH_USERNAME"
-            value_from = "${var.secrets_opensearch_arn}:username::"
+            name      = "OPENSEARCH_USERNAME"
+            valueFrom = "${var.secrets_opensearch_arn}:username::"
           },
           {
-            name       = "OPENSEARCH_PASSWORD"
-            value_from = "${var.secrets_opensearch_arn}:password::"
+            name      = "OPENSEARCH_PASSWORD"
+            valueFrom = "${var.secrets_opensearch_arn}:password::"
           },
           {
-            name       = "JWT_SECRET"
-            value_from = var.secrets_jwt_arn
+            name      = "JWT_SECRET"
+            valueFrom = var.secrets_jwt_arn
           },
           {
-            name       = "ENCRYPTION_MASTER_KEY"
-            value_from = var.secrets_encryption_key_arn
+            name      = "ENCRYPTION_MASTER_KEY"
+            valueFrom = var.secrets_encryption_key_arn
           },
           {
-            name       = "SERVICE_API_KEY"
-            value_from = var.secrets_service_api_key_arn
+            name      = "SERVICE_API_KEY"
+            valueFrom = var.secrets_service_api_key_arn
           },
           {
-            name       = "WEBHOOK_HMAC_SECRET"
-            value_from = var.secrets_webhook_hmac_arn
+            name      = "WEBHOOK_HMAC_SECRET"
+            valueFrom = var.secrets_webhook_hmac_arn
           },
         ]
         command = ["node", "dist/temporal/worker.js"]
-        log_configuration = {
-          log_driver = "awslogs"
+        logConfiguration = {
+          logDriver = "awslogs"
           options = {
             "awslogs-group"         = aws_cloudwatch_log_group.temporal_worker_logs.name
             "awslogs-region"        = "us-east-1"
             "awslogs-stream-prefix" = "ecs"
           }
         }
-        health_check = null
       },
-    ],
+    ]),
   ][var.temporal_worker_task_container_definitions_variant]
   tags = {
     Name         = "morket-${var.stack}-temporal-worker"

@@ -66,15 +66,18 @@ resource "aws_iam_role" "temporal_server_execution" {
 }
 
 resource "aws_iam_role_policy" "temporal_server_execution" {
-  role = aws_iam_role.temporal_server_execution.id
-  policy = {
+  for_each = {
     "read-own-secrets" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\",\"Resource\":\"${var.aurora_cluster_master_user_secret_arn}\"}]}"
   }
+  role   = aws_iam_role.temporal_server_execution.id
+  name   = each.key
+  policy = each.value
 }
 
 resource "aws_iam_role_policy_attachment" "temporal_server_execution" {
+  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"])
   role       = aws_iam_role.temporal_server_execution.id
-  policy_arn = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+  policy_arn = each.value
 }
 
 resource "aws_ecs_task_definition" "temporal_server_task" {
@@ -84,17 +87,16 @@ resource "aws_ecs_task_definition" "temporal_server_task" {
   network_mode             = "awsvpc"
   requires_compatibilities = ["FARGATE"]
   execution_role_arn       = aws_iam_role.temporal_server_execution.arn
-  container_definitions = [
+  container_definitions = jsonencode([
     {
       name      = "temporal-server"
       image     = "temporalio/auto-setup:1.24.2"
       essential = true
       cpu       = 0
-      memory    = null
-      port_mappings = [
+      portMappings = [
         {
-          container_port = 7233
-          protocol       = "tcp"
+          containerPort = 7233
+          protocol      = "tcp"
         },
       ]
       environment = [
@@ -145,31 +147,31 @@ resource "aws_ecs_task_definition" "temporal_server_task" {
       ]
       secrets = [
         {
-          name       = "POSTGRES_USER"
-          value_from = "${var.aurora_cluster_master_user_secret_arn}:username::"
+          name      = "POSTGRES_USER"
+          valueFrom = "${var.aurora_cluster_master_user_secret_arn}:username::"
         },
         {
-          name       = "POSTGRES_PWD"
-          value_from = "${var.aurora_cluster_master_user_secret_arn}:password::"
+          name      = "POSTGRES_PWD"
+          valueFrom = "${var.aurora_cluster_master_user_secret_arn}:password::"
         },
       ]
-      log_configuration = {
-        log_driver = "awslogs"
+      logConfiguration = {
+        logDriver = "awslogs"
         options = {
           "awslogs-group"         = aws_cloudwatch_log_group.temporal_server_logs.name
           "awslogs-region"        = "us-east-1"
           "awslogs-stream-prefix" = "ecs"
         }
       }
-      health_check = {
-        command      = ["CMD-SHELL", "nc -z $(hostname -i) 7233 || exit 1"]
-        interval     = 30
-        timeout      = 5
-        retries      = 3
-        start_period = 180
+      healthCheck = {
+        command     = ["CMD-SHELL", "nc -z $(hostname -i) 7233 || exit 1"]
+        interval    = 30
+        timeout     = 5
+        retries     = 3
+        startPeriod = 180
       }
     },
-  ]
+  ])
   tags = {
     Name         = "morket-${var.stack}-temporal-server"
     "morket:urn" = "${var.stack}::temporal::aws:ecs/TaskDefinition::temporal-server-task"

@@ -136,7 +136,9 @@ impl AwsResource for CertificateValidation {
                 ("region", "region"),
                 ("timeout", "timeouts.create"),
             ],
-            import_id: "{certificate_arn}",
+            // Terraform cannot import it (it only waits); a plan adds it,
+            // creating nothing in AWS.
+            import_id: "",
         }],
         ..Schema::NONE
     };

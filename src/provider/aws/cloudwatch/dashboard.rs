@@ -20,7 +20,7 @@ use crate::provider::aws::check_arn;
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::validate::in_range;
 use crate::provider::aws::wait::{Seen, Wait};
-use crate::provider::schema::{Schema, Tf};
+use crate::provider::schema::{Conv, Schema, Tf};
 use crate::provider::ProviderError;
 use crate::value;
 
@@ -397,6 +397,12 @@ impl<'de> Deserialize<'de> for Widget {
     }
 }
 
+/// The dashboard body from the widgets (as the stack holds them): what
+/// `put` sends and what Terraform's `dashboard_body` takes (`jsonencode`).
+fn body_json(widgets: &Value) -> Value {
+    json!({ "widgets": widgets })
+}
+
 fn name_ok(s: &str) -> bool {
     (1..=255).contains(&s.len())
         && s.chars()
@@ -406,8 +412,7 @@ fn name_ok(s: &str) -> bool {
 impl Dashboard {
     /// The dashboard JSON, once every value in it is known.
     fn body(&self) -> Result<Value, ProviderError> {
-        let body =
-            json!({"widgets": serde_json::to_value(&self.widgets).expect("widgets serialise")});
+        let body = body_json(&serde_json::to_value(&self.widgets).expect("widgets serialise"));
         let mut pending = false;
         let mut secret = false;
         value::walk(&body, &mut |x| {
@@ -591,6 +596,7 @@ impl AwsResource for Dashboard {
             ],
             import_id: "{dashboard_name}",
         }],
+        tf_values: &[("widgets", Conv::Json(body_json))],
         ..Schema::NONE
     };
 

@@ -21,7 +21,7 @@ use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::validate::{check_id, in_range, one_of};
-use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::schema::{Conv, Norm, Schema, Tf};
 use crate::provider::ProviderError;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -169,11 +169,14 @@ impl AwsResource for LaunchTemplate {
         force_new: &["name"],
         computed_on_update: &["latest_version", "default_version", "version"],
         normalize: &[("vpc_security_group_ids", Norm::Set)],
-        // Terraform takes user_data base64-encoded, and needs
-        // `update_default_version = true` for what an update does here.
+        // Terraform takes user_data base64-encoded (the SDK encodes it
+        // here), and needs `update_default_version = true` for what an
+        // update does here (the new version becomes the default).
+        tf_values: &[("user_data", Conv::Call("base64encode"))],
         terraform: &[Tf {
             resource: "aws_launch_template",
             args: &[
+                ("=true", "update_default_version"),
                 ("name", "name"),
                 ("image_id", "image_id"),
                 ("instance_type", "instance_type"),

@@ -14,7 +14,7 @@ use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::validate::{in_range, one_of};
-use crate::provider::schema::{Schema, Tf};
+use crate::provider::schema::{Conv, Schema, Tf};
 use crate::provider::ProviderError;
 
 /// Which images a rule counts.
@@ -313,6 +313,15 @@ impl Resource<LifecyclePolicy> {
     }
 }
 
+/// The policy (as the stack holds it) in ECR's JSON: what `put` sends and
+/// what Terraform's `policy` takes (`jsonencode`).
+fn policy_json(v: &Value) -> Value {
+    match serde_json::from_value::<LifecycleDocument>(v.clone()) {
+        Ok(d) => d.to_json(),
+        Err(_) => v.clone(),
+    }
+}
+
 async fn put(p: &LifecyclePolicy, cx: &Call<'_, Ecr>, repo: &str) -> Result<(), ProviderError> {
     let text = p.policy.to_json().to_string();
     // A repository made moments ago may not be visible yet.
@@ -336,6 +345,7 @@ impl AwsResource for LifecyclePolicy {
             args: &[("repository", "repository"), ("policy", "policy")],
             import_id: "{repository}",
         }],
+        tf_values: &[("policy", Conv::Json(policy_json))],
         ..Schema::NONE
     };
 

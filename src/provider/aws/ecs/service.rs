@@ -614,7 +614,8 @@ impl AwsResource for Service {
                 ("wait_for_steady_state", "wait_for_steady_state"),
                 ("tags", "tags"),
             ],
-            import_id: "{cluster}/{name}",
+            // The cluster by name (the stack holds its ARN).
+            import_id: "{cluster|basename}/{name}",
         }],
         ..Schema::NONE
     };

@@ -17,7 +17,7 @@ use aws_sdk_ecs::types::{
     TaskDefinitionStatus, TransportProtocol,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{check_name, from_tags, to_tags, Ecs};
 use crate::model::{Input, Output, Resource, ResourceArgs};
@@ -26,8 +26,9 @@ use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::validate::{in_range, one_of};
 use crate::provider::aws::wait::{Seen, Wait};
-use crate::provider::schema::{Norm, Schema, Tf};
+use crate::provider::schema::{Conv, Norm, Schema, Tf};
 use crate::provider::ProviderError;
+use crate::value;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -236,6 +237,55 @@ fn split_arn(arn: &str) -> Option<(&str, i32)> {
 fn with_revision(arn: &str, rev: &str) -> String {
     let base = arn.rsplit_once(':').map_or(arn, |(b, _)| b);
     format!("{base}:{rev}")
+}
+
+/// The containers (as the stack holds them) in the ECS API's JSON, which
+/// Terraform takes as `container_definitions`: keys in camelCase, empty
+/// values left out, as [`container`] sends them. Log option names and
+/// engine markers are kept as they are.
+pub fn api_containers(v: &Value) -> Value {
+    fn camel(k: &str) -> String {
+        let mut out = String::new();
+        let mut up = false;
+        for c in k.chars() {
+            match (c, up) {
+                ('_', _) => up = true,
+                (c, true) => {
+                    out.extend(c.to_uppercase());
+                    up = false;
+                }
+                (c, false) => out.push(c),
+            }
+        }
+        out
+    }
+    fn go(v: &Value, keep_keys: bool) -> Option<Value> {
+        if value::as_ref(v).is_some()
+            || value::as_concat(v).is_some()
+            || value::as_secret(v).is_some()
+            || value::as_sealed(v).is_some()
+        {
+            return Some(v.clone());
+        }
+        match v {
+            Value::Null => None,
+            Value::Array(a) if a.is_empty() => None,
+            Value::Object(m) if m.is_empty() => None,
+            Value::Array(a) => Some(Value::Array(
+                a.iter().filter_map(|x| go(x, false)).collect(),
+            )),
+            Value::Object(m) => Some(Value::Object(
+                m.iter()
+                    .filter_map(|(k, x)| {
+                        let key = if keep_keys { k.clone() } else { camel(k) };
+                        go(x, k == "options").map(|x| (key, x))
+                    })
+                    .collect(),
+            )),
+            v => Some(v.clone()),
+        }
+    }
+    go(v, false).unwrap_or(Value::Array(Vec::new()))
 }
 
 fn container(c: &Container) -> Result<ContainerDefinition, ProviderError> {
@@ -600,6 +650,7 @@ impl AwsResource for TaskDefinition {
         force_new: &["family"],
         computed_on_update: &["arn", "revision", "id"],
         normalize: &[("requires_compatibilities", Norm::Set)],
+        tf_values: &[("container_definitions", Conv::Json(api_containers))],
         terraform: &[Tf {
             resource: "aws_ecs_task_definition",
             args: &[

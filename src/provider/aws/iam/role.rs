@@ -163,14 +163,23 @@ impl AwsResource for Role {
             // One per inline policy.
             Tf {
                 resource: "aws_iam_role_policy",
-                args: &[("$id", "role"), ("inline_policies", "policy")],
-                import_id: "{name}:<policy name>",
+                args: &[
+                    ("inline_policies", "for_each"),
+                    ("$id", "role"),
+                    ("$each.key", "name"),
+                    ("$each.value", "policy"),
+                ],
+                import_id: "{name}:{each.key}",
             },
             // One per managed policy.
             Tf {
                 resource: "aws_iam_role_policy_attachment",
-                args: &[("$id", "role"), ("managed_policy_arns", "policy_arn")],
-                import_id: "{name}/<policy arn>",
+                args: &[
+                    ("managed_policy_arns", "for_each"),
+                    ("$id", "role"),
+                    ("$each.value", "policy_arn"),
+                ],
+                import_id: "{name}/{each.value}",
             },
         ],
         ..Schema::NONE

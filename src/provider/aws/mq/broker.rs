@@ -406,6 +406,8 @@ impl AwsResource for Broker {
             ],
             import_id: "{id}",
         }],
+        // A RabbitMQ broker has one endpoint per instance: amqps.
+        tf_attrs: &[("amqps_endpoint", "instances[0].endpoints[0]")],
         ..Schema::NONE
     };
 

@@ -197,6 +197,7 @@ impl AwsResource for DbCluster {
             ],
             import_id: "{id}",
         }],
+        tf_attrs: &[("master_user_secret_arn", "master_user_secret[0].secret_arn")],
         ..Schema::NONE
     };
 

@@ -219,6 +219,7 @@ impl AwsResource for DbInstance {
             ],
             import_id: "{id}",
         }],
+        tf_attrs: &[("master_user_secret_arn", "master_user_secret[0].secret_arn")],
         ..Schema::NONE
     };
 

@@ -71,7 +71,7 @@ impl AwsResource for SecretVersion {
                 ("secret_id", "secret_id"),
                 ("secret_string", "secret_string"),
             ],
-            import_id: "{id}|<version id>",
+            import_id: "{id}|{outputs.version_id}",
         }],
         ..Schema::NONE
     };

@@ -39,11 +39,21 @@ impl Resource<GetCallerIdentity> {
 #[async_trait]
 impl AwsLookup for GetCallerIdentity {
     type Service = Sts;
-    const TERRAFORM: &'static [Tf] = &[Tf {
-        resource: "aws_caller_identity",
-        args: &[],
-        import_id: "",
-    }];
+    const TERRAFORM: &'static [Tf] = &[
+        Tf {
+            resource: "aws_caller_identity",
+            args: &[],
+            import_id: "",
+        },
+        // The partition is not an attribute of the caller identity.
+        Tf {
+            resource: "aws_partition",
+            args: &[],
+            import_id: "",
+        },
+    ];
+    const TF_ATTRS: &'static [(&'static str, &'static str)] =
+        &[("partition", ">aws_partition.partition")];
 
     fn check(&self) -> Result<(), ProviderError> {
         Ok(())
