@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-pub use terraform::{export, EngineOnly, Environment, Exported, StateIds, ENGINE_ONLY};
+pub use terraform::{arguments, export, EngineOnly, Environment, Exported, StateIds, ENGINE_ONLY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{layout, tf_name, type_of, ExportError, Files, Names};
 use crate::model::{Declared, Stack, Urn};
 use crate::provider::aws::terraform::schema_of;
-use crate::provider::schema::{self, Tf};
+use crate::provider::schema::{self, Schema, Tf};
 use crate::provider::Registry;
 use crate::value;
 
@@ -176,6 +176,68 @@ fn strip_stack(v: &Value) -> Value {
     })
 }
 
+/// The arguments `tf` (one of `schema`'s Terraform resources) takes from
+/// a resource's inputs, before stacks are compared: nested blocks are
+/// arrays of objects, leaves keep the engine's markers (`$ref`, `$concat`,
+/// `$secret`) and the export's own (`$fn`, `$each`). Tags gain the
+/// engine's URN tag (`urn_tag`) except on a lookup.
+pub fn arguments(
+    schema: &Schema,
+    tf: &Tf,
+    data: bool,
+    urn: &Urn,
+    inputs: &Value,
+    urn_tag: &str,
+) -> Map<String, Value> {
+    let own = Value::String(urn.to_string());
+    let mut inputs = inputs.clone();
+    for (path, conv) in schema.tf_values {
+        conv.apply_at(&mut inputs, path);
+    }
+    let mut tree = Map::new();
+    for (field, arg) in tf.args {
+        let tparts: Vec<&str> = arg.split('.').collect();
+        if *field == "$id" {
+            let r = serde_json::json!({value::REF: {"urn": own.clone(), "attr": "id"}});
+            tree.insert(arg.to_string(), r);
+            continue;
+        }
+        // One resource per element of the `for_each` field.
+        if let Some(k) = field.strip_prefix("$each.") {
+            tree.insert(arg.to_string(), serde_json::json!({ EACH: k }));
+            continue;
+        }
+        // A lookup's tags filter what it finds: no engine tag there.
+        if *field == "tags" && !data {
+            let mut tags = inputs
+                .get("tags")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            tags.insert(crate::provider::aws::tags::URN_TAG.into(), urn_tag.into());
+            inputs["tags"] = Value::Object(tags);
+        }
+        if let Some(text) = field.strip_prefix('=') {
+            // `=true`, `=1`: that JSON value; other text is a string.
+            let v = match text {
+                "true" | "false" => serde_json::from_str(text).unwrap_or_default(),
+                _ => text.into(),
+            };
+            let c = Value::Object(Map::from_iter([("c".to_string(), v)]));
+            place(&mut tree, &c, &["c"], &tparts);
+            continue;
+        }
+        let fparts: Vec<&str> = field.split('.').collect();
+        place(&mut tree, &inputs, &fparts, &tparts);
+    }
+    prune(&mut tree);
+    if let Some(Value::Array(items)) = tree.get("for_each") {
+        let set = serde_json::json!({ schema::FN: ["toset", items] });
+        tree.insert("for_each".into(), set);
+    }
+    tree
+}
+
 fn drafts_of(
     d: &Declared,
     registry: &Registry,
@@ -198,11 +260,6 @@ fn drafts_of(
         return Err(unmapped());
     }
     let data = p.is_lookup();
-    let own = Value::String(d.urn.to_string());
-    let mut inputs = d.inputs.clone();
-    for (path, conv) in ts.schema.tf_values {
-        conv.apply_at(&mut inputs, path);
-    }
     let mut out = Vec::new();
     for tf in ts.schema.terraform {
         let Tf {
@@ -210,47 +267,7 @@ fn drafts_of(
             args,
             import_id,
         } = *tf;
-        let mut tree = Map::new();
-        for (field, arg) in args {
-            let tparts: Vec<&str> = arg.split('.').collect();
-            if *field == "$id" {
-                let r = serde_json::json!({value::REF: {"urn": own.clone(), "attr": "id"}});
-                tree.insert(arg.to_string(), r);
-                continue;
-            }
-            // One resource per element of the `for_each` field.
-            if let Some(k) = field.strip_prefix("$each.") {
-                tree.insert(arg.to_string(), serde_json::json!({ EACH: k }));
-                continue;
-            }
-            // A lookup's tags filter what it finds: no engine tag there.
-            if *field == "tags" && !data {
-                let mut tags = inputs
-                    .get("tags")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                tags.insert(crate::provider::aws::tags::URN_TAG.into(), urn_tag.into());
-                inputs["tags"] = Value::Object(tags);
-            }
-            if let Some(text) = field.strip_prefix('=') {
-                // `=true`, `=1`: that JSON value; other text is a string.
-                let v = match text {
-                    "true" | "false" => serde_json::from_str(text).unwrap_or_default(),
-                    _ => text.into(),
-                };
-                let c = Value::Object(Map::from_iter([("c".to_string(), v)]));
-                place(&mut tree, &c, &["c"], &tparts);
-                continue;
-            }
-            let fparts: Vec<&str> = field.split('.').collect();
-            place(&mut tree, &inputs, &fparts, &tparts);
-        }
-        prune(&mut tree);
-        if let Some(Value::Array(items)) = tree.get("for_each") {
-            let set = serde_json::json!({ schema::FN: ["toset", items] });
-            tree.insert("for_each".into(), set);
-        }
+        let tree = arguments(&ts.schema, tf, data, &d.urn, &d.inputs, urn_tag);
         // A block that only names its parent (a bucket without a policy
         // has no aws_s3_bucket_policy) is not written.
         let own_args = args

@@ -131,3 +131,413 @@ fn the_exported_reference_graph_is_the_engines_dag_in_both_stacks() {
         assert!(dag.len() > 100, "{s}: {} edges", dag.len());
     }
 }
+
+/// What an expression names that is not known offline (another resource's
+/// attribute, a module output, a secret variable) reads as this.
+const UNKNOWN: &str = "<known after apply>";
+
+/// Declares, under each traversal's root, the path it reads with
+/// [`UNKNOWN`] at its end (lists for index and splat steps).
+fn unknowns(e: &hcl::Expression, ctx: &mut serde_json::Map<String, serde_json::Value>) {
+    use hcl::expr::{Expression as E, TraversalOperator as Op};
+    use serde_json::Value as J;
+    fn grow(node: &mut J, ops: &[&Op]) {
+        let Some((op, rest)) = ops.split_first() else {
+            if !node.is_object() && !node.is_array() {
+                *node = J::String(UNKNOWN.into());
+            }
+            return;
+        };
+        match op {
+            Op::GetAttr(a) => {
+                if !node.is_object() {
+                    *node = J::Object(Default::default());
+                }
+                grow(
+                    node.as_object_mut()
+                        .unwrap()
+                        .entry(a.as_str())
+                        .or_insert(J::Null),
+                    rest,
+                );
+            }
+            Op::Index(E::Number(n)) => {
+                let i = n.as_u64().unwrap_or(0) as usize;
+                if !node.is_array() {
+                    *node = J::Array(vec![]);
+                }
+                let a = node.as_array_mut().unwrap();
+                a.resize(a.len().max(i + 1), J::Null);
+                grow(&mut a[i], rest);
+            }
+            Op::FullSplat | Op::AttrSplat => {
+                if !node.is_array() {
+                    *node = J::Array(vec![J::Null]);
+                }
+                grow(&mut node.as_array_mut().unwrap()[0], rest);
+            }
+            _ => {}
+        }
+    }
+    let mut walk_all = |x: &E| unknowns(x, ctx);
+    match e {
+        E::Traversal(t) => {
+            if let E::Variable(root) = &t.expr {
+                let ops: Vec<&Op> = t
+                    .operators
+                    .iter()
+                    .take_while(|o| !matches!(o, Op::Index(i) if !matches!(i, E::Number(_))))
+                    .collect();
+                let node = ctx.entry(root.as_str()).or_insert(J::Null);
+                grow(node, &ops);
+            } else {
+                walk_all(&t.expr);
+            }
+            for op in &t.operators {
+                if let Op::Index(i) = op {
+                    unknowns(i, ctx);
+                }
+            }
+        }
+        E::Variable(v) => {
+            ctx.entry(v.as_str()).or_insert(J::String(UNKNOWN.into()));
+        }
+        E::Array(a) => a.iter().for_each(walk_all),
+        E::Object(o) => o.values().for_each(walk_all),
+        E::FuncCall(c) => c.args.iter().for_each(walk_all),
+        E::Conditional(c) => {
+            unknowns(&c.cond_expr, ctx);
+            unknowns(&c.true_expr, ctx);
+            unknowns(&c.false_expr, ctx);
+        }
+        E::ForExpr(f) => unknowns(&f.collection_expr, ctx),
+        E::Parenthesis(p) => unknowns(p, ctx),
+        E::Operation(op) => match op.as_ref() {
+            hcl::expr::Operation::Binary(b) => {
+                unknowns(&b.lhs_expr, ctx);
+                unknowns(&b.rhs_expr, ctx);
+            }
+            hcl::expr::Operation::Unary(u) => unknowns(&u.expr, ctx),
+        },
+        E::TemplateExpr(t) => {
+            if let Ok(tpl) = hcl::Template::from_expr(t) {
+                for el in tpl.elements() {
+                    if let hcl::template::Element::Interpolation(i) = el {
+                        unknowns(&i.expr, ctx);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `e` evaluated with `vars` as `var` and every other reference unknown;
+/// the functions the export writes do what Terraform's do.
+fn evaluate(
+    e: &hcl::Expression,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+    use serde_json::Value as J;
+    let mut roots = serde_json::Map::new();
+    unknowns(e, &mut roots);
+    let mut ctx = Context::new();
+    for (root, v) in roots {
+        let v = match (root.as_str(), v) {
+            ("var", J::Object(mut m)) => {
+                m.extend(vars.clone());
+                J::Object(m)
+            }
+            (_, v) => v,
+        };
+        ctx.declare_var(root, hcl::to_value(v).map_err(|e| e.to_string())?);
+    }
+    fn json(v: &hcl::Value) -> J {
+        serde_json::to_value(v).unwrap_or(J::Null)
+    }
+    let jsonencode: hcl::eval::Func = |a: FuncArgs| Ok(hcl::Value::String(json(&a[0]).to_string()));
+    let base64encode: hcl::eval::Func = |a: FuncArgs| {
+        use base64::Engine;
+        let s = a[0].as_str().unwrap_or_default();
+        Ok(hcl::Value::String(
+            base64::engine::general_purpose::STANDARD.encode(s),
+        ))
+    };
+    let identity: hcl::eval::Func = |a: FuncArgs| Ok(a[0].clone());
+    let one: hcl::eval::Func = |a: FuncArgs| {
+        Ok(a[0]
+            .as_array()
+            .and_then(|x| x.first().cloned())
+            .unwrap_or(hcl::Value::Null))
+    };
+    for (name, f) in [
+        ("jsonencode", jsonencode),
+        ("base64encode", base64encode),
+        ("toset", identity),
+        ("one", one),
+    ] {
+        ctx.declare_func(name, FuncDef::builder().param(ParamType::Any).build(f));
+    }
+    e.evaluate(&ctx)
+        .map(|v| json(&v))
+        .map_err(|e| e.to_string())
+}
+
+/// [`evaluate`], where `one([for o in x.list : o.leaf if o.field == K])`
+/// over a list known only after apply is unknown.
+fn lenient(
+    e: &hcl::Expression,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    use hcl::Expression as E;
+    match e {
+        E::FuncCall(f) if matches!(f.args.first(), Some(E::ForExpr(_))) => {
+            Ok(serde_json::Value::String(UNKNOWN.into()))
+        }
+        E::Array(items) => items.iter().map(|x| lenient(x, vars)).collect(),
+        e => evaluate(e, vars),
+    }
+}
+
+/// A block's arguments as the tree the mapping builds: attributes
+/// evaluated, nested blocks arrays of objects, `dynamic` blocks expanded;
+/// meta-arguments left out.
+fn evaluated_tree(
+    body: &hcl::Body,
+    vars: &serde_json::Map<String, serde_json::Value>,
+    top: bool,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    use serde_json::Value as J;
+    let mut out = serde_json::Map::new();
+    for a in body.attributes() {
+        if top && ["count", "depends_on", "provider"].contains(&a.key.as_str()) {
+            continue;
+        }
+        out.insert(a.key.to_string(), lenient(&a.expr, vars)?);
+    }
+    for b in body.blocks() {
+        let (name, inner) = match b.identifier.as_str() {
+            "lifecycle" if top => continue,
+            "dynamic" => {
+                let each = b.body.attributes().find(|a| a.key.as_str() == "for_each");
+                let on = each.map(|a| evaluate(&a.expr, vars)).transpose()?;
+                if on.as_ref().and_then(J::as_array).is_none_or(Vec::is_empty) {
+                    continue;
+                }
+                let content = b.body.blocks().find(|c| c.identifier.as_str() == "content");
+                (b.labels[0].as_str().to_string(), content.map(|c| &c.body))
+            }
+            n => (n.to_string(), Some(&b.body)),
+        };
+        let Some(inner) = inner else { continue };
+        let item = J::Object(evaluated_tree(inner, vars, false)?);
+        match out.entry(name).or_insert(J::Array(vec![])) {
+            J::Array(a) => a.push(item),
+            _ => return Err("a block named like an argument".into()),
+        }
+    }
+    Ok(out)
+}
+
+/// The tree the mapping builds, as Terraform would see it once applied:
+/// references, secrets and `each` unknown, `$fn` the function's result,
+/// interpolations joined.
+fn as_terraform(v: &serde_json::Value) -> serde_json::Value {
+    use morket_stack::value;
+    use serde_json::Value as J;
+    if value::as_ref(v).is_some()
+        || value::as_secret(v).is_some()
+        || value::as_sealed(v).is_some()
+        || v.get("$each").is_some()
+    {
+        return J::String(UNKNOWN.into());
+    }
+    if let Some(parts) = value::as_concat(v) {
+        fn text(v: &J, out: &mut String) {
+            match as_terraform(v) {
+                J::String(s) => out.push_str(&s),
+                J::Array(a) => a.iter().for_each(|x| text(x, out)),
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        let mut s = String::new();
+        parts.iter().for_each(|p| text(p, &mut s));
+        return J::String(s);
+    }
+    if let Some((f, arg)) = morket_stack::provider::schema::as_fn(v) {
+        let arg = as_terraform(arg);
+        return match f {
+            "jsonencode" => J::String(arg.to_string()),
+            "base64encode" => {
+                use base64::Engine;
+                J::String(
+                    base64::engine::general_purpose::STANDARD.encode(arg.as_str().unwrap_or("")),
+                )
+            }
+            _ => arg,
+        };
+    }
+    match v {
+        J::Array(a) => J::Array(a.iter().map(as_terraform).collect()),
+        J::Object(m) => J::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), as_terraform(x)))
+                .collect(),
+        ),
+        v => v.clone(),
+    }
+}
+
+/// Differences between what the mapping gives (`want`) and what the text
+/// evaluates to (`got`), by path. JSON documents compare parsed.
+fn differences(at: &str, want: &serde_json::Value, got: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value as J;
+    let parsed = |v: &J| match v {
+        J::String(s) if s.starts_with(['{', '[']) => serde_json::from_str::<J>(s).ok(),
+        _ => None,
+    };
+    if let (Some(w), Some(g)) = (parsed(want), parsed(got)) {
+        return differences(&format!("{at}(json)"), &w, &g, out);
+    }
+    match (want, got) {
+        // A typed struct mapped whole is one block.
+        (J::Object(_), J::Array(g)) if g.len() == 1 => differences(at, want, &g[0], out),
+        (J::Number(w), J::Number(g)) if w.as_f64() == g.as_f64() => {}
+        (J::Object(w), J::Object(g)) => {
+            for k in w.keys().chain(g.keys().filter(|k| !w.contains_key(*k))) {
+                let (a, b) = (w.get(k).unwrap_or(&J::Null), g.get(k).unwrap_or(&J::Null));
+                differences(&format!("{at}.{k}"), a, b, out);
+            }
+        }
+        (J::Array(w), J::Array(g)) if w.len() == g.len() => {
+            for (i, (a, b)) in w.iter().zip(g).enumerate() {
+                differences(&format!("{at}[{i}]"), a, b, out);
+            }
+        }
+        // Terraform converts between number, bool and string.
+        (J::Number(n), J::String(s)) | (J::String(s), J::Number(n)) if n.to_string() == *s => {}
+        (J::Bool(b), J::String(s)) | (J::String(s), J::Bool(b)) if b.to_string() == *s => {}
+        _ if want == got => {}
+        _ => out.push(format!("{at}: mapping gives {want}, the text {got}")),
+    }
+}
+
+/// Round trip per type: for every resource of both stacks, each Terraform
+/// block the export wrote, parsed back and evaluated with the stack's
+/// tfvars (other resources' attributes unknown), equals field by field the
+/// arguments the schema table maps from the resource's inputs, through the
+/// same functions that build the provider's request bodies (`Conv::Json`).
+/// Stack templating, variables, variants, counts, quoting and layout all
+/// lie between the two.
+#[test]
+fn every_exported_block_evaluates_back_to_the_mapping_of_its_inputs() {
+    use serde_json::Value as J;
+    let (loaded, e) = exported();
+    let parse = |p: &str| hcl::parse(&e.files[p]).unwrap_or_else(|x| panic!("{p}: {x}"));
+    let mut checked_types = BTreeSet::new();
+    let mut compared = 0usize;
+    let mut errors = Vec::new();
+    for l in &loaded {
+        let s = l.stack.name();
+        let env = l.terraform_env(None);
+        // Environment variables from tfvars; module variables from main.tf.
+        let tfvars: serde_json::Map<String, J> =
+            parse(&format!("environments/{s}/terraform.tfvars"))
+                .attributes()
+                .map(|a| {
+                    (
+                        a.key.to_string(),
+                        evaluate(&a.expr, &Default::default()).unwrap(),
+                    )
+                })
+                .collect();
+        let mut module_vars: BTreeMap<String, serde_json::Map<String, J>> = BTreeMap::new();
+        for b in parse(&format!("environments/{s}/main.tf")).blocks() {
+            if b.identifier.as_str() != "module" {
+                continue;
+            }
+            let vars = module_vars
+                .entry(b.labels[0].as_str().to_string())
+                .or_default();
+            for a in b.body.attributes() {
+                vars.insert(a.key.to_string(), evaluate(&a.expr, &tfvars).unwrap());
+            }
+        }
+        let mut bodies: BTreeMap<String, hcl::Block> = BTreeMap::new();
+        for m in module_vars.keys() {
+            for b in parse(&format!("modules/{m}/main.tf")).into_blocks() {
+                let addr = match b.identifier.as_str() {
+                    "data" => format!(
+                        "module.{m}.data.{}.{}",
+                        b.labels[0].as_str(),
+                        b.labels[1].as_str()
+                    ),
+                    _ => format!(
+                        "module.{m}.{}.{}",
+                        b.labels[0].as_str(),
+                        b.labels[1].as_str()
+                    ),
+                };
+                bodies.insert(addr, b);
+            }
+        }
+        for d in l.stack.resources() {
+            let Some(addrs) = e.addresses[s].get(&d.urn) else {
+                continue;
+            };
+            let p = env.registry.get(&d.type_name).unwrap();
+            let ts = p.schema().unwrap();
+            for addr in addrs {
+                let module = addr.split('.').nth(1).unwrap_or_default();
+                let vars = &module_vars[module];
+                let Some(block) = bodies.get(addr) else {
+                    errors.push(format!("{s}: {addr} is not in its module"));
+                    continue;
+                };
+                let tf_type = addr.split('.').rev().nth(1).unwrap_or_default();
+                let Some(tf) = ts.schema.terraform.iter().find(|t| t.resource == tf_type) else {
+                    errors.push(format!(
+                        "{s}: {addr}: {tf_type} is not in {}'s table",
+                        d.type_name
+                    ));
+                    continue;
+                };
+                let want = as_terraform(&J::Object(morket_stack::export::arguments(
+                    &ts.schema,
+                    tf,
+                    p.is_lookup(),
+                    &d.urn,
+                    &d.inputs,
+                    d.urn.as_str(),
+                )));
+                match evaluated_tree(&block.body, vars, true) {
+                    Ok(got) => {
+                        let before = errors.len();
+                        differences(&format!("{s}: {addr}"), &want, &J::Object(got), &mut errors);
+                        compared += 1;
+                        if errors.len() == before {
+                            checked_types.insert(d.type_name.clone());
+                        }
+                    }
+                    Err(x) => errors.push(format!("{s}: {addr}: does not evaluate: {x}")),
+                }
+            }
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} differences:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+    // Every type the stacks use, not a sample.
+    let used: BTreeSet<String> = loaded
+        .iter()
+        .flat_map(|l| l.stack.resources().iter())
+        .filter(|d| e.addresses.values().any(|a| a.contains_key(&d.urn)))
+        .map(|d| d.type_name.clone())
+        .collect();
+    assert_eq!(checked_types, used);
+    assert!(compared > 200, "{compared} blocks compared");
+}

@@ -217,7 +217,11 @@ resource "aws_lb_listener_rule" "scrape" {
     "morket:urn" = "${var.stack}::alb::aws:lb/ListenerRule::scrape"
   }
 
-  condition {}
+  condition {
+    path_pattern {
+      values = ["/api/v1/scrape*"]
+    }
+  }
 
   action {
     type             = "forward"
@@ -233,7 +237,11 @@ resource "aws_lb_listener_rule" "api" {
     "morket:urn" = "${var.stack}::alb::aws:lb/ListenerRule::api"
   }
 
-  condition {}
+  condition {
+    path_pattern {
+      values = ["/api/v1/*"]
+    }
+  }
 
   action {
     type             = "forward"

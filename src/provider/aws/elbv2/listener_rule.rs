@@ -161,7 +161,9 @@ impl AwsResource for ListenerRule {
             args: &[
                 ("listener_arn", "listener_arn"),
                 ("priority", "priority"),
-                ("conditions", "condition"),
+                // Terraform nests each condition's values in a block.
+                ("conditions.path_pattern", "condition.path_pattern.values"),
+                ("conditions.host_header", "condition.host_header.values"),
                 ("action", "action"),
                 ("tags", "tags"),
             ],
