@@ -179,7 +179,9 @@ fn r2_2_public_and_private_subnets_per_az_and_r2_3_nat_per_environment() {
             let az = i["availability_zone"].as_str().unwrap().to_string();
             match i["tags"]["Tier"].as_str().unwrap() {
                 "public" => {
-                    assert_eq!(i["map_public_ip_on_launch"], true, "{}", s.urn);
+                    // No automatic public IPs: the ALB and NAT gateways
+                    // have their own.
+                    assert_eq!(i["map_public_ip_on_launch"], false, "{}", s.urn);
                     azs_public.push(az)
                 }
                 "private" => {

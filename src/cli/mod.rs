@@ -250,14 +250,15 @@ struct DestroyArgs {
 
 #[derive(Subcommand)]
 enum ExportCmd {
-    /// `terraform/modules/<component>/` and `terraform/environments/<stack>/`.
+    /// `terraform/modules/<component>/` and `terraform/environments/<stack>/`
+    /// for STACK and every stack of its project (they share the modules).
     Terraform {
         stack: String,
         /// Where to write (the layout's root).
         #[arg(long, default_value = "terraform")]
         out: PathBuf,
-        /// Add `imports.tf`: an import block per resource whose id is in
-        /// the stack's state (read only, no lock).
+        /// Add `imports.tf` to each environment: an import block per
+        /// resource whose id is in that stack's state (read only, no lock).
         #[arg(long)]
         with_state: bool,
     },
@@ -1105,9 +1106,10 @@ fn lock_cmd(ctx: &Ctx, cmd: LockCmd) -> Result<u8> {
     Ok(0)
 }
 
-/// The stacks of `stack`'s project (every stack file naming the same
-/// project), in name order: modules are built from all of them.
-fn project_stacks(ctx: &Ctx, stack: &str) -> Result<Vec<String>> {
+/// `stack`'s project and its stacks (every stack file naming the same
+/// project), `stack` first, then in name order: modules are built from
+/// all of them.
+fn project_stacks(ctx: &Ctx, stack: &str) -> Result<(Option<String>, Vec<String>)> {
     let project = |f: &stacks::ConfigFile| {
         f.table
             .get("project")
@@ -1140,13 +1142,14 @@ fn project_stacks(ctx: &Ctx, stack: &str) -> Result<Vec<String>> {
     if !names.iter().any(|n| n == stack) {
         names.push(stack.to_string());
     }
-    names.sort();
-    Ok(names)
+    // The named stack first: module variables default to its values.
+    names.sort_by_key(|n| (n != stack, n.clone()));
+    Ok((want, names))
 }
 
 fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Result<u8> {
     use morket_stack::export::{export, StateIds};
-    let names = project_stacks(ctx, stack)?;
+    let (project, names) = project_stacks(ctx, stack)?;
     let loaded = names
         .iter()
         .map(|n| ctx.load(n).with_context(|| format!("loading stack {n}")))
@@ -1165,44 +1168,67 @@ fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Res
         .zip(backends)
         .map(|(l, backend)| l.terraform_env(backend))
         .collect();
+    // Every stack's state, so each environment's imports and URN tags
+    // agree with the modules they share.
     let mut state = std::collections::BTreeMap::new();
     if with_state {
-        let store = backend::open_read_only(
-            &ctx.backend(stack)?,
-            &ctx.state_dir,
-            stack,
-            ctx.profile.clone(),
-        )
-        .with_context(|| format!("opening state for stack {stack}"))?;
-        let ids = store
-            .resources()?
-            .into_iter()
-            .map(|r| (r.urn, (r.id, r.inputs, r.outputs)))
-            .collect();
-        state.insert(
-            stack.to_string(),
-            StateIds {
-                lineage: store.lineage()?,
-                ids,
-            },
-        );
-    }
-    let exported = export(&envs, &state)?;
-    let mine = format!("environments/{stack}/");
-    let mut written = 0;
-    for (rel, text) in &exported.files {
-        if rel.starts_with("environments/") && !rel.starts_with(&mine) {
-            continue;
+        for n in &names {
+            let store = backend::open_read_only(
+                &ctx.backend(n)?,
+                &ctx.state_dir,
+                n,
+                ctx.profile.clone(),
+            )
+            .with_context(|| {
+                format!("opening state for stack {n} (export without --with-state, or deploy it first)")
+            })?;
+            let ids = store
+                .resources()?
+                .into_iter()
+                .map(|r| (r.urn, (r.id, r.inputs, r.outputs)))
+                .collect();
+            state.insert(
+                n.clone(),
+                StateIds {
+                    lineage: store.lineage()?,
+                    ids,
+                },
+            );
         }
+    }
+    let mut exported = export(&envs, &state)?;
+    // The project's judged checkov findings, as inline skips.
+    let skips_file = ctx
+        .stacks_dir
+        .join(project.as_deref().unwrap_or(stack))
+        .join("checkov-skips.toml");
+    if skips_file.exists() {
+        let text = std::fs::read_to_string(&skips_file)
+            .with_context(|| format!("reading {}", skips_file.display()))?;
+        let skips = morket_stack::export::parse_skips(&text)
+            .with_context(|| skips_file.display().to_string())?;
+        exported.files = morket_stack::export::annotate(&exported.files, &skips)
+            .with_context(|| skips_file.display().to_string())?;
+    }
+    for (rel, text) in &exported.files {
         let path = out.join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        written += 1;
+    }
+    // An imports.tf from an earlier export with state names ids this one
+    // did not read.
+    for n in &names {
+        let rel = format!("environments/{n}/imports.tf");
+        let path = out.join(&rel);
+        if !exported.files.contains_key(&rel) && path.exists() {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
     }
     println!(
-        "Wrote {written} files under {} (modules from stacks {}; environment {stack}{}).",
+        "Wrote {} files under {} (stacks {}{}).",
+        exported.files.len(),
         out.display(),
         names.join(", "),
         if with_state { ", with imports.tf" } else { "" }

@@ -13,12 +13,14 @@
 
 pub mod check;
 mod layout;
+mod skips;
 mod terraform;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+pub use skips::{annotate, parse_skips, Skip};
 pub use terraform::{arguments, export, EngineOnly, Environment, Exported, StateIds, ENGINE_ONLY};
 
 #[derive(Debug, thiserror::Error)]

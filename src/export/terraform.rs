@@ -93,6 +93,10 @@ struct Draft {
     args: &'static [(&'static str, &'static str)],
 }
 
+/// `{"$lineage": true}`: the state's lineage suffix of `morket:urn`
+/// (`var.urn_suffix`, `#<lineage>` or empty per stack).
+const LINEAGE: &str = "$lineage";
+
 /// `{"$each": "key"}`: `each.key` of a `for_each` resource.
 const EACH: &str = "$each";
 
@@ -187,7 +191,7 @@ pub fn arguments(
     data: bool,
     urn: &Urn,
     inputs: &Value,
-    urn_tag: &str,
+    urn_tag: &Value,
 ) -> Map<String, Value> {
     let own = Value::String(urn.to_string());
     let mut inputs = inputs.clone();
@@ -214,7 +218,7 @@ pub fn arguments(
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
-            tags.insert(crate::provider::aws::tags::URN_TAG.into(), urn_tag.into());
+            tags.insert(crate::provider::aws::tags::URN_TAG.into(), urn_tag.clone());
             inputs["tags"] = Value::Object(tags);
         }
         if let Some(text) = field.strip_prefix('=') {
@@ -241,7 +245,7 @@ pub fn arguments(
 fn drafts_of(
     d: &Declared,
     registry: &Registry,
-    urn_tag: &str,
+    urn_tag: &Value,
 ) -> Result<Option<Vec<Option<Draft>>>, ExportError> {
     let stack = d.urn.stack();
     let unmapped = || ExportError::Unmapped {
@@ -512,6 +516,8 @@ fn path_expr(root: &str, ops: &[Op<'_>]) -> Expression {
 struct Ctx<'a> {
     placed: &'a BTreeMap<Key, Placed>,
     stacks: &'a [String],
+    /// Stack → `#lineage` (empty when there is no state).
+    lineages: BTreeMap<String, Value>,
 }
 
 /// `name:KEY` outputs mapped from `name:` to `list[field].leaf`:
@@ -710,6 +716,21 @@ impl Ctx<'_> {
                 TemplateExpr::QuotedString(t),
             )));
         }
+        if v.get(LINEAGE).is_some() {
+            let m = outs.entry(at.module.to_string()).or_default();
+            if !m.variables.contains_key("urn_suffix") {
+                m.names.take("urn_suffix");
+                m.variables.insert(
+                    "urn_suffix".into(),
+                    Var {
+                        ty: "string".into(),
+                        description: "`#<state lineage>` after the URN in morket:urn tags (empty for a stack without state).".into(),
+                        source: VarSource::Setting(self.lineages.clone()),
+                    },
+                );
+            }
+            return Ok(var_expr("urn_suffix"));
+        }
         if let Some(k) = v.get(EACH).and_then(Value::as_str) {
             return Ok(path_expr("each", &[Op::Attr(k)]));
         }
@@ -738,6 +759,7 @@ impl Ctx<'_> {
                 || value::as_concat(x).is_some()
                 || schema::as_fn(x).is_some()
                 || x.get(EACH).is_some()
+                || x.get(LINEAGE).is_some()
                 || value::as_secret(x).is_some()
                 || value::as_sealed(x).is_some())
             .then(|| self.expr(x, at, outs))
@@ -992,12 +1014,29 @@ pub fn export(
     let mut index: BTreeMap<Key, usize> = BTreeMap::new();
     let mut placed: BTreeMap<Key, Placed> = BTreeMap::new();
     let mut taken: BTreeMap<(String, &'static str), Names> = BTreeMap::new();
+    // With state, `morket:urn` is `URN#lineage` (the engine's tag), the
+    // lineage a per-stack variable so the modules stay shared.
+    let lineages: BTreeMap<String, Value> = if state.is_empty() {
+        BTreeMap::new()
+    } else {
+        stacks
+            .iter()
+            .map(|s| {
+                let l = state.get(s).map_or("", |x| x.lineage.as_str());
+                let suffix = if l.is_empty() { String::new() } else { format!("#{l}") };
+                (s.clone(), Value::String(suffix))
+            })
+            .collect()
+    };
     for e in envs {
-        let lineage = state.get(e.stack.name()).map(|s| s.lineage.as_str());
         for d in e.stack.resources() {
-            let tag = match lineage {
-                Some(l) if !l.is_empty() => format!("{}#{l}", d.urn),
-                _ => d.urn.to_string(),
+            let tag = if lineages.is_empty() {
+                Value::String(d.urn.to_string())
+            } else {
+                value::concat(vec![
+                    Value::String(d.urn.to_string()),
+                    serde_json::json!({ LINEAGE: true }),
+                ])
             };
             let Some(drafts) = drafts_of(d, e.registry, &tag)? else {
                 continue;
@@ -1052,6 +1091,7 @@ pub fn export(
     let ctx = Ctx {
         placed: &placed,
         stacks: &stacks,
+        lineages,
     };
 
     let mut outs: BTreeMap<String, ModuleOut> = BTreeMap::new();
@@ -1156,18 +1196,22 @@ pub fn export(
             }
             ignore.sort();
             ignore.dedup();
+            let mut lifecycle = Vec::new();
+            // A certificate in use cannot be deleted first: the engine
+            // replaces it create-first (it has no unique name), Terraform
+            // only when told.
+            if first.tf_type == "aws_acm_certificate" {
+                lifecycle.push(attr("create_before_destroy", Expression::Bool(true)));
+            }
             if !ignore.is_empty() {
                 let list = ignore
                     .iter()
                     .map(|a| Expression::Variable(Variable::unchecked(a.as_str())))
                     .collect();
-                body.push(block(
-                    "lifecycle",
-                    vec![hcl::Structure::Attribute(Attribute::new(
-                        "ignore_changes",
-                        Expression::Array(list),
-                    ))],
-                ));
+                lifecycle.push(attr("ignore_changes", Expression::Array(list)));
+            }
+            if !lifecycle.is_empty() {
+                body.push(block("lifecycle", lifecycle));
             }
             let labels = vec![first.tf_type.into(), name.as_str().into()];
             outs.entry(a.module.clone()).or_default().body.push(Block {
@@ -1260,7 +1304,7 @@ pub fn export(
         );
         files.insert(
             format!("{dir}/variables.tf"),
-            layout::file(&variables_tf(out))?,
+            layout::file(&variables_tf(out, &stacks[0])?)?,
         );
         files.insert(
             format!("{dir}/outputs.tf"),
@@ -1346,18 +1390,29 @@ fn type_expr(ty: &str) -> Expression {
     }
 }
 
-fn variables_tf(m: &ModuleOut) -> Body {
-    let blocks = m.variables.iter().map(|(name, v)| {
+/// A module's variables. A per-stack setting defaults to its value in
+/// `first` (the stack the export was run for); the environments' tfvars
+/// still set every one. Wired outputs, secrets and the stack name have
+/// none: a caller must give them.
+fn variables_tf(m: &ModuleOut, first: &str) -> Result<Body, ExportError> {
+    let mut blocks = Vec::new();
+    for (name, v) in &m.variables {
         let mut body = vec![
             attr("description", Expression::String(v.description.clone())),
             attr("type", type_expr(&v.ty)),
         ];
-        if matches!(v.source, VarSource::Secret) {
-            body.push(attr("sensitive", Expression::Bool(true)));
+        match &v.source {
+            VarSource::Setting(all) => {
+                if let Some(d) = all.get(first).filter(|d| !d.is_null()) {
+                    body.push(attr("default", plain(d)?));
+                }
+            }
+            VarSource::Secret => body.push(attr("sensitive", Expression::Bool(true))),
+            VarSource::Wire(..) | VarSource::Stack => {}
         }
-        hcl::Structure::Block(labeled("variable", &[name], body))
-    });
-    body_of(blocks.collect::<Vec<_>>())
+        blocks.push(hcl::Structure::Block(labeled("variable", &[name], body)));
+    }
+    Ok(body_of(blocks))
 }
 
 fn outputs_tf(outputs: &BTreeMap<String, (Expression, bool)>) -> Body {
@@ -1845,6 +1900,76 @@ mod tests {
         assert!(e.contains("role:<policy name>"), "{e}");
         let e = id("{name}:{each.key}", None).unwrap_err().to_string();
         assert!(e.contains("not a real id"), "{e}");
+    }
+
+    /// With state, `morket:urn` carries each stack's lineage as the engine
+    /// tags it, through one module variable, and only stacks with state
+    /// get imports.
+    #[test]
+    fn state_lineage_is_a_per_stack_variable_of_the_urn_tag() {
+        use crate::model::{Declared, ResourceOptions, Stack};
+        use crate::provider::aws::{self, Aws, AwsSettings};
+        let mut registry = Registry::builtin();
+        aws::register(
+            &mut registry,
+            std::sync::Arc::new(Aws::new(AwsSettings::default())),
+        );
+        let stack = |name: &str| {
+            let mut st = Stack::new(name).unwrap();
+            st.push(Declared {
+                urn: Urn::new(name, "obs", "aws:logs/LogGroup", "g"),
+                type_name: "aws:logs/LogGroup".into(),
+                inputs: serde_json::json!({"name": format!("/morket/{name}/app"),
+                    "retention_in_days": 30, "tags": {}}),
+                options: ResourceOptions::new(),
+                parent: String::new(),
+            })
+            .unwrap();
+            st
+        };
+        let (staging, production) = (stack("staging"), stack("production"));
+        let env = |st| Environment {
+            stack: st,
+            registry: &registry,
+            outputs: &[],
+            region: "us-east-1".into(),
+            default_tags: BTreeMap::new(),
+            backend: None,
+        };
+        let urn = Urn::new("staging", "obs", "aws:logs/LogGroup", "g");
+        let ids = BTreeMap::from([(
+            urn,
+            (
+                "/morket/staging/app".to_string(),
+                serde_json::json!({"name": "/morket/staging/app"}),
+                serde_json::json!({}),
+            ),
+        )]);
+        let state = BTreeMap::from([(
+            "staging".to_string(),
+            StateIds {
+                lineage: "abc123".into(),
+                ids,
+            },
+        )]);
+        let e = export(&[env(&staging), env(&production)], &state).unwrap();
+        let main = &e.files["modules/obs/main.tf"];
+        assert!(
+            main.contains(r#""morket:urn" = "${var.stack}::obs::aws:logs/LogGroup::g${var.urn_suffix}""#),
+            "{main}"
+        );
+        let vars = |s: &str| &e.files[&format!("environments/{s}/terraform.tfvars")];
+        assert!(vars("staging").contains("obs_urn_suffix = \"#abc123\""), "{}", vars("staging"));
+        assert!(vars("production").contains("obs_urn_suffix = \"\""), "{}", vars("production"));
+        let imports = &e.files["environments/staging/imports.tf"];
+        assert!(
+            imports.contains("to = module.obs.aws_cloudwatch_log_group.g\n  id = \"/morket/staging/app\""),
+            "{imports}"
+        );
+        assert!(!e.files.contains_key("environments/production/imports.tf"));
+        // Without state the tag is the bare URN, as the engine writes it then.
+        let e = export(&[env(&staging), env(&production)], &BTreeMap::new()).unwrap();
+        assert!(!e.files["modules/obs/main.tf"].contains("urn_suffix"));
     }
 
     #[test]

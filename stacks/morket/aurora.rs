@@ -54,6 +54,8 @@ pub fn declare(
             ..Parameter::new("shared_preload_libraries", "pg_stat_statements")
         },
         Parameter::new("log_min_duration_statement", "1000"),
+        // Schema changes (migrations) in the log too.
+        Parameter::new("log_statement", "ddl"),
     ];
     params.tags = name_tag(cfg, "aurora");
     let params = c.resource("cluster-parameter-group", params)?;

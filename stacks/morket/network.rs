@@ -88,7 +88,9 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
         let i = i as u32;
         let mut public = Subnet::new(vpc.id(), &subnet_cidr(&n.vpc_cidr, i));
         public.availability_zone = Some(az.clone());
-        public.map_public_ip_on_launch = true;
+        // The ALB and the NAT gateways bring their own addresses; nothing
+        // launched here needs one handed out.
+        public.map_public_ip_on_launch = false;
         public.tags = name_tag(cfg, &format!("public-{az}"));
         public.tags.insert("Tier".into(), "public".into());
         public_subnets.push(net.resource_with(&format!("public-{az}"), public, in_zone())?);

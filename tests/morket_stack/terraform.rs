@@ -509,7 +509,7 @@ fn every_exported_block_evaluates_back_to_the_mapping_of_its_inputs() {
                     p.is_lookup(),
                     &d.urn,
                     &d.inputs,
-                    d.urn.as_str(),
+                    &J::String(d.urn.to_string()),
                 )));
                 match evaluated_tree(&block.body, vars, true) {
                     Ok(got) => {

@@ -1,6 +1,7 @@
 variable "access_logs_force_destroy" {
   description = "`force_destroy` of aws_s3_bucket.access_logs."
   type        = bool
+  default     = true
 }
 
 variable "account_caller_account_id" {
@@ -16,31 +17,37 @@ variable "account_caller_partition" {
 variable "alb_enable_deletion_protection" {
   description = "`enable_deletion_protection` of aws_lb.alb."
   type        = bool
+  default     = false
 }
 
 variable "api_record_name" {
   description = "`name` of aws_route53_record.api_record."
   type        = string
+  default     = "api.staging.morket.io"
 }
 
 variable "certificate_domain_name" {
   description = "`domain_name` of aws_acm_certificate.certificate."
   type        = string
+  default     = "api.staging.morket.io"
 }
 
 variable "certificate_validation_api_app_morket_io_enabled" {
   description = "Whether aws_route53_record.certificate_validation_api_app_morket_io exists in this environment."
   type        = bool
+  default     = false
 }
 
 variable "certificate_validation_api_staging_morket_io_enabled" {
   description = "Whether aws_route53_record.certificate_validation_api_staging_morket_io exists in this environment."
   type        = bool
+  default     = true
 }
 
 variable "certificate_validation_validation_record_fqdns_variant" {
   description = "Which value of `validation_record_fqdns` aws_acm_certificate_validation.certificate_validation takes (its references differ)."
   type        = number
+  default     = 1
 }
 
 variable "dns_zone_zone_id" {
@@ -51,6 +58,7 @@ variable "dns_zone_zone_id" {
 variable "https_default_action_redirect_host" {
   description = "`host` of aws_lb_listener.https."
   type        = string
+  default     = "staging.morket.io"
 }
 
 variable "network_igw_id" {

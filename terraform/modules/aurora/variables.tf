@@ -6,11 +6,13 @@ variable "account_rds_role_id" {
 variable "cluster_apply_immediately" {
   description = "`apply_immediately` of aws_rds_cluster.cluster."
   type        = bool
+  default     = true
 }
 
 variable "cluster_deletion_protection" {
   description = "`deletion_protection` of aws_rds_cluster.cluster."
   type        = bool
+  default     = false
 }
 
 variable "cluster_final_snapshot_identifier" {
@@ -21,6 +23,7 @@ variable "cluster_final_snapshot_identifier" {
 variable "cluster_skip_final_snapshot" {
   description = "`skip_final_snapshot` of aws_rds_cluster.cluster."
   type        = bool
+  default     = true
 }
 
 variable "network_private_us_east_1a_id" {
@@ -41,11 +44,13 @@ variable "network_sg_aurora_id" {
 variable "reader_1_apply_immediately" {
   description = "`apply_immediately` of aws_rds_cluster_instance.reader_1."
   type        = bool
+  default     = true
 }
 
 variable "reader_1_instance_class" {
   description = "`instance_class` of aws_rds_cluster_instance.reader_1."
   type        = string
+  default     = "db.t4g.medium"
 }
 
 variable "stack" {
@@ -56,9 +61,11 @@ variable "stack" {
 variable "writer_apply_immediately" {
   description = "`apply_immediately` of aws_rds_cluster_instance.writer."
   type        = bool
+  default     = true
 }
 
 variable "writer_instance_class" {
   description = "`instance_class` of aws_rds_cluster_instance.writer."
   type        = string
+  default     = "db.t4g.medium"
 }

@@ -11,4 +11,5 @@ variable "stack" {
 variable "vault_force_destroy" {
   description = "`force_destroy` of aws_backup_vault.vault."
   type        = bool
+  default     = true
 }

@@ -1,4 +1,5 @@
 resource "aws_sns_topic" "alarms" {
+  # checkov:skip=CKV_AWS_26:CloudWatch alarms cannot publish to a topic under the AWS-managed aws/sns key, and the stack builds no CMK
   name         = "morket-${var.stack}-alarms"
   display_name = "Morket ${var.stack} alarms"
   tags = {
@@ -123,30 +124,6 @@ resource "aws_cloudwatch_metric_alarm" "redis_001_cpu" {
   tags = {
     Name         = "morket-${var.stack}-redis-001-cpu"
     "morket:urn" = "${var.stack}::observability::aws:cloudwatch/MetricAlarm::redis-001-cpu"
-  }
-}
-
-resource "aws_cloudwatch_metric_alarm" "redis_002_cpu" {
-  count             = var.redis_002_cpu_enabled ? 1 : 0
-  alarm_name        = "morket-${var.stack}-redis-002-cpu"
-  alarm_description = "Redis node 002 engine CPU above 70 % for 10 minutes (R16.2)"
-  namespace         = "AWS/ElastiCache"
-  metric_name       = "EngineCPUUtilization"
-  dimensions = {
-    CacheClusterId = "${var.redis_replication_group_id}-002"
-  }
-  statistic           = "Average"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = 70
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "missing"
-  actions_enabled     = true
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags = {
-    Name         = "morket-${var.stack}-redis-002-cpu"
-    "morket:urn" = "${var.stack}::observability::aws:cloudwatch/MetricAlarm::redis-002-cpu"
   }
 }
 
@@ -1960,4 +1937,28 @@ resource "aws_cloudwatch_dashboard" "dashboard" {
       ]
     }),
   ][var.dashboard_dashboard_body_variant]
+}
+
+resource "aws_cloudwatch_metric_alarm" "redis_002_cpu" {
+  count             = var.redis_002_cpu_enabled ? 1 : 0
+  alarm_name        = "morket-${var.stack}-redis-002-cpu"
+  alarm_description = "Redis node 002 engine CPU above 70 % for 10 minutes (R16.2)"
+  namespace         = "AWS/ElastiCache"
+  metric_name       = "EngineCPUUtilization"
+  dimensions = {
+    CacheClusterId = "${var.redis_replication_group_id}-002"
+  }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 70
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "missing"
+  actions_enabled     = true
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags = {
+    Name         = "morket-${var.stack}-redis-002-cpu"
+    "morket:urn" = "${var.stack}::observability::aws:cloudwatch/MetricAlarm::redis-002-cpu"
+  }
 }

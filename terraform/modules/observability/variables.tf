@@ -31,6 +31,7 @@ variable "clickhouse_instance_id" {
 variable "dashboard_dashboard_body_variant" {
   description = "Which value of `dashboard_body` aws_cloudwatch_dashboard.dashboard takes (its references differ)."
   type        = number
+  default     = 1
 }
 
 variable "ecs_cluster_name" {
@@ -46,6 +47,7 @@ variable "opensearch_domain_domain_name" {
 variable "redis_002_cpu_enabled" {
   description = "Whether aws_cloudwatch_metric_alarm.redis_002_cpu exists in this environment."
   type        = bool
+  default     = false
 }
 
 variable "redis_replication_group_id" {

@@ -16,31 +16,37 @@ variable "account_opensearch_role_id" {
 variable "domain_cluster_config_instance_count" {
   description = "`instance_count` of aws_opensearch_domain.domain."
   type        = number
+  default     = 1
 }
 
 variable "domain_cluster_config_instance_type" {
   description = "`instance_type` of aws_opensearch_domain.domain."
   type        = string
+  default     = "t3.medium.search"
 }
 
 variable "domain_cluster_config_zone_awareness_config_enabled" {
   description = "Whether aws_opensearch_domain.domain has a `zone_awareness_config` block."
   type        = bool
+  default     = false
 }
 
 variable "domain_cluster_config_zone_awareness_enabled" {
   description = "`zone_awareness_enabled` of aws_opensearch_domain.domain."
   type        = bool
+  default     = false
 }
 
 variable "domain_ebs_options_volume_size" {
   description = "`volume_size` of aws_opensearch_domain.domain."
   type        = number
+  default     = 20
 }
 
 variable "domain_vpc_options_subnet_ids_variant" {
   description = "Which value of `subnet_ids` aws_opensearch_domain.domain takes (its references differ)."
   type        = number
+  default     = 1
 }
 
 variable "network_private_us_east_1a_id" {

@@ -1,11 +1,13 @@
 variable "broker_deployment_mode" {
   description = "`deployment_mode` of aws_mq_broker.broker."
   type        = string
+  default     = "SINGLE_INSTANCE"
 }
 
 variable "broker_subnet_ids_variant" {
   description = "Which value of `subnet_ids` aws_mq_broker.broker takes (its references differ)."
   type        = number
+  default     = 1
 }
 
 variable "network_private_us_east_1a_id" {

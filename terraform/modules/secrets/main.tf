@@ -12,6 +12,8 @@ resource "random_password" "clickhouse_password" {
 }
 
 resource "aws_secretsmanager_secret" "clickhouse" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/clickhouse"
   description             = "ClickHouse admin credentials"
   recovery_window_in_days = var.clickhouse_recovery_window_in_days
@@ -31,6 +33,8 @@ resource "aws_secretsmanager_secret_version" "clickhouse_value" {
 }
 
 resource "aws_secretsmanager_secret" "redis" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/redis"
   description             = "Redis AUTH token"
   recovery_window_in_days = var.redis_recovery_window_in_days
@@ -50,6 +54,8 @@ resource "aws_secretsmanager_secret_version" "redis_value" {
 }
 
 resource "aws_secretsmanager_secret" "rabbitmq" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/rabbitmq"
   description             = "RabbitMQ admin credentials"
   recovery_window_in_days = var.rabbitmq_recovery_window_in_days
@@ -69,6 +75,8 @@ resource "aws_secretsmanager_secret_version" "rabbitmq_value" {
 }
 
 resource "aws_secretsmanager_secret" "opensearch" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/opensearch"
   description             = "OpenSearch master user credentials"
   recovery_window_in_days = var.opensearch_recovery_window_in_days
@@ -100,6 +108,8 @@ resource "random_password" "jwt_generated" {
 }
 
 resource "aws_secretsmanager_secret" "jwt" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/jwt"
   description             = "JWT signing secret"
   recovery_window_in_days = var.jwt_recovery_window_in_days
@@ -131,6 +141,8 @@ resource "random_password" "encryption_key_generated" {
 }
 
 resource "aws_secretsmanager_secret" "encryption_key" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/encryption-key"
   description             = "AES-256-GCM encryption master key"
   recovery_window_in_days = var.encryption_key_recovery_window_in_days
@@ -162,6 +174,8 @@ resource "random_password" "service_api_key_generated" {
 }
 
 resource "aws_secretsmanager_secret" "service_api_key" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/service-api-key"
   description             = "Service-to-service API key (X-Service-Key)"
   recovery_window_in_days = var.service_api_key_recovery_window_in_days
@@ -193,6 +207,8 @@ resource "random_password" "webhook_hmac_generated" {
 }
 
 resource "aws_secretsmanager_secret" "webhook_hmac" {
+  # checkov:skip=CKV_AWS_149:encrypted with the aws/secretsmanager key; task execution roles read them with GetSecretValue only (R11.3); no CMK
+  # checkov:skip=CKV2_AWS_57:generated once by random_password, no rotation Lambda in scope (R11.4); Aurora's RDS-managed secret rotates every 30 days
   name                    = "morket/${var.stack}/webhook-hmac"
   description             = "Webhook HMAC signing secret"
   recovery_window_in_days = var.webhook_hmac_recovery_window_in_days

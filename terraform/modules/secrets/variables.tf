@@ -6,16 +6,19 @@ variable "aurora_cluster_master_user_secret_arn" {
 variable "clickhouse_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.clickhouse."
   type        = number
+  default     = 0
 }
 
 variable "encryption_key_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.encryption_key."
   type        = number
+  default     = 0
 }
 
 variable "jwt_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.jwt."
   type        = number
+  default     = 0
 }
 
 variable "opensearch_master_password_result" {
@@ -26,6 +29,7 @@ variable "opensearch_master_password_result" {
 variable "opensearch_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.opensearch."
   type        = number
+  default     = 0
 }
 
 variable "rabbitmq_admin_password_result" {
@@ -36,6 +40,7 @@ variable "rabbitmq_admin_password_result" {
 variable "rabbitmq_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.rabbitmq."
   type        = number
+  default     = 0
 }
 
 variable "redis_auth_token_result" {
@@ -46,11 +51,13 @@ variable "redis_auth_token_result" {
 variable "redis_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.redis."
   type        = number
+  default     = 0
 }
 
 variable "service_api_key_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.service_api_key."
   type        = number
+  default     = 0
 }
 
 variable "stack" {
@@ -61,4 +68,5 @@ variable "stack" {
 variable "webhook_hmac_recovery_window_in_days" {
   description = "`recovery_window_in_days` of aws_secretsmanager_secret.webhook_hmac."
   type        = number
+  default     = 0
 }

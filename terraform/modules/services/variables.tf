@@ -36,26 +36,31 @@ variable "aurora_writer_id" {
 variable "backend_logs_retention_in_days" {
   description = "`retention_in_days` of aws_cloudwatch_log_group.backend_logs."
   type        = number
+  default     = 30
 }
 
 variable "backend_scaling_max_capacity" {
   description = "`max_capacity` of aws_appautoscaling_target.backend_scaling."
   type        = number
+  default     = 4
 }
 
 variable "backend_task_container_definitions_variant" {
   description = "Which value of `container_definitions` aws_ecs_task_definition.backend_task takes (its references differ)."
   type        = number
+  default     = 1
 }
 
 variable "backend_task_cpu" {
   description = "`cpu` of aws_ecs_task_definition.backend_task."
   type        = string
+  default     = "256"
 }
 
 variable "backend_task_memory" {
   description = "`memory` of aws_ecs_task_definition.backend_task."
   type        = string
+  default     = "512"
 }
 
 variable "clickhouse_instance_private_ip" {
@@ -131,26 +136,31 @@ variable "registry_scraper_repository_url" {
 variable "scraper_logs_retention_in_days" {
   description = "`retention_in_days` of aws_cloudwatch_log_group.scraper_logs."
   type        = number
+  default     = 30
 }
 
 variable "scraper_scaling_max_capacity" {
   description = "`max_capacity` of aws_appautoscaling_target.scraper_scaling."
   type        = number
+  default     = 4
 }
 
 variable "scraper_task_container_definitions_variant" {
   description = "Which value of `container_definitions` aws_ecs_task_definition.scraper_task takes (its references differ)."
   type        = number
+  default     = 1
 }
 
 variable "scraper_task_cpu" {
   description = "`cpu` of aws_ecs_task_definition.scraper_task."
   type        = string
+  default     = "1024"
 }
 
 variable "scraper_task_memory" {
   description = "`memory` of aws_ecs_task_definition.scraper_task."
   type        = string
+  default     = "2048"
 }
 
 variable "secrets_clickhouse_arn" {
@@ -241,9 +251,11 @@ variable "stack" {
 variable "temporal_worker_logs_retention_in_days" {
   description = "`retention_in_days` of aws_cloudwatch_log_group.temporal_worker_logs."
   type        = number
+  default     = 30
 }
 
 variable "temporal_worker_task_container_definitions_variant" {
   description = "Which value of `container_definitions` aws_ecs_task_definition.temporal_worker_task takes (its references differ)."
   type        = number
+  default     = 1
 }

@@ -51,4 +51,5 @@ variable "stack" {
 variable "temporal_server_logs_retention_in_days" {
   description = "`retention_in_days` of aws_cloudwatch_log_group.temporal_server_logs."
   type        = number
+  default     = 30
 }

@@ -111,6 +111,8 @@ impl AwsResource for DbClusterInstance {
         terraform: &[Tf {
             resource: "aws_rds_cluster_instance",
             args: &[
+                // Never sent: AWS's default, said so Terraform agrees.
+                ("=true", "auto_minor_version_upgrade"),
                 ("identifier", "identifier"),
                 ("cluster_identifier", "cluster_identifier"),
                 ("instance_class", "instance_class"),
