@@ -1180,7 +1180,9 @@ fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Res
                 ctx.profile.clone(),
             )
             .with_context(|| {
-                format!("opening state for stack {n} (export without --with-state, or deploy it first)")
+                format!(
+                    "opening state for stack {n} (export without --with-state, or deploy it first)"
+                )
             })?;
             let ids = store
                 .resources()?

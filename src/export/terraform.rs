@@ -1023,7 +1023,11 @@ pub fn export(
             .iter()
             .map(|s| {
                 let l = state.get(s).map_or("", |x| x.lineage.as_str());
-                let suffix = if l.is_empty() { String::new() } else { format!("#{l}") };
+                let suffix = if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("#{l}")
+                };
                 (s.clone(), Value::String(suffix))
             })
             .collect()
@@ -1955,15 +1959,27 @@ mod tests {
         let e = export(&[env(&staging), env(&production)], &state).unwrap();
         let main = &e.files["modules/obs/main.tf"];
         assert!(
-            main.contains(r#""morket:urn" = "${var.stack}::obs::aws:logs/LogGroup::g${var.urn_suffix}""#),
+            main.contains(
+                r#""morket:urn" = "${var.stack}::obs::aws:logs/LogGroup::g${var.urn_suffix}""#
+            ),
             "{main}"
         );
         let vars = |s: &str| &e.files[&format!("environments/{s}/terraform.tfvars")];
-        assert!(vars("staging").contains("obs_urn_suffix = \"#abc123\""), "{}", vars("staging"));
-        assert!(vars("production").contains("obs_urn_suffix = \"\""), "{}", vars("production"));
+        assert!(
+            vars("staging").contains("obs_urn_suffix = \"#abc123\""),
+            "{}",
+            vars("staging")
+        );
+        assert!(
+            vars("production").contains("obs_urn_suffix = \"\""),
+            "{}",
+            vars("production")
+        );
         let imports = &e.files["environments/staging/imports.tf"];
         assert!(
-            imports.contains("to = module.obs.aws_cloudwatch_log_group.g\n  id = \"/morket/staging/app\""),
+            imports.contains(
+                "to = module.obs.aws_cloudwatch_log_group.g\n  id = \"/morket/staging/app\""
+            ),
             "{imports}"
         );
         assert!(!e.files.contains_key("environments/production/imports.tf"));
