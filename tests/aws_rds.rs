@@ -736,6 +736,44 @@ async fn cluster_deletion_protection_and_replacement() {
     );
 }
 
+/// Snapshots carry the tags and the PostgreSQL log goes to CloudWatch: both
+/// sent on create, read back (no change on the next plan), and the flag
+/// turned off in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_snapshot_tags_and_log_exports() {
+    let mut e = env().await;
+    let mut c = DbCluster::new("morket-logs", "morket_admin");
+    c.copy_tags_to_snapshot = true;
+    c.enabled_cloudwatch_logs_exports = vec!["postgresql".into()];
+    c.skip_final_snapshot = true;
+    let (s1, u) = cluster_stack(&c, ResourceOptions::new());
+    e.up(&s1).await;
+    let live = e.cluster("morket-logs").await.unwrap();
+    assert_eq!(live.copy_tags_to_snapshot(), Some(true));
+    assert_eq!(live.enabled_cloudwatch_logs_exports(), ["postgresql"]);
+    e.no_changes(&s1).await;
+    c.copy_tags_to_snapshot = false;
+    let (s2, _) = cluster_stack(&c, ResourceOptions::new());
+    let plan = e.up(&s2).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(step(&plan, &u).changed, vec!["copy_tags_to_snapshot"]);
+    assert_eq!(
+        e.cluster("morket-logs")
+            .await
+            .unwrap()
+            .copy_tags_to_snapshot(),
+        Some(false)
+    );
+    // A log type of the other engine is refused before any call.
+    c.enabled_cloudwatch_logs_exports = vec!["slowquery".into()];
+    let msg = preview_error(c).await;
+    assert!(
+        msg.contains("enabled_cloudwatch_logs_exports[0]") && msg.contains("slowquery"),
+        "{msg}"
+    );
+    destroy(&mut e, &s2).await;
+}
+
 // ---------------------------------------------------------------- PostgreSQL
 
 fn pg_stack(subnets: &[String], d: &DbInstance) -> (Stack, Urn) {
@@ -1742,6 +1780,54 @@ mod mocked {
         assert_eq!(describe.num_calls(), 6);
         // The first poll came after Terraform's 30 s (times the test scale).
         assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    /// Log exports change against what runs (moto's ModifyDBCluster ignores
+    /// CloudwatchLogsExportConfiguration, so this path runs here): the
+    /// types to turn on and the types to turn off, with the snapshot tag
+    /// flag in the same call.
+    #[tokio::test]
+    async fn cluster_log_exports_turn_on_and_off_against_what_runs() {
+        let modify = mock!(Client::modify_db_cluster)
+            .match_requests(|r| {
+                let logs = r.cloudwatch_logs_export_configuration();
+                r.copy_tags_to_snapshot() == Some(true)
+                    && logs.is_some_and(|l| {
+                        l.enable_log_types() == ["postgresql"]
+                            && l.disable_log_types() == ["iam-db-auth-error"]
+                    })
+            })
+            .then_output(|| ModifyDbClusterOutput::builder().build());
+        let live = |logs: &[&str]| {
+            let logs: Vec<String> = logs.iter().map(|l| l.to_string()).collect();
+            move || {
+                let mut out = cluster("available", true);
+                let c = out.db_clusters.as_mut().and_then(|c| c.first_mut());
+                if let Some(c) = c {
+                    c.enabled_cloudwatch_logs_exports = Some(logs.clone());
+                }
+                out
+            }
+        };
+        let describe = mock!(Client::describe_db_clusters)
+            .sequence()
+            .output(live(&["iam-db-auth-error"]))
+            .output(live(&["postgresql"]))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&modify, &describe]);
+        let reg = provider_with(client);
+        // State says none; AWS has one turned on outside the engine.
+        let old = DbCluster::new("c", "admin_user");
+        let mut new = old.clone();
+        new.copy_tags_to_snapshot = true;
+        new.enabled_cloudwatch_logs_exports = vec!["postgresql".into()];
+        reg.get(DbCluster::TYPE)
+            .unwrap()
+            .update(&ctx(DbCluster::TYPE), "c", &v(&old), &v(&new), &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(modify.num_calls(), 1);
     }
 
     /// A storage change ends in `storage-optimization`, which lasts hours

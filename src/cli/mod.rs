@@ -1173,17 +1173,13 @@ fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Res
     let mut state = std::collections::BTreeMap::new();
     if with_state {
         for n in &names {
-            let store = backend::open_read_only(
-                &ctx.backend(n)?,
-                &ctx.state_dir,
-                n,
-                ctx.profile.clone(),
-            )
-            .with_context(|| {
-                format!(
+            let store =
+                backend::open_read_only(&ctx.backend(n)?, &ctx.state_dir, n, ctx.profile.clone())
+                    .with_context(|| {
+                    format!(
                     "opening state for stack {n} (export without --with-state, or deploy it first)"
                 )
-            })?;
+                })?;
             let ids = store
                 .resources()?
                 .into_iter()

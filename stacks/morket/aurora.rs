@@ -69,6 +69,10 @@ pub fn declare(
     cluster.db_cluster_parameter_group_name = Some(params.name().into());
     cluster.storage_encrypted = true;
     cluster.deletion_protection = a.deletion_protection;
+    // Snapshots keep the cost tags (R2.6); the slow-query and DDL log
+    // reaches CloudWatch, where someone reads it.
+    cluster.copy_tags_to_snapshot = true;
+    cluster.enabled_cloudwatch_logs_exports = vec!["postgresql".into()];
     cluster.backup_retention_period = a.backup_retention_days as i32;
     cluster.preferred_backup_window = Some(a.preferred_backup_window.clone());
     // Staging is disposable; production keeps a final snapshot.

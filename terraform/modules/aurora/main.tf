@@ -52,6 +52,8 @@ resource "aws_rds_cluster" "cluster" {
   db_cluster_parameter_group_name = aws_rds_cluster_parameter_group.cluster_parameter_group.name
   storage_encrypted               = true
   deletion_protection             = var.cluster_deletion_protection
+  copy_tags_to_snapshot           = true
+  enabled_cloudwatch_logs_exports = ["postgresql"]
   backup_retention_period         = 7
   preferred_backup_window         = "03:00-04:00"
   skip_final_snapshot             = var.cluster_skip_final_snapshot

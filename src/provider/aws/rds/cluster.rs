@@ -1,7 +1,7 @@
 //! `aws:rds/DbCluster` (Terraform `aws_rds_cluster`): an Aurora cluster.
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::DbCluster as RdsCluster;
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbCluster as RdsCluster};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -42,6 +42,12 @@ pub struct DbCluster {
     pub storage_encrypted: bool,
     pub kms_key_id: Option<Input<String>>,
     pub deletion_protection: bool,
+    /// Snapshots (automated and final) carry the cluster's tags.
+    pub copy_tags_to_snapshot: bool,
+    /// Logs published to CloudWatch Logs: `postgresql` (aurora-postgresql);
+    /// `audit`, `error`, `general`, `slowquery` (aurora-mysql);
+    /// `iam-db-auth-error` (both).
+    pub enabled_cloudwatch_logs_exports: Vec<String>,
     /// Days, 1 to 35.
     pub backup_retention_period: i32,
     /// `hh24:mi-hh24:mi` UTC, at least 30 minutes.
@@ -75,6 +81,8 @@ impl Default for DbCluster {
             storage_encrypted: true,
             kms_key_id: None,
             deletion_protection: false,
+            copy_tags_to_snapshot: false,
+            enabled_cloudwatch_logs_exports: Vec::new(),
             backup_retention_period: 1,
             preferred_backup_window: None,
             preferred_maintenance_window: None,
@@ -163,6 +171,7 @@ impl AwsResource for DbCluster {
         normalize: &[
             ("engine_version", Norm::VersionPrefix),
             ("vpc_security_group_ids", Norm::Set),
+            ("enabled_cloudwatch_logs_exports", Norm::Set),
         ],
         terraform: &[Tf {
             resource: "aws_rds_cluster",
@@ -184,6 +193,11 @@ impl AwsResource for DbCluster {
                 ("storage_encrypted", "storage_encrypted"),
                 ("kms_key_id", "kms_key_id"),
                 ("deletion_protection", "deletion_protection"),
+                ("copy_tags_to_snapshot", "copy_tags_to_snapshot"),
+                (
+                    "enabled_cloudwatch_logs_exports",
+                    "enabled_cloudwatch_logs_exports",
+                ),
                 ("backup_retention_period", "backup_retention_period"),
                 ("preferred_backup_window", "preferred_backup_window"),
                 (
@@ -251,6 +265,20 @@ impl AwsResource for DbCluster {
             self.backup_retention_period,
             1..=35,
         )?;
+        let logs: &[&str] = if self.engine == "aurora-mysql" {
+            &[
+                "audit",
+                "error",
+                "general",
+                "slowquery",
+                "iam-db-auth-error",
+            ]
+        } else {
+            &["postgresql", "iam-db-auth-error"]
+        };
+        for (i, l) in self.enabled_cloudwatch_logs_exports.iter().enumerate() {
+            one_of(&format!("enabled_cloudwatch_logs_exports[{i}]"), l, logs)?;
+        }
         if let Some(w) = &self.preferred_backup_window {
             check_backup_window("preferred_backup_window", w, 30)?;
         }
@@ -287,6 +315,11 @@ impl AwsResource for DbCluster {
                 .storage_encrypted(self.storage_encrypted)
                 .set_kms_key_id(kms.clone())
                 .deletion_protection(self.deletion_protection)
+                .copy_tags_to_snapshot(self.copy_tags_to_snapshot)
+                .set_enable_cloudwatch_logs_exports(
+                    (!self.enabled_cloudwatch_logs_exports.is_empty())
+                        .then(|| self.enabled_cloudwatch_logs_exports.clone()),
+                )
                 .backup_retention_period(self.backup_retention_period)
                 .set_preferred_backup_window(self.preferred_backup_window.clone())
                 .set_preferred_maintenance_window(self.preferred_maintenance_window.clone())
@@ -335,6 +368,8 @@ impl AwsResource for DbCluster {
             storage_encrypted: c.storage_encrypted().unwrap_or(false),
             kms_key_id: input(c.kms_key_id()),
             deletion_protection: c.deletion_protection().unwrap_or(false),
+            copy_tags_to_snapshot: c.copy_tags_to_snapshot().unwrap_or(false),
+            enabled_cloudwatch_logs_exports: c.enabled_cloudwatch_logs_exports().to_vec(),
             backup_retention_period: c.backup_retention_period().unwrap_or(1),
             preferred_backup_window: str(c.preferred_backup_window()),
             preferred_maintenance_window: str(c.preferred_maintenance_window()),
@@ -393,6 +428,30 @@ impl AwsResource for DbCluster {
         }
         if self.backup_retention_period != old.backup_retention_period {
             req = req.backup_retention_period(self.backup_retention_period);
+            any = true;
+        }
+        if self.copy_tags_to_snapshot != old.copy_tags_to_snapshot {
+            req = req.copy_tags_to_snapshot(self.copy_tags_to_snapshot);
+            any = true;
+        }
+        // Against what runs: the types to turn on and off.
+        let live_logs = live.enabled_cloudwatch_logs_exports();
+        let on: Vec<String> = (self.enabled_cloudwatch_logs_exports.iter())
+            .filter(|l| !live_logs.contains(l))
+            .cloned()
+            .collect();
+        let off: Vec<String> = live_logs
+            .iter()
+            .filter(|l| !self.enabled_cloudwatch_logs_exports.contains(l))
+            .cloned()
+            .collect();
+        if !on.is_empty() || !off.is_empty() {
+            req = req.cloudwatch_logs_export_configuration(
+                CloudwatchLogsExportConfiguration::builder()
+                    .set_enable_log_types((!on.is_empty()).then_some(on))
+                    .set_disable_log_types((!off.is_empty()).then_some(off))
+                    .build(),
+            );
             any = true;
         }
         if self.preferred_backup_window != old.preferred_backup_window {
