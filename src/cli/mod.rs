@@ -1173,13 +1173,22 @@ fn export_terraform(ctx: &Ctx, stack: &str, out: &Path, with_state: bool) -> Res
     let mut state = std::collections::BTreeMap::new();
     if with_state {
         for n in &names {
-            let store =
-                backend::open_read_only(&ctx.backend(n)?, &ctx.state_dir, n, ctx.profile.clone())
-                    .with_context(|| {
-                    format!(
-                    "opening state for stack {n} (export without --with-state, or deploy it first)"
-                )
-                })?;
+            let opened =
+                backend::open_read_only(&ctx.backend(n)?, &ctx.state_dir, n, ctx.profile.clone());
+            let store = match opened {
+                Ok(s) => s,
+                // Another stack of the project not deployed (or not
+                // readable here): its environment gets no imports.tf.
+                Err(e) if n != stack => {
+                    println!("Stack {n}: no state read ({e}); its environment has no imports.tf.");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)).with_context(|| {
+                        format!("opening state for stack {n} (export without --with-state, or deploy it first)")
+                    })
+                }
+            };
             let ids = store
                 .resources()?
                 .into_iter()

@@ -13,7 +13,8 @@ use super::{ExportError, Files};
 pub struct Skip {
     /// `CKV_AWS_158`, `CKV2_AWS_5`.
     pub check: String,
-    /// `TYPE` (every block of that type) or `MODULE.TYPE.NAME`.
+    /// `TYPE` (every resource of that type) or `MODULE.TYPE.NAME`; a data
+    /// source is `data.TYPE` or `MODULE.data.TYPE.NAME`.
     pub resources: Vec<String>,
     pub reason: String,
 }
@@ -71,7 +72,7 @@ pub fn annotate(files: &Files, skips: &[Skip]) -> Result<Files, ExportError> {
         };
         let mut new = String::with_capacity(text.len());
         for line in text.split_inclusive('\n') {
-            let Some((ty, name, empty)) = header(line) else {
+            let Some((data, ty, name, empty)) = header(line) else {
                 new.push_str(line);
                 continue;
             };
@@ -79,7 +80,10 @@ pub fn annotate(files: &Files, skips: &[Skip]) -> Result<Files, ExportError> {
             let mut i = 0;
             for s in skips {
                 for sel in &s.resources {
-                    if *sel == ty || *sel == format!("{module}.{ty}.{name}") {
+                    let kind = if data { "data." } else { "" };
+                    if *sel == format!("{kind}{ty}")
+                        || *sel == format!("{module}.{kind}{ty}.{name}")
+                    {
                         used[i] = true;
                         comments.push(format!("  # checkov:skip={}:{}\n", s.check, s.reason));
                     }
@@ -115,16 +119,19 @@ pub fn annotate(files: &Files, skips: &[Skip]) -> Result<Files, ExportError> {
     Ok(out)
 }
 
-/// `resource "T" "N" {` or `data "T" "N" {}`: (T, N, whether it is empty).
-fn header(line: &str) -> Option<(&str, &str, bool)> {
-    let rest = line
-        .strip_prefix("resource \"")
-        .or_else(|| line.strip_prefix("data \""))?;
+/// `resource "T" "N" {` or `data "T" "N" {}` at the start of a line (the
+/// export writes no heredocs, so such a line opens a top-level block):
+/// (whether it is data, T, N, whether it is empty).
+fn header(line: &str) -> Option<(bool, &str, &str, bool)> {
+    let (data, rest) = match line.strip_prefix("resource \"") {
+        Some(r) => (false, r),
+        None => (true, line.strip_prefix("data \"")?),
+    };
     let (ty, rest) = rest.split_once("\" \"")?;
     let (name, rest) = rest.split_once('"')?;
     match rest.trim() {
-        "{" => Some((ty, name, false)),
-        "{}" => Some((ty, name, true)),
+        "{" => Some((data, ty, name, false)),
+        "{}" => Some((data, ty, name, true)),
         _ => None,
     }
 }
@@ -146,6 +153,11 @@ reason = "service-managed keys"
 check = "CKV2_AWS_5"
 resources = ["net.aws_security_group.sg"]
 reason = "attached in module alb"
+
+[[skip]]
+check = "CKV_AWS_394"
+resources = ["net.data.aws_x.y"]
+reason = "asserts only"
 "#,
         )
         .unwrap();
@@ -162,8 +174,14 @@ reason = "attached in module alb"
         let out = annotate(&files, &skips).unwrap();
         assert_eq!(
             out["modules/net/main.tf"],
-            "resource \"aws_security_group\" \"sg\" {\n  # checkov:skip=CKV2_AWS_5:attached in module alb\n  name = \"a\"\n}\n\nresource \"aws_security_group\" \"other\" {\n  name = \"b\"\n}\n\ndata \"aws_x\" \"y\" {}\n"
+            "resource \"aws_security_group\" \"sg\" {\n  # checkov:skip=CKV2_AWS_5:attached in module alb\n  name = \"a\"\n}\n\nresource \"aws_security_group\" \"other\" {\n  name = \"b\"\n}\n\ndata \"aws_x\" \"y\" {\n  # checkov:skip=CKV_AWS_394:asserts only\n}\n"
         );
+        // A resource type's selector does not reach a data source of it.
+        let by_type = parse_skips(
+            "[[skip]]\ncheck = \"CKV_AWS_1\"\nresources = [\"aws_x\"]\nreason = \"r\"\n",
+        )
+        .unwrap();
+        assert!(annotate(&files, &by_type).is_err());
         assert_eq!(
             out["modules/obs/main.tf"],
             "resource \"aws_cloudwatch_log_group\" \"g\" {\n  # checkov:skip=CKV_AWS_158:service-managed keys\n}\n"

@@ -222,7 +222,7 @@ pub fn arguments(
             inputs["tags"] = Value::Object(tags);
         }
         if let Some(text) = field.strip_prefix('=') {
-            // `=true`, `=1`: that JSON value; other text is a string.
+            // `=true` / `=false`: a bool; other text is a string.
             let v = match text {
                 "true" | "false" => serde_json::from_str(text).unwrap_or_default(),
                 _ => text.into(),
@@ -457,6 +457,9 @@ enum VarSource {
     Secret,
     /// The stack's name (`var.stack` of the environment).
     Stack,
+    /// Each stack's `#lineage` (set in tfvars like a setting, but with no
+    /// default: one stack's state is no default for another).
+    Lineage(BTreeMap<String, Value>),
 }
 
 struct Var {
@@ -718,18 +721,26 @@ impl Ctx<'_> {
         }
         if v.get(LINEAGE).is_some() {
             let m = outs.entry(at.module.to_string()).or_default();
-            if !m.variables.contains_key("urn_suffix") {
-                m.names.take("urn_suffix");
-                m.variables.insert(
-                    "urn_suffix".into(),
-                    Var {
-                        ty: "string".into(),
-                        description: "`#<state lineage>` after the URN in morket:urn tags (empty for a stack without state).".into(),
-                        source: VarSource::Setting(self.lineages.clone()),
-                    },
-                );
-            }
-            return Ok(var_expr("urn_suffix"));
+            let have = m
+                .variables
+                .iter()
+                .find_map(|(n, v)| matches!(v.source, VarSource::Lineage(_)).then(|| n.clone()));
+            let name = match have {
+                Some(n) => n,
+                None => {
+                    let n = m.names.take("urn_suffix");
+                    m.variables.insert(
+                        n.clone(),
+                        Var {
+                            ty: "string".into(),
+                            description: "`#<state lineage>` after the URN in morket:urn tags (empty for a stack without state).".into(),
+                            source: VarSource::Lineage(self.lineages.clone()),
+                        },
+                    );
+                    n
+                }
+            };
+            return Ok(var_expr(&name));
         }
         if let Some(k) = v.get(EACH).and_then(Value::as_str) {
             return Ok(path_expr("each", &[Op::Attr(k)]));
@@ -1408,11 +1419,14 @@ fn variables_tf(m: &ModuleOut, first: &str) -> Result<Body, ExportError> {
         match &v.source {
             VarSource::Setting(all) => {
                 if let Some(d) = all.get(first).filter(|d| !d.is_null()) {
-                    body.push(attr("default", plain(d)?));
+                    let d = plain(d).map_err(|e| {
+                        ExportError::Invalid(format!("default of variable {name}: {e}"))
+                    })?;
+                    body.push(attr("default", d));
                 }
             }
             VarSource::Secret => body.push(attr("sensitive", Expression::Bool(true))),
-            VarSource::Wire(..) | VarSource::Stack => {}
+            VarSource::Wire(..) | VarSource::Stack | VarSource::Lineage(_) => {}
         }
         blocks.push(hcl::Structure::Block(labeled("variable", &[name], body)));
     }
@@ -1543,7 +1557,7 @@ fn environment_tf(
             attr("type", type_expr(&v.ty)),
         ];
         match &v.source {
-            VarSource::Setting(per) => {
+            VarSource::Setting(per) | VarSource::Lineage(per) => {
                 let value = per.get(stack).cloned().unwrap_or(Value::Null);
                 tfvars.push(attr(name, plain(&value)?));
             }
@@ -1667,24 +1681,35 @@ fn import_id(
                     "import id {template:?}: {field} outside a for_each resource is not a real id"
                 )))
             }
-            // A field left out is empty (`time_sleep`: "30s,"); `outputs.X`
-            // is an output.
-            _ => match field.strip_prefix("outputs.").map_or_else(
-                || value::get_path(inputs, field),
-                |o| value::get_path(outputs, o),
-            ) {
-                Some(Value::String(s)) => out.push_str(s),
-                None | Some(Value::Null) => {}
-                // A list is its elements joined by `_` (security group
-                // rule sources).
-                Some(Value::Array(a)) => out.push_str(
-                    &a.iter()
-                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-                        .collect::<Vec<_>>()
-                        .join("_"),
-                ),
-                Some(other) => out.push_str(&other.to_string()),
-            },
+            // `{a+b}`: the non-empty ones `_`-joined (security group rule
+            // sources); `{f?}` may be empty (`time_sleep`: "30s,"); any
+            // other field must have a value. `outputs.X` is an output.
+            _ => {
+                let optional = field.ends_with('?') || field.contains('+');
+                let mut parts = Vec::new();
+                for f in field.trim_end_matches('?').split('+') {
+                    let v = match f.strip_prefix("outputs.") {
+                        Some(o) => value::get_path(outputs, o),
+                        None => value::get_path(inputs, f),
+                    };
+                    match v {
+                        Some(Value::String(s)) if !s.is_empty() => parts.push(s.clone()),
+                        Some(Value::Array(a)) if !a.is_empty() => parts.extend(
+                            a.iter()
+                                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)),
+                        ),
+                        Some(Value::Number(n)) => parts.push(n.to_string()),
+                        Some(Value::Bool(b)) => parts.push(b.to_string()),
+                        _ => {}
+                    }
+                }
+                if parts.is_empty() && !optional {
+                    return Err(ExportError::Invalid(format!(
+                        "import id {template:?}: {field} has no value"
+                    )));
+                }
+                out.push_str(&parts.join("_"));
+            }
         }
         // `{field|basename}`: the part after the last `/` (a name from an ARN).
         if base {
@@ -1729,11 +1754,10 @@ fn imports_tf(
         let Some((id, inputs, outputs)) = st.ids.get(&urn) else {
             continue;
         };
+        let named = |e: ExportError| ExportError::Invalid(format!("{} ({urn}): {e}", t.to));
         let Some(field) = t.each else {
-            push(
-                t.to.clone(),
-                import_id(t.template, id, (inputs, outputs), None)?,
-            );
+            let id = import_id(t.template, id, (inputs, outputs), None).map_err(named)?;
+            push(t.to.clone(), id);
             continue;
         };
         // One import per element: a map by key, a list (toset) by value.
@@ -1751,10 +1775,8 @@ fn imports_tf(
         };
         for (k, v) in pairs {
             let to = format!("{}[{}]", t.to, layout::quote(&k));
-            push(
-                to,
-                import_id(t.template, id, (inputs, outputs), Some((&k, &v)))?,
-            );
+            let id = import_id(t.template, id, (inputs, outputs), Some((&k, &v))).map_err(named)?;
+            push(to, id);
         }
     }
     Ok(body_of(blocks))
@@ -1888,9 +1910,12 @@ mod tests {
         assert_eq!(id("{id}|{outputs.version_id}", None).unwrap(), "the-id|v-1");
         assert_eq!(id("{cluster|basename}/{name}", None).unwrap(), "main/role");
         assert_eq!(
-            id("sg_{port}_{cidr_blocks}{absent}", None).unwrap(),
-            "sg_443_10.0.0.0/16_10.1.0.0/16"
+            id("sg_{port}_{cidr_blocks+absent+name}_{absent?}", None).unwrap(),
+            "sg_443_10.0.0.0/16_10.1.0.0/16_role_"
         );
+        // A field with no value is an error, not an empty part of the id.
+        let e = id("{name}|{outputs.absent}", None).unwrap_err().to_string();
+        assert!(e.contains("outputs.absent has no value"), "{e}");
         assert_eq!(
             id("{name}:{each.key}", Some(("read", "{}"))).unwrap(),
             "role:read"

@@ -77,7 +77,7 @@ impl Provider for SleepProvider {
                         ("destroy_duration", "destroy_duration"),
                         ("triggers", "triggers"),
                     ],
-                    import_id: "{create_duration},{destroy_duration}",
+                    import_id: "{create_duration?},{destroy_duration?}",
                 }],
                 ..Schema::NONE
             },

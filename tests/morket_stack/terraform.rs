@@ -249,6 +249,8 @@ fn evaluate(
                 m.extend(vars.clone());
                 J::Object(m)
             }
+            // Each element by name, so a swapped key and value shows.
+            ("each", _) => serde_json::json!({"key": "<each.key>", "value": "<each.value>"}),
             (_, v) => v,
         };
         ctx.declare_var(root, hcl::to_value(v).map_err(|e| e.to_string())?);
@@ -341,15 +343,16 @@ fn evaluated_tree(
 }
 
 /// The tree the mapping builds, as Terraform would see it once applied:
-/// references, secrets and `each` unknown, `$fn` the function's result,
+/// references and secrets unknown, `each.key`/`each.value` by name, `$fn`
+/// the function's result,
 /// interpolations joined.
 fn as_terraform(v: &serde_json::Value) -> serde_json::Value {
     use morket_stack::value;
     use serde_json::Value as J;
-    if value::as_ref(v).is_some()
-        || value::as_secret(v).is_some()
-        || value::as_sealed(v).is_some()
-        || v.get("$each").is_some()
+    if let Some(k) = v.get("$each").and_then(J::as_str) {
+        return J::String(format!("<each.{k}>"));
+    }
+    if value::as_ref(v).is_some() || value::as_secret(v).is_some() || value::as_sealed(v).is_some()
     {
         return J::String(UNKNOWN.into());
     }

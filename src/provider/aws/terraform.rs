@@ -129,14 +129,19 @@ pub fn check(type_name: &str, ts: &TypeSchema) -> Vec<String> {
                 ));
                 break;
             };
-            let name = rest[open + 1..open + close].trim_end_matches("|basename");
-            let each = name.starts_with("each.") && tf.args.iter().any(|(_, a)| *a == "for_each");
-            let output = name.starts_with("outputs.");
-            if name != "id" && !each && !output && !ts.fields.iter().any(|x| x == name) {
-                errors.push(format!(
-                    "{type_name}: import id {:?} names {name:?}, which is not a field",
-                    tf.import_id
-                ));
+            let inner = rest[open + 1..open + close].trim_end_matches("|basename");
+            for name in inner.trim_end_matches('?').split('+') {
+                let each = (name == "each.key" || name == "each.value")
+                    && tf.args.iter().any(|(_, a)| *a == "for_each");
+                let output = name.strip_prefix("outputs.").is_some_and(|o| {
+                    !o.is_empty() && o.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+                if name != "id" && !each && !output && !ts.fields.iter().any(|x| x == name) {
+                    errors.push(format!(
+                        "{type_name}: import id {:?} names {name:?}, which is not a field",
+                        tf.import_id
+                    ));
+                }
             }
             rest = &rest[open + close + 1..];
         }

@@ -279,8 +279,8 @@ impl AwsResource for SecurityGroupRule {
                 ("description", "description"),
             ],
             // The sources after the ports, `_`-joined: CIDRs, IPv6 CIDRs,
-            // source group, prefix lists (a rule here has one kind).
-            import_id: "{security_group_id}_{type}_{protocol}_{from_port}_{to_port}_{cidr_blocks}{ipv6_cidr_blocks}{source_security_group_id}{prefix_list_ids}",
+            // source group, prefix lists.
+            import_id: "{security_group_id}_{type}_{protocol}_{from_port}_{to_port}_{cidr_blocks+ipv6_cidr_blocks+source_security_group_id+prefix_list_ids}",
         }],
         ..Schema::NONE
     };

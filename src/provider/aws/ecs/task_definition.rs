@@ -851,6 +851,104 @@ impl AwsResource for TaskDefinition {
 mod tests {
     use super::*;
 
+    /// The JSON Terraform gets (`api_containers`) and the request ECS gets
+    /// (`container`) say the same, field by field, for a container that
+    /// sets every field; a field added to `Container` and not to this
+    /// test fails the key check.
+    #[test]
+    fn container_json_is_the_request_ecs_gets() {
+        let c = Container {
+            name: "app".into(),
+            image: "repo/app:1".into(),
+            essential: true,
+            cpu: 128,
+            memory: Some(256),
+            port_mappings: vec![PortMap {
+                container_port: 3000,
+                protocol: "tcp".into(),
+            }],
+            environment: vec![EnvVar {
+                name: "A".into(),
+                value: "1".into(),
+            }],
+            secrets: vec![SecretRef {
+                name: "PW".into(),
+                value_from: "arn:aws:secretsmanager:us-east-1:1:secret:pw".into(),
+            }],
+            command: vec!["run".into()],
+            entry_point: vec!["/bin/sh".into(), "-c".into()],
+            log_configuration: Some(LogConfig {
+                log_driver: "awslogs".into(),
+                options: BTreeMap::from([("awslogs-group".to_string(), "/app".into())]),
+            }),
+            health_check: Some(Health {
+                command: vec!["CMD-SHELL".into(), "true".into()],
+                interval: 10,
+                timeout: 3,
+                retries: 2,
+                start_period: 5,
+            }),
+        };
+        let sdk = container(&c).unwrap();
+        let j = api_containers(&serde_json::to_value(vec![&c]).unwrap())[0].clone();
+        let keys: BTreeSet<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "name",
+                "image",
+                "essential",
+                "cpu",
+                "memory",
+                "portMappings",
+                "environment",
+                "secrets",
+                "command",
+                "entryPoint",
+                "logConfiguration",
+                "healthCheck",
+            ])
+        );
+        assert_eq!(j["name"], json!(sdk.name()));
+        assert_eq!(j["image"], json!(sdk.image()));
+        assert_eq!(j["essential"], json!(sdk.essential()));
+        assert_eq!(j["cpu"], json!(sdk.cpu()));
+        assert_eq!(j["memory"], json!(sdk.memory()));
+        let p = &sdk.port_mappings()[0];
+        assert_eq!(
+            j["portMappings"][0]["containerPort"],
+            json!(p.container_port())
+        );
+        assert_eq!(
+            j["portMappings"][0]["protocol"],
+            json!(p.protocol().map(|x| x.as_str()))
+        );
+        let e = &sdk.environment()[0];
+        assert_eq!(
+            j["environment"][0],
+            json!({"name": e.name(), "value": e.value()})
+        );
+        let sc = &sdk.secrets()[0];
+        assert_eq!(
+            j["secrets"][0],
+            json!({"name": sc.name(), "valueFrom": sc.value_from()})
+        );
+        assert_eq!(j["command"], json!(sdk.command()));
+        assert_eq!(j["entryPoint"], json!(sdk.entry_point()));
+        let l = sdk.log_configuration().unwrap();
+        assert_eq!(
+            j["logConfiguration"]["logDriver"],
+            json!(l.log_driver().as_str())
+        );
+        assert_eq!(j["logConfiguration"]["options"], json!(l.options()));
+        let h = sdk.health_check().unwrap();
+        assert_eq!(
+            j["healthCheck"],
+            json!({"command": h.command(), "interval": h.interval(), "timeout": h.timeout(),
+                "retries": h.retries(), "startPeriod": h.start_period()})
+        );
+    }
+
     #[test]
     fn fargate_pairs() {
         assert!(fargate_memory_ok(256, 512));
