@@ -1226,6 +1226,7 @@ async fn aurora_against_aws_like_transitions_and_conflicts() {
     };
     a.reader.promotion_tier = 1;
     a.reader.apply_immediately = true;
+    a.cluster.enabled_cloudwatch_logs_exports = vec!["postgresql".into()];
     let (s1, u) = aurora_stack(&subnets, &a);
     e.up(&s1).await;
     let out = e.outputs(&u.cluster);
@@ -1234,11 +1235,14 @@ async fn aurora_against_aws_like_transitions_and_conflicts() {
     assert!(e.outputs(&u.reader)["endpoint"].is_string());
 
     a.cluster.backup_retention_period = 5;
+    a.cluster.copy_tags_to_snapshot = true;
     a.reader.promotion_tier = 2;
     let (s2, _) = aurora_stack(&subnets, &a);
     e.up(&s2).await;
     let live = e.cluster("morket-like").await.unwrap();
     assert_eq!(live.backup_retention_period(), Some(5));
+    assert_eq!(live.copy_tags_to_snapshot(), Some(true));
+    assert_eq!(live.enabled_cloudwatch_logs_exports(), ["postgresql"]);
     assert_eq!(
         e.instance("morket-like-2").await.unwrap().promotion_tier(),
         Some(2)
