@@ -24,7 +24,8 @@ pub const SENSITIVE_TEXT: &str = "(sensitive)";
 /// Shown for a value that is known only after apply.
 pub const UNKNOWN_TEXT: &str = "(known after apply)";
 
-fn marker<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+/// The value under `key` of a one-key marker object (`{"$ref": ..}`).
+pub fn marker<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     match v {
         Value::Object(m) if m.len() == 1 => m.get(key),
         _ => None,

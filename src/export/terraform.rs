@@ -719,7 +719,7 @@ impl Ctx<'_> {
                 TemplateExpr::QuotedString(t),
             )));
         }
-        if v.get(LINEAGE).is_some() {
+        if value::marker(v, LINEAGE).is_some() {
             let m = outs.entry(at.module.to_string()).or_default();
             let have = m
                 .variables
@@ -742,7 +742,7 @@ impl Ctx<'_> {
             };
             return Ok(var_expr(&name));
         }
-        if let Some(k) = v.get(EACH).and_then(Value::as_str) {
+        if let Some(k) = value::marker(v, EACH).and_then(Value::as_str) {
             return Ok(path_expr("each", &[Op::Attr(k)]));
         }
         if let Some((f, arg)) = schema::as_fn(v) {
@@ -769,8 +769,8 @@ impl Ctx<'_> {
                 || is_stack(x)
                 || value::as_concat(x).is_some()
                 || schema::as_fn(x).is_some()
-                || x.get(EACH).is_some()
-                || x.get(LINEAGE).is_some()
+                || value::marker(x, EACH).is_some()
+                || value::marker(x, LINEAGE).is_some()
                 || value::as_secret(x).is_some()
                 || value::as_sealed(x).is_some())
             .then(|| self.expr(x, at, outs))
@@ -1641,8 +1641,6 @@ fn convert(
     })
 }
 
-/// One `import` block per Terraform resource whose engine resource has an
-/// id in state, in that resource's import-id format.
 /// An `import` block to write: the engine resource, the Terraform address,
 /// the id template (`{field}`, `{id}`, `{each.key}`, `{each.value}`) and
 /// the field a `for_each` resource iterates.
@@ -1728,6 +1726,8 @@ fn import_id(
     Ok(out)
 }
 
+/// One `import` block per Terraform resource whose engine resource has an
+/// id in state, in that resource's import-id format.
 fn imports_tf(
     stack: &str,
     st: &StateIds,

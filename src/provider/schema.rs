@@ -62,8 +62,7 @@ pub const FN: &str = "$fn";
 
 /// `(function, argument)` of a `$fn` marker.
 pub fn as_fn(v: &Value) -> Option<(&str, &Value)> {
-    let m = v.as_object().filter(|m| m.len() == 1)?;
-    match m.get(FN)?.as_array()?.as_slice() {
+    match crate::value::marker(v, FN)?.as_array()?.as_slice() {
         [Value::String(f), arg] => Some((f, arg)),
         _ => None,
     }

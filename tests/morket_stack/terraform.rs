@@ -349,7 +349,7 @@ fn evaluated_tree(
 fn as_terraform(v: &serde_json::Value) -> serde_json::Value {
     use morket_stack::value;
     use serde_json::Value as J;
-    if let Some(k) = v.get("$each").and_then(J::as_str) {
+    if let Some(k) = value::marker(v, "$each").and_then(J::as_str) {
         return J::String(format!("<each.{k}>"));
     }
     if value::as_ref(v).is_some() || value::as_secret(v).is_some() || value::as_sealed(v).is_some()
