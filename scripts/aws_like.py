@@ -26,7 +26,7 @@ seconds, times "scale":
 | consistency | any EC2 call naming, in a parameter other than a filter value or tag, an id returned by CreateVpc, CreateSubnet, CreateInternetGateway, AllocateAddress, CreateNatGateway, CreateRouteTable, CreateSecurityGroup, RunInstances, CreateVolume, CreateLaunchTemplate, CreateFlowLogs, AssociateRouteTable | 400 InvalidVpcID.NotFound, InvalidSubnetID.NotFound, InvalidInternetGatewayID.NotFound, InvalidAllocationID.NotFound, NatGatewayNotFound, InvalidRouteTableID.NotFound, InvalidGroup.NotFound, InvalidInstanceID.NotFound, InvalidVolume.NotFound, InvalidLaunchTemplateId.NotFound, InvalidFlowLogId.NotFound, InvalidAssociationID.NotFound (by id prefix) | 10 after the create |
 | consistency | EC2 Describe* without those ids (tag, vpc-id ... filters) | the young objects (and whatever lives in a young VPC, such as its default security group) are left out of the answer; a filter whose values are all young ids matches nothing | 10 |
 | iam | EC2 CreateFlowLogs whose DeliverLogsPermissionArn is a role created (CreateRole) within the window | 400 InvalidParameter "Unable to assume given IAM role: <arn>" | 10 after CreateRole |
-| iam | RDS CreateDBCluster / CreateDBInstance whose MonitoringRoleArn is such a role | 400 InvalidParameterValue "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING" | 10 |
+| iam | RDS CreateDBCluster / CreateDBInstance / ModifyDBInstance whose MonitoringRoleArn is such a role | 400 InvalidParameterValue "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING" | 10 |
 | iam | IAM CreateRole / UpdateAssumeRolePolicy with such a role as an AWS principal (ECS RegisterTaskDefinition, CreateService, RunTask: never) | 400 MalformedPolicyDocument "Invalid principal in policy: ..." | 10 |
 | iam | AWS Backup CreateBackupSelection whose IamRoleArn is such a role | 400 InvalidParameterValueException "IAM Role <arn> cannot be assumed by AWS Backup" | 10 |
 | iam | EC2 RunInstances naming an instance profile created (CreateInstanceProfile) within the window, in IamInstanceProfile.Name / .Arn or in the launch template version it launches from | 400 InvalidParameterValue "Value (<name>) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name" (by ARN: "... iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN") | 10 after CreateInstanceProfile |
@@ -572,7 +572,7 @@ class AwsLike:
             arn = call.params.get("DeliverLogsPermissionArn")
             if arn and self.young_role(arn, now):
                 return 400, "InvalidParameter", f"Unable to assume given IAM role: {arn}"
-        if call.service == "rds" and call.op in ("CreateDBCluster", "CreateDBInstance"):
+        if call.service == "rds" and call.op in ("CreateDBCluster", "CreateDBInstance", "ModifyDBInstance"):
             arn = call.params.get("MonitoringRoleArn")
             if arn and self.young_role(arn, now):
                 return (400, "InvalidParameterValue", "IAM role ARN value is invalid or does not include "

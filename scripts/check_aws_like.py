@@ -339,6 +339,18 @@ fails_with("CreateFlowLogs with a new role", "InvalidParameter", flow_logs, stat
 fails_with("CreateDBInstance monitored by a new role", "InvalidParameterValue", monitored_instance,
            message="ENHANCED_MONITORING")
 fails_with("CreateDBCluster monitored by a new role", "InvalidParameterValue", monitored_cluster)
+rds.create_db_instance(DBInstanceIdentifier="plain", DBInstanceClass="db.t3.micro", Engine="postgres",
+                       AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1",
+                       DBSubnetGroupName="iam-db")
+
+
+def monitor_plain():
+    return rds.modify_db_instance(DBInstanceIdentifier="plain", MonitoringInterval=60, MonitoringRoleArn=role,
+                                  ApplyImmediately=True)
+
+
+fails_with("ModifyDBInstance monitored by a new role", "InvalidParameterValue", monitor_plain,
+           message="ENHANCED_MONITORING")
 fails_with("CreateRole trusting a new role", "MalformedPolicyDocument",
            lambda: iam.create_role(RoleName="assumer", AssumeRolePolicyDocument=trust_aws(role)),
            message="Invalid principal in policy")
@@ -351,6 +363,7 @@ time.sleep(WINDOW + 0.2)
 check("CreateFlowLogs succeeds after the window", flow_logs()["Unsuccessful"] == [])
 works("CreateDBInstance monitored by the role after the window", monitored_instance)
 works("CreateDBCluster monitored by the role after the window", monitored_cluster)
+works("ModifyDBInstance monitored by the role after the window", monitor_plain)
 works("CreateRole trusting the role after the window",
       lambda: iam.create_role(RoleName="assumer", AssumeRolePolicyDocument=trust_aws(role)))
 works("UpdateAssumeRolePolicy trusting the role after the window",
@@ -358,7 +371,8 @@ works("UpdateAssumeRolePolicy trusting the role after the window",
 got = fired()
 print("     GET /morket-api/aws-like fired:", json.dumps(got))
 check("fired counts the iam refusals", got == {"iam": {
-    "CreateFlowLogs": 1, "CreateDBInstance": 1, "CreateDBCluster": 1, "CreateRole": 1, "UpdateAssumeRolePolicy": 1}})
+    "CreateFlowLogs": 1, "CreateDBInstance": 1, "CreateDBCluster": 1, "ModifyDBInstance": 1, "CreateRole": 1,
+    "UpdateAssumeRolePolicy": 1}})
 
 # -- slr: 10 s -> 1 s ---------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Checks moto_server.py's always-on patches against a running server, with boto3.
 
-They are ECS deployments, AWS Backup selections and plan updates,
+They are ECS deployments, AWS Backup selections and plan updates, RDS Performance Insights,
 CloudWatch over Smithy RPC v2 CBOR, and the request log.
 
 Usage: venv/bin/python scripts/check_moto_patches.py http://127.0.0.1:PORT
@@ -463,6 +463,7 @@ arn = urllib.parse.quote(vault["BackupVaultArn"], safe="")
 check("Backup ListTags without a trailing slash (the Rust SDK's path)",
       json.loads(raw("GET", f"/tags/{arn}", "backup"))["Tags"] == {"Project": "morket"})
 
+
 # -- The request log (GET/DELETE /morket-api/requests) ------------------------------
 
 
@@ -583,6 +584,23 @@ dist = cf.create_distribution(DistributionConfig={
 origin = cf.get_distribution(Id=dist)["Distribution"]["DistributionConfig"]["Origins"]["Items"][0]
 check(f"GetDistribution answers the origin's OriginAccessControlId ({origin.get('OriginAccessControlId')})",
       origin.get("OriginAccessControlId") == oac)
+
+# moto_sdk_shapes.py: RDS Performance Insights. Last: moto's /moto-api/data.json
+# fails on any RDS instance ever made, until a reset.
+rds = client("rds")
+rds.create_db_instance(DBInstanceIdentifier="pi-1", Engine="postgres", DBInstanceClass="db.r6g.large",
+                       AllocatedStorage=20, MasterUsername="admin_user", MasterUserPassword="password-123456",
+                       EnablePerformanceInsights=True)
+pi = rds.describe_db_instances(DBInstanceIdentifier="pi-1")["DBInstances"][0]
+check("CreateDBInstance keeps Performance Insights, 7 days unless told",
+      pi.get("PerformanceInsightsEnabled") is True and pi.get("PerformanceInsightsRetentionPeriod") == 7)
+rds.modify_db_instance(DBInstanceIdentifier="pi-1", PerformanceInsightsRetentionPeriod=31, ApplyImmediately=True)
+pi = rds.describe_db_instances(DBInstanceIdentifier="pi-1")["DBInstances"][0]
+check("ModifyDBInstance changes the retention", pi.get("PerformanceInsightsRetentionPeriod") == 31)
+rds.modify_db_instance(DBInstanceIdentifier="pi-1", EnablePerformanceInsights=False, ApplyImmediately=True)
+pi = rds.describe_db_instances(DBInstanceIdentifier="pi-1")["DBInstances"][0]
+check("ModifyDBInstance turns it off, and no retention is answered",
+      pi.get("PerformanceInsightsEnabled") is False and "PerformanceInsightsRetentionPeriod" not in pi)
 
 control("POST", "/moto-api/reset")
 print("all moto_server.py patch checks passed")

@@ -5,6 +5,10 @@ S3 GetBucketVersioning: moto's serializer names the root element
 GetBucketVersioningResponse; S3 answers <VersioningConfiguration>, and the
 SDK refuses any other root ("invalid XML root").
 
+RDS Performance Insights: moto's DBInstance drops EnablePerformanceInsights
+and PerformanceInsightsRetentionPeriod on create and answers neither; AWS
+keeps them and defaults the retention to 7 days once enabled.
+
 Backup ListTags: the SDK sends GET /tags/{arn} without a trailing slash;
 moto takes the ARN from the second-to-last path segment and answers no tags.
 """
@@ -13,6 +17,7 @@ import json
 from urllib.parse import unquote
 
 from moto.backup.responses import BackupResponse
+from moto.rds.models import DBInstance
 from moto.s3.responses import S3Response
 
 _get_bucket_versioning = S3Response.get_bucket_versioning
@@ -37,3 +42,30 @@ def _backup_list_tags(self):
 
 
 BackupResponse.list_tags = _backup_list_tags
+
+_db_instance_init = DBInstance.__init__
+
+
+def _db_instance_init_with_insights(self, *args, **kwargs):
+    _db_instance_init(self, *args, **kwargs)
+    self.enable_performance_insights = bool(kwargs.get("enable_performance_insights"))
+    self.performance_insights_retention_period = kwargs.get("performance_insights_retention_period")
+
+
+def _insights_enabled(self):
+    return bool(getattr(self, "enable_performance_insights", False))
+
+
+def _insights_retention(self):
+    # ModifyDBInstance sets the attribute by its parameter name (moto's update).
+    days = self.__dict__.get("performance_insights_retention_period")
+    return (days or 7) if _insights_enabled(self) else None
+
+
+def _set_insights_retention(self, days):
+    self.__dict__["performance_insights_retention_period"] = days
+
+
+DBInstance.__init__ = _db_instance_init_with_insights
+DBInstance.performance_insights_enabled = property(_insights_enabled)
+DBInstance.performance_insights_retention_period = property(_insights_retention, _set_insights_retention)

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use morket_stack::model::{HasUrn, Input, ResourceArgs, ResourceOptions, Stack, Urn};
 use morket_stack::plan::{Action, PlanOptions};
+use morket_stack::provider::aws::iam::role::Role;
 use morket_stack::provider::aws::rds::cluster::DbCluster;
 use morket_stack::provider::aws::rds::cluster_instance::DbClusterInstance;
 use morket_stack::provider::aws::rds::cluster_parameter_group::DbClusterParameterGroup;
@@ -1260,6 +1261,86 @@ async fn aurora_against_aws_like_transitions_and_conflicts() {
     );
 }
 
+/// Performance Insights and Enhanced Monitoring on an Aurora instance
+/// monitored through a role made in the same `up`: RDS refuses a role IAM
+/// has not propagated (AWS-like "iam"), so the create is retried until it
+/// goes through. Both are read back (no change on the next plan), changed
+/// in place, and monitoring is turned off again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_insights_and_monitoring_through_a_new_role() {
+    let mut e = env_without_engine_retry().await;
+    e.moto
+        .aws_like(json!({"on": ["iam", "transitions"], "scale": TIME_SCALE}));
+    let stack = |i: &DbClusterInstance| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let mut role = Role::for_service("morket-rds-monitoring", "monitoring.rds.amazonaws.com");
+        role.managed_policy_arns =
+            vec!["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole".into()];
+        let role = root.resource("monitoring", role).unwrap();
+        let cluster = root
+            .resource("main", disposable_cluster("morket-pi"))
+            .unwrap();
+        let mut i = i.clone();
+        i.cluster_identifier = cluster.cluster_identifier().into();
+        if i.monitoring_interval > 0 {
+            i.monitoring_role_arn = Some(role.arn().into());
+        }
+        let u = root.resource("writer", i).unwrap().urn().clone();
+        (st, u)
+    };
+    let mut i = DbClusterInstance::new("morket-pi-1", "x", "db.r6g.large");
+    i.apply_immediately = true;
+    i.performance_insights_enabled = true;
+    i.monitoring_interval = 60;
+    let (s1, u) = stack(&i);
+    e.up(&s1).await;
+    let live = e.instance("morket-pi-1").await.unwrap();
+    assert_eq!(live.performance_insights_enabled(), Some(true));
+    assert_eq!(live.performance_insights_retention_period(), Some(7));
+    assert_eq!(live.monitoring_interval(), Some(60));
+    assert!(live
+        .monitoring_role_arn()
+        .is_some_and(|r| r.ends_with(":role/morket-rds-monitoring")));
+    let fired = e.moto.aws_like_fired();
+    assert!(
+        fired["fired"]["iam"]["CreateDBInstance"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{fired}"
+    );
+    e.no_changes(&s1).await;
+
+    i.performance_insights_retention_period = Some(31);
+    i.monitoring_interval = 30;
+    let (s2, _) = stack(&i);
+    let plan = e.up(&s2).await;
+    assert_eq!(
+        step(&plan, &u).changed,
+        vec![
+            "monitoring_interval",
+            "performance_insights_retention_period"
+        ]
+    );
+    let live = e.instance("morket-pi-1").await.unwrap();
+    assert_eq!(live.performance_insights_retention_period(), Some(31));
+    assert_eq!(live.monitoring_interval(), Some(30));
+
+    i.monitoring_interval = 0;
+    let (s3, _) = stack(&i);
+    let plan = e.up(&s3).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(
+        e.instance("morket-pi-1")
+            .await
+            .unwrap()
+            .monitoring_interval(),
+        Some(0)
+    );
+    destroy(&mut e, &s3).await;
+}
+
 // ---------------------------------------------------------------- validation
 
 async fn preview_error(d: impl ResourceArgs) -> String {
@@ -1319,6 +1400,44 @@ async fn validation_names_field_and_value_before_any_call() {
             },
             "master_password",
             "conflicts",
+        ),
+        (
+            {
+                let mut i = DbClusterInstance::new("ok-1", "ok", "db.r6g.large");
+                i.monitoring_interval = 45;
+                preview_error(i).await
+            },
+            "monitoring_interval",
+            "45",
+        ),
+        (
+            {
+                let mut i = DbClusterInstance::new("ok-1", "ok", "db.r6g.large");
+                i.monitoring_interval = 60;
+                preview_error(i).await
+            },
+            "monitoring_interval",
+            "monitoring_role_arn",
+        ),
+        (
+            {
+                let mut i = DbClusterInstance::new("ok-1", "ok", "db.r6g.large");
+                i.performance_insights_enabled = true;
+                i.performance_insights_retention_period = Some(30);
+                preview_error(i).await
+            },
+            "performance_insights_retention_period",
+            "30",
+        ),
+        (
+            {
+                let mut i = DbClusterInstance::new("ok-1", "ok", "db.t4g.medium");
+                i.engine = "aurora-mysql".into();
+                i.performance_insights_enabled = true;
+                preview_error(i).await
+            },
+            "performance_insights_enabled",
+            "db.t4g.medium",
         ),
         (
             preview_error(DbSubnetGroup::new(

@@ -10,7 +10,9 @@ use std::ops::{Deref, DerefMut};
 
 use morket_stack::model::{HasUrn, Stack, Urn};
 use morket_stack::plan::Action;
-use morket_stack::provider::aws::s3::bucket::{Bucket, LifecycleRule, LifecycleTransition};
+use morket_stack::provider::aws::s3::bucket::{
+    Bucket, LifecycleRule, LifecycleTransition, Logging,
+};
 use morket_stack::state::StateStore;
 use serde_json::{json, Value};
 use support::aws::{self as shared, settings, step, tag_urn, STACK};
@@ -308,6 +310,94 @@ async fn interrupted_create_is_found_and_a_stranger_is_refused() {
     let msg = shared::failures(&report).join("\n");
     assert!(
         msg.contains("bucket") && msg.contains("morket-taken") && msg.contains("not this resource"),
+        "{msg}"
+    );
+}
+
+/// Server access logs into a second bucket whose policy admits S3's log
+/// delivery under the prefix (S3 refuses the configuration otherwise; moto
+/// checks the policy, its Resource exactly `<target>/<prefix>*`). Read back with no change on the next
+/// plan, moved to another prefix, turned off in place; a target without the
+/// grant fails the `up` naming S3's reason, and the bucket logging into
+/// itself is refused before any call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_access_logs_into_another_bucket() {
+    let mut e = env().await;
+    let grant = |prefix: &str| {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::morket-s3-logs/{prefix}*"),
+                "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::morket-logged"}},
+            }],
+        })
+        .to_string()
+    };
+    let stack = |target_policy: Option<String>, logging: Option<&str>| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let mut target = Bucket::new("morket-s3-logs");
+        target.policy = target_policy.map(Into::into);
+        let target = root.resource("target", target).unwrap();
+        let mut b = Bucket::new("morket-logged");
+        b.logging = logging.map(|prefix| Logging {
+            target_bucket: target.bucket().into(),
+            target_prefix: prefix.into(),
+        });
+        let u = root.resource("logged", b).unwrap().urn().clone();
+        (st, u)
+    };
+    let logging = |e: &Env| {
+        let s3 = e.s3.clone();
+        async move {
+            s3.get_bucket_logging()
+                .bucket("morket-logged")
+                .send()
+                .await
+                .unwrap()
+                .logging_enabled()
+                .map(|l| (l.target_bucket().to_string(), l.target_prefix().to_string()))
+        }
+    };
+
+    // No grant: S3's refusal, named, and state keeps the bucket it made.
+    let (s0, u) = stack(None, Some("s3/morket-logged/"));
+    let msg = e.up_failing(&s0).await;
+    assert!(msg.contains("InvalidTargetBucketForLogging"), "{msg}");
+    assert!(e.st.resource(&u).unwrap().is_some());
+
+    let (s1, _) = stack(Some(grant("s3/morket-logged/")), Some("s3/morket-logged/"));
+    e.up_stable(&s1).await;
+    assert_eq!(
+        logging(&e).await,
+        Some(("morket-s3-logs".into(), "s3/morket-logged/".into()))
+    );
+    e.no_changes(&s1).await;
+
+    let (s2, _) = stack(Some(grant("s3/other/")), Some("s3/other/"));
+    let plan = e.up_stable(&s2).await;
+    assert_eq!(step(&plan, &u).changed, vec!["logging"]);
+    assert_eq!(
+        logging(&e).await,
+        Some(("morket-s3-logs".into(), "s3/other/".into()))
+    );
+
+    let (s3, _) = stack(Some(grant("s3/other/")), None);
+    let plan = e.up_stable(&s3).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(logging(&e).await, None);
+
+    let mut selfish = Bucket::new("morket-selfish");
+    selfish.logging = Some(Logging {
+        target_bucket: "morket-selfish".into(),
+        target_prefix: String::new(),
+    });
+    let msg = shared::preview_error(&mut shared::offline_engine(settings()), selfish).await;
+    assert!(
+        msg.contains("logging.target_bucket") && msg.contains("morket-selfish"),
         "{msg}"
     );
 }

@@ -27,6 +27,8 @@ pub const BACKEND_PORT: u16 = 3000;
 pub const SCRAPER_PORT: u16 = 8001;
 /// Where access logs go inside the bucket.
 const LOG_PREFIX: &str = "alb";
+/// The service principal that delivers S3 server access logs.
+const S3_LOGGING: &str = "logging.s3.amazonaws.com";
 
 pub struct Alb {
     pub load_balancer: Resource<LoadBalancer>,
@@ -40,6 +42,11 @@ pub struct Alb {
     pub api_domain: String,
 }
 
+/// Where the S3 server access logs of `bucket` land in the log bucket.
+pub fn s3_log_prefix(bucket: &str) -> String {
+    format!("s3/{bucket}/")
+}
+
 /// `api.<domain>`: the ALB's name; the domain itself is CloudFront's.
 pub fn api_domain(cfg: &MorketConfig) -> String {
     format!("api.{}", cfg.domain_name)
@@ -51,6 +58,7 @@ pub fn declare(
     net: &Network,
     account: &Account,
     zone: &Resource<GetZone>,
+    s3_logged: &[String],
 ) -> Result<Alb, ModelError> {
     let mut c = scope.component("morket:Alb", "alb")?;
     let api_domain = api_domain(cfg);
@@ -69,7 +77,9 @@ pub fn declare(
 
     // R4.6: access logs, kept 90 days. ALB log delivery writes with SSE-S3
     // only, and the bucket policy must admit the region's delivery
-    // principal before the ALB is told to use the bucket.
+    // principal before the ALB is told to use the bucket. The S3 server
+    // access logs of `s3_logged` land here too, each under its own prefix
+    // and admitted only from that bucket in this account.
     let bucket_name = cfg.name("alb-logs");
     let mut logs = Bucket::private(&bucket_name);
     logs.versioning = None;
@@ -88,12 +98,34 @@ pub fn declare(
             ("account", account.caller.account_id().into()),
         ],
     );
-    logs.policy = Some(
-        PolicyDocument::new(vec![Statement::allow(&["s3:PutObject"], vec![objects])
-            .sid("AlbAccessLogs")
-            .principal(kind, vec![principal.into()])])
-        .to_input(),
-    );
+    let partition = || Input::from(account.caller.partition());
+    let mut statements = vec![Statement::allow(&["s3:PutObject"], vec![objects])
+        .sid("AlbAccessLogs")
+        .principal(kind, vec![principal.into()])];
+    for (i, source) in s3_logged.iter().enumerate() {
+        let arn = |path: &str| {
+            Input::interpolate(
+                &format!("arn:{{partition}}:s3:::{path}"),
+                &[("partition", partition())],
+            )
+        };
+        let prefix = s3_log_prefix(source);
+        statements.push(
+            Statement::allow(
+                &["s3:PutObject"],
+                vec![arn(&format!("{bucket_name}/{prefix}*"))],
+            )
+            .sid(&format!("S3AccessLogs{i}"))
+            .principal("Service", vec![S3_LOGGING.into()])
+            .condition("ArnLike", "aws:SourceArn", vec![arn(source)])
+            .condition(
+                "StringEquals",
+                "aws:SourceAccount",
+                vec![account.caller.account_id().into()],
+            ),
+        );
+    }
+    logs.policy = Some(PolicyDocument::new(statements).to_input());
     logs.force_destroy = !cfg.is_production();
     logs.tags = name_tag(cfg, "alb-logs");
     let logs = c.resource("access-logs", logs)?;

@@ -5,6 +5,7 @@
 //! password in Secrets Manager; its ARN is an output (R5.7).
 
 use morket_stack::model::{HasUrn, ModelError, Resource, ResourceOptions, Scope};
+use morket_stack::provider::aws::iam::role::Role;
 use morket_stack::provider::aws::rds::cluster::DbCluster;
 use morket_stack::provider::aws::rds::cluster_instance::DbClusterInstance;
 use morket_stack::provider::aws::rds::cluster_parameter_group::DbClusterParameterGroup;
@@ -14,6 +15,12 @@ use morket_stack::provider::aws::rds::Parameter;
 use super::account::Account;
 use super::config::MorketConfig;
 use super::network::{name_tag, Network};
+
+/// The service that publishes Enhanced Monitoring metrics, and AWS's
+/// managed policy for it (commercial partition).
+pub const MONITORING_SERVICE: &str = "monitoring.rds.amazonaws.com";
+pub const MONITORING_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole";
 
 pub struct Aurora {
     pub cluster: Resource<DbCluster>,
@@ -88,6 +95,18 @@ pub fn declare(
         ResourceOptions::new().depends_on(&account.rds),
     )?;
 
+    // Enhanced Monitoring's OS metrics (per-process memory behind the
+    // freeable-memory alarm, R16.2) are published through this role.
+    let monitoring = (a.monitoring_interval > 0)
+        .then(|| {
+            let mut role = Role::for_service(&format!("{id}-rds-monitoring"), MONITORING_SERVICE);
+            role.description = Some("RDS Enhanced Monitoring of the Aurora instances".into());
+            role.managed_policy_arns = vec![MONITORING_POLICY.into()];
+            role.tags = name_tag(cfg, "aurora");
+            c.resource("monitoring-role", role)
+        })
+        .transpose()?;
+
     let azs = &cfg.network.availability_zones;
     // The writer first: the first instance of a cluster becomes its writer,
     // whatever its promotion tier.
@@ -107,6 +126,14 @@ pub fn declare(
         inst.availability_zone = Some(azs[i % azs.len()].clone());
         inst.promotion_tier = i as i32;
         inst.apply_immediately = !cfg.is_production();
+        // Per-query load and waits (R5.5's pg_stat_statements, seen live).
+        inst.performance_insights_enabled = true;
+        inst.performance_insights_retention_period =
+            Some(a.performance_insights_retention_days as i32);
+        if let Some(role) = &monitoring {
+            inst.monitoring_interval = a.monitoring_interval as i32;
+            inst.monitoring_role_arn = Some(role.arn().into());
+        }
         inst.tags = name_tag(cfg, &format!("aurora-{role}"));
         let mut opts = ResourceOptions::new();
         if let Some(w) = &writer {

@@ -146,6 +146,10 @@ pub struct AuroraConfig {
     pub backup_retention_days: u32,
     pub preferred_backup_window: String,
     pub deletion_protection: bool,
+    /// Days of Performance Insights history on every instance (7 is free).
+    pub performance_insights_retention_days: u32,
+    /// Seconds between Enhanced Monitoring samples (OS metrics); 0 is off.
+    pub monitoring_interval: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

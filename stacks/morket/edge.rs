@@ -15,9 +15,12 @@ use morket_stack::provider::aws::cloudfront::origin_access_control::OriginAccess
 use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
 use morket_stack::provider::aws::route53::get_zone::GetZone;
 use morket_stack::provider::aws::route53::record::Record;
-use morket_stack::provider::aws::s3::bucket::{Bucket, LifecycleRule, LifecycleTransition};
+use morket_stack::provider::aws::s3::bucket::{
+    Bucket, LifecycleRule, LifecycleTransition, Logging,
+};
 use morket_stack::provider::aws::s3::bucket_policy::BucketPolicy;
 
+use super::alb::s3_log_prefix;
 use super::config::MorketConfig;
 use super::network::name_tag;
 use super::Outputs;
@@ -53,10 +56,26 @@ impl Edge {
     }
 }
 
-/// A private, versioned, SSE-S3 bucket; staging's are emptied on destroy.
-fn private_bucket(cfg: &MorketConfig, what: &str, rules: Vec<LifecycleRule>) -> Bucket {
+/// The buckets whose server access logs go to the ALB's log bucket (who
+/// read the site's files and the users' exports).
+pub fn access_logged(cfg: &MorketConfig) -> Vec<String> {
+    ["frontend", "exports"].map(|w| cfg.name(w)).to_vec()
+}
+
+/// A private, versioned, SSE-S3 bucket with server access logs; staging's
+/// are emptied on destroy.
+fn private_bucket(
+    cfg: &MorketConfig,
+    what: &str,
+    rules: Vec<LifecycleRule>,
+    logs: &Resource<Bucket>,
+) -> Bucket {
     let mut b = Bucket::private(&cfg.name(what));
     b.lifecycle_rules = rules;
+    b.logging = Some(Logging {
+        target_bucket: logs.bucket().into(),
+        target_prefix: s3_log_prefix(&b.bucket),
+    });
     b.force_destroy = !cfg.is_production();
     b.tags = name_tag(cfg, what);
     b
@@ -76,6 +95,7 @@ pub fn declare(
     scope: &mut Scope<'_>,
     cfg: &MorketConfig,
     zone: &Resource<GetZone>,
+    logs: &Resource<Bucket>,
 ) -> Result<Edge, ModelError> {
     let mut c = scope.component("morket:Edge", "edge")?;
     let domain = &cfg.domain_name;
@@ -93,6 +113,7 @@ pub fn declare(
             abort_incomplete_multipart_upload_days: Some(ABORT_UPLOAD_DAYS),
             ..Default::default()
         }],
+        logs,
     );
     let frontend = c.resource_with("frontend", frontend, keep())?;
 
@@ -112,6 +133,7 @@ pub fn declare(
             abort_incomplete_multipart_upload_days: Some(ABORT_UPLOAD_DAYS),
             ..Default::default()
         }],
+        logs,
     );
     let exports = c.resource_with("exports", exports, keep())?;
 

@@ -69,9 +69,16 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
     let secrets = secrets::declare(&mut root, &cfg, &aurora, &redis, &rabbitmq, &opensearch)?;
     let clickhouse = clickhouse::declare(&mut root, &cfg, &net, &secrets.clickhouse)?;
     let zone = dns::declare(&mut root, &cfg)?;
-    let edge = edge::declare(&mut root, &cfg, &zone)?;
+    let alb = alb::declare(
+        &mut root,
+        &cfg,
+        &net,
+        &account,
+        &zone,
+        &edge::access_logged(&cfg),
+    )?;
+    let edge = edge::declare(&mut root, &cfg, &zone, &alb.logs)?;
     backup::declare(&mut root, &cfg, &clickhouse)?;
-    let alb = alb::declare(&mut root, &cfg, &net, &account, &zone)?;
     let temporal = temporal::declare(&mut root, &cfg, &net, &ecs, &aurora, &secrets)?;
     let services = services::declare(
         &mut root,

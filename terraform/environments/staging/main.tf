@@ -72,6 +72,7 @@ module "ecs" {
 
 module "edge" {
   source                                                 = "../../modules/edge"
+  alb_access_logs_bucket                                 = module.alb.access_logs_bucket
   alias_a_name                                           = var.edge_alias_a_name
   alias_aaaa_name                                        = var.edge_alias_aaaa_name
   certificate_domain_name                                = var.edge_certificate_domain_name

@@ -95,7 +95,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
 
 resource "aws_s3_bucket_policy" "access_logs" {
   bucket = aws_s3_bucket.access_logs.id
-  policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"AlbAccessLogs\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::127311923021:root\"},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:${var.account_caller_partition}:s3:::morket-${var.stack}-alb-logs/alb/AWSLogs/${var.account_caller_account_id}/*\"}]}"
+  policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"AlbAccessLogs\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::127311923021:root\"},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:${var.account_caller_partition}:s3:::morket-${var.stack}-alb-logs/alb/AWSLogs/${var.account_caller_account_id}/*\"},{\"Sid\":\"S3AccessLogs0\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"logging.s3.amazonaws.com\"},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:${var.account_caller_partition}:s3:::morket-${var.stack}-alb-logs/s3/morket-${var.stack}-frontend/*\",\"Condition\":{\"ArnLike\":{\"aws:SourceArn\":\"arn:${var.account_caller_partition}:s3:::morket-${var.stack}-frontend\"},\"StringEquals\":{\"aws:SourceAccount\":\"${var.account_caller_account_id}\"}}},{\"Sid\":\"S3AccessLogs1\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"logging.s3.amazonaws.com\"},\"Action\":\"s3:PutObject\",\"Resource\":\"arn:${var.account_caller_partition}:s3:::morket-${var.stack}-alb-logs/s3/morket-${var.stack}-exports/*\",\"Condition\":{\"ArnLike\":{\"aws:SourceArn\":\"arn:${var.account_caller_partition}:s3:::morket-${var.stack}-exports\"},\"StringEquals\":{\"aws:SourceAccount\":\"${var.account_caller_account_id}\"}}}]}"
 }
 
 resource "aws_lb" "alb" {

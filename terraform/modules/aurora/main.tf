@@ -66,16 +66,38 @@ resource "aws_rds_cluster" "cluster" {
   depends_on = [var.account_rds_role_id]
 }
 
+resource "aws_iam_role" "monitoring_role" {
+  name                 = "morket-${var.stack}-rds-monitoring"
+  assume_role_policy   = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"monitoring.rds.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"
+  description          = "RDS Enhanced Monitoring of the Aurora instances"
+  max_session_duration = 3600
+  tags = {
+    Name         = "morket-${var.stack}-aurora"
+    "morket:urn" = "${var.stack}::aurora::aws:iam/Role::monitoring-role"
+  }
+}
+
+resource "aws_iam_role_policy_attachment" "monitoring_role" {
+  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"])
+  role       = aws_iam_role.monitoring_role.id
+  policy_arn = each.value
+}
+
 resource "aws_rds_cluster_instance" "writer" {
-  auto_minor_version_upgrade = true
-  identifier                 = "morket-${var.stack}-writer"
-  cluster_identifier         = aws_rds_cluster.cluster.cluster_identifier
-  instance_class             = var.writer_instance_class
-  engine                     = "aurora-postgresql"
-  availability_zone          = "us-east-1a"
-  promotion_tier             = 0
-  publicly_accessible        = false
-  apply_immediately          = var.writer_apply_immediately
+  # checkov:skip=CKV_AWS_354:Performance Insights data encrypted with the default AWS key (aws/rds), as the storage (R5.2)
+  auto_minor_version_upgrade            = true
+  identifier                            = "morket-${var.stack}-writer"
+  cluster_identifier                    = aws_rds_cluster.cluster.cluster_identifier
+  instance_class                        = var.writer_instance_class
+  engine                                = "aurora-postgresql"
+  availability_zone                     = "us-east-1a"
+  promotion_tier                        = 0
+  publicly_accessible                   = false
+  apply_immediately                     = var.writer_apply_immediately
+  performance_insights_enabled          = true
+  performance_insights_retention_period = 7
+  monitoring_interval                   = 60
+  monitoring_role_arn                   = aws_iam_role.monitoring_role.arn
   tags = {
     Name         = "morket-${var.stack}-aurora-writer"
     "morket:urn" = "${var.stack}::aurora::aws:rds/DbClusterInstance::writer"
@@ -83,15 +105,20 @@ resource "aws_rds_cluster_instance" "writer" {
 }
 
 resource "aws_rds_cluster_instance" "reader_1" {
-  auto_minor_version_upgrade = true
-  identifier                 = "morket-${var.stack}-reader-1"
-  cluster_identifier         = aws_rds_cluster.cluster.cluster_identifier
-  instance_class             = var.reader_1_instance_class
-  engine                     = "aurora-postgresql"
-  availability_zone          = "us-east-1b"
-  promotion_tier             = 1
-  publicly_accessible        = false
-  apply_immediately          = var.reader_1_apply_immediately
+  # checkov:skip=CKV_AWS_354:Performance Insights data encrypted with the default AWS key (aws/rds), as the storage (R5.2)
+  auto_minor_version_upgrade            = true
+  identifier                            = "morket-${var.stack}-reader-1"
+  cluster_identifier                    = aws_rds_cluster.cluster.cluster_identifier
+  instance_class                        = var.reader_1_instance_class
+  engine                                = "aurora-postgresql"
+  availability_zone                     = "us-east-1b"
+  promotion_tier                        = 1
+  publicly_accessible                   = false
+  apply_immediately                     = var.reader_1_apply_immediately
+  performance_insights_enabled          = true
+  performance_insights_retention_period = 7
+  monitoring_interval                   = 60
+  monitoring_role_arn                   = aws_iam_role.monitoring_role.arn
   tags = {
     Name         = "morket-${var.stack}-aurora-reader-1"
     "morket:urn" = "${var.stack}::aurora::aws:rds/DbClusterInstance::reader-1"

@@ -67,6 +67,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "frontend" {
   }
 }
 
+resource "aws_s3_bucket_logging" "frontend" {
+  bucket        = aws_s3_bucket.frontend.id
+  target_bucket = var.alb_access_logs_bucket
+  target_prefix = "s3/morket-${var.stack}-frontend/"
+}
+
 resource "aws_s3_bucket" "exports" {
   # checkov:skip=CKV_AWS_145:R10.1: SSE-S3 (AES-256); CloudFront OAC reads SSE-KMS only under a customer key, and the stack builds none
   # checkov:skip=CKV2_AWS_62:nothing consumes object events from these buckets (log delivery, CI-synced site assets, exports the backend serves itself)
@@ -143,6 +149,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "exports" {
       storage_class = "GLACIER"
     }
   }
+}
+
+resource "aws_s3_bucket_logging" "exports" {
+  bucket        = aws_s3_bucket.exports.id
+  target_bucket = var.alb_access_logs_bucket
+  target_prefix = "s3/morket-${var.stack}-exports/"
 }
 
 resource "aws_acm_certificate" "certificate" {

@@ -1,3 +1,8 @@
+variable "alb_access_logs_bucket" {
+  description = "`access_logs_bucket` of module alb."
+  type        = any
+}
+
 variable "alias_a_name" {
   description = "`name` of aws_route53_record.alias_a."
   type        = string

@@ -35,6 +35,17 @@ pub struct DbClusterInstance {
     /// Without it, changes wait for the maintenance window (output
     /// `pending_modified_values` shows them meanwhile).
     pub apply_immediately: bool,
+    /// Performance Insights: per-query database load (7 days are free).
+    pub performance_insights_enabled: bool,
+    /// Days of Performance Insights history: 7, 31 times 1 to 23 months,
+    /// or 731. Unset, AWS keeps 7.
+    pub performance_insights_retention_period: Option<i32>,
+    /// Enhanced Monitoring: OS metrics every this many seconds (0 is off;
+    /// 1, 5, 10, 15, 30 or 60).
+    pub monitoring_interval: i32,
+    /// The role RDS assumes to publish them, trusted by
+    /// `monitoring.rds.amazonaws.com`; needed when the interval is not 0.
+    pub monitoring_role_arn: Option<Input<String>>,
     pub tags: Tags,
 }
 
@@ -50,6 +61,10 @@ impl Default for DbClusterInstance {
             publicly_accessible: false,
             db_parameter_group_name: None,
             apply_immediately: false,
+            performance_insights_enabled: false,
+            performance_insights_retention_period: None,
+            monitoring_interval: 0,
+            monitoring_role_arn: None,
             tags: Tags::new(),
         }
     }
@@ -106,7 +121,12 @@ impl AwsResource for DbClusterInstance {
         ],
         unique_name: &["identifier"],
         computed_on_update: &["pending_modified_values"],
-        optional_computed: &["availability_zone", "db_parameter_group_name"],
+        optional_computed: &[
+            "availability_zone",
+            "db_parameter_group_name",
+            "performance_insights_retention_period",
+            "monitoring_role_arn",
+        ],
         write_only: &["apply_immediately"],
         terraform: &[Tf {
             resource: "aws_rds_cluster_instance",
@@ -122,6 +142,16 @@ impl AwsResource for DbClusterInstance {
                 ("publicly_accessible", "publicly_accessible"),
                 ("db_parameter_group_name", "db_parameter_group_name"),
                 ("apply_immediately", "apply_immediately"),
+                (
+                    "performance_insights_enabled",
+                    "performance_insights_enabled",
+                ),
+                (
+                    "performance_insights_retention_period",
+                    "performance_insights_retention_period",
+                ),
+                ("monitoring_interval", "monitoring_interval"),
+                ("monitoring_role_arn", "monitoring_role_arn"),
                 ("tags", "tags"),
             ],
             import_id: "{id}",
@@ -142,15 +172,19 @@ impl AwsResource for DbClusterInstance {
         if let Some(g) = &self.db_parameter_group_name {
             check_identifier_input("db_parameter_group_name", g, 255)?;
         }
-        Ok(())
+        self.check_insights()?;
+        self.check_monitoring()
     }
 
     async fn create(&self, cx: &Call<'_, Rds>) -> Result<String, ProviderError> {
         let cluster = self.cluster_identifier.require("cluster_identifier")?;
         let params = require_opt("db_parameter_group_name", &self.db_parameter_group_name)?;
+        let role = require_opt("monitoring_role_arn", &self.monitoring_role_arn)?;
         // A cluster still backing up after its create, or modifying, refuses
-        // new members for a while (InvalidDBClusterStateFault).
-        cx.send_retrying("CreateDBInstance", &[db::CLUSTER_BUSY], |c| {
+        // new members for a while (InvalidDBClusterStateFault); a monitoring
+        // role made moments ago is not assumable yet.
+        let retry = [db::CLUSTER_BUSY, db::MONITORING_ROLE];
+        cx.send_retrying("CreateDBInstance", &retry, |c| {
             c.create_db_instance()
                 .db_instance_identifier(&self.identifier)
                 .db_cluster_identifier(cluster)
@@ -160,6 +194,12 @@ impl AwsResource for DbClusterInstance {
                 .promotion_tier(self.promotion_tier)
                 .publicly_accessible(self.publicly_accessible)
                 .set_db_parameter_group_name(params.clone())
+                .enable_performance_insights(self.performance_insights_enabled)
+                .set_performance_insights_retention_period(
+                    self.performance_insights_retention_period,
+                )
+                .monitoring_interval(self.monitoring_interval)
+                .set_monitoring_role_arn(role.clone())
                 .set_tags(Some(cx.create_tags(&self.tags)))
                 .send()
         })
@@ -196,6 +236,10 @@ impl AwsResource for DbClusterInstance {
                 .and_then(|g| g.db_parameter_group_name())
                 .map(|s| Input::Value(s.to_string())),
             apply_immediately: false,
+            performance_insights_enabled: i.performance_insights_enabled().unwrap_or(false),
+            performance_insights_retention_period: i.performance_insights_retention_period(),
+            monitoring_interval: i.monitoring_interval().unwrap_or(0),
+            monitoring_role_arn: i.monitoring_role_arn().map(|r| Input::Value(r.to_string())),
             tags: cx.own_tags(&from_tags(i.tag_list())),
         };
         let outputs = json!({
@@ -241,11 +285,33 @@ impl AwsResource for DbClusterInstance {
                 any = true;
             }
         }
+        if self.performance_insights_enabled != old.performance_insights_enabled
+            || self.performance_insights_retention_period
+                != old.performance_insights_retention_period
+        {
+            req = req
+                .enable_performance_insights(self.performance_insights_enabled)
+                .set_performance_insights_retention_period(
+                    self.performance_insights_retention_period,
+                );
+            any = true;
+        }
+        // Sent together, as AWS checks the pair.
+        if self.monitoring_interval != old.monitoring_interval
+            || self.monitoring_role_arn != old.monitoring_role_arn
+        {
+            req = req
+                .monitoring_interval(self.monitoring_interval)
+                .set_monitoring_role_arn(require_opt(
+                    "monitoring_role_arn",
+                    &self.monitoring_role_arn,
+                )?);
+            any = true;
+        }
         if any {
-            cx.send_retrying("ModifyDBInstance", &[db::INSTANCE_BUSY], |_| {
-                req.clone().send()
-            })
-            .await?;
+            let retry = [db::INSTANCE_BUSY, db::MONITORING_ROLE];
+            cx.send_retrying("ModifyDBInstance", &retry, |_| req.clone().send())
+                .await?;
             db::wait_updated::<RdsInstance>(cx, id).await?;
         }
         cx.update_tags(live.arn(), &old.tags, &self.tags).await
@@ -259,6 +325,66 @@ impl AwsResource for DbClusterInstance {
     async fn find(&self, cx: &Call<'_, Rds>) -> Result<Vec<String>, ProviderError> {
         // Plain instances carry other URNs, so the tag alone tells them apart.
         db::find::<RdsInstance>(cx).await
+    }
+}
+
+impl DbClusterInstance {
+    fn check_insights(&self) -> Result<(), ProviderError> {
+        if let Some(days) = self.performance_insights_retention_period {
+            if !self.performance_insights_enabled {
+                return Err(ProviderError::invalid(
+                    "performance_insights_retention_period",
+                    days,
+                    "is set while performance_insights_enabled is false",
+                ));
+            }
+            if !(days == 7 || days == 731 || (days % 31 == 0 && (31..=713).contains(&days))) {
+                return Err(ProviderError::invalid(
+                    "performance_insights_retention_period",
+                    days,
+                    "must be 7, 31 times 1 to 23 (months), or 731",
+                ));
+            }
+        }
+        // Aurora MySQL has no Performance Insights on burstable classes.
+        let burstable = ["db.t2.", "db.t3.", "db.t4g."]
+            .iter()
+            .any(|p| self.instance_class.starts_with(p));
+        if self.performance_insights_enabled && self.engine == "aurora-mysql" && burstable {
+            return Err(ProviderError::invalid(
+                "performance_insights_enabled",
+                true,
+                format!(
+                    "is not available for aurora-mysql on {}",
+                    self.instance_class
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_monitoring(&self) -> Result<(), ProviderError> {
+        const INTERVALS: [i32; 7] = [0, 1, 5, 10, 15, 30, 60];
+        if !INTERVALS.contains(&self.monitoring_interval) {
+            return Err(ProviderError::invalid(
+                "monitoring_interval",
+                self.monitoring_interval,
+                format!("must be one of {INTERVALS:?} (seconds)"),
+            ));
+        }
+        match (self.monitoring_interval, &self.monitoring_role_arn) {
+            (0, Some(r)) => Err(ProviderError::invalid(
+                "monitoring_role_arn",
+                r.known().map_or("(an output)", String::as_str),
+                "is set while monitoring_interval is 0",
+            )),
+            (n, None) if n != 0 => Err(ProviderError::invalid(
+                "monitoring_interval",
+                n,
+                "needs a monitoring_role_arn",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

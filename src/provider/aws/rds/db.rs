@@ -35,6 +35,13 @@ pub(crate) const INSTANCE_BUSY: Retry = Retry::conflict(
     BUSY,
 );
 
+/// An Enhanced Monitoring role made moments ago is not assumable yet;
+/// Terraform retries this message for its IAM propagation time.
+pub(crate) const MONITORING_ROLE: Retry = Retry::propagation(
+    "InvalidParameterValue",
+    "IAM role ARN value is invalid or does not include the required permissions",
+);
+
 /// A cluster or an instance as the RDS API describes it.
 #[async_trait]
 pub(crate) trait Db: Clone + Send + Sync + 'static {

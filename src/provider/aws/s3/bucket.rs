@@ -1,19 +1,19 @@
 //! `aws:s3/Bucket`: a general purpose bucket with the configurations
 //! Terraform splits into resources of their own (`aws_s3_bucket_versioning`,
 //! `_server_side_encryption_configuration`, `_public_access_block`,
-//! `_ownership_controls`, `_lifecycle_configuration`, `_policy`). The name is
+//! `_ownership_controls`, `_lifecycle_configuration`, `_logging`, `_policy`). The name is
 //! global and forces a replacement (deleted first); everything else changes
 //! in place, one S3 call per configuration.
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
-    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule as S3Rule, LifecycleRuleFilter, NoncurrentVersionExpiration,
-    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Transition,
-    TransitionStorageClass, VersioningConfiguration,
+    BucketLoggingStatus, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule as S3Rule, LifecycleRuleFilter,
+    LoggingEnabled, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Transition, TransitionStorageClass, VersioningConfiguration,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -52,7 +52,22 @@ pub struct Bucket {
     /// The bucket policy, a JSON document (compared parsed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<Input<String>>,
+    /// Server access logs, delivered into another bucket; unset, none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
     pub tags: Tags,
+}
+
+/// Where S3 writes a bucket's server access logs. The target bucket's
+/// policy must let `logging.s3.amazonaws.com` put objects under the prefix
+/// (S3 refuses the configuration otherwise), and it must be in the same
+/// region and account.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logging {
+    pub target_bucket: Input<String>,
+    /// Key prefix of the log objects, e.g. `s3/<bucket>/`.
+    pub target_prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -440,6 +455,30 @@ impl Bucket {
         .map(drop)
     }
 
+    async fn put_logging(&self, cx: &Call<'_, S3>, name: &str) -> Result<(), ProviderError> {
+        // An empty status turns logging off.
+        let status = match &self.logging {
+            Some(l) => BucketLoggingStatus::builder()
+                .logging_enabled(
+                    LoggingEnabled::builder()
+                        .target_bucket(l.target_bucket.require("logging.target_bucket")?)
+                        .target_prefix(&l.target_prefix)
+                        .build()
+                        .map_err(|e| build_err("logging", e))?,
+                )
+                .build(),
+            None => BucketLoggingStatus::builder().build(),
+        };
+        cx.send_retrying("PutBucketLogging", &[Retry::NEW_OBJECT], |c| {
+            c.put_bucket_logging()
+                .bucket(name)
+                .bucket_logging_status(status.clone())
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
     async fn put_policy(&self, cx: &Call<'_, S3>, name: &str) -> Result<(), ProviderError> {
         match &self.policy {
             Some(p) => {
@@ -629,6 +668,15 @@ impl AwsResource for Bucket {
                 args: &[("$id", "bucket"), ("policy", "policy")],
                 import_id: "{bucket}",
             },
+            Tf {
+                resource: "aws_s3_bucket_logging",
+                args: &[
+                    ("$id", "bucket"),
+                    ("logging.target_bucket", "target_bucket"),
+                    ("logging.target_prefix", "target_prefix"),
+                ],
+                import_id: "{bucket}",
+            },
         ],
         ..Schema::NONE
     };
@@ -722,6 +770,26 @@ impl AwsResource for Bucket {
         }
         if let Some(p) = self.policy.as_ref().and_then(Input::known) {
             check_policy("policy", p)?;
+        }
+        if let Some(l) = &self.logging {
+            if let Some(t) = l.target_bucket.known() {
+                check_bucket_name("logging.target_bucket", t)?;
+                if *t == self.bucket {
+                    // S3 takes it, then logs its own log writes for ever.
+                    return Err(ProviderError::invalid(
+                        "logging.target_bucket",
+                        format!("{t:?}"),
+                        "is the bucket itself; log into another bucket",
+                    ));
+                }
+            }
+            if l.target_prefix.len() > 1024 {
+                return Err(ProviderError::invalid(
+                    "logging.target_prefix",
+                    format!("{:?}", l.target_prefix),
+                    "at most 1024 characters",
+                ));
+            }
         }
         Ok(())
     }
@@ -834,6 +902,9 @@ impl AwsResource for Bucket {
         if self.policy.is_some() {
             self.put_policy(cx, name).await?;
         }
+        if self.logging.is_some() {
+            self.put_logging(cx, name).await?;
+        }
         Ok(())
     }
 
@@ -918,6 +989,16 @@ impl AwsResource for Bucket {
             "NoSuchBucketPolicy",
         )?
         .and_then(|o| o.policy().map(|p| Input::Value(p.to_string())));
+        let logging = cx
+            .send("GetBucketLogging", |c| {
+                c.get_bucket_logging().bucket(name).send()
+            })
+            .await?
+            .logging_enabled()
+            .map(|l| Logging {
+                target_bucket: Input::Value(l.target_bucket().to_string()),
+                target_prefix: l.target_prefix().to_string(),
+            });
         let region = cx
             .aws
             .config()
@@ -934,6 +1015,7 @@ impl AwsResource for Bucket {
             object_ownership,
             lifecycle_rules,
             policy,
+            logging,
             tags: cx.own_tags(&live_tags(cx, name).await?),
         };
         Ok(Some(Live {
@@ -977,6 +1059,9 @@ impl AwsResource for Bucket {
         );
         if op != np || (self.policy.is_some() && np.is_none()) {
             self.put_policy(cx, name).await?;
+        }
+        if old.logging != self.logging {
+            self.put_logging(cx, name).await?;
         }
         if old.tags != self.tags {
             cx.update_tags(name, &old.tags, &self.tags).await?;
