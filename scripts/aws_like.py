@@ -29,6 +29,7 @@ seconds, times "scale":
 | iam | RDS CreateDBCluster / CreateDBInstance / ModifyDBInstance whose MonitoringRoleArn is such a role | 400 InvalidParameterValue "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING" | 10 |
 | iam | IAM CreateRole / UpdateAssumeRolePolicy with such a role as an AWS principal (ECS RegisterTaskDefinition, CreateService, RunTask: never) | 400 MalformedPolicyDocument "Invalid principal in policy: ..." | 10 |
 | iam | AWS Backup CreateBackupSelection whose IamRoleArn is such a role | 400 InvalidParameterValueException "IAM Role <arn> cannot be assumed by AWS Backup" | 10 |
+| iam | OpenSearch CreateDomain / UpdateDomainConfig whose LogPublishingOptions enable (Enabled true) publishing to a CloudWatchLogsLogGroupArn that no CloudWatch Logs resource policy (PutResourcePolicy) older than the window lets principal service es.amazonaws.com (or Principal "*") logs:CreateLogStream and logs:PutLogEvents on (Resource the ARN, the ARN + ":*", or a * / ? pattern matching the ARN + ":*"; Action globs such as logs:* count; Allow statements only, Conditions not evaluated) | 400 ValidationException "The Resource Access Policy specified for the CloudWatch Logs log group <group name> does not grant sufficient permissions for Amazon OpenSearch Service to create a log stream. Please check the Resource Access Policy." | 10 after PutResourcePolicy (per policy name; a put again restarts it) |
 | iam | EC2 RunInstances naming an instance profile created (CreateInstanceProfile) within the window, in IamInstanceProfile.Name / .Arn or in the launch template version it launches from | 400 InvalidParameterValue "Value (<name>) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name" (by ARN: "... iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN") | 10 after CreateInstanceProfile |
 | slr | OpenSearch CreateDomain with VPCOptions while role AWSServiceRoleForAmazonOpenSearchService (path /aws-service-role/opensearchservice.amazonaws.com/) is missing or new | 400 ValidationException "Before you can proceed, you must enable a service-linked role ..." | 10 after the role's creation |
 | slr | ECS CreateService, and CreateCluster with capacityProviders or defaultCapacityProviderStrategy, while AWSServiceRoleForECS (/aws-service-role/ecs.amazonaws.com/) is missing or new | 400 InvalidParameterException "Unable to assume the service linked role. Please verify that the ECS service linked role exists." | 10 |
@@ -44,8 +45,8 @@ seconds, times "scale":
 | conflicts | ACM DeleteCertificate of a certificate an ELBv2 listener serves (or, in us-east-1, a CloudFront distribution), or served until a DeleteListener, DeleteLoadBalancer, ModifyListener or RemoveListenerCertificates within the window | 400 ResourceInUseException "Certificate <arn> in use." | 60 after the listener change |
 | throttle | per service (SigV4 signing name) every 25th mutating call (Create*, Modify*, Delete*, Put*, Attach*, Associate*, Authorize*, Revoke*, Run*, Register*, Update*, Add*, Set*, Remove*, Request*, Import*) starts a burst: it and the next 4 calls of the same operation are refused (calls in a burst do not count towards the next 25th) | EC2 503 RequestLimitExceeded; IAM, RDS, ElastiCache, ELBv2, SNS, CloudWatch 400 Throttling; ECS, Logs, ACM, Secrets Manager, ECR, Application Auto Scaling (JSON protocols) 400 ThrottlingException; MQ, OpenSearch, AWS Backup (REST, routes below) 400 ThrottlingException | 5 calls |
 
-The windows follow AWS: new EC2 ids and IAM roles are usually visible within
-seconds; an RDS cluster or instance takes minutes to create (60 s keeps tests
+The windows follow AWS: new EC2 ids, IAM roles and CloudWatch Logs resource
+policies are usually visible within seconds; an RDS cluster or instance takes minutes to create (60 s keeps tests
 short yet outlasts any single poll); a deleted data store's requester-managed
 ENIs are released minutes after it is gone; a deleted NAT gateway keeps its
 Elastic IP mapped until it reaches "deleted", about a minute; an ALB provisions
@@ -83,6 +84,7 @@ from collections import defaultdict
 
 from moto.backends import get_backend
 from moto.iam import models as iam_models
+from moto.logs.models import logs_backends
 from moto.rds.models import DBCluster
 from moto.utilities.utils import get_partition
 
@@ -90,7 +92,7 @@ BEHAVIOURS = ("consistency", "iam", "slr", "eni", "transitions", "conflicts", "t
 
 # Windows in AWS seconds (multiplied by "scale").
 CONSISTENCY = 10
-PROPAGATION = 10  # IAM roles, service-linked roles included; instance profiles to EC2
+PROPAGATION = 10  # IAM roles, service-linked roles included; instance profiles to EC2; logs resource policies
 ENI_LINGER = 300
 NAT_UNMAP = 60
 CREATING = 60
@@ -363,6 +365,7 @@ class AwsLike:
             self.young = {}  # EC2 id -> (visible from, prefix)
             self.roles = {}  # (account, role name) -> propagated from
             self.profiles = {}  # (account, instance profile name) -> usable by EC2 from
+            self.log_policies = {}  # (account, region, logs resource policy name) -> propagated from
             self.held_groups, self.held_subnets, self.held_vpcs = {}, {}, {}  # id -> released at
             self.nat_deleted = {}  # VPC id -> Elastic IPs unmapped at
             self.windows = {}  # resource key -> [(state, start, end)]
@@ -591,7 +594,40 @@ class AwsLike:
             for arn in _aws_principals(doc):
                 if self.young_role(arn, now):
                     return 400, "MalformedPolicyDocument", f'Invalid principal in policy: "AWS":"{arn}"'
+        if call.service == "es" and call.op in ("CreateDomain", "UpdateDomainConfig"):
+            options = call.body.get("LogPublishingOptions")
+            for option in (options.values() if isinstance(options, dict) else ()):
+                if not isinstance(option, dict) or option.get("Enabled") is not True:
+                    continue
+                arn = option.get("CloudWatchLogsLogGroupArn")
+                group = _log_group(arn)
+                if group and not self.logs_deliverable(group, now):
+                    return (400, "ValidationException", "The Resource Access Policy specified for the CloudWatch "
+                            f"Logs log group {group[3]} does not grant sufficient permissions for Amazon OpenSearch "
+                            "Service to create a log stream. Please check the Resource Access Policy.")
         return None
+
+    def logs_deliverable(self, group, now):
+        """Whether the propagated logs resource policies let OpenSearch write to the log group."""
+        partition, region, account, name = group
+        arn = f"arn:{partition}:logs:{region}:{account}:log-group:{name}"
+        try:
+            policies = list(logs_backends[account][region].resource_policies.items())
+        except Exception:  # no such region: moto answers the call
+            return True
+        with self.lock:
+            policies = [p for n, p in policies if self.log_policies.get((account, region, n), 0) <= now]
+        needed = {"logs:createlogstream", "logs:putlogevents"}
+        for policy in policies:
+            for st in _statements(getattr(policy, "policy_document", None)):
+                if st.get("Effect") != "Allow" or not _grants_service(st.get("Principal"), "es.amazonaws.com"):
+                    continue
+                if not any(r in (arn, arn + ":*") or _glob(r, arn + ":*") for r in _strings(st.get("Resource"))):
+                    continue
+                needed = {a for a in needed if not any(_glob(p.lower(), a) for p in _strings(st.get("Action")))}
+                if not needed:
+                    return True
+        return False
 
     def young_role(self, arn, now):
         m = re.fullmatch(r"arn:aws[\w-]*:iam::(\d+):role/(?:[^/]*/)*([^/]+)", arn.strip())
@@ -885,6 +921,11 @@ class AwsLike:
             if m:
                 with self.lock:
                     self.roles[(m.group(1).decode(), m.group(2).decode())] = now + self.seconds(PROPAGATION)
+        if call.service == "logs" and call.op == "PutResourcePolicy" and "iam" in on:
+            name = call.body.get("policyName")
+            if isinstance(name, str):
+                with self.lock:
+                    self.log_policies[(call.account, call.region, name)] = now + self.seconds(PROPAGATION)
         if call.service == "iam" and call.op == "CreateInstanceProfile" and "iam" in on:
             m = re.search(rb"<Arn>arn:aws[\w-]*:iam::(\d+):instance-profile/(?:[^/<]*/)*([^/<]+)</Arn>", body)
             if m:
@@ -1195,3 +1236,41 @@ def _aws_principals(doc):
         aws = principal.get("AWS") if isinstance(principal, dict) else None
         found += [aws] if isinstance(aws, str) else [a for a in aws or [] if isinstance(a, str)]
     return found
+
+
+def _log_group(arn):
+    """(partition, region, account, group name) of a CloudWatch Logs log group ARN, or None."""
+    if not isinstance(arn, str):
+        return None
+    m = re.fullmatch(r"arn:(aws[\w-]*):logs:([^:]+):(\d+):log-group:(.+?)(?::\*)?", arn.strip())
+    return m.groups() if m else None
+
+
+def _statements(doc):
+    try:
+        policy = json.loads(doc or "{}")
+    except (TypeError, ValueError):
+        return []
+    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+    if isinstance(statements, dict):
+        statements = [statements]
+    return [st for st in statements if isinstance(st, dict)] if isinstance(statements, list) else []
+
+
+def _strings(value):
+    """A policy element that may be a string or a list of strings, as a list."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _grants_service(principal, service):
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and service in _strings(principal.get("Service"))
+
+
+def _glob(pattern, value):
+    """IAM wildcard match: * any run of characters, ? one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None

@@ -312,8 +312,40 @@ control("DELETE", "/morket-api/aws-like")
 vpc, a, b = network("10.1.0.0/16")
 old_role = iam.create_role(RoleName="old", AssumeRolePolicyDocument=TRUST_EC2)["Role"]["RoleName"]
 rds.create_db_subnet_group(DBSubnetGroupName="iam-db", DBSubnetGroupDescription="d", SubnetIds=[a, b])
+for log_group in ("search-app", "search-slow", "/aws/opensearch/audit"):
+    logs.create_log_group(logGroupName=log_group)
+search.create_domain(DomainName="logged-old")  # made while the mode is off
 aws_like(["iam"], WINDOW / 10)
 role = iam.create_role(RoleName="new", AssumeRolePolicyDocument=TRUST_EC2)["Role"]["Arn"]
+ACCOUNT = role.split(":")[4]
+
+
+def log_arn(name):
+    return f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}"
+
+
+def logs_policy(name, resource, action, service="es.amazonaws.com"):
+    logs.put_resource_policy(policyName=name, policyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": action, "Resource": resource}]}))
+
+
+def publishing(name, enabled=True, kind="ES_APPLICATION_LOGS"):
+    return {kind: {"CloudWatchLogsLogGroupArn": log_arn(name), "Enabled": enabled}}
+
+
+def logged_domain(name, group):
+    return lambda: search.create_domain(DomainName=name, LogPublishingOptions=publishing(group))
+
+
+def audit_logs():
+    return search.update_domain_config(DomainName="logged-old",
+                                       LogPublishingOptions=publishing("/aws/opensearch/audit", kind="AUDIT_LOGS"))
+
+
+def no_log_policy(group):
+    return (f"The Resource Access Policy specified for the CloudWatch Logs log group {group} does not grant "
+            "sufficient permissions for Amazon OpenSearch Service to create a log stream. "
+            "Please check the Resource Access Policy.")
 
 
 def flow_logs():
@@ -359,6 +391,22 @@ fails_with("UpdateAssumeRolePolicy trusting a new role", "MalformedPolicyDocumen
 works("ECS RegisterTaskDefinition naming a new role (not affected)", lambda: ecs.register_task_definition(
     family="app", executionRoleArn=role, taskRoleArn=role,
     containerDefinitions=[{"name": "app", "image": "nginx", "memory": 128}]))
+fails_with("OpenSearch CreateDomain publishing to a log group no resource policy opens", "ValidationException",
+           logged_domain("logged", "search-app"), status=400, message=no_log_policy("search-app"))
+works("OpenSearch CreateDomain with a disabled log publishing option (not checked)", lambda: search.create_domain(
+    DomainName="unlogged", LogPublishingOptions=publishing("search-app", enabled=False)))
+fails_with("OpenSearch UpdateDomainConfig publishing to a log group no resource policy opens", "ValidationException",
+           audit_logs, status=400, message=no_log_policy("/aws/opensearch/audit"))
+# One policy per log group: exact ARN + ":*" with both actions; a wildcard with logs:*;
+# one granting only PutLogEvents (never enough); one granting another service.
+logs_policy("es-app", log_arn("search-app") + ":*", ["logs:PutLogEvents", "logs:CreateLogStream"])
+logs_policy("es-opensearch", [f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/opensearch/*"], "logs:*",
+            service=["es.amazonaws.com", "delivery.logs.amazonaws.com"])
+logs_policy("es-slow-partial", log_arn("search-slow"), "logs:PutLogEvents")
+logs_policy("other-slow", log_arn("search-slow") + ":*", "logs:*", service="events.amazonaws.com")
+fails_with("OpenSearch CreateDomain with a new logs resource policy", "ValidationException",
+           logged_domain("logged", "search-app"), message=no_log_policy("search-app"))
+fails_with("OpenSearch UpdateDomainConfig with a new logs resource policy", "ValidationException", audit_logs)
 time.sleep(WINDOW + 0.2)
 check("CreateFlowLogs succeeds after the window", flow_logs()["Unsuccessful"] == [])
 works("CreateDBInstance monitored by the role after the window", monitored_instance)
@@ -368,11 +416,21 @@ works("CreateRole trusting the role after the window",
       lambda: iam.create_role(RoleName="assumer", AssumeRolePolicyDocument=trust_aws(role)))
 works("UpdateAssumeRolePolicy trusting the role after the window",
       lambda: iam.update_assume_role_policy(RoleName=old_role, PolicyDocument=trust_aws(role)))
+works("OpenSearch CreateDomain publishing to the log group after the window", logged_domain("logged", "search-app"))
+works("OpenSearch UpdateDomainConfig publishing to a log group a wildcard policy opens, after the window",
+      audit_logs)
+fails_with("OpenSearch CreateDomain publishing where policies grant too little or another service",
+           "ValidationException", logged_domain("slow", "search-slow"), message=no_log_policy("search-slow"))
+logs_policy("es-slow-partial", log_arn("search-slow"), ["logs:CreateLogStream", "logs:PutLogEvents"])
+fails_with("OpenSearch CreateDomain once that policy is put again, within the window", "ValidationException",
+           logged_domain("slow", "search-slow"))
+time.sleep(WINDOW + 0.2)
+works("OpenSearch CreateDomain publishing to it after that window", logged_domain("slow", "search-slow"))
 got = fired()
 print("     GET /morket-api/aws-like fired:", json.dumps(got))
 check("fired counts the iam refusals", got == {"iam": {
     "CreateFlowLogs": 1, "CreateDBInstance": 1, "CreateDBCluster": 1, "ModifyDBInstance": 1, "CreateRole": 1,
-    "UpdateAssumeRolePolicy": 1}})
+    "UpdateAssumeRolePolicy": 1, "CreateDomain": 4, "UpdateDomainConfig": 2}})
 
 # -- slr: 10 s -> 1 s ---------------------------------------------------------
 

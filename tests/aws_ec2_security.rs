@@ -901,3 +901,86 @@ async fn deleting_a_group_in_use_retries_until_it_is_released() {
     assert!(our_groups(&e.ec2).await.is_empty());
     assert!(e.st.resources().unwrap().is_empty());
 }
+
+/// The VPC's default group taken over: AWS's default rules (ingress from
+/// itself, egress anywhere) revoked, the group tagged with its URN (found
+/// again by it), read back with no change. A rule added by hand shows as
+/// drift and the next `up` revokes it; destroy leaves the group, which EC2
+/// never deletes, to its VPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_group_is_taken_over_and_kept_empty() {
+    use morket_stack::provider::aws::ec2::default_security_group::DefaultSecurityGroup;
+
+    let mut e = env().await;
+    let mut stack = Stack::new(STACK).unwrap();
+    let mut root = stack.root();
+    let vpc = root.resource("main", Vpc::new("10.0.0.0/16")).unwrap();
+    let dsg = root
+        .resource("default-sg", DefaultSecurityGroup::new(vpc.id()))
+        .unwrap();
+    drop(root);
+    e.up(&stack).await;
+    let id = e.id(&dsg);
+    let vpc_id = e.id(&vpc);
+    let g = &e
+        .ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", &vpc_id))
+        .filters(filter("group-name", "default"))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .clone();
+    assert_eq!(g.group_id(), Some(id.as_str()));
+    assert!(
+        g.tags().iter().any(|t| t.key() == Some("morket:urn")),
+        "{g:?}"
+    );
+    assert_eq!(rules_of(&e.ec2, &id).await, vec![]);
+    e.no_changes(&stack).await;
+
+    // By hand: SSH from anywhere.
+    e.ec2
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = e
+        .eng
+        .preview(
+            &stack,
+            &PlanOptions {
+                refresh: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(step(&plan, &dsg).changed, vec!["unmanaged_rules"]);
+    e.eng
+        .up(
+            &stack,
+            &PlanOptions {
+                refresh: true,
+                ..Default::default()
+            },
+            &e.cancel,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rules_of(&e.ec2, &id).await, vec![]);
+
+    let (_, report) = e.eng.destroy(&stack, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.st.resources().unwrap().is_empty());
+}

@@ -1393,3 +1393,90 @@ async fn instance_with_a_fresh_instance_profile_is_created_despite_the_refusal()
         .collect();
     assert_eq!(running, vec![e.id(&inst)], "one instance");
 }
+
+use morket_stack::provider::aws::logs::resource_policy::ResourcePolicy;
+
+fn es_may_write(resource: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "es.amazonaws.com"},
+            "Action": ["logs:PutLogEvents", "logs:CreateLogStream"],
+            "Resource": resource,
+        }],
+    })
+    .to_string()
+}
+
+/// A CloudWatch Logs resource policy: created, the same document formatted
+/// otherwise is no change, a new document is put in place, and destroy
+/// removes it. A policy of that name already in the account with another
+/// document is not taken over: the create fails naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_resource_policy_lifecycle() {
+    let mut e = env().await;
+    let live = |e: &Env| {
+        let logs = e.logs.clone();
+        async move {
+            logs.describe_resource_policies()
+                .send()
+                .await
+                .unwrap()
+                .resource_policies()
+                .iter()
+                .map(|p| {
+                    (
+                        p.policy_name().unwrap_or_default().to_string(),
+                        parsed(p.policy_document().unwrap_or_default()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let stack = |doc: String| {
+        let mut st = Stack::new(STACK).unwrap();
+        let u = st
+            .root()
+            .resource("policy", ResourcePolicy::new("opensearch-logs", doc))
+            .unwrap()
+            .urn()
+            .clone();
+        (st, u)
+    };
+    let doc = es_may_write("arn:aws:logs:us-east-1:123456789012:log-group:/aws/opensearch/*");
+    let (s1, u) = stack(doc.clone());
+    e.up_stable(&s1).await;
+    assert_eq!(
+        live(&e).await,
+        vec![("opensearch-logs".to_string(), parsed(&doc))]
+    );
+    assert_eq!(e.id(&u), "opensearch-logs");
+    e.no_changes(&stack(pretty(&doc)).0).await;
+
+    let doc2 = es_may_write("arn:aws:logs:us-east-1:123456789012:log-group:/aws/search/*");
+    let (s2, _) = stack(doc2.clone());
+    let plan = e.up_stable(&s2).await;
+    assert_eq!(step(&plan, &u).action, Action::Update);
+    assert_eq!(live(&e).await[0].1, parsed(&doc2));
+
+    let cancel = e.cancel.clone();
+    let (_, report) = e.eng.destroy(&s2, &cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(live(&e).await.is_empty());
+
+    // Someone else's policy of that name.
+    e.logs
+        .put_resource_policy()
+        .policy_name("opensearch-logs")
+        .policy_document(es_may_write("*"))
+        .send()
+        .await
+        .unwrap();
+    let msg = e.up_failing(&s1).await;
+    assert!(
+        msg.contains("policy_name") && msg.contains("opensearch-logs"),
+        "{msg}"
+    );
+    assert_eq!(live(&e).await[0].1, parsed(&es_may_write("*")));
+}

@@ -1437,3 +1437,162 @@ async fn domain_create_waits_for_the_endpoint() {
     );
     assert!(describe.num_calls() >= 3, "{}", describe.num_calls());
 }
+
+/// Published logs under the AWS-like peer: two log groups, the resource
+/// policy that admits OpenSearch to them (put moments before, so OpenSearch
+/// first refuses the domain, as AWS does while the policy propagates; the
+/// create is retried), the domain publishing both. Read back with no change;
+/// the audit log taken out is left disabled in AWS, as OpenSearch keeps it;
+/// audit logs without fine-grained access control are refused before any
+/// call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_publishes_logs_through_a_log_resource_policy() {
+    use morket_stack::provider::aws::logs::log_group::LogGroup;
+    use morket_stack::provider::aws::logs::resource_policy::ResourcePolicy;
+    use morket_stack::provider::aws::opensearch::domain::LogPublishing;
+
+    let mut e = Env::aws_like(settings()).await;
+    let os = aws_sdk_opensearch::Client::new(&e.conf);
+    let stack = |types: &[&str]| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let mut d = domain();
+        let mut arns = Vec::new();
+        for t in ["application", "audit"] {
+            let g = root
+                .resource(
+                    &format!("{t}-logs"),
+                    LogGroup::new(&format!("/aws/opensearch/logs/{t}")),
+                )
+                .unwrap();
+            arns.push(Input::from(g.arn()));
+        }
+        let doc = Input::interpolate(
+            &json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "es.amazonaws.com"},
+                    "Action": ["logs:PutLogEvents", "logs:CreateLogStream"],
+                    "Resource": ["{a}:*", "{b}:*"],
+                }],
+            })
+            .to_string(),
+            &[("a", arns[0].clone()), ("b", arns[1].clone())],
+        );
+        let policy = root
+            .resource(
+                "log-policy",
+                ResourcePolicy::new("logs-staging-opensearch", doc),
+            )
+            .unwrap();
+        for (t, arn) in [("ES_APPLICATION_LOGS", &arns[0]), ("AUDIT_LOGS", &arns[1])] {
+            if types.contains(&t) {
+                d.log_publishing_options.push(LogPublishing {
+                    log_type: t.into(),
+                    cloudwatch_log_group_arn: arn.clone(),
+                    enabled: true,
+                });
+            }
+        }
+        d.advanced_security_options = AdvancedSecurityOptions {
+            enabled: true,
+            internal_user_database_enabled: true,
+            master_user_name: Some("admin".into()),
+            master_user_password: Some(Input::secret("Str0ng-Passw0rd!")),
+        };
+        let r = root
+            .resource_with("search", d, ResourceOptions::new().depends_on(&policy))
+            .unwrap();
+        (st, r)
+    };
+    let published = |os: &aws_sdk_opensearch::Client| {
+        let os = os.clone();
+        async move {
+            let d = os
+                .describe_domain()
+                .domain_name("logs-staging")
+                .send()
+                .await
+                .unwrap()
+                .domain_status
+                .unwrap();
+            let mut v: Vec<(String, bool, String)> = d
+                .log_publishing_options()
+                .into_iter()
+                .flatten()
+                .map(|(t, o)| {
+                    (
+                        t.as_str().to_string(),
+                        o.enabled().unwrap_or(false),
+                        o.cloud_watch_logs_log_group_arn()
+                            .unwrap_or_default()
+                            .rsplit(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        }
+    };
+
+    let (s1, r) = stack(&["ES_APPLICATION_LOGS", "AUDIT_LOGS"]);
+    e.up_stable(&s1).await;
+    assert_eq!(
+        published(&os).await,
+        vec![
+            (
+                "AUDIT_LOGS".into(),
+                true,
+                "/aws/opensearch/logs/audit".into()
+            ),
+            (
+                "ES_APPLICATION_LOGS".into(),
+                true,
+                "/aws/opensearch/logs/application".into()
+            ),
+        ]
+    );
+    let fired = e.moto.aws_like_fired();
+    assert!(
+        fired["fired"]["iam"]["CreateDomain"].as_u64().unwrap_or(0) > 0,
+        "{fired}"
+    );
+
+    let (s2, _) = stack(&["ES_APPLICATION_LOGS"]);
+    let plan = e.up_stable(&s2).await;
+    assert_eq!(
+        support::aws::step(&plan, &r).changed,
+        vec!["log_publishing_options"]
+    );
+    assert_eq!(
+        published(&os).await,
+        vec![
+            (
+                "AUDIT_LOGS".into(),
+                false,
+                "/aws/opensearch/logs/audit".into()
+            ),
+            (
+                "ES_APPLICATION_LOGS".into(),
+                true,
+                "/aws/opensearch/logs/application".into()
+            ),
+        ]
+    );
+
+    let mut d = domain();
+    d.log_publishing_options.push(LogPublishing {
+        log_type: "AUDIT_LOGS".into(),
+        cloudwatch_log_group_arn: "arn:aws:logs:us-east-1:123456789012:log-group:audit".into(),
+        enabled: true,
+    });
+    let msg = support::aws::preview_error(&mut offline_engine(settings()), d).await;
+    assert!(
+        msg.contains("log_publishing_options[0].log_type") && msg.contains("AUDIT_LOGS"),
+        "{msg}"
+    );
+}

@@ -3,12 +3,15 @@
 //! one in staging) with their Elastic IPs, a public route table through the
 //! internet gateway and a private one per AZ through its NAT gateway, and the
 //! security groups of R2.4 with exactly the ingress rules listed there, and
-//! VPC flow logs to a CloudWatch log group through an IAM role (R2.5).
+//! VPC flow logs to a CloudWatch log group through an IAM role (R2.5). The
+//! VPC's default security group is kept without rules: everything here
+//! names a group of its own.
 
 use std::net::Ipv4Addr;
 
 use morket_stack::model::{ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::ec2::availability_zones::GetAvailabilityZones;
+use morket_stack::provider::aws::ec2::default_security_group::DefaultSecurityGroup;
 use morket_stack::provider::aws::ec2::eip::Eip;
 use morket_stack::provider::aws::ec2::flow_log::FlowLog;
 use morket_stack::provider::aws::ec2::internet_gateway::InternetGateway;
@@ -74,6 +77,9 @@ pub fn declare(scope: &mut Scope<'_>, cfg: &MorketConfig) -> Result<Network, Mod
     let mut vpc = Vpc::new(&n.vpc_cidr);
     vpc.tags = name_tag(cfg, "vpc");
     let vpc = net.resource("vpc", vpc)?;
+    let mut default_sg = DefaultSecurityGroup::new(vpc.id());
+    default_sg.tags = name_tag(cfg, "default");
+    net.resource("default-sg", default_sg)?;
     // The configured zones must exist in the region: checked while
     // planning, before any subnet is made in a zone that is not there.
     let zones = net.resource(

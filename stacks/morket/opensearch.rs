@@ -2,10 +2,15 @@
 //! the OpenSearch security group (443 from ECS only), gp3 EBS per node,
 //! encryption at rest and node to node, HTTPS enforced, automated snapshots
 //! at `snapshot_hour` UTC, zone awareness when there is more than one node,
-//! and a fine-grained master user whose password comes from `random`.
+//! and a fine-grained master user whose password comes from `random`. Its
+//! application log and audit log (fine-grained access control's record of
+//! who did what) go to CloudWatch Logs, kept `log_retention_days`, through
+//! a CloudWatch Logs resource policy admitting OpenSearch to those groups.
 
 use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
-use morket_stack::provider::aws::opensearch::domain::{Domain, VpcOptions};
+use morket_stack::provider::aws::logs::log_group::LogGroup;
+use morket_stack::provider::aws::logs::resource_policy::ResourcePolicy;
+use morket_stack::provider::aws::opensearch::domain::{Domain, LogPublishing, VpcOptions};
 use morket_stack::provider::random::RandomPassword;
 
 use super::account::Account;
@@ -40,6 +45,41 @@ pub fn access_policy(region: &str, domain: &str, account: &Account) -> Input<Str
             ("account", account.caller.account_id().into()),
         ],
     )
+}
+
+/// The log types published, application first (checkov reads the first).
+pub const LOGS: [(&str, &str); 2] = [
+    ("ES_APPLICATION_LOGS", "application"),
+    ("AUDIT_LOGS", "audit"),
+];
+
+/// Lets OpenSearch create streams and put events in `groups` (ARNs), for
+/// domains of this account only.
+fn log_policy(groups: &[Input<String>], account: &Account) -> Input<String> {
+    let mut vars = vec![("account".to_string(), account.caller.account_id().into())];
+    let resources: Vec<String> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            vars.push((format!("group{i}"), g.clone()));
+            format!("{{group{i}}}:*")
+        })
+        .collect();
+    let template = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "OpenSearchLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "es.amazonaws.com"},
+            "Action": ["logs:PutLogEvents", "logs:CreateLogStream"],
+            "Resource": resources,
+            "Condition": {"StringEquals": {"aws:SourceAccount": "{account}"}},
+        }]
+    })
+    .to_string();
+    let vars: Vec<(&str, Input<String>)> =
+        vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    Input::interpolate(&template, &vars)
 }
 
 pub fn declare(
@@ -91,11 +131,36 @@ pub fn declare(
     d.advanced_security_options.master_user_name = Some(MASTER_USER.into());
     d.advanced_security_options.master_user_password = Some(master_password.result().into());
     d.tags = name_tag(cfg, "opensearch");
-    // A domain in a VPC needs OpenSearch's service-linked role.
+
+    let mut groups = Vec::new();
+    for (log_type, what) in LOGS {
+        let mut g = LogGroup::new(&format!("/aws/opensearch/{name}/{what}"));
+        g.retention_in_days = Some(cfg.log_retention_days as i32);
+        g.tags = name_tag(cfg, "opensearch");
+        let g = c.resource(&format!("{what}-logs"), g)?;
+        d.log_publishing_options.push(LogPublishing {
+            log_type: log_type.into(),
+            cloudwatch_log_group_arn: g.arn().into(),
+            enabled: true,
+        });
+        groups.push(g.arn().into());
+    }
+    let policy = c.resource(
+        "log-policy",
+        ResourcePolicy::new(
+            &format!("{name}-opensearch-logs"),
+            log_policy(&groups, account),
+        ),
+    )?;
+
+    // A domain in a VPC needs OpenSearch's service-linked role, and its
+    // logs the resource policy.
     let domain = c.resource_with(
         "domain",
         d,
-        ResourceOptions::new().depends_on(&account.opensearch),
+        ResourceOptions::new()
+            .depends_on(&account.opensearch)
+            .depends_on(&policy),
     )?;
     Ok(Opensearch {
         domain,

@@ -178,6 +178,16 @@ variable "observability_redis_002_cpu_enabled" {
   type        = bool
 }
 
+variable "opensearch_application_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.application_logs."
+  type        = number
+}
+
+variable "opensearch_audit_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.audit_logs."
+  type        = number
+}
+
 variable "opensearch_domain_cluster_config_instance_count" {
   description = "`instance_count` of aws_opensearch_domain.domain."
   type        = number

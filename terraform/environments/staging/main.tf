@@ -121,6 +121,8 @@ module "opensearch" {
   account_caller_account_id                           = module.account.caller_account_id
   account_caller_partition                            = module.account.caller_partition
   account_opensearch_role_id                          = module.account.opensearch_role_id
+  application_logs_retention_in_days                  = var.opensearch_application_logs_retention_in_days
+  audit_logs_retention_in_days                        = var.opensearch_audit_logs_retention_in_days
   domain_cluster_config_instance_count                = var.opensearch_domain_cluster_config_instance_count
   domain_cluster_config_instance_type                 = var.opensearch_domain_cluster_config_instance_type
   domain_cluster_config_zone_awareness_config_enabled = var.opensearch_domain_cluster_config_zone_awareness_config_enabled

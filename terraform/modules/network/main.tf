@@ -9,6 +9,14 @@ resource "aws_vpc" "vpc" {
   }
 }
 
+resource "aws_default_security_group" "default_sg" {
+  vpc_id = aws_vpc.vpc.id
+  tags = {
+    Name         = "morket-${var.stack}-default"
+    "morket:urn" = "${var.stack}::network::aws:ec2/DefaultSecurityGroup::default-sg"
+  }
+}
+
 data "aws_availability_zones" "zones" {
   # checkov:skip=CKV_AWS_394:the lookup only asserts the configured zones exist (the preview fails otherwise); its list places nothing
 }

@@ -10,6 +10,31 @@ resource "random_password" "master_password" {
   min_special = 1
 }
 
+resource "aws_cloudwatch_log_group" "application_logs" {
+  # checkov:skip=CKV_AWS_158:encrypted at rest by CloudWatch Logs with service-managed keys; the stack uses AWS default keys throughout, no CMK
+  name              = "/aws/opensearch/morket-${var.stack}/application"
+  retention_in_days = var.application_logs_retention_in_days
+  tags = {
+    Name         = "morket-${var.stack}-opensearch"
+    "morket:urn" = "${var.stack}::opensearch::aws:logs/LogGroup::application-logs"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "audit_logs" {
+  # checkov:skip=CKV_AWS_158:encrypted at rest by CloudWatch Logs with service-managed keys; the stack uses AWS default keys throughout, no CMK
+  name              = "/aws/opensearch/morket-${var.stack}/audit"
+  retention_in_days = var.audit_logs_retention_in_days
+  tags = {
+    Name         = "morket-${var.stack}-opensearch"
+    "morket:urn" = "${var.stack}::opensearch::aws:logs/LogGroup::audit-logs"
+  }
+}
+
+resource "aws_cloudwatch_log_resource_policy" "log_policy" {
+  policy_name     = "morket-${var.stack}-opensearch-logs"
+  policy_document = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"OpenSearchLogs\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"es.amazonaws.com\"},\"Action\":[\"logs:PutLogEvents\",\"logs:CreateLogStream\"],\"Resource\":[\"${aws_cloudwatch_log_group.application_logs.arn}:*\",\"${aws_cloudwatch_log_group.audit_logs.arn}:*\"],\"Condition\":{\"StringEquals\":{\"aws:SourceAccount\":\"${var.account_caller_account_id}\"}}}]}"
+}
+
 resource "aws_opensearch_domain" "domain" {
   # checkov:skip=CKV_AWS_247:R9.2: encryption at rest with the default AWS key
   # checkov:skip=CKV2_AWS_59:R9.1 sizes the domain as data nodes only; dedicated masters would more than double it for an index rebuilt from the primary stores
@@ -74,7 +99,19 @@ resource "aws_opensearch_domain" "domain" {
       master_user_password = random_password.master_password.result
     }
   }
-  depends_on = [var.account_opensearch_role_id]
+
+  log_publishing_options {
+    log_type                 = "ES_APPLICATION_LOGS"
+    cloudwatch_log_group_arn = aws_cloudwatch_log_group.application_logs.arn
+    enabled                  = true
+  }
+
+  log_publishing_options {
+    log_type                 = "AUDIT_LOGS"
+    cloudwatch_log_group_arn = aws_cloudwatch_log_group.audit_logs.arn
+    enabled                  = true
+  }
+  depends_on = [var.account_opensearch_role_id, aws_cloudwatch_log_resource_policy.log_policy]
 
   lifecycle {
     ignore_changes = [advanced_security_options]

@@ -13,6 +13,18 @@ variable "account_opensearch_role_id" {
   type        = any
 }
 
+variable "application_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.application_logs."
+  type        = number
+  default     = 30
+}
+
+variable "audit_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.audit_logs."
+  type        = number
+  default     = 30
+}
+
 variable "domain_cluster_config_instance_count" {
   description = "`instance_count` of aws_opensearch_domain.domain."
   type        = number

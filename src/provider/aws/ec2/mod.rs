@@ -130,6 +130,7 @@ pub fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -
 }
 
 pub mod availability_zones;
+pub mod default_security_group;
 pub mod eip;
 pub mod flow_log;
 pub mod get_subnets;
@@ -160,6 +161,9 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
         .register(Typed::<route_table_association::RouteTableAssociation>::new(aws.clone()))
         .register(Typed::<flow_log::FlowLog>::new(aws.clone()))
         .register(Typed::<security_group::SecurityGroup>::new(aws.clone()))
+        .register(Typed::<default_security_group::DefaultSecurityGroup>::new(
+            aws.clone(),
+        ))
         .register(Typed::<security_group_rule::SecurityGroupRule>::new(
             aws.clone(),
         ))

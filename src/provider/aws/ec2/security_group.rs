@@ -142,7 +142,7 @@ async fn egress(cx: &Call<'_, Ec2>, id: &str) -> Result<Vec<Rule>, ProviderError
 }
 
 /// `sgr-1: ingress tcp 22-22 0.0.0.0/0`: a rule as drift shows it.
-fn describe_rule(r: &Rule) -> String {
+pub(crate) fn describe_rule(r: &Rule) -> String {
     let dir = if r.is_egress() == Some(true) {
         "egress"
     } else {
@@ -244,7 +244,7 @@ async fn revoke(cx: &Call<'_, Ec2>, id: &str, rules: Vec<String>) -> Result<(), 
 }
 
 /// Revokes rules by their `describe_rule` text; a rule already gone is done.
-async fn revoke_stray(
+pub(crate) async fn revoke_stray(
     cx: &Call<'_, Ec2>,
     id: &str,
     rules: &[&String],

@@ -1,4 +1,5 @@
-//! CloudWatch Logs resource types (log groups) and their shared helpers.
+//! CloudWatch Logs resource types (log groups, metric filters, resource
+//! policies) and their shared helpers.
 
 use std::sync::Arc;
 
@@ -14,10 +15,12 @@ use crate::provider::{ProviderError, Registry};
 
 pub mod log_group;
 pub mod metric_filter;
+pub mod resource_policy;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry.register(Typed::<log_group::LogGroup>::new(aws.clone()));
-    registry.register(Typed::<metric_filter::MetricFilter>::new(aws));
+    registry.register(Typed::<metric_filter::MetricFilter>::new(aws.clone()));
+    registry.register(Typed::<resource_policy::ResourcePolicy>::new(aws));
 }
 
 /// CloudWatch Logs as the call helper sees it; tags go by ARN.

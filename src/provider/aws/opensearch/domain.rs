@@ -1,15 +1,16 @@
 //! `aws:opensearch/Domain` (Terraform `aws_opensearch_domain`). The state id
 //! is the domain name (every API takes it); the `id` output is the DomainId.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_opensearch::types::{
     AdvancedSecurityOptionsInput, ClusterConfig as SdkClusterConfig,
     DomainEndpointOptions as SdkEndpoint, DomainStatus, EbsOptions as SdkEbs,
-    EncryptionAtRestOptions, MasterUserOptions, NodeToNodeEncryptionOptions,
-    OpenSearchPartitionInstanceType, SnapshotOptions as SdkSnapshot, TlsSecurityPolicy, VolumeType,
-    VpcOptions as SdkVpc, ZoneAwarenessConfig,
+    EncryptionAtRestOptions, LogPublishingOption, LogType, MasterUserOptions,
+    NodeToNodeEncryptionOptions, OpenSearchPartitionInstanceType, SnapshotOptions as SdkSnapshot,
+    TlsSecurityPolicy, VolumeType, VpcOptions as SdkVpc, ZoneAwarenessConfig,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -44,8 +45,29 @@ pub struct Domain {
     /// An IAM policy document (JSON text); compared as normalised JSON.
     pub access_policies: Option<Input<String>>,
     pub advanced_security_options: AdvancedSecurityOptions,
+    /// Logs published to CloudWatch Logs, one per log type. A CloudWatch
+    /// Logs resource policy must let `es.amazonaws.com` write to each group
+    /// first (`aws:logs/ResourcePolicy`), or OpenSearch refuses them.
+    pub log_publishing_options: Vec<LogPublishing>,
     pub tags: Tags,
 }
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogPublishing {
+    /// `ES_APPLICATION_LOGS`, `SEARCH_SLOW_LOGS`, `INDEX_SLOW_LOGS` or
+    /// `AUDIT_LOGS` (this one needs fine-grained access control).
+    pub log_type: String,
+    pub cloudwatch_log_group_arn: Input<String>,
+    pub enabled: bool,
+}
+
+const LOG_TYPES: &[&str] = &[
+    "ES_APPLICATION_LOGS",
+    "SEARCH_SLOW_LOGS",
+    "INDEX_SLOW_LOGS",
+    "AUDIT_LOGS",
+];
 
 impl Default for Domain {
     fn default() -> Self {
@@ -61,6 +83,7 @@ impl Default for Domain {
             snapshot_options: SnapshotOptions::default(),
             access_policies: None,
             advanced_security_options: AdvancedSecurityOptions::default(),
+            log_publishing_options: Vec::new(),
             tags: Tags::new(),
         }
     }
@@ -217,6 +240,9 @@ const IN_PROGRESS: Retry = Retry {
 /// A VPC domain needs OpenSearch's service-linked role; CreateDomain refuses
 /// with this while it is missing or still propagating.
 const SLR: Retry = Retry::propagation("ValidationException", "service-linked role");
+
+/// A log resource policy put moments ago is not in force yet.
+const LOG_POLICY: Retry = Retry::propagation("ValidationException", "Resource Access Policy");
 
 const PENDING: &[&str] = &["processing", NO_ENDPOINT];
 const NO_ENDPOINT: &str = "without an endpoint";
@@ -511,6 +537,85 @@ fn sdk_security(
     Ok(b.build())
 }
 
+fn sdk_logs(
+    logs: &[LogPublishing],
+) -> Result<HashMap<LogType, LogPublishingOption>, ProviderError> {
+    logs.iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let arn = l.cloudwatch_log_group_arn.require(&format!(
+                "log_publishing_options[{i}].cloudwatch_log_group_arn"
+            ))?;
+            Ok((
+                LogType::from(l.log_type.as_str()),
+                LogPublishingOption::builder()
+                    .cloud_watch_logs_log_group_arn(arn)
+                    .enabled(l.enabled)
+                    .build(),
+            ))
+        })
+        .collect()
+}
+
+/// The published logs as DescribeDomain has them, in the declared order.
+/// OpenSearch keeps a type once given (disabled when taken out): one not
+/// declared is reported only while it is enabled.
+fn live_logs(d: &DomainStatus, declared: &[LogPublishing]) -> Vec<LogPublishing> {
+    let Some(m) = d.log_publishing_options() else {
+        return Vec::new();
+    };
+    let at = |t: &str| declared.iter().position(|l| l.log_type == t);
+    let mut out: Vec<LogPublishing> = m
+        .iter()
+        .map(|(t, o)| LogPublishing {
+            log_type: t.as_str().to_string(),
+            // AWS may answer the ARN with the `:*` DescribeLogGroups uses.
+            cloudwatch_log_group_arn: Input::Value(
+                o.cloud_watch_logs_log_group_arn()
+                    .unwrap_or_default()
+                    .trim_end_matches(":*")
+                    .to_string(),
+            ),
+            enabled: o.enabled().unwrap_or(false),
+        })
+        .filter(|l| l.enabled || at(&l.log_type).is_some())
+        .collect();
+    out.sort_by_key(|l| (at(&l.log_type).unwrap_or(usize::MAX), l.log_type.clone()));
+    out
+}
+
+fn check_logs(d: &Domain) -> Result<(), ProviderError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, l) in d.log_publishing_options.iter().enumerate() {
+        let field = format!("log_publishing_options[{i}].log_type");
+        one_of(&field, &l.log_type, LOG_TYPES)?;
+        if !seen.insert(&l.log_type) {
+            return Err(ProviderError::invalid(
+                &field,
+                format!("{:?}", l.log_type),
+                "each log type at most once",
+            ));
+        }
+        if l.log_type == "AUDIT_LOGS" && l.enabled && !d.advanced_security_options.enabled {
+            return Err(ProviderError::invalid(
+                &field,
+                "\"AUDIT_LOGS\"",
+                "audit logs need fine-grained access control (advanced_security_options.enabled)",
+            ));
+        }
+        if let Some(arn) = l.cloudwatch_log_group_arn.known() {
+            if !arn.starts_with("arn:") || !arn.contains(":log-group:") {
+                return Err(ProviderError::invalid(
+                    &format!("log_publishing_options[{i}].cloudwatch_log_group_arn"),
+                    format!("{arn:?}"),
+                    "expected a log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn sdk_encrypt(on: bool) -> EncryptionAtRestOptions {
     EncryptionAtRestOptions::builder().enabled(on).build()
 }
@@ -666,6 +771,18 @@ impl AwsResource for Domain {
                     "advanced_security_options.master_user_password",
                     "advanced_security_options.master_user_options.master_user_password",
                 ),
+                (
+                    "log_publishing_options.log_type",
+                    "log_publishing_options.log_type",
+                ),
+                (
+                    "log_publishing_options.cloudwatch_log_group_arn",
+                    "log_publishing_options.cloudwatch_log_group_arn",
+                ),
+                (
+                    "log_publishing_options.enabled",
+                    "log_publishing_options.enabled",
+                ),
                 ("tags", "tags"),
             ],
             import_id: "{domain_name}",
@@ -740,6 +857,7 @@ impl AwsResource for Domain {
                 ));
             }
         }
+        check_logs(self)?;
         check_security(self)
     }
 
@@ -779,11 +897,12 @@ impl AwsResource for Domain {
         let vpc = self.vpc_options.as_ref().map(sdk_vpc).transpose()?;
         let security = sdk_security(&self.advanced_security_options)?;
         let access = policy(self)?;
+        let logs = sdk_logs(&self.log_publishing_options)?;
         let tags = super::to_tags(&cx.all_tags(&self.tags));
         // No idempotency token: an SDK resend of a create AWS carried out
         // answers ResourceAlreadyExistsException (handled below).
         let made = cx
-            .try_send_retrying("CreateDomain", &[SLR], |c| {
+            .try_send_retrying("CreateDomain", &[SLR, LOG_POLICY], |c| {
                 c.create_domain()
                     .domain_name(&self.domain_name)
                     .engine_version(&self.engine_version)
@@ -796,6 +915,7 @@ impl AwsResource for Domain {
                     .snapshot_options(sdk_snapshot(&self.snapshot_options))
                     .set_access_policies(access.clone())
                     .advanced_security_options(security.clone())
+                    .set_log_publishing_options((!logs.is_empty()).then(|| logs.clone()))
                     .set_tag_list(Some(tags.clone()))
                     .send()
             })
@@ -930,6 +1050,7 @@ impl AwsResource for Domain {
                     .unwrap_or(false),
                 ..declared.advanced_security_options.clone()
             },
+            log_publishing_options: live_logs(&d, &declared.log_publishing_options),
             tags: cx.own_tags(&cx.live_tags(d.arn()).await?),
         };
         let outputs = json!({
@@ -984,7 +1105,27 @@ impl AwsResource for Domain {
             .then(|| sdk_encrypt(true));
         let n2n = (!old.node_to_node_encryption.enabled && self.node_to_node_encryption.enabled)
             .then(|| sdk_n2n(true));
+        // Every type given before and not now goes as disabled: OpenSearch
+        // keeps one left out of the map.
+        let logs = if old.log_publishing_options != self.log_publishing_options {
+            let mut m = sdk_logs(&self.log_publishing_options)?;
+            for o in &old.log_publishing_options {
+                let t = LogType::from(o.log_type.as_str());
+                if let (false, Some(arn)) = (m.contains_key(&t), o.cloudwatch_log_group_arn.known())
+                {
+                    let off = LogPublishingOption::builder()
+                        .cloud_watch_logs_log_group_arn(arn)
+                        .enabled(false)
+                        .build();
+                    m.insert(t, off);
+                }
+            }
+            Some(m)
+        } else {
+            None
+        };
         let any = cluster.is_some()
+            || logs.is_some()
             || ebs.is_some()
             || endpoint.is_some()
             || vpc.is_some()
@@ -994,20 +1135,25 @@ impl AwsResource for Domain {
             || at_rest.is_some()
             || n2n.is_some();
         if any {
-            cx.send_retrying("UpdateDomainConfig", &[BUSY, IN_PROGRESS], |c| {
-                c.update_domain_config()
-                    .domain_name(name)
-                    .set_cluster_config(cluster.clone())
-                    .set_ebs_options(ebs.clone())
-                    .set_domain_endpoint_options(endpoint.clone())
-                    .set_vpc_options(vpc.clone())
-                    .set_snapshot_options(snapshot.clone())
-                    .set_access_policies(access.clone())
-                    .set_advanced_security_options(security.clone())
-                    .set_encryption_at_rest_options(at_rest.clone())
-                    .set_node_to_node_encryption_options(n2n.clone())
-                    .send()
-            })
+            cx.send_retrying(
+                "UpdateDomainConfig",
+                &[BUSY, IN_PROGRESS, LOG_POLICY],
+                |c| {
+                    c.update_domain_config()
+                        .domain_name(name)
+                        .set_cluster_config(cluster.clone())
+                        .set_ebs_options(ebs.clone())
+                        .set_domain_endpoint_options(endpoint.clone())
+                        .set_vpc_options(vpc.clone())
+                        .set_snapshot_options(snapshot.clone())
+                        .set_access_policies(access.clone())
+                        .set_advanced_security_options(security.clone())
+                        .set_encryption_at_rest_options(at_rest.clone())
+                        .set_node_to_node_encryption_options(n2n.clone())
+                        .set_log_publishing_options(logs.clone())
+                        .send()
+                },
+            )
             .await?;
             settled(cx, name).await?;
         }
