@@ -1,6 +1,7 @@
 """Checks moto_server.py's always-on patches against a running server, with boto3.
 
 They are ECS deployments, AWS Backup selections and plan updates, RDS Performance Insights,
+CloudFront's managed response headers policies,
 CloudWatch over Smithy RPC v2 CBOR, and the request log.
 
 Usage: venv/bin/python scripts/check_moto_patches.py http://127.0.0.1:PORT
@@ -584,6 +585,12 @@ dist = cf.create_distribution(DistributionConfig={
 origin = cf.get_distribution(Id=dist)["Distribution"]["DistributionConfig"]["Origins"]["Items"][0]
 check(f"GetDistribution answers the origin's OriginAccessControlId ({origin.get('OriginAccessControlId')})",
       origin.get("OriginAccessControlId") == oac)
+managed = {p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]: p["ResponseHeadersPolicy"]["Id"]
+           for p in cf.list_response_headers_policies()["ResponseHeadersPolicyList"]["Items"]}
+check("ListResponseHeadersPolicies answers AWS's managed policies",
+      managed.get("Managed-SecurityHeadersPolicy") == "67f7725c-6f97-4210-82d7-5512b31e9d03")
+check("ListResponseHeadersPolicies of Type custom answers none",
+      cf.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]["Quantity"] == 0)
 
 # moto_sdk_shapes.py: RDS Performance Insights. Last: moto's /moto-api/data.json
 # fails on any RDS instance ever made, until a reset.

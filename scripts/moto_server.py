@@ -1,4 +1,5 @@
-"""moto_server, plus calls moto 5.2 lacks (ElastiCache, AWS Backup), ECS deployments, CloudWatch over CBOR.
+"""moto_server, plus calls moto 5.2 lacks (ElastiCache, AWS Backup, CloudFront's managed response
+headers policies), ECS deployments, CloudWatch over CBOR.
 
 The Morket stack needs an ElastiCache parameter group (R7.4) and must be
 destroyable; moto has neither parameter groups nor DeleteCacheSubnetGroup /
@@ -884,6 +885,37 @@ BackupVault.vault_type = "BACKUP_VAULT"
 BackupVault.vault_state = "AVAILABLE"
 BackupResponse.create_backup_vault = _create_backup_vault_checked
 BackupResponse.delete_backup_vault = _delete_backup_vault_checked
+
+
+# CloudFront ListResponseHeadersPolicies, which moto lacks: AWS's managed
+# policies (fixed ids, the same in every account), no custom ones.
+MANAGED_HEADERS_POLICIES = [
+    ("Managed-CORS-and-SecurityHeadersPolicy", "e61eb60c-9c35-4d20-a928-2b84e02af89c"),
+    ("Managed-CORS-With-Preflight", "5cc3b908-e619-4b99-88e5-2cf7f45965bd"),
+    ("Managed-CORS-with-preflight-and-SecurityHeadersPolicy", "eaab4381-ed33-4a86-88ca-d9558dc6cd63"),
+    ("Managed-SecurityHeadersPolicy", "67f7725c-6f97-4210-82d7-5512b31e9d03"),
+    ("Managed-SimpleCORS", "60669652-455b-4ae9-85a4-c4c02393f86c"),
+]
+
+
+def list_response_headers_policies(self):
+    kind = self._get_param("Type")
+    items = [] if kind == "custom" else [{
+        "Type": "managed",
+        "ResponseHeadersPolicy": {
+            "Id": ident,
+            "LastModifiedTime": "2021-11-02T18:00:00Z",
+            "ResponseHeadersPolicyConfig": {"Name": name, "Comment": "AWS managed response headers policy"},
+        },
+    } for name, ident in MANAGED_HEADERS_POLICIES]
+    return ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
+
+
+import moto.cloudfront.urls as _cloudfront_urls  # noqa: E402
+from moto.cloudfront.responses import CloudFrontResponse  # noqa: E402
+
+_cloudfront_urls.url_paths["{0}/2020-05-31/response-headers-policy$"] = CloudFrontResponse.dispatch
+CloudFrontResponse.list_response_headers_policies = list_response_headers_policies
 
 
 class FaultSwitch:

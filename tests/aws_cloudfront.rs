@@ -913,3 +913,157 @@ async fn an_oac_still_in_use_is_deleted_once_it_is_free() {
         .unwrap();
     assert_eq!(delete.num_calls(), 3);
 }
+
+/// AWS's managed security headers on every behavior: the policy looked up
+/// by name (moto lacks ListResponseHeadersPolicies; moto_server.py answers
+/// AWS's managed list, and the paging path runs against recorded answers
+/// below), its id on the default and the ordered behavior, read back with no
+/// change, then taken off one behavior in place. An unknown name fails the
+/// preview naming the field and value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_policy_looked_up_and_attached() {
+    use morket_stack::provider::aws::cloudfront::get_response_headers_policy::GetResponseHeadersPolicy;
+
+    let mut e = env().await;
+    let cert = e.certificate("app.morket.example").await;
+    let stack = |name: &str, on_index: bool| {
+        let mut stack = Stack::new(STACK).unwrap();
+        let mut root = stack.root();
+        let headers = root
+            .resource("headers", GetResponseHeadersPolicy::named(name))
+            .unwrap();
+        let bucket = root.resource("frontend", Bucket::private(BUCKET)).unwrap();
+        let mut d = frontend(bucket.bucket_regional_domain_name(), None, &cert);
+        d.default_cache_behavior.response_headers_policy_id = Some(headers.id().into());
+        if on_index {
+            d.ordered_cache_behaviors[0].response_headers_policy_id = Some(headers.id().into());
+        }
+        let cdn = root.resource("frontend", d).unwrap();
+        (stack, cdn)
+    };
+    const SECURITY: &str = "67f7725c-6f97-4210-82d7-5512b31e9d03";
+    let (s1, cdn) = stack("Managed-SecurityHeadersPolicy", true);
+    e.up_stable(&s1).await;
+    let live = |e: &Env| {
+        let (cf, id) = (e.cf.clone(), e.id(&cdn));
+        async move {
+            let c = cf
+                .get_distribution_config()
+                .id(id)
+                .send()
+                .await
+                .unwrap()
+                .distribution_config
+                .unwrap();
+            (
+                c.default_cache_behavior()
+                    .and_then(|b| b.response_headers_policy_id())
+                    .map(str::to_string),
+                c.cache_behaviors()
+                    .and_then(|b| b.items().first())
+                    .and_then(|b| b.response_headers_policy_id())
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string),
+            )
+        }
+    };
+    assert_eq!(
+        live(&e).await,
+        (Some(SECURITY.to_string()), Some(SECURITY.to_string()))
+    );
+
+    let (s2, _) = stack("Managed-SecurityHeadersPolicy", false);
+    let plan = e.up_stable(&s2).await;
+    assert_eq!(step(&plan, &cdn).changed, vec!["ordered_cache_behaviors"]);
+    assert_eq!(live(&e).await, (Some(SECURITY.to_string()), None));
+
+    let (s3, _) = stack("Managed-NoSuchHeaders", false);
+    let err = e
+        .eng
+        .preview(&s3, &Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("name") && err.contains("Managed-NoSuchHeaders"),
+        "{err}"
+    );
+}
+
+/// The lookup reads every page (recorded answers: the policy is on the
+/// second page, after a NextMarker).
+#[tokio::test]
+async fn headers_policy_lookup_reads_on_past_the_first_page() {
+    use aws_sdk_cloudfront::operation::list_response_headers_policies::ListResponseHeadersPoliciesOutput;
+    use aws_sdk_cloudfront::types::{
+        ResponseHeadersPolicy, ResponseHeadersPolicyConfig, ResponseHeadersPolicyList,
+        ResponseHeadersPolicySummary, ResponseHeadersPolicyType,
+    };
+    use morket_stack::provider::aws::cloudfront::get_response_headers_policy::GetResponseHeadersPolicy;
+
+    let summary = |name: &str, id: &str| {
+        ResponseHeadersPolicySummary::builder()
+            .r#type(ResponseHeadersPolicyType::Custom)
+            .response_headers_policy(
+                ResponseHeadersPolicy::builder()
+                    .id(id)
+                    .last_modified_time(aws_smithy_types::DateTime::from_secs(0))
+                    .response_headers_policy_config(
+                        ResponseHeadersPolicyConfig::builder()
+                            .name(name)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let page = |items: Vec<ResponseHeadersPolicySummary>, next: Option<&str>| {
+        ListResponseHeadersPoliciesOutput::builder()
+            .response_headers_policy_list(
+                ResponseHeadersPolicyList::builder()
+                    .max_items(1)
+                    .quantity(items.len() as i32)
+                    .set_items(Some(items))
+                    .set_next_marker(next.map(str::to_string))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let first = page(vec![summary("other", "id-1")], Some("m1"));
+    let second = page(vec![summary("morket-headers", "id-2")], None);
+    let list = mock!(aws_sdk_cloudfront::Client::list_response_headers_policies)
+        .sequence()
+        .output(move || first.clone())
+        .output(move || second.clone())
+        .build();
+    let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, &[&list]);
+    // A lookup asks for credentials before any call.
+    let conf = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+            ),
+        )
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let reg = registry(Arc::new(
+        Aws::with_config(settings(), conf).with_cloudfront(client),
+    ));
+    let urn = Urn::new(STACK, "", GetResponseHeadersPolicy::TYPE, "headers");
+    let got = reg
+        .get(GetResponseHeadersPolicy::TYPE)
+        .unwrap()
+        .create(
+            &ctx(&urn),
+            &serde_json::to_value(GetResponseHeadersPolicy::named("morket-headers")).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.id, "id-2");
+    assert_eq!(list.num_calls(), 2);
+}

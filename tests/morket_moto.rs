@@ -275,8 +275,8 @@ fn staging_up_no_change_preview_one_value_change_and_destroy() {
     let lookups: Vec<&String> = created.iter().filter(|u| is_lookup(u)).collect();
     assert_eq!(
         lookups.len(),
-        4,
-        "AMI, account, zones, hosted zone: {lookups:?}"
+        5,
+        "AMI, account, zones, hosted zone, headers policy: {lookups:?}"
     );
     assert_eq!(
         created.len(),
@@ -625,7 +625,8 @@ fn killed_mid_up_then_up_again_converges_without_duplicates() {
         &["preview", "staging", "--expect-no-changes"],
     );
     assert_eq!(tagged_in_moto(&moto, "staging"), (1, 1, 1));
-    assert_eq!(ec2_counts(&moto, "staging"), (4, 8, 1, 1, 1));
+    // 8 groups of the stack's own and the VPC's default one, taken over.
+    assert_eq!(ec2_counts(&moto, "staging"), (4, 9, 1, 1, 1));
 }
 
 /// Live objects carrying `morket:stack = stack`, per EC2 kind: (VPCs,
@@ -698,7 +699,7 @@ fn ec2_in_state(moto: &support::moto::Moto, state: &Path, stack: &str) -> [usize
     [
         n("aws:ec2/Vpc"),
         n("aws:ec2/Subnet"),
-        n("aws:ec2/SecurityGroup"),
+        n("aws:ec2/SecurityGroup") + n("aws:ec2/DefaultSecurityGroup"),
         n("aws:ec2/NatGateway"),
         n("aws:ec2/Instance"),
         n("aws:ec2/Volume"),

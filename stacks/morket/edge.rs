@@ -4,13 +4,16 @@
 //! HTTPS only with a us-east-1 certificate; `/index.html` is never cached
 //! and 403/404 answer it with 200 (client-side routing). A second private
 //! bucket holds CSV exports, archived to Glacier after 90 days and expired
-//! after 365 (R10.6). The ALB serves `api.<domain>` (alb.rs).
+//! after 365 (R10.6). The ALB serves `api.<domain>` (alb.rs). Every
+//! response carries AWS's managed security headers; both buckets log their
+//! server access into the ALB's log bucket.
 
 use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::acm::certificate::{self, Certificate};
 use morket_stack::provider::aws::cloudfront::distribution::{
     CacheBehavior, CustomErrorResponse, Distribution, Origin, ViewerCertificate,
 };
+use morket_stack::provider::aws::cloudfront::get_response_headers_policy::GetResponseHeadersPolicy;
 use morket_stack::provider::aws::cloudfront::origin_access_control::OriginAccessControl;
 use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
 use morket_stack::provider::aws::route53::get_zone::GetZone;
@@ -81,11 +84,20 @@ fn private_bucket(
     b
 }
 
+/// AWS's managed security headers (HSTS, nosniff, frame and referrer
+/// policies) on every response of the site.
+pub const HEADERS_POLICY: &str = "Managed-SecurityHeadersPolicy";
+
 /// A behaviour toward the bucket: HTTPS only, GET/HEAD, no query strings
-/// or cookies in the cache key.
-fn behavior(path_pattern: &str, ttl: (i64, i64, i64)) -> CacheBehavior {
+/// or cookies in the cache key, the security headers added.
+fn behavior(
+    path_pattern: &str,
+    ttl: (i64, i64, i64),
+    headers: &Resource<GetResponseHeadersPolicy>,
+) -> CacheBehavior {
     let mut b = CacheBehavior::to(ORIGIN_ID);
     b.path_pattern = path_pattern.into();
+    b.response_headers_policy_id = Some(headers.id().into());
     b.viewer_protocol_policy = VIEWER_PROTOCOL.into();
     (b.min_ttl, b.default_ttl, b.max_ttl) = ttl;
     b
@@ -153,6 +165,10 @@ pub fn declare(
 
     // R10.2.
     let oac = c.resource("oac", OriginAccessControl::s3(&cfg.name("frontend")))?;
+    let headers = c.resource(
+        "security-headers",
+        GetResponseHeadersPolicy::named(HEADERS_POLICY),
+    )?;
 
     // R10.4: client-side routes are objects S3 does not have (403 without
     // s3:ListBucket, 404 with it). Not cached either, like /index.html.
@@ -177,8 +193,8 @@ pub fn declare(
         }],
         // R10.5: assets a day (up to a year if the object says so);
         // `/index.html` never, so a deploy shows at once.
-        default_cache_behavior: behavior("", (0, ASSET_TTL, 31_536_000)),
-        ordered_cache_behaviors: vec![behavior(INDEX, (0, 0, 0))],
+        default_cache_behavior: behavior("", (0, ASSET_TTL, 31_536_000), &headers),
+        ordered_cache_behaviors: vec![behavior(INDEX, (0, 0, 0), &headers)],
         custom_error_responses: errors,
         viewer_certificate: ViewerCertificate::acm(validation.certificate_arn()),
         tags: name_tag(cfg, "cloudfront"),

@@ -199,6 +199,10 @@ resource "aws_cloudfront_origin_access_control" "oac" {
   signing_protocol                  = "sigv4"
 }
 
+data "aws_cloudfront_response_headers_policy" "security_headers" {
+  name = "Managed-SecurityHeadersPolicy"
+}
+
 resource "aws_cloudfront_distribution" "distribution" {
   # checkov:skip=CKV_AWS_68:serves static site assets from a private S3 origin (GET/HEAD only); the API is on the ALB
   # checkov:skip=CKV2_AWS_47:no WAF on the static-site distribution (see CKV_AWS_68); S3 origin only, no Java anywhere
@@ -225,14 +229,15 @@ resource "aws_cloudfront_distribution" "distribution" {
   }
 
   default_cache_behavior {
-    target_origin_id       = "s3-frontend"
-    viewer_protocol_policy = "https-only"
-    allowed_methods        = ["GET", "HEAD"]
-    cached_methods         = ["GET", "HEAD"]
-    compress               = true
-    min_ttl                = 0
-    default_ttl            = 86400
-    max_ttl                = 31536000
+    target_origin_id           = "s3-frontend"
+    viewer_protocol_policy     = "https-only"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    min_ttl                    = 0
+    default_ttl                = 86400
+    max_ttl                    = 31536000
+    response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security_headers.id
 
     forwarded_values {
       query_string = false
@@ -244,15 +249,16 @@ resource "aws_cloudfront_distribution" "distribution" {
   }
 
   ordered_cache_behavior {
-    path_pattern           = "/index.html"
-    target_origin_id       = "s3-frontend"
-    viewer_protocol_policy = "https-only"
-    allowed_methods        = ["GET", "HEAD"]
-    cached_methods         = ["GET", "HEAD"]
-    compress               = true
-    min_ttl                = 0
-    default_ttl            = 0
-    max_ttl                = 0
+    path_pattern               = "/index.html"
+    target_origin_id           = "s3-frontend"
+    viewer_protocol_policy     = "https-only"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    min_ttl                    = 0
+    default_ttl                = 0
+    max_ttl                    = 0
+    response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security_headers.id
 
     forwarded_values {
       query_string = false

@@ -158,6 +158,10 @@ pub struct CacheBehavior {
     pub default_ttl: i64,
     pub max_ttl: i64,
     pub forwarded_values: ForwardedValues,
+    /// Headers CloudFront adds to responses (security headers, CORS): a
+    /// policy id, e.g. from `aws:cloudfront/getResponseHeadersPolicy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_headers_policy_id: Option<Input<String>>,
 }
 
 impl Default for CacheBehavior {
@@ -174,6 +178,7 @@ impl Default for CacheBehavior {
             default_ttl: 86400,
             max_ttl: 31_536_000,
             forwarded_values: ForwardedValues::default(),
+            response_headers_policy_id: None,
         }
     }
 }
@@ -491,6 +496,7 @@ impl CacheBehavior {
                 .min_ttl(self.min_ttl)
                 .default_ttl(self.default_ttl)
                 .max_ttl(self.max_ttl)
+                .set_response_headers_policy_id(self.headers_policy()?)
                 .build(),
         )
     }
@@ -509,8 +515,16 @@ impl CacheBehavior {
                 .min_ttl(self.min_ttl)
                 .default_ttl(self.default_ttl)
                 .max_ttl(self.max_ttl)
+                .set_response_headers_policy_id(self.headers_policy()?)
                 .build(),
         )
+    }
+
+    fn headers_policy(&self) -> Result<Option<String>, ProviderError> {
+        match &self.response_headers_policy_id {
+            Some(p) => Ok(Some(p.require("response_headers_policy_id")?.clone())),
+            None => Ok(None),
+        }
     }
 
     /// A live behavior; method sets in the declared order when equal.
@@ -523,6 +537,7 @@ impl CacheBehavior {
         compress: Option<bool>,
         forwarded: Option<&CfForwardedValues>,
         ttls: (Option<i64>, Option<i64>, Option<i64>),
+        headers_policy: Option<&str>,
         declared: Option<&CacheBehavior>,
     ) -> CacheBehavior {
         let names =
@@ -552,6 +567,10 @@ impl CacheBehavior {
                     .map(|c| c.forward().as_str().to_string())
                     .unwrap_or_default(),
             },
+            // AWS answers "" for none.
+            response_headers_policy_id: headers_policy
+                .filter(|p| !p.is_empty())
+                .map(|p| Input::Value(p.to_string())),
         }
     }
 }
@@ -749,6 +768,7 @@ impl Distribution {
                     b.compress(),
                     b.forwarded_values(),
                     (b.min_ttl(), b.default_ttl(), b.max_ttl()),
+                    b.response_headers_policy_id(),
                     Some(&declared.default_cache_behavior),
                 )
             })
@@ -771,6 +791,7 @@ impl Distribution {
                     b.compress(),
                     b.forwarded_values(),
                     (b.min_ttl(), b.default_ttl(), b.max_ttl()),
+                    b.response_headers_policy_id(),
                     d,
                 )
             })

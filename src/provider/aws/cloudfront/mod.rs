@@ -1,4 +1,5 @@
-//! CloudFront resource types (origin access controls, distributions) and
+//! CloudFront resource types (origin access controls, distributions, the
+//! response headers policy lookup) and
 //! their shared helpers. CloudFront is a global service: its API lives in
 //! us-east-1 whatever the stack's region, and every change names the
 //! object's current ETag (`IfMatch`).
@@ -10,6 +11,7 @@ use aws_sdk_cloudfront::types::{Tag, TagKeys, Tags as CfTags};
 
 use super::call::{Call, Failure};
 use super::limits::TokenBucket;
+use super::lookup::Looked;
 use super::resource::Typed;
 use super::service::Service;
 use super::tags::Tags;
@@ -17,6 +19,7 @@ use super::Aws;
 use crate::provider::{ProviderError, Registry};
 
 pub mod distribution;
+pub mod get_response_headers_policy;
 pub mod origin_access_control;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
@@ -24,7 +27,10 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
         .register(Typed::<origin_access_control::OriginAccessControl>::new(
             aws.clone(),
         ))
-        .register(Typed::<distribution::Distribution>::new(aws));
+        .register(Typed::<distribution::Distribution>::new(aws.clone()))
+        .register(Looked::<
+            get_response_headers_policy::GetResponseHeadersPolicy,
+        >::new(aws));
 }
 
 /// CloudFront as the call helper sees it; tags go by ARN.

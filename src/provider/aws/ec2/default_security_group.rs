@@ -5,7 +5,8 @@
 //! itself, egress anywhere) are revoked when it is taken over; rules added
 //! later show in `unmanaged_rules` on a refresh or drift, and the next `up`
 //! revokes them. The group cannot be deleted: destroying the resource
-//! leaves it, empty, to go with its VPC, as Terraform does.
+//! leaves it, empty and without the tags it was given, to go with its VPC
+//! (Terraform leaves it too).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -175,9 +176,11 @@ impl AwsResource for DefaultSecurityGroup {
         cx.update_tags(id, &old.tags, &self.tags).await
     }
 
-    async fn delete(&self, _cx: &Call<'_, Ec2>, _id: &str) -> Result<(), ProviderError> {
-        // EC2 refuses to delete a default group; it goes with its VPC.
-        Ok(())
+    async fn delete(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
+        // EC2 refuses to delete a default group; it goes with its VPC. Ours
+        // no more: the tags go (the URN tag too), the rules stay revoked.
+        let keys: Vec<String> = cx.all_tags(&self.tags).into_keys().collect();
+        Ec2::retag(cx, id, &Tags::new(), &keys).await
     }
 
     async fn find(&self, cx: &Call<'_, Ec2>) -> Result<Vec<String>, ProviderError> {
