@@ -905,8 +905,8 @@ async fn deleting_a_group_in_use_retries_until_it_is_released() {
 /// The VPC's default group taken over: AWS's default rules (ingress from
 /// itself, egress anywhere) revoked, the group tagged with its URN (found
 /// again by it), read back with no change. A rule added by hand shows as
-/// drift and the next `up` revokes it; destroy leaves the group, which EC2
-/// never deletes, to its VPC.
+/// drift and the next `up` revokes it; taken out of the stack, the group
+/// (which EC2 never deletes) stays, empty and untagged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_group_is_taken_over_and_kept_empty() {
     use morket_stack::provider::aws::ec2::default_security_group::DefaultSecurityGroup;
@@ -980,7 +980,33 @@ async fn default_group_is_taken_over_and_kept_empty() {
         .unwrap();
     assert_eq!(rules_of(&e.ec2, &id).await, vec![]);
 
-    let (_, report) = e.eng.destroy(&stack, &e.cancel).await.unwrap();
+    // Taken out of the stack: the group stays (EC2 cannot delete it), empty,
+    // without the tags it was given.
+    let mut vpc_only = Stack::new(STACK).unwrap();
+    vpc_only
+        .root()
+        .resource("main", Vpc::new("10.0.0.0/16"))
+        .unwrap();
+    let plan = e.up(&vpc_only).await;
+    assert_eq!(step(&plan, &dsg).action, Action::Delete);
+    let g = e
+        .ec2
+        .describe_security_groups()
+        .group_ids(&id)
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .clone();
+    assert!(
+        !g.tags().iter().any(|t| t
+            .key()
+            .is_some_and(|k| k.starts_with("morket:") || k == "Project")),
+        "{g:?}"
+    );
+    assert_eq!(rules_of(&e.ec2, &id).await, vec![]);
+
+    let (_, report) = e.eng.destroy(&vpc_only, &e.cancel).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert!(e.st.resources().unwrap().is_empty());
 }

@@ -1595,4 +1595,17 @@ async fn domain_publishes_logs_through_a_log_resource_policy() {
         msg.contains("log_publishing_options[0].log_type") && msg.contains("AUDIT_LOGS"),
         "{msg}"
     );
+    // DescribeLogGroups' form of the ARN would read back as a change for ever.
+    let mut d = domain();
+    d.log_publishing_options.push(LogPublishing {
+        log_type: "ES_APPLICATION_LOGS".into(),
+        cloudwatch_log_group_arn: "arn:aws:logs:us-east-1:123456789012:log-group:app:*".into(),
+        enabled: true,
+    });
+    let msg = support::aws::preview_error(&mut offline_engine(settings()), d).await;
+    assert!(
+        msg.contains("log_publishing_options[0].cloudwatch_log_group_arn")
+            && msg.contains("log-group:app:*"),
+        "{msg}"
+    );
 }

@@ -1422,6 +1422,16 @@ async fn validation_names_field_and_value_before_any_call() {
         (
             {
                 let mut i = DbClusterInstance::new("ok-1", "ok", "db.r6g.large");
+                i.monitoring_interval = 60;
+                i.monitoring_role_arn = Some("rds-monitoring".into());
+                preview_error(i).await
+            },
+            "monitoring_role_arn",
+            "rds-monitoring",
+        ),
+        (
+            {
+                let mut i = DbClusterInstance::new("ok-1", "ok", "db.r6g.large");
                 i.performance_insights_enabled = true;
                 i.performance_insights_retention_period = Some(30);
                 preview_error(i).await
@@ -1431,13 +1441,13 @@ async fn validation_names_field_and_value_before_any_call() {
         ),
         (
             {
-                let mut i = DbClusterInstance::new("ok-1", "ok", "db.t4g.medium");
+                let mut i = DbClusterInstance::new("ok-1", "ok", "db.t3.medium");
                 i.engine = "aurora-mysql".into();
                 i.performance_insights_enabled = true;
                 preview_error(i).await
             },
             "performance_insights_enabled",
-            "db.t4g.medium",
+            "db.t3.medium",
         ),
         (
             preview_error(DbSubnetGroup::new(

@@ -128,6 +128,16 @@ fn r19_config_errors_name_file_key_and_value() {
             "log_retention_days = 31",
         ),
         (
+            "monitoring_interval = 60",
+            "monitoring_interval = 20",
+            "aurora.monitoring_interval = 20",
+        ),
+        (
+            "performance_insights_retention_days = 7",
+            "performance_insights_retention_days = 30",
+            "aurora.performance_insights_retention_days = 30",
+        ),
+        (
             "deployment_mode = \"SINGLE_INSTANCE\"",
             "deployment_mode = \"ACTIVE_STANDBY_MULTI_AZ\"",
             "rabbitmq.deployment_mode",

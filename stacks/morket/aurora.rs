@@ -4,7 +4,7 @@
 //! `reader_count` readers spread over the AZs. RDS manages the master
 //! password in Secrets Manager; its ARN is an output (R5.7).
 
-use morket_stack::model::{HasUrn, ModelError, Resource, ResourceOptions, Scope};
+use morket_stack::model::{HasUrn, Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::iam::role::Role;
 use morket_stack::provider::aws::rds::cluster::DbCluster;
 use morket_stack::provider::aws::rds::cluster_instance::DbClusterInstance;
@@ -17,10 +17,10 @@ use super::config::MorketConfig;
 use super::network::{name_tag, Network};
 
 /// The service that publishes Enhanced Monitoring metrics, and AWS's
-/// managed policy for it (commercial partition).
+/// managed policy for it (in the stack's partition).
 pub const MONITORING_SERVICE: &str = "monitoring.rds.amazonaws.com";
 pub const MONITORING_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole";
+    "arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole";
 
 pub struct Aurora {
     pub cluster: Resource<DbCluster>,
@@ -101,7 +101,10 @@ pub fn declare(
         .then(|| {
             let mut role = Role::for_service(&format!("{id}-rds-monitoring"), MONITORING_SERVICE);
             role.description = Some("RDS Enhanced Monitoring of the Aurora instances".into());
-            role.managed_policy_arns = vec![MONITORING_POLICY.into()];
+            role.managed_policy_arns = vec![Input::interpolate(
+                MONITORING_POLICY,
+                &[("partition", account.caller.partition().into())],
+            )];
             role.tags = name_tag(cfg, "aurora");
             c.resource("monitoring-role", role)
         })

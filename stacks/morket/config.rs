@@ -477,6 +477,21 @@ impl MorketConfig {
                 return Err(file.bad("alarms.email", format!("{e:?}"), "an email address"));
             }
         }
+        if ![0, 1, 5, 10, 15, 30, 60].contains(&c.aurora.monitoring_interval) {
+            return Err(file.bad(
+                "aurora.monitoring_interval",
+                c.aurora.monitoring_interval,
+                "seconds between Enhanced Monitoring samples: 0 (off), 1, 5, 10, 15, 30 or 60",
+            ));
+        }
+        let days = c.aurora.performance_insights_retention_days;
+        if !(days == 7 || days == 731 || (days % 31 == 0 && (31..=713).contains(&days))) {
+            return Err(file.bad(
+                "aurora.performance_insights_retention_days",
+                days,
+                "7, 31 times 1 to 23 (months), or 731",
+            ));
+        }
         if !LOG_RETENTION.contains(&c.log_retention_days) {
             return Err(file.bad(
                 "log_retention_days",

@@ -25,6 +25,7 @@ module "alb" {
 
 module "aurora" {
   source                            = "../../modules/aurora"
+  account_caller_partition          = module.account.caller_partition
   account_rds_role_id               = module.account.rds_role_id
   cluster_apply_immediately         = var.aurora_cluster_apply_immediately
   cluster_deletion_protection       = var.aurora_cluster_deletion_protection

@@ -78,7 +78,7 @@ resource "aws_iam_role" "monitoring_role" {
 }
 
 resource "aws_iam_role_policy_attachment" "monitoring_role" {
-  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"])
+  for_each   = toset(["arn:${var.account_caller_partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"])
   role       = aws_iam_role.monitoring_role.id
   policy_arn = each.value
 }

@@ -1,3 +1,8 @@
+variable "account_caller_partition" {
+  description = "`caller_partition` of module account."
+  type        = any
+}
+
 variable "account_rds_role_id" {
   description = "`rds_role_id` of module account."
   type        = any

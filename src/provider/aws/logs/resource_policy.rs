@@ -10,6 +10,8 @@
 //! document is someone else's and is an error. An account holds at most 10
 //! (LimitExceededException, passed on).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -51,6 +53,8 @@ impl Resource<ResourcePolicy> {
     }
 }
 
+const BUSY: Retry = Retry::conflict(&["OperationAbortedException"], Duration::from_secs(120));
+
 /// The policy of this name, if any (the API lists them all, a page at a time).
 async fn describe(cx: &Call<'_, Logs>, name: &str) -> Result<Option<String>, ProviderError> {
     let mut token: Option<String> = None;
@@ -87,8 +91,9 @@ fn normalized(v: &Value) -> Value {
 impl ResourcePolicy {
     async fn put(&self, cx: &Call<'_, Logs>) -> Result<(), ProviderError> {
         let doc = self.policy_document.require("policy_document")?;
-        // Another change to the account's policies in flight.
-        cx.send_retrying("PutResourcePolicy", &[Retry::NEW_OBJECT], |c| {
+        // Another change to the account's policies in flight (the list is
+        // account-wide: every stack of the account writes it).
+        cx.send_retrying("PutResourcePolicy", &[BUSY], |c| {
             c.put_resource_policy()
                 .policy_name(&self.policy_name)
                 .policy_document(doc)

@@ -604,11 +604,13 @@ fn check_logs(d: &Domain) -> Result<(), ProviderError> {
             ));
         }
         if let Some(arn) = l.cloudwatch_log_group_arn.known() {
-            if !arn.starts_with("arn:") || !arn.contains(":log-group:") {
+            // OpenSearch answers the ARN without DescribeLogGroups' `:*`.
+            if !arn.starts_with("arn:") || !arn.contains(":log-group:") || arn.ends_with(":*") {
                 return Err(ProviderError::invalid(
                     &format!("log_publishing_options[{i}].cloudwatch_log_group_arn"),
                     format!("{arn:?}"),
-                    "expected a log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME)",
+                    "expected a log group ARN without a trailing \":*\" \
+                     (arn:aws:logs:REGION:ACCOUNT:log-group:NAME)",
                 ));
             }
         }

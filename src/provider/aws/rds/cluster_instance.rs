@@ -12,6 +12,7 @@ use super::instance::check_instance_class;
 use super::{check_identifier, check_identifier_input, from_tags, require_opt, Rds};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
+use crate::provider::aws::check_arn;
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::validate::{in_range, one_of};
@@ -346,8 +347,9 @@ impl DbClusterInstance {
                 ));
             }
         }
-        // Aurora MySQL has no Performance Insights on burstable classes.
-        let burstable = ["db.t2.", "db.t3.", "db.t4g."]
+        // Aurora MySQL has no Performance Insights on db.t2, db.t3 and the
+        // smallest db.t4g classes.
+        let burstable = ["db.t2.", "db.t3.", "db.t4g.micro", "db.t4g.small"]
             .iter()
             .any(|p| self.instance_class.starts_with(p));
         if self.performance_insights_enabled && self.engine == "aurora-mysql" && burstable {
@@ -383,6 +385,17 @@ impl DbClusterInstance {
                 n,
                 "needs a monitoring_role_arn",
             )),
+            // A name or another ARN would meet the propagation retry's message.
+            (_, Some(r)) => match r.known() {
+                Some(arn) => check_arn(
+                    "monitoring_role_arn",
+                    arn,
+                    "iam",
+                    "role/",
+                    "an IAM role ARN",
+                ),
+                None => Ok(()),
+            },
             _ => Ok(()),
         }
     }
