@@ -25,6 +25,7 @@ seconds, times "scale":
 |---|---|---|---|
 | consistency | any EC2 call naming, in a parameter other than a filter value or tag, an id returned by CreateVpc, CreateSubnet, CreateInternetGateway, AllocateAddress, CreateNatGateway, CreateRouteTable, CreateSecurityGroup, RunInstances, CreateVolume, CreateLaunchTemplate, CreateFlowLogs, AssociateRouteTable | 400 InvalidVpcID.NotFound, InvalidSubnetID.NotFound, InvalidInternetGatewayID.NotFound, InvalidAllocationID.NotFound, NatGatewayNotFound, InvalidRouteTableID.NotFound, InvalidGroup.NotFound, InvalidInstanceID.NotFound, InvalidVolume.NotFound, InvalidLaunchTemplateId.NotFound, InvalidFlowLogId.NotFound, InvalidAssociationID.NotFound (by id prefix) | 10 after the create |
 | consistency | EC2 Describe* without those ids (tag, vpc-id ... filters) | the young objects (and whatever lives in a young VPC, such as its default security group) are left out of the answer; a filter whose values are all young ids matches nothing | 10 |
+| consistency | WAFv2 AssociateWebACL whose WebACLArn is a web ACL returned by CreateWebACL (Summary.ARN) within the window | 400 WAFUnavailableEntityException "AWS WAF couldn’t retrieve the resource that you requested. Retry your request." | 10 after CreateWebACL |
 | iam | EC2 CreateFlowLogs whose DeliverLogsPermissionArn is a role created (CreateRole) within the window | 400 InvalidParameter "Unable to assume given IAM role: <arn>" | 10 after CreateRole |
 | iam | RDS CreateDBCluster / CreateDBInstance / ModifyDBInstance whose MonitoringRoleArn is such a role | 400 InvalidParameterValue "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING" | 10 |
 | iam | IAM CreateRole / UpdateAssumeRolePolicy with such a role as an AWS principal (ECS RegisterTaskDefinition, CreateService, RunTask: never) | 400 MalformedPolicyDocument "Invalid principal in policy: ..." | 10 |
@@ -39,20 +40,24 @@ seconds, times "scale":
 | transitions | the same after ModifyDBCluster, ModifyDBInstance, ModifyReplicationGroup, RebootBroker (UpdateBroker alone changes nothing, as in AWS), UpdateDomainConfig, UpgradeDomain | unchanged (available / RUNNING / Processing false), then modifying / modifying / modifying / REBOOT_IN_PROGRESS / Processing true | 3, then 30 |
 | transitions | after DeleteDBCluster, DeleteDBInstance, DeleteReplicationGroup | deleting (still described, endpoints kept), then gone: DBClusterNotFoundFault / DBInstanceNotFound / ReplicationGroupNotFoundFault (with the mode off a deleted replication group is gone at once, as before) | 30 after the delete |
 | transitions | ELBv2 DescribeLoadBalancers after CreateLoadBalancer (moto reads active from the first describe on) | State.Code provisioning, then active; listeners, rules and DeleteLoadBalancer are taken meanwhile, as in AWS | 60 after the create |
+| transitions | WAFv2 AssociateWebACL whose ResourceArn is an ELBv2 load balancer inside that provisioning window | 400 WAFUnavailableEntityException "AWS WAF couldn’t retrieve the resource that you requested. Retry your request." | the 60 above |
 | transitions | ECS services (moto_server.py's deployments, always on): the rollout windows run in AWS time × "scale" instead of × 0.01 | a new deployment IN_PROGRESS (0 running), then COMPLETED with every task running; a failing one FAILED, then the circuit breaker's rollback; a deleted service DRAINING (see moto_server.py) | 60 rollout, 30 FAILED before the rollback starts, 30 for a scale-out's tasks, 30 DRAINING after DeleteService |
 | conflicts | RDS ModifyDBCluster, DeleteDBCluster, RebootDBCluster; ModifyDBInstance, DeleteDBInstance, RebootDBInstance; ElastiCache ModifyReplicationGroup, DeleteReplicationGroup; MQ UpdateBroker, DeleteBroker, RebootBroker; OpenSearch UpdateDomainConfig, UpgradeDomain, DeleteDomain, on a resource inside one of the transitions windows (the creating, modifying or deleting part; a Delete of a resource already deleting goes on to moto) | 400 InvalidDBClusterStateFault / 400 InvalidDBInstanceState / 400 InvalidReplicationGroupState / 409 ConflictException / OpenSearch UpdateDomainConfig and UpgradeDomain 400 ValidationException "A change/update is in progress. ...", DeleteDomain 409 ConflictException | the transitions windows |
 | conflicts | ELBv2 DeleteTargetGroup of a group that a listener or rule forwarded to until a DeleteListener, DeleteRule, DeleteLoadBalancer, ModifyListener or ModifyRule within the window (while one still forwards to it, moto itself refuses, mode on or off) | 400 ResourceInUse "The target group '<arn>' is currently in use by a listener or a rule" | 20 after the listener / rule change |
 | conflicts | ACM DeleteCertificate of a certificate an ELBv2 listener serves (or, in us-east-1, a CloudFront distribution), or served until a DeleteListener, DeleteLoadBalancer, ModifyListener or RemoveListenerCertificates within the window | 400 ResourceInUseException "Certificate <arn> in use." | 60 after the listener change |
-| throttle | per service (SigV4 signing name) every 25th mutating call (Create*, Modify*, Delete*, Put*, Attach*, Associate*, Authorize*, Revoke*, Run*, Register*, Update*, Add*, Set*, Remove*, Request*, Import*) starts a burst: it and the next 4 calls of the same operation are refused (calls in a burst do not count towards the next 25th) | EC2 503 RequestLimitExceeded; IAM, RDS, ElastiCache, ELBv2, SNS, CloudWatch 400 Throttling; ECS, Logs, ACM, Secrets Manager, ECR, Application Auto Scaling (JSON protocols) 400 ThrottlingException; MQ, OpenSearch, AWS Backup (REST, routes below) 400 ThrottlingException | 5 calls |
+| conflicts | WAFv2 DeleteWebACL of a web ACL still associated with a resource (moto keeps AssociateWebACL's associations but never checks them; a deleted load balancer's no longer counts), or whose association was removed within the window by DisassociateWebACL or by the ELBv2 DeleteLoadBalancer of its load balancer | 400 WAFAssociatedItemException "AWS WAF couldn’t perform the operation because your resource is being used by another resource or it’s associated with another resource." | 30 after the disassociate |
+| throttle | per service (SigV4 signing name) every 25th mutating call (Create*, Modify*, Delete*, Put*, Attach*, Associate*, Authorize*, Revoke*, Run*, Register*, Update*, Add*, Set*, Remove*, Request*, Import*; for WAFv2 also Tag*, Untag*, Disassociate*) starts a burst: it and the next 4 calls of the same operation are refused (calls in a burst do not count towards the next 25th) | EC2 503 RequestLimitExceeded; IAM, RDS, ElastiCache, ELBv2, SNS, CloudWatch 400 Throttling; ECS, Logs, ACM, Secrets Manager, ECR, Application Auto Scaling, WAFv2 (JSON protocols) 400 ThrottlingException; MQ, OpenSearch, AWS Backup (REST, routes below) 400 ThrottlingException | 5 calls |
 
 The windows follow AWS: new EC2 ids, IAM roles and CloudWatch Logs resource
-policies are usually visible within seconds; an RDS cluster or instance takes minutes to create (60 s keeps tests
+policies are usually visible within seconds, and a new web ACL is usable for
+associations within seconds; an RDS cluster or instance takes minutes to create (60 s keeps tests
 short yet outlasts any single poll); a deleted data store's requester-managed
 ENIs are released minutes after it is gone; a deleted NAT gateway keeps its
 Elastic IP mapped until it reaches "deleted", about a minute; an ALB provisions
-for a minute or more; ELB and ACM let go of a target group or certificate a
-while after the listener that used it (terraform-provider-aws retries those
-deletes for minutes). The windows are
+for a minute or more (WAF cannot associate a web ACL with it meanwhile); ELB,
+ACM and WAF let go of a target group, certificate or web ACL a while after the
+listener or association that used it (terraform-provider-aws retries those
+deletes for minutes, and AssociateWebACL for 10). The windows are
 fixed, not random, so a test can reason about them. "conflicts" keeps the
 transitions windows even while "transitions" is off (the answers then do not
 show them). Mind moto's own latency when scaling down: the first two calls
@@ -87,6 +92,7 @@ from moto.iam import models as iam_models
 from moto.logs.models import logs_backends
 from moto.rds.models import DBCluster
 from moto.utilities.utils import get_partition
+from moto.wafv2.models import GLOBAL_REGION as WAF_GLOBAL_REGION
 
 BEHAVIOURS = ("consistency", "iam", "slr", "eni", "transitions", "conflicts", "throttle")
 
@@ -99,6 +105,7 @@ CREATING = 60
 LB_PROVISIONING = 60  # an ALB "provisioning" after its create
 TG_RELEASE = 20  # ELB still counts a target group in use after its listener or rule went
 CERT_RELEASE = 60  # ACM still counts a certificate in use after its listener went
+WEB_ACL_RELEASE = 30  # WAF still counts a web ACL associated after its association went
 MODIFY_LAG = 3
 MODIFYING = 30
 DELETING = 30
@@ -192,6 +199,9 @@ UNCHECKED = re.compile(r"^Filter\.\d+\.Value\.\d+$|(^|\.)Tag\.\d+\.(Key|Value)$"
 
 MUTATING = ("Create", "Modify", "Delete", "Put", "Attach", "Associate", "Authorize", "Revoke",
             "Run", "Register", "Update", "Add", "Set", "Remove", "Request", "Import")
+
+# Services whose mutating calls go by more names than MUTATING's.
+MUTATING_BY_SERVICE = {"wafv2": ("Tag", "Untag", "Disassociate")}
 
 THROTTLED = {  # protocol -> (status, code, message)
     "ec2": (503, "RequestLimitExceeded", "Request limit exceeded."),
@@ -301,6 +311,18 @@ ENI_HOLDERS = {
 RELEASING = {"DeleteLoadBalancer", "DeleteListener", "DeleteRule", "ModifyListener", "ModifyRule",
              "RemoveListenerCertificates"}
 
+# What WAFv2 answers for a web ACL or resource it cannot use yet, and for a
+# web ACL still associated.
+WAF_UNAVAILABLE = (400, "WAFUnavailableEntityException",
+                   "AWS WAF couldn’t retrieve the resource that you requested. Retry your request.")
+WAF_ASSOCIATED = (400, "WAFAssociatedItemException",
+                  "AWS WAF couldn’t perform the operation because your resource is being used by another "
+                  "resource or it’s associated with another resource.")
+LOAD_BALANCER_ARN = re.compile(r"arn:aws[\w-]*:elasticloadbalancing:([^:]+):(\d+):loadbalancer/.+")
+
+# Calls that end a web ACL's association with a resource.
+WEB_ACL_RELEASING = {("wafv2", "DisassociateWebACL"), ("elasticloadbalancing", "DeleteLoadBalancer")}
+
 OPENSEARCH_SLR = ("AWSServiceRoleForAmazonOpenSearchService", "opensearchservice.amazonaws.com")
 ECS_SLR = ("AWSServiceRoleForECS", "ecs.amazonaws.com")
 
@@ -372,6 +394,8 @@ class AwsLike:
             self.mutations = defaultdict(int)  # service -> mutating calls counted
             self.bursts = {}  # (service, operation) -> refusals left
             self.held_target_groups, self.held_certificates = {}, {}  # ARN -> released at
+            self.young_web_acls = {}  # web ACL ARN -> associable from
+            self.held_web_acls = {}  # web ACL ARN -> released at
 
     # -- control -------------------------------------------------------------
 
@@ -528,9 +552,11 @@ class AwsLike:
         checks = [
             ("throttle", self.throttled),
             ("consistency", self.unseen),
+            ("consistency", self.unseen_web_acl),
             ("iam", self.unpropagated),
             ("slr", self.no_service_role),
             ("eni", self.dependent),
+            ("transitions", self.provisioning),
             ("conflicts", self.conflicting),
             ("conflicts", self.in_use),
         ]
@@ -542,7 +568,7 @@ class AwsLike:
         return None
 
     def throttled(self, call, now):
-        if not call.op.startswith(MUTATING):
+        if not call.op.startswith(MUTATING + MUTATING_BY_SERVICE.get(call.service, ())):
             return None
         key = (call.service, call.op)
         with self.lock:
@@ -568,6 +594,25 @@ class AwsLike:
             if value in young and not UNCHECKED.search(name):
                 code, message = NOT_FOUND[young[value][1]]
                 return 400, code, message.format(value)
+        return None
+
+    def unseen_web_acl(self, call, now):
+        # WAF cannot associate a web ACL moments old.
+        if call.service != "wafv2" or call.op != "AssociateWebACL":
+            return None
+        arn = call.body.get("WebACLArn")
+        with self.lock:
+            young = isinstance(arn, str) and self.young_web_acls.get(arn, 0) > now
+        return WAF_UNAVAILABLE if young else None
+
+    def provisioning(self, call, now):
+        # Nor with a load balancer still provisioning.
+        if call.service != "wafv2" or call.op != "AssociateWebACL":
+            return None
+        arn = call.body.get("ResourceArn")
+        m = LOAD_BALANCER_ARN.fullmatch(arn) if isinstance(arn, str) else None
+        if m and self.state(("load-balancer", m.group(2), m.group(1), arn), now) == "creating":
+            return WAF_UNAVAILABLE
         return None
 
     def unpropagated(self, call, now):
@@ -720,7 +765,40 @@ class AwsLike:
                 held = self.held_certificates.get(arn, 0) > now
             if held or arn in self.certificates_in_use(call):
                 return 400, "ResourceInUseException", f"Certificate {arn} in use."
+        if call.service == "wafv2" and call.op == "DeleteWebACL":
+            acl = self.web_acl(call)
+            if acl is not None:
+                with self.lock:
+                    held = self.held_web_acls.get(acl.arn, 0) > now
+                if held or self.associations(acl):
+                    return WAF_ASSOCIATED
         return None
+
+    def web_acl(self, call):
+        """moto's web ACL a DeleteWebACL names, or None."""
+        b = call.body
+        # moto keeps CLOUDFRONT-scoped web ACLs in a region of their own.
+        region = WAF_GLOBAL_REGION if b.get("Scope") == "CLOUDFRONT" else call.region
+        try:
+            acls = list(get_backend("wafv2")[call.account][region].wacls.values())
+        except Exception:  # no such region: moto answers the call
+            return None
+        return next((a for a in acls if a.id == b.get("Id") and a.name == b.get("Name")), None)
+
+    def associations(self, acl):
+        """The resources a web ACL is associated with. moto keeps a deleted
+        load balancer's association; AWS drops it with the load balancer."""
+        live = []
+        for arn in list(acl.associated_resources):
+            m = LOAD_BALANCER_ARN.fullmatch(arn)
+            if m:
+                try:
+                    if arn not in get_backend("elbv2")[m.group(2)][m.group(1)].load_balancers:
+                        continue
+                except Exception:
+                    continue
+            live.append(arn)
+        return live
 
     def certificates_in_use(self, call):
         """Certificate ARNs served by the region's load balancers (and CloudFront's, in us-east-1)."""
@@ -788,6 +866,12 @@ class AwsLike:
         try:
             if "conflicts" in on and call.service == "elasticloadbalancing" and call.op in RELEASING:
                 before["released"] = self.released_by(call)
+            if "conflicts" in on and (call.service, call.op) in WEB_ACL_RELEASING:
+                # The web ACL the resource is associated with, before the call ends that.
+                p, b = call.params, call.body
+                resource = b.get("ResourceArn") if call.service == "wafv2" else p.get("LoadBalancerArn")
+                acl = call.backend("wafv2").get_web_acl_for_resource(resource) if isinstance(resource, str) else None
+                before["web_acl"] = acl.arn if acl else None
             if "eni" in on and (call.service, call.op) in ENI_HOLDERS:
                 before["eni"] = self.network_of(call)
             if "eni" in on and call.op == "DeleteNatGateway" and call.service == "ec2":
@@ -940,6 +1024,15 @@ class AwsLike:
                         held[ident] = max(held.get(ident, 0), until)
         if on & {"transitions", "conflicts"} and (call.service, call.op) in LIFECYCLE:
             self.record(call, on, before, body, now)
+        if call.service == "wafv2" and call.op == "CreateWebACL" and "consistency" in on:
+            arn = (_json(body).get("Summary") or {}).get("ARN")
+            if isinstance(arn, str):
+                with self.lock:
+                    self.young_web_acls[arn] = now + self.seconds(CONSISTENCY)
+        if before.get("web_acl"):
+            arn = before["web_acl"]
+            with self.lock:
+                self.held_web_acls[arn] = max(self.held_web_acls.get(arn, 0), now + self.seconds(WEB_ACL_RELEASE))
         if "released" in before:
             target_groups, certificates = before["released"]
             with self.lock:

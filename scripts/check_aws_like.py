@@ -4,7 +4,7 @@ Usage: venv/bin/python scripts/check_aws_like.py http://127.0.0.1:PORT
 Exits non-zero on the first failed check. It resets the server (POST
 /moto-api/reset) before and after, so do not point it at a server in use.
 Each behaviour is checked inside its window and after it, with the windows
-scaled down ("scale") so the whole run takes about forty seconds.
+scaled down ("scale") so the whole run takes about forty-five seconds.
 """
 
 import json
@@ -92,9 +92,9 @@ def client(service, attempts=1):
     )
 
 
-ec2, iam, rds, cache, mq, search, ecs, logs, elbv2, acm, backup, cloudfront = (
+ec2, iam, rds, cache, mq, search, ecs, logs, elbv2, acm, backup, cloudfront, waf = (
     client(s) for s in ("ec2", "iam", "rds", "elasticache", "mq", "opensearch", "ecs", "logs", "elbv2", "acm",
-                        "backup", "cloudfront")
+                        "backup", "cloudfront", "wafv2")
 )
 TRUST_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -808,6 +808,123 @@ check("fired counts the load balancer behaviours", got == {
     "conflicts": {"DeleteCertificate": 4, "DeleteTargetGroup": 2},
     "eni": {"DeleteSecurityGroup": 1, "DeleteSubnet": 1}})
 
+# -- WAFv2: a new web ACL cannot be associated yet (consistency, 10 s -> 1 s), nor an
+# ALB still provisioning (transitions, 60 s -> 1.2 s); a web ACL associated, or
+# disassociated within 30 s (-> 0.6 s), cannot be deleted (conflicts) ------------
+
+control("DELETE", "/morket-api/aws-like")
+vpc, a, b = network("10.7.0.0/16")
+waf_sg = group(vpc, "waf")
+UNAVAILABLE = "AWS WAF couldn’t retrieve the resource that you requested. Retry your request."
+ASSOCIATED = ("AWS WAF couldn’t perform the operation because your resource is being used by another resource "
+              "or it’s associated with another resource.")
+
+
+def load_balancer(name):
+    return elbv2.create_load_balancer(Name=name, Subnets=[a, b], SecurityGroups=[waf_sg], Type="application")[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+
+
+def web_acl(name):
+    return waf.create_web_acl(Name=name, Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig={
+        "SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": name})["Summary"]
+
+
+def associate(acl, lb):
+    return lambda: waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=lb)
+
+
+def disassociate(lb):
+    return lambda: waf.disassociate_web_acl(ResourceArn=lb)
+
+
+def delete_web_acl(acl):
+    def call():
+        token = waf.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])["LockToken"]
+        return waf.delete_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"], LockToken=token)
+    return call
+
+
+def web_acl_of(lb):
+    return (waf.get_web_acl_for_resource(ResourceArn=lb).get("WebACL") or {}).get("ARN")
+
+
+lbs = [load_balancer(f"waf-{n}") for n in range(4)]  # active: made while the mode is off
+aws_like(["consistency"], WINDOW / 10)
+fresh = web_acl("fresh")
+born = time.monotonic()
+fails_with("WAFv2 AssociateWebACL of a new web ACL", "WAFUnavailableEntityException", associate(fresh, lbs[0]),
+           status=400, message=UNAVAILABLE)
+check("the refused association never reached moto", web_acl_of(lbs[0]) is None)
+check("fired counts it", fired() == {"consistency": {"AssociateWebACL": 1}})
+time.sleep(max(0.0, born + WINDOW + 0.2 - time.monotonic()))
+works("AssociateWebACL of the web ACL after the window", associate(fresh, lbs[0]))
+check("and moto has the association", web_acl_of(lbs[0]) == fresh["ARN"])
+forgotten = web_acl("forgotten")
+born = time.monotonic()
+fails_with("AssociateWebACL of another new web ACL", "WAFUnavailableEntityException", associate(forgotten, lbs[1]))
+control("DELETE", "/morket-api/aws-like")
+aws_like(["consistency"], WINDOW / 10)
+works("AssociateWebACL of it once DELETE /morket-api/aws-like forgot it, inside its window",
+      associate(forgotten, lbs[1]))
+check("still inside that window", time.monotonic() < born + WINDOW)
+
+control("DELETE", "/morket-api/aws-like")
+aws_like(["transitions"], LB_SCALE)
+guard = web_acl("guard")
+works("AssociateWebACL of a new web ACL, consistency off", associate(guard, lbs[2]))
+young_lbs = [load_balancer(f"waf-new-{n}") for n in range(2)]
+lb_created = time.monotonic()
+fails_with("WAFv2 AssociateWebACL with an ALB still provisioning", "WAFUnavailableEntityException",
+           associate(guard, young_lbs[0]), status=400, message=UNAVAILABLE)
+check("the refused association never reached moto", web_acl_of(young_lbs[0]) is None)
+aws_like(["conflicts"], LB_SCALE)  # keeps the provisioning window, but does not act on it
+works("AssociateWebACL with an ALB still provisioning, transitions off", associate(guard, young_lbs[1]))
+check("still inside the provisioning window", time.monotonic() < lb_created + 60 * LB_SCALE)
+aws_like(["transitions"], LB_SCALE)
+time.sleep(max(0.0, lb_created + 60 * LB_SCALE + 0.1 - time.monotonic()))
+works("AssociateWebACL with the ALB after the window", associate(guard, young_lbs[0]))
+check("fired counts it", fired() == {"transitions": {"AssociateWebACL": 1}})
+
+control("DELETE", "/morket-api/aws-like")
+aws_like(["conflicts"], LB_SCALE)
+fails_with("WAFv2 DeleteWebACL of a web ACL still associated (moto would delete it)", "WAFAssociatedItemException",
+           delete_web_acl(fresh), status=400, message=ASSOCIATED)
+works("DisassociateWebACL", disassociate(lbs[0]))
+released = time.monotonic()
+fails_with("DeleteWebACL just after its last association went", "WAFAssociatedItemException", delete_web_acl(fresh),
+           message=ASSOCIATED)
+# guard is associated with three load balancers: two disassociated, one deleted.
+works("DisassociateWebACL of one of three", disassociate(lbs[2]))
+works("DisassociateWebACL of two of three", disassociate(young_lbs[1]))
+fails_with("DeleteWebACL while one association is left", "WAFAssociatedItemException", delete_web_acl(guard))
+check("inside the window", time.monotonic() < released + 30 * LB_SCALE)
+time.sleep(max(0.0, released + 30 * LB_SCALE + 0.1 - time.monotonic()))
+works("DeleteWebACL after the window", delete_web_acl(fresh))
+fails_with("DeleteWebACL, its window over, while one association is left", "WAFAssociatedItemException",
+           delete_web_acl(guard))
+works("ELBv2 DeleteLoadBalancer of the last one", lambda: elbv2.delete_load_balancer(LoadBalancerArn=young_lbs[0]))
+released = time.monotonic()
+fails_with("DeleteWebACL just after its load balancer went (moto keeps the association)",
+           "WAFAssociatedItemException", delete_web_acl(guard))
+time.sleep(max(0.0, released + 30 * LB_SCALE + 0.1 - time.monotonic()))
+works("DeleteWebACL after that window", delete_web_acl(guard))
+works("DisassociateWebACL of another web ACL", disassociate(lbs[1]))
+released = time.monotonic()
+fails_with("DeleteWebACL of it just after", "WAFAssociatedItemException", delete_web_acl(forgotten))
+got = fired()
+print("     GET /morket-api/aws-like fired:", json.dumps(got))
+check("fired counts the DeleteWebACL refusals", got == {"conflicts": {"DeleteWebACL": 6}})
+control("DELETE", "/morket-api/aws-like")
+aws_like(["conflicts"], LB_SCALE)
+works("DeleteWebACL once DELETE /morket-api/aws-like forgot the disassociation, inside its window",
+      delete_web_acl(forgotten))
+check("still inside that window", time.monotonic() < released + 30 * LB_SCALE)
+control("DELETE", "/morket-api/aws-like")
+plain = web_acl("plain")
+works("AssociateWebACL, the mode off", associate(plain, lbs[3]))
+works("DeleteWebACL of an associated web ACL, the mode off (moto does not check)", delete_web_acl(plain))
+
 # -- AWS Backup: a new role cannot be assumed yet (iam, 10 s -> 1 s) ----------
 
 control("DELETE", "/morket-api/aws-like")
@@ -961,6 +1078,22 @@ def vault(n):
 for n in range(1, 25):
     vault(n)()
 fails_with("the 25th mutating AWS Backup call (REST)", "ThrottlingException", vault(25), status=400)
+throttled_acl = web_acl("throttled")
+
+
+def waf_call(n):
+    # WAFv2's tags, untags and disassociations count as mutating too.
+    arn = throttled_acl["ARN"]
+    return [lambda: waf.tag_resource(ResourceARN=arn, Tags=[{"Key": f"k{n}", "Value": "v"}]),
+            lambda: waf.untag_resource(ResourceARN=arn, TagKeys=[f"k{n - 1}"]),
+            lambda: waf.disassociate_web_acl(ResourceArn=lbs[3])][n % 3]
+
+
+for n in range(2, 25):
+    waf_call(n)()
+fails_with("the 25th mutating WAFv2 call (a TagResource)", "ThrottlingException", waf_call(27), status=400)
+tags = waf.list_tags_for_resource(ResourceARN=throttled_acl["ARN"])["TagInfoForResource"].get("TagList", [])
+check(f"the throttled TagResource never reached moto ({tags})", "k27" not in {t["Key"] for t in tags})
 
 # An SDK allowed 3 attempts gives up inside a burst of 5; the next call gets through.
 control("DELETE", "/morket-api/aws-like")

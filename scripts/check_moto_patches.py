@@ -1,7 +1,7 @@
 """Checks moto_server.py's always-on patches against a running server, with boto3.
 
 They are ECS deployments, AWS Backup selections and plan updates, RDS Performance Insights,
-CloudFront's managed response headers policies,
+CloudFront's managed response headers policies, WAFv2 associations moving between web ACLs,
 CloudWatch over Smithy RPC v2 CBOR, and the request log.
 
 Usage: venv/bin/python scripts/check_moto_patches.py http://127.0.0.1:PORT
@@ -591,6 +591,26 @@ check("ListResponseHeadersPolicies answers AWS's managed policies",
       managed.get("Managed-SecurityHeadersPolicy") == "67f7725c-6f97-4210-82d7-5512b31e9d03")
 check("ListResponseHeadersPolicies of Type custom answers none",
       cf.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]["Quantity"] == 0)
+
+# -- WAFv2: a resource has one web ACL ---------------------------------------------
+
+waf = client("wafv2")
+vis = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
+acls = [
+    waf.create_web_acl(Name=n, Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=vis)["Summary"]
+    for n in ("first", "second")
+]
+alb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123456789abcdef"
+waf.associate_web_acl(WebACLArn=acls[0]["ARN"], ResourceArn=alb)
+waf.associate_web_acl(WebACLArn=acls[0]["ARN"], ResourceArn=alb)
+waf.associate_web_acl(WebACLArn=acls[1]["ARN"], ResourceArn=alb)
+check("AssociateWebACL moves the resource to the new web ACL",
+      waf.get_web_acl_for_resource(ResourceArn=alb)["WebACL"]["ARN"] == acls[1]["ARN"])
+waf.associate_web_acl(WebACLArn=acls[0]["ARN"], ResourceArn=alb)
+waf.associate_web_acl(WebACLArn=acls[0]["ARN"], ResourceArn=alb)
+waf.disassociate_web_acl(ResourceArn=alb)
+check("a repeated AssociateWebACL is undone by one DisassociateWebACL",
+      waf.get_web_acl_for_resource(ResourceArn=alb).get("WebACL") is None)
 
 # moto_sdk_shapes.py: RDS Performance Insights. Last: moto's /moto-api/data.json
 # fails on any RDS instance ever made, until a reset.

@@ -45,6 +45,9 @@ ACTIVE until it completes). Without the breaker ECS retries for ever: the
 rollout never settles. Another UpdateService meanwhile supersedes the
 breaker's rollback.
 
+WAFv2: AssociateWebACL on a resource that has a web ACL moves it to the new one,
+as in AWS (moto kept it on both); a repeated association is kept once.
+
 AWS Backup: CreateBackupSelection, GetBackupSelection, ListBackupSelections,
 DeleteBackupSelection, UpdateBackupPlan and ListRecoveryPointsByBackupVault
 (always empty: no backup job runs), which moto lacks, with AWS's shapes
@@ -1066,6 +1069,28 @@ def _cf_origin_with_oac(self, origin):
 
 
 _CfOrigin.__init__ = _cf_origin_with_oac
+
+# WAFv2: a resource has one web ACL, and AssociateWebACL on a resource that has
+# one moves it to the new ACL. moto 5.2 adds the resource to the new ACL and
+# leaves it on the old one (GetWebACLForResource then answers the first found,
+# and the old ACL reads as still associated); a repeated call adds it twice.
+from moto.wafv2.models import WAFV2Backend as _Wafv2Backend  # noqa: E402
+
+_wafv2_associate = _Wafv2Backend.associate_web_acl
+
+
+def _wafv2_associate_moving(self, web_acl_arn, resource_arn):
+    new = self.wacls.get(web_acl_arn)
+    if new is not None:
+        for acl in self.wacls.values():
+            if acl is not new and resource_arn in acl.associated_resources:
+                acl.associated_resources.remove(resource_arn)
+        if resource_arn in new.associated_resources:
+            return
+    _wafv2_associate(self, web_acl_arn, resource_arn)
+
+
+_Wafv2Backend.associate_web_acl = _wafv2_associate_moving
 
 
 # ---- Request log -----------------------------------------------------------------

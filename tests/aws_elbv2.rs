@@ -6,7 +6,8 @@
 //! validation before any call; an interrupted create found by its URN tag.
 //! AWS answers moto does not give (deletion protection refusing a delete, a
 //! new certificate not yet visible, a target group still in use) are
-//! injected with moto's fault hook (`Moto::fail`).
+//! injected with moto's fault hook (`Moto::fail`). The ALB's WAF web ACL,
+//! its association and logging run with the AWS-like peer on.
 
 mod support;
 
@@ -944,4 +945,381 @@ async fn validation_names_field_and_value_before_any_call() {
             "{field}/{value}: {msg}"
         );
     }
+}
+
+/// The ALB's web ACL (aws:wafv2/WebAcl, WebAclAssociation,
+/// LoggingConfiguration) with every AWS-like behaviour on: a web ACL
+/// moments old is "unavailable" to AssociateWebACL, and WAF holds on to an
+/// association a while after it is removed, so DeleteWebACL is refused
+/// (WAFAssociatedItemException) meanwhile; both are retried as Terraform
+/// does. Read back with the SDK; a rule change in place; a rule added out of
+/// band shows as drift and the next `up` removes it, while Shield Advanced's
+/// own rule is left alone; a rename replaces the ACL and moves the ALB to
+/// the new one; destroy leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_acl_in_front_of_the_alb() {
+    use aws_sdk_wafv2::types as w;
+    use morket_stack::plan::PlanOptions;
+    use morket_stack::provider::aws::logs::log_group::LogGroup;
+    use morket_stack::provider::aws::wafv2::logging_configuration::LoggingConfiguration;
+    use morket_stack::provider::aws::wafv2::web_acl::{Rule as WafRule, WebAcl};
+    use morket_stack::provider::aws::wafv2::web_acl_association::WebAclAssociation;
+    use morket_stack::provider::aws::AwsSettings;
+    use shared::AWS_LIKE_SCALE;
+
+    // Fixtures first, then AWS time at the peer's scale on both sides.
+    let mut e = shared::Env::new(AwsSettings {
+        time_scale: AWS_LIKE_SCALE,
+        max_attempts: 2,
+        ..settings()
+    })
+    .await;
+    let vpc = shared::create_vpc(&e.ec2, "10.0.0.0/16").await;
+    let mut subnets = Vec::new();
+    for (cidr, az) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
+        subnets.push(shared::create_subnet(&e.ec2, &vpc, cidr, Some(az)).await);
+    }
+    let sg = shared::create_security_group(&e.ec2, "alb", "alb", Some(&vpc)).await;
+    // The peer's windows 4 times the engine's AWS time: a web ACL stays
+    // unavailable for 2 s, longer than the few WAF calls (paced by the
+    // engine's WAF rate limit, in real time) between its create and the
+    // association; WAF's hold on a removed association (6 s) and the
+    // ALB's provisioning (12 s) stay within the engine's retries and waits.
+    e.moto
+        .aws_like(serde_json::json!({"on": "all", "scale": 4.0 * AWS_LIKE_SCALE}));
+    let waf = aws_sdk_wafv2::Client::new(&e.conf);
+
+    struct Waf {
+        lb: Resource<LoadBalancer>,
+        acl: Resource<WebAcl>,
+        association: Resource<WebAclAssociation>,
+        logging: Resource<LoggingConfiguration>,
+    }
+    let stack = |acl_name: &str, rate: i64| {
+        let mut st = Stack::new(STACK).unwrap();
+        let mut root = st.root();
+        let lb = LoadBalancer::new(
+            "morket-staging",
+            subnets.iter().map(|s| s.clone().into()).collect(),
+            vec![sg.clone().into()],
+        );
+        let lb = root.resource("alb", lb).unwrap();
+        let mut acl = WebAcl::regional(
+            acl_name,
+            vec![
+                WafRule::aws_managed("aws-common", "AWSManagedRulesCommonRuleSet", 10),
+                WafRule::aws_managed("aws-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet", 20),
+                WafRule::rate_limit("rate-per-ip", rate, 30),
+            ],
+        );
+        acl.description = Some("In front of the API".into());
+        acl.tags
+            .insert("Name".into(), "morket-staging-alb-waf".into());
+        let acl = root.resource("waf", acl).unwrap();
+        let association = root
+            .resource(
+                "waf-association",
+                WebAclAssociation::new(acl.arn(), lb.arn()),
+            )
+            .unwrap();
+        let group = root
+            .resource("waf-logs", LogGroup::new("aws-waf-logs-morket-staging"))
+            .unwrap();
+        let logging = root
+            .resource(
+                "waf-logging",
+                LoggingConfiguration::new(acl.arn(), group.arn()),
+            )
+            .unwrap();
+        (
+            st,
+            Waf {
+                lb,
+                acl,
+                association,
+                logging,
+            },
+        )
+    };
+    let get = |arn: String| {
+        let waf = waf.clone();
+        async move {
+            let p: Vec<&str> = arn.rsplitn(3, '/').collect();
+            waf.get_web_acl()
+                .name(p[1])
+                .id(p[0])
+                .scope(w::Scope::Regional)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let acl_of = |lb: String| {
+        let waf = waf.clone();
+        async move {
+            waf.get_web_acl_for_resource()
+                .resource_arn(lb)
+                .send()
+                .await
+                .unwrap()
+                .web_acl()
+                .map(|a| a.arn().to_string())
+        }
+    };
+    let rate_of = |o: &aws_sdk_wafv2::operation::get_web_acl::GetWebAclOutput| {
+        o.web_acl()
+            .unwrap()
+            .rules()
+            .iter()
+            .find_map(|r| r.statement()?.rate_based_statement().map(|s| s.limit()))
+    };
+
+    // Create: the ACL as declared, in front of the ALB, logging.
+    let (s1, u) = stack("morket-staging-alb", 2000);
+    e.up_stable(&s1).await;
+    let acl_arn = e.id(&u.acl);
+    let lb_arn = e.id(&u.lb);
+    assert_eq!(
+        acl_of(lb_arn.clone()).await.as_deref(),
+        Some(acl_arn.as_str())
+    );
+    let live = get(acl_arn.clone()).await;
+    let acl = live.web_acl().unwrap();
+    assert_eq!(acl.name(), "morket-staging-alb");
+    assert_eq!(acl.description(), Some("In front of the API"));
+    assert!(acl.default_action().unwrap().allow().is_some());
+    let mut rules: Vec<(i32, &str)> = acl
+        .rules()
+        .iter()
+        .map(|r| (r.priority(), r.name()))
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            (10, "aws-common"),
+            (20, "aws-bad-inputs"),
+            (30, "rate-per-ip")
+        ]
+    );
+    let common = acl
+        .rules()
+        .iter()
+        .find(|r| r.name() == "aws-common")
+        .unwrap();
+    let group = common
+        .statement()
+        .unwrap()
+        .managed_rule_group_statement()
+        .unwrap();
+    assert_eq!(
+        (group.vendor_name(), group.name()),
+        ("AWS", "AWSManagedRulesCommonRuleSet")
+    );
+    assert!(common.override_action().unwrap().none().is_some());
+    assert!(common.action().is_none());
+    assert_eq!(rate_of(&live), Some(2000));
+    assert_eq!(
+        acl.visibility_config().unwrap().metric_name(),
+        "morket-staging-alb"
+    );
+    let tags: std::collections::BTreeMap<String, String> = waf
+        .list_tags_for_resource()
+        .resource_arn(&acl_arn)
+        .send()
+        .await
+        .unwrap()
+        .tag_info_for_resource()
+        .unwrap()
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    assert_eq!(tags["Name"], "morket-staging-alb-waf");
+    assert_eq!(tag_urn(&tags["morket:urn"]), u.acl.urn().as_str());
+    let out = e.outputs(&u.acl);
+    assert_eq!(out["arn"], acl_arn.as_str());
+    assert_eq!(out["web_acl_id"], acl.id());
+    let logged = waf
+        .get_logging_configuration()
+        .resource_arn(&acl_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        logged
+            .logging_configuration()
+            .unwrap()
+            .log_destination_configs(),
+        ["arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-morket-staging"]
+    );
+    assert_eq!(e.id(&u.association), format!("{acl_arn},{lb_arn}"));
+    // Each is found again from its inputs (the ACL by its URN tag).
+    assert_eq!(e.find(&u.acl).await, [acl_arn.as_str()]);
+    assert_eq!(
+        e.find(&u.association).await,
+        [format!("{acl_arn},{lb_arn}")]
+    );
+    assert_eq!(e.find(&u.logging).await, [acl_arn.as_str()]);
+
+    // A new rate limit changes the ACL in place.
+    let (s2, _) = stack("morket-staging-alb", 500);
+    let plan = e.up_stable(&s2).await;
+    let st = step(&plan, &u.acl);
+    assert_eq!(
+        (st.action, st.changed.clone()),
+        (PlanAction::Update, vec!["rules".to_string()])
+    );
+    assert_eq!(plan.counts().update, 1, "{:?}", plan.steps);
+    assert_eq!(rate_of(&get(acl_arn.clone()).await), Some(500));
+
+    // Out of band: a label-match rule (drift, removed by the next up) and
+    // Shield Advanced's own rule (left alone).
+    let live = get(acl_arn.clone()).await;
+    let mut rules = live.web_acl().unwrap().rules().to_vec();
+    let vis = |n: &str| {
+        w::VisibilityConfig::builder()
+            .cloud_watch_metrics_enabled(false)
+            .metric_name(n)
+            .sampled_requests_enabled(false)
+            .build()
+            .unwrap()
+    };
+    let label_rule = |name: &str, priority: i32| {
+        w::Rule::builder()
+            .name(name)
+            .priority(priority)
+            .statement(
+                w::Statement::builder()
+                    .label_match_statement(
+                        w::LabelMatchStatement::builder()
+                            .scope(w::LabelMatchScope::Label)
+                            .key("awswaf:managed:aws:bot")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .action(
+                w::RuleAction::builder()
+                    .count(w::CountAction::builder().build())
+                    .build(),
+            )
+            .visibility_config(vis(name))
+            .build()
+            .unwrap()
+    };
+    let shield = "ShieldMitigationRuleGroup_123456789012_5a2ff3ee-2bd1-4a84-9b0f-0123456789ab_x";
+    rules.push(label_rule("added-by-hand", 40));
+    rules.push(label_rule(shield, 10_000_000));
+    waf.update_web_acl()
+        .name("morket-staging-alb")
+        .scope(w::Scope::Regional)
+        .id(live.web_acl().unwrap().id())
+        .lock_token(live.lock_token().unwrap())
+        .default_action(live.web_acl().unwrap().default_action().unwrap().clone())
+        .visibility_config(live.web_acl().unwrap().visibility_config().unwrap().clone())
+        .set_rules(Some(rules))
+        .send()
+        .await
+        .unwrap();
+    let read = e.read(&u.acl).await.unwrap();
+    let names: Vec<&str> = read["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"added-by-hand") && !names.contains(&shield),
+        "{names:?}"
+    );
+    let added = read["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "added-by-hand")
+        .unwrap();
+    assert_eq!(
+        added["statement"],
+        serde_json::json!({"unmodelled_statement": "label_match_statement"})
+    );
+    let refresh = PlanOptions {
+        refresh: true,
+        ..Default::default()
+    };
+    let plan = e.eng.preview(&s2, &refresh).await.unwrap();
+    let st = step(&plan, &u.acl);
+    assert_eq!(
+        (st.action, st.changed.clone()),
+        (PlanAction::Update, vec!["rules".to_string()])
+    );
+    let (_, report) = e.eng.up(&s2, &refresh, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let names: Vec<String> = get(acl_arn.clone())
+        .await
+        .web_acl()
+        .unwrap()
+        .rules()
+        .iter()
+        .map(|r| r.name().to_string())
+        .collect();
+    assert!(!names.contains(&"added-by-hand".to_string()), "{names:?}");
+    assert!(names.contains(&shield.to_string()), "{names:?}");
+    e.no_changes(&s2).await;
+
+    // A new name replaces the ACL: the ALB moves to the new one, made
+    // moments before (AssociateWebACL retried while it is unavailable).
+    let (s3, _) = stack("morket-staging-alb-2", 500);
+    let plan = e.up_stable(&s3).await;
+    for r in [u.acl.urn(), u.association.urn(), u.logging.urn()] {
+        assert_eq!(step(&plan, r).action, PlanAction::Replace, "{r}");
+    }
+    let new_arn = e.id(&u.acl);
+    assert_ne!(new_arn, acl_arn);
+    assert_eq!(
+        acl_of(lb_arn.clone()).await.as_deref(),
+        Some(new_arn.as_str())
+    );
+    let names: Vec<String> = waf
+        .list_web_acls()
+        .scope(w::Scope::Regional)
+        .send()
+        .await
+        .unwrap()
+        .web_acls()
+        .iter()
+        .filter_map(|s| s.name().map(str::to_string))
+        .collect();
+    assert_eq!(names, ["morket-staging-alb-2"]);
+    let fired = e.moto.aws_like_fired();
+    assert!(
+        fired["fired"]["consistency"]["AssociateWebACL"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{fired}"
+    );
+
+    // Destroy: the association is let go, then the ACL goes once WAF no
+    // longer holds it (DeleteWebACL refused meanwhile).
+    let (_, report) = e.eng.destroy(&s3, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let fired = e.moto.aws_like_fired();
+    assert!(
+        fired["fired"]["conflicts"]["DeleteWebACL"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{fired}"
+    );
+    assert!(waf
+        .list_web_acls()
+        .scope(w::Scope::Regional)
+        .send()
+        .await
+        .unwrap()
+        .web_acls()
+        .is_empty());
+    assert!(e.st.resources().unwrap().is_empty());
 }

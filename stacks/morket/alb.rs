@@ -5,6 +5,8 @@
 //! redirected to the frontend, which CloudFront serves on `<domain>` (R4.5's
 //! "remaining requests to the CloudFront origin"). A 120 s idle timeout
 //! (R4.7) and access logs to a bucket that expires them after 90 days (R4.6).
+//! A WAF web ACL sits in front of it (AWS's common and known-bad-inputs
+//! rule groups, a per-IP rate limit), logging to `aws-waf-logs-<env>`.
 
 use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::acm::certificate::{self, Certificate};
@@ -14,10 +16,14 @@ use morket_stack::provider::aws::elbv2::load_balancer::{AccessLogs, LoadBalancer
 use morket_stack::provider::aws::elbv2::target_group::TargetGroup;
 use morket_stack::provider::aws::elbv2::{Action, Redirect};
 use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
+use morket_stack::provider::aws::logs::log_group::LogGroup;
 use morket_stack::provider::aws::route53::get_zone::GetZone;
 use morket_stack::provider::aws::route53::record::Record;
 use morket_stack::provider::aws::s3::bucket::{Bucket, LifecycleRule};
 use morket_stack::provider::aws::s3::elb_service_account::principal_for;
+use morket_stack::provider::aws::wafv2::logging_configuration::LoggingConfiguration;
+use morket_stack::provider::aws::wafv2::web_acl::{Rule, WebAcl};
+use morket_stack::provider::aws::wafv2::web_acl_association::WebAclAssociation;
 
 use super::account::Account;
 use super::config::MorketConfig;
@@ -151,6 +157,33 @@ pub fn declare(
         ResourceOptions::new()
             .depends_on(&logs)
             .depends_on(&net.internet_gateway),
+    )?;
+
+    // The public ALB behind a web ACL: AWS's baseline rules (OWASP-style
+    // common exploits, and known bad inputs such as Log4Shell probes) and a
+    // per-IP rate limit; requests logged to CloudWatch Logs.
+    let mut acl = WebAcl::regional(
+        &cfg.name("alb"),
+        vec![
+            Rule::aws_managed("aws-common", "AWSManagedRulesCommonRuleSet", 10),
+            Rule::aws_managed("aws-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet", 20),
+            Rule::rate_limit("rate-per-ip", cfg.waf.rate_limit, 30),
+        ],
+    );
+    acl.description = Some(format!("In front of {api_domain}"));
+    acl.tags = name_tag(cfg, "alb-waf");
+    let acl = c.resource("waf", acl)?;
+    c.resource(
+        "waf-association",
+        WebAclAssociation::new(acl.arn(), load_balancer.arn()),
+    )?;
+    let mut waf_logs = LogGroup::new(&format!("aws-waf-logs-{}", cfg.name("alb")));
+    waf_logs.retention_in_days = Some(cfg.log_retention_days as i32);
+    waf_logs.tags = name_tag(cfg, "alb-waf");
+    let waf_logs = c.resource("waf-logs", waf_logs)?;
+    c.resource(
+        "waf-logging",
+        LoggingConfiguration::new(acl.arn(), waf_logs.arn()),
     )?;
 
     let target_group = |c: &mut Scope<'_>, app: &str, port: u16, path: &str| {

@@ -37,6 +37,8 @@ pub struct MorketConfig {
     pub dns: DnsConfig,
     #[serde(default)]
     pub alarms: AlarmsConfig,
+    #[serde(default)]
+    pub waf: WafConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +93,20 @@ pub struct DnsConfig {
     /// The public hosted zone the domain lives in (it exists already:
     /// looked up by name, never created or deleted by the stack).
     pub zone: String,
+}
+
+/// The web ACL in front of the ALB.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WafConfig {
+    /// Requests one client IP may make in 5 minutes before it is blocked.
+    pub rate_limit: i64,
+}
+
+impl Default for WafConfig {
+    fn default() -> Self {
+        WafConfig { rate_limit: 2000 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -490,6 +506,13 @@ impl MorketConfig {
                 "aurora.performance_insights_retention_days",
                 days,
                 "7, 31 times 1 to 23 (months), or 731",
+            ));
+        }
+        if !(10..=2_000_000_000).contains(&c.waf.rate_limit) {
+            return Err(file.bad(
+                "waf.rate_limit",
+                c.waf.rate_limit,
+                "requests per client IP in 5 minutes: 10 to 2,000,000,000",
             ));
         }
         if !LOG_RETENTION.contains(&c.log_retention_days) {

@@ -93,6 +93,7 @@ pub struct Aws {
     sns: OnceCell<aws_sdk_sns::Client>,
     servicediscovery: OnceCell<aws_sdk_servicediscovery::Client>,
     backup: OnceCell<aws_sdk_backup::Client>,
+    wafv2: OnceCell<aws_sdk_wafv2::Client>,
     tagging: OnceCell<aws_sdk_resourcegroupstagging::Client>,
     /// The same connection in other regions (a CloudFront certificate lives
     /// in us-east-1 whatever the stack's region), made on first use.
@@ -130,6 +131,7 @@ impl Aws {
             sns: OnceCell::new(),
             servicediscovery: OnceCell::new(),
             backup: OnceCell::new(),
+            wafv2: OnceCell::new(),
             tagging: OnceCell::new(),
             credentials: OnceCell::new(),
             regions: Default::default(),
@@ -270,6 +272,11 @@ impl Aws {
 
     pub fn with_backup(self, client: aws_sdk_backup::Client) -> Self {
         self.backup.set(client).expect("fresh cell");
+        self
+    }
+
+    pub fn with_wafv2(self, client: aws_sdk_wafv2::Client) -> Self {
+        self.wafv2.set(client).expect("fresh cell");
         self
     }
 
@@ -471,6 +478,12 @@ impl Aws {
     pub async fn backup(&self) -> &aws_sdk_backup::Client {
         self.backup
             .get_or_init(|| async { aws_sdk_backup::Client::new(self.config().await) })
+            .await
+    }
+
+    pub async fn wafv2(&self) -> &aws_sdk_wafv2::Client {
+        self.wafv2
+            .get_or_init(|| async { aws_sdk_wafv2::Client::new(self.config().await) })
             .await
     }
 }

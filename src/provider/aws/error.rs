@@ -31,6 +31,7 @@ const TRANSIENT: &[&str] = &[
     "ServiceUnavailable",
     "InternalError",
     "InternalFailure",
+    "WAFInternalErrorException",
     // IAM and CloudWatch Logs: another call is changing the same entity, or a
     // transient failure of the service.
     "ConcurrentModification",
@@ -57,6 +58,7 @@ const VALIDATION: &[&str] = &[
     "MissingParameter",
     "InvalidParameterException",
     "InvalidRequest",
+    "WAFInvalidParameterException",
     // IAM.
     "InvalidInput",
     "MalformedPolicyDocument",
@@ -71,6 +73,8 @@ pub fn is_not_found_code(code: &str) -> bool {
         // S3, CloudFront, Route 53: NoSuchBucket, NoSuchDistribution,
         // NoSuchHostedZone, ... (IAM's NoSuchEntity too).
         || code.starts_with("NoSuch")
+        // WAF: the web ACL, association or logging configuration is gone.
+        || code == "WAFNonexistentItemException"
 }
 
 /// Maps an SDK error from `op`. The message names the operation, the AWS

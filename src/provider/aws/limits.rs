@@ -75,6 +75,7 @@ pub struct Limits {
     pub sns: TokenBucket,
     pub servicediscovery: TokenBucket,
     pub backup: TokenBucket,
+    pub wafv2: TokenBucket,
     pub tagging: TokenBucket,
 }
 
@@ -107,6 +108,7 @@ impl Default for Limits {
             sns: TokenBucket::new(20, 10.0),
             servicediscovery: TokenBucket::new(10, 5.0),
             backup: TokenBucket::new(10, 5.0),
+            wafv2: TokenBucket::new(10, 5.0),
             // GetResources: AWS documents no figure; kept low.
             tagging: TokenBucket::new(5, 2.0),
         }

@@ -42,6 +42,7 @@ pub mod tagging;
 pub mod tags;
 pub mod terraform;
 pub mod validate;
+pub mod wafv2;
 pub mod wait;
 
 pub use client::{Aws, AwsSettings};
@@ -71,6 +72,7 @@ pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     sns::register(registry, aws.clone());
     ssm::register(registry, aws.clone());
     sts::register(registry, aws.clone());
+    wafv2::register(registry, aws.clone());
     registry.add_inventory(Arc::new(tagging::StackInventory::new(aws)));
     // Tag-filtered describes are eventually consistent on AWS.
     registry.set_lookup_lag("aws:", lag);

@@ -43,6 +43,16 @@ variable "alb_https_default_action_redirect_host" {
   type        = string
 }
 
+variable "alb_waf_description" {
+  description = "`description` of aws_wafv2_web_acl.waf."
+  type        = string
+}
+
+variable "alb_waf_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.waf_logs."
+  type        = number
+}
+
 variable "aurora_cluster_apply_immediately" {
   description = "`apply_immediately` of aws_rds_cluster.cluster."
   type        = bool

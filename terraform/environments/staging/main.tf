@@ -21,6 +21,8 @@ module "alb" {
   network_sg_alb_id                                      = module.network.sg_alb_id
   network_vpc_id                                         = module.network.vpc_id
   stack                                                  = var.stack
+  waf_description                                        = var.alb_waf_description
+  waf_logs_retention_in_days                             = var.alb_waf_logs_retention_in_days
 }
 
 module "aurora" {
@@ -42,10 +44,11 @@ module "aurora" {
 }
 
 module "backup" {
-  source              = "../../modules/backup"
-  clickhouse_data_arn = module.clickhouse.data_arn
-  stack               = var.stack
-  vault_force_destroy = var.backup_vault_force_destroy
+  source                   = "../../modules/backup"
+  account_caller_partition = module.account.caller_partition
+  clickhouse_data_arn      = module.clickhouse.data_arn
+  stack                    = var.stack
+  vault_force_destroy      = var.backup_vault_force_destroy
 }
 
 module "clickhouse" {

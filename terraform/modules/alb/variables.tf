@@ -90,3 +90,15 @@ variable "stack" {
   description = "The stack (environment) name, in names and tags."
   type        = string
 }
+
+variable "waf_description" {
+  description = "`description` of aws_wafv2_web_acl.waf."
+  type        = string
+  default     = "In front of api.staging.morket.io"
+}
+
+variable "waf_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.waf_logs."
+  type        = number
+  default     = 30
+}
