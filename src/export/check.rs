@@ -37,10 +37,29 @@ fn parse(files: &Files, path: &str) -> Result<Body, String> {
     hcl::parse(text).map_err(|e| format!("{path}: {e}"))
 }
 
+/// Variables of a module or environment: name → declared type.
+type Vars = BTreeMap<String, String>;
+
+/// `variable` blocks of a variables.tf: name → type (`any` when untyped).
+fn variables_of(body: &Body) -> Vars {
+    body.blocks()
+        .filter(|b| b.identifier.as_str() == "variable")
+        .map(|b| {
+            let ty = b
+                .body
+                .attributes()
+                .find(|a| a.key.as_str() == "type")
+                .map_or("any".to_string(), |a| a.expr.to_string());
+            (label(b, 0).to_string(), ty)
+        })
+        .collect()
+}
+
 /// The modules of an export: name → parsed main.tf, variables, outputs.
 struct Module {
     main: Body,
-    variables: BTreeSet<String>,
+    /// name → declared type (`string`, `list(string)`, `any`).
+    variables: Vars,
     outputs: BTreeMap<String, Expression>,
 }
 
@@ -54,11 +73,7 @@ fn modules(files: &Files) -> Result<BTreeMap<String, Module>, String> {
             continue;
         };
         let dir = format!("modules/{name}");
-        let variables = parse(files, &format!("{dir}/variables.tf"))?
-            .blocks()
-            .filter(|b| b.identifier.as_str() == "variable")
-            .map(|b| label(b, 0).to_string())
-            .collect();
+        let variables = variables_of(&parse(files, &format!("{dir}/variables.tf"))?);
         let outputs = parse(files, &format!("{dir}/outputs.tf"))?
             .blocks()
             .filter(|b| b.identifier.as_str() == "output")
@@ -84,7 +99,9 @@ fn modules(files: &Files) -> Result<BTreeMap<String, Module>, String> {
 /// Everything in `files` that parses wrong or is not in the provider
 /// schema: unknown types, arguments and blocks, required arguments left
 /// out, references to attributes a resource does not have, to undeclared
-/// variables or to outputs a module does not have.
+/// variables or to outputs a module does not have. Each module and each
+/// environment root is checked the same way: its blocks, then the
+/// references of its blocks and outputs.
 pub fn schema_errors(files: &Files) -> Vec<String> {
     let mut errors = Vec::new();
     for (path, text) in files {
@@ -100,9 +117,66 @@ pub fn schema_errors(files: &Files) -> Vec<String> {
         Err(e) => return vec![e],
     };
     for (m, module) in &mods {
-        let mut declared: BTreeMap<String, (bool, String)> = BTreeMap::new();
-        for b in module.main.blocks() {
-            let data = b.identifier.as_str() == "data";
+        let outputs: Vec<(String, &Expression)> = module
+            .outputs
+            .iter()
+            .map(|(n, e)| (format!("modules/{m}: output {n}"), e))
+            .collect();
+        check_root(
+            &format!("modules/{m}"),
+            &module.main,
+            &module.variables,
+            &outputs,
+            &BTreeMap::new(),
+            &mut errors,
+        );
+    }
+    let envs: BTreeSet<&str> = files
+        .keys()
+        .filter_map(|p| p.strip_prefix("environments/")?.strip_suffix("/main.tf"))
+        .collect();
+    for env in envs {
+        let dir = format!("environments/{env}");
+        let (main, variables, outputs) = match (
+            parse(files, &format!("{dir}/main.tf")),
+            parse(files, &format!("{dir}/variables.tf")),
+            parse(files, &format!("{dir}/outputs.tf")),
+        ) {
+            (Ok(m), Ok(v), Ok(o)) => (m, v, o),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let variables = variables_of(&variables);
+        let outputs: Vec<(String, &Expression)> = outputs
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "output")
+            .filter_map(|b| {
+                let v = b.body.attributes().find(|a| a.key.as_str() == "value")?;
+                Some((format!("{dir}: output {}", label(b, 0)), &v.expr))
+            })
+            .collect();
+        check_root(&dir, &main, &variables, &outputs, &mods, &mut errors);
+    }
+    errors
+}
+
+/// One module or environment root: each resource and data block against
+/// the provider schema, each `module` block against the module's
+/// variables, and every reference of the blocks and `outputs`.
+fn check_root(
+    dir: &str,
+    main: &Body,
+    variables: &Vars,
+    outputs: &[(String, &Expression)],
+    mods: &BTreeMap<String, Module>,
+    errors: &mut Vec<String>,
+) {
+    let mut declared: BTreeMap<String, (bool, String)> = BTreeMap::new();
+    for b in main.blocks() {
+        let data = b.identifier.as_str() == "data";
+        if matches!(b.identifier.as_str(), "resource" | "data") {
             declared.insert(
                 format!(
                     "{}{}.{}",
@@ -113,83 +187,81 @@ pub fn schema_errors(files: &Files) -> Vec<String> {
                 (data, label(b, 0).to_string()),
             );
         }
-        for b in module.main.blocks() {
-            let data = b.identifier.as_str() == "data";
-            let at = format!(
-                "modules/{m}: {} {}.{}",
-                b.identifier,
-                label(b, 0),
-                label(b, 1)
-            );
-            match schema_of(data, label(b, 0)) {
-                None => errors.push(format!("{at}: not a type of the provider schema")),
-                Some(s) => check_body(&b.body, s, &at, &mut errors),
+    }
+    let mut refs: Vec<(String, &Expression)> = outputs.to_vec();
+    for b in main.blocks() {
+        let kind = b.identifier.as_str();
+        match kind {
+            "resource" | "data" => {
+                let at = format!("{dir}: {kind} {}.{}", label(b, 0), label(b, 1));
+                match schema_of(kind == "data", label(b, 0)) {
+                    None => errors.push(format!("{at}: not a type of the provider schema")),
+                    Some(s) => check_body(&b.body, s, &at, variables, errors),
+                }
+                refs.extend(expressions(&b.body).into_iter().map(|e| (at.clone(), e)));
             }
-            let mut refs = Vec::new();
-            for e in expressions(&b.body) {
-                traversals(e, &mut refs);
-            }
-            for (root, path) in refs {
-                let Some(addr) = address_of(&root, &path) else {
-                    if root == "var" && !path.is_empty() && !module.variables.contains(&path[0]) {
-                        errors.push(format!("{at}: var.{} is not declared", path[0]));
-                    }
+            "module" => {
+                let name = label(b, 0);
+                let at = format!("{dir}: module {name}");
+                let Some(module) = mods.get(name) else {
+                    errors.push(format!("{at} has no directory"));
                     continue;
                 };
-                let Some((data, ty)) = declared.get(&addr.0) else {
-                    errors.push(format!("{at}: {} is not declared in the module", addr.0));
-                    continue;
-                };
-                if let Some(attr) = addr.1 {
-                    let readable = schema_of(*data, ty)
-                        .and_then(|s| s["readable_attributes"].as_array())
-                        .is_some_and(|a| a.iter().any(|x| x == attr.as_str()));
-                    if !readable {
-                        errors.push(format!("{at}: {} has no attribute {attr}", addr.0));
+                for a in b.body.attributes() {
+                    if a.key.as_str() != "source" && !module.variables.contains_key(a.key.as_str())
+                    {
+                        errors.push(format!("{at} has no variable {}", a.key));
                     }
+                    refs.push((at.clone(), &a.expr));
                 }
             }
+            _ => refs.extend(
+                expressions(&b.body)
+                    .into_iter()
+                    .map(|e| (format!("{dir}: {kind}"), e)),
+            ),
         }
     }
-    // Environments: module inputs are declared variables, module outputs exist.
-    for (path, _) in files
-        .iter()
-        .filter(|(p, _)| p.ends_with("/main.tf") && p.starts_with("environments/"))
-    {
-        let Ok(body) = parse(files, path) else {
-            continue;
-        };
-        for b in body.blocks().filter(|b| b.identifier.as_str() == "module") {
-            let name = label(b, 0);
-            let Some(module) = mods.get(name) else {
-                errors.push(format!("{path}: module {name} has no directory"));
+    for (at, e) in refs {
+        let mut found = Vec::new();
+        traversals(e, &mut found);
+        for (root, path) in found {
+            if root == "module" && path.len() >= 2 {
+                if !mods
+                    .get(&path[0])
+                    .is_some_and(|m| m.outputs.contains_key(&path[1]))
+                {
+                    errors.push(format!(
+                        "{at}: module.{}.{} is not an output",
+                        path[0], path[1]
+                    ));
+                }
+                continue;
+            }
+            let Some(addr) = address_of(&root, &path) else {
+                if root == "var" && !path.is_empty() && !variables.contains_key(&path[0]) {
+                    errors.push(format!("{at}: var.{} is not declared", path[0]));
+                }
                 continue;
             };
-            for a in b.body.attributes() {
-                if a.key.as_str() != "source" && !module.variables.contains(a.key.as_str()) {
-                    errors.push(format!("{path}: module {name} has no variable {}", a.key));
-                }
-                let mut refs = Vec::new();
-                traversals(&a.expr, &mut refs);
-                for (root, p) in refs {
-                    if root == "module" && p.len() >= 2 {
-                        let ok = mods
-                            .get(&p[0])
-                            .is_some_and(|m| m.outputs.contains_key(&p[1]));
-                        if !ok {
-                            errors
-                                .push(format!("{path}: module.{}.{} is not an output", p[0], p[1]));
-                        }
-                    }
+            let Some((data, ty)) = declared.get(&addr.0) else {
+                errors.push(format!("{at}: {} is not declared in {dir}", addr.0));
+                continue;
+            };
+            if let Some(attr) = addr.1 {
+                let readable = schema_of(*data, ty)
+                    .and_then(|s| s["readable_attributes"].as_array())
+                    .is_some_and(|a| a.iter().any(|x| x == attr.as_str()));
+                if !readable {
+                    errors.push(format!("{at}: {} has no attribute {attr}", addr.0));
                 }
             }
         }
     }
-    errors
 }
 
 /// Arguments and blocks of `body` against the schema node `s`.
-fn check_body(body: &Body, s: &serde_json::Value, at: &str, errors: &mut Vec<String>) {
+fn check_body(body: &Body, s: &serde_json::Value, at: &str, vars: &Vars, errors: &mut Vec<String>) {
     let mut present = BTreeSet::new();
     for st in body.iter() {
         match st {
@@ -200,7 +272,7 @@ fn check_body(body: &Body, s: &serde_json::Value, at: &str, errors: &mut Vec<Str
                     None if !META.contains(&k) => errors.push(format!("{at}: no argument {k}")),
                     Some(arg) => {
                         let ty = arg["type"].as_str().unwrap_or("dynamic");
-                        if let Some(wrong) = type_mismatch(ty, &a.expr) {
+                        if let Some(wrong) = type_mismatch(ty, &a.expr, vars) {
                             errors.push(format!("{at}: {k} is {ty}, given {wrong}"));
                         }
                     }
@@ -220,7 +292,7 @@ fn check_body(body: &Body, s: &serde_json::Value, at: &str, errors: &mut Vec<Str
                 }
                 match (s["blocks"].get(name), inner) {
                     (Some(sub), Some(inner)) => {
-                        check_body(inner, sub, &format!("{at} > {name}"), errors)
+                        check_body(inner, sub, &format!("{at} > {name}"), vars, errors)
                     }
                     _ => errors.push(format!("{at}: no block {name}")),
                 }
@@ -239,8 +311,9 @@ fn check_body(body: &Body, s: &serde_json::Value, at: &str, errors: &mut Vec<Str
 /// What is wrong with literal `e` for an argument of Terraform type `ty`
 /// (`string`, `list(string)`, `map(string)`, `object({..})`):
 /// a list or object where a single value goes, or the other way round.
-/// Expressions whose type is only known at plan time pass.
-fn type_mismatch(ty: &str, e: &Expression) -> Option<&'static str> {
+/// A variable given whole is its declared type; other expressions whose
+/// type is only known at plan time pass.
+fn type_mismatch(ty: &str, e: &Expression, vars: &Vars) -> Option<&'static str> {
     let kind = match ty.split('(').next() {
         Some("string" | "number" | "bool") => "primitive",
         Some("list" | "set" | "tuple") => "list",
@@ -257,7 +330,17 @@ fn type_mismatch(ty: &str, e: &Expression) -> Option<&'static str> {
         // `[a, b][var.x]`: each variant.
         Expression::Traversal(t) => match (&t.expr, t.operators.as_slice()) {
             (Expression::Array(items), [TraversalOperator::Index(_)]) => {
-                return items.iter().find_map(|x| type_mismatch(ty, x));
+                return items.iter().find_map(|x| type_mismatch(ty, x, vars));
+            }
+            (Expression::Variable(v), [TraversalOperator::GetAttr(name)])
+                if v.as_str() == "var" =>
+            {
+                match vars.get(name.as_str()).and_then(|t| t.split('(').next()) {
+                    Some("string" | "number" | "bool") => "a single value",
+                    Some("list" | "set" | "tuple") => "a list",
+                    Some("map" | "object") => "an object",
+                    _ => return None,
+                }
             }
             _ => return None,
         },

@@ -475,7 +475,10 @@ struct ModuleOut {
     variables: BTreeMap<String, Var>,
     /// name → (value, sensitive)
     outputs: BTreeMap<String, (Expression, bool)>,
+    /// Variable names.
     names: Names,
+    /// Output names (their own namespace in Terraform).
+    output_names: Names,
 }
 
 fn var_expr(name: &str) -> Expression {
@@ -628,10 +631,17 @@ impl Ctx<'_> {
             output
         };
         let sensitive = p.secret_outputs.iter().any(|s| s == attr);
-        outs.entry(p.module.clone())
-            .or_default()
-            .outputs
-            .insert(output.clone(), (local, sensitive));
+        // The same value is output once; another value wanting its name (a
+        // `waf` log group's and web ACL's `arn`) takes a name of its own.
+        let producer = outs.entry(p.module.clone()).or_default();
+        let output = match producer.outputs.iter().find(|(_, (e, _))| *e == local) {
+            Some((name, _)) => name.clone(),
+            None => {
+                let name = producer.output_names.take(&output);
+                producer.outputs.insert(name.clone(), (local, sensitive));
+                name
+            }
+        };
         if at.module.is_empty() {
             return Ok(path_expr(
                 "module",
@@ -1551,6 +1561,13 @@ fn environment_tf(
     ))];
     let mut tfvars: Vec<hcl::Structure> =
         vec![attr("stack", Expression::String(stack.to_string()))];
+    // One namespace: `stack`, the root's own variables (its blocks name
+    // them), then `<module>_<variable>` for each module setting.
+    let mut names = Names::default();
+    names.take("stack");
+    for name in root.variables.keys() {
+        names.take(name);
+    }
     let mut setting = |name: &str, v: &Var| -> Result<(), ExportError> {
         let mut body = vec![
             attr("description", Expression::String(v.description.clone())),
@@ -1577,7 +1594,7 @@ fn environment_tf(
                 VarSource::Wire(pm, o) => path_expr("module", &[Op::Attr(pm), Op::Attr(o)]),
                 VarSource::Stack => var_expr("stack"),
                 _ => {
-                    let env_var = format!("{m}_{name}");
+                    let env_var = names.take(&format!("{m}_{name}"));
                     setting(&env_var, v)?;
                     var_expr(&env_var)
                 }
@@ -2011,6 +2028,95 @@ mod tests {
         // Without state the tag is the bare URN, as the engine writes it then.
         let e = export(&[env(&staging), env(&production)], &BTreeMap::new()).unwrap();
         assert!(!e.files["modules/obs/main.tf"].contains("urn_suffix"));
+    }
+
+    #[test]
+    fn same_named_outputs_of_a_module_keep_apart() {
+        use crate::model::{Declared, ResourceOptions, Stack};
+        use crate::provider::aws::{self, Aws, AwsSettings};
+        let mut registry = Registry::builtin();
+        aws::register(
+            &mut registry,
+            std::sync::Arc::new(Aws::new(AwsSettings::default())),
+        );
+        let urn = |c: &str, t: &str, n: &str| Urn::new("staging", c, t, n);
+        let group = urn("edge", "aws:logs/LogGroup", "waf");
+        let acl = urn("edge", "aws:wafv2/WebAcl", "waf");
+        let arn = |u: &Urn| serde_json::json!({"$ref": {"urn": u.to_string(), "attr": "arn"}});
+        let mut st = Stack::new("staging").unwrap();
+        for (u, inputs) in [
+            (
+                group.clone(),
+                serde_json::json!({"name": "aws-waf-logs-x", "tags": {}}),
+            ),
+            (
+                acl.clone(),
+                serde_json::json!({"name": "x", "scope": "REGIONAL",
+                    "default_action": {"allow": {}}, "rules": [], "tags": {},
+                    "visibility_config": {"cloudwatch_metrics_enabled": true,
+                        "metric_name": "x", "sampled_requests_enabled": true}}),
+            ),
+            (
+                urn("app", "aws:wafv2/LoggingConfiguration", "logging"),
+                serde_json::json!({"resource_arn": arn(&acl),
+                    "log_destination_configs": [arn(&group)]}),
+            ),
+        ] {
+            st.push(Declared {
+                type_name: u.type_name().into(),
+                urn: u,
+                inputs,
+                options: ResourceOptions::new(),
+                parent: String::new(),
+            })
+            .unwrap();
+        }
+        let env = Environment {
+            stack: &st,
+            registry: &registry,
+            outputs: &[],
+            region: "us-east-1".into(),
+            default_tags: BTreeMap::new(),
+            backend: None,
+        };
+        let e = export(&[env], &BTreeMap::new()).unwrap();
+        let outputs = hcl::parse(&e.files["modules/edge/outputs.tf"]).unwrap();
+        let values: BTreeMap<String, String> = outputs
+            .blocks()
+            .map(|b| {
+                let v = b.body.attributes().find(|a| a.key.as_str() == "value");
+                (
+                    b.labels[0].as_str().to_string(),
+                    v.map(|a| a.expr.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            values,
+            BTreeMap::from([
+                ("waf_arn".into(), "aws_wafv2_web_acl.waf.arn".into()),
+                (
+                    "waf_arn_2".into(),
+                    "aws_cloudwatch_log_group.waf.arn".into()
+                ),
+            ]),
+            "{values:?}"
+        );
+        let app = &e.files["modules/app/main.tf"];
+        assert!(
+            app.contains("resource_arn            = var.edge_waf_arn\n"),
+            "{app}"
+        );
+        assert!(app.contains("[var.edge_waf_arn_2]"), "{app}");
+        let main = &e.files["environments/staging/main.tf"];
+        assert!(
+            main.contains("edge_waf_arn_2 = module.edge.waf_arn_2"),
+            "{main}"
+        );
+        assert!(
+            main.contains("edge_waf_arn   = module.edge.waf_arn\n"),
+            "{main}"
+        );
     }
 
     #[test]

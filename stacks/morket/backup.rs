@@ -4,22 +4,23 @@
 //! only AWS Backup may assume. Production's vault is protected; staging's
 //! is emptied on destroy so the environment can be torn down.
 
-use morket_stack::model::{ModelError, ResourceOptions, Scope};
+use morket_stack::model::{Input, ModelError, ResourceOptions, Scope};
 use morket_stack::provider::aws::backup::plan::{Plan, Rule};
 use morket_stack::provider::aws::backup::selection::Selection;
 use morket_stack::provider::aws::backup::vault::Vault;
 use morket_stack::provider::aws::iam::role::Role;
 
+use super::account::Account;
 use super::clickhouse::Clickhouse;
 use super::config::MorketConfig;
 use super::network::name_tag;
 
 pub const BACKUP_SERVICE: &str = "backup.amazonaws.com";
-/// AWS's managed policies for AWS Backup (commercial partition).
+/// AWS's managed policies for AWS Backup (in the stack's partition).
 pub const BACKUP_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup";
+    "arn:{partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup";
 pub const RESTORE_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores";
+    "arn:{partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores";
 /// 05:00 UTC, after Aurora's 03:00-04:00 backup window.
 pub const SCHEDULE: &str = "cron(0 5 ? * * *)";
 
@@ -27,6 +28,7 @@ pub fn declare(
     scope: &mut Scope<'_>,
     cfg: &MorketConfig,
     clickhouse: &Clickhouse,
+    account: &Account,
 ) -> Result<(), ModelError> {
     let mut c = scope.component("morket:Backup", "backup")?;
     let name = cfg.name("clickhouse-backup");
@@ -44,7 +46,10 @@ pub fn declare(
 
     let mut role = Role::for_service(&name, BACKUP_SERVICE);
     role.description = Some("AWS Backup of the ClickHouse data volume".into());
-    role.managed_policy_arns = vec![BACKUP_POLICY.into(), RESTORE_POLICY.into()];
+    role.managed_policy_arns = [BACKUP_POLICY, RESTORE_POLICY]
+        .iter()
+        .map(|p| Input::interpolate(p, &[("partition", account.caller.partition().into())]))
+        .collect();
     role.tags = name_tag(cfg, "clickhouse-backup");
     let role = c.resource("role", role)?;
 

@@ -78,7 +78,7 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
         &edge::access_logged(&cfg),
     )?;
     let edge = edge::declare(&mut root, &cfg, &zone, &alb.logs)?;
-    backup::declare(&mut root, &cfg, &clickhouse)?;
+    backup::declare(&mut root, &cfg, &clickhouse, &account)?;
     let temporal = temporal::declare(&mut root, &cfg, &net, &ecs, &aurora, &secrets)?;
     let services = services::declare(
         &mut root,

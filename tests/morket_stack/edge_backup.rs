@@ -338,18 +338,19 @@ fn r6_5_clickhouse_volume_backed_up_daily_with_configured_retention() {
             json!({"Service": "backup.amazonaws.com"})
         );
         assert_eq!(trust["Statement"][0]["Action"], "sts:AssumeRole");
-        let mut managed: Vec<&str> = role["managed_policy_arns"]
+        // In the stack's partition (the caller identity lookup's).
+        let mut managed: Vec<String> = role["managed_policy_arns"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| v.as_str().unwrap())
+            .map(joined)
             .collect();
         managed.sort();
         assert_eq!(
             managed,
             [
-                "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
-                "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+                "arn:<ref:caller.partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+                "arn:<ref:caller.partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
             ]
         );
     }

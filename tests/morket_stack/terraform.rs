@@ -90,6 +90,32 @@ fn the_check_finds_unknown_arguments_blocks_attributes_and_missing_required_ones
         errors.contains("required route_table_id is missing"),
         "{errors}"
     );
+
+    // Module outputs, environment roots and their outputs are checked too.
+    let mut files = e.files.clone();
+    let outputs = files.get_mut("modules/network/outputs.tf").unwrap();
+    *outputs = outputs.replacen("aws_vpc.vpc.id", "aws_vpc.vpc.nope", 1);
+    let env = files.get_mut("environments/staging/main.tf").unwrap();
+    env.push_str("\ndata \"aws_availability_zones\" \"here\" {\n  nope = var.undeclared\n}\n");
+    // A variable of another shape than the argument takes.
+    let edge = files.get_mut("modules/edge/main.tf").unwrap();
+    edge.push_str(concat!(
+        "\nresource \"aws_iam_role_policy_attachment\" \"wrong\" {\n",
+        "  role       = \"r\"\n  policy_arn = var.distribution_aliases\n}\n",
+    ));
+    let out = files.get_mut("environments/staging/outputs.tf").unwrap();
+    out.push_str("\noutput \"x\" {\n  value = module.network.nope\n}\n");
+    let errors = check::schema_errors(&files).join("\n");
+    for wrong in [
+        "modules/network: output vpc_id: aws_vpc.vpc has no attribute nope",
+        "environments/staging: data aws_availability_zones.here: no argument nope",
+        "environments/staging: data aws_availability_zones.here: var.undeclared is not declared",
+        "environments/staging: output x: module.network.nope is not an output",
+        "modules/edge: resource aws_iam_role_policy_attachment.wrong: policy_arn is string, given a list",
+    ] {
+        assert!(errors.contains(wrong), "{wrong}\n{errors}");
+    }
+    assert!(!errors.contains("environments/production"), "{errors}");
 }
 
 #[test]

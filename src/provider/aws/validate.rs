@@ -21,6 +21,26 @@ pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), Provider
     ))
 }
 
+/// A name of `len` characters, each an ASCII letter, a digit or one of
+/// `extra`; `rule` says so in the error (`1 to 50 letters, digits, '-'`).
+pub fn name_chars(
+    field: &str,
+    value: &str,
+    len: RangeInclusive<usize>,
+    extra: &str,
+    rule: &str,
+) -> Result<(), ProviderError> {
+    let ok = len.contains(&value.chars().count())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ProviderError::invalid(field, format!("{value:?}"), rule))
+    }
+}
+
 /// `value` lies in `range`.
 pub fn in_range<T: PartialOrd + Display>(
     field: &str,

@@ -20,7 +20,7 @@ resource "aws_iam_role" "role" {
 }
 
 resource "aws_iam_role_policy_attachment" "role" {
-  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup", "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"])
+  for_each   = toset(["arn:${var.account_caller_partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup", "arn:${var.account_caller_partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"])
   role       = aws_iam_role.role.id
   policy_arn = each.value
 }

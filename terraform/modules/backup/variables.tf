@@ -1,3 +1,8 @@
+variable "account_caller_partition" {
+  description = "`caller_partition` of module account."
+  type        = any
+}
+
 variable "clickhouse_data_arn" {
   description = "`data_arn` of module clickhouse."
   type        = any

@@ -10,6 +10,7 @@ use super::limits::TokenBucket;
 use super::resource::Typed;
 use super::service::Service;
 use super::tags::Tags;
+use super::validate::name_chars;
 use super::Aws;
 use crate::provider::{ProviderError, Registry};
 
@@ -90,34 +91,22 @@ pub(crate) async fn live_tags(cx: &Call<'_, Backup>, arn: &str) -> Result<Tags, 
 
 /// Plan, rule and selection names: 1 to 50 letters, digits, `-`, `_`, `.`.
 pub fn check_name(field: &str, name: &str) -> Result<(), ProviderError> {
-    let ok = (1..=50).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ProviderError::invalid(
-            field,
-            format!("{name:?}"),
-            "1 to 50 letters, digits, '-', '_' or '.'",
-        ))
-    }
+    name_chars(
+        field,
+        name,
+        1..=50,
+        "-_.",
+        "1 to 50 letters, digits, '-', '_' or '.'",
+    )
 }
 
 /// Vault names: 2 to 50 letters, digits, `-` or `_`.
 pub fn check_vault_name(field: &str, name: &str) -> Result<(), ProviderError> {
-    let ok = (2..=50).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ProviderError::invalid(
-            field,
-            format!("{name:?}"),
-            "2 to 50 letters, digits, '-' or '_'",
-        ))
-    }
+    name_chars(
+        field,
+        name,
+        2..=50,
+        "-_",
+        "2 to 50 letters, digits, '-' or '_'",
+    )
 }

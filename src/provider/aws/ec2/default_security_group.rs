@@ -10,9 +10,8 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::security_group::{describe_rule, revoke_stray, rules};
+use super::security_group::{describe_rule, group_outputs, revoke_rules, revoke_stray, rules};
 use super::{filter, from_tags, Ec2};
 use crate::model::{Input, Output, Resource, ResourceArgs};
 use crate::provider::aws::call::Call;
@@ -124,8 +123,16 @@ impl AwsResource for DefaultSecurityGroup {
     async fn after_create(&self, cx: &Call<'_, Ec2>, id: &str) -> Result<(), ProviderError> {
         // The URN tag first, so a failure below still leaves it findable.
         Ec2::retag(cx, id, &cx.all_tags(&self.tags), &[]).await?;
-        let live = all_rules(cx, id).await?;
-        revoke_stray(cx, id, &live.iter().collect::<Vec<_>>()).await
+        let (egress, ingress): (Vec<_>, Vec<_>) = rules(cx, filter("group-id", [id]))
+            .await?
+            .into_iter()
+            .partition(|r| r.is_egress() == Some(true));
+        let ids = |rs: Vec<aws_sdk_ec2::types::SecurityGroupRule>| {
+            rs.into_iter()
+                .filter_map(|r| r.security_group_rule_id)
+                .collect::<Vec<_>>()
+        };
+        revoke_rules(cx, id, ids(ingress), ids(egress)).await
     }
 
     async fn read(
@@ -144,24 +151,13 @@ impl AwsResource for DefaultSecurityGroup {
         let Some(g) = out.security_groups().first() else {
             return Ok(None);
         };
-        let owner = g.owner_id().unwrap_or_default();
-        let arn = match g.security_group_arn() {
-            Some(a) => a.to_string(),
-            None => cx.arn("ec2", owner, &format!("security-group/{id}")).await,
-        };
         Ok(Some(Live {
             args: DefaultSecurityGroup {
                 vpc_id: Input::Value(g.vpc_id().unwrap_or_default().to_string()),
                 tags: cx.own_tags(&from_tags(g.tags())),
                 unmanaged_rules: all_rules(cx, id).await?,
             },
-            outputs: json!({
-                "id": id,
-                "arn": arn,
-                "name": g.group_name(),
-                "vpc_id": g.vpc_id(),
-                "owner_id": owner,
-            }),
+            outputs: group_outputs(cx, id, g).await,
         }))
     }
 

@@ -201,19 +201,30 @@ async fn live(
         tags: cx.own_tags(&from_tags(g.tags())),
         unmanaged_rules,
     };
+    Live {
+        args,
+        outputs: group_outputs(cx, id, g).await,
+    }
+}
+
+/// A group's outputs (a default group's too): id, ARN, owner, name, VPC.
+pub(crate) async fn group_outputs(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    g: &aws_sdk_ec2::types::SecurityGroup,
+) -> serde_json::Value {
     let owner = g.owner_id().unwrap_or_default();
     let arn = match g.security_group_arn() {
         Some(a) => a.to_string(),
         None => cx.arn("ec2", owner, &format!("security-group/{id}")).await,
     };
-    let outputs = json!({
+    json!({
         "id": id,
         "arn": arn,
         "owner_id": owner,
         "name": g.group_name(),
         "vpc_id": g.vpc_id(),
-    });
-    Live { args, outputs }
+    })
 }
 
 /// The ids of the allow-all egress rules no morket resource made (the one
@@ -265,6 +276,16 @@ pub(crate) async fn revoke_stray(
     let (ingress, egress) = (pick("ingress"), pick("egress"));
     let ingress: Vec<String> = ingress.into_iter().filter(|r| live.contains(r)).collect();
     let egress: Vec<String> = egress.into_iter().filter(|r| live.contains(r)).collect();
+    revoke_rules(cx, id, ingress, egress).await
+}
+
+/// Revokes the group's rules by id, ingress and egress.
+pub(crate) async fn revoke_rules(
+    cx: &Call<'_, Ec2>,
+    id: &str,
+    ingress: Vec<String>,
+    egress: Vec<String>,
+) -> Result<(), ProviderError> {
     if !ingress.is_empty() {
         cx.send("RevokeSecurityGroupIngress", |c| {
             c.revoke_security_group_ingress()

@@ -76,17 +76,11 @@ pub const RETENTION_DAYS: &[i32] = &[
 
 /// Log group names: 1 to 512 characters of a-z, A-Z, 0-9 and `._-/#`.
 pub fn check_log_group_name(field: &str, name: &str) -> Result<(), ProviderError> {
-    let ok = (1..=512).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ProviderError::invalid(
-            field,
-            format!("{name:?}"),
-            "1 to 512 characters of a-z, A-Z, 0-9, '.', '_', '-', '/', '#'",
-        ))
-    }
+    super::validate::name_chars(
+        field,
+        name,
+        1..=512,
+        "._-/#",
+        "1 to 512 characters of a-z, A-Z, 0-9, '.', '_', '-', '/', '#'",
+    )
 }
