@@ -954,8 +954,10 @@ async fn validation_names_field_and_value_before_any_call() {
 /// (WAFAssociatedItemException) meanwhile; both are retried as Terraform
 /// does. Read back with the SDK; a rule change in place; a rule added out of
 /// band shows as drift and the next `up` removes it, while Shield Advanced's
-/// own rule is left alone; a rename replaces the ACL and moves the ALB to
-/// the new one; destroy leaves nothing.
+/// own rule is left alone; another ACL put on the ALB by hand gives way to
+/// ours again; a rename replaces the ACL and moves the ALB to the new one
+/// (the retry of the association shown by the peer's count); destroy
+/// leaves nothing (the delete of the ACL retried while WAF holds it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_acl_in_front_of_the_alb() {
     use aws_sdk_wafv2::types as w;
@@ -1268,8 +1270,71 @@ async fn web_acl_in_front_of_the_alb() {
     assert!(names.contains(&shield.to_string()), "{names:?}");
     e.no_changes(&s2).await;
 
+    // Another ACL put on the ALB by hand: the association reads as gone
+    // and the next up puts ours back (and leaves it there).
+    let by_hand = waf
+        .create_web_acl()
+        .name("by-hand")
+        .scope(w::Scope::Regional)
+        .default_action(
+            w::DefaultAction::builder()
+                .allow(w::AllowAction::builder().build())
+                .build(),
+        )
+        .visibility_config(vis("by-hand"))
+        .send()
+        .await
+        .unwrap()
+        .summary()
+        .unwrap()
+        .clone();
+    let mut tries = 0;
+    // WAF refuses a web ACL moments old (the peer too); a person retries.
+    while let Err(err) = waf
+        .associate_web_acl()
+        .web_acl_arn(by_hand.arn().unwrap())
+        .resource_arn(&lb_arn)
+        .send()
+        .await
+    {
+        tries += 1;
+        assert!(tries < 20, "{err:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(acl_of(lb_arn.clone()).await.as_deref(), by_hand.arn());
+    assert_eq!(e.read(&u.association).await, None);
+    let plan = e.eng.preview(&s2, &refresh).await.unwrap();
+    assert_eq!(step(&plan, &u.association).action, PlanAction::Create);
+    let (_, report) = e.eng.up(&s2, &refresh, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        acl_of(lb_arn.clone()).await.as_deref(),
+        Some(acl_arn.as_str())
+    );
+    let plan = e.eng.preview(&s2, &refresh).await.unwrap();
+    assert!(!plan.has_changes(), "{:?}", plan.steps);
+    let token = get(by_hand.arn().unwrap().to_string())
+        .await
+        .lock_token()
+        .unwrap()
+        .to_string();
+    waf.delete_web_acl()
+        .name("by-hand")
+        .scope(w::Scope::Regional)
+        .id(by_hand.id().unwrap())
+        .lock_token(token)
+        .send()
+        .await
+        .unwrap();
+
     // A new name replaces the ACL: the ALB moves to the new one, made
     // moments before (AssociateWebACL retried while it is unavailable).
+    let unavailable = |fired: &serde_json::Value| {
+        fired["fired"]["consistency"]["AssociateWebACL"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = unavailable(&e.moto.aws_like_fired());
     let (s3, _) = stack("morket-staging-alb-2", 500);
     let plan = e.up_stable(&s3).await;
     for r in [u.acl.urn(), u.association.urn(), u.logging.urn()] {
@@ -1293,13 +1358,7 @@ async fn web_acl_in_front_of_the_alb() {
         .collect();
     assert_eq!(names, ["morket-staging-alb-2"]);
     let fired = e.moto.aws_like_fired();
-    assert!(
-        fired["fired"]["consistency"]["AssociateWebACL"]
-            .as_u64()
-            .unwrap_or(0)
-            > 0,
-        "{fired}"
-    );
+    assert!(unavailable(&fired) > before, "{fired}");
 
     // Destroy: the association is let go, then the ACL goes once WAF no
     // longer holds it (DeleteWebACL refused meanwhile).

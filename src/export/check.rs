@@ -215,11 +215,9 @@ fn check_root(
                     refs.push((at.clone(), &a.expr));
                 }
             }
-            _ => refs.extend(
-                expressions(&b.body)
-                    .into_iter()
-                    .map(|e| (format!("{dir}: {kind}"), e)),
-            ),
+            _ => errors.push(format!(
+                "{dir}: a {kind} block, which the export never writes"
+            )),
         }
     }
     for (at, e) in refs {

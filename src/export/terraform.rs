@@ -634,8 +634,11 @@ impl Ctx<'_> {
         // The same value is output once; another value wanting its name (a
         // `waf` log group's and web ACL's `arn`) takes a name of its own.
         let producer = outs.entry(p.module.clone()).or_default();
-        let output = match producer.outputs.iter().find(|(_, (e, _))| *e == local) {
-            Some((name, _)) => name.clone(),
+        let output = match producer.outputs.iter_mut().find(|(_, (e, _))| *e == local) {
+            Some((name, (_, secret))) => {
+                *secret |= sensitive;
+                name.clone()
+            }
             None => {
                 let name = producer.output_names.take(&output);
                 producer.outputs.insert(name.clone(), (local, sensitive));
@@ -847,6 +850,26 @@ impl Ctx<'_> {
             if !is_block(k) {
                 let vals: Vec<(&str, Option<&Value>)> =
                     trees.iter().map(|(s, t)| (*s, t.get(k.as_str()))).collect();
+                // Terraform needs every `for_each` key at plan time: a
+                // lookup's value is known then, a managed resource's not.
+                // A map's keys are literal; a set's elements are its keys.
+                if k == "for_each" {
+                    for (_, v) in &vals {
+                        let set = v.and_then(|v| match schema::as_fn(v) {
+                            Some(("toset", items)) => Some(items),
+                            _ => v.is_array().then_some(v),
+                        });
+                        let late = set
+                            .into_iter()
+                            .flat_map(value::refs)
+                            .find(|(key, _)| self.placed.get(key).is_some_and(|p| !p.data));
+                        if let Some((key, attr)) = late {
+                            return Err(ExportError::Invalid(format!(
+                                "{address}: its for_each keys hold {key}.{attr}, known only after apply (Terraform needs every key at plan time)"
+                            )));
+                        }
+                    }
+                }
                 let first = vals[0].1;
                 let e = if vals.iter().all(|(_, v)| v.is_some() && *v == first) {
                     self.expr(first.unwrap_or(&Value::Null), &at, outs)?
@@ -1370,7 +1393,7 @@ pub fn export(
         if let Some(st) = state.get(s) {
             files.insert(
                 format!("{dir}/imports.tf"),
-                layout::file(&imports_tf(s, st, &import_targets, &addresses)?)?,
+                layout::file(&imports_tf(e.stack, st, &import_targets, &addresses)?)?,
             );
         }
     }
@@ -1746,11 +1769,12 @@ fn import_id(
 /// One `import` block per Terraform resource whose engine resource has an
 /// id in state, in that resource's import-id format.
 fn imports_tf(
-    stack: &str,
+    declared: &Stack,
     st: &StateIds,
     targets: &[Target],
     addresses: &BTreeMap<String, BTreeMap<Urn, Vec<String>>>,
 ) -> Result<Body, ExportError> {
+    let stack = declared.name();
     let mine = addresses.get(stack);
     let mut blocks = Vec::new();
     let mut push = |to: String, id: String| {
@@ -1790,13 +1814,57 @@ fn imports_tf(
                 .collect(),
             _ => Vec::new(),
         };
-        for (k, v) in pairs {
+        // Only elements still declared: an import block for a key the
+        // configuration no longer has is an error in Terraform. An element
+        // built from a reference (an ARN in the stack's partition) is known
+        // only at plan time: the recorded ones are kept for it.
+        let wanted = declared
+            .resources()
+            .iter()
+            .find(|d| d.urn == urn)
+            .and_then(|d| value::get_path(&d.inputs, field));
+        let still = |k: &str| match wanted {
+            Some(Value::Object(m)) => m.contains_key(k),
+            Some(Value::Array(a)) => a.iter().any(|x| could_be(x, k)),
+            _ => false,
+        };
+        for (k, v) in pairs.into_iter().filter(|(k, _)| still(k)) {
             let to = format!("{}[{}]", t.to, layout::quote(&k));
             let id = import_id(t.template, id, (inputs, outputs), Some((&k, &v))).map_err(named)?;
             push(to, id);
         }
     }
     Ok(body_of(blocks))
+}
+
+/// Whether declared element `v` may evaluate to `k`: its text, with each
+/// reference of an interpolation standing for any text.
+fn could_be(v: &Value, k: &str) -> bool {
+    if let Some(s) = v.as_str() {
+        return s == k;
+    }
+    let Some(parts) = value::as_concat(v) else {
+        return true;
+    };
+    let pieces: Vec<Option<&str>> = flatten(parts).into_iter().map(Value::as_str).collect();
+    let mut rest = k;
+    for (i, piece) in pieces.iter().enumerate() {
+        let Some(lit) = piece else { continue };
+        let first = i == 0;
+        let last = i + 1 == pieces.len();
+        let at = if first && last {
+            (rest == *lit).then_some(0)
+        } else if first {
+            rest.starts_with(lit).then_some(0)
+        } else if last {
+            rest.ends_with(lit).then(|| rest.len() - lit.len())
+        } else {
+            rest.find(lit)
+        };
+        let Some(at) = at else { return false };
+        rest = &rest[at + lit.len()..];
+    }
+    true
 }
 
 fn body_of(items: Vec<hcl::Structure>) -> Body {
@@ -1809,6 +1877,37 @@ mod tests {
 
     use super::*;
     use crate::provider::aws::{self, Aws, AwsSettings};
+
+    /// The builtin and AWS types.
+    fn aws_registry() -> Registry {
+        let mut registry = Registry::builtin();
+        aws::register(&mut registry, Arc::new(Aws::new(AwsSettings::default())));
+        registry
+    }
+
+    /// Declares `urn` with `inputs` in `st`.
+    fn declare(st: &mut crate::model::Stack, urn: Urn, inputs: Value) {
+        st.push(crate::model::Declared {
+            type_name: urn.type_name().into(),
+            urn,
+            inputs,
+            options: crate::model::ResourceOptions::new(),
+            parent: String::new(),
+        })
+        .unwrap();
+    }
+
+    /// `stack` as an environment in us-east-1 with no outputs or backend.
+    fn test_env<'a>(stack: &'a Stack, registry: &'a Registry) -> Environment<'a> {
+        Environment {
+            stack,
+            registry,
+            outputs: &[],
+            region: "us-east-1".into(),
+            default_tags: BTreeMap::new(),
+            backend: None,
+        }
+    }
 
     /// Every type the engine registers becomes Terraform, or is listed as
     /// engine-only with its reason.
@@ -1864,14 +1963,7 @@ mod tests {
         ))
         .unwrap();
         let registry = Registry::builtin();
-        let env = Environment {
-            stack: &st,
-            registry: &registry,
-            outputs: &[],
-            region: "us-east-1".into(),
-            default_tags: BTreeMap::new(),
-            backend: None,
-        };
+        let env = test_env(&st, &registry);
         let e = export(&[env], &BTreeMap::new()).unwrap();
         let main = &e.files["environments/demo/main.tf"];
         let body = hcl::parse(main).unwrap();
@@ -1954,12 +2046,7 @@ mod tests {
     #[test]
     fn state_lineage_is_a_per_stack_variable_of_the_urn_tag() {
         use crate::model::{Declared, ResourceOptions, Stack};
-        use crate::provider::aws::{self, Aws, AwsSettings};
-        let mut registry = Registry::builtin();
-        aws::register(
-            &mut registry,
-            std::sync::Arc::new(Aws::new(AwsSettings::default())),
-        );
+        let registry = aws_registry();
         let stack = |name: &str| {
             let mut st = Stack::new(name).unwrap();
             st.push(Declared {
@@ -1974,14 +2061,7 @@ mod tests {
             st
         };
         let (staging, production) = (stack("staging"), stack("production"));
-        let env = |st| Environment {
-            stack: st,
-            registry: &registry,
-            outputs: &[],
-            region: "us-east-1".into(),
-            default_tags: BTreeMap::new(),
-            backend: None,
-        };
+        let env = |st| test_env(st, &registry);
         let urn = Urn::new("staging", "obs", "aws:logs/LogGroup", "g");
         let ids = BTreeMap::from([(
             urn,
@@ -2032,13 +2112,8 @@ mod tests {
 
     #[test]
     fn same_named_outputs_of_a_module_keep_apart() {
-        use crate::model::{Declared, ResourceOptions, Stack};
-        use crate::provider::aws::{self, Aws, AwsSettings};
-        let mut registry = Registry::builtin();
-        aws::register(
-            &mut registry,
-            std::sync::Arc::new(Aws::new(AwsSettings::default())),
-        );
+        use crate::model::Stack;
+        let registry = aws_registry();
         let urn = |c: &str, t: &str, n: &str| Urn::new("staging", c, t, n);
         let group = urn("edge", "aws:logs/LogGroup", "waf");
         let acl = urn("edge", "aws:wafv2/WebAcl", "waf");
@@ -2062,23 +2137,9 @@ mod tests {
                     "log_destination_configs": [arn(&group)]}),
             ),
         ] {
-            st.push(Declared {
-                type_name: u.type_name().into(),
-                urn: u,
-                inputs,
-                options: ResourceOptions::new(),
-                parent: String::new(),
-            })
-            .unwrap();
+            declare(&mut st, u, inputs);
         }
-        let env = Environment {
-            stack: &st,
-            registry: &registry,
-            outputs: &[],
-            region: "us-east-1".into(),
-            default_tags: BTreeMap::new(),
-            backend: None,
-        };
+        let env = test_env(&st, &registry);
         let e = export(&[env], &BTreeMap::new()).unwrap();
         let outputs = hcl::parse(&e.files["modules/edge/outputs.tf"]).unwrap();
         let values: BTreeMap<String, String> = outputs
@@ -2117,6 +2178,105 @@ mod tests {
             main.contains("edge_waf_arn   = module.edge.waf_arn\n"),
             "{main}"
         );
+    }
+
+    #[test]
+    fn for_each_imports_are_the_recorded_elements_still_declared() {
+        use crate::model::{Declared, ResourceOptions, Stack};
+        let registry = aws_registry();
+        let role = Urn::new("staging", "iam", "aws:iam/Role", "r");
+        let caller = Urn::new("staging", "iam", "aws:sts/getCallerIdentity", "caller");
+        let partition = serde_json::json!({"$concat": ["arn:",
+            {"$ref": {"urn": caller.to_string(), "attr": "partition"}},
+            ":iam::aws:policy/B"]});
+        let mut st = Stack::new("staging").unwrap();
+        st.push(Declared {
+            type_name: caller.type_name().into(),
+            urn: caller.clone(),
+            inputs: serde_json::json!({}),
+            options: ResourceOptions::new(),
+            parent: String::new(),
+        })
+        .unwrap();
+        st.push(Declared {
+            type_name: role.type_name().into(),
+            urn: role.clone(),
+            inputs: serde_json::json!({"name": "r", "assume_role_policy": "{}", "tags": {},
+                "inline_policies": {"kept": "{}"},
+                "managed_policy_arns": ["arn:aws:iam::aws:policy/A", partition]}),
+            options: ResourceOptions::new(),
+            parent: String::new(),
+        })
+        .unwrap();
+        let recorded = serde_json::json!({"name": "r",
+            "inline_policies": {"kept": "{}", "dropped": "{}"},
+            "managed_policy_arns": ["arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/B",
+                "arn:aws:iam::aws:policy/Gone"]});
+        let state = BTreeMap::from([(
+            "staging".to_string(),
+            StateIds {
+                lineage: String::new(),
+                ids: BTreeMap::from([(
+                    role.clone(),
+                    ("r".to_string(), recorded, serde_json::json!({})),
+                )]),
+            },
+        )]);
+        let env = test_env(&st, &registry);
+        let e = export(&[env], &state).unwrap();
+        let imports = &e.files["environments/staging/imports.tf"];
+        for want in [
+            "aws_iam_role_policy.r[\"kept\"]",
+            "aws_iam_role_policy_attachment.r[\"arn:aws:iam::aws:policy/A\"]",
+            // Built from the partition: known at plan time, kept.
+            "aws_iam_role_policy_attachment.r[\"arn:aws:iam::aws:policy/B\"]",
+        ] {
+            assert!(imports.contains(want), "{want}\n{imports}");
+        }
+        // No longer declared.
+        assert!(!imports.contains("dropped"), "{imports}");
+        assert!(!imports.contains("policy/Gone"), "{imports}");
+    }
+
+    #[test]
+    fn for_each_keys_known_only_after_apply_are_refused() {
+        use crate::model::Stack;
+        let registry = aws_registry();
+        // Any managed resource's attribute will do: a log group's ARN.
+        let policy = Urn::new("staging", "iam", "aws:logs/LogGroup", "p");
+        let role = Urn::new("staging", "iam", "aws:iam/Role", "r");
+        let stack = |arn: serde_json::Value| {
+            let mut st = Stack::new("staging").unwrap();
+            for (u, inputs) in [
+                (policy.clone(), serde_json::json!({"name": "p", "tags": {}})),
+                (
+                    role.clone(),
+                    serde_json::json!({"name": "r", "assume_role_policy": "{}",
+                        "managed_policy_arns": [arn], "tags": {}}),
+                ),
+            ] {
+                declare(&mut st, u, inputs);
+            }
+            st
+        };
+        let export_of = |st: &Stack| {
+            let env = test_env(st, &registry);
+            export(&[env], &BTreeMap::new())
+        };
+        // It exists only once it is made.
+        let made = serde_json::json!({"$ref": {"urn": policy.to_string(), "attr": "arn"}});
+        let Err(e) = export_of(&stack(made)) else {
+            panic!("a for_each over a managed resource's ARN was exported");
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("aws_iam_role_policy_attachment") && e.contains("known only after apply"),
+            "{e}"
+        );
+        // A literal ARN is a key Terraform knows.
+        let literal = serde_json::json!("arn:aws:iam::aws:policy/ReadOnlyAccess");
+        let e = export_of(&stack(literal)).unwrap();
+        assert!(e.files["modules/iam/main.tf"].contains("for_each"));
     }
 
     #[test]

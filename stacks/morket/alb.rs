@@ -6,7 +6,7 @@
 //! "remaining requests to the CloudFront origin"). A 120 s idle timeout
 //! (R4.7) and access logs to a bucket that expires them after 90 days (R4.6).
 //! A WAF web ACL sits in front of it (AWS's common and known-bad-inputs
-//! rule groups, a per-IP rate limit), logging to `aws-waf-logs-<env>`.
+//! rule groups, a per-IP rate limit), logging to `aws-waf-logs-morket-<env>-alb`.
 
 use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::acm::certificate::{self, Certificate};

@@ -103,6 +103,10 @@ fn the_check_finds_unknown_arguments_blocks_attributes_and_missing_required_ones
         "\nresource \"aws_iam_role_policy_attachment\" \"wrong\" {\n",
         "  role       = \"r\"\n  policy_arn = var.distribution_aliases\n}\n",
     ));
+    files
+        .get_mut("modules/network/main.tf")
+        .unwrap()
+        .push_str("\nlocals {\n  x = 1\n}\n");
     let out = files.get_mut("environments/staging/outputs.tf").unwrap();
     out.push_str("\noutput \"x\" {\n  value = module.network.nope\n}\n");
     let errors = check::schema_errors(&files).join("\n");
@@ -112,6 +116,7 @@ fn the_check_finds_unknown_arguments_blocks_attributes_and_missing_required_ones
         "environments/staging: data aws_availability_zones.here: var.undeclared is not declared",
         "environments/staging: output x: module.network.nope is not an output",
         "modules/edge: resource aws_iam_role_policy_attachment.wrong: policy_arn is string, given a list",
+        "modules/network: a locals block, which the export never writes",
     ] {
         assert!(errors.contains(wrong), "{wrong}\n{errors}");
     }
@@ -158,19 +163,22 @@ fn the_exported_reference_graph_is_the_engines_dag_in_both_stacks() {
     }
 }
 
-/// What an expression names that is not known offline (another resource's
-/// attribute, a module output, a secret variable) reads as this.
+/// What an expression names that is not known offline and not another
+/// resource's attribute (a secret variable, a value found by a `for`
+/// expression) reads as this.
 const UNKNOWN: &str = "<known after apply>";
 
-/// Declares, under each traversal's root, the path it reads with
-/// [`UNKNOWN`] at its end (lists for index and splat steps).
+/// Declares, under each traversal's root, the path it reads with the
+/// path's own text at its end (`<aws_vpc.vpc.id>`; lists for index and
+/// splat steps), so that a reference evaluates to what it names; `var`
+/// roots end in [`UNKNOWN`] (the variables known are given).
 fn unknowns(e: &hcl::Expression, ctx: &mut serde_json::Map<String, serde_json::Value>) {
     use hcl::expr::{Expression as E, TraversalOperator as Op};
     use serde_json::Value as J;
-    fn grow(node: &mut J, ops: &[&Op]) {
+    fn grow(node: &mut J, ops: &[&Op], leaf: &str) {
         let Some((op, rest)) = ops.split_first() else {
             if !node.is_object() && !node.is_array() {
-                *node = J::String(UNKNOWN.into());
+                *node = J::String(leaf.into());
             }
             return;
         };
@@ -185,6 +193,7 @@ fn unknowns(e: &hcl::Expression, ctx: &mut serde_json::Map<String, serde_json::V
                         .entry(a.as_str())
                         .or_insert(J::Null),
                     rest,
+                    leaf,
                 );
             }
             Op::Index(E::Number(n)) => {
@@ -194,13 +203,13 @@ fn unknowns(e: &hcl::Expression, ctx: &mut serde_json::Map<String, serde_json::V
                 }
                 let a = node.as_array_mut().unwrap();
                 a.resize(a.len().max(i + 1), J::Null);
-                grow(&mut a[i], rest);
+                grow(&mut a[i], rest, leaf);
             }
             Op::FullSplat | Op::AttrSplat => {
                 if !node.is_array() {
                     *node = J::Array(vec![J::Null]);
                 }
-                grow(&mut node.as_array_mut().unwrap()[0], rest);
+                grow(&mut node.as_array_mut().unwrap()[0], rest, leaf);
             }
             _ => {}
         }
@@ -214,8 +223,12 @@ fn unknowns(e: &hcl::Expression, ctx: &mut serde_json::Map<String, serde_json::V
                     .iter()
                     .take_while(|o| !matches!(o, Op::Index(i) if !matches!(i, E::Number(_))))
                     .collect();
+                let leaf = match (root.as_str(), path_text(e)) {
+                    ("var", _) | (_, None) => UNKNOWN.to_string(),
+                    (_, Some(text)) => format!("<{text}>"),
+                };
                 let node = ctx.entry(root.as_str()).or_insert(J::Null);
-                grow(node, &ops);
+                grow(node, &ops, &leaf);
             } else {
                 walk_all(&t.expr);
             }
@@ -258,7 +271,71 @@ fn unknowns(e: &hcl::Expression, ctx: &mut serde_json::Map<String, serde_json::V
     }
 }
 
-/// `e` evaluated with `vars` as `var` and every other reference unknown;
+/// The attribute path a reference reads (`aws_lb.alb.arn` for
+/// `aws_lb.alb.arn`, `one(aws_lb.alb[*].arn)` and `aws_lb.alb[0].arn`);
+/// `None` for anything else.
+fn path_text(e: &hcl::Expression) -> Option<String> {
+    use hcl::expr::{Expression as E, TraversalOperator as Op};
+    match e {
+        E::FuncCall(f) if f.name.name.as_str() == "one" => path_text(f.args.first()?),
+        E::Traversal(t) => {
+            let E::Variable(root) = &t.expr else {
+                return None;
+            };
+            let mut text = root.as_str().to_string();
+            for op in &t.operators {
+                match op {
+                    Op::GetAttr(a) => {
+                        text.push('.');
+                        text.push_str(a.as_str());
+                    }
+                    Op::Index(E::Number(_)) | Op::FullSplat | Op::AttrSplat => {}
+                    _ => return None,
+                }
+            }
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
+/// `<module.M.O>` in `v`'s strings replaced by what module M outputs as O
+/// (`<aws_vpc.vpc.id>`), or [`UNKNOWN`] when it is not a plain reference.
+fn through_outputs(
+    v: serde_json::Value,
+    outputs: &BTreeMap<String, Option<String>>,
+) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => {
+            let mut out = String::new();
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find("<module.") {
+                out.push_str(&rest[..i]);
+                let Some(end) = rest[i..].find('>') else {
+                    break;
+                };
+                let key = &rest[i + "<module.".len()..i + end];
+                match outputs.get(key) {
+                    Some(Some(text)) => out.push_str(&format!("<{text}>")),
+                    _ => out.push_str(UNKNOWN),
+                }
+                rest = &rest[i + end + 1..];
+            }
+            out.push_str(rest);
+            J::String(out)
+        }
+        J::Array(a) => J::Array(a.into_iter().map(|x| through_outputs(x, outputs)).collect()),
+        J::Object(m) => J::Object(
+            m.into_iter()
+                .map(|(k, x)| (k, through_outputs(x, outputs)))
+                .collect(),
+        ),
+        v => v,
+    }
+}
+
+/// `e` evaluated with `vars` as `var` and every other reference its path;
 /// the functions the export writes do what Terraform's do.
 fn evaluate(
     e: &hcl::Expression,
@@ -372,30 +449,32 @@ fn evaluated_tree(
 /// references and secrets unknown, `each.key`/`each.value` by name, `$fn`
 /// the function's result,
 /// interpolations joined.
-fn as_terraform(v: &serde_json::Value) -> serde_json::Value {
+fn as_terraform(v: &serde_json::Value, refs: &dyn Fn(&str, &str) -> String) -> serde_json::Value {
     use morket_stack::value;
     use serde_json::Value as J;
     if let Some(k) = value::marker(v, "$each").and_then(J::as_str) {
         return J::String(format!("<each.{k}>"));
     }
-    if value::as_ref(v).is_some() || value::as_secret(v).is_some() || value::as_sealed(v).is_some()
-    {
+    if let Some((urn, attr)) = value::as_ref(v) {
+        return J::String(refs(urn, attr));
+    }
+    if value::as_secret(v).is_some() || value::as_sealed(v).is_some() {
         return J::String(UNKNOWN.into());
     }
     if let Some(parts) = value::as_concat(v) {
-        fn text(v: &J, out: &mut String) {
-            match as_terraform(v) {
+        fn text(v: &J, refs: &dyn Fn(&str, &str) -> String, out: &mut String) {
+            match as_terraform(v, refs) {
                 J::String(s) => out.push_str(&s),
-                J::Array(a) => a.iter().for_each(|x| text(x, out)),
+                J::Array(a) => a.iter().for_each(|x| text(x, refs, out)),
                 other => out.push_str(&other.to_string()),
             }
         }
         let mut s = String::new();
-        parts.iter().for_each(|p| text(p, &mut s));
+        parts.iter().for_each(|p| text(p, refs, &mut s));
         return J::String(s);
     }
     if let Some((f, arg)) = morket_stack::provider::schema::as_fn(v) {
-        let arg = as_terraform(arg);
+        let arg = as_terraform(arg, refs);
         return match f {
             "jsonencode" => J::String(arg.to_string()),
             "base64encode" => {
@@ -408,10 +487,10 @@ fn as_terraform(v: &serde_json::Value) -> serde_json::Value {
         };
     }
     match v {
-        J::Array(a) => J::Array(a.iter().map(as_terraform).collect()),
+        J::Array(a) => J::Array(a.iter().map(|x| as_terraform(x, refs)).collect()),
         J::Object(m) => J::Object(
             m.iter()
-                .map(|(k, x)| (k.clone(), as_terraform(x)))
+                .map(|(k, x)| (k.clone(), as_terraform(x, refs)))
                 .collect(),
         ),
         v => v.clone(),
@@ -454,7 +533,8 @@ fn differences(at: &str, want: &serde_json::Value, got: &serde_json::Value, out:
 
 /// Round trip per type: for every resource of both stacks, each Terraform
 /// block the export wrote, parsed back and evaluated with the stack's
-/// tfvars (other resources' attributes unknown), equals field by field the
+/// tfvars (another resource's attribute as the path it names, through
+/// module outputs), equals field by field the
 /// arguments the schema table maps from the resource's inputs, through the
 /// same functions that build the provider's request bodies (`Conv::Json`).
 /// Stack templating, variables, variants, counts, quoting and layout all
@@ -466,6 +546,8 @@ fn every_exported_block_evaluates_back_to_the_mapping_of_its_inputs() {
     let parse = |p: &str| hcl::parse(&e.files[p]).unwrap_or_else(|x| panic!("{p}: {x}"));
     let mut checked_types = BTreeSet::new();
     let mut compared = 0usize;
+    // References compared by what they name, not only as unknowns.
+    let mut named = 0usize;
     let mut errors = Vec::new();
     for l in &loaded {
         let s = l.stack.name();
@@ -481,6 +563,23 @@ fn every_exported_block_evaluates_back_to_the_mapping_of_its_inputs() {
                     )
                 })
                 .collect();
+        // Module outputs: `M.O` → the path it reads.
+        let mut outputs: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for path in e.files.keys() {
+            let Some(m) = path
+                .strip_prefix("modules/")
+                .and_then(|r| r.strip_suffix("/outputs.tf"))
+            else {
+                continue;
+            };
+            for b in parse(path).blocks() {
+                let value = b.body.attributes().find(|a| a.key.as_str() == "value");
+                outputs.insert(
+                    format!("{m}.{}", b.labels[0].as_str()),
+                    value.and_then(|a| path_text(&a.expr)),
+                );
+            }
+        }
         let mut module_vars: BTreeMap<String, serde_json::Map<String, J>> = BTreeMap::new();
         for b in parse(&format!("environments/{s}/main.tf")).blocks() {
             if b.identifier.as_str() != "module" {
@@ -490,9 +589,56 @@ fn every_exported_block_evaluates_back_to_the_mapping_of_its_inputs() {
                 .entry(b.labels[0].as_str().to_string())
                 .or_default();
             for a in b.body.attributes() {
-                vars.insert(a.key.to_string(), evaluate(&a.expr, &tfvars).unwrap());
+                let v = evaluate(&a.expr, &tfvars).unwrap();
+                vars.insert(a.key.to_string(), through_outputs(v, &outputs));
             }
         }
+        // A reference as the text names it: `<TYPE.NAME.ATTR>` in the
+        // target's own module, with the type's Terraform attribute for the
+        // engine output; keyed ones (`name:KEY`) are found by a `for`.
+        let refs = |urn: &str, attr: &str| -> String {
+            let Ok(u) = morket_stack::model::Urn::parse(urn) else {
+                return format!("<not a URN: {urn}>");
+            };
+            let Some(addrs) = e.addresses[s].get(&u) else {
+                return format!("<not exported: {urn}>");
+            };
+            if attr.contains(':') {
+                return UNKNOWN.into();
+            }
+            let schema = env.registry.get(u.type_name()).and_then(|p| p.schema());
+            let tf_attr = schema
+                .as_ref()
+                .and_then(|t| t.schema.tf_attrs.iter().find(|(a, _)| *a == attr))
+                .map_or(attr, |(_, t)| *t);
+            let (block, a) = match tf_attr.strip_prefix('>').and_then(|t| t.split_once('.')) {
+                Some((other, a)) => (
+                    addrs
+                        .iter()
+                        .find(|x| x.split('.').rev().nth(1) == Some(other)),
+                    a,
+                ),
+                None => (addrs.first(), tf_attr),
+            };
+            let Some(block) = block else {
+                return format!("<no block for {urn}.{attr}>");
+            };
+            let local = block.splitn(3, '.').nth(2).unwrap_or(block);
+            let mut clean = String::new();
+            for seg in a.split('.') {
+                let (name, index) = seg.split_once('[').unwrap_or((seg, ""));
+                if !index
+                    .trim_end_matches(']')
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+                {
+                    return UNKNOWN.into();
+                }
+                clean.push('.');
+                clean.push_str(name);
+            }
+            format!("<{local}{clean}>")
+        };
         let mut bodies: BTreeMap<String, hcl::Block> = BTreeMap::new();
         for m in module_vars.keys() {
             for b in parse(&format!("modules/{m}/main.tf")).into_blocks() {
@@ -532,14 +678,22 @@ fn every_exported_block_evaluates_back_to_the_mapping_of_its_inputs() {
                     ));
                     continue;
                 };
-                let want = as_terraform(&J::Object(morket_stack::export::arguments(
-                    &ts.schema,
-                    tf,
-                    p.is_lookup(),
-                    &d.urn,
-                    &d.inputs,
-                    &J::String(d.urn.to_string()),
-                )));
+                let want = as_terraform(
+                    &J::Object(morket_stack::export::arguments(
+                        &ts.schema,
+                        tf,
+                        p.is_lookup(),
+                        &d.urn,
+                        &d.inputs,
+                        &J::String(d.urn.to_string()),
+                    )),
+                    &refs,
+                );
+                let text = want.to_string();
+                named += ["<aws_", "<data.", "<random_", "<time_"]
+                    .iter()
+                    .map(|p| text.matches(p).count())
+                    .sum::<usize>();
                 match evaluated_tree(&block.body, vars, true) {
                     Ok(got) => {
                         let before = errors.len();
@@ -569,4 +723,5 @@ fn every_exported_block_evaluates_back_to_the_mapping_of_its_inputs() {
         .collect();
     assert_eq!(checked_types, used);
     assert!(compared > 200, "{compared} blocks compared");
+    assert!(named > 300, "{named} references compared by what they name");
 }

@@ -11,9 +11,11 @@ use aws_sdk_wafv2::types::LoggingConfiguration as WireConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use std::time::Duration;
+
 use super::{check_acl_arn, Wafv2, UNAVAILABLE};
 use crate::model::{Input, ResourceArgs};
-use crate::provider::aws::call::Call;
+use crate::provider::aws::call::{Call, Retry};
 use crate::provider::aws::resource::{AwsResource, Live};
 use crate::provider::schema::{Schema, Tf};
 use crate::provider::ProviderError;
@@ -43,6 +45,9 @@ impl LoggingConfiguration {
 impl ResourceArgs for LoggingConfiguration {
     const TYPE: &'static str = "aws:wafv2/LoggingConfiguration";
 }
+
+/// Another change of the web ACL's logging under way.
+const BUSY: Retry = Retry::conflict(&["WAFOptimisticLockException"], Duration::from_secs(60));
 
 /// WAF delivers only to destinations named `aws-waf-logs-…`.
 const PREFIX: &str = "aws-waf-logs-";
@@ -99,7 +104,7 @@ impl LoggingConfiguration {
             );
         }
         let config = wire(acl, &destinations)?;
-        cx.send_retrying("PutLoggingConfiguration", &[UNAVAILABLE], |c| {
+        cx.send_retrying("PutLoggingConfiguration", &[UNAVAILABLE, BUSY], |c| {
             c.put_logging_configuration()
                 .logging_configuration(config.clone())
                 .send()
@@ -127,7 +132,7 @@ impl AwsResource for LoggingConfiguration {
 
     fn check(&self) -> Result<(), ProviderError> {
         if let Some(a) = self.resource_arn.known() {
-            check_acl_arn("resource_arn", a, false)?;
+            check_acl_arn("resource_arn", a)?;
         }
         if self.log_destination_configs.len() != 1 {
             return Err(ProviderError::invalid(
@@ -178,7 +183,7 @@ impl AwsResource for LoggingConfiguration {
     }
 
     async fn delete(&self, cx: &Call<'_, Wafv2>, acl: &str) -> Result<(), ProviderError> {
-        cx.send("DeleteLoggingConfiguration", |c| {
+        cx.send_retrying("DeleteLoggingConfiguration", &[BUSY], |c| {
             c.delete_logging_configuration().resource_arn(acl).send()
         })
         .await

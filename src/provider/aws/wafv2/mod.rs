@@ -102,15 +102,16 @@ pub(crate) async fn live_tags(cx: &Call<'_, Wafv2>, arn: &str) -> Result<Tags, P
                     .send()
             })
             .await?;
-        for t in page
+        let listed = page
             .tag_info_for_resource()
             .map(|i| i.tag_list())
-            .unwrap_or_default()
-        {
+            .unwrap_or_default();
+        for t in listed {
             tags.insert(t.key().to_string(), t.value().to_string());
         }
+        // A marker with an empty page would never end.
         match page.next_marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            Some(m) if !m.is_empty() && !listed.is_empty() => marker = Some(m.to_string()),
             _ => return Ok(tags),
         }
     }
@@ -148,15 +149,15 @@ pub fn parse_acl_arn(arn: &str) -> Option<AclRef> {
     })
 }
 
-/// Checks that `arn` is a web ACL's ARN; `regional` also requires its
-/// scope to be REGIONAL (what AssociateWebACL takes).
-pub fn check_acl_arn(field: &str, arn: &str, regional: bool) -> Result<(), ProviderError> {
+/// Checks that `arn` is a REGIONAL web ACL's ARN (a CLOUDFRONT one is set
+/// on the distribution, and lives in us-east-1: not supported yet).
+pub fn check_acl_arn(field: &str, arn: &str) -> Result<(), ProviderError> {
     match parse_acl_arn(arn) {
-        Some(a) if !regional || a.scope == Scope::Regional => Ok(()),
+        Some(a) if a.scope == Scope::Regional => Ok(()),
         Some(_) => Err(ProviderError::invalid(
             field,
             format!("{arn:?}"),
-            "a CLOUDFRONT web ACL is set on the distribution (web_acl_id), not associated",
+            "a REGIONAL web ACL (a CLOUDFRONT one is set on the distribution; not supported yet)",
         )),
         None => Err(ProviderError::invalid(
             field,
@@ -197,7 +198,6 @@ mod tests {
         let e = check_acl_arn(
             "web_acl_arn",
             "arn:aws:wafv2:us-east-1:1:global/webacl/cf/x",
-            true,
         )
         .unwrap_err()
         .to_string();

@@ -1,7 +1,7 @@
 //! `aws:wafv2/WebAcl` (Terraform `aws_wafv2_web_acl`): a web ACL of
-//! managed rule groups and rate limits, in front of an ALB (REGIONAL) or a
-//! CloudFront distribution (CLOUDFRONT, kept in us-east-1). The name and
-//! scope force a replacement; the default action, rules, description and
+//! managed rule groups and rate limits, in front of an ALB or another
+//! regional resource (scope REGIONAL; CloudFront's, kept in us-east-1, are
+//! not supported yet). The name and scope force a replacement; the default action, rules, description and
 //! metrics change in place (UpdateWebACL takes the whole ACL and the lock
 //! token of the version it replaces). The id is the ARN.
 //!
@@ -30,8 +30,10 @@ use crate::provider::ProviderError;
 pub struct WebAcl {
     /// 1 to 128 letters, digits, `-` or `_`; unique per scope and region.
     pub name: String,
-    /// `REGIONAL` (ALB, API Gateway, ...) or `CLOUDFRONT`.
+    /// `REGIONAL` (ALB, API Gateway, ...).
     pub scope: String,
+    /// 3 to 256 letters, digits, spaces and `_ + = : # @ / - , .`, not
+    /// starting or ending with a space.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// What happens to a request no rule decides: allow or block.
@@ -78,7 +80,7 @@ pub enum OverrideAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// 1 to 128 characters, unique in the ACL.
+    /// 1 to 128 letters, digits, `_` or `-`; unique in the ACL.
     pub name: String,
     /// Lower runs first; unique in the ACL.
     pub priority: i32,
@@ -106,11 +108,11 @@ pub enum Statement {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ManagedRuleGroup {
-    /// `AWSManagedRulesCommonRuleSet`, ...
+    /// `AWSManagedRulesCommonRuleSet`, ... (letters, digits, `_`, `-`).
     pub name: String,
     /// `AWS` for AWS's own groups.
     pub vendor_name: String,
-    /// A pinned version; AWS's default version when unset.
+    /// A pinned version (`Version_1.2`); AWS's default version when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
@@ -476,6 +478,8 @@ impl AwsResource for WebAcl {
     const SCHEMA: Schema = Schema {
         force_new: &["name", "scope"],
         unique_name: &["name", "scope"],
+        // The units the rules use.
+        computed_on_update: &["capacity"],
         normalize: &[("rules", Norm::Set)],
         terraform: &[Tf {
             resource: "aws_wafv2_web_acl",
@@ -500,11 +504,6 @@ impl AwsResource for WebAcl {
         ..Schema::NONE
     };
 
-    /// A CLOUDFRONT ACL lives in us-east-1 whatever the stack's region.
-    fn region(&self) -> Option<&str> {
-        (self.scope == "CLOUDFRONT").then_some("us-east-1")
-    }
-
     fn check(&self) -> Result<(), ProviderError> {
         name_chars(
             "name",
@@ -513,19 +512,24 @@ impl AwsResource for WebAcl {
             "-_",
             "1 to 128 letters, digits, '-' or '_'",
         )?;
-        if !["REGIONAL", "CLOUDFRONT"].contains(&self.scope.as_str()) {
+        if self.scope != "REGIONAL" {
             return Err(ProviderError::invalid(
                 "scope",
                 format!("{:?}", self.scope),
-                "REGIONAL or CLOUDFRONT",
+                "REGIONAL (a CLOUDFRONT web ACL, in us-east-1 and set on the distribution, is not supported yet)",
             ));
         }
         if let Some(d) = &self.description {
-            if !(1..=256).contains(&d.chars().count()) || d.trim() != d {
+            let sign = |c: char| c.is_ascii_alphanumeric() || "_+=:#@/-,.".contains(c);
+            let ok = (3..=256).contains(&d.chars().count())
+                && d.chars().all(|c| sign(c) || c.is_whitespace())
+                && d.starts_with(sign)
+                && d.ends_with(sign);
+            if !ok {
                 return Err(ProviderError::invalid(
                     "description",
                     format!("{d:?}"),
-                    "1 to 256 characters, not starting or ending with a space",
+                    "3 to 256 letters, digits, spaces and '_+=:#@/-,.', not starting or ending with a space",
                 ));
             }
         }
@@ -544,13 +548,13 @@ impl AwsResource for WebAcl {
         let mut priorities = Vec::new();
         for (i, r) in self.rules.iter().enumerate() {
             let f = |s: &str| format!("rules[{i}].{s}");
-            if !(1..=128).contains(&r.name.chars().count()) {
-                return Err(ProviderError::invalid(
-                    &f("name"),
-                    format!("{:?}", r.name),
-                    "1 to 128 characters",
-                ));
-            }
+            name_chars(
+                &f("name"),
+                &r.name,
+                1..=128,
+                "_-",
+                "1 to 128 letters, digits, '_' or '-'",
+            )?;
             if r.name.starts_with(SHIELD_RULE) {
                 return Err(ProviderError::invalid(
                     &f("name"),
@@ -592,21 +596,24 @@ impl AwsResource for WebAcl {
                             "a rule group statement takes override_action (none or count), not action",
                         ));
                     }
+                    let at = |s: &str| f(&format!("statement.managed_rule_group_statement.{s}"));
                     for (field, v) in [("name", &g.name), ("vendor_name", &g.vendor_name)] {
-                        if !(1..=128).contains(&v.len()) {
-                            return Err(ProviderError::invalid(
-                                &f(&format!("statement.managed_rule_group_statement.{field}")),
-                                format!("{v:?}"),
-                                "1 to 128 characters",
-                            ));
-                        }
+                        name_chars(
+                            &at(field),
+                            v,
+                            1..=128,
+                            "_-",
+                            "1 to 128 letters, digits, '_' or '-'",
+                        )?;
                     }
-                    if let Some(v) = g.version.as_ref().filter(|v| !(1..=64).contains(&v.len())) {
-                        return Err(ProviderError::invalid(
-                            &f("statement.managed_rule_group_statement.version"),
-                            format!("{v:?}"),
-                            "1 to 64 characters",
-                        ));
+                    if let Some(v) = &g.version {
+                        name_chars(
+                            &at("version"),
+                            v,
+                            1..=64,
+                            "_#:.-/",
+                            "1 to 64 letters, digits, '_', '#', ':', '.', '-' or '/'",
+                        )?;
                     }
                 }
                 Statement::RateBasedStatement(rb) => {
@@ -681,7 +688,7 @@ impl AwsResource for WebAcl {
     async fn read(
         cx: &Call<'_, Wafv2>,
         arn: &str,
-        declared: &Self,
+        _declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
         let Some(o) = get(cx, arn).await? else {
             return Ok(None);
@@ -693,11 +700,10 @@ impl AwsResource for WebAcl {
             Some(w::Scope::Cloudfront) => "CLOUDFRONT",
             _ => "REGIONAL",
         };
-        let declared_names: Vec<&str> = declared.rules.iter().map(|r| r.name.as_str()).collect();
         let rules = acl
             .rules()
             .iter()
-            .filter(|r| !r.name().starts_with(SHIELD_RULE) || declared_names.contains(&r.name()))
+            .filter(|r| !r.name().starts_with(SHIELD_RULE))
             .map(read_rule)
             .collect();
         let args = WebAcl {
@@ -763,7 +769,6 @@ impl AwsResource for WebAcl {
                         .unwrap_or_default()
                         .iter()
                         .filter(|r| r.name().starts_with(SHIELD_RULE))
-                        .filter(|r| !self.rules.iter().any(|d| d.name == r.name()))
                         .cloned(),
                 );
                 let sent = cx
@@ -801,7 +806,8 @@ impl AwsResource for WebAcl {
             ],
             UNAVAILABLE.budget,
         );
-        for attempt in 0..2 {
+        let mut attempt = 0;
+        loop {
             let Some(live) = get(cx, arn).await? else {
                 return Ok(());
             };
@@ -818,11 +824,10 @@ impl AwsResource for WebAcl {
                 .await;
             match sent {
                 Ok(_) => return Ok(()),
-                Err(f) if f.code == STALE && attempt == 0 => continue,
+                Err(f) if f.code == STALE && attempt == 0 => attempt += 1,
                 Err(f) => return Err(f.error),
             }
         }
-        Ok(())
     }
 
     async fn find(&self, cx: &Call<'_, Wafv2>) -> Result<Vec<String>, ProviderError> {
@@ -886,6 +891,27 @@ mod tests {
         assert!(e.contains("name = \"morket staging\""), "{e}");
         let e = err(&|a| a.scope = "GLOBAL".into());
         assert!(e.contains("scope = \"GLOBAL\""), "{e}");
+        let e = err(&|a| a.scope = "CLOUDFRONT".into());
+        assert!(
+            e.contains("scope = \"CLOUDFRONT\"") && e.contains("not supported"),
+            "{e}"
+        );
+        // AWS's character rules, not only the lengths.
+        let e = err(&|a| a.description = Some("Morket's ALB".into()));
+        assert!(e.contains("description = \"Morket's ALB\""), "{e}");
+        let e = err(&|a| a.description = Some(" padded".into()));
+        assert!(e.contains("description"), "{e}");
+        let e = err(&|a| a.rules[0].name = "aws common".into());
+        assert!(e.contains("rules[0].name = \"aws common\""), "{e}");
+        let e = err(&|a| {
+            if let Statement::ManagedRuleGroupStatement(g) = &mut a.rules[1].statement {
+                g.version = Some("Version 1".into());
+            }
+        });
+        assert!(
+            e.contains("rules[1].statement.managed_rule_group_statement.version = \"Version 1\""),
+            "{e}"
+        );
         let e = err(&|a| a.rules[1].priority = 10);
         assert!(e.contains("rules[1].priority = 10"), "{e}");
         let e = err(&|a| a.rules[2].name = "common".into());

@@ -4,9 +4,10 @@
 //! replacement. Its id is Terraform's, `<web ACL ARN>,<resource ARN>`.
 //!
 //! A resource has at most one web ACL, and associating is idempotent, so
-//! the association has no tags and is found again by its resource. Read
-//! reports the ACL the resource has now: another one is drift that
-//! replaces the association.
+//! the association has no tags and is found again by its resource. Another
+//! ACL on the resource now (set by hand) reads as this association gone,
+//! so the next `up` associates ours again: a replacement, made before the
+//! old one is deleted, would take ours off again.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,7 @@ impl AwsResource for WebAclAssociation {
 
     fn check(&self) -> Result<(), ProviderError> {
         if let Some(a) = self.web_acl_arn.known() {
-            check_acl_arn("web_acl_arn", a, true)?;
+            check_acl_arn("web_acl_arn", a)?;
         }
         if let Some(r) = self.resource_arn.known() {
             check_resource_arn(r)?;
@@ -143,12 +144,12 @@ impl AwsResource for WebAclAssociation {
         id: &str,
         _declared: &Self,
     ) -> Result<Option<Live<Self>>, ProviderError> {
-        let (_, resource) = parts(id)?;
-        let Some(acl) = acl_of(cx, resource).await? else {
+        let (acl, resource) = parts(id)?;
+        if acl_of(cx, resource).await?.as_deref() != Some(acl) {
             return Ok(None);
-        };
+        }
         Ok(Some(Live {
-            args: WebAclAssociation::new(acl.clone(), resource.to_string()),
+            args: WebAclAssociation::new(acl.to_string(), resource.to_string()),
             outputs: json!({"id": id}),
         }))
     }
