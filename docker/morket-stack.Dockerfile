@@ -25,11 +25,13 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates=20230311* \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /work --create-home morket
+    && useradd --system --uid 10001 --home-dir /work --create-home morket \
+    && install -d -o morket -g morket /work/state
 COPY --from=build /src/target/release/morket-stack /usr/local/bin/morket-stack
 # Stack configurations: `--stacks-dir` (default here) or a mounted one.
 COPY --chown=root:root stacks/*.toml /usr/share/morket-stack/stacks/
 ENV MORKET_STACK_STACKS_DIR=/usr/share/morket-stack/stacks
+# State in ./state (a volume takes this directory's owner).
 USER 10001
 WORKDIR /work
 ENTRYPOINT ["/usr/local/bin/morket-stack"]
