@@ -30,6 +30,8 @@ RUN apt-get update \
 COPY --from=build /src/target/release/morket-stack /usr/local/bin/morket-stack
 # Stack configurations: `--stacks-dir` (default here) or a mounted one.
 COPY --chown=root:root stacks/*.toml /usr/share/morket-stack/stacks/
+# Read by `export terraform` (checkov skips with their reasons).
+COPY --chown=root:root stacks/morket/checkov-skips.toml /usr/share/morket-stack/stacks/morket/
 ENV MORKET_STACK_STACKS_DIR=/usr/share/morket-stack/stacks
 # State in ./state (a volume takes this directory's owner).
 USER 10001
