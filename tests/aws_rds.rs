@@ -1269,17 +1269,29 @@ async fn aurora_against_aws_like_transitions_and_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_insights_and_monitoring_through_a_new_role() {
     let mut e = env_without_engine_retry().await;
+    // The peer's windows 5 times the engine's AWS time: a new role stays
+    // unknown to RDS for 0.5 s, longer than the calls between CreateRole
+    // and CreateDBInstance, and shorter than the engine's propagation
+    // retry (1.2 s).
     e.moto
-        .aws_like(json!({"on": ["iam", "transitions"], "scale": TIME_SCALE}));
+        .aws_like(json!({"on": ["iam", "transitions"], "scale": 5.0 * TIME_SCALE}));
     let stack = |i: &DbClusterInstance| {
         let mut st = Stack::new(STACK).unwrap();
         let mut root = st.root();
+        let cluster = root
+            .resource("main", disposable_cluster("morket-pi"))
+            .unwrap();
+        // Made once the cluster is up, right before the instance that
+        // names it: the role is moments old when RDS first sees it.
         let mut role = Role::for_service("morket-rds-monitoring", "monitoring.rds.amazonaws.com");
         role.managed_policy_arns =
             vec!["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole".into()];
-        let role = root.resource("monitoring", role).unwrap();
-        let cluster = root
-            .resource("main", disposable_cluster("morket-pi"))
+        let role = root
+            .resource_with(
+                "monitoring",
+                role,
+                ResourceOptions::new().depends_on(&cluster),
+            )
             .unwrap();
         let mut i = i.clone();
         i.cluster_identifier = cluster.cluster_identifier().into();
