@@ -1,15 +1,15 @@
 """Checks moto_server.py's always-on patches against a running server, with boto3.
 
-They are ECS deployments, AWS Backup selections and plan updates, RDS Performance Insights,
-CloudFront's managed response headers policies, WAFv2 associations moving between web ACLs,
-CloudWatch over Smithy RPC v2 CBOR, and the request log.
+They are ECS deployments and one-off tasks (RunTask), AWS Backup selections and plan updates,
+RDS Performance Insights, CloudFront's managed response headers policies and invalidations, WAFv2
+associations moving between web ACLs, CloudWatch over Smithy RPC v2 CBOR, and the request log.
 
 Usage: venv/bin/python scripts/check_moto_patches.py http://127.0.0.1:PORT
 Exits non-zero on the first failed check. It resets the server (POST
 /moto-api/reset) before and after, so do not point it at a server in use.
 ECS time runs at 1/100 with the AWS-like mode off (a 60 s rollout takes
 0.6 s), at the AWS-like "scale" while "transitions" is on; most ECS checks
-run at 0.02 that way. The run takes about half a minute.
+run at 0.02 that way. The run takes about forty seconds.
 """
 
 import json
@@ -319,6 +319,169 @@ while time.monotonic() < quick + 5 and primary(ecs.describe_services(
     time.sleep(0.02)
 took = time.monotonic() - quick
 check(f"with the mode off a rollout completes after 0.6 s ({took:.2f} s)", 0.55 <= took < 3)
+
+# -- ECS one-off tasks (RunTask), ECS time at 1/100: a short one stops ~0.33 s after RunTask ------
+
+logs = client("logs")
+logs.create_log_group(logGroupName="/ecs/migrate")
+LIFECYCLE = ["PROVISIONING", "PENDING", "RUNNING", "DEPROVISIONING", "STOPPED"]
+
+
+def job(family, image="backend:1.4", group="/ecs/migrate"):
+    return ecs.register_task_definition(
+        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "migrate", "image": image, "essential": True, "command": ["/app/migrate.sh"],
+                               "logConfiguration": {"logDriver": "awslogs", "options": {
+                                   "awslogs-group": group, "awslogs-region": "us-east-1",
+                                   "awslogs-stream-prefix": "ecs"}}}],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def run_job(td, command=None, **kw):
+    overrides = {"containerOverrides": [{"name": "migrate", "command": command}]} if command else {}
+    return ecs.run_task(cluster="quick", taskDefinition=td, launchType="FARGATE", overrides=overrides,
+                        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
+                        **kw)["tasks"][0]
+
+
+def task_of(arn):
+    return ecs.describe_tasks(cluster="quick", tasks=[arn], include=["TAGS"])["tasks"][0]
+
+
+def until(arn, status, seconds=5):
+    """The distinct lastStatus values seen while polling, and the task once it reads `status`."""
+    seen, end = [], time.monotonic() + seconds
+    while True:
+        t = task_of(arn)
+        if not seen or seen[-1] != t["lastStatus"]:
+            seen.append(t["lastStatus"])
+        if t["lastStatus"] == status or time.monotonic() > end:
+            return seen, t
+        time.sleep(0.005)
+
+
+def in_order(seen):
+    rest = iter(LIFECYCLE)
+    return seen[0] == "PROVISIONING" and all(s in rest for s in seen)
+
+
+def log_lines(arn):
+    return [e["message"] for e in logs.get_log_events(
+        logGroupName="/ecs/migrate", logStreamName=f"ecs/migrate/{arn.split('/')[-1]}")["events"]]
+
+
+migrate = job("migrate")
+script = ["sh", "-c", "echo applying 0042; echo done in 12 ms; exit 3"]
+began = time.monotonic()
+ran = works("RunTask, Fargate awsvpc, with tags, startedBy and a command override",
+            lambda: run_job(migrate, script, startedBy="morket", tags=[{"key": "Project", "value": "morket"}]))
+eni = {d["name"]: d["value"] for d in ran["attachments"][0]["details"]}
+check(f"answers PROVISIONING, desired RUNNING, the ENI's DNS name ({ran['lastStatus']} {eni.get('privateDnsName')})",
+      ran["lastStatus"] == "PROVISIONING" and ran["desiredStatus"] == "RUNNING" and ran["startedBy"] == "morket"
+      and eni.get("privateDnsName", "").startswith("ip-") and ran["containers"][0]["taskArn"] == ran["taskArn"])
+seen, t = until(ran["taskArn"], "STOPPED")
+took = time.monotonic() - began
+check(f"it goes PROVISIONING -> PENDING -> RUNNING -> DEPROVISIONING -> STOPPED ({seen}, {took:.2f} s)",
+      in_order(seen) and seen[-1] == "STOPPED" and 0.25 <= took < 3)
+c = t["containers"][0]
+check(f"STOPPED: EssentialContainerExited, the container's exitCode 3 ({t.get('stopCode')}: {t.get('stoppedReason')}, "
+      f"{c['lastStatus']} {c.get('exitCode')})",
+      t["desiredStatus"] == "STOPPED" and t.get("stopCode") == "EssentialContainerExited"
+      and t.get("stoppedReason") == "Essential container in task exited" and c["lastStatus"] == "STOPPED"
+      and c.get("exitCode") == 3 and t["tags"] == [{"key": "Project", "value": "morket"}])
+stamps = ["createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "executionStoppedAt", "stoppedAt"]
+check(f"with AWS's timestamps, in order ({[k for k in stamps if k in t]})",
+      all(k in t for k in stamps) and [t[k] for k in stamps] == sorted(t[k] for k in stamps))
+lines = log_lines(ran["taskArn"])
+check(f"the two echoes are in the stream ecs/migrate/<task id> ({lines})", lines == ["applying 0042", "done in 12 ms"])
+plain = run_job(migrate)["taskArn"]
+_, t = until(plain, "STOPPED")
+check(f"a plain command exits 0 ({t['containers'][0].get('exitCode')}, {log_lines(plain)})",
+      t["containers"][0].get("exitCode") == 0 and log_lines(plain) == ["moto peer: ran /app/migrate.sh"])
+nosg = works("RunTask without awsvpcConfiguration.securityGroups (moto answered 500)", lambda: ecs.run_task(
+    cluster="quick", taskDefinition=migrate, launchType="FARGATE",
+    networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}))["tasks"][0]["taskArn"]
+unlogged = run_job(job("unlogged", group="/ecs/nope"))["taskArn"]
+seen, t = until(unlogged, "STOPPED")
+check(f"a missing log group: TaskFailedToStart, never RUNNING, no exitCode ({seen} {t.get('stoppedReason')})",
+      t.get("stopCode") == "TaskFailedToStart" and "RUNNING" not in seen and "startedAt" not in t
+      and t.get("stoppedReason", "").startswith("ResourceInitializationError: failed to validate logger args")
+      and "exitCode" not in t["containers"][0])
+unpulled = run_job(job("unpulled", image="backend:fail"))["taskArn"]
+seen, t = until(unpulled, "STOPPED")
+check(f"a fail image: TaskFailedToStart, CannotPullContainerError, no exitCode ({seen} {t.get('stoppedReason')})",
+      t.get("stopCode") == "TaskFailedToStart" and "RUNNING" not in seen
+      and t.get("stoppedReason", "").startswith("CannotPullContainerError: ")
+      and "exitCode" not in t["containers"][0])
+long = run_job(migrate, ["sh", "-c", "echo first; sleep 300; echo never"])["taskArn"]
+seen, t = until(long, "RUNNING")
+time.sleep(0.05)
+check(f"a RUNNING task's lines reach the stream as they are logged ({log_lines(long)})", log_lines(long) == ["first"])
+stopped = works("StopTask of a RUNNING task", lambda: ecs.stop_task(cluster="quick", task=long,
+                                                                     reason="superseded by morket"))["task"]
+seen, t = until(long, "STOPPED")
+check(f"UserInitiated with the reason, exitCode 143 ({t.get('stopCode')}: {t.get('stoppedReason')}, "
+      f"{t['containers'][0].get('exitCode')}, {log_lines(long)})",
+      stopped["desiredStatus"] == "STOPPED" and t.get("stopCode") == "UserInitiated"
+      and t.get("stoppedReason") == "superseded by morket" and t["containers"][0].get("exitCode") == 143
+      and log_lines(long) == ["first"])
+early = run_job(migrate)["taskArn"]
+ecs.stop_task(cluster="quick", task=early, reason="never mind")
+_, t = until(early, "STOPPED")
+check("StopTask before it started: UserInitiated, no exitCode",
+      t.get("stopCode") == "UserInitiated" and "exitCode" not in t["containers"][0] and "startedAt" not in t)
+everything = [ran["taskArn"], plain, nosg, unlogged, unpulled, long, early]
+until(nosg, "STOPPED")
+check("ListTasks lists RUNNING tasks only unless told (none now)", ecs.list_tasks(cluster="quick")["taskArns"] == [])
+check("ListTasks desiredStatus STOPPED lists them all",
+      sorted(ecs.list_tasks(cluster="quick", desiredStatus="STOPPED")["taskArns"]) == sorted(everything))
+gone = ecs.describe_tasks(cluster="quick", tasks=["0123456789abcdef0123456789abcdef"])
+check(f"DescribeTasks of an unknown task answers a MISSING failure ({gone['failures']})",
+      gone["tasks"] == [] and gone["failures"] == [{"arn": "0123456789abcdef0123456789abcdef", "reason": "MISSING"}])
+fails_with("StopTask of an unknown task (moto answered 500)", "InvalidParameterException",
+           lambda: ecs.stop_task(cluster="quick", task="0123456789abcdef0123456789abcdef"))
+control("POST", "/moto-api/reset")
+ecs.create_cluster(clusterName="quick")
+check("POST /moto-api/reset forgets the tasks and their logs",
+      ecs.list_tasks(cluster="quick", desiredStatus="STOPPED")["taskArns"] == []
+      and logs.describe_log_groups()["logGroups"] == [])
+
+# -- CloudFront invalidations, at the same 1/100: InProgress for 0.6 s -------------------
+
+cf = client("cloudfront")
+dist = cf.create_distribution(DistributionConfig={
+    "CallerReference": "invalidations", "Comment": "", "Enabled": True,
+    "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "b.s3.us-east-1.amazonaws.com",
+                                          "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+    "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https",
+                             "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})["Distribution"]["Id"]
+batch = {"Paths": {"Quantity": 2, "Items": ["/index.html", "/assets/*"]}, "CallerReference": "deploy-42"}
+began = time.monotonic()
+made = works("CreateInvalidation", lambda: cf.create_invalidation(DistributionId=dist, InvalidationBatch=batch))
+inv = made["Invalidation"]
+check(f"answers 201, Status InProgress and the Location ({made['ResponseMetadata']['HTTPStatusCode']} {inv['Status']})",
+      made["ResponseMetadata"]["HTTPStatusCode"] == 201 and inv["Status"] == "InProgress"
+      and made["Location"].endswith(f"/distribution/{dist}/invalidation/{inv['Id']}"))
+again = works("CreateInvalidation again, same CallerReference and paths",
+              lambda: cf.create_invalidation(DistributionId=dist, InvalidationBatch=batch))
+listed = cf.list_invalidations(DistributionId=dist)["InvalidationList"]
+check(f"answers the same invalidation; one is listed, InProgress ({listed.get('Items')})",
+      again["Invalidation"]["Id"] == inv["Id"] and listed["Quantity"] == 1
+      and listed["Items"][0]["Status"] == "InProgress")
+fails_with("CreateInvalidation, same CallerReference, other paths", "InvalidationBatchAlreadyExists",
+           lambda: cf.create_invalidation(DistributionId=dist, InvalidationBatch={
+               "Paths": {"Quantity": 1, "Items": ["/other"]}, "CallerReference": "deploy-42"}), status=409)
+while (status := cf.get_invalidation(DistributionId=dist, Id=inv["Id"])["Invalidation"]["Status"]) == "InProgress" \
+        and time.monotonic() < began + 5:
+    time.sleep(0.02)
+took = time.monotonic() - began
+check(f"GetInvalidation reads Completed after 0.6 s ({status}, {took:.2f} s)",
+      status == "Completed" and 0.55 <= took < 3)
+for what, call in (
+        ("CreateInvalidation", lambda: cf.create_invalidation(DistributionId="E0NOSUCHDIST", InvalidationBatch=batch)),
+        ("ListInvalidations", lambda: cf.list_invalidations(DistributionId="E0NOSUCHDIST")),
+        ("GetInvalidation", lambda: cf.get_invalidation(DistributionId="E0NOSUCHDIST", Id=inv["Id"]))):
+    fails_with(f"{what} of a missing distribution", "NoSuchDistribution", call, status=404)
 
 # -- AWS Backup: selections, UpdateBackupPlan -------------------------------------
 

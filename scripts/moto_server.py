@@ -1,5 +1,5 @@
 """moto_server, plus calls moto 5.2 lacks (ElastiCache, AWS Backup, CloudFront's managed response
-headers policies), ECS deployments, CloudWatch over CBOR.
+headers policies), ECS deployments and one-off tasks, CloudFront invalidations, CloudWatch over CBOR.
 
 The Morket stack needs an ElastiCache parameter group (R7.4) and must be
 destroyable; moto has neither parameter groups nor DeleteCacheSubnetGroup /
@@ -44,6 +44,36 @@ the service's taskDefinition is that one again; the FAILED deployment is
 ACTIVE until it completes). Without the breaker ECS retries for ever: the
 rollout never settles. Another UpdateService meanwhile supersedes the
 breaker's rollback.
+
+ECS tasks started by RunTask run to completion as Fargate tasks do (moto's run
+nothing and stay RUNNING): PROVISIONING for ECS_TASK_PROVISION (8 AWS seconds),
+PENDING for 12 (image pull 10, container start 2), RUNNING while the command
+runs, then desiredStatus STOPPED and DEPROVISIONING for 10 before STOPPED,
+with stopCode EssentialContainerExited ("Essential container in task
+exited"), each container's exitCode and AWS's timestamps, on the ECS time
+scale (a short command stops about 0.33 s after RunTask). The command is the
+RunTask containerOverrides' command, else the task definition's, after its
+entryPoint: ["sh", "-c", SCRIPT] (or /bin/sh, bash) runs SCRIPT's statements,
+split on newlines, ";" and "&&": `echo WORDS` logs WORDS (shlex-unquoted),
+`exit N` exits N, `sleep N` takes N AWS seconds, anything else logs "moto
+peer: not run: <statement>"; each statement takes 0.1 s and the process exits
+1 s after its last. Any other command exits 0 logging "moto peer: ran
+<command>". An awslogs container's lines reach its group, stream
+<awslogs-stream-prefix>/<container name>/<task id>, as they are logged. A
+missing log group (unless awslogs-create-group is "true") or an essential
+image tagged fail -> STOPPED, TaskFailedToStart (ResourceInitializationError /
+CannotPullContainerError), no exitCode. StopTask -> UserInitiated with its
+reason, exitCode 143 for a container that was running; an unknown task ->
+InvalidParameterException (moto: 500). ListTasks lists desiredStatus RUNNING
+unless asked otherwise, DescribeTasks answers an unknown task as a MISSING
+failure, a STOPPED task's ENI is deleted; RunTask takes containers without
+memory and a missing securityGroups (moto: 500). Services' tasks: untouched.
+
+CloudFront invalidations read InProgress for CF_INVALIDATION (60 AWS seconds,
+ECS time scale) before Completed (moto: COMPLETED at once); a repeated
+CallerReference answers the same invalidation, or 409
+InvalidationBatchAlreadyExists for other paths; ListInvalidations of a missing
+distribution -> 404 NoSuchDistribution.
 
 WAFv2: AssociateWebACL on a resource that has a web ACL moves it to the new one,
 as in AWS (moto kept it on both); a repeated association is kept once.
@@ -673,6 +703,401 @@ EC2ContainerServiceResponse.delete_service = _delete_service
 EC2ContainerServiceResponse.delete_cluster = _delete_cluster
 
 
+# ---- ECS one-off tasks (RunTask) -----------------------------------------------
+# moto runs nothing in a task and never stops one by itself (desiredStatus
+# RUNNING for ever). A task started by RunTask plays a Fargate task instead, in
+# AWS seconds on the ECS scale above (_ecs_seconds), computed whenever it is
+# read: PROVISIONING while its ENI attaches, PENDING while the image is pulled,
+# RUNNING while the container's command runs (see _ecs_plan), then, as ECS's
+# task lifecycle goes, desiredStatus STOPPED and DEPROVISIONING while the ENI
+# is released, then STOPPED. Tasks of services are untouched (moto's services
+# never start one). The state lives on moto's Task objects, so a reset clears it.
+import shlex  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+from moto.core.utils import unix_time_millis  # noqa: E402
+from moto.ec2.models import ec2_backends  # noqa: E402
+from moto.logs.models import logs_backends  # noqa: E402
+from moto.logs.responses import LogsResponse  # noqa: E402
+
+ECS_TASK_PROVISION = 8  # AWS s: PROVISIONING, the task's ENI attaching (connectivityAt, pullStartedAt)
+ECS_TASK_PULL = 10  # AWS s: PENDING, the image pulling (pullStoppedAt; a fail image fails here)
+ECS_TASK_LAUNCH = 2  # AWS s: the container created and started (startedAt: 20 s after RunTask)
+ECS_TASK_STEP = 0.1  # AWS s: each shell statement (echo ...) of the command
+ECS_TASK_EXIT = 1  # AWS s: the process exits after its last statement
+ECS_TASK_DEPROVISION = 10  # AWS s: DEPROVISIONING after the container exited, before STOPPED
+SHELLS = ("sh", "/bin/sh", "bash", "/bin/bash")
+LOGGER_FAILED = (
+    "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
+    "failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not "
+    "exist. : exit status 1")
+
+
+def _ecs_statements(script):
+    """The script's statements: split on newlines, ';' and '&&' outside quotes; comments dropped."""
+    out, cur, quote, i = [], [], None, 0
+    while i < len(script):
+        ch = script[i]
+        if ch == "\\" and quote != "'" and i + 1 < len(script):
+            cur.append(script[i:i + 2])
+            i += 2
+            continue
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "\n;" or script.startswith("&&", i):
+            out.append("".join(cur).strip())
+            cur, i = [], i + (2 if ch == "&" else 1)
+            continue
+        cur.append(ch)
+        i += 1
+    out.append("".join(cur).strip())
+    return [s for s in out if s and not s.startswith("#")]
+
+
+def _ecs_plan(argv, image):
+    """What the container "runs": ([(AWS s after its start, log line)], exit code, AWS s it runs).
+
+    ["sh", "-c", SCRIPT] (also /bin/sh, bash): each statement of SCRIPT in turn,
+    `echo WORDS` logs WORDS (shell-unquoted), `exit N` exits N, `sleep N` takes N
+    seconds, anything else logs "moto peer: not run: <statement>". Any other
+    command exits 0 with one line "moto peer: ran <command>".
+    """
+    if len(argv) >= 3 and argv[0] in SHELLS and argv[1] == "-c":
+        t, lines, code = 0.0, [], 0
+        for stmt in _ecs_statements(argv[2]):
+            t += ECS_TASK_STEP
+            try:
+                words = shlex.split(stmt)
+            except ValueError:
+                words = []
+            if words[:1] == ["echo"]:
+                lines.append((t, " ".join(words[1:])))
+            elif words[:1] == ["exit"] and (len(words) == 1 or len(words) == 2 and words[1].isdigit()):
+                code = int(words[1]) % 256 if len(words) == 2 else 0
+                break
+            elif words[:1] == ["sleep"] and len(words) == 2 and re.fullmatch(r"\d+(\.\d*)?", words[1]):
+                t += float(words[1])
+            else:
+                lines.append((t, f"moto peer: not run: {stmt}"))
+        return lines, code, t + ECS_TASK_EXIT
+    what = " ".join(argv) if argv else f"{image} (its image's command)"
+    return [(ECS_TASK_STEP, f"moto peer: ran {what}")], 0, ECS_TASK_STEP + ECS_TASK_EXIT
+
+
+def _image_ref(image):
+    # containerd's fully qualified reference, as the pull error names it.
+    first = image.split("/")[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return "docker.io/" + (image if "/" in image else "library/" + image)
+
+
+def _ecs_log_target(task, d):
+    """(account, region, group, stream, create-group) of an awslogs container, else None."""
+    conf = d.get("logConfiguration") or {}
+    opts = conf.get("options") or {}
+    if conf.get("logDriver") != "awslogs" or not opts.get("awslogs-group"):
+        return None
+    prefix = opts.get("awslogs-stream-prefix")
+    # ECS names the stream prefix/container-name/task-id.
+    stream = f"{prefix}/{d.get('name')}/{task.id}" if prefix else task.id
+    return (task._account_id, opts.get("awslogs-region") or task.region_name, opts["awslogs-group"], stream,
+            str(opts.get("awslogs-create-group", "")).lower() == "true")
+
+
+def _ecs_task_start(backend, task, overrides):
+    """Gives a RunTask task its run: one container per definition, their plans, the times."""
+    td = backend.describe_task_definition(task.task_definition_arn)
+    by_name = {o.get("name"): o for o in (overrides or {}).get("containerOverrides") or []}
+    t0 = time.monotonic()
+    pending = t0 + _ecs_seconds(ECS_TASK_PROVISION)
+    pulled = pending + _ecs_seconds(ECS_TASK_PULL)
+    running = pulled + _ecs_seconds(ECS_TASK_LAUNCH)
+    partition = task.task_arn.split(":")[1]
+    eni = {d["name"]: d["value"] for a in task.attachments for d in a.get("details", [])}
+    run = {"t0": t0, "wall0": utcnow(), "containers": [], "eni": eni.get("networkInterfaceId"),
+           "events": {"connectivityAt": pending, "pullStartedAt": pending, "pullStoppedAt": pulled,
+                      "startedAt": running}}
+    task.containers = []
+    failure = None
+    for d in td.container_definitions:
+        c = ecs_models.Container(td)
+        c.name, c.image = d.get("name"), d.get("image")
+        c.cpu, c.memory, c.environment = d.get("cpu", 0), d.get("memory"), d.get("environment")
+        # AWS: the container's taskArn is the task's, its ARN container/<cluster>/<task id>/<uuid>.
+        c.task_arn = task.task_arn
+        c.container_arn = (f"arn:{partition}:ecs:{task.region_name}:{task._account_id}:container/"
+                           f"{task.cluster_name}/{task.id}/{uuid.uuid4()}")
+        c.health_status = "HEALTHY" if d.get("healthCheck") else "UNKNOWN"  # AWS: UNKNOWN without a health check
+        if eni.get("privateIPv4Address"):
+            c.network_interfaces = [{"attachmentId": task.attachments[0]["id"],
+                                     "privateIpv4Address": eni["privateIPv4Address"]}]
+        o = by_name.get(d.get("name")) or {}
+        command = o["command"] if o.get("command") is not None else d.get("command")
+        lines, code, took = _ecs_plan(list(d.get("entryPoint") or []) + list(command or []), c.image)
+        essential = d.get("essential", True) is not False
+        target = _ecs_log_target(task, d)
+        m = {"essential": essential, "code": code, "exit_at": running + _ecs_seconds(took),
+             "lines": [(running + _ecs_seconds(t), text) for t, text in lines], "written": 0,
+             "log": target, "stream": False, "reason": None}
+        if failure is None and essential and FAIL_IMAGE.search(str(c.image or "")):
+            ref = _image_ref(str(c.image))
+            m["reason"] = (f"CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                           f"failed to resolve ref {ref}: {ref}: not found")
+            failure = (pulled, m["reason"])
+        if target and not target[4]:
+            groups = logs_backends[target[0]][target[1]].groups
+            if target[2] not in groups and (failure is None or failure[0] > running):
+                failure = (running, LOGGER_FAILED)  # the logger is checked as the container is created
+        c.__dict__["_morket"] = (run, m)
+        task.containers.append(c)
+        run["containers"].append(m)
+    if failure is not None:
+        halt, reason = failure
+        run.update(stop_code="TaskFailedToStart", reason=reason)
+    else:
+        halt = min((m["exit_at"] for m in run["containers"] if m["essential"]),
+                   default=max(m["exit_at"] for m in run["containers"]))
+        run.update(stop_code="EssentialContainerExited", reason="Essential container in task exited")
+    _ecs_halt(run, halt)
+    if task.launch_type == "FARGATE" and task.platform_version in (None, "", "LATEST"):
+        task.platform_version = "1.4.0"  # AWS answers the version LATEST resolved to
+    task.cpu, task.memory = td.cpu, td.memory
+    task.started_by = task.started_by or None  # AWS leaves out a startedBy not given (moto: "")
+    try:
+        subnet = (task.network_configuration or {}).get("awsvpcConfiguration", {}).get("subnets", [None])[0]
+        task.availability_zone = ec2_backends[task._account_id][task.region_name].get_subnet(subnet).availability_zone
+    except Exception:
+        pass
+    task.__dict__["_morket_run"] = run
+
+
+def _ecs_halt(run, at):
+    # The task's run ends at `at` (its essential container exited, it failed to
+    # start, or StopTask): what had not happened by then never will.
+    run["halt"] = at
+    run["stopped"] = at + _ecs_seconds(ECS_TASK_DEPROVISION)
+    run["events"] = {k: v for k, v in run["events"].items() if v < at}
+    run["events"].update(stoppingAt=at, executionStoppedAt=at, stoppedAt=run["stopped"])
+
+
+def _ecs_wall(run, at):
+    return run["wall0"] + timedelta(seconds=at - run["t0"])
+
+
+def _ecs_run_status(run, now):
+    if now >= run["stopped"]:
+        return "STOPPED"
+    if now >= run["halt"]:
+        return "DEPROVISIONING"
+    for status, key in (("RUNNING", "startedAt"), ("PENDING", "connectivityAt")):
+        if now >= run["events"].get(key, float("inf")):
+            return status
+    return "PROVISIONING"
+
+
+def _ecs_task_field(name, compute):
+    """A Task attribute computed from its run (RunTask tasks), else moto's own value."""
+    def get(task):
+        run = task.__dict__.get("_morket_run")
+        if run is None:
+            return task.__dict__.get(f"_moto_{name}")
+        return compute(run, time.monotonic())
+
+    return property(get, lambda task, v: task.__dict__.__setitem__(f"_moto_{name}", v))
+
+
+def _ecs_event_field(key):
+    def compute(run, now):
+        at = run["events"].get(key)
+        return _ecs_wall(run, at) if at is not None and now >= at else None
+    return _ecs_task_field(key, compute)
+
+
+_moto_task_status = ecs_models.Task.last_status
+ecs_models.Task.last_status = property(
+    lambda task: _ecs_run_status(task.__dict__["_morket_run"], time.monotonic())
+    if "_morket_run" in task.__dict__ else _moto_task_status.fget(task),
+    _moto_task_status.fset)
+ecs_models.Task.desired_status = _ecs_task_field(
+    "desired_status", lambda run, now: "STOPPED" if now >= run["halt"] else "RUNNING")
+ecs_models.Task.stopped_reason = _ecs_task_field(
+    "stopped_reason", lambda run, now: run["reason"] if now >= run["halt"] else None)
+ecs_models.Task.stop_code = _ecs_task_field(
+    "stop_code", lambda run, now: run["stop_code"] if now >= run["halt"] else None)
+ecs_models.Task.created_at = _ecs_task_field("created_at", lambda run, now: run["wall0"])
+ecs_models.Task.connectivity = _ecs_task_field(
+    "connectivity", lambda run, now: "CONNECTED" if now >= run["events"].get("connectivityAt", now + 1) else None)
+for _key in ("connectivityAt", "pullStartedAt", "pullStoppedAt", "startedAt", "stoppingAt", "executionStoppedAt",
+             "stoppedAt"):
+    setattr(ecs_models.Task, re.sub(r"([A-Z])", r"_\1", _key).lower(), _ecs_event_field(_key))
+
+
+def _ecs_container_field(name, compute):
+    def get(c):
+        x = c.__dict__.get("_morket")
+        if x is None:
+            return c.__dict__.get(f"_moto_{name}")
+        run, m = x
+        now = time.monotonic()
+        started = "startedAt" in run["events"]
+        end = min(m["exit_at"], run["halt"]) if started else run["halt"]
+        return compute(run, m, now, started, end)
+
+    return property(get, lambda c, v: c.__dict__.__setitem__(f"_moto_{name}", v))
+
+
+ecs_models.Container.last_status = _ecs_container_field(
+    "last_status", lambda run, m, now, started, end:
+    "STOPPED" if now >= end else "RUNNING" if started and now >= run["events"]["startedAt"] else "PENDING")
+# A container still running when the task stops is sent SIGTERM: 143.
+ecs_models.Container.exitCode = _ecs_container_field(
+    "exitCode", lambda run, m, now, started, end:
+    (m["code"] if m["exit_at"] <= run["halt"] else 143) if started and now >= end else None)
+ecs_models.Container.reason = _ecs_container_field(
+    "reason", lambda run, m, now, started, end: m["reason"] if now >= end else None)
+
+
+def _ecs_settle(task):
+    """Writes what the task's containers logged by now (AWS streams it as it runs); releases its ENI once STOPPED."""
+    run = task.__dict__.get("_morket_run")
+    if run is None or run.get("settled"):
+        return
+    now = time.monotonic()
+    if "startedAt" in run["events"] and now >= run["events"]["startedAt"]:
+        for m in run["containers"]:
+            if m["log"] is None or m["written"] == len(m["lines"]):
+                continue
+            account, region, group, stream, create = m["log"]
+            logs = logs_backends[account][region]
+            try:
+                if not m["stream"]:
+                    if create and group not in logs.groups:
+                        logs.create_log_group(group, {})
+                    logs.ensure_log_stream(group, stream)
+                    m["stream"] = True
+                due = [ln for ln in m["lines"][m["written"]:] if ln[0] <= min(now, m["exit_at"], run["halt"])]
+                if due:
+                    logs.put_log_events(group, stream, [
+                        {"timestamp": int(unix_time_millis(_ecs_wall(run, at))), "message": text} for at, text in due])
+                    m["written"] += len(due)
+            except Exception:
+                m["written"] = len(m["lines"])  # the group went away meanwhile: the lines are lost
+    if now >= run["stopped"]:
+        for a in task.attachments:
+            a["status"] = "DELETED"
+        if run.get("eni"):
+            try:
+                ec2_backends[task._account_id][task.region_name].delete_network_interface(run["eni"])
+            except Exception:
+                pass
+        run["settled"] = True
+
+
+def _ecs_settle_backend(backend):
+    with _ECS_LOCK:
+        for tasks in backend.tasks.values():
+            for task in tasks.values():
+                _ecs_settle(task)
+
+
+def _ecs_find_task(backend, cluster, ref):
+    name = backend._get_cluster(cluster or "default").name  # ClusterNotFoundException as moto answers it
+    ident = (ref or "").split("/")[-1]
+    return next((t for arn, t in backend.tasks.get(name, {}).items() if ident and arn.split("/")[-1] == ident), None)
+
+
+# Fargate containers may leave memory to the task: moto summed None and answered 500.
+_ecs_requirements = ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+def _ecs_requirements_task_memory(task_definition):
+    defs = [c if c.get("memory") or c.get("memoryReservation") or c.get("Memory") or c.get("MemoryReservation")
+            else {**c, "memory": 0} for c in task_definition.container_definitions]
+    return _ecs_requirements(type("TaskDefinition", (), {"container_definitions": defs})())
+
+
+ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+    _ecs_requirements_task_memory)
+_ecs_run_task = EC2ContainerServiceResponse.run_task
+_ecs_describe_tasks = EC2ContainerServiceResponse.describe_tasks
+_ecs_list_tasks = EC2ContainerServiceResponse.list_tasks
+_ecs_stop_task = EC2ContainerServiceResponse.stop_task
+
+
+def _run_task(self):
+    nc = self._get_param("networkConfiguration")
+    if isinstance(nc, dict):
+        c = nc.get("awsvpcConfiguration")
+        if isinstance(c, dict):
+            # AWS takes a missing securityGroups (the VPC's default group); moto answered 500.
+            c.setdefault("securityGroups", [])
+            c.setdefault("assignPublicIp", "DISABLED")
+    result = _ecs_run_task(self)
+    with _ECS_LOCK:
+        for task in result.result["tasks"]:
+            _ecs_task_start(self.ecs_backend, task, self._get_param("overrides"))
+    return result
+
+
+def _describe_tasks(self):
+    _ecs_settle_backend(self.ecs_backend)
+    result = _ecs_describe_tasks(self)
+    # AWS answers a task it does not know as a failure, reason MISSING.
+    found = {t.task_arn for t in result.result["tasks"]}
+    found |= {a.split("/")[-1] for a in found}
+    result.result["failures"] = [{"arn": ref, "reason": "MISSING"} for ref in self._get_param("tasks", [])
+                                 if ref not in found and ref.split("/")[-1] not in found]
+    return result
+
+
+def _list_tasks(self):
+    _ecs_settle_backend(self.ecs_backend)
+    result = _ecs_list_tasks(self)
+    if not self._get_param("desiredStatus"):
+        # AWS lists the tasks whose desiredStatus is RUNNING unless told otherwise.
+        running = {arn for tasks in self.ecs_backend.tasks.values() for arn, t in tasks.items()
+                   if t.desired_status == "RUNNING"}
+        result.result["taskArns"] = [a for a in result.result["taskArns"] if a in running]
+    return result
+
+
+def _stop_task(self):
+    task = _ecs_find_task(self.ecs_backend, self._get_param("cluster"), self._get_param("task"))
+    if task is None:
+        raise EcsInvalidParameter("The referenced task was not found.")  # moto: 500
+    with _ECS_LOCK:
+        run = task.__dict__.get("_morket_run")
+        now = time.monotonic()
+        if run is not None and now < run["halt"]:
+            run.update(stop_code="UserInitiated", reason=self._get_param("reason") or "Task stopped by user")
+            _ecs_halt(run, now)
+        _ecs_settle(task)
+    return _ecs_stop_task(self)
+
+
+EC2ContainerServiceResponse.run_task = _run_task
+EC2ContainerServiceResponse.describe_tasks = _describe_tasks
+EC2ContainerServiceResponse.list_tasks = _list_tasks
+EC2ContainerServiceResponse.stop_task = _stop_task
+
+
+def _logs_settling_tasks(read):
+    # A task's lines reach its log stream by the time they are read, even if the task was not described since.
+    def settled(self):
+        for backend in dict.values(dict.get(ecs_models.ecs_backends, self.get_current_account()) or {}):
+            _ecs_settle_backend(backend)
+        return read(self)
+
+    return settled
+
+
+for _name in ("get_log_events", "filter_log_events", "describe_log_streams"):
+    setattr(LogsResponse, _name, _logs_settling_tasks(getattr(LogsResponse, _name)))
+
+
 # ---- AWS Backup selections and plan updates -----------------------------------
 # moto 5.2 has backup plans and vaults but no selections and no
 # UpdateBackupPlan (both answer 500), deletes a plan that still has selections
@@ -919,6 +1344,59 @@ from moto.cloudfront.responses import CloudFrontResponse  # noqa: E402
 
 _cloudfront_urls.url_paths["{0}/2020-05-31/response-headers-policy$"] = CloudFrontResponse.dispatch
 CloudFrontResponse.list_response_headers_policies = list_response_headers_policies
+
+
+# CloudFront invalidations. moto answers Status "COMPLETED" at once; AWS answers
+# "InProgress" and reads "Completed" minutes later (typically 60-300 s). moto
+# also makes a new invalidation for a repeated CallerReference, where AWS answers
+# the first one again (same batch) or 409 InvalidationBatchAlreadyExists (another
+# batch), and lists a missing distribution's invalidations as none (AWS: 404
+# NoSuchDistribution). The window runs on the ECS time scale (_ecs_seconds).
+from moto.cloudfront.exceptions import CloudFrontException, NoSuchDistribution  # noqa: E402
+from moto.cloudfront.models import Invalidation as _CfInvalidation  # noqa: E402
+
+CF_INVALIDATION = 60  # AWS s: an invalidation InProgress
+_cf_invalidation_init = _CfInvalidation.__init__
+
+
+def _cf_invalidation_in_progress(self, *args, **kwargs):
+    _cf_invalidation_init(self, *args, **kwargs)
+    self.__dict__["_morket_done_at"] = time.monotonic() + _ecs_seconds(CF_INVALIDATION)
+
+
+_CfInvalidation.__init__ = _cf_invalidation_in_progress
+_CfInvalidation.status = property(
+    lambda inv: "InProgress" if inv.__dict__.get("_morket_done_at", 0) > time.monotonic() else "Completed",
+    lambda inv, v: None)
+_cf_create_invalidation = CloudFrontResponse.create_invalidation
+_cf_list_invalidations = CloudFrontResponse.list_invalidations
+
+
+def _create_invalidation_once(self):
+    paths = self._get_param("InvalidationBatch.Paths.Items", []) or []
+    ref = self._get_param("InvalidationBatch.CallerReference")
+    dist_id = self._get_param("DistributionId")
+    for inv in self.backend.invalidations.get(dist_id, []) if dist_id in self.backend.distributions else []:
+        if inv.caller_ref != ref:
+            continue
+        if sorted(inv.paths or []) == sorted(paths):
+            return ActionResult({"Invalidation": inv, "Location": inv.location})
+        status, headers, body = self.serialized(ActionResult(CloudFrontException(
+            "InvalidationBatchAlreadyExists",
+            f"The CallerReference {ref} is already in use by invalidation {inv.id} with other paths.")))
+        headers["status"] = 409  # not in the service model, whose default would be 400
+        return body, headers
+    return _cf_create_invalidation(self)
+
+
+def _list_invalidations_of_distribution(self):
+    if self._get_param("DistributionId") not in self.backend.distributions:
+        raise NoSuchDistribution
+    return _cf_list_invalidations(self)
+
+
+CloudFrontResponse.create_invalidation = _create_invalidation_once
+CloudFrontResponse.list_invalidations = _list_invalidations_of_distribution
 
 
 class FaultSwitch:

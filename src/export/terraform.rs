@@ -29,10 +29,17 @@ pub struct EngineOnly {
     pub reason: &'static str,
 }
 
-pub const ENGINE_ONLY: &[EngineOnly] = &[EngineOnly {
-    prefix: "test:",
-    reason: "the test provider's fake cloud (feature test-provider) exists only in tests",
-}];
+pub const ENGINE_ONLY: &[EngineOnly] = &[
+    EngineOnly {
+        prefix: "test:",
+        reason: "the test provider's fake cloud (feature test-provider) exists only in tests",
+    },
+    EngineOnly {
+        prefix: "aws:ecs/TaskRun",
+        reason: "a one-off ECS task (migrations) is a deploy step, which Terraform leaves to \
+                 the pipeline; the export leaves it out",
+    },
+];
 
 /// What state knows of a resource: its id, the inputs it was applied with
 /// (for import ids naming fields), and the stack's lineage (in `morket:urn`).

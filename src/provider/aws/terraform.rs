@@ -69,7 +69,10 @@ pub fn check(type_name: &str, ts: &TypeSchema) -> Vec<String> {
             ));
         }
     }
-    if s.terraform.is_empty() {
+    let engine_only = crate::export::ENGINE_ONLY
+        .iter()
+        .any(|e| type_name.starts_with(e.prefix));
+    if s.terraform.is_empty() && !engine_only {
         errors.push(format!("{type_name}: no Terraform resource"));
     }
     for tf in s.terraform {

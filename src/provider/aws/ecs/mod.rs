@@ -1,5 +1,5 @@
-//! ECS resource types (cluster, task definition, service) and the `Ecs`
-//! service: client, rate-limit bucket, tags by ARN.
+//! ECS resource types (cluster, task definition, service, one-off task run)
+//! and the `Ecs` service: client, rate-limit bucket, tags by ARN.
 
 use std::sync::Arc;
 
@@ -17,12 +17,14 @@ use crate::provider::{ProviderError, Registry};
 pub mod cluster;
 pub mod service;
 pub mod task_definition;
+pub mod task_run;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
         .register(Typed::<cluster::Cluster>::new(aws.clone()))
         .register(Typed::<task_definition::TaskDefinition>::new(aws.clone()))
-        .register(Typed::<service::Service>::new(aws));
+        .register(Typed::<service::Service>::new(aws.clone()))
+        .register(Typed::<task_run::TaskRun>::new(aws));
 }
 
 /// ECS as the call helper sees it; tags go by ARN.

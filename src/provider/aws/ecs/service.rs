@@ -177,9 +177,11 @@ fn known_all(field: &str, v: &[Input<String>]) -> Result<Vec<String>, ModelError
 }
 
 fn network(s: &Service) -> Result<Option<NetworkConfiguration>, ProviderError> {
-    let Some(n) = &s.network_configuration else {
-        return Ok(None);
-    };
+    s.network_configuration.as_ref().map(awsvpc).transpose()
+}
+
+/// The request's `awsvpc` network (a service's, or a one-off task's).
+pub(super) fn awsvpc(n: &AwsVpcConfig) -> Result<NetworkConfiguration, ProviderError> {
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(known_all(
             "network_configuration.subnets",
@@ -199,11 +201,9 @@ fn network(s: &Service) -> Result<Option<NetworkConfiguration>, ProviderError> {
         .map_err(|e| {
             ProviderError::invalid("network_configuration", "(see reason)", e.to_string())
         })?;
-    Ok(Some(
-        NetworkConfiguration::builder()
-            .awsvpc_configuration(vpc)
-            .build(),
-    ))
+    Ok(NetworkConfiguration::builder()
+        .awsvpc_configuration(vpc)
+        .build())
 }
 
 fn load_balancers(s: &Service) -> Result<Vec<LoadBalancer>, ProviderError> {
