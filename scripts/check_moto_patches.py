@@ -398,6 +398,11 @@ plain = run_job(migrate)["taskArn"]
 _, t = until(plain, "STOPPED")
 check(f"a plain command exits 0 ({t['containers'][0].get('exitCode')}, {log_lines(plain)})",
       t["containers"][0].get("exitCode") == 0 and log_lines(plain) == ["moto peer: ran /app/migrate.sh"])
+exiting = run_job(job("exiting", image="backend:exit-2-migrations"))["taskArn"]
+_, t = until(exiting, "STOPPED")
+check(f"an image tagged exit-2-...: the plain command exits 2 ({t['containers'][0].get('exitCode')}, {log_lines(exiting)})",
+      t["containers"][0].get("exitCode") == 2 and t.get("stopCode") == "EssentialContainerExited"
+      and log_lines(exiting)[-1] == "moto peer: backend:exit-2-migrations exits with code 2")
 nosg = works("RunTask without awsvpcConfiguration.securityGroups (moto answered 500)", lambda: ecs.run_task(
     cluster="quick", taskDefinition=migrate, launchType="FARGATE",
     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}}))["tasks"][0]["taskArn"]
@@ -430,7 +435,7 @@ ecs.stop_task(cluster="quick", task=early, reason="never mind")
 _, t = until(early, "STOPPED")
 check("StopTask before it started: UserInitiated, no exitCode",
       t.get("stopCode") == "UserInitiated" and "exitCode" not in t["containers"][0] and "startedAt" not in t)
-everything = [ran["taskArn"], plain, nosg, unlogged, unpulled, long, early]
+everything = [ran["taskArn"], plain, exiting, nosg, unlogged, unpulled, long, early]
 until(nosg, "STOPPED")
 check("ListTasks lists RUNNING tasks only unless told (none now)", ecs.list_tasks(cluster="quick")["taskArns"] == [])
 check("ListTasks desiredStatus STOPPED lists them all",

@@ -398,6 +398,9 @@ ECS_DRAIN = 30  # AWS s: a deleted service DRAINING while its tasks stop
 ECS_SCALE = 0.01  # AWS time with the AWS-like "transitions" off: a rollout takes 0.6 s
 # A container image tagged "fail" or "fail-<anything>" never starts (see ecs_failing).
 FAIL_IMAGE = re.compile(r":fail(-[^/:@]*)?$")
+# A RunTask container whose image is tagged "exit-N" or "exit-N-<anything>"
+# exits N, whatever its command (a command that is not `sh -c` runs as 0).
+EXIT_IMAGE = re.compile(r":exit-(\d+)(-[^/:@]*)?$")
 DEFAULT_DEPLOYMENT_CONFIGURATION = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
     "maximumPercent": 200,
@@ -783,6 +786,13 @@ def _ecs_plan(argv, image):
                 lines.append((t, f"moto peer: not run: {stmt}"))
         return lines, code, t + ECS_TASK_EXIT
     what = " ".join(argv) if argv else f"{image} (its image's command)"
+    failing = EXIT_IMAGE.search(str(image or ""))
+    if failing:
+        # A program the test cannot script (an entrypoint baked into the image) failing.
+        code = int(failing.group(1)) % 256
+        lines = [(ECS_TASK_STEP, f"moto peer: ran {what}"),
+                 (2 * ECS_TASK_STEP, f"moto peer: {image} exits with code {code}")]
+        return lines, code, 2 * ECS_TASK_STEP + ECS_TASK_EXIT
     return [(ECS_TASK_STEP, f"moto peer: ran {what}")], 0, ECS_TASK_STEP + ECS_TASK_EXIT
 
 

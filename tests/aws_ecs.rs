@@ -2,7 +2,8 @@
 //! the service-linked role's propagation against the AWS-like peer; draining
 //! services with moto's fault switch; and the service rollout waits (steady
 //! state, rollback), the cluster's provisioning, the new revision's listing
-//! and throttling with aws-smithy-mocks, where moto cannot play the part.
+//! and throttling with aws-smithy-mocks, where moto cannot play the part;
+//! one-off task runs (aws:ecs/TaskRun) against the AWS-like peer.
 
 mod support;
 
@@ -25,7 +26,9 @@ use morket_stack::provider::aws::ecs::service::{AwsVpcConfig, Service, ServiceLo
 use morket_stack::provider::aws::ecs::task_definition::{
     Container, EnvVar, Health, LogConfig, PortMap, SecretRef, TaskDefinition,
 };
+use morket_stack::provider::aws::ecs::task_run::TaskRun;
 use morket_stack::provider::aws::iam::service_linked_role::ServiceLinkedRole;
+use morket_stack::provider::aws::logs::log_group::LogGroup;
 use morket_stack::provider::aws::{self, Aws, AwsSettings};
 use morket_stack::provider::{Ctx, ProviderError};
 use morket_stack::state::StateStore;
@@ -1626,4 +1629,169 @@ async fn a_circuit_breaker_rollback_never_seen_failing_is_still_a_failure() {
         *updates.lock().unwrap(),
         vec![NEW_TD.to_string(), OLD_TD.to_string()]
     );
+}
+
+/// One migration job: a cluster, its log group, a task definition logging
+/// to it, the run of `script` (`sh -c`, which the peer plays: echo, exit),
+/// and a log group standing in for what waits for the migrations (a
+/// service's new revision), kept `retention` days.
+fn job_stack(
+    net: &(String, String, String),
+    script: &str,
+    retention: i32,
+) -> (Stack, Resource<TaskRun>, Resource<LogGroup>) {
+    let mut st = Stack::new(STACK).unwrap();
+    let mut root = st.root();
+    let cluster = root.resource("jobs", Cluster::new("jobs")).unwrap();
+    let group = root
+        .resource("migrate-logs", LogGroup::new("/ecs/jobs-migrate"))
+        .unwrap();
+    let mut c = Container::new("migrate", "backend:1.4");
+    c.log_configuration = Some(LogConfig {
+        log_driver: "awslogs".into(),
+        options: [
+            ("awslogs-group".to_string(), group.name().into()),
+            ("awslogs-region".to_string(), "us-east-1".into()),
+            ("awslogs-stream-prefix".to_string(), "ecs".into()),
+        ]
+        .into(),
+    });
+    let td = root
+        .resource(
+            "migrate-task",
+            TaskDefinition::new("jobs-migrate", "256", "512", vec![c]),
+        )
+        .unwrap();
+    let mut run = TaskRun::new(cluster.arn(), td.arn(), "migrate");
+    run.command = vec!["sh".into(), "-c".into(), script.into()];
+    run.network_configuration = Some(AwsVpcConfig {
+        subnets: vec![net.0.as_str().into()],
+        security_groups: vec![net.1.as_str().into()],
+        assign_public_ip: false,
+    });
+    run.log_lines = 5;
+    let run = root.resource("migrate", run).unwrap();
+    let mut app = LogGroup::new("/ecs/jobs-app");
+    app.retention_in_days = Some(retention);
+    let app = root
+        .resource_with(
+            "app-logs",
+            app,
+            ResourceOptions::new().depends_on(run.urn()),
+        )
+        .unwrap();
+    (st, run, app)
+}
+
+/// aws:ecs/TaskRun against the AWS-like peer, whose RunTask tasks go
+/// PROVISIONING → … → STOPPED in time and exit with their script's code,
+/// writing its echoes to the awslogs stream (scripts/moto_server.py): a run
+/// waits for its task to stop; a non-zero exit fails the apply with the log
+/// tail before anything that depends on it is touched, is recorded as it
+/// ended and runs again on the next up; a run a killed apply started is
+/// found by its URN tag and not started twice; destroy leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_run_runs_to_completion_and_a_failed_run_stops_the_apply() {
+    let (mut e, subnet, sg) = aws_like().await;
+    let net = (subnet, sg, String::new());
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&e.conf);
+    let ecs = aws_sdk_ecs::Client::new(&e.conf);
+    let run_tasks = |e: &Env| {
+        e.moto
+            .requests()
+            .iter()
+            .filter(|q| q.operation == "RunTask")
+            .count()
+    };
+    let retention = |logs: aws_sdk_cloudwatchlogs::Client| async move {
+        logs.describe_log_groups()
+            .log_group_name_prefix("/ecs/jobs-app")
+            .send()
+            .await
+            .unwrap()
+            .log_groups()[0]
+            .retention_in_days()
+    };
+
+    // A run that succeeds: the task stopped with 0, its lines logged.
+    let (s1, run, app) = job_stack(&net, "echo applying 0042; echo done in 12 ms; exit 0", 7);
+    e.up_stable(&s1).await;
+    let rec = e.st.resource(run.urn()).unwrap().unwrap();
+    assert_eq!(rec.inputs["exit_code"], json!(0));
+    assert_eq!(rec.outputs["last_status"], json!("STOPPED"));
+    let task = ecs
+        .describe_tasks()
+        .cluster("jobs")
+        .tasks(&rec.id)
+        .include(aws_sdk_ecs::types::TaskField::Tags)
+        .send()
+        .await
+        .unwrap()
+        .tasks()[0]
+        .clone();
+    assert_eq!(task.started_by(), Some("morket-stack"));
+    assert_eq!(task.containers()[0].exit_code(), Some(0));
+    let tags = aws::ecs::from_tags(task.tags());
+    assert_eq!(tag_urn(&tags["morket:urn"]), run.urn().as_str());
+    let stream = format!("ecs/migrate/{}", rec.id.rsplit('/').next().unwrap());
+    let lines: Vec<String> = logs
+        .get_log_events()
+        .log_group_name("/ecs/jobs-migrate")
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap()
+        .events()
+        .iter()
+        .map(|l| l.message().unwrap().to_string())
+        .collect();
+    assert_eq!(lines, ["applying 0042", "done in 12 ms"]);
+    assert_eq!(run_tasks(&e), 1);
+
+    // A run that exits 3: the apply fails naming the code, with the log
+    // tail; what depends on it (retention 7 → 14) is not touched.
+    let failing = "echo applying 0043; echo relation accounts already exists; exit 3";
+    let (s2, _, _) = job_stack(&net, failing, 14);
+    let err = e.up_failing(&s2).await;
+    assert!(
+        err.contains("container migrate exited with code 3")
+            && err.contains("relation accounts already exists"),
+        "{err}"
+    );
+    assert_eq!(
+        retention(logs.clone()).await,
+        Some(7),
+        "the dependent moved"
+    );
+    let rec = e.st.resource(run.urn()).unwrap().unwrap();
+    assert_eq!(rec.inputs["exit_code"], json!(3), "recorded as it ended");
+    assert_eq!(run_tasks(&e), 2);
+    let p = e.eng.preview(&s2, &PlanOptions::default()).await.unwrap();
+    assert_eq!(step(&p, &run).action, Action::Replace, "run again");
+    assert_eq!(step(&p, &app).action, Action::Update);
+
+    // Fixed: it runs again, then the dependent moves.
+    let (s3, _, _) = job_stack(&net, "echo applying 0043; exit 0", 14);
+    e.up_stable(&s3).await;
+    assert_eq!(retention(logs.clone()).await, Some(14));
+    assert_eq!(run_tasks(&e), 3);
+    assert_eq!(
+        e.st.resource(run.urn()).unwrap().unwrap().inputs["exit_code"],
+        json!(0)
+    );
+
+    // A run a killed apply started (the create returned, the checkpoint
+    // never came) is found by its URN tag and recorded, not run twice.
+    let (s4, _, _) = job_stack(&net, "echo applying 0044; exit 0", 14);
+    let mut inputs = e.st.resource(run.urn()).unwrap().unwrap().inputs;
+    inputs["command"][2] = json!("echo applying 0044; exit 0");
+    let created = e.interrupted_create(&run, &inputs).await;
+    assert_eq!(run_tasks(&e), 4);
+    e.up_stable(&s4).await;
+    assert_eq!(run_tasks(&e), 4, "the interrupted run was adopted");
+    assert_eq!(e.id(&run), created.id);
+
+    let (_, report) = e.eng.destroy(&s4, &e.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.st.resources().unwrap().is_empty());
 }

@@ -764,11 +764,13 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     assert_eq!(tagged_in_moto(&moto, "staging"), (1, 1, 1));
     assert_eq!(ecs_images(&moto, "staging")["backend"], "latest");
 
-    // A deploy pipeline rolls the backend image: the two task definitions
-    // that run it get a new revision each (a task definition is immutable:
-    // the update registers the next revision of the family, and the older
-    // ones stay ACTIVE for the circuit breaker's rollback) and their
-    // services move to it; nothing else changes.
+    // A deploy pipeline rolls the backend image: the migrations' task
+    // definition gets a new revision and runs to completion first (R18),
+    // then the two task definitions that run the backend get a new
+    // revision each (a task definition is immutable: the update registers
+    // the next revision of the family, and the older ones stay ACTIVE for
+    // the circuit breaker's rollback) and their services move to it;
+    // nothing else changes.
     const ROLL: &str = "images.backend=v2.0.1";
     let plan_file = dir.path().join("roll.json");
     let r = peer(&[
@@ -782,6 +784,27 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     ]);
     assert_eq!(r.code, 2, "changes are exit code 2:\n{}", r.text);
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    // The plan's order: the run, then the new revisions, then the services.
+    let order: Vec<(String, String)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "same")
+        .map(|s| {
+            let urn = s["urn"].as_str().unwrap();
+            let name = urn.rsplit("::").next().unwrap().to_string();
+            (s["action"].as_str().unwrap().to_string(), name)
+        })
+        .collect();
+    let at = |name: &str| order.iter().position(|(_, n)| n == name).unwrap();
+    assert!(
+        at("migrate-task") < at("migrate")
+            && at("migrate") < at("backend-task")
+            && at("migrate") < at("temporal-worker-task")
+            && at("backend-task") < at("backend")
+            && at("temporal-worker-task") < at("temporal-worker"),
+        "{order:?}"
+    );
     let mut changes: Vec<(String, String, Value)> = plan["steps"]
         .as_array()
         .unwrap()
@@ -804,9 +827,11 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     assert_eq!(
         summary,
         vec![
+            ("replace", "services::aws:ecs/TaskRun::migrate"),
             ("update", "services::aws:ecs/Service::backend"),
             ("update", "services::aws:ecs/Service::temporal-worker"),
             ("update", "services::aws:ecs/TaskDefinition::backend-task"),
+            ("update", "services::aws:ecs/TaskDefinition::migrate-task"),
             (
                 "update",
                 "services::aws:ecs/TaskDefinition::temporal-worker-task"
@@ -816,12 +841,17 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     );
     for (_, urn, changed) in &changes {
         let field = if urn.contains("TaskDefinition") {
-            "container_definitions"
+            serde_json::json!(["container_definitions"])
+        } else if urn.contains("TaskRun") {
+            serde_json::json!(["task_definition", "triggers"])
         } else {
-            "task_definition"
+            serde_json::json!(["task_definition"])
         };
-        assert_eq!(changed, &serde_json::json!([field]), "{urn}");
+        assert_eq!(changed, &field, "{urn}");
     }
+    // What reaches ECS, in order: the migrations' revision and their run,
+    // which ends before any other revision or service update is sent.
+    moto.clear_requests();
     let rolled = aws_like(&[
         "--set",
         ROLL,
@@ -832,13 +862,66 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
         "--yes",
     ]);
     assert!(
-        rolled.contains("Apply complete: 4 done, 0 failed"),
+        rolled.contains("Apply complete: 6 done, 0 failed"),
         "{rolled}"
+    );
+    let ecs_ops = |ops: &[&str]| -> Vec<String> {
+        moto.requests()
+            .into_iter()
+            .filter(|q| ops.contains(&q.operation.as_str()))
+            .map(|q| q.operation)
+            .collect()
+    };
+    let sent = ecs_ops(&["RegisterTaskDefinition", "RunTask", "UpdateService"]);
+    let run_at = sent.iter().position(|o| o == "RunTask").expect("RunTask");
+    assert_eq!(
+        run_at, 1,
+        "the migrations' revision, then the run: {sent:?}"
+    );
+    assert_eq!(sent.len(), 6, "{sent:?}");
+    assert!(
+        sent[2..].iter().all(|o| o != "RunTask"),
+        "one run, before the other revisions and the services: {sent:?}"
     );
     let images = ecs_images(&moto, "staging");
     assert_eq!(images["backend"], "v2.0.1");
     assert_eq!(images["temporal-worker"], "v2.0.1");
     assert_eq!(images["scraper"], "latest");
+    aws_like(&["--set", ROLL, "preview", "staging", "--expect-no-changes"]);
+
+    // A migration that exits non-zero (the peer's image tag exit-3-...)
+    // fails the apply with the task's log tail, before any revision that
+    // runs the backend registers and before a service is touched; the run
+    // is recorded as it ended, and the next deploy runs it again.
+    moto.clear_requests();
+    let broken = peer(&[
+        "--set",
+        "images.backend=exit-3-broken",
+        "up",
+        "staging",
+        "--yes",
+    ]);
+    assert_ne!(broken.code, 0, "{}", broken.text);
+    assert!(
+        broken.text.contains("container migrate exited with code 3")
+            && broken.text.contains("exit-3-broken exits with code 3"),
+        "the exit code and the log tail: {}",
+        broken.text
+    );
+    assert_eq!(
+        ecs_ops(&["RegisterTaskDefinition", "RunTask", "UpdateService"]),
+        ["RegisterTaskDefinition", "RunTask"],
+        "only the migrations' revision and run"
+    );
+    let images = ecs_images(&moto, "staging");
+    assert_eq!(images["backend"], "v2.0.1", "the service was not touched");
+    let retry = peer(&["--set", ROLL, "preview", "staging"]);
+    assert!(
+        retry.text.contains("aws:ecs/TaskRun::migrate"),
+        "the failed run is run again: {}",
+        retry.text
+    );
+    aws_like(&["--set", ROLL, "up", "staging", "--yes"]);
     aws_like(&["--set", ROLL, "preview", "staging", "--expect-no-changes"]);
 
     // Production next to it, in the same account.

@@ -24,6 +24,7 @@ use morket_stack::provider::aws::ecs::service::{
 use morket_stack::provider::aws::ecs::task_definition::{
     Container, EnvVar, Health, LogConfig, PortMap, SecretRef, TaskDefinition,
 };
+use morket_stack::provider::aws::ecs::task_run::TaskRun;
 use morket_stack::provider::aws::elbv2::target_group::TargetGroup;
 use morket_stack::provider::aws::iam::policy::{PolicyDocument, Statement};
 use morket_stack::provider::aws::iam::role::Role;
@@ -45,6 +46,11 @@ use super::temporal::TEMPORAL_ADDRESS;
 /// The backend image's Temporal worker process (R3.4): the same image as
 /// the API with another command, the contract with its Dockerfile.
 pub const WORKER_COMMAND: &[&str] = &["node", "dist/temporal/worker.js"];
+
+/// The backend image's migration entrypoint (R18.3): PostgreSQL, then
+/// ClickHouse, under a PostgreSQL advisory lock, each version and its
+/// duration logged; a non-zero exit on any failure (docker/backend/).
+pub const MIGRATE_COMMAND: &[&str] = &["/app/migrate.sh"];
 
 /// Where the backend image keeps AWS's RDS CA bundle
 /// (truststore.pki.rds.amazonaws.com global-bundle.pem).
@@ -76,6 +82,9 @@ pub struct App<'a> {
     /// group behind the ALB (ECS refuses a target group no load balancer
     /// uses), the network rules its tasks need at start.
     pub after: Vec<Urn>,
+    /// What a new revision of its task definition waits for: the
+    /// migrations, so no task runs code newer than the schema (R18.1).
+    pub definition_after: Vec<Urn>,
 }
 
 /// What one service is made of.
@@ -83,6 +92,19 @@ pub struct Deployed {
     pub log_group: Resource<LogGroup>,
     pub execution_role: Resource<Role>,
     pub service: Resource<Service>,
+}
+
+/// A task definition with its log group and execution role.
+pub struct Defined {
+    pub log_group: Resource<LogGroup>,
+    pub execution_role: Resource<Role>,
+    pub task_definition: Resource<TaskDefinition>,
+}
+
+/// The migrations (R18): their task definition and the run of it.
+pub struct Migrations {
+    pub defined: Defined,
+    pub run: Resource<TaskRun>,
 }
 
 pub struct Services {
@@ -110,6 +132,93 @@ pub fn deploy(
     cluster: &Resource<Cluster>,
     app: App<'_>,
 ) -> Result<Deployed, ModelError> {
+    let key = app.key;
+    let name = cfg.name(key);
+    let size = app.size;
+    let security_group = app.security_group.clone();
+    let (target_group, port) = (app.target_group, app.port);
+    let registry = app.registry.clone();
+    let after = app.after.clone();
+    let Defined {
+        log_group,
+        execution_role,
+        task_definition,
+    } = define(c, cfg, app)?;
+
+    // R3.5
+    let mut svc = Service::new(&name, cluster.arn(), task_definition.arn());
+    svc.desired_count = size.desired_count as i32;
+    svc.deployment_minimum_healthy_percent = 100;
+    svc.deployment_maximum_percent = 200;
+    svc.deployment_circuit_breaker = Some(CircuitBreaker {
+        enable: true,
+        rollback: true,
+    });
+    svc.network_configuration = Some(AwsVpcConfig {
+        subnets: net.private_subnets.iter().map(|s| s.id().into()).collect(),
+        security_groups: vec![security_group],
+        assign_public_ip: false,
+    });
+    if let (Some(tg), Some(port)) = (target_group, port) {
+        svc.load_balancers = vec![ServiceLoadBalancer {
+            target_group_arn: tg.arn().into(),
+            container_name: key.into(),
+            container_port: port as i32,
+        }];
+        // First health checks of a task that is still starting.
+        svc.health_check_grace_period_seconds = Some(60);
+    }
+    if let Some(registry) = registry {
+        svc.service_registries = vec![ServiceRegistryRef {
+            registry_arn: registry,
+        }];
+    }
+    svc.tags = name_tag(cfg, key);
+    let mut opts = ResourceOptions::new();
+    for urn in &after {
+        opts = opts.depends_on(urn);
+    }
+    // Autoscaling owns the running count once it is on.
+    if size.max_count.is_some() {
+        opts = opts.ignore_changes("desired_count");
+    }
+    let service = c.resource_with(key, svc, opts)?;
+
+    // R3.7 / R19.5: CPU target tracking between desired_count (at least 2
+    // for the API services) and max_count.
+    if let Some(max) = size.max_count {
+        let target = c.resource(
+            &format!("{key}-scaling"),
+            Target::ecs_service(
+                cluster.name(),
+                service.name(),
+                size.desired_count as i32,
+                max as i32,
+            ),
+        )?;
+        c.resource(
+            &format!("{key}-cpu"),
+            Policy::ecs_target_tracking(
+                &format!("{name}-cpu-70"),
+                target.resource_id(),
+                TargetTracking {
+                    target_value: 70.0,
+                    predefined_metric_type: "ECSServiceAverageCPUUtilization".into(),
+                    ..Default::default()
+                },
+            ),
+        )?;
+    }
+    Ok(Deployed {
+        log_group,
+        execution_role,
+        service,
+    })
+}
+
+/// Declares `app`'s log group, execution role (reading exactly its own
+/// secrets) and task definition in `c`.
+pub fn define(c: &mut Scope<'_>, cfg: &MorketConfig, app: App<'_>) -> Result<Defined, ModelError> {
     let key = app.key;
     let name = cfg.name(key);
 
@@ -198,77 +307,49 @@ pub fn deploy(
         td.task_role_arn = Some(role.arn().into());
     }
     td.tags = name_tag(cfg, key);
-    let task_definition = c.resource(&format!("{key}-task"), td)?;
-
-    // R3.5
-    let mut svc = Service::new(&name, cluster.arn(), task_definition.arn());
-    svc.desired_count = app.size.desired_count as i32;
-    svc.deployment_minimum_healthy_percent = 100;
-    svc.deployment_maximum_percent = 200;
-    svc.deployment_circuit_breaker = Some(CircuitBreaker {
-        enable: true,
-        rollback: true,
-    });
-    svc.network_configuration = Some(AwsVpcConfig {
-        subnets: net.private_subnets.iter().map(|s| s.id().into()).collect(),
-        security_groups: vec![app.security_group],
-        assign_public_ip: false,
-    });
-    if let (Some(tg), Some(port)) = (app.target_group, app.port) {
-        svc.load_balancers = vec![ServiceLoadBalancer {
-            target_group_arn: tg.arn().into(),
-            container_name: key.into(),
-            container_port: port as i32,
-        }];
-        // First health checks of a task that is still starting.
-        svc.health_check_grace_period_seconds = Some(60);
-    }
-    if let Some(registry) = app.registry {
-        svc.service_registries = vec![ServiceRegistryRef {
-            registry_arn: registry,
-        }];
-    }
-    svc.tags = name_tag(cfg, key);
     let mut opts = ResourceOptions::new();
-    for urn in &app.after {
+    for urn in &app.definition_after {
         opts = opts.depends_on(urn);
     }
-    // Autoscaling owns the running count once it is on.
-    if app.size.max_count.is_some() {
-        opts = opts.ignore_changes("desired_count");
-    }
-    let service = c.resource_with(key, svc, opts)?;
-
-    // R3.7 / R19.5: CPU target tracking between desired_count (at least 2
-    // for the API services) and max_count.
-    if let Some(max) = app.size.max_count {
-        let target = c.resource(
-            &format!("{key}-scaling"),
-            Target::ecs_service(
-                cluster.name(),
-                service.name(),
-                app.size.desired_count as i32,
-                max as i32,
-            ),
-        )?;
-        c.resource(
-            &format!("{key}-cpu"),
-            Policy::ecs_target_tracking(
-                &format!("{name}-cpu-70"),
-                target.resource_id(),
-                TargetTracking {
-                    target_value: 70.0,
-                    predefined_metric_type: "ECSServiceAverageCPUUtilization".into(),
-                    ..Default::default()
-                },
-            ),
-        )?;
-    }
-    Ok(Deployed {
+    let task_definition = c.resource_with(&format!("{key}-task"), td, opts)?;
+    Ok(Defined {
         log_group,
         execution_role,
-        service,
+        task_definition,
     })
+}
+
+/// R18: the migrations as a one-off task ([`TaskRun`]), run to completion
+/// whenever its task definition gets a revision (a new image), on the
+/// services' network, after what `app.after` names (the databases).
+pub fn migrate(
+    c: &mut Scope<'_>,
+    cfg: &MorketConfig,
+    net: &Network,
+    cluster: &Resource<Cluster>,
+    app: App<'_>,
+) -> Result<Migrations, ModelError> {
+    let key = app.key;
+    let security_group = app.security_group.clone();
+    let after = app.after.clone();
+    let image = app.image.clone();
+    let defined = define(c, cfg, app)?;
+    let mut run = TaskRun::new(cluster.arn(), defined.task_definition.arn(), key);
+    run.network_configuration = Some(AwsVpcConfig {
+        subnets: net.private_subnets.iter().map(|s| s.id().into()).collect(),
+        security_groups: vec![security_group],
+        assign_public_ip: false,
+    });
+    // The revision moves with any change of the definition; the image is
+    // named too, for the plan's reader.
+    run.triggers.insert("image".into(), image);
+    run.tags = name_tag(cfg, key);
+    let mut opts = ResourceOptions::new();
+    for urn in &after {
+        opts = opts.depends_on(urn);
+    }
+    let run = c.resource_with(key, run, opts)?;
+    Ok(Migrations { defined, run })
 }
 
 /// What the services connect to.
@@ -395,6 +476,56 @@ pub fn declare(
     };
     let ecs_sg: Input<String> = net.security_groups.ecs.id().into();
 
+    // R18: the backend image's migrations, with the database settings and
+    // credentials alone, once Aurora's writer and ClickHouse are up; the
+    // task definitions that run the backend's code wait for them.
+    let migration_credentials = || -> Vec<(&'static str, &Entry, Option<&'static str>)> {
+        vec![
+            ("PGUSER", &s.aurora, Some("username")),
+            ("PGPASSWORD", &s.aurora, Some("password")),
+            ("CLICKHOUSE_USER", &s.clickhouse, Some("username")),
+            ("CLICKHOUSE_PASSWORD", &s.clickhouse, Some("password")),
+        ]
+    };
+    let mut migrate_after = start_after(&migration_credentials(), false);
+    migrate_after.push(b.clickhouse.instance.urn().clone());
+    let migrations = migrate(
+        &mut c,
+        cfg,
+        net,
+        cluster,
+        App {
+            key: "migrate",
+            image: image(&registry.backend, &cfg.images.backend),
+            size: &cfg.ecs.backend,
+            command: MIGRATE_COMMAND.iter().map(|s| s.to_string()).collect(),
+            port: None,
+            target_group: None,
+            environment: connections()
+                .into_iter()
+                .filter(|(n, _)| {
+                    [
+                        "DATABASE_URL",
+                        "CLICKHOUSE_URL",
+                        "NODE_EXTRA_CA_CERTS",
+                        "NODE_ENV",
+                        "APP_ENV",
+                        "LOG_LEVEL",
+                    ]
+                    .contains(n)
+                })
+                .collect(),
+            secrets: migration_credentials(),
+            security_group: ecs_sg.clone(),
+            registry: None,
+            health_check: None,
+            task_policy: None,
+            after: migrate_after,
+            definition_after: Vec::new(),
+        },
+    )?;
+    let migrated = vec![migrations.run.urn().clone()];
+
     let mut backend_env = connections();
     backend_env.push(("PORT", BACKEND_PORT.to_string().into()));
     let backend = deploy(
@@ -416,6 +547,7 @@ pub fn declare(
             health_check: None,
             task_policy: Some(exports_policy()),
             after: start_after(&credentials(), true),
+            definition_after: migrated.clone(),
         },
     )?;
 
@@ -451,6 +583,7 @@ pub fn declare(
             health_check: None,
             task_policy: None,
             after: start_after(&[("SERVICE_API_KEY", &s.service_api_key, None)], true),
+            definition_after: Vec::new(),
         },
     )?;
 
@@ -474,6 +607,7 @@ pub fn declare(
             health_check: None,
             task_policy: Some(exports_policy()),
             after: start_after(&credentials(), false),
+            definition_after: migrated,
         },
     )?;
 
@@ -482,7 +616,11 @@ pub fn declare(
     for (repo, roles) in [
         (
             &registry.backend,
-            vec![&backend.execution_role, &worker.execution_role],
+            vec![
+                &backend.execution_role,
+                &worker.execution_role,
+                &migrations.defined.execution_role,
+            ],
         ),
         (&registry.scraper, vec![&scraper.execution_role]),
     ] {

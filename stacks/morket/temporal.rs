@@ -107,6 +107,7 @@ pub fn declare(
             // The schema setup needs Aurora answering: its writer up, and
             // the rule that lets the server in.
             after: vec![to_aurora.urn().clone(), aurora.writer.clone()],
+            definition_after: Vec::new(),
         },
     )?;
     Ok(Temporal { server })

@@ -205,6 +205,10 @@ module "services" {
   ecs_cluster_arn                                    = module.ecs.cluster_arn
   ecs_cluster_name                                   = module.ecs.cluster_name
   edge_exports_arn                                   = module.edge.exports_arn
+  migrate_logs_retention_in_days                     = var.services_migrate_logs_retention_in_days
+  migrate_task_container_definitions_variant         = var.services_migrate_task_container_definitions_variant
+  migrate_task_cpu                                   = var.services_migrate_task_cpu
+  migrate_task_memory                                = var.services_migrate_task_memory
   network_private_us_east_1a_id                      = module.network.private_us_east_1a_id
   network_private_us_east_1b_id                      = module.network.private_us_east_1b_id
   network_sg_ecs_id                                  = module.network.sg_ecs_id

@@ -338,6 +338,26 @@ variable "services_backend_task_memory" {
   type        = string
 }
 
+variable "services_migrate_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.migrate_logs."
+  type        = number
+}
+
+variable "services_migrate_task_container_definitions_variant" {
+  description = "Which value of `container_definitions` aws_ecs_task_definition.migrate_task takes (its references differ)."
+  type        = number
+}
+
+variable "services_migrate_task_cpu" {
+  description = "`cpu` of aws_ecs_task_definition.migrate_task."
+  type        = string
+}
+
+variable "services_migrate_task_memory" {
+  description = "`memory` of aws_ecs_task_definition.migrate_task."
+  type        = string
+}
+
 variable "services_scraper_logs_retention_in_days" {
   description = "`retention_in_days` of aws_cloudwatch_log_group.scraper_logs."
   type        = number

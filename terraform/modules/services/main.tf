@@ -1,3 +1,176 @@
+resource "aws_cloudwatch_log_group" "migrate_logs" {
+  # checkov:skip=CKV_AWS_158:encrypted at rest by CloudWatch Logs with service-managed keys; the stack uses AWS default keys throughout, no CMK
+  name              = "/ecs/morket-${var.stack}-migrate"
+  retention_in_days = var.migrate_logs_retention_in_days
+  tags = {
+    Name         = "morket-${var.stack}-migrate"
+    "morket:urn" = "${var.stack}::services::aws:logs/LogGroup::migrate-logs"
+  }
+}
+
+resource "aws_iam_role" "migrate_execution" {
+  name                 = "morket-${var.stack}-migrate-execution"
+  assume_role_policy   = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"ecs-tasks.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"
+  description          = "Starts the Morket migrate tasks: image pull, logs, secrets"
+  max_session_duration = 3600
+  tags = {
+    Name         = "morket-${var.stack}-migrate-execution"
+    "morket:urn" = "${var.stack}::services::aws:iam/Role::migrate-execution"
+  }
+}
+
+resource "aws_iam_role_policy" "migrate_execution" {
+  for_each = {
+    "read-own-secrets" = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\",\"Resource\":[\"${var.aurora_cluster_master_user_secret_arn}\",\"${var.secrets_clickhouse_arn}\"]}]}"
+  }
+  role   = aws_iam_role.migrate_execution.id
+  name   = each.key
+  policy = each.value
+}
+
+resource "aws_iam_role_policy_attachment" "migrate_execution" {
+  for_each   = toset(["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"])
+  role       = aws_iam_role.migrate_execution.id
+  policy_arn = each.value
+}
+
+resource "aws_ecs_task_definition" "migrate_task" {
+  family                   = "morket-${var.stack}-migrate"
+  cpu                      = var.migrate_task_cpu
+  memory                   = var.migrate_task_memory
+  network_mode             = "awsvpc"
+  requires_compatibilities = ["FARGATE"]
+  execution_role_arn       = aws_iam_role.migrate_execution.arn
+  container_definitions = [
+    jsonencode([
+      {
+        name      = "migrate"
+        image     = "${var.registry_backend_repository_url}:latest"
+        essential = true
+        cpu       = 0
+        environment = [
+          {
+            name  = "DATABASE_URL"
+            value = "postgresql://${var.aurora_cluster_endpoint}:5432/morket?sslmode=require"
+          },
+          {
+            name  = "CLICKHOUSE_URL"
+            value = "http://${var.clickhouse_instance_private_ip}:8123"
+          },
+          {
+            name  = "NODE_EXTRA_CA_CERTS"
+            value = "/etc/ssl/certs/rds-global-bundle.pem"
+          },
+          {
+            name  = "NODE_ENV"
+            value = var.stack
+          },
+          {
+            name  = "APP_ENV"
+            value = var.stack
+          },
+          {
+            name  = "LOG_LEVEL"
+            value = "info"
+          },
+        ]
+        secrets = [
+          {
+            name      = "PGUSER"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:username::"
+          },
+          {
+            name      = "PGPASSWORD"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:password::"
+          },
+          {
+            name      = "CLICKHOUSE_USER"
+            valueFrom = "${var.secrets_clickhouse_arn}:username::"
+          },
+          {
+            name      = "CLICKHOUSE_PASSWORD"
+            valueFrom = "${var.secrets_clickhouse_arn}:password::"
+          },
+        ]
+        command = ["/app/migrate.sh"]
+        logConfiguration = {
+          logDriver = "awslogs"
+          options = {
+            "awslogs-group"         = aws_cloudwatch_log_group.migrate_logs.name
+            "awslogs-region"        = "us-east-1"
+            "awslogs-stream-prefix" = "ecs"
+          }
+        }
+      },
+    ]),
+    jsonencode([
+      {
+        name      = "migrate"
+        image     = "${var.registry_backend_repository_url}:latest"
+        essential = true
+        cpu       = 0
+        environment = [
+          {
+            name  = "DATABASE_URL"
+            value = "postgresql://${var.aurora_cluster_endpoint}:5432/morket?sslmode=require"
+          },
+          {
+            name  = "CLICKHOUSE_URL"
+            value = "http://${var.clickhouse_instance_private_ip}:8123"
+          },
+          {
+            name  = "NODE_EXTRA_CA_CERTS"
+            value = "/etc/ssl/certs/rds-global-bundle.pem"
+          },
+          {
+            name  = "NODE_ENV"
+            value = "production"
+          },
+          {
+            name  = "APP_ENV"
+            value = var.stack
+          },
+          {
+            name  = "LOG_LEVEL"
+            value = "debug"
+          },
+        ]
+        secrets = [
+          {
+            name      = "PGUSER"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:username::"
+          },
+          {
+            name      = "PGPASSWORD"
+            valueFrom = "${var.aurora_cluster_master_user_secret_arn}:password::"
+          },
+          {
+            name      = "CLICKHOUSE_USER"
+            valueFrom = "${var.secrets_clickhouse_arn}:username::"
+          },
+          {
+            name      = "CLICKHOUSE_PASSWORD"
+            valueFrom = "${var.secrets_clickhouse_arn}:password::"
+          },
+        ]
+        command = ["/app/migrate.sh"]
+        logConfiguration = {
+          logDriver = "awslogs"
+          options = {
+            "awslogs-group"         = aws_cloudwatch_log_group.migrate_logs.name
+            "awslogs-region"        = "us-east-1"
+            "awslogs-stream-prefix" = "ecs"
+          }
+        }
+      },
+    ]),
+  ][var.migrate_task_container_definitions_variant]
+  tags = {
+    Name         = "morket-${var.stack}-migrate"
+    "morket:urn" = "${var.stack}::services::aws:ecs/TaskDefinition::migrate-task"
+  }
+}
+
 resource "aws_cloudwatch_log_group" "backend_logs" {
   # checkov:skip=CKV_AWS_158:encrypted at rest by CloudWatch Logs with service-managed keys; the stack uses AWS default keys throughout, no CMK
   name              = "/ecs/morket-${var.stack}-backend"
@@ -947,7 +1120,7 @@ resource "aws_ecs_service" "temporal_worker" {
 
 resource "aws_ecr_repository_policy" "backend_pull" {
   repository = var.registry_backend_name
-  policy     = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"PullByExecutionRoles\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"${aws_iam_role.backend_execution.arn}\",\"${aws_iam_role.temporal_worker_execution.arn}\"]},\"Action\":[\"ecr:BatchGetImage\",\"ecr:GetDownloadUrlForLayer\",\"ecr:BatchCheckLayerAvailability\"]}]}"
+  policy     = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"PullByExecutionRoles\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"${aws_iam_role.backend_execution.arn}\",\"${aws_iam_role.temporal_worker_execution.arn}\",\"${aws_iam_role.migrate_execution.arn}\"]},\"Action\":[\"ecr:BatchGetImage\",\"ecr:GetDownloadUrlForLayer\",\"ecr:BatchCheckLayerAvailability\"]}]}"
 }
 
 resource "aws_ecr_repository_policy" "scraper_pull" {

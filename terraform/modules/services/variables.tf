@@ -83,6 +83,30 @@ variable "edge_exports_arn" {
   type        = any
 }
 
+variable "migrate_logs_retention_in_days" {
+  description = "`retention_in_days` of aws_cloudwatch_log_group.migrate_logs."
+  type        = number
+  default     = 30
+}
+
+variable "migrate_task_container_definitions_variant" {
+  description = "Which value of `container_definitions` aws_ecs_task_definition.migrate_task takes (its references differ)."
+  type        = number
+  default     = 1
+}
+
+variable "migrate_task_cpu" {
+  description = "`cpu` of aws_ecs_task_definition.migrate_task."
+  type        = string
+  default     = "256"
+}
+
+variable "migrate_task_memory" {
+  description = "`memory` of aws_ecs_task_definition.migrate_task."
+  type        = string
+  default     = "512"
+}
+
 variable "network_private_us_east_1a_id" {
   description = "`private_us_east_1a_id` of module network."
   type        = any

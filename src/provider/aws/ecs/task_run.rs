@@ -160,8 +160,7 @@ fn cluster_of(task_arn: &str) -> Option<&str> {
 
 /// The task, or `None` when ECS does not know it (never, or no longer).
 async fn describe(cx: &Call<'_, Ecs>, id: &str) -> Result<Option<Task>, ProviderError> {
-    let cluster =
-        cluster_of(id).ok_or_else(|| cx.fatal(format!("{id} is not an ECS task ARN")))?;
+    let cluster = cluster_of(id).ok_or_else(|| cx.fatal(format!("{id} is not an ECS task ARN")))?;
     let out = cx
         .send("DescribeTasks", |c| {
             c.describe_tasks()
@@ -229,7 +228,8 @@ async fn log_tail(cx: &Call<'_, Ecs>, task: &Task, name: &str, lines: i32) -> St
         return format!("\n(no log lines: container {name} does not log to CloudWatch)");
     };
     let opts = log.options().cloned().unwrap_or_default();
-    let (Some(group), Some(prefix)) = (opts.get("awslogs-group"), opts.get("awslogs-stream-prefix"))
+    let (Some(group), Some(prefix)) =
+        (opts.get("awslogs-group"), opts.get("awslogs-stream-prefix"))
     else {
         return "\n(no log lines: awslogs-group and awslogs-stream-prefix name the stream)".into();
     };
