@@ -287,6 +287,103 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     out
 }
 
+/// What GitHub keeps of a comment (65,536 characters), less room for the
+/// rest of the comment: the details block is cut to fit.
+const MARKDOWN_DETAILS_MAX: usize = 60_000;
+
+/// Text for a Markdown table cell: pipes escaped, code spans made safe.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('`', "'").replace('\n', " ")
+}
+
+/// The plan as Markdown for a pull-request comment: the summary line, a
+/// table of the changes in plan order, and the text plan (with every
+/// changed field, secrets redacted) folded in a details block.
+pub fn plan_markdown(plan: &Plan) -> String {
+    let mut out = format!("### morket-stack preview: `{}`\n\n", cell(&plan.stack));
+    let changes: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Same || s.renamed_from.is_some())
+        .collect();
+    if !plan.pending.is_empty() {
+        out.push_str(&format!(
+            "> [!WARNING]\n> {} operation(s) of an interrupted run are settled first.\n\n",
+            plan.pending.len()
+        ));
+    }
+    if !plan.refreshed.is_empty() {
+        out.push_str(&format!(
+            "> [!NOTE]\n> {} resource(s) changed outside morket-stack (see the details).\n\n",
+            plan.refreshed.len()
+        ));
+    }
+    if changes.is_empty() {
+        out.push_str(&format!(
+            "**No changes.** The stack is up to date ({} resources).\n",
+            plan.unchanged
+        ));
+        return out;
+    }
+    out.push_str(&format!("**{}**\n\n", plan.counts()));
+    out.push_str("| | Resource | Type | Changed |\n|:-:|---|---|---|\n");
+    for s in &changes {
+        let sym = match s.action {
+            Action::Same => ">",
+            a => a.symbol(s.delete_before_replace),
+        };
+        let name = s.urn.as_str().rsplit("::").next().unwrap_or(s.urn.as_str());
+        let mut changed: Vec<String> = s
+            .changed
+            .iter()
+            .map(|f| {
+                if s.replace_fields.contains(f) {
+                    format!("{f} (forces replacement)")
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        if s.old.as_ref().is_some_and(|o| o.tainted) && s.action == Action::Replace {
+            changed.push("tainted".into());
+        }
+        if let Some(from) = &s.renamed_from {
+            changed.push(format!("renamed from {from}"));
+        }
+        out.push_str(&format!(
+            "| `{sym}` | `{}` | {} | {} |\n",
+            cell(name),
+            cell(&s.type_name),
+            cell(&changed.join(", "))
+        ));
+    }
+    let mut text = plan_text(
+        plan,
+        Style {
+            color: false,
+            diff: true,
+        },
+    );
+    if text.len() > MARKDOWN_DETAILS_MAX {
+        let mut cut = MARKDOWN_DETAILS_MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n… cut to fit a comment: run `morket-stack preview --diff` for the rest\n");
+    }
+    // A fence longer than any run of backticks in the text.
+    let mut fence = "```".to_string();
+    while text.contains(&fence) {
+        fence.push('`');
+    }
+    out.push_str(&format!(
+        "\n<details><summary>Plan details</summary>\n\n{fence}text\n{}{fence}\n\n</details>\n",
+        text
+    ));
+    out
+}
+
 /// The plan as JSON for machines; secrets redacted.
 pub fn plan_json(plan: &Plan) -> Value {
     let steps: Vec<Value> = plan

@@ -6,7 +6,8 @@
 //! in place; drift; no-op preview; destroy (disable, then delete);
 //! validation before any call; interrupted creates found again. What moto
 //! cannot show (stale ETags, a delete refused while the disable deploys, an
-//! OAC still in use) runs against aws-smithy-mocks.
+//! OAC still in use) runs against aws-smithy-mocks. The static site sync
+//! (aws:s3/SiteSync) uploads by content hash and invalidates once.
 // The TTL accessors are the SDK's legacy (deprecated) cache settings, which
 // the distribution type uses on purpose.
 #![allow(deprecated)]
@@ -19,13 +20,14 @@ use std::sync::Arc;
 use aws_sdk_cloudfront::types::{Method, ViewerProtocolPolicy};
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use morket_stack::model::{HasUrn, Resource, ResourceArgs, Stack, Urn};
-use morket_stack::plan::Action;
+use morket_stack::plan::{Action, PlanOptions};
 use morket_stack::provider::aws::cloudfront::distribution::{
     CacheBehavior, CustomErrorResponse, CustomOriginConfig, Distribution, Origin,
     ViewerCertificate, HOSTED_ZONE_ID,
 };
 use morket_stack::provider::aws::cloudfront::origin_access_control::OriginAccessControl;
 use morket_stack::provider::aws::s3::bucket::Bucket;
+use morket_stack::provider::aws::s3::site_sync::{manifest, SiteSync};
 use morket_stack::provider::aws::Aws;
 use morket_stack::state::StateStore;
 use serde_json::json;
@@ -1066,4 +1068,211 @@ async fn headers_policy_lookup_reads_on_past_the_first_page() {
         .unwrap();
     assert_eq!(got.id, "id-2");
     assert_eq!(list.num_calls(), 2);
+}
+
+/// The site's files in a fresh build directory.
+fn build(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, text) in files {
+        let path = dir.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// The Morket frontend with the built site in `dir` synced into it.
+fn synced(cert: &str, dir: &std::path::Path) -> (Site, Resource<SiteSync>) {
+    let mut stack = Stack::new(STACK).unwrap();
+    let mut root = stack.root();
+    // Emptied with its versions on destroy, as staging's buckets are.
+    let mut bucket = Bucket::private(BUCKET);
+    bucket.force_destroy = true;
+    let bucket = root.resource("frontend", bucket).unwrap();
+    let oac = root
+        .resource("frontend", OriginAccessControl::s3("morket-frontend"))
+        .unwrap();
+    let cdn = frontend(
+        bucket.bucket_regional_domain_name(),
+        Some(oac.id().into()),
+        cert,
+    );
+    let cdn = root.resource("frontend", cdn).unwrap();
+    let mut s = Site {
+        stack,
+        bucket,
+        oac,
+        cdn,
+    };
+    let sync = SiteSync {
+        bucket: s.bucket.bucket().into(),
+        dir: dir.display().to_string(),
+        files: manifest(dir).unwrap(),
+        distribution_id: Some(s.cdn.id().into()),
+        ..Default::default()
+    };
+    let r = s.stack.root().resource("site", sync).unwrap();
+    (s, r)
+}
+
+impl Env {
+    /// (object PUTs, DeleteObjects, CreateInvalidation) moto answered.
+    fn sync_calls(&self) -> (usize, usize, usize) {
+        let reqs = self.moto.requests();
+        let count =
+            |f: &dyn Fn(&support::moto::PeerRequest) -> bool| reqs.iter().filter(|q| f(q)).count();
+        let object = format!("/{BUCKET}/");
+        (
+            // Sub-resource calls (?versioning, ?delete) go to the bucket's path.
+            count(&|q| {
+                q.method == "PUT" && q.path.len() > object.len() && q.path.starts_with(&object)
+            }),
+            count(&|q| q.method == "POST" && q.path.trim_end_matches('/') == format!("/{BUCKET}")),
+            count(&|q| q.method == "POST" && q.path.ends_with("/invalidation")),
+        )
+    }
+
+    async fn object(&self, key: &str) -> Option<(String, Option<String>, String)> {
+        let s3 = aws_sdk_s3::config::Builder::from(&self.h.conf)
+            .force_path_style(true)
+            .build();
+        let o = aws_sdk_s3::Client::from_conf(s3)
+            .get_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        let ct = o.content_type().unwrap_or_default().to_string();
+        let cc = o.cache_control().map(str::to_string);
+        let body = o.body.collect().await.unwrap().into_bytes();
+        Some((ct, cc, String::from_utf8(body.to_vec()).unwrap()))
+    }
+}
+
+/// aws:s3/SiteSync against moto (its invalidations read InProgress, then
+/// Completed, as scripts/moto_server.py plays them): the first up uploads
+/// the site and invalidates /* once; an unchanged site, even built in
+/// another directory, plans nothing, uploads nothing and invalidates
+/// nothing; one changed file is one upload and one invalidation; a removed
+/// file one delete and one invalidation; a file edited in the bucket is
+/// drift that `up --refresh` puts back; a file changed between the plan and
+/// the apply is refused; destroy empties the bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_sync_uploads_what_changed_and_invalidates_once() {
+    let mut e = env().await;
+    let cert = e.certificate("app.morket.example").await;
+    let v1 = [
+        ("index.html", "<html>v1</html>"),
+        ("assets/app.3f2a.js", "let v = 1;"),
+        ("robots.txt", "User-agent: *"),
+    ];
+    let dir = build(&v1);
+    let (s1, site) = synced(&cert, dir.path());
+    e.moto.clear_requests();
+    e.up_stable(&s1.stack).await;
+    assert_eq!(e.sync_calls(), (3, 0, 1), "three uploads, one invalidation");
+    let (ct, _, body) = e.object("index.html").await.unwrap();
+    assert_eq!(
+        (ct.as_str(), body.as_str()),
+        ("text/html; charset=utf-8", "<html>v1</html>")
+    );
+    let cdn = e.id(&s1.cdn);
+    let list =
+        e.cf.list_invalidations()
+            .distribution_id(&cdn)
+            .send()
+            .await
+            .unwrap();
+    let items = list.invalidation_list().unwrap().items().to_vec();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].status(), "Completed", "the up waited for it");
+    assert_eq!(e.outputs(&site)["objects"], json!(3));
+
+    // Unchanged, built again elsewhere: no change, no call.
+    let again = build(&v1);
+    let (s2, _) = synced(&cert, again.path());
+    e.moto.clear_requests();
+    e.no_changes(&s2.stack).await;
+    e.up(&s2.stack).await;
+    assert_eq!(e.sync_calls(), (0, 0, 0));
+
+    // One file changed: one upload, one invalidation.
+    let v2 = [
+        ("index.html", "<html>v2</html>"),
+        ("assets/app.3f2a.js", "let v = 1;"),
+        ("robots.txt", "User-agent: *"),
+    ];
+    let dir2 = build(&v2);
+    let (s3, _) = synced(&cert, dir2.path());
+    let p = e
+        .eng
+        .preview(&s3.stack, &PlanOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(step(&p, &site).action, Action::Update);
+    assert_eq!(step(&p, &site).changed, ["files"]);
+    e.moto.clear_requests();
+    e.up_stable(&s3.stack).await;
+    assert_eq!(e.sync_calls(), (1, 0, 1));
+    assert_eq!(e.object("index.html").await.unwrap().2, "<html>v2</html>");
+
+    // One file removed: one delete, one invalidation.
+    let dir3 = build(&v2[..2]);
+    let (s4, _) = synced(&cert, dir3.path());
+    e.moto.clear_requests();
+    e.up_stable(&s4.stack).await;
+    assert_eq!(e.sync_calls(), (0, 1, 1));
+    assert!(e.object("robots.txt").await.is_none());
+
+    // Edited in the bucket: drift, put back by up --refresh.
+    let s3c = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&e.h.conf)
+            .force_path_style(true)
+            .build(),
+    );
+    s3c.put_object()
+        .bucket(BUCKET)
+        .key("index.html")
+        .body("<html>defaced</html>".as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let live = e.read(&site).await.unwrap();
+    assert_ne!(
+        live["files"]["index.html"]["md5"],
+        e.st.resource(site.urn()).unwrap().unwrap().inputs["files"]["index.html"]["md5"]
+    );
+    e.moto.clear_requests();
+    let refresh = PlanOptions {
+        refresh: true,
+        ..Default::default()
+    };
+    let (_, report) = e.h.eng.up(&s4.stack, &refresh, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(e.sync_calls(), (1, 0, 1));
+    assert_eq!(e.object("index.html").await.unwrap().2, "<html>v2</html>");
+
+    // Changed after the plan: refused, nothing uploaded.
+    let dir5 = build(&[
+        ("index.html", "<html>v3</html>"),
+        ("assets/app.3f2a.js", "let v = 1;"),
+    ]);
+    let (s5, _) = synced(&cert, dir5.path());
+    let plan = e
+        .eng
+        .preview(&s5.stack, &PlanOptions::default())
+        .await
+        .unwrap();
+    std::fs::write(dir5.path().join("index.html"), "<html>v4</html>").unwrap();
+    e.moto.clear_requests();
+    let report = e.h.eng.apply(&s5.stack, &plan, &e.h.cancel).await.unwrap();
+    assert!(!report.is_success());
+    let why = shared::failures(&report).join("\n");
+    assert!(why.contains("changed since the plan"), "{why}");
+    assert_eq!(e.sync_calls(), (0, 0, 0));
+
+    let (_, report) = e.h.eng.destroy(&s4.stack, &e.h.cancel).await.unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert!(e.st.resources().unwrap().is_empty());
 }

@@ -667,6 +667,14 @@ fn demo_end_to_end_keeps_the_secret_out_of_everything() {
 
     let o = env.run(&["preview", "demo", "--expect-no-changes"]);
     assert_eq!(o.code, 0, "{o:?}");
+    // Terraform's flag name, and the plan as a pull-request comment.
+    let o = env.run(&["preview", "demo", "--detailed-exitcode", "--markdown"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.starts_with("### morket-stack preview: `demo`\n")
+            && o.stdout.contains("**No changes.**"),
+        "{o:?}"
+    );
 
     env.stack("demo", &DEMO.replace("workers = 3", "workers = 4"));
     let o = env.run(&["preview", "demo", "--expect-no-changes"]);
@@ -676,6 +684,26 @@ fn demo_end_to_end_keeps_the_secret_out_of_everything() {
             .contains("Plan: 2 to create, 0 to update, 0 to replace, 0 to delete."),
         "{o:?}"
     );
+    let o = env.run(&["preview", "demo", "--detailed-exitcode", "--markdown"]);
+    assert_eq!(o.code, 2, "{o:?}");
+    let md = &o.stdout;
+    assert!(
+        md.contains("**Plan: 2 to create, 0 to update, 0 to replace, 0 to delete.**"),
+        "{md}"
+    );
+    // One table row per change, in plan order, then the text plan folded.
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| `")).collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(rows.iter().any(|r| r.contains("`worker-3`")), "{md}");
+    assert!(
+        md.contains("<details><summary>Plan details</summary>") && md.contains("```text\n"),
+        "{md}"
+    );
+    assert_no_secret(&secret, "preview --markdown", &o.all());
+    let o = env.run(&["preview", "demo", "--markdown", "--json"]);
+    // A usage error exits 1: 2 would read as changes.
+    assert_eq!(o.code, 1, "clap refuses the pair: {o:?}");
+    assert!(o.stderr.contains("cannot be used with"), "{o:?}");
     let o = env.ok(&["up", "demo", "--yes"]);
     assert_no_secret(&secret, "second up", &o.all());
     assert!(env.path("out/demo/worker-3.id").exists());

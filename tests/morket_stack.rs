@@ -977,3 +977,69 @@ fn r17_ecr_repositories_scan_encrypt_and_expire() {
         }
     }
 }
+
+/// The built site (R14.7): `--set frontend.site_dir=DIR` declares the sync
+/// of DIR's files into the site bucket, invalidating `/*` on the
+/// distribution, kept when a later deploy leaves it out (retained, not
+/// emptied); pages are revalidated, hashed assets cached for good. A
+/// directory without index.html, or none, is refused naming the key.
+#[test]
+fn a_site_dir_declares_the_sync_with_its_cache_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("assets")).unwrap();
+    std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
+    std::fs::write(dir.path().join("assets/app.3f2a.js"), "let a;").unwrap();
+    std::fs::write(dir.path().join("favicon.ico"), "icon").unwrap();
+    let with_site = |d: &Path| stacks::StackEnv {
+        set: vec![("frontend.site_dir".into(), d.display().to_string())],
+        ..Default::default()
+    };
+    let loaded = stacks::load(stacks_dir(), "staging", None, &with_site(dir.path())).unwrap();
+    let plan = preview(&loaded);
+    let site = step_inputs(&plan, "::edge::aws:s3/SiteSync::site");
+    let files = &site["files"];
+    assert_eq!(files.as_object().unwrap().len(), 3, "{site:#}");
+    assert_eq!(files["index.html"]["cache_control"], "no-cache");
+    assert_eq!(
+        files["index.html"]["content_type"],
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(
+        files["assets/app.3f2a.js"]["cache_control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(files["favicon.ico"]["cache_control"].is_null());
+    assert_eq!(site["invalidation_paths"], serde_json::json!(["/*"]));
+    let decl = loaded
+        .stack
+        .resources()
+        .iter()
+        .find(|r| r.urn.as_str().ends_with("::aws:s3/SiteSync::site"))
+        .unwrap();
+    assert!(decl.options.retain_on_delete);
+
+    // No site_dir: no site in the stack.
+    let plain = preview(&load("staging"));
+    assert!(!plain
+        .steps
+        .iter()
+        .any(|s| s.urn.as_str().contains("SiteSync")));
+
+    let empty = tempfile::tempdir().unwrap();
+    for (bad, says) in [
+        (empty.path().to_path_buf(), "index.html"),
+        (
+            Path::new("/nonexistent/dist").to_path_buf(),
+            "/nonexistent/dist",
+        ),
+    ] {
+        let err = stacks::load(stacks_dir(), "staging", None, &with_site(&bad))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("frontend.site_dir") && err.contains(says),
+            "{err}"
+        );
+    }
+}

@@ -187,11 +187,15 @@ struct PreviewArgs {
     /// Print the plan as JSON (secrets redacted).
     #[arg(long)]
     json: bool,
+    /// Print the plan as Markdown for a pull-request comment (secrets redacted).
+    #[arg(long, conflicts_with = "json")]
+    markdown: bool,
     /// Save the plan for `up --plan FILE` (secrets sealed).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Exit 2 when there are changes (for CI and drift jobs).
-    #[arg(long, alias = "detailed-exitcode")]
+    /// Exit 2 when there are changes, 0 when none, 1 on an error (for CI
+    /// and drift jobs; Terraform's -detailed-exitcode).
+    #[arg(long, visible_alias = "detailed-exitcode")]
     expect_no_changes: bool,
     /// Only this resource and what it depends on (repeatable).
     #[arg(long)]
@@ -319,7 +323,15 @@ enum GraphFormat {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Exit 2 means changes or drift (--detailed-exitcode, drift): a
+            // usage error must not read as one, so it is 1, as Terraform's.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     init_logging(cli.verbose);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -599,6 +611,8 @@ async fn preview(ctx: &Ctx, a: PreviewArgs) -> Result<u8> {
             "{}",
             serde_json::to_string_pretty(&render::plan_json(&plan))?
         );
+    } else if a.markdown {
+        print!("{}", render::plan_markdown(&plan));
     } else {
         print!("{}", render::plan_text(&plan, style(ctx.color, a.diff)));
     }

@@ -39,6 +39,11 @@ pub const ENGINE_ONLY: &[EngineOnly] = &[
         reason: "a one-off ECS task (migrations) is a deploy step, which Terraform leaves to \
                  the pipeline; the export leaves it out",
     },
+    EngineOnly {
+        prefix: "aws:s3/SiteSync",
+        reason: "a built site's files and their CloudFront invalidation are build output a \
+                 pipeline syncs; Terraform keeps the bucket and the distribution",
+    },
 ];
 
 /// What state knows of a resource: its id, the inputs it was applied with

@@ -39,6 +39,19 @@ pub struct MorketConfig {
     pub alarms: AlarmsConfig,
     #[serde(default)]
     pub waf: WafConfig,
+    #[serde(default)]
+    pub frontend: FrontendConfig,
+}
+
+/// The frontend's built static site (R14.7).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrontendConfig {
+    /// A directory of built static files, synced to the site bucket with
+    /// one CloudFront invalidation when anything changed; unset, the stack
+    /// holds no site (a deploy pipeline sets it: `--set
+    /// frontend.site_dir=packages/frontend/dist`).
+    pub site_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,9 +6,12 @@
 //! bucket holds CSV exports, archived to Glacier after 90 days and expired
 //! after 365 (R10.6). The ALB serves `api.<domain>` (alb.rs). Every
 //! response carries AWS's managed security headers; both buckets log their
-//! server access into the ALB's log bucket.
+//! server access into the ALB's log bucket. A deploy syncs the built site
+//! into the bucket (`frontend.site_dir`, R14.7).
 
-use morket_stack::model::{Input, ModelError, Resource, ResourceOptions, Scope};
+use std::collections::BTreeMap;
+
+use morket_stack::model::{HasUrn, Input, ModelError, Resource, ResourceOptions, Scope};
 use morket_stack::provider::aws::acm::certificate::{self, Certificate};
 use morket_stack::provider::aws::cloudfront::distribution::{
     CacheBehavior, CustomErrorResponse, Distribution, Origin, ViewerCertificate,
@@ -22,7 +25,9 @@ use morket_stack::provider::aws::s3::bucket::{
     Bucket, LifecycleRule, LifecycleTransition, Logging,
 };
 use morket_stack::provider::aws::s3::bucket_policy::BucketPolicy;
+use morket_stack::provider::aws::s3::site_sync::{manifest, SiteFile, SiteSync};
 
+use super::super::{ConfigFile, StackError};
 use super::alb::s3_log_prefix;
 use super::config::MorketConfig;
 use super::network::name_tag;
@@ -103,11 +108,45 @@ fn behavior(
     b
 }
 
+/// A built site: its directory and its files.
+pub type Site = (String, BTreeMap<String, SiteFile>);
+
+/// The built site of `frontend.site_dir`, hashed (the program reads it;
+/// the engine only plans from the manifest).
+pub fn read_site(file: &ConfigFile, cfg: &MorketConfig) -> Result<Option<Site>, StackError> {
+    let Some(dir) = &cfg.frontend.site_dir else {
+        return Ok(None);
+    };
+    let bad = |e: std::io::Error| file.bad("frontend.site_dir", format!("{dir:?}"), &e.to_string());
+    let abs = std::fs::canonicalize(dir).map_err(bad)?;
+    let mut files = manifest(&abs).map_err(bad)?;
+    if !files.contains_key(INDEX.trim_start_matches('/')) {
+        return Err(file.bad(
+            "frontend.site_dir",
+            format!("{dir:?}"),
+            "holds no index.html: not a built site",
+        ));
+    }
+    for (key, f) in files.iter_mut() {
+        // R10.5: pages are revalidated so a deploy shows at once; Vite's
+        // content-hashed assets never change under their name.
+        f.cache_control = if key.ends_with(".html") {
+            Some("no-cache".into())
+        } else if key.starts_with("assets/") {
+            Some("public, max-age=31536000, immutable".into())
+        } else {
+            None
+        };
+    }
+    Ok(Some((abs.to_string_lossy().into_owned(), files)))
+}
+
 pub fn declare(
     scope: &mut Scope<'_>,
     cfg: &MorketConfig,
     zone: &Resource<GetZone>,
     logs: &Resource<Bucket>,
+    site: Option<Site>,
 ) -> Result<Edge, ModelError> {
     let mut c = scope.component("morket:Edge", "edge")?;
     let domain = &cfg.domain_name;
@@ -217,10 +256,32 @@ pub fn declare(
         "AWS:SourceArn",
         vec![distribution.arn().into()],
     )]);
-    c.resource(
+    let policy = c.resource(
         "frontend-policy",
         BucketPolicy::new(frontend.bucket(), policy.to_input()),
     )?;
+
+    // R14.7: the built site, by content hash, and one invalidation of /*
+    // when anything changed; after the policy, so it is served at once. A
+    // deploy without `frontend.site_dir` (infrastructure only) forgets the
+    // site and leaves its files served: retained, never emptied; the next
+    // site deploy compares with what the bucket holds.
+    if let Some((dir, files)) = site {
+        let sync = SiteSync {
+            bucket: frontend.bucket().into(),
+            dir,
+            files,
+            distribution_id: Some(distribution.id().into()),
+            ..Default::default()
+        };
+        c.resource_with(
+            "site",
+            sync,
+            ResourceOptions::new()
+                .depends_on(policy.urn())
+                .retain_on_delete(true),
+        )?;
+    }
 
     // The domain (IPv4 and, the distribution having IPv6, IPv6) → CloudFront.
     for ty in ["A", "AAAA"] {

@@ -77,7 +77,8 @@ pub fn build(name: &str, file: &ConfigFile, env: &StackEnv) -> Result<Loaded, St
         &zone,
         &edge::access_logged(&cfg),
     )?;
-    let edge = edge::declare(&mut root, &cfg, &zone, &alb.logs)?;
+    let site = edge::read_site(file, &cfg)?;
+    let edge = edge::declare(&mut root, &cfg, &zone, &alb.logs, site)?;
     backup::declare(&mut root, &cfg, &clickhouse, &account)?;
     let temporal = temporal::declare(&mut root, &cfg, &net, &ecs, &aurora, &secrets)?;
     let services = services::declare(

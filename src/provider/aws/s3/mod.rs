@@ -1,6 +1,7 @@
-//! S3 resource types (buckets) and their shared helpers. A bucket's
-//! sub-configurations (versioning, encryption, ...) are separate S3 calls
-//! whose "none set" answer is an error code, not an empty reply.
+//! S3 resource types (buckets, a static site's objects) and their shared
+//! helpers. A bucket's sub-configurations (versioning, encryption, ...) are
+//! separate S3 calls whose "none set" answer is an error code, not an empty
+//! reply.
 
 use std::sync::Arc;
 
@@ -19,11 +20,13 @@ use crate::provider::{ProviderError, Registry};
 pub mod bucket;
 pub mod bucket_policy;
 pub mod elb_service_account;
+pub mod site_sync;
 
 pub fn register(registry: &mut Registry, aws: Arc<Aws>) {
     registry
         .register(Typed::<bucket::Bucket>::new(aws.clone()))
         .register(Typed::<bucket_policy::BucketPolicy>::new(aws.clone()))
+        .register(Typed::<site_sync::SiteSync>::new(aws.clone()))
         .register(Looked::<elb_service_account::GetElbServiceAccount>::new(
             aws,
         ));
