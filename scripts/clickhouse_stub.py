@@ -1,6 +1,6 @@
 """A stand-in for ClickHouse's HTTP interface, for scripts/check-migrate.
 
-Answers POSTed queries as migrate.sh sends them: CREATE TABLE succeeds
+Answers GET /ping with "Ok." and POSTed queries as migrate.sh sends them: CREATE TABLE succeeds
 (anything starting with CREATE), `SELECT version FROM schema_migrations`
 lists the versions inserted so far, `INSERT INTO schema_migrations` records
 one, `SELECT 1` answers 1; anything else answers 400 with ClickHouse's
@@ -15,6 +15,11 @@ versions = []
 
 
 class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/ping":
+            return self.answer(200, "Ok.\n")
+        return self.answer(404, "")
+
     def do_POST(self):
         query = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         with open(sys.argv[2], "a") as log:
@@ -31,7 +36,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, "")
         if query.strip() == "SELECT 1":
             return self.answer(200, "1\n")
-        return self.answer(400, "Code: 62. DB::Exception: Syntax error")
+        return self.answer(400, "Code: 62. DB::Exception: Syntax error: failed at position 1")
 
     def answer(self, code, body):
         data = body.encode()

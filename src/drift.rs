@@ -425,6 +425,17 @@ pub fn unmanaged(known: &[ResourceState], inventory: &[Tagged]) -> Vec<Unmanaged
             .map(|u| u.rsplit_once('#').map_or(u, |(urn, _)| urn))
             .and_then(|u| by_urn.get(u));
         if let Some(rows) = owner {
+            // An earlier revision of a task definition, kept ACTIVE for the
+            // circuit breaker's rollback: tagged with the row's first
+            // revision (ecs/task_definition.rs).
+            let revision_of = t.tags.get("morket:revision-of").is_some_and(|first| {
+                t.arn
+                    .rsplit_once(':')
+                    .is_some_and(|(base, _)| rows.iter().any(|r| r.id == format!("{base}:{first}")))
+            });
+            if revision_of {
+                continue;
+            }
             let kind = arn_kind(&t.arn);
             let same_kind = rows.iter().any(|r| {
                 r.outputs
@@ -645,6 +656,32 @@ mod tests {
                 "arn:aws:ec2:eu-west-1:1:vpc/vpc-2"
             ]
         );
+
+        // A task definition's earlier revisions (kept for rollbacks) are its
+        // own; a revision of another resource of the same URN is not.
+        let td = row(
+            "s::app::aws:ecs/TaskDefinition::migrate-task",
+            "arn:aws:ecs:r:1:task-definition/migrate:1",
+            json!({}),
+            json!({"arn": "arn:aws:ecs:r:1:task-definition/migrate:4"}),
+        );
+        let revision = |n: u32, of: &str| {
+            let mut t = tagged(
+                &format!("arn:aws:ecs:r:1:task-definition/migrate:{n}"),
+                Some("s::app::aws:ecs/TaskDefinition::migrate-task#ab"),
+            );
+            t.tags.insert("morket:revision-of".into(), of.into());
+            t
+        };
+        let inv = [
+            revision(2, "1"),
+            revision(3, "1"),
+            revision(4, "1"),
+            revision(6, "5"),
+        ];
+        let u = unmanaged(&[td], &inv);
+        let arns: Vec<&str> = u.iter().map(|u| u.arn.as_str()).collect();
+        assert_eq!(arns, ["arn:aws:ecs:r:1:task-definition/migrate:6"]);
         assert_eq!(arn_kind("arn:aws:s3:::bucket").as_deref(), Some("s3:"));
         assert_eq!(
             arn_kind("arn:aws:rds:r:1:cluster:db").as_deref(),

@@ -364,8 +364,10 @@ pub fn plan_markdown(plan: &Plan) -> String {
             diff: true,
         },
     );
-    if text.len() > MARKDOWN_DETAILS_MAX {
-        let mut cut = MARKDOWN_DETAILS_MAX;
+    // The table counts against the same limit.
+    let budget = MARKDOWN_DETAILS_MAX.saturating_sub(out.len()).max(1_000);
+    if text.len() > budget {
+        let mut cut = budget;
         while !text.is_char_boundary(cut) {
             cut -= 1;
         }

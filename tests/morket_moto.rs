@@ -913,7 +913,10 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
         broken.text
     );
     let sent = ecs_ops(&["RegisterTaskDefinition", "RunTask", "UpdateService"]);
-    let first_run = sent.iter().position(|o| o == "RunTask").unwrap_or(sent.len());
+    let first_run = sent
+        .iter()
+        .position(|o| o == "RunTask")
+        .unwrap_or(sent.len());
     assert!(
         first_run < sent.len()
             && sent[first_run..].iter().all(|o| o == "RunTask")

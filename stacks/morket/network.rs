@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use morket_stack::model::{ModelError, Resource, ResourceOptions, Scope};
+use morket_stack::model::{HasUrn, ModelError, Resource, ResourceOptions, Scope, Urn};
 use morket_stack::provider::aws::ec2::availability_zones::GetAvailabilityZones;
 use morket_stack::provider::aws::ec2::default_security_group::DefaultSecurityGroup;
 use morket_stack::provider::aws::ec2::eip::Eip;
@@ -52,6 +52,9 @@ pub struct SecurityGroups {
     pub opensearch: Resource<SecurityGroup>,
     pub clickhouse: Resource<SecurityGroup>,
     pub temporal: Resource<SecurityGroup>,
+    /// The rules that let ECS tasks in, by `<tier>-<port>` (what a task
+    /// that must connect at start waits for).
+    pub from_ecs: std::collections::BTreeMap<String, Urn>,
 }
 
 /// Ports the ECS services listen on behind the ALB (backend API, scraper).
@@ -239,7 +242,7 @@ fn security_groups(
         g.tags = name_tag(cfg, tier);
         net.resource(&format!("sg-{tier}"), g)
     };
-    let sgs = SecurityGroups {
+    let mut sgs = SecurityGroups {
         alb: group("alb", "Morket ALB: HTTPS from anywhere")?,
         ecs: group("ecs", "Morket ECS tasks: service ports from the ALB")?,
         aurora: group("aurora", "Morket Aurora: PostgreSQL from ECS")?,
@@ -248,6 +251,7 @@ fn security_groups(
         opensearch: group("opensearch", "Morket OpenSearch: HTTPS from ECS")?,
         clickhouse: group("clickhouse", "Morket ClickHouse: HTTP and native from ECS")?,
         temporal: group("temporal", "Morket Temporal: gRPC from ECS")?,
+        from_ecs: Default::default(),
     };
     net.resource(
         "alb-https-in",
@@ -279,16 +283,19 @@ fn security_groups(
         ("clickhouse", &sgs.clickhouse, &[8123, 9000]),
         ("temporal", &sgs.temporal, &[7233]),
     ];
+    let mut rules = Vec::new();
     for (tier, sg, ports) in from_ecs {
         for port in ports {
-            net.resource(
+            let rule = net.resource(
                 &format!("{tier}-{port}-from-ecs"),
                 SecurityGroupRule::ingress(sg.id(), "tcp", *port as i32, *port as i32)
                     .with_source_security_group_id(sgs.ecs.id())
                     .with_description("from ECS tasks"),
             )?;
+            rules.push((format!("{tier}-{port}"), rule.urn().clone()));
         }
     }
+    sgs.from_ecs.extend(rules);
     Ok(sgs)
 }
 

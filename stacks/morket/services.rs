@@ -489,6 +489,10 @@ pub fn declare(
     };
     let mut migrate_after = start_after(&migration_credentials(), false);
     migrate_after.push(b.clickhouse.instance.urn().clone());
+    // The network rules that let the task reach both.
+    for rule in ["aurora-5432", "clickhouse-8123"] {
+        migrate_after.push(net.security_groups.from_ecs[rule].clone());
+    }
     let migrations = migrate(
         &mut c,
         cfg,

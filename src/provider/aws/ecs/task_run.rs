@@ -369,7 +369,13 @@ impl AwsResource for TaskRun {
         if let Some(arn) = out.tasks().first().and_then(|t| t.task_arn()) {
             return Ok(arn.to_string());
         }
-        // Capacity, a missing image platform...: nothing started.
+        // Capacity, a missing image platform...: nothing started. Fargate's
+        // capacity and an agent's answer pass: worth another attempt, which
+        // looks up first and finds nothing.
+        let transient = out.failures().iter().any(|f| {
+            let r = f.reason().unwrap_or_default();
+            r.starts_with("Capacity is unavailable") || r.starts_with("RESOURCE:") || r == "AGENT"
+        });
         let why: Vec<String> = out
             .failures()
             .iter()
@@ -383,7 +389,12 @@ impl AwsResource for TaskRun {
                 .to_string()
             })
             .collect();
-        Err(cx.fatal(format!("RunTask started no task: {}", why.join("; "))))
+        let msg = format!("RunTask started no task: {}", why.join("; "));
+        Err(if transient {
+            ProviderError::Retryable(msg)
+        } else {
+            cx.fatal(msg)
+        })
     }
 
     async fn after_create(&self, cx: &Call<'_, Ecs>, id: &str) -> Result<(), ProviderError> {
@@ -476,9 +487,17 @@ impl AwsResource for TaskRun {
     }
 
     /// The engine's runs of this resource with these inputs, running or
-    /// stopped (ECS lists a stopped task for about an hour).
+    /// stopped (ECS lists a stopped task for about an hour). Listed by the
+    /// task definition's family: ListTasks takes `startedBy` only as its
+    /// sole filter, and it is checked on the described tasks instead.
     async fn find(&self, cx: &Call<'_, Ecs>) -> Result<Vec<String>, ProviderError> {
         let cluster = self.cluster.require("cluster")?;
+        let td = self.task_definition.require("task_definition")?;
+        let family = td
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.rsplit_once(':').map(|(f, _)| f))
+            .unwrap_or(td);
         let digest = run_digest(self);
         let mut arns = Vec::new();
         for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
@@ -489,7 +508,7 @@ impl AwsResource for TaskRun {
                         .await
                         .list_tasks()
                         .cluster(cluster)
-                        .started_by(STARTED_BY)
+                        .family(family)
                         .desired_status(status)
                         .into_paginator()
                         .send(),
@@ -511,7 +530,10 @@ impl AwsResource for TaskRun {
                 .await?;
             for t in out.tasks() {
                 let tags = from_tags(t.tags());
-                if cx.is_ours(&tags) && tags.get(RUN_TAG) == Some(&digest) {
+                if t.started_by() == Some(STARTED_BY)
+                    && cx.is_ours(&tags)
+                    && tags.get(RUN_TAG) == Some(&digest)
+                {
                     found.extend(t.task_arn().map(str::to_string));
                 }
             }

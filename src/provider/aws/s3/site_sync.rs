@@ -85,15 +85,25 @@ impl ResourceArgs for SiteSync {
     const TYPE: &'static str = "aws:s3/SiteSync";
 }
 
-/// The files under `dir` (recursively, following links), keyed by their
-/// path with `/` separators, hashed, typed by extension. Called by stack
-/// programs, which may read files; the engine never does while planning.
+/// The files under `dir` (recursively; a link to a file is followed, a link
+/// to a directory is not, so a loop cannot recurse), keyed by their path
+/// with `/` separators, hashed, typed by extension. Hidden entries (`.env`,
+/// `.git`, a bundler's `.vite/`) are left out of a public site, except
+/// `.well-known/`. Called by stack programs, which may read files; the
+/// engine never does while planning.
 pub fn manifest(dir: &Path) -> std::io::Result<BTreeMap<String, SiteFile>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, SiteFile>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name != ".well-known" {
+                continue;
+            }
+            let path = entry.path();
+            let link = entry.file_type()?.is_symlink();
             let meta = std::fs::metadata(&path)?;
-            if meta.is_dir() {
+            if meta.is_dir() && !link {
                 walk(root, &path, out)?;
             } else if meta.is_file() {
                 let rel = path.strip_prefix(root).expect("under the root");
@@ -223,7 +233,22 @@ impl SiteSync {
             return Err(ProviderError::NotFound(format!("bucket {bucket}")));
         };
         let mut done = Synced::default();
-        for (key, f) in &self.files {
+        // A listed ETag that is no MD5 (SSE-KMS, a multipart upload) would
+        // upload everything on every apply.
+        if let Some((key, etag)) = live
+            .iter()
+            .find(|(_, e)| e.len() != 32 || !e.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(ProviderError::Fatal(format!(
+                "s3://{bucket}/{}{key} has ETag {etag}, not an MD5: the site bucket must use \
+                 SSE-S3 and single-part uploads",
+                self.prefix
+            )));
+        }
+        // Pages last: a page never names an asset not yet uploaded.
+        let mut order: Vec<(&String, &SiteFile)> = self.files.iter().collect();
+        order.sort_by_key(|(k, _)| k.ends_with(".html"));
+        for (key, f) in order {
             let same_headers = old.and_then(|o| o.files.get(key)).is_none_or(|o| {
                 o.content_type == f.content_type && o.cache_control == f.cache_control
             });
@@ -257,17 +282,23 @@ impl SiteSync {
             .await?;
             done.uploaded += 1;
         }
-        if self.delete_removed {
-            let gone: Vec<String> = live
-                .keys()
+        let gone: Vec<String> = if self.delete_removed {
+            live.keys()
                 .filter(|k| !self.files.contains_key(*k))
                 .map(|k| format!("{}{k}", self.prefix))
-                .collect();
-            done.deleted = self.delete_keys(cx, bucket, &gone).await?;
-        }
-        if done.uploaded + done.deleted > 0 {
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Invalidated when this call changed anything, and whenever the
+        // manifest moved: a retry after a failed invalidation has nothing
+        // left to upload but must still invalidate.
+        if done.uploaded > 0 || !gone.is_empty() || old.is_none_or(|o| o.files != self.files) {
             self.invalidate(cx).await?;
         }
+        // Removed files go after the invalidation: a page still cached at
+        // the edge may name them until then.
+        done.deleted = self.delete_keys(cx, bucket, &gone).await?;
         Ok(done)
     }
 
