@@ -225,6 +225,14 @@ pub fn drift_text(r: &Report, style: Style) -> String {
     out
 }
 
+/// The steps a plan shows: changes, and renames (which change no
+/// infrastructure, but the user must see them).
+fn shown(plan: &Plan) -> impl Iterator<Item = &Step> {
+    plan.steps
+        .iter()
+        .filter(|s| s.action != Action::Same || s.renamed_from.is_some())
+}
+
 /// The plan as Terraform-like text, ending with the summary line.
 pub fn plan_text(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
@@ -241,12 +249,7 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     if !plan.refreshed.is_empty() {
         out.push_str(&refreshed_text(&plan.refreshed, style));
     }
-    // Renames change no infrastructure, but the user must see them.
-    let changes: Vec<&Step> = plan
-        .steps
-        .iter()
-        .filter(|s| s.action != Action::Same || s.renamed_from.is_some())
-        .collect();
+    let changes: Vec<&Step> = shown(plan).collect();
     if changes.is_empty() {
         out.push_str(&format!(
             "No changes. Stack {} is up to date ({} resources).\n",
@@ -301,11 +304,7 @@ fn cell(s: &str) -> String {
 /// changed field, secrets redacted) folded in a details block.
 pub fn plan_markdown(plan: &Plan) -> String {
     let mut out = format!("### morket-stack preview: `{}`\n\n", cell(&plan.stack));
-    let changes: Vec<&Step> = plan
-        .steps
-        .iter()
-        .filter(|s| s.action != Action::Same || s.renamed_from.is_some())
-        .collect();
+    let changes: Vec<&Step> = shown(plan).collect();
     if !plan.pending.is_empty() {
         out.push_str(&format!(
             "> [!WARNING]\n> {} operation(s) of an interrupted run are settled first.\n\n",
@@ -388,10 +387,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
 
 /// The plan as JSON for machines; secrets redacted.
 pub fn plan_json(plan: &Plan) -> Value {
-    let steps: Vec<Value> = plan
-        .steps
-        .iter()
-        .filter(|s| s.action != Action::Same || s.renamed_from.is_some())
+    let steps: Vec<Value> = shown(plan)
         .map(|s| {
             json!({
                 "urn": s.urn,

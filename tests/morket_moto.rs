@@ -784,27 +784,6 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
     ]);
     assert_eq!(r.code, 2, "changes are exit code 2:\n{}", r.text);
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    // The plan's order: the run, then the new revisions, then the services.
-    let order: Vec<(String, String)> = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["action"] != "same")
-        .map(|s| {
-            let urn = s["urn"].as_str().unwrap();
-            let name = urn.rsplit("::").next().unwrap().to_string();
-            (s["action"].as_str().unwrap().to_string(), name)
-        })
-        .collect();
-    let at = |name: &str| order.iter().position(|(_, n)| n == name).unwrap();
-    assert!(
-        at("migrate-task") < at("migrate")
-            && at("migrate") < at("backend-task")
-            && at("migrate") < at("temporal-worker-task")
-            && at("backend-task") < at("backend")
-            && at("temporal-worker-task") < at("temporal-worker"),
-        "{order:?}"
-    );
     let mut changes: Vec<(String, String, Value)> = plan["steps"]
         .as_array()
         .unwrap()
@@ -819,6 +798,21 @@ fn staging_and_production_under_the_aws_like_peer_each_command_needs_one_run() {
             )
         })
         .collect();
+    // The plan's order: the run, then the new revisions, then the services.
+    let at = |name: &str| {
+        changes
+            .iter()
+            .position(|(_, u, _)| u.rsplit("::").next() == Some(name))
+            .unwrap()
+    };
+    assert!(
+        at("migrate-task") < at("migrate")
+            && at("migrate") < at("backend-task")
+            && at("migrate") < at("temporal-worker-task")
+            && at("backend-task") < at("backend")
+            && at("temporal-worker-task") < at("temporal-worker"),
+        "{changes:?}"
+    );
     changes.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let summary: Vec<(&str, &str)> = changes
         .iter()

@@ -300,15 +300,14 @@ impl AwsResource for TaskRun {
                 ));
             }
         }
-        if let Some(code) = self.exit_code {
-            in_range("exit_code", code, 0..=255)?;
-        } else {
+        let Some(code) = self.exit_code else {
             return Err(ProviderError::invalid(
                 "exit_code",
                 "None",
                 "the exit code that counts as success (0 unless the command says otherwise)",
             ));
-        }
+        };
+        in_range("exit_code", code, 0..=255)?;
         // RunTask's command override: up to 8 KiB of overrides in all.
         let size: usize = self.command.iter().map(String::len).sum();
         if size > 8192 {

@@ -181,58 +181,80 @@ async fn live(
     bucket: &str,
     prefix: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+    let pages = cx
+        .pages(
+            "ListObjectsV2",
+            cx.client()
+                .await
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .into_paginator()
+                .send(),
+        )
+        .await;
+    // NoSuchBucket maps to NotFound (error.rs).
+    let pages = match pages {
+        Ok(p) => p,
+        Err(ProviderError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let mut out = BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = cx
-            .try_send("ListObjectsV2", |c| {
-                c.list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(prefix)
-                    .set_continuation_token(token.clone())
-                    .send()
-            })
-            .await;
-        let page = match page {
-            Ok(p) => p,
-            Err(f) if f.code == "NoSuchBucket" || matches!(f.error, ProviderError::NotFound(_)) => {
-                return Ok(None)
-            }
-            Err(f) => return Err(f.error),
-        };
-        for o in page.contents() {
-            if let (Some(key), Some(etag)) = (o.key(), o.e_tag()) {
-                let rel = key.strip_prefix(prefix).unwrap_or(key);
-                out.insert(rel.to_string(), etag.trim_matches('"').to_ascii_lowercase());
-            }
-        }
-        match page.next_continuation_token() {
-            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-            _ => return Ok(Some(out)),
+    for o in pages.iter().flat_map(|p| p.contents()) {
+        if let (Some(key), Some(etag)) = (o.key(), o.e_tag()) {
+            let rel = key.strip_prefix(prefix).unwrap_or(key);
+            out.insert(rel.to_string(), etag.trim_matches('"').to_ascii_lowercase());
         }
     }
+    Ok(Some(out))
 }
 
-/// What one sync did.
-#[derive(Debug, Default)]
-struct Synced {
-    uploaded: usize,
-    deleted: usize,
+/// DeleteObjects, 1,000 keys a request; an error on any key fails.
+async fn delete_keys(
+    cx: &Call<'_, S3>,
+    bucket: &str,
+    keys: &[String],
+) -> Result<(), ProviderError> {
+    for chunk in keys.chunks(1000) {
+        let objects = chunk
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ProviderError::Fatal(e.to_string()))?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| ProviderError::Fatal(e.to_string()))?;
+        let out = cx
+            .send("DeleteObjects", |c| {
+                c.delete_objects()
+                    .bucket(bucket)
+                    .delete(delete.clone())
+                    .send()
+            })
+            .await?;
+        if let Some(e) = out.errors().first() {
+            return Err(ProviderError::Fatal(format!(
+                "deleting s3://{bucket}/{}: {} {}",
+                e.key().unwrap_or_default(),
+                e.code().unwrap_or_default(),
+                e.message().unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl SiteSync {
     /// Puts the bucket in line with the manifest; `old` is the manifest
     /// last applied (a header change uploads the file again).
-    async fn sync(
-        &self,
-        cx: &Call<'_, S3>,
-        old: Option<&SiteSync>,
-    ) -> Result<Synced, ProviderError> {
+    async fn sync(&self, cx: &Call<'_, S3>, old: Option<&SiteSync>) -> Result<(), ProviderError> {
         let bucket = self.bucket.require("bucket")?;
         let Some(live) = live(cx, bucket, &self.prefix).await? else {
             return Err(ProviderError::NotFound(format!("bucket {bucket}")));
         };
-        let mut done = Synced::default();
+        let mut uploaded = 0;
         // A listed ETag that is no MD5 (SSE-KMS, a multipart upload) would
         // upload everything on every apply.
         if let Some((key, etag)) = live
@@ -280,7 +302,7 @@ impl SiteSync {
                     .send()
             })
             .await?;
-            done.uploaded += 1;
+            uploaded += 1;
         }
         let gone: Vec<String> = if self.delete_removed {
             live.keys()
@@ -293,51 +315,12 @@ impl SiteSync {
         // Invalidated when this call changed anything, and whenever the
         // manifest moved: a retry after a failed invalidation has nothing
         // left to upload but must still invalidate.
-        if done.uploaded > 0 || !gone.is_empty() || old.is_none_or(|o| o.files != self.files) {
+        if uploaded > 0 || !gone.is_empty() || old.is_none_or(|o| o.files != self.files) {
             self.invalidate(cx).await?;
         }
         // Removed files go after the invalidation: a page still cached at
         // the edge may name them until then.
-        done.deleted = self.delete_keys(cx, bucket, &gone).await?;
-        Ok(done)
-    }
-
-    /// DeleteObjects, 1,000 keys a request; an error on any key fails.
-    async fn delete_keys(
-        &self,
-        cx: &Call<'_, S3>,
-        bucket: &str,
-        keys: &[String],
-    ) -> Result<usize, ProviderError> {
-        for chunk in keys.chunks(1000) {
-            let objects = chunk
-                .iter()
-                .map(|k| ObjectIdentifier::builder().key(k).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ProviderError::Fatal(e.to_string()))?;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|e| ProviderError::Fatal(e.to_string()))?;
-            let out = cx
-                .send("DeleteObjects", |c| {
-                    c.delete_objects()
-                        .bucket(bucket)
-                        .delete(delete.clone())
-                        .send()
-                })
-                .await?;
-            if let Some(e) = out.errors().first() {
-                return Err(ProviderError::Fatal(format!(
-                    "deleting s3://{bucket}/{}: {} {}",
-                    e.key().unwrap_or_default(),
-                    e.code().unwrap_or_default(),
-                    e.message().unwrap_or_default()
-                )));
-            }
-        }
-        Ok(keys.len())
+        delete_keys(cx, bucket, &gone).await
     }
 
     /// One invalidation of `invalidation_paths`, waited for when asked.
@@ -392,10 +375,6 @@ impl SiteSync {
     }
 }
 
-fn invalid(field: &str, value: impl std::fmt::Display, reason: &str) -> ProviderError {
-    ProviderError::invalid(field, value, reason)
-}
-
 #[async_trait]
 impl AwsResource for SiteSync {
     type Service = S3;
@@ -420,14 +399,14 @@ impl AwsResource for SiteSync {
     fn check(&self) -> Result<(), ProviderError> {
         if !self.prefix.is_empty() && (!self.prefix.ends_with('/') || self.prefix.starts_with('/'))
         {
-            return Err(invalid(
+            return Err(ProviderError::invalid(
                 "prefix",
                 format!("{:?}", self.prefix),
                 "\"\" or a key prefix ending in / (not starting with one)",
             ));
         }
         if !self.files.is_empty() && self.dir.is_empty() {
-            return Err(invalid(
+            return Err(ProviderError::invalid(
                 "dir",
                 "\"\"",
                 "the directory the files are read from",
@@ -436,21 +415,21 @@ impl AwsResource for SiteSync {
         for (key, f) in &self.files {
             let field = format!("files.{key}");
             if key.is_empty() || key.starts_with('/') || key.len() + self.prefix.len() > 1024 {
-                return Err(invalid(
+                return Err(ProviderError::invalid(
                     "files",
                     format!("{key:?}"),
                     "a key is 1 to 1,024 bytes with its prefix, not starting with /",
                 ));
             }
             if f.md5.len() != 32 || !f.md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(invalid(
+                return Err(ProviderError::invalid(
                     &format!("{field}.md5"),
                     format!("{:?}", f.md5),
                     "the content's MD5 in hex (32 characters)",
                 ));
             }
             if f.content_type.is_empty() {
-                return Err(invalid(
+                return Err(ProviderError::invalid(
                     &format!("{field}.content_type"),
                     "\"\"",
                     "required",
@@ -459,7 +438,7 @@ impl AwsResource for SiteSync {
         }
         // CloudFront: up to 3,000 paths in progress, 15 of them wildcards.
         if self.invalidation_paths.is_empty() || self.invalidation_paths.len() > 3000 {
-            return Err(invalid(
+            return Err(ProviderError::invalid(
                 "invalidation_paths",
                 self.invalidation_paths.len(),
                 "1 to 3,000 paths",
@@ -471,7 +450,7 @@ impl AwsResource for SiteSync {
             .filter(|p| p.contains('*'))
             .count();
         if wildcards > 15 {
-            return Err(invalid(
+            return Err(ProviderError::invalid(
                 "invalidation_paths",
                 wildcards,
                 "at most 15 wildcard paths",
@@ -479,7 +458,7 @@ impl AwsResource for SiteSync {
         }
         for p in &self.invalidation_paths {
             if !p.starts_with('/') {
-                return Err(invalid(
+                return Err(ProviderError::invalid(
                     "invalidation_paths",
                     format!("{p:?}"),
                     "a path starts with /",
@@ -499,7 +478,7 @@ impl AwsResource for SiteSync {
     }
 
     async fn after_create(&self, cx: &Call<'_, S3>, _id: &str) -> Result<(), ProviderError> {
-        self.sync(cx, None).await.map(|_| ())
+        self.sync(cx, None).await
     }
 
     /// The live site: declared files the bucket holds unchanged keep their
@@ -550,7 +529,7 @@ impl AwsResource for SiteSync {
         cx: &Call<'_, S3>,
         _id: &str,
     ) -> Result<(), ProviderError> {
-        self.sync(cx, Some(old)).await.map(|_| ())
+        self.sync(cx, Some(old)).await
     }
 
     /// Deletes the site's objects (the extras too when it deletes removed
@@ -565,8 +544,8 @@ impl AwsResource for SiteSync {
             .filter(|k| self.delete_removed || self.files.contains_key(*k))
             .map(|k| format!("{prefix}{k}"))
             .collect();
-        let n = SiteSync::default().delete_keys(cx, bucket, &keys).await?;
-        if n > 0 {
+        delete_keys(cx, bucket, &keys).await?;
+        if !keys.is_empty() {
             self.invalidate(cx).await?;
         }
         Ok(())
